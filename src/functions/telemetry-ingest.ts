@@ -1,0 +1,16 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { services } from '../lib/composition.ts';
+
+export async function telemetryIngest(messages: unknown, context: InvocationContext): Promise<void> {
+  await services().telemetryIngest(messages, context);
+}
+
+app.eventHub('telemetryIngest', {
+  connection: 'EventHubConnection',
+  eventHubName: '%EVENTHUB_NAME%',
+  consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
+  cardinality: 'many',
+  // Event Hubs checkpoints even when a batch throws: the retry policy is what replays it.
+  retry: { strategy: 'exponentialBackoff', maxRetryCount: 8, minimumInterval: { seconds: 2 }, maximumInterval: { minutes: 2 } },
+  handler: telemetryIngest,
+});

@@ -1,0 +1,8 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { services } from '../lib/composition.ts';
+
+export async function twinGet(request: HttpRequest): Promise<HttpResponseInit> {
+  return services().twinApi.getTwin(request);
+}
+
+app.http('twinGet', { methods: ['GET'], route: 'twins/{id}', authLevel: 'function', handler: twinGet });

@@ -1,0 +1,8 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { services } from '../lib/composition.ts';
+
+export async function twinRelationships(request: HttpRequest): Promise<HttpResponseInit> {
+  return services().twinApi.getRelationships(request);
+}
+
+app.http('twinRelationships', { methods: ['GET'], route: 'twins/{id}/relationships', authLevel: 'function', handler: twinRelationships });

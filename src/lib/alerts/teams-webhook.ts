@@ -1,0 +1,38 @@
+/** Posts alerts to a Microsoft Teams Workflows webhook, retrying throttling and transient faults. */
+import { AppError, httpError } from '../errors.ts';
+import { withRetry, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
+import type { Alert, AlertSink } from '../ports.ts';
+import { alertCard } from './adaptive-card.ts';
+
+export interface TeamsWebhookOptions {
+  url: string;
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  fetch?: typeof fetch;
+}
+
+export class TeamsWebhook implements AlertSink {
+  private readonly fetch: typeof fetch;
+  constructor(private readonly options: TeamsWebhookOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  async send(alert: Alert): Promise<void> {
+    const body = JSON.stringify(alertCard(alert));
+    await withRetry(async () => {
+      let response: Response;
+      try {
+        response = await this.fetch(this.options.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        });
+      } catch (error) {
+        throw new AppError('teams.unreachable', `Teams webhook unreachable: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
+      }
+      const text = await response.text();
+      if (!response.ok) throw httpError('teams', response.status, text, response.headers.get('retry-after'));
+    }, this.options.retry ?? defaultRetryPolicy);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The built-in detector: stateless, so any instance can score any device after a rebalance.
+ * Each sensor scores 0 well inside its normal band, 0.5 at the band's edge and 1 at the hard
+ * limit, linearly in between; the reading's score is the worst sensor's, and a controller that
+ * reports `fault` scores at least 0.9. It cannot predict failure, so failureProbability stays unset.
+ */
+import type { ScoreInput, ScoreResult, ScorerPort } from '../ports.ts';
+import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
+
+export const ENVELOPE_MODEL_VERSION = 'envelope-1';
+const NOT_RUNNING = new Set(['idle', 'stopped', 'maintenance', 'emergencyStopped']);
+
+function ramp(value: number, edge: number, limit: number): number {
+  const span = Math.abs(limit - edge) || 1;
+  // Distance past the normal edge, in spans: -1 → 0, 0 → 0.5, +1 → 1.
+  const past = (limit > edge ? value - edge : edge - value) / span;
+  return Math.min(1, Math.max(0, 0.5 + 0.5 * past));
+}
+
+export function sensorScore(value: number, env: Envelope, running: boolean): number {
+  let score = 0;
+  if (env.normalHigh !== undefined && env.limitHigh !== undefined) score = Math.max(score, ramp(value, env.normalHigh, env.limitHigh));
+  if (env.normalLow !== undefined && env.limitLow !== undefined && (running || !env.lowOnlyWhileRunning)) {
+    score = Math.max(score, ramp(value, env.normalLow, env.limitLow));
+  }
+  return score;
+}
+
+export function scoreReading(input: ScoreInput): ScoreResult {
+  const status = input.status;
+  const running = status === undefined || !NOT_RUNNING.has(status);
+  const contributions: Record<string, number> = {};
+  let worst = 0;
+  let total = 0;
+  for (const name in input.features) {
+    const value = input.features[name];
+    const env = OPERATING_ENVELOPES[name];
+    if (value === null || value === undefined || !env) continue;
+    const s = sensorScore(value, env, running);
+    if (s > 0) {
+      contributions[name] = s;
+      total += s;
+    }
+    if (s > worst) worst = s;
+  }
+  if (status === 'fault') worst = Math.max(worst, 0.9);
+  if (total > 0) for (const k in contributions) contributions[k] = contributions[k]! / total;
+  return { anomalyScore: worst, failureProbability: undefined, contributions, modelVersion: ENVELOPE_MODEL_VERSION };
+}
+
+export class EnvelopeDetector implements ScorerPort {
+  async score(inputs: readonly ScoreInput[]): Promise<ScoreResult[]> {
+    return inputs.map(scoreReading);
+  }
+}

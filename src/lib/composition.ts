@@ -1,0 +1,116 @@
+/**
+ * The one composition root: builds every adapter from the validated settings. Which endpoints it
+ * talks to — Azure or the local emulators — is decided by the settings alone.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { loadConfig, type Config } from './config.ts';
+import { jsonLogger, type Logger } from './log.ts';
+import { projectRoot } from './paths.ts';
+import { loadPlantModels } from './dtdl/index.ts';
+import { TelemetryCatalog } from './telemetry/catalog.ts';
+import { AdtTwins, StaticTokenCredential, readCa } from './twins/adt-twins.ts';
+import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
+import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
+import { EnvelopeDetector } from './anomaly/envelope-detector.ts';
+import { ResilientScorer } from './anomaly/resilient-scorer.ts';
+import { TeamsWebhook } from './alerts/teams-webhook.ts';
+import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
+import { createTelemetryIngest } from './telemetry-ingest.ts';
+import { createTwinApi } from './http/twin-api.ts';
+import { refreshTwins } from './twin-refresh.ts';
+import type { AlertSink, TelemetryStorePort, TwinsPort } from './ports.ts';
+
+export interface Services {
+  config: Config;
+  catalog: TelemetryCatalog;
+  twins: TwinsPort;
+  store: TelemetryStorePort;
+  pipeline: TelemetryPipeline;
+  telemetryIngest: ReturnType<typeof createTelemetryIngest>;
+  twinApi: ReturnType<typeof createTwinApi>;
+  refreshTwins: () => ReturnType<typeof refreshTwins>;
+  logger: Logger;
+}
+
+/** Far ends a caller may supply instead of the ones the settings describe (the local stack's store). */
+export interface ServiceOverrides {
+  twins?: TwinsPort;
+  store?: TelemetryStorePort;
+  alerts?: AlertSink;
+  credential?: TokenCredential;
+  logger?: Logger;
+  modelsDir?: string;
+}
+
+export function pipelineSettings(config: Config): PipelineSettings {
+  return {
+    thresholds: { warning: config.ANOMALY_WARNING_THRESHOLD, critical: config.ANOMALY_CRITICAL_THRESHOLD },
+    twinPatchIntervalMs: config.TWIN_PATCH_INTERVAL_MS,
+    twinPatchConcurrency: config.TWIN_PATCH_CONCURRENCY,
+    alertCooldownMs: config.ALERT_COOLDOWN_MS,
+    maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
+    dashboardUrl: config.DASHBOARD_URL,
+  };
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  const logger = overrides.logger ?? jsonLogger('manufacturing-twins', config.LOG_LEVEL);
+  const catalog = new TelemetryCatalog(loadPlantModels(overrides.modelsDir));
+  const credential = overrides.credential ?? new DefaultAzureCredential();
+  const twins =
+    overrides.twins ??
+    new AdtTwins({
+      endpoint: config.DIGITAL_TWINS_URL,
+      credential: config.DIGITAL_TWINS_TOKEN ? new StaticTokenCredential(config.DIGITAL_TWINS_TOKEN) : credential,
+      caPem: readCa(config.DIGITAL_TWINS_CA_FILE),
+    });
+  const local = /^http:\/\/(localhost|127\.0\.0\.1)/.test(config.ADX_CLUSTER_URL);
+  const store = overrides.store ?? new KustoTelemetryStore({ clusterUrl: config.ADX_CLUSTER_URL, database: config.ADX_DATABASE, ...(local ? {} : { credential }) });
+  const endpoint = config.ML_ENDPOINT_URL
+    ? new MlEndpointClient({
+        scoringUrl: config.ML_ENDPOINT_URL,
+        featureColumns: catalog.featureColumns(),
+        timeoutMs: config.ML_TIMEOUT_MS,
+        ...(config.ML_ENDPOINT_KEY ? { key: config.ML_ENDPOINT_KEY } : {}),
+        ...(config.ML_DEPLOYMENT ? { deployment: config.ML_DEPLOYMENT } : {}),
+      })
+    : undefined;
+  const alerts = overrides.alerts ?? (config.TEAMS_WEBHOOK_URL ? new TeamsWebhook({ url: config.TEAMS_WEBHOOK_URL }) : undefined);
+  if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the built-in detector only');
+  if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
+  const pipeline = new TelemetryPipeline({
+    catalog,
+    twins,
+    store,
+    scorer: new ResilientScorer(endpoint, new EnvelopeDetector(), logger),
+    alerts,
+    settings: pipelineSettings(config),
+    logger,
+  });
+  return {
+    config,
+    catalog,
+    twins,
+    store,
+    pipeline,
+    logger,
+    telemetryIngest: createTelemetryIngest(pipeline),
+    twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion() }),
+    refreshTwins: () =>
+      refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
+  };
+}
+
+let shared: Services | undefined;
+
+/** The process-wide services for the Functions host, built on first use from the app settings. */
+export function services(): Services {
+  shared ??= createServices(loadConfig());
+  return shared;
+}

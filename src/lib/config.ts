@@ -1,0 +1,67 @@
+/**
+ * The only place that reads process.env. Every setting is spelled the same here, in
+ * local.settings.example.json and in infra/. Validated once, with one line per bad setting.
+ */
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+const url = (what: string) => z.url({ message: `must be a URL (${what})` });
+const ms = (def: number) => z.coerce.number().int().min(0).default(def);
+const fraction = (def: number) => z.coerce.number().min(0).max(1).default(def);
+const optionalString = z.string().trim().min(1).optional().catch(undefined);
+
+const schema = z
+  .object({
+    /** Event Hub the trigger reads; the binding uses %EVENTHUB_NAME%. */
+    EVENTHUB_NAME: z.string().min(1).default('telemetry'),
+    EVENTHUB_CONSUMER_GROUP: z.string().min(1).default('$Default'),
+    DIGITAL_TWINS_URL: url('the Azure Digital Twins endpoint, e.g. https://<name>.api.<region>.digitaltwins.azure.net'),
+    /** Static bearer token: only for the local ADT emulator. Azure uses the managed identity. */
+    DIGITAL_TWINS_TOKEN: optionalString,
+    /** PEM file of a CA to trust for DIGITAL_TWINS_URL (the local emulator's). */
+    DIGITAL_TWINS_CA_FILE: optionalString,
+    ADX_CLUSTER_URL: url('the Data Explorer cluster URI, e.g. https://<cluster>.<region>.kusto.windows.net'),
+    ADX_DATABASE: z.string().min(1).default('telemetry'),
+    ML_ENDPOINT_URL: url('the Azure ML online endpoint scoring URI, ending in /score').optional(),
+    ML_ENDPOINT_KEY: optionalString,
+    ML_DEPLOYMENT: optionalString,
+    ML_TIMEOUT_MS: ms(2_000),
+    TEAMS_WEBHOOK_URL: url('a Teams Workflows webhook URL').optional(),
+    DASHBOARD_URL: url('where the dashboard is served, used in alert links').optional(),
+    ANOMALY_WARNING_THRESHOLD: fraction(0.5),
+    ANOMALY_CRITICAL_THRESHOLD: fraction(0.8),
+    ALERT_COOLDOWN_MS: ms(15 * 60_000),
+    /** A twin gets its latest readings at most this often, unless its status or health changes. */
+    TWIN_PATCH_INTERVAL_MS: ms(15_000),
+    TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    /** Readings stamped further in the future than this are rejected (a bad clock would pin the twin). */
+    MAX_CLOCK_SKEW_MS: ms(5 * 60_000),
+    API_MAX_BODY_BYTES: z.coerce.number().int().min(256).default(32 * 1024),
+    API_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .refine((c) => c.ANOMALY_WARNING_THRESHOLD <= c.ANOMALY_CRITICAL_THRESHOLD, {
+    message: 'must not exceed ANOMALY_CRITICAL_THRESHOLD',
+    path: ['ANOMALY_WARNING_THRESHOLD'],
+  });
+
+export type Config = z.infer<typeof schema>;
+export type ConfigInput = Record<string, string | undefined>;
+
+/** Empty strings count as unset: app settings are often present but blank. */
+function withoutBlanks(env: ConfigInput): ConfigInput {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+}
+
+export function loadConfig(env: ConfigInput = process.env): Config {
+  const parsed = schema.safeParse(withoutBlanks(env));
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => {
+    const name = i.path.join('.') || '(settings)';
+    const value = env[name];
+    return `${name}: ${value === undefined || value === '' ? 'missing — ' : ''}${i.message}`;
+  });
+  throw new AppError('config.invalid', `Invalid app settings:\n  ${lines.join('\n  ')}`, { status: 500, detail: { issues: lines } });
+}
+
+export const configSchema = schema;

@@ -1,0 +1,108 @@
+/**
+ * The HTTP API's core, independent of any runtime: src/functions adapts the Functions host's
+ * HttpRequest to it, and the local stack its own server. Inputs are checked with zod here.
+ */
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { TwinsPort } from '../ports.ts';
+import { problem, type ApiResponse } from './problem.ts';
+
+/** The parts of a request the API reads; the Functions HttpRequest has this shape. */
+export interface ApiRequest {
+  method: string;
+  url: string;
+  headers: { get(name: string): string | null };
+  params: Record<string, string | undefined>;
+  text(): Promise<string>;
+}
+
+export interface TwinApiDeps {
+  twins: TwinsPort;
+  logger: Logger;
+  maxBodyBytes: number;
+  version: string;
+}
+
+/** ADT's own limit on query text. */
+export const MAX_QUERY_CHARS = 8000;
+
+const queryBody = z.strictObject({
+  query: z.string().trim().min(1, 'query must not be empty').max(MAX_QUERY_CHARS, `query is longer than ${MAX_QUERY_CHARS} characters (the Digital Twins limit)`),
+  continuationToken: z.string().min(1).max(8192).optional(),
+});
+const twinId = z.string().min(1).max(256).regex(/^[^\u0000-\u001f]+$/, 'twin ids cannot contain control characters');
+
+const json = (status: number, body: unknown): ApiResponse => ({ status, headers: { 'content-type': 'application/json' }, jsonBody: body });
+
+async function readJson(request: ApiRequest, maxBytes: number): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) throw new AppError('request.tooLarge', `body is ${declared} bytes; the limit is ${maxBytes}`, { status: 413 });
+  const type = request.headers.get('content-type') ?? 'application/json';
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw new AppError('request.unsupportedMediaType', `send application/json, not ${type}`, { status: 415 });
+  const text = await request.text();
+  if (Buffer.byteLength(text) > maxBytes) throw new AppError('request.tooLarge', `body is over the ${maxBytes}-byte limit`, { status: 413 });
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError('request.invalidJson', `body is not valid JSON: ${(error as Error).message}`, { status: 400 });
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
+  throw new AppError('request.invalid', issues.join('; '), { status: 400, detail: { issues } });
+}
+
+export function createTwinApi(deps: TwinApiDeps) {
+  const guarded = (op: (req: ApiRequest) => Promise<ApiResponse>) => async (req: ApiRequest): Promise<ApiResponse> => {
+    try {
+      return await op(req);
+    } catch (error) {
+      return problem(error, new URL(req.url).pathname, deps.logger);
+    }
+  };
+
+  return {
+    /** POST /api/twins/query {query, continuationToken?} → {items, continuationToken} */
+    queryTwins: guarded(async (req) => {
+      const body = parse(queryBody, await readJson(req, deps.maxBodyBytes), 'body');
+      const page = await deps.twins.query(body.query, body.continuationToken);
+      return json(200, { items: page.items, continuationToken: page.continuationToken ?? null });
+    }),
+
+    /** GET /api/twins/{id} */
+    getTwin: guarded(async (req) => {
+      const id = parse(twinId, req.params.id, 'id');
+      return json(200, await deps.twins.getTwin(id));
+    }),
+
+    /** GET /api/twins/{id}/relationships → outgoing and incoming edges of the twin graph */
+    getRelationships: guarded(async (req) => {
+      const id = parse(twinId, req.params.id, 'id');
+      await deps.twins.getTwin(id); // 404 for an unknown twin, rather than two empty lists
+      const [outgoing, incoming] = await Promise.all([deps.twins.listRelationships(id), deps.twins.listIncomingRelationships(id)]);
+      return json(200, { twinId: id, outgoing, incoming });
+    }),
+
+    /** GET /api/health: 200 when Digital Twins answers a trivial query, 503 otherwise. */
+    health: guarded(async () => {
+      const started = performance.now();
+      let check: { ok: boolean; latencyMs: number; error?: string };
+      try {
+        await Promise.race([
+          deps.twins.query('SELECT COUNT() FROM DIGITALTWINS'),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5_000).unref()),
+        ]);
+        check = { ok: true, latencyMs: Math.round(performance.now() - started) };
+      } catch (error) {
+        check = { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+      }
+      return json(check.ok ? 200 : 503, { status: check.ok ? 'ok' : 'degraded', version: deps.version, checks: { digitalTwins: check } });
+    }),
+  };
+}
+
+export type TwinApi = ReturnType<typeof createTwinApi>;

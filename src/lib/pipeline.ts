@@ -1,0 +1,319 @@
+/**
+ * processBatch: one Event Hub batch, end to end. Decode → dedupe → resolve twins → validate
+ * against the device's DTDL model → score (one call) → store rows, flags and dead letters (one
+ * call) → alerts → at most one patch per twin. Bad events are dead-lettered and never fail the
+ * batch; a dependency that still fails after retries fails the batch so the host replays it,
+ * which is safe because every effect is idempotent.
+ */
+import { isAppError } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { Alert, AlertSink, ScoreInput, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import { BoundedSet, forEachLimited } from './bounded-set.ts';
+import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
+import type { DeadLetter, Reading } from './telemetry/reading.ts';
+import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
+import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
+import { AlertPolicy, type AlertDecision } from './alerts/alert-policy.ts';
+import { TwinStateCache } from './twins/twin-state-cache.ts';
+import { freshReadings, healthOf, planTwinUpdate, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
+import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from './store/rows.ts';
+
+export interface PipelineSettings {
+  thresholds: Thresholds;
+  twinPatchIntervalMs: number;
+  twinPatchConcurrency: number;
+  alertCooldownMs: number;
+  maxClockSkewMs: number;
+  dashboardUrl: string | undefined;
+}
+
+export interface PipelineDeps {
+  catalog: TelemetryCatalog;
+  twins: TwinsPort;
+  store: TelemetryStorePort;
+  scorer: ResilientScorer;
+  /** Undefined when no webhook is configured: alerts are then only recorded (flags, twin). */
+  alerts: AlertSink | undefined;
+  settings: PipelineSettings;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface BatchResult {
+  events: number;
+  readings: number;
+  duplicates: number;
+  deadLettered: number;
+  deadLetterReasons: Record<string, number>;
+  stored: number;
+  anomalies: number;
+  /** Readings no newer than their twin: stored, but they move nothing. */
+  stale: number;
+  twinsPatched: number;
+  twinsDeferred: number;
+  twinErrors: number;
+  alertsSent: number;
+  scoredBy: 'endpoint' | 'fallback' | 'none';
+}
+
+interface DeviceWork {
+  state: TwinState;
+  kind: EquipmentKind;
+  scored: ScoredReading[];
+}
+
+const MAX_ETAG_RETRIES = 3;
+
+export class TelemetryPipeline {
+  private readonly cache: TwinStateCache;
+  private readonly policy: AlertPolicy;
+  /** Keys of readings already handled by a batch that completed: routing replays are dropped early. */
+  private readonly recent = new BoundedSet<string>(500_000);
+  private readonly now: () => number;
+  private readonly twinProperties = new Map<string, ReadonlySet<string>>();
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.now = deps.now ?? Date.now;
+    this.cache = new TwinStateCache(deps.twins, this.now);
+    this.policy = new AlertPolicy(deps.settings.thresholds, deps.settings.alertCooldownMs);
+  }
+
+  async processBatch(bodies: readonly unknown[], meta: BatchMetadata): Promise<BatchResult> {
+    const { settings, logger } = this.deps;
+    const now = this.now();
+    const decoded = decodeBatch(bodies, meta, { now, maxClockSkewMs: settings.maxClockSkewMs });
+    const deadLetters: DeadLetter[] = decoded.deadLetters;
+
+    // 1. Dedupe: within the batch and against batches that already completed.
+    const seen = new Set<string>();
+    const unique: Reading[] = [];
+    for (const r of decoded.readings) {
+      if (seen.has(r.key) || this.recent.has(r.key)) continue;
+      seen.add(r.key);
+      unique.push(r);
+    }
+    const duplicates = decoded.readings.length - unique.length;
+
+    // 2. Twins and models: unknown devices and invalid readings are dead-lettered.
+    const deviceIds = [...new Set(unique.map((r) => r.deviceId))];
+    const states = deviceIds.length ? await this.cache.resolve(deviceIds) : new Map<string, TwinState>();
+    const valid: { reading: Reading; kind: EquipmentKind; state: TwinState }[] = [];
+    for (const reading of unique) {
+      const state = states.get(reading.deviceId);
+      const reject = (reason: string, detail: string) => deadLetters.push(deadLetterOf(reading, reason, detail, now));
+      if (!state) {
+        reject('device.unknown', `no digital twin with id '${reading.deviceId}': register the device's twin before it sends`);
+        continue;
+      }
+      const kind = this.deps.catalog.forTwinModel(state.modelId);
+      if (!kind) {
+        reject('device.noTelemetryModel', `twin '${reading.deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`);
+        continue;
+      }
+      const check = kind.validate(reading.values);
+      if (!check.ok) {
+        reject('telemetry.invalid', check.message);
+        continue;
+      }
+      valid.push({ reading, kind, state });
+    }
+
+    // 3. Score: one call for the whole batch.
+    const inputs: ScoreInput[] = valid.map(({ reading, kind }) => ({
+      deviceId: reading.deviceId,
+      modelId: kind.twinModelId,
+      time: reading.time,
+      status: typeof reading.values.status === 'string' ? reading.values.status : undefined,
+      features: Object.fromEntries(kind.numericTelemetry.map((n) => [n, typeof reading.values[n] === 'number' ? (reading.values[n] as number) : null])),
+    }));
+    const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: [], source: 'none' as const };
+
+    const byDevice = new Map<string, DeviceWork>();
+    valid.forEach(({ reading, kind, state }, i) => {
+      const work = byDevice.get(reading.deviceId) ?? { state, kind, scored: [] };
+      work.scored.push({ reading, score: scoring.results[i]! });
+      byDevice.set(reading.deviceId, work);
+    });
+
+    // 4. Decide alerts and twin updates before any effect, so the store rows carry alert ids.
+    const alerts = new Map<string, AlertDecision>();
+    for (const [deviceId, work] of byDevice) {
+      const decision = this.policy.decide(work.state, freshReadings(work.state, work.scored));
+      if (decision) alerts.set(deviceId, decision);
+    }
+
+    // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
+    const batch = this.storeBatch(byDevice, alerts, deadLetters);
+    await this.deps.store.write(batch);
+
+    // 6. Alerts, then twins (the patch records lastAlertTime, so a replay stays quiet).
+    let alertsSent = 0;
+    if (this.deps.alerts) {
+      for (const [deviceId, decision] of alerts) {
+        await this.deps.alerts.send(this.alertOf(decision, byDevice.get(deviceId)!));
+        this.policy.markSent(decision.id);
+        alertsSent++;
+      }
+    }
+    const twinOutcome = await this.updateTwins(byDevice, alerts);
+
+    for (const key of seen) this.recent.add(key);
+    const reasons: Record<string, number> = {};
+    for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
+    const result: BatchResult = {
+      events: bodies.length,
+      readings: decoded.readings.length,
+      duplicates,
+      deadLettered: deadLetters.length,
+      deadLetterReasons: reasons,
+      stored: batch.telemetry.length,
+      anomalies: batch.anomalies.length,
+      stale: twinOutcome.stale,
+      twinsPatched: twinOutcome.patched,
+      twinsDeferred: twinOutcome.deferred,
+      twinErrors: twinOutcome.errors,
+      alertsSent,
+      scoredBy: scoring.source,
+    };
+    if (deadLetters.length) logger.log('warn', 'dead-lettered events', { count: deadLetters.length, reasons: JSON.stringify(reasons) });
+    return result;
+  }
+
+  private storeBatch(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>, deadLetters: DeadLetter[]): StoreBatch {
+    const telemetry: TelemetryRow[] = [];
+    const anomalies: AnomalyFlagRow[] = [];
+    const { thresholds } = this.deps.settings;
+    for (const [deviceId, work] of byDevice) {
+      const alert = alerts.get(deviceId);
+      for (const { reading, score } of work.scored) {
+        const timestamp = new Date(reading.time).toISOString();
+        const failure = score.failureProbability ?? null;
+        telemetry.push({
+          Timestamp: timestamp,
+          DeviceId: deviceId,
+          ModelId: work.kind.twinModelId,
+          MessageId: reading.key,
+          EnqueuedTime: new Date(reading.enqueuedTime).toISOString(),
+          Readings: reading.values,
+          AnomalyScore: score.anomalyScore,
+          FailureProbability: failure,
+          ModelVersion: score.modelVersion,
+        });
+        const severity = healthOf(score.anomalyScore, thresholds);
+        if (severity === 'normal') continue;
+        anomalies.push({
+          Timestamp: timestamp,
+          DeviceId: deviceId,
+          MessageId: reading.key,
+          Severity: severity,
+          AnomalyScore: score.anomalyScore,
+          FailureProbability: failure,
+          Contributions: score.contributions,
+          ModelVersion: score.modelVersion,
+          AlertId: alert && alert.trigger.reading === reading ? alert.id : null,
+        });
+      }
+    }
+    return { telemetry, anomalies, deadLetters: deadLetters.map(deadLetterRow) };
+  }
+
+  private alertOf(decision: AlertDecision, work: DeviceWork): Alert {
+    const { reading, score } = decision.trigger;
+    return {
+      id: decision.id,
+      deviceId: reading.deviceId,
+      modelId: work.kind.twinModelId,
+      equipmentType: work.kind.displayName,
+      severity: decision.severity,
+      time: reading.time,
+      anomalyScore: score.anomalyScore,
+      failureProbability: score.failureProbability,
+      readings: reading.values,
+      units: { ...work.kind.units },
+      contributions: score.contributions,
+      modelVersion: score.modelVersion,
+      dashboardUrl: this.deps.settings.dashboardUrl,
+    };
+  }
+
+  private propertiesOf(kind: EquipmentKind): ReadonlySet<string> {
+    let props = this.twinProperties.get(kind.twinModelId);
+    if (!props) {
+      props = new Set(this.deps.catalog.models.get(kind.twinModelId)?.properties.keys() ?? []);
+      this.twinProperties.set(kind.twinModelId, props);
+    }
+    return props;
+  }
+
+  private async updateTwins(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>) {
+    const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
+    const { settings, logger } = this.deps;
+    await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
+      let state = work.state;
+      const alertTime = alerts.get(deviceId)?.trigger.reading.time;
+      for (let attempt = 0; ; attempt++) {
+        const fresh = freshReadings(state, work.scored);
+        if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
+        const update = planTwinUpdate(state, fresh, {
+          thresholds: settings.thresholds,
+          intervalMs: settings.twinPatchIntervalMs,
+          properties: this.propertiesOf(work.kind),
+          alertTime,
+        });
+        if (!update) {
+          if (fresh.length) outcome.deferred++;
+          return;
+        }
+        try {
+          const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
+          this.cache.remember({ ...update.next, etag });
+          outcome.patched++;
+          return;
+        } catch (error) {
+          if (isAppError(error) && error.code === 'twin.etagMismatch' && attempt < MAX_ETAG_RETRIES) {
+            // Someone else wrote the twin: re-read it and plan again against what it holds now.
+            const reloaded = await this.cache.reload(deviceId);
+            if (!reloaded) return;
+            state = reloaded;
+            continue;
+          }
+          if (isAppError(error) && error.retryable) throw error;
+          // A patch ADT refuses for good (model changed, twin deleted) would fail every replay too.
+          outcome.errors++;
+          logger.log('error', 'twin patch refused', { deviceId, code: isAppError(error) ? error.code : 'unknown', error: (error as Error).message });
+          return;
+        }
+      }
+    });
+    return outcome;
+  }
+}
+
+function deadLetterOf(reading: Reading, reason: string, detail: string, now: number): DeadLetter {
+  return {
+    reason,
+    detail,
+    deviceId: reading.deviceId,
+    messageId: reading.messageId,
+    partitionId: reading.partitionId,
+    sequenceNumber: reading.sequenceNumber,
+    enqueuedTime: reading.enqueuedTime,
+    body: JSON.stringify({ timestamp: new Date(reading.time).toISOString(), ...reading.values }).slice(0, 2048),
+    receivedAt: now,
+  };
+}
+
+function deadLetterRow(d: DeadLetter): DeadLetterRow {
+  return {
+    ReceivedAt: new Date(d.receivedAt).toISOString(),
+    Reason: d.reason,
+    Detail: d.detail,
+    DeviceId: d.deviceId ?? null,
+    MessageId: d.messageId ?? null,
+    PartitionId: d.partitionId ?? null,
+    SequenceNumber: d.sequenceNumber ?? null,
+    EnqueuedTime: d.enqueuedTime === undefined ? null : new Date(d.enqueuedTime).toISOString(),
+    Body: d.body,
+  };
+}
+

@@ -1,0 +1,103 @@
+/**
+ * The far ends the pipeline and the API talk to. Each has one production adapter (with the Azure
+ * SDK or the service's HTTP contract inside); tests and benchmarks may put an in-memory far end
+ * behind the same interface.
+ */
+import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from './store/rows.ts';
+
+export interface TwinState {
+  id: string;
+  modelId: string;
+  etag: string | undefined;
+  /** Source time (epoch ms) of the newest reading the twin holds. */
+  lastTelemetryTime: number | undefined;
+  status: string | undefined;
+  healthStatus: string | undefined;
+  lastAlertTime: number | undefined;
+}
+
+export interface JsonPatchOp {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+export interface QueryPage {
+  items: Record<string, unknown>[];
+  continuationToken: string | undefined;
+}
+
+export interface TwinsPort {
+  /** States of the twins that exist among `ids` (may be slightly stale: a hint checked by etag). */
+  getStates(ids: readonly string[]): Promise<Map<string, TwinState>>;
+  /** A consistent read of one twin's state; undefined when the twin does not exist. */
+  getState(id: string): Promise<TwinState | undefined>;
+  /** Applies a JSON Patch; with ifMatch, fails with code twin.etagMismatch when the twin changed. Returns the new etag. */
+  patch(id: string, ops: readonly JsonPatchOp[], ifMatch?: string): Promise<string | undefined>;
+  getTwin(id: string): Promise<Record<string, unknown>>;
+  query(query: string, continuationToken?: string): Promise<QueryPage>;
+  listRelationships(id: string): Promise<Record<string, unknown>[]>;
+  listIncomingRelationships(id: string): Promise<Record<string, unknown>[]>;
+}
+
+export interface StoreBatch {
+  telemetry: TelemetryRow[];
+  anomalies: AnomalyFlagRow[];
+  deadLetters: DeadLetterRow[];
+}
+
+export interface LatestReading {
+  deviceId: string;
+  time: number;
+  readings: Record<string, unknown>;
+}
+
+export interface TelemetryStorePort {
+  /** Writes all three tables. Idempotent: rows are keyed, a replay adds nothing a reader sees. */
+  write(batch: StoreBatch): Promise<void>;
+  /** The newest stored reading of each device whose newest reading is at or after `since`. */
+  latestReadings(since: number): Promise<LatestReading[]>;
+}
+
+export interface ScoreInput {
+  deviceId: string;
+  modelId: string;
+  time: number;
+  /** The controller's reported status with this reading, when it sent one. */
+  status: string | undefined;
+  features: Record<string, number | null>;
+}
+
+export interface ScoreResult {
+  anomalyScore: number;
+  /** Undefined when the scorer cannot predict failure (the fallback detector). */
+  failureProbability: number | undefined;
+  /** Sensor name → share of the score it explains. */
+  contributions: Record<string, number>;
+  modelVersion: string;
+}
+
+export interface ScorerPort {
+  score(inputs: readonly ScoreInput[]): Promise<ScoreResult[]>;
+}
+
+export interface Alert {
+  /** Stable id: the same incident always produces the same id, so a replay is recognisable. */
+  id: string;
+  deviceId: string;
+  modelId: string;
+  equipmentType: string;
+  severity: 'warning' | 'critical';
+  time: number;
+  anomalyScore: number;
+  failureProbability: number | undefined;
+  readings: Record<string, unknown>;
+  units: Record<string, string | undefined>;
+  contributions: Record<string, number>;
+  modelVersion: string;
+  dashboardUrl: string | undefined;
+}
+
+export interface AlertSink {
+  send(alert: Alert): Promise<void>;
+}

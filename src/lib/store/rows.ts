@@ -1,0 +1,37 @@
+/** Rows as they are written to Data Explorer (and to its local stand-in): column names are the tables'. */
+export interface TelemetryRow {
+  Timestamp: string;
+  DeviceId: string;
+  ModelId: string;
+  /** Dedupe key: the same reading always gets the same key. */
+  MessageId: string;
+  EnqueuedTime: string;
+  Readings: Record<string, unknown>;
+  AnomalyScore: number;
+  FailureProbability: number | null;
+  ModelVersion: string;
+}
+
+export interface AnomalyFlagRow {
+  Timestamp: string;
+  DeviceId: string;
+  MessageId: string;
+  Severity: 'warning' | 'critical';
+  AnomalyScore: number;
+  FailureProbability: number | null;
+  Contributions: Record<string, number>;
+  ModelVersion: string;
+  AlertId: string | null;
+}
+
+export interface DeadLetterRow {
+  ReceivedAt: string;
+  Reason: string;
+  Detail: string;
+  DeviceId: string | null;
+  MessageId: string | null;
+  PartitionId: string | null;
+  SequenceNumber: number | null;
+  EnqueuedTime: string | null;
+  Body: string;
+}

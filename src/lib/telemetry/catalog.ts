@@ -1,0 +1,115 @@
+/**
+ * Telemetry validators derived from the DTDL models, never written by hand: for every twin model
+ * that has a device model, a zod schema of the telemetry that device may send.
+ */
+import { z } from 'zod';
+import { deviceModelIdFor, type ModelSet, type Schema, type InterfaceDef } from '../dtdl/index.ts';
+
+const isoDate = /^\d{4}-\d{2}-\d{2}$/;
+const isoTime = /^\d{2}:\d{2}:\d{2}(?:\.\d+)?$/;
+const isoDuration = /^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$/;
+const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const intRange = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** The zod type of one DTDL schema: what a JSON value of it looks like. */
+export function zodFor(schema: Schema): z.ZodType {
+  switch (schema.kind) {
+    case 'primitive':
+      switch (schema.name) {
+        case 'double': case 'float': case 'decimal': return z.number();
+        case 'integer': return intRange(-(2 ** 31), 2 ** 31 - 1);
+        case 'long': return z.number().int();
+        case 'short': return intRange(-32768, 32767);
+        case 'byte': return intRange(-128, 127);
+        case 'unsignedByte': return intRange(0, 255);
+        case 'unsignedShort': return intRange(0, 65535);
+        case 'unsignedInteger': return intRange(0, 2 ** 32 - 1);
+        case 'unsignedLong': return z.number().int().min(0);
+        case 'boolean': return z.boolean();
+        case 'string': case 'bytes': return z.string();
+        case 'dateTime': return z.iso.datetime({ offset: true });
+        case 'date': return z.string().regex(isoDate, 'expected a date like 2024-05-31');
+        case 'time': return z.string().regex(isoTime, 'expected a time like 13:45:00');
+        case 'duration': return z.string().regex(isoDuration, 'expected an ISO 8601 duration like PT5M');
+        case 'uuid': return z.string().regex(uuid, 'expected a UUID');
+        default: return z.unknown(); // geospatial: GeoJSON, not used by the plant's telemetry
+      }
+    case 'enum': {
+      const values = schema.values.map((v) => v.value);
+      return schema.valueSchema === 'string'
+        ? z.enum(values as [string, ...string[]])
+        : z.union(values.map((v) => z.literal(v as number)) as unknown as [z.ZodLiteral<number>, z.ZodLiteral<number>]);
+    }
+    case 'object':
+      return z.strictObject(Object.fromEntries(schema.fields.map((f) => [f.name, zodFor(f.schema).optional()])));
+    case 'map':
+      return z.record(z.string(), zodFor(schema.value));
+    case 'array':
+      return z.array(zodFor(schema.element));
+  }
+}
+
+export interface EquipmentKind {
+  twinModelId: string;
+  deviceModelId: string;
+  /** The twin model's display name, e.g. "Robotic arm". */
+  displayName: string;
+  telemetryNames: readonly string[];
+  /** Names of numeric telemetry, in a fixed order: the scoring request's feature columns. */
+  numericTelemetry: readonly string[];
+  units: Readonly<Record<string, string | undefined>>;
+  validate(values: Record<string, unknown>): { ok: true } | { ok: false; message: string };
+}
+
+const NUMERIC_PRIMITIVES = new Set(['double', 'float', 'decimal', 'integer', 'long', 'short', 'byte', 'unsignedByte', 'unsignedShort', 'unsignedInteger', 'unsignedLong']);
+
+function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
+  const telemetry = [...device.telemetry.values()];
+  const shape = z.strictObject(Object.fromEntries(telemetry.map((t) => [t.name, zodFor(t.schema).optional()])));
+  const names = telemetry.map((t) => t.name);
+  return {
+    twinModelId: twin.id,
+    deviceModelId: device.id,
+    displayName: twin.displayName ?? twin.id,
+    telemetryNames: names,
+    numericTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name),
+    units: Object.fromEntries(telemetry.map((t) => [t.name, t.unit])),
+    validate(values) {
+      const result = shape.safeParse(values);
+      if (result.success) return { ok: true };
+      const message = result.error.issues
+        .slice(0, 5)
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map((k) => `'${k}'`).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}`))
+        .join('; ');
+      return { ok: false, message };
+    },
+  };
+}
+
+/** Every equipment kind the plant's models describe, by twin model id. */
+export class TelemetryCatalog {
+  private readonly kinds = new Map<string, EquipmentKind>();
+
+  constructor(readonly models: ModelSet) {
+    for (const twin of models.interfaces.values()) {
+      const device = models.get(deviceModelIdFor(twin.id));
+      if (device && device.telemetry.size > 0) this.kinds.set(twin.id, compileKind(twin, device));
+    }
+  }
+
+  forTwinModel(twinModelId: string): EquipmentKind | undefined {
+    return this.kinds.get(twinModelId);
+  }
+
+  all(): EquipmentKind[] {
+    return [...this.kinds.values()];
+  }
+
+  /** The union of numeric telemetry across kinds, in a stable order: the scoring contract's columns. */
+  featureColumns(): string[] {
+    const set = new Set<string>();
+    for (const k of this.kinds.values()) for (const n of k.numericTelemetry) set.add(n);
+    return [...set].sort();
+  }
+}

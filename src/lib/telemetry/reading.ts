@@ -1,0 +1,28 @@
+/** One telemetry reading after decoding: what every later step of the pipeline works on. */
+export interface Reading {
+  deviceId: string;
+  /** Dedupe identity: the device's message id, else its sequence number, else its source time. */
+  key: string;
+  messageId: string | undefined;
+  seq: number | undefined;
+  /** Source time (epoch ms): when the device took the reading. */
+  time: number;
+  enqueuedTime: number;
+  /** Telemetry name → value, exactly as the device sent it (validated against its model later). */
+  values: Record<string, unknown>;
+  partitionId: string | undefined;
+  sequenceNumber: number | undefined;
+}
+
+export interface DeadLetter {
+  reason: string;
+  detail: string;
+  deviceId: string | undefined;
+  messageId: string | undefined;
+  partitionId: string | undefined;
+  sequenceNumber: number | undefined;
+  enqueuedTime: number | undefined;
+  /** The body as received, cut to a few KB: enough to diagnose, never a whole payload in logs. */
+  body: string;
+  receivedAt: number;
+}

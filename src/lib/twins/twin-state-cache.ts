@@ -1,0 +1,56 @@
+/**
+ * Where the pipeline learns each twin's model, etag and newest reading time. Cached states are
+ * only hints: every patch carries If-Match, so a stale hint costs one re-read, never a backwards
+ * write. Twins missing from a query (ADT's query index lags writes by seconds) get one consistent
+ * read before the device is called unknown, and unknown devices are remembered briefly.
+ */
+import type { TwinState, TwinsPort } from '../ports.ts';
+import { forEachLimited } from '../bounded-set.ts';
+
+const UNKNOWN_TTL_MS = 60_000;
+const MAX_ENTRIES = 200_000;
+
+export class TwinStateCache {
+  private readonly states = new Map<string, TwinState>();
+  private readonly unknownUntil = new Map<string, number>();
+
+  constructor(private readonly twins: TwinsPort, private readonly now: () => number = Date.now) {}
+
+  async resolve(ids: readonly string[]): Promise<Map<string, TwinState>> {
+    const found = new Map<string, TwinState>();
+    const misses: string[] = [];
+    const now = this.now();
+    for (const id of ids) {
+      const s = this.states.get(id);
+      if (s) found.set(id, s);
+      else if ((this.unknownUntil.get(id) ?? 0) <= now) misses.push(id);
+    }
+    if (misses.length === 0) return found;
+    const fetched = await this.twins.getStates(misses);
+    const absent = misses.filter((id) => !fetched.has(id));
+    await forEachLimited(absent, 8, async (id) => {
+      const s = await this.twins.getState(id);
+      if (s) fetched.set(id, s);
+      else this.unknownUntil.set(id, now + UNKNOWN_TTL_MS);
+    });
+    for (const [id, s] of fetched) {
+      this.remember(s);
+      found.set(id, s);
+    }
+    return found;
+  }
+
+  /** A consistent re-read after an etag mismatch. */
+  async reload(id: string): Promise<TwinState | undefined> {
+    const s = await this.twins.getState(id);
+    if (s) this.remember(s);
+    else this.states.delete(id);
+    return s;
+  }
+
+  remember(state: TwinState): void {
+    if (this.states.size >= MAX_ENTRIES && !this.states.has(state.id)) this.states.clear();
+    this.states.set(state.id, state);
+    this.unknownUntil.delete(state.id);
+  }
+}

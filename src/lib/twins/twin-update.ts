@@ -1,0 +1,93 @@
+/**
+ * What one batch does to one twin: at most one JSON Patch, carrying the newest value of each
+ * telemetry and the health of the newest reading, and only readings newer than what the twin
+ * already holds. A twin whose readings are merely fresher is patched at most once per interval;
+ * a change of status or health, or an alert, goes out at once.
+ */
+import type { JsonPatchOp, ScoreResult, TwinState } from '../ports.ts';
+import type { Reading } from '../telemetry/reading.ts';
+
+export type HealthStatus = 'normal' | 'warning' | 'critical';
+
+export interface Thresholds {
+  warning: number;
+  critical: number;
+}
+
+export function healthOf(score: number, t: Thresholds): HealthStatus {
+  return score >= t.critical ? 'critical' : score >= t.warning ? 'warning' : 'normal';
+}
+
+export interface ScoredReading {
+  reading: Reading;
+  score: ScoreResult;
+}
+
+export interface TwinUpdate {
+  ops: JsonPatchOp[];
+  /** The state the twin will be in once the patch lands (etag aside). */
+  next: TwinState;
+  /** Why it goes out now: first reading, interval elapsed, status, health or alert. */
+  reason: 'first' | 'interval' | 'status' | 'health' | 'alert';
+}
+
+export interface PlanOptions {
+  thresholds: Thresholds;
+  intervalMs: number;
+  /** Properties the twin's model declares: nothing else is ever patched. */
+  properties: ReadonlySet<string>;
+  alertTime: number | undefined;
+}
+
+/** Readings newer than the twin's newest, oldest first. */
+export function freshReadings(state: TwinState, scored: readonly ScoredReading[]): ScoredReading[] {
+  const since = state.lastTelemetryTime ?? -Infinity;
+  return scored.filter((s) => s.reading.time > since).sort((a, b) => a.reading.time - b.reading.time);
+}
+
+/** Returns the patch to send now, or undefined when nothing is due (or nothing is newer). */
+export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[], options: PlanOptions): TwinUpdate | undefined {
+  const newest = fresh[fresh.length - 1];
+  if (!newest) return undefined;
+
+  // Newest value per telemetry: later readings overwrite earlier ones (fresh is oldest first).
+  const latest: Record<string, unknown> = {};
+  for (const s of fresh) for (const name in s.reading.values) latest[name] = s.reading.values[name];
+
+  const health = healthOf(newest.score.anomalyScore, options.thresholds);
+  const status = typeof latest.status === 'string' ? latest.status : state.status;
+  const reason: TwinUpdate['reason'] | undefined =
+    state.lastTelemetryTime === undefined ? 'first'
+    : options.alertTime !== undefined ? 'alert'
+    : status !== state.status ? 'status'
+    : health !== state.healthStatus ? 'health'
+    : newest.reading.time - state.lastTelemetryTime >= options.intervalMs ? 'interval'
+    : undefined;
+  if (!reason) return undefined;
+
+  const ops: JsonPatchOp[] = [];
+  const set = (name: string, value: unknown) => {
+    if (options.properties.has(name) && value !== undefined) ops.push({ op: 'add', path: `/${name}`, value });
+  };
+  for (const name in latest) set(name, latest[name]);
+  set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
+  set('anomalyScore', round(newest.score.anomalyScore));
+  set('failureProbability', newest.score.failureProbability === undefined ? undefined : round(newest.score.failureProbability));
+  set('healthStatus', health);
+  set('modelVersion', newest.score.modelVersion);
+  if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
+
+  return {
+    ops,
+    reason,
+    next: {
+      ...state,
+      lastTelemetryTime: newest.reading.time,
+      status,
+      healthStatus: health,
+      lastAlertTime: options.alertTime ?? state.lastAlertTime,
+    },
+  };
+}
+
+const round = (x: number) => Math.round(x * 10_000) / 10_000;
