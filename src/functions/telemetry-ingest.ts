@@ -1,5 +1,8 @@
-import { app, type InvocationContext } from '@azure/functions';
+// @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
+import azureFunctions, { type InvocationContext } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+
+const { app } = azureFunctions;
 
 export async function telemetryIngest(messages: unknown, context: InvocationContext): Promise<void> {
   await services().telemetryIngest(messages, context);

@@ -1,5 +1,8 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+// @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
+import azureFunctions, { type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+
+const { app } = azureFunctions;
 
 export async function twinQuery(request: HttpRequest): Promise<HttpResponseInit> {
   return services().twinApi.queryTwins(request);

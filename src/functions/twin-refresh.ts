@@ -1,5 +1,8 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+// @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
+import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+
+const { app } = azureFunctions;
 
 export async function twinRefresh(_timer: Timer, context: InvocationContext): Promise<void> {
   const result = await services().refreshTwins();

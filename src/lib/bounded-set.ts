@@ -1,23 +1,42 @@
-/** A set that forgets its oldest members past a capacity: recent-message memory with a hard size. */
+/**
+ * A set that remembers at least the last `capacity / 2` and at most `capacity` members: two
+ * generations, the older dropped whole when the newer fills. Constant time, no per-item eviction.
+ */
 export class BoundedSet<T> {
-  private readonly items = new Set<T>();
-  constructor(private readonly capacity: number) {}
+  private current = new Set<T>();
+  private previous = new Set<T>();
+  private readonly generation: number;
+
+  constructor(capacity: number) {
+    this.generation = Math.max(1, Math.floor(capacity / 2));
+  }
 
   has(item: T): boolean {
-    return this.items.has(item);
+    return this.current.has(item) || this.previous.has(item);
   }
 
   add(item: T): void {
-    if (this.items.has(item)) return;
-    this.items.add(item);
-    if (this.items.size > this.capacity) {
-      const oldest = this.items.values().next().value as T;
-      this.items.delete(oldest);
+    this.addIfAbsent(item);
+  }
+
+  /** Adds the item; false when it was already there. One pass for the hot path's check-and-add. */
+  addIfAbsent(item: T): boolean {
+    if (this.current.has(item) || this.previous.has(item)) return false;
+    if (this.current.size >= this.generation) {
+      this.previous = this.current;
+      this.current = new Set<T>();
     }
+    this.current.add(item);
+    return true;
+  }
+
+  delete(item: T): void {
+    this.current.delete(item);
+    this.previous.delete(item);
   }
 
   get size(): number {
-    return this.items.size;
+    return this.current.size + this.previous.size;
   }
 }
 

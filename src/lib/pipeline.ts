@@ -8,7 +8,8 @@
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Alert, AlertSink, ScoreInput, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
-import { BoundedSet, forEachLimited } from './bounded-set.ts';
+import { forEachLimited } from './bounded-set.ts';
+import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
@@ -59,7 +60,10 @@ export interface BatchResult {
 interface DeviceWork {
   state: TwinState;
   kind: EquipmentKind;
+  /** Valid readings in arrival order, with their scores. */
   scored: ScoredReading[];
+  /** Those newer than the twin, oldest first. */
+  fresh: ScoredReading[];
 }
 
 const MAX_ETAG_RETRIES = 3;
@@ -67,8 +71,8 @@ const MAX_ETAG_RETRIES = 3;
 export class TelemetryPipeline {
   private readonly cache: TwinStateCache;
   private readonly policy: AlertPolicy;
-  /** Keys of readings already handled by a batch that completed: routing replays are dropped early. */
-  private readonly recent = new BoundedSet<string>(500_000);
+  /** Keys of readings already handled: routing replays are dropped early. */
+  private readonly recent = new RecentKeys();
   private readonly now: () => number;
   private readonly twinProperties = new Map<string, ReadonlySet<string>>();
 
@@ -79,66 +83,75 @@ export class TelemetryPipeline {
   }
 
   async processBatch(bodies: readonly unknown[], meta: BatchMetadata): Promise<BatchResult> {
-    const { settings, logger } = this.deps;
+    const { settings } = this.deps;
     const now = this.now();
     const decoded = decodeBatch(bodies, meta, { now, maxClockSkewMs: settings.maxClockSkewMs });
     const deadLetters: DeadLetter[] = decoded.deadLetters;
 
-    // 1. Dedupe: within the batch and against batches that already completed.
-    const seen = new Set<string>();
-    const unique: Reading[] = [];
+    // 1. Group by device, then drop duplicates device by device. A key is remembered when first
+    //    met and forgotten if the batch fails, so the host's retry is not taken for a replay.
+    const grouped = new Map<string, Reading[]>();
     for (const r of decoded.readings) {
-      if (seen.has(r.key) || this.recent.has(r.key)) continue;
-      seen.add(r.key);
-      unique.push(r);
+      const list = grouped.get(r.deviceId);
+      if (list) list.push(r);
+      else grouped.set(r.deviceId, [r]);
     }
-    const duplicates = decoded.readings.length - unique.length;
+    const readingsByDevice = new Map<string, Reading[]>();
+    let duplicates = 0;
+    for (const [deviceId, list] of grouped) {
+      const unique = list.filter((r) => this.recent.addIfAbsent(deviceId, r.key, r.time));
+      duplicates += list.length - unique.length;
+      if (unique.length) readingsByDevice.set(deviceId, unique);
+    }
+    try {
+      return await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now);
+    } catch (error) {
+      for (const [deviceId, list] of readingsByDevice) for (const r of list) this.recent.forget(deviceId, r.key);
+      throw error;
+    }
+  }
 
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number): Promise<BatchResult> {
+    const { logger } = this.deps;
     // 2. Twins and models: unknown devices and invalid readings are dead-lettered.
-    const deviceIds = [...new Set(unique.map((r) => r.deviceId))];
-    const states = deviceIds.length ? await this.cache.resolve(deviceIds) : new Map<string, TwinState>();
-    const valid: { reading: Reading; kind: EquipmentKind; state: TwinState }[] = [];
-    for (const reading of unique) {
-      const state = states.get(reading.deviceId);
-      const reject = (reason: string, detail: string) => deadLetters.push(deadLetterOf(reading, reason, detail, now));
-      if (!state) {
-        reject('device.unknown', `no digital twin with id '${reading.deviceId}': register the device's twin before it sends`);
+    const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()]) : new Map<string, TwinState>();
+    const byDevice = new Map<string, DeviceWork>();
+    const inputs: ScoreInput[] = [];
+    const owners: DeviceWork[] = [];
+    const valid: Reading[] = [];
+    for (const [deviceId, readings] of readingsByDevice) {
+      const state = states.get(deviceId);
+      const kind = state && this.deps.catalog.forTwinModel(state.modelId);
+      if (!state || !kind) {
+        const [reason, detail] = !state
+          ? ['device.unknown', `no digital twin with id '${deviceId}': register the device's twin before it sends`]
+          : ['device.noTelemetryModel', `twin '${deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`];
+        for (const reading of readings) deadLetters.push(deadLetterOf(reading, reason, detail, now));
         continue;
       }
-      const kind = this.deps.catalog.forTwinModel(state.modelId);
-      if (!kind) {
-        reject('device.noTelemetryModel', `twin '${reading.deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`);
-        continue;
+      const work: DeviceWork = { state, kind, scored: [], fresh: [] };
+      for (const reading of readings) {
+        const check = kind.validate(reading.values);
+        if (!check.ok) {
+          deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
+          continue;
+        }
+        inputs.push(scoreInput(reading, kind));
+        owners.push(work);
+        valid.push(reading);
       }
-      const check = kind.validate(reading.values);
-      if (!check.ok) {
-        reject('telemetry.invalid', check.message);
-        continue;
-      }
-      valid.push({ reading, kind, state });
+      if (owners[owners.length - 1] === work) byDevice.set(deviceId, work);
     }
 
-    // 3. Score: one call for the whole batch.
-    const inputs: ScoreInput[] = valid.map(({ reading, kind }) => ({
-      deviceId: reading.deviceId,
-      modelId: kind.twinModelId,
-      time: reading.time,
-      status: typeof reading.values.status === 'string' ? reading.values.status : undefined,
-      features: Object.fromEntries(kind.numericTelemetry.map((n) => [n, typeof reading.values[n] === 'number' ? (reading.values[n] as number) : null])),
-    }));
+    // 3. Score: one call for the whole batch; results come back in input order.
     const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: [], source: 'none' as const };
+    for (let i = 0; i < owners.length; i++) owners[i]!.scored.push({ reading: valid[i]!, score: scoring.results[i]! });
 
-    const byDevice = new Map<string, DeviceWork>();
-    valid.forEach(({ reading, kind, state }, i) => {
-      const work = byDevice.get(reading.deviceId) ?? { state, kind, scored: [] };
-      work.scored.push({ reading, score: scoring.results[i]! });
-      byDevice.set(reading.deviceId, work);
-    });
-
-    // 4. Decide alerts and twin updates before any effect, so the store rows carry alert ids.
+    // 4. Decide alerts before any effect, so the store rows carry alert ids.
     const alerts = new Map<string, AlertDecision>();
     for (const [deviceId, work] of byDevice) {
-      const decision = this.policy.decide(work.state, freshReadings(work.state, work.scored));
+      work.fresh = freshReadings(work.state, work.scored);
+      const decision = this.policy.decide(work.state, work.fresh);
       if (decision) alerts.set(deviceId, decision);
     }
 
@@ -157,12 +170,11 @@ export class TelemetryPipeline {
     }
     const twinOutcome = await this.updateTwins(byDevice, alerts);
 
-    for (const key of seen) this.recent.add(key);
     const reasons: Record<string, number> = {};
     for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
     const result: BatchResult = {
-      events: bodies.length,
-      readings: decoded.readings.length,
+      events,
+      readings: readingCount,
       duplicates,
       deadLettered: deadLetters.length,
       deadLetterReasons: reasons,
@@ -186,14 +198,14 @@ export class TelemetryPipeline {
     for (const [deviceId, work] of byDevice) {
       const alert = alerts.get(deviceId);
       for (const { reading, score } of work.scored) {
-        const timestamp = new Date(reading.time).toISOString();
+        const timestamp = reading.timeIso;
         const failure = score.failureProbability ?? null;
         telemetry.push({
           Timestamp: timestamp,
           DeviceId: deviceId,
           ModelId: work.kind.twinModelId,
           MessageId: reading.key,
-          EnqueuedTime: new Date(reading.enqueuedTime).toISOString(),
+          EnqueuedTime: reading.enqueuedIso,
           Readings: reading.values,
           AnomalyScore: score.anomalyScore,
           FailureProbability: failure,
@@ -252,7 +264,7 @@ export class TelemetryPipeline {
       let state = work.state;
       const alertTime = alerts.get(deviceId)?.trigger.reading.time;
       for (let attempt = 0; ; attempt++) {
-        const fresh = freshReadings(state, work.scored);
+        const fresh = attempt === 0 ? work.fresh : freshReadings(state, work.scored);
         if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
         const update = planTwinUpdate(state, fresh, {
           thresholds: settings.thresholds,
@@ -289,6 +301,16 @@ export class TelemetryPipeline {
   }
 }
 
+function scoreInput(reading: Reading, kind: EquipmentKind): ScoreInput {
+  const features: Record<string, number | null> = {};
+  for (const name of kind.numericTelemetry) {
+    const v = reading.values[name];
+    features[name] = typeof v === 'number' ? v : null;
+  }
+  const status = reading.values.status;
+  return { deviceId: reading.deviceId, modelId: kind.twinModelId, time: reading.time, status: typeof status === 'string' ? status : undefined, features };
+}
+
 function deadLetterOf(reading: Reading, reason: string, detail: string, now: number): DeadLetter {
   return {
     reason,
@@ -297,8 +319,8 @@ function deadLetterOf(reading: Reading, reason: string, detail: string, now: num
     messageId: reading.messageId,
     partitionId: reading.partitionId,
     sequenceNumber: reading.sequenceNumber,
-    enqueuedTime: reading.enqueuedTime,
-    body: JSON.stringify({ timestamp: new Date(reading.time).toISOString(), ...reading.values }).slice(0, 2048),
+    enqueuedTime: Date.parse(reading.enqueuedIso),
+    body: JSON.stringify({ timestamp: reading.timeIso, ...reading.values }).slice(0, 2048),
     receivedAt: now,
   };
 }

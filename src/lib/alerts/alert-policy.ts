@@ -21,7 +21,8 @@ export class AlertPolicy {
 
   decide(state: TwinState, fresh: readonly ScoredReading[]): AlertDecision | undefined {
     let worst: ScoredReading | undefined;
-    for (const s of fresh) if (!worst || s.score.anomalyScore > worst.score.anomalyScore) worst = s;
+    // On a tie the newer reading wins: it is the one an engineer will look at.
+    for (const s of fresh) if (!worst || s.score.anomalyScore >= worst.score.anomalyScore) worst = s;
     if (!worst) return undefined;
     const severity = healthOf(worst.score.anomalyScore, this.thresholds);
     if (severity === 'normal') return undefined;

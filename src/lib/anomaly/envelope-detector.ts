@@ -8,6 +8,8 @@ import type { ScoreInput, ScoreResult, ScorerPort } from '../ports.ts';
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 
 export const ENVELOPE_MODEL_VERSION = 'envelope-1';
+/** Shared by every reading that nothing stood out in; never mutated. */
+const NONE: Record<string, number> = Object.freeze({}) as Record<string, number>;
 const NOT_RUNNING = new Set(['idle', 'stopped', 'maintenance', 'emergencyStopped']);
 
 function ramp(value: number, edge: number, limit: number): number {
@@ -29,7 +31,7 @@ export function sensorScore(value: number, env: Envelope, running: boolean): num
 export function scoreReading(input: ScoreInput): ScoreResult {
   const status = input.status;
   const running = status === undefined || !NOT_RUNNING.has(status);
-  const contributions: Record<string, number> = {};
+  let contributions: Record<string, number> | undefined;
   let worst = 0;
   let total = 0;
   for (const name in input.features) {
@@ -38,11 +40,12 @@ export function scoreReading(input: ScoreInput): ScoreResult {
     if (value === null || value === undefined || !env) continue;
     const s = sensorScore(value, env, running);
     if (s > 0) {
-      contributions[name] = s;
+      (contributions ??= {})[name] = s;
       total += s;
     }
     if (s > worst) worst = s;
   }
+  contributions ??= NONE;
   if (status === 'fault') worst = Math.max(worst, 0.9);
   if (total > 0) for (const k in contributions) contributions[k] = contributions[k]! / total;
   return { anomalyScore: worst, failureProbability: undefined, contributions, modelVersion: ENVELOPE_MODEL_VERSION };

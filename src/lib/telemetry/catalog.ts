@@ -62,12 +62,56 @@ export interface EquipmentKind {
   validate(values: Record<string, unknown>): { ok: true } | { ok: false; message: string };
 }
 
+type Check = (v: unknown) => boolean;
+const between = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/**
+ * A fast yes for the common case (flat numbers, strings, booleans, enums), derived from the same
+ * schema as zodFor. It only ever says yes where zod would; anything else goes to zod, which
+ * decides and explains. Undefined: no fast check for this schema.
+ */
+function fastCheck(schema: Schema): Check | undefined {
+  if (schema.kind === 'enum') {
+    const allowed = new Set<unknown>(schema.values.map((v) => v.value));
+    return (v) => allowed.has(v);
+  }
+  if (schema.kind !== 'primitive') return undefined;
+  switch (schema.name) {
+    case 'double': case 'float': case 'decimal': return (v) => typeof v === 'number' && Number.isFinite(v);
+    case 'integer': return between(-(2 ** 31), 2 ** 31 - 1);
+    case 'long': case 'unsignedLong': return (v) => Number.isSafeInteger(v) && (schema.name === 'long' || (v as number) >= 0);
+    case 'short': return between(-32768, 32767);
+    case 'byte': return between(-128, 127);
+    case 'unsignedByte': return between(0, 255);
+    case 'unsignedShort': return between(0, 65535);
+    case 'unsignedInteger': return between(0, 2 ** 32 - 1);
+    case 'boolean': return (v) => typeof v === 'boolean';
+    case 'string': return (v) => typeof v === 'string';
+    default: return undefined;
+  }
+}
+
 const NUMERIC_PRIMITIVES = new Set(['double', 'float', 'decimal', 'integer', 'long', 'short', 'byte', 'unsignedByte', 'unsignedShort', 'unsignedInteger', 'unsignedLong']);
 
 function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   const telemetry = [...device.telemetry.values()];
   const shape = z.strictObject(Object.fromEntries(telemetry.map((t) => [t.name, zodFor(t.schema).optional()])));
   const names = telemetry.map((t) => t.name);
+  const checks = new Map<string, Check>();
+  let allFast = true;
+  for (const t of telemetry) {
+    const check = fastCheck(t.schema);
+    if (check) checks.set(t.name, check);
+    else allFast = false;
+  }
+  const fastAccept = (values: Record<string, unknown>): boolean => {
+    if (!allFast) return false;
+    for (const k in values) {
+      const check = checks.get(k);
+      if (!check || !check(values[k])) return false;
+    }
+    return true;
+  };
   return {
     twinModelId: twin.id,
     deviceModelId: device.id,
@@ -76,6 +120,7 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     numericTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name),
     units: Object.fromEntries(telemetry.map((t) => [t.name, t.unit])),
     validate(values) {
+      if (fastAccept(values)) return { ok: true };
       const result = shape.safeParse(values);
       if (result.success) return { ok: true };
       const message = result.error.issues

@@ -2,14 +2,16 @@
  * Turns what the Event Hub trigger hands us (bodies + per-message metadata arrays) into readings.
  * IoT Hub stamps the authenticated device id as a system property; we trust that over anything a
  * body claims. Nothing here throws for bad input: each bad event becomes a dead letter.
+ * This runs for every event, so it allocates little and creates no closures per event.
  */
 import type { DeadLetter, Reading } from './reading.ts';
 
 /** IoT Hub's largest device-to-cloud message; anything bigger did not come from a hub. */
 export const MAX_BODY_BYTES = 256 * 1024;
 const BODY_EXCERPT = 2048;
-const ENVELOPE_KEYS = new Set(['deviceId', 'timestamp', 'seq', 'messageId']);
 const EARLIEST = Date.UTC(2000, 0, 1);
+/** ISO 8601 in UTC: such a string can be stored as it is, without a round trip through Date. */
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 
 export interface BatchMetadata {
   systemPropertiesArray?: Record<string, unknown>[];
@@ -32,103 +34,168 @@ export interface Decoded {
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
 
 function toTime(v: unknown): number | undefined {
-  if (v instanceof Date) return v.getTime();
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && v.length > 0) {
     const t = Date.parse(v);
     return Number.isNaN(t) ? undefined : t;
   }
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (v instanceof Date) return v.getTime();
   return undefined;
 }
 
-function bodyText(body: unknown): { text?: string; value?: unknown; bytes: number } {
-  if (typeof body === 'string') return { text: body, bytes: Buffer.byteLength(body) };
-  if (body instanceof Uint8Array) return { text: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), bytes: body.byteLength };
-  // The host already parsed a JSON body; its size is what it would serialize to.
-  return { value: body, bytes: -1 };
+function isoOf(raw: unknown, fallback: number): string {
+  if (typeof raw === 'string' && UTC_ISO.test(raw)) return raw;
+  return new Date(toTime(raw) ?? fallback).toISOString();
+}
+
+function excerpt(body: unknown): string {
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else if (body instanceof Uint8Array) text = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, BODY_EXCERPT * 4)).toString('utf8');
+  else {
+    try {
+      text = JSON.stringify(body) ?? String(body);
+    } catch {
+      text = String(body);
+    }
+  }
+  return text.slice(0, BODY_EXCERPT);
+}
+
+/** The per-message facts a reading or a dead letter carries. */
+interface Envelope {
+  deviceId: string | undefined;
+  messageId: string | undefined;
+  partitionId: string | undefined;
+  sequenceNumber: number | undefined;
+  /** As the host gave it: parsed only when it is needed (no source time, or a dead letter). */
+  enqueuedRaw: unknown;
+  creationRaw: unknown;
+}
+
+function reject(out: DeadLetter[], env: Envelope, body: unknown, reason: string, detail: string, now: number): void {
+  out.push({
+    reason,
+    detail,
+    deviceId: env.deviceId,
+    messageId: env.messageId,
+    partitionId: env.partitionId,
+    sequenceNumber: env.sequenceNumber,
+    enqueuedTime: toTime(env.enqueuedRaw),
+    body: excerpt(body),
+    receivedAt: now,
+  });
 }
 
 export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, options: DecodeOptions): Decoded {
   const readings: Reading[] = [];
   const deadLetters: DeadLetter[] = [];
   const partitionId = meta.partitionContext?.PartitionId ?? meta.partitionContext?.partitionId;
+  const { now } = options;
+  const sysArray = meta.systemPropertiesArray;
+  const enqueuedArray = meta.enqueuedTimeUtcArray;
+  const seqArray = meta.sequenceNumberArray;
 
   for (let i = 0; i < bodies.length; i++) {
-    const sys = meta.systemPropertiesArray?.[i] ?? {};
-    const deviceId = asString(sys['iothub-connection-device-id']);
-    const messageId = asString(sys['message-id'] ?? sys['messageId'] ?? sys['message_id']);
-    const seqRaw = meta.sequenceNumberArray?.[i] ?? sys['x-opt-sequence-number'];
-    const sequenceNumber = seqRaw === undefined ? undefined : Number(seqRaw);
-    const enqueuedTime = toTime(meta.enqueuedTimeUtcArray?.[i] ?? sys['iothub-enqueuedtime'] ?? sys['x-opt-enqueued-time']) ?? options.now;
-
-    const raw = bodyText(bodies[i]);
-    const excerpt = () => (raw.text ?? safeStringify(raw.value)).slice(0, BODY_EXCERPT);
-    const reject = (reason: string, detail: string) =>
-      deadLetters.push({ reason, detail, deviceId, messageId, partitionId, sequenceNumber, enqueuedTime, body: excerpt(), receivedAt: options.now });
-
-    if (!deviceId) {
-      reject('envelope.noDevice', 'no iothub-connection-device-id system property: the event did not come through IoT Hub');
+    const sys = sysArray?.[i];
+    const seqRaw = seqArray?.[i] ?? sys?.['x-opt-sequence-number'];
+    const env: Envelope = {
+      deviceId: asString(sys?.['iothub-connection-device-id']),
+      messageId: asString(sys?.['message-id'] ?? sys?.['messageId']),
+      partitionId,
+      sequenceNumber: seqRaw === undefined ? undefined : Number(seqRaw),
+      enqueuedRaw: enqueuedArray?.[i] ?? sys?.['iothub-enqueuedtime'] ?? sys?.['x-opt-enqueued-time'],
+      creationRaw: sys?.['iothub-creation-time-utc'],
+    };
+    const body = bodies[i];
+    if (!env.deviceId) {
+      reject(deadLetters, env, body, 'envelope.noDevice', 'no iothub-connection-device-id system property: the event did not come through IoT Hub', now);
       continue;
     }
-    if (raw.bytes > MAX_BODY_BYTES) {
-      reject('body.tooLarge', `body is ${raw.bytes} bytes; IoT Hub messages are at most ${MAX_BODY_BYTES}`);
-      continue;
-    }
-    let parsed = raw.value;
-    if (raw.text !== undefined) {
+
+    let parsed: unknown = body;
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      // UTF-8 needs at most 3 bytes per UTF-16 unit: only count bytes when the body could be too big.
+      const bytes = typeof body === 'string' ? (body.length * 3 > MAX_BODY_BYTES ? Buffer.byteLength(body) : 0) : body.byteLength;
+      if (bytes > MAX_BODY_BYTES) {
+        reject(deadLetters, env, body, 'body.tooLarge', `body is ${bytes} bytes; IoT Hub messages are at most 256 KB (${MAX_BODY_BYTES} bytes)`, now);
+        continue;
+      }
       try {
-        parsed = JSON.parse(raw.text);
+        parsed = JSON.parse(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
       } catch (error) {
-        reject('body.notJson', `body is not JSON: ${(error as Error).message}`);
+        reject(deadLetters, env, body, 'body.notJson', `body is not JSON: ${(error as Error).message}`, now);
         continue;
       }
     }
-    // A device may batch several readings into one message.
-    const items = Array.isArray(parsed) ? parsed : [parsed];
-    if (items.length === 0) {
-      reject('body.empty', 'body is an empty array');
-      continue;
+
+    if (Array.isArray(parsed)) {
+      // A device may batch several readings into one message.
+      if (parsed.length === 0) reject(deadLetters, env, body, 'body.empty', 'body is an empty array', now);
+      for (let k = 0; k < parsed.length; k++) decodeReading(parsed[k], k, true, env, options, readings, deadLetters);
+    } else {
+      decodeReading(parsed, 0, false, env, options, readings, deadLetters);
     }
-    const creationTime = toTime(sys['iothub-creation-time-utc']);
-    items.forEach((item, index) => {
-      const where = items.length > 1 ? `item ${index}: ` : '';
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-        return reject('body.notObject', `${where}a reading must be a JSON object of telemetry values`);
-      }
-      const body = item as Record<string, unknown>;
-      if (body.deviceId !== undefined && body.deviceId !== deviceId) {
-        return reject('envelope.deviceMismatch', `${where}body says deviceId ${JSON.stringify(body.deviceId)} but IoT Hub authenticated ${deviceId}`);
-      }
-      const time = body.timestamp === undefined ? creationTime ?? enqueuedTime : toTime(body.timestamp);
-      if (time === undefined) return reject('envelope.badTimestamp', `${where}timestamp ${JSON.stringify(body.timestamp)} is not an ISO 8601 time or epoch milliseconds`);
-      if (time > options.now + options.maxClockSkewMs) return reject('envelope.futureTimestamp', `${where}timestamp ${new Date(time).toISOString()} is in the future (device clock?)`);
-      if (time < EARLIEST) return reject('envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000`);
-      let seq: number | undefined;
-      if (body.seq !== undefined) {
-        if (!Number.isSafeInteger(body.seq) || (body.seq as number) < 0) return reject('envelope.badSeq', `${where}seq must be a non-negative integer`);
-        seq = body.seq as number;
-      }
-      const bodyMessageId = asString(body.messageId);
-      const mid = messageId ?? bodyMessageId;
-      const values: Record<string, unknown> = {};
-      let count = 0;
-      for (const k in body) {
-        if (ENVELOPE_KEYS.has(k)) continue;
-        values[k] = body[k];
-        count++;
-      }
-      if (count === 0) return reject('telemetry.empty', `${where}the reading carries no telemetry values`);
-      const identity = mid !== undefined ? `m:${mid}${items.length > 1 ? `#${index}` : ''}` : seq !== undefined ? `s:${seq}` : `t:${time}`;
-      readings.push({ deviceId, key: `${deviceId}|${identity}`, messageId: mid, seq, time, enqueuedTime, values, partitionId, sequenceNumber });
-    });
   }
   return { readings, deadLetters };
 }
 
-function safeStringify(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
+function decodeReading(item: unknown, index: number, inArray: boolean, env: Envelope, options: DecodeOptions, readings: Reading[], deadLetters: DeadLetter[]): void {
+  const { now } = options;
+  const where = inArray ? `item ${index}: ` : '';
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    reject(deadLetters, env, item, 'body.notObject', `${where}a reading must be a JSON object of telemetry values`, now);
+    return;
   }
+  const body = item as Record<string, unknown>;
+  const deviceId = env.deviceId!;
+  if (body.deviceId !== undefined && body.deviceId !== deviceId) {
+    reject(deadLetters, env, item, 'envelope.deviceMismatch', `${where}body says deviceId ${JSON.stringify(body.deviceId)} but IoT Hub authenticated ${deviceId}`, now);
+    return;
+  }
+  const rawTime = body.timestamp ?? env.creationRaw ?? env.enqueuedRaw;
+  const time = rawTime === undefined ? now : toTime(rawTime);
+  if (time === undefined) {
+    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${JSON.stringify(body.timestamp)} is not an ISO 8601 time or epoch milliseconds`, now);
+    return;
+  }
+  if (time > now + options.maxClockSkewMs) {
+    reject(deadLetters, env, item, 'envelope.futureTimestamp', `${where}timestamp ${new Date(time).toISOString()} is in the future (device clock?)`, now);
+    return;
+  }
+  if (time < EARLIEST) {
+    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000`, now);
+    return;
+  }
+  const seq = body.seq;
+  if (seq !== undefined && (!Number.isSafeInteger(seq) || (seq as number) < 0)) {
+    reject(deadLetters, env, item, 'envelope.badSeq', `${where}seq must be a non-negative integer`, now);
+    return;
+  }
+  const values: Record<string, unknown> = {};
+  let count = 0;
+  for (const k in body) {
+    if (k === 'timestamp' || k === 'seq' || k === 'deviceId' || k === 'messageId') continue;
+    values[k] = body[k];
+    count++;
+  }
+  if (count === 0) {
+    reject(deadLetters, env, item, 'telemetry.empty', `${where}the reading carries no telemetry values`, now);
+    return;
+  }
+  const mid = env.messageId ?? asString(body.messageId);
+  const identity = mid !== undefined ? (inArray ? `m:${mid}#${index}` : `m:${mid}`) : seq !== undefined ? `s:${seq as number}` : `t:${time}`;
+  const timeIso = isoOf(rawTime, time);
+  readings.push({
+    deviceId,
+    key: `${deviceId}|${identity}`,
+    messageId: mid,
+    seq: seq as number | undefined,
+    time,
+    timeIso,
+    enqueuedIso: env.enqueuedRaw === undefined ? timeIso : isoOf(env.enqueuedRaw, time),
+    values,
+    partitionId: env.partitionId,
+    sequenceNumber: env.sequenceNumber,
+  });
 }

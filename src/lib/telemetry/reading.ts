@@ -7,7 +7,10 @@ export interface Reading {
   seq: number | undefined;
   /** Source time (epoch ms): when the device took the reading. */
   time: number;
-  enqueuedTime: number;
+  /** The same instant as ISO 8601 UTC (the device's own string when it already was one). */
+  timeIso: string;
+  /** When IoT Hub received it, ISO 8601 UTC. */
+  enqueuedIso: string;
   /** Telemetry name → value, exactly as the device sent it (validated against its model later). */
   values: Record<string, unknown>;
   partitionId: string | undefined;

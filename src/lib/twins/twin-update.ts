@@ -42,7 +42,15 @@ export interface PlanOptions {
 /** Readings newer than the twin's newest, oldest first. */
 export function freshReadings(state: TwinState, scored: readonly ScoredReading[]): ScoredReading[] {
   const since = state.lastTelemetryTime ?? -Infinity;
-  return scored.filter((s) => s.reading.time > since).sort((a, b) => a.reading.time - b.reading.time);
+  const fresh: ScoredReading[] = [];
+  let ordered = true;
+  for (const s of scored) {
+    if (s.reading.time <= since) continue;
+    if (fresh.length && s.reading.time < fresh[fresh.length - 1]!.reading.time) ordered = false;
+    fresh.push(s);
+  }
+  // Readings mostly arrive in order: sort only when they did not.
+  return ordered ? fresh : fresh.sort((a, b) => a.reading.time - b.reading.time);
 }
 
 /** Returns the patch to send now, or undefined when nothing is due (or nothing is newer). */

@@ -1,0 +1,35 @@
+/**
+ * An in-memory far end for the telemetry store: keyed rows, so a replay adds nothing, the way
+ * readers see Data Explorer through its deduplicating views.
+ */
+import type { LatestReading, StoreBatch, TelemetryStorePort } from '../../src/lib/ports.ts';
+import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from '../../src/lib/store/rows.ts';
+import type { AppError } from '../../src/lib/errors.ts';
+
+export class InMemoryStore implements TelemetryStorePort {
+  readonly telemetry = new Map<string, TelemetryRow>();
+  readonly anomalies = new Map<string, AnomalyFlagRow>();
+  readonly deadLetters: DeadLetterRow[] = [];
+  writes = 0;
+  failNext: AppError[] = [];
+
+  async write(batch: StoreBatch): Promise<void> {
+    const e = this.failNext.shift();
+    if (e) throw e;
+    this.writes++;
+    for (const r of batch.telemetry) this.telemetry.set(`${r.DeviceId}|${r.MessageId}`, r);
+    for (const r of batch.anomalies) this.anomalies.set(`${r.DeviceId}|${r.MessageId}`, r);
+    this.deadLetters.push(...batch.deadLetters);
+  }
+
+  async latestReadings(since: number): Promise<LatestReading[]> {
+    const latest = new Map<string, LatestReading>();
+    for (const r of this.telemetry.values()) {
+      const time = Date.parse(r.Timestamp);
+      if (time < since) continue;
+      const cur = latest.get(r.DeviceId);
+      if (!cur || time > cur.time) latest.set(r.DeviceId, { deviceId: r.DeviceId, time, readings: r.Readings });
+    }
+    return [...latest.values()];
+  }
+}

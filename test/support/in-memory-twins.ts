@@ -1,0 +1,103 @@
+/**
+ * An in-memory far end for the TwinsPort: what Azure Digital Twins would hold, with its etag and
+ * JSON Patch semantics. It stands in for the service, never for our adapter (which is tested
+ * against the ADT emulator).
+ */
+import { AppError } from '../../src/lib/errors.ts';
+import { toTwinState } from '../../src/lib/twins/adt-twins.ts';
+import type { JsonPatchOp, QueryPage, TwinState, TwinsPort } from '../../src/lib/ports.ts';
+
+interface StoredTwin {
+  body: Record<string, unknown>;
+  etag: number;
+}
+
+export class InMemoryTwins implements TwinsPort {
+  readonly twins = new Map<string, StoredTwin>();
+  readonly relationships: Record<string, unknown>[] = [];
+  readonly patches: { id: string; ops: readonly JsonPatchOp[] }[] = [];
+  patchCount = 0;
+  /** Benchmarks switch the patch log off: they only count, and a million entries would skew memory. */
+  constructor(private readonly logPatches = true) {}
+  /** Errors to throw on the next calls of an operation, in order. */
+  readonly failNext: Partial<Record<'patch' | 'getStates' | 'query', AppError[]>> = {};
+
+  add(id: string, modelId: string, props: Record<string, unknown> = {}): void {
+    this.twins.set(id, { body: { $dtId: id, $metadata: { $model: modelId }, ...props }, etag: 1 });
+  }
+
+  props(id: string): Record<string, unknown> {
+    return this.twins.get(id)!.body;
+  }
+
+  private etagOf(t: StoredTwin) {
+    return `W/"${t.etag}"`;
+  }
+
+  private fail(op: keyof InMemoryTwins['failNext']): void {
+    const e = this.failNext[op]?.shift();
+    if (e) throw e;
+  }
+
+  private state(t: StoredTwin): TwinState {
+    return toTwinState({ ...t.body, $etag: this.etagOf(t) });
+  }
+
+  async getStates(ids: readonly string[]): Promise<Map<string, TwinState>> {
+    this.fail('getStates');
+    const out = new Map<string, TwinState>();
+    for (const id of ids) {
+      const t = this.twins.get(id);
+      if (t) out.set(id, this.state(t));
+    }
+    return out;
+  }
+
+  async getState(id: string): Promise<TwinState | undefined> {
+    const t = this.twins.get(id);
+    return t && this.state(t);
+  }
+
+  async patch(id: string, ops: readonly JsonPatchOp[], ifMatch?: string): Promise<string | undefined> {
+    this.fail('patch');
+    const t = this.twins.get(id);
+    if (!t) throw new AppError('twin.notFound', `twin ${id} not found`, { status: 404 });
+    if (ifMatch && ifMatch !== '*' && ifMatch !== this.etagOf(t)) throw new AppError('twin.etagMismatch', 'etag mismatch', { status: 412 });
+    for (const op of ops) {
+      const name = op.path.slice(1);
+      if (op.op === 'remove') delete t.body[name];
+      else t.body[name] = op.value;
+    }
+    t.etag++;
+    this.patchCount++;
+    if (this.logPatches) this.patches.push({ id, ops });
+    return this.etagOf(t);
+  }
+
+  async getTwin(id: string): Promise<Record<string, unknown>> {
+    const t = this.twins.get(id);
+    if (!t) throw new AppError('twin.notFound', `Digital Twins: There is no digital twin instance that exists with the ID ${id}.`, { status: 404 });
+    return { ...t.body, $etag: this.etagOf(t) };
+  }
+
+  /** Answers the one query shape the API tests use; anything else is refused the way ADT refuses it. */
+  async query(query: string, continuationToken?: string): Promise<QueryPage> {
+    this.fail('query');
+    if (/^SELECT COUNT\(\) FROM DIGITALTWINS$/i.test(query)) return { items: [{ COUNT: this.twins.size }], continuationToken: undefined };
+    if (!/^SELECT \* FROM DIGITALTWINS$/i.test(query)) {
+      throw new AppError('twins.badRequest', `Digital Twins: Invalid query: ${query.slice(0, 40)}`, { status: 400 });
+    }
+    const all = [...this.twins.values()].map((t) => ({ ...t.body, $etag: this.etagOf(t) }));
+    const start = continuationToken ? Number(continuationToken) : 0;
+    const page = all.slice(start, start + 2);
+    return { items: page, continuationToken: start + 2 < all.length ? String(start + 2) : undefined };
+  }
+
+  async listRelationships(id: string) {
+    return this.relationships.filter((r) => r.$sourceId === id);
+  }
+
+  async listIncomingRelationships(id: string) {
+    return this.relationships.filter((r) => r.$targetId === id);
+  }
+}

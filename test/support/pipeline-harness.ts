@@ -1,0 +1,62 @@
+/** The ingest handler wired to in-memory far ends, as the Functions host would call it. */
+import azureFunctions from '@azure/functions';
+
+const { InvocationContext } = azureFunctions;
+import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline.ts';
+import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
+import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
+import { EnvelopeDetector } from '../../src/lib/anomaly/envelope-detector.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import type { Alert, AlertSink, ScorerPort } from '../../src/lib/ports.ts';
+import { InMemoryTwins } from './in-memory-twins.ts';
+import { InMemoryStore } from './in-memory-store.ts';
+import { plantCatalog, type Msg, batch } from './plant.ts';
+
+export class CapturedAlerts implements AlertSink {
+  readonly sent: Alert[] = [];
+  failNext: Error[] = [];
+  async send(alert: Alert): Promise<void> {
+    const e = this.failNext.shift();
+    if (e) throw e;
+    this.sent.push(alert);
+  }
+}
+
+export const defaultSettings: PipelineSettings = {
+  thresholds: { warning: 0.5, critical: 0.8 },
+  twinPatchIntervalMs: 15_000,
+  twinPatchConcurrency: 8,
+  alertCooldownMs: 15 * 60_000,
+  maxClockSkewMs: 5 * 60_000,
+  dashboardUrl: 'http://localhost:7071',
+};
+
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number } = {}) {
+  const twins = new InMemoryTwins();
+  const store = new InMemoryStore();
+  const alerts = new CapturedAlerts();
+  const logs: string[] = [];
+  const pipeline = new TelemetryPipeline({
+    catalog: plantCatalog(),
+    twins,
+    store,
+    scorer: new ResilientScorer(options.endpoint, new EnvelopeDetector(), silentLogger),
+    alerts,
+    settings: { ...defaultSettings, ...options.settings },
+    logger: silentLogger,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const ingest = createTelemetryIngest(pipeline);
+  let invocation = 0;
+  const send = (messages: Msg[], partition = '0') => {
+    const { bodies, meta } = batch(messages, partition);
+    const context = new InvocationContext({
+      invocationId: `inv-${++invocation}`,
+      functionName: 'telemetryIngest',
+      triggerMetadata: meta as Record<string, unknown>,
+      logHandler: (level, ...args) => logs.push(`${level} ${args.join(' ')}`),
+    });
+    return ingest(bodies, context);
+  };
+  return { twins, store, alerts, logs, pipeline, send };
+}

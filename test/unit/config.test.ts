@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/lib/config.ts';
+
+const minimal = { DIGITAL_TWINS_URL: 'https://plant.api.weu.digitaltwins.azure.net', ADX_CLUSTER_URL: 'https://plant.westeurope.kusto.windows.net' };
+
+describe('app settings', () => {
+  it('fill in defaults around the required endpoints', () => {
+    const c = loadConfig(minimal);
+    expect(c).toMatchObject({ EVENTHUB_NAME: 'telemetry', ADX_DATABASE: 'telemetry', TWIN_PATCH_INTERVAL_MS: 15_000, ANOMALY_CRITICAL_THRESHOLD: 0.8 });
+    expect(c.ML_ENDPOINT_URL).toBeUndefined();
+  });
+
+  it('name every missing or invalid setting, one line each', () => {
+    let message = '';
+    try {
+      loadConfig({ ADX_CLUSTER_URL: 'not a url', ANOMALY_WARNING_THRESHOLD: '2', TWIN_PATCH_INTERVAL_MS: '-5', ML_ENDPOINT_URL: '' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const lines = message.split('\n').slice(1).map((l) => l.trim());
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^DIGITAL_TWINS_URL: missing — must be a URL/),
+      expect.stringMatching(/^ADX_CLUSTER_URL: must be a URL/),
+      expect.stringMatching(/^ANOMALY_WARNING_THRESHOLD: /),
+      expect.stringMatching(/^TWIN_PATCH_INTERVAL_MS: /),
+    ]));
+    expect(lines).toHaveLength(4);
+  });
+
+  it('reject a warning threshold above the critical one', () => {
+    expect(() => loadConfig({ ...minimal, ANOMALY_WARNING_THRESHOLD: '0.9', ANOMALY_CRITICAL_THRESHOLD: '0.6' })).toThrow(/ANOMALY_WARNING_THRESHOLD: must not exceed ANOMALY_CRITICAL_THRESHOLD/);
+  });
+});

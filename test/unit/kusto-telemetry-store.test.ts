@@ -1,0 +1,75 @@
+/**
+ * The Kusto adapter on the wire: what azure-kusto-ingest and azure-kusto-data send to a cluster,
+ * checked against a loopback server that answers like Data Explorer's REST endpoints.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KustoTelemetryStore } from '../../src/lib/store/kusto-telemetry-store.ts';
+import { TABLES, kustoTableScript } from '../../src/lib/store/tables.ts';
+import type { StoreBatch } from '../../src/lib/ports.ts';
+import { reply, startServer } from '../support/http-server.ts';
+
+const servers: { close(): Promise<void> }[] = [];
+afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
+
+const batch: StoreBatch = {
+  telemetry: [{ Timestamp: '2026-11-25T10:00:00.000Z', DeviceId: 'robotic-arm-001', ModelId: 'dtmi:manufacturing:RoboticArm;1', MessageId: 'robotic-arm-001|m:1', EnqueuedTime: '2026-11-25T10:00:00.100Z', Readings: { temperature: 71 }, AnomalyScore: 0.1, FailureProbability: null, ModelVersion: 'envelope-1' }],
+  anomalies: [{ Timestamp: '2026-11-25T10:00:00.000Z', DeviceId: 'robotic-arm-001', MessageId: 'robotic-arm-001|m:1', Severity: 'warning', AnomalyScore: 0.6, FailureProbability: null, Contributions: { temperature: 1 }, ModelVersion: 'envelope-1', AlertId: null }],
+  deadLetters: [],
+};
+
+async function cluster(status = 200) {
+  const s = await startServer((req, res) => {
+    if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+    if (req.url.startsWith('/v1/rest/ingest/')) return reply(res, status, status === 200 ? { Tables: [] } : { error: { message: 'throttled' } }, status === 429 ? { 'retry-after': '0' } : {});
+    if (req.url.startsWith('/v2/rest/query')) {
+      return reply(res, 200, [
+        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: [{ ColumnName: 'DeviceId', ColumnType: 'string' }, { ColumnName: 'Timestamp', ColumnType: 'datetime' }, { ColumnName: 'Readings', ColumnType: 'dynamic' }], Rows: [['robotic-arm-001', '2026-11-25T10:00:00Z', { temperature: 71 }]] },
+        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+      ]);
+    }
+    reply(res, 404, {});
+  });
+  servers.push(s);
+  return s;
+}
+
+describe('the Data Explorer telemetry store', () => {
+  it('streams each table with its JSON mapping, one request per table', async () => {
+    const s = await cluster();
+    await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).write(batch);
+    const ingests = s.requests.filter((r) => r.url.startsWith('/v1/rest/ingest/'));
+    expect(ingests.map((r) => decodeURIComponent(r.url)).sort()).toEqual([
+      expect.stringMatching(/^\/v1\/rest\/ingest\/telemetry\/AnomalyFlags\?streamFormat=multijson&mappingName=AnomalyFlags_json/),
+      expect.stringMatching(/^\/v1\/rest\/ingest\/telemetry\/EquipmentTelemetry\?streamFormat=multijson&mappingName=EquipmentTelemetry_json/),
+    ]);
+  });
+
+  it('reads the newest reading per device back through a KQL query', async () => {
+    const s = await cluster();
+    const latest = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).latestReadings(Date.parse('2026-11-25T09:00:00Z'));
+    expect(latest).toEqual([{ deviceId: 'robotic-arm-001', time: Date.parse('2026-11-25T10:00:00Z'), readings: { temperature: 71 } }]);
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.db).toBe('telemetry');
+    expect(q.csl).toContain('summarize arg_max(Timestamp, Readings) by DeviceId');
+  });
+
+  it('turns a throttled ingestion into a retryable error after its retries', async () => {
+    const s = await cluster(429);
+    const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 } });
+    await expect(store.write({ ...batch, anomalies: [] })).rejects.toMatchObject({ retryable: true });
+  });
+});
+
+describe('the table definitions', () => {
+  it('map every field the pipeline writes, and nothing else', () => {
+    const fields = { EquipmentTelemetry: Object.keys(batch.telemetry[0]!), AnomalyFlags: Object.keys(batch.anomalies[0]!) };
+    for (const [name, keys] of Object.entries(fields)) {
+      expect(TABLES.find((t) => t.name === name)!.columns.map(([c]) => c).sort()).toEqual([...keys].sort());
+    }
+    const script = kustoTableScript();
+    expect(script).toContain('.create-merge table EquipmentTelemetry (Timestamp:datetime, DeviceId:string');
+    expect(script).toContain("ingestion json mapping 'AnomalyFlags_json'");
+    expect(script).toContain('EquipmentTelemetryDeduped on table EquipmentTelemetry { EquipmentTelemetry | summarize take_any(*) by DeviceId, MessageId }');
+  });
+});

@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TeamsWebhook } from '../../src/lib/alerts/teams-webhook.ts';
+import type { Alert } from '../../src/lib/ports.ts';
+import { reply, startServer } from '../support/http-server.ts';
+
+const alert: Alert = {
+  id: 'robotic-arm-001|m:hot-1|critical',
+  deviceId: 'robotic-arm-001',
+  modelId: 'dtmi:manufacturing:RoboticArm;1',
+  equipmentType: 'Robotic arm',
+  severity: 'critical',
+  time: Date.parse('2026-11-25T10:00:00Z'),
+  anomalyScore: 0.93,
+  failureProbability: 0.61,
+  readings: { temperature: 97.25, vibration: 2.1, status: 'running' },
+  units: { temperature: 'degreeCelsius', vibration: 'gForce', status: undefined },
+  contributions: { temperature: 0.7, vibration: 0.3 },
+  modelVersion: 'fp-3',
+  dashboardUrl: 'http://localhost:7071/',
+};
+const servers: { close(): Promise<void> }[] = [];
+afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
+
+describe('alerts to a Teams Workflows webhook', () => {
+  it('posts an Adaptive Card message with the equipment, readings, score, action and dashboard link', async () => {
+    const s = await startServer((_q, r) => reply(r, 202, ''));
+    servers.push(s);
+    await new TeamsWebhook({ url: `${s.url}/workflows/abc` }).send(alert);
+    const message = JSON.parse(s.requests[0]!.body);
+    expect(message.type).toBe('message');
+    expect(message.attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive');
+    const card = message.attachments[0].content;
+    expect(card.type).toBe('AdaptiveCard');
+    const text = JSON.stringify(card);
+    expect(text).toContain('CRITICAL: Robotic arm robotic-arm-001');
+    expect(text).toContain('97.25 degreeCelsius');
+    expect(text).toContain('61 %');
+    expect(text).toContain('Stop the equipment safely');
+    expect(card.actions[0].url).toBe('http://localhost:7071/#/equipment/robotic-arm-001');
+    expect(Buffer.byteLength(s.requests[0]!.body)).toBeLessThan(28 * 1024);
+  });
+
+  it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {
+    let n = 0;
+    const flaky = await startServer((_q, r) => (n++ < 2 ? reply(r, 429, 'busy', { 'retry-after': '0' }) : reply(r, 200, '')));
+    const down = await startServer((_q, r) => reply(r, 503, 'down', { 'retry-after': '0' }));
+    servers.push(flaky, down);
+    const retry = { retries: 3, baseDelayMs: 1, maxDelayMs: 5 };
+    await new TeamsWebhook({ url: flaky.url, retry }).send(alert);
+    expect(flaky.requests).toHaveLength(3);
+    await expect(new TeamsWebhook({ url: down.url, retry }).send(alert)).rejects.toMatchObject({ code: 'teams.http503', retryable: true });
+    expect(down.requests).toHaveLength(4);
+  });
+
+  it('does not retry a webhook that refuses the message', async () => {
+    const s = await startServer((_q, r) => reply(r, 400, 'bad card'));
+    servers.push(s);
+    await expect(new TeamsWebhook({ url: s.url }).send(alert)).rejects.toMatchObject({ code: 'teams.http400', retryable: false });
+    expect(s.requests).toHaveLength(1);
+  });
+});

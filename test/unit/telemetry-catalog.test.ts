@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { ARM, CONVEYOR, plantCatalog } from '../support/plant.ts';
+
+describe('telemetry validators derived from the DTDL models', () => {
+  const catalog = plantCatalog();
+
+  it('knows each equipment kind, its telemetry and units, from the models alone', () => {
+    const arm = catalog.forTwinModel(ARM)!;
+    expect(arm.deviceModelId).toBe('dtmi:manufacturing:device:RoboticArm;1');
+    expect([...arm.telemetryNames].sort()).toEqual(['cycleCount', 'pressure', 'status', 'temperature', 'vibration']);
+    expect(arm.units.temperature).toBe('degreeCelsius');
+    expect(catalog.forTwinModel('dtmi:manufacturing:ProductionLine;1')).toBeUndefined();
+    expect(catalog.featureColumns()).toEqual(expect.arrayContaining(['temperature', 'speed', 'load', 'motorTemperature', 'defectRate']));
+  });
+
+  it('accepts a reading that matches the device model, including a subset of its telemetry', () => {
+    expect(catalog.forTwinModel(ARM)!.validate({ temperature: 71.2, vibration: 0.4, status: 'running' })).toEqual({ ok: true });
+    expect(catalog.forTwinModel(CONVEYOR)!.validate({ speed: 1.5 })).toEqual({ ok: true });
+  });
+
+  const invalid: { name: string; model: string; values: Record<string, unknown>; message: RegExp }[] = [
+    { name: 'telemetry the model does not declare', model: ARM, values: { temperature: 1, humidity: 3 }, message: /unknown telemetry 'humidity'/ },
+    { name: 'a conveyor reading sent by an arm', model: ARM, values: { speed: 1 }, message: /unknown telemetry 'speed'/ },
+    { name: 'a string where a double belongs', model: ARM, values: { temperature: '71' }, message: /temperature: .*number/i },
+    { name: 'a fraction where a long belongs', model: ARM, values: { cycleCount: 1.5 }, message: /cycleCount: .*int/i },
+    { name: 'a status outside the enum', model: CONVEYOR, values: { status: 'exploded' }, message: /status: .*(running|option)/i },
+    { name: 'null', model: CONVEYOR, values: { load: null }, message: /load/ },
+  ];
+  it.each(invalid)('rejects $name with the offending field named', ({ model, values, message }) => {
+    const result = catalog.forTwinModel(model)!.validate(values);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.message).toMatch(message);
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
+import { batch, iso } from '../support/plant.ts';
+
+const now = Date.parse('2026-11-25T10:00:00Z');
+const opts = { now, maxClockSkewMs: 60_000 };
+
+describe('decoding what the Event Hub trigger hands over', () => {
+  it('reads the device id IoT Hub authenticated, the message id and the source time', () => {
+    const { bodies, meta } = batch([{ device: 'robotic-arm-001', messageId: 'm-1', body: { timestamp: iso(now - 1000), temperature: 70.5, status: 'running' } }], '3', 41);
+    const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
+    expect(deadLetters).toEqual([]);
+    expect(readings).toEqual([
+      expect.objectContaining({ deviceId: 'robotic-arm-001', messageId: 'm-1', time: now - 1000, key: 'robotic-arm-001|m:m-1', partitionId: '3', sequenceNumber: 41, values: { temperature: 70.5, status: 'running' } }),
+    ]);
+  });
+
+  it('accepts bodies as strings, bytes or already-parsed objects, and arrays of readings', () => {
+    const body = { timestamp: iso(now), speed: 1.2 };
+    const meta = { systemPropertiesArray: [{ 'iothub-connection-device-id': 'c' }, { 'iothub-connection-device-id': 'c' }, { 'iothub-connection-device-id': 'c' }, { 'iothub-connection-device-id': 'c' }] };
+    const { readings } = decodeBatch(
+      [JSON.stringify(body), Buffer.from(JSON.stringify({ ...body, seq: 2 })), { ...body, seq: 3 }, [{ ...body, seq: 4 }, { ...body, seq: 5 }]],
+      meta,
+      opts,
+    );
+    expect(readings.map((r) => r.key)).toEqual([`c|t:${now}`, 'c|s:2', 'c|s:3', 'c|s:4', 'c|s:5']);
+  });
+
+  it('falls back to the enqueued time when the device sends no timestamp', () => {
+    const { bodies, meta } = batch([{ device: 'd', body: { load: 3 }, enqueued: now - 5 }]);
+    expect(decodeBatch(bodies, meta, opts).readings[0]!.time).toBe(now - 5);
+  });
+
+  const bad: { name: string; body: unknown; device?: string; reason: string; detail: RegExp }[] = [
+    { name: 'no device id (not from IoT Hub)', body: { temperature: 1 }, device: '', reason: 'envelope.noDevice', detail: /iothub-connection-device-id/ },
+    { name: 'a body that is not JSON', body: '{"temperature": 7', reason: 'body.notJson', detail: /not JSON/ },
+    { name: 'a JSON body that is not an object', body: '42', reason: 'body.notObject', detail: /JSON object/ },
+    { name: 'an empty array', body: '[]', reason: 'body.empty', detail: /empty array/ },
+    { name: 'a body over IoT Hub\'s 256 KB', body: JSON.stringify({ temperature: 1, pad: 'x'.repeat(300_000) }), reason: 'body.tooLarge', detail: /256/ },
+    { name: 'a body claiming another device', body: { deviceId: 'someone-else', temperature: 1 }, reason: 'envelope.deviceMismatch', detail: /authenticated d/ },
+    { name: 'an unreadable timestamp', body: { timestamp: 'yesterday', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
+    { name: 'a timestamp in the future', body: { timestamp: iso(now + 3_600_000), temperature: 1 }, reason: 'envelope.futureTimestamp', detail: /in the future/ },
+    { name: 'a negative sequence number', body: { seq: -1, temperature: 1 }, reason: 'envelope.badSeq', detail: /non-negative/ },
+    { name: 'no telemetry at all', body: { timestamp: iso(now) }, reason: 'telemetry.empty', detail: /no telemetry/ },
+  ];
+
+  it.each(bad)('dead-letters $name with a reason, and keeps the rest of the batch', ({ body, device, reason, detail }) => {
+    const { bodies, meta } = batch([
+      { device: device ?? 'd', body },
+      { device: 'good', body: { timestamp: iso(now), temperature: 20 } },
+    ]);
+    if (device === '') delete meta.systemPropertiesArray![0]!['iothub-connection-device-id'];
+    const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
+    expect(readings.map((r) => r.deviceId)).toEqual(['good']);
+    expect(deadLetters).toHaveLength(1);
+    expect(deadLetters[0]).toMatchObject({ reason, partitionId: '0', sequenceNumber: 0 });
+    expect(deadLetters[0]!.detail).toMatch(detail);
+    expect(deadLetters[0]!.body.length).toBeLessThanOrEqual(2048);
+  });
+});

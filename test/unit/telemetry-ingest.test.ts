@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/lib/errors.ts';
+import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
+
+const t0 = Date.now() - 60_000;
+const arm = (dt: number, values: Record<string, unknown>, messageId?: string) => ({
+  device: 'robotic-arm-001',
+  body: { timestamp: iso(t0 + dt), ...values },
+  ...(messageId ? { messageId } : {}),
+});
+const conveyor = (dt: number, values: Record<string, unknown>) => ({ device: 'conveyor-belt-001', body: { timestamp: iso(t0 + dt), ...values } });
+
+function plant() {
+  const h = harness();
+  h.twins.add('production-line-a', LINE);
+  h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+  h.twins.add('conveyor-belt-001', CONVEYOR, { equipmentId: 'conveyor-belt-001' });
+  return h;
+}
+
+describe('telemetryIngest: a batch from the plant', () => {
+  it('stores every reading and patches each twin once with its newest values', async () => {
+    const h = plant();
+    const result = await h.send([
+      arm(0, { temperature: 70, vibration: 0.4, pressure: 6, status: 'running' }),
+      conveyor(0, { speed: 1.5, load: 200, motorTemperature: 60, status: 'running' }),
+      arm(500, { temperature: 71, vibration: 0.5, pressure: 6.1 }),
+      conveyor(500, { speed: 1.6, load: 210, motorTemperature: 61 }),
+      arm(1000, { temperature: 72, vibration: 0.45, pressure: 6.2 }),
+    ]);
+    expect(result).toMatchObject({ events: 5, stored: 5, deadLettered: 0, twinsPatched: 2, scoredBy: 'fallback' });
+    expect(h.twins.patches.map((p) => p.id).sort()).toEqual(['conveyor-belt-001', 'robotic-arm-001']);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 72, pressure: 6.2, status: 'running', healthStatus: 'normal', lastTelemetryTime: iso(t0 + 1000) });
+    expect(h.twins.props('conveyor-belt-001')).toMatchObject({ speed: 1.6, load: 210 });
+    expect(h.store.telemetry.size).toBe(5);
+    expect([...h.store.telemetry.values()][0]).toMatchObject({ DeviceId: 'robotic-arm-001', ModelId: ARM, Readings: { temperature: 70, vibration: 0.4, pressure: 6, status: 'running' } });
+  });
+
+  it('makes a replayed batch a no-op: no new rows, no twin moved, no second alert', async () => {
+    const h = plant();
+    const msgs = [arm(0, { temperature: 70 }, 'a1'), arm(1000, { temperature: 99, vibration: 3 }, 'a2')];
+    await h.send(msgs);
+    const before = { rows: h.store.telemetry.size, patches: h.twins.patches.length, alerts: h.alerts.sent.length };
+    const again = await h.send(msgs);
+    expect(again.duplicates).toBe(2);
+    expect({ rows: h.store.telemetry.size, patches: h.twins.patches.length, alerts: h.alerts.sent.length }).toEqual(before);
+    expect(before.alerts).toBe(1);
+  });
+
+  it('drops a reading repeated inside one batch (IoT Hub routing replays 1,2,1,2,3)', async () => {
+    const h = plant();
+    const r = [arm(0, { temperature: 70 }, 'm1'), arm(100, { temperature: 71 }, 'm2')];
+    const result = await h.send([...r, ...r, arm(200, { temperature: 72 }, 'm3')]);
+    expect(result).toMatchObject({ readings: 5, duplicates: 2, stored: 3 });
+  });
+
+  it('never moves a twin backwards when an older reading arrives late', async () => {
+    const h = plant();
+    await h.send([arm(5_000, { temperature: 80, status: 'running' })]);
+    const late = await h.send([arm(1_000, { temperature: 20, status: 'idle' })]);
+    expect(late).toMatchObject({ stored: 1, stale: 1, twinsPatched: 0 });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 80, status: 'running', lastTelemetryTime: iso(t0 + 5_000) });
+  });
+
+  it('dead-letters unknown devices and invalid readings and carries on with the rest', async () => {
+    const h = plant();
+    h.twins.add('production-line-b', LINE);
+    const result = await h.send([
+      { device: 'stranger-9', body: { temperature: 1 } },
+      arm(0, { temperature: 'hot' }),
+      arm(10, { humidity: 40 }),
+      { device: 'production-line-b', body: { speed: 1 } },
+      { device: 'conveyor-belt-001', body: '{oops' },
+      conveyor(0, { speed: 1.1 }),
+    ]);
+    expect(result).toMatchObject({ stored: 1, deadLettered: 5, twinsPatched: 1 });
+    expect(result.deadLetterReasons).toEqual({ 'device.unknown': 1, 'telemetry.invalid': 2, 'device.noTelemetryModel': 1, 'body.notJson': 1 });
+    expect(h.store.deadLetters.map((d) => d.Reason).sort()).toEqual(['body.notJson', 'device.noTelemetryModel', 'device.unknown', 'telemetry.invalid', 'telemetry.invalid']);
+    expect(h.store.deadLetters.find((d) => d.Reason === 'device.unknown')).toMatchObject({ DeviceId: 'stranger-9', PartitionId: '0' });
+  });
+
+  it('holds back routine patches within the interval, then sends the newest values', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, status: 'running' })]);
+    const held = await h.send([arm(5_000, { temperature: 71 })]);
+    expect(held).toMatchObject({ twinsPatched: 0, twinsDeferred: 1 });
+    const due = await h.send([arm(16_000, { temperature: 72 })]);
+    expect(due.twinsPatched).toBe(1);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 72 });
+  });
+
+  it('re-reads a twin that changed under it (412) and still writes only newer readings', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, status: 'running' })]);
+    // Another writer moves the twin on, bumping its etag behind the pipeline's back.
+    await h.twins.patch('robotic-arm-001', [{ op: 'add', path: '/lastTelemetryTime', value: iso(t0 + 20_000) }, { op: 'add', path: '/temperature', value: 75 }]);
+    const result = await h.send([arm(10_000, { temperature: 71, status: 'idle' }), arm(30_000, { temperature: 76, status: 'idle' })]);
+    expect(result.twinsPatched).toBe(1);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 76, status: 'idle', lastTelemetryTime: iso(t0 + 30_000) });
+  });
+
+  it('raises one alert for an anomaly, records it on the twin and in AnomalyFlags, then cools down', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, vibration: 0.4, status: 'running' })]);
+    await h.send([arm(1_000, { temperature: 97, vibration: 0.4 }), arm(1_500, { temperature: 98, vibration: 0.4 })]);
+    expect(h.alerts.sent).toHaveLength(1);
+    expect(h.alerts.sent[0]).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'critical', equipmentType: 'Robotic arm', units: { temperature: 'degreeCelsius' } });
+    expect(h.alerts.sent[0]!.contributions).toHaveProperty('temperature');
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', lastAlertTime: iso(t0 + 1_500) });
+    const flags = [...h.store.anomalies.values()];
+    expect(flags).toHaveLength(2);
+    expect(flags.filter((f) => f.AlertId !== null)).toHaveLength(1);
+    await h.send([arm(2_000, { temperature: 99 })]);
+    expect(h.alerts.sent).toHaveLength(1); // cooldown
+  });
+
+  it('escalates a warning to critical even while the warning cools down', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 76, status: 'running' })]);
+    await h.send([arm(1_000, { temperature: 97 })]);
+    expect(h.alerts.sent.map((a) => a.severity)).toEqual(['warning', 'critical']);
+  });
+
+  it('fails the invocation when the store stays unavailable, so the host retries the batch', async () => {
+    const h = plant();
+    h.store.failNext.push(new AppError('store.http503', 'Data Explorer answered 503', { retryable: true }));
+    const msgs = [arm(0, { temperature: 70 }, 'x1')];
+    await expect(h.send(msgs)).rejects.toThrow('503');
+    expect(h.twins.patches).toHaveLength(0);
+    expect(h.logs.some((l) => l.startsWith('error') && l.includes('the host will retry it'))).toBe(true);
+    // The host's retry delivers the same batch: nothing was remembered as handled, so it goes through.
+    const retried = await h.send(msgs);
+    expect(retried).toMatchObject({ stored: 1, duplicates: 0, twinsPatched: 1 });
+  });
+
+  it('fails the invocation when Digital Twins throttles beyond the retries', async () => {
+    const h = plant();
+    h.twins.failNext.patch = [new AppError('twins.unavailable', 'Digital Twins: 429', { retryable: true, status: 503 })];
+    await expect(h.send([arm(0, { temperature: 70 })])).rejects.toThrow('429');
+  });
+
+  it('fails the invocation when Teams stays unavailable, and does not alert twice on the retry', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, status: 'running' })]);
+    h.alerts.failNext.push(new AppError('teams.http503', 'teams answered 503', { retryable: true }));
+    const msgs = [arm(1_000, { temperature: 97 }, 'hot-1')];
+    await expect(h.send(msgs)).rejects.toThrow('503');
+    await h.send(msgs);
+    expect(h.alerts.sent).toHaveLength(1);
+  });
+
+  it('scores through the ML endpoint once per batch, and falls back when it fails', async () => {
+    const calls: ScoreInput[][] = [];
+    let failing = false;
+    const endpoint: ScorerPort = {
+      async score(inputs): Promise<ScoreResult[]> {
+        calls.push([...inputs]);
+        if (failing) throw new AppError('scoring.timeout', 'no answer', { retryable: true });
+        return inputs.map(() => ({ anomalyScore: 0.1, failureProbability: 0.02, contributions: {}, modelVersion: 'fp-7' }));
+      },
+    };
+    const h = harness({ endpoint });
+    h.twins.add('robotic-arm-001', ARM);
+    h.twins.add('conveyor-belt-001', CONVEYOR);
+    const first = await h.send([arm(0, { temperature: 70, status: 'running' }), conveyor(0, { speed: 1, status: 'running' })]);
+    expect(first.scoredBy).toBe('endpoint');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.map((c) => c.deviceId)).toEqual(['robotic-arm-001', 'conveyor-belt-001']);
+    expect(calls[0]![0]!.features).toMatchObject({ temperature: 70, pressure: null });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'fp-7' });
+    failing = true;
+    const second = await h.send([arm(20_000, { temperature: 71 })]);
+    expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });
+  });
+});
