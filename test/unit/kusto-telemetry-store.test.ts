@@ -73,3 +73,11 @@ describe('the table definitions', () => {
     expect(script).toContain('EquipmentTelemetryDeduped on table EquipmentTelemetry { EquipmentTelemetry | summarize take_any(*) by DeviceId, MessageId }');
   });
 });
+
+describe('the committed table script', () => {
+  it('is what the table definitions generate (run npm run kusto:script after changing them)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const committed = readFileSync(new URL('../../infra/kusto/tables.kql', import.meta.url), 'utf8');
+    expect(committed.endsWith(kustoTableScript())).toBe(true);
+  });
+});
