@@ -40,6 +40,8 @@ function rng(seed: number) {
 export function* generateStream(o: StreamOptions, start: number): Generator<Batch> {
   const random = rng(o.seed ?? 42);
   const gauss = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
+  // Controllers report a few decimals, not a double's seventeen digits.
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const episodes = new Map<number, number>();
   for (let d = 0; d < o.devices; d++) if (random() < o.episodeShare) episodes.set(d, random() * (o.seconds - 5));
   const stepMs = 1000 / o.ratePerDevice;
@@ -58,8 +60,8 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
         const id = deviceId(d);
         const body =
           d % 2 === 0
-            ? { timestamp: new Date(time).toISOString(), seq: tick, temperature: (hot ? 96 : 65) + gauss() * 2, vibration: 0.5 + gauss() * 0.05, pressure: 6 + gauss() * 0.2, status: 'running' }
-            : { timestamp: new Date(time).toISOString(), seq: tick, speed: 1.5 + gauss() * 0.05, load: 250 + gauss() * 10, motorTemperature: (hot ? 99 : 60) + gauss() * 2, status: 'running' };
+            ? { timestamp: new Date(time).toISOString(), seq: tick, temperature: r3((hot ? 96 : 65) + gauss() * 2), vibration: r3(0.5 + gauss() * 0.05), pressure: r3(6 + gauss() * 0.2), status: 'running' }
+            : { timestamp: new Date(time).toISOString(), seq: tick, speed: r3(1.5 + gauss() * 0.05), load: r3(250 + gauss() * 10), motorTemperature: r3((hot ? 99 : 60) + gauss() * 2), status: 'running' };
         bodies.push(JSON.stringify(body));
         sys.push({ 'iothub-connection-device-id': id, 'message-id': `${id}-${tick}` });
         enq.push(new Date(time + 50).toISOString());

@@ -58,12 +58,15 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   const newest = fresh[fresh.length - 1];
   if (!newest) return undefined;
 
-  // Newest value per telemetry: later readings overwrite earlier ones (fresh is oldest first).
-  const latest: Record<string, unknown> = {};
-  for (const s of fresh) for (const name in s.reading.values) latest[name] = s.reading.values[name];
-
   const health = healthOf(newest.score.anomalyScore, options.thresholds);
-  const status = typeof latest.status === 'string' ? latest.status : state.status;
+  let status = state.status;
+  for (let i = fresh.length - 1; i >= 0; i--) {
+    const reported = fresh[i]!.reading.values.status;
+    if (typeof reported === 'string') {
+      status = reported;
+      break;
+    }
+  }
   const reason: TwinUpdate['reason'] | undefined =
     state.lastTelemetryTime === undefined ? 'first'
     : options.alertTime !== undefined ? 'alert'
@@ -72,6 +75,10 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     : newest.reading.time - state.lastTelemetryTime >= options.intervalMs ? 'interval'
     : undefined;
   if (!reason) return undefined;
+
+  // Newest value per telemetry: later readings overwrite earlier ones (fresh is oldest first).
+  const latest: Record<string, unknown> = {};
+  for (const s of fresh) for (const name in s.reading.values) latest[name] = s.reading.values[name];
 
   const ops: JsonPatchOp[] = [];
   const set = (name: string, value: unknown) => {
