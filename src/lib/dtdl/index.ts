@@ -4,6 +4,7 @@ import { parseModels } from './parse.ts';
 import type { ModelSet } from './model.ts';
 
 export * from './model.ts';
+export { zodFor } from './values.ts';
 export { parseModels, DtdlError, formatProblem, type DtdlProblem } from './parse.ts';
 export { deviceModelIdFor, twinModelIdFor, checkBindings } from './bindings.ts';
 export { readModelDocuments, readModelFiles, DEFAULT_MODELS_DIR } from './load.ts';
