@@ -142,7 +142,10 @@ export class AdtTwins implements TwinsPort {
   async listIncomingRelationships(id: string): Promise<Record<string, unknown>[]> {
     return this.call(async () => {
       const out: Record<string, unknown>[] = [];
-      for await (const r of this.client.listIncomingRelationships(id)) out.push(r as unknown as Record<string, unknown>);
+      // The SDK camel-cases incoming relationships; give API callers ADT's wire names, like outgoing ones.
+      for await (const r of this.client.listIncomingRelationships(id)) {
+        out.push({ $relationshipId: r.relationshipId, $sourceId: r.sourceId, $relationshipName: r.relationshipName, $relationshipLink: r.relationshipLink });
+      }
       return out;
     });
   }
