@@ -44,15 +44,21 @@ const mix = [
   "SELECT COUNT() FROM DIGITALTWINS WHERE IS_OF_MODEL('dtmi:manufacturing:Equipment;1') AND status = 'running'",
 ];
 const latencies: number[] = [];
+const byQuery = mix.map(() => [] as number[]);
 for (let warm = 0; warm < 20; warm++) await twins.query(mix[warm % mix.length]!);
 for (let i = 0; i < 500; i++) {
   const started = performance.now();
   await twins.query(mix[i % mix.length]!);
   latencies.push(performance.now() - started);
+  byQuery[i % mix.length]!.push(performance.now() - started);
 }
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
 
+for (const [i, l] of byQuery.entries()) {
+  l.sort((a, b) => a - b);
+  process.stdout.write(`query ${i + 1} p50_ms=${l[Math.floor(l.length / 2)]!.toFixed(2)}  ${mix[i]!.slice(0, 90)}\n`);
+}
 const PATCHES = 20_000;
 const started = performance.now();
 await forEachLimited(Array.from({ length: PATCHES }, (_, i) => i), 64, async (i) => {

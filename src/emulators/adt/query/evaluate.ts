@@ -288,13 +288,25 @@ function* hops(graph: QueryGraph, start: Doc, edge: MatchEdge, forward: boolean)
       }
     }
   };
-  // Depth-first over simple paths: a path never visits a twin twice.
+  // Depth-first over simple paths: a path never visits a twin twice (checked along its parent chain,
+  // so no per-step copy of a visited set).
+  interface Step {
+    twin: Doc;
+    depth: number;
+    parent: Step | undefined;
+    rel: Doc | undefined;
+  }
+  const onPath = (s: Step, id: string) => {
+    for (let p: Step | undefined = s; p; p = p.parent) if (p.twin.$dtId === id) return true;
+    return false;
+  };
   const seen = new Set<string>();
-  const stack: { twin: Doc; depth: number; visited: Set<string>; rel: Doc | undefined }[] = [{ twin: start, depth: 0, visited: new Set([start.$dtId as string]), rel: undefined }];
+  const stack: Step[] = [{ twin: start, depth: 0, parent: undefined, rel: undefined }];
   while (stack.length) {
-    const { twin, depth, visited, rel } = stack.pop()!;
+    const current = stack.pop()!;
+    const { twin, depth, rel } = current;
     if (depth >= edge.minHops && depth > 0) {
-      const key = `${twin.$dtId as string}|${edge.variable ? (rel?.$relationshipId as string) + (rel?.$sourceId as string) : ''}`;
+      const key = edge.variable ? `${twin.$dtId as string}|${rel?.$sourceId as string}|${rel?.$relationshipId as string}` : (twin.$dtId as string);
       if (!seen.has(key)) {
         seen.add(key);
         yield { twin, rel };
@@ -302,9 +314,8 @@ function* hops(graph: QueryGraph, start: Doc, edge: MatchEdge, forward: boolean)
     }
     if (depth === edge.maxHops) continue;
     for (const next of step(twin)) {
-      const id = next.twin.$dtId as string;
-      if (visited.has(id)) continue;
-      stack.push({ twin: next.twin, depth: depth + 1, visited: new Set([...visited, id]), rel: next.rel });
+      if (onPath(current, next.twin.$dtId as string)) continue;
+      stack.push({ twin: next.twin, depth: depth + 1, parent: current, rel: next.rel });
     }
   }
 }
