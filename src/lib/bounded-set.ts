@@ -16,23 +16,12 @@ export class BoundedSet<T> {
   }
 
   add(item: T): void {
-    this.addIfAbsent(item);
-  }
-
-  /** Adds the item; false when it was already there. One pass for the hot path's check-and-add. */
-  addIfAbsent(item: T): boolean {
-    if (this.current.has(item) || this.previous.has(item)) return false;
+    if (this.has(item)) return;
     if (this.current.size >= this.generation) {
       this.previous = this.current;
       this.current = new Set<T>();
     }
     this.current.add(item);
-    return true;
-  }
-
-  delete(item: T): void {
-    this.current.delete(item);
-    this.previous.delete(item);
   }
 
   get size(): number {

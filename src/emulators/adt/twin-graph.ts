@@ -349,7 +349,7 @@ export class TwinGraph implements QueryGraph {
     return r.doc;
   }
 
-  private validateRelationship(sourceId: string, relId: string, body: Doc, replacing: Relationship | undefined): InterfaceDef {
+  private validateRelationship(sourceId: string, body: Doc, replacing: Relationship | undefined): void {
     const source = this.getTwin(sourceId);
     const sourceModel = this.models.get((source.$metadata as Doc).$model as string)!;
     const name = body.$relationshipName;
@@ -375,8 +375,6 @@ export class TwinGraph implements QueryGraph {
       for (const r of this.out.get(sourceId)?.values() ?? []) if (r.doc.$relationshipName === name && r !== replacing) count++;
       if (count >= def.maxMultiplicity) throw badRequest('ValidationFailed', `Twin ${sourceId} already has ${count} '${name}' relationship(s); the model allows ${def.maxMultiplicity}.`);
     }
-    void relId;
-    return sourceModel;
   }
 
   upsertRelationship(sourceId: string, relId: string, body: unknown, options: { ifNoneMatch?: string; ifMatch?: string }): Doc {
@@ -384,7 +382,7 @@ export class TwinGraph implements QueryGraph {
     const existing = this.out.get(sourceId)?.get(relId);
     if (existing && options.ifNoneMatch === '*') throw new AdtError(412, 'PreconditionFailed', `Relationship ${relId} already exists.`);
     if (existing) checkIfMatch(options.ifMatch, existing.doc.$etag as string, `relationship ${relId}`);
-    this.validateRelationship(sourceId, relId, body, existing);
+    this.validateRelationship(sourceId, body, existing);
     const content: Doc = {};
     for (const [k, v] of Object.entries(body)) if (!k.startsWith('$')) content[k] = v;
     const doc: Doc = { $relationshipId: relId, $etag: etag(), $sourceId: sourceId, $targetId: body.$targetId, $relationshipName: body.$relationshipName, ...content };
@@ -401,7 +399,7 @@ export class TwinGraph implements QueryGraph {
     checkIfMatch(ifMatch, existing.doc.$etag as string, `relationship ${relId}`);
     for (const op of ops) if (pointer(op.path)[0]!.startsWith('$')) throw badRequest('JsonPatchInvalid', `${op.path} cannot be patched.`);
     const patched = applyPatch(existing.doc, ops);
-    this.validateRelationship(sourceId, relId, patched, existing);
+    this.validateRelationship(sourceId, patched, existing);
     patched.$etag = etag();
     this.storage.putRelationship(sourceId, relId, patched);
     this.unindexRelationship(existing);
