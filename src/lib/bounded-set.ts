@@ -30,7 +30,7 @@ export class BoundedSet<T> {
 }
 
 /** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await task(items[next++]!);

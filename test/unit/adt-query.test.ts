@@ -25,7 +25,7 @@ const rels = [
 const graph: QueryGraph = {
   twin: (id) => twins.find((t) => t.$dtId === id),
   twins: () => twins,
-  twinsOfModel: (m, exact) => twins.filter((t) => (t.$metadata as Doc).$model === m || (!exact && base[(t.$metadata as Doc).$model as string] === m)),
+  twinsOfModel: (m, exact) => [twins.filter((t) => (t.$metadata as Doc).$model === m || (!exact && base[(t.$metadata as Doc).$model as string] === m))],
   relationships: () => rels,
   outgoing: (id) => rels.filter((r) => r.$sourceId === id),
   incoming: (id) => rels.filter((r) => r.$targetId === id),

@@ -35,12 +35,12 @@ export interface ChangeEvent {
   data: Record<string, unknown>;
 }
 
-interface Relationship {
-  sourceId: string;
-  id: string;
-  doc: Doc;
-}
+/** A relationship is kept as its document: $sourceId, $relationshipId, $targetId and the rest. */
+type Relationship = Doc;
+const relIdOf = (r: Relationship) => r.$relationshipId as string;
+const sourceOf = (r: Relationship) => r.$sourceId as string;
 
+const NONE: readonly Doc[] = [];
 const etag = () => `W/"${randomUUID()}"`;
 const now = () => new Date().toISOString();
 const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,7 +61,7 @@ export class TwinGraph implements QueryGraph {
   private models: ModelSet = parseModels([]);
   private readonly modelEntries = new Map<string, StoredModel>();
   private readonly twinDocs = new Map<string, Doc>();
-  private readonly byModel = new Map<string, Set<string>>();
+  private readonly byModel = new Map<string, Map<string, Doc>>();
   private readonly out = new Map<string, Map<string, Relationship>>();
   private readonly in = new Map<string, Map<string, Relationship>>();
   private readonly validators = new WeakMap<Schema, z.ZodType>();
@@ -72,7 +72,7 @@ export class TwinGraph implements QueryGraph {
     for (const m of saved.models) this.modelEntries.set(m.id, m);
     if (saved.models.length) this.models = parseModels(saved.models.map((m) => m.document));
     for (const doc of saved.twins) this.indexTwin(doc);
-    for (const r of saved.relationships) this.indexRelationship({ sourceId: r.sourceId, id: r.id, doc: r.doc });
+    for (const r of saved.relationships) this.indexRelationship(r.doc);
   }
 
   onChange(listener: (e: ChangeEvent) => void): () => void {
@@ -346,7 +346,7 @@ export class TwinGraph implements QueryGraph {
     this.getTwin(sourceId);
     const r = this.out.get(sourceId)?.get(relId);
     if (!r) throw notFound(`relationship on digital twin ${sourceId}`, relId, 'RelationshipNotFound');
-    return r.doc;
+    return r;
   }
 
   private validateRelationship(sourceId: string, body: Doc, replacing: Relationship | undefined): void {
@@ -372,7 +372,7 @@ export class TwinGraph implements QueryGraph {
     }
     if (def.maxMultiplicity !== undefined) {
       let count = 0;
-      for (const r of this.out.get(sourceId)?.values() ?? []) if (r.doc.$relationshipName === name && r !== replacing) count++;
+      for (const r of this.out.get(sourceId)?.values() ?? []) if (r.$relationshipName === name && r !== replacing) count++;
       if (count >= def.maxMultiplicity) throw badRequest('ValidationFailed', `Twin ${sourceId} already has ${count} '${name}' relationship(s); the model allows ${def.maxMultiplicity}.`);
     }
   }
@@ -381,14 +381,14 @@ export class TwinGraph implements QueryGraph {
     if (!isObject(body)) throw badRequest('InvalidArgument', 'The request body must be a JSON object.');
     const existing = this.out.get(sourceId)?.get(relId);
     if (existing && options.ifNoneMatch === '*') throw new AdtError(412, 'PreconditionFailed', `Relationship ${relId} already exists.`);
-    if (existing) checkIfMatch(options.ifMatch, existing.doc.$etag as string, `relationship ${relId}`);
+    if (existing) checkIfMatch(options.ifMatch, existing.$etag as string, `relationship ${relId}`);
     this.validateRelationship(sourceId, body, existing);
     const content: Doc = {};
     for (const [k, v] of Object.entries(body)) if (!k.startsWith('$')) content[k] = v;
     const doc: Doc = { $relationshipId: relId, $etag: etag(), $sourceId: sourceId, $targetId: body.$targetId, $relationshipName: body.$relationshipName, ...content };
     this.storage.putRelationship(sourceId, relId, doc);
     if (existing) this.unindexRelationship(existing);
-    this.indexRelationship({ sourceId, id: relId, doc });
+    this.indexRelationship(doc);
     this.emit(existing ? 'Microsoft.DigitalTwins.Relationship.Update' : 'Microsoft.DigitalTwins.Relationship.Create', `${sourceId}/relationships/${relId}`, doc);
     return doc;
   }
@@ -396,9 +396,9 @@ export class TwinGraph implements QueryGraph {
   updateRelationship(sourceId: string, relId: string, ops: readonly PatchOp[], ifMatch?: string): Doc {
     const existing = this.out.get(sourceId)?.get(relId);
     if (!existing) throw notFound(`relationship on digital twin ${sourceId}`, relId, 'RelationshipNotFound');
-    checkIfMatch(ifMatch, existing.doc.$etag as string, `relationship ${relId}`);
+    checkIfMatch(ifMatch, existing.$etag as string, `relationship ${relId}`);
     for (const op of ops) if (pointer(op.path)[0]!.startsWith('$')) throw badRequest('JsonPatchInvalid', `${op.path} cannot be patched.`);
-    const patched = applyPatch(existing.doc, ops);
+    const patched = applyPatch(existing, ops);
     this.validateRelationship(sourceId, patched, existing);
     patched.$etag = etag();
     this.storage.putRelationship(sourceId, relId, patched);
@@ -412,25 +412,25 @@ export class TwinGraph implements QueryGraph {
     this.getTwin(sourceId);
     const existing = this.out.get(sourceId)?.get(relId);
     if (!existing) throw notFound(`relationship on digital twin ${sourceId}`, relId, 'RelationshipNotFound');
-    checkIfMatch(ifMatch, existing.doc.$etag as string, `relationship ${relId}`);
+    checkIfMatch(ifMatch, existing.$etag as string, `relationship ${relId}`);
     this.storage.deleteRelationship(sourceId, relId);
     this.unindexRelationship(existing);
-    this.emit('Microsoft.DigitalTwins.Relationship.Delete', `${sourceId}/relationships/${relId}`, existing.doc);
+    this.emit('Microsoft.DigitalTwins.Relationship.Delete', `${sourceId}/relationships/${relId}`, existing);
   }
 
   listRelationships(sourceId: string, name?: string): Doc[] {
     this.getTwin(sourceId);
-    const all = [...(this.out.get(sourceId)?.values() ?? [])].map((r) => r.doc);
+    const all = [...(this.out.get(sourceId)?.values() ?? [])];
     return name ? all.filter((d) => d.$relationshipName === name) : all;
   }
 
   listIncoming(targetId: string): Doc[] {
     this.getTwin(targetId);
     return [...(this.in.get(targetId)?.values() ?? [])].map((r) => ({
-      $relationshipId: r.id,
-      $sourceId: r.sourceId,
-      $relationshipName: r.doc.$relationshipName,
-      $relationshipLink: `/digitaltwins/${encodeURIComponent(r.sourceId)}/relationships/${encodeURIComponent(r.id)}`,
+      $relationshipId: relIdOf(r),
+      $sourceId: sourceOf(r),
+      $relationshipName: r.$relationshipName,
+      $relationshipLink: `/digitaltwins/${encodeURIComponent(sourceOf(r))}/relationships/${encodeURIComponent(relIdOf(r))}`,
     }));
   }
 
@@ -444,9 +444,9 @@ export class TwinGraph implements QueryGraph {
     const id = doc.$dtId as string;
     const model = (doc.$metadata as Doc).$model as string;
     this.twinDocs.set(id, doc);
-    let set = this.byModel.get(model);
-    if (!set) this.byModel.set(model, (set = new Set()));
-    set.add(id);
+    let twins = this.byModel.get(model);
+    if (!twins) this.byModel.set(model, (twins = new Map()));
+    twins.set(id, doc);
   }
 
   private unindexTwin(doc: Doc): void {
@@ -456,39 +456,39 @@ export class TwinGraph implements QueryGraph {
   }
 
   private indexRelationship(r: Relationship): void {
-    let out = this.out.get(r.sourceId);
-    if (!out) this.out.set(r.sourceId, (out = new Map()));
-    out.set(r.id, r);
-    const target = r.doc.$targetId as string;
+    let out = this.out.get(sourceOf(r));
+    if (!out) this.out.set(sourceOf(r), (out = new Map()));
+    out.set(relIdOf(r), r);
+    const target = r.$targetId as string;
     let inc = this.in.get(target);
     if (!inc) this.in.set(target, (inc = new Map()));
-    inc.set(`${r.sourceId}\u0000${r.id}`, r);
+    inc.set(`${sourceOf(r)}\u0000${relIdOf(r)}`, r);
   }
 
   private unindexRelationship(r: Relationship): void {
-    this.out.get(r.sourceId)?.delete(r.id);
-    this.in.get(r.doc.$targetId as string)?.delete(`${r.sourceId}\u0000${r.id}`);
+    this.out.get(sourceOf(r))?.delete(relIdOf(r));
+    this.in.get(r.$targetId as string)?.delete(`${sourceOf(r)}\u0000${relIdOf(r)}`);
   }
 
   twins(): Iterable<Doc> {
     return this.twinDocs.values();
   }
 
-  *twinsOfModel(modelId: string, exact: boolean): Iterable<Doc> {
+  twinsOfModel(modelId: string, exact: boolean): Iterable<Doc>[] {
     const models = exact ? [modelId] : [...this.byModel.keys()].filter((m) => this.models.isA(m, modelId));
-    for (const m of models) for (const id of this.byModel.get(m) ?? []) yield this.twinDocs.get(id)!;
+    return models.map((m) => this.byModel.get(m)?.values() ?? []);
   }
 
   *relationships(): Iterable<Doc> {
-    for (const m of this.out.values()) for (const r of m.values()) yield r.doc;
+    for (const m of this.out.values()) yield* m.values();
   }
 
-  *outgoing(twinId: string): Iterable<Doc> {
-    for (const r of this.out.get(twinId)?.values() ?? []) yield r.doc;
+  outgoing(twinId: string): Iterable<Doc> {
+    return this.out.get(twinId)?.values() ?? NONE;
   }
 
-  *incoming(twinId: string): Iterable<Doc> {
-    for (const r of this.in.get(twinId)?.values() ?? []) yield r.doc;
+  incoming(twinId: string): Iterable<Doc> {
+    return this.in.get(twinId)?.values() ?? NONE;
   }
 
   isA(modelId: string, baseId: string): boolean {

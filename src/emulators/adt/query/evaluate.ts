@@ -1,6 +1,7 @@
 /**
- * Runs a parsed query against the twin graph. Rows bind collection names to twins or
- * relationships; WHERE uses three-valued logic (a comparison with a missing property is neither
+ * Runs a parsed query against the twin graph. A row is an array with one slot per collection
+ * name, in binding order (cheaper than an object per row on 10,000-twin scans); WHERE uses
+ * three-valued logic (a comparison with a missing property is neither
  * true nor false, and only true rows are kept), as ADT does. $dtId conditions and IS_OF_MODEL on
  * the root collection use the graph's indexes instead of a scan.
  */
@@ -11,15 +12,15 @@ export type Doc = Record<string, unknown>;
 export interface QueryGraph {
   twin(id: string): Doc | undefined;
   twins(): Iterable<Doc>;
-  /** Twins whose model is `modelId` (or, unless exact, extends it). */
-  twinsOfModel(modelId: string, exact: boolean): Iterable<Doc>;
+  /** Twins whose model is `modelId` (or, unless exact, extends it), one iterable per model. */
+  twinsOfModel(modelId: string, exact: boolean): Iterable<Doc>[];
   relationships(): Iterable<Doc>;
   outgoing(twinId: string): Iterable<Doc>;
   incoming(twinId: string): Iterable<Doc>;
   isA(modelId: string, baseId: string): boolean;
 }
 
-type Row = Record<string, Doc>;
+type Row = (Doc | undefined)[];
 type Tri = boolean | undefined;
 
 const DEFAULT = '\u0000default';
@@ -29,6 +30,11 @@ interface Scope {
   names: string[];
   /** The collection a path without a collection prefix refers to, when there is only one. */
   implicit: string | undefined;
+}
+
+/** A collection's slot in a row. */
+function slot(scope: Scope, name: string): number {
+  return scope.names.indexOf(name);
 }
 
 function scopeOf(from: From): Scope {
@@ -66,12 +72,25 @@ function readPath(doc: unknown, segments: readonly string[], start: number): unk
 /** Compiles a path into a function of a row, resolving its collection once. */
 function compilePath(scope: Scope, path: PathExpr): (row: Row) => unknown {
   const first = resolveName(scope, path.segments[0]!);
-  if (first !== undefined) return (row) => readPath(row[first], path.segments, 1);
+  if (first !== undefined) {
+    const i = slot(scope, first);
+    const segments = path.segments;
+    if (segments.length === 2) {
+      const key = segments[1]!;
+      return (row) => row[i]?.[key];
+    }
+    return (row) => readPath(row[i], segments, 1);
+  }
   if (scope.implicit === undefined) {
     throw new QueryError(`'${path.segments[0]}' is not a collection of this query (${scope.names.filter((n) => n !== DEFAULT).join(', ')}); prefix properties with their collection name`);
   }
-  const implicit = scope.implicit;
-  return (row) => readPath(row[implicit], path.segments, 0);
+  const i = slot(scope, scope.implicit);
+  const segments = path.segments;
+  if (segments.length === 1) {
+    const key = segments[0]!;
+    return (row) => row[i]?.[key];
+  }
+  return (row) => readPath(row[i], segments, 0);
 }
 
 type Compiled = (row: Row) => Tri;
@@ -136,10 +155,16 @@ function compileCall(scope: Scope, graph: QueryGraph, name: string, args: Extrac
     }
     case 'IS_OF_MODEL': {
       const spec = isOfModelArgs(scope, args);
+      const i = slot(scope, spec.collection);
+      // A query meets few distinct models: remember each answer.
+      const known = new Map<string, boolean>();
       return (row) => {
-        const model = modelOf(row[spec.collection]);
+        const model = modelOf(row[i]);
         if (model === undefined) return false;
-        return spec.exact ? model === spec.modelId : graph.isA(model, spec.modelId);
+        if (spec.exact) return model === spec.modelId;
+        let yes = known.get(model);
+        if (yes === undefined) known.set(model, (yes = graph.isA(model, spec.modelId)));
+        return yes;
       };
     }
     default:
@@ -253,90 +278,97 @@ function modelFilter(scope: Scope, where: Expr | undefined, collection: string):
   return undefined;
 }
 
-function* rootTwins(graph: QueryGraph, scope: Scope, where: Expr | undefined, collection: string): Iterable<Doc> {
+/** The twins a collection can hold, narrowed by id or model when WHERE allows: a list of iterables. */
+function rootTwins(graph: QueryGraph, scope: Scope, where: Expr | undefined, collection: string): Iterable<Doc>[] {
   const ids = anchoredIds(scope, where, collection);
   if (ids) {
+    const found: Doc[] = [];
     for (const id of new Set(ids)) {
       const t = graph.twin(id);
-      if (t) yield t;
+      if (t) found.push(t);
     }
-    return;
+    return [found];
   }
   const model = modelFilter(scope, where, collection);
-  yield* model ? graph.twinsOfModel(model.modelId, model.exact) : graph.twins();
+  return model ? graph.twinsOfModel(model.modelId, model.exact) : [graph.twins()];
 }
 
-/** Twins reachable from `start` in `min..max` hops over edges that fit `edge`, walking `forward` from the pattern's left. */
-function* hops(graph: QueryGraph, start: Doc, edge: MatchEdge, forward: boolean): Iterable<{ twin: Doc; rel: Doc | undefined }> {
+/**
+ * Calls `visit` for each twin reachable from `start` in `min..max` hops over edges that fit
+ * `edge`, walking `forward` from the pattern's left. Paths are simple (never revisit a twin);
+ * each twin (or, when the edge is named, each twin and relationship) is visited once.
+ */
+function hops(graph: QueryGraph, start: Doc, edge: MatchEdge, forward: boolean, visit: (twin: Doc, rel: Doc | undefined) => void): void {
   const names = edge.names.length ? new Set(edge.names) : undefined;
   // Which way relationships point, seen from the node we walk from.
   const out = edge.direction === 'both' ? undefined : (edge.direction === 'right') === forward;
-  const step = function* (from: Doc): Iterable<{ twin: Doc; rel: Doc }> {
-    const id = from.$dtId as string;
+  const seen = new Set<string>();
+  const path: string[] = [];
+  const walk = (twin: Doc, depth: number, rel: Doc | undefined): void => {
+    const id = twin.$dtId as string;
+    if (depth >= edge.minHops && depth > 0) {
+      const key = edge.variable ? `${id}|${rel!.$sourceId as string}|${rel!.$relationshipId as string}` : id;
+      if (!seen.has(key)) {
+        seen.add(key);
+        visit(twin, rel);
+      }
+    }
+    if (depth === edge.maxHops) return;
+    path.push(id);
     if (out !== false) {
       for (const r of graph.outgoing(id)) {
         if (names && !names.has(r.$relationshipName as string)) continue;
         const t = graph.twin(r.$targetId as string);
-        if (t) yield { twin: t, rel: r };
+        if (t && !path.includes(t.$dtId as string)) walk(t, depth + 1, r);
       }
     }
     if (out !== true) {
       for (const r of graph.incoming(id)) {
         if (names && !names.has(r.$relationshipName as string)) continue;
         const t = graph.twin(r.$sourceId as string);
-        if (t) yield { twin: t, rel: r };
+        if (t && !path.includes(t.$dtId as string)) walk(t, depth + 1, r);
       }
     }
+    path.pop();
   };
-  // Depth-first over simple paths: a path never visits a twin twice (checked along its parent chain,
-  // so no per-step copy of a visited set).
-  interface Step {
-    twin: Doc;
-    depth: number;
-    parent: Step | undefined;
-    rel: Doc | undefined;
-  }
-  const onPath = (s: Step, id: string) => {
-    for (let p: Step | undefined = s; p; p = p.parent) if (p.twin.$dtId === id) return true;
-    return false;
-  };
-  const seen = new Set<string>();
-  const stack: Step[] = [{ twin: start, depth: 0, parent: undefined, rel: undefined }];
-  while (stack.length) {
-    const current = stack.pop()!;
-    const { twin, depth, rel } = current;
-    if (depth >= edge.minHops && depth > 0) {
-      const key = edge.variable ? `${twin.$dtId as string}|${rel?.$sourceId as string}|${rel?.$relationshipId as string}` : (twin.$dtId as string);
-      if (!seen.has(key)) {
-        seen.add(key);
-        yield { twin, rel };
-      }
-    }
-    if (depth === edge.maxHops) continue;
-    for (const next of step(twin)) {
-      if (onPath(current, next.twin.$dtId as string)) continue;
-      stack.push({ twin: next.twin, depth: depth + 1, parent: current, rel: next.rel });
-    }
-  }
+  walk(start, 0, undefined);
 }
 
 function matchRows(graph: QueryGraph, scope: Scope, from: Extract<From, { kind: 'twins' }>, where: Expr | undefined): Row[] {
   const pattern = from.match!;
+  const nodeSlots = pattern.nodes.map((n) => slot(scope, n));
   const anchorIndex = pattern.nodes.findIndex((n) => anchoredIds(scope, where, n) !== undefined);
   if (anchorIndex < 0) throw new QueryError("a MATCH query must pin at least one twin by id in WHERE, e.g. WHERE Building.$dtId = 'Building21'");
   let rows: Row[] = [];
-  for (const t of rootTwins(graph, scope, where, pattern.nodes[anchorIndex]!)) rows.push({ [pattern.nodes[anchorIndex]!]: t });
+  for (const list of rootTwins(graph, scope, where, pattern.nodes[anchorIndex]!)) {
+    for (const t of list) {
+      const row: Row = new Array(scope.names.length);
+      row[nodeSlots[anchorIndex]!] = t;
+      rows.push(row);
+    }
+  }
   const extend = (nodeIndex: number, edgeIndex: number, newNode: number, forward: boolean) => {
     const edge = pattern.edges[edgeIndex]!;
+    const target = nodeSlots[newNode]!;
+    const relSlot = edge.variable ? slot(scope, edge.variable) : -1;
+    // WHERE terms about the new node alone prune paths before they become rows.
+    const nodeFilter = conjunctFilter(scope, graph, where, pattern.nodes[newNode]!);
     const next: Row[] = [];
     for (const row of rows) {
-      for (const { twin, rel } of hops(graph, row[pattern.nodes[nodeIndex]!]!, edge, forward)) {
-        const bound = row[pattern.nodes[newNode]!];
-        if (bound && bound.$dtId !== twin.$dtId) continue; // a name used twice must be the same twin
-        const r: Row = { ...row, [pattern.nodes[newNode]!]: twin };
-        if (edge.variable && rel) r[edge.variable] = rel;
+      const bound = row[target];
+      hops(graph, row[nodeSlots[nodeIndex]!]!, edge, forward, (twin, rel) => {
+        if (bound && bound.$dtId !== twin.$dtId) return; // a name used twice must be the same twin
+        if (nodeFilter && !bound) {
+          row[target] = twin;
+          const keep = nodeFilter(row) !== false;
+          row[target] = undefined;
+          if (!keep) return;
+        }
+        const r = row.slice();
+        r[target] = twin;
+        if (relSlot >= 0 && rel) r[relSlot] = rel;
         next.push(r);
-      }
+      });
     }
     rows = next;
   };
@@ -345,28 +377,39 @@ function matchRows(graph: QueryGraph, scope: Scope, from: Extract<From, { kind: 
   return rows;
 }
 
-function* joinRows(graph: QueryGraph, scope: Scope, from: Extract<From, { kind: 'twins' }>, where: Expr | undefined, rootFilter: Compiled | undefined): Iterable<Row> {
+/**
+ * Feeds `consider` each row of the root collection and its JOINs. One row array is reused and
+ * refilled, so `consider` must copy a row it keeps; it returns true to stop (TOP reached).
+ */
+function joinRows(graph: QueryGraph, scope: Scope, from: Extract<From, { kind: 'twins' }>, where: Expr | undefined, rootFilter: Compiled | undefined, consider: (row: Row) => boolean): void {
   const root = from.alias ?? DEFAULT;
-  const expand = function* (row: Row, index: number): Iterable<Row> {
-    if (index === from.joins.length) {
-      yield row;
-      return;
-    }
-    const j = from.joins[index]!;
-    const source = row[resolveName(scope, j.source)!]!;
-    for (const rel of graph.outgoing(source.$dtId as string)) {
+  const row: Row = new Array(scope.names.length);
+  const joins = from.joins.map((j) => ({
+    relationship: j.relationship,
+    source: slot(scope, resolveName(scope, j.source)!),
+    target: slot(scope, j.target),
+    rel: j.relationshipAlias ? slot(scope, j.relationshipAlias) : -1,
+  }));
+  const expand = (index: number): boolean => {
+    if (index === joins.length) return consider(row);
+    const j = joins[index]!;
+    for (const rel of graph.outgoing(row[j.source]!.$dtId as string)) {
       if (rel.$relationshipName !== j.relationship) continue;
       const target = graph.twin(rel.$targetId as string);
       if (!target) continue;
-      const next: Row = { ...row, [j.target]: target };
-      if (j.relationshipAlias) next[j.relationshipAlias] = rel;
-      yield* expand(next, index + 1);
+      row[j.target] = target;
+      if (j.rel >= 0) row[j.rel] = rel;
+      if (expand(index + 1)) return true;
     }
+    return false;
   };
-  for (const twin of rootTwins(graph, scope, where, root)) {
-    const row: Row = { [root]: twin };
-    if (rootFilter && rootFilter(row) === false) continue;
-    yield* expand(row, 0);
+  const rootSlot = slot(scope, root);
+  for (const list of rootTwins(graph, scope, where, root)) {
+    for (const twin of list) {
+      row[rootSlot] = twin;
+      if (rootFilter && rootFilter(row) === false) continue;
+      if (expand(0)) return;
+    }
   }
 }
 
@@ -379,36 +422,51 @@ export interface QueryResult {
 export function evaluate(query: Query, graph: QueryGraph): QueryResult {
   const scope = scopeOf(query.from);
   const filter = query.where ? compileExpr(scope, graph, query.where) : undefined;
-  const keep = (row: Row) => !filter || filter(row) === true;
   const top = query.select.kind === 'count' ? undefined : query.select.top;
+  const counting = query.select.kind === 'count';
 
   let scanned = 0;
+  let count = 0;
   const rows: Row[] = [];
+  // Rows handed in may be reused by the caller: copy the ones kept.
   const consider = (row: Row) => {
     scanned++;
-    if (keep(row)) rows.push(row);
+    if (filter && filter(row) !== true) return false;
+    if (counting) count++;
+    else rows.push(row.slice());
     return top !== undefined && rows.length >= top;
   };
 
   const from = query.from;
   if (from.kind === 'relationships') {
-    const name = from.alias ?? DEFAULT;
-    for (const r of graph.relationships()) if (consider({ [name]: r })) break;
+    const row: Row = [undefined];
+    for (const r of graph.relationships()) {
+      row[0] = r;
+      if (consider(row)) break;
+    }
   } else if (from.match) {
     for (const row of matchRows(graph, scope, from, query.where)) if (consider(row)) break;
   } else {
+    if (from.joins.length && ![from.alias ?? DEFAULT, ...from.joins.map((j) => j.target)].some((c) => anchoredIds(scope, query.where, c))) {
+      throw new QueryError("a JOIN query must pin its source or target twins by id in WHERE, e.g. WHERE T.$dtId = 'ABC'");
+    }
     // Terms that only concern the root collection prune it before the joins multiply rows.
-    const root = from.alias ?? DEFAULT;
-    const rootOnly = from.joins.length ? conjuncts(query.where).filter((c) => onlyReferences(scope, c, root)) : [];
-    const rootFilter = rootOnly.length ? rootOnly.map((c) => compileExpr(scope, graph, c)).reduce((f, g) => (row) => (f(row) === false ? false : g(row))) : undefined;
-    for (const row of joinRows(graph, scope, from, query.where, rootFilter)) if (consider(row)) break;
+    const rootFilter = from.joins.length ? conjunctFilter(scope, graph, query.where, from.alias ?? DEFAULT) : undefined;
+    joinRows(graph, scope, from, query.where, rootFilter, consider);
   }
 
   const select = query.select;
-  if (select.kind === 'count') return { items: [{ COUNT: rows.length }], scanned };
+  if (select.kind === 'count') return { items: [{ COUNT: count }], scanned };
   const multi = scope.names.length > 1 || scope.names[0] !== DEFAULT && from.kind === 'twins' && (from.joins.length > 0 || from.match !== undefined);
   if (select.kind === 'star') {
-    const items = rows.map((row) => (multi ? Object.fromEntries(scope.names.filter((n) => row[n]).map((n) => [n, row[n]])) : row[scope.names[0]!]!));
+    const items = rows.map((row) => {
+      if (!multi) return row[0]!;
+      const item: Doc = {};
+      scope.names.forEach((n, i) => {
+        if (row[i]) item[n] = row[i];
+      });
+      return item;
+    });
     return { items, scanned };
   }
   const projections = select.items.map((item) => {
@@ -426,6 +484,12 @@ export function evaluate(query: Query, graph: QueryGraph): QueryResult {
     return out;
   });
   return { items, scanned };
+}
+
+/** The top-level AND terms of WHERE that concern `collection` alone, as one filter (false = drop). */
+function conjunctFilter(scope: Scope, graph: QueryGraph, where: Expr | undefined, collection: string): Compiled | undefined {
+  const terms = conjuncts(where).filter((c) => onlyReferences(scope, c, collection)).map((c) => compileExpr(scope, graph, c));
+  return terms.length ? terms.reduce((f, g) => (row) => (f(row) === false ? false : g(row))) : undefined;
 }
 
 function onlyReferences(scope: Scope, e: Expr, collection: string): boolean {

@@ -1,0 +1,101 @@
+/**
+ * Bad input to the Digital Twins emulator: what a client sends wrong gets a clear ADT-style error,
+ * and nothing is half written. Most cases go through @azure/digital-twins-core; bodies the SDK
+ * would never send (broken JSON, a 5 MB request) go over plain HTTPS.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'node:https';
+import { DefaultHttpClient } from '@azure/core-http';
+import { DigitalTwinsClient } from '@azure/digital-twins-core';
+import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
+import { StaticTokenCredential } from '../../src/lib/twins/adt-twins.ts';
+import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
+
+const ARM = 'dtmi:manufacturing:RoboticArm;1';
+let adt: AdtEmulator;
+let client: DigitalTwinsClient;
+let agent: Agent;
+
+function raw(method: string, path: string, body: string | Buffer, contentType = 'application/json'): Promise<{ status: number; json: any }> {
+  const { hostname, port } = new URL(adt.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, method, path: `${path}?api-version=2023-10-31`, agent, headers: { authorization: 'Bearer dev', 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+    });
+    // The server may answer and close before a huge body is fully sent.
+    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+    req.end(body);
+  });
+}
+const twinBody = async (id: string) => (await client.getDigitalTwin(id)).body as Record<string, any>;
+
+beforeAll(async () => {
+  adt = await startAdtEmulator({ memory: true });
+  agent = new Agent({ ca: adt.caPem, keepAlive: false });
+  const http = new DefaultHttpClient();
+  const sdkAgent = new Agent({ ca: adt.caPem, keepAlive: true });
+  (http as unknown as { getOrCreateAgent: () => Agent }).getOrCreateAgent = () => sdkAgent;
+  client = new DigitalTwinsClient(adt.url, new StaticTokenCredential('dev'), { httpClient: http, retryOptions: { maxRetries: 0 } });
+  await client.createModels(readModelDocuments());
+  await client.upsertDigitalTwin('arm-1', JSON.stringify({ $metadata: { $model: ARM }, equipmentId: 'arm-1', temperature: 60, status: 'running' }));
+});
+afterAll(async () => adt?.close());
+
+describe('a client sending bad input to the emulator', () => {
+  it('gets 400 for a body that is not JSON, and the twin is untouched', async () => {
+    const res = await raw('PUT', '/digitaltwins/arm-1', '{"$metadata": {"$model": ');
+    expect(res).toMatchObject({ status: 400, json: { error: { code: 'InvalidArgument', message: expect.stringContaining('not valid JSON') } } });
+    expect((await twinBody('arm-1')).temperature).toBe(60);
+  });
+
+  it('gets 400 for a malformed JSON Patch, and no operation of it is applied', async () => {
+    const bad = [
+      [{ op: 'add', path: '/temperature', value: 99 }, { op: 'move', from: '/temperature', path: '/pressure' }],
+      [{ op: 'add', path: '/temperature', value: 99 }, { op: 'add', path: 'temperature', value: 1 }],
+      [{ op: 'add', path: '/temperature', value: 99 }, { op: 'replace', path: '/pressure' }],
+      [{ op: 'add', path: '/temperature', value: 99 }, { op: 'add', path: '/temperature', value: 'very hot' }],
+      [{ op: 'add', path: '/temperature', value: 99 }, { op: 'add', path: '/noSuchProperty', value: 1 }],
+    ];
+    for (const patch of bad) {
+      await expect(client.updateDigitalTwin('arm-1', patch as never)).rejects.toMatchObject({ statusCode: 400 });
+    }
+    const notAnArray = await raw('PATCH', '/digitaltwins/arm-1', JSON.stringify({ op: 'add', path: '/temperature', value: 99 }), 'application/json-patch+json');
+    expect(notAnArray).toMatchObject({ status: 400, json: { error: { code: 'JsonPatchInvalid' } } });
+    expect((await twinBody('arm-1')).temperature).toBe(60);
+  });
+
+  it('gets 400 TwinSizeLimitExceeded for a twin over 32 KB, by create or by patch', async () => {
+    const big = 'x'.repeat(33 * 1024);
+    await expect(client.upsertDigitalTwin('arm-big', JSON.stringify({ $metadata: { $model: ARM }, equipmentId: big }))).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
+    await expect(client.getDigitalTwin('arm-big')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.updateDigitalTwin('arm-1', [{ op: 'add', path: '/equipmentId', value: big }])).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
+    expect((await twinBody('arm-1')).equipmentId).toBe('arm-1');
+  });
+
+  it('gets 413 for a request body over 4 MB, and the emulator keeps serving', async () => {
+    const huge = JSON.stringify([{ op: 'add', path: '/equipmentId', value: 'y'.repeat(5 * 1024 * 1024) }]);
+    const res = await raw('PATCH', '/digitaltwins/arm-1', huge, 'application/json-patch+json');
+    expect(res).toMatchObject({ status: 413, json: { error: { code: 'RequestEntityTooLarge' } } });
+    expect((await twinBody('arm-1')).equipmentId).toBe('arm-1');
+  });
+
+  it('gets 404 for unknown twins, relationships and models, and 400 for a relationship to nowhere', async () => {
+    await expect(client.getDigitalTwin('no-such-twin')).rejects.toMatchObject({ statusCode: 404, code: 'DigitalTwinNotFound' });
+    await expect(client.updateDigitalTwin('no-such-twin', [{ op: 'add', path: '/temperature', value: 1 }])).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.getRelationship('arm-1', 'no-such-rel')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.getModel('dtmi:x:NoSuch;1')).rejects.toMatchObject({ statusCode: 404 });
+    await client.upsertDigitalTwin('line-1', JSON.stringify({ $metadata: { $model: 'dtmi:manufacturing:ProductionLine;1' }, name: 'Line 1' }));
+    await expect(client.upsertRelationship('line-1', 'r1', { $targetId: 'no-such-twin', $relationshipName: 'contains' })).rejects.toMatchObject({ statusCode: 400 });
+    expect(adt.graph.counts.relationships).toBe(0);
+  });
+
+  it('gets 400 for a model upload over 250 models or not an array, and nothing is stored', async () => {
+    const before = adt.graph.counts.models;
+    const many = Array.from({ length: 251 }, (_, i) => ({ '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:x:M${i};1`, '@type': 'Interface', contents: [] }));
+    await expect(client.createModels(many)).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('at most 250') });
+    expect((await raw('POST', '/models', '{"@id": "dtmi:x:A;1"}')).status).toBe(400);
+    expect(adt.graph.counts.models).toBe(before);
+  });
+});
