@@ -1,6 +1,7 @@
 // @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
 import azureFunctions, { type InvocationContext } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 
 const { app } = azureFunctions;
 
@@ -8,12 +9,4 @@ export async function telemetryIngest(messages: unknown, context: InvocationCont
   await services().telemetryIngest(messages, context);
 }
 
-app.eventHub('telemetryIngest', {
-  connection: 'EventHubConnection',
-  eventHubName: '%EVENTHUB_NAME%',
-  consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
-  cardinality: 'many',
-  // Event Hubs checkpoints even when a batch throws: the retry policy is what replays it.
-  retry: { strategy: 'exponentialBackoff', maxRetryCount: 8, minimumInterval: { seconds: 2 }, maximumInterval: { minutes: 2 } },
-  handler: telemetryIngest,
-});
+app.eventHub('telemetryIngest', { ...TELEMETRY_INGEST_TRIGGER, retry: { ...TELEMETRY_INGEST_TRIGGER.retry }, handler: telemetryIngest });

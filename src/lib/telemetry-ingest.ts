@@ -8,6 +8,19 @@ import type { TelemetryPipeline, BatchResult } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
 import { isAppError } from './errors.ts';
 
+/**
+ * How the host delivers and retries batches for telemetryIngest: the function registration and
+ * the local trigger runner both read this. Event Hubs checkpoints even when a batch throws, so the
+ * retry policy is what replays a failed batch.
+ */
+export const TELEMETRY_INGEST_TRIGGER = {
+  connection: 'EventHubConnection',
+  eventHubName: '%EVENTHUB_NAME%',
+  consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
+  cardinality: 'many',
+  retry: { strategy: 'exponentialBackoff', maxRetryCount: 8, minimumInterval: { seconds: 2 }, maximumInterval: { minutes: 2 } },
+} as const;
+
 export interface IngestContext extends InvocationLogTarget {
   invocationId: string;
   triggerMetadata?: Record<string, unknown>;

@@ -1,0 +1,125 @@
+/** The local trigger runner delivers event-log batches the way the Functions host does. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { TriggerRunner, readHostBatchSettings, retryPolicyOf, timeSpanMs, type EventHubHandler, type TriggerContext } from '../../src/local/trigger-runner.ts';
+import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
+import { jsonLogger } from '../../src/lib/log.ts';
+import { projectRoot } from '../../src/lib/paths.ts';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const openLog = (dir?: string) => {
+  const d = dir ?? mkdtempSync(join(tmpdir(), 'runner-'));
+  if (!dir) dirs.push(d);
+  return EventLog.open(d, { partitions: 2 });
+};
+const quiet = jsonLogger('test', 'error', () => {});
+const runner = (log: EventLog, handler: EventHubHandler, retries = 2) =>
+  new TriggerRunner({
+    log, handler, functionName: 'telemetryIngest', eventHubName: 'telemetry', consumerGroup: '$Default', logger: quiet,
+    batch: { maxEventBatchSize: 50, minEventBatchSize: 1, maxWaitTimeMs: 20 },
+    retry: { strategy: 'exponentialBackoff', maxRetryCount: retries, minimumIntervalMs: 1, maximumIntervalMs: 4 },
+  });
+const send = (log: EventLog, device: string, n: number) =>
+  log.append({ partitionKey: device, body: Buffer.from(JSON.stringify({ n })), properties: { app: 'x' }, systemProperties: { 'iothub-connection-device-id': device, 'message-id': `${device}-${n}` } });
+async function until(check: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('the trigger runner', () => {
+  it('reads the host settings the Functions host reads', () => {
+    expect(readHostBatchSettings(join(projectRoot(), 'host.json'))).toEqual({ maxEventBatchSize: 1000, minEventBatchSize: 200, maxWaitTimeMs: 1000 });
+    expect(timeSpanMs('00:01:30.5')).toBe(90_500);
+    expect(retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry)).toEqual({ strategy: 'exponentialBackoff', maxRetryCount: 8, minimumIntervalMs: 2000, maximumIntervalMs: 120_000 });
+  });
+
+  it('hands over parsed bodies and the per-message metadata arrays of a cardinality-many trigger, then checkpoints', async () => {
+    const log = openLog();
+    const seen: { bodies: unknown[]; ctx: TriggerContext }[] = [];
+    const r = runner(log, async (bodies, ctx) => void seen.push({ bodies, ctx }));
+    for (let i = 0; i < 10; i++) await send(log, 'arm-1', i);
+    r.start();
+    await until(() => seen.reduce((n, s) => n + s.bodies.length, 0) === 10);
+    await r.stop();
+    const first = seen[0]!;
+    expect(first.bodies[0]).toEqual({ n: 0 });
+    const meta = first.ctx.triggerMetadata as any;
+    const p = log.partitionFor('arm-1');
+    expect(meta.partitionContext).toMatchObject({ PartitionId: p, ConsumerGroup: '$Default', EventHubName: 'telemetry' });
+    expect(meta.sequenceNumberArray[0]).toBe(0);
+    expect(meta.systemPropertiesArray[0]).toMatchObject({ 'iothub-connection-device-id': 'arm-1', 'message-id': 'arm-1-0', 'x-opt-sequence-number': 0 });
+    expect(meta.enqueuedTimeUtcArray[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(meta.propertiesArray[0]).toEqual({ app: 'x' });
+    expect(log.checkpoint('$Default', p)?.sequenceNumber).toBe(9);
+    log.close();
+  });
+
+  it('retries a failing batch and checkpoints only once it succeeds', async () => {
+    const log = openLog();
+    let calls = 0;
+    const r = runner(log, async () => {
+      calls++;
+      if (calls < 3) throw new Error('ADT throttled');
+    });
+    await send(log, 'arm-1', 1);
+    r.start();
+    await until(() => r.stats.batches === 1);
+    await r.stop();
+    expect(calls).toBe(3);
+    expect(r.stats.retries).toBe(2);
+    expect(r.stats.deadLetteredBatches).toBe(0);
+    log.close();
+  });
+
+  it('dead-letters a batch that keeps failing and goes on with the partition (a poison message does not stall it)', async () => {
+    const log = openLog();
+    const handled: unknown[] = [];
+    const r = runner(log, async (bodies) => {
+      if (bodies.some((b) => (b as { n: number }).n === 666)) throw new Error('poison');
+      handled.push(...bodies);
+    });
+    await send(log, 'arm-1', 666);
+    r.start();
+    await until(() => r.stats.deadLetteredBatches === 1);
+    await send(log, 'arm-1', 7);
+    await until(() => handled.length === 1);
+    await r.stop();
+    const file = join(log.dir, 'dead-letters', '$Default', `${log.partitionFor('arm-1')}.jsonl`);
+    const dead = JSON.parse(readFileSync(file, 'utf8').trim());
+    expect(dead).toMatchObject({ error: 'poison', firstSequenceNumber: 0, events: [{ partitionKey: 'arm-1' }] });
+    expect(JSON.parse(Buffer.from(dead.events[0].body, 'base64').toString())).toEqual({ n: 666 });
+    expect(handled).toEqual([{ n: 7 }]);
+    log.close();
+  });
+
+  it('resumes from its checkpoint after a restart: nothing handled twice, nothing skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    dirs.push(dir);
+    let log = openLog(dir);
+    const handled: number[] = [];
+    const handler: EventHubHandler = async (bodies) => void handled.push(...bodies.map((b) => (b as { n: number }).n));
+    let r = runner(log, handler);
+    for (let i = 0; i < 5; i++) await send(log, 'arm-1', i);
+    r.start();
+    await until(() => handled.length === 5);
+    await r.stop();
+    log.close();
+
+    log = openLog(dir);
+    for (let i = 5; i < 8; i++) await send(log, 'arm-1', i);
+    r = runner(log, handler);
+    r.start();
+    await until(() => handled.length === 8);
+    await r.stop();
+    expect(handled).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(existsSync(join(dir, 'dead-letters'))).toBe(false);
+    log.close();
+  });
+});
