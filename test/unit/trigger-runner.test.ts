@@ -16,7 +16,7 @@ const openLog = (dir?: string) => {
   if (!dir) dirs.push(d);
   return EventLog.open(d, { partitions: 2 });
 };
-const quiet = jsonLogger('test', 'error', () => {});
+const quiet = jsonLogger('test', 'error', () => true);
 const runner = (log: EventLog, handler: EventHubHandler, retries = 2) =>
   new TriggerRunner({
     log, handler, functionName: 'telemetryIngest', eventHubName: 'telemetry', consumerGroup: '$Default', logger: quiet,
