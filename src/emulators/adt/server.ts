@@ -14,7 +14,7 @@ import { AdtError, badRequest } from './errors.ts';
 import { readPatch } from './json-patch.ts';
 import { AdtStorage } from './storage.ts';
 import { TwinGraph, type ChangeEvent } from './twin-graph.ts';
-import { ensureTlsMaterial, makeTlsMaterial } from './certs.ts';
+import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
 import { Throttle, ADT_RATE_LIMITS, type RateLimits } from './throttle.ts';
 import { evaluate, type Doc } from './query/evaluate.ts';
 import { parseQuery, QueryError } from './query/parse.ts';

@@ -1,0 +1,105 @@
+/**
+ * IoT Hub's service side through azure-iothub: direct methods (the equipment's emergencyStop)
+ * and the device registry. In Azure the client authenticates with the managed identity; against
+ * the local hub, with the hub's service connection string and its CA. azure-iothub dials the
+ * HostName as a bare host, so a `localhost:<port>` host gets an agent that connects to that port.
+ */
+import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
+import { connect } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { TokenCredential } from '@azure/identity';
+import iothub from 'azure-iothub';
+// azure-iothub's own HTTP client (not re-exported): given to Client and Registry so its agent can be set.
+import restApi from 'azure-iothub/dist/common-http/rest_api_client.js';
+import { AppError } from '../errors.ts';
+
+const { Client, Registry, ConnectionString, SharedAccessSignature } = iothub;
+const { RestApiClient } = restApi;
+type RestApiClientType = InstanceType<typeof RestApiClient>;
+
+export type IotHubServiceOptions = { connectionString: string; caPem?: string } | { hostName: string; credential: TokenCredential };
+
+/** An HTTPS agent that reaches `host:port` when azure-iothub asks for "host:port" as a host name. */
+class HostPortAgent extends Agent {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    options: AgentOptions,
+  ) {
+    super(options);
+  }
+
+  // Returning the socket is enough: the agent only uses the callback when none is returned.
+  override createConnection(options: RequestOptions): Duplex {
+    return connect({ ...(options as object), host: this.host, port: this.port, servername: this.host, ca: this.options.ca });
+  }
+}
+
+interface ServiceConfig {
+  host: string;
+  keyName: string;
+  sharedAccessSignature: string;
+}
+
+function serviceConfig(connectionString: string): ServiceConfig {
+  const cn = ConnectionString.parse(connectionString);
+  if (!cn.HostName || !cn.SharedAccessKeyName || !cn.SharedAccessKey) throw new Error('an IoT Hub service connection string needs HostName, SharedAccessKeyName and SharedAccessKey');
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  return { host: cn.HostName, keyName: cn.SharedAccessKeyName, sharedAccessSignature: SharedAccessSignature.create(cn.HostName, cn.SharedAccessKeyName, cn.SharedAccessKey, expiry).toString() };
+}
+
+/** Points a REST client at `host:port` with the given CA (call after Client/Registry set their own agent). */
+function useLocalAgent(rest: RestApiClientType, hostName: string, caPem: string | undefined): void {
+  const [host, port] = hostName.split(':');
+  if (port || caPem) rest.setOptions({ http: { agent: new HostPortAgent(host!, Number(port ?? 443), { keepAlive: true, ...(caPem ? { ca: caPem } : {}) }) } });
+}
+
+export interface MethodResult {
+  status: number;
+  payload: unknown;
+}
+
+/** Invokes direct methods on devices. */
+export class IotHubDirectMethods {
+  constructor(private readonly options: IotHubServiceOptions) {}
+
+  async invoke(deviceId: string, methodName: string, payload: unknown, responseTimeoutInSeconds = 30): Promise<MethodResult> {
+    // A client per call: calls are rare (stops), and each gets a fresh SAS token.
+    const client = (() => {
+      if (!('connectionString' in this.options)) return Client.fromTokenCredential(this.options.hostName, this.options.credential);
+      const config = serviceConfig(this.options.connectionString);
+      const rest = new RestApiClient(config, 'manufacturing-twins');
+      const c = new Client(new iothub.Amqp(config), rest);
+      useLocalAgent(rest, config.host, this.options.caPem);
+      return c;
+    })();
+    try {
+      const { result } = await client.invokeDeviceMethod(deviceId, { methodName, payload, responseTimeoutInSeconds });
+      return { status: (result as { status: number }).status, payload: (result as { payload: unknown }).payload };
+    } catch (error) {
+      throw translateHubError(error, deviceId, methodName);
+    }
+  }
+}
+
+/** The device registry, for seeding identities (local stack, post-provision). */
+export function iotHubRegistry(options: IotHubServiceOptions): InstanceType<typeof Registry> {
+  if ('connectionString' in options) {
+    const config = serviceConfig(options.connectionString);
+    const rest = new RestApiClient(config, 'manufacturing-twins');
+    const registry = new Registry(config, rest);
+    useLocalAgent(rest, config.host, options.caPem);
+    return registry;
+  }
+  return Registry.fromTokenCredential(options.hostName, options.credential);
+}
+
+function translateHubError(error: unknown, deviceId: string, methodName: string): AppError {
+  const name = (error as Error)?.name ?? '';
+  const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+  const message = `${methodName} on ${deviceId}: ${(error as Error)?.message ?? String(error)}`;
+  if (name === 'DeviceNotFoundError' || status === 404) return new AppError('device.offline', message, { status: 404, retryable: true, cause: error });
+  if (name === 'GatewayTimeoutError' || status === 504) return new AppError('device.timeout', message, { status: 504, retryable: true, cause: error });
+  if (name === 'UnauthorizedError' || status === 401) return new AppError('iothub.unauthorized', message, { status: 502, cause: error });
+  return new AppError('iothub.error', message, { status: 502, retryable: true, cause: error });
+}

@@ -1,0 +1,155 @@
+/**
+ * The local IoT Hub, driven only through the real SDKs: devices with azure-iot-device over MQTT
+ * (TLS), the service side with azure-iothub (through the product's adapter). Telemetry lands in
+ * the event log with IoT Hub's system properties; bad devices, tokens and messages are refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import deviceSdk from 'azure-iot-device';
+import mqttTransport from 'azure-iot-device-mqtt';
+import iotCommon from 'azure-iot-common';
+import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
+import { makeSas } from '../../src/emulators/iothub/sas.ts';
+import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
+import { compileCondition } from '../../src/emulators/iothub/routing.ts';
+
+const { Client: DeviceClient, Message } = deviceSdk;
+const { NoRetry } = iotCommon;
+const { Mqtt } = mqttTransport;
+
+let dir: string;
+let log: EventLog;
+let hub: IotHub;
+const opened: InstanceType<typeof DeviceClient>[] = [];
+
+async function connect(connectionString: string) {
+  const client = DeviceClient.fromConnectionString(connectionString, Mqtt);
+  client.setRetryPolicy(new NoRetry());
+  await client.setOptions({ ca: hub.caPem });
+  opened.push(client);
+  await client.open();
+  return client;
+}
+const allEvents = () => log.partitionIds.flatMap((p) => log.read(p, 0, 10_000));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'iothub-'));
+  log = EventLog.open(join(dir, 'log'), { partitions: 4 });
+  hub = await startIotHub({ dataDir: join(dir, 'hub'), port: 0, endpoints: { events: log }, maxMessageBytes: 64 * 1024 });
+  hub.registry.add('robotic-arm-001');
+  hub.registry.add('conveyor-001');
+});
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+  await hub?.close();
+  log?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a device on the local IoT Hub', () => {
+  it('sends telemetry that reaches the event log with IoT Hub system and application properties', async () => {
+    const arm = await connect(hub.registry.connectionString('robotic-arm-001', hub.hostName));
+    for (let i = 0; i < 3; i++) {
+      const message = new Message(JSON.stringify({ temperature: 60 + i, status: 'running' }));
+      message.messageId = `arm-msg-${i}`;
+      message.contentType = 'application/json';
+      message.contentEncoding = 'utf-8';
+      message.properties.add('scenario', 'normal');
+      await arm.sendEvent(message);
+    }
+    const events = allEvents().filter((e) => e.partitionKey === 'robotic-arm-001');
+    expect(events.map((e) => JSON.parse(e.body.toString()).temperature)).toEqual([60, 61, 62]);
+    expect(events[0]!.systemProperties).toMatchObject({
+      'iothub-connection-device-id': 'robotic-arm-001',
+      'message-id': 'arm-msg-0',
+      'content-type': 'application/json',
+      'content-encoding': 'utf-8',
+      'iothub-message-source': 'Telemetry',
+      'iothub-enqueuedtime': expect.stringMatching(/^\d{4}-/),
+    });
+    expect(events[0]!.properties).toEqual({ scenario: 'normal' });
+    expect(new Set(events.map((e) => e.partitionId)).size).toBe(1);
+  });
+
+  it('answers a direct method invoked through azure-iothub', async () => {
+    const conveyor = await connect(hub.registry.connectionString('conveyor-001', hub.hostName));
+    const calls: unknown[] = [];
+    conveyor.onDeviceMethod('emergencyStop', (request, response) => {
+      calls.push(request.payload);
+      void response.send(200, { stopped: true, reason: (request.payload as { reason: string }).reason });
+    });
+    await new Promise((r) => setTimeout(r, 100)); // the subscription is made asynchronously
+    const methods = new IotHubDirectMethods({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+    const result = await methods.invoke('conveyor-001', 'emergencyStop', { reason: 'vibration critical' }, 10);
+    expect(result).toEqual({ status: 200, payload: { stopped: true, reason: 'vibration critical' } });
+    expect(calls).toEqual([{ reason: 'vibration critical' }]);
+    await expect(methods.invoke('quality-station-009', 'emergencyStop', {}, 5)).rejects.toMatchObject({ code: 'device.offline' });
+  });
+
+  it('registers devices through azure-iothub Registry, and the registry survives a restart', async () => {
+    const registry = iotHubRegistry({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+    const created = await registry.create({ deviceId: 'quality-station-001' });
+    expect(created.responseBody).toMatchObject({ deviceId: 'quality-station-001', status: 'enabled', authentication: { type: 'sas' } });
+    const got = await registry.get('quality-station-001');
+    expect(got.responseBody.authentication?.symmetricKey?.primaryKey).toBe(hub.registry.get('quality-station-001')!.primaryKey);
+    const { DeviceRegistry } = await import('../../src/emulators/iothub/registry.ts');
+    expect(new DeviceRegistry(join(dir, 'hub', 'registry.json')).list().map((d) => d.deviceId).sort()).toEqual(['conveyor-001', 'quality-station-001', 'robotic-arm-001']);
+    await expect(registry.get('nope')).rejects.toThrow();
+  });
+});
+
+describe('the local IoT Hub refuses', () => {
+  it('unknown devices, wrong keys and expired tokens, and counts them', async () => {
+    const before = structuredClone(hub.stats.refusedConnections);
+    const wrongKey = hub.registry.connectionString('robotic-arm-001', hub.hostName).replace(/SharedAccessKey=.*/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+    await expect(connect(wrongKey)).rejects.toThrow();
+    await expect(connect(`HostName=${hub.hostName};DeviceId=ghost-007;SharedAccessKey=${Buffer.alloc(32, 1).toString('base64')}`)).rejects.toThrow();
+    const expired = makeSas(`${hub.hostName}/devices/robotic-arm-001`, hub.registry.get('robotic-arm-001')!.primaryKey, Math.floor(Date.now() / 1000) - 60);
+    const client = DeviceClient.fromSharedAccessSignature(expired, Mqtt);
+    client.setRetryPolicy(new NoRetry());
+    await client.setOptions({ ca: hub.caPem });
+    await expect(client.open()).rejects.toThrow();
+    expect(hub.stats.refusedConnections.badToken).toBe(before.badToken + 1);
+    expect(hub.stats.refusedConnections.unknownDevice).toBe(before.unknownDevice + 1);
+    expect(hub.stats.refusedConnections.expiredToken).toBe(before.expiredToken + 1);
+  });
+
+  it('an oversized message, which is not stored, while the device can reconnect and go on', async () => {
+    hub.registry.add('big-sender');
+    const cs = hub.registry.connectionString('big-sender', hub.hostName);
+    const client = await connect(cs);
+    await expect(client.sendEvent(new Message('x'.repeat(70 * 1024)))).rejects.toThrow();
+    expect(hub.stats.refusedMessages.tooLarge).toBe(1);
+    await client.close().catch(() => undefined);
+    const again = await connect(cs);
+    await again.sendEvent(new Message(JSON.stringify({ ok: true })));
+    expect(allEvents().filter((e) => e.partitionKey === 'big-sender').map((e) => e.body.toString())).toEqual(['{"ok":true}']);
+  });
+
+  it('service calls without a valid service token', async () => {
+    const forged = `HostName=${hub.hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${Buffer.alloc(32, 9).toString('base64')}`;
+    await expect(new IotHubDirectMethods({ connectionString: forged, caPem: hub.caPem }).invoke('conveyor-001', 'emergencyStop', {}, 5)).rejects.toMatchObject({ code: 'iothub.unauthorized' });
+  });
+});
+
+describe('route conditions', () => {
+  const message = { deviceId: 'arm-1', properties: { alert: 'true', level: '3' }, systemProperties: { 'content-type': 'application/json' } };
+  it.each([
+    ['true', true],
+    ['false', false],
+    ["alert = 'true'", true],
+    ["alert = 'true' AND level > 2", true],
+    ["$connectionDeviceId = 'arm-2' OR level >= 3", true],
+    ["NOT ($contentType = 'application/json')", false],
+    ["missing = 'x'", undefined],
+  ])('%s', (condition, expected) => {
+    expect(compileCondition(condition)(message)).toBe(expected);
+  });
+  it('refuses body queries and broken conditions', () => {
+    expect(() => compileCondition('$body.temperature > 50')).toThrow(/body queries/);
+    expect(() => compileCondition("alert = ")).toThrow(/unexpected end/);
+  });
+});
