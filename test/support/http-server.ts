@@ -7,6 +7,7 @@ export interface Recorded {
   url: string;
   headers: IncomingMessage['headers'];
   body: string;
+  raw: Buffer;
 }
 
 export type Responder = (req: Recorded, res: ServerResponse) => void | Promise<void>;
@@ -17,7 +18,8 @@ export async function startServer(responder: Responder) {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const raw = Buffer.concat(chunks);
+      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: raw.toString('utf8'), raw };
       requests.push(recorded);
       void responder(recorded, res);
     });

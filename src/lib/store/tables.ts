@@ -10,6 +10,8 @@ export interface TableDef {
   columns: readonly (readonly [name: string, type: KustoType])[];
   /** Columns that identify a row: a replayed row with the same key is the same row. */
   key: readonly string[];
+  /** Some key columns may be null (a dead letter may lack a message id or a partition). */
+  keyNullable?: true;
 }
 
 export const TABLES: readonly TableDef[] = [
@@ -42,6 +44,7 @@ export const TABLES: readonly TableDef[] = [
       ['EnqueuedTime', 'datetime'], ['Body', 'string'],
     ],
     key: ['PartitionId', 'SequenceNumber', 'Reason', 'MessageId'],
+    keyNullable: true,
   },
 ];
 

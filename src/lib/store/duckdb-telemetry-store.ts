@@ -1,0 +1,155 @@
+/**
+ * The local stand-in for Data Explorer: a DuckDB file with the same tables and columns (from
+ * tables.ts). Writes are idempotent like the Kusto tables read through their Deduped views: a row
+ * whose key is already stored is skipped. Each batch is one transaction, so a crash leaves it
+ * whole or absent; concurrent callers are serialised on the one connection.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { LatestReading, StoreBatch, TelemetryStorePort } from '../ports.ts';
+import { TABLES, type KustoType, type TableDef } from './tables.ts';
+
+const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
+
+export interface TelemetryPoint {
+  time: string;
+  readings: Record<string, unknown>;
+  anomalyScore: number;
+  failureProbability: number | null;
+}
+
+function append(appender: DuckDBAppender, type: KustoType, value: unknown): void {
+  if (value === null || value === undefined) return appender.appendNull();
+  switch (type) {
+    case 'real': return appender.appendDouble(Number(value));
+    case 'long': return appender.appendBigInt(BigInt(value as number));
+    case 'dynamic': return appender.appendVarchar(JSON.stringify(value));
+    default: return appender.appendVarchar(String(value));
+  }
+}
+
+/** Reads a column back the way it went in (ISO times, parsed JSON, numbers). */
+function selectList(def: TableDef): string {
+  return def.columns
+    .map(([name, type]) => {
+      const col = `"${name}"`;
+      if (type === 'datetime') return `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ') AS ${col}`;
+      if (type === 'long') return `CAST(${col} AS DOUBLE) AS ${col}`;
+      return col;
+    })
+    .join(', ');
+}
+
+export class DuckDbTelemetryStore implements TelemetryStorePort {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly db: DuckDBConnection,
+  ) {}
+
+  /** Opens (creating if needed) the store; ':memory:' for a throwaway one. */
+  static async open(path: string): Promise<DuckDbTelemetryStore> {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(path);
+    const db = await instance.connect();
+    for (const def of TABLES) {
+      const cols = def.columns.map(([n, t]) => `"${n}" ${SQL_TYPE[t]}`).join(', ');
+      // Nullable keys cannot be a primary key: those tables dedupe with an anti-join instead.
+      const pk = def.keyNullable ? '' : `, PRIMARY KEY (${def.key.map((k) => `"${k}"`).join(', ')})`;
+      await db.run(`CREATE TABLE IF NOT EXISTS "${def.name}" (${cols}${pk})`);
+      await db.run(`CREATE TEMP TABLE IF NOT EXISTS "staging_${def.name}" AS SELECT * FROM "${def.name}" LIMIT 0`);
+    }
+    return new DuckDbTelemetryStore(instance, db);
+  }
+
+  write(batch: StoreBatch): Promise<void> {
+    return this.serial(async () => {
+      const work: [TableDef, readonly object[]][] = [
+        [TABLES[0]!, batch.telemetry],
+        [TABLES[1]!, batch.anomalies],
+        [TABLES[2]!, batch.deadLetters],
+      ];
+      if (work.every(([, rows]) => rows.length === 0)) return;
+      await this.db.run('BEGIN TRANSACTION');
+      try {
+        for (const [def, rows] of work) if (rows.length) await this.writeTable(def, rows);
+        await this.db.run('COMMIT');
+      } catch (error) {
+        await this.db.run('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  private async writeTable(def: TableDef, rows: readonly object[]): Promise<void> {
+    const staging = `staging_${def.name}`;
+    const appender = await this.db.createAppender(staging, 'main', 'temp');
+    for (const row of rows) {
+      for (const [name, type] of def.columns) append(appender, type, (row as Record<string, unknown>)[name]);
+      appender.endRow();
+    }
+    appender.closeSync();
+    const keys = def.key.map((k) => `"${k}"`).join(', ');
+    if (def.keyNullable) {
+      const same = def.key.map((k) => `t."${k}" IS NOT DISTINCT FROM s."${k}"`).join(' AND ');
+      await this.db.run(`INSERT INTO "${def.name}" SELECT * FROM (SELECT DISTINCT ON (${keys}) * FROM temp.main."${staging}") s WHERE NOT EXISTS (SELECT 1 FROM "${def.name}" t WHERE ${same})`);
+    } else {
+      await this.db.run(`INSERT OR IGNORE INTO "${def.name}" SELECT * FROM temp.main."${staging}"`);
+    }
+    await this.db.run(`DELETE FROM temp.main."${staging}"`);
+  }
+
+  async latestReadings(since: number): Promise<LatestReading[]> {
+    const rows = await this.query<{ DeviceId: string; Timestamp: string; Readings: string }>(
+      `SELECT "DeviceId", strftime(max("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", arg_max("Readings", "Timestamp") AS "Readings"
+       FROM "EquipmentTelemetry" GROUP BY "DeviceId" HAVING max("Timestamp") >= $1::TIMESTAMP`,
+      [new Date(since).toISOString()],
+    );
+    return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: JSON.parse(r.Readings) as Record<string, unknown> }));
+  }
+
+  /** A device's readings in [from, to), oldest first, at most `limit`. */
+  async history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]> {
+    const rows = await this.query<{ Timestamp: string; Readings: string; AnomalyScore: number; FailureProbability: number | null }>(
+      `SELECT strftime("Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", "Readings", "AnomalyScore", "FailureProbability" FROM "EquipmentTelemetry"
+       WHERE "DeviceId" = $1 AND "Timestamp" >= $2::TIMESTAMP AND "Timestamp" < $3::TIMESTAMP ORDER BY "Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [deviceId, new Date(from).toISOString(), new Date(to).toISOString()],
+    );
+    return rows.reverse().map((r) => ({ time: r.Timestamp, readings: JSON.parse(r.Readings) as Record<string, unknown>, anomalyScore: r.AnomalyScore, failureProbability: r.FailureProbability }));
+  }
+
+  /** Every row of a table as it was written (tests, tools). */
+  async rows(table: TableDef['name']): Promise<Record<string, unknown>[]> {
+    const def = TABLES.find((t) => t.name === table)!;
+    const rows = await this.query<Record<string, unknown>>(`SELECT ${selectList(def)} FROM "${table}"`);
+    for (const row of rows) for (const [name, type] of def.columns) if (type === 'dynamic' && typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string);
+    return rows;
+  }
+
+  async count(table: TableDef['name']): Promise<number> {
+    const [row] = await this.query<{ n: number }>(`SELECT CAST(count(*) AS DOUBLE) AS n FROM "${table}"`);
+    return row!.n;
+  }
+
+  private query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.serial(async () => {
+      const reader = await this.db.runAndReadAll(sql, params as never);
+      return reader.getRowObjectsJS() as T[];
+    });
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.db.run('CHECKPOINT').catch(() => undefined);
+    this.db.closeSync();
+    this.instance.closeSync();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * One contract for the telemetry store port. The DuckDB store (local) holds exactly the rows the
+ * Kusto adapter (Azure) streams to Data Explorer for the same batch, column for column; replays
+ * add nothing; the newest reading per device and a device's history read back correctly; a
+ * batch survives closing and reopening the file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDbTelemetryStore } from '../../src/lib/store/duckdb-telemetry-store.ts';
+import { KustoTelemetryStore } from '../../src/lib/store/kusto-telemetry-store.ts';
+import { TABLES } from '../../src/lib/store/tables.ts';
+import type { StoreBatch } from '../../src/lib/ports.ts';
+import { reply, startServer } from '../support/http-server.ts';
+
+const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 10, 0, s)).toISOString();
+const reading = (device: string, s: number, temperature: number) => ({
+  Timestamp: at(s), DeviceId: device, ModelId: 'dtmi:manufacturing:RoboticArm;1', MessageId: `${device}|m:${s}`, EnqueuedTime: at(s),
+  Readings: { temperature, status: 'running' }, AnomalyScore: temperature > 90 ? 0.9 : 0.1, FailureProbability: temperature > 90 ? 0.4 : null, ModelVersion: 'envelope-1',
+});
+const batch: StoreBatch = {
+  telemetry: [reading('arm-1', 1, 70), reading('arm-1', 2, 95), reading('arm-2', 1, 60)],
+  anomalies: [{ Timestamp: at(2), DeviceId: 'arm-1', MessageId: 'arm-1|m:2', Severity: 'critical', AnomalyScore: 0.9, FailureProbability: 0.4, Contributions: { temperature: 1 }, ModelVersion: 'envelope-1', AlertId: 'arm-1:critical:1' }],
+  deadLetters: [
+    { ReceivedAt: at(3), Reason: 'body.notJson', Detail: 'Unexpected token', DeviceId: 'arm-3', MessageId: null, PartitionId: '2', SequenceNumber: 17, EnqueuedTime: at(3), Body: '{oops' },
+    { ReceivedAt: at(3), Reason: 'envelope.noDevice', Detail: 'no device id', DeviceId: null, MessageId: null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: '{}' },
+  ],
+};
+const keyOf = (table: string, row: Record<string, unknown>) => TABLES.find((t) => t.name === table)!.key.map((k) => String(row[k])).join('|');
+const sorted = (table: string, rows: Record<string, unknown>[]) => [...rows].sort((a, b) => keyOf(table, a).localeCompare(keyOf(table, b)));
+
+let dir: string;
+let store: DuckDbTelemetryStore;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'store-'));
+  store = await DuckDbTelemetryStore.open(join(dir, 'telemetry.duckdb'));
+});
+afterAll(async () => {
+  await store?.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the telemetry store contract', () => {
+  it('DuckDB holds exactly the rows the Kusto adapter streams for the same batch', async () => {
+    const cluster = await startServer((req, res) => (req.url.startsWith('/v1/rest/auth/metadata') ? reply(res, 404, {}) : reply(res, 200, { Tables: [] })));
+    try {
+      await new KustoTelemetryStore({ clusterUrl: cluster.url, database: 'telemetry' }).write(batch);
+      await store.write(batch);
+      for (const def of TABLES) {
+        const sent = cluster.requests
+          .filter((r) => r.url.startsWith(`/v1/rest/ingest/telemetry/${def.name}?`))
+          .flatMap((r) => (r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.raw) : r.raw).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+        expect(sent.length, def.name).toBeGreaterThan(0);
+        expect(sorted(def.name, await store.rows(def.name)), def.name).toEqual(sorted(def.name, sent));
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('ignores a replayed batch, and a batch that overlaps what is stored adds only the new rows', async () => {
+    await store.write(batch);
+    expect(await store.count('EquipmentTelemetry')).toBe(3);
+    expect(await store.count('DeadLetters')).toBe(2);
+    await store.write({ telemetry: [reading('arm-1', 2, 95), reading('arm-1', 3, 72), reading('arm-1', 3, 72)], anomalies: [], deadLetters: [batch.deadLetters[1]!] });
+    expect(await store.count('EquipmentTelemetry')).toBe(4);
+    expect(await store.count('DeadLetters')).toBe(2);
+    expect(await store.count('AnomalyFlags')).toBe(1);
+  });
+
+  it('answers the newest reading of each device seen since a time', async () => {
+    const latest = await store.latestReadings(Date.parse(at(2)));
+    expect(latest).toEqual([{ deviceId: 'arm-1', time: Date.parse(at(3)), readings: { temperature: 72, status: 'running' } }]);
+    expect((await store.latestReadings(0)).map((l) => l.deviceId).sort()).toEqual(['arm-1', 'arm-2']);
+  });
+
+  it("returns a device's history in time order, newest `limit` readings of the window", async () => {
+    const h = await store.history('arm-1', Date.parse(at(0)), Date.parse(at(10)), 2);
+    expect(h.map((p) => [p.time, p.readings.temperature, p.anomalyScore])).toEqual([[at(2), 95, 0.9], [at(3), 72, 0.1]]);
+  });
+
+  it('keeps everything across closing and reopening the file', async () => {
+    await store.close();
+    store = await DuckDbTelemetryStore.open(join(dir, 'telemetry.duckdb'));
+    expect(await store.count('EquipmentTelemetry')).toBe(4);
+    await store.write(batch);
+    expect(await store.count('EquipmentTelemetry')).toBe(4);
+  });
+});
