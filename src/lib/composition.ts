@@ -12,6 +12,7 @@ import { loadPlantModels } from './dtdl/index.ts';
 import { TelemetryCatalog } from './telemetry/catalog.ts';
 import { AdtTwins, StaticTokenCredential, readCa } from './twins/adt-twins.ts';
 import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
+import { DuckDbTelemetryStore } from './store/duckdb-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { EnvelopeDetector } from './anomaly/envelope-detector.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
@@ -59,6 +60,22 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+function telemetryStore(config: Config, credential: TokenCredential): TelemetryStorePort {
+  if (config.DUCKDB_PATH) return lazyStore(DuckDbTelemetryStore.open(config.DUCKDB_PATH));
+  const clusterUrl = config.ADX_CLUSTER_URL!;
+  const local = /^http:\/\/(localhost|127\.0\.0\.1)/.test(clusterUrl);
+  return new KustoTelemetryStore({ clusterUrl, database: config.ADX_DATABASE, ...(local ? {} : { credential }) });
+}
+
+/** A store that is still opening: calls wait for it (services are built synchronously). */
+function lazyStore(opening: Promise<TelemetryStorePort>): TelemetryStorePort {
+  opening.catch(() => undefined);
+  return {
+    write: async (batch) => (await opening).write(batch),
+    latestReadings: async (since) => (await opening).latestReadings(since),
+  };
+}
+
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? jsonLogger('manufacturing-twins', config.LOG_LEVEL);
   const catalog = new TelemetryCatalog(loadPlantModels(overrides.modelsDir));
@@ -70,8 +87,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       credential: config.DIGITAL_TWINS_TOKEN ? new StaticTokenCredential(config.DIGITAL_TWINS_TOKEN) : credential,
       caPem: readCa(config.DIGITAL_TWINS_CA_FILE),
     });
-  const local = /^http:\/\/(localhost|127\.0\.0\.1)/.test(config.ADX_CLUSTER_URL);
-  const store = overrides.store ?? new KustoTelemetryStore({ clusterUrl: config.ADX_CLUSTER_URL, database: config.ADX_DATABASE, ...(local ? {} : { credential }) });
+  const store = overrides.store ?? telemetryStore(config, credential);
   const endpoint = config.ML_ENDPOINT_URL
     ? new MlEndpointClient({
         scoringUrl: config.ML_ENDPOINT_URL,

@@ -20,7 +20,9 @@ const schema = z
     DIGITAL_TWINS_TOKEN: optionalString,
     /** PEM file of a CA to trust for DIGITAL_TWINS_URL (the local emulator's). */
     DIGITAL_TWINS_CA_FILE: optionalString,
-    ADX_CLUSTER_URL: url('the Data Explorer cluster URI, e.g. https://<cluster>.<region>.kusto.windows.net'),
+    ADX_CLUSTER_URL: url('the Data Explorer cluster URI, e.g. https://<cluster>.<region>.kusto.windows.net').optional(),
+    /** Local runs only: keep telemetry in this DuckDB file instead of Data Explorer. */
+    DUCKDB_PATH: optionalString,
     ADX_DATABASE: z.string().min(1).default('telemetry'),
     ML_ENDPOINT_URL: url('the Azure ML online endpoint scoring URI, ending in /score').optional(),
     ML_ENDPOINT_KEY: optionalString,
@@ -39,6 +41,10 @@ const schema = z
     API_MAX_BODY_BYTES: z.coerce.number().int().min(256).default(32 * 1024),
     API_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .refine((c) => (c.ADX_CLUSTER_URL === undefined) !== (c.DUCKDB_PATH === undefined), {
+    message: 'set exactly one of ADX_CLUSTER_URL (Data Explorer) and DUCKDB_PATH (a local DuckDB file)',
+    path: ['ADX_CLUSTER_URL'],
   })
   .refine((c) => c.ANOMALY_WARNING_THRESHOLD <= c.ANOMALY_CRITICAL_THRESHOLD, {
     message: 'must not exceed ANOMALY_CRITICAL_THRESHOLD',

@@ -6,6 +6,7 @@
 import Module, { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_ROUTES } from '../../src/lib/http/routes.ts';
 
 interface Registration {
   name: string;
@@ -69,6 +70,12 @@ describe('the Function App the host indexes', () => {
       twinRelationships: 'GET twins/{id}/relationships function',
       health: 'GET health anonymous',
     });
+  });
+
+  it('registers every route the local stack serves, and no other HTTP function', () => {
+    const http = registrations.filter((r) => trigger(r)?.type === 'httpTrigger');
+    const registered = http.map((r) => `${r.name} ${(trigger(r)?.methods as string[]).join(',')} ${trigger(r)?.route} ${trigger(r)?.authLevel}`).sort();
+    expect(registered).toEqual(HTTP_ROUTES.map((r) => `${r.name} ${r.methods.join(',')} ${r.route} ${r.authLevel}`).sort());
   });
 
   it('refreshes held-back twins on a timer and validates settings when the app starts', () => {

@@ -90,6 +90,8 @@ const PROPERTY_KEYS: Record<string, string> = {
   '$.ce': 'content-encoding',
   '$.ctime': 'iothub-creation-time-utc',
   '$.uid': 'user-id',
+  // Devices set their own creation time as this application property; IoT Hub lifts it into the system ones.
+  'iothub-creation-time-utc': 'iothub-creation-time-utc',
 };
 
 function authError(returnCode: number, message: string): AuthenticateError {

@@ -52,21 +52,26 @@ export function toTwinState(row: Record<string, unknown>): TwinState {
   };
 }
 
+/** A DigitalTwinsClient that does not retry on its own (callers retry) and trusts `caPem` when given. */
+export function digitalTwinsClient(options: { endpoint: string; credential: TokenCredential; caPem?: string | undefined }): DigitalTwinsClient {
+  const clientOptions: Record<string, unknown> = { retryOptions: { maxRetries: 0 } };
+  if (options.caPem) {
+    // The client has no TLS option of its own: its HTTP client picks the agent, so hand it one
+    // that trusts the emulator's CA (NODE_EXTRA_CA_CERTS would need a process restart).
+    const agent = new Agent({ ca: options.caPem, keepAlive: true });
+    const httpClient = new DefaultHttpClient();
+    (httpClient as unknown as { getOrCreateAgent: () => Agent }).getOrCreateAgent = () => agent;
+    clientOptions.httpClient = httpClient;
+  }
+  return new DigitalTwinsClient(options.endpoint, options.credential, clientOptions);
+}
+
 export class AdtTwins implements TwinsPort {
   private readonly client: DigitalTwinsClient;
   private readonly retry: RetryPolicy;
 
   constructor(options: AdtTwinsOptions) {
-    const clientOptions: Record<string, unknown> = { retryOptions: { maxRetries: 0 } };
-    if (options.caPem) {
-      // The client has no TLS option of its own: its HTTP client picks the agent, so hand it one
-      // that trusts the emulator's CA (NODE_EXTRA_CA_CERTS would need a process restart).
-      const agent = new Agent({ ca: options.caPem, keepAlive: true });
-      const httpClient = new DefaultHttpClient();
-      (httpClient as unknown as { getOrCreateAgent: () => Agent }).getOrCreateAgent = () => agent;
-      clientOptions.httpClient = httpClient;
-    }
-    this.client = new DigitalTwinsClient(options.endpoint, options.credential, clientOptions);
+    this.client = digitalTwinsClient(options);
     this.retry = options.retry ?? defaultRetryPolicy;
   }
 

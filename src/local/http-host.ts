@@ -1,0 +1,117 @@
+/**
+ * The local stand-in for the Functions host's HTTP side: serves the API routes (HTTP_ROUTES, the
+ * same handlers the HTTP functions call) under /api, and captures Teams webhook posts at
+ * /local/teams-webhook so alerts are visible without a Teams tenant.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import type { Services } from '../lib/composition.ts';
+import { HTTP_ROUTES, matchRoute } from '../lib/http/routes.ts';
+import type { ApiRequest } from '../lib/http/twin-api.ts';
+import type { ApiResponse } from '../lib/http/problem.ts';
+
+export interface CapturedAlert {
+  receivedAt: string;
+  message: unknown;
+}
+
+export interface HttpHost {
+  url: string;
+  port: number;
+  alerts: CapturedAlert[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(Object.assign(new Error('body too large'), { tooLarge: true }));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function write(res: ServerResponse, r: ApiResponse & { body?: string }): void {
+  const body = r.jsonBody !== undefined ? JSON.stringify(r.jsonBody) : (r.body ?? '');
+  res.writeHead(r.status, { ...(r.headers ?? {}), 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startHttpHost(options: { services: () => Services; port?: number; host?: string; alertsFile?: string; extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean> }): Promise<HttpHost> {
+  const alerts: CapturedAlert[] = [];
+  if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/local/teams-webhook' && req.method === 'POST') {
+      const text = await readBody(req, MAX_BODY);
+      let message: unknown = text;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        // Kept as text: the capture shows what was posted.
+      }
+      const alert = { receivedAt: new Date().toISOString(), message };
+      alerts.push(alert);
+      if (alerts.length > 1000) alerts.shift();
+      if (options.alertsFile) appendFileSync(options.alertsFile, `${JSON.stringify(alert)}\n`);
+      return write(res, { status: 202 });
+    }
+    if (url.pathname === '/local/alerts' && req.method === 'GET') return write(res, { status: 200, headers: { 'content-type': 'application/json' }, jsonBody: alerts });
+    if (options.extra && (await options.extra(req, res, url))) return;
+    if (url.pathname.startsWith('/api/')) {
+      const path = url.pathname.slice('/api/'.length);
+      for (const route of HTTP_ROUTES) {
+        const params = matchRoute(route.route, path);
+        if (!params) continue;
+        if (!route.methods.includes(req.method as 'GET')) return write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
+        let body: Promise<string> | undefined;
+        const request: ApiRequest = {
+          method: req.method ?? 'GET',
+          url: url.href,
+          headers: { get: (name) => (req.headers[name.toLowerCase()] as string | undefined) ?? null },
+          params,
+          text: () => (body ??= readBody(req, options.services().config.API_MAX_BODY_BYTES + 1)),
+        };
+        return write(res, await route.handle(options.services(), request));
+      }
+    }
+    write(res, { status: 404, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Not found', status: 404, detail: `nothing is served at ${url.pathname}` } });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) return res.destroy();
+      const tooLarge = (error as { tooLarge?: boolean }).tooLarge;
+      write(res, { status: tooLarge ? 413 : 500, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: tooLarge ? 'Payload too large' : 'Internal error', status: tooLarge ? 413 : 500, detail: (error as Error).message } });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    alerts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

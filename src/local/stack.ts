@@ -1,0 +1,150 @@
+/**
+ * The whole product on one machine: the ADT emulator, the local IoT Hub routing into a durable
+ * event log, the trigger runner calling the same telemetryIngest handler the Function App
+ * registers, a DuckDB file in place of Data Explorer, the HTTP API and a Teams webhook capture.
+ * State lives under one data folder; a restart resumes from the event log's checkpoints.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAdtEmulator, type AdtEmulator } from '../emulators/adt/server.ts';
+import { startIotHub, type IotHub } from '../emulators/iothub/server.ts';
+import { EventLog } from '../emulators/event-log/event-log.ts';
+import { DuckDbTelemetryStore } from '../lib/store/duckdb-telemetry-store.ts';
+import { loadConfig, type ConfigInput } from '../lib/config.ts';
+import { createServices, type Services } from '../lib/composition.ts';
+import { jsonLogger, type Logger } from '../lib/log.ts';
+import { projectRoot } from '../lib/paths.ts';
+import { readModelDocuments } from '../lib/dtdl/index.ts';
+import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
+import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
+import { DEFAULT_PLANT, type PlantDescription } from '../lib/plant/plant.ts';
+import { seedPlant, type SeedResult } from '../lib/plant/seed-plant.ts';
+import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
+import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy } from './trigger-runner.ts';
+import { startHttpHost, type HttpHost } from './http-host.ts';
+
+export interface LocalStackOptions {
+  dataDir?: string;
+  /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883. */
+  ports?: { api?: number; adt?: number; iothub?: number };
+  plant?: PlantDescription;
+  partitions?: number;
+  /** Settings on top of the local ones (e.g. TWIN_PATCH_INTERVAL_MS). */
+  env?: ConfigInput;
+  batch?: Partial<BatchSettings>;
+  retry?: RetryPolicy;
+  logger?: Logger;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  adt: AdtEmulator;
+  hub: IotHub;
+  eventLog: EventLog;
+  store: DuckDbTelemetryStore;
+  services: Services;
+  runner: TriggerRunner;
+  http: HttpHost;
+  seeded: SeedResult;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const dataDir = options.dataDir ?? join(projectRoot(), '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const ports = options.ports ?? {};
+  const logger = options.logger ?? jsonLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info');
+  const log = (line: string) => logger.log('warn', line);
+
+  const adt = await startAdtEmulator({ dataDir: join(dataDir, 'adt'), port: ports.adt ?? 7443, token: 'any', log });
+  const eventLog = EventLog.open(join(dataDir, 'eventlog'), { partitions: options.partitions ?? 4 });
+  const hub = await startIotHub({ dataDir: join(dataDir, 'iothub'), port: ports.iothub ?? 8883, endpoints: { events: eventLog }, log });
+  const duckdbPath = join(dataDir, 'telemetry.duckdb');
+  const store = await DuckDbTelemetryStore.open(duckdbPath);
+
+  let services: Services | undefined;
+  let runner: TriggerRunner | undefined;
+  // What the stack has done so far, for people and for the end-to-end tests.
+  const status = async () => ({
+    rows: { EquipmentTelemetry: await store.count('EquipmentTelemetry'), AnomalyFlags: await store.count('AnomalyFlags'), DeadLetters: await store.count('DeadLetters') },
+    runner: runner?.stats,
+    hub: hub.stats,
+    eventLog: Object.fromEntries(eventLog.partitionIds.map((p) => [p, eventLog.bounds(p)])),
+    alerts: http.alerts.length,
+  });
+  const http: HttpHost = await startHttpHost({
+    services: () => services!,
+    port: ports.api ?? 7071,
+    alertsFile: join(dataDir, 'alerts.jsonl'),
+    extra: async (req, res, url) => {
+      if (url.pathname !== '/local/status' || req.method !== 'GET') return false;
+      const body = JSON.stringify(await status());
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return true;
+    },
+  });
+  const config = loadConfig({
+    LOG_LEVEL: process.env.LOG_LEVEL,
+    EVENTHUB_NAME: 'telemetry',
+    EVENTHUB_CONSUMER_GROUP: '$Default',
+    DIGITAL_TWINS_URL: adt.url,
+    DIGITAL_TWINS_TOKEN: 'local-development',
+    DIGITAL_TWINS_CA_FILE: adt.caFile,
+    DUCKDB_PATH: duckdbPath,
+    TEAMS_WEBHOOK_URL: `${http.url}/local/teams-webhook`,
+    DASHBOARD_URL: http.url,
+    ...options.env,
+  });
+  services = createServices(config, { store, logger });
+
+  const seeded = await seedPlant({
+    client: digitalTwinsClient({ endpoint: adt.url, credential: new StaticTokenCredential('local-development'), caPem: adt.caPem }),
+    models: readModelDocuments(),
+    plant: options.plant ?? DEFAULT_PLANT,
+    registry: iotHubRegistry({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem }),
+    logger,
+  });
+
+  runner = new TriggerRunner({
+    log: eventLog,
+    functionName: 'telemetryIngest',
+    eventHubName: config.EVENTHUB_NAME,
+    consumerGroup: config.EVENTHUB_CONSUMER_GROUP,
+    handler: services.telemetryIngest,
+    batch: { ...readHostBatchSettings(join(projectRoot(), 'host.json')), ...options.batch },
+    retry: options.retry ?? retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry),
+    logger,
+  });
+  runner.start();
+
+  // The twinRefresh timer function's schedule (every minute), and the log's retention.
+  const timers = [
+    setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000),
+    setInterval(() => eventLog.enforceRetention(), 3600_000),
+  ];
+  timers.forEach((t) => t.unref());
+
+  let closing: Promise<void> | undefined;
+  return {
+    apiUrl: http.url,
+    adt,
+    hub,
+    eventLog,
+    store,
+    services,
+    runner,
+    http,
+    seeded,
+    close: () =>
+      (closing ??= (async () => {
+        timers.forEach((t) => clearInterval(t));
+        await hub.close();
+        await runner.stop();
+        eventLog.close();
+        await http.close();
+        await store.close();
+        await adt.close();
+      })()),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * What simulated equipment reports. Each scenario is a pure function of the device's own random
+ * stream and time, so a run can be replayed from its seed. The recipe's robotic arm and conveyor
+ * (normal readings, 5 % injected anomalies); a quality station; and degradation to failure, where
+ * sensors drift from normal to past their limits between a known onset and failure time.
+ */
+import type { EquipmentKind } from '../lib/plant/plant.ts';
+
+export type Rng = () => number;
+
+/** mulberry32: small, fast, seedable. */
+export function rng(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seedOf(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+const normal = (r: Rng, mean: number, sd: number) => mean + sd * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+const between = (r: Rng, lo: number, hi: number) => lo + (hi - lo) * r();
+const round = (v: number, digits = 2) => Number(v.toFixed(digits));
+
+export interface Sample {
+  body: Record<string, unknown>;
+  /** Ground truth: this reading was made anomalous on purpose. */
+  anomaly: boolean;
+}
+
+export interface DegradationPlan {
+  /** Seconds after the device starts when wear begins. */
+  onsetSeconds: number;
+  /** Seconds after the device starts when it fails (reports fault and stops). */
+  failureSeconds: number;
+}
+
+export interface ScenarioState {
+  kind: EquipmentKind;
+  r: Rng;
+  anomalyRate: number;
+  degradation: DegradationPlan | undefined;
+  cycleCount: number;
+  inspections: number;
+  defects: number;
+}
+
+export function newState(kind: EquipmentKind, seed: number, anomalyRate = 0.05, degradation?: DegradationPlan): ScenarioState {
+  return { kind, r: rng(seed), anomalyRate, degradation, cycleCount: 0, inspections: 0, defects: 0 };
+}
+
+/** Wear in [0, 1]: 0 before onset, 1 at failure. */
+function wear(s: ScenarioState, t: number): number {
+  const d = s.degradation;
+  if (!d || t < d.onsetSeconds) return 0;
+  return Math.min(1, (t - d.onsetSeconds) / (d.failureSeconds - d.onsetSeconds));
+}
+
+/** The next reading at `t` seconds after start. */
+export function sample(s: ScenarioState, t: number): Sample {
+  const r = s.r;
+  const w = wear(s, t);
+  const failed = s.degradation !== undefined && t >= s.degradation.failureSeconds;
+  const anomaly = w === 0 && r() < s.anomalyRate;
+  const status = failed ? 'fault' : 'running';
+  switch (s.kind) {
+    case 'RoboticArm': {
+      s.cycleCount += failed ? 0 : 1;
+      const temperature = anomaly ? between(r, 82, 96) : normal(r, 65, 3) + w * 34;
+      const vibration = anomaly ? between(r, 1.5, 2.4) : Math.max(0, normal(r, 0.5, 0.1)) + w * 2.2;
+      return { anomaly, body: { temperature: round(temperature), vibration: round(vibration, 3), pressure: round(normal(r, 6, 0.3) - w * 1.5), cycleCount: s.cycleCount, status } };
+    }
+    case 'Conveyor': {
+      const motorTemperature = anomaly ? between(r, 86, 98) : normal(r, 60, 4) + w * 42;
+      const vibration = anomaly ? between(r, 1.4, 2.4) : Math.max(0, normal(r, 0.4, 0.08)) + w * 2.3;
+      return { anomaly, body: { speed: round(failed ? 0 : Math.max(0, normal(r, 1.5, 0.1) - w * 0.6)), load: round(Math.max(0, normal(r, 250, 30))), motorTemperature: round(motorTemperature), vibration: round(vibration, 3), status } };
+    }
+    case 'QualityStation': {
+      const n = 10;
+      const rate = anomaly ? between(r, 0.12, 0.3) : Math.max(0, normal(r, 0.02, 0.008)) + w * 0.25;
+      const defects = Math.round(n * rate);
+      s.inspections += n;
+      s.defects += defects;
+      return { anomaly, body: { inspections: s.inspections, defects: s.defects, defectRate: round(rate, 4), temperature: round(normal(r, 24, 1)), status } };
+    }
+  }
+}
