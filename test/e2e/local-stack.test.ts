@@ -1,0 +1,114 @@
+/**
+ * The local stack end to end, as `npm start` runs it: simulated devices (azure-iot-device over
+ * MQTT) → local IoT Hub → event log → trigger runner → the telemetryIngest handler → ADT
+ * emulator, DuckDB and the Teams capture. Every message is stored exactly once, twins hold the
+ * newest readings, injected anomalies raise alerts, and a malformed message is dead-lettered
+ * without holding anything up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import deviceSdk from 'azure-iot-device';
+import mqttTransport from 'azure-iot-device-mqtt';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
+import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
+import { Fleet } from '../../src/simulator/fleet.ts';
+import { jsonLogger } from '../../src/lib/log.ts';
+
+const PER_DEVICE = 40;
+let dir: string;
+let stack: LocalStack;
+let fleet: Fleet;
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stack-'));
+  stack = await startLocalStack({
+    dataDir: dir,
+    ports: { api: 0, adt: 0, iothub: 0 },
+    env: { TWIN_PATCH_INTERVAL_MS: '0' },
+    batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
+    logger: jsonLogger('e2e', 'error', () => true),
+  });
+  fleet = new Fleet({
+    devices: DEFAULT_PLANT.equipment.map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
+    caPem: stack.hub.caPem,
+    rate: 20,
+    messagesPerDevice: PER_DEVICE,
+    anomalyRate: 0.1,
+    runDir: join(dir, 'run'),
+  });
+  await fleet.start();
+  await fleet.whenDone();
+}, 120_000);
+afterAll(async () => {
+  await stack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the local stack, end to end', () => {
+  it('stores every message the devices sent exactly once', async () => {
+    const sent = DEFAULT_PLANT.equipment.length * PER_DEVICE;
+    expect(fleet.stats).toMatchObject({ sent, acked: sent, failed: 0 });
+    await until('all rows', async () => (await stack.store.count('EquipmentTelemetry')) >= sent);
+    const rows = await stack.store.rows('EquipmentTelemetry');
+    expect(rows).toHaveLength(sent);
+    expect(new Set(rows.map((r) => r.MessageId)).size).toBe(sent);
+    expect(new Set(rows.map((r) => r.MessageId))).toEqual(new Set([...fleet.stats.sentAt.keys()].map((id) => `${id.split(':')[0]}|m:${id}`)));
+  });
+
+  it('leaves each twin holding its device\'s newest reading', async () => {
+    const rows = await stack.store.rows('EquipmentTelemetry');
+    for (const e of DEFAULT_PLANT.equipment) {
+      const newest = rows.filter((r) => r.DeviceId === e.id).sort((a, b) => String(b.Timestamp).localeCompare(String(a.Timestamp)))[0]!;
+      await until(`twin ${e.id}`, async () => (await stack.services.twins.getTwin(e.id)).lastTelemetryTime === newest.Timestamp, 10_000);
+      const twin = await stack.services.twins.getTwin(e.id);
+      const readings = newest.Readings as Record<string, unknown>;
+      for (const [k, v] of Object.entries(readings)) expect(twin[k], `${e.id}.${k}`).toEqual(v);
+    }
+  });
+
+  it('flags the injected anomalies and raises alerts for the equipment concerned', async () => {
+    const truth = readFileSync(join(dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { deviceId: string; messageId: string });
+    expect(truth.length).toBeGreaterThan(0);
+    const flags = new Set((await stack.store.rows('AnomalyFlags')).map((r) => r.MessageId));
+    const caught = truth.filter((t) => flags.has(`${t.deviceId}|m:${t.messageId}`));
+    expect(caught.length / truth.length).toBeGreaterThanOrEqual(0.9);
+    const alerted = new Set(stack.http.alerts.map((a) => JSON.stringify(a.message).match(/(robotic-arm|conveyor|quality-station)-\d{3}/)?.[0]));
+    for (const device of new Set(truth.map((t) => t.deviceId))) expect(alerted, device).toContain(device);
+  });
+
+  it('dead-letters a malformed message and keeps processing the partition', async () => {
+    const { Client, Message } = deviceSdk;
+    const client = Client.fromConnectionString(stack.hub.registry.connectionString('conveyor-001', stack.hub.hostName), mqttTransport.Mqtt);
+    await client.setOptions({ ca: stack.hub.caPem });
+    await client.open();
+    const bad = new Message('{"speed": 1.2, "load": ');
+    bad.messageId = 'broken-1';
+    await client.sendEvent(bad);
+    const good = new Message(JSON.stringify({ speed: 1.4, load: 200, motorTemperature: 55, vibration: 0.3, status: 'running' }));
+    good.messageId = 'after-broken-1';
+    await client.sendEvent(good);
+    await client.close();
+    await until('the dead letter and the next reading', async () => (await stack.store.count('DeadLetters')) === 1 && (await stack.store.rows('EquipmentTelemetry')).some((r) => r.MessageId === 'conveyor-001|m:after-broken-1'));
+    const [dead] = await stack.store.rows('DeadLetters');
+    expect(dead).toMatchObject({ DeviceId: 'conveyor-001', MessageId: 'broken-1', Reason: expect.stringMatching(/json/i) });
+  });
+
+  it('answers the HTTP API with the live twins', async () => {
+    const res = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: "SELECT E.$dtId FROM DIGITALTWINS L JOIN E RELATED L.contains WHERE L.$dtId = 'production-line-a'" }) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { items: { $dtId: string }[] }).items.map((i) => i.$dtId).sort()).toEqual(DEFAULT_PLANT.equipment.filter((e) => e.line === 'production-line-a').map((e) => e.id).sort());
+    const tooBig = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'x'.repeat(40_000) }) });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
