@@ -46,6 +46,7 @@ export function createTelemetryIngest(pipeline: TelemetryPipeline) {
         anomalies: result.anomalies,
         alertsSent: result.alertsSent,
         scoredBy: result.scoredBy,
+        ...result.timings,
       });
       return result;
     } catch (error) {

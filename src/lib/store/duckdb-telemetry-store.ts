@@ -64,23 +64,48 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
     return new DuckDbTelemetryStore(instance, db);
   }
 
+  private pending: { batch: StoreBatch; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private draining = false;
+
+  /**
+   * Batches that arrive while a write is running are merged into the next transaction (group
+   * commit): partitions writing at once share one commit instead of queueing for one each.
+   */
   write(batch: StoreBatch): Promise<void> {
-    return this.serial(async () => {
-      const work: [TableDef, readonly object[]][] = [
-        [TABLES[0]!, batch.telemetry],
-        [TABLES[1]!, batch.anomalies],
-        [TABLES[2]!, batch.deadLetters],
-      ];
-      if (work.every(([, rows]) => rows.length === 0)) return;
-      await this.db.run('BEGIN TRANSACTION');
-      try {
-        for (const [def, rows] of work) if (rows.length) await this.writeTable(def, rows);
-        await this.db.run('COMMIT');
-      } catch (error) {
-        await this.db.run('ROLLBACK');
-        throw error;
-      }
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ batch, resolve, reject });
+      if (!this.draining) void this.drain();
     });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.pending.length) {
+      const group = this.pending;
+      this.pending = [];
+      const merged: StoreBatch = { telemetry: group.flatMap((g) => g.batch.telemetry), anomalies: group.flatMap((g) => g.batch.anomalies), deadLetters: group.flatMap((g) => g.batch.deadLetters) };
+      try {
+        await this.serial(() => this.commit(merged));
+        group.forEach((g) => g.resolve());
+      } catch (error) {
+        group.forEach((g) => g.reject(error));
+      }
+    }
+    this.draining = false;
+  }
+
+  private async commit(batch: StoreBatch): Promise<void> {
+    await this.db.run('BEGIN TRANSACTION');
+    try {
+      if (batch.telemetry.length) await this.writeTable(TABLES[0]!, batch.telemetry);
+      if (batch.anomalies.length) await this.writeTable(TABLES[1]!, batch.anomalies);
+      if (batch.deadLetters.length) await this.writeTable(TABLES[2]!, batch.deadLetters);
+      await this.db.run('COMMIT');
+    } catch (error) {
+      await this.db.run('ROLLBACK');
+      throw error;
+    }
   }
 
   private async writeTable(def: TableDef, rows: readonly object[]): Promise<void> {
@@ -147,6 +172,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
   }
 
   async close(): Promise<void> {
+    while (this.draining || this.pending.length) await new Promise((r) => setTimeout(r, 5));
     await this.queue;
     await this.db.run('CHECKPOINT').catch(() => undefined);
     this.db.closeSync();
