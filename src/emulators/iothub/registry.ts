@@ -4,7 +4,7 @@
  * rewritten atomically on each change.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface DeviceIdentity {
@@ -38,6 +38,7 @@ export class RegistryError extends Error {
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceIdentity>();
   readonly servicePolicy: RegistryFile['servicePolicy'];
+  private loadedAt = 0;
 
   /** `file` undefined: in memory only. */
   constructor(private readonly file: string | undefined) {
@@ -45,18 +46,35 @@ export class DeviceRegistry {
     this.servicePolicy = saved?.servicePolicy ?? { name: 'iothubowner', primaryKey: newKey(), secondaryKey: newKey() };
     for (const d of saved?.devices ?? []) this.devices.set(d.deviceId, d);
     if (!saved) this.save();
+    this.loadedAt = this.mtime();
+  }
+
+  private mtime(): number {
+    return this.file && existsSync(this.file) ? statSync(this.file).mtimeMs : 0;
+  }
+
+  /** Picks up changes another process (the CLI) made to the file. */
+  private refresh(): void {
+    if (!this.file || this.mtime() === this.loadedAt) return;
+    const saved = JSON.parse(readFileSync(this.file, 'utf8')) as RegistryFile;
+    this.devices.clear();
+    for (const d of saved.devices) this.devices.set(d.deviceId, d);
+    this.loadedAt = this.mtime();
   }
 
   get(deviceId: string): DeviceIdentity | undefined {
+    this.refresh();
     return this.devices.get(deviceId);
   }
 
   list(): DeviceIdentity[] {
+    this.refresh();
     return [...this.devices.values()];
   }
 
   /** Adds a device (keys generated unless given); with `ifAbsent`, returns the existing one instead of failing. */
   add(deviceId: string, options: { primaryKey?: string; secondaryKey?: string; status?: DeviceIdentity['status']; ifAbsent?: boolean } = {}): DeviceIdentity {
+    this.refresh();
     if (!DEVICE_ID.test(deviceId)) throw new RegistryError(400, 'ArgumentInvalid', `'${deviceId}' is not a valid device id (1-128 letters, digits and -:.+%_#*?!(),=@$').`);
     const existing = this.devices.get(deviceId);
     if (existing) {
@@ -93,7 +111,7 @@ export class DeviceRegistry {
   }
 
   require(deviceId: string): DeviceIdentity {
-    const d = this.devices.get(deviceId);
+    const d = this.get(deviceId);
     if (!d) throw new RegistryError(404, 'DeviceNotFound', `Device '${deviceId}' is not registered.`);
     return d;
   }
@@ -113,5 +131,6 @@ export class DeviceRegistry {
     const data: RegistryFile = { servicePolicy: this.servicePolicy, devices: this.list() };
     writeFileSync(`${this.file}.tmp`, JSON.stringify(data, null, 2));
     renameSync(`${this.file}.tmp`, this.file);
+    this.loadedAt = this.mtime();
   }
 }
