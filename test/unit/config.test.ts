@@ -27,6 +27,12 @@ describe('app settings', () => {
     expect(lines).toHaveLength(4);
   });
 
+  it('take telemetry to exactly one store: Data Explorer, or a local DuckDB file', () => {
+    expect(loadConfig({ DIGITAL_TWINS_URL: minimal.DIGITAL_TWINS_URL, DUCKDB_PATH: '.data/telemetry.duckdb' }).DUCKDB_PATH).toBe('.data/telemetry.duckdb');
+    expect(() => loadConfig({ ...minimal, DUCKDB_PATH: '.data/telemetry.duckdb' })).toThrow(/set exactly one of ADX_CLUSTER_URL .* and DUCKDB_PATH/);
+    expect(() => loadConfig({ DIGITAL_TWINS_URL: minimal.DIGITAL_TWINS_URL })).toThrow(/set exactly one of ADX_CLUSTER_URL/);
+  });
+
   it('reject a warning threshold above the critical one', () => {
     expect(() => loadConfig({ ...minimal, ANOMALY_WARNING_THRESHOLD: '0.9', ANOMALY_CRITICAL_THRESHOLD: '0.6' })).toThrow(/ANOMALY_WARNING_THRESHOLD: must not exceed ANOMALY_CRITICAL_THRESHOLD/);
   });
