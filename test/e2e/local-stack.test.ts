@@ -15,6 +15,7 @@ import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { Fleet } from '../../src/simulator/fleet.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
+import { IotHubDirectMethods } from '../../src/lib/commands/iothub-service.ts';
 
 const PER_DEVICE = 40;
 let dir: string;
@@ -101,6 +102,21 @@ describe('the local stack, end to end', () => {
     await until('the dead letter and the next reading', async () => (await stack.store.count('DeadLetters')) === 1 && (await stack.store.rows('EquipmentTelemetry')).some((r) => r.MessageId === 'conveyor-001|m:after-broken-1'));
     const [dead] = await stack.store.rows('DeadLetters');
     expect(dead).toMatchObject({ DeviceId: 'conveyor-001', MessageId: 'broken-1', Reason: expect.stringMatching(/json/i) });
+  });
+
+  it('stops a machine with emergencyStop: the device obeys, reports it, and its twin shows it', async () => {
+    const equipment = DEFAULT_PLANT.equipment.find((e) => e.id === 'robotic-arm-002')!;
+    const running = new Fleet({ devices: [{ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) }], caPem: stack.hub.caPem, rate: 20, runDir: join(dir, 'run-stop') });
+    await running.start();
+    await until('the arm to be sending', () => running.stats.acked > 5);
+    const methods = new IotHubDirectMethods({ connectionString: stack.hub.registry.serviceConnectionString(stack.hub.hostName), caPem: stack.hub.caPem });
+    expect(await methods.invoke(equipment.id, 'emergencyStop', { reason: 'e2e test' }, 10)).toEqual({ status: 200, payload: { accepted: true, status: 'emergencyStopped' } });
+    const sentAtStop = running.stats.sent;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running.stats.sent).toBe(sentAtStop); // nothing after the stop report
+    expect(running.stats.stoppedByCommand).toEqual([equipment.id]);
+    await until('the twin to show the stop', async () => (await stack.services.twins.getTwin(equipment.id)).status === 'emergencyStopped', 10_000);
+    await running.stop();
   });
 
   it('answers the HTTP API with the live twins', async () => {
