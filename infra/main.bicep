@@ -1,0 +1,184 @@
+// manufacturing-twins on Azure: IoT Hub → Event Hub → Function App → Digital Twins, Data Explorer,
+// Azure ML and Teams. `azd up` provisions this and deploys the Function App; the post-provision
+// hook (scripts/post-provision.ts) uploads dtdl/, creates the plant and registers its devices.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name: names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@description('Object id of the user or service principal running azd: gets data access to seed the plant.')
+param principalId string = ''
+
+@secure()
+@description('Teams Workflows webhook URL for alerts (kept in Key Vault). Empty: alerts are not posted.')
+param teamsWebhookUrl string = ''
+
+@description('Event Hub and IoT Hub partitions.')
+param partitionCount int = 4
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName, purpose: 'predictive-maintenance-digital-twins', workload: 'manufacturing-twins' }
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
+    applicationInsightsName: '${abbrs.applicationInsights}${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'function-runtime-and-checkpoints' })
+    name: '${abbrs.storageAccount}${resourceToken}'
+    deploymentContainerName: 'app-package-${take(resourceToken, 7)}'
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'secrets' })
+    name: '${abbrs.keyVault}${resourceToken}'
+    teamsWebhookUrl: teamsWebhookUrl
+  }
+}
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'eventhubs'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'telemetry-stream' })
+    namespaceName: '${abbrs.eventHubsNamespace}${resourceToken}'
+    eventHubName: 'telemetry'
+    consumerGroupName: 'twin-pipeline'
+    partitionCount: partitionCount
+  }
+}
+
+module iotHub 'modules/iothub.bicep' = {
+  name: 'iothub'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'device-connectivity' })
+    name: '${abbrs.iotHub}${resourceToken}'
+    identityName: '${abbrs.managedIdentity}iot-${resourceToken}'
+    partitionCount: partitionCount
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    eventHubName: eventHubs.outputs.eventHubName
+  }
+}
+
+module digitalTwins 'modules/digitaltwins.bicep' = {
+  name: 'digitaltwins'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'digital-twins' })
+    name: '${abbrs.digitalTwins}${resourceToken}'
+  }
+}
+
+module dataExplorer 'modules/dataexplorer.bicep' = {
+  name: 'dataexplorer'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'telemetry-history' })
+    clusterName: '${abbrs.dataExplorerCluster}${resourceToken}'
+    databaseName: 'telemetry'
+    tableScript: loadTextContent('kusto/tables.kql')
+  }
+}
+
+module machineLearning 'modules/ml.bicep' = {
+  name: 'ml'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'failure-prediction' })
+    workspaceName: '${abbrs.machineLearningWorkspace}${resourceToken}'
+    endpointName: 'equipment-health-${take(resourceToken, 6)}'
+    storageAccountId: storage.outputs.id
+    keyVaultId: keyVault.outputs.id
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api', purpose: 'telemetry-pipeline-and-api' })
+    name: '${abbrs.functionApp}${resourceToken}'
+    planName: '${abbrs.appServicePlan}${resourceToken}'
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    eventHubName: eventHubs.outputs.eventHubName
+    consumerGroupName: eventHubs.outputs.consumerGroupName
+    digitalTwinsUrl: digitalTwins.outputs.endpoint
+    dataExplorerUrl: dataExplorer.outputs.clusterUri
+    dataExplorerDatabase: dataExplorer.outputs.databaseName
+    mlScoringUrl: machineLearning.outputs.scoringUri
+    mlKeySecretUri: machineLearning.outputs.keySecretUri
+    teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
+    iotHubHostName: iotHub.outputs.hostName
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    functionPrincipalId: functionApp.outputs.principalId
+    deployerPrincipalId: principalId
+    storageAccountName: storage.outputs.name
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    digitalTwinsName: digitalTwins.outputs.name
+    keyVaultName: keyVault.outputs.name
+    iotHubName: iotHub.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    dataExplorerClusterName: dataExplorer.outputs.clusterName
+    dataExplorerDatabaseName: dataExplorer.outputs.databaseName
+    tenantId: tenant().tenantId
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output API_URL string = functionApp.outputs.url
+output DIGITAL_TWINS_URL string = digitalTwins.outputs.endpoint
+output IOTHUB_HOSTNAME string = iotHub.outputs.hostName
+output IOTHUB_NAME string = iotHub.outputs.name
+output ADX_CLUSTER_URL string = dataExplorer.outputs.clusterUri
+output ADX_DATABASE string = dataExplorer.outputs.databaseName
+output ML_ENDPOINT_URL string = machineLearning.outputs.scoringUri
+output EVENTHUB_NAMESPACE string = eventHubs.outputs.namespaceName

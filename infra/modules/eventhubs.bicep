@@ -1,0 +1,36 @@
+// The Event Hub IoT Hub routes telemetry to, and the consumer group the pipeline reads with.
+param location string
+param tags object
+param namespaceName string
+param eventHubName string
+param consumerGroupName string
+param partitionCount int
+
+resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
+  name: namespaceName
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Standard', capacity: 1 }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+  }
+}
+
+resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: namespace
+  name: eventHubName
+  properties: {
+    partitionCount: partitionCount
+    messageRetentionInDays: 1
+  }
+}
+
+resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
+  parent: hub
+  name: consumerGroupName
+}
+
+output namespaceName string = namespace.name
+output eventHubName string = hub.name
+output consumerGroupName string = consumerGroup.name
