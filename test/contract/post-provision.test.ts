@@ -1,0 +1,113 @@
+/**
+ * azd's post-provision hook, run the way azd runs it (a child process reading its settings from
+ * the environment) against the local ADT emulator and the local IoT Hub: the plant appears in
+ * Digital Twins and the hub's registry, a second run creates nothing, and bad settings fail
+ * with a message naming the setting.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
+import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
+import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { digitalTwinsClient, StaticTokenCredential } from '../../src/lib/twins/adt-twins.ts';
+import { iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
+import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
+import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
+
+const run = promisify(execFile);
+let dir: string;
+let adt: AdtEmulator;
+let hub: IotHub;
+let log: EventLog;
+let env: Record<string, string>;
+
+async function postProvision(extraEnv: Record<string, string> = {}, args: string[] = []) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/post-provision.ts', ...args], { env: { PATH: process.env.PATH!, ...env, ...extraEnv }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'post-provision-'));
+  adt = await startAdtEmulator({ memory: true, token: 'provision-token', port: 0 });
+  log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+  hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
+  writeFileSync(join(dir, 'adt-ca.pem'), adt.caPem);
+  writeFileSync(join(dir, 'hub-ca.pem'), hub.caPem);
+  env = {
+    DIGITAL_TWINS_URL: adt.url,
+    DIGITAL_TWINS_TOKEN: 'provision-token',
+    DIGITAL_TWINS_CA_FILE: join(dir, 'adt-ca.pem'),
+    IOTHUB_CONNECTION_STRING: hub.registry.serviceConnectionString(hub.hostName),
+    IOTHUB_CA_FILE: join(dir, 'hub-ca.pem'),
+  };
+});
+
+afterAll(async () => {
+  await hub?.close();
+  await adt?.close();
+  log?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('post-provision hook', () => {
+  it('uploads the models, creates the plant and registers its devices', async () => {
+    const first = await postProvision();
+    expect(first.stderr).not.toMatch(/error/i);
+    expect(first.code).toBe(0);
+    const twinCount = 1 + DEFAULT_PLANT.lines.length + DEFAULT_PLANT.equipment.length;
+    const relCount = DEFAULT_PLANT.lines.length + DEFAULT_PLANT.equipment.length;
+    expect(first.stdout).toContain(`${readModelDocuments().length} models, ${twinCount} twins, ${relCount} relationships, ${DEFAULT_PLANT.equipment.length} devices created`);
+
+    const client = digitalTwinsClient({ endpoint: adt.url, credential: new StaticTokenCredential('provision-token'), caPem: adt.caPem });
+    const rows: Record<string, unknown>[] = [];
+    for await (const row of client.queryTwins("SELECT line.$dtId AS line, eq.$dtId AS eq FROM DIGITALTWINS factory JOIN line RELATED factory.contains JOIN eq RELATED line.contains WHERE factory.$dtId = 'factory-01'")) rows.push(row);
+    expect(rows.map((r) => r.eq).sort()).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
+
+    const registry = iotHubRegistry({ connectionString: env.IOTHUB_CONNECTION_STRING!, caPem: hub.caPem });
+    const devices = (await registry.list()).responseBody.map((d) => d.deviceId).sort();
+    expect(devices).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
+  });
+
+  it('is idempotent: a second run creates nothing and keeps live twin values', async () => {
+    const client = digitalTwinsClient({ endpoint: adt.url, credential: new StaticTokenCredential('provision-token'), caPem: adt.caPem });
+    await client.updateDigitalTwin('robotic-arm-001', [{ op: 'replace', path: '/status', value: 'running' }]);
+    const again = await postProvision();
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('0 models, 0 twins, 0 relationships, 0 devices created');
+    const arm = (await client.getDigitalTwin('robotic-arm-001')).body as { status: string };
+    expect(arm.status).toBe('running');
+  });
+
+  it('adds a simulated fleet on request', async () => {
+    const fleet = await postProvision({}, ['--fleet', '3']);
+    expect(fleet.code).toBe(0);
+    expect(fleet.stdout).toMatch(/ 3 devices created/);
+  });
+
+  it('refuses bad settings with a message naming them', async () => {
+    const missing = await postProvision({ DIGITAL_TWINS_URL: '', IOTHUB_CONNECTION_STRING: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('DIGITAL_TWINS_URL');
+    expect(missing.stderr).toContain('IOTHUB_HOSTNAME');
+    const badFleet = await postProvision({}, ['--fleet', 'many']);
+    expect(badFleet.code).toBe(1);
+    expect(badFleet.stderr).toContain('--fleet must be a whole number');
+  });
+
+  it('reports a wrong token as the service refused it, having created nothing', async () => {
+    const before = adt.graph.counts;
+    const denied = await postProvision({ DIGITAL_TWINS_TOKEN: 'wrong' });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/401|unauthori[sz]ed/i);
+    expect(adt.graph.counts).toEqual(before);
+  });
+});
