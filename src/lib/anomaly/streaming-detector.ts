@@ -131,7 +131,11 @@ export class StreamingDetector {
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
       const env = this.envelopes[name];
-      if (env) envelope = Math.max(envelope, sensorScore(x, env, running));
+      // The envelope speaks only past the normal band's edge; inside it the baseline knows better.
+      if (env) {
+        const e = sensorScore(x, env, running);
+        if (e >= 0.5) envelope = Math.max(envelope, e);
+      }
       let s = state.s[name];
       if (!s) {
         s = { n: 0, m: x, v: 0, f: x, l: x, r: 0 };
@@ -155,7 +159,7 @@ export class StreamingDetector {
         driftSq += drift * drift;
         driftMax = Math.max(driftMax, drift);
         const spikeEv = Math.abs(zi) / cfg.spikeZ;
-        if (spikeEv >= 1) spike = Math.max(spike, spikeEv);
+        spike = Math.max(spike, spikeEv);
         ev = Math.max(drift, spikeEv >= 1 ? spikeEv : 0);
         if (repeated && s.r + 1 >= cfg.stuckReadings && s.v > 0) {
           stuck = 1;
@@ -180,11 +184,12 @@ export class StreamingDetector {
     // Drift over several sensors together: root-sum-square of each sensor's CUSUM evidence.
     const joint = Math.max(driftMax, Math.sqrt(driftSq));
     const driftScore = evidenceScore(joint);
-    const spikeScore = spike ? evidenceScore(spike) : 0;
+    const spikeScore = evidenceScore(spike);
     const stuckScore = stuck ? 0.6 : 0;
     const anomalyScore = Math.max(driftScore, spikeScore, stuckScore, envelope, status === 'fault' ? 0.9 : 0);
     let kind: Detection['kind'] = 'normal';
-    if (anomalyScore > 0) {
+    // Named only when it matters: at or past the warning level.
+    if (anomalyScore >= 0.5) {
       if (anomalyScore === driftScore) kind = 'drift';
       else if (anomalyScore === spikeScore) kind = 'spike';
       else if (anomalyScore === stuckScore) kind = 'stuck';

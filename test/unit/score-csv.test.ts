@@ -1,0 +1,98 @@
+/**
+ * `npm run score`: any CSV with a timestamp column in, the same rows with anomaly_score out.
+ */
+import { describe, expect, it } from 'vitest';
+import { Readable, PassThrough } from 'node:stream';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseTimestamp, scoreCsv } from '../../src/lib/anomaly/score-csv.ts';
+import { rng } from '../../src/simulator/scenarios.ts';
+
+async function score(csv: string, options: { groupBy?: string } = {}) {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const result = await scoreCsv(Readable.from([csv]), out, options);
+  const lines = Buffer.concat(chunks).toString('utf8').trimEnd().split('\n');
+  return { result, lines };
+}
+
+function signal(rows: number, spikeAt: number) {
+  const r = rng(11);
+  const lines = ['timestamp,temperature,vibration,note'];
+  for (let i = 0; i < rows; i++) {
+    const t = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+    const temp = 65 + 2.5 * (r() - 0.5) * 3 + (i === spikeAt ? 30 : 0);
+    lines.push(`${t},${temp.toFixed(2)},${(0.5 + 0.1 * (r() - 0.5)).toFixed(3)},"shift A, cell 2"`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('scoring a CSV', () => {
+  it('keeps every row and column and adds a score in [0,1] that singles out the spike', async () => {
+    const { result, lines } = await score(signal(500, 400));
+    expect(lines).toHaveLength(501);
+    expect(lines[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
+    expect(lines[1]).toMatch(/^2026-01-01T00:00:00.000Z,[\d.]+,[\d.]+,"shift A, cell 2",[\d.]+$/);
+    const scores = lines.slice(1).map((l) => Number(l.split(',').at(-1)));
+    expect(scores.every((s) => s >= 0 && s <= 1)).toBe(true);
+    expect(scores[400]).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...scores.filter((_, i) => i !== 400 && i > 60))).toBeLessThan(0.5);
+    expect(result).toMatchObject({ rows: 500, scored: 500, unreadableCount: 0, numericColumns: ['temperature', 'vibration'] });
+  });
+
+  it('scores each device against its own history with --group-by', async () => {
+    const rows = ['timestamp,device,flow'];
+    for (let i = 0; i < 300; i++) {
+      rows.push(`${1767225600 + i * 60},a,${(0.5 + (i % 3) * 0.01).toFixed(2)}`);
+      // Device b's flow steps up by five of its own standard deviations at minute 150.
+      rows.push(`${1767225600 + i * 60},b,${(5 + (i % 3) * 0.1 + (i >= 150 ? 0.5 : 0)).toFixed(2)}`);
+    }
+    const last = (lines: string[], device: string) => lines.slice(1).filter((l) => l.split(',')[1] === device).map((l) => Number(l.split(',').at(-1)));
+    const grouped = await score(rows.join('\n'), { groupBy: 'device' });
+    expect(Math.max(...last(grouped.lines, 'b').slice(200))).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...last(grouped.lines, 'a').slice(70))).toBeLessThan(0.5);
+    // Mixed into one series, b's step hides inside the gap between the two devices.
+    const mixed = await score(rows.join('\n'));
+    expect(Math.max(...last(mixed.lines, 'b').slice(200))).toBeLessThan(0.5);
+  });
+
+  it('reads ISO 8601 and epoch seconds or milliseconds', () => {
+    expect(parseTimestamp('2026-01-01T00:00:00Z')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTimestamp('1767225600')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTimestamp('1767225600000')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTimestamp('yesterday')).toBeUndefined();
+  });
+
+  it('keeps rows with an unreadable timestamp, unscored, and says which', async () => {
+    const { result, lines } = await score('timestamp,x\n2026-01-01T00:00:00Z,1\nsoon,2\n2026-01-01T00:02:00Z,3\n');
+    expect(lines[2]).toBe('soon,2,');
+    expect(result).toMatchObject({ rows: 3, scored: 2, unreadableCount: 1, unreadable: [3] });
+  });
+
+  it('refuses a CSV it cannot score, saying why', async () => {
+    await expect(score('time,x\n1,2\n')).rejects.toThrow("needs a 'timestamp' column; its header is: time, x");
+    await expect(score('')).rejects.toThrow('the CSV is empty');
+    await expect(score('timestamp,name\n2026-01-01T00:00:00Z,arm\n')).rejects.toThrow('no column holds numbers');
+    await expect(score('timestamp,x,anomaly_score\n')).rejects.toThrow("already has an 'anomaly_score' column");
+    await expect(score('timestamp,x\n', { groupBy: 'device' })).rejects.toThrow("--group-by 'device' is not a column");
+  });
+
+  it('from the command line: writes the output only on success', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'score-'));
+    writeFileSync(join(dir, 'in.csv'), signal(120, 100));
+    writeFileSync(join(dir, 'bad.csv'), 'when,x\n1,2\n');
+    const run = promisify(execFile);
+    const ok = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'in.csv'), '--out', join(dir, 'out.csv')]);
+    expect(ok.stderr).toContain('scored 120 of 120 rows');
+    expect(readFileSync(join(dir, 'out.csv'), 'utf8').split('\n')[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
+    const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'bad.csv'), '--out', join(dir, 'bad-out.csv')]).catch((e: { code: number; stderr: string }) => e);
+    expect((bad as { code: number }).code).toBe(1);
+    expect((bad as { stderr: string }).stderr).toContain("needs a 'timestamp' column");
+    expect(existsSync(join(dir, 'bad-out.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'bad-out.csv.partial'))).toBe(false);
+  });
+});
