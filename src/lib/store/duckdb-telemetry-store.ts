@@ -145,6 +145,22 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
     return rows.reverse().map((r) => ({ time: r.Timestamp, readings: JSON.parse(r.Readings) as Record<string, unknown>, anomalyScore: r.AnomalyScore, failureProbability: r.FailureProbability }));
   }
 
+  /** The devices with stored telemetry. */
+  async devices(): Promise<string[]> {
+    const rows = await this.query<{ DeviceId: string }>(`SELECT DISTINCT "DeviceId" FROM "EquipmentTelemetry" ORDER BY 1`);
+    return rows.map((r) => r.DeviceId);
+  }
+
+  /** A device's readings after `after` (epoch ms), oldest first, at most `limit`: for replaying history in pages. */
+  async readingsAfter(deviceId: string, after: number, limit: number): Promise<{ time: number; readings: Record<string, unknown> }[]> {
+    const rows = await this.query<{ Timestamp: string; Readings: string }>(
+      `SELECT strftime("Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", "Readings" FROM "EquipmentTelemetry"
+       WHERE "DeviceId" = $1 AND "Timestamp" > $2::TIMESTAMP ORDER BY "Timestamp" LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [deviceId, new Date(after).toISOString()],
+    );
+    return rows.map((r) => ({ time: Date.parse(r.Timestamp), readings: JSON.parse(r.Readings) as Record<string, unknown> }));
+  }
+
   /** Every row of a table as it was written (tests, tools). */
   async rows(table: TableDef['name']): Promise<Record<string, unknown>[]> {
     const def = TABLES.find((t) => t.name === table)!;
