@@ -7,13 +7,14 @@
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { Alert, AlertSink, ScoreInput, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import type { Alert, AlertSink, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
+import { StreamingDetector, STREAMING_MODEL_VERSION, reviveDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
 import { AlertPolicy, type AlertDecision } from './alerts/alert-policy.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { freshReadings, healthOf, planTwinUpdate, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
@@ -32,7 +33,10 @@ export interface PipelineDeps {
   catalog: TelemetryCatalog;
   twins: TwinsPort;
   store: TelemetryStorePort;
+  /** The ML endpoint (failure probability and its own anomaly score), when one is configured. */
   scorer: ResilientScorer;
+  /** The streaming detector every reading goes through; its state lives on the twin. */
+  detector?: StreamingDetector;
   /** Undefined when no webhook is configured: alerts are then only recorded (flags, twin). */
   alerts: AlertSink | undefined;
   settings: PipelineSettings;
@@ -77,11 +81,34 @@ export class TelemetryPipeline {
   private readonly recent = new RecentKeys();
   private readonly now: () => number;
   private readonly twinProperties = new Map<string, ReadonlySet<string>>();
+  private readonly detector: StreamingDetector;
+  /** Detector states of the twins this instance scores, with the JSON last seen on the twin. */
+  private readonly detectorStates = new Map<string, { stored: string | undefined; state: DetectorState }>();
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
     this.cache = new TwinStateCache(deps.twins, this.now);
     this.policy = new AlertPolicy(deps.settings.thresholds, deps.settings.alertCooldownMs);
+    this.detector = deps.detector ?? new StreamingDetector();
+  }
+
+  /**
+   * The detector state to continue from: this instance's own, unless the twin holds a newer one
+   * (another instance scored the device since, e.g. before a partition moved back here).
+   */
+  private detectorStateOf(twin: TwinState): DetectorState {
+    const mine = this.detectorStates.get(twin.id);
+    if (mine && mine.stored === twin.detectorState) return mine.state;
+    let stored: DetectorState;
+    try {
+      stored = reviveDetectorState(twin.detectorState ? JSON.parse(twin.detectorState) : undefined);
+    } catch {
+      stored = reviveDetectorState(undefined);
+    }
+    const state = mine && mine.state.t >= stored.t ? mine.state : stored;
+    if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
+    this.detectorStates.set(twin.id, { stored: twin.detectorState, state });
+    return state;
   }
 
   async processBatch(bodies: readonly unknown[], meta: BatchMetadata): Promise<BatchResult> {
@@ -153,11 +180,33 @@ export class TelemetryPipeline {
       if (owners[owners.length - 1] === work) byDevice.set(deviceId, work);
     }
 
-    // 3. Score: one call for the whole batch; results come back in input order.
+    // 3. Score: the streaming detector, reading by reading in arrival order (causal), then one
+    //    call to the ML endpoint for the whole batch; its results come back in input order.
     mark = performance.now();
+    const detections: Detection[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const work = owners[i]!;
+      const input = inputs[i]!;
+      const measured: Record<string, number | null> = {};
+      for (const name of work.kind.measuredTelemetry) measured[name] = input.features[name] ?? null;
+      detections[i] = this.detector.step(this.detectorStateOf(work.state), input.time, measured, input.status);
+    }
     const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: [], source: 'none' as const };
     lap('scoreMs');
-    for (let i = 0; i < owners.length; i++) owners[i]!.scored.push({ reading: valid[i]!, score: scoring.results[i]! });
+    for (let i = 0; i < owners.length; i++) {
+      const d = detections[i]!;
+      const e = scoring.source === 'endpoint' ? scoring.results[i] : undefined;
+      const score: ScoreResult =
+        e === undefined
+          ? { anomalyScore: d.anomalyScore, failureProbability: undefined, contributions: d.contributions, modelVersion: STREAMING_MODEL_VERSION }
+          : {
+              anomalyScore: Math.max(d.anomalyScore, e.anomalyScore),
+              failureProbability: e.failureProbability,
+              contributions: e.anomalyScore > d.anomalyScore ? e.contributions : d.contributions,
+              modelVersion: `${STREAMING_MODEL_VERSION}+${e.modelVersion}`,
+            };
+      owners[i]!.scored.push({ reading: valid[i]!, score });
+    }
 
     // 4. Decide alerts before any effect, so the store rows carry alert ids.
     const alerts = new Map<string, AlertDecision>();
@@ -285,11 +334,13 @@ export class TelemetryPipeline {
       for (let attempt = 0; ; attempt++) {
         const fresh = attempt === 0 ? work.fresh : freshReadings(state, work.scored);
         if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
+        const detector = this.detectorStates.get(deviceId);
         const update = planTwinUpdate(state, fresh, {
           thresholds: settings.thresholds,
           intervalMs: settings.twinPatchIntervalMs,
           properties: this.propertiesOf(work.kind),
           alertTime,
+          ...(detector ? { detectorState: JSON.stringify(detector.state) } : {}),
         });
         if (!update) {
           if (fresh.length) outcome.deferred++;
@@ -298,6 +349,8 @@ export class TelemetryPipeline {
         try {
           const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
           this.cache.remember({ ...update.next, etag });
+          // The twin now holds this state: the next batch continues from the in-memory copy.
+          if (detector) detector.stored = update.next.detectorState;
           outcome.patched++;
           return;
         } catch (error) {

@@ -14,6 +14,8 @@ export interface TwinState {
   status: string | undefined;
   healthStatus: string | undefined;
   lastAlertTime: number | undefined;
+  /** The streaming detector's state as last stored on the twin (JSON). */
+  detectorState?: string | undefined;
 }
 
 export interface JsonPatchOp {

@@ -31,8 +31,8 @@ export const defaultSettings: PipelineSettings = {
   dashboardUrl: 'http://localhost:7071',
 };
 
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number } = {}) {
-  const twins = new InMemoryTwins();
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins } = {}) {
+  const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
   const alerts = new CapturedAlerts();
   const logs: string[] = [];

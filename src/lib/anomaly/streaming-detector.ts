@@ -116,7 +116,7 @@ export class StreamingDetector {
     const running = status === undefined || status === 'running';
     // Back from maintenance: what was normal before may not be normal now.
     if (status === 'maintenance') state.s = {};
-    const learn = time >= state.t;
+    const learn = time > state.t;
     const dtMs = state.t > 0 && learn ? time - state.t : 0;
     const alpha = 1 - Math.exp(-Math.max(dtMs, 1000) / (cfg.baselineHours * 3_600_000));
     const beta = 1 - Math.exp(-Math.max(dtMs, 1000) / (cfg.levelMinutes * 60_000));
@@ -132,9 +132,13 @@ export class StreamingDetector {
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
       const env = this.envelopes[name];
       // The envelope speaks only past the normal band's edge; inside it the baseline knows better.
+      let envelopeEv = 0;
       if (env) {
         const e = sensorScore(x, env, running);
-        if (e >= 0.5) envelope = Math.max(envelope, e);
+        if (e >= 0.5) {
+          envelope = Math.max(envelope, e);
+          envelopeEv = 2 * e;
+        }
       }
       let s = state.s[name];
       if (!s) {
@@ -150,7 +154,7 @@ export class StreamingDetector {
       const noise = x - s.f;
       // Only readings while the machine runs say anything about wear.
       if (learn && running) s.f += (warm ? beta : 1 / (s.n + 1)) * noise;
-      let ev = 0;
+      let ev = envelopeEv;
       let shift = 0;
       if (warm) {
         shift = (s.f - s.m) / sd;
@@ -160,7 +164,7 @@ export class StreamingDetector {
         driftMax = Math.max(driftMax, drift);
         const spikeEv = Math.abs(zi) / cfg.spikeZ;
         spike = Math.max(spike, spikeEv);
-        ev = Math.max(drift, spikeEv >= 1 ? spikeEv : 0);
+        ev = Math.max(ev, drift, spikeEv >= 1 ? spikeEv : 0);
         if (repeated && s.r + 1 >= cfg.stuckReadings && s.v > 0) {
           stuck = 1;
           ev = Math.max(ev, 1.2);

@@ -13,6 +13,8 @@ export interface EquipmentKind {
   telemetryNames: readonly string[];
   /** Names of numeric telemetry, in a fixed order: the scoring request's feature columns. */
   numericTelemetry: readonly string[];
+  /** Measurements (double/float telemetry) the streaming detector watches; counters are left out. */
+  measuredTelemetry: readonly string[];
   units: Readonly<Record<string, string | undefined>>;
   validate(values: Record<string, unknown>): { ok: true } | { ok: false; message: string };
 }
@@ -73,6 +75,7 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     displayName: twin.displayName ?? twin.id,
     telemetryNames: names,
     numericTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name),
+    measuredTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && (t.schema.name === 'double' || t.schema.name === 'float')).map((t) => t.name),
     units: Object.fromEntries(telemetry.map((t) => [t.name, t.unit])),
     validate(values) {
       if (fastAccept(values)) return { ok: true };

@@ -37,6 +37,8 @@ export interface PlanOptions {
   /** Properties the twin's model declares: nothing else is ever patched. */
   properties: ReadonlySet<string>;
   alertTime: number | undefined;
+  /** The detector's state to store with the patch (JSON). */
+  detectorState?: string;
 }
 
 /** Readings newer than the twin's newest, oldest first. */
@@ -91,6 +93,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   set('healthStatus', health);
   set('modelVersion', newest.score.modelVersion);
   if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
+  set('detectorState', options.detectorState);
 
   return {
     ops,
@@ -101,6 +104,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
       status,
       healthStatus: health,
       lastAlertTime: options.alertTime ?? state.lastAlertTime,
+      detectorState: options.properties.has('detectorState') && options.detectorState !== undefined ? options.detectorState : state.detectorState,
     },
   };
 }
