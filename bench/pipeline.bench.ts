@@ -10,7 +10,6 @@ const { InvocationContext } = azureFunctions;
 import { TelemetryPipeline } from '../src/lib/pipeline.ts';
 import { createTelemetryIngest } from '../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../src/lib/anomaly/resilient-scorer.ts';
-import { EnvelopeDetector } from '../src/lib/anomaly/envelope-detector.ts';
 import { silentLogger } from '../src/lib/log.ts';
 import { InMemoryTwins } from '../test/support/in-memory-twins.ts';
 import type { StoreBatch, TelemetryStorePort } from '../src/lib/ports.ts';
@@ -72,7 +71,7 @@ async function runPipeline() {
   const alerts = new CapturedAlerts();
   const pipeline = new TelemetryPipeline({
     catalog, twins, store, alerts, logger: silentLogger, settings: defaultSettings,
-    scorer: new ResilientScorer(undefined, new EnvelopeDetector(), silentLogger),
+    scorer: new ResilientScorer(undefined, silentLogger),
   });
   const ingest = createTelemetryIngest(pipeline);
   let deadLettered = 0;

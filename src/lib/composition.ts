@@ -14,7 +14,6 @@ import { AdtTwins, StaticTokenCredential, readCa } from './twins/adt-twins.ts';
 import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
-import { EnvelopeDetector } from './anomaly/envelope-detector.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
@@ -104,7 +103,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     catalog,
     twins,
     store,
-    scorer: new ResilientScorer(endpoint, new EnvelopeDetector(), logger),
+    scorer: new ResilientScorer(endpoint, logger),
     alerts,
     settings: pipelineSettings(config),
     logger,

@@ -191,11 +191,11 @@ export class TelemetryPipeline {
       for (const name of work.kind.measuredTelemetry) measured[name] = input.features[name] ?? null;
       detections[i] = this.detector.step(this.detectorStateOf(work.state), input.time, measured, input.status);
     }
-    const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: [], source: 'none' as const };
+    const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'none' as const };
     lap('scoreMs');
     for (let i = 0; i < owners.length; i++) {
       const d = detections[i]!;
-      const e = scoring.source === 'endpoint' ? scoring.results[i] : undefined;
+      const e = scoring.results?.[i];
       const score: ScoreResult =
         e === undefined
           ? { anomalyScore: d.anomalyScore, failureProbability: undefined, contributions: d.contributions, modelVersion: STREAMING_MODEL_VERSION }

@@ -5,7 +5,6 @@ const { InvocationContext } = azureFunctions;
 import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline.ts';
 import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
-import { EnvelopeDetector } from '../../src/lib/anomaly/envelope-detector.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import type { Alert, AlertSink, ScorerPort } from '../../src/lib/ports.ts';
 import { InMemoryTwins } from './in-memory-twins.ts';
@@ -40,7 +39,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     catalog: plantCatalog(),
     twins,
     store,
-    scorer: new ResilientScorer(options.endpoint, new EnvelopeDetector(), silentLogger),
+    scorer: new ResilientScorer(options.endpoint, silentLogger),
     alerts,
     settings: { ...defaultSettings, ...options.settings },
     logger: silentLogger,

@@ -1,10 +1,11 @@
 /**
- * The built-in detector: stateless, so any instance can score any device after a rebalance.
- * Each sensor scores 0 well inside its normal band, 0.5 at the band's edge and 1 at the hard
- * limit, linearly in between; the reading's score is the worst sensor's, and a controller that
+ * Scores against the plant's operating envelopes: the streaming detector's domain-knowledge part,
+ * and on its own the stateless rule the one-patch-per-event baseline benchmark uses. Each sensor
+ * scores 0 well inside its normal band, 0.5 at the band's edge and 1 at the hard limit, linearly
+ * in between; the reading's score is the worst sensor's, and a controller that
  * reports `fault` scores at least 0.9. It cannot predict failure, so failureProbability stays unset.
  */
-import type { ScoreInput, ScoreResult, ScorerPort } from '../ports.ts';
+import type { ScoreInput, ScoreResult } from '../ports.ts';
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 
 export const ENVELOPE_MODEL_VERSION = 'envelope-1';
@@ -51,8 +52,3 @@ export function scoreReading(input: ScoreInput): ScoreResult {
   return { anomalyScore: worst, failureProbability: undefined, contributions, modelVersion: ENVELOPE_MODEL_VERSION };
 }
 
-export class EnvelopeDetector implements ScorerPort {
-  async score(inputs: readonly ScoreInput[]): Promise<ScoreResult[]> {
-    return inputs.map(scoreReading);
-  }
-}

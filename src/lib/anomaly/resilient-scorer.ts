@@ -1,13 +1,15 @@
 /**
- * One scoring call per batch to the ML endpoint; when it fails, the built-in detector scores the
- * batch instead, so an unreachable endpoint never stops ingestion. After a failure the endpoint is
- * left alone for a while (a circuit breaker) so every batch does not wait out a timeout.
+ * One scoring call per batch to the ML endpoint. When there is none, or it fails, the batch is
+ * scored by the streaming detector alone (which the pipeline runs on every reading anyway), so an
+ * unreachable endpoint never stops ingestion. After a failure the endpoint is left alone for a
+ * while (a circuit breaker) so every batch does not wait out a timeout.
  */
 import type { Logger } from '../log.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../ports.ts';
 
 export interface ScoredBatch {
-  results: ScoreResult[];
+  /** The endpoint's results in input order; undefined when it was not used. */
+  results: ScoreResult[] | undefined;
   source: 'endpoint' | 'fallback';
 }
 
@@ -16,7 +18,6 @@ export class ResilientScorer {
 
   constructor(
     private readonly endpoint: ScorerPort | undefined,
-    private readonly fallback: ScorerPort,
     private readonly logger: Logger,
     private readonly breakMs = 30_000,
     private readonly now: () => number = Date.now,
@@ -35,6 +36,6 @@ export class ResilientScorer {
         });
       }
     }
-    return { results: await this.fallback.score(inputs), source: 'fallback' };
+    return { results: undefined, source: 'fallback' };
   }
 }
