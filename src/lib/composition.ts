@@ -15,6 +15,7 @@ import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
 import { DuckDbTelemetryStore } from './store/duckdb-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
+import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
@@ -91,6 +92,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ? new MlEndpointClient({
         scoringUrl: config.ML_ENDPOINT_URL,
         featureColumns: catalog.featureColumns(),
+        derivedColumns: FAILURE_FEATURES,
         timeoutMs: config.ML_TIMEOUT_MS,
         ...(config.ML_ENDPOINT_KEY ? { key: config.ML_ENDPOINT_KEY } : {}),
         ...(config.ML_DEPLOYMENT ? { deployment: config.ML_DEPLOYMENT } : {}),

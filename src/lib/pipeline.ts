@@ -189,7 +189,9 @@ export class TelemetryPipeline {
       const input = inputs[i]!;
       const measured: Record<string, number | null> = {};
       for (const name of work.kind.measuredTelemetry) measured[name] = input.features[name] ?? null;
-      detections[i] = this.detector.step(this.detectorStateOf(work.state), input.time, measured, input.status);
+      const d = this.detector.step(this.detectorStateOf(work.state), input.time, measured, input.status);
+      detections[i] = d;
+      input.derived = d.features as unknown as Record<string, number>;
     }
     const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'none' as const };
     lap('scoreMs');
@@ -198,10 +200,11 @@ export class TelemetryPipeline {
       const e = scoring.results?.[i];
       const score: ScoreResult =
         e === undefined
-          ? { anomalyScore: d.anomalyScore, failureProbability: undefined, contributions: d.contributions, modelVersion: STREAMING_MODEL_VERSION }
+          ? { anomalyScore: d.anomalyScore, failureProbability: undefined, rulHours: d.rulHours, contributions: d.contributions, modelVersion: STREAMING_MODEL_VERSION }
           : {
               anomalyScore: Math.max(d.anomalyScore, e.anomalyScore),
               failureProbability: e.failureProbability,
+              rulHours: e.rulHours ?? d.rulHours,
               contributions: e.anomalyScore > d.anomalyScore ? e.contributions : d.contributions,
               modelVersion: `${STREAMING_MODEL_VERSION}+${e.modelVersion}`,
             };

@@ -68,10 +68,14 @@ export interface ScoreInput {
   /** The controller's reported status with this reading, when it sent one. */
   status: string | undefined;
   features: Record<string, number | null>;
+  /** The streaming detector's failure features at this reading (sent as extra columns). */
+  derived?: Readonly<Record<string, number>>;
 }
 
 export interface ScoreResult {
   anomalyScore: number;
+  /** Hours until failure, when the scorer can tell. */
+  rulHours?: number | undefined;
   /** Undefined when the scorer cannot predict failure (the fallback detector). */
   failureProbability: number | undefined;
   /** Sensor name → share of the score it explains. */

@@ -18,6 +18,7 @@ const { values } = parseArgs({
     'api-port': { type: 'string' },
     'adt-port': { type: 'string' },
     'iothub-port': { type: 'string' },
+    'ml-port': { type: 'string' },
     /** Print one JSON line with the endpoints once ready (for tests and scripts). */
     json: { type: 'boolean', default: false },
   },
@@ -26,7 +27,7 @@ const port = (v: string | undefined) => (v === undefined ? undefined : Number(v)
 
 const stack = await startLocalStack({
   ...(values.data ? { dataDir: values.data } : {}),
-  ports: { api: port(values['api-port']), adt: port(values['adt-port']), iothub: port(values['iothub-port']) },
+  ports: { api: port(values['api-port']), adt: port(values['adt-port']), iothub: port(values['iothub-port']), ml: port(values['ml-port']) },
 });
 const dataDir = values.data ?? '.data';
 let simulator: ChildProcess | undefined;
@@ -46,6 +47,7 @@ if (values.json) {
       `  status          ${stack.apiUrl}/local/status   alerts: ${stack.apiUrl}/local/alerts`,
       `  Digital Twins   ${stack.adt.url}   (CA: ${stack.adt.caFile})`,
       `  IoT Hub         ${stack.hub.hostName}   (MQTT over TLS; CA: ${stack.hub.caFile})`,
+      `  ML scoring      ${stack.ml ? `${stack.ml.scoringUri}   (Azure ML contract, key local-development)` : 'off: no model in models/ (npm run train)'}`,
       `  service string  ${stack.hub.registry.serviceConnectionString(stack.hub.hostName)}`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,
       `  seeded          ${seeded.modelsCreated} models, ${seeded.twinsCreated} twins, ${seeded.relationshipsCreated} relationships, ${seeded.devicesCreated} devices (0 = already there)`,

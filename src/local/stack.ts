@@ -23,10 +23,18 @@ import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
+import { startMlEndpoint, type MlEndpoint } from '../emulators/ml/server.ts';
+import { FailureModel, latestModelFile } from '../lib/anomaly/failure-model.ts';
+
+/** The local scoring endpoint's key: local only, like the emulators' tokens. */
+const LOCAL_ML_KEY = 'local-development';
+
 export interface LocalStackOptions {
   dataDir?: string;
-  /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883. */
-  ports?: { api?: number; adt?: number; iothub?: number };
+  /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883, ML scoring 7080. */
+  ports?: { api?: number; adt?: number; iothub?: number; ml?: number };
+  /** The failure model the local scoring endpoint serves (default: the newest in models/). */
+  modelFile?: string;
   plant?: PlantDescription;
   partitions?: number;
   /** Settings on top of the local ones (e.g. TWIN_PATCH_INTERVAL_MS). */
@@ -40,6 +48,8 @@ export interface LocalStack {
   apiUrl: string;
   adt: AdtEmulator;
   hub: IotHub;
+  /** The local Azure ML scoring endpoint, when a model file exists. */
+  ml: MlEndpoint | undefined;
   eventLog: EventLog;
   store: DuckDbTelemetryStore;
   services: Services;
@@ -59,6 +69,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const adt = await startAdtEmulator({ dataDir: join(dataDir, 'adt'), port: ports.adt ?? 7443, token: 'any', log });
   const eventLog = EventLog.open(join(dataDir, 'eventlog'), { partitions: options.partitions ?? 4 });
   const hub = await startIotHub({ dataDir: join(dataDir, 'iothub'), port: ports.iothub ?? 8883, endpoints: { events: eventLog }, log });
+  // The failure model behind a local endpoint with Azure ML's contract; without a model file the
+  // pipeline scores with the streaming detector alone, as it does when Azure ML is unreachable.
+  const modelFile = options.modelFile ?? latestModelFile(join(projectRoot(), 'models'));
+  const ml = modelFile ? await startMlEndpoint({ model: FailureModel.load(modelFile), key: LOCAL_ML_KEY, port: ports.ml ?? 7080, log }) : undefined;
+  if (!ml) logger.log('warn', 'no failure model in models/: run npm run train; scoring with the streaming detector alone');
   const duckdbPath = join(dataDir, 'telemetry.duckdb');
   const store = await DuckDbTelemetryStore.open(duckdbPath);
 
@@ -94,6 +109,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     DUCKDB_PATH: duckdbPath,
     TEAMS_WEBHOOK_URL: `${http.url}/local/teams-webhook`,
     DASHBOARD_URL: http.url,
+    ...(ml ? { ML_ENDPOINT_URL: ml.scoringUri, ML_ENDPOINT_KEY: LOCAL_ML_KEY } : {}),
     ...options.env,
   });
   services = createServices(config, { store, logger });
@@ -130,6 +146,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     apiUrl: http.url,
     adt,
     hub,
+    ml,
     eventLog,
     store,
     services,
@@ -145,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await http.close();
         await store.close();
         await adt.close();
+        await ml?.close();
       })()),
   };
 }

@@ -34,7 +34,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stack-'));
   stack = await startLocalStack({
     dataDir: dir,
-    ports: { api: 0, adt: 0, iothub: 0 },
+    ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
     env: { TWIN_PATCH_INTERVAL_MS: '0' },
     batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
     logger: jsonLogger('e2e', 'error', () => true),
@@ -75,6 +75,20 @@ describe('the local stack, end to end', () => {
       const readings = newest.Readings as Record<string, unknown>;
       for (const [k, v] of Object.entries(readings)) expect(twin[k], `${e.id}.${k}`).toEqual(v);
     }
+  });
+
+  it('scores every reading with the detector and the failure model behind the local Azure ML endpoint', async () => {
+    const rows = await stack.store.rows('EquipmentTelemetry');
+    expect(stack.ml?.stats.requests).toBeGreaterThan(0);
+    expect(stack.ml?.stats.refused).toBe(0);
+    for (const r of rows) {
+      expect(r.ModelVersion).toMatch(/^streaming-1\+failure-lr-v\d+$/);
+      expect(r.FailureProbability).toBeGreaterThanOrEqual(0);
+      expect(r.FailureProbability).toBeLessThanOrEqual(1);
+    }
+    const twin = await stack.services.twins.getTwin('robotic-arm-001');
+    expect(typeof twin.failureProbability).toBe('number');
+    expect(JSON.parse(String(twin.detectorState))).toMatchObject({ version: 1 });
   });
 
   it('flags the injected anomalies and raises alerts for the equipment concerned', async () => {

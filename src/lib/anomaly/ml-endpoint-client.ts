@@ -14,6 +14,8 @@ export interface MlEndpointOptions {
   /** Pins a deployment (the `azureml-model-deployment` header); otherwise traffic rules pick one. */
   deployment?: string;
   featureColumns: readonly string[];
+  /** Columns taken from each input's `derived` values (the detector's failure features). */
+  derivedColumns?: readonly string[];
   timeoutMs: number;
   retry?: RetryPolicy;
   fetch?: typeof fetch;
@@ -25,11 +27,12 @@ const prediction = z
     anomaly_score: z.number().min(0).max(1).optional(),
     failureProbability: z.number().min(0).max(1).nullable().optional(),
     failure_probability: z.number().min(0).max(1).nullable().optional(),
+    rulHours: z.number().min(0).nullable().optional(),
     contributions: z.record(z.string(), z.number()).optional(),
     modelVersion: z.string().optional(),
     model_version: z.string().optional(),
   })
-  .refine((p) => p.anomalyScore !== undefined || p.anomaly_score !== undefined, 'each prediction needs anomalyScore');
+  .refine((p) => [p.anomalyScore, p.anomaly_score, p.failureProbability, p.failure_probability].some((v) => v !== undefined && v !== null), 'each prediction needs anomalyScore or failureProbability');
 const responseSchema = z.union([
   z.array(prediction),
   z.object({ predictions: z.array(prediction) }).transform((r) => r.predictions),
@@ -48,11 +51,12 @@ export class MlEndpointClient implements ScorerPort {
   /** The request body for a batch: exposed so the local scoring server and tests share it. */
   requestBody(inputs: readonly ScoreInput[]): { input_data: { columns: string[]; index: number[]; data: (string | number | null)[][] } } {
     const features = this.options.featureColumns;
+    const derived = this.options.derivedColumns ?? [];
     return {
       input_data: {
-        columns: ['deviceId', 'modelId', 'timestamp', 'status', ...features],
+        columns: ['deviceId', 'modelId', 'timestamp', 'status', ...features, ...derived],
         index: inputs.map((_, i) => i),
-        data: inputs.map((r) => [r.deviceId, r.modelId, new Date(r.time).toISOString(), r.status ?? null, ...features.map((f) => r.features[f] ?? null)]),
+        data: inputs.map((r) => [r.deviceId, r.modelId, new Date(r.time).toISOString(), r.status ?? null, ...features.map((f) => r.features[f] ?? null), ...derived.map((d) => r.derived?.[d] ?? null)]),
       },
     };
   }
@@ -87,7 +91,9 @@ export class MlEndpointClient implements ScorerPort {
     if (parsed.data.length !== expected) throw new AppError('scoring.badResponse', `scoring endpoint returned ${parsed.data.length} predictions for ${expected} rows`, { status: 502 });
     const deployment = response.headers.get('azureml-model-deployment') ?? this.options.deployment;
     return parsed.data.map((p) => ({
-      anomalyScore: (p.anomalyScore ?? p.anomaly_score)!,
+      // An endpoint that only predicts failure says nothing about anomaly: 0 leaves the detector's score.
+      anomalyScore: p.anomalyScore ?? p.anomaly_score ?? 0,
+      rulHours: p.rulHours ?? undefined,
       failureProbability: p.failureProbability ?? p.failure_probability ?? undefined,
       contributions: p.contributions ?? {},
       modelVersion: p.modelVersion ?? p.model_version ?? deployment ?? 'unknown',

@@ -57,6 +57,8 @@ export interface SensorState {
   v: number;
   /** fast level */
   f: number;
+  /** slope of the fast level, in standard deviations per hour (absent in older states) */
+  g?: number;
   /** last value, and how many readings in a row repeated it */
   l: number;
   r: number;
@@ -79,7 +81,27 @@ export interface Detection {
   contributions: Record<string, number>;
   /** Per sensor: the standardised residual, for features and explanations. */
   z: Record<string, number>;
+  /** What the failure model reads (see FAILURE_FEATURES). */
+  features: FailureFeatures;
+  /** Hours until a drifting sensor reaches its hard limit at its current slope, when one is heading there. */
+  rulHours: number | undefined;
 }
+
+/**
+ * Equipment-independent features of recent telemetry for failure prediction, all toward each
+ * sensor's failure side: the largest and the combined level shift (in `driftSigma` units), the
+ * steepest slope of the fast level (standard deviations per hour), how far the nearest sensor has
+ * gone from its normal edge toward its hard limit (0 at the edge, 1 at the limit), and the
+ * envelope score.
+ */
+export interface FailureFeatures {
+  drift: number;
+  driftRss: number;
+  slope: number;
+  proximity: number;
+  envelope: number;
+}
+export const FAILURE_FEATURES = ['drift', 'driftRss', 'slope', 'proximity', 'envelope'] as const satisfies readonly (keyof FailureFeatures)[];
 
 export function emptyDetectorState(): DetectorState {
   return { version: 1, t: 0, s: {} };
@@ -127,6 +149,9 @@ export class StreamingDetector {
     let envelope = 0;
     let driftSq = 0;
     let driftMax = 0;
+    let slopeMax = 0;
+    let proximity = -1;
+    let rulHours: number | undefined;
     for (const name in features) {
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
@@ -153,7 +178,11 @@ export class StreamingDetector {
       // The spread is measured around the fast level, so a slow drift does not inflate it.
       const noise = x - s.f;
       // Only readings while the machine runs say anything about wear.
-      if (learn && running) s.f += (warm ? beta : 1 / (s.n + 1)) * noise;
+      if (learn && running) {
+        const before = s.f;
+        s.f += (warm ? beta : 1 / (s.n + 1)) * noise;
+        if (warm && dtMs > 0) s.g = (s.g ?? 0) + beta * ((s.f - before) / sd / (dtMs / 3_600_000) - (s.g ?? 0));
+      }
       let ev = envelopeEv;
       let shift = 0;
       if (warm) {
@@ -162,6 +191,20 @@ export class StreamingDetector {
         const drift = Math.max(sides.up ? shift : 0, sides.down ? -shift : 0) / cfg.driftSigma;
         driftSq += drift * drift;
         driftMax = Math.max(driftMax, drift);
+        const g = s.g ?? 0;
+        const towardFailure = sides.up && sides.down ? Math.abs(g) : sides.up ? g : -g;
+        slopeMax = Math.max(slopeMax, towardFailure);
+        if (env) {
+          const [edge, limit] = sides.up ? [env.normalHigh, env.limitHigh] : [env.normalLow, env.limitLow];
+          if (edge !== undefined && limit !== undefined && limit !== edge) {
+            proximity = Math.max(proximity, Math.max(-2, Math.min(2, (s.f - edge) / (limit - edge))));
+            // Remaining useful life: only for a clear, sustained trend toward the limit.
+            if (towardFailure > 0.05 && drift > 0.5) {
+              const hours = (limit - s.f) / (sides.up ? g : -g) / sd;
+              if (hours >= 0) rulHours = Math.min(rulHours ?? Infinity, hours);
+            }
+          }
+        }
         const spikeEv = Math.abs(zi) / cfg.spikeZ;
         spike = Math.max(spike, spikeEv);
         ev = Math.max(ev, drift, spikeEv >= 1 ? spikeEv : 0);
@@ -203,6 +246,7 @@ export class StreamingDetector {
     for (const k in evidence) total += evidence[k]!;
     const contributions: Record<string, number> = {};
     if (total > 0) for (const k in evidence) contributions[k] = evidence[k]! / total;
-    return { anomalyScore, driftScore, kind, contributions, z };
+    const failure: FailureFeatures = { drift: driftMax, driftRss: Math.sqrt(driftSq), slope: slopeMax, proximity, envelope };
+    return { anomalyScore, driftScore, kind, contributions, z, features: failure, rulHours };
   }
 }

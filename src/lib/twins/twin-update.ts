@@ -91,6 +91,11 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   set('anomalyScore', round(newest.score.anomalyScore));
   set('failureProbability', newest.score.failureProbability === undefined ? undefined : round(newest.score.failureProbability));
   set('healthStatus', health);
+  // Remaining useful life is written while a trend toward a limit is seen (it then keeps its last value).
+  if (options.properties.has('remainingUsefulLifeHours')) {
+    const rul = newest.score.rulHours;
+    if (rul !== undefined) ops.push({ op: 'add', path: '/remainingUsefulLifeHours', value: Math.round(rul * 10) / 10 });
+  }
   set('modelVersion', newest.score.modelVersion);
   if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
   set('detectorState', options.detectorState);
