@@ -181,4 +181,6 @@ output IOTHUB_NAME string = iotHub.outputs.name
 output ADX_CLUSTER_URL string = dataExplorer.outputs.clusterUri
 output ADX_DATABASE string = dataExplorer.outputs.databaseName
 output ML_ENDPOINT_URL string = machineLearning.outputs.scoringUri
+output ML_ENDPOINT_NAME string = machineLearning.outputs.endpointName
+output AZURE_ML_WORKSPACE string = machineLearning.outputs.workspaceName
 output EVENTHUB_NAMESPACE string = eventHubs.outputs.namespaceName

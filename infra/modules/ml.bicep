@@ -1,6 +1,6 @@
 // Azure Machine Learning: the workspace and the online endpoint the pipeline scores with. Its key
-// goes to Key Vault; the model deployment behind the endpoint is published separately (until then
-// the pipeline scores with its built-in detector).
+// goes to Key Vault; the model deployment behind the endpoint is published by
+// scripts/deploy-ml-model.sh (until then the pipeline scores with the streaming detector alone).
 param location string
 param tags object
 param workspaceName string
@@ -48,5 +48,6 @@ resource endpointKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 }
 
 output workspaceName string = workspace.name
+output endpointName string = endpoint.name
 output scoringUri string = endpoint.properties.scoringUri
 output keySecretUri string = endpointKey.properties.secretUri

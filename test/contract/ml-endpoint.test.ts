@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startMlEndpoint, type MlEndpoint } from '../../src/emulators/ml/server.ts';
 import { MlEndpointClient } from '../../src/lib/anomaly/ml-endpoint-client.ts';
@@ -72,5 +73,16 @@ describe('the failure model', () => {
   it('refuses a file that is not a failure model, naming the field', () => {
     expect(() => FailureModel.parse({ format: 'manufacturing-twins/failure-model@1', version: 'x' }, 'bad.json')).toThrow(/bad.json is not a failure model file: horizonHours/);
     expect(() => FailureModel.load('/nonexistent/model.json')).toThrow(/cannot read model/);
+  });
+});
+
+describe('the Azure ML scoring script (ml/score.py)', () => {
+  const python = spawnSync('python3', ['--version']).status === 0;
+  it.skipIf(!python)('answers exactly what the local endpoint answers for the same request', async () => {
+    const request = client().requestBody([input(healthy), input(failing), input({ drift: 1.2, slope: 0.4 })]);
+    const py = spawnSync('python3', [join(projectRoot(), 'ml/score.py'), modelPath], { input: JSON.stringify(request), encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const local = await fetch(ml.scoringUri, { method: 'POST', headers: { authorization: 'Bearer k3y' }, body: JSON.stringify(request) });
+    expect(JSON.parse(py.stdout)).toEqual(await local.json());
   });
 });
