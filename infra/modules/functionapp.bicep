@@ -80,6 +80,12 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     ANOMALY_WARNING_THRESHOLD: '0.5'
     ANOMALY_CRITICAL_THRESHOLD: '0.8'
     ALERT_COOLDOWN_MS: '900000'
+    // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
+    AUTO_STOP_MODE: 'dry-run'
+    AUTO_STOP_MIN_PROBABILITY: '0.9'
+    AUTO_STOP_CONFIRM_READINGS: '3'
+    AUTO_STOP_MAX_PER_HOUR: '3'
+    AUTO_STOP_INCIDENT_MS: '14400000'
     TWIN_PATCH_INTERVAL_MS: '15000'
     TWIN_PATCH_CONCURRENCY: '16'
     MAX_CLOCK_SKEW_MS: '300000'

@@ -16,12 +16,13 @@ import { DuckDbTelemetryStore } from './store/duckdb-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
+import { IotHubDirectMethods } from './commands/iothub-service.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
-import type { AlertSink, TelemetryStorePort, TwinsPort } from './ports.ts';
+import type { AlertSink, CommandsPort, TelemetryStorePort, TwinsPort } from './ports.ts';
 
 export interface Services {
   config: Config;
@@ -40,6 +41,7 @@ export interface ServiceOverrides {
   twins?: TwinsPort;
   store?: TelemetryStorePort;
   alerts?: AlertSink;
+  commands?: CommandsPort;
   credential?: TokenCredential;
   logger?: Logger;
   modelsDir?: string;
@@ -53,7 +55,21 @@ export function pipelineSettings(config: Config): PipelineSettings {
     alertCooldownMs: config.ALERT_COOLDOWN_MS,
     maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
     dashboardUrl: config.DASHBOARD_URL,
+    autoStop: {
+      mode: config.AUTO_STOP_MODE,
+      minProbability: config.AUTO_STOP_MIN_PROBABILITY,
+      confirmReadings: config.AUTO_STOP_CONFIRM_READINGS,
+      maxPerHour: config.AUTO_STOP_MAX_PER_HOUR,
+      incidentMs: config.AUTO_STOP_INCIDENT_MS,
+    },
   };
+}
+
+/** IoT Hub's direct methods: by managed identity in Azure, by connection string to the local hub. */
+function iotHubCommands(config: Config, credential: TokenCredential): CommandsPort | undefined {
+  if (config.IOTHUB_CONNECTION_STRING) return new IotHubDirectMethods({ connectionString: config.IOTHUB_CONNECTION_STRING, caPem: readCa(config.IOTHUB_CA_FILE) });
+  if (config.IOTHUB_HOSTNAME) return new IotHubDirectMethods({ hostName: config.IOTHUB_HOSTNAME, credential });
+  return undefined;
 }
 
 export function packageVersion(): string {
@@ -99,14 +115,16 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       })
     : undefined;
   const alerts = overrides.alerts ?? (config.TEAMS_WEBHOOK_URL ? new TeamsWebhook({ url: config.TEAMS_WEBHOOK_URL }) : undefined);
-  if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the built-in detector only');
+  if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
+  const commands = overrides.commands ?? iotHubCommands(config, credential);
   const pipeline = new TelemetryPipeline({
     catalog,
     twins,
     store,
     scorer: new ResilientScorer(endpoint, logger),
     alerts,
+    ...(commands ? { commands } : {}),
     settings: pipelineSettings(config),
     logger,
   });

@@ -29,6 +29,18 @@ const schema = z
     ML_DEPLOYMENT: optionalString,
     ML_TIMEOUT_MS: ms(2_000),
     TEAMS_WEBHOOK_URL: url('a Teams Workflows webhook URL').optional(),
+    /** IoT Hub for direct methods (emergencyStop), by managed identity in Azure: <name>.azure-devices.net */
+    IOTHUB_HOSTNAME: optionalString,
+    /** Local hub only: its service connection string and CA. */
+    IOTHUB_CONNECTION_STRING: optionalString,
+    IOTHUB_CA_FILE: optionalString,
+    /** Automated emergencyStop: off, dry-run (decide and record, send nothing) or on. */
+    AUTO_STOP_MODE: z.enum(['off', 'dry-run', 'on']).default('dry-run'),
+    /** Interlocks: the failure probability a stop needs, readings in a row that confirm it, stops per hour, one stop per incident window. */
+    AUTO_STOP_MIN_PROBABILITY: fraction(0.9),
+    AUTO_STOP_CONFIRM_READINGS: z.coerce.number().int().min(1).max(100).default(3),
+    AUTO_STOP_MAX_PER_HOUR: z.coerce.number().int().min(0).default(3),
+    AUTO_STOP_INCIDENT_MS: ms(4 * 3_600_000),
     DASHBOARD_URL: url('where the dashboard is served, used in alert links').optional(),
     ANOMALY_WARNING_THRESHOLD: fraction(0.5),
     ANOMALY_CRITICAL_THRESHOLD: fraction(0.8),
@@ -45,6 +57,10 @@ const schema = z
   .refine((c) => (c.ADX_CLUSTER_URL === undefined) !== (c.DUCKDB_PATH === undefined), {
     message: 'set exactly one of ADX_CLUSTER_URL (Data Explorer) and DUCKDB_PATH (a local DuckDB file)',
     path: ['ADX_CLUSTER_URL'],
+  })
+  .refine((c) => c.AUTO_STOP_MODE !== 'on' || c.IOTHUB_HOSTNAME !== undefined || c.IOTHUB_CONNECTION_STRING !== undefined, {
+    message: "is 'on' but no IoT Hub is configured: set IOTHUB_HOSTNAME (or IOTHUB_CONNECTION_STRING locally)",
+    path: ['AUTO_STOP_MODE'],
   })
   .refine((c) => c.ANOMALY_WARNING_THRESHOLD <= c.ANOMALY_CRITICAL_THRESHOLD, {
     message: 'must not exceed ANOMALY_CRITICAL_THRESHOLD',

@@ -7,7 +7,8 @@
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { Alert, AlertSink, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import type { Alert, AlertSink, CommandsPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop-policy.ts';
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
@@ -18,7 +19,7 @@ import { StreamingDetector, STREAMING_MODEL_VERSION, reviveDetectorState, type D
 import { AlertPolicy, type AlertDecision } from './alerts/alert-policy.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { freshReadings, healthOf, planTwinUpdate, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
-import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from './store/rows.ts';
+import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface PipelineSettings {
   thresholds: Thresholds;
@@ -27,6 +28,8 @@ export interface PipelineSettings {
   alertCooldownMs: number;
   maxClockSkewMs: number;
   dashboardUrl: string | undefined;
+  /** Automated emergencyStop and its interlocks; absent: off. */
+  autoStop?: StopSettings;
 }
 
 export interface PipelineDeps {
@@ -39,6 +42,8 @@ export interface PipelineDeps {
   detector?: StreamingDetector;
   /** Undefined when no webhook is configured: alerts are then only recorded (flags, twin). */
   alerts: AlertSink | undefined;
+  /** Direct methods (emergencyStop); needed when settings.autoStop.mode is 'on'. */
+  commands?: CommandsPort;
   settings: PipelineSettings;
   logger: Logger;
   now?: () => number;
@@ -58,9 +63,11 @@ export interface BatchResult {
   twinsDeferred: number;
   twinErrors: number;
   alertsSent: number;
+  /** emergencyStop decisions acted on: sent, dry runs and blocked ones. */
+  stops: { executed: number; failed: number; dryRun: number; blocked: number };
   scoredBy: 'endpoint' | 'fallback' | 'none';
   /** Where the batch's time went (ms), for logs and benchmarks. */
-  timings?: { twinStatesMs: number; scoreMs: number; storeMs: number; alertsMs: number; twinPatchesMs: number };
+  timings?: { twinStatesMs: number; scoreMs: number; storeMs: number; stopsMs: number; alertsMs: number; twinPatchesMs: number };
 }
 
 interface DeviceWork {
@@ -84,12 +91,19 @@ export class TelemetryPipeline {
   private readonly detector: StreamingDetector;
   /** Detector states of the twins this instance scores, with the JSON last seen on the twin. */
   private readonly detectorStates = new Map<string, { stored: string | undefined; state: DetectorState }>();
+  private readonly stopPolicy: StopPolicy | undefined;
+  /** Action rows not yet stored (the write failed): written with the host's retry. */
+  private unwrittenActions: MaintenanceActionRow[] = [];
+  /** Line of each equipment, for alert cards (looked up once, on the first alert). */
+  private readonly lines = new Map<string, string | undefined>();
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
     this.cache = new TwinStateCache(deps.twins, this.now);
     this.policy = new AlertPolicy(deps.settings.thresholds, deps.settings.alertCooldownMs);
     this.detector = deps.detector ?? new StreamingDetector();
+    const autoStop = deps.settings.autoStop;
+    this.stopPolicy = autoStop && autoStop.mode !== 'off' ? new StopPolicy(autoStop, deps.settings.thresholds) : undefined;
   }
 
   /**
@@ -142,7 +156,7 @@ export class TelemetryPipeline {
 
   private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number): Promise<BatchResult> {
     const { logger } = this.deps;
-    const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, alertsMs: 0, twinPatchesMs: 0 };
+    const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
     const lap = (phase: keyof typeof timings) => {
       const t = performance.now();
@@ -213,9 +227,16 @@ export class TelemetryPipeline {
 
     // 4. Decide alerts before any effect, so the store rows carry alert ids.
     const alerts = new Map<string, AlertDecision>();
+    const stops = new Map<string, StopVerdict>();
     for (const [deviceId, work] of byDevice) {
       work.fresh = freshReadings(work.state, work.scored);
-      const decision = this.policy.decide(work.state, work.fresh);
+      let decision = this.policy.decide(work.state, work.fresh);
+      const stop = this.stopPolicy?.decide(work.state, work.fresh, now);
+      if (stop) {
+        stops.set(deviceId, stop);
+        // A stop sent (or refused by the rate limit) always reaches people, cooldown or not.
+        if (!decision && stop.kind !== 'dry-run') decision = { id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger };
+      }
       if (decision) alerts.set(deviceId, decision);
     }
 
@@ -225,19 +246,38 @@ export class TelemetryPipeline {
     await this.deps.store.write(batch);
     lap('storeMs');
 
-    // 6. Alerts, then twins (the patch records lastAlertTime, so a replay stays quiet).
+    // 6. Automated stops (interlocked), recorded in MaintenanceActions; then alerts; then twins
+    //    (the patch records lastAlertTime and the stop, so a replay stays quiet).
+    const stopOutcome = { executed: 0, failed: 0, dryRun: 0, blocked: 0 };
+    const actions = new Map<string, NonNullable<Alert['action']>>();
+    if (stops.size || this.unwrittenActions.length) {
+      await forEachLimited([...stops], 8, async ([deviceId, verdict]) => {
+        const action = await this.act(deviceId, verdict);
+        actions.set(deviceId, action);
+        stopOutcome[action.outcome === 'executed' ? 'executed' : action.outcome === 'dry-run' ? 'dryRun' : action.outcome === 'blocked' ? 'blocked' : 'failed']++;
+      });
+      // A second, rare write: the outcome of a stop is known only after it was sent.
+      const rows = this.unwrittenActions.splice(0);
+      try {
+        await this.deps.store.write({ telemetry: [], anomalies: [], deadLetters: [], actions: rows });
+      } catch (error) {
+        this.unwrittenActions.unshift(...rows);
+        throw error;
+      }
+    }
+    lap('stopsMs');
     let alertsSent = 0;
     if (this.deps.alerts) {
       const sink = this.deps.alerts;
       // Alerts of different devices are independent: post a few at a time, not one after another.
       await forEachLimited([...alerts], 8, async ([deviceId, decision]) => {
-        await sink.send(this.alertOf(decision, byDevice.get(deviceId)!));
+        await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)));
         this.policy.markSent(decision.id);
         alertsSent++;
       });
     }
     lap('alertsMs');
-    const twinOutcome = await this.updateTwins(byDevice, alerts);
+    const twinOutcome = await this.updateTwins(byDevice, alerts, stops, actions);
     lap('twinPatchesMs');
 
     const reasons: Record<string, number> = {};
@@ -255,6 +295,7 @@ export class TelemetryPipeline {
       twinsDeferred: twinOutcome.deferred,
       twinErrors: twinOutcome.errors,
       alertsSent,
+      stops: stopOutcome,
       scoredBy: scoring.source,
       timings,
     };
@@ -300,7 +341,48 @@ export class TelemetryPipeline {
     return { telemetry, anomalies, deadLetters: deadLetters.map(deadLetterRow) };
   }
 
-  private alertOf(decision: AlertDecision, work: DeviceWork): Alert {
+  /** Sends (or not) one emergencyStop, and queues its MaintenanceActions row. */
+  private async act(deviceId: string, verdict: StopVerdict): Promise<NonNullable<Alert['action']>> {
+    let outcome: string = verdict.kind === 'stop' ? 'executed' : verdict.kind;
+    let detail = verdict.reason;
+    if (verdict.kind === 'stop') {
+      if (!this.deps.commands) {
+        outcome = 'failed';
+        detail = `no IoT Hub configured to send emergencyStop; ${verdict.reason}`;
+      } else {
+        try {
+          const result = await this.deps.commands.invoke(deviceId, 'emergencyStop', { reason: verdict.reason, incidentId: verdict.incidentId, failureProbability: verdict.trigger.score.failureProbability }, 10);
+          if (result.status < 200 || result.status >= 300) {
+            outcome = 'failed';
+            detail = `device answered ${result.status}: ${JSON.stringify(result.payload).slice(0, 200)}; ${verdict.reason}`;
+          }
+        } catch (error) {
+          outcome = 'failed';
+          detail = `${isAppError(error) ? error.code : 'error'}: ${(error as Error).message}; ${verdict.reason}`;
+        }
+      }
+    }
+    this.stopPolicy!.record(verdict, this.now());
+    const { reading, score } = verdict.trigger;
+    this.unwrittenActions.push({ Timestamp: reading.timeIso, DeviceId: deviceId, IncidentId: verdict.incidentId, Action: 'emergencyStop', Outcome: outcome, Detail: detail, FailureProbability: score.failureProbability ?? null, AnomalyScore: score.anomalyScore, ModelVersion: score.modelVersion });
+    this.deps.logger.log(outcome === 'executed' || outcome === 'dry-run' ? 'warn' : 'error', `emergencyStop ${outcome}`, { deviceId, incidentId: verdict.incidentId, detail });
+    return { name: 'emergencyStop', outcome, detail };
+  }
+
+  private async lineOf(deviceId: string): Promise<string | undefined> {
+    if (this.lines.has(deviceId)) return this.lines.get(deviceId);
+    let line: string | undefined;
+    try {
+      const incoming = await this.deps.twins.listIncomingRelationships(deviceId);
+      line = incoming.find((r) => r.$relationshipName === 'contains')?.$sourceId as string | undefined;
+    } catch {
+      return undefined; // the card goes out without it; looked up again next time
+    }
+    this.lines.set(deviceId, line);
+    return line;
+  }
+
+  private async alertOf(decision: AlertDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
     return {
       id: decision.id,
@@ -316,6 +398,9 @@ export class TelemetryPipeline {
       contributions: score.contributions,
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
+      line: await this.lineOf(reading.deviceId),
+      escalatedSince: decision.escalation?.since,
+      action,
     };
   }
 
@@ -328,12 +413,14 @@ export class TelemetryPipeline {
     return props;
   }
 
-  private async updateTwins(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>) {
+  private async updateTwins(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
       let state = work.state;
       const alertTime = alerts.get(deviceId)?.trigger.reading.time;
+      const verdict = stops.get(deviceId);
+      const sent = verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined;
       for (let attempt = 0; ; attempt++) {
         const fresh = attempt === 0 ? work.fresh : freshReadings(state, work.scored);
         if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
@@ -343,6 +430,7 @@ export class TelemetryPipeline {
           intervalMs: settings.twinPatchIntervalMs,
           properties: this.propertiesOf(work.kind),
           alertTime,
+          ...(sent ? { stop: sent } : {}),
           ...(detector ? { detectorState: JSON.stringify(detector.state) } : {}),
         });
         if (!update) {

@@ -3,7 +3,7 @@
  * SDK or the service's HTTP contract inside); tests and benchmarks may put an in-memory far end
  * behind the same interface.
  */
-import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from './store/rows.ts';
+import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface TwinState {
   id: string;
@@ -14,6 +14,8 @@ export interface TwinState {
   status: string | undefined;
   healthStatus: string | undefined;
   lastAlertTime: number | undefined;
+  /** When the pipeline last sent this equipment emergencyStop. */
+  lastEmergencyStopTime?: number | undefined;
   /** The streaming detector's state as last stored on the twin (JSON). */
   detectorState?: string | undefined;
 }
@@ -46,6 +48,8 @@ export interface StoreBatch {
   telemetry: TelemetryRow[];
   anomalies: AnomalyFlagRow[];
   deadLetters: DeadLetterRow[];
+  /** Automated responses (emergency stops, dry runs, blocked stops). */
+  actions?: MaintenanceActionRow[];
 }
 
 export interface LatestReading {
@@ -102,6 +106,22 @@ export interface Alert {
   contributions: Record<string, number>;
   modelVersion: string;
   dashboardUrl: string | undefined;
+  /** The production line the equipment is on, when the twin graph says. */
+  line?: string | undefined;
+  /** The condition persisted past the cooldown since the alert at this time. */
+  escalatedSince?: number | undefined;
+  /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
+  action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
+}
+
+export interface MethodResult {
+  status: number;
+  payload: unknown;
+}
+
+/** Direct methods on equipment (IoT Hub in Azure and locally). */
+export interface CommandsPort {
+  invoke(deviceId: string, methodName: string, payload: unknown, responseTimeoutInSeconds?: number): Promise<MethodResult>;
 }
 
 export interface AlertSink {

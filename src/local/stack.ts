@@ -110,6 +110,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     TEAMS_WEBHOOK_URL: `${http.url}/local/teams-webhook`,
     DASHBOARD_URL: http.url,
     ...(ml ? { ML_ENDPOINT_URL: ml.scoringUri, ML_ENDPOINT_KEY: LOCAL_ML_KEY } : {}),
+    // Simulated machines: the pipeline may stop them for real.
+    IOTHUB_CONNECTION_STRING: hub.registry.serviceConnectionString(hub.hostName),
+    ...(hub.caFile ? { IOTHUB_CA_FILE: hub.caFile } : {}),
+    AUTO_STOP_MODE: 'on',
     ...options.env,
   });
   services = createServices(config, { store, logger });

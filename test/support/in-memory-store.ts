@@ -3,15 +3,17 @@
  * readers see Data Explorer through its deduplicating views.
  */
 import type { LatestReading, StoreBatch, TelemetryStorePort } from '../../src/lib/ports.ts';
-import type { AnomalyFlagRow, DeadLetterRow, TelemetryRow } from '../../src/lib/store/rows.ts';
+import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
 import type { AppError } from '../../src/lib/errors.ts';
 
 export class InMemoryStore implements TelemetryStorePort {
   readonly telemetry = new Map<string, TelemetryRow>();
   readonly anomalies = new Map<string, AnomalyFlagRow>();
   readonly deadLetters: DeadLetterRow[] = [];
+  readonly actions = new Map<string, MaintenanceActionRow>();
   writes = 0;
-  failNext: AppError[] = [];
+  /** Errors for the next writes, in order; an undefined entry lets that write through. */
+  failNext: (AppError | undefined)[] = [];
 
   async write(batch: StoreBatch): Promise<void> {
     const e = this.failNext.shift();
@@ -20,6 +22,7 @@ export class InMemoryStore implements TelemetryStorePort {
     for (const r of batch.telemetry) this.telemetry.set(`${r.DeviceId}|${r.MessageId}`, r);
     for (const r of batch.anomalies) this.anomalies.set(`${r.DeviceId}|${r.MessageId}`, r);
     this.deadLetters.push(...batch.deadLetters);
+    for (const r of batch.actions ?? []) this.actions.set(`${r.DeviceId}|${r.IncidentId}|${r.Action}`, r);
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {

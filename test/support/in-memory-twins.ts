@@ -26,6 +26,10 @@ export class InMemoryTwins implements TwinsPort {
     this.twins.set(id, { body: { $dtId: id, $metadata: { $model: modelId }, ...props }, etag: 1 });
   }
 
+  relate(sourceId: string, targetId: string, name: string): void {
+    this.relationships.push({ $relationshipId: `${name}-${targetId}`, $sourceId: sourceId, $targetId: targetId, $relationshipName: name });
+  }
+
   props(id: string): Record<string, unknown> {
     return this.twins.get(id)!.body;
   }

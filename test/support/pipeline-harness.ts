@@ -6,7 +6,7 @@ import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline
 import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import type { Alert, AlertSink, ScorerPort } from '../../src/lib/ports.ts';
+import type { Alert, AlertSink, CommandsPort, MethodResult, ScorerPort } from '../../src/lib/ports.ts';
 import { InMemoryTwins } from './in-memory-twins.ts';
 import { InMemoryStore } from './in-memory-store.ts';
 import { plantCatalog, type Msg, batch } from './plant.ts';
@@ -21,6 +21,18 @@ export class CapturedAlerts implements AlertSink {
   }
 }
 
+/** Equipment that answers direct methods: records each call; can be told to fail the next ones. */
+export class CapturedCommands implements CommandsPort {
+  readonly calls: { deviceId: string; methodName: string; payload: unknown }[] = [];
+  failNext: Error[] = [];
+  async invoke(deviceId: string, methodName: string, payload: unknown): Promise<MethodResult> {
+    const e = this.failNext.shift();
+    if (e) throw e;
+    this.calls.push({ deviceId, methodName, payload });
+    return { status: 200, payload: { stopped: true } };
+  }
+}
+
 export const defaultSettings: PipelineSettings = {
   thresholds: { warning: 0.5, critical: 0.8 },
   twinPatchIntervalMs: 15_000,
@@ -30,7 +42,7 @@ export const defaultSettings: PipelineSettings = {
   dashboardUrl: 'http://localhost:7071',
 };
 
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort } = {}) {
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
   const alerts = new CapturedAlerts();
@@ -41,6 +53,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     store,
     scorer: new ResilientScorer(options.endpoint, silentLogger),
     alerts,
+    ...(options.commands ? { commands: options.commands } : {}),
     settings: { ...defaultSettings, ...options.settings },
     logger: silentLogger,
     ...(options.now ? { now: options.now } : {}),

@@ -40,6 +40,18 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(Buffer.byteLength(s.requests[0]!.body)).toBeLessThan(28 * 1024);
   });
 
+  it('names the line, escalates a persisting condition, and says what the automatic stop did', async () => {
+    const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
+    const text = (a: Partial<Alert>) => JSON.stringify(alertCard({ ...alert, ...a }));
+    expect(text({ line: 'production-line-a' })).toContain('CRITICAL: Robotic arm robotic-arm-001 on production-line-a');
+    const escalated = text({ escalatedSince: Date.parse('2026-11-25T09:45:00Z') });
+    expect(escalated).toContain('ESCALATED CRITICAL');
+    expect(escalated).toContain('Still critical since the alert at 2026-11-25T09:45:00.000Z: escalate to the maintenance lead.');
+    expect(text({ action: { name: 'emergencyStop', outcome: 'executed', detail: 'failure probability 95 %' } })).toContain('stopped automatically (emergencyStop)');
+    expect(text({ action: { name: 'emergencyStop', outcome: 'failed', detail: 'device.offline' } })).toContain('FAILED: stop the equipment by hand now');
+    expect(text({ action: { name: 'emergencyStop', outcome: 'blocked', detail: 'rate limit' } })).toContain('held back by the stop rate limit');
+  });
+
   it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {
     let n = 0;
     const flaky = await startServer((_q, r) => (n++ < 2 ? reply(r, 429, 'busy', { 'retry-after': '0' }) : reply(r, 200, '')));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
-import { harness } from '../support/pipeline-harness.ts';
+import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
 
 const t0 = Date.now() - 60_000;
@@ -151,6 +151,15 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.alerts.sent).toHaveLength(1);
   });
 
+  it('escalates when the condition outlasts the cooldown', async () => {
+    const h = harness({ settings: { alertCooldownMs: 1_000 } });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    await h.send([arm(0, { temperature: 99, status: 'running' }, 'hot-a')]);
+    await h.send([arm(500, { temperature: 99 }, 'hot-b')]);
+    await h.send([arm(3_000, { temperature: 99 }, 'hot-c')]);
+    expect(h.alerts.sent.map((a) => a.escalatedSince)).toEqual([undefined, t0]);
+  });
+
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
     const first = plant();
     const wobble = (i: number) => Math.sin(i * 1.7) * 0.3;
@@ -194,5 +203,78 @@ describe('telemetryIngest: a batch from the plant', () => {
     failing = true;
     const second = await h.send([arm(20_000, { temperature: 71 })]);
     expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });
+  });
+});
+
+describe('telemetryIngest: predictions that stop a machine', () => {
+  // A failure model that is sure about hot readings: 95 % failure probability at 95 °C and above.
+  const model: ScorerPort = {
+    async score(inputs): Promise<ScoreResult[]> {
+      return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
+    },
+  };
+  const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000 };
+  const hot = (from: number, n: number) => Array.from({ length: n }, (_, i) => arm(from + i * 500, { temperature: 97, status: 'running' }, `hot-${from + i * 500}`));
+  function stopping(mode: 'on' | 'dry-run' = 'on') {
+    const commands = new CapturedCommands();
+    const h = harness({ endpoint: model, commands, settings: { autoStop: { ...autoStop, mode } } });
+    h.twins.add('production-line-a', LINE);
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    h.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
+    return { ...h, commands };
+  }
+
+  it('stops the machine once, records it on the twin and in MaintenanceActions, and says so in the alert', async () => {
+    const h = stopping();
+    const result = await h.send(hot(0, 3));
+    expect(result.stops).toEqual({ executed: 1, failed: 0, dryRun: 0, blocked: 0 });
+    expect(h.commands.calls).toEqual([{ deviceId: 'robotic-arm-001', methodName: 'emergencyStop', payload: expect.objectContaining({ failureProbability: 0.95 }) }]);
+    const [row] = [...h.store.actions.values()];
+    expect(row).toMatchObject({ DeviceId: 'robotic-arm-001', Action: 'emergencyStop', Outcome: 'executed', FailureProbability: 0.95 });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ lastEmergencyStopTime: iso(t0 + 1000), lastEmergencyStopReason: expect.stringContaining('failure probability 95 %') });
+    expect(h.alerts.sent).toHaveLength(1);
+    expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', action: { outcome: 'executed' } });
+
+    // The machine is still hot on the next batches, and the host replays the first one: no second stop.
+    await h.send(hot(0, 3));
+    await h.send(hot(2_000, 3));
+    expect(h.commands.calls).toHaveLength(1);
+  });
+
+  it('in dry-run decides and records, and sends nothing', async () => {
+    const h = stopping('dry-run');
+    expect((await h.send(hot(0, 3))).stops.dryRun).toBe(1);
+    expect(h.commands.calls).toHaveLength(0);
+    expect([...h.store.actions.values()][0]).toMatchObject({ Outcome: 'dry-run' });
+    expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
+  });
+
+  it('records a stop the device did not take, and tells people to act by hand', async () => {
+    const h = stopping();
+    h.commands.failNext.push(new AppError('device.offline', 'emergencyStop on robotic-arm-001: device is not connected', { status: 404 }));
+    const result = await h.send(hot(0, 3));
+    expect(result.stops.failed).toBe(1);
+    expect([...h.store.actions.values()][0]).toMatchObject({ Outcome: 'failed', Detail: expect.stringContaining('device.offline') });
+    expect(h.alerts.sent[0]!.action).toMatchObject({ outcome: 'failed' });
+    expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
+  });
+
+  it('keeps the action row when the store fails, and writes it with the retry', async () => {
+    const h = stopping();
+    await h.send(hot(0, 2));
+    const down = () => new AppError('store.unavailable', 'Data Explorer: 503', { retryable: true });
+    const batch = hot(1_000, 1);
+    // The first write (rows) fails: the batch fails before anything is sent.
+    h.store.failNext.push(down());
+    await expect(h.send(batch)).rejects.toThrow('503');
+    expect(h.commands.calls).toHaveLength(0);
+    // The retry's row write succeeds, the stop goes out, then the action write fails: the row waits.
+    h.store.failNext.push(undefined, down());
+    await expect(h.send(batch)).rejects.toThrow('503');
+    expect(h.commands.calls).toHaveLength(1);
+    expect(h.store.actions.size).toBe(0);
+    await h.send(batch);
+    expect(h.commands.calls).toHaveLength(1);
+    expect([...h.store.actions.values()].map((r) => r.Outcome)).toEqual(['executed']);
   });
 });

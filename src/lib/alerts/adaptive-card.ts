@@ -20,9 +20,14 @@ export function alertCard(alert: Alert): Record<string, unknown> {
   const readingFacts = Object.entries(alert.readings)
     .slice(0, MAX_FACTS)
     .map(([name, value]) => ({ title: name, value: formatValue(value, alert.units[name]) }));
-  const action = critical
-    ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
+  const stop = alert.action;
+  const action =
+    stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
+    : stop?.outcome === 'failed' ? 'The automatic emergencyStop FAILED: stop the equipment by hand now and dispatch maintenance.'
+    : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
+    : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
+  const escalation = alert.escalatedSince === undefined ? undefined : `Still ${critical ? 'critical' : 'in warning'} since the alert at ${new Date(alert.escalatedSince).toISOString()}: escalate to the maintenance lead.`;
   const card = {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
@@ -34,14 +39,17 @@ export function alertCard(alert: Alert): Record<string, unknown> {
         size: 'Large',
         weight: 'Bolder',
         color: critical ? 'Attention' : 'Warning',
-        text: `${critical ? 'CRITICAL' : 'Warning'}: ${alert.equipmentType} ${alert.deviceId}`,
+        text: `${escalation ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}: ${alert.equipmentType} ${alert.deviceId}${alert.line ? ` on ${alert.line}` : ''}`,
         wrap: true,
       },
+      ...(escalation ? [{ type: 'TextBlock', text: escalation, wrap: true, weight: 'Bolder' }] : []),
       {
         type: 'FactSet',
         facts: [
           { title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) },
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
+          ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
+          ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
           { title: 'Time', value: new Date(alert.time).toISOString() },
           ...(topSensors.length ? [{ title: 'Driven by', value: topSensors.join(', ') }] : []),
           { title: 'Model', value: alert.modelVersion },

@@ -12,6 +12,8 @@ export interface AlertDecision {
   id: string;
   severity: 'warning' | 'critical';
   trigger: ScoredReading;
+  /** The condition has outlasted the cooldown since the last alert: tell someone more senior. */
+  escalation?: { since: number };
 }
 
 export class AlertPolicy {
@@ -31,7 +33,9 @@ export class AlertPolicy {
     const coolingDown = state.lastAlertTime !== undefined && worst.reading.time - state.lastAlertTime < this.cooldownMs;
     const escalates = severity === 'critical' && state.healthStatus !== 'critical';
     if (coolingDown && !escalates) return undefined;
-    return { id, severity, trigger: worst };
+    // Still unhealthy when the cooldown ends: the same incident, now escalated.
+    const persists = state.lastAlertTime !== undefined && (state.healthStatus === 'warning' || state.healthStatus === 'critical') && !coolingDown;
+    return { id, severity, trigger: worst, ...(persists ? { escalation: { since: state.lastAlertTime! } } : {}) };
   }
 
   markSent(id: string): void {

@@ -4,6 +4,7 @@
  * the local hub, with the hub's service connection string and its CA. azure-iothub dials the
  * HostName as a bare host, so a `localhost:<port>` host gets an agent that connects to that port.
  */
+import type { CommandsPort, MethodResult } from '../ports.ts';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
 import { connect } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -54,13 +55,8 @@ function useLocalAgent(rest: RestApiClientType, hostName: string, caPem: string 
   if (port || caPem) rest.setOptions({ http: { agent: new HostPortAgent(host!, Number(port ?? 443), { keepAlive: true, ...(caPem ? { ca: caPem } : {}) }) } });
 }
 
-export interface MethodResult {
-  status: number;
-  payload: unknown;
-}
-
 /** Invokes direct methods on devices. */
-export class IotHubDirectMethods {
+export class IotHubDirectMethods implements CommandsPort {
   constructor(private readonly options: IotHubServiceOptions) {}
 
   async invoke(deviceId: string, methodName: string, payload: unknown, responseTimeoutInSeconds = 30): Promise<MethodResult> {

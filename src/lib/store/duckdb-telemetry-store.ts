@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import type { LatestReading, StoreBatch, TelemetryStorePort } from '../ports.ts';
-import { TABLES, type KustoType, type TableDef } from './tables.ts';
+import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -72,7 +72,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
    * commit): partitions writing at once share one commit instead of queueing for one each.
    */
   write(batch: StoreBatch): Promise<void> {
-    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length === 0) return Promise.resolve();
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.draining) void this.drain();
@@ -84,7 +84,12 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
     while (this.pending.length) {
       const group = this.pending;
       this.pending = [];
-      const merged: StoreBatch = { telemetry: group.flatMap((g) => g.batch.telemetry), anomalies: group.flatMap((g) => g.batch.anomalies), deadLetters: group.flatMap((g) => g.batch.deadLetters) };
+      const merged: StoreBatch = {
+        telemetry: group.flatMap((g) => g.batch.telemetry),
+        anomalies: group.flatMap((g) => g.batch.anomalies),
+        deadLetters: group.flatMap((g) => g.batch.deadLetters),
+        actions: group.flatMap((g) => g.batch.actions ?? []),
+      };
       try {
         await this.serial(() => this.commit(merged));
         group.forEach((g) => g.resolve());
@@ -98,9 +103,10 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
   private async commit(batch: StoreBatch): Promise<void> {
     await this.db.run('BEGIN TRANSACTION');
     try {
-      if (batch.telemetry.length) await this.writeTable(TABLES[0]!, batch.telemetry);
-      if (batch.anomalies.length) await this.writeTable(TABLES[1]!, batch.anomalies);
-      if (batch.deadLetters.length) await this.writeTable(TABLES[2]!, batch.deadLetters);
+      if (batch.telemetry.length) await this.writeTable(table('EquipmentTelemetry'), batch.telemetry);
+      if (batch.anomalies.length) await this.writeTable(table('AnomalyFlags'), batch.anomalies);
+      if (batch.deadLetters.length) await this.writeTable(table('DeadLetters'), batch.deadLetters);
+      if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
       await this.db.run('COMMIT');
     } catch (error) {
       await this.db.run('ROLLBACK');

@@ -47,6 +47,7 @@ export class KustoTelemetryStore implements TelemetryStorePort {
       this.writeTable(table('EquipmentTelemetry'), batch.telemetry),
       this.writeTable(table('AnomalyFlags'), batch.anomalies),
       this.writeTable(table('DeadLetters'), batch.deadLetters),
+      this.writeTable(table('MaintenanceActions'), batch.actions ?? []),
     ]);
   }
 

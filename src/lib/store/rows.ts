@@ -24,6 +24,21 @@ export interface AnomalyFlagRow {
   AlertId: string | null;
 }
 
+/** An automated response to a failure prediction, whatever became of it. */
+export interface MaintenanceActionRow {
+  Timestamp: string;
+  DeviceId: string;
+  /** The reading that triggered it: one action per incident and reading, replays add nothing. */
+  IncidentId: string;
+  Action: 'emergencyStop';
+  /** executed | failed | dry-run | blocked */
+  Outcome: string;
+  Detail: string;
+  FailureProbability: number | null;
+  AnomalyScore: number;
+  ModelVersion: string;
+}
+
 export interface DeadLetterRow {
   ReceivedAt: string;
   Reason: string;

@@ -5,7 +5,7 @@
 export type KustoType = 'datetime' | 'string' | 'real' | 'long' | 'dynamic';
 
 export interface TableDef {
-  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters';
+  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions';
   mapping: string;
   columns: readonly (readonly [name: string, type: KustoType])[];
   /** Columns that identify a row: a replayed row with the same key is the same row. */
@@ -45,6 +45,16 @@ export const TABLES: readonly TableDef[] = [
     ],
     key: ['PartitionId', 'SequenceNumber', 'Reason', 'MessageId'],
     keyNullable: true,
+  },
+  {
+    name: 'MaintenanceActions',
+    mapping: 'MaintenanceActions_json',
+    columns: [
+      ['Timestamp', 'datetime'], ['DeviceId', 'string'], ['IncidentId', 'string'], ['Action', 'string'],
+      ['Outcome', 'string'], ['Detail', 'string'], ['FailureProbability', 'real'], ['AnomalyScore', 'real'],
+      ['ModelVersion', 'string'],
+    ],
+    key: ['DeviceId', 'IncidentId', 'Action'],
   },
 ];
 

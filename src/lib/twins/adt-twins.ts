@@ -49,6 +49,7 @@ export function toTwinState(row: Record<string, unknown>): TwinState {
     status: str(row.status),
     healthStatus: str(row.healthStatus),
     lastAlertTime: toTime(row.lastAlertTime),
+    lastEmergencyStopTime: toTime(row.lastEmergencyStopTime),
     detectorState: str(row.detectorState),
   };
 }
@@ -91,7 +92,7 @@ export class AdtTwins implements TwinsPort {
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
       const chunk = ids.slice(i, i + IN_CHUNK);
       const query =
-        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.detectorState ' +
+        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState ' +
         `FROM DIGITALTWINS T WHERE T.$dtId IN [${chunk.map(quote).join(', ')}]`;
       let token: string | undefined;
       do {

@@ -28,7 +28,7 @@ export interface TwinUpdate {
   /** The state the twin will be in once the patch lands (etag aside). */
   next: TwinState;
   /** Why it goes out now: first reading, interval elapsed, status, health or alert. */
-  reason: 'first' | 'interval' | 'status' | 'health' | 'alert';
+  reason: 'first' | 'interval' | 'status' | 'health' | 'alert' | 'stop';
 }
 
 export interface PlanOptions {
@@ -37,6 +37,8 @@ export interface PlanOptions {
   /** Properties the twin's model declares: nothing else is ever patched. */
   properties: ReadonlySet<string>;
   alertTime: number | undefined;
+  /** An emergencyStop the pipeline sent with this batch: recorded on the twin at once. */
+  stop?: { time: number; reason: string };
   /** The detector's state to store with the patch (JSON). */
   detectorState?: string;
 }
@@ -71,6 +73,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   }
   const reason: TwinUpdate['reason'] | undefined =
     state.lastTelemetryTime === undefined ? 'first'
+    : options.stop !== undefined ? 'stop'
     : options.alertTime !== undefined ? 'alert'
     : status !== state.status ? 'status'
     : health !== state.healthStatus ? 'health'
@@ -98,6 +101,10 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   }
   set('modelVersion', newest.score.modelVersion);
   if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
+  if (options.stop) {
+    set('lastEmergencyStopTime', new Date(options.stop.time).toISOString());
+    set('lastEmergencyStopReason', options.stop.reason);
+  }
   set('detectorState', options.detectorState);
 
   return {
@@ -109,6 +116,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
       status,
       healthStatus: health,
       lastAlertTime: options.alertTime ?? state.lastAlertTime,
+      lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
       detectorState: options.properties.has('detectorState') && options.detectorState !== undefined ? options.detectorState : state.detectorState,
     },
   };

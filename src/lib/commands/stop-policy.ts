@@ -1,0 +1,81 @@
+/**
+ * When the pipeline may send a machine its emergencyStop, and when it must not. Interlocks:
+ * - a failure prediction, not an anomaly score alone: no stop without a failure probability of
+ *   at least `minProbability` on a reading that is also critical;
+ * - confirmed: the last `confirmReadings` fresh readings all qualify, or the twin was already
+ *   critical before this batch and the newest reading still qualifies;
+ * - never twice for one incident: not while the machine reports it is stopped, and not within
+ *   `incidentMs` of the last stop recorded on the twin or made by this instance;
+ * - a rate limit of `maxPerHour` stops per instance, so a bad model cannot stop the plant;
+ * - `mode`: off, dry-run (decide and record, send nothing) or on.
+ */
+import { BoundedSet } from '../bounded-set.ts';
+import type { TwinState } from '../ports.ts';
+import { healthOf, type ScoredReading, type Thresholds } from '../twins/twin-update.ts';
+
+export interface StopSettings {
+  mode: 'off' | 'dry-run' | 'on';
+  minProbability: number;
+  confirmReadings: number;
+  maxPerHour: number;
+  incidentMs: number;
+}
+
+export type StopVerdict =
+  | { kind: 'stop' | 'dry-run'; incidentId: string; trigger: ScoredReading; reason: string }
+  | { kind: 'blocked'; incidentId: string; trigger: ScoredReading; reason: string };
+
+const HOUR = 3_600_000;
+const STOPPED = new Set(['emergencyStopped', 'stopped']);
+
+export class StopPolicy {
+  private readonly stopsAt: number[] = [];
+  private readonly lastStop = new Map<string, number>();
+  /** A blocked stop is reported once per incident window, not on every batch. */
+  private readonly lastBlocked = new Map<string, number>();
+  /** Incidents already decided here (a host retry of the batch must not act twice). */
+  private readonly decided = new BoundedSet<string>(10_000);
+
+  constructor(private readonly settings: StopSettings, private readonly thresholds: Thresholds) {}
+
+  decide(state: TwinState, fresh: readonly ScoredReading[], now: number): StopVerdict | undefined {
+    const s = this.settings;
+    if (s.mode === 'off') return undefined;
+    const newest = fresh[fresh.length - 1];
+    if (!newest) return undefined;
+    const qualifies = (r: ScoredReading) => r.score.failureProbability !== undefined && r.score.failureProbability >= s.minProbability && healthOf(r.score.anomalyScore, this.thresholds) === 'critical';
+    if (!qualifies(newest)) return undefined;
+    let run = 0;
+    for (let i = fresh.length - 1; i >= 0 && qualifies(fresh[i]!); i--) run++;
+    const confirmed = run >= s.confirmReadings || (state.healthStatus === 'critical' && run >= 1);
+    if (!confirmed) return undefined;
+
+    const status = typeof newest.reading.values.status === 'string' ? newest.reading.values.status : state.status;
+    if (status !== undefined && STOPPED.has(status)) return undefined;
+    const last = Math.max(state.lastEmergencyStopTime ?? -Infinity, this.lastStop.get(state.id) ?? -Infinity);
+    if (newest.reading.time - last < s.incidentMs) return undefined;
+
+    const incidentId = `${state.id}|stop|${newest.reading.key}`;
+    if (this.decided.has(incidentId)) return undefined;
+    const p = newest.score.failureProbability!;
+    const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} reading(s)${run < s.confirmReadings ? ' after a critical batch' : ''}`;
+    while (this.stopsAt.length && this.stopsAt[0]! <= now - HOUR) this.stopsAt.shift();
+    if (this.stopsAt.length >= s.maxPerHour) {
+      if (newest.reading.time - (this.lastBlocked.get(state.id) ?? -Infinity) < s.incidentMs) return undefined;
+      return { kind: 'blocked', incidentId, trigger: newest, reason: `rate limit: ${this.stopsAt.length} stops in the last hour (max ${s.maxPerHour}); ${reason}` };
+    }
+    return { kind: s.mode === 'on' ? 'stop' : 'dry-run', incidentId, trigger: newest, reason };
+  }
+
+  /** Records a verdict that was acted on (stop sent, dry run logged, block recorded). */
+  record(verdict: StopVerdict, now: number): void {
+    this.decided.add(verdict.incidentId);
+    const deviceId = verdict.trigger.reading.deviceId;
+    if (verdict.kind === 'blocked') {
+      this.lastBlocked.set(deviceId, verdict.trigger.reading.time);
+      return;
+    }
+    this.stopsAt.push(now);
+    this.lastStop.set(deviceId, verdict.trigger.reading.time);
+  }
+}

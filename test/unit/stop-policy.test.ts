@@ -1,0 +1,71 @@
+/**
+ * The interlocks on the automated emergencyStop: what must hold before a machine is stopped,
+ * and what keeps it from being stopped twice, too often, or at all.
+ */
+import { describe, expect, it } from 'vitest';
+import { StopPolicy, type StopSettings } from '../../src/lib/commands/stop-policy.ts';
+import type { TwinState } from '../../src/lib/ports.ts';
+import type { ScoredReading } from '../../src/lib/twins/twin-update.ts';
+
+const settings: StopSettings = { mode: 'on', minProbability: 0.9, confirmReadings: 3, maxPerHour: 2, incidentMs: 4 * 3_600_000 };
+const thresholds = { warning: 0.5, critical: 0.8 };
+const T = Date.UTC(2026, 10, 25, 10);
+const twin = (over: Partial<TwinState> = {}): TwinState => ({ id: 'arm-1', modelId: 'm', etag: '1', lastTelemetryTime: T - 60_000, status: 'running', healthStatus: 'warning', lastAlertTime: undefined, ...over });
+const reading = (i: number, p: number | undefined, anomaly = 0.9, deviceId = 'arm-1', status = 'running'): ScoredReading => ({
+  reading: { deviceId, key: `${deviceId}|m:${i}`, time: T + i * 1000, timeIso: new Date(T + i * 1000).toISOString(), values: { temperature: 99, status } } as unknown as ScoredReading['reading'],
+  score: { anomalyScore: anomaly, failureProbability: p, contributions: {}, modelVersion: 'v' },
+});
+const run = (n: number, p: number | undefined, from = 0, deviceId = 'arm-1') => Array.from({ length: n }, (_, i) => reading(from + i, p, 0.9, deviceId));
+
+describe('the automated emergencyStop', () => {
+  it('stops on a confirmed, confident failure prediction', () => {
+    const v = new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T);
+    expect(v).toMatchObject({ kind: 'stop', incidentId: 'arm-1|stop|arm-1|m:2' });
+    expect(v!.reason).toContain('failure probability 95 %');
+  });
+
+  it('needs the failure model: an anomaly score alone never stops a machine', () => {
+    expect(new StopPolicy(settings, thresholds).decide(twin(), run(5, undefined), T)).toBeUndefined();
+  });
+
+  it('needs confidence and a critical reading', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    expect(policy.decide(twin(), run(5, 0.85), T)).toBeUndefined();
+    expect(policy.decide(twin(), [reading(0, 0.99, 0.6), reading(1, 0.99, 0.6), reading(2, 0.99, 0.6)], T)).toBeUndefined();
+  });
+
+  it('needs confirmation: three readings in a row, or a twin already critical before the batch', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    expect(policy.decide(twin(), [reading(0, 0.2), reading(1, 0.95), reading(2, 0.95)], T)).toBeUndefined();
+    expect(policy.decide(twin({ healthStatus: 'critical' }), [reading(3, 0.95)], T)).toMatchObject({ kind: 'stop' });
+  });
+
+  it('never stops twice for one incident, nor a machine that reports it is stopped', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    const first = policy.decide(twin(), run(3, 0.95), T)!;
+    policy.record(first, T);
+    expect(policy.decide(twin({ healthStatus: 'critical' }), run(3, 0.97, 3), T)).toBeUndefined();
+    // Another instance knows from the twin.
+    expect(new StopPolicy(settings, thresholds).decide(twin({ lastEmergencyStopTime: T }), run(3, 0.97, 10), T)).toBeUndefined();
+    expect(new StopPolicy(settings, thresholds).decide(twin(), [...run(2, 0.97), reading(2, 0.97, 0.9, 'arm-1', 'emergencyStopped')], T)).toBeUndefined();
+    // A new incident, after the window, may stop it again.
+    expect(new StopPolicy(settings, thresholds).decide(twin({ lastEmergencyStopTime: T - 5 * 3_600_000 }), run(3, 0.97), T)).toMatchObject({ kind: 'stop' });
+  });
+
+  it('holds back stops past the hourly limit, and says so once per incident', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    for (const id of ['a', 'b']) policy.record(policy.decide(twin({ id }), run(3, 0.95, 0, id), T)!, T);
+    const blocked = policy.decide(twin({ id: 'c' }), run(3, 0.95, 0, 'c'), T)!;
+    expect(blocked).toMatchObject({ kind: 'blocked' });
+    expect(blocked.reason).toContain('rate limit: 2 stops in the last hour (max 2)');
+    policy.record(blocked, T);
+    expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3, 'c'), T + 60_000)).toBeUndefined();
+    // An hour later the limit has room again.
+    expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3, 'c'), T + 3_600_001)).toMatchObject({ kind: 'stop' });
+  });
+
+  it('only decides in dry-run mode, and does nothing when off', () => {
+    expect(new StopPolicy({ ...settings, mode: 'dry-run' }, thresholds).decide(twin(), run(3, 0.95), T)).toMatchObject({ kind: 'dry-run' });
+    expect(new StopPolicy({ ...settings, mode: 'off' }, thresholds).decide(twin(), run(3, 0.95), T)).toBeUndefined();
+  });
+});
