@@ -1,0 +1,70 @@
+/**
+ * A machine wearing out is stopped by the pipeline itself: the simulated arm (azure-iot-device)
+ * degrades until its readings are critical, the failure model behind the local Azure ML endpoint
+ * scores them, the interlocks confirm it, and emergencyStop goes out through azure-iothub to the
+ * local hub and the device, which stops. The stop is on the twin, in MaintenanceActions and in
+ * the alert. The probability threshold is lowered for the test: the minutes-long degradation here
+ * is far shorter than the days the model was trained on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
+import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
+import { Fleet } from '../../src/simulator/fleet.ts';
+import { jsonLogger } from '../../src/lib/log.ts';
+
+let dir: string;
+let stack: LocalStack;
+let fleet: Fleet;
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'autostop-'));
+  stack = await startLocalStack({
+    dataDir: dir,
+    ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
+    env: { TWIN_PATCH_INTERVAL_MS: '0', AUTO_STOP_MIN_PROBABILITY: '0.02', AUTO_STOP_CONFIRM_READINGS: '3' },
+    batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
+    logger: jsonLogger('e2e', 'error', () => true),
+  });
+  const arm = DEFAULT_PLANT.equipment.find((e) => e.id === 'robotic-arm-002')!;
+  fleet = new Fleet({
+    devices: [{ equipment: arm, connectionString: stack.hub.registry.connectionString(arm.id, stack.hub.hostName), degradation: { onsetSeconds: 2, failureSeconds: 14 } }],
+    caPem: stack.hub.caPem,
+    rate: 10,
+    seconds: 20,
+    anomalyRate: 0,
+    runDir: join(dir, 'run'),
+  });
+  await fleet.start();
+}, 60_000);
+
+afterAll(async () => {
+  await fleet?.stop();
+  await stack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('an automated emergencyStop, end to end', () => {
+  it('stops the degrading machine once, and the twin, the store and the alert all say so', async () => {
+    await until('the device to be stopped', () => fleet.stats.stoppedByCommand.includes('robotic-arm-002'));
+    await until('the stop on the twin', async () => (await stack.services.twins.getTwin('robotic-arm-002')).lastEmergencyStopTime !== undefined);
+    const actions = await stack.store.rows('MaintenanceActions');
+    expect(actions).toHaveLength(1);
+    expect(actions[0]).toMatchObject({ DeviceId: 'robotic-arm-002', Action: 'emergencyStop', Outcome: 'executed' });
+    await until('the device to report it', async () => (await stack.services.twins.getTwin('robotic-arm-002')).status === 'emergencyStopped');
+    const alert = stack.http.alerts.find((a) => JSON.stringify(a).includes('stopped automatically'));
+    expect(alert, 'an alert card saying the machine was stopped').toBeDefined();
+    expect(JSON.stringify(alert)).toContain('production-line-a');
+    expect(fleet.stats.stoppedByCommand).toEqual(['robotic-arm-002']);
+  }, 60_000);
+});
