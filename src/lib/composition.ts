@@ -22,7 +22,9 @@ import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
-import type { AlertSink, CommandsPort, TelemetryStorePort, TwinsPort } from './ports.ts';
+import { AppError } from './errors.ts';
+import type { AlertSink, CommandsPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
+import { createPlantApi, type PlantApi } from './http/plant-api.ts';
 
 export interface Services {
   config: Config;
@@ -32,6 +34,7 @@ export interface Services {
   pipeline: TelemetryPipeline;
   telemetryIngest: ReturnType<typeof createTelemetryIngest>;
   twinApi: ReturnType<typeof createTwinApi>;
+  plantApi: PlantApi;
   refreshTwins: () => ReturnType<typeof refreshTwins>;
   logger: Logger;
 }
@@ -76,7 +79,7 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function telemetryStore(config: Config, credential: TokenCredential): TelemetryStorePort {
+function telemetryStore(config: Config, credential: TokenCredential): TelemetryStorePort & TelemetryReadPort {
   if (config.DUCKDB_PATH) return lazyStore(DuckDbTelemetryStore.open(config.DUCKDB_PATH));
   const clusterUrl = config.ADX_CLUSTER_URL!;
   const local = /^http:\/\/(localhost|127\.0\.0\.1)/.test(clusterUrl);
@@ -84,12 +87,24 @@ function telemetryStore(config: Config, credential: TokenCredential): TelemetryS
 }
 
 /** A store that is still opening: calls wait for it (services are built synchronously). */
-function lazyStore(opening: Promise<TelemetryStorePort>): TelemetryStorePort {
+function lazyStore(opening: Promise<TelemetryStorePort & TelemetryReadPort>): TelemetryStorePort & TelemetryReadPort {
   opening.catch(() => undefined);
   return {
     write: async (batch) => (await opening).write(batch),
     latestReadings: async (since) => (await opening).latestReadings(since),
+    history: async (...args) => (await opening).history(...args),
+    alerts: async (...args) => (await opening).alerts(...args),
+    acknowledge: async (ack) => (await opening).acknowledge(ack),
   };
+}
+
+/** The read side of a store; a store without one (a test's) answers that history is not kept. */
+function readsOf(store: TelemetryStorePort): TelemetryReadPort {
+  if ('history' in store && 'alerts' in store && 'acknowledge' in store) return store as TelemetryStorePort & TelemetryReadPort;
+  const none = async (): Promise<never> => {
+    throw new AppError('store.noReads', 'this telemetry store keeps no history to read', { status: 501 });
+  };
+  return { history: none, alerts: none, acknowledge: none };
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
@@ -137,6 +152,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     logger,
     telemetryIngest: createTelemetryIngest(pipeline),
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion() }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
   };

@@ -3,7 +3,7 @@
  * SDK or the service's HTTP contract inside); tests and benchmarks may put an in-memory far end
  * behind the same interface.
  */
-import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface TwinState {
   id: string;
@@ -42,6 +42,15 @@ export interface TwinsPort {
   query(query: string, continuationToken?: string): Promise<QueryPage>;
   listRelationships(id: string): Promise<Record<string, unknown>[]>;
   listIncomingRelationships(id: string): Promise<Record<string, unknown>[]>;
+  /** The models uploaded to the instance. */
+  listModels(): Promise<ModelSummary[]>;
+}
+
+export interface ModelSummary {
+  id: string;
+  displayName: string | undefined;
+  uploadTime: string | undefined;
+  decommissioned: boolean;
 }
 
 export interface StoreBatch {
@@ -50,6 +59,8 @@ export interface StoreBatch {
   deadLetters: DeadLetterRow[];
   /** Automated responses (emergency stops, dry runs, blocked stops). */
   actions?: MaintenanceActionRow[];
+  /** Alert acknowledgements (the dashboard's). */
+  acks?: AlertAckRow[];
 }
 
 export interface LatestReading {
@@ -63,6 +74,39 @@ export interface TelemetryStorePort {
   write(batch: StoreBatch): Promise<void>;
   /** The newest stored reading of each device whose newest reading is at or after `since`. */
   latestReadings(since: number): Promise<LatestReading[]>;
+}
+
+/** One stored reading, as the dashboard and the history API read it. */
+export interface TelemetryPoint {
+  time: string;
+  readings: Record<string, unknown>;
+  anomalyScore: number;
+  failureProbability: number | null;
+}
+
+/** An alert as recorded in AnomalyFlags (the flag that raised it), with its acknowledgement. */
+export interface AlertRecord {
+  alertId: string;
+  deviceId: string;
+  time: string;
+  severity: string;
+  anomalyScore: number;
+  failureProbability: number | null;
+  contributions: Record<string, number>;
+  modelVersion: string;
+  acknowledged: { at: string; by: string; note: string } | null;
+}
+
+export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';
+
+/** What the dashboard and the HTTP API read from the telemetry store. */
+export interface TelemetryReadPort {
+  /** A device's readings in [from, to), oldest first; the newest `limit` when there are more. */
+  history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]>;
+  /** Alerts raised at or after `since`, newest first. */
+  alerts(since: number, limit: number): Promise<AlertRecord[]>;
+  /** Records an acknowledgement: only the first for an alert, and only for an alert that exists. */
+  acknowledge(ack: AlertAckRow): Promise<AckOutcome>;
 }
 
 export interface ScoreInput {

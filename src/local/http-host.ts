@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Services } from '../lib/composition.ts';
 import { HTTP_ROUTES, matchRoute } from '../lib/http/routes.ts';
+import { dashboardFile } from '../lib/http/dashboard.ts';
+import { timingSafeEqual } from 'node:crypto';
 import type { ApiRequest } from '../lib/http/twin-api.ts';
 import type { ApiResponse } from '../lib/http/problem.ts';
 
@@ -44,13 +46,25 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-function write(res: ServerResponse, r: ApiResponse & { body?: string }): void {
+function write(res: ServerResponse, r: ApiResponse): void {
   const body = r.jsonBody !== undefined ? JSON.stringify(r.jsonBody) : (r.body ?? '');
   res.writeHead(r.status, { ...(r.headers ?? {}), 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-export async function startHttpHost(options: { services: () => Services; port?: number; host?: string; alertsFile?: string; extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean> }): Promise<HttpHost> {
+export interface HttpHostOptions {
+  services: () => Services;
+  port?: number;
+  host?: string;
+  alertsFile?: string;
+  /** Required on routes with authLevel 'function', as the x-functions-key header or ?code=, like a function key. */
+  apiKey?: string;
+  extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+}
+
+const sameKey = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost> {
   const alerts: CapturedAlert[] = [];
   if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
 
@@ -78,6 +92,13 @@ export async function startHttpHost(options: { services: () => Services; port?: 
         const params = matchRoute(route.route, path);
         if (!params) continue;
         if (!route.methods.includes(req.method as 'GET')) return write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
+        if (route.authLevel === 'function' && options.apiKey) {
+          const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
+          if (!sameKey(given, options.apiKey)) {
+            req.resume();
+            return write(res, { status: 401, headers: { 'content-type': 'application/problem+json', 'www-authenticate': 'x-functions-key' }, jsonBody: { type: 'urn:manufacturing-twins:problem:auth.missingKey', title: 'Unauthorized', status: 401, detail: given ? 'the API key is wrong' : 'send the API key as the x-functions-key header or ?code=', code: given ? 'auth.wrongKey' : 'auth.missingKey', instance: url.pathname } });
+          }
+        }
         let body: Promise<string> | undefined;
         const request: ApiRequest = {
           method: req.method ?? 'GET',
@@ -89,6 +110,8 @@ export async function startHttpHost(options: { services: () => Services; port?: 
         return write(res, await route.handle(options.services(), request));
       }
     }
+    // The dashboard at the root, as the Function App serves it at /api/dashboard/.
+    if (req.method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/local/')) return write(res, dashboardFile(url.pathname.slice(1)));
     write(res, { status: 404, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Not found', status: 404, detail: `nothing is served at ${url.pathname}` } });
   };
 

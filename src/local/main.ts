@@ -36,14 +36,15 @@ if (!values['no-simulator']) {
 }
 
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ apiUrl: stack.apiUrl, adtUrl: stack.adt.url, iotHubHostName: stack.hub.hostName, caFile: stack.hub.caFile, adtCaFile: stack.adt.caFile })}\n`);
+  process.stdout.write(`${JSON.stringify({ apiUrl: stack.apiUrl, apiKey: stack.apiKey, adtUrl: stack.adt.url, iotHubHostName: stack.hub.hostName, caFile: stack.hub.caFile, adtCaFile: stack.adt.caFile })}\n`);
 } else {
   const { seeded } = stack;
   process.stdout.write(
     [
       '',
       'manufacturing-twins is running locally',
-      `  API             ${stack.apiUrl}/api/health   (POST ${stack.apiUrl}/api/twins/query)`,
+      `  dashboard       ${stack.apiUrl}/?code=${stack.apiKey}`,
+      `  API             ${stack.apiUrl}/api/openapi.json   (key: x-functions-key: ${stack.apiKey}, kept in ${dataDir}/api-key)`,
       `  status          ${stack.apiUrl}/local/status   alerts: ${stack.apiUrl}/local/alerts`,
       `  Digital Twins   ${stack.adt.url}   (CA: ${stack.adt.caFile})`,
       `  IoT Hub         ${stack.hub.hostName}   (MQTT over TLS; CA: ${stack.hub.caFile})`,

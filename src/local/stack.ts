@@ -4,7 +4,8 @@
  * registers, a DuckDB file in place of Data Explorer, the HTTP API and a Teams webhook capture.
  * State lives under one data folder; a restart resumes from the event log's checkpoints.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startAdtEmulator, type AdtEmulator } from '../emulators/adt/server.ts';
 import { startIotHub, type IotHub } from '../emulators/iothub/server.ts';
@@ -29,10 +30,21 @@ import { FailureModel, latestModelFile } from '../lib/anomaly/failure-model.ts';
 /** The local scoring endpoint's key: local only, like the emulators' tokens. */
 const LOCAL_ML_KEY = 'local-development';
 
+/** The API key kept in the data folder: made once, so bookmarks with ?code= keep working. */
+function localApiKey(dataDir: string): string {
+  const file = join(dataDir, 'api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(18).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 export interface LocalStackOptions {
   dataDir?: string;
   /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883, ML scoring 7080. */
   ports?: { api?: number; adt?: number; iothub?: number; ml?: number };
+  /** The API key the keyed routes need (default: API_KEY, else one generated into <data>/api-key and kept). */
+  apiKey?: string;
   /** The failure model the local scoring endpoint serves (default: the newest in models/). */
   modelFile?: string;
   plant?: PlantDescription;
@@ -46,6 +58,8 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   apiUrl: string;
+  /** The local stand-in for a function key: x-functions-key header or ?code=. */
+  apiKey: string;
   adt: AdtEmulator;
   hub: IotHub;
   /** The local Azure ML scoring endpoint, when a model file exists. */
@@ -87,8 +101,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     eventLog: Object.fromEntries(eventLog.partitionIds.map((p) => [p, eventLog.bounds(p)])),
     alerts: http.alerts.length,
   });
+  const apiKey = options.apiKey ?? process.env.API_KEY ?? localApiKey(dataDir);
   const http: HttpHost = await startHttpHost({
     services: () => services!,
+    apiKey,
     port: ports.api ?? 7071,
     alertsFile: join(dataDir, 'alerts.jsonl'),
     extra: async (req, res, url) => {
@@ -148,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let closing: Promise<void> | undefined;
   return {
     apiUrl: http.url,
+    apiKey,
     adt,
     hub,
     ml,

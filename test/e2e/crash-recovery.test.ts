@@ -32,7 +32,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `npm start`'s entry point in its own process; resolves with its endpoints once ready. */
-async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string }> {
+async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string; apiKey: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/local/main.ts'), '--data', dir, '--no-simulator', '--json', '--api-port', String(ports[0]), '--adt-port', String(ports[1]), '--iothub-port', String(ports[2]), '--ml-port', String(ports[3])], {
     cwd: projectRoot(),
     env: { ...process.env, TWIN_PATCH_INTERVAL_MS: '0', LOG_LEVEL: 'error' },
@@ -40,7 +40,8 @@ async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUr
   });
   children.push(child);
   const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
-  return { child, apiUrl: (JSON.parse(first.value as string) as { apiUrl: string }).apiUrl };
+  const ready = JSON.parse(first.value as string) as { apiUrl: string; apiKey: string };
+  return { child, apiUrl: ready.apiUrl, apiKey: ready.apiKey };
 }
 
 type Status = { rows: { EquipmentTelemetry: number; DeadLetters: number } };
@@ -69,7 +70,7 @@ describe('a crash of the local stack', () => {
     const watcher = (async () => {
       while (watching) {
         try {
-          const res = await fetch(`${apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: "SELECT T.$dtId, T.lastTelemetryTime FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')" }) });
+          const res = await fetch(`${apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': stack.apiKey }, body: JSON.stringify({ query: "SELECT T.$dtId, T.lastTelemetryTime FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')" }) });
           if (res.ok) {
             for (const t of ((await res.json()) as { items: { $dtId: string; lastTelemetryTime?: string }[] }).items) {
               const before = seen.get(t.$dtId);

@@ -134,10 +134,10 @@ describe('the local stack, end to end', () => {
   });
 
   it('answers the HTTP API with the live twins', async () => {
-    const res = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: "SELECT E.$dtId FROM DIGITALTWINS L JOIN E RELATED L.contains WHERE L.$dtId = 'production-line-a'" }) });
+    const res = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': stack.apiKey }, body: JSON.stringify({ query: "SELECT E.$dtId FROM DIGITALTWINS L JOIN E RELATED L.contains WHERE L.$dtId = 'production-line-a'" }) });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { items: { $dtId: string }[] }).items.map((i) => i.$dtId).sort()).toEqual(DEFAULT_PLANT.equipment.filter((e) => e.line === 'production-line-a').map((e) => e.id).sort());
-    const tooBig = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'x'.repeat(40_000) }) });
+    const tooBig = await fetch(`${stack.apiUrl}/api/twins/query`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': stack.apiKey }, body: JSON.stringify({ query: 'x'.repeat(40_000) }) });
     expect(tooBig.status).toBe(413);
     expect(tooBig.headers.get('content-type')).toContain('application/problem+json');
   });

@@ -101,6 +101,11 @@ export class InMemoryTwins implements TwinsPort {
     return this.relationships.filter((r) => r.$sourceId === id);
   }
 
+  async listModels() {
+    const ids = new Set([...this.twins.values()].map((t) => (t.body.$metadata as { $model: string }).$model));
+    return [...ids].map((id) => ({ id, displayName: undefined, uploadTime: undefined, decommissioned: false }));
+  }
+
   async listIncomingRelationships(id: string) {
     return this.relationships.filter((r) => r.$targetId === id);
   }

@@ -9,6 +9,8 @@ export interface ApiResponse {
   status: number;
   headers?: Record<string, string>;
   jsonBody?: unknown;
+  /** A non-JSON body (the dashboard's files). */
+  body?: string | Buffer;
 }
 
 const titles: Record<number, string> = {
@@ -20,7 +22,9 @@ const titles: Record<number, string> = {
   413: 'Payload too large',
   415: 'Unsupported media type',
   429: 'Too many requests',
+  409: 'Conflict',
   500: 'Internal error',
+  501: 'Not implemented',
   502: 'Bad gateway',
   503: 'Service unavailable',
 };

@@ -3,10 +3,10 @@
  * HttpRequest to it, and the local stack its own server. Inputs are checked with zod here.
  */
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TwinsPort } from '../ports.ts';
 import { problem, type ApiResponse } from './problem.ts';
+import { json, parse, readJson, twinId } from './request.ts';
 
 /** The parts of a request the API reads; the Functions HttpRequest has this shape. */
 export interface ApiRequest {
@@ -27,35 +27,10 @@ export interface TwinApiDeps {
 /** ADT's own limit on query text. */
 export const MAX_QUERY_CHARS = 8000;
 
-const queryBody = z.strictObject({
+export const queryBody = z.strictObject({
   query: z.string().trim().min(1, 'query must not be empty').max(MAX_QUERY_CHARS, `query is longer than ${MAX_QUERY_CHARS} characters (the Digital Twins limit)`),
   continuationToken: z.string().min(1).max(8192).optional(),
 });
-const twinId = z.string().min(1).max(256).regex(/^[^\u0000-\u001f]+$/, 'twin ids cannot contain control characters');
-
-const json = (status: number, body: unknown): ApiResponse => ({ status, headers: { 'content-type': 'application/json' }, jsonBody: body });
-
-async function readJson(request: ApiRequest, maxBytes: number): Promise<unknown> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new AppError('request.tooLarge', `body is ${declared} bytes; the limit is ${maxBytes}`, { status: 413 });
-  const type = request.headers.get('content-type') ?? 'application/json';
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw new AppError('request.unsupportedMediaType', `send application/json, not ${type}`, { status: 415 });
-  const text = await request.text();
-  if (Buffer.byteLength(text) > maxBytes) throw new AppError('request.tooLarge', `body is over the ${maxBytes}-byte limit`, { status: 413 });
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new AppError('request.invalidJson', `body is not valid JSON: ${(error as Error).message}`, { status: 400 });
-  }
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
-  throw new AppError('request.invalid', issues.join('; '), { status: 400, detail: { issues } });
-}
-
 export function createTwinApi(deps: TwinApiDeps) {
   const guarded = (op: (req: ApiRequest) => Promise<ApiResponse>) => async (req: ApiRequest): Promise<ApiResponse> => {
     try {

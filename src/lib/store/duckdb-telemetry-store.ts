@@ -7,17 +7,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { LatestReading, StoreBatch, TelemetryStorePort } from '../ports.ts';
+import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
+import type { AlertAckRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
-export interface TelemetryPoint {
-  time: string;
-  readings: Record<string, unknown>;
-  anomalyScore: number;
-  failureProbability: number | null;
-}
+export type { TelemetryPoint };
 
 function append(appender: DuckDBAppender, type: KustoType, value: unknown): void {
   if (value === null || value === undefined) return appender.appendNull();
@@ -41,7 +37,7 @@ function selectList(def: TableDef): string {
     .join(', ');
 }
 
-export class DuckDbTelemetryStore implements TelemetryStorePort {
+export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPort {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -72,7 +68,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
    * commit): partitions writing at once share one commit instead of queueing for one each.
    */
   write(batch: StoreBatch): Promise<void> {
-    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) === 0) return Promise.resolve();
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.draining) void this.drain();
@@ -89,6 +85,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
         anomalies: group.flatMap((g) => g.batch.anomalies),
         deadLetters: group.flatMap((g) => g.batch.deadLetters),
         actions: group.flatMap((g) => g.batch.actions ?? []),
+        acks: group.flatMap((g) => g.batch.acks ?? []),
       };
       try {
         await this.serial(() => this.commit(merged));
@@ -107,6 +104,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
       if (batch.anomalies.length) await this.writeTable(table('AnomalyFlags'), batch.anomalies);
       if (batch.deadLetters.length) await this.writeTable(table('DeadLetters'), batch.deadLetters);
       if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
+      if (batch.acks?.length) await this.writeTable(table('AlertAcks'), batch.acks);
       await this.db.run('COMMIT');
     } catch (error) {
       await this.db.run('ROLLBACK');
@@ -149,6 +147,38 @@ export class DuckDbTelemetryStore implements TelemetryStorePort {
       [deviceId, new Date(from).toISOString(), new Date(to).toISOString()],
     );
     return rows.reverse().map((r) => ({ time: r.Timestamp, readings: JSON.parse(r.Readings) as Record<string, unknown>, anomalyScore: r.AnomalyScore, failureProbability: r.FailureProbability }));
+  }
+
+  async alerts(since: number, limit: number): Promise<AlertRecord[]> {
+    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null }>(
+      `SELECT f."AlertId", f."DeviceId", strftime(f."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", f."Severity", f."AnomalyScore", f."FailureProbability", f."Contributions", f."ModelVersion",
+              strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt", a."AckedBy", a."Note"
+       FROM "AnomalyFlags" f LEFT JOIN "AlertAcks" a ON a."AlertId" = f."AlertId"
+       WHERE f."AlertId" IS NOT NULL AND f."Timestamp" >= $1::TIMESTAMP ORDER BY f."Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [new Date(since).toISOString()],
+    );
+    return rows.map((r) => ({
+      alertId: r.AlertId,
+      deviceId: r.DeviceId,
+      time: r.Timestamp,
+      severity: r.Severity,
+      anomalyScore: r.AnomalyScore,
+      failureProbability: r.FailureProbability,
+      contributions: JSON.parse(r.Contributions) as Record<string, number>,
+      modelVersion: r.ModelVersion,
+      acknowledged: r.AckedAt ? { at: r.AckedAt, by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
+    }));
+  }
+
+  async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {
+    const [row] = await this.query<{ flags: number; acks: number }>(
+      `SELECT (SELECT CAST(count(*) AS DOUBLE) FROM "AnomalyFlags" WHERE "AlertId" = $1) AS flags, (SELECT CAST(count(*) AS DOUBLE) FROM "AlertAcks" WHERE "AlertId" = $1) AS acks`,
+      [ack.AlertId],
+    );
+    if (!row || row.flags === 0) return 'unknownAlert';
+    if (row.acks > 0) return 'alreadyAcknowledged';
+    await this.write({ telemetry: [], anomalies: [], deadLetters: [], acks: [ack] });
+    return 'acknowledged';
   }
 
   /** The devices with stored telemetry. */

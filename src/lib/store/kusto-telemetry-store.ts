@@ -5,12 +5,13 @@
  * <Table>Deduped materialized views that the table script creates.
  */
 import { Readable } from 'node:stream';
-import { Client as KustoClient, KustoConnectionStringBuilder } from 'azure-kusto-data';
+import { ClientRequestProperties, Client as KustoClient, KustoConnectionStringBuilder } from 'azure-kusto-data';
 import { DataFormat, IngestionProperties, StreamingIngestClient } from 'azure-kusto-ingest';
 import type { TokenCredential } from '@azure/identity';
 import { AppError, isTransientStatus, parseRetryAfter } from '../errors.ts';
 import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
-import type { LatestReading, StoreBatch, TelemetryStorePort } from '../ports.ts';
+import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
+import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
@@ -26,7 +27,7 @@ export interface KustoStoreOptions {
 
 type Ingestor = { ingestFromStream(stream: Readable, props: IngestionProperties): Promise<unknown> };
 
-export class KustoTelemetryStore implements TelemetryStorePort {
+export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPort {
   private readonly ingest: Ingestor;
   private readonly query: KustoClient;
   private readonly database: string;
@@ -48,6 +49,7 @@ export class KustoTelemetryStore implements TelemetryStorePort {
       this.writeTable(table('AnomalyFlags'), batch.anomalies),
       this.writeTable(table('DeadLetters'), batch.deadLetters),
       this.writeTable(table('MaintenanceActions'), batch.actions ?? []),
+      this.writeTable(table('AlertAcks'), batch.acks ?? []),
     ]);
   }
 
@@ -58,6 +60,64 @@ export class KustoTelemetryStore implements TelemetryStorePort {
     const result = await withRetry(() => this.run(() => this.query.execute(this.database, kql)), this.retry);
     const rows = result.primaryResults[0]?.toJSON<{ DeviceId: string; Timestamp: string; Readings: Record<string, unknown> }>().data ?? [];
     return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: r.Readings }));
+  }
+
+  /** Runs a read with query parameters (never spliced into the text), through the deduplicating views. */
+  private async read<T>(kql: string, parameters: Record<string, string | number>): Promise<T[]> {
+    const props = new ClientRequestProperties();
+    for (const [k, v] of Object.entries(parameters)) props.setParameter(k, v);
+    const result = await withRetry(() => this.run(() => this.query.execute(this.database, kql, props)), this.retry);
+    return result.primaryResults[0]?.toJSON<T>().data ?? [];
+  }
+
+  async history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]> {
+    const rows = await this.read<{ Timestamp: string; Readings: Record<string, unknown>; AnomalyScore: number; FailureProbability: number | null }>(
+      `declare query_parameters(device:string, fromTime:datetime, toTime:datetime, maxRows:long);
+materialized_view('EquipmentTelemetryDeduped')
+| where DeviceId == device and Timestamp >= fromTime and Timestamp < toTime
+| top maxRows by Timestamp desc
+| project Timestamp, Readings, AnomalyScore, FailureProbability
+| order by Timestamp asc`,
+      { device: deviceId, fromTime: new Date(from).toISOString(), toTime: new Date(to).toISOString(), maxRows: Math.max(1, Math.floor(limit)) },
+    );
+    return rows.map((r) => ({ time: new Date(r.Timestamp).toISOString(), readings: r.Readings, anomalyScore: r.AnomalyScore, failureProbability: r.FailureProbability }));
+  }
+
+  async alerts(since: number, limit: number): Promise<AlertRecord[]> {
+    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null }>(
+      `declare query_parameters(since:datetime, maxRows:long);
+materialized_view('AnomalyFlagsDeduped')
+| where isnotempty(AlertId) and Timestamp >= since
+| top maxRows by Timestamp desc
+| join kind=leftouter (materialized_view('AlertAcksDeduped') | project AlertId, AckedAt, AckedBy, Note) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note
+| order by Timestamp desc`,
+      { since: new Date(since).toISOString(), maxRows: Math.max(1, Math.floor(limit)) },
+    );
+    return rows.map((r) => ({
+      alertId: r.AlertId,
+      deviceId: r.DeviceId,
+      time: new Date(r.Timestamp).toISOString(),
+      severity: r.Severity,
+      anomalyScore: r.AnomalyScore,
+      failureProbability: r.FailureProbability,
+      contributions: r.Contributions ?? {},
+      modelVersion: r.ModelVersion,
+      acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
+    }));
+  }
+
+  /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */
+  async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {
+    const [row] = await this.read<{ flags: number; acks: number }>(
+      `declare query_parameters(alert:string);
+print flags = toscalar(AnomalyFlags | where AlertId == alert | count), acks = toscalar(AlertAcks | where AlertId == alert | count)`,
+      { alert: ack.AlertId },
+    );
+    if (!row || row.flags === 0) return 'unknownAlert';
+    if (row.acks > 0) return 'alreadyAcknowledged';
+    await this.writeTable(table('AlertAcks'), [ack]);
+    return 'acknowledged';
   }
 
   private async writeTable(def: TableDef, rows: readonly object[]): Promise<void> {

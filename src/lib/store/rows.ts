@@ -39,6 +39,13 @@ export interface MaintenanceActionRow {
   ModelVersion: string;
 }
 
+export interface AlertAckRow {
+  AlertId: string;
+  AckedAt: string;
+  AckedBy: string;
+  Note: string;
+}
+
 export interface DeadLetterRow {
   ReceivedAt: string;
   Reason: string;

@@ -5,7 +5,7 @@
 export type KustoType = 'datetime' | 'string' | 'real' | 'long' | 'dynamic';
 
 export interface TableDef {
-  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions';
+  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions' | 'AlertAcks';
   mapping: string;
   columns: readonly (readonly [name: string, type: KustoType])[];
   /** Columns that identify a row: a replayed row with the same key is the same row. */
@@ -55,6 +55,13 @@ export const TABLES: readonly TableDef[] = [
       ['ModelVersion', 'string'],
     ],
     key: ['DeviceId', 'IncidentId', 'Action'],
+  },
+  {
+    name: 'AlertAcks',
+    mapping: 'AlertAcks_json',
+    columns: [['AlertId', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string']],
+    // The first acknowledgement of an alert is the one that counts.
+    key: ['AlertId'],
   },
 ];
 

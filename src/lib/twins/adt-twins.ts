@@ -10,7 +10,7 @@ import { DigitalTwinsClient } from '@azure/digital-twins-core';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { AppError, isTransientStatus, parseRetryAfter } from '../errors.ts';
 import { withRetry, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
-import type { JsonPatchOp, QueryPage, TwinState, TwinsPort } from '../ports.ts';
+import type { JsonPatchOp, QueryPage, TwinState, TwinsPort, ModelSummary } from '../ports.ts';
 
 /** ADT caps IN lists; stay well under it. */
 const IN_CHUNK = 50;
@@ -142,6 +142,17 @@ export class AdtTwins implements TwinsPort {
     return this.call(async () => {
       const out: Record<string, unknown>[] = [];
       for await (const r of this.client.listRelationships(id)) out.push(r as Record<string, unknown>);
+      return out;
+    });
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    return this.call(async () => {
+      const out: ModelSummary[] = [];
+      for await (const m of this.client.listModels(undefined, false)) {
+        const name = m.displayName as Record<string, string> | undefined;
+        out.push({ id: m.id, displayName: name?.en ?? (name ? Object.values(name)[0] : undefined), uploadTime: m.uploadTime?.toISOString(), decommissioned: m.decommissioned ?? false });
+      }
       return out;
     });
   }

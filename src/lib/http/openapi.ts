@@ -1,0 +1,67 @@
+/**
+ * The API's OpenAPI 3.1 document, served at /api/openapi.json. Request bodies come from the same
+ * zod schemas the handlers check with; every route in HTTP_ROUTES has an entry (a test checks).
+ */
+import { z } from 'zod';
+import { queryBody } from './twin-api.ts';
+import { ackBody } from './plant-api.ts';
+
+const problem = { $ref: '#/components/schemas/Problem' };
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: { 400: 'Invalid request', 401: 'Missing or wrong function key', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 415: 'Not JSON', 502: 'A dependency refused', 503: 'A dependency is unavailable' }[c] ?? 'Error', content: { 'application/problem+json': { schema: problem } } }]));
+const ok = (description: string, schema: object = { type: 'object' }) => ({ '200': { description, content: { 'application/json': { schema } } } });
+const id = (what: string) => ({ name: 'id', in: 'path', required: true, description: what, schema: { type: 'string', maxLength: 256 } });
+const keyed = [{ functionKey: [] }, { functionKeyQuery: [] }];
+const jsonBody = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input' }) } } });
+
+/** Operation by route name (HTTP_ROUTES). */
+export const OPERATIONS: Record<string, { path: string; method: 'get' | 'post'; operation: Record<string, unknown> }> = {
+  twinQuery: { path: '/twins/query', method: 'post', operation: { summary: 'Query twins with the Azure Digital Twins query language', requestBody: jsonBody(queryBody), responses: { ...ok('A page of results', { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, continuationToken: { type: ['string', 'null'] } } }), ...errors(400, 401, 413, 415, 502, 503) } } },
+  twinGet: { path: '/twins/{id}', method: 'get', operation: { summary: 'One twin with $etag and $metadata', parameters: [id('twin id')], responses: { ...ok('The twin'), ...errors(400, 401, 404, 503) } } },
+  twinRelationships: { path: '/twins/{id}/relationships', method: 'get', operation: { summary: "A twin's outgoing and incoming relationships", parameters: [id('twin id')], responses: { ...ok('Edges of the twin graph'), ...errors(400, 401, 404, 503) } } },
+  health: { path: '/health', method: 'get', operation: { summary: 'Whether Digital Twins answers', security: [], responses: { ...ok('Healthy'), '503': { description: 'Degraded' } } } },
+  plant: { path: '/plant', method: 'get', operation: { summary: 'Factories → lines → equipment, with health and latest readings', responses: { ...ok('The plant graph'), ...errors(401, 503) } } },
+  equipmentHistory: {
+    path: '/equipment/{id}/history',
+    method: 'get',
+    operation: {
+      summary: "An equipment's stored telemetry over a range, bucketed with avg/min/max per reading, the highest anomaly score and failure probability, and the number of anomalous readings",
+      parameters: [
+        id('equipment (twin) id'),
+        { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: an hour before `to`' },
+        { name: 'to', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: now' },
+        { name: 'bucket', in: 'query', schema: { type: 'string', enum: ['auto', 'raw', '10s', '1m', '5m', '15m', '1h', '1d'], default: 'auto' }, description: 'auto keeps the answer under ~500 buckets; at most 31 days and 5,000 readings' },
+      ],
+      responses: { ...ok('Buckets, oldest first'), ...errors(400, 401, 404, 503) },
+    },
+  },
+  alertList: { path: '/alerts', method: 'get', operation: { summary: 'Alerts raised, newest first, with acknowledgements', parameters: [{ name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: 7 days ago' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most API_MAX_PAGE_SIZE' }], responses: { ...ok('Alerts'), ...errors(400, 401, 503) } } },
+  alertAck: { path: '/alerts/{id}/ack', method: 'post', operation: { summary: 'Acknowledge an alert (the first acknowledgement stands)', parameters: [id('alert id')], requestBody: jsonBody(ackBody), responses: { ...ok('Acknowledged'), ...errors(400, 401, 404, 409, 413, 415, 503) } } },
+  modelList: { path: '/models', method: 'get', operation: { summary: 'The DTDL models uploaded to Digital Twins', responses: { ...ok('Models'), ...errors(401, 503) } } },
+  openapi: { path: '/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: ok('OpenAPI 3.1') } },
+  dashboard: { path: '/dashboard/{path}', method: 'get', operation: { summary: "The plant engineer's dashboard (a web page and its files)", security: [], parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'A file of the page', content: { 'text/html': {} } }, ...errors(404) } } },
+};
+
+let cached: object | undefined;
+
+export function openApiDocument(): object {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [name, { path, method, operation }] of Object.entries(OPERATIONS)) (paths[path] ??= {})[method] = { operationId: name, ...operation };
+  cached = {
+    openapi: '3.1.0',
+    info: { title: 'manufacturing-twins API', version: '1', description: 'Digital twins of the plant, their telemetry history, alerts and models. Errors are application/problem+json (RFC 9457) with a stable `code`.' },
+    servers: [{ url: '/api' }],
+    security: keyed,
+    paths,
+    components: {
+      securitySchemes: {
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'A function key in Azure; the local API key printed by npm start' },
+        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+      },
+      schemas: {
+        Problem: { type: 'object', required: ['type', 'title', 'status', 'detail', 'code'], properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, instance: { type: 'string' } } },
+      },
+    },
+  };
+  return cached;
+}

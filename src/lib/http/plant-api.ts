@@ -1,0 +1,185 @@
+/**
+ * The dashboard's half of the HTTP API: the plant graph with health, an equipment's history
+ * (range, bucket, aggregates), alerts and their acknowledgement, the models in use. Like
+ * twin-api.ts it is runtime-independent; inputs are checked with zod, errors leave as problem+json.
+ */
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
+import { problem, type ApiResponse } from './problem.ts';
+import type { ApiRequest } from './twin-api.ts';
+import { readJson, parse, json, twinId } from './request.ts';
+
+export interface PlantApiDeps {
+  twins: TwinsPort;
+  store: TelemetryReadPort;
+  logger: Logger;
+  maxBodyBytes: number;
+  maxPageSize: number;
+  warningThreshold: number;
+  now?: () => number;
+}
+
+const FACTORY = 'dtmi:manufacturing:Factory;1';
+/** Twin properties that are the pipeline's bookkeeping, not something to show. */
+const INTERNAL = new Set(['detectorState']);
+const MAX_RANGE_MS = 31 * 86_400_000;
+const MAX_POINTS = 5_000;
+const BUCKETS: Record<string, number> = { '10s': 10_000, '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 };
+
+const isoTime = (what: string) => z.iso.datetime({ offset: true, message: `${what} must be an ISO 8601 time` }).transform((s) => Date.parse(s));
+export const historyQuery = z.object({
+  from: isoTime('from').optional(),
+  to: isoTime('to').optional(),
+  bucket: z.enum(['raw', 'auto', ...Object.keys(BUCKETS)] as [string, ...string[]]).default('auto'),
+});
+export const alertsQuery = z.object({
+  since: isoTime('since').optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+export const ackBody = z.strictObject({
+  by: z.string().trim().min(1, 'by: who acknowledges').max(100),
+  note: z.string().max(500).default(''),
+});
+
+function queryParams(req: ApiRequest): Record<string, string> {
+  return Object.fromEntries(new URL(req.url).searchParams);
+}
+
+const publicTwin = (twin: Record<string, unknown>) => Object.fromEntries(Object.entries(twin).filter(([k]) => !INTERNAL.has(k)));
+
+export interface HistoryBucket {
+  t: string;
+  /** Per numeric reading: average, minimum and maximum in the bucket (raw points: the value in all three). */
+  values: Record<string, { avg: number; min: number; max: number }>;
+  anomalyScore: number;
+  failureProbability: number | null;
+  /** Readings in the bucket at or above the warning threshold. */
+  anomalies: number;
+  count: number;
+}
+
+/** Aggregates points into buckets of `bucketMs` (0: one bucket per point). */
+export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, warning: number): HistoryBucket[] {
+  const out: HistoryBucket[] = [];
+  let current: (HistoryBucket & { start: number; sums: Record<string, number>; n: Record<string, number> }) | undefined;
+  for (const p of points) {
+    const time = Date.parse(p.time);
+    const start = bucketMs > 0 ? Math.floor(time / bucketMs) * bucketMs : time;
+    if (!current || current.start !== start || bucketMs === 0) {
+      if (current) out.push(finish(current));
+      current = { start, t: new Date(start).toISOString(), values: {}, anomalyScore: 0, failureProbability: null, anomalies: 0, count: 0, sums: {}, n: {} };
+    }
+    current.count++;
+    current.anomalyScore = Math.max(current.anomalyScore, p.anomalyScore);
+    if (p.failureProbability !== null) current.failureProbability = Math.max(current.failureProbability ?? 0, p.failureProbability);
+    if (p.anomalyScore >= warning) current.anomalies++;
+    for (const [name, v] of Object.entries(p.readings)) {
+      if (typeof v !== 'number') continue;
+      const agg = (current.values[name] ??= { avg: 0, min: v, max: v });
+      agg.min = Math.min(agg.min, v);
+      agg.max = Math.max(agg.max, v);
+      current.sums[name] = (current.sums[name] ?? 0) + v;
+      current.n[name] = (current.n[name] ?? 0) + 1;
+    }
+  }
+  if (current) out.push(finish(current));
+  return out;
+
+  function finish(b: HistoryBucket & { start: number; sums: Record<string, number>; n: Record<string, number> }): HistoryBucket {
+    for (const name of Object.keys(b.values)) b.values[name]!.avg = Math.round((b.sums[name]! / b.n[name]!) * 1e4) / 1e4;
+    return { t: b.t, values: b.values, anomalyScore: b.anomalyScore, failureProbability: b.failureProbability, anomalies: b.anomalies, count: b.count };
+  }
+}
+
+export function createPlantApi(deps: PlantApiDeps) {
+  const now = deps.now ?? Date.now;
+  const guarded = (op: (req: ApiRequest) => Promise<ApiResponse>) => async (req: ApiRequest): Promise<ApiResponse> => {
+    try {
+      return await op(req);
+    } catch (error) {
+      return problem(error, new URL(req.url).pathname, deps.logger);
+    }
+  };
+  const queryAll = async (q: string) => {
+    const items: Record<string, unknown>[] = [];
+    let token: string | undefined;
+    do {
+      const page = await deps.twins.query(q, token);
+      items.push(...page.items);
+      token = page.continuationToken;
+    } while (token);
+    return items;
+  };
+
+  return {
+    /** GET /api/plant → factories → lines → equipment, with each equipment's health and latest readings */
+    plant: guarded(async () => {
+      const factories = await queryAll(`SELECT F FROM DIGITALTWINS F WHERE IS_OF_MODEL(F, '${FACTORY}')`);
+      const out = [];
+      for (const { F: f } of factories as { F: Record<string, unknown> }[]) {
+        const id = String(f.$dtId).replace(/'/g, "\\'");
+        const lines = (await queryAll(`SELECT L FROM DIGITALTWINS F JOIN L RELATED F.contains WHERE F.$dtId = '${id}'`)).map((r) => r.L as Record<string, unknown>);
+        const pairs = await queryAll(`SELECT L.$dtId AS line, E FROM DIGITALTWINS F JOIN L RELATED F.contains JOIN E RELATED L.contains WHERE F.$dtId = '${id}'`);
+        out.push({
+          ...publicTwin(f),
+          lines: lines
+            .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId)))
+            .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => publicTwin(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
+        });
+      }
+      return json(200, { factories: out, generatedAt: new Date(now()).toISOString() });
+    }),
+
+    /** GET /api/equipment/{id}/history?from&to&bucket → buckets with avg/min/max per reading, scores and anomaly counts */
+    history: guarded(async (req) => {
+      const id = parse(twinId, req.params.id, 'id');
+      const q = parse(historyQuery, queryParams(req), 'query');
+      const to = q.to ?? now();
+      const from = q.from ?? to - 3_600_000;
+      if (from >= to) throw new AppError('request.invalid', 'from must be before to', { status: 400 });
+      if (to - from > MAX_RANGE_MS) throw new AppError('request.invalid', `the range is over ${MAX_RANGE_MS / 86_400_000} days: ask for less`, { status: 400 });
+      await deps.twins.getTwin(id); // 404 for an unknown equipment
+      // auto: the smallest bucket that keeps the answer under ~500 points.
+      const bucketMs = q.bucket === 'raw' ? 0 : q.bucket === 'auto' ? (Object.values(BUCKETS).find((ms) => (to - from) / ms <= 500) ?? BUCKETS['1d']!) : BUCKETS[q.bucket]!;
+      const points = await deps.store.history(id, from, to, MAX_POINTS + 1);
+      const truncated = points.length > MAX_POINTS;
+      const kept = truncated ? points.slice(points.length - MAX_POINTS) : points;
+      return json(200, {
+        equipmentId: id,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        bucket: q.bucket === 'auto' ? Object.keys(BUCKETS).find((k) => BUCKETS[k] === bucketMs) : q.bucket,
+        bucketMs,
+        truncated,
+        buckets: bucketize(kept, bucketMs, deps.warningThreshold),
+      });
+    }),
+
+    /** GET /api/alerts?since&limit → newest first, with acknowledgements */
+    alerts: guarded(async (req) => {
+      const q = parse(alertsQuery, queryParams(req), 'query');
+      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
+      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      const items = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
+      return json(200, { items });
+    }),
+
+    /** POST /api/alerts/{id}/ack {by, note?} */
+    acknowledge: guarded(async (req) => {
+      const id = parse(z.string().min(1).max(512), req.params.id, 'id');
+      const body = parse(ackBody, await readJson(req, deps.maxBodyBytes), 'body');
+      const at = new Date(now()).toISOString();
+      const outcome = await deps.store.acknowledge({ AlertId: id, AckedAt: at, AckedBy: body.by, Note: body.note });
+      if (outcome === 'unknownAlert') throw new AppError('alert.notFound', `no alert with id '${id}'`, { status: 404 });
+      if (outcome === 'alreadyAcknowledged') throw new AppError('alert.alreadyAcknowledged', `alert '${id}' is already acknowledged`, { status: 409 });
+      return json(200, { alertId: id, acknowledged: { at, by: body.by, note: body.note } });
+    }),
+
+    /** GET /api/models → the models uploaded to Digital Twins */
+    models: guarded(async () => json(200, { items: (await deps.twins.listModels()).sort((a, b) => a.id.localeCompare(b.id)) })),
+  };
+}
+
+export type PlantApi = ReturnType<typeof createPlantApi>;

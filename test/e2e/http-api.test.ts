@@ -1,0 +1,162 @@
+/**
+ * Every route of the HTTP API on the local stack, as a client sees it: the key, the plant graph,
+ * an equipment's history in buckets, alerts and their acknowledgement, models, the OpenAPI
+ * document and the dashboard's files; bad bodies, oversized queries, limits and missing keys
+ * answered with problem+json.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
+import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
+import { Fleet } from '../../src/simulator/fleet.ts';
+import { jsonLogger } from '../../src/lib/log.ts';
+import { HTTP_ROUTES } from '../../src/lib/http/routes.ts';
+import { OPERATIONS } from '../../src/lib/http/openapi.ts';
+
+let dir: string;
+let stack: LocalStack;
+const KEY = 'test-key-123';
+
+async function call(path: string, init: RequestInit & { key?: string | null } = {}) {
+  const { key = KEY, ...rest } = init;
+  const headers: Record<string, string> = { ...(rest.body ? { 'content-type': 'application/json' } : {}), ...(key ? { 'x-functions-key': key } : {}), ...((rest.headers as Record<string, string>) ?? {}) };
+  const res = await fetch(`${stack.apiUrl}${path}`, { ...rest, headers });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: the dashboard's files
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'api-'));
+  stack = await startLocalStack({ dataDir: dir, ports: { api: 0, adt: 0, iothub: 0, ml: 0 }, apiKey: KEY, env: { TWIN_PATCH_INTERVAL_MS: '0', API_MAX_PAGE_SIZE: '20' }, batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 }, logger: jsonLogger('e2e', 'error', () => true) });
+  const fleet = new Fleet({
+    devices: DEFAULT_PLANT.equipment.slice(0, 3).map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
+    caPem: stack.hub.caPem,
+    rate: 20,
+    messagesPerDevice: 30,
+    anomalyRate: 0.2,
+    runDir: join(dir, 'run'),
+  });
+  await fleet.start();
+  await fleet.whenDone();
+  const until = Date.now() + 30_000;
+  while ((await stack.store.count('EquipmentTelemetry')) < 90 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the HTTP API', () => {
+  it('refuses keyed routes without the key, or with a wrong one, and leaves health, OpenAPI and the page open', async () => {
+    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/twins/robotic-arm-001', '/api/equipment/robotic-arm-001/history']) {
+      const missing = await call(path, { key: null });
+      expect(missing.status, path).toBe(401);
+      expect(missing.type).toContain('application/problem+json');
+      expect(missing.body.code).toBe('auth.missingKey');
+      expect((await call(path, { key: 'wrong' })).body.code).toBe('auth.wrongKey');
+    }
+    expect((await call('/api/alerts/x/ack', { method: 'POST', body: '{}', key: null })).status).toBe(401);
+    expect((await call('/api/twins/query', { method: 'POST', body: '{}', key: null })).status).toBe(401);
+    expect((await call(`/api/plant?code=${KEY}`, { key: null })).status).toBe(200);
+    expect((await call('/api/health', { key: null })).status).toBe(200);
+    expect((await call('/api/openapi.json', { key: null })).status).toBe(200);
+    expect((await call('/', { key: null })).status).toBe(200);
+  });
+
+  it('describes every route in its OpenAPI document', async () => {
+    const { body } = await call('/api/openapi.json');
+    expect(body.openapi).toBe('3.1.0');
+    expect(Object.keys(OPERATIONS).sort()).toEqual(HTTP_ROUTES.map((r) => r.name).sort());
+    const operationIds = Object.values(body.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    expect(operationIds.sort()).toEqual(HTTP_ROUTES.map((r) => r.name).sort());
+    expect(body.paths['/twins/query'].post.requestBody.content['application/json'].schema.properties.query.maxLength).toBe(8000);
+  });
+
+  it('gives the plant graph with every seeded machine and its health', async () => {
+    const { status, body } = await call('/api/plant');
+    expect(status).toBe(200);
+    const [factory] = body.factories;
+    expect(factory.$dtId).toBe('factory-01');
+    const equipment = factory.lines.flatMap((l: { equipment: { $dtId: string }[] }) => l.equipment.map((e) => e.$dtId)).sort();
+    expect(equipment).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
+    const arm = factory.lines[0].equipment.find((e: { $dtId: string }) => e.$dtId === 'robotic-arm-001');
+    expect(['normal', 'warning', 'critical']).toContain(arm.healthStatus);
+    expect(arm.detectorState).toBeUndefined();
+  });
+
+  it("gives an equipment's history raw or in buckets with aggregates, and refuses bad ranges", async () => {
+    const from = new Date(Date.now() - 600_000).toISOString();
+    const raw = await call(`/api/equipment/robotic-arm-001/history?from=${from}&bucket=raw`);
+    expect(raw.status).toBe(200);
+    expect(raw.body.buckets).toHaveLength(30);
+    expect(raw.body.buckets[0].values.temperature.min).toBe(raw.body.buckets[0].values.temperature.max);
+    const minute = await call(`/api/equipment/robotic-arm-001/history?from=${from}&bucket=1m`);
+    const counted = minute.body.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0);
+    expect(counted).toBe(30);
+    expect(minute.body.buckets.length).toBeLessThan(30);
+    const b = minute.body.buckets[0];
+    expect(b.values.temperature.min).toBeLessThanOrEqual(b.values.temperature.avg);
+    expect(b.values.temperature.avg).toBeLessThanOrEqual(b.values.temperature.max);
+    expect((await call('/api/equipment/robotic-arm-001/history?bucket=week')).body.code).toBe('request.invalid');
+    expect((await call('/api/equipment/robotic-arm-001/history?from=yesterday')).status).toBe(400);
+    expect((await call(`/api/equipment/robotic-arm-001/history?from=2020-01-01T00:00:00Z&to=2020-06-01T00:00:00Z`)).body.detail).toContain('range is over 31 days');
+    expect((await call('/api/equipment/no-such-machine/history')).status).toBe(404);
+  });
+
+  it('lists alerts, acknowledges one once, and refuses unknown alerts and bad bodies', async () => {
+    const { body } = await call('/api/alerts');
+    expect(body.items.length).toBeGreaterThan(0);
+    const alert = body.items[0];
+    expect(alert).toMatchObject({ acknowledged: null });
+    const ack = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Dana (shift B)', note: 'bearing checked' }) });
+    expect(ack.status).toBe(200);
+    const again = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Sam' }) });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('alert.alreadyAcknowledged');
+    const listed = (await call('/api/alerts')).body.items.find((a: { alertId: string }) => a.alertId === alert.alertId);
+    expect(listed.acknowledged).toMatchObject({ by: 'Dana (shift B)', note: 'bearing checked' });
+    expect((await call('/api/alerts/nope/ack', { method: 'POST', body: JSON.stringify({ by: 'Sam' }) })).status).toBe(404);
+    expect((await call('/api/alerts/nope/ack', { method: 'POST', body: JSON.stringify({ who: 'Sam' }) })).body.code).toBe('request.invalid');
+    expect((await call('/api/alerts/nope/ack', { method: 'POST', body: '{not json' })).body.code).toBe('request.invalidJson');
+    expect((await call('/api/alerts?limit=500')).body.detail).toContain('page size limit of 20');
+  });
+
+  it('answers twin queries and refuses oversized or broken ones', async () => {
+    const ok = await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: "SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Conveyor;1')" }) });
+    expect(ok.body.items.map((r: { $dtId: string }) => r.$dtId).sort()).toEqual(['conveyor-001', 'conveyor-002']);
+    const long = await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: 'x'.repeat(9_000) }) });
+    expect(long.status).toBe(400);
+    expect(long.body.detail).toContain('longer than 8000 characters');
+    expect((await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: 'x'.repeat(40_000) }) })).status).toBe(413);
+    expect((await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: 'SELEKT nothing' }) })).status).toBe(400);
+    expect((await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: 'SELECT * FROM DIGITALTWINS', extra: 1 }) })).body.code).toBe('request.invalid');
+    expect((await call('/api/twins/query', { method: 'POST', body: 'query=x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+  });
+
+  it('gives twins, relationships and the models in use', async () => {
+    expect((await call('/api/twins/robotic-arm-001')).body.$dtId).toBe('robotic-arm-001');
+    expect((await call('/api/twins/nobody')).status).toBe(404);
+    expect((await call('/api/twins/production-line-a/relationships')).body.outgoing.length).toBeGreaterThan(0);
+    const models = (await call('/api/models')).body.items.map((m: { id: string }) => m.id);
+    expect(models).toContain('dtmi:manufacturing:RoboticArm;1');
+  });
+
+  it('serves the dashboard and its chart library, and nothing outside it', async () => {
+    const page = await call('/', { key: null });
+    expect(page.type).toContain('text/html');
+    expect(page.body).toContain('<title>Plant twins');
+    expect((await call('/vendor/uPlot.iife.min.js', { key: null })).type).toContain('text/javascript');
+    expect((await call('/api/dashboard/', { key: null })).body).toContain('<title>Plant twins');
+    expect((await call('/api/dashboard/app.js', { key: null })).status).toBe(200);
+    for (const bad of ['/../package.json', '/%2e%2e/package.json', '/api/dashboard/..%2Fpackage.json', '/secret.txt']) expect((await call(bad, { key: null })).status, bad).toBe(404);
+  });
+});

@@ -1,0 +1,212 @@
+// The plant engineer's dashboard: plain browser JavaScript over the HTTP API (/api), charts by
+// uPlot. It polls every few seconds; the key (a function key in Azure, the local API key) comes
+// from ?code= once and is kept in this browser.
+(() => {
+  'use strict';
+  const API = '/api';
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props = {}, ...children) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === 'class') e.className = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) if (c !== undefined && c !== null) e.append(c.nodeType ? c : String(c));
+    return e;
+  };
+  const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
+  const health = (h) => (['normal', 'warning', 'critical'].includes(h) ? h : 'unknown');
+
+  // ---- the key ----------------------------------------------------------------------------------
+  const params = new URLSearchParams(location.search);
+  if (params.get('code')) {
+    localStorage.setItem('twins.apiKey', params.get('code'));
+    params.delete('code');
+    history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}${location.hash}`);
+  }
+  let key = localStorage.getItem('twins.apiKey') || '';
+
+  async function api(path, options = {}) {
+    const res = await fetch(`${API}${path}`, { ...options, headers: { 'x-functions-key': key, ...(options.body ? { 'content-type': 'application/json' } : {}), ...(options.headers || {}) } });
+    const type = res.headers.get('content-type') || '';
+    const body = type.includes('json') ? await res.json() : await res.text();
+    if (res.status === 401) askForKey();
+    if (!res.ok) throw Object.assign(new Error(body && body.detail ? body.detail : `HTTP ${res.status}`), { status: res.status, body });
+    return body;
+  }
+
+  function askForKey() {
+    $('key-form').hidden = false;
+    $('key-input').focus();
+  }
+  $('key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    key = $('key-input').value.trim();
+    localStorage.setItem('twins.apiKey', key);
+    $('key-form').hidden = true;
+    refresh();
+  });
+
+  // ---- plant graph ------------------------------------------------------------------------------
+  let selected = location.hash.startsWith('#/equipment/') ? decodeURIComponent(location.hash.slice('#/equipment/'.length)) : undefined;
+  let plant = { factories: [] };
+
+  function renderPlant() {
+    const tree = el('ul', { class: 'tree', role: 'tree', 'aria-label': 'Factory, lines and equipment' });
+    for (const f of plant.factories) {
+      const lines = el('ul', { role: 'group' });
+      for (const line of f.lines) {
+        const machines = el('ul', { role: 'group' });
+        for (const eq of line.equipment) {
+          const id = eq.$dtId;
+          machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
+            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'aria-pressed': id === selected, onclick: () => select(id) },
+              el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
+              el('span', {}, id),
+              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}`))));
+        }
+        lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
+      }
+      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), lines));
+    }
+    $('plant-graph').replaceChildren(plant.factories.length ? tree : el('p', {}, 'No factory twins yet.'));
+  }
+
+  function findEquipment(id) {
+    for (const f of plant.factories) for (const l of f.lines) for (const e of l.equipment) if (e.$dtId === id) return { ...e, line: l.$dtId };
+    return undefined;
+  }
+
+  function select(id) {
+    selected = id;
+    history.replaceState(null, '', `#/equipment/${encodeURIComponent(id)}`);
+    renderPlant();
+    renderEquipment();
+    loadHistory();
+    $('equipment').focus();
+  }
+
+  // ---- one machine ------------------------------------------------------------------------------
+  const SKIP = new Set(['$dtId', '$etag', '$metadata', 'equipmentId', 'line']);
+  function renderEquipment() {
+    const eq = selected && findEquipment(selected);
+    $('equipment-hint').hidden = Boolean(eq);
+    $('equipment-detail').hidden = !eq;
+    if (!eq) return;
+    $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
+    const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
+    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', { 'data-reading': k }, fmt(v)))));
+  }
+
+  const charts = {};
+  function chart(id, series, data, scales) {
+    const box = $(id);
+    const width = Math.max(280, box.clientWidth || 600);
+    const opts = { width, height: 200, scales, series: [{}, ...series], axes: [{}, { size: 56 }], legend: { live: true } };
+    if (charts[id] && charts[id].series.length === series.length + 1) charts[id].setData(data);
+    else {
+      if (charts[id]) charts[id].destroy();
+      box.replaceChildren();
+      charts[id] = new uPlot(opts, data, box);
+    }
+    box.dataset.points = String(data[0].length);
+  }
+
+  const PALETTE = ['#1a73e8', '#e37400', '#188038', '#a142f4', '#d93025', '#12b5cb', '#9334e6'];
+  async function loadHistory() {
+    if (!selected) return;
+    const span = Number($('range').value);
+    const to = new Date();
+    const from = new Date(to.getTime() - span);
+    try {
+      const h = await api(`/equipment/${encodeURIComponent(selected)}/history?from=${from.toISOString()}&to=${to.toISOString()}&bucket=auto`);
+      const xs = h.buckets.map((b) => Date.parse(b.t) / 1000);
+      const names = [...new Set(h.buckets.flatMap((b) => Object.keys(b.values)))].sort();
+      chart('chart-readings', names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5 })), [xs, ...names.map((n) => h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null)))]);
+      const markers = h.buckets.map((b) => (b.anomalies > 0 ? b.anomalyScore : null));
+      chart('chart-health', [
+        { label: 'anomaly score', stroke: '#b26a00', width: 1.5 },
+        { label: 'failure probability', stroke: '#c62828', width: 1.5, dash: [6, 4] },
+        { label: 'anomalous', stroke: '#c62828', width: 0, points: { show: true, size: 8, fill: '#c62828' } },
+      ], [xs, h.buckets.map((b) => b.anomalyScore), h.buckets.map((b) => b.failureProbability), markers], { y: { range: [0, 1] } });
+    } catch (error) {
+      setStatus(`History: ${error.message}`);
+    }
+  }
+  $('range').addEventListener('change', loadHistory);
+
+  // ---- alerts -----------------------------------------------------------------------------------
+  async function loadAlerts() {
+    const { items } = await api('/alerts?limit=50');
+    $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
+      const acked = a.acknowledged;
+      return el('li', { class: `${a.severity}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId },
+        el('strong', {}, `${a.severity.toUpperCase()} ${a.deviceId}`), ' ',
+        el('span', {}, `score ${fmt(a.anomalyScore)}${a.failureProbability !== null ? `, failure ${Math.round(a.failureProbability * 100)} %` : ''}`),
+        el('div', { class: 'when' }, new Date(a.time).toLocaleString(), acked ? ` · acknowledged by ${acked.by}` : ''),
+        el('div', { class: 'buttons' },
+          el('button', { type: 'button', onclick: () => select(a.deviceId) }, 'Show'),
+          acked ? null : el('button', { type: 'button', 'data-ack': a.alertId, onclick: () => acknowledge(a.alertId) }, 'Acknowledge')));
+    }) : [el('li', { class: 'empty' }, 'No alerts in the last 7 days.')]));
+  }
+
+  async function acknowledge(id) {
+    const by = localStorage.getItem('twins.user') || prompt('Acknowledge as (your name):') || '';
+    if (!by) return;
+    localStorage.setItem('twins.user', by);
+    try {
+      await api(`/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST', body: JSON.stringify({ by }) });
+    } catch (error) {
+      if (error.status !== 409) setStatus(`Acknowledge: ${error.message}`);
+    }
+    await loadAlerts();
+  }
+
+  // ---- query console ----------------------------------------------------------------------------
+  let nextToken = null;
+  async function runQuery(continuationToken) {
+    $('query-error').hidden = true;
+    try {
+      const page = await api('/twins/query', { method: 'POST', body: JSON.stringify({ query: $('query-text').value, ...(continuationToken ? { continuationToken } : {}) }) });
+      nextToken = page.continuationToken;
+      $('query-next').disabled = !nextToken;
+      const cols = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
+      const cell = (v) => (v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : fmt(v));
+      $('query-results').replaceChildren(
+        el('caption', {}, `${page.items.length} row(s)${nextToken ? ', more on the next page' : ''}`),
+        el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c)))),
+        el('tbody', {}, ...page.items.map((r) => el('tr', {}, ...cols.map((c) => el('td', {}, cell(r[c])))))));
+    } catch (error) {
+      $('query-error').textContent = error.message;
+      $('query-error').hidden = false;
+    }
+  }
+  $('query-form').addEventListener('submit', (e) => { e.preventDefault(); runQuery(); });
+  $('query-text').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); runQuery(); } });
+  $('query-next').addEventListener('click', () => runQuery(nextToken));
+
+  // ---- models -----------------------------------------------------------------------------------
+  async function loadModels() {
+    const { items } = await api('/models');
+    $('model-list').replaceChildren(...items.map((m) => el('li', {}, el('code', {}, m.id), m.displayName ? ` — ${m.displayName}` : '', m.decommissioned ? ' (decommissioned)' : '')));
+  }
+
+  // ---- live updates -----------------------------------------------------------------------------
+  function setStatus(text) { $('status').textContent = text; }
+  async function refresh() {
+    if (!key) return askForKey();
+    try {
+      plant = await api('/plant');
+      renderPlant();
+      renderEquipment();
+      await Promise.all([loadAlerts(), loadHistory()]);
+      setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    } catch (error) {
+      setStatus(error.status === 401 ? 'The API key was refused.' : `Cannot reach the API: ${error.message}`);
+    }
+  }
+  refresh().then(() => key && loadModels().catch(() => {}));
+  setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
+})();
