@@ -27,6 +27,7 @@ const batch: StoreBatch = {
     { ReceivedAt: at(3), Reason: 'body.notJson', Detail: 'Unexpected token', DeviceId: 'arm-3', MessageId: null, PartitionId: '2', SequenceNumber: 17, EnqueuedTime: at(3), Body: '{oops' },
     { ReceivedAt: at(3), Reason: 'envelope.noDevice', Detail: 'no device id', DeviceId: null, MessageId: null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: '{}' },
   ],
+  acks: [{ AlertId: 'arm-1:critical:1', AckedAt: at(4), AckedBy: 'Dana', Note: 'checked' }],
   actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-1+failure-lr-v1' }],
 };
 const keyOf = (table: string, row: Record<string, unknown>) => TABLES.find((t) => t.name === table)!.key.map((k) => String(row[k])).join('|');
