@@ -101,18 +101,30 @@
   }
 
   const charts = {};
-  function chart(id, series, data, scales) {
+  function chart(id, series, data, scales = {}) {
     const box = $(id);
     const width = Math.max(280, box.clientWidth || 600);
     const opts = { width, height: 200, scales, series: [{}, ...series], axes: [{}, { size: 56 }], legend: { live: true } };
-    if (charts[id] && charts[id].series.length === series.length + 1) charts[id].setData(data);
+    // Rebuilt when the series or the range change; otherwise only the data moves.
+    const shape = JSON.stringify([series.map((s) => s.label), scales]);
+    if (charts[id] && charts[id].shape === shape) charts[id].setData(data, true);
     else {
       if (charts[id]) charts[id].destroy();
       box.replaceChildren();
       charts[id] = new uPlot(opts, data, box);
+      charts[id].shape = shape;
     }
     box.dataset.points = String(data[0].length);
   }
+
+  // Charts take their box's width: follow it when the window (or a tablet's orientation) changes.
+  let resizing;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      for (const [id, c] of Object.entries(charts)) c.setSize({ width: Math.max(280, $(id).clientWidth), height: 200 });
+    }, 100);
+  });
 
   const PALETTE = ['#1a73e8', '#e37400', '#188038', '#a142f4', '#d93025', '#12b5cb', '#9334e6'];
   async function loadHistory() {
@@ -123,14 +135,16 @@
     try {
       const h = await api(`/equipment/${encodeURIComponent(selected)}/history?from=${from.toISOString()}&to=${to.toISOString()}&bucket=auto`);
       const xs = h.buckets.map((b) => Date.parse(b.t) / 1000);
-      const names = [...new Set(h.buckets.flatMap((b) => Object.keys(b.values)))].sort();
-      chart('chart-readings', names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5 })), [xs, ...names.map((n) => h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null)))]);
+      // Measurements only: counters (cycles, inspections) would flatten every other line.
+      const names = [...new Set(h.buckets.flatMap((b) => Object.keys(b.values)))].filter((n) => !h.measured || h.measured.includes(n)).sort();
+      const x = { time: true, range: [from.getTime() / 1000, to.getTime() / 1000] };
+      chart('chart-readings', names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5 })), [xs, ...names.map((n) => h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null)))], { x });
       const markers = h.buckets.map((b) => (b.anomalies > 0 ? b.anomalyScore : null));
       chart('chart-health', [
         { label: 'anomaly score', stroke: '#b26a00', width: 1.5 },
         { label: 'failure probability', stroke: '#c62828', width: 1.5, dash: [6, 4] },
         { label: 'anomalous', stroke: '#c62828', width: 0, points: { show: true, size: 8, fill: '#c62828' } },
-      ], [xs, h.buckets.map((b) => b.anomalyScore), h.buckets.map((b) => b.failureProbability), markers], { y: { range: [0, 1] } });
+      ], [xs, h.buckets.map((b) => b.anomalyScore), h.buckets.map((b) => b.failureProbability), markers], { x, y: { range: [0, 1] } });
     } catch (error) {
       setStatus(`History: ${error.message}`);
     }

@@ -18,6 +18,8 @@ export interface PlantApiDeps {
   maxBodyBytes: number;
   maxPageSize: number;
   warningThreshold: number;
+  /** The measured telemetry (not counters) of a twin model, for the charts. */
+  measuredOf?: (modelId: string) => readonly string[] | undefined;
   now?: () => number;
 }
 
@@ -140,7 +142,8 @@ export function createPlantApi(deps: PlantApiDeps) {
       const from = q.from ?? to - 3_600_000;
       if (from >= to) throw new AppError('request.invalid', 'from must be before to', { status: 400 });
       if (to - from > MAX_RANGE_MS) throw new AppError('request.invalid', `the range is over ${MAX_RANGE_MS / 86_400_000} days: ask for less`, { status: 400 });
-      await deps.twins.getTwin(id); // 404 for an unknown equipment
+      const twin = await deps.twins.getTwin(id); // 404 for an unknown equipment
+      const modelId = String((twin.$metadata as { $model?: string } | undefined)?.$model ?? '');
       // auto: the smallest bucket that keeps the answer under ~500 points.
       const bucketMs = q.bucket === 'raw' ? 0 : q.bucket === 'auto' ? (Object.values(BUCKETS).find((ms) => (to - from) / ms <= 500) ?? BUCKETS['1d']!) : BUCKETS[q.bucket]!;
       const points = await deps.store.history(id, from, to, MAX_POINTS + 1);
@@ -153,6 +156,7 @@ export function createPlantApi(deps: PlantApiDeps) {
         bucket: q.bucket === 'auto' ? Object.keys(BUCKETS).find((k) => BUCKETS[k] === bucketMs) : q.bucket,
         bucketMs,
         truncated,
+        measured: deps.measuredOf?.(modelId) ?? null,
         buckets: bucketize(kept, bucketMs, deps.warningThreshold),
       });
     }),

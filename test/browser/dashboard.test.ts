@@ -1,0 +1,111 @@
+/**
+ * The dashboard in a real browser (playwright-core driving Debian's chromium) against the local
+ * stack with simulated devices: the plant graph shows the seeded twins, a machine's chart draws
+ * its points, an injected anomaly shows up as an alert that can be acknowledged, the query
+ * console returns rows, the keyboard reaches everything, and a tablet width does not overflow.
+ * Screenshots go to test-results/. Runs when chromium is installed; CI=true requires it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
+import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
+import { Fleet } from '../../src/simulator/fleet.ts';
+import { jsonLogger } from '../../src/lib/log.ts';
+import { projectRoot } from '../../src/lib/paths.ts';
+
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
+if (!CHROMIUM && process.env.CI === 'true') throw new Error('CI=true but no chromium: .ci/run installs Debian\'s chromium (or set CHROMIUM_PATH)');
+const results = join(projectRoot(), 'test-results');
+/** The page's globals, inside page functions (this project compiles without the DOM library). */
+type PageGlobals = { document: { getElementById(id: string): { dataset: Record<string, string>; textContent: string | null } | null; activeElement: { id: string } | null; documentElement: { scrollWidth: number } }; innerWidth: number };
+
+describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
+  let dir: string;
+  let stack: LocalStack;
+  let browser: Browser;
+  let page: Page;
+  let anomalousDevices: Set<string>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dashboard-'));
+    stack = await startLocalStack({ dataDir: dir, ports: { api: 0, adt: 0, iothub: 0, ml: 0 }, apiKey: 'browser-key', env: { TWIN_PATCH_INTERVAL_MS: '0' }, batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 }, logger: jsonLogger('e2e', 'error', () => true) });
+    const fleet = new Fleet({
+      devices: DEFAULT_PLANT.equipment.map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
+      caPem: stack.hub.caPem,
+      rate: 10,
+      messagesPerDevice: 30,
+      anomalyRate: 0.15,
+      runDir: join(dir, 'run'),
+    });
+    await fleet.start();
+    await fleet.whenDone();
+    anomalousDevices = new Set(readFileSync(join(dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { deviceId: string }).deviceId));
+    const until = Date.now() + 30_000;
+    while ((await stack.store.count('EquipmentTelemetry')) < 270 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    mkdirSync(results, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    page.on('dialog', (d) => void d.accept('Dana (shift B)'));
+    await page.goto(`${stack.apiUrl}/?code=${stack.apiKey}`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the plant graph with every seeded machine, coloured by health', async () => {
+    await page.waitForSelector('[data-twin]');
+    const twins = await page.$$eval('[data-twin]', (els) => els.map((e) => [e.getAttribute('data-twin'), e.getAttribute('data-health')]));
+    expect(twins.map(([id]) => id).sort()).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
+    for (const [, health] of twins) expect(['normal', 'warning', 'critical']).toContain(health);
+    expect(page.url()).not.toContain('code='); // the key does not linger in the address bar
+  });
+
+  it("draws a machine's readings and health as charts", async () => {
+    await page.click('[data-twin="robotic-arm-001"]');
+    await page.waitForFunction(() => Number((globalThis as unknown as PageGlobals).document.getElementById('chart-readings')?.dataset.points) > 0);
+    expect(await page.$$eval('#chart-readings canvas', (c) => c.length)).toBe(1);
+    expect(Number(await page.getAttribute('#chart-health', 'data-points'))).toBeGreaterThan(0);
+    expect(await page.textContent('[data-reading="temperature"]')).toMatch(/\d/);
+    await page.screenshot({ path: join(results, 'dashboard.png'), fullPage: true });
+  });
+
+  it('lists the injected anomalies as alerts, and acknowledges one', async () => {
+    await page.waitForSelector('#alert-list li[data-alert]');
+    const devices = await page.$$eval('#alert-list li[data-alert]', (els) => els.map((e) => e.getAttribute('data-device')));
+    expect(devices.some((d) => anomalousDevices.has(d!))).toBe(true);
+    const first = await page.getAttribute('#alert-list li[data-alert] [data-ack]', 'data-ack');
+    await page.click(`[data-ack="${first}"]`);
+    await page.waitForSelector(`#alert-list li.acknowledged[data-alert="${first}"]`);
+    expect(await page.textContent(`#alert-list li[data-alert="${first}"]`)).toContain('acknowledged by Dana (shift B)');
+  });
+
+  it('runs a twin query from the console and pages its rows', async () => {
+    await page.fill('#query-text', "SELECT T.$dtId, T.healthStatus FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')");
+    await page.click('#query-form button[type="submit"]');
+    await page.waitForSelector('#query-results tbody tr');
+    expect(await page.$$eval('#query-results tbody tr', (r) => r.length)).toBe(DEFAULT_PLANT.equipment.length);
+    await page.fill('#query-text', 'SELECT nonsense');
+    await page.keyboard.press('Control+Enter');
+    await page.waitForSelector('#query-error:not([hidden])');
+  });
+
+  it('can be used with the keyboard alone', async () => {
+    await page.focus('[data-twin="conveyor-001"]');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('equipment-title')?.textContent?.includes('conveyor-001'));
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.id)).toBe('equipment');
+  });
+
+  it('fits a tablet screen without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => { const g = globalThis as unknown as PageGlobals; return g.document.documentElement.scrollWidth <= g.innerWidth + 1; })).toBe(true);
+    await page.screenshot({ path: join(results, 'dashboard-tablet.png'), fullPage: true });
+  });
+});
