@@ -12,6 +12,7 @@ import { degradationFleet, runReadings } from '../simulator/degradation.ts';
 import { readGroundTruth } from '../lib/anomaly/backtest.ts';
 import { DuckDbTelemetryStore } from '../lib/store/duckdb-telemetry-store.ts';
 import { projectRoot } from '../lib/paths.ts';
+import { progressBar } from './progress.ts';
 
 const USAGE = `usage: npm run train -- [--simulate] [--seed 7] [--devices 60] [--days 14] [--horizon-hours 24] [--out models]
        npm run train -- --truth RUN/ground-truth.json [--db .data/telemetry.duckdb] [--horizon-hours 24] [--out models]`;
@@ -62,6 +63,7 @@ async function main(): Promise<number> {
       'horizon-hours': { type: 'string', default: '24' },
       out: { type: 'string', default: join(projectRoot(), 'models') },
       'trained-at': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,8 +87,10 @@ async function main(): Promise<number> {
       const days = Number(values.days);
       if (![seed, devices, days].every((n) => Number.isInteger(n) && n >= 0) || devices < 6 || days < 8) return console.error(`--seed, --devices (≥ 6) and --days (≥ 8) must be whole numbers\n${USAGE}`), 2;
       // Every 5th reading: neighbouring minutes say nearly the same thing.
-      train = samplesOf(simulatedRuns(seed, devices, days), { horizonHours, every: 5 });
-      validation = samplesOf(simulatedRuns(seed + 1, devices, days), { horizonHours, every: 5 });
+      const bar = progressBar('simulating and featurising', 2 * devices, { quiet: values.quiet ?? false });
+      train = samplesOf(simulatedRuns(seed, devices, days), { horizonHours, every: 5, onRun: (n) => bar.update(n) });
+      validation = samplesOf(simulatedRuns(seed + 1, devices, days), { horizonHours, every: 5, onRun: (n) => bar.update(devices + n) });
+      bar.finish();
       trainedOn = { source: 'simulated fleet', seed, validationSeed: seed + 1, devices, days, periodMinutes: 1 };
     }
     const latest = latestModelFile(values.out);

@@ -24,8 +24,20 @@ const { values } = parseArgs({
     'anomaly-rate': { type: 'string', default: '0.05' },
     'degrade-onset': { type: 'string', default: '120' },
     'degrade-failure': { type: 'string', default: '600' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  process.stdout.write(`usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
+                         [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
+                         [--data .data] [--hub localhost:8883]
+
+Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
+(seconds). With --devices N: a fleet of N arms and conveyors (register them by starting the stack
+with that plant). Ground truth goes to <data>/simulator/runs/<time>/.
+`);
+  process.exit(0);
+}
 
 const registry = new DeviceRegistry(join(values.data, 'iothub', 'registry.json'));
 const caPem = readFileSync(join(values.data, 'iothub', 'tls', 'ca.pem'), 'utf8');

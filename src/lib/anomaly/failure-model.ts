@@ -92,11 +92,12 @@ export interface LabelledRun {
   readings: Iterable<{ time: number; features: Record<string, number>; status?: string }>;
 }
 
-export function samplesOf(runs: Iterable<LabelledRun>, options: { horizonHours: number; every?: number; detector?: StreamingDetector }): Sample[] {
+export function samplesOf(runs: Iterable<LabelledRun>, options: { horizonHours: number; every?: number; detector?: StreamingDetector; onRun?: (done: number) => void }): Sample[] {
   const detector = options.detector ?? new StreamingDetector();
   const horizon = options.horizonHours * 3_600_000;
   const every = options.every ?? 1;
   const samples: Sample[] = [];
+  let done = 0;
   for (const run of runs) {
     const state = emptyDetectorState();
     let i = 0;
@@ -106,6 +107,7 @@ export function samplesOf(runs: Iterable<LabelledRun>, options: { horizonHours: 
       const toFailure = run.failureTime === undefined ? Infinity : run.failureTime - r.time;
       samples.push({ x: FAILURE_FEATURES.map((f) => d.features[f]), y: toFailure >= 0 && toFailure <= horizon ? 1 : 0 });
     }
+    options.onRun?.(++done);
   }
   return samples;
 }
