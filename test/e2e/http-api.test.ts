@@ -57,7 +57,7 @@ afterAll(async () => {
 
 describe('the HTTP API', () => {
   it('refuses keyed routes without the key, or with a wrong one, and leaves health, OpenAPI and the page open', async () => {
-    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/twins/robotic-arm-001', '/api/equipment/robotic-arm-001/history']) {
+    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/twins/robotic-arm-001', '/api/twins/production-line-a/relationships', '/api/equipment/robotic-arm-001/history']) {
       const missing = await call(path, { key: null });
       expect(missing.status, path).toBe(401);
       expect(missing.type).toContain('application/problem+json');

@@ -54,6 +54,24 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.csl).toContain('summarize arg_max(Timestamp, Readings) by DeviceId');
   });
 
+  it("reads an equipment's history through the deduplicating view, with the id as a query parameter", async () => {
+    const s = await startServer((req, res) => {
+      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      reply(res, 200, [
+        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: [{ ColumnName: 'Timestamp', ColumnType: 'datetime' }, { ColumnName: 'Readings', ColumnType: 'dynamic' }, { ColumnName: 'AnomalyScore', ColumnType: 'real' }, { ColumnName: 'FailureProbability', ColumnType: 'real' }], Rows: [['2026-11-25T10:00:00Z', { temperature: 71 }, 0.1, 0.02]] },
+        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+      ]);
+    });
+    servers.push(s);
+    const points = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).history("arm' | drop table x", Date.parse('2026-11-25T09:00:00Z'), Date.parse('2026-11-25T11:00:00Z'), 100);
+    expect(points).toEqual([{ time: '2026-11-25T10:00:00.000Z', readings: { temperature: 71 }, anomalyScore: 0.1, failureProbability: 0.02 }]);
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.csl).toContain("materialized_view('EquipmentTelemetryDeduped')");
+    expect(q.csl).not.toContain('drop table');
+    expect(q.properties.Parameters).toMatchObject({ device: "arm' | drop table x", maxRows: 100 });
+  });
+
   it('turns a throttled ingestion into a retryable error after its retries', async () => {
     const s = await cluster(429);
     const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 } });
