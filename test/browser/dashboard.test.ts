@@ -15,6 +15,7 @@ import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { Fleet } from '../../src/simulator/fleet.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
+import { until } from '../support/until.ts';
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 if (!CHROMIUM && process.env.CI === 'true') throw new Error('CI=true but no chromium: .ci/run installs Debian\'s chromium (or set CHROMIUM_PATH)');
@@ -43,8 +44,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await fleet.start();
     await fleet.whenDone();
     anomalousDevices = new Set(readFileSync(join(dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { deviceId: string }).deviceId));
-    const until = Date.now() + 30_000;
-    while ((await stack.store.count('EquipmentTelemetry')) < 270 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    await until('every message stored', async () => (await stack.store.count('EquipmentTelemetry')) >= DEFAULT_PLANT.equipment.length * 30, { timeoutMs: 30_000 });
     mkdirSync(results, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

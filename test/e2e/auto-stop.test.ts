@@ -14,18 +14,12 @@ import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { Fleet } from '../../src/simulator/fleet.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
+import { until } from '../support/until.ts';
 
 let dir: string;
 let stack: LocalStack;
 let fleet: Fleet;
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'autostop-'));

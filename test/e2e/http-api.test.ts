@@ -14,6 +14,7 @@ import { Fleet } from '../../src/simulator/fleet.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
 import { HTTP_ROUTES } from '../../src/lib/http/routes.ts';
 import { OPERATIONS } from '../../src/lib/http/openapi.ts';
+import { until } from '../support/until.ts';
 
 let dir: string;
 let stack: LocalStack;
@@ -46,8 +47,7 @@ beforeAll(async () => {
   });
   await fleet.start();
   await fleet.whenDone();
-  const until = Date.now() + 30_000;
-  while ((await stack.store.count('EquipmentTelemetry')) < 90 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  await until('every message stored', async () => (await stack.store.count('EquipmentTelemetry')) >= 90, { timeoutMs: 30_000 });
 }, 90_000);
 
 afterAll(async () => {

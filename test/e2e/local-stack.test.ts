@@ -16,19 +16,13 @@ import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { Fleet } from '../../src/simulator/fleet.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
 import { IotHubDirectMethods } from '../../src/lib/commands/iothub-service.ts';
+import { until } from '../support/until.ts';
 
 const PER_DEVICE = 40;
 let dir: string;
 let stack: LocalStack;
 let fleet: Fleet;
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stack-'));
@@ -70,7 +64,7 @@ describe('the local stack, end to end', () => {
     const rows = await stack.store.rows('EquipmentTelemetry');
     for (const e of DEFAULT_PLANT.equipment) {
       const newest = rows.filter((r) => r.DeviceId === e.id).sort((a, b) => String(b.Timestamp).localeCompare(String(a.Timestamp)))[0]!;
-      await until(`twin ${e.id}`, async () => (await stack.services.twins.getTwin(e.id)).lastTelemetryTime === newest.Timestamp, 10_000);
+      await until(`twin ${e.id}`, async () => (await stack.services.twins.getTwin(e.id)).lastTelemetryTime === newest.Timestamp, { timeoutMs: 10_000 });
       const twin = await stack.services.twins.getTwin(e.id);
       const readings = newest.Readings as Record<string, unknown>;
       for (const [k, v] of Object.entries(readings)) expect(twin[k], `${e.id}.${k}`).toEqual(v);
@@ -129,7 +123,7 @@ describe('the local stack, end to end', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(running.stats.sent).toBe(sentAtStop); // nothing after the stop report
     expect(running.stats.stoppedByCommand).toEqual([equipment.id]);
-    await until('the twin to show the stop', async () => (await stack.services.twins.getTwin(equipment.id)).status === 'emergencyStopped', 10_000);
+    await until('the twin to show the stop', async () => (await stack.services.twins.getTwin(equipment.id)).status === 'emergencyStopped', { timeoutMs: 10_000 });
     await running.stop();
   });
 

@@ -8,6 +8,9 @@ import { TriggerRunner, readHostBatchSettings, retryPolicyOf, timeSpanMs, type E
 import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { jsonLogger } from '../../src/lib/log.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
+import { until } from '../support/until.ts';
+
+const FAST = { timeoutMs: 5000, everyMs: 5 };
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -25,13 +28,6 @@ const runner = (log: EventLog, handler: EventHubHandler, retries = 2) =>
   });
 const send = (log: EventLog, device: string, n: number) =>
   log.append({ partitionKey: device, body: Buffer.from(JSON.stringify({ n })), properties: { app: 'x' }, systemProperties: { 'iothub-connection-device-id': device, 'message-id': `${device}-${n}` } });
-async function until(check: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('the trigger runner', () => {
   it('reads the host settings the Functions host reads', () => {
@@ -46,7 +42,7 @@ describe('the trigger runner', () => {
     const r = runner(log, async (bodies, ctx) => void seen.push({ bodies, ctx }));
     for (let i = 0; i < 10; i++) await send(log, 'arm-1', i);
     r.start();
-    await until(() => seen.reduce((n, s) => n + s.bodies.length, 0) === 10);
+    await until('all 10 events handled', () => seen.reduce((n, s) => n + s.bodies.length, 0) === 10, FAST);
     await r.stop();
     const first = seen[0]!;
     expect(first.bodies[0]).toEqual({ n: 0 });
@@ -70,7 +66,7 @@ describe('the trigger runner', () => {
     });
     await send(log, 'arm-1', 1);
     r.start();
-    await until(() => r.stats.batches === 1);
+    await until('one batch', () => r.stats.batches === 1, FAST);
     await r.stop();
     expect(calls).toBe(3);
     expect(r.stats.retries).toBe(2);
@@ -87,9 +83,9 @@ describe('the trigger runner', () => {
     });
     await send(log, 'arm-1', 666);
     r.start();
-    await until(() => r.stats.deadLetteredBatches === 1);
+    await until('the batch dead-lettered', () => r.stats.deadLetteredBatches === 1, FAST);
     await send(log, 'arm-1', 7);
-    await until(() => handled.length === 1);
+    await until('one batch handled', () => handled.length === 1, FAST);
     await r.stop();
     const file = join(log.dir, 'dead-letters', '$Default', `${log.partitionFor('arm-1')}.jsonl`);
     const dead = JSON.parse(readFileSync(file, 'utf8').trim());
@@ -108,7 +104,7 @@ describe('the trigger runner', () => {
     let r = runner(log, handler);
     for (let i = 0; i < 5; i++) await send(log, 'arm-1', i);
     r.start();
-    await until(() => handled.length === 5);
+    await until('five batches handled', () => handled.length === 5, FAST);
     await r.stop();
     log.close();
 
@@ -116,7 +112,7 @@ describe('the trigger runner', () => {
     for (let i = 5; i < 8; i++) await send(log, 'arm-1', i);
     r = runner(log, handler);
     r.start();
-    await until(() => handled.length === 8);
+    await until('eight batches handled', () => handled.length === 8, FAST);
     await r.stop();
     expect(handled).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(existsSync(join(dir, 'dead-letters'))).toBe(false);
