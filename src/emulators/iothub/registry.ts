@@ -67,6 +67,11 @@ export class DeviceRegistry {
     return this.devices.get(deviceId);
   }
 
+  /** The identity as last loaded, without looking at the file: for every message of a connected device. */
+  peek(deviceId: string): DeviceIdentity | undefined {
+    return this.devices.get(deviceId);
+  }
+
   list(): DeviceIdentity[] {
     this.refresh();
     return [...this.devices.values()];

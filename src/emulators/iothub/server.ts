@@ -205,7 +205,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       log(`iothub: ${client.id} sent ${payload.length} bytes; the limit is ${maxBytes}`);
       throw new Error(`message of ${payload.length} bytes is over the ${maxBytes}-byte limit`);
     }
-    const device = registry.get(client.id) as DeviceIdentity;
+    // Checked against the file when it connected; a stat per message would cost more than the message.
+    const device = registry.peek(client.id) as DeviceIdentity;
     const properties: Record<string, string> = {};
     const systemProperties: Record<string, unknown> = {
       'iothub-connection-device-id': client.id,
