@@ -1,5 +1,5 @@
 /**
- * npm run twins -- <command> …   the everyday tasks, against the local stack or Azure.
+ * npx twins <command> …  (or npm run twins -- <command> …)   the everyday tasks, against the local stack or Azure.
  *
  * Digital Twins: DIGITAL_TWINS_URL (default: the local emulator https://localhost:7443 with its CA
  * from <data>/adt/tls/ca.pem and a dev token; in Azure, your az/azd sign-in). IoT Hub:
@@ -68,11 +68,15 @@ export function table(rows: Record<string, unknown>[]): string {
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
 
-/** Runs another of the project's entry points with the same Node flags (tsx), passing its arguments through. */
+/**
+ * Runs another of the project's entry points, passing its arguments through. Under `npm run twins` the
+ * Node flags already load tsx; under `npx twins` tsx was registered in-process, so the child asks for it.
+ */
 function delegate(script: string): Handler {
+  const nodeFlags = process.execArgv.length > 0 ? process.execArgv : ['--import', import.meta.resolve('tsx')];
   return (args) =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: 'inherit' });
+      const child = spawn(process.execPath, [...nodeFlags, fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: 'inherit' });
       child.on('exit', (code) => resolve(code ?? 1));
     });
 }
@@ -196,7 +200,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function help(): void {
-  out('usage: npm run twins -- <command> [options]   (each command takes --help)\n');
+  out('usage: npx twins <command> [options]   (or npm run twins -- …; each command takes --help)\n');
   for (const [name, c] of Object.entries(COMMANDS)) out(`  ${name.padEnd(10)} ${c.summary}`);
   out(GLOBAL);
 }

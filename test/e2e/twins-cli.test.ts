@@ -104,4 +104,13 @@ describe('npm run twins', () => {
       expect(stdout, name).toMatch(/^usage: npm run /);
     }
   }, 60_000);
+
+  it('is also `npx twins`, the project\'s own bin: a query against the stack and a long-running tool', async () => {
+    const npx = (...args: string[]) =>
+      promisify(execFile)('npx', ['--no-install', 'twins', ...args], { cwd: projectRoot(), env: process.env });
+    const rows = (await npx('query', '--json', "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$dtId = 'production-line-a'")).stdout;
+    expect(rows.trim().split('\n').map((l) => JSON.parse(l).$dtId)).toEqual(['production-line-a']);
+    expect((await npx('score', '--help')).stdout).toMatch(/^usage: npm run score/);
+    await expect(npx('frobnicate')).rejects.toMatchObject({ code: 2 });
+  }, 60_000);
 });
