@@ -46,8 +46,9 @@ describe('decoding what the Event Hub trigger hands over', () => {
 
   it.each(bad)('dead-letters $name with a reason, and keeps the rest of the batch', ({ body, device, reason, detail }) => {
     const { bodies, meta } = batch([
-      { device: device ?? 'd', body },
-      { device: 'good', body: { timestamp: iso(now), temperature: 20 } },
+      // Enqueued at the test's own clock: a body without a timestamp takes that time.
+      { device: device ?? 'd', body, enqueued: now },
+      { device: 'good', body: { timestamp: iso(now), temperature: 20 }, enqueued: now },
     ]);
     if (device === '') delete meta.systemPropertiesArray![0]!['iothub-connection-device-id'];
     const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
