@@ -6,16 +6,13 @@
  * Screenshots go to test-results/. Runs when chromium is installed; CI=true requires it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
-import { Fleet } from '../../src/simulator/fleet.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
 import { until } from '../support/until.ts';
+import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 if (!CHROMIUM && process.env.CI === 'true') throw new Error('CI=true but no chromium: .ci/run installs Debian\'s chromium (or set CHROMIUM_PATH)');
@@ -24,26 +21,17 @@ const results = join(projectRoot(), 'test-results');
 type PageGlobals = { document: { getElementById(id: string): { dataset: Record<string, string>; textContent: string | null } | null; activeElement: { id: string } | null; documentElement: { scrollWidth: number } }; innerWidth: number };
 
 describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
-  let dir: string;
-  let stack: LocalStack;
+  let stack: TestStack;
   let browser: Browser;
   let page: Page;
   let anomalousDevices: Set<string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'dashboard-'));
-    stack = await startLocalStack({ dataDir: dir, ports: { api: 0, adt: 0, iothub: 0, ml: 0 }, apiKey: 'browser-key', env: { TWIN_PATCH_INTERVAL_MS: '0' }, batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 }, logger: jsonLogger('e2e', 'error', () => true) });
-    const fleet = new Fleet({
-      devices: DEFAULT_PLANT.equipment.map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
-      caPem: stack.hub.caPem,
-      rate: 10,
-      messagesPerDevice: 30,
-      anomalyRate: 0.15,
-      runDir: join(dir, 'run'),
-    });
+    stack = await startTestStack('dashboard', { apiKey: 'browser-key' });
+    const fleet = fleetOn(stack, DEFAULT_PLANT.equipment, { rate: 10, messagesPerDevice: 30, anomalyRate: 0.15 });
     await fleet.start();
     await fleet.whenDone();
-    anomalousDevices = new Set(readFileSync(join(dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { deviceId: string }).deviceId));
+    anomalousDevices = new Set(readFileSync(join(stack.dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { deviceId: string }).deviceId));
     await until('every message stored', async () => (await stack.store.count('EquipmentTelemetry')) >= DEFAULT_PLANT.equipment.length * 30, { timeoutMs: 30_000 });
     mkdirSync(results, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
@@ -55,7 +43,6 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows the plant graph with every seeded machine, coloured by health', async () => {

@@ -7,45 +7,24 @@
  * is far shorter than the days the model was trained on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
-import { Fleet } from '../../src/simulator/fleet.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
+import type { Fleet } from '../../src/simulator/fleet.ts';
 import { until } from '../support/until.ts';
+import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
 
-let dir: string;
-let stack: LocalStack;
+let stack: TestStack;
 let fleet: Fleet;
 
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'autostop-'));
-  stack = await startLocalStack({
-    dataDir: dir,
-    ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
-    env: { TWIN_PATCH_INTERVAL_MS: '0', AUTO_STOP_MIN_PROBABILITY: '0.02', AUTO_STOP_CONFIRM_READINGS: '3' },
-    batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
-    logger: jsonLogger('e2e', 'error', () => true),
-  });
+  stack = await startTestStack('autostop', { env: { AUTO_STOP_MIN_PROBABILITY: '0.02', AUTO_STOP_CONFIRM_READINGS: '3' } });
   const arm = DEFAULT_PLANT.equipment.find((e) => e.id === 'robotic-arm-002')!;
-  fleet = new Fleet({
-    devices: [{ equipment: arm, connectionString: stack.hub.registry.connectionString(arm.id, stack.hub.hostName), degradation: { onsetSeconds: 2, failureSeconds: 14 } }],
-    caPem: stack.hub.caPem,
-    rate: 10,
-    seconds: 20,
-    anomalyRate: 0,
-    runDir: join(dir, 'run'),
-  });
+  fleet = fleetOn(stack, [arm], { rate: 10, seconds: 20, anomalyRate: 0, degradation: { onsetSeconds: 2, failureSeconds: 14 } });
   await fleet.start();
 }, 60_000);
 
 afterAll(async () => {
   await fleet?.stop();
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('an automated emergencyStop, end to end', () => {

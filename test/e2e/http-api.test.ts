@@ -5,19 +5,13 @@
  * answered with problem+json.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
-import { Fleet } from '../../src/simulator/fleet.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
 import { HTTP_ROUTES } from '../../src/lib/http/routes.ts';
 import { OPERATIONS } from '../../src/lib/http/openapi.ts';
 import { until } from '../support/until.ts';
+import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
 
-let dir: string;
-let stack: LocalStack;
+let stack: TestStack;
 const KEY = 'test-key-123';
 
 async function call(path: string, init: RequestInit & { key?: string | null } = {}) {
@@ -35,16 +29,8 @@ async function call(path: string, init: RequestInit & { key?: string | null } = 
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'api-'));
-  stack = await startLocalStack({ dataDir: dir, ports: { api: 0, adt: 0, iothub: 0, ml: 0 }, apiKey: KEY, env: { TWIN_PATCH_INTERVAL_MS: '0', API_MAX_PAGE_SIZE: '20' }, batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 }, logger: jsonLogger('e2e', 'error', () => true) });
-  const fleet = new Fleet({
-    devices: DEFAULT_PLANT.equipment.slice(0, 3).map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
-    caPem: stack.hub.caPem,
-    rate: 20,
-    messagesPerDevice: 30,
-    anomalyRate: 0.2,
-    runDir: join(dir, 'run'),
-  });
+  stack = await startTestStack('api', { apiKey: KEY, env: { API_MAX_PAGE_SIZE: '20' } });
+  const fleet = fleetOn(stack, DEFAULT_PLANT.equipment.slice(0, 3), { rate: 20, messagesPerDevice: 30, anomalyRate: 0.2 });
   await fleet.start();
   await fleet.whenDone();
   await until('every message stored', async () => (await stack.store.count('EquipmentTelemetry')) >= 90, { timeoutMs: 30_000 });
@@ -52,7 +38,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the HTTP API', () => {

@@ -6,47 +6,28 @@
  * without holding anything up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
-import { Fleet } from '../../src/simulator/fleet.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
+import type { Fleet } from '../../src/simulator/fleet.ts';
 import { IotHubDirectMethods } from '../../src/lib/commands/iothub-service.ts';
 import { until } from '../support/until.ts';
+import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
 
 const PER_DEVICE = 40;
-let dir: string;
-let stack: LocalStack;
+let stack: TestStack;
 let fleet: Fleet;
 
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stack-'));
-  stack = await startLocalStack({
-    dataDir: dir,
-    ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
-    env: { TWIN_PATCH_INTERVAL_MS: '0' },
-    batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
-    logger: jsonLogger('e2e', 'error', () => true),
-  });
-  fleet = new Fleet({
-    devices: DEFAULT_PLANT.equipment.map((equipment) => ({ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) })),
-    caPem: stack.hub.caPem,
-    rate: 20,
-    messagesPerDevice: PER_DEVICE,
-    anomalyRate: 0.1,
-    runDir: join(dir, 'run'),
-  });
+  stack = await startTestStack('stack');
+  fleet = fleetOn(stack, DEFAULT_PLANT.equipment, { rate: 20, messagesPerDevice: PER_DEVICE, anomalyRate: 0.1 });
   await fleet.start();
   await fleet.whenDone();
 }, 120_000);
 afterAll(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the local stack, end to end', () => {
@@ -86,7 +67,7 @@ describe('the local stack, end to end', () => {
   });
 
   it('flags the injected anomalies and raises alerts for the equipment concerned', async () => {
-    const truth = readFileSync(join(dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { deviceId: string; messageId: string });
+    const truth = readFileSync(join(stack.dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { deviceId: string; messageId: string });
     expect(truth.length).toBeGreaterThan(0);
     const flags = new Set((await stack.store.rows('AnomalyFlags')).map((r) => r.MessageId));
     const caught = truth.filter((t) => flags.has(`${t.deviceId}|m:${t.messageId}`));
@@ -114,7 +95,7 @@ describe('the local stack, end to end', () => {
 
   it('stops a machine with emergencyStop: the device obeys, reports it, and its twin shows it', async () => {
     const equipment = DEFAULT_PLANT.equipment.find((e) => e.id === 'robotic-arm-002')!;
-    const running = new Fleet({ devices: [{ equipment, connectionString: stack.hub.registry.connectionString(equipment.id, stack.hub.hostName) }], caPem: stack.hub.caPem, rate: 20, runDir: join(dir, 'run-stop') });
+    const running = fleetOn(stack, [equipment], { rate: 20, run: 'run-stop' });
     await running.start();
     await until('the arm to be sending', () => running.stats.acked > 5);
     const methods = new IotHubDirectMethods({ connectionString: stack.hub.registry.serviceConnectionString(stack.hub.hostName), caPem: stack.hub.caPem });

@@ -5,17 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
 import { COMMANDS, twinsCli } from '../../src/cli/twins.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
+import { startTestStack, type TestStack } from '../support/local-stack.ts';
 
-let dir: string;
-let stack: LocalStack;
+let stack: TestStack;
 const saved = { ...process.env };
 
 /** Runs the CLI in this process, capturing what it prints. */
@@ -34,8 +30,7 @@ async function twins(...args: string[]) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cli-'));
-  stack = await startLocalStack({ dataDir: dir, ports: { api: 0, adt: 0, iothub: 0, ml: 0 }, logger: jsonLogger('e2e', 'error', () => true) });
+  stack = await startTestStack('cli');
   Object.assign(process.env, {
     DIGITAL_TWINS_URL: stack.adt.url,
     DIGITAL_TWINS_CA_FILE: stack.adt.caFile,
@@ -48,7 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved;
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('npm run twins', () => {
