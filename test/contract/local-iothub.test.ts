@@ -15,6 +15,8 @@ import { makeSas } from '../../src/emulators/iothub/sas.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { compileCondition } from '../../src/emulators/iothub/routing.ts';
+import { DeviceRegistry } from '../../src/emulators/iothub/registry.ts';
+import { until } from '../support/until.ts';
 
 const { Client: DeviceClient, Message } = deviceSdk;
 const { NoRetry } = iotCommon;
@@ -127,6 +129,21 @@ describe('the local IoT Hub refuses', () => {
     const again = await connect(cs);
     await again.sendEvent(new Message(JSON.stringify({ ok: true })));
     expect(allEvents().filter((e) => e.partitionKey === 'big-sender').map((e) => e.body.toString())).toEqual(['{"ok":true}']);
+  });
+
+  it('a device deleted or disabled by another process editing the registry (the iothub CLI): it is disconnected and cannot come back', async () => {
+    hub.registry.add('leaver');
+    hub.registry.add('sleeper');
+    const leaver = await connect(hub.registry.connectionString('leaver', hub.hostName));
+    const sleeper = await connect(hub.registry.connectionString('sleeper', hub.hostName));
+    const cli = new DeviceRegistry(join(dir, 'hub', 'registry.json'));
+    cli.remove('leaver');
+    cli.setStatus('sleeper', 'disabled');
+    await until('both to be disconnected', () => !hub.isConnected('leaver') && !hub.isConnected('sleeper'), { timeoutMs: 5_000 });
+    await expect(leaver.sendEvent(new Message('{"late":true}'))).rejects.toThrow();
+    await expect(connect(hub.registry.connectionString('sleeper', hub.hostName))).rejects.toThrow();
+    expect(allEvents().filter((e) => e.partitionKey === 'leaver' || e.partitionKey === 'sleeper')).toEqual([]);
+    await sleeper.close().catch(() => undefined);
   });
 
   it('service calls without a valid service token', async () => {

@@ -67,7 +67,7 @@ export class DeviceRegistry {
     return this.devices.get(deviceId);
   }
 
-  /** The identity as last loaded, without looking at the file: for every message of a connected device. */
+  /** The identity as last loaded, without looking at the file: for hot paths that refresh on their own schedule. */
   peek(deviceId: string): DeviceIdentity | undefined {
     return this.devices.get(deviceId);
   }

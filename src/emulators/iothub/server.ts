@@ -205,7 +205,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       log(`iothub: ${client.id} sent ${payload.length} bytes; the limit is ${maxBytes}`);
       throw new Error(`message of ${payload.length} bytes is over the ${maxBytes}-byte limit`);
     }
-    // Checked against the file when it connected; a stat per message would cost more than the message.
+    // Checked against the registry when it connected and once a second since (registryWatch).
     const device = registry.peek(client.id) as DeviceIdentity;
     const properties: Record<string, string> = {};
     const systemProperties: Record<string, unknown> = {
@@ -229,6 +229,14 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     await Promise.all(targets.map((r) => options.endpoints[r.endpoint]!.append({ partitionKey: client.id, body: payload, properties, systemProperties })));
     stats.messagesRouted++;
   }
+
+  // A device deleted or disabled in the registry — through the service API or by another process
+  // editing its file (the iothub CLI) — is disconnected, as IoT Hub does. Looked at once a second,
+  // not on every message.
+  const registryWatch = setInterval(() => {
+    registry.list();
+    for (const [id, client] of clients) if (registry.peek(id)?.status !== 'enabled') client.close();
+  }, 1000).unref();
 
   broker.on('client', (client) => {
     clients.get(client.id)?.close();
@@ -383,6 +391,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     isConnected: (id) => clients.has(id),
     invokeDeviceMethod,
     close: async () => {
+      clearInterval(registryWatch);
       for (const c of clients.values()) c.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       http.closeAllConnections();
