@@ -7,9 +7,8 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
-import { problem, type ApiResponse } from './problem.ts';
 import type { ApiRequest } from './twin-api.ts';
-import { readJson, parse, json, twinId } from './request.ts';
+import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -97,13 +96,7 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
 
 export function createPlantApi(deps: PlantApiDeps) {
   const now = deps.now ?? Date.now;
-  const guarded = (op: (req: ApiRequest) => Promise<ApiResponse>) => async (req: ApiRequest): Promise<ApiResponse> => {
-    try {
-      return await op(req);
-    } catch (error) {
-      return problem(error, new URL(req.url).pathname, deps.logger);
-    }
-  };
+  const guarded = guardedBy(deps.logger);
   const queryAll = async (q: string) => {
     const items: Record<string, unknown>[] = [];
     let token: string | undefined;

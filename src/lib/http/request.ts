@@ -1,10 +1,23 @@
 /** Reading and checking HTTP requests, shared by the API modules. */
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import type { ApiResponse } from './problem.ts';
+import type { Logger } from '../log.ts';
+import { problem, type ApiResponse } from './problem.ts';
 import type { ApiRequest } from './twin-api.ts';
 
 export const twinId = z.string().min(1).max(256).regex(/^[^\u0000-\u001f]+$/, 'twin ids cannot contain control characters');
+
+/** Wraps a handler so whatever it throws leaves as problem+json. */
+export const guardedBy =
+  (logger: Logger) =>
+  (op: (req: ApiRequest) => Promise<ApiResponse>) =>
+  async (req: ApiRequest): Promise<ApiResponse> => {
+    try {
+      return await op(req);
+    } catch (error) {
+      return problem(error, new URL(req.url).pathname, logger);
+    }
+  };
 
 export const json = (status: number, body: unknown): ApiResponse => ({ status, headers: { 'content-type': 'application/json' }, jsonBody: body });
 

@@ -5,8 +5,7 @@
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { TwinsPort } from '../ports.ts';
-import { problem, type ApiResponse } from './problem.ts';
-import { json, parse, readJson, twinId } from './request.ts';
+import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 
 /** The parts of a request the API reads; the Functions HttpRequest has this shape. */
 export interface ApiRequest {
@@ -32,13 +31,7 @@ export const queryBody = z.strictObject({
   continuationToken: z.string().min(1).max(8192).optional(),
 });
 export function createTwinApi(deps: TwinApiDeps) {
-  const guarded = (op: (req: ApiRequest) => Promise<ApiResponse>) => async (req: ApiRequest): Promise<ApiResponse> => {
-    try {
-      return await op(req);
-    } catch (error) {
-      return problem(error, new URL(req.url).pathname, deps.logger);
-    }
-  };
+  const guarded = guardedBy(deps.logger);
 
   return {
     /** POST /api/twins/query {query, continuationToken?} → {items, continuationToken} */
