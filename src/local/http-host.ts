@@ -12,7 +12,8 @@ import { HTTP_ROUTES, matchRoute } from '../lib/http/routes.ts';
 import { dashboardFile } from '../lib/http/dashboard.ts';
 import { timingSafeEqual } from 'node:crypto';
 import type { ApiRequest } from '../lib/http/twin-api.ts';
-import type { ApiResponse } from '../lib/http/problem.ts';
+import { problem, type ApiResponse } from '../lib/http/problem.ts';
+import { AppError } from '../lib/errors.ts';
 
 export interface CapturedAlert {
   receivedAt: string;
@@ -96,7 +97,11 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
           const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
           if (!sameKey(given, options.apiKey)) {
             req.resume();
-            return write(res, { status: 401, headers: { 'content-type': 'application/problem+json', 'www-authenticate': 'x-functions-key' }, jsonBody: { type: 'urn:manufacturing-twins:problem:auth.missingKey', title: 'Unauthorized', status: 401, detail: given ? 'the API key is wrong' : 'send the API key as the x-functions-key header or ?code=', code: given ? 'auth.wrongKey' : 'auth.missingKey', instance: url.pathname } });
+            const refused = given
+              ? new AppError('auth.wrongKey', 'the API key is wrong', { status: 401 })
+              : new AppError('auth.missingKey', 'send the API key as the x-functions-key header or ?code=', { status: 401 });
+            const answer = problem(refused, url.pathname, options.services().logger);
+            return write(res, { ...answer, headers: { ...answer.headers, 'www-authenticate': 'x-functions-key' } });
           }
         }
         let body: Promise<string> | undefined;

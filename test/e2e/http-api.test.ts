@@ -47,7 +47,7 @@ describe('the HTTP API', () => {
       expect(missing.status, path).toBe(401);
       expect(missing.type).toContain('application/problem+json');
       expect(missing.body.code).toBe('auth.missingKey');
-      expect((await call(path, { key: 'wrong' })).body.code).toBe('auth.wrongKey');
+      expect((await call(path, { key: 'wrong' })).body).toMatchObject({ code: 'auth.wrongKey', type: 'urn:manufacturing-twins:problem:auth.wrongKey', status: 401 });
     }
     expect((await call('/api/alerts/x/ack', { method: 'POST', body: '{}', key: null })).status).toBe(401);
     expect((await call('/api/twins/query', { method: 'POST', body: '{}', key: null })).status).toBe(401);
