@@ -10,10 +10,14 @@ import type { ApiResponse } from './problem.ts';
 
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml', json: 'application/json' };
 
+let vendor: Record<string, string> | undefined;
+
+/** Where the charting library's files are, resolved once (on the first request, not at start-up). */
 function vendorFiles(): Record<string, string> {
-  const require = createRequire(import.meta.url);
-  const dist = join(require.resolve('uplot/package.json'), '..', 'dist');
-  return { 'vendor/uPlot.iife.min.js': join(dist, 'uPlot.iife.min.js'), 'vendor/uPlot.min.css': join(dist, 'uPlot.min.css') };
+  if (vendor) return vendor;
+  const dist = join(createRequire(import.meta.url).resolve('uplot/package.json'), '..', 'dist');
+  vendor = { 'vendor/uPlot.iife.min.js': join(dist, 'uPlot.iife.min.js'), 'vendor/uPlot.min.css': join(dist, 'uPlot.min.css') };
+  return vendor;
 }
 
 const cache = new Map<string, Buffer>();
