@@ -228,9 +228,10 @@ export class StreamingDetector {
       }
     }
     if (learn) state.t = time;
-    // Drift over several sensors together: root-sum-square of each sensor's CUSUM evidence.
-    const joint = Math.max(driftMax, Math.sqrt(driftSq));
-    const driftScore = evidenceScore(joint);
+    // Drift over several sensors together: root-sum-square of each sensor's level-shift evidence
+    // (never below the largest one alone).
+    const driftRss = Math.sqrt(driftSq);
+    const driftScore = evidenceScore(driftRss);
     const spikeScore = evidenceScore(spike);
     const stuckScore = stuck ? 0.6 : 0;
     const anomalyScore = Math.max(driftScore, spikeScore, stuckScore, envelope, status === 'fault' ? 0.9 : 0);
@@ -246,7 +247,7 @@ export class StreamingDetector {
     for (const k in evidence) total += evidence[k]!;
     const contributions: Record<string, number> = {};
     if (total > 0) for (const k in evidence) contributions[k] = evidence[k]! / total;
-    const failure: FailureFeatures = { drift: driftMax, driftRss: Math.sqrt(driftSq), slope: slopeMax, proximity, envelope };
+    const failure: FailureFeatures = { drift: driftMax, driftRss, slope: slopeMax, proximity, envelope };
     return { anomalyScore, driftScore, kind, contributions, z, features: failure, rulHours };
   }
 }
