@@ -21,9 +21,12 @@ export interface StopSettings {
   incidentMs: number;
 }
 
-export type StopVerdict =
-  | { kind: 'stop' | 'dry-run'; incidentId: string; trigger: ScoredReading; reason: string }
-  | { kind: 'blocked'; incidentId: string; trigger: ScoredReading; reason: string };
+export interface StopVerdict {
+  kind: 'stop' | 'dry-run' | 'blocked';
+  incidentId: string;
+  trigger: ScoredReading;
+  reason: string;
+}
 
 const HOUR = 3_600_000;
 const STOPPED = new Set(['emergencyStopped', 'stopped']);
