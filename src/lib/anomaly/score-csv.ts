@@ -71,7 +71,8 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         if (result.unreadable.length < 20) result.unreadable.push(result.rows + 1);
         return done(null, [...record, '']);
       }
-      const features: Record<string, number | null> = {};
+      // Null prototype: a column may be called anything, `__proto__` and `constructor` included.
+      const features: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
       for (let i = 0; i < header.length; i++) {
         if (i === timeIndex || i === statusIndex || i === groupIndex) continue;
         const text = (record[i] ?? '').trim();
@@ -88,7 +89,8 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       const status = statusIndex >= 0 ? record[statusIndex]?.trim() || undefined : undefined;
       const d = detector.step(state, time, features, status);
       result.scored++;
-      done(null, [...record, d.anomalyScore.toFixed(4)]);
+      // Six decimals: a threshold sweep needs distinct scores for distinct evidence.
+      done(null, [...record, d.anomalyScore.toFixed(6)]);
     },
   });
 

@@ -3,84 +3,139 @@
  * scored against state built from earlier readings only, then folded in), and its whole state is
  * a small JSON value, so it can live on the twin and move with a partition to another instance.
  *
- * Per sensor it keeps a slow baseline (exponentially weighted mean, time constant `baselineHours`,
- * a plain mean during warm-up; the spread is that of readings around the fast level) and a fast level (an exponentially
- * weighted mean with time constant `levelMinutes`: an EWMA control chart). What it reports:
- * - spike: one reading far from the baseline (|z| past `spikeZ`),
- * - drift: the fast level shifted from the baseline toward the sensor's failure side by more than
- *   `driftSigma` baseline standard deviations, combined over sensors as a root-sum-square, so
- *   two sensors drifting together count more than either alone,
- * - stuck: a sensor that used to vary repeats one value,
- * - envelope: the plant's hard operating limits (domain knowledge the baseline cannot learn).
- * The baseline learns only from ordinary readings (not outliers, not while the level is shifting),
- * so a slow degradation is not learnt away as the new normal; the fast level averages noise and
- * glitches out, and the baseline's spread already holds shift-to-shift load changes, so neither
- * adds up to an alarm. A machine back from maintenance starts a new baseline.
+ * Every time scale is counted in readings, not hours, so the same code holds at one reading a
+ * second over twenty minutes and at one reading every five minutes over weeks.
+ *
+ * Per sensor it keeps a robust baseline (a Huber-clipped exponentially weighted mean and mean
+ * absolute deviation over about `baselineReadings`) of the value and of its step-to-step change.
+ * The baseline always learns: slowly while a reading is an outlier, and slowly while the level
+ * moves toward a known failure limit, so a persisting level shift becomes the new normal unless
+ * it heads toward failure. Evidence per reading:
+ * - surprise: how far the value, or its change since the last reading, is from its baseline;
+ * - pattern: how far each pair of sensors that usually move together has come apart (a change in
+ *   how sensors move together is evidence even when each sensor alone looks normal);
+ * - drift (domain): the fast level moved from the baseline toward the sensor's failure side,
+ *   combined over sensors as a root-sum-square;
+ * - envelope (domain): the plant's hard operating limits; stuck (domain): an analog sensor that
+ *   varied repeating one value far longer than it ever did.
+ * Surprise and pattern are turned into an anomaly likelihood against what this stream has shown:
+ * the short-term mean of the evidence against its own long-run distribution (so a bursty stream
+ * must burst more than usual to score), reported once per episode (a refractory level that decays
+ * over `refractoryReadings`), so the score ranks the onset of something new rather than saturating
+ * while it lasts. `evidence` carries the unsuppressed level, which the alarm lifecycle uses to
+ * decide when a condition has cleared.
+ * Nothing is assumed about unknown columns: the domain parts apply only to sensors with an
+ * operating envelope (src/lib/anomaly/operating-envelopes.ts).
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-1';
+export const STREAMING_MODEL_VERSION = 'streaming-2';
 
 export interface DetectorSettings {
-  /** Baseline time constant. Long: degradation develops over days. */
-  baselineHours: number;
-  /** Readings learnt before anything is scored against the baseline. */
+  /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
+  baselineReadings: number;
+  /** Readings of evidence history the likelihood is measured against. */
+  historyReadings: number;
+  /** Readings the short-term evidence averages over. */
+  shortReadings: number;
+  /** Readings over which a reported score's refractory level decays by 1/e. */
+  refractoryReadings: number;
+  /** Readings the fast level (drift) averages over. */
+  levelReadings: number;
+  /** Readings learnt before drift, stuck and pattern evidence count. */
   warmupReadings: number;
-  spikeZ: number;
-  /** Time constant of the fast level. */
-  levelMinutes: number;
-  /** Level shift, in baseline standard deviations, at which drift scores 0.5. */
+  /** Level shift toward failure, in baseline spreads, at which drift scores 0.5. */
   driftSigma: number;
   /** Readings in a row with one value that make a varying sensor "stuck". */
   stuckReadings: number;
-  /** Relative floor on the standard deviation (of |mean|): a very quiet sensor is not hair-trigger. */
-  sdFloor: number;
+  /** Huber clip, in spreads: a reading beyond it moves the baseline as if it were this far. */
+  clip: number;
+  /** Novelty log-likelihood above the refractory level (0..1) that maps to anomalyScore 0.5 (the warning threshold). */
+  calibration: number;
+  /** Log-likelihood (0..1) that maps to evidence 0.5: -log10 of the tail probability over 10 (0.3: one in a thousand). */
+  evidenceCalibration: number;
+  /** Pairs whose correlation is at least this are watched for coming apart. */
+  minCorrelation: number;
+  /** Learning rate, relative, from a reading past the clip (an outlier): slower, never zero. */
+  outlierLearning: number;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
-  baselineHours: 24,
-  warmupReadings: 60,
-  spikeZ: 5,
-  levelMinutes: 60,
+  baselineReadings: 2000,
+  historyReadings: 3000,
+  shortReadings: 5,
+  refractoryReadings: 1500,
+  levelReadings: 30,
+  warmupReadings: 30,
   driftSigma: 3,
   stuckReadings: 30,
-  sdFloor: 0.005,
+  clip: 3,
+  calibration: 0.054,
+  evidenceCalibration: 0.3,
+  minCorrelation: 0.6,
+  outlierLearning: 0.5,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
 export interface SensorState {
   /** readings learnt */
   n: number;
-  /** baseline mean and variance */
+  /** robust baseline of the value: level and spread */
   m: number;
-  v: number;
-  /** fast level */
+  s: number;
+  /** robust baseline of the change since the previous reading */
+  dm: number;
+  ds: number;
+  /** fast level, and its slope in spreads per reading */
   f: number;
-  /** slope of the fast level, in standard deviations per hour (absent in older states) */
-  g?: number;
-  /** last value, and how many readings in a row repeated it */
+  g: number;
+  /** last value, how many readings in a row repeated it, and the longest such run seen */
   l: number;
   r: number;
+  x: number;
+}
+
+/** Co-movement of two sensors' standardised residuals: E[ab], E[aa], E[bb]. */
+export interface PairState {
+  ab: number;
+  aa: number;
+  bb: number;
 }
 
 export interface DetectorState {
-  version: 1;
+  version: 2;
   /** Time (epoch ms) of the newest reading folded in; older readings are scored but not learnt. */
   t: number;
   s: Record<string, SensorState>;
+  /** Sensor pairs ("a|b", a < b). */
+  p: Record<string, PairState>;
+  /** Likelihood: short-term mean of log evidence, its long-run mean and variance, readings seen. */
+  h: { e: number; m: number; v: number; n: number };
+  /** Refractory level of the reported score. */
+  u: number;
+  /** Readings in a row that are unusual themselves with evidence at the warning level (alarm on-delay). */
+  k: number;
 }
 
+export type DetectionKind = 'normal' | 'spike' | 'shift' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
+
 export interface Detection {
-  /** [0,1]: the strongest of spike, drift, stuck and envelope evidence. */
+  /** [0,1], graded: the strongest of the novelty score (once per episode), drift, stuck and envelope. */
   anomalyScore: number;
+  /** [0,1]: what the evidence says now, without the once-per-episode refractory; clears with the data. */
+  evidence: number;
   /** [0,1]: sustained drift toward failure only (0.5 at `driftSigma`). */
   driftScore: number;
-  kind: 'normal' | 'spike' | 'drift' | 'stuck' | 'envelope';
-  /** Sensor → share of the evidence it carries. */
+  /** [0,1]: the plant's operating envelope (0.5 at the normal band's edge, 1 at the hard limit). */
+  envelopeScore: number;
+  kind: DetectionKind;
+  /** Readings in a row, this one included, that are unusual themselves with evidence at the warning level. */
+  sustained: number;
+  /** Sensors whose own reading is unusual (more than 3 spreads out). */
+  sensorsUnusual: number;
+  /** Sensor → share of the evidence it carries (empty when nothing stands out). */
   contributions: Record<string, number>;
-  /** Per sensor: the standardised residual, for features and explanations. */
-  z: Record<string, number>;
   /** What the failure model reads (see FAILURE_FEATURES). */
   features: FailureFeatures;
   /** Hours until a drifting sensor reaches its hard limit at its current slope, when one is heading there. */
@@ -90,9 +145,8 @@ export interface Detection {
 /**
  * Equipment-independent features of recent telemetry for failure prediction, all toward each
  * sensor's failure side: the largest and the combined level shift (in `driftSigma` units), the
- * steepest slope of the fast level (standard deviations per hour), how far the nearest sensor has
- * gone from its normal edge toward its hard limit (0 at the edge, 1 at the limit), and the
- * envelope score.
+ * steepest slope of the fast level (spreads per hour), how far the nearest sensor has gone from
+ * its normal edge toward its hard limit (0 at the edge, 1 at the limit), and the envelope score.
  */
 export interface FailureFeatures {
   drift: number;
@@ -104,29 +158,71 @@ export interface FailureFeatures {
 export const FAILURE_FEATURES = ['drift', 'driftRss', 'slope', 'proximity', 'envelope'] as const satisfies readonly (keyof FailureFeatures)[];
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 1, t: 0, s: {} };
+  return { version: 2, t: 0, s: {}, p: {}, h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, k: 0 };
 }
 
-/** Reads a stored state, or starts afresh when it is missing or from another version. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
+
+/**
+ * Reads a stored state, or starts afresh when it is missing, from another version or malformed.
+ * Stored state comes from a twin anyone may patch: it is rebuilt from its own numeric fields
+ * into fresh objects, never trusted as is.
+ */
 export function reviveDetectorState(value: unknown): DetectorState {
-  const v = value as DetectorState | undefined;
-  return v && v.version === 1 && typeof v.t === 'number' && v.s && typeof v.s === 'object' ? v : emptyDetectorState();
+  const fresh = emptyDetectorState();
+  if (!isRecord(value) || value.version !== 2 || !finite(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !finite(value.u) || !finite(value.k)) return fresh;
+  const h = value.h;
+  if (!finite(h.e) || !finite(h.m) || !finite(h.v) || !finite(h.n)) return fresh;
+  const out: DetectorState = { version: 2, t: value.t, s: {}, p: {}, h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: value.u, k: value.k };
+  for (const name of Object.keys(value.s)) {
+    const s = value.s[name];
+    if (!isRecord(s) || !SENSOR_KEYS.every((k) => finite(s[k]))) return fresh;
+    defineOwn(out.s, name, { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x } as SensorState);
+  }
+  for (const key of Object.keys(value.p)) {
+    const p = value.p[key];
+    if (!isRecord(p) || !finite(p.ab) || !finite(p.aa) || !finite(p.bb)) return fresh;
+    defineOwn(out.p, key, { ab: p.ab, aa: p.aa, bb: p.bb });
+  }
+  return out;
+}
+
+/** Sets an own property even for a name such as `__proto__` (a CSV column may be called anything). */
+function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+const own = <T>(target: Record<string, T>, key: string): T | undefined => (Object.hasOwn(target, key) ? target[key] : undefined);
+
+/** Upper tail of the standard normal distribution (Numerical Recipes' erfc, |error| < 1.2e-7). */
+function upperTail(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return 0.5 * (x >= 0 ? r : 2 - r);
 }
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 /** Maps evidence e (1 = at the decision point) to a score: 0 → 0, 1 → 0.5, 2 → 1. */
 const evidenceScore = (e: number) => clamp01(e / 2);
+const LOG_1E10 = Math.log(1e-10);
+const NO_CONTRIBUTIONS: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /** Which way a sensor fails: toward its hard high limit, its low limit, or either when unknown. */
-function failureSides(env: Envelope | undefined): { up: boolean; down: boolean } {
-  if (!env) return { up: true, down: true };
+function failureSides(env: Envelope): { up: boolean; down: boolean } {
   return { up: env.limitHigh !== undefined, down: env.limitLow !== undefined };
 }
 
 export class StreamingDetector {
-  private readonly settings: DetectorSettings;
+  readonly settings: Readonly<DetectorSettings>;
   constructor(settings: Partial<DetectorSettings> = {}, private readonly envelopes: Readonly<Record<string, Envelope>> = OPERATING_ENVELOPES) {
     this.settings = { ...DEFAULT_DETECTOR_SETTINGS, ...settings };
+  }
+
+  /** A log-likelihood (0..1) mapped to a score so that `at` lands on 0.5. */
+  private calibrated(logLikelihood: number, at: number): number {
+    return logLikelihood <= 0 ? 0 : 1 - Math.pow(2, -logLikelihood / at);
   }
 
   /**
@@ -137,117 +233,219 @@ export class StreamingDetector {
     const cfg = this.settings;
     const running = status === undefined || status === 'running';
     // Back from maintenance: what was normal before may not be normal now.
-    if (status === 'maintenance') state.s = {};
+    if (status === 'maintenance') {
+      state.s = {};
+      state.p = {};
+    }
     const learn = time > state.t;
-    const dtMs = state.t > 0 && learn ? time - state.t : 0;
-    const alpha = 1 - Math.exp(-Math.max(dtMs, 1000) / (cfg.baselineHours * 3_600_000));
-    const beta = 1 - Math.exp(-Math.max(dtMs, 1000) / (cfg.levelMinutes * 60_000));
-    const z: Record<string, number> = {};
-    const evidence: Record<string, number> = {};
-    let spike = 0;
+    const dtHours = state.t > 0 && learn ? (time - state.t) / 3_600_000 : 0;
+    const names = Object.keys(features);
+    const zs: number[] = [];
+    const warmNames: string[] = [];
+    let surprise = 0;
+    let surpriseSensor: string | undefined;
+    let unusual = 0;
     let stuck = 0;
+    let stuckSensor: string | undefined;
     let envelope = 0;
+    let envelopeSensor: string | undefined;
     let driftSq = 0;
     let driftMax = 0;
+    let driftSensor: string | undefined;
     let slopeMax = 0;
     let proximity = -1;
     let rulHours: number | undefined;
-    for (const name in features) {
+    for (const name of names) {
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
-      const env = this.envelopes[name];
-      // The envelope speaks only past the normal band's edge; inside it the baseline knows better.
-      let envelopeEv = 0;
+      const env = own(this.envelopes, name);
       if (env) {
         const e = sensorScore(x, env, running);
-        if (e >= 0.5) {
-          envelope = Math.max(envelope, e);
-          envelopeEv = 2 * e;
+        if (e > envelope) {
+          envelope = e;
+          envelopeSensor = name;
         }
       }
-      let s = state.s[name];
+      let s = own(state.s, name);
       if (!s) {
-        s = { n: 0, m: x, v: 0, f: x, l: x, r: 0 };
-        state.s[name] = s;
+        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0 };
+        defineOwn(state.s, name, s);
+        continue; // the first reading only starts the baseline
       }
-      const repeated = x === s.l;
+      const floor = 1e-6 + 1e-3 * Math.abs(s.m);
+      const sd = Math.max(s.s, floor);
+      const sdd = Math.max(s.ds, floor);
+      const z = (x - s.m) / sd;
+      const step = x - s.l;
+      const zd = (step - s.dm) / sdd;
+      const e = Math.max(Math.abs(z), Math.abs(zd));
+      if (e > surprise) {
+        surprise = e;
+        surpriseSensor = name;
+      }
       const warm = s.n >= cfg.warmupReadings;
-      const sd = Math.max(Math.sqrt(s.v), cfg.sdFloor * Math.abs(s.m), 1e-9);
-      const zi = warm ? (x - s.m) / sd : 0;
-      z[name] = zi;
-      // The spread is measured around the fast level, so a slow drift does not inflate it.
-      const noise = x - s.f;
-      // Only readings while the machine runs say anything about wear.
-      if (learn && running) {
-        const before = s.f;
-        s.f += (warm ? beta : 1 / (s.n + 1)) * noise;
-        if (warm && dtMs > 0) s.g = (s.g ?? 0) + beta * ((s.f - before) / sd / (dtMs / 3_600_000) - (s.g ?? 0));
-      }
-      let ev = envelopeEv;
-      let shift = 0;
-      if (warm) {
-        shift = (s.f - s.m) / sd;
+      if (warm && Math.abs(z) > 3) unusual++;
+      const repeated = x === s.l;
+      // Level shift of the fast level from the baseline, toward the failure side (domain sensors only).
+      const shift = (s.f - s.m) / sd;
+      let towardFailure = false;
+      if (env && warm) {
         const sides = failureSides(env);
         const drift = Math.max(sides.up ? shift : 0, sides.down ? -shift : 0) / cfg.driftSigma;
+        towardFailure = drift > 1 / cfg.driftSigma;
         driftSq += drift * drift;
-        driftMax = Math.max(driftMax, drift);
-        const g = s.g ?? 0;
-        const towardFailure = sides.up && sides.down ? Math.abs(g) : sides.up ? g : -g;
-        slopeMax = Math.max(slopeMax, towardFailure);
-        if (env) {
-          const [edge, limit] = sides.up ? [env.normalHigh, env.limitHigh] : [env.normalLow, env.limitLow];
-          if (edge !== undefined && limit !== undefined && limit !== edge) {
-            proximity = Math.max(proximity, Math.max(-2, Math.min(2, (s.f - edge) / (limit - edge))));
-            // Remaining useful life: only for a clear, sustained trend toward the limit.
-            if (towardFailure > 0.05 && drift > 0.5) {
-              const hours = (limit - s.f) / (sides.up ? g : -g) / sd;
-              if (hours >= 0) rulHours = Math.min(rulHours ?? Infinity, hours);
+        if (drift > driftMax) {
+          driftMax = drift;
+          driftSensor = name;
+        }
+        const g = sides.up && sides.down ? Math.abs(s.g) : sides.up ? s.g : -s.g;
+        const perHour = dtHours > 0 ? g / dtHours : 0;
+        slopeMax = Math.max(slopeMax, perHour);
+        const [edge, limit] = sides.up ? [env.normalHigh, env.limitHigh] : [env.normalLow, env.limitLow];
+        if (edge !== undefined && limit !== undefined && limit !== edge) {
+          proximity = Math.max(proximity, Math.max(-2, Math.min(2, (s.f - edge) / (limit - edge))));
+          // Remaining useful life: only for a clear, sustained trend toward the limit.
+          if (perHour > 0.05 && drift > 0.5) {
+            const hours = Math.abs(limit - s.f) / (perHour * sd);
+            rulHours = Math.min(rulHours ?? Infinity, hours);
+          }
+        }
+      }
+      // Stuck: only for the plant's analog sensors; counts and rates repeat by nature.
+      if (env && warm && repeated && s.r + 1 >= Math.max(cfg.stuckReadings, 3 * s.x) && s.s > floor) {
+        stuck = 1;
+        stuckSensor = name;
+      }
+      if (warm) {
+        zs.push(Math.max(-cfg.clip, Math.min(cfg.clip, z)));
+        warmNames.push(name);
+      }
+      if (learn) {
+        const stuckAfter = Math.max(cfg.stuckReadings, 3 * s.x);
+        if (repeated) s.r++;
+        else {
+          // A run of repeats that ended before it looked stuck: this sensor repeats that much by nature.
+          if (s.r > s.x && s.r < stuckAfter) s.x = s.r;
+          s.r = 0;
+        }
+        if (running && s.r < stuckAfter) {
+          s.n++;
+          // Never frozen: slower while this reading is an outlier or the level heads toward a limit.
+          const slow = (Math.abs(z) > cfg.clip ? cfg.outlierLearning : 1) * (towardFailure ? 0.25 : 1);
+          const a = slow / Math.min(s.n, cfg.baselineReadings);
+          s.m += a * Math.max(-cfg.clip, Math.min(cfg.clip, z)) * sd;
+          s.s += a * (Math.abs(x - s.m) * 1.2533 - s.s);
+          s.dm += a * Math.max(-cfg.clip, Math.min(cfg.clip, zd)) * sdd;
+          s.ds += a * (Math.abs(step - s.dm) * 1.2533 - s.ds);
+          const before = s.f;
+          s.f += (x - s.f) / Math.min(s.n, cfg.levelReadings);
+          s.g += ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings);
+        }
+        s.l = x;
+      }
+    }
+
+    // Pairs that move together: evidence when they come apart (standardised regression residual).
+    let pattern = 0;
+    let patternSensor: string | undefined;
+    for (let i = 0; i < warmNames.length; i++) {
+      for (let j = i + 1; j < warmNames.length; j++) {
+        const [a, b, za, zb] = warmNames[i]! < warmNames[j]! ? [warmNames[i]!, warmNames[j]!, zs[i]!, zs[j]!] : [warmNames[j]!, warmNames[i]!, zs[j]!, zs[i]!];
+        const key = `${a}|${b}`;
+        let p = own(state.p, key);
+        if (!p) {
+          p = { ab: 0, aa: 0, bb: 0 };
+          defineOwn(state.p, key, p);
+        }
+        if (p.aa > 0 && p.bb > 0) {
+          const sa = Math.sqrt(p.aa);
+          const sb = Math.sqrt(p.bb);
+          const rho = p.ab / (sa * sb);
+          if (Math.abs(rho) >= cfg.minCorrelation) {
+            const e = Math.abs(za / sa - rho * (zb / sb)) / Math.sqrt(Math.max(1 - rho * rho, 0.04));
+            if (e > pattern) {
+              pattern = e;
+              patternSensor = Math.abs(za / sa) >= Math.abs(zb / sb) ? a : b;
             }
           }
         }
-        const spikeEv = Math.abs(zi) / cfg.spikeZ;
-        spike = Math.max(spike, spikeEv);
-        ev = Math.max(ev, drift, spikeEv >= 1 ? spikeEv : 0);
-        if (repeated && s.r + 1 >= cfg.stuckReadings && s.v > 0) {
-          stuck = 1;
-          ev = Math.max(ev, 1.2);
-        }
-      }
-      if (ev > 0) evidence[name] = ev;
-      if (learn) {
-        s.r = repeated ? s.r + 1 : 0;
-        s.l = x;
-        // Learn the baseline from ordinary readings only: not from outliers, not while the level shifts.
-        const ordinary = !warm || (Math.abs(zi) < 3 && Math.abs(shift) < cfg.driftSigma / 2);
-        if (ordinary && running && s.r < cfg.stuckReadings) {
-          s.n++;
-          const rate = warm ? alpha : 1 / s.n;
-          s.m += rate * (x - s.m);
-          s.v += rate * (noise * noise - s.v);
+        if (learn) {
+          const rate = 1 / Math.min(state.s[a]!.n, cfg.baselineReadings);
+          p.ab += rate * (za * zb - p.ab);
+          p.aa += rate * (za * za - p.aa);
+          p.bb += rate * (zb * zb - p.bb);
         }
       }
     }
-    if (learn) state.t = time;
-    // Drift over several sensors together: root-sum-square of each sensor's level-shift evidence
-    // (never below the largest one alone).
+
+    // Anomaly likelihood: the short-term mean of the log evidence against its own history.
+    const h = state.h;
+    const raw = Math.log1p(Math.max(surprise, pattern));
+    const short = h.e + (raw - h.e) / Math.min(h.n + 1, cfg.shortReadings);
+    let logLikelihood = 0;
+    if (h.n > 30) {
+      const tail = upperTail((short - h.m) / Math.sqrt(Math.max(h.v, 1e-9)));
+      logLikelihood = Math.min(1, Math.log(1.0000000001 - (1 - tail)) / LOG_1E10);
+    }
+    const novelty = Math.max(0, logLikelihood - state.u);
+    const evidenceNow = this.calibrated(logLikelihood, cfg.evidenceCalibration);
+    if (learn) {
+      h.e = short;
+      h.n++;
+      const b = 1 / Math.min(h.n, cfg.historyReadings);
+      const d = short - h.m;
+      h.m += b * d;
+      h.v += b * (d * d - h.v);
+      state.u = Math.max(state.u * (1 - 1 / cfg.refractoryReadings), logLikelihood);
+      state.t = time;
+    }
+
     const driftRss = Math.sqrt(driftSq);
     const driftScore = evidenceScore(driftRss);
-    const spikeScore = evidenceScore(spike);
+    const noveltyScore = this.calibrated(novelty, cfg.calibration);
     const stuckScore = stuck ? 0.6 : 0;
-    const anomalyScore = Math.max(driftScore, spikeScore, stuckScore, envelope, status === 'fault' ? 0.9 : 0);
-    let kind: Detection['kind'] = 'normal';
-    // Named only when it matters: at or past the warning level.
-    if (anomalyScore >= 0.5) {
-      if (anomalyScore === driftScore) kind = 'drift';
-      else if (anomalyScore === spikeScore) kind = 'spike';
-      else if (anomalyScore === stuckScore) kind = 'stuck';
-      else kind = 'envelope';
+    const faultScore = status === 'fault' ? 0.9 : 0;
+    const envelopeScore = envelope >= 0.5 ? envelope : 0;
+    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore);
+    const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
+    // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
+    // short-term mean does not count), while the evidence stands at the warning level.
+    const itself = unusual > 0 || pattern > 3 || driftScore >= 0.5 || stuckScore > 0 || envelopeScore > 0 || faultScore > 0;
+    const sustained = itself && evidence >= 0.5 ? state.k + 1 : 0;
+    if (learn) state.k = sustained;
+
+    let kind: DetectionKind = 'normal';
+    let lead: string | undefined;
+    if (anomalyScore >= 0.5 || evidence >= 0.5) {
+      const top = Math.max(anomalyScore, evidence);
+      if (top === faultScore) kind = 'fault';
+      else if (top === envelopeScore) [kind, lead] = ['envelope', envelopeSensor];
+      else if (top === driftScore) [kind, lead] = ['drift', driftSensor];
+      else if (top === stuckScore) [kind, lead] = ['stuck', stuckSensor];
+      else if (pattern > surprise) [kind, lead] = ['pattern', patternSensor];
+      else [kind, lead] = [sustained > cfg.shortReadings ? 'shift' : 'spike', surpriseSensor];
     }
-    let total = 0;
-    for (const k in evidence) total += evidence[k]!;
-    const contributions: Record<string, number> = {};
-    if (total > 0) for (const k in evidence) contributions[k] = evidence[k]! / total;
+    const contributions = lead === undefined ? NO_CONTRIBUTIONS : this.contributions(state, features, lead, kind);
     const failure: FailureFeatures = { drift: driftMax, driftRss, slope: slopeMax, proximity, envelope };
-    return { anomalyScore, driftScore, kind, contributions, z, features: failure, rulHours };
+    return { anomalyScore, evidence, driftScore, envelopeScore, kind, sustained, sensorsUnusual: unusual, contributions, features: failure, rulHours };
+  }
+
+  /** Shares of the evidence per sensor, from each one's distance to its baseline; the leading sensor first. */
+  private contributions(state: DetectorState, features: Readonly<Record<string, number | null | undefined>>, lead: string, kind: DetectionKind): Record<string, number> {
+    if (kind === 'stuck' || kind === 'fault') return { [lead]: 1 };
+    const weights: [string, number][] = [];
+    let total = 0;
+    for (const name of Object.keys(features)) {
+      const x = features[name];
+      const s = own(state.s, name);
+      if (x === null || x === undefined || !Number.isFinite(x) || !s) continue;
+      const w = Math.abs(x - s.m) / Math.max(s.s, 1e-6 + 1e-3 * Math.abs(s.m));
+      if (w < 2 && name !== lead) continue;
+      weights.push([name, Math.max(w, name === lead ? 1 : 0)]);
+      total += Math.max(w, name === lead ? 1 : 0);
+    }
+    const out: Record<string, number> = {};
+    for (const [name, w] of weights.sort((a, b) => (a[0] === lead ? -1 : b[0] === lead ? 1 : b[1] - a[1]))) defineOwn(out, name, total > 0 ? w / total : 1);
+    return out;
   }
 }

@@ -1,0 +1,155 @@
+/**
+ * The development corpus (../shared/data/nab-dev: 51 labelled public time series) streamed through
+ * `scoreCsv`, exactly what `npm run score` does to a file, and scored in memory with the
+ * benchmark's own rules by ../shared/tools/nab-score.mjs (standard profile): threshold swept, and
+ * at the product's warning threshold.
+ *
+ *   npx tsx bench/nab-dev.ts [--files realTweets/] [--per-file]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { scoreCsv } from '../src/lib/anomaly/score-csv.ts';
+import type { StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
+
+export const SHARED = path.resolve(import.meta.dirname, '..', '..', 'shared');
+const CORPUS = path.join(SHARED, 'data', 'nab-dev');
+
+interface Scorer {
+  rowWeights(times: number[], windows: [number, number][], profile: Profile): unknown;
+  sweepThreshold(files: { rw: unknown; scores: Float64Array }[], profile: Profile): { threshold: number };
+  scoreFile(rw: unknown, scores: Float64Array, threshold: number, profile: Profile): { score: number; windowsScored: number; windowsLabelled: number; windowsDetected: number; fp: number };
+  loadWindows(file: string): Record<string, [number, number][]>;
+  parseTimestamp(text: string): number;
+  DEFAULT_PROFILES: { standard: Profile };
+}
+type Profile = { tpWeight: number; fnWeight: number; fpWeight: number };
+
+export interface CorpusFigures {
+  files: number;
+  swept: number;
+  sweptThreshold: number;
+  fixed: number;
+  windows: number;
+  detectedSwept: number;
+  falsePositivesSwept: number;
+  detectedFixed: number;
+  falsePositivesFixed: number;
+  /** Normalised score per category at the swept threshold. */
+  categories: Record<string, { swept: number; fixed: number; files: number }>;
+  perFile: { file: string; detected: number; windows: number; fp: number; raw: number }[];
+}
+
+export function corpusAvailable(): boolean {
+  return fs.existsSync(path.join(CORPUS, 'labels', 'combined_windows.json'));
+}
+
+/** Scores every labelled file (or those under `filter`) with `detector`, at `warning` and swept. */
+/**
+ * The baseline the corpus figures are compared with: a rolling z-score over the last `window`
+ * readings, graded as the two-sided tail probability's complement (what NAB's windowed Gaussian does).
+ */
+export function rollingZScores(values: readonly number[], window = 400): Float64Array {
+  const out = new Float64Array(values.length);
+  const buf: number[] = [];
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (buf.length >= 20) {
+      const mean = sum / buf.length;
+      const sd = Math.sqrt(Math.max(sumSq / buf.length - mean * mean, 1e-12));
+      out[i] = 1 - Math.exp(-0.5 * ((x - mean) / sd) ** 2);
+    }
+    buf.push(x);
+    sum += x;
+    sumSq += x * x;
+    if (buf.length > window) {
+      const old = buf.shift()!;
+      sum -= old;
+      sumSq -= old * old;
+    }
+  }
+  return out;
+}
+
+export async function scoreCorpus(options: { detector?: StreamingDetector; warning?: number; filter?: string; zscore?: boolean } = {}): Promise<CorpusFigures> {
+  const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
+  const profile = nab.DEFAULT_PROFILES.standard;
+  const windows = nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json'));
+  const keys = Object.keys(windows).sort().filter((k) => !options.filter || k.startsWith(options.filter));
+  const files: { key: string; rw: unknown; scores: Float64Array }[] = [];
+  for (const key of keys) {
+    if (options.zscore) {
+      const rows = fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      files.push({ key, rw: nab.rowWeights(rows.map((r) => nab.parseTimestamp(r[0]!)), windows[key]!, profile), scores: rollingZScores(rows.map((r) => Number(r[1]))) });
+      continue;
+    }
+    const input = fs.createReadStream(path.join(CORPUS, 'data', key));
+    const chunks: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
+    await scoreCsv(input, sink, options.detector ? { detector: options.detector } : {});
+    const lines = chunks.join('').trim().split('\n');
+    const header = lines[0]!.split(',');
+    const ti = header.indexOf('timestamp');
+    const ai = header.indexOf('anomaly_score');
+    const times: number[] = [];
+    const scores = new Float64Array(lines.length - 1);
+    for (let i = 1; i < lines.length; i++) {
+      const cells = lines[i]!.split(',');
+      times.push(nab.parseTimestamp(cells[ti]!));
+      scores[i - 1] = Number(cells[ai]);
+    }
+    files.push({ key, rw: nab.rowWeights(times, windows[key]!, profile), scores });
+  }
+  const total = (set: typeof files, threshold: number) => {
+    let raw = 0, nul = 0, perfect = 0, detected = 0, fp = 0, labelled = 0;
+    for (const f of set) {
+      const r = nab.scoreFile(f.rw, f.scores, threshold, profile);
+      raw += r.score;
+      nul -= profile.fnWeight * r.windowsScored;
+      perfect += profile.tpWeight * r.windowsLabelled;
+      detected += r.windowsDetected;
+      labelled += r.windowsLabelled;
+      fp += r.fp;
+    }
+    return { score: perfect === nul ? 0 : (100 * (raw - nul)) / (perfect - nul), detected, fp, labelled };
+  };
+  const threshold = nab.sweepThreshold(files, profile).threshold;
+  const warning = options.warning ?? 0.5;
+  const swept = total(files, threshold);
+  const fixed = total(files, warning);
+  const categories: CorpusFigures['categories'] = {};
+  const byCategory = new Map<string, typeof files>();
+  for (const f of files) {
+    const c = f.key.split('/')[0]!;
+    byCategory.set(c, [...(byCategory.get(c) ?? []), f]);
+  }
+  for (const [c, set] of byCategory) categories[c] = { swept: total(set, threshold).score, fixed: total(set, warning).score, files: set.length };
+  const perFile = files.map((f) => {
+    const r = nab.scoreFile(f.rw, f.scores, threshold, profile);
+    return { file: f.key, detected: r.windowsDetected, windows: r.windowsLabelled, fp: r.fp, raw: r.score };
+  });
+  return {
+    files: files.length,
+    swept: swept.score,
+    sweptThreshold: threshold,
+    fixed: fixed.score,
+    windows: swept.labelled,
+    detectedSwept: swept.detected,
+    falsePositivesSwept: swept.fp,
+    detectedFixed: fixed.detected,
+    falsePositivesFixed: fixed.fp,
+    categories,
+    perFile,
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const filterAt = process.argv.indexOf('--files');
+  const figures = await scoreCorpus({ filter: filterAt > 0 ? process.argv[filterAt + 1] : undefined });
+  if (process.argv.includes('--per-file')) for (const f of figures.perFile) console.log(`${f.file} ${f.detected}/${f.windows} fp=${f.fp} raw=${f.raw.toFixed(2)}`);
+  for (const [c, v] of Object.entries(figures.categories)) console.log(`${c}: swept=${v.swept.toFixed(2)} fixed=${v.fixed.toFixed(2)} (${v.files} files)`);
+  console.log(`nab_dev swept=${figures.swept.toFixed(2)} (threshold ${figures.sweptThreshold.toFixed(4)}, ${figures.detectedSwept}/${figures.windows} windows, ${figures.falsePositivesSwept} fp) fixed=${figures.fixed.toFixed(2)} (${figures.detectedFixed} windows, ${figures.falsePositivesFixed} fp)`);
+}

@@ -1,0 +1,251 @@
+/**
+ * Alarm management as ISA-18.2 and EEMUA 191 describe it: an alarm is an incident with a
+ * lifecycle, not a message per reading.
+ *
+ *   raised ──(priority rises)──▶ escalated ──(evidence below the deadband for the off-delay)──▶ cleared
+ *      ▲                                                                                        │
+ *      └───────────── the same condition back within `reopenMs`: the same incident reopens ◀────┘
+ *
+ * - Priority follows evidence. One unusual reading is recorded (AnomalyFlags, the dashboard) as
+ *   `low` and notifies nobody. `warning` needs sustained evidence (`sustainReadings` unusual
+ *   readings in a row: the on-delay, outside the normal operating band included), drift toward a
+ *   failure limit or a raised failure probability. `critical` needs a sustained reading near the
+ *   hard limit, sustained evidence on several sensors at once, strong drift, a high failure
+ *   probability, or the controller reporting a fault.
+ * - Clearing has a deadband and an off-delay: the evidence must stay below `clearLevel` for
+ *   `offDelayReadings` readings and `offDelayMs`, so a noisy signal near the threshold cannot
+ *   chatter; a condition that comes back within `reopenMs` reopens its incident rather than
+ *   raising a new one.
+ * - Notifications: one card when an incident is raised (warning or critical), one when it
+ *   escalates to critical, one when it clears; none while the equipment is shelved by an operator.
+ *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
+ *   suppression); the rest are still recorded.
+ *
+ * The per-equipment state is a small JSON value kept on the twin (`alarmState`), so any instance
+ * continues the incident; the flood window is per instance.
+ */
+import type { Thresholds } from '../twins/twin-update.ts';
+import type { Detection } from '../anomaly/streaming-detector.ts';
+
+export type AlarmPriority = 'low' | 'warning' | 'critical';
+export type AlarmEventKind = 'raised' | 'escalated' | 'cleared';
+
+export interface AlarmSettings {
+  thresholds: Thresholds;
+  /** Readings in a row with evidence at the warning level that make a condition sustained. */
+  sustainReadings: number;
+  /** Evidence must fall below this (under the warning threshold: the deadband) to count as clear. */
+  clearLevel: number;
+  offDelayReadings: number;
+  offDelayMs: number;
+  /** A condition back within this long after its incident cleared reopens that incident. */
+  reopenMs: number;
+  floodLimit: number;
+  floodWindowMs: number;
+}
+
+export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>> = Object.freeze({
+  sustainReadings: 5,
+  clearLevel: 0.35,
+  offDelayReadings: 10,
+  offDelayMs: 60_000,
+  reopenMs: 10 * 60_000,
+  floodLimit: 3,
+  floodWindowMs: 10 * 60_000,
+});
+
+/** What the lifecycle reads of one scored reading. */
+export interface AlarmEvidence {
+  time: number;
+  /** The detector's unsuppressed evidence now (0..1, warning at the warning threshold). */
+  evidence: number;
+  /** The reading's anomaly score as stored (novelty once per episode, drift, envelope…). */
+  anomalyScore: number;
+  sustained: number;
+  sensorsUnusual: number;
+  driftScore: number;
+  envelopeScore: number;
+  failureProbability: number | undefined;
+  fault: boolean;
+}
+
+/** The incident state of one equipment (stored on its twin as JSON; short keys). */
+export interface AlarmState {
+  /** Open incident: id, current and highest priority, highest priority notified, raised at. */
+  id?: string;
+  p?: AlarmPriority;
+  n?: AlarmPriority;
+  r?: number;
+  /** Quiet since (time) and quiet readings, while an open incident's evidence is below the deadband. */
+  q?: number;
+  qn?: number;
+  /** Last cleared incident: id and when. */
+  ci?: string;
+  c?: number;
+  /** Shelved until (epoch ms), and by whom. */
+  sh?: number;
+  sb?: string;
+}
+
+export interface AlarmEvent {
+  kind: AlarmEventKind;
+  incidentId: string;
+  priority: AlarmPriority;
+  time: number;
+  /** Whether people are told (a Teams card). */
+  notify: boolean;
+  /** Why not, when not. */
+  quiet?: 'shelved' | 'flood' | 'low';
+  /** A raise of an incident that had cleared moments before (same id). */
+  reopened?: boolean;
+  /** Index of the reading that caused it, in the evaluated list. */
+  index: number;
+}
+
+const RANK: Record<AlarmPriority, number> = { low: 1, warning: 2, critical: 3 };
+
+export function reviveAlarmState(json: string | undefined): AlarmState {
+  if (!json) return {};
+  try {
+    const v = JSON.parse(json) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+    const o = v as Record<string, unknown>;
+    const out: AlarmState = {};
+    const pr = (x: unknown) => (x === 'low' || x === 'warning' || x === 'critical' ? x : undefined);
+    const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+    const str = (x: unknown) => (typeof x === 'string' && x.length <= 512 ? x : undefined);
+    const set = <K extends keyof AlarmState>(k: K, x: AlarmState[K] | undefined) => {
+      if (x !== undefined) out[k] = x;
+    };
+    set('id', str(o.id));
+    set('p', pr(o.p));
+    set('n', pr(o.n));
+    set('r', num(o.r));
+    set('q', num(o.q));
+    set('qn', num(o.qn));
+    set('ci', str(o.ci));
+    set('c', num(o.c));
+    set('sh', num(o.sh));
+    set('sb', str(o.sb));
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export class AlarmLifecycle {
+  readonly settings: AlarmSettings;
+  /** Notified raises per line (times), for flood suppression. */
+  private readonly floods = new Map<string, number[]>();
+
+  constructor(settings: Pick<AlarmSettings, 'thresholds'> & Partial<AlarmSettings>) {
+    this.settings = { ...DEFAULT_ALARM_SETTINGS, ...settings };
+  }
+
+  /** The priority one reading's evidence supports on its own. */
+  priorityOf(e: AlarmEvidence): AlarmPriority | undefined {
+    const { warning, critical } = this.settings.thresholds;
+    // On-delay: a reading outside the envelope or far from normal counts only once it persists
+    // (sensors glitch); drift is sustained by construction (a level over many readings).
+    const sustained = e.sustained >= this.settings.sustainReadings;
+    const p = e.failureProbability ?? 0;
+    if (e.fault || p >= critical || e.driftScore >= critical || (sustained && (e.envelopeScore >= critical || (e.sensorsUnusual >= 2 && e.evidence >= critical)))) return 'critical';
+    if (e.driftScore >= warning || p >= warning || (sustained && (e.evidence >= warning || e.envelopeScore >= warning))) return 'warning';
+    if (e.evidence >= warning || e.anomalyScore >= warning) return 'low';
+    return undefined;
+  }
+
+  /**
+   * Runs the readings (oldest first) of one equipment through its incident state (mutated) and
+   * returns what happened. `line` groups equipment for flood suppression; `id` makes incident ids.
+   */
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], line: string, idOf: (index: number) => string): AlarmEvent[] {
+    const cfg = this.settings;
+    const events: AlarmEvent[] = [];
+    for (let i = 0; i < readings.length; i++) {
+      const e = readings[i]!;
+      const priority = this.priorityOf(e);
+      const shelved = state.sh !== undefined && e.time < state.sh;
+      if (state.sh !== undefined && !shelved) {
+        delete state.sh;
+        delete state.sb;
+      }
+      if (state.id) {
+        // An open incident: escalate, hold, or count down to clearing.
+        if (priority && RANK[priority] > RANK[state.p!]) {
+          state.p = priority;
+          if (priority !== 'low' && RANK[priority] > (state.n ? RANK[state.n] : 0)) {
+            // The first notification of an incident that began as a lone outlier is its "raised" card.
+            const kind: AlarmEventKind = state.n ? 'escalated' : 'raised';
+            const quiet: AlarmEvent['quiet'] = shelved ? 'shelved' : kind === 'raised' && !this.admit(line, e.time) ? 'flood' : undefined;
+            events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), index: i });
+            if (!quiet) state.n = priority;
+          }
+        }
+        if (e.evidence >= cfg.clearLevel || (priority !== undefined && priority !== 'low')) {
+          delete state.q;
+          delete state.qn;
+        } else {
+          state.q ??= e.time;
+          state.qn = (state.qn ?? 0) + 1;
+          if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
+            const notify = state.n !== undefined && !shelved;
+            events.push({ kind: 'cleared', incidentId: state.id, priority: state.p!, time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
+            state.ci = state.id;
+            state.c = e.time;
+            for (const k of ['id', 'p', 'n', 'r', 'q', 'qn'] as const) delete state[k];
+          }
+        }
+        continue;
+      }
+      if (!priority) continue;
+      // Back soon after it cleared: the same incident, reopened (told again only at warning or above).
+      const reopened = state.ci !== undefined && state.c !== undefined && e.time - state.c < cfg.reopenMs;
+      state.id = reopened ? state.ci! : idOf(i);
+      state.p = priority;
+      state.r = e.time;
+      delete state.n;
+      let quiet: AlarmEvent['quiet'];
+      if (priority === 'low') quiet = 'low';
+      else if (shelved) quiet = 'shelved';
+      else if (!this.admit(line, e.time)) quiet = 'flood';
+      const notify = quiet === undefined;
+      if (notify) state.n = priority;
+      events.push({ kind: 'raised', incidentId: state.id, priority, time: e.time, notify, ...(quiet ? { quiet } : {}), ...(reopened ? { reopened } : {}), index: i });
+    }
+    return events;
+  }
+
+  /** Shelves the equipment's notifications until `until`; nothing is lost, only nobody is told. */
+  shelve(state: AlarmState, until: number, by: string): void {
+    state.sh = until;
+    state.sb = by;
+  }
+
+  /** Flood suppression: at most `floodLimit` notified raises per line per window (reading time). */
+  private admit(line: string, now: number): boolean {
+    const cfg = this.settings;
+    let times = this.floods.get(line);
+    if (!times) this.floods.set(line, (times = []));
+    while (times.length && times[0]! <= now - cfg.floodWindowMs) times.shift();
+    if (times.length >= cfg.floodLimit) return false;
+    times.push(now);
+    return true;
+  }
+}
+
+
+/** What the lifecycle reads of a detection (and the failure model's probability, when there is one). */
+export function alarmEvidence(time: number, d: Detection, failureProbability: number | undefined, status: string | undefined): AlarmEvidence {
+  return {
+    time,
+    evidence: d.evidence,
+    anomalyScore: d.anomalyScore,
+    sustained: d.sustained,
+    sensorsUnusual: d.sensorsUnusual,
+    driftScore: d.driftScore,
+    envelopeScore: d.envelopeScore,
+    failureProbability,
+    fault: status === 'fault',
+  };
+}
