@@ -3,7 +3,7 @@
  * SDK or the service's HTTP contract inside); tests and benchmarks may put an in-memory far end
  * behind the same interface.
  */
-import type { AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface TwinState {
   id: string;
@@ -18,6 +18,10 @@ export interface TwinState {
   lastEmergencyStopTime?: number | undefined;
   /** The streaming detector's state as last stored on the twin (JSON). */
   detectorState?: string | undefined;
+  /** The alarm lifecycle's incident state as last stored on the twin (JSON). */
+  alarmState?: string | undefined;
+  /** Notifications shelved by an operator until this time (epoch ms); written by the API only. */
+  shelvedUntil?: number | undefined;
 }
 
 export interface JsonPatchOp {
@@ -61,6 +65,8 @@ export interface StoreBatch {
   actions?: MaintenanceActionRow[];
   /** Alert acknowledgements (the dashboard's). */
   acks?: AlertAckRow[];
+  /** Incident lifecycle steps. */
+  alarmEvents?: AlarmEventRow[];
 }
 
 export interface LatestReading {
@@ -84,12 +90,16 @@ export interface TelemetryPoint {
   failureProbability: number | null;
 }
 
-/** An alert as recorded in AnomalyFlags (the flag that raised it), with its acknowledgement. */
+/** An incident as recorded in AnomalyFlags (the flag that raised it), with its lifecycle and acknowledgement. */
 export interface AlertRecord {
   alertId: string;
   deviceId: string;
   time: string;
   severity: string;
+  /** Its priority now (the highest it reached), and whether it is still active or cleared (and when). */
+  priority: string;
+  state: 'active' | 'cleared';
+  clearedAt: string | null;
   anomalyScore: number;
   failureProbability: number | null;
   contributions: Record<string, number>;

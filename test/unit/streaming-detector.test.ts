@@ -196,9 +196,8 @@ describe('the streaming detector', () => {
     const state = emptyDetectorState();
     const n = noise(11);
     for (let i = 0; i < 100; i++) {
-      const features = Object.create(null) as Record<string, number>;
-      features.__proto__ = 5 + n(1);
-      features.constructor = 3 + n(1);
+      // As a device's JSON or a CSV header would bring them: own properties named like the prototype's.
+      const features = JSON.parse(`{"__proto__": ${5 + n(1)}, "constructor": ${3 + n(1)}}`) as Record<string, number>;
       detector.step(state, T0 + i * MIN, features, 'running');
     }
     expect(Object.keys(state.s).sort()).toEqual(['__proto__', 'constructor']);

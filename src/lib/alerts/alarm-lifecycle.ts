@@ -17,7 +17,8 @@
  *   chatter; a condition that comes back within `reopenMs` reopens its incident rather than
  *   raising a new one.
  * - Notifications: one card when an incident is raised (warning or critical), one when it
- *   escalates to critical, one when it clears; none while the equipment is shelved by an operator.
+ *   escalates to critical, one when it clears; none while an operator has the equipment shelved
+ *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
  *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
  *   suppression); the rest are still recorded.
  *
@@ -76,15 +77,14 @@ export interface AlarmState {
   p?: AlarmPriority;
   n?: AlarmPriority;
   r?: number;
+  /** Set while the open incident is one that had cleared moments before. */
+  o?: 1;
   /** Quiet since (time) and quiet readings, while an open incident's evidence is below the deadband. */
   q?: number;
   qn?: number;
   /** Last cleared incident: id and when. */
   ci?: string;
   c?: number;
-  /** Shelved until (epoch ms), and by whom. */
-  sh?: number;
-  sb?: string;
 }
 
 export interface AlarmEvent {
@@ -94,7 +94,7 @@ export interface AlarmEvent {
   time: number;
   /** Whether people are told (a Teams card). */
   notify: boolean;
-  /** Why not, when not. */
+  /** Why not, when not: shelved, flood suppression, or below what needs telling (low priority, or told already). */
   quiet?: 'shelved' | 'flood' | 'low';
   /** A raise of an incident that had cleared moments before (same id). */
   reopened?: boolean;
@@ -103,6 +103,8 @@ export interface AlarmEvent {
 }
 
 const RANK: Record<AlarmPriority, number> = { low: 1, warning: 2, critical: 3 };
+
+const idOf = (context: { idOf: (index: number) => string }, index: number) => context.idOf(index);
 
 export function reviveAlarmState(json: string | undefined): AlarmState {
   if (!json) return {};
@@ -123,10 +125,9 @@ export function reviveAlarmState(json: string | undefined): AlarmState {
     set('r', num(o.r));
     set('q', num(o.q));
     set('qn', num(o.qn));
+    if (o.o === 1) out.o = 1;
     set('ci', str(o.ci));
     set('c', num(o.c));
-    set('sh', num(o.sh));
-    set('sb', str(o.sb));
     return out;
   } catch {
     return {};
@@ -157,69 +158,61 @@ export class AlarmLifecycle {
 
   /**
    * Runs the readings (oldest first) of one equipment through its incident state (mutated) and
-   * returns what happened. `line` groups equipment for flood suppression; `id` makes incident ids.
+   * returns what happened. `line` groups equipment for flood suppression; `idOf` names a new
+   * incident after the reading that raised it; while `shelvedUntil` is ahead nobody is told.
    */
-  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], line: string, idOf: (index: number) => string): AlarmEvent[] {
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined }): AlarmEvent[] {
     const cfg = this.settings;
     const events: AlarmEvent[] = [];
     for (let i = 0; i < readings.length; i++) {
       const e = readings[i]!;
       const priority = this.priorityOf(e);
-      const shelved = state.sh !== undefined && e.time < state.sh;
-      if (state.sh !== undefined && !shelved) {
-        delete state.sh;
-        delete state.sb;
+      const shelved = context.shelvedUntil !== undefined && e.time < context.shelvedUntil;
+      if (!state.id) {
+        if (!priority) continue;
+        // Back soon after it cleared: the same incident, reopened.
+        const reopened = state.ci !== undefined && state.c !== undefined && e.time - state.c < cfg.reopenMs;
+        state.id = reopened ? state.ci! : idOf(context, i);
+        if (reopened) state.o = 1;
+        else delete state.o;
+        state.r = e.time;
+        delete state.p;
+        delete state.n;
+        if (priority === 'low') {
+          state.p = 'low';
+          events.push({ kind: 'raised', incidentId: state.id, priority, time: e.time, notify: false, quiet: 'low', ...(state.o ? { reopened: true } : {}), index: i });
+        }
       }
-      if (state.id) {
-        // An open incident: escalate, hold, or count down to clearing.
-        if (priority && RANK[priority] > RANK[state.p!]) {
-          state.p = priority;
-          if (priority !== 'low' && RANK[priority] > (state.n ? RANK[state.n] : 0)) {
-            // The first notification of an incident that began as a lone outlier is its "raised" card.
-            const kind: AlarmEventKind = state.n ? 'escalated' : 'raised';
-            const quiet: AlarmEvent['quiet'] = shelved ? 'shelved' : kind === 'raised' && !this.admit(line, e.time) ? 'flood' : undefined;
-            events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), index: i });
-            if (!quiet) state.n = priority;
-          }
-        }
-        if (e.evidence >= cfg.clearLevel || (priority !== undefined && priority !== 'low')) {
-          delete state.q;
-          delete state.qn;
-        } else {
-          state.q ??= e.time;
-          state.qn = (state.qn ?? 0) + 1;
-          if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
-            const notify = state.n !== undefined && !shelved;
-            events.push({ kind: 'cleared', incidentId: state.id, priority: state.p!, time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
-            state.ci = state.id;
-            state.c = e.time;
-            for (const k of ['id', 'p', 'n', 'r', 'q', 'qn'] as const) delete state[k];
-          }
-        }
+      if (priority && priority !== 'low' && RANK[priority] > (state.p ? RANK[state.p] : 0)) {
+        // The incident's first step to warning or above is its raise (one that began as a lone
+        // outlier included); later steps up are escalations.
+        const kind: AlarmEventKind = state.p && state.p !== 'low' ? 'escalated' : 'raised';
+        state.p = priority;
+        let quiet: AlarmEvent['quiet'];
+        if (shelved) quiet = 'shelved';
+        else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
+        else if (kind === 'raised' && !this.admit(context.line, e.time)) quiet = 'flood';
+        if (!quiet) state.n = priority;
+        events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), index: i });
+      }
+      // Count down to clearing: below the deadband for the off-delay, in readings and in time.
+      if (e.evidence >= cfg.clearLevel || (priority !== undefined && priority !== 'low')) {
+        delete state.q;
+        delete state.qn;
         continue;
       }
-      if (!priority) continue;
-      // Back soon after it cleared: the same incident, reopened (told again only at warning or above).
-      const reopened = state.ci !== undefined && state.c !== undefined && e.time - state.c < cfg.reopenMs;
-      state.id = reopened ? state.ci! : idOf(i);
-      state.p = priority;
-      state.r = e.time;
-      delete state.n;
-      let quiet: AlarmEvent['quiet'];
-      if (priority === 'low') quiet = 'low';
-      else if (shelved) quiet = 'shelved';
-      else if (!this.admit(line, e.time)) quiet = 'flood';
-      const notify = quiet === undefined;
-      if (notify) state.n = priority;
-      events.push({ kind: 'raised', incidentId: state.id, priority, time: e.time, notify, ...(quiet ? { quiet } : {}), ...(reopened ? { reopened } : {}), index: i });
+      state.q ??= e.time;
+      state.qn = (state.qn ?? 0) + 1;
+      if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
+        // Those who were told it began are told it ended.
+        const notify = state.n !== undefined && !shelved;
+        events.push({ kind: 'cleared', incidentId: state.id, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
+        state.ci = state.id;
+        state.c = e.time;
+        for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o'] as const) delete state[k];
+      }
     }
     return events;
-  }
-
-  /** Shelves the equipment's notifications until `until`; nothing is lost, only nobody is told. */
-  shelve(state: AlarmState, until: number, by: string): void {
-    state.sh = until;
-    state.sb = by;
   }
 
   /** Flood suppression: at most `floodLimit` notified raises per line per window (reading time). */

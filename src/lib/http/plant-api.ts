@@ -24,7 +24,7 @@ export interface PlantApiDeps {
 
 const FACTORY = 'dtmi:manufacturing:Factory;1';
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
-const INTERNAL = new Set(['detectorState']);
+const INTERNAL = new Set(['detectorState', 'alarmState']);
 const MAX_RANGE_MS = 31 * 86_400_000;
 const MAX_POINTS = 5_000;
 const BUCKETS: Record<string, number> = { '10s': 10_000, '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 };

@@ -86,6 +86,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
         deadLetters: group.flatMap((g) => g.batch.deadLetters),
         actions: group.flatMap((g) => g.batch.actions ?? []),
         acks: group.flatMap((g) => g.batch.acks ?? []),
+        alarmEvents: group.flatMap((g) => g.batch.alarmEvents ?? []),
       };
       try {
         await this.serial(() => this.commit(merged));
@@ -105,6 +106,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       if (batch.deadLetters.length) await this.writeTable(table('DeadLetters'), batch.deadLetters);
       if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
       if (batch.acks?.length) await this.writeTable(table('AlertAcks'), batch.acks);
+      if (batch.alarmEvents?.length) await this.writeTable(table('AlarmEvents'), batch.alarmEvents);
       await this.db.run('COMMIT');
     } catch (error) {
       await this.db.run('ROLLBACK');
@@ -150,9 +152,12 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null }>(
+    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; ClearedAt: string | null }>(
       `SELECT f."AlertId", f."DeviceId", strftime(f."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", f."Severity", f."AnomalyScore", f."FailureProbability", f."Contributions", f."ModelVersion",
-              strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt", a."AckedBy", a."Note"
+              strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt", a."AckedBy", a."Note",
+              (SELECT e."Priority" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" <> 'cleared' ORDER BY CASE e."Priority" WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END DESC LIMIT 1) AS "Priority",
+              (SELECT strftime(max(e."Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared'
+                 AND e."Timestamp" >= (SELECT max(r."Timestamp") FROM "AlarmEvents" r WHERE r."IncidentId" = f."AlertId" AND r."Event" = 'raised')) AS "ClearedAt"
        FROM "AnomalyFlags" f LEFT JOIN "AlertAcks" a ON a."AlertId" = f."AlertId"
        WHERE f."AlertId" IS NOT NULL AND f."Timestamp" >= $1::TIMESTAMP ORDER BY f."Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
       [new Date(since).toISOString()],
@@ -162,6 +167,9 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       deviceId: r.DeviceId,
       time: r.Timestamp,
       severity: r.Severity,
+      priority: r.Priority ?? r.Severity,
+      state: r.ClearedAt ? ('cleared' as const) : ('active' as const),
+      clearedAt: r.ClearedAt,
       anomalyScore: r.AnomalyScore,
       failureProbability: r.FailureProbability,
       contributions: JSON.parse(r.Contributions) as Record<string, number>,

@@ -50,6 +50,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       this.writeTable(table('DeadLetters'), batch.deadLetters),
       this.writeTable(table('MaintenanceActions'), batch.actions ?? []),
       this.writeTable(table('AlertAcks'), batch.acks ?? []),
+      this.writeTable(table('AlarmEvents'), batch.alarmEvents ?? []),
     ]);
   }
 
@@ -84,13 +85,17 @@ materialized_view('EquipmentTelemetryDeduped')
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null }>(
+    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null }>(
       `declare query_parameters(since:datetime, maxRows:long);
 materialized_view('AnomalyFlagsDeduped')
 | where isnotempty(AlertId) and Timestamp >= since
 | top maxRows by Timestamp desc
 | join kind=leftouter (materialized_view('AlertAcksDeduped') | project AlertId, AckedAt, AckedBy, Note) on AlertId
-| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note
+| join kind=leftouter (materialized_view('AlarmEventsDeduped')
+    | summarize Rank = max(case(Event == 'cleared', 0, Priority == 'critical', 3, Priority == 'warning', 2, 1)),
+                RaisedAt = maxif(Timestamp, Event == 'raised'), ClearedAt = maxif(Timestamp, Event == 'cleared') by AlertId = IncidentId
+    | extend Priority = case(Rank == 3, 'critical', Rank == 2, 'warning', 'low')) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt
 | order by Timestamp desc`,
       { since: new Date(since).toISOString(), maxRows: Math.max(1, Math.floor(limit)) },
     );
@@ -99,6 +104,10 @@ materialized_view('AnomalyFlagsDeduped')
       deviceId: r.DeviceId,
       time: new Date(r.Timestamp).toISOString(),
       severity: r.Severity,
+      priority: r.Priority ?? r.Severity,
+      // Cleared when its last clear is not older than its last raise (a reopened incident is active again).
+      state: r.ClearedAt && (!r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt)) ? ('cleared' as const) : ('active' as const),
+      clearedAt: r.ClearedAt && (!r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt)) ? new Date(r.ClearedAt).toISOString() : null,
       anomalyScore: r.AnomalyScore,
       failureProbability: r.FailureProbability,
       contributions: r.Contributions ?? {},

@@ -39,6 +39,20 @@ export interface MaintenanceActionRow {
   ModelVersion: string;
 }
 
+/** One step of an incident's lifecycle (src/lib/alerts/alarm-lifecycle.ts). */
+export interface AlarmEventRow {
+  Timestamp: string;
+  IncidentId: string;
+  DeviceId: string;
+  /** raised | escalated | cleared */
+  Event: string;
+  /** low | warning | critical */
+  Priority: string;
+  /** 'yes', or why nobody was told: shelved, flood, low */
+  Notified: string;
+  Detail: string;
+}
+
 export interface AlertAckRow {
   AlertId: string;
   AckedAt: string;

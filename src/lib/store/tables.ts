@@ -5,7 +5,7 @@
 export type KustoType = 'datetime' | 'string' | 'real' | 'long' | 'dynamic';
 
 export interface TableDef {
-  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions' | 'AlertAcks';
+  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions' | 'AlertAcks' | 'AlarmEvents';
   mapping: string;
   columns: readonly (readonly [name: string, type: KustoType])[];
   /** Columns that identify a row: a replayed row with the same key is the same row. */
@@ -62,6 +62,16 @@ export const TABLES: readonly TableDef[] = [
     columns: [['AlertId', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string']],
     // The first acknowledgement of an alert is the one that counts.
     key: ['AlertId'],
+  },
+  {
+    name: 'AlarmEvents',
+    mapping: 'AlarmEvents_json',
+    // An incident's lifecycle: raised, escalated, cleared (IncidentId is the alert's AlertId).
+    columns: [
+      ['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'],
+      ['Priority', 'string'], ['Notified', 'string'], ['Detail', 'string'],
+    ],
+    key: ['IncidentId', 'Event', 'Timestamp'],
   },
 ];
 

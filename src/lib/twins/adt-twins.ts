@@ -51,6 +51,8 @@ export function toTwinState(row: Record<string, unknown>): TwinState {
     lastAlertTime: toTime(row.lastAlertTime),
     lastEmergencyStopTime: toTime(row.lastEmergencyStopTime),
     detectorState: str(row.detectorState),
+    alarmState: str(row.alarmState),
+    shelvedUntil: toTime(row.shelvedUntil),
   };
 }
 
@@ -92,7 +94,7 @@ export class AdtTwins implements TwinsPort {
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
       const chunk = ids.slice(i, i + IN_CHUNK);
       const query =
-        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState ' +
+        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState, T.alarmState, T.shelvedUntil ' +
         `FROM DIGITALTWINS T WHERE T.$dtId IN [${chunk.map(quote).join(', ')}]`;
       let token: string | undefined;
       do {

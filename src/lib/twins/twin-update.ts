@@ -41,6 +41,13 @@ export interface PlanOptions {
   stop?: { time: number; reason: string };
   /** The detector's state to store with the patch (JSON). */
   detectorState?: string;
+  /** The alarm lifecycle's state to store with the patch (JSON). */
+  alarmState?: string;
+  /**
+   * The equipment's health as its open incident has it (none: normal). Without it, health is
+   * the newest reading's score against the thresholds.
+   */
+  health?: HealthStatus;
 }
 
 /** Readings newer than the twin's newest, oldest first. */
@@ -62,7 +69,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   const newest = fresh[fresh.length - 1];
   if (!newest) return undefined;
 
-  const health = healthOf(newest.score.anomalyScore, options.thresholds);
+  const health = options.health ?? healthOf(newest.score.anomalyScore, options.thresholds);
   let status = state.status;
   for (let i = fresh.length - 1; i >= 0; i--) {
     const reported = fresh[i]!.reading.values.status;
@@ -106,6 +113,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     set('lastEmergencyStopReason', options.stop.reason);
   }
   set('detectorState', options.detectorState);
+  set('alarmState', options.alarmState);
 
   return {
     ops,
@@ -118,6 +126,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
       lastAlertTime: options.alertTime ?? state.lastAlertTime,
       lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
       detectorState: options.properties.has('detectorState') && options.detectorState !== undefined ? options.detectorState : state.detectorState,
+      alarmState: options.properties.has('alarmState') && options.alarmState !== undefined ? options.alarmState : state.alarmState,
     },
   };
 }

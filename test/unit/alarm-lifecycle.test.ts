@@ -1,0 +1,136 @@
+/**
+ * Alarm management: an incident is raised, escalated and cleared with a deadband and an
+ * off-delay; a lone outlier is recorded and tells nobody; nothing chatters; shelving silences
+ * notifications without losing the record; a flood on one line is capped.
+ */
+import { describe, expect, it } from 'vitest';
+import { AlarmLifecycle, reviveAlarmState, type AlarmEvidence, type AlarmEvent, type AlarmState } from '../../src/lib/alerts/alarm-lifecycle.ts';
+
+const T0 = Date.UTC(2026, 10, 1, 8);
+const SEC = 1000;
+const thresholds = { warning: 0.5, critical: 0.8 };
+
+const quiet = (time: number): AlarmEvidence => ({ time, evidence: 0.1, anomalyScore: 0, sustained: 0, sensorsUnusual: 0, driftScore: 0, envelopeScore: 0, failureProbability: undefined, fault: false });
+/** An unusual reading, the `run`-th in a row. */
+const unusual = (time: number, run: number, extra: Partial<AlarmEvidence> = {}): AlarmEvidence => ({ ...quiet(time), evidence: 0.7, anomalyScore: run === 1 ? 0.7 : 0, sustained: run, sensorsUnusual: 1, ...extra });
+
+/** Feeds one reading a second through the lifecycle, returning every event. */
+function feed(lifecycle: AlarmLifecycle, state: AlarmState, readings: AlarmEvidence[], context: { line?: string; shelvedUntil?: number } = {}): AlarmEvent[] {
+  const events: AlarmEvent[] = [];
+  for (const r of readings) events.push(...lifecycle.evaluate(state, [r], { line: context.line ?? 'line-1', idOf: () => `arm-1|${r.time}`, shelvedUntil: context.shelvedUntil }));
+  return events;
+}
+
+const seconds = (from: number, count: number, make: (time: number, i: number) => AlarmEvidence) => Array.from({ length: count }, (_, i) => make(T0 + (from + i) * SEC, i));
+
+describe('the alarm lifecycle', () => {
+  it('records a lone outlier as a low-priority incident that tells nobody and clears by itself', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const events = feed(lifecycle, state, [...seconds(0, 10, quiet), unusual(T0 + 10 * SEC, 1, { envelopeScore: 0.9 }), ...seconds(11, 120, quiet)]);
+    expect(events.map((e) => [e.kind, e.priority, e.notify])).toEqual([['raised', 'low', false], ['cleared', 'low', false]]);
+    expect(state.id).toBeUndefined();
+  });
+
+  it('raises a sustained condition once, escalates it once, and clears it once after the off-delay', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const readings = [
+      ...seconds(0, 10, (t, i) => unusual(t, i + 1)),
+      // Now on two sensors, at the critical level: escalation.
+      ...seconds(10, 20, (t, i) => unusual(t, 11 + i, { evidence: 0.9, sensorsUnusual: 2 })),
+      ...seconds(30, 120, quiet),
+    ];
+    const events = feed(lifecycle, state, readings);
+    expect(events.map((e) => [e.kind, e.priority, e.notify])).toEqual([
+      ['raised', 'low', false],
+      ['raised', 'warning', true],
+      ['escalated', 'critical', true],
+      ['cleared', 'critical', true],
+    ]);
+    const ids = new Set(events.map((e) => e.incidentId));
+    expect(ids.size).toBe(1);
+    // Raised at the 5th unusual reading in a row (the on-delay), cleared a minute after it ended.
+    expect(events[1]!.time).toBe(T0 + 4 * SEC);
+    expect(events[3]!.time).toBeGreaterThanOrEqual(T0 + 30 * SEC + 60 * SEC - SEC);
+    expect(events[3]!.time).toBeLessThanOrEqual(T0 + 30 * SEC + 62 * SEC);
+  });
+
+  it('does not chatter: evidence hovering around the threshold keeps one incident open', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    let run = 0;
+    // Ten minutes of a noisy signal: above the warning level two seconds in three, below the deadband now and then.
+    const readings = seconds(0, 600, (t, i) => {
+      if (i % 3 === 2) {
+        run = 0;
+        return { ...quiet(t), evidence: i % 9 === 2 ? 0.2 : 0.45 };
+      }
+      run++;
+      return unusual(t, i < 10 ? i + 1 : 5 + run);
+    });
+    const events = feed(lifecycle, state, readings);
+    const notified = events.filter((e) => e.notify);
+    expect(notified.map((e) => e.kind)).toEqual(['raised']);
+  });
+
+  it('reopens the same incident when the condition is back soon after it cleared, telling people again', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const episode = (from: number) => seconds(from, 10, (t, i) => unusual(t, i + 1));
+    const events = feed(lifecycle, state, [...episode(0), ...seconds(10, 80, quiet), ...episode(90)]);
+    const raises = events.filter((e) => e.kind === 'raised' && e.priority !== 'low');
+    expect(raises).toHaveLength(2);
+    expect(raises[1]!.incidentId).toBe(raises[0]!.incidentId);
+    expect(raises[1]!.reopened).toBe(true);
+  });
+
+  it('raises critical at once for a fault, a high failure probability or strong drift', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    expect(lifecycle.priorityOf({ ...quiet(T0), fault: true })).toBe('critical');
+    expect(lifecycle.priorityOf({ ...quiet(T0), failureProbability: 0.85 })).toBe('critical');
+    expect(lifecycle.priorityOf({ ...quiet(T0), driftScore: 0.9 })).toBe('critical');
+    expect(lifecycle.priorityOf({ ...quiet(T0), driftScore: 0.6 })).toBe('warning');
+    // An envelope breach near the hard limit is critical only once it persists.
+    expect(lifecycle.priorityOf({ ...quiet(T0), envelopeScore: 0.9, evidence: 0.9, sustained: 1 })).toBe('low');
+    expect(lifecycle.priorityOf({ ...quiet(T0), envelopeScore: 0.9, evidence: 0.9, sustained: 5 })).toBe('critical');
+  });
+
+  it('while shelved records everything and tells nobody, then tells again once the shelf expires', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const until = T0 + 60 * SEC;
+    const during = feed(lifecycle, state, [...seconds(0, 10, (t, i) => unusual(t, i + 1)), ...seconds(10, 100, quiet)], { shelvedUntil: until });
+    expect(during.filter((e) => e.priority !== 'low').map((e) => [e.kind, e.notify, e.quiet])).toEqual([['raised', false, 'shelved'], ['cleared', false, 'low']]);
+    const after = feed(lifecycle, state, seconds(1000, 10, (t, i) => unusual(t, i + 1)), { shelvedUntil: until });
+    expect(after.filter((e) => e.notify).map((e) => e.kind)).toEqual(['raised']);
+  });
+
+  it('caps a flood: at most three new incidents notify per line in ten minutes; the rest are recorded', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const events: AlarmEvent[] = [];
+    for (let m = 0; m < 6; m++) {
+      const state: AlarmState = {};
+      events.push(...feed(lifecycle, state, seconds(m * 10, 10, (t, i) => unusual(t, i + 1)), { line: 'line-1' }));
+    }
+    const raises = events.filter((e) => e.kind === 'raised' && e.priority !== 'low');
+    expect(raises).toHaveLength(6);
+    expect(raises.filter((e) => e.notify)).toHaveLength(3);
+    expect(raises.filter((e) => e.quiet === 'flood')).toHaveLength(3);
+    // Another line is not affected.
+    const other = feed(lifecycle, {}, seconds(100, 10, (t, i) => unusual(t, i + 1)), { line: 'line-2' });
+    expect(other.filter((e) => e.notify)).toHaveLength(1);
+  });
+
+  it('continues an incident from its stored state, and ignores a malformed one', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    feed(lifecycle, state, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    const moved = reviveAlarmState(JSON.stringify(state));
+    expect(moved).toEqual(state);
+    const events = feed(lifecycle, moved, seconds(10, 100, quiet));
+    expect(events.map((e) => [e.kind, e.incidentId])).toEqual([['cleared', state.id]]);
+    expect(reviveAlarmState('{"id": 5, "p": "urgent", "__proto__": {"x": 1}}')).toEqual({});
+    expect(reviveAlarmState('not json')).toEqual({});
+  });
+});
