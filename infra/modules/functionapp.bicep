@@ -79,7 +79,9 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     IOTHUB_HOSTNAME: iotHubHostName
     ANOMALY_WARNING_THRESHOLD: '0.5'
     ANOMALY_CRITICAL_THRESHOLD: '0.8'
-    ALERT_COOLDOWN_MS: '900000'
+    ALARM_ON_DELAY_READINGS: '5'
+    ALARM_OFF_DELAY_MS: '60000'
+    ALARM_FLOOD_LIMIT: '3'
     // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
     AUTO_STOP_MODE: 'dry-run'
     AUTO_STOP_MIN_PROBABILITY: '0.9'

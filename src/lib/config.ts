@@ -44,7 +44,10 @@ const schema = z
     DASHBOARD_URL: url('where the dashboard is served, used in alert links').optional(),
     ANOMALY_WARNING_THRESHOLD: fraction(0.5),
     ANOMALY_CRITICAL_THRESHOLD: fraction(0.8),
-    ALERT_COOLDOWN_MS: ms(15 * 60_000),
+    /** Alarm lifecycle: unusual readings in a row before an alarm (on-delay), quiet time before it clears (off-delay), new notified incidents per line per 10 minutes. */
+    ALARM_ON_DELAY_READINGS: z.coerce.number().int().min(1).max(1000).default(5),
+    ALARM_OFF_DELAY_MS: ms(60_000),
+    ALARM_FLOOD_LIMIT: z.coerce.number().int().min(1).default(3),
     /** A twin gets its latest readings at most this often, unless its status or health changes. */
     TWIN_PATCH_INTERVAL_MS: ms(15_000),
     TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),

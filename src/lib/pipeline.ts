@@ -1,7 +1,7 @@
 /**
  * processBatch: one Event Hub batch, end to end. Decode → dedupe → resolve twins → validate
- * against the device's DTDL model → score (one call) → store rows, flags and dead letters (one
- * call) → alerts → at most one patch per twin. Bad events are dead-lettered and never fail the
+ * against the device's DTDL model → score (one call) → alarm lifecycle → store rows, flags,
+ * incident steps and dead letters (one call) → Teams cards → at most one patch per twin. Bad events are dead-lettered and never fail the
  * batch; a dependency that still fails after retries fails the batch so the host replays it,
  * which is safe because every effect is idempotent.
  */
@@ -16,16 +16,18 @@ import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, reviveDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
-import { AlertPolicy, type AlertDecision } from './alerts/alert-policy.ts';
+import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
+import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
-import { freshReadings, healthOf, planTwinUpdate, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
-import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import { freshReadings, healthOf, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
+import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface PipelineSettings {
   thresholds: Thresholds;
   twinPatchIntervalMs: number;
   twinPatchConcurrency: number;
-  alertCooldownMs: number;
+  /** Alarm lifecycle settings beyond the thresholds (on-delay, off-delay, flood limit…). */
+  alarms?: Partial<Omit<AlarmSettings, 'thresholds'>>;
   maxClockSkewMs: number;
   dashboardUrl: string | undefined;
   /** Automated emergencyStop and its interlocks; absent: off. */
@@ -77,13 +79,27 @@ interface DeviceWork {
   scored: ScoredReading[];
   /** Those newer than the twin, oldest first. */
   fresh: ScoredReading[];
+  /** The alarm lifecycle after this batch (committed to memory once the batch succeeds), and what happened. */
+  alarm?: { state: AlarmState; events: AlarmEvent[] };
+}
+
+/** A Teams card to send: one lifecycle step of an incident. */
+interface CardDecision {
+  id: string;
+  severity: 'warning' | 'critical';
+  trigger: ScoredReading;
+  event: AlarmEvent;
 }
 
 const MAX_ETAG_RETRIES = 3;
 
 export class TelemetryPipeline {
   private readonly cache: TwinStateCache;
-  private readonly policy: AlertPolicy;
+  private readonly alarms: AlarmLifecycle;
+  /** Incident states of the twins this instance watches, with the JSON last seen on the twin. */
+  private readonly alarmStates = new Map<string, { stored: string | undefined; state: AlarmState }>();
+  /** Cards this instance sent: a host retry of the batch does not post them again. */
+  private readonly cardsSent = new BoundedSet<string>(50_000);
   /** Keys of readings already handled: routing replays are dropped early. */
   private readonly recent = new RecentKeys();
   private readonly now: () => number;
@@ -100,7 +116,7 @@ export class TelemetryPipeline {
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
     this.cache = new TwinStateCache(deps.twins, this.now);
-    this.policy = new AlertPolicy(deps.settings.thresholds, deps.settings.alertCooldownMs);
+    this.alarms = new AlarmLifecycle({ ...deps.settings.alarms, thresholds: deps.settings.thresholds });
     this.detector = deps.detector ?? new StreamingDetector();
     const autoStop = deps.settings.autoStop;
     this.stopPolicy = autoStop && autoStop.mode !== 'off' ? new StopPolicy(autoStop, deps.settings.thresholds) : undefined;
@@ -122,6 +138,16 @@ export class TelemetryPipeline {
     const state = mine && mine.state.t >= stored.t ? mine.state : stored;
     if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
     this.detectorStates.set(twin.id, { stored: twin.detectorState, state });
+    return state;
+  }
+
+  /** The incident state to continue from: this instance's own, unless the twin holds another one. */
+  private alarmStateOf(twin: TwinState): AlarmState {
+    const mine = this.alarmStates.get(twin.id);
+    if (mine && mine.stored === twin.alarmState) return mine.state;
+    const state = reviveAlarmState(twin.alarmState);
+    if (this.alarmStates.size >= 200_000 && !mine) this.alarmStates.clear();
+    this.alarmStates.set(twin.id, { stored: twin.alarmState, state });
     return state;
   }
 
@@ -222,26 +248,46 @@ export class TelemetryPipeline {
               contributions: e.anomalyScore > d.anomalyScore ? e.contributions : d.contributions,
               modelVersion: `${STREAMING_MODEL_VERSION}+${e.modelVersion}`,
             };
-      owners[i]!.scored.push({ reading: valid[i]!, score });
+      owners[i]!.scored.push({ reading: valid[i]!, score, alarm: alarmEvidence(inputs[i]!.time, d, score.failureProbability, inputs[i]!.status) });
     }
 
-    // 4. Decide alerts before any effect, so the store rows carry alert ids.
-    const alerts = new Map<string, AlertDecision>();
+    // 4. The alarm lifecycle, before any effect, so the store rows carry incident ids. It runs on
+    //    a copy of each incident state, kept only once the batch has succeeded.
+    const cards = new Map<string, CardDecision[]>();
     const stops = new Map<string, StopVerdict>();
+    const lines = new Map<string, string>();
+    const needLine: string[] = [];
     for (const [deviceId, work] of byDevice) {
       work.fresh = freshReadings(work.state, work.scored);
-      let decision = this.policy.decide(work.state, work.fresh);
+      if (work.fresh.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low')) needLine.push(deviceId);
+    }
+    // The line groups equipment for flood suppression and is named on the card.
+    await forEachLimited(needLine, 8, async (deviceId) => {
+      lines.set(deviceId, (await this.lineOf(deviceId)) ?? deviceId);
+    });
+    for (const [deviceId, work] of byDevice) {
+      const state = structuredClone(this.alarmStateOf(work.state));
+      const events = this.alarms.evaluate(state, work.fresh.map((s) => s.alarm!), {
+        line: lines.get(deviceId) ?? deviceId,
+        idOf: (i) => `${deviceId}|${work.fresh[i]!.reading.key}`,
+        shelvedUntil: work.state.shelvedUntil,
+      });
+      work.alarm = { state, events };
+      const decisions = this.cardsOf(deviceId, work, events);
       const stop = this.stopPolicy?.decide(work.state, work.fresh, now);
       if (stop) {
         stops.set(deviceId, stop);
-        // A stop sent (or refused by the rate limit) always reaches people, cooldown or not.
-        if (!decision && stop.kind !== 'dry-run') decision = { id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger };
+        // A stop sent (or refused by the rate limit) always reaches people.
+        if (!decisions.length && stop.kind !== 'dry-run') {
+          const incidentId = state.id ?? stop.incidentId;
+          decisions.push({ id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger, event: { kind: 'escalated', incidentId, priority: 'critical', time: stop.trigger.reading.time, notify: true, index: -1 } });
+        }
       }
-      if (decision) alerts.set(deviceId, decision);
+      if (decisions.length) cards.set(deviceId, decisions);
     }
 
     // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
-    const batch = this.storeBatch(byDevice, alerts, deadLetters);
+    const batch = this.storeBatch(byDevice, deadLetters);
     mark = performance.now();
     await this.deps.store.write(batch);
     lap('storeMs');
@@ -269,16 +315,25 @@ export class TelemetryPipeline {
     let alertsSent = 0;
     if (this.deps.alerts) {
       const sink = this.deps.alerts;
-      // Alerts of different devices are independent: post a few at a time, not one after another.
-      await forEachLimited([...alerts], 8, async ([deviceId, decision]) => {
-        await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)));
-        this.policy.markSent(decision.id);
-        alertsSent++;
+      // Cards of different devices are independent: post a few at a time; one device's in order.
+      await forEachLimited([...cards], 8, async ([deviceId, decisions]) => {
+        for (const decision of decisions) {
+          if (this.cardsSent.has(decision.id)) continue;
+          await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)));
+          this.cardsSent.add(decision.id);
+          alertsSent++;
+        }
       });
     }
     lap('alertsMs');
-    const twinOutcome = await this.updateTwins(byDevice, alerts, stops, actions);
+    const twinOutcome = await this.updateTwins(byDevice, cards, stops, actions);
     lap('twinPatchesMs');
+    // Everything this batch did is done: its incident states are now this instance's.
+    for (const [deviceId, work] of byDevice) {
+      if (!work.alarm) continue;
+      const entry = this.alarmStates.get(deviceId);
+      if (entry) entry.state = work.alarm.state;
+    }
 
     const reasons: Record<string, number> = {};
     for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
@@ -303,12 +358,53 @@ export class TelemetryPipeline {
     return result;
   }
 
-  private storeBatch(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>, deadLetters: DeadLetter[]): StoreBatch {
+  /** Which lifecycle steps become cards: per device and batch, one for the raise or escalation (the newest), one for a clear. */
+  private cardsOf(deviceId: string, work: DeviceWork, events: readonly AlarmEvent[]): CardDecision[] {
+    const out: CardDecision[] = [];
+    let up: AlarmEvent | undefined;
+    let raised = false;
+    for (const e of events) {
+      if (!e.notify) continue;
+      if (e.kind === 'cleared') {
+        if (up) out.push(this.card(deviceId, work, up, raised));
+        up = undefined;
+        raised = false;
+        out.push(this.card(deviceId, work, e, false));
+      } else {
+        raised ||= e.kind === 'raised';
+        up = e;
+      }
+    }
+    if (up) out.push(this.card(deviceId, work, up, raised));
+    return out;
+  }
+
+  private card(deviceId: string, work: DeviceWork, e: AlarmEvent, raised: boolean): CardDecision {
+    const kind = raised ? 'raised' : e.kind;
+    const event: AlarmEvent = { ...e, kind };
+    return { id: `${e.incidentId}|${kind}|${e.time}`, severity: e.priority === 'critical' ? 'critical' : 'warning', trigger: work.fresh[e.index]!, event };
+  }
+
+  private storeBatch(byDevice: Map<string, DeviceWork>, deadLetters: DeadLetter[]): StoreBatch {
     const telemetry: TelemetryRow[] = [];
     const anomalies: AnomalyFlagRow[] = [];
+    const alarmEvents: AlarmEventRow[] = [];
     const { thresholds } = this.deps.settings;
     for (const [deviceId, work] of byDevice) {
-      const alert = alerts.get(deviceId);
+      // The reading that raised an incident (to warning or above) carries its id: that flag is the alert.
+      const raisedBy = new Map<Reading, AlarmEvent>();
+      for (const e of work.alarm?.events ?? []) {
+        alarmEvents.push({
+          Timestamp: new Date(e.time).toISOString(),
+          IncidentId: e.incidentId,
+          DeviceId: deviceId,
+          Event: e.kind,
+          Priority: e.priority,
+          Notified: e.notify ? 'yes' : (e.quiet ?? 'no'),
+          Detail: e.reopened ? 'reopened' : '',
+        });
+        if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.fresh[e.index]!.reading, e);
+      }
       for (const { reading, score } of work.scored) {
         const timestamp = reading.timeIso;
         const failure = score.failureProbability ?? null;
@@ -323,7 +419,8 @@ export class TelemetryPipeline {
           FailureProbability: failure,
           ModelVersion: score.modelVersion,
         });
-        const severity = healthOf(score.anomalyScore, thresholds);
+        const raise = raisedBy.get(reading);
+        const severity = raise ? (raise.priority as 'warning' | 'critical') : healthOf(score.anomalyScore, thresholds);
         if (severity === 'normal') continue;
         anomalies.push({
           Timestamp: timestamp,
@@ -334,11 +431,11 @@ export class TelemetryPipeline {
           FailureProbability: failure,
           Contributions: score.contributions,
           ModelVersion: score.modelVersion,
-          AlertId: alert && alert.trigger.reading === reading ? alert.id : null,
+          AlertId: raise ? raise.incidentId : null,
         });
       }
     }
-    return { telemetry, anomalies, deadLetters: deadLetters.map(deadLetterRow) };
+    return { telemetry, anomalies, deadLetters: deadLetters.map(deadLetterRow), ...(alarmEvents.length ? { alarmEvents } : {}) };
   }
 
   /** Sends (or not) one emergencyStop, and queues its MaintenanceActions row. */
@@ -382,7 +479,7 @@ export class TelemetryPipeline {
     return line;
   }
 
-  private async alertOf(decision: AlertDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
+  private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
     return {
       id: decision.id,
@@ -399,7 +496,7 @@ export class TelemetryPipeline {
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
       line: await this.lineOf(reading.deviceId),
-      escalatedSince: decision.escalation?.since,
+      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
       action,
     };
   }
@@ -413,12 +510,17 @@ export class TelemetryPipeline {
     return props;
   }
 
-  private async updateTwins(byDevice: Map<string, DeviceWork>, alerts: Map<string, AlertDecision>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>) {
+  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
       let state = work.state;
-      const alertTime = alerts.get(deviceId)?.trigger.reading.time;
+      const sentCards = cards.get(deviceId);
+      const alertTime = sentCards?.[sentCards.length - 1]!.trigger.reading.time;
+      // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
+      const open = work.alarm?.state;
+      const health: HealthStatus = open?.id && open.p && open.p !== 'low' ? open.p : 'normal';
+      const alarmJson = work.alarm ? JSON.stringify(work.alarm.state) : undefined;
       const verdict = stops.get(deviceId);
       const sent = verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined;
       for (let attempt = 0; ; attempt++) {
@@ -432,6 +534,8 @@ export class TelemetryPipeline {
           alertTime,
           ...(sent ? { stop: sent } : {}),
           ...(detector ? { detectorState: JSON.stringify(detector.state) } : {}),
+          ...(alarmJson !== undefined ? { alarmState: alarmJson } : {}),
+          health,
         });
         if (!update) {
           if (fresh.length) outcome.deferred++;
@@ -442,6 +546,8 @@ export class TelemetryPipeline {
           this.cache.remember({ ...update.next, etag });
           // The twin now holds this state: the next batch continues from the in-memory copy.
           if (detector) detector.stored = update.next.detectorState;
+          const alarm = this.alarmStates.get(deviceId);
+          if (alarm && alarmJson !== undefined) alarm.stored = update.next.alarmState;
           outcome.patched++;
           return;
         } catch (error) {

@@ -162,8 +162,8 @@ export interface Alert {
   dashboardUrl: string | undefined;
   /** The production line the equipment is on, when the twin graph says. */
   line?: string | undefined;
-  /** The condition persisted past the cooldown since the alert at this time. */
-  escalatedSince?: number | undefined;
+  /** The incident this card is about, and which step of its lifecycle. */
+  incident: { id: string; event: 'raised' | 'escalated' | 'cleared'; raisedAt: number; reopened?: boolean | undefined };
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
 }

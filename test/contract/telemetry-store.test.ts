@@ -28,7 +28,7 @@ const batch: StoreBatch = {
     { ReceivedAt: at(3), Reason: 'envelope.noDevice', Detail: 'no device id', DeviceId: null, MessageId: null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: '{}' },
   ],
   acks: [{ AlertId: 'arm-1:critical:1', AckedAt: at(4), AckedBy: 'Dana', Note: 'checked' }],
-  actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-1+failure-lr-v1' }],
+  actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-2+failure-lr-v1' }],
 };
 const keyOf = (table: string, row: Record<string, unknown>) => TABLES.find((t) => t.name === table)!.key.map((k) => String(row[k])).join('|');
 const sorted = (table: string, rows: Record<string, unknown>[]) => [...rows].sort((a, b) => keyOf(table, a).localeCompare(keyOf(table, b)));

@@ -3,7 +3,7 @@
  * readers see Data Explorer through its deduplicating views.
  */
 import type { LatestReading, StoreBatch, TelemetryStorePort } from '../../src/lib/ports.ts';
-import type { AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
+import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
 import type { AppError } from '../../src/lib/errors.ts';
 
 export class InMemoryStore implements TelemetryStorePort {
@@ -11,6 +11,7 @@ export class InMemoryStore implements TelemetryStorePort {
   readonly anomalies = new Map<string, AnomalyFlagRow>();
   readonly deadLetters: DeadLetterRow[] = [];
   readonly actions = new Map<string, MaintenanceActionRow>();
+  private readonly alarmEventRows = new Map<string, AlarmEventRow>();
   writes = 0;
   /** Errors for the next writes, in order; an undefined entry lets that write through. */
   failNext: (AppError | undefined)[] = [];
@@ -23,6 +24,12 @@ export class InMemoryStore implements TelemetryStorePort {
     for (const r of batch.anomalies) this.anomalies.set(`${r.DeviceId}|${r.MessageId}`, r);
     this.deadLetters.push(...batch.deadLetters);
     for (const r of batch.actions ?? []) this.actions.set(`${r.DeviceId}|${r.IncidentId}|${r.Action}`, r);
+    for (const r of batch.alarmEvents ?? []) this.alarmEventRows.set(`${r.IncidentId}|${r.Event}|${r.Timestamp}`, r);
+  }
+
+  /** Incident lifecycle steps as a reader sees them (keyed, so a replay adds nothing), oldest first. */
+  get alarmEvents(): AlarmEventRow[] {
+    return [...this.alarmEventRows.values()].sort((a, b) => a.Timestamp.localeCompare(b.Timestamp));
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {

@@ -37,7 +37,6 @@ export const defaultSettings: PipelineSettings = {
   thresholds: { warning: 0.5, critical: 0.8 },
   twinPatchIntervalMs: 15_000,
   twinPatchConcurrency: 8,
-  alertCooldownMs: 15 * 60_000,
   maxClockSkewMs: 5 * 60_000,
   dashboardUrl: 'http://localhost:7071',
 };

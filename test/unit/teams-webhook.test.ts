@@ -17,6 +17,7 @@ const alert: Alert = {
   contributions: { temperature: 0.7, vibration: 0.3 },
   modelVersion: 'fp-3',
   dashboardUrl: 'http://localhost:7071/',
+  incident: { id: 'robotic-arm-001|m:hot-1', event: 'raised', raisedAt: Date.parse('2026-11-25T10:00:00Z') },
 };
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
@@ -40,13 +41,21 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(Buffer.byteLength(s.requests[0]!.body)).toBeLessThan(28 * 1024);
   });
 
-  it('names the line, escalates a persisting condition, and says what the automatic stop did', async () => {
+  it('names the line, tells an escalation and a clear of the same incident, and says what the automatic stop did', async () => {
     const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
     const text = (a: Partial<Alert>) => JSON.stringify(alertCard({ ...alert, ...a }));
     expect(text({ line: 'production-line-a' })).toContain('CRITICAL: Robotic arm robotic-arm-001 on production-line-a');
-    const escalated = text({ escalatedSince: Date.parse('2026-11-25T09:45:00Z') });
+    const raisedAt = Date.parse('2026-11-25T09:45:00Z');
+    const escalated = text({ incident: { id: 'robotic-arm-001|m:hot-1', event: 'escalated', raisedAt } });
     expect(escalated).toContain('ESCALATED CRITICAL');
-    expect(escalated).toContain('Still critical since the alert at 2026-11-25T09:45:00.000Z: escalate to the maintenance lead.');
+    expect(escalated).toContain('Escalated: the incident raised at 2026-11-25T09:45:00.000Z got worse. Escalate to the maintenance lead.');
+    expect(escalated).toContain('Incident robotic-arm-001|m:hot-1');
+    const message = JSON.parse(text({ severity: 'warning', incident: { id: 'robotic-arm-001|m:hot-1', event: 'cleared', raisedAt } })) as { attachments: { content: { body: { color?: string; text?: string }[] } }[] };
+    const cleared = message.attachments[0]!.content;
+    expect(cleared.body[0]).toMatchObject({ color: 'Good', text: 'CLEARED: Robotic arm robotic-arm-001' });
+    expect(JSON.stringify(cleared)).toContain('Cleared: the incident raised at 2026-11-25T09:45:00.000Z is over.');
+    expect(JSON.stringify(cleared)).not.toContain('Stop the equipment');
+    expect(text({ incident: { id: 'x', event: 'raised', raisedAt, reopened: true } })).toContain('the same incident, reopened');
     expect(text({ action: { name: 'emergencyStop', outcome: 'executed', detail: 'failure probability 95 %' } })).toContain('stopped automatically (emergencyStop)');
     expect(text({ action: { name: 'emergencyStop', outcome: 'failed', detail: 'device.offline' } })).toContain('FAILED: stop the equipment by hand now');
     expect(text({ action: { name: 'emergencyStop', outcome: 'blocked', detail: 'rate limit' } })).toContain('held back by the stop rate limit');

@@ -40,7 +40,8 @@ describe('telemetryIngest: a batch from the plant', () => {
 
   it('makes a replayed batch a no-op: no new rows, no twin moved, no second alert', async () => {
     const h = plant();
-    const msgs = [arm(0, { temperature: 70 }, 'a1'), arm(1000, { temperature: 99, vibration: 3 }, 'a2')];
+    // A controller fault raises a critical incident at once.
+    const msgs = [arm(0, { temperature: 70 }, 'a1'), arm(1000, { temperature: 99, vibration: 3, status: 'fault' }, 'a2')];
     await h.send(msgs);
     const before = { rows: h.store.telemetry.size, patches: h.twins.patches.length, alerts: h.alerts.sent.length };
     const again = await h.send(msgs);
@@ -101,26 +102,63 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 76, status: 'idle', lastTelemetryTime: iso(t0 + 30_000) });
   });
 
-  it('raises one alert for an anomaly, records it on the twin and in AnomalyFlags, then cools down', async () => {
+  /** n readings one second apart from `from` seconds on, each made by `values(i)`. */
+  const seconds = (from: number, n: number, values: (i: number) => Record<string, unknown>, tag: string) => Array.from({ length: n }, (_, i) => arm((from + i) * 1000, values(i), `${tag}${i}`));
+  const calm = (i: number) => ({ temperature: 65 + (i % 3) * 0.5, vibration: 0.5 + (i % 2) * 0.02, pressure: 6, status: 'running' });
+
+  it('records a lone outlier in AnomalyFlags without a card, and the twin stays healthy', async () => {
     const h = plant();
-    await h.send([arm(0, { temperature: 70, vibration: 0.4, status: 'running' })]);
-    await h.send([arm(1_000, { temperature: 97, vibration: 0.4 }), arm(1_500, { temperature: 98, vibration: 0.4 })]);
-    expect(h.alerts.sent).toHaveLength(1);
-    expect(h.alerts.sent[0]).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'critical', equipmentType: 'Robotic arm', units: { temperature: 'degreeCelsius' } });
-    expect(h.alerts.sent[0]!.contributions).toHaveProperty('temperature');
-    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', lastAlertTime: iso(t0 + 1_500) });
+    await h.send(seconds(0, 60, calm, 'n'));
+    await h.send([arm(60_000, { temperature: 97, vibration: 0.5, pressure: 6 }, 'spike'), ...seconds(61, 5, calm, 'm')]);
+    expect(h.alerts.sent).toHaveLength(0);
     const flags = [...h.store.anomalies.values()];
-    expect(flags).toHaveLength(2);
-    expect(flags.filter((f) => f.AlertId !== null)).toHaveLength(1);
-    await h.send([arm(2_000, { temperature: 99 })]);
-    expect(h.alerts.sent).toHaveLength(1); // cooldown
+    expect(flags.some((f) => f.MessageId.endsWith('spike') && f.AlertId === null)).toBe(true);
+    expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
+    expect(h.store.alarmEvents.map((e) => [e.Event, e.Priority, e.Notified])).toEqual([['raised', 'low', 'low']]);
   });
 
-  it('escalates a warning to critical even while the warning cools down', async () => {
+  it('raises one incident for a sustained condition, keeps it on the twin and in AnomalyFlags, and tells when it clears', async () => {
     const h = plant();
-    await h.send([arm(0, { temperature: 76, status: 'running' })]);
-    await h.send([arm(1_000, { temperature: 97 })]);
-    expect(h.alerts.sent.map((a) => a.severity)).toEqual(['warning', 'critical']);
+    await h.send(seconds(0, 60, calm, 'n'));
+    const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6 });
+    await h.send(seconds(60, 10, hot, 'h'));
+    expect(h.alerts.sent).toHaveLength(1);
+    expect(h.alerts.sent[0]).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'critical', equipmentType: 'Robotic arm', units: { temperature: 'degreeCelsius' }, incident: { event: 'raised' } });
+    expect(h.alerts.sent[0]!.contributions).toHaveProperty('temperature');
+    const incident = h.alerts.sent[0]!.incident.id;
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical' });
+    const flags = [...h.store.anomalies.values()];
+    expect(flags.filter((f) => f.AlertId !== null).map((f) => f.AlertId)).toEqual([incident]);
+    // It goes on: no new card.
+    await h.send(seconds(70, 20, hot, 'g'));
+    expect(h.alerts.sent).toHaveLength(1);
+    // Back to normal for over a minute: one "cleared" card for the same incident, and the twin is healthy again.
+    await h.send(seconds(90, 80, calm, 'c'));
+    expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
+    expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
+    expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'low'], ['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
+  });
+
+  it('escalates a warning incident to critical with one more card, for the same incident', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    // Just past the normal band (75 °C): a warning once it persists; then near the hard limit.
+    await h.send(seconds(60, 8, () => ({ temperature: 77, vibration: 0.5, pressure: 6 }), 'w'));
+    await h.send(seconds(68, 8, () => ({ temperature: 97, vibration: 0.5, pressure: 6 }), 'c'));
+    expect(h.alerts.sent.map((a) => [a.severity, a.incident.event])).toEqual([['warning', 'raised'], ['critical', 'escalated']]);
+    expect(new Set(h.alerts.sent.map((a) => a.incident.id)).size).toBe(1);
+  });
+
+  it('while shelved on the twin, records the incident and tells nobody', async () => {
+    const h = plant();
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001', shelvedUntil: iso(t0 + 3_600_000), shelvedBy: 'ops: sensor swap' });
+    await h.send(seconds(0, 60, calm, 'n'));
+    await h.send(seconds(60, 10, () => ({ temperature: 97, vibration: 0.5, pressure: 6 }), 'h'));
+    expect(h.alerts.sent).toHaveLength(0);
+    const told = h.store.alarmEvents.filter((e) => e.Priority !== 'low');
+    expect(told.map((e) => e.Event)).toContain('raised');
+    expect(told.every((e) => e.Notified === 'shelved')).toBe(true);
+    expect([...h.store.anomalies.values()].filter((f) => f.AlertId !== null)).toHaveLength(1);
   });
 
   it('fails the invocation when the store stays unavailable, so the host retries the batch', async () => {
@@ -145,19 +183,12 @@ describe('telemetryIngest: a batch from the plant', () => {
     const h = plant();
     await h.send([arm(0, { temperature: 70, status: 'running' })]);
     h.alerts.failNext.push(new AppError('teams.http503', 'teams answered 503', { retryable: true }));
-    const msgs = [arm(1_000, { temperature: 97 }, 'hot-1')];
+    const msgs = [arm(1_000, { temperature: 97, status: 'fault' }, 'hot-1')];
     await expect(h.send(msgs)).rejects.toThrow('503');
     await h.send(msgs);
     expect(h.alerts.sent).toHaveLength(1);
-  });
-
-  it('escalates when the condition outlasts the cooldown', async () => {
-    const h = harness({ settings: { alertCooldownMs: 1_000 } });
-    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
-    await h.send([arm(0, { temperature: 99, status: 'running' }, 'hot-a')]);
-    await h.send([arm(500, { temperature: 99 }, 'hot-b')]);
-    await h.send([arm(3_000, { temperature: 99 }, 'hot-c')]);
-    expect(h.alerts.sent.map((a) => a.escalatedSince)).toEqual([undefined, t0]);
+    // The retry raised the same incident, not a second one.
+    expect(new Set(h.store.alarmEvents.filter((e) => e.Event === 'raised').map((e) => e.IncidentId)).size).toBe(1);
   });
 
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
@@ -199,7 +230,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.map((c) => c.deviceId)).toEqual(['robotic-arm-001', 'conveyor-belt-001']);
     expect(calls[0]![0]!.features).toMatchObject({ temperature: 70, pressure: null });
-    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-1+fp-7' });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-2+fp-7' });
     failing = true;
     const second = await h.send([arm(20_000, { temperature: 71 })]);
     expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });

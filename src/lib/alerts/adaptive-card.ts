@@ -13,6 +13,7 @@ function formatValue(value: unknown, unit: string | undefined): string {
 
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
+  const step = alert.incident.event;
   const topSensors = Object.entries(alert.contributions)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
@@ -25,9 +26,16 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
     : stop?.outcome === 'failed' ? 'The automatic emergencyStop FAILED: stop the equipment by hand now and dispatch maintenance.'
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
+    : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
-  const escalation = alert.escalatedSince === undefined ? undefined : `Still ${critical ? 'critical' : 'in warning'} since the alert at ${new Date(alert.escalatedSince).toISOString()}: escalate to the maintenance lead.`;
+  const since = new Date(alert.incident.raisedAt).toISOString();
+  const subtitle =
+    step === 'escalated' ? `Escalated: the incident raised at ${since} got worse. Escalate to the maintenance lead.`
+    : step === 'cleared' ? `Cleared: the incident raised at ${since} is over.`
+    : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
+    : undefined;
+  const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
@@ -38,11 +46,11 @@ export function alertCard(alert: Alert): Record<string, unknown> {
         type: 'TextBlock',
         size: 'Large',
         weight: 'Bolder',
-        color: critical ? 'Attention' : 'Warning',
-        text: `${escalation ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}: ${alert.equipmentType} ${alert.deviceId}${alert.line ? ` on ${alert.line}` : ''}`,
+        color: step === 'cleared' ? 'Good' : critical ? 'Attention' : 'Warning',
+        text: `${heading}: ${alert.equipmentType} ${alert.deviceId}${alert.line ? ` on ${alert.line}` : ''}`,
         wrap: true,
       },
-      ...(escalation ? [{ type: 'TextBlock', text: escalation, wrap: true, weight: 'Bolder' }] : []),
+      ...(subtitle ? [{ type: 'TextBlock', text: subtitle, wrap: true, weight: 'Bolder' }] : []),
       {
         type: 'FactSet',
         facts: [
@@ -58,7 +66,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       { type: 'TextBlock', text: 'Readings', weight: 'Bolder', spacing: 'Medium' },
       { type: 'FactSet', facts: readingFacts },
       { type: 'TextBlock', text: action, wrap: true },
-      { type: 'TextBlock', text: `Alert ${alert.id}`, isSubtle: true, size: 'Small', wrap: true },
+      { type: 'TextBlock', text: `Incident ${alert.incident.id}`, isSubtle: true, size: 'Small', wrap: true },
     ],
     actions: alert.dashboardUrl
       ? [{ type: 'Action.OpenUrl', title: 'Open in dashboard', url: `${alert.dashboardUrl.replace(/\/$/, '')}/#/equipment/${encodeURIComponent(alert.deviceId)}` }]

@@ -338,7 +338,10 @@ export class StreamingDetector {
           s.dm += a * Math.max(-cfg.clip, Math.min(cfg.clip, zd)) * sdd;
           s.ds += a * (Math.abs(step - s.dm) * 1.2533 - s.ds);
           const before = s.f;
-          s.f += (x - s.f) / Math.min(s.n, cfg.levelReadings);
+          // A normal-looking reading pulls a shifted level back four times faster: evidence clears
+          // soon after the data returns to normal, while a real shift (few normal readings) stays smoothed.
+          const returning = Math.abs(z) < 1.5 && Math.abs(s.f - s.m) > Math.abs(x - s.m);
+          s.f += (x - s.f) * Math.min(0.5, (returning ? 4 : 1) / Math.min(s.n, cfg.levelReadings));
           s.g += ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings);
         }
         s.l = x;

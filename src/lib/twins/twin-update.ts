@@ -6,6 +6,7 @@
  */
 import type { JsonPatchOp, ScoreResult, TwinState } from '../ports.ts';
 import type { Reading } from '../telemetry/reading.ts';
+import type { AlarmEvidence } from '../alerts/alarm-lifecycle.ts';
 
 export type HealthStatus = 'normal' | 'warning' | 'critical';
 
@@ -21,6 +22,8 @@ export function healthOf(score: number, t: Thresholds): HealthStatus {
 export interface ScoredReading {
   reading: Reading;
   score: ScoreResult;
+  /** What the alarm lifecycle reads of it (the pipeline sets it). */
+  alarm?: AlarmEvidence;
 }
 
 export interface TwinUpdate {
