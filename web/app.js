@@ -98,6 +98,10 @@
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
     $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', { 'data-reading': k }, fmt(v)))));
+    const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
+    $('shelve-state').textContent = shelved ? `Notifications shelved until ${new Date(eq.shelvedUntil).toLocaleTimeString()} by ${eq.shelvedBy || 'someone'}.` : 'Notifications on.';
+    $('shelve-toggle').textContent = shelved ? 'Unshelve' : 'Shelve alarms 1 h';
+    $('shelve-toggle').onclick = () => shelve(eq.$dtId, shelved ? 0 : 60);
   }
 
   const charts = {};
@@ -156,20 +160,41 @@
     const { items } = await api('/alerts?limit=50');
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
       const acked = a.acknowledged;
-      return el('li', { class: `${a.severity}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId },
-        el('strong', {}, `${a.severity.toUpperCase()} ${a.deviceId}`), ' ',
+      const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}` : 'active';
+      return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
+        el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
+        el('span', { class: 'state' }, state), ' ',
         el('span', {}, `score ${fmt(a.anomalyScore)}${a.failureProbability !== null ? `, failure ${Math.round(a.failureProbability * 100)} %` : ''}`),
-        el('div', { class: 'when' }, new Date(a.time).toLocaleString(), acked ? ` · acknowledged by ${acked.by}` : ''),
+        el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, acked ? ` · acknowledged by ${acked.by}` : ''),
         el('div', { class: 'buttons' },
           el('button', { type: 'button', onclick: () => select(a.deviceId) }, 'Show'),
-          acked ? null : el('button', { type: 'button', 'data-ack': a.alertId, onclick: () => acknowledge(a.alertId) }, 'Acknowledge')));
-    }) : [el('li', { class: 'empty' }, 'No alerts in the last 7 days.')]));
+          acked ? null : el('button', { type: 'button', 'data-ack': a.alertId, onclick: () => acknowledge(a.alertId) }, 'Acknowledge'),
+          el('button', { type: 'button', 'data-shelve': a.deviceId, onclick: () => shelve(a.deviceId, 60) }, 'Shelve 1 h')));
+    }) : [el('li', { class: 'empty' }, 'No incidents in the last 7 days.')]));
+  }
+
+  function user(action) {
+    const by = localStorage.getItem('twins.user') || prompt(`${action} as (your name):`) || '';
+    if (by) localStorage.setItem('twins.user', by);
+    return by;
+  }
+
+  /** Shelving (ISA-18.2): the equipment's alarms are still recorded; nobody is told until it ends. */
+  async function shelve(deviceId, minutes) {
+    const by = user(minutes ? 'Shelve' : 'Unshelve');
+    if (!by) return;
+    try {
+      const r = await api(`/equipment/${encodeURIComponent(deviceId)}/shelve`, { method: 'POST', body: JSON.stringify({ by, minutes }) });
+      setStatus(r.shelvedUntil ? `${deviceId}: notifications shelved until ${new Date(r.shelvedUntil).toLocaleTimeString()}` : `${deviceId}: notifications back on`);
+    } catch (error) {
+      setStatus(`Shelve: ${error.message}`);
+    }
+    await refresh();
   }
 
   async function acknowledge(id) {
-    const by = localStorage.getItem('twins.user') || prompt('Acknowledge as (your name):') || '';
+    const by = user('Acknowledge');
     if (!by) return;
-    localStorage.setItem('twins.user', by);
     try {
       await api(`/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST', body: JSON.stringify({ by }) });
     } catch (error) {

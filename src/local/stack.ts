@@ -115,8 +115,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return true;
     },
   });
+  // The process environment tunes the pipeline (TWIN_PATCH_INTERVAL_MS, ALARM_*, AUTO_STOP_*…),
+  // as app settings do in Azure; where the services are is the local stack's to say.
   const config = loadConfig({
-    LOG_LEVEL: process.env.LOG_LEVEL,
+    ...process.env,
     EVENTHUB_NAME: 'telemetry',
     EVENTHUB_CONSUMER_GROUP: '$Default',
     DIGITAL_TWINS_URL: adt.url,

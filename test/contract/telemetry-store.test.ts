@@ -28,6 +28,10 @@ const batch: StoreBatch = {
     { ReceivedAt: at(3), Reason: 'envelope.noDevice', Detail: 'no device id', DeviceId: null, MessageId: null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: '{}' },
   ],
   acks: [{ AlertId: 'arm-1:critical:1', AckedAt: at(4), AckedBy: 'Dana', Note: 'checked' }],
+  alarmEvents: [
+    { Timestamp: at(2), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'critical', Notified: 'yes', Detail: '' },
+    { Timestamp: at(5), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'cleared', Priority: 'critical', Notified: 'yes', Detail: '' },
+  ],
   actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-2+failure-lr-v1' }],
 };
 const keyOf = (table: string, row: Record<string, unknown>) => TABLES.find((t) => t.name === table)!.key.map((k) => String(row[k])).join('|');
@@ -81,6 +85,14 @@ describe('the telemetry store contract', () => {
   it("returns a device's history in time order, newest `limit` readings of the window", async () => {
     const h = await store.history('arm-1', Date.parse(at(0)), Date.parse(at(10)), 2);
     expect(h.map((p) => [p.time, p.readings.temperature, p.anomalyScore])).toEqual([[at(2), 95, 0.9], [at(3), 72, 0.1]]);
+  });
+
+  it('lists an incident with its priority, whether it has cleared, and its acknowledgement', async () => {
+    const [incident] = await store.alerts(Date.parse(at(0)), 10);
+    expect(incident).toMatchObject({ alertId: 'arm-1:critical:1', deviceId: 'arm-1', priority: 'critical', state: 'cleared', clearedAt: at(5), acknowledged: { by: 'Dana' } });
+    // Reopened after it cleared: active again.
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(6), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'reopened' }] });
+    expect((await store.alerts(Date.parse(at(0)), 10))[0]).toMatchObject({ state: 'active', clearedAt: null, priority: 'critical' });
   });
 
   it('keeps everything across closing and reopening the file', async () => {

@@ -30,7 +30,8 @@ async function call(path: string, init: RequestInit & { key?: string | null } = 
 
 beforeAll(async () => {
   stack = await startTestStack('api', { apiKey: KEY, env: { API_MAX_PAGE_SIZE: '20' } });
-  const fleet = fleetOn(stack, DEFAULT_PLANT.equipment.slice(0, 3), { rate: 20, messagesPerDevice: 30, anomalyRate: 0.2 });
+  // They wear out through the run, past their normal band: each raises an incident.
+  const fleet = fleetOn(stack, DEFAULT_PLANT.equipment.slice(0, 3), { rate: 20, messagesPerDevice: 30, anomalyRate: 0.2, degradation: { onsetSeconds: 0.2, failureSeconds: 3 } });
   await fleet.start();
   await fleet.whenDone();
   await until('every message stored', async () => (await stack.store.count('EquipmentTelemetry')) >= 90, { timeoutMs: 30_000 });
@@ -97,11 +98,12 @@ describe('the HTTP API', () => {
     expect((await call('/api/equipment/no-such-machine/history')).status).toBe(404);
   });
 
-  it('lists alerts, acknowledges one once, and refuses unknown alerts and bad bodies', async () => {
+  it('lists incidents, acknowledges one once, and refuses unknown alerts and bad bodies', async () => {
     const { body } = await call('/api/alerts');
     expect(body.items.length).toBeGreaterThan(0);
     const alert = body.items[0];
-    expect(alert).toMatchObject({ acknowledged: null });
+    expect(alert).toMatchObject({ acknowledged: null, state: 'active', clearedAt: null });
+    expect(['warning', 'critical']).toContain(alert.priority);
     const ack = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Dana (shift B)', note: 'bearing checked' }) });
     expect(ack.status).toBe(200);
     const again = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Sam' }) });
@@ -113,6 +115,20 @@ describe('the HTTP API', () => {
     expect((await call('/api/alerts/nope/ack', { method: 'POST', body: JSON.stringify({ who: 'Sam' }) })).body.code).toBe('request.invalid');
     expect((await call('/api/alerts/nope/ack', { method: 'POST', body: '{not json' })).body.code).toBe('request.invalidJson');
     expect((await call('/api/alerts?limit=500')).body.detail).toContain('page size limit of 20');
+  });
+
+  it('shelves an equipment\'s notifications on its twin, unshelves them, and refuses bad requests', async () => {
+    const id = DEFAULT_PLANT.equipment[0]!.id;
+    const shelved = await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 60, reason: 'sensor swap' }) });
+    expect(shelved.status).toBe(200);
+    expect(Date.parse(shelved.body.shelvedUntil)).toBeGreaterThan(Date.now() + 59 * 60_000);
+    const twin = (await call(`/api/twins/${id}`)).body;
+    expect(twin).toMatchObject({ shelvedUntil: shelved.body.shelvedUntil, shelvedBy: 'Dana: sensor swap' });
+    const off = await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 0 }) });
+    expect(off.body.shelvedUntil).toBeNull();
+    expect((await call('/api/equipment/no-such-machine/shelve', { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 5 }) })).status).toBe(404);
+    expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: -1 }) })).body.code).toBe('request.invalid');
+    expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ minutes: 5 }) })).body.code).toBe('request.invalid');
   });
 
   it('answers twin queries and refuses oversized or broken ones', async () => {

@@ -145,7 +145,7 @@ export interface Detection {
 /**
  * Equipment-independent features of recent telemetry for failure prediction, all toward each
  * sensor's failure side: the largest and the combined level shift (in `driftSigma` units), the
- * steepest slope of the fast level (spreads per hour), how far the nearest sensor has gone from
+ * steepest slope of the fast level (spreads per `levelReadings` readings), how far the nearest sensor has gone from
  * its normal edge toward its hard limit (0 at the edge, 1 at the limit), and the envelope score.
  */
 export interface FailureFeatures {
@@ -299,8 +299,10 @@ export class StreamingDetector {
           driftSensor = name;
         }
         const g = sides.up && sides.down ? Math.abs(s.g) : sides.up ? s.g : -s.g;
+        // The failure model reads the slope per level window (in readings, not hours), so one
+        // model serves one reading a second and one a minute alike; the remaining life is in hours.
+        slopeMax = Math.max(slopeMax, g * cfg.levelReadings);
         const perHour = dtHours > 0 ? g / dtHours : 0;
-        slopeMax = Math.max(slopeMax, perHour);
         const [edge, limit] = sides.up ? [env.normalHigh, env.limitHigh] : [env.normalLow, env.limitLow];
         if (edge !== undefined && limit !== undefined && limit !== edge) {
           proximity = Math.max(proximity, Math.max(-2, Math.min(2, (s.f - edge) / (limit - edge))));

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { queryBody } from './twin-api.ts';
-import { ackBody } from './plant-api.ts';
+import { ackBody, shelveBody } from './plant-api.ts';
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: { 400: 'Invalid request', 401: 'Missing or wrong function key', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 415: 'Not JSON', 502: 'A dependency refused', 503: 'A dependency is unavailable' }[c] ?? 'Error', content: { 'application/problem+json': { schema: problem } } }]));
@@ -35,6 +35,7 @@ export const OPERATIONS: Record<string, { path: string; method: 'get' | 'post'; 
     },
   },
   alertList: { path: '/alerts', method: 'get', operation: { summary: 'Alerts raised, newest first, with acknowledgements', parameters: [{ name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: 7 days ago' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most API_MAX_PAGE_SIZE' }], responses: { ...ok('Alerts'), ...errors(400, 401, 503) } } },
+  equipmentShelve: { path: '/equipment/{id}/shelve', method: 'post', operation: { summary: "Shelve an equipment's alarm notifications for some minutes (recorded as usual, nobody told); 0 unshelves", parameters: [id('equipment id')], requestBody: jsonBody(shelveBody), responses: { ...ok('Shelved until'), ...errors(400, 401, 404, 413, 415, 503) } } },
   alertAck: { path: '/alerts/{id}/ack', method: 'post', operation: { summary: 'Acknowledge an alert (the first acknowledgement stands)', parameters: [id('alert id')], requestBody: jsonBody(ackBody), responses: { ...ok('Acknowledged'), ...errors(400, 401, 404, 409, 413, 415, 503) } } },
   modelList: { path: '/models', method: 'get', operation: { summary: 'The DTDL models uploaded to Digital Twins', responses: { ...ok('Models'), ...errors(401, 503) } } },
   openapi: { path: '/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: ok('OpenAPI 3.1') } },

@@ -44,6 +44,13 @@ export const ackBody = z.strictObject({
   note: z.string().max(500).default(''),
 });
 
+/** Shelving (ISA-18.2): notifications off for a while, by someone, for a reason; 0 minutes unshelves. */
+export const shelveBody = z.strictObject({
+  by: z.string().trim().min(1, 'by: who shelves').max(100),
+  minutes: z.number().int().min(0).max(7 * 24 * 60),
+  reason: z.string().max(500).default(''),
+});
+
 function queryParams(req: ApiRequest): Record<string, string> {
   return Object.fromEntries(new URL(req.url).searchParams);
 }
@@ -172,6 +179,25 @@ export function createPlantApi(deps: PlantApiDeps) {
       if (outcome === 'unknownAlert') throw new AppError('alert.notFound', `no alert with id '${id}'`, { status: 404 });
       if (outcome === 'alreadyAcknowledged') throw new AppError('alert.alreadyAcknowledged', `alert '${id}' is already acknowledged`, { status: 409 });
       return json(200, { alertId: id, acknowledged: { at, by: body.by, note: body.note } });
+    }),
+
+    /**
+     * POST /api/equipment/{id}/shelve {by, minutes, reason?}: the pipeline records this
+     * equipment's alarms as usual and tells nobody until then (written on the twin, which the
+     * pipeline reads; 0 minutes ends it).
+     */
+    shelve: guarded(async (req) => {
+      const id = parse(z.string().min(1).max(128), req.params.id, 'id');
+      const body = parse(shelveBody, await readJson(req, deps.maxBodyBytes), 'body');
+      await deps.twins.getTwin(id); // 404 for an unknown equipment
+      const until = now() + body.minutes * 60_000;
+      const by = body.reason ? `${body.by}: ${body.reason}` : body.by;
+      await deps.twins.patch(id, [
+        { op: 'add', path: '/shelvedUntil', value: new Date(until).toISOString() },
+        { op: 'add', path: '/shelvedBy', value: by },
+      ]);
+      deps.logger.log('info', body.minutes ? 'alarms shelved' : 'alarms unshelved', { deviceId: id, until: new Date(until).toISOString(), by });
+      return json(200, { equipmentId: id, shelvedUntil: body.minutes ? new Date(until).toISOString() : null, shelvedBy: by });
     }),
 
     /** GET /api/models → the models uploaded to Digital Twins */

@@ -68,7 +68,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
    * commit): partitions writing at once share one commit instead of queueing for one each.
    */
   write(batch: StoreBatch): Promise<void> {
-    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) === 0) return Promise.resolve();
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) + (batch.alarmEvents?.length ?? 0) === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.draining) void this.drain();
