@@ -55,7 +55,7 @@ for (const plan of plans) {
     const s = performance.now();
     const d = detector.step(state, reading.time, reading.features, reading.status);
     detectorMs += performance.now() - s;
-    const events = lifecycle.evaluate(alarms, [alarmEvidence(reading.time, d, undefined, reading.status)], { line: plan.deviceId, idOf: () => `${plan.deviceId}|${reading.time}` });
+    const events = lifecycle.evaluate(alarms, [alarmEvidence(d, undefined)], { line: plan.deviceId, idOf: () => `${plan.deviceId}|${reading.time}` });
     for (const e of events) if (e.notify && e.kind === 'raised') starts.push(e.time);
     for (const [, b, tracker] of scorers) tracker.observe(reading.time, b.step(reading.time, reading.features));
   }
@@ -111,7 +111,7 @@ for (let t = 0; t < SHIFT_S; t++) {
     const features: Record<string, number> = {};
     for (const [k, v] of Object.entries(body)) if (typeof v === 'number' && k !== 'cycleCount') features[k] = v;
     const d = detector.step(m.state, time, features, String(body.status));
-    for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(time, d, undefined, String(body.status))], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
+    for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(d, undefined)], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
       if (e.kind !== 'raised') continue;
       if (e.notify) cards++;
       if (e.priority === 'low') lowIncidents++;

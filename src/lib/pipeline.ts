@@ -227,9 +227,7 @@ export class TelemetryPipeline {
     for (let i = 0; i < inputs.length; i++) {
       const work = owners[i]!;
       const input = inputs[i]!;
-      const measured: Record<string, number | null> = {};
-      for (const name of work.kind.measuredTelemetry) measured[name] = input.features[name] ?? null;
-      const d = this.detector.step(this.detectorStateOf(work.state), input.time, measured, input.status);
+      const d = this.detector.step(this.detectorStateOf(work.state), input.time, input.features, input.status, work.kind.measuredTelemetry);
       detections[i] = d;
       input.derived = d.features as unknown as Record<string, number>;
     }
@@ -248,7 +246,7 @@ export class TelemetryPipeline {
               contributions: e.anomalyScore > d.anomalyScore ? e.contributions : d.contributions,
               modelVersion: `${STREAMING_MODEL_VERSION}+${e.modelVersion}`,
             };
-      owners[i]!.scored.push({ reading: valid[i]!, score, alarm: alarmEvidence(inputs[i]!.time, d, score.failureProbability, inputs[i]!.status) });
+      owners[i]!.scored.push({ reading: valid[i]!, score, alarm: alarmEvidence(d, score.failureProbability) });
     }
 
     // 4. The alarm lifecycle, before any effect, so the store rows carry incident ids. It runs on
@@ -266,7 +264,8 @@ export class TelemetryPipeline {
       lines.set(deviceId, (await this.lineOf(deviceId)) ?? deviceId);
     });
     for (const [deviceId, work] of byDevice) {
-      const state = structuredClone(this.alarmStateOf(work.state));
+      // AlarmState is flat: a shallow copy is a copy.
+      const state = { ...this.alarmStateOf(work.state) };
       const events = this.alarms.evaluate(state, work.fresh.map((s) => s.alarm!), {
         line: lines.get(deviceId) ?? deviceId,
         idOf: (i) => `${deviceId}|${work.fresh[i]!.reading.key}`,
@@ -520,7 +519,7 @@ export class TelemetryPipeline {
       // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
       const open = work.alarm?.state;
       const health: HealthStatus = open?.id && open.p && open.p !== 'low' ? open.p : 'normal';
-      const alarmJson = work.alarm ? JSON.stringify(work.alarm.state) : undefined;
+      const alarmState = work.alarm?.state;
       const verdict = stops.get(deviceId);
       const sent = verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined;
       for (let attempt = 0; ; attempt++) {
@@ -533,8 +532,9 @@ export class TelemetryPipeline {
           properties: this.propertiesOf(work.kind),
           alertTime,
           ...(sent ? { stop: sent } : {}),
-          ...(detector ? { detectorState: JSON.stringify(detector.state) } : {}),
-          ...(alarmJson !== undefined ? { alarmState: alarmJson } : {}),
+          // Serialised only when a patch goes out.
+          ...(detector ? { detectorState: () => JSON.stringify(detector.state) } : {}),
+          ...(alarmState ? { alarmState: () => JSON.stringify(alarmState) } : {}),
           health,
         });
         if (!update) {
@@ -547,7 +547,7 @@ export class TelemetryPipeline {
           // The twin now holds this state: the next batch continues from the in-memory copy.
           if (detector) detector.stored = update.next.detectorState;
           const alarm = this.alarmStates.get(deviceId);
-          if (alarm && alarmJson !== undefined) alarm.stored = update.next.alarmState;
+          if (alarm && alarmState) alarm.stored = update.next.alarmState;
           outcome.patched++;
           return;
         } catch (error) {

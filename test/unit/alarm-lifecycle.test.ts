@@ -48,8 +48,10 @@ describe('the alarm lifecycle', () => {
       ['escalated', 'critical', true],
       ['cleared', 'critical', true],
     ]);
-    const ids = new Set(events.map((e) => e.incidentId));
+    // The lone outlier that came first is a record of its own; the condition is one incident.
+    const ids = new Set(events.filter((e) => e.priority !== 'low').map((e) => e.incidentId));
     expect(ids.size).toBe(1);
+    expect(events[1]!.incidentId).not.toBe(events[0]!.incidentId);
     // Raised at the 5th unusual reading in a row (the on-delay), cleared a minute after it ended.
     expect(events[1]!.time).toBe(T0 + 4 * SEC);
     expect(events[3]!.time).toBeGreaterThanOrEqual(T0 + 30 * SEC + 60 * SEC - SEC);
@@ -72,6 +74,17 @@ describe('the alarm lifecycle', () => {
     const events = feed(lifecycle, state, readings);
     const notified = events.filter((e) => e.notify);
     expect(notified.map((e) => e.kind)).toEqual(['raised']);
+  });
+
+  it('clears on equipment that keeps throwing lone outliers: they do not hold the condition open', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    // A sustained condition, then normal running with a lone outlier every 20 seconds.
+    const after = seconds(10, 200, (t, i) => (i % 20 === 7 ? unusual(t, 1, { envelopeScore: 0.9 }) : quiet(t)));
+    const events = feed(lifecycle, state, [...seconds(0, 10, (t, i) => unusual(t, i + 1)), ...after]);
+    const cleared = events.find((e) => e.kind === 'cleared' && e.priority !== 'low');
+    expect(cleared).toBeDefined();
+    expect(cleared!.time).toBeLessThanOrEqual(T0 + 75 * SEC);
   });
 
   it('reopens the same incident when the condition is back soon after it cleared, telling people again', () => {

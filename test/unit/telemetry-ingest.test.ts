@@ -136,7 +136,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     await h.send(seconds(90, 80, calm, 'c'));
     expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
-    expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'low'], ['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
+    expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
   });
 
   it('escalates a warning incident to critical with one more card, for the same incident', async () => {

@@ -187,6 +187,12 @@ export class AlarmLifecycle {
         // The incident's first step to warning or above is its raise (one that began as a lone
         // outlier included); later steps up are escalations.
         const kind: AlarmEventKind = state.p && state.p !== 'low' ? 'escalated' : 'raised';
+        // A condition that follows lone outliers is an incident of its own, raised now (a
+        // reopened one keeps its id).
+        if (kind === 'raised' && state.p === 'low' && !state.o) {
+          state.id = idOf(context, i);
+          state.r = e.time;
+        }
         state.p = priority;
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
@@ -195,8 +201,10 @@ export class AlarmLifecycle {
         if (!quiet) state.n = priority;
         events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), index: i });
       }
-      // Count down to clearing: below the deadband for the off-delay, in readings and in time.
-      if (e.evidence >= cfg.clearLevel || (priority !== undefined && priority !== 'low')) {
+      // Count down to clearing: below the deadband for the off-delay, in readings and in time. A
+      // lone outlier (not sustained) does not hold the condition open, or noisy equipment would
+      // never clear.
+      if ((priority !== undefined && priority !== 'low') || (e.evidence >= cfg.clearLevel && e.sustained >= 2)) {
         delete state.q;
         delete state.qn;
         continue;
@@ -228,17 +236,8 @@ export class AlarmLifecycle {
 }
 
 
-/** What the lifecycle reads of a detection (and the failure model's probability, when there is one). */
-export function alarmEvidence(time: number, d: Detection, failureProbability: number | undefined, status: string | undefined): AlarmEvidence {
-  return {
-    time,
-    evidence: d.evidence,
-    anomalyScore: d.anomalyScore,
-    sustained: d.sustained,
-    sensorsUnusual: d.sensorsUnusual,
-    driftScore: d.driftScore,
-    envelopeScore: d.envelopeScore,
-    failureProbability,
-    fault: status === 'fault',
-  };
+/** What the lifecycle reads of a detection: the detection itself, with the failure model's probability when there is one. */
+export function alarmEvidence(d: Detection, failureProbability: number | undefined): AlarmEvidence {
+  d.failureProbability = failureProbability;
+  return d;
 }

@@ -121,6 +121,12 @@ export interface DetectorState {
 export type DetectionKind = 'normal' | 'spike' | 'shift' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
 
 export interface Detection {
+  /** The reading's time; what the alarm lifecycle reads is on the detection itself (AlarmEvidence). */
+  time: number;
+  /** The controller reported a fault with this reading. */
+  fault: boolean;
+  /** Set by the caller once the failure model has scored the reading. */
+  failureProbability: number | undefined;
   /** [0,1], graded: the strongest of the novelty score (once per episode), drift, stuck and envelope. */
   anomalyScore: number;
   /** [0,1]: what the evidence says now, without the once-per-episode refractory; clears with the data. */
@@ -157,8 +163,14 @@ export interface FailureFeatures {
 }
 export const FAILURE_FEATURES = ['drift', 'driftRss', 'slope', 'proximity', 'envelope'] as const satisfies readonly (keyof FailureFeatures)[];
 
+/**
+ * Sensor and pair maps have no prototype: a sensor may be called anything (`__proto__`,
+ * `constructor`), and a plain lookup then finds only what was stored.
+ */
+const dict = <T>() => Object.create(null) as Record<string, T>;
+
 export function emptyDetectorState(): DetectorState {
-  return { version: 2, t: 0, s: {}, p: {}, h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, k: 0 };
+  return { version: 2, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, k: 0 };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -175,25 +187,24 @@ export function reviveDetectorState(value: unknown): DetectorState {
   if (!isRecord(value) || value.version !== 2 || !finite(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !finite(value.u) || !finite(value.k)) return fresh;
   const h = value.h;
   if (!finite(h.e) || !finite(h.m) || !finite(h.v) || !finite(h.n)) return fresh;
-  const out: DetectorState = { version: 2, t: value.t, s: {}, p: {}, h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: value.u, k: value.k };
+  const out: DetectorState = { version: 2, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: value.u, k: value.k };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => finite(s[k]))) return fresh;
-    defineOwn(out.s, name, { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x } as SensorState);
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
     if (!isRecord(p) || !finite(p.ab) || !finite(p.aa) || !finite(p.bb)) return fresh;
-    defineOwn(out.p, key, { ab: p.ab, aa: p.aa, bb: p.bb });
+    out.p[key] = { ab: p.ab, aa: p.aa, bb: p.bb };
   }
   return out;
 }
 
-/** Sets an own property even for a name such as `__proto__` (a CSV column may be called anything). */
+/** Sets an own property even for a name such as `__proto__` on an object that has a prototype. */
 function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
-const own = <T>(target: Record<string, T>, key: string): T | undefined => (Object.hasOwn(target, key) ? target[key] : undefined);
 
 /** Upper tail of the standard normal distribution (Numerical Recipes' erfc, |error| < 1.2e-7). */
 function upperTail(x: number): number {
@@ -216,8 +227,14 @@ function failureSides(env: Envelope): { up: boolean; down: boolean } {
 
 export class StreamingDetector {
   readonly settings: Readonly<DetectorSettings>;
-  constructor(settings: Partial<DetectorSettings> = {}, private readonly envelopes: Readonly<Record<string, Envelope>> = OPERATING_ENVELOPES) {
+  /** Scratch for one step (step is synchronous): warm sensors' clipped residuals, and their names. */
+  private readonly zs: number[] = [];
+  private readonly warmNames: string[] = [];
+  /** Envelopes by sensor name: a Map, so no name finds an inherited property. */
+  private readonly envelopeOf: ReadonlyMap<string, Envelope>;
+  constructor(settings: Partial<DetectorSettings> = {}, envelopes: Readonly<Record<string, Envelope>> = OPERATING_ENVELOPES) {
     this.settings = { ...DEFAULT_DETECTOR_SETTINGS, ...settings };
+    this.envelopeOf = new Map(Object.entries(envelopes));
   }
 
   /** A log-likelihood (0..1) mapped to a score so that `at` lands on 0.5. */
@@ -228,8 +245,9 @@ export class StreamingDetector {
   /**
    * Scores one reading against `state`, then folds it into `state` (mutated in place). A reading
    * older than the state's newest is scored but not learnt, so a replay cannot rewind the state.
+   * `names` picks the sensors to read (default: every own key of `features`).
    */
-  step(state: DetectorState, time: number, features: Readonly<Record<string, number | null | undefined>>, status?: string): Detection {
+  step(state: DetectorState, time: number, features: Readonly<Record<string, number | null | undefined>>, status?: string, names: readonly string[] = Object.keys(features)): Detection {
     const cfg = this.settings;
     const running = status === undefined || status === 'running';
     // Back from maintenance: what was normal before may not be normal now.
@@ -239,9 +257,10 @@ export class StreamingDetector {
     }
     const learn = time > state.t;
     const dtHours = state.t > 0 && learn ? (time - state.t) / 3_600_000 : 0;
-    const names = Object.keys(features);
-    const zs: number[] = [];
-    const warmNames: string[] = [];
+    const zs = this.zs;
+    const warmNames = this.warmNames;
+    zs.length = 0;
+    warmNames.length = 0;
     let surprise = 0;
     let surpriseSensor: string | undefined;
     let unusual = 0;
@@ -258,7 +277,7 @@ export class StreamingDetector {
     for (const name of names) {
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
-      const env = own(this.envelopes, name);
+      const env = this.envelopeOf.get(name);
       if (env) {
         const e = sensorScore(x, env, running);
         if (e > envelope) {
@@ -266,10 +285,10 @@ export class StreamingDetector {
           envelopeSensor = name;
         }
       }
-      let s = own(state.s, name);
+      let s = state.s[name];
       if (!s) {
         s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0 };
-        defineOwn(state.s, name, s);
+        state.s[name] = s;
         continue; // the first reading only starts the baseline
       }
       const floor = 1e-6 + 1e-3 * Math.abs(s.m);
@@ -355,12 +374,16 @@ export class StreamingDetector {
     let patternSensor: string | undefined;
     for (let i = 0; i < warmNames.length; i++) {
       for (let j = i + 1; j < warmNames.length; j++) {
-        const [a, b, za, zb] = warmNames[i]! < warmNames[j]! ? [warmNames[i]!, warmNames[j]!, zs[i]!, zs[j]!] : [warmNames[j]!, warmNames[i]!, zs[j]!, zs[i]!];
-        const key = `${a}|${b}`;
-        let p = own(state.p, key);
+        const inOrder = warmNames[i]! < warmNames[j]!;
+        const a = inOrder ? warmNames[i]! : warmNames[j]!;
+        const b = inOrder ? warmNames[j]! : warmNames[i]!;
+        const za = inOrder ? zs[i]! : zs[j]!;
+        const zb = inOrder ? zs[j]! : zs[i]!;
+        const key = this.pairKey(a, b);
+        let p = state.p[key];
         if (!p) {
           p = { ab: 0, aa: 0, bb: 0 };
-          defineOwn(state.p, key, p);
+          state.p[key] = p;
         }
         if (p.aa > 0 && p.bb > 0) {
           const sa = Math.sqrt(p.aa);
@@ -432,7 +455,20 @@ export class StreamingDetector {
     }
     const contributions = lead === undefined ? NO_CONTRIBUTIONS : this.contributions(state, features, lead, kind);
     const failure: FailureFeatures = { drift: driftMax, driftRss, slope: slopeMax, proximity, envelope };
-    return { anomalyScore, evidence, driftScore, envelopeScore, kind, sustained, sensorsUnusual: unusual, contributions, features: failure, rulHours };
+    return { time, fault: status === 'fault', failureProbability: undefined, anomalyScore, evidence, driftScore, envelopeScore, kind, sustained, sensorsUnusual: unusual, contributions, features: failure, rulHours };
+  }
+
+  /** "a|b", made once per pair of names: the hot path allocates no strings. */
+  private readonly pairKeys = new Map<string, Map<string, string>>();
+  private pairKey(a: string, b: string): string {
+    let byB = this.pairKeys.get(a);
+    if (!byB) this.pairKeys.set(a, (byB = new Map()));
+    let key = byB.get(b);
+    if (key === undefined) {
+      if (byB.size > 1000) byB.clear();
+      byB.set(b, (key = `${a}|${b}`));
+    }
+    return key;
   }
 
   /** Shares of the evidence per sensor, from each one's distance to its baseline; the leading sensor first. */
@@ -442,7 +478,7 @@ export class StreamingDetector {
     let total = 0;
     for (const name of Object.keys(features)) {
       const x = features[name];
-      const s = own(state.s, name);
+      const s = state.s[name];
       if (x === null || x === undefined || !Number.isFinite(x) || !s) continue;
       const w = Math.abs(x - s.m) / Math.max(s.s, 1e-6 + 1e-3 * Math.abs(s.m));
       if (w < 2 && name !== lead) continue;

@@ -42,10 +42,10 @@ export interface PlanOptions {
   alertTime: number | undefined;
   /** An emergencyStop the pipeline sent with this batch: recorded on the twin at once. */
   stop?: { time: number; reason: string };
-  /** The detector's state to store with the patch (JSON). */
-  detectorState?: string;
-  /** The alarm lifecycle's state to store with the patch (JSON). */
-  alarmState?: string;
+  /** The detector's state to store with the patch (JSON, made only when a patch is due). */
+  detectorState?: () => string;
+  /** The alarm lifecycle's state to store with the patch (JSON, made only when a patch is due). */
+  alarmState?: () => string;
   /**
    * The equipment's health as its open incident has it (none: normal). Without it, health is
    * the newest reading's score against the thresholds.
@@ -115,8 +115,10 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     set('lastEmergencyStopTime', new Date(options.stop.time).toISOString());
     set('lastEmergencyStopReason', options.stop.reason);
   }
-  set('detectorState', options.detectorState);
-  set('alarmState', options.alarmState);
+  const detectorState = options.detectorState?.();
+  const alarmState = options.alarmState?.();
+  set('detectorState', detectorState);
+  set('alarmState', alarmState);
 
   return {
     ops,
@@ -128,8 +130,8 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
       healthStatus: health,
       lastAlertTime: options.alertTime ?? state.lastAlertTime,
       lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
-      detectorState: options.properties.has('detectorState') && options.detectorState !== undefined ? options.detectorState : state.detectorState,
-      alarmState: options.properties.has('alarmState') && options.alarmState !== undefined ? options.alarmState : state.alarmState,
+      detectorState: options.properties.has('detectorState') && detectorState !== undefined ? detectorState : state.detectorState,
+      alarmState: options.properties.has('alarmState') && alarmState !== undefined ? alarmState : state.alarmState,
     },
   };
 }
