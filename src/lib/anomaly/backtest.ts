@@ -1,13 +1,15 @@
 /**
- * Replays stored telemetry through the streaming detector, device by device in time order, and
- * scores its alarms against a simulator run's ground truth (onset and failure per degrading
- * device): precision, recall, lead time and false alarms, counted as in bench:detect.
+ * Replays stored telemetry through the streaming detector and the alarm lifecycle the pipeline
+ * runs, device by device in time order, and scores the incidents that would have notified
+ * against a simulator run's ground truth (onset and failure per degrading device): precision,
+ * recall, lead time and false incidents, counted as in bench:detect.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { StreamingDetector, emptyDetectorState } from './streaming-detector.ts';
-import { EpisodeTracker, evaluateAlarms, type DetectionReport, type GroundTruth } from './evaluate.ts';
+import { evaluateAlarms, type DetectionReport, type GroundTruth } from './evaluate.ts';
+import { AlarmLifecycle, alarmEvidence, type AlarmSettings, type AlarmState } from '../alerts/alarm-lifecycle.ts';
 
 export interface TelemetryHistory {
   devices(): Promise<string[]>;
@@ -39,8 +41,9 @@ export interface BacktestResult extends DetectionReport {
   missingDevices: string[];
 }
 
-export async function backtest(history: TelemetryHistory, truthFile: GroundTruthFile, options: { rearmMs?: number; pageSize?: number; detector?: StreamingDetector } = {}): Promise<BacktestResult> {
+export async function backtest(history: TelemetryHistory, truthFile: GroundTruthFile, options: { alarms?: Partial<AlarmSettings>; pageSize?: number; detector?: StreamingDetector } = {}): Promise<BacktestResult> {
   const detector = options.detector ?? new StreamingDetector();
+  const lifecycle = new AlarmLifecycle({ thresholds: { warning: 0.5, critical: 0.8 }, ...options.alarms });
   const pageSize = options.pageSize ?? 10_000;
   const startedAt = Date.parse(truthFile.startedAt);
   const failures = new Map(truthFile.degradation.map((d) => [d.deviceId, { onset: Date.parse(d.onset), failure: Date.parse(d.failure) }]));
@@ -50,7 +53,8 @@ export async function backtest(history: TelemetryHistory, truthFile: GroundTruth
   let readings = 0;
   for (const deviceId of devices) {
     const state = emptyDetectorState();
-    const tracker = new EpisodeTracker(options.rearmMs ?? 3_600_000);
+    const alarms: AlarmState = {};
+    const raised: number[] = [];
     let after = startedAt - 1;
     let first: number | undefined;
     let last = 0;
@@ -60,7 +64,8 @@ export async function backtest(history: TelemetryHistory, truthFile: GroundTruth
         const features: Record<string, number> = {};
         for (const [k, v] of Object.entries(r.readings)) if (typeof v === 'number') features[k] = v;
         const status = typeof r.readings.status === 'string' ? r.readings.status : undefined;
-        tracker.observe(r.time, detector.step(state, r.time, features, status).driftScore >= 0.5);
+        const d = detector.step(state, r.time, features, status);
+        for (const e of lifecycle.evaluate(alarms, [alarmEvidence(d, undefined)], { line: deviceId, idOf: () => `${deviceId}|${r.time}` })) if (e.kind === 'raised' && e.notify) raised.push(e.time);
         first ??= r.time;
         last = r.time;
         readings++;
@@ -71,7 +76,7 @@ export async function backtest(history: TelemetryHistory, truthFile: GroundTruth
     if (first === undefined) continue;
     const f = failures.get(deviceId);
     truth.push({ deviceId, startTime: first, endTime: last, ...(f ? { onsetTime: f.onset, failureTime: f.failure } : {}) });
-    starts.set(deviceId, tracker.starts);
+    starts.set(deviceId, raised);
   }
   const seen = new Set(truth.map((t) => t.deviceId));
   return { ...evaluateAlarms(truth, starts), devices: truth.length, readings, missingDevices: [...failures.keys()].filter((d) => !seen.has(d)) };
