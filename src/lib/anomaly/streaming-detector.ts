@@ -70,7 +70,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   warmupReadings: 30,
   driftSigma: 3,
   stuckReadings: 30,
-  clip: 3,
+  clip: 5,
   calibration: 0.054,
   evidenceCalibration: 0.3,
   minCorrelation: 0.6,
