@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Services } from '../lib/composition.ts';
 import { HTTP_ROUTES, matchRoute } from '../lib/http/routes.ts';
 import { dashboardFile } from '../lib/http/dashboard.ts';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../lib/secrets.ts';
 import type { ApiRequest } from '../lib/http/twin-api.ts';
 import { problem, type ApiResponse } from '../lib/http/problem.ts';
 import { AppError } from '../lib/errors.ts';
@@ -63,8 +63,6 @@ export interface HttpHostOptions {
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
-const sameKey = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
-
 export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost> {
   const alerts: CapturedAlert[] = [];
   if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
@@ -95,7 +93,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
         if (!route.methods.includes(req.method as 'GET')) return write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
         if (route.authLevel === 'function' && options.apiKey) {
           const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
-          if (!sameKey(given, options.apiKey)) {
+          if (!sameSecret(given, options.apiKey)) {
             req.resume();
             const refused = given
               ? new AppError('auth.wrongKey', 'the API key is wrong', { status: 401 })

@@ -51,6 +51,21 @@ describe('the local Azure ML scoring endpoint', () => {
     await expect(client().score(many)).rejects.toMatchObject({ code: 'scoring.http413' });
     expect(ml.stats.refused).toBeGreaterThanOrEqual(4);
   });
+
+  it('answers any request without going down: a key of the right length but other bytes, and a path of slashes', async () => {
+    // 'k3é' has the key's three characters but four bytes: refused, not a crash.
+    await expect(client('k3é').score([input(healthy)])).rejects.toMatchObject({ code: 'scoring.http401' });
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const url = new URL(ml.scoringUri);
+      request({ host: url.hostname, port: url.port, path: '//', method: 'GET' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    expect(status).toBe(404);
+    expect(await client().score([input(healthy)])).toHaveLength(1);
+  });
 });
 
 describe('the failure model', () => {

@@ -50,6 +50,9 @@ describe('the HTTP API', () => {
       expect(missing.body.code).toBe('auth.missingKey');
       expect((await call(path, { key: 'wrong' })).body).toMatchObject({ code: 'auth.wrongKey', type: 'urn:manufacturing-twins:problem:auth.wrongKey', status: 401 });
     }
+    // Same length as the key, other bytes (one non-ASCII character): a refusal, not a 500.
+    expect((await call('/api/plant', { key: `é${KEY.slice(1)}` })).body).toMatchObject({ code: 'auth.wrongKey', status: 401 });
+    expect((await call('/api/plant', { key: `${KEY.slice(0, -1)}x` })).body).toMatchObject({ code: 'auth.wrongKey', status: 401 });
     expect((await call('/api/alerts/x/ack', { method: 'POST', body: '{}', key: null })).status).toBe(401);
     expect((await call('/api/twins/query', { method: 'POST', body: '{}', key: null })).status).toBe(401);
     expect((await call(`/api/plant?code=${KEY}`, { key: null })).status).toBe(200);

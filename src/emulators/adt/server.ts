@@ -18,6 +18,7 @@ import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
 import { Throttle, ADT_RATE_LIMITS, type RateLimits } from './throttle.ts';
 import { evaluate, type Doc } from './query/evaluate.ts';
 import { parseQuery, QueryError } from './query/parse.ts';
+import { sameSecret } from '../../lib/secrets.ts';
 
 export interface AdtEmulatorOptions {
   /** Where the database and the certificates live (default .data/adt). */
@@ -94,7 +95,7 @@ export async function startAdtEmulator(options: AdtEmulatorOptions = {}): Promis
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match) throw new AdtError(401, 'Unauthorized', 'A bearer token is required (Authorization: Bearer <token>).');
-    if (token !== 'any' && match[1] !== token) throw new AdtError(401, 'Unauthorized', 'The bearer token is not valid for this instance.');
+    if (token !== 'any' && !sameSecret(match[1]!, token)) throw new AdtError(401, 'Unauthorized', 'The bearer token is not valid for this instance.');
   };
 
   const page = (items: Doc[], url: URL, limit: number) => {

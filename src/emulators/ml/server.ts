@@ -7,7 +7,7 @@
  * An optional `azureml-model-deployment` header is echoed back as Azure does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../../lib/secrets.ts';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { FailureModel } from '../../lib/anomaly/failure-model.ts';
@@ -47,7 +47,6 @@ class Refusal extends Error {
   }
 }
 
-const sameKey = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export async function startMlEndpoint(options: MlEndpointOptions): Promise<MlEndpoint> {
   const maxBytes = options.maxBodyBytes ?? 1_500_000;
@@ -84,13 +83,14 @@ export async function startMlEndpoint(options: MlEndpointOptions): Promise<MlEnd
       res.writeHead(status, { 'content-type': typeof payload === 'string' ? 'text/plain' : 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
       res.end(text);
     };
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // Parsed as a path only: '//' or '//host/x' must not be read as an authority.
+    const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
     if (req.method === 'GET' && url.pathname === '/') return send(200, 'Healthy');
     if (url.pathname !== '/score') return send(404, { error: `no route ${url.pathname}: POST /score` });
     if (req.method !== 'POST') return send(405, { error: 'POST /score' }, { allow: 'POST' });
     stats.requests++;
     const auth = req.headers.authorization ?? '';
-    if (!auth.startsWith('Bearer ') || !sameKey(auth.slice(7), options.key)) {
+    if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7), options.key)) {
       stats.refused++;
       req.resume();
       return send(401, { error: 'missing or invalid endpoint key: send Authorization: Bearer <key>' });
@@ -117,7 +117,14 @@ export async function startMlEndpoint(options: MlEndpointOptions): Promise<MlEnd
     }
   };
 
-  const server: Server = createServer((req, res) => void handle(req, res));
+  // Whatever a request does, it gets an answer and the process goes on.
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: Error) => {
+      options.log?.(`ml endpoint: ${error.message}`);
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'bad request' }));
+      else res.destroy();
+    });
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
