@@ -62,6 +62,8 @@ export class Fleet {
   private readonly running: Running[] = [];
   private timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
+  /** This run's boot id, in every message id. */
+  private bootId = '';
   private done: Promise<void> = Promise.resolve();
   private finish: () => void = () => {};
   private readonly truthFile: string;
@@ -74,6 +76,7 @@ export class Fleet {
   async start(): Promise<void> {
     const { options } = this;
     this.startedAt = Date.now();
+    this.bootId = this.startedAt.toString(36);
     writeFileSync(
       join(options.runDir, 'ground-truth.json'),
       JSON.stringify(
@@ -157,7 +160,8 @@ export class Fleet {
 
   private send(r: Running, body: Record<string, unknown>, anomaly: boolean): void {
     const id = r.device.equipment.id;
-    const messageId = `${id}:${r.seq++}`;
+    // Unique per run too: the counter starts again at every start, like a rebooted device's.
+    const messageId = `${id}:${this.bootId}:${r.seq++}`;
     const now = Date.now();
     const message = new Message(JSON.stringify(body));
     message.messageId = messageId;

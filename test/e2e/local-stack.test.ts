@@ -38,7 +38,7 @@ describe('the local stack, end to end', () => {
     const rows = await stack.store.rows('EquipmentTelemetry');
     expect(rows).toHaveLength(sent);
     expect(new Set(rows.map((r) => r.MessageId)).size).toBe(sent);
-    expect(new Set(rows.map((r) => r.MessageId))).toEqual(new Set([...fleet.stats.sentAt.keys()].map((id) => `${id.split(':')[0]}|m:${id}`)));
+    expect(new Set(rows.map((r) => r.MessageId))).toEqual(new Set([...fleet.stats.sentAt].map(([id, at]) => `${id.split(':')[0]}|m:${id}@${at}`)));
   });
 
   it('leaves each twin holding its device\'s newest reading', async () => {
@@ -67,10 +67,10 @@ describe('the local stack, end to end', () => {
   });
 
   it('flags the injected anomalies, records each as a low-priority incident, and posts no card for them', async () => {
-    const truth = readFileSync(join(stack.dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { deviceId: string; messageId: string });
+    const truth = readFileSync(join(stack.dir, 'run', 'anomalies.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { deviceId: string; messageId: string; time: string });
     expect(truth.length).toBeGreaterThan(0);
     const flags = new Set((await stack.store.rows('AnomalyFlags')).map((r) => r.MessageId));
-    const caught = truth.filter((t) => flags.has(`${t.deviceId}|m:${t.messageId}`));
+    const caught = truth.filter((t) => flags.has(`${t.deviceId}|m:${t.messageId}@${Date.parse(t.time)}`));
     expect(caught.length / truth.length).toBeGreaterThanOrEqual(0.9);
     // Isolated outliers on healthy machines: recorded, and nobody paged.
     expect(stack.http.alerts).toHaveLength(0);

@@ -11,7 +11,7 @@ describe('decoding what the Event Hub trigger hands over', () => {
     const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
     expect(deadLetters).toEqual([]);
     expect(readings).toEqual([
-      expect.objectContaining({ deviceId: 'robotic-arm-001', messageId: 'm-1', time: now - 1000, key: 'robotic-arm-001|m:m-1', partitionId: '3', sequenceNumber: 41, values: { temperature: 70.5, status: 'running' } }),
+      expect.objectContaining({ deviceId: 'robotic-arm-001', messageId: 'm-1', time: now - 1000, key: `robotic-arm-001|m:m-1@${now - 1000}`, partitionId: '3', sequenceNumber: 41, values: { temperature: 70.5, status: 'running' } }),
     ]);
   });
 
@@ -23,7 +23,22 @@ describe('decoding what the Event Hub trigger hands over', () => {
       meta,
       opts,
     );
-    expect(readings.map((r) => r.key)).toEqual([`c|t:${now}`, 'c|s:2', 'c|s:3', 'c|s:4', 'c|s:5']);
+    expect(readings.map((r) => r.key)).toEqual([`c|t:${now}`, `c|s:2@${now}`, `c|s:3@${now}`, `c|s:4@${now}`, `c|s:5@${now}`]);
+  });
+
+  it('keeps a rebooted device\'s readings apart from those before it: same message id, another time', () => {
+    const before = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now - 60_000), temperature: 20 } }]);
+    const after = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now), temperature: 21 } }]);
+    const [a] = decodeBatch(before.bodies, before.meta, opts).readings;
+    const [b] = decodeBatch(after.bodies, after.meta, opts).readings;
+    expect(a!.key).not.toBe(b!.key);
+    // A replay of one message is still the same reading.
+    expect(decodeBatch(after.bodies, after.meta, opts).readings[0]!.key).toBe(b!.key);
+  });
+
+  it('reads 29 February in a leap year', () => {
+    const { bodies, meta } = batch([{ device: 'd', body: { timestamp: '2024-02-29T10:00:00Z', temperature: 1 } }]);
+    expect(decodeBatch(bodies, meta, { now, maxClockSkewMs: 0 }).readings[0]!.timeIso).toBe('2024-02-29T10:00:00Z');
   });
 
   it('falls back to the enqueued time when the device sends no timestamp', () => {
@@ -39,6 +54,9 @@ describe('decoding what the Event Hub trigger hands over', () => {
     { name: 'a body over IoT Hub\'s 256 KB', body: JSON.stringify({ temperature: 1, pad: 'x'.repeat(300_000) }), reason: 'body.tooLarge', detail: /256/ },
     { name: 'a body claiming another device', body: { deviceId: 'someone-else', temperature: 1 }, reason: 'envelope.deviceMismatch', detail: /authenticated d/ },
     { name: 'an unreadable timestamp', body: { timestamp: 'yesterday', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
+    { name: 'a day that does not exist (V8 would read it as 1 March)', body: { timestamp: '2024-02-30T10:00:00Z', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
+    { name: 'an hour that does not exist', body: { timestamp: '2026-11-25T24:30:00+01:00', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
+    { name: 'a telemetry name that would set the prototype', body: '{"timestamp": "2026-11-25T09:59:00Z", "__proto__": {"x": 1}, "temperature": 1}', reason: 'telemetry.badName', detail: /__proto__/ },
     { name: 'a timestamp in the future', body: { timestamp: iso(now + 3_600_000), temperature: 1 }, reason: 'envelope.futureTimestamp', detail: /in the future/ },
     { name: 'a negative sequence number', body: { seq: -1, temperature: 1 }, reason: 'envelope.badSeq', detail: /non-negative/ },
     { name: 'no telemetry at all', body: { timestamp: iso(now) }, reason: 'telemetry.empty', detail: /no telemetry/ },

@@ -33,10 +33,24 @@ export interface Decoded {
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
 
+/** Leading calendar date and time of an ISO 8601 string: checked field by field, since V8 reads 2024-02-30 as 1 March. */
+const ISO_FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?/;
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** False for a string that looks like ISO 8601 but names a day or time that does not exist. */
+function realCalendarTime(text: string): boolean {
+  const m = ISO_FIELDS.exec(text);
+  if (!m) return true; // not ISO-shaped: Date.parse decides
+  const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, m[4] === undefined ? 0 : +m[4], m[5] === undefined ? 0 : +m[5], m[6] === undefined ? 0 : +m[6]];
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && !leap ? 28 : DAYS[mo - 1]!)) return false;
+  return h <= 23 && mi <= 59 && s <= 59;
+}
+
 function toTime(v: unknown): number | undefined {
   if (typeof v === 'string' && v.length > 0) {
     const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
+    return Number.isNaN(t) || !realCalendarTime(v) ? undefined : t;
   }
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v instanceof Date) return v.getTime();
@@ -174,8 +188,13 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   }
   const values: Record<string, unknown> = {};
   let count = 0;
-  for (const k in body) {
+  // Own keys only (never what a polluted prototype would add), and no name that would set one.
+  for (const k of Object.keys(body)) {
     if (k === 'timestamp' || k === 'seq' || k === 'deviceId' || k === 'messageId') continue;
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
+      reject(deadLetters, env, item, 'telemetry.badName', `${where}'${k}' is not a telemetry name`, now);
+      return;
+    }
     values[k] = body[k];
     count++;
   }
@@ -184,7 +203,11 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
     return;
   }
   const mid = env.messageId ?? asString(body.messageId);
-  const identity = mid !== undefined ? (inArray ? `m:${mid}#${index}` : `m:${mid}`) : seq !== undefined ? `s:${seq as number}` : `t:${time}`;
+  // A device that reboots may count its message ids (or seq) from 0 again: the device's own time
+  // keeps those readings apart from the ones before, while a replay of the same message keeps
+  // its time. The hub's enqueued time is not the device's and may differ between replays.
+  const deviceTime = body.timestamp !== undefined || env.creationRaw !== undefined ? `@${time}` : '';
+  const identity = mid !== undefined ? `m:${mid}${inArray ? `#${index}` : ''}${deviceTime}` : seq !== undefined ? `s:${seq as number}${deviceTime}` : `t:${time}`;
   const timeIso = isoOf(rawTime, time);
   readings.push({
     deviceId,
