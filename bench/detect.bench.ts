@@ -22,6 +22,9 @@ import { StreamingDetector, emptyDetectorState } from '../src/lib/anomaly/stream
 import { RollingZScore, ThresholdRule, type AlarmScorer } from '../src/lib/anomaly/baselines.ts';
 import { EpisodeTracker, evaluateAlarms, type DetectionReport, type GroundTruth } from '../src/lib/anomaly/evaluate.ts';
 import { AlarmLifecycle, alarmEvidence, type AlarmState } from '../src/lib/alerts/alarm-lifecycle.ts';
+import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
+import { projectRoot } from '../src/lib/paths.ts';
+import { join } from 'node:path';
 import { corpusAvailable, scoreCorpus } from './nab-dev.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '60' }, days: { type: 'string', default: '14' }, seed: { type: 'string', default: '7' }, verbose: { type: 'boolean', default: false } } });
@@ -31,6 +34,10 @@ const REARM_MS = 3_600_000;
 const THRESHOLDS = { warning: 0.5, critical: 0.8 };
 const fmt = (x: number, d = 3) => Number(x.toFixed(d));
 const t0 = performance.now();
+// The failure model `npm start` serves, on the detector's features, as the pipeline gets it.
+const modelFile = latestModelFile(join(projectRoot(), 'models'));
+const failureModel = modelFile ? FailureModel.load(modelFile) : undefined;
+const probability = (d: { features: Parameters<FailureModel['predict']>[0] }) => failureModel?.predict(d.features);
 
 // 1. The fleet.
 const plans = degradationFleet({ seed: Number(values.seed), devices, failingShare: 2 / 3, days, periodMs: 60_000 });
@@ -55,7 +62,7 @@ for (const plan of plans) {
     const s = performance.now();
     const d = detector.step(state, reading.time, reading.features, reading.status);
     detectorMs += performance.now() - s;
-    const events = lifecycle.evaluate(alarms, [alarmEvidence(d, undefined)], { line: plan.deviceId, idOf: () => `${plan.deviceId}|${reading.time}` });
+    const events = lifecycle.evaluate(alarms, [alarmEvidence(d, probability(d))], { line: plan.deviceId, idOf: () => `${plan.deviceId}|${reading.time}` });
     for (const e of events) if (e.notify && e.kind === 'raised') starts.push(e.time);
     for (const [, b, tracker] of scorers) tracker.observe(reading.time, b.step(reading.time, reading.features));
   }
@@ -66,6 +73,7 @@ for (const plan of plans) {
 }
 const fleet = evaluateAlarms(truth, incidentStarts);
 const baselineReports = Object.fromEntries(baselines.map((m) => [m, evaluateAlarms(truth, baselineStarts[m])])) as Record<(typeof baselines)[number], DetectionReport>;
+console.log(`failure model: ${failureModel ? failureModel.version : 'none (models/ is empty)'}`);
 console.log(`fleet: ${plans.length} machines (${plans.filter((p) => p.failure).length} fail), ${days} days at 1/min, ${readings} readings, seed ${values.seed}`);
 console.log(`incidents recall=${fmt(fleet.recall)} precision=${fmt(fleet.precision)} f1=${fmt(fleet.f1)} median_lead_time_pct=${fmt(fleet.medianLeadTimePct, 1)} false=${fleet.falseAlarms} (${fmt(fleet.falseAlarmsPerDeviceWeek)}/device-week over ${fmt(fleet.healthyDeviceWeeks, 1)} device-weeks)`);
 for (const m of baselines) {
@@ -111,7 +119,7 @@ for (let t = 0; t < SHIFT_S; t++) {
     const features: Record<string, number> = {};
     for (const [k, v] of Object.entries(body)) if (typeof v === 'number' && k !== 'cycleCount') features[k] = v;
     const d = detector.step(m.state, time, features, String(body.status));
-    for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(d, undefined)], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
+    for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(d, probability(d))], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
       if (e.kind !== 'raised') continue;
       if (e.notify) cards++;
       if (e.priority === 'low') lowIncidents++;

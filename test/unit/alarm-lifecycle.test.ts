@@ -98,10 +98,12 @@ describe('the alarm lifecycle', () => {
     expect(raises[1]!.reopened).toBe(true);
   });
 
-  it('raises critical at once for a fault, a high failure probability or strong drift', () => {
+  it('raises critical at once for a fault or strong drift, and for a high failure probability once it persists', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     expect(lifecycle.priorityOf({ ...quiet(T0), fault: true })).toBe('critical');
-    expect(lifecycle.priorityOf({ ...quiet(T0), failureProbability: 0.85 })).toBe('critical');
+    // A failure probability counts once the condition persists: the model reads a lone outlier's envelope too.
+    expect(lifecycle.priorityOf({ ...quiet(T0), failureProbability: 0.85, evidence: 0.9, sustained: 1 })).toBe('low');
+    expect(lifecycle.priorityOf({ ...quiet(T0), failureProbability: 0.85, evidence: 0.9, sustained: 5 })).toBe('critical');
     expect(lifecycle.priorityOf({ ...quiet(T0), driftScore: 0.9 })).toBe('critical');
     expect(lifecycle.priorityOf({ ...quiet(T0), driftScore: 0.6 })).toBe('warning');
     // An envelope breach near the hard limit is critical only once it persists.

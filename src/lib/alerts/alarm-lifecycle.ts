@@ -8,10 +8,10 @@
  *
  * - Priority follows evidence. One unusual reading is recorded (AnomalyFlags, the dashboard) as
  *   `low` and notifies nobody. `warning` needs sustained evidence (`sustainReadings` unusual
- *   readings in a row: the on-delay, outside the normal operating band included), drift toward a
- *   failure limit or a raised failure probability. `critical` needs a sustained reading near the
- *   hard limit, sustained evidence on several sensors at once, strong drift, a high failure
- *   probability, or the controller reporting a fault.
+ *   readings in a row: the on-delay, outside the normal operating band and a raised failure
+ *   probability included) or drift toward a failure limit. `critical` needs a sustained reading
+ *   near the hard limit or a sustained high failure probability, sustained evidence on several
+ *   sensors at once, strong drift, or the controller reporting a fault.
  * - Clearing has a deadband and an off-delay: the evidence must stay below `clearLevel` for
  *   `offDelayReadings` readings and `offDelayMs`, so a noisy signal near the threshold cannot
  *   chatter; a condition that comes back within `reopenMs` reopens its incident rather than
@@ -146,12 +146,13 @@ export class AlarmLifecycle {
   /** The priority one reading's evidence supports on its own. */
   priorityOf(e: AlarmEvidence): AlarmPriority | undefined {
     const { warning, critical } = this.settings.thresholds;
-    // On-delay: a reading outside the envelope or far from normal counts only once it persists
-    // (sensors glitch); drift is sustained by construction (a level over many readings).
+    // On-delay: a reading outside the envelope, far from normal or with a high failure
+    // probability counts only once it persists (sensors glitch, and the failure model reads the
+    // envelope of a single reading); drift is sustained by construction (a level over many readings).
     const sustained = e.sustained >= this.settings.sustainReadings;
     const p = e.failureProbability ?? 0;
-    if (e.fault || p >= critical || e.driftScore >= critical || (sustained && (e.envelopeScore >= critical || (e.sensorsUnusual >= 2 && e.evidence >= critical)))) return 'critical';
-    if (e.driftScore >= warning || p >= warning || (sustained && (e.evidence >= warning || e.envelopeScore >= warning))) return 'warning';
+    if (e.fault || e.driftScore >= critical || (sustained && (p >= critical || e.envelopeScore >= critical || (e.sensorsUnusual >= 2 && e.evidence >= critical)))) return 'critical';
+    if (e.driftScore >= warning || (sustained && (p >= warning || e.evidence >= warning || e.envelopeScore >= warning))) return 'warning';
     if (e.evidence >= warning || e.anomalyScore >= warning) return 'low';
     return undefined;
   }
