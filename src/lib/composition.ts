@@ -64,6 +64,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
       confirmReadings: config.AUTO_STOP_CONFIRM_READINGS,
       maxPerHour: config.AUTO_STOP_MAX_PER_HOUR,
       incidentMs: config.AUTO_STOP_INCIDENT_MS,
+      maxAgeMs: config.AUTO_STOP_MAX_AGE_MS,
     },
   };
 }

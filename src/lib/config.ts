@@ -41,6 +41,8 @@ const schema = z
     AUTO_STOP_CONFIRM_READINGS: z.coerce.number().int().min(1).max(100).default(3),
     AUTO_STOP_MAX_PER_HOUR: z.coerce.number().int().min(0).default(3),
     AUTO_STOP_INCIDENT_MS: ms(4 * 3_600_000),
+    /** Only readings younger than this may stop a machine (a replayed backlog must not). */
+    AUTO_STOP_MAX_AGE_MS: ms(2 * 60_000),
     DASHBOARD_URL: url('where the dashboard is served, used in alert links').optional(),
     ANOMALY_WARNING_THRESHOLD: fraction(0.5),
     ANOMALY_CRITICAL_THRESHOLD: fraction(0.8),

@@ -7,7 +7,7 @@ import { StopPolicy, type StopSettings } from '../../src/lib/commands/stop-polic
 import type { TwinState } from '../../src/lib/ports.ts';
 import type { ScoredReading } from '../../src/lib/twins/twin-update.ts';
 
-const settings: StopSettings = { mode: 'on', minProbability: 0.9, confirmReadings: 3, maxPerHour: 2, incidentMs: 4 * 3_600_000 };
+const settings: StopSettings = { mode: 'on', minProbability: 0.9, confirmReadings: 3, maxPerHour: 2, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
 const thresholds = { warning: 0.5, critical: 0.8 };
 const T = Date.UTC(2026, 10, 25, 10);
 const twin = (over: Partial<TwinState> = {}): TwinState => ({ id: 'arm-1', modelId: 'm', etag: '1', lastTelemetryTime: T - 60_000, status: 'running', healthStatus: 'warning', lastAlertTime: undefined, ...over });
@@ -22,6 +22,12 @@ describe('the automated emergencyStop', () => {
     const v = new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T);
     expect(v).toMatchObject({ kind: 'stop', incidentId: 'arm-1|stop|arm-1|m:2' });
     expect(v!.reason).toContain('failure probability 95 %');
+  });
+
+  it('never acts on stale readings: a backlog replayed hours later stops nothing', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    expect(policy.decide(twin(), run(3, 0.99), T + 6 * 3_600_000)).toBeUndefined();
+    expect(policy.decide(twin(), run(3, 0.99), T + 60_000)).toMatchObject({ kind: 'stop' });
   });
 
   it('needs the failure model: an anomaly score alone never stops a machine', () => {

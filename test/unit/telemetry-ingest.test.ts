@@ -244,7 +244,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
       return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
     },
   };
-  const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000 };
+  const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
   const hot = (from: number, n: number) => Array.from({ length: n }, (_, i) => arm(from + i * 500, { temperature: 97, status: 'running' }, `hot-${from + i * 500}`));
   function stopping(mode: 'on' | 'dry-run' = 'on') {
     const commands = new CapturedCommands();

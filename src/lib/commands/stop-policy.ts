@@ -7,6 +7,8 @@
  * - never twice for one incident: not while the machine reports it is stopped, and not within
  *   `incidentMs` of the last stop recorded on the twin or made by this instance;
  * - a rate limit of `maxPerHour` stops per instance, so a bad model cannot stop the plant;
+ * - fresh: only readings younger than `maxAgeMs` (a backlog replayed after an outage must not
+ *   stop machines for conditions long gone);
  * - `mode`: off, dry-run (decide and record, send nothing) or on.
  */
 import { BoundedSet } from '../bounded-set.ts';
@@ -19,6 +21,8 @@ export interface StopSettings {
   confirmReadings: number;
   maxPerHour: number;
   incidentMs: number;
+  /** Readings older than this (against the wall clock) never stop a machine. */
+  maxAgeMs: number;
 }
 
 export interface StopVerdict {
@@ -46,6 +50,7 @@ export class StopPolicy {
     if (s.mode === 'off') return undefined;
     const newest = fresh[fresh.length - 1];
     if (!newest) return undefined;
+    if (now - newest.reading.time > s.maxAgeMs) return undefined;
     const qualifies = (r: ScoredReading) => r.score.failureProbability !== undefined && r.score.failureProbability >= s.minProbability && healthOf(r.score.anomalyScore, this.thresholds) === 'critical';
     if (!qualifies(newest)) return undefined;
     let run = 0;
