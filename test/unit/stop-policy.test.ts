@@ -67,7 +67,7 @@ describe('the automated emergencyStop', () => {
     policy.record(blocked, T);
     expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3, 'c'), T + 60_000)).toBeUndefined();
     // An hour later the limit has room again.
-    expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3, 'c'), T + 3_600_001)).toMatchObject({ kind: 'stop' });
+    expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3603, 'c'), T + 3_605_000)).toMatchObject({ kind: 'stop' });
   });
 
   it('only decides in dry-run mode, and does nothing when off', () => {

@@ -294,7 +294,8 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     const h = stopping();
     await h.send(hot(0, 2));
     const down = () => new AppError('store.unavailable', 'Data Explorer: 503', { retryable: true });
-    const batch = hot(1_000, 1);
+    // Three more: confirmed within the batch.
+    const batch = hot(1_000, 3);
     // The first write (rows) fails: the batch fails before anything is sent.
     h.store.failNext.push(down());
     await expect(h.send(batch)).rejects.toThrow('503');
