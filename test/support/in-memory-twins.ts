@@ -62,11 +62,20 @@ export class InMemoryTwins implements TwinsPort {
     return t && this.state(t);
   }
 
+  /** Every patch call, refused ones included, with the If-Match it carried and what came of it. */
+  readonly patchAttempts: { id: string; ifMatch: string | undefined; outcome: 'ok' | 'etagMismatch' | 'failed' }[] = [];
+
   async patch(id: string, ops: readonly JsonPatchOp[], ifMatch?: string): Promise<string | undefined> {
+    const attempt = { id, ifMatch, outcome: 'failed' as 'ok' | 'etagMismatch' | 'failed' };
+    if (this.logPatches) this.patchAttempts.push(attempt);
     this.fail('patch');
     const t = this.twins.get(id);
     if (!t) throw new AppError('twin.notFound', `twin ${id} not found`, { status: 404 });
-    if (ifMatch && ifMatch !== '*' && ifMatch !== this.etagOf(t)) throw new AppError('twin.etagMismatch', 'etag mismatch', { status: 412 });
+    if (ifMatch && ifMatch !== '*' && ifMatch !== this.etagOf(t)) {
+      attempt.outcome = 'etagMismatch';
+      throw new AppError('twin.etagMismatch', 'etag mismatch', { status: 412 });
+    }
+    attempt.outcome = 'ok';
     for (const op of ops) {
       const name = op.path.slice(1);
       if (op.op === 'remove') delete t.body[name];

@@ -92,6 +92,27 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 72 });
   });
 
+  it('patches each twin with one call carrying If-Match, and nothing after a patch that went through', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, status: 'running' }), conveyor(0, { speed: 1.5, status: 'running' })]);
+    expect(h.twins.patchAttempts.map((a) => `${a.id}:${a.outcome}`).sort()).toEqual(['conveyor-belt-001:ok', 'robotic-arm-001:ok']);
+    expect(h.twins.patchAttempts).toHaveLength(2);
+    expect(h.twins.patchAttempts.every((a) => a.ifMatch !== undefined && a.ifMatch !== '*')).toBe(true);
+  });
+
+  it('never moves a twin back behind another writer: after a 412 it re-reads and leaves a newer twin alone', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, status: 'running' })]);
+    // Another writer sets the twin to t=20 s behind the pipeline's back.
+    await h.twins.patch('robotic-arm-001', [{ op: 'add', path: '/lastTelemetryTime', value: iso(t0 + 20_000) }, { op: 'add', path: '/temperature', value: 75 }]);
+    const attemptsBefore = h.twins.patchAttempts.length;
+    // This batch's only reading is older (t=10 s): it is stored, but the twin keeps the newer one.
+    const result = await h.send([arm(10_000, { temperature: 71, status: 'idle' })]);
+    expect(result).toMatchObject({ stored: 1, twinsPatched: 0 });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 75, lastTelemetryTime: iso(t0 + 20_000) });
+    expect(h.twins.patchAttempts.slice(attemptsBefore).map((a) => a.outcome)).toEqual(['etagMismatch']);
+  });
+
   it('re-reads a twin that changed under it (412) and still writes only newer readings', async () => {
     const h = plant();
     await h.send([arm(0, { temperature: 70, status: 'running' })]);
