@@ -22,7 +22,7 @@ export function readPatch(body: unknown): PatchOp[] {
       throw badRequest('JsonPatchInvalid', `Operation ${i} has op ${JSON.stringify(op.op)}; only add, replace and remove are supported.`);
     }
     if (typeof op.path !== 'string' || !op.path.startsWith('/')) throw badRequest('JsonPatchInvalid', `Operation ${i} needs a path starting with '/'.`);
-    if (op.op !== 'remove' && !('value' in op)) throw badRequest('JsonPatchInvalid', `Operation ${i} (${op.op} ${op.path}) has no value.`);
+    if (op.op !== 'remove' && !Object.hasOwn(op, 'value')) throw badRequest('JsonPatchInvalid', `Operation ${i} (${op.op} ${op.path}) has no value.`);
     return op.op === 'remove' ? { op: 'remove', path: op.path } : { op: op.op, path: op.path, value: op.value };
   });
 }
@@ -31,15 +31,23 @@ export function pointer(path: string): string[] {
   return path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** Applies the operations to a deep copy of `doc` and returns the copy. */
+/** Names that would reach an object's prototype rather than a property of the twin. */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Applies the operations to a deep copy of `doc` and returns the copy. Only own properties are
+ * followed or changed: a path through `__proto__` (or `constructor`, `prototype`) is refused.
+ */
 export function applyPatch(doc: Json, ops: readonly PatchOp[]): Json {
   const copy = structuredClone(doc);
   for (const op of ops) {
     const segments = pointer(op.path);
+    const bad = segments.find((s) => FORBIDDEN.has(s));
+    if (bad !== undefined) throw badRequest('JsonPatchInvalid', `Cannot ${op.op} ${op.path}: '${bad}' is not a property name a twin may have.`);
     const last = segments.pop()!;
     let parent: unknown = copy;
     for (const s of segments) {
-      if (typeof parent !== 'object' || parent === null || !(s in (parent as Json))) {
+      if (typeof parent !== 'object' || parent === null || !Object.hasOwn(parent, s)) {
         throw badRequest('JsonPatchInvalid', `Cannot ${op.op} ${op.path}: /${segments.join('/')} does not exist.`);
       }
       parent = (parent as Json)[s];
@@ -48,11 +56,11 @@ export function applyPatch(doc: Json, ops: readonly PatchOp[]): Json {
       throw badRequest('JsonPatchInvalid', `Cannot ${op.op} ${op.path}: its parent is not an object.`);
     }
     const target = parent as Json;
-    if ((op.op === 'replace' || op.op === 'remove') && !(last in target)) {
+    if ((op.op === 'replace' || op.op === 'remove') && !Object.hasOwn(target, last)) {
       throw badRequest('JsonPatchInvalid', `Cannot ${op.op} ${op.path}: there is no value at that path.`);
     }
     if (op.op === 'remove') delete target[last];
-    else target[last] = structuredClone(op.value);
+    else Object.defineProperty(target, last, { value: structuredClone(op.value), enumerable: true, writable: true, configurable: true });
   }
   return copy;
 }
