@@ -10,13 +10,14 @@ import type { ApiResponse } from './problem.ts';
 
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml', json: 'application/json' };
 
-let vendor: Record<string, string> | undefined;
+let vendor: ReadonlyMap<string, string> | undefined;
 
 /** Where the charting library's files are, resolved once (on the first request, not at start-up). */
-function vendorFiles(): Record<string, string> {
+function vendorFiles(): ReadonlyMap<string, string> {
   if (vendor) return vendor;
   const dist = join(createRequire(import.meta.url).resolve('uplot/package.json'), '..', 'dist');
-  vendor = { 'vendor/uPlot.iife.min.js': join(dist, 'uPlot.iife.min.js'), 'vendor/uPlot.min.css': join(dist, 'uPlot.min.css') };
+  // A Map: a request path is looked up as itself, never as an inherited property.
+  vendor = new Map([['vendor/uPlot.iife.min.js', join(dist, 'uPlot.iife.min.js')], ['vendor/uPlot.min.css', join(dist, 'uPlot.min.css')]]);
   return vendor;
 }
 
@@ -26,7 +27,7 @@ const cache = new Map<string, Buffer>();
 export function dashboardFile(path: string | undefined): ApiResponse {
   const clean = normalize(`/${path ?? ''}`).slice(1);
   const name = clean === '' ? 'index.html' : clean;
-  const file = vendorFiles()[name] ?? (name.includes('..') || name.includes('/') ? undefined : join(projectRoot(), 'web', name));
+  const file = vendorFiles().get(name) ?? (name.includes('..') || name.includes('/') ? undefined : join(projectRoot(), 'web', name));
   const ext = name.split('.').pop() ?? '';
   let body = cache.get(name);
   if (!body && file && TYPES[ext]) {

@@ -63,7 +63,8 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   }
   const fastAccept = (values: Record<string, unknown>): boolean => {
     if (!allFast) return false;
-    for (const k in values) {
+    // Own keys only: what a polluted prototype adds is not a reading's.
+    for (const k of Object.keys(values)) {
       const check = checks.get(k);
       if (!check || !check(values[k])) return false;
     }
