@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate, type Doc, type QueryGraph } from '../../src/emulators/adt/query/evaluate.ts';
 import { parseQuery, QueryError } from '../../src/emulators/adt/query/parse.ts';
+import { adtString } from '../../src/lib/twins/query-text.ts';
 
 const twin = (id: string, model: string, props: Doc = {}): Doc => ({ $dtId: id, $etag: 'W/"1"', $metadata: { $model: model }, ...props });
 const rel = (source: string, id: string, name: string, target: string, props: Doc = {}): Doc => ({ $relationshipId: id, $sourceId: source, $targetId: target, $relationshipName: name, ...props });
@@ -77,5 +78,27 @@ describe('the ADT query language', () => {
   it.each(bad)('rejects %s', (query, message) => {
     expect(() => run(query)).toThrow(QueryError);
     expect(() => run(query)).toThrow(message);
+  });
+
+  it('takes queries exactly at the limits: 5 JOINs, and a MATCH spanning 10 hops', () => {
+    expect(() => parseQuery('SELECT * FROM DIGITALTWINS A JOIN B RELATED A.r JOIN C RELATED B.r JOIN D RELATED C.r JOIN E RELATED D.r JOIN F RELATED E.r')).not.toThrow();
+    expect(() => parseQuery("SELECT * FROM DIGITALTWINS MATCH (a)-[*1..10]->(b) WHERE a.$dtId = 'x'")).not.toThrow();
+    // The limit counts the most hops a range can take, not the fewest.
+    expect(() => parseQuery("SELECT * FROM DIGITALTWINS MATCH (a)-[*1..11]->(b) WHERE a.$dtId = 'x'")).toThrow(/at most 10/);
+  });
+
+  it('reads back exactly the id our adapters quote, backslashes and quotes included', () => {
+    for (const id of ["plain", "o'brien", 'back\\slash', "trail\\", "\\' OR 1=1 OR 'x"]) {
+      const q = parseQuery(`SELECT * FROM DIGITALTWINS T WHERE T.$dtId = ${adtString(id)}`);
+      expect(JSON.stringify(q.where), id).toContain(JSON.stringify(id));
+    }
+  });
+
+  it('refuses a condition nested thousands deep as a bad query, not a stack overflow', () => {
+    const deep = `SELECT * FROM DIGITALTWINS T WHERE ${'('.repeat(3900)}T.a = 1${')'.repeat(3900)}`;
+    expect(() => parseQuery(deep)).toThrow(QueryError);
+    expect(() => parseQuery(deep)).toThrow(/nested more than 64 deep/);
+    expect(() => parseQuery(`SELECT * FROM DIGITALTWINS T WHERE ${'NOT '.repeat(1900)}T.a = 1`)).toThrow(/nested more than/);
+    expect(() => parseQuery(`SELECT * FROM DIGITALTWINS T WHERE ${'('.repeat(10)}T.a = 1${')'.repeat(10)}`)).not.toThrow();
   });
 });

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
+import { adtString } from '../twins/query-text.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -121,9 +122,9 @@ export function createPlantApi(deps: PlantApiDeps) {
       const factories = await queryAll(`SELECT F FROM DIGITALTWINS F WHERE IS_OF_MODEL(F, '${FACTORY}')`);
       const out = [];
       for (const { F: f } of factories as { F: Record<string, unknown> }[]) {
-        const id = String(f.$dtId).replace(/'/g, "\\'");
-        const lines = (await queryAll(`SELECT L FROM DIGITALTWINS F JOIN L RELATED F.contains WHERE F.$dtId = '${id}'`)).map((r) => r.L as Record<string, unknown>);
-        const pairs = await queryAll(`SELECT L.$dtId AS line, E FROM DIGITALTWINS F JOIN L RELATED F.contains JOIN E RELATED L.contains WHERE F.$dtId = '${id}'`);
+        const id = adtString(String(f.$dtId));
+        const lines = (await queryAll(`SELECT L FROM DIGITALTWINS F JOIN L RELATED F.contains WHERE F.$dtId = ${id}`)).map((r) => r.L as Record<string, unknown>);
+        const pairs = await queryAll(`SELECT L.$dtId AS line, E FROM DIGITALTWINS F JOIN L RELATED F.contains JOIN E RELATED L.contains WHERE F.$dtId = ${id}`);
         out.push({
           ...publicTwin(f),
           lines: lines

@@ -4,6 +4,7 @@
  * translated once into AppError.
  */
 import { readFileSync } from 'node:fs';
+import { adtString } from './query-text.ts';
 import { Agent } from 'node:https';
 import { DefaultHttpClient } from '@azure/core-http';
 import { DigitalTwinsClient } from '@azure/digital-twins-core';
@@ -35,7 +36,6 @@ export function readCa(file: string | undefined): string | undefined {
   return file ? readFileSync(file, 'utf8') : undefined;
 }
 
-const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const toTime = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : undefined);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
@@ -95,7 +95,7 @@ export class AdtTwins implements TwinsPort {
       const chunk = ids.slice(i, i + IN_CHUNK);
       const query =
         'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState, T.alarmState, T.shelvedUntil ' +
-        `FROM DIGITALTWINS T WHERE T.$dtId IN [${chunk.map(quote).join(', ')}]`;
+        `FROM DIGITALTWINS T WHERE T.$dtId IN [${chunk.map(adtString).join(', ')}]`;
       let token: string | undefined;
       do {
         const page = await this.query(query, token);

@@ -28,6 +28,7 @@ interface Token {
   escaped?: boolean;
 }
 
+const MAX_NESTING = 64;
 const PUNCT = ['<=', '>=', '!=', '<>', '..', '(', ')', '[', ']', ',', '.', '*', '=', '<', '>', '-', ':', '|', '@'];
 
 function tokenize(text: string): Token[] {
@@ -380,16 +381,27 @@ class Parser {
   private not(): Expr {
     if (this.isKeyword('NOT')) {
       this.i++;
-      return { kind: 'not', expr: this.not() };
+      this.enter();
+      const expr = this.not();
+      this.depth--;
+      return { kind: 'not', expr };
     }
     return this.comparison();
+  }
+
+  /** Nesting is bounded: a query nested thousands deep is a client's error (400), not a stack overflow. */
+  private depth = 0;
+  private enter(): void {
+    if (++this.depth > MAX_NESTING) throw new QueryError(`the condition is nested more than ${MAX_NESTING} deep`);
   }
 
   private comparison(): Expr {
     if (this.isPunct('(')) {
       this.i++;
+      this.enter();
       const inner = this.or();
       this.punct(')');
+      this.depth--;
       return inner;
     }
     const t = this.peek();
