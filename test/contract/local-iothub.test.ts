@@ -17,6 +17,7 @@ import { IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/ioth
 import { compileCondition } from '../../src/emulators/iothub/routing.ts';
 import { DeviceRegistry } from '../../src/emulators/iothub/registry.ts';
 import { until } from '../support/until.ts';
+import mqtt from 'mqtt';
 
 const { Client: DeviceClient, Message } = deviceSdk;
 const { NoRetry } = iotCommon;
@@ -89,6 +90,43 @@ describe('a device on the local IoT Hub', () => {
     expect(result).toEqual({ status: 200, payload: { stopped: true, reason: 'vibration critical' } });
     expect(calls).toEqual([{ reason: 'vibration critical' }]);
     await expect(methods.invoke('quality-station-009', 'emergencyStop', {}, 5)).rejects.toMatchObject({ code: 'device.offline' });
+  });
+
+  /** A raw MQTT connection as a device, so a test can publish where the SDK never would. */
+  async function rawDevice(deviceId: string) {
+    const [host, port] = hub.hostName.split(':');
+    const password = makeSas(`${hub.hostName}/devices/${deviceId}`, hub.registry.get(deviceId)!.primaryKey, Math.floor(Date.now() / 1000) + 600);
+    const client = mqtt.connect({ protocol: 'mqtts', host, port: Number(port), ca: hub.caPem, clientId: deviceId, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password, reconnectPeriod: 0, protocolVersion: 4 });
+    await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
+    return client;
+  }
+
+  it('refuses a device publishing as another device, and counts it', async () => {
+    const before = hub.stats.refusedMessages.notAllowed;
+    const eventsBefore = allEvents().length;
+    const arm = await rawDevice('robotic-arm-001');
+    arm.publish('devices/conveyor-001/messages/events/', JSON.stringify({ speed: 0, status: 'running' }), { qos: 0 });
+    await until('the hub to refuse it', () => hub.stats.refusedMessages.notAllowed === before + 1);
+    arm.end(true);
+    expect(allEvents().length).toBe(eventsBefore);
+  });
+
+  it('takes a direct method answer only from the device it was sent to', async () => {
+    const conveyor = await rawDevice('conveyor-001');
+    const arm = await rawDevice('robotic-arm-001');
+    await new Promise<void>((resolve, reject) => conveyor.subscribe('$iothub/methods/POST/#', (e) => (e ? reject(e) : resolve())));
+    conveyor.on('message', (topic) => {
+      const rid = /\$rid=(.+)$/.exec(topic)![1]!;
+      // Another device answers first with a fake "accepted"; then the real one answers.
+      arm.publish(`$iothub/methods/res/200/?$rid=${rid}`, JSON.stringify({ accepted: true, forgedBy: 'robotic-arm-001' }), { qos: 0 }, () => {
+        setTimeout(() => conveyor.publish(`$iothub/methods/res/409/?$rid=${rid}`, JSON.stringify({ accepted: false }), { qos: 0 }), 100);
+      });
+    });
+    const methods = new IotHubDirectMethods({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+    const result = await methods.invoke('conveyor-001', 'emergencyStop', { reason: 'test' }, 10);
+    expect(result).toEqual({ status: 409, payload: { accepted: false } });
+    conveyor.end(true);
+    arm.end(true);
   });
 
   it('registers devices through azure-iothub Registry, and the registry survives a restart', async () => {
