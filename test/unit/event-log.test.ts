@@ -1,6 +1,6 @@
 /** The local event log: partitions by key, keeps events across restarts and crashes, checkpoints, retention. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
@@ -58,6 +58,22 @@ describe('the event log', () => {
     expect(reopened.checkpoint('$Default', p)).toEqual({ sequenceNumber: 4, offset: 0 });
     await reopened.append(event('d', 10));
     expect(reopened.read(p, 0, 100).map((r) => JSON.parse(r.body.toString()).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    reopened.close();
+  });
+
+  it('cuts a last record whose length is intact but whose bytes were damaged (its checksum fails)', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1 });
+    for (let i = 0; i < 5; i++) await log.append(event('d', i));
+    log.close();
+    const file = join(dir, 'partitions', '0', readdirSync(join(dir, 'partitions', '0'))[0]!);
+    const data = readFileSync(file);
+    // Flip one byte of the last record's body (the file's last byte): the length field still fits.
+    data[data.length - 1] = data[data.length - 1]! ^ 0xff;
+    writeFileSync(file, data);
+    const reopened = EventLog.open(dir);
+    expect(reopened.bounds('0')).toEqual({ first: 0, next: 4 });
+    expect(reopened.read('0', 0, 100).map((r) => JSON.parse(r.body.toString()).n)).toEqual([0, 1, 2, 3]);
     reopened.close();
   });
 
