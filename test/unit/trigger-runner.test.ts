@@ -71,7 +71,44 @@ describe('the trigger runner', () => {
     expect(calls).toBe(3);
     expect(r.stats.retries).toBe(2);
     expect(r.stats.deadLetteredBatches).toBe(0);
+    expect(log.checkpoint('$Default', log.partitionFor('arm-1'))?.sequenceNumber).toBe(0);
     log.close();
+  });
+
+  it('does not checkpoint a batch stopped while it waits for a retry: a restart delivers it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+    dirs.push(dir);
+    const log = openLog(dir);
+    await send(log, 'arm-1', 0);
+    await send(log, 'arm-1', 1);
+    const p = log.partitionFor('arm-1');
+    let failing = true;
+    const seen: number[][] = [];
+    const handler: EventHubHandler = async (bodies) => {
+      seen.push((bodies as { n: number }[]).map((b) => b.n));
+      if (failing) throw new Error('store down');
+    };
+    // Long retry waits: the runner is stopped in the middle of one.
+    const r = new TriggerRunner({
+      log, handler, functionName: 'telemetryIngest', eventHubName: 'telemetry', consumerGroup: '$Default', logger: quiet,
+      batch: { maxEventBatchSize: 50, minEventBatchSize: 1, maxWaitTimeMs: 20 },
+      retry: { strategy: 'fixedDelay', maxRetryCount: 5, minimumIntervalMs: 60_000, maximumIntervalMs: 60_000 },
+    });
+    r.start();
+    await until('the first attempt', () => seen.length === 1, FAST);
+    await r.stop();
+    expect(log.checkpoint('$Default', p)).toBeUndefined();
+    log.close();
+    // After a restart the same events come again, and once handled they are checkpointed.
+    failing = false;
+    const again = openLog(dir);
+    const r2 = runner(again, handler);
+    r2.start();
+    await until('the batch again', () => seen.length === 2, FAST);
+    await until('its checkpoint', () => again.checkpoint('$Default', p)?.sequenceNumber === 1, FAST);
+    await r2.stop();
+    expect(seen[1]).toEqual([0, 1]);
+    again.close();
   });
 
   it('dead-letters a batch that keeps failing and goes on with the partition (a poison message does not stall it)', async () => {
