@@ -147,6 +147,12 @@ describe('invalid models are rejected with a message that names the element and 
     ]);
     expect(models.get('dtmi:x:New;1')!.properties.get('mode')!.schema).toMatchObject({ kind: 'enum' });
   });
+
+  it('knows what v2 lacks: uuid and the unsigned and byte schemas came with v3', () => {
+    const v2 = (schema: string) => ({ '@context': 'dtmi:dtdl:context;2', '@id': 'dtmi:x:Old;1', '@type': 'Interface', contents: [{ '@type': 'Property', name: 'p', schema }] });
+    for (const schema of ['uuid', 'unsignedInteger', 'byte', 'decimal']) expect(() => parseModels([v2(schema)]), schema).toThrow(/unknown schema/);
+    expect(() => parseModels([{ ...v2('uuid'), '@context': V3 }])).not.toThrow();
+  });
 });
 
 describe('device models must line up with their twin models', () => {
