@@ -15,7 +15,7 @@ import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
-import { StreamingDetector, STREAMING_MODEL_VERSION, reviveDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
+import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
@@ -172,15 +172,23 @@ export class TelemetryPipeline {
       duplicates += list.length - unique.length;
       if (unique.length) readingsByDevice.set(deviceId, unique);
     }
+    // This batch's detector states as they were before it, to roll back if it fails.
+    const detectorBefore = new Map<string, DetectorState>();
     try {
-      return await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now);
+      return await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore);
     } catch (error) {
       for (const [deviceId, list] of readingsByDevice) for (const r of list) this.recent.forget(deviceId, r.key);
+      // The host's retry must score the batch exactly as this attempt did (same incidents, same
+      // card ids): what the detector learnt from it is rolled back.
+      for (const [deviceId, before] of detectorBefore) {
+        const entry = this.detectorStates.get(deviceId);
+        if (entry) entry.state = before;
+      }
       throw error;
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorState>): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -227,7 +235,9 @@ export class TelemetryPipeline {
     for (let i = 0; i < inputs.length; i++) {
       const work = owners[i]!;
       const input = inputs[i]!;
-      const d = this.detector.step(this.detectorStateOf(work.state), input.time, input.features, input.status, work.kind.measuredTelemetry);
+      const state = this.detectorStateOf(work.state);
+      if (!detectorBefore.has(work.state.id)) detectorBefore.set(work.state.id, copyDetectorState(state));
+      const d = this.detector.step(state, input.time, input.features, input.status, work.kind.measuredTelemetry);
       detections[i] = d;
       input.derived = d.features as unknown as Record<string, number>;
     }

@@ -212,6 +212,18 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(new Set(h.store.alarmEvents.filter((e) => e.Event === 'raised').map((e) => e.IncidentId)).size).toBe(1);
   });
 
+  it('does not post a card twice when the twin patch after it is throttled and the host retries the batch', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    const hot = seconds(60, 8, () => ({ temperature: 97, vibration: 0.5, pressure: 6 }), 'h');
+    h.twins.failNext.patch = [new AppError('twins.unavailable', 'Digital Twins: 429', { retryable: true, status: 503 })];
+    await expect(h.send(hot)).rejects.toThrow('429');
+    expect(h.alerts.sent).toHaveLength(1);
+    await h.send(hot);
+    expect(h.alerts.sent).toHaveLength(1);
+    expect(h.twins.props('robotic-arm-001').healthStatus).toBe('critical');
+  });
+
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
     const first = plant();
     const wobble = (i: number) => Math.sin(i * 1.7) * 0.3;

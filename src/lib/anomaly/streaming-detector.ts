@@ -173,6 +173,14 @@ export function emptyDetectorState(): DetectorState {
   return { version: 2, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, k: 0 };
 }
 
+/** A deep copy (the state is plain numbers in small objects): cheap enough to take per batch. */
+export function copyDetectorState(state: DetectorState): DetectorState {
+  const out: DetectorState = { version: 2, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, k: state.k };
+  for (const name in state.s) out.s[name] = { ...state.s[name]! };
+  for (const key in state.p) out.p[key] = { ...state.p[key]! };
+  return out;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
