@@ -201,6 +201,8 @@ export class TelemetryPipeline {
     const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()]) : new Map<string, TwinState>();
     lap('twinStatesMs');
     const byDevice = new Map<string, DeviceWork>();
+    // ScoreInputs (a copy of each reading's numbers) are made only for a call to the ML endpoint.
+    const useEndpoint = this.deps.scorer.wantsInputs;
     const inputs: ScoreInput[] = [];
     const owners: DeviceWork[] = [];
     const valid: Reading[] = [];
@@ -221,7 +223,7 @@ export class TelemetryPipeline {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
           continue;
         }
-        inputs.push(scoreInput(reading, kind));
+        if (useEndpoint) inputs.push(scoreInput(reading, kind));
         owners.push(work);
         valid.push(reading);
       }
@@ -231,17 +233,19 @@ export class TelemetryPipeline {
     // 3. Score: the streaming detector, reading by reading in arrival order (causal), then one
     //    call to the ML endpoint for the whole batch; its results come back in input order.
     mark = performance.now();
-    const detections: Detection[] = new Array(inputs.length);
-    for (let i = 0; i < inputs.length; i++) {
+    const detections: Detection[] = new Array(valid.length);
+    for (let i = 0; i < valid.length; i++) {
       const work = owners[i]!;
-      const input = inputs[i]!;
+      const reading = valid[i]!;
       const state = this.detectorStateOf(work.state);
       if (!detectorBefore.has(work.state.id)) detectorBefore.set(work.state.id, copyDetectorState(state));
-      const d = this.detector.step(state, input.time, input.features, input.status, work.kind.measuredTelemetry);
+      // The detector reads the measured telemetry in place (anything not a finite number is skipped).
+      const status = reading.values.status;
+      const d = this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, work.kind.measuredTelemetry);
       detections[i] = d;
-      input.derived = d.features as unknown as Record<string, number>;
+      if (useEndpoint) inputs[i]!.derived = d.features as unknown as Record<string, number>;
     }
-    const scoring = inputs.length ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'none' as const };
+    const scoring = !valid.length ? { results: undefined, source: 'none' as const } : useEndpoint ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'fallback' as const };
     lap('scoreMs');
     for (let i = 0; i < owners.length; i++) {
       const d = detections[i]!;

@@ -23,6 +23,11 @@ export class ResilientScorer {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether a call would go to the endpoint now (configured, circuit closed): else inputs need not be built. */
+  get wantsInputs(): boolean {
+    return this.endpoint !== undefined && this.now() >= this.openUntil;
+  }
+
   async score(inputs: readonly ScoreInput[]): Promise<ScoredBatch> {
     if (this.endpoint && this.now() >= this.openUntil) {
       try {

@@ -63,8 +63,9 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   }
   const fastAccept = (values: Record<string, unknown>): boolean => {
     if (!allFast) return false;
-    // Own keys only: what a polluted prototype adds is not a reading's.
-    for (const k of Object.keys(values)) {
+    for (const k in values) {
+      // Own keys only: what a polluted prototype adds is not a reading's (and is not fast-accepted).
+      if (!Object.hasOwn(values, k)) return false;
       const check = checks.get(k);
       if (!check || !check(values[k])) return false;
     }

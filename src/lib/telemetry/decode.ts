@@ -33,18 +33,32 @@ export interface Decoded {
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
 
-/** Leading calendar date and time of an ISO 8601 string: checked field by field, since V8 reads 2024-02-30 as 1 March. */
-const ISO_FIELDS = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?/;
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** False for a string that looks like ISO 8601 but names a day or time that does not exist. */
+/** Two decimal digits at `at`, or -1. */
+function digits2(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * False for a string shaped like ISO 8601 (YYYY-MM-DD[THH:MM[:SS]]) that names a day or time
+ * that does not exist: V8 reads 2024-02-30 as 1 March. Field by field, without allocating.
+ */
 function realCalendarTime(text: string): boolean {
-  const m = ISO_FIELDS.exec(text);
-  if (!m) return true; // not ISO-shaped: Date.parse decides
-  const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, m[4] === undefined ? 0 : +m[4], m[5] === undefined ? 0 : +m[5], m[6] === undefined ? 0 : +m[6]];
+  if (text.length < 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return true; // not ISO-shaped: Date.parse decides
+  const y = digits2(text, 0) * 100 + digits2(text, 2);
+  const mo = digits2(text, 5);
+  const d = digits2(text, 8);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1) return false;
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && !leap ? 28 : DAYS[mo - 1]!)) return false;
-  return h <= 23 && mi <= 59 && s <= 59;
+  if (d > (mo === 2 && !leap ? 28 : DAYS[mo - 1]!)) return false;
+  if (text.length < 16 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58) return true;
+  const h = digits2(text, 11);
+  const mi = digits2(text, 14);
+  const s = text.length >= 19 && text.charCodeAt(16) === 58 ? digits2(text, 17) : 0;
+  return h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59;
 }
 
 function toTime(v: unknown): number | undefined {
@@ -189,7 +203,8 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   const values: Record<string, unknown> = {};
   let count = 0;
   // Own keys only (never what a polluted prototype would add), and no name that would set one.
-  for (const k of Object.keys(body)) {
+  for (const k in body) {
+    if (!Object.hasOwn(body, k)) continue;
     if (k === 'timestamp' || k === 'seq' || k === 'deviceId' || k === 'messageId') continue;
     if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
       reject(deadLetters, env, item, 'telemetry.badName', `${where}'${k}' is not a telemetry name`, now);
