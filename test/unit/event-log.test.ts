@@ -1,6 +1,6 @@
 /** The local event log: partitions by key, keeps events across restarts and crashes, checkpoints, retention. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
@@ -74,6 +74,27 @@ describe('the event log', () => {
     const reopened = EventLog.open(dir);
     expect(reopened.bounds('0')).toEqual({ first: 0, next: 4 });
     expect(reopened.read('0', 0, 100).map((r) => JSON.parse(r.body.toString()).n)).toEqual([0, 1, 2, 3]);
+    reopened.close();
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('refuses what it cannot write (a full disk) without acknowledging it, keeps running, and takes it once there is room', async () => {
+    const dir = tempDir();
+    // One record per segment, so the next write goes to a file whose name is known in advance.
+    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 1 });
+    await log.append(event('d', 0));
+    const partDir = join(dir, 'partitions', '0');
+    const first = join(partDir, readdirSync(partDir)[0]!);
+    const next = join(partDir, `${String(1).padStart(20, '0')}-${String(statSync(first).size).padStart(20, '0')}.log`);
+    // Writes to /dev/full fail with ENOSPC, as on a full disk.
+    symlinkSync('/dev/full', next);
+    await expect(log.append(event('d', 1))).rejects.toThrow(/ENOSPC|no space/i);
+    expect(log.bounds('0')).toEqual({ first: 0, next: 1 });
+    // Room again: the device's retry is stored, with the next sequence number.
+    rmSync(next, { force: true });
+    await expect(log.append(event('d', 1))).resolves.toEqual({ partitionId: '0', sequenceNumber: 1 });
+    log.close();
+    const reopened = EventLog.open(dir);
+    expect(reopened.read('0', 0, 10).map((r) => JSON.parse(r.body.toString()).n)).toEqual([0, 1]);
     reopened.close();
   });
 

@@ -67,6 +67,7 @@ interface Segment {
 interface Pending {
   input: EventInput;
   resolve: (r: { partitionId: string; sequenceNumber: number }) => void;
+  reject: (error: Error) => void;
 }
 
 const HEADER = 8; // u32 length of what follows the CRC + u32 CRC32 of it
@@ -123,15 +124,30 @@ class Partition {
     return { baseSeq: Number(seqText), baseOffset: Number(offsetText), path, fd: openSync(path, 'a+'), size: pos, positions, lastTime };
   }
 
-  /** Writes everything appended this turn as one write. */
+  /**
+   * Writes everything appended this turn as one write, and acknowledges it only once all of it is
+   * written (a short write is continued). When the write fails (a full disk), the segment is cut
+   * back to its last whole record and every event of the batch is refused: none is acknowledged,
+   * none is half there.
+   */
   flush(now: number): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
+    try {
+      this.write(batch, now);
+    } catch (error) {
+      for (const p of batch) p.reject(error as Error);
+    }
+  }
+
+  private write(batch: Pending[], now: number): void {
     let segment = this.segments[this.segments.length - 1]!;
+    let fresh = false;
     if (segment.size >= this.options.segmentBytes) {
       segment = this.newSegment(this.nextSeq, segment.baseOffset + segment.size);
       this.segments.push(segment);
+      fresh = true;
     }
     const buffers: Buffer[] = [];
     const results: { partitionId: string; sequenceNumber: number }[] = [];
@@ -146,8 +162,23 @@ class Partition {
       size += record.length;
       seq++;
     }
-    writeSync(segment.fd, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
-    if (this.options.fsync) fsyncSync(segment.fd);
+    const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);
+    try {
+      for (let written = 0; written < data.length; ) written += writeSync(segment.fd, data, written, data.length - written);
+      if (this.options.fsync) fsyncSync(segment.fd);
+    } catch (error) {
+      try {
+        if (fresh) {
+          // A segment that holds nothing yet goes, so the next write starts it again.
+          this.segments.pop();
+          closeSync(segment.fd);
+          rmSync(segment.path, { force: true });
+        } else ftruncateSync(segment.fd, segment.size);
+      } catch {
+        // The segment is reopened (and its torn tail cut) at the next start.
+      }
+      throw new Error(`the event log cannot write partition ${this.id}: ${(error as Error).message}`, { cause: error });
+    }
     segment.size = size;
     segment.positions.push(...positions);
     segment.lastTime = now;
@@ -294,8 +325,8 @@ export class EventLog {
   append(input: EventInput): Promise<{ partitionId: string; sequenceNumber: number }> {
     if (this.closed) return Promise.reject(new Error('the event log is closed'));
     const part = this.parts[partitionOf(input.partitionKey, this.parts.length)]!;
-    return new Promise((resolve) => {
-      part.pending.push({ input, resolve });
+    return new Promise((resolve, reject) => {
+      part.pending.push({ input, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
