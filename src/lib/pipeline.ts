@@ -77,8 +77,13 @@ interface DeviceWork {
   kind: EquipmentKind;
   /** Valid readings in arrival order, with their scores. */
   scored: ScoredReading[];
-  /** Those newer than the twin, oldest first. */
+  /** Those newer than the twin, oldest first: what may move the twin. */
   fresh: ScoredReading[];
+  /**
+   * All of them, oldest first: what the alarm lifecycle and the stop policy watch. Not only the
+   * fresh ones: one reading dated minutes ahead would otherwise blind them until real time caught up.
+   */
+  watched: ScoredReading[];
   /** The alarm lifecycle after this batch (committed to memory once the batch succeeds), and what happened. */
   alarm?: { state: AlarmState; events: AlarmEvent[] };
 }
@@ -117,7 +122,10 @@ export class TelemetryPipeline {
     this.now = deps.now ?? Date.now;
     this.cache = new TwinStateCache(deps.twins, this.now);
     this.alarms = new AlarmLifecycle({ ...deps.settings.alarms, thresholds: deps.settings.thresholds });
-    this.detector = deps.detector ?? new StreamingDetector();
+    // Replays are dropped before scoring and a failed batch's learning is rolled back, so every
+    // reading scored here is new: learn from a late one too (else one reading dated minutes ahead
+    // would make every real reading after it look old).
+    this.detector = deps.detector ?? new StreamingDetector({ learnLateReadings: true });
     const autoStop = deps.settings.autoStop;
     this.stopPolicy = autoStop && autoStop.mode !== 'off' ? new StopPolicy(autoStop, deps.settings.thresholds) : undefined;
   }
@@ -216,7 +224,7 @@ export class TelemetryPipeline {
         for (const reading of readings) deadLetters.push(deadLetterOf(reading, reason, detail, now));
         continue;
       }
-      const work: DeviceWork = { state, kind, scored: [], fresh: [] };
+      const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [] };
       for (const reading of readings) {
         const check = kind.validate(reading.values);
         if (!check.ok) {
@@ -271,7 +279,8 @@ export class TelemetryPipeline {
     const needLine: string[] = [];
     for (const [deviceId, work] of byDevice) {
       work.fresh = freshReadings(work.state, work.scored);
-      if (work.fresh.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low')) needLine.push(deviceId);
+      work.watched = work.fresh.length === work.scored.length ? work.fresh : freshReadings({ ...work.state, lastTelemetryTime: undefined }, work.scored);
+      if (work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low')) needLine.push(deviceId);
     }
     // The line groups equipment for flood suppression and is named on the card.
     await forEachLimited(needLine, 8, async (deviceId) => {
@@ -280,14 +289,14 @@ export class TelemetryPipeline {
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy.
       const state = { ...this.alarmStateOf(work.state) };
-      const events = this.alarms.evaluate(state, work.fresh.map((s) => s.alarm!), {
+      const events = this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
         line: lines.get(deviceId) ?? deviceId,
-        idOf: (i) => `${deviceId}|${work.fresh[i]!.reading.key}`,
+        idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
         shelvedUntil: work.state.shelvedUntil,
       });
       work.alarm = { state, events };
       const decisions = this.cardsOf(deviceId, work, events);
-      const stop = this.stopPolicy?.decide(work.state, work.fresh, now);
+      const stop = this.stopPolicy?.decide(work.state, work.watched, now);
       if (stop) {
         stops.set(deviceId, stop);
         // A stop sent (or refused by the rate limit) always reaches people.
@@ -395,7 +404,7 @@ export class TelemetryPipeline {
   private card(deviceId: string, work: DeviceWork, e: AlarmEvent, raised: boolean): CardDecision {
     const kind = raised ? 'raised' : e.kind;
     const event: AlarmEvent = { ...e, kind };
-    return { id: `${e.incidentId}|${kind}|${e.time}`, severity: e.priority === 'critical' ? 'critical' : 'warning', trigger: work.fresh[e.index]!, event };
+    return { id: `${e.incidentId}|${kind}|${e.time}`, severity: e.priority === 'critical' ? 'critical' : 'warning', trigger: work.watched[e.index]!, event };
   }
 
   private storeBatch(byDevice: Map<string, DeviceWork>, deadLetters: DeadLetter[]): StoreBatch {
@@ -416,7 +425,7 @@ export class TelemetryPipeline {
           Notified: e.notify ? 'yes' : (e.quiet ?? 'no'),
           Detail: e.reopened ? 'reopened' : '',
         });
-        if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.fresh[e.index]!.reading, e);
+        if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.watched[e.index]!.reading, e);
       }
       for (const { reading, score } of work.scored) {
         const timestamp = reading.timeIso;

@@ -212,6 +212,16 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(new Set(h.store.alarmEvents.filter((e) => e.Event === 'raised').map((e) => e.IncidentId)).size).toBe(1);
   });
 
+  it('is not blinded by one reading dated minutes ahead: later real readings still raise the incident and the twin shows it', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    // One reading from a device clock 290 s fast (inside the 5-minute skew allowance) pins the twin's time.
+    await h.send([arm(60_000 + 290_000, calm(0), 'ahead')]);
+    await h.send(seconds(61, 8, () => ({ temperature: 97, vibration: 0.5, pressure: 6 }), 'h'));
+    expect(h.alerts.sent.map((a) => [a.severity, a.incident.event])).toEqual([['critical', 'raised']]);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', lastTelemetryTime: iso(t0 + 350_000) });
+  });
+
   it('does not post a card twice when the twin patch after it is throttled and the host retries the batch', async () => {
     const h = plant();
     await h.send(seconds(0, 60, calm, 'n'));

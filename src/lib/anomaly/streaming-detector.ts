@@ -59,6 +59,11 @@ export interface DetectorSettings {
   minCorrelation: number;
   /** Learning rate, relative, from a reading past the clip (an outlier): slower, never zero. */
   outlierLearning: number;
+  /**
+   * Learn from a reading older than the newest learnt (off: such a reading is scored only, so a
+   * replay cannot count twice). On where the caller drops replays itself (the pipeline).
+   */
+  learnLateReadings: boolean;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
@@ -75,6 +80,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   evidenceCalibration: 0.3,
   minCorrelation: 0.6,
   outlierLearning: 0.5,
+  learnLateReadings: false,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
@@ -263,8 +269,8 @@ export class StreamingDetector {
       state.s = {};
       state.p = {};
     }
-    const learn = time > state.t;
-    const dtHours = state.t > 0 && learn ? (time - state.t) / 3_600_000 : 0;
+    const learn = time > state.t || cfg.learnLateReadings;
+    const dtHours = state.t > 0 && time > state.t ? (time - state.t) / 3_600_000 : 0;
     const zs = this.zs;
     const warmNames = this.warmNames;
     zs.length = 0;
@@ -433,7 +439,7 @@ export class StreamingDetector {
       h.m += b * d;
       h.v += b * (d * d - h.v);
       state.u = Math.max(state.u * (1 - 1 / cfg.refractoryReadings), logLikelihood);
-      state.t = time;
+      if (time > state.t) state.t = time;
     }
 
     const driftRss = Math.sqrt(driftSq);

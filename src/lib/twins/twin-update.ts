@@ -70,7 +70,7 @@ export function freshReadings(state: TwinState, scored: readonly ScoredReading[]
 /** Returns the patch to send now, or undefined when nothing is due (or nothing is newer). */
 export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[], options: PlanOptions): TwinUpdate | undefined {
   const newest = fresh[fresh.length - 1];
-  if (!newest) return undefined;
+  if (!newest) return planStatusOnly(state, options);
 
   const health = options.health ?? healthOf(newest.score.anomalyScore, options.thresholds);
   let status = state.status;
@@ -137,3 +137,41 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
 }
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
+
+/**
+ * No reading is newer than the twin (one dated ahead of real time pins it), but its health, an
+ * alert or a stop must not wait: those fields alone, leaving the telemetry and its time as they are.
+ */
+function planStatusOnly(state: TwinState, options: PlanOptions): TwinUpdate | undefined {
+  const health = options.health;
+  const reason: TwinUpdate['reason'] | undefined =
+    options.stop !== undefined ? 'stop' : options.alertTime !== undefined ? 'alert' : health !== undefined && health !== state.healthStatus && state.lastTelemetryTime !== undefined ? 'health' : undefined;
+  if (!reason) return undefined;
+  const ops: JsonPatchOp[] = [];
+  const set = (name: string, value: unknown) => {
+    if (options.properties.has(name) && value !== undefined) ops.push({ op: 'add', path: `/${name}`, value });
+  };
+  set('healthStatus', health);
+  if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
+  if (options.stop) {
+    set('lastEmergencyStopTime', new Date(options.stop.time).toISOString());
+    set('lastEmergencyStopReason', options.stop.reason);
+  }
+  const detectorState = options.detectorState?.();
+  const alarmState = options.alarmState?.();
+  set('detectorState', detectorState);
+  set('alarmState', alarmState);
+  if (ops.length === 0) return undefined;
+  return {
+    ops,
+    reason,
+    next: {
+      ...state,
+      healthStatus: health ?? state.healthStatus,
+      lastAlertTime: options.alertTime ?? state.lastAlertTime,
+      lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
+      detectorState: options.properties.has('detectorState') && detectorState !== undefined ? detectorState : state.detectorState,
+      alarmState: options.properties.has('alarmState') && alarmState !== undefined ? alarmState : state.alarmState,
+    },
+  };
+}
