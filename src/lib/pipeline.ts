@@ -481,7 +481,7 @@ export class TelemetryPipeline {
         }
       }
     }
-    this.stopPolicy!.record(verdict, this.now());
+    this.stopPolicy!.record(verdict, this.now(), outcome === 'failed');
     const { reading, score } = verdict.trigger;
     this.unwrittenActions.push({ Timestamp: reading.timeIso, DeviceId: deviceId, IncidentId: verdict.incidentId, Action: 'emergencyStop', Outcome: outcome, Detail: detail, FailureProbability: score.failureProbability ?? null, AnomalyScore: score.anomalyScore, ModelVersion: score.modelVersion });
     this.deps.logger.log(outcome === 'executed' || outcome === 'dry-run' ? 'warn' : 'error', `emergencyStop ${outcome}`, { deviceId, incidentId: verdict.incidentId, detail });

@@ -30,6 +30,20 @@ describe('the automated emergencyStop', () => {
     expect(policy.decide(twin(), run(3, 0.99), T + 60_000)).toMatchObject({ kind: 'stop' });
   });
 
+  it('retries a stop that failed (device offline) with the next readings, without using up the hourly limit', () => {
+    const policy = new StopPolicy({ ...settings, maxPerHour: 1 }, thresholds);
+    const first = policy.decide(twin(), run(3, 0.99), T + 3_000)!;
+    expect(first).toMatchObject({ kind: 'stop' });
+    policy.record(first, T + 3_000, true);
+    // Not on the very next batch, but seconds later, and the limit of one an hour still has room.
+    expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 4), T + 5_000)).toBeUndefined();
+    const retry = policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 20), T + 21_000)!;
+    expect(retry).toMatchObject({ kind: 'stop' });
+    policy.record(retry, T + 21_000);
+    // Once it went through, the incident window holds.
+    expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 40), T + 41_000)).toBeUndefined();
+  });
+
   it('needs the failure model: an anomaly score alone never stops a machine', () => {
     expect(new StopPolicy(settings, thresholds).decide(twin(), run(5, undefined), T)).toBeUndefined();
   });

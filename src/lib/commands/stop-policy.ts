@@ -33,6 +33,7 @@ export interface StopVerdict {
 }
 
 const HOUR = 3_600_000;
+const RETRY_FAILED_MS = 10_000;
 const STOPPED = new Set(['emergencyStopped', 'stopped']);
 
 export class StopPolicy {
@@ -40,6 +41,8 @@ export class StopPolicy {
   private readonly lastStop = new Map<string, number>();
   /** A blocked stop is reported once per incident window, not on every batch. */
   private readonly lastBlocked = new Map<string, number>();
+  /** When a stop last failed per device: retried, but not on every batch. */
+  private readonly lastFailed = new Map<string, number>();
   /** Incidents already decided here (a host retry of the batch must not act twice). */
   private readonly decided = new BoundedSet<string>(10_000);
 
@@ -65,6 +68,7 @@ export class StopPolicy {
 
     const incidentId = `${state.id}|stop|${newest.reading.key}`;
     if (this.decided.has(incidentId)) return undefined;
+    if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
     const p = newest.score.failureProbability!;
     const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} reading(s)${run < s.confirmReadings ? ' after a critical batch' : ''}`;
     while (this.stopsAt.length && this.stopsAt[0]! <= now - HOUR) this.stopsAt.shift();
@@ -75,10 +79,19 @@ export class StopPolicy {
     return { kind: s.mode === 'on' ? 'stop' : 'dry-run', incidentId, trigger: newest, reason };
   }
 
-  /** Records a verdict that was acted on (stop sent, dry run logged, block recorded). */
-  record(verdict: StopVerdict, now: number): void {
+  /**
+   * Records a verdict that was acted on (stop sent, dry run logged, block recorded). A stop that
+   * failed (device offline, timeout, refused) is not one: it does not count toward the hourly
+   * limit or the incident window, so the next qualifying readings try again, at most every
+   * `RETRY_FAILED_MS`.
+   */
+  record(verdict: StopVerdict, now: number, failed = false): void {
     this.decided.add(verdict.incidentId);
     const deviceId = verdict.trigger.reading.deviceId;
+    if (failed) {
+      this.lastFailed.set(deviceId, now);
+      return;
+    }
     if (verdict.kind === 'blocked') {
       this.lastBlocked.set(deviceId, verdict.trigger.reading.time);
       return;
