@@ -3,7 +3,7 @@
  * same handlers the HTTP functions call) under /api, and captures Teams webhook posts at
  * /local/teams-webhook so alerts are visible without a Teams tenant.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -63,12 +63,27 @@ export interface HttpHostOptions {
   extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
+const MAX_ALERTS_FILE = 10 * 1024 * 1024;
+
 export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost> {
   const alerts: CapturedAlert[] = [];
   if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/local/')) {
+      // Local only: a page on another site that resolves its name to 127.0.0.1 (DNS rebinding)
+      // sends its own Host, and a cross-site form cannot send JSON without a preflight we never answer.
+      if (!LOCAL_HOST.test(req.headers.host ?? '')) {
+        req.resume();
+        return write(res, { status: 403, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Forbidden', status: 403, detail: '/local/ answers requests addressed to localhost only' } });
+      }
+      if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        req.resume();
+        return write(res, { status: 415, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Unsupported media type', status: 415, detail: 'send application/json' } });
+      }
+    }
     if (url.pathname === '/local/teams-webhook' && req.method === 'POST') {
       const text = await readBody(req, MAX_BODY);
       let message: unknown = text;
@@ -80,7 +95,15 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       const alert = { receivedAt: new Date().toISOString(), message };
       alerts.push(alert);
       if (alerts.length > 1000) alerts.shift();
-      if (options.alertsFile) appendFileSync(options.alertsFile, `${JSON.stringify(alert)}\n`);
+      if (options.alertsFile) {
+        // Bounded: past 10 MB the file moves to alerts.jsonl.1 (one generation kept).
+        try {
+          if (statSync(options.alertsFile).size > MAX_ALERTS_FILE) renameSync(options.alertsFile, `${options.alertsFile}.1`);
+        } catch {
+          // not there yet
+        }
+        appendFileSync(options.alertsFile, `${JSON.stringify(alert)}\n`);
+      }
       return write(res, { status: 202 });
     }
     if (url.pathname === '/local/alerts' && req.method === 'GET') return write(res, { status: 200, headers: { 'content-type': 'application/json' }, jsonBody: alerts });

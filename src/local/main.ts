@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { startLocalStack } from './stack.ts';
 
 const { values } = parseArgs({
@@ -49,7 +50,7 @@ if (values.json) {
       `  Digital Twins   ${stack.adt.url}   (CA: ${stack.adt.caFile})`,
       `  IoT Hub         ${stack.hub.hostName}   (MQTT over TLS; CA: ${stack.hub.caFile})`,
       `  ML scoring      ${stack.ml ? `${stack.ml.scoringUri}   (Azure ML contract, key local-development)` : 'off: no model in models/ (npm run train)'}`,
-      `  service string  ${stack.hub.registry.serviceConnectionString(stack.hub.hostName)}`,
+      `  service string  npm run iothub -- service-string${values.data ? ` --data ${values.data}` : ''} --host ${stack.hub.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,
       `  seeded          ${seeded.modelsCreated} models, ${seeded.twinsCreated} twins, ${seeded.relationshipsCreated} relationships, ${seeded.devicesCreated} devices (0 = already there)`,
       `  simulator       ${simulator ? `${values.rate} msg/s per device` : 'off'}`,

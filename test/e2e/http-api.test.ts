@@ -134,6 +134,28 @@ describe('the HTTP API', () => {
     expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ minutes: 5 }) })).body.code).toBe('request.invalid');
   });
 
+  it('keeps /local/ local: another Host is refused (DNS rebinding), a form post is refused (not JSON), and the registry file is its owner\'s', async () => {
+    const { request } = await import('node:http');
+    const { statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const port = new URL(stack.apiUrl).port;
+    const send = (path: string, method: string, headers: Record<string, string>, body = '') =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await send('/local/status', 'GET', { host: `attacker.example:${port}` })).toBe(403);
+    expect(await send('/local/status', 'GET', { host: `localhost:${port}` })).toBe(200);
+    expect(await send('/local/teams-webhook', 'POST', { host: `localhost:${port}`, 'content-type': 'text/plain' }, '{"fake":"alert"}')).toBe(415);
+    expect(await send('/local/teams-webhook', 'POST', { host: `attacker.example:${port}`, 'content-type': 'application/json' }, '{"fake":"alert"}')).toBe(403);
+    expect(stack.http.alerts.some((a) => JSON.stringify(a.message).includes('fake'))).toBe(false);
+    expect(statSync(join(stack.dir, 'iothub', 'registry.json')).mode & 0o777).toBe(0o600);
+  });
+
   it('answers twin queries and refuses oversized or broken ones', async () => {
     const ok = await call('/api/twins/query', { method: 'POST', body: JSON.stringify({ query: "SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Conveyor;1')" }) });
     expect(ok.body.items.map((r: { $dtId: string }) => r.$dtId).sort()).toEqual(['conveyor-001', 'conveyor-002']);

@@ -31,7 +31,7 @@ try {
     const hub = await startIotHub({ dataDir: join(values.data, 'iothub'), port: Number(values.port), ...(values['mqtt-port'] ? { mqttPort: Number(values['mqtt-port']) } : {}), endpoints: { events: log }, log: (l) => process.stderr.write(`${l}\n`) });
     out(`local IoT Hub on ${hub.hostName} (MQTT over TLS and the service API${hub.mqttPort ? `; plain MQTT on ${hub.mqttPort}` : ''})`);
     out(`  CA: ${hub.caFile}`);
-    out(`  service connection string: ${hub.registry.serviceConnectionString(hub.hostName)}`);
+    out(`  service connection string: npm run iothub -- service-string (the iothubowner key is not printed unasked)`);
     out(`  routes device telemetry to ${join(values.data, 'eventlog')} (${log.partitionIds.length} partitions)`);
     const stop = () => void hub.close().then(() => (log.close(), process.exit(0)));
     process.on('SIGINT', stop);
@@ -66,8 +66,11 @@ try {
       default:
         throw new RegistryError(400, 'ArgumentInvalid', 'usage: iothub device add|list|show|remove|disable|enable <id>');
     }
+  } else if (command === 'service-string') {
+    // Asked for on purpose, like `az iot hub connection-string show`.
+    out(new DeviceRegistry(join(values.data, 'iothub', 'registry.json')).serviceConnectionString(values.host));
   } else {
-    throw new RegistryError(400, 'ArgumentInvalid', 'usage: iothub serve | iothub device add|list|show|remove|disable|enable <id>');
+    throw new RegistryError(400, 'ArgumentInvalid', 'usage: iothub serve | iothub service-string | iothub device add|list|show|remove|disable|enable <id>');
   }
 } catch (error) {
   process.stderr.write(`iothub: ${(error as Error).message}\n`);

@@ -4,7 +4,7 @@
  * rewritten atomically on each change.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface DeviceIdentity {
@@ -46,6 +46,8 @@ export class DeviceRegistry {
     this.servicePolicy = saved?.servicePolicy ?? { name: 'iothubowner', primaryKey: newKey(), secondaryKey: newKey() };
     for (const d of saved?.devices ?? []) this.devices.set(d.deviceId, d);
     if (!saved) this.save();
+    // A file written by an earlier version was readable by everyone: its owner's only, from now on.
+    else if (file && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     this.loadedAt = this.mtime();
   }
 
@@ -134,7 +136,9 @@ export class DeviceRegistry {
     if (!this.file) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const data: RegistryFile = { servicePolicy: this.servicePolicy, devices: this.list() };
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(data, null, 2));
+    // It holds every device key and the iothubowner key: readable by its owner only.
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(data, null, 2), { mode: 0o600 });
+    chmodSync(`${this.file}.tmp`, 0o600);
     renameSync(`${this.file}.tmp`, this.file);
     this.loadedAt = this.mtime();
   }
