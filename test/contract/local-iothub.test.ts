@@ -93,9 +93,9 @@ describe('a device on the local IoT Hub', () => {
   });
 
   /** A raw MQTT connection as a device, so a test can publish where the SDK never would. */
-  async function rawDevice(deviceId: string) {
+  async function rawDevice(deviceId: string, validSeconds = 600) {
     const [host, port] = hub.hostName.split(':');
-    const password = makeSas(`${hub.hostName}/devices/${deviceId}`, hub.registry.get(deviceId)!.primaryKey, Math.floor(Date.now() / 1000) + 600);
+    const password = makeSas(`${hub.hostName}/devices/${deviceId}`, hub.registry.get(deviceId)!.primaryKey, Math.floor(Date.now() / 1000) + validSeconds);
     const client = mqtt.connect({ protocol: 'mqtts', host, port: Number(port), ca: hub.caPem, clientId: deviceId, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password, reconnectPeriod: 0, protocolVersion: 4 });
     await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
     return client;
@@ -109,6 +109,28 @@ describe('a device on the local IoT Hub', () => {
     await until('the hub to refuse it', () => hub.stats.refusedMessages.notAllowed === before + 1);
     arm.end(true);
     expect(allEvents().length).toBe(eventsBefore);
+  });
+
+  it('disconnects a device when its SAS token expires, as IoT Hub does', async () => {
+    const arm = await rawDevice('robotic-arm-001', 2);
+    const closed = new Promise<void>((resolve) => arm.once('close', () => resolve()));
+    const started = Date.now();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    arm.end(true);
+  });
+
+  it('keeps no retained message: a device cannot park data in the hub', async () => {
+    const arm = await rawDevice('robotic-arm-001');
+    await new Promise<void>((resolve, reject) => arm.publish('devices/robotic-arm-001/messages/events/', JSON.stringify({ temperature: 61 }), { qos: 1, retain: true }, (e) => (e ? reject(e) : resolve())));
+    arm.end(true);
+    const again = await rawDevice('robotic-arm-001');
+    const got: string[] = [];
+    again.on('message', (topic) => got.push(topic));
+    await new Promise<void>((resolve, reject) => again.subscribe('devices/robotic-arm-001/messages/events/#', (e) => (e ? reject(e) : resolve())));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([]);
+    again.end(true);
   });
 
   it('takes a direct method answer only from the device it was sent to', async () => {

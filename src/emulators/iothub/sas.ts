@@ -37,7 +37,7 @@ export function makeSas(resource: string, keyBase64: string, expiresAtSeconds: n
   return `SharedAccessSignature sr=${sr}&sig=${sig}&se=${expiresAtSeconds}${policy ? `&skn=${policy}` : ''}`;
 }
 
-export type SasCheck = { ok: true } | { ok: false; reason: 'malformed' | 'wrongResource' | 'expired' | 'badSignature' };
+export type SasCheck = { ok: true; expiresAtSeconds: number } | { ok: false; reason: 'malformed' | 'wrongResource' | 'expired' | 'badSignature' };
 
 /** Checks a token for `resource` against any of `keys` at time `nowSeconds`. */
 export function verifySas(token: string, resource: string, keys: readonly string[], nowSeconds: number): SasCheck {
@@ -59,7 +59,7 @@ export function verifySas(token: string, resource: string, keys: readonly string
   }
   for (const key of keys) {
     const expected = Buffer.from(signature(key, sas.sr, sas.se), 'base64');
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true };
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, expiresAtSeconds: sas.se };
   }
   return { ok: false, reason: 'badSignature' };
 }

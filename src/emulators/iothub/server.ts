@@ -135,6 +135,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   const clients = new Map<string, Client>();
   const methodSubscribers = new Set<string>();
   const pendingMethods = new Map<string, { deviceId: string; resolve: (r: MethodResult) => void }>();
+  /** When each connection's SAS token expires (epoch ms): IoT Hub disconnects it then. */
+  const tokenExpiry = new WeakMap<Client, number>();
   let nextRid = 1;
 
   const broker = await Aedes.createBroker({
@@ -163,6 +165,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
         log(`iothub: refused ${deviceId}: ${check.reason}`);
         return done(authError(4, `SAS token refused: ${check.reason}`), false);
       }
+      tokenExpiry.set(client, check.expiresAtSeconds * 1000);
       done(null, true);
     },
     authorizeSubscribe(client, sub, done) {
@@ -176,6 +179,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       if (!client) return done(null);
       const topic = packet.topic;
       const eventsPrefix = `devices/${client.id}/messages/events/`;
+      // IoT Hub keeps no retained messages: a device cannot park data in the hub's memory.
+      if (packet.retain) packet.retain = false;
       if (topic.startsWith(eventsPrefix)) return void route(client, packet, topic.slice(eventsPrefix.length)).then(() => done(null), (e: Error) => done(e));
       if (topic.startsWith('$iothub/methods/res/')) {
         const m = /^\$iothub\/methods\/res\/(\d+)\/\?\$rid=(.+)$/.exec(topic);
@@ -235,7 +240,10 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   // not on every message.
   const registryWatch = setInterval(() => {
     registry.list();
-    for (const [id, client] of clients) if (registry.peek(id)?.status !== 'enabled') client.close();
+    const now = Date.now();
+    for (const [id, client] of clients) {
+      if (registry.peek(id)?.status !== 'enabled' || (tokenExpiry.get(client) ?? Infinity) <= now) client.close();
+    }
   }, 1000).unref();
 
   broker.on('client', (client) => {
