@@ -110,6 +110,16 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     if (rul !== undefined) ops.push({ op: 'add', path: '/remainingUsefulLifeHours', value: Math.round(rul * 10) / 10 });
   }
   set('modelVersion', newest.score.modelVersion);
+  const next = setIncidentFields(state, options, set);
+  return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health } };
+}
+
+/**
+ * The fields every patch may carry besides telemetry: the alert and stop times and the detector's
+ * and the alarm lifecycle's state (serialised here, only for a patch that goes out). Returns the
+ * twin state they leave.
+ */
+function setIncidentFields(state: TwinState, options: PlanOptions, set: (name: string, value: unknown) => void): TwinState {
   if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
   if (options.stop) {
     set('lastEmergencyStopTime', new Date(options.stop.time).toISOString());
@@ -119,20 +129,12 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   const alarmState = options.alarmState?.();
   set('detectorState', detectorState);
   set('alarmState', alarmState);
-
   return {
-    ops,
-    reason,
-    next: {
-      ...state,
-      lastTelemetryTime: newest.reading.time,
-      status,
-      healthStatus: health,
-      lastAlertTime: options.alertTime ?? state.lastAlertTime,
-      lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
-      detectorState: options.properties.has('detectorState') && detectorState !== undefined ? detectorState : state.detectorState,
-      alarmState: options.properties.has('alarmState') && alarmState !== undefined ? alarmState : state.alarmState,
-    },
+    ...state,
+    lastAlertTime: options.alertTime ?? state.lastAlertTime,
+    lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
+    detectorState: options.properties.has('detectorState') && detectorState !== undefined ? detectorState : state.detectorState,
+    alarmState: options.properties.has('alarmState') && alarmState !== undefined ? alarmState : state.alarmState,
   };
 }
 
@@ -152,26 +154,7 @@ function planStatusOnly(state: TwinState, options: PlanOptions): TwinUpdate | un
     if (options.properties.has(name) && value !== undefined) ops.push({ op: 'add', path: `/${name}`, value });
   };
   set('healthStatus', health);
-  if (options.alertTime !== undefined) set('lastAlertTime', new Date(options.alertTime).toISOString());
-  if (options.stop) {
-    set('lastEmergencyStopTime', new Date(options.stop.time).toISOString());
-    set('lastEmergencyStopReason', options.stop.reason);
-  }
-  const detectorState = options.detectorState?.();
-  const alarmState = options.alarmState?.();
-  set('detectorState', detectorState);
-  set('alarmState', alarmState);
+  const next = setIncidentFields(state, options, set);
   if (ops.length === 0) return undefined;
-  return {
-    ops,
-    reason,
-    next: {
-      ...state,
-      healthStatus: health ?? state.healthStatus,
-      lastAlertTime: options.alertTime ?? state.lastAlertTime,
-      lastEmergencyStopTime: options.stop?.time ?? state.lastEmergencyStopTime,
-      detectorState: options.properties.has('detectorState') && detectorState !== undefined ? detectorState : state.detectorState,
-      alarmState: options.properties.has('alarmState') && alarmState !== undefined ? alarmState : state.alarmState,
-    },
-  };
+  return { ops, reason, next: { ...next, healthStatus: health ?? state.healthStatus } };
 }
