@@ -98,6 +98,22 @@ describe('the event log', () => {
     reopened.close();
   });
 
+  it('starts with a damaged checkpoint (reading the partition again), and takes a checkpoint past the surviving end back to it', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1 });
+    for (let i = 0; i < 10; i++) await log.append(event('d', i));
+    // Power cut: the checkpoint says 49, the log kept 10 events.
+    log.setCheckpoint('$Default', '0', { sequenceNumber: 49, offset: 99_999 });
+    expect(log.checkpoint('$Default', '0')).toMatchObject({ sequenceNumber: 9 });
+    // The next event gets sequence number 10: after that checkpoint, so it is read, not skipped.
+    expect(await log.append(event('d', 10))).toMatchObject({ sequenceNumber: 10 });
+    log.close();
+    writeFileSync(join(dir, 'checkpoints', '$Default', '0.json'), '{"sequenceNumber": 4, "off');
+    const reopened = EventLog.open(dir);
+    expect(reopened.checkpoint('$Default', '0')).toBeUndefined();
+    reopened.close();
+  });
+
   it('refuses to reopen with a different partition count (keys would move)', () => {
     const dir = tempDir();
     EventLog.open(dir, { partitions: 4 }).close();

@@ -355,9 +355,26 @@ export class EventLog {
     return { first: p.firstSeq, next: p.nextSeq };
   }
 
+  /**
+   * Where the group stands in the partition. A checkpoint file that cannot be read (damaged) counts
+   * as none: the group reads the retained log again, which the idempotent store absorbs, rather
+   * than refusing to start. A checkpoint past the log's end (the log lost its tail in a power
+   * cut, the checkpoint did not) is taken back to the end, so new events, which reuse those
+   * sequence numbers, are not skipped.
+   */
   checkpoint(consumerGroup: string, partitionId: string): Checkpoint | undefined {
     const file = this.checkpointFile(consumerGroup, partitionId);
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Checkpoint) : undefined;
+    if (!existsSync(file)) return undefined;
+    let saved: Checkpoint;
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8')) as Checkpoint;
+    } catch {
+      return undefined;
+    }
+    if (!Number.isSafeInteger(saved?.sequenceNumber) || saved.sequenceNumber < 0 || !Number.isSafeInteger(saved.offset) || saved.offset < 0) return undefined;
+    const last = this.part(partitionId).nextSeq - 1;
+    if (saved.sequenceNumber > last) return last < 0 ? undefined : { sequenceNumber: last, offset: this.part(partitionId).read(last, 1)[0]?.offset ?? 0 };
+    return saved;
   }
 
   /** Records that the group has handled everything up to and including this event. */
