@@ -19,7 +19,7 @@ import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDe
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
-import { freshReadings, healthOf, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
+import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
 import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface PipelineSettings {
@@ -279,7 +279,7 @@ export class TelemetryPipeline {
     const needLine: string[] = [];
     for (const [deviceId, work] of byDevice) {
       work.fresh = freshReadings(work.state, work.scored);
-      work.watched = work.fresh.length === work.scored.length ? work.fresh : freshReadings({ ...work.state, lastTelemetryTime: undefined }, work.scored);
+      work.watched = work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
       if (work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low')) needLine.push(deviceId);
     }
     // The line groups equipment for flood suppression and is named on the card.
@@ -295,7 +295,7 @@ export class TelemetryPipeline {
         shelvedUntil: work.state.shelvedUntil,
       });
       work.alarm = { state, events };
-      const decisions = this.cardsOf(deviceId, work, events);
+      const decisions = this.cardsOf(work, events);
       const stop = this.stopPolicy?.decide(work.state, work.watched, now);
       if (stop) {
         stops.set(deviceId, stop);
@@ -381,27 +381,27 @@ export class TelemetryPipeline {
   }
 
   /** Which lifecycle steps become cards: per device and batch, one for the raise or escalation (the newest), one for a clear. */
-  private cardsOf(deviceId: string, work: DeviceWork, events: readonly AlarmEvent[]): CardDecision[] {
+  private cardsOf(work: DeviceWork, events: readonly AlarmEvent[]): CardDecision[] {
     const out: CardDecision[] = [];
     let up: AlarmEvent | undefined;
     let raised = false;
     for (const e of events) {
       if (!e.notify) continue;
       if (e.kind === 'cleared') {
-        if (up) out.push(this.card(deviceId, work, up, raised));
+        if (up) out.push(this.card(work, up, raised));
         up = undefined;
         raised = false;
-        out.push(this.card(deviceId, work, e, false));
+        out.push(this.card(work, e, false));
       } else {
         raised ||= e.kind === 'raised';
         up = e;
       }
     }
-    if (up) out.push(this.card(deviceId, work, up, raised));
+    if (up) out.push(this.card(work, up, raised));
     return out;
   }
 
-  private card(deviceId: string, work: DeviceWork, e: AlarmEvent, raised: boolean): CardDecision {
+  private card(work: DeviceWork, e: AlarmEvent, raised: boolean): CardDecision {
     const kind = raised ? 'raised' : e.kind;
     const event: AlarmEvent = { ...e, kind };
     return { id: `${e.incidentId}|${kind}|${e.time}`, severity: e.priority === 'critical' ? 'critical' : 'warning', trigger: work.watched[e.index]!, event };

@@ -74,7 +74,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.textContent(`#alert-list li[data-alert="${first}"]`)).toContain('acknowledged by Dana (shift B)');
     await page.click(`[data-shelve="${failing}"]`);
     await page.click(`[data-twin="${failing}"]`);
-    await page.waitForFunction((id) => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '').includes('shelved until'), failing);
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '').includes('shelved until'));
     expect(await page.textContent('#shelve-state')).toContain('by Dana (shift B)');
     expect((await stack.services.twins.getTwin(failing)).shelvedBy).toBe('Dana (shift B)');
     await page.click('#shelve-toggle');

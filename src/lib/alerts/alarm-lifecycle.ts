@@ -104,8 +104,6 @@ export interface AlarmEvent {
 
 const RANK: Record<AlarmPriority, number> = { low: 1, warning: 2, critical: 3 };
 
-const idOf = (context: { idOf: (index: number) => string }, index: number) => context.idOf(index);
-
 export function reviveAlarmState(json: string | undefined): AlarmState {
   if (!json) return {};
   try {
@@ -173,7 +171,7 @@ export class AlarmLifecycle {
         if (!priority) continue;
         // Back soon after it cleared: the same incident, reopened.
         const reopened = state.ci !== undefined && state.c !== undefined && e.time - state.c < cfg.reopenMs;
-        state.id = reopened ? state.ci! : idOf(context, i);
+        state.id = reopened ? state.ci! : context.idOf(i);
         if (reopened) state.o = 1;
         else delete state.o;
         state.r = e.time;
@@ -191,7 +189,7 @@ export class AlarmLifecycle {
         // A condition that follows lone outliers is an incident of its own, raised now (a
         // reopened one keeps its id).
         if (kind === 'raised' && state.p === 'low' && !state.o) {
-          state.id = idOf(context, i);
+          state.id = context.idOf(i);
           state.r = e.time;
         }
         state.p = priority;
@@ -235,7 +233,6 @@ export class AlarmLifecycle {
     return true;
   }
 }
-
 
 /** What the lifecycle reads of a detection: the detection itself, with the failure model's probability when there is one. */
 export function alarmEvidence(d: Detection, failureProbability: number | undefined): AlarmEvidence {

@@ -55,7 +55,11 @@ export interface PlanOptions {
 
 /** Readings newer than the twin's newest, oldest first. */
 export function freshReadings(state: TwinState, scored: readonly ScoredReading[]): ScoredReading[] {
-  const since = state.lastTelemetryTime ?? -Infinity;
+  return inTimeOrder(scored, state.lastTelemetryTime ?? -Infinity);
+}
+
+/** Readings later than `since` (all of them by default), oldest first. */
+export function inTimeOrder(scored: readonly ScoredReading[], since = -Infinity): ScoredReading[] {
   const fresh: ScoredReading[] = [];
   let ordered = true;
   for (const s of scored) {
