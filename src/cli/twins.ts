@@ -127,7 +127,7 @@ const COMMANDS: Record<string, Command> = {
       if (!o) return 0;
       const [sub, dir] = o.positionals;
       if (sub === 'validate') {
-        const set = parseModels(readModelFiles(dir).flatMap((f) => f.documents));
+        const set = await parseModels(readModelFiles(dir).flatMap((f) => f.documents));
         out(`${set.interfaces.size} interfaces valid${dir ? ` in ${dir}` : ''}`);
         return 0;
       }
@@ -140,7 +140,7 @@ const COMMANDS: Record<string, Command> = {
       }
       if (sub === 'upload') {
         const docs = readModelDocuments(dir) as { '@id': string }[];
-        parseModels(docs);
+        await parseModels(docs);
         const existing = new Set<string>();
         for await (const m of client.listModels()) existing.add(m.id);
         const missing = docs.filter((d) => !existing.has(d['@id']));

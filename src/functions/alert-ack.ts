@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function alertAck(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.acknowledge(request);
+  return (await services()).plantApi.acknowledge(request);
 }
 
 app.http('alertAck', { methods: ['POST'], route: 'alerts/{id}/ack', authLevel: 'function', handler: alertAck });

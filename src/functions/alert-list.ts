@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function alertList(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.alerts(request);
+  return (await services()).plantApi.alerts(request);
 }
 
 app.http('alertList', { methods: ['GET'], route: 'alerts', authLevel: 'function', handler: alertList });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function equipmentHistory(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.history(request);
+  return (await services()).plantApi.history(request);
 }
 
 app.http('equipmentHistory', { methods: ['GET'], route: 'equipment/{id}/history', authLevel: 'function', handler: equipmentHistory });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function equipmentShelve(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.shelve(request);
+  return (await services()).plantApi.shelve(request);
 }
 
 app.http('equipmentShelve', { methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handler: equipmentShelve });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function health(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().twinApi.health(request);
+  return (await services()).twinApi.health(request);
 }
 
 app.http('health', { methods: ['GET'], route: 'health', authLevel: 'anonymous', handler: health });

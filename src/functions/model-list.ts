@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function modelList(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.models(request);
+  return (await services()).plantApi.models(request);
 }
 
 app.http('modelList', { methods: ['GET'], route: 'models', authLevel: 'function', handler: modelList });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function plant(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().plantApi.plant(request);
+  return (await services()).plantApi.plant(request);
 }
 
 app.http('plant', { methods: ['GET'], route: 'plant', authLevel: 'function', handler: plant });

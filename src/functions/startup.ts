@@ -6,6 +6,6 @@ const { app } = azureFunctions;
 
 // Build (and so validate) every setting when the worker starts, not on the first event:
 // a missing setting then fails the deployment visibly, one line per setting.
-app.hook.appStart(() => {
-  services();
+app.hook.appStart(async () => {
+  await services();
 });

@@ -6,7 +6,7 @@ import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 const { app } = azureFunctions;
 
 export async function telemetryIngest(messages: unknown, context: InvocationContext): Promise<void> {
-  await services().telemetryIngest(messages, context);
+  await (await services()).telemetryIngest(messages, context);
 }
 
 app.eventHub('telemetryIngest', { ...TELEMETRY_INGEST_TRIGGER, retry: { ...TELEMETRY_INGEST_TRIGGER.retry }, handler: telemetryIngest });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function twinGet(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().twinApi.getTwin(request);
+  return (await services()).twinApi.getTwin(request);
 }
 
 app.http('twinGet', { methods: ['GET'], route: 'twins/{id}', authLevel: 'function', handler: twinGet });

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function twinQuery(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().twinApi.queryTwins(request);
+  return (await services()).twinApi.queryTwins(request);
 }
 
 app.http('twinQuery', { methods: ['POST'], route: 'twins/query', authLevel: 'function', handler: twinQuery });

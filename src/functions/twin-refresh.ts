@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function twinRefresh(_timer: Timer, context: InvocationContext): Promise<void> {
-  const result = await services().refreshTwins();
+  const result = await (await services()).refreshTwins();
   context.info('twin refresh', JSON.stringify(result));
 }
 

@@ -5,7 +5,7 @@ import { services } from '../lib/composition.ts';
 const { app } = azureFunctions;
 
 export async function twinRelationships(request: HttpRequest): Promise<HttpResponseInit> {
-  return services().twinApi.getRelationships(request);
+  return (await services()).twinApi.getRelationships(request);
 }
 
 app.http('twinRelationships', { methods: ['GET'], route: 'twins/{id}/relationships', authLevel: 'function', handler: twinRelationships });

@@ -108,9 +108,9 @@ function readsOf(store: TelemetryStorePort): TelemetryReadPort {
   return { history: none, alerts: none, acknowledge: none };
 }
 
-export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const logger = overrides.logger ?? jsonLogger('manufacturing-twins', config.LOG_LEVEL);
-  const catalog = new TelemetryCatalog(loadPlantModels(overrides.modelsDir));
+  const catalog = new TelemetryCatalog(await loadPlantModels(overrides.modelsDir));
   const credential = overrides.credential ?? new DefaultAzureCredential();
   const twins =
     overrides.twins ??
@@ -159,10 +159,14 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   };
 }
 
-let shared: Services | undefined;
+let shared: Promise<Services> | undefined;
 
 /** The process-wide services for the Functions host, built on first use from the app settings. */
-export function services(): Services {
-  shared ??= createServices(loadConfig());
+export function services(): Promise<Services> {
+  if (!shared) {
+    shared = createServices(loadConfig());
+    // A failed start is not kept: the next invocation tries again (and reports again).
+    shared.catch(() => (shared = undefined));
+  }
   return shared;
 }

@@ -134,7 +134,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     AUTO_STOP_MODE: 'on',
     ...options.env,
   });
-  services = createServices(config, { store, logger });
+  services = await createServices(config, { store, logger });
 
   const seeded = await seedPlant({
     client: digitalTwinsClient({ endpoint: adt.url, credential: new StaticTokenCredential('local-development'), caPem: adt.caPem }),

@@ -55,9 +55,37 @@ describe('models', () => {
       { '@context': 'dtmi:dtdl:context;3', '@id': 'dtmi:x:Ok;1', '@type': 'Interface', contents: [] },
       { '@context': 'dtmi:dtdl:context;3', '@id': 'dtmi:x:Bad;1', '@type': 'Interface', contents: [{ '@type': 'Property', name: 't', schema: 'dobule' }] },
     ];
-    await expect(client.createModels(bad)).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining("unknown schema 'dobule'") });
+    await expect(client.createModels(bad)).rejects.toMatchObject({ statusCode: 400, code: 'DTDLParserError', message: expect.stringMatching(/dtmi:x:Bad;1 contents\.t\.schema: .*'dobule'.* Fix: /) });
     await expect(client.getModel('dtmi:x:Ok;1')).rejects.toMatchObject({ statusCode: 404 });
     await expect(client.createModels([readModelDocuments()[0]])).rejects.toMatchObject({ statusCode: 409 });
+  });
+
+  it('checks an upload against the models already there, as ADT does, with Microsoft\'s parser', async () => {
+    // extends a stored model; contents written as one object; a relationship to a model nobody uploaded; names in two languages
+    await client.createModels([
+      {
+        '@context': 'dtmi:dtdl:context;3',
+        '@id': 'dtmi:x:Welder;1',
+        '@type': 'Interface',
+        extends: ARM,
+        displayName: { en: 'Welder', de: 'Schweißroboter' },
+        contents: { '@type': 'Relationship', name: 'feeds', target: 'dtmi:x:NotUploaded;1' },
+      },
+    ]);
+    expect((await client.getModel('dtmi:x:Welder;1')).displayName).toEqual({ en: 'Welder', de: 'Schweißroboter' });
+    const welder = await client.upsertDigitalTwin('welder-1', JSON.stringify({ $metadata: { $model: 'dtmi:x:Welder;1' }, temperature: 40 }));
+    expect(welder.body).toMatchObject({ temperature: 40 });
+    await client.deleteDigitalTwin('welder-1');
+    await client.deleteModel('dtmi:x:Welder;1');
+    // extends something neither stored nor uploaded: a 400 naming it, nothing stored
+    await expect(client.createModels([{ '@context': 'dtmi:dtdl:context;3', '@id': 'dtmi:x:Orphan;1', '@type': 'Interface', extends: 'dtmi:x:Gone;1' }])).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('references dtmi:x:Gone;1') });
+    await expect(client.getModel('dtmi:x:Orphan;1')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('answers an upload the parser itself cannot read with a 400, and keeps serving', async () => {
+    const deep = JSON.parse('['.repeat(300) + ']'.repeat(300)) as unknown;
+    await expect(client.createModels([deep as object])).rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('the DTDL parser could not read this upload') });
+    expect((await client.getModel(ARM)).id).toBe(ARM);
   });
 
   it('refuses to delete a model that twins use, and decommissions it', async () => {

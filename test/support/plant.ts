@@ -7,10 +7,10 @@ export const ARM = 'dtmi:manufacturing:RoboticArm;1';
 export const CONVEYOR = 'dtmi:manufacturing:Conveyor;1';
 export const LINE = 'dtmi:manufacturing:ProductionLine;1';
 
-let cached: TelemetryCatalog | undefined;
+// Loaded once per test file, through Microsoft's DTDL parser, before any test asks for it.
+const catalog = new TelemetryCatalog(await loadPlantModels());
 export function plantCatalog(): TelemetryCatalog {
-  cached ??= new TelemetryCatalog(loadPlantModels());
-  return cached;
+  return catalog;
 }
 
 export interface Msg {

@@ -19,6 +19,7 @@ import { Throttle, ADT_RATE_LIMITS, type RateLimits } from './throttle.ts';
 import { evaluate, type Doc } from './query/evaluate.ts';
 import { parseQuery, QueryError } from './query/parse.ts';
 import { sameSecret } from '../../lib/secrets.ts';
+import { dtdlParser } from '../../lib/dtdl/index.ts';
 
 export interface AdtEmulatorOptions {
   /** Where the database and the certificates live (default .data/adt). */
@@ -84,7 +85,7 @@ export async function startAdtEmulator(options: AdtEmulatorOptions = {}): Promis
   const dataDir = options.dataDir ?? '.data/adt';
   const tls = options.memory ? { ...makeTlsMaterial(), caFile: undefined } : ensureTlsMaterial(join(dataDir, 'tls'));
   const storage = new AdtStorage(options.memory ? ':memory:' : join(dataDir, 'adt.sqlite'));
-  const graph = new TwinGraph(storage);
+  const graph = new TwinGraph(storage, await dtdlParser());
   const throttle = options.rateLimits ? new Throttle(options.rateLimits === true ? ADT_RATE_LIMITS : options.rateLimits) : undefined;
   const pageSize = Math.min(options.queryPageSize ?? QUERY_PAGE_MAX, QUERY_PAGE_MAX);
   const cursors = new Map<string, Cursor>();

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { DtdlError, formatProblem, parseModels, zodFor, type InterfaceDef, type ModelSet, type Schema } from '../../lib/dtdl/index.ts';
+import { DtdlError, ModelSet, formatProblem, zodFor, type DtdlParser, type InterfaceDef, type Schema } from '../../lib/dtdl/index.ts';
 import { AdtError, badRequest, notFound } from './errors.ts';
 import { applyPatch, pointer, type PatchOp } from './json-patch.ts';
 import type { AdtStorage, StoredModel } from './storage.ts';
@@ -51,14 +51,8 @@ export function checkIfMatch(ifMatch: string | undefined, current: string, what:
   }
 }
 
-function localizedMap(value: unknown): Record<string, string> | undefined {
-  if (typeof value === 'string') return { en: value };
-  if (isObject(value)) return value as Record<string, string>;
-  return undefined;
-}
-
 export class TwinGraph implements QueryGraph {
-  private models: ModelSet = parseModels([]);
+  private models = new ModelSet(new Map());
   private readonly modelEntries = new Map<string, StoredModel>();
   private readonly twinDocs = new Map<string, Doc>();
   private readonly byModel = new Map<string, Map<string, Doc>>();
@@ -67,10 +61,11 @@ export class TwinGraph implements QueryGraph {
   private readonly validators = new WeakMap<Schema, z.ZodType>();
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
 
-  constructor(private readonly storage: AdtStorage) {
+  /** `parser` is Microsoft's DTDL parser, loaded: it validates synchronously, so an upload is checked and stored in one step. */
+  constructor(private readonly storage: AdtStorage, private readonly parser: DtdlParser) {
     const saved = storage.load();
     for (const m of saved.models) this.modelEntries.set(m.id, m);
-    if (saved.models.length) this.models = parseModels(saved.models.map((m) => m.document));
+    if (saved.models.length) this.models = parser.parse(saved.models.map((m) => m.document));
     for (const doc of saved.twins) this.indexTwin(doc);
     for (const r of saved.relationships) this.indexRelationship(r.doc);
   }
@@ -98,10 +93,10 @@ export class TwinGraph implements QueryGraph {
     const m = this.modelEntries.get(id);
     if (!m) throw notFound('model', id, 'ModelNotFound');
     const data: Doc = { id: m.id, uploadTime: m.uploadTime, decommissioned: m.decommissioned };
-    const displayName = localizedMap(m.document.displayName);
-    const description = localizedMap(m.document.description);
-    if (displayName) data.displayName = displayName;
-    if (description) data.description = description;
+    // As ADT gives them: language → text, however the document wrote them (a string, a map, JSON-LD values).
+    const def = this.models.get(id);
+    if (def && Object.keys(def.displayNames).length) data.displayName = def.displayNames;
+    if (def && Object.keys(def.descriptions).length) data.description = def.descriptions;
     if (includeDefinition) data.model = m.document;
     return data;
   }
@@ -131,10 +126,11 @@ export class TwinGraph implements QueryGraph {
     }
     let models: ModelSet;
     try {
-      models = parseModels([...[...this.modelEntries.values()].map((m) => m.document), ...documents]);
+      models = this.parser.parse([...[...this.modelEntries.values()].map((m) => m.document), ...documents]);
     } catch (error) {
       if (error instanceof DtdlError) {
-        throw badRequest('DTDLParserError', `Invalid DTDL: ${error.problems.slice(0, 10).map(formatProblem).join('; ')}`);
+        const more = error.problems.length > 10 ? ` (and ${error.problems.length - 10} more)` : '';
+        throw badRequest('DTDLParserError', `Invalid DTDL: ${error.problems.slice(0, 10).map(formatProblem).join('; ')}${more}`);
       }
       throw error;
     }
@@ -165,7 +161,7 @@ export class TwinGraph implements QueryGraph {
     );
     if (dependents.length) throw new AdtError(409, 'ModelReferencesNotDeleted', `Model ${id} is referenced by ${dependents.map((d) => d.id).join(', ')}; delete those first.`);
     const remaining = [...this.modelEntries.values()].filter((m) => m.id !== id);
-    const models = parseModels(remaining.map((m) => m.document));
+    const models = this.parser.parse(remaining.map((m) => m.document));
     this.storage.deleteModel(id);
     this.modelEntries.delete(id);
     this.models = models;

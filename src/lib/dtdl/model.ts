@@ -59,9 +59,13 @@ export type ContentDef = PropertyDef | TelemetryDef | RelationshipDef | CommandD
 export interface InterfaceDef {
   id: string;
   dtdlVersion: DtdlVersion;
+  /** In English where the model has it. */
   displayName?: string;
   description?: string;
-  /** Direct bases, as written. */
+  /** Every language the model gives, e.g. { en: 'Pump', de: 'Pumpe' }. */
+  displayNames: Record<string, string>;
+  descriptions: Record<string, string>;
+  /** Direct bases. */
   extends: string[];
   /** Every base, transitively, nearest first (not including itself). */
   ancestors: string[];
@@ -72,8 +76,6 @@ export interface InterfaceDef {
   relationships: Map<string, RelationshipDef>;
   commands: Map<string, CommandDef>;
   components: Map<string, ComponentDef>;
-  /** The document as uploaded, for GET /models?includeModelDefinition. */
-  document: Record<string, unknown>;
 }
 
 export class ModelSet {
