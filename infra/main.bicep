@@ -8,7 +8,23 @@ targetScope = 'subscription'
 @description('azd environment name: names and tags every resource.')
 param environmentName string
 
-@minLength(1)
+// Regions that offer all of Azure Digital Twins, Flex Consumption Functions and the Data Explorer
+// dev SKU; elsewhere provisioning would fail part-way.
+@allowed([
+  'australiaeast'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'japaneast'
+  'koreacentral'
+  'northeurope'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westus2'
+  'westus3'
+])
 @description('Azure region for every resource.')
 param location string
 
@@ -21,6 +37,10 @@ param teamsWebhookUrl string = ''
 
 @description('Event Hub and IoT Hub partitions.')
 param partitionCount int = 4
+
+@description('Set to true by scripts/deploy-ml-model.sh (azd env ML_MODEL_DEPLOYED) once a model serves behind the ML endpoint.')
+@allowed([ 'true', 'false' ])
+param mlModelDeployed string = 'false'
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -62,6 +82,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: union(tags, { purpose: 'secrets' })
     name: '${abbrs.keyVault}${resourceToken}'
     teamsWebhookUrl: teamsWebhookUrl
+    hasTeamsWebhook: !empty(teamsWebhookUrl)
   }
 }
 
@@ -81,6 +102,10 @@ module eventHubs 'modules/eventhubs.bicep' = {
 module iotHub 'modules/iothub.bicep' = {
   name: 'iothub'
   scope: rg
+  // The hub validates its identity-based route to Event Hubs when it is created, which fails until
+  // its Data Sender role has propagated (minutes). Creating the hub after the Data Explorer cluster
+  // (10 minutes or more) gives the role that time; see iothub.bicep.
+  dependsOn: [ dataExplorer ]
   params: {
     location: location
     tags: union(tags, { purpose: 'device-connectivity' })
@@ -122,20 +147,35 @@ module machineLearning 'modules/ml.bicep' = {
     tags: union(tags, { purpose: 'failure-prediction' })
     workspaceName: '${abbrs.machineLearningWorkspace}${resourceToken}'
     endpointName: 'equipment-health-${take(resourceToken, 6)}'
-    storageAccountId: storage.outputs.id
+    storageAccountName: storage.outputs.name
     keyVaultId: keyVault.outputs.id
     keyVaultName: keyVault.outputs.name
     applicationInsightsId: monitoring.outputs.applicationInsightsId
   }
 }
 
-module functionApp 'modules/functionapp.bicep' = {
-  name: 'functionapp'
+module appIdentity 'modules/identity.bicep' = {
+  name: 'app-identity'
   scope: rg
   params: {
     location: location
-    tags: union(tags, { 'azd-service-name': 'api', purpose: 'telemetry-pipeline-and-api' })
+    tags: union(tags, { purpose: 'telemetry-pipeline-and-api' })
+    name: '${abbrs.managedIdentity}func-${resourceToken}'
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  // Created once its identity's roles exist, so its first start can read Key Vault, storage and the Event Hub.
+  dependsOn: [ rbac ]
+  params: {
+    location: location
+    tags: union(tags, { purpose: 'telemetry-pipeline-and-api' })
+    serviceName: 'api'
     name: '${abbrs.functionApp}${resourceToken}'
+    identityId: appIdentity.outputs.id
+    identityClientId: appIdentity.outputs.clientId
     planName: '${abbrs.appServicePlan}${resourceToken}'
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
@@ -147,6 +187,7 @@ module functionApp 'modules/functionapp.bicep' = {
     dataExplorerUrl: dataExplorer.outputs.clusterUri
     dataExplorerDatabase: dataExplorer.outputs.databaseName
     mlScoringUrl: machineLearning.outputs.scoringUri
+    mlModelDeployed: mlModelDeployed == 'true'
     mlKeySecretUri: machineLearning.outputs.keySecretUri
     teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
     iotHubHostName: iotHub.outputs.hostName
@@ -157,7 +198,8 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
-    functionPrincipalId: functionApp.outputs.principalId
+    functionPrincipalId: appIdentity.outputs.principalId
+    functionClientId: appIdentity.outputs.clientId
     deployerPrincipalId: principalId
     storageAccountName: storage.outputs.name
     eventHubsNamespaceName: eventHubs.outputs.namespaceName

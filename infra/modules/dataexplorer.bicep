@@ -4,6 +4,7 @@ param location string
 param tags object
 param clusterName string
 param databaseName string
+@secure() // not a secret, but the script resource's contract: its content is kept out of deployment logs
 param tableScript string
 
 resource cluster 'Microsoft.Kusto/clusters@2023-08-15' = {

@@ -1,9 +1,14 @@
-// The Function App on Flex Consumption (Node 20) with a system-assigned identity. Every
-// connection is identity-based; the two secrets are Key Vault references. The app settings are
-// the names src/lib/config.ts reads.
+// The Function App on Flex Consumption (Node 22) with the user-assigned identity of
+// identity.bicep, whose roles are granted before the app exists. Every connection is
+// identity-based; the two secrets are Key Vault references. The app settings are the names
+// src/lib/config.ts reads.
 param location string
 param tags object
+@description('azd finds the app to deploy by this tag (azure.yaml service name); only the site carries it.')
+param serviceName string
 param name string
+param identityId string
+param identityClientId string
 param planName string
 param storageAccountName string
 param deploymentContainerUrl string
@@ -15,6 +20,8 @@ param digitalTwinsUrl string
 param dataExplorerUrl string
 param dataExplorerDatabase string
 param mlScoringUrl string
+@description('True once scripts/deploy-ml-model.sh has a model deployment serving behind the endpoint.')
+param mlModelDeployed bool
 param mlKeySecretUri string
 param teamsWebhookSecretUri string
 param iotHubHostName string
@@ -31,23 +38,24 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
 resource app 'Microsoft.Web/sites@2023-12-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    keyVaultReferenceIdentity: identityId
     siteConfig: { minTlsVersion: '1.2' }
     functionAppConfig: {
       deployment: {
         storage: {
           type: 'blobContainer'
           value: deploymentContainerUrl
-          authentication: { type: 'SystemAssignedIdentity' }
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
       scaleAndConcurrency: { maximumInstanceCount: 100, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '20' }
+      runtime: { name: 'node', version: '22' }
     }
   }
 }
@@ -60,19 +68,29 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
   parent: app
   name: 'appsettings'
   properties: {
+    // The host and the trigger connect with the user-assigned identity (credential + clientId);
+    // the SDKs' DefaultAzureCredential picks it by AZURE_CLIENT_ID.
+    AZURE_CLIENT_ID: identityClientId
     AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
     languageWorkers__node__arguments: '--max-semi-space-size=64'
     EventHubConnection__fullyQualifiedNamespace: '${eventHubsNamespaceName}.servicebus.windows.net'
+    EventHubConnection__credential: 'managedidentity'
+    EventHubConnection__clientId: identityClientId
     EVENTHUB_NAME: eventHubName
     EVENTHUB_CONSUMER_GROUP: consumerGroupName
     DIGITAL_TWINS_URL: digitalTwinsUrl
     ADX_CLUSTER_URL: dataExplorerUrl
     ADX_DATABASE: dataExplorerDatabase
-    ML_ENDPOINT_URL: mlScoringUrl
+    // Empty until scripts/deploy-ml-model.sh has a deployment serving behind the endpoint (it sets
+    // ML_MODEL_DEPLOYED in the azd environment): an endpoint with no deployment fails every call.
+    // Meanwhile the streaming detector scores alone.
+    ML_ENDPOINT_URL: mlModelDeployed ? mlScoringUrl : ''
     ML_ENDPOINT_KEY: mlKeyReference
-    ML_DEPLOYMENT: ''
+    ML_DEPLOYMENT: mlModelDeployed ? 'blue' : ''
     ML_TIMEOUT_MS: '2000'
     TEAMS_WEBHOOK_URL: teamsWebhookReference
     DASHBOARD_URL: 'https://${app.properties.defaultHostName}'
@@ -99,5 +117,4 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
 }
 
 output name string = app.name
-output principalId string = app.identity.principalId
 output url string = 'https://${app.properties.defaultHostName}'

@@ -4,6 +4,8 @@ param tags object
 param name string
 @secure()
 param teamsWebhookUrl string
+@description('Whether teamsWebhookUrl is set: decided by the caller, so no output is derived from the secret.')
+param hasTeamsWebhook bool
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -18,7 +20,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource teamsWebhook 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamsWebhookUrl)) {
+resource teamsWebhook 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (hasTeamsWebhook) {
   parent: vault
   name: 'teams-webhook-url'
   properties: { value: teamsWebhookUrl }
@@ -26,4 +28,4 @@ resource teamsWebhook 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empt
 
 output id string = vault.id
 output name string = vault.name
-output teamsWebhookSecretUri string = empty(teamsWebhookUrl) ? '' : teamsWebhook.properties.secretUri
+output teamsWebhookSecretUri string = teamsWebhook.?properties.secretUri ?? ''

@@ -1,6 +1,10 @@
 // Least-privilege role assignments: what the Function App's identity needs, and data access for
 // the person running azd (to seed the plant after provisioning). Each role is named by its GUID.
+// Digital Twins and Data Explorer reject concurrent updates to one instance's access (Conflict), so
+// assignments on each are chained with dependsOn instead of running in parallel.
 param functionPrincipalId string
+@description('The Function App identity\'s client (application) id: Data Explorer names app principals by it.')
+param functionClientId string
 param deployerPrincipalId string
 param storageAccountName string
 param eventHubsNamespaceName string
@@ -86,12 +90,13 @@ resource fnMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 resource fnIngestor 'Microsoft.Kusto/clusters/databases/principalAssignments@2023-08-15' = {
   parent: database
   name: guid(database.id, functionPrincipalId, 'Ingestor')
-  properties: { principalId: functionPrincipalId, principalType: 'App', role: 'Ingestor', tenantId: tenantId }
+  properties: { principalId: functionClientId, principalType: 'App', role: 'Ingestor', tenantId: tenantId }
 }
 resource fnViewer 'Microsoft.Kusto/clusters/databases/principalAssignments@2023-08-15' = {
   parent: database
   name: guid(database.id, functionPrincipalId, 'Viewer')
-  properties: { principalId: functionPrincipalId, principalType: 'App', role: 'Viewer', tenantId: tenantId }
+  properties: { principalId: functionClientId, principalType: 'App', role: 'Viewer', tenantId: tenantId }
+  dependsOn: [ fnIngestor ]
 }
 
 // The deployer seeds the plant: twins and device identities.
@@ -99,9 +104,11 @@ resource deployerTwins 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
   name: guid(digitalTwins.id, deployerPrincipalId, roles.digitalTwinsDataOwner)
   scope: digitalTwins
   properties: { roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.digitalTwinsDataOwner), principalId: deployerPrincipalId }
+  dependsOn: [ fnTwins ]
 }
 resource deployerRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(iotHub.id, deployerPrincipalId, roles.iotHubRegistryContributor)
   scope: iotHub
   properties: { roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.iotHubRegistryContributor), principalId: deployerPrincipalId }
+  dependsOn: [ fnIotHub ]
 }

@@ -1,121 +1,188 @@
 /**
- * infra/ checked without the Bicep CLI (it cannot be downloaded here): every .bicep file parses
- * with the Bicep grammar, modules are wired to parameters and outputs that exist, every resource
- * uses a published API version, the Function App gets every setting the code reads, and no
- * secret is an app setting. `az bicep build --file infra/main.bicep` is the authoritative check
- * where the Bicep CLI exists.
+ * infra/ as Azure will see it: compiled by the real Bicep CLI (0 errors, 0 linter warnings), then
+ * the ARM JSON it emits read for what the code and azd rely on: every setting the code reads, no
+ * secret in app settings, identity-based connections, the azd service tag on the app only, and
+ * the ordering that lets role assignments apply before they are used. Where no Bicep CLI can be
+ * found or restored the suite is skipped, except in CI (CI=true), where that is a failure.
  */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { appSettings, checkInfra, parseBicep, type BicepFile } from '../../scripts/infra-check.ts';
+import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type ArmResource, type ArmTemplate } from '../../scripts/infra-check.ts';
 import { configSchema } from '../../src/lib/config.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const infra = join(root, 'infra');
-const apiVersions = JSON.parse(readFileSync(join(root, 'scripts/azure-api-versions.json'), 'utf8')) as Record<string, string[]>;
-let functionApp: BicepFile;
-let main: BicepFile;
-let settings: Map<string, string>;
+const compiler = await BicepCompiler.start();
+if (!compiler && process.env.CI === 'true') throw new Error('no Bicep CLI: CI must check infra/ with the real compiler (scripts/bicep-cli.ts restores it from NuGet with dotnet)');
 
-beforeAll(async () => {
-  functionApp = await parseBicep(join(infra, 'modules/functionapp.bicep'));
-  main = await parseBicep(join(infra, 'main.bicep'));
-  settings = appSettings(functionApp, 'settings');
-});
+describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
+  let main: ArmTemplate;
+  let problems: string[];
+  let settings: Record<string, unknown>;
+  let site: ArmResource;
+  let fnVariables: Record<string, string>;
 
-describe('infra/ as the Bicep CLI would see it', () => {
-  it('parses, wires modules to real parameters and outputs, and uses published API versions', async () => {
-    expect(await checkInfra(infra, apiVersions)).toEqual([]);
+  beforeAll(async () => {
+    const compiled = await compiler!.compile(join(infra, 'main.bicep'));
+    problems = compiled.problems;
+    main = compiled.template!;
+    const fn = moduleResources(main, 'functionapp');
+    settings = resourcesOfType(fn, 'Microsoft.Web/sites/config')[0]!.properties!;
+    site = resourcesOfType(fn, 'Microsoft.Web/sites')[0]!;
+    fnVariables = (moduleDeployment(main, 'functionapp')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+  }, 120_000);
+  afterAll(() => compiler?.dispose());
+
+  it('compiles with zero errors and zero warnings under the default linter rules', () => {
+    expect(problems).toEqual([]);
+    expect(main).toBeDefined();
   });
 
-  describe('the check itself fails on broken Bicep', () => {
+  describe('the check fails on broken Bicep, naming each fault', () => {
     let dir: string;
-    beforeAll(() => {
+    let broken: string[];
+    beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'infra-check-'));
       mkdirSync(join(dir, 'modules'));
-      writeFileSync(join(dir, 'modules/store.bicep'), "param name string\nparam location string = 'westeurope'\nresource s 'Microsoft.Storage/storageAccounts@2019-01-01' = {\n  name: name\n}\noutput id string = s.id\n");
-      writeFileSync(join(dir, 'modules/ghost.bicep'), "resource x 'Microsoft.Made/up@2024-01-01' = {\n  name: 'x'\n}\n");
+      writeFileSync(join(dir, 'modules/store.bicep'), "param name string\nparam location string = 'westeurope'\nresource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: name\n  location: location\n  kind: 'StorageV2'\n  sku: { name: 'Standard_LRS' }\n  properties: { systemDatastoresAuthMode: 'identity' }\n}\noutput id string = s.id\n");
       writeFileSync(join(dir, 'main.bicep'), [
         "module store 'modules/store.bicep' = {",
         "  name: 'store'",
-        '  params: { sku: \'LRS\' }',
+        "  params: { sku: 'LRS' }",
         '}',
         "module gone 'modules/missing.bicep' = { name: 'gone' }",
         'output storeId string = store.outputs.identifier',
-        'var broken = {',
+        'param unused string',
       ].join('\n'));
-    });
+      broken = (await compiler!.compile(join(dir, 'main.bicep'))).problems;
+    }, 120_000);
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('names each problem with its file', async () => {
-      const problems = (await checkInfra(dir, apiVersions)).join('\n');
-      expect(problems).toMatch(/main\.bicep.*cannot parse/);
-      expect(problems).toContain("module store passes 'sku', which modules/store.bicep does not declare");
-      expect(problems).toContain("module store does not pass required parameter 'name'");
-      expect(problems).toContain('module gone points at modules/missing.bicep, which does not exist');
-      expect(problems).toContain('store.outputs.identifier does not exist in modules/store.bicep');
-      expect(problems).toContain('Microsoft.Storage/storageAccounts@2019-01-01 is not a published API version');
-      expect(problems).toContain('resource type Microsoft.Made/up is not in the list of known types');
+    it.each([
+      ['a parameter the module does not declare', /^main\.bicep:3:\d+: Error BCP037 .*"sku"/m],
+      ['a required module parameter not passed', /^main\.bicep:3:\d+: Error BCP035 .*"name"/m],
+      ['a module file that does not exist', /^main\.bicep:5:\d+: Error BCP091 /m],
+      ['an output the module does not have', /^main\.bicep:6:\d+: Error BCP053 .*"identifier"/m],
+      ['a property the resource schema does not have (warning)', /^modules\/store\.bicep:8:\d+: Warning BCP037 .*"systemDatastoresAuthMode"/m],
+      ['a linter rule (unused parameter)', /^main\.bicep:7:\d+: Warning no-unused-params /m],
+    ])('%s', (_what, expected) => {
+      expect(broken.join('\n')).toMatch(expected);
     });
   });
-});
 
-describe('the Function App settings', () => {
-  // Only meaningful on the developer's machine: the emulator's token and CA, the DuckDB file.
-  const localOnly = new Set(['DIGITAL_TWINS_TOKEN', 'DIGITAL_TWINS_CA_FILE', 'DUCKDB_PATH', 'IOTHUB_CONNECTION_STRING', 'IOTHUB_CA_FILE']);
+  describe('the Function App settings', () => {
+    // Only meaningful on the developer's machine: the emulator's token and CA, the DuckDB file.
+    const localOnly = new Set(['DIGITAL_TWINS_TOKEN', 'DIGITAL_TWINS_CA_FILE', 'DUCKDB_PATH', 'IOTHUB_CONNECTION_STRING', 'IOTHUB_CA_FILE']);
 
-  it('set every setting the code reads', () => {
-    const read = Object.keys(configSchema.shape).filter((k) => !localOnly.has(k));
-    expect(read.filter((k) => !settings.has(k))).toEqual([]);
-    expect([...localOnly].filter((k) => settings.has(k))).toEqual([]);
+    it('set every setting the code reads, and nothing local-only', () => {
+      const read = Object.keys(configSchema.shape).filter((k) => !localOnly.has(k));
+      expect(read.filter((k) => !(k in settings))).toEqual([]);
+      expect([...localOnly].filter((k) => k in settings)).toEqual([]);
+    });
+
+    it('connect the trigger, the host and the SDKs with the app\'s user-assigned identity, never a connection string', () => {
+      const clientId = "[parameters('identityClientId')]";
+      expect(settings[`${TELEMETRY_INGEST_TRIGGER.connection}__fullyQualifiedNamespace`]).toBeDefined();
+      expect(settings).toMatchObject({
+        [`${TELEMETRY_INGEST_TRIGGER.connection}__credential`]: 'managedidentity',
+        [`${TELEMETRY_INGEST_TRIGGER.connection}__clientId`]: clientId,
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: clientId,
+        AZURE_CLIENT_ID: clientId,
+      });
+      expect(String(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toContain('Authorization=AAD;ClientId=');
+      for (const name of Object.keys(settings)) expect(name).not.toMatch(/ConnectionString$|^AzureWebJobsStorage$/);
+      expect(site.identity).toMatchObject({ type: 'UserAssigned' });
+      expect((site.properties as Record<string, unknown>).keyVaultReferenceIdentity).toBe("[parameters('identityId')]");
+    });
+
+    it('hold no secret: the two secrets are Key Vault references, and nothing lists keys', () => {
+      const secretLike = Object.keys(settings).filter((k) => /KEY|SECRET|PASSWORD|TOKEN|WEBHOOK/.test(k));
+      expect(secretLike.sort()).toEqual(['ML_ENDPOINT_KEY', 'TEAMS_WEBHOOK_URL']);
+      expect(settings.ML_ENDPOINT_KEY).toBe("[variables('mlKeyReference')]");
+      expect(settings.TEAMS_WEBHOOK_URL).toBe("[variables('teamsWebhookReference')]");
+      expect(fnVariables.mlKeyReference).toContain('@Microsoft.KeyVault(SecretUri={0})');
+      expect(fnVariables.teamsWebhookReference).toContain('@Microsoft.KeyVault(SecretUri={0})');
+      expect(JSON.stringify(settings)).not.toMatch(/listKeys|listConnectionStrings|SharedAccessKey/);
+      const params = moduleDeployment(main, 'functionapp')!.properties!.template!.parameters ?? {};
+      expect(Object.values(params).filter((p) => /^secure/i.test(p.type))).toEqual([]);
+    });
+
+    it('runs Node 22 and calls the ML endpoint only once a model is deployed behind it', () => {
+      expect(JSON.stringify((site.properties as Record<string, unknown>).functionAppConfig)).toContain('"runtime":{"name":"node","version":"22"}');
+      expect(settings.ML_ENDPOINT_URL).toBe("[if(parameters('mlModelDeployed'), parameters('mlScoringUrl'), '')]");
+    });
   });
 
-  it('connect the trigger and the host by identity, not by connection string', () => {
-    expect(settings.has(`${TELEMETRY_INGEST_TRIGGER.connection}__fullyQualifiedNamespace`)).toBe(true);
-    expect(settings.has('AzureWebJobsStorage__accountName')).toBe(true);
-    for (const [name] of settings) expect(name).not.toMatch(/ConnectionString$|^AzureWebJobsStorage$/);
-    expect(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe("'Authorization=AAD'");
+  describe('azd', () => {
+    const azureYaml = parseYaml(readFileSync(join(root, 'azure.yaml'), 'utf8')) as {
+      infra: { path: string; module: string };
+      services: Record<string, { host: string; language: string }>;
+      hooks: { postprovision: { posix: { run: string } } };
+    };
+
+    it('finds the Function App by the service tag azure.yaml names, and only the app carries it', () => {
+      const services = Object.entries(azureYaml.services);
+      expect(services).toHaveLength(1);
+      const [service, def] = services[0]!;
+      expect(def.host).toBe('function');
+      expect(azureYaml.infra.module).toBe('main');
+      expect(moduleDeployment(main, 'functionapp')!.properties!.parameters!.serviceName!.value).toBe(service);
+      expect(site.tags).toBe("[union(parameters('tags'), createObject('azd-service-name', parameters('serviceName')))]");
+      const plan = resourcesOfType(moduleResources(main, 'functionapp'), 'Microsoft.Web/serverfarms')[0]!;
+      expect(JSON.stringify(plan.tags)).not.toContain('azd-service-name');
+      for (const m of ['monitoring', 'storage', 'keyvault', 'eventhubs', 'iothub', 'digitaltwins', 'dataexplorer', 'ml', 'app-identity']) {
+        expect(JSON.stringify(moduleDeployment(main, m)!.properties!.parameters!.tags), m).not.toContain('azd-service-name');
+      }
+    });
+
+    it('fills every required main.bicep parameter from main.parameters.json, and offers only regions with every service', () => {
+      const parameters = Object.keys((JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: object }).parameters);
+      const declared = main.parameters ?? {};
+      expect(parameters.filter((p) => !(p in declared))).toEqual([]);
+      expect(Object.entries(declared).filter(([p, d]) => d.defaultValue === undefined && !parameters.includes(p)).map(([p]) => p)).toEqual([]);
+      expect(declared.location!.allowedValues).toEqual(expect.arrayContaining(['eastus', 'northeurope', 'swedencentral']));
+    });
+
+    it('runs the post-provision script after provisioning, with the outputs it reads', () => {
+      expect(azureYaml.hooks.postprovision.posix.run).toBe('npx tsx scripts/post-provision.ts');
+      for (const output of ['DIGITAL_TWINS_URL', 'IOTHUB_HOSTNAME', 'ADX_CLUSTER_URL', 'ADX_DATABASE']) expect(main.outputs, output).toHaveProperty(output);
+    });
   });
 
-  it('hold no secret: secrets are Key Vault references, and nothing lists keys', () => {
-    const secretLike = [...settings.keys()].filter((k) => /KEY|SECRET|PASSWORD|TOKEN|WEBHOOK/.test(k));
-    expect(secretLike.sort()).toEqual(['ML_ENDPOINT_KEY', 'TEAMS_WEBHOOK_URL']);
-    for (const k of secretLike) expect(settings.get(k)).toMatch(/^\w+Reference$/);
-    expect(functionApp.text).toMatch(/var mlKeyReference = .*'@Microsoft\.KeyVault\(SecretUri=\$\{mlKeySecretUri\}\)'/);
-    expect(functionApp.text).toMatch(/var teamsWebhookReference = .*'@Microsoft\.KeyVault\(SecretUri=\$\{teamsWebhookSecretUri\}\)'/);
-    for (const value of settings.values()) expect(value).not.toMatch(/listKeys|listConnectionStrings|SharedAccessKey/);
-    expect([...functionApp.params.values()].some((p) => p.secure)).toBe(false);
-  });
-});
+  describe('ordering', () => {
+    const dependsOnModule = (name: string, other: string) => (moduleDeployment(main, name)!.dependsOn ?? []).some((d) => d.includes(`'Microsoft.Resources/deployments', '${other}')`));
 
-describe('azd', () => {
-  const azureYaml = parseYaml(readFileSync(join(root, 'azure.yaml'), 'utf8')) as {
-    infra: { path: string; module: string };
-    services: Record<string, { host: string; language: string }>;
-    hooks: { postprovision: { posix: { run: string } } };
-  };
+    it('grants the app\'s roles before the app exists, so its first start can read Key Vault, storage and the Event Hub', () => {
+      expect(dependsOnModule('functionapp', 'rbac')).toBe(true);
+      expect(dependsOnModule('rbac', 'functionapp')).toBe(false);
+      expect(moduleDeployment(main, 'rbac')!.properties!.parameters!.functionPrincipalId!.value).toContain("'app-identity'");
+    });
 
-  it('deploys the Function App tagged with the service name azure.yaml uses', () => {
-    const services = Object.entries(azureYaml.services);
-    expect(services).toHaveLength(1);
-    const [service, def] = services[0]!;
-    expect(def.host).toBe('function');
-    expect(main.text).toContain(`'azd-service-name': '${service}'`);
-    expect(azureYaml.infra.module).toBe('main');
-  });
+    it('chains the assignments on one Digital Twins instance and on one Data Explorer database (both reject concurrent updates)', () => {
+      const rbac = moduleResources(main, 'rbac');
+      const twins = rbac.filter((r) => String(r.scope ?? '').includes("'Microsoft.DigitalTwins/digitalTwinsInstances'"));
+      const kusto = resourcesOfType(rbac, 'Microsoft.Kusto/clusters/databases/principalAssignments');
+      for (const group of [twins, kusto]) {
+        expect(group.length).toBeGreaterThan(1);
+        // All but the first wait for another of the same group.
+        const waiting = group.filter((r) => (r.dependsOn ?? []).some((d) => d.includes(group === kusto ? 'principalAssignments' : 'digitalTwinsInstances')));
+        expect(waiting).toHaveLength(group.length - 1);
+      }
+    });
 
-  it('fills every required main.bicep parameter from main.parameters.json', () => {
-    const parameters = Object.keys((JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: object }).parameters);
-    expect(parameters.filter((p) => !main.params.has(p))).toEqual([]);
-    expect([...main.params].filter(([p, d]) => !d.hasDefault && !parameters.includes(p)).map(([p]) => p)).toEqual([]);
-  });
+    it('names the app to Data Explorer by its client id, as an App principal', () => {
+      for (const a of resourcesOfType(moduleResources(main, 'rbac'), 'Microsoft.Kusto/clusters/databases/principalAssignments')) {
+        expect(a.properties).toMatchObject({ principalType: 'App', principalId: "[parameters('functionClientId')]" });
+      }
+    });
 
-  it('runs the post-provision script after provisioning, with the outputs it reads', () => {
-    expect(azureYaml.hooks.postprovision.posix.run).toBe('npx tsx scripts/post-provision.ts');
-    for (const output of ['DIGITAL_TWINS_URL', 'IOTHUB_HOSTNAME']) expect(main.outputs.has(output)).toBe(true);
+    it('creates the IoT Hub (whose route is checked with its new role) after the slow Data Explorer cluster', () => {
+      expect(dependsOnModule('iothub', 'dataexplorer')).toBe(true);
+    });
   });
 });

@@ -93,7 +93,7 @@ export function kustoTableScript(): string {
     lines.push(`.create-or-alter table ${t.name} ingestion json mapping '${t.mapping}' '${mapping}'`);
     lines.push(`.alter table ${t.name} policy streamingingestion enable`);
     lines.push(
-      `.create ifnotexists materialized-view with (backfill=true) ${t.name}Deduped on table ${t.name} { ${t.name} | summarize take_any(*) by ${t.key.join(', ')} }`,
+      `.create async ifnotexists materialized-view with (backfill=true) ${t.name}Deduped on table ${t.name} { ${t.name} | summarize take_any(*) by ${t.key.join(', ')} }`,
     );
   }
   return lines.join('\n\n') + '\n';
