@@ -114,6 +114,15 @@ describe('spec forms the product relies on are accepted', () => {
   });
 });
 
+describe('DTDL v2 and v3 differ, and each model is held to its own version', () => {
+  const withArray = (context: string) => ({ '@context': context, '@id': 'dtmi:x:Recipe;1', '@type': 'Interface', contents: [{ '@type': 'Property', name: 'steps', schema: { '@type': 'Array', elementSchema: 'string' } }] });
+
+  it('an Array-valued Property is DTDL v3; a v2 model may not have one', async () => {
+    expect((await parseModels([withArray(V3)])).get('dtmi:x:Recipe;1')!.properties.get('steps')!.schema).toEqual({ kind: 'array', element: { kind: 'primitive', name: 'string' } });
+    expect(await textOf([withArray('dtmi:dtdl:context;2')])).toMatch(/^dtmi:x:Recipe;1 contents\.steps\.schema: .*Array, which is not allowed/m);
+  });
+});
+
 describe('invalid models are rejected with the element at fault and how to fix it', () => {
   const cases: { name: string; docs: unknown[]; expected: RegExp }[] = [
     { name: 'a malformed DTMI', docs: [iface('dtmi:bad id;1')], expected: /Identifier 'dtmi:bad id;1' is invalid/ },

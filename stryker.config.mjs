@@ -1,0 +1,38 @@
+// Mutation testing of the modules that keep the product's promises (npm run bench:mutation).
+// Incremental: a rerun only tries mutants whose code or covering tests changed.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner'],
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  coverageAnalysis: 'perTest',
+  // Module-level constants run at import, so every test covers them: trying each would take half
+  // the run. They are reported as ignored.
+  ignoreStatic: true,
+  mutate: [
+    'src/lib/pipeline.ts', // no duplicates, no twin moving backwards, effects after the store
+    'src/lib/twins/twin-update.ts', // never backwards, If-Match re-plans
+    'src/lib/telemetry/recent-keys.ts', // replays dropped
+    'src/lib/telemetry/decode.ts:205-235', // store keys (device time in the message key)
+    'src/lib/store/rows.ts', // store rows and their keys
+    'src/emulators/event-log/event-log.ts', // nothing acknowledged before it is durable; torn tails
+    'src/local/trigger-runner.ts', // checkpoints only after success
+    'src/emulators/iothub/sas.ts', // SAS tokens
+    'src/emulators/iothub/server.ts:150-215', // who may publish and answer what
+    'src/lib/secrets.ts', // API keys and secrets compared whole
+    'src/local/http-host.ts:105-130', // the API key check
+    'src/emulators/adt/query/parse.ts', // query limits
+    'src/emulators/adt/json-patch.ts',
+    'src/lib/alerts/alarm-lifecycle.ts', // one card per incident, no chattering, shelving
+    'src/lib/commands/stop-policy.ts', // stop interlocks
+  ],
+  incremental: true,
+  incrementalFile: '.stryker/incremental.json',
+  concurrency: 2,
+  timeoutMS: 15_000,
+  reporters: ['progress', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  ignorePatterns: ['.data', '.bench-build', 'dist', '.scratch', 'test-results', 'reports', '.stryker'],
+  cleanTempDir: 'always',
+};
