@@ -12,7 +12,6 @@ import { loadPlantModels } from './dtdl/index.ts';
 import { TelemetryCatalog } from './telemetry/catalog.ts';
 import { AdtTwins, StaticTokenCredential, readCa } from './twins/adt-twins.ts';
 import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
-import { DuckDbTelemetryStore } from './store/duckdb-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
@@ -80,23 +79,15 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function telemetryStore(config: Config, credential: TokenCredential): TelemetryStorePort & TelemetryReadPort {
-  if (config.DUCKDB_PATH) return lazyStore(DuckDbTelemetryStore.open(config.DUCKDB_PATH));
+async function telemetryStore(config: Config, credential: TokenCredential): Promise<TelemetryStorePort & TelemetryReadPort> {
+  if (config.DUCKDB_PATH) {
+    // The local stack's store: imported only here, so the deployed app never loads DuckDB's native binary.
+    const { DuckDbTelemetryStore } = await import('./store/duckdb-telemetry-store.ts');
+    return DuckDbTelemetryStore.open(config.DUCKDB_PATH);
+  }
   const clusterUrl = config.ADX_CLUSTER_URL!;
   const local = /^http:\/\/(localhost|127\.0\.0\.1)/.test(clusterUrl);
   return new KustoTelemetryStore({ clusterUrl, database: config.ADX_DATABASE, ...(local ? {} : { credential }) });
-}
-
-/** A store that is still opening: calls wait for it (services are built synchronously). */
-function lazyStore(opening: Promise<TelemetryStorePort & TelemetryReadPort>): TelemetryStorePort & TelemetryReadPort {
-  opening.catch(() => undefined);
-  return {
-    write: async (batch) => (await opening).write(batch),
-    latestReadings: async (since) => (await opening).latestReadings(since),
-    history: async (...args) => (await opening).history(...args),
-    alerts: async (...args) => (await opening).alerts(...args),
-    acknowledge: async (ack) => (await opening).acknowledge(ack),
-  };
 }
 
 /** The read side of a store; a store without one (a test's) answers that history is not kept. */
@@ -119,7 +110,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       credential: config.DIGITAL_TWINS_TOKEN ? new StaticTokenCredential(config.DIGITAL_TWINS_TOKEN) : credential,
       caPem: readCa(config.DIGITAL_TWINS_CA_FILE),
     });
-  const store = overrides.store ?? telemetryStore(config, credential);
+  const store = overrides.store ?? (await telemetryStore(config, credential));
   const endpoint = config.ML_ENDPOINT_URL
     ? new MlEndpointClient({
         scoringUrl: config.ML_ENDPOINT_URL,

@@ -3,45 +3,18 @@
  * right trigger, binding expressions and retry policy. A stand-in for the worker's
  * @azure/functions-core module receives the registrations the host would.
  */
-import Module, { createRequire } from 'node:module';
-import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_ROUTES } from '../../src/lib/http/routes.ts';
+import { sourceRegistrations, triggerOf as trigger, type Registration } from '../support/function-registrations.ts';
 
-interface Registration {
-  name: string;
-  bindings: Record<string, Record<string, unknown>>;
-  retryOptions?: Record<string, unknown>;
-}
-const registrations: Registration[] = [];
-const hooks: string[] = [];
+let registrations: Registration[] = [];
+let hooks: string[] = [];
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  const core = {
-    setProgrammingModel() {},
-    registerFunction(metadata: Registration) {
-      registrations.push(metadata);
-      return { dispose() {} };
-    },
-    registerHook(name: string) {
-      hooks.push(name);
-      return { dispose() {} };
-    },
-  };
-  const id = '@azure/functions-core';
-  const m = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-  const resolve = m._resolveFilename;
-  m._resolveFilename = function (request: string, ...rest: unknown[]) {
-    return request === id ? id : resolve.call(this, request, ...rest);
-  };
-  require.cache[id] = { id, filename: id, loaded: true, exports: core } as unknown as NodeJS.Module;
-  const dir = new URL('../../src/functions/', import.meta.url);
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) await import(new URL(file, dir).href);
+  ({ registrations, hooks } = await sourceRegistrations());
 });
 
 const byName = (name: string) => registrations.find((r) => r.name === name);
-const trigger = (r: Registration | undefined) => Object.values(r?.bindings ?? {}).find((b) => String(b.type).endsWith('Trigger'));
 
 describe('the Function App the host indexes', () => {
   it('reads telemetry from the Event Hub in batches, with app-setting names and a retry policy', () => {
