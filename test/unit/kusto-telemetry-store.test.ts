@@ -69,7 +69,8 @@ describe('the Data Explorer telemetry store', () => {
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
     expect(q.csl).toContain("materialized_view('EquipmentTelemetryDeduped')");
     expect(q.csl).not.toContain('drop table');
-    expect(q.properties.Parameters).toMatchObject({ device: "arm' | drop table x", maxRows: 100 });
+    // Parameter values as Data Explorer documents them: a string as itself, other types as KQL literals.
+    expect(q.properties.Parameters).toEqual({ device: "arm' | drop table x", fromTime: 'datetime(2026-11-25T09:00:00.000Z)', toTime: 'datetime(2026-11-25T11:00:00.000Z)', maxRows: 'long(100)' });
   });
 
   it('turns a throttled ingestion into a retryable error after its retries', async () => {

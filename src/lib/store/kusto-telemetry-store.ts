@@ -17,6 +17,41 @@ import { table, type TableDef } from './tables.ts';
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
 
+/** A time as Data Explorer takes a datetime query parameter: a KQL literal. */
+export const kqlDatetime = (ms: number) => `datetime(${new Date(ms).toISOString()})`;
+/** An integer as a long query parameter: a KQL literal. */
+export const kqlLong = (n: number) => `long(${Math.trunc(n)})`;
+
+/**
+ * Every query this adapter sends. Exported so that a test checks each one with Kusto's own
+ * language service against the tables' schema (src/lib/store/tables.ts).
+ */
+export const KQL = {
+  latestReadings: `declare query_parameters(since:datetime);
+EquipmentTelemetry
+| where Timestamp >= since
+| summarize arg_max(Timestamp, Readings) by DeviceId`,
+  history: `declare query_parameters(device:string, fromTime:datetime, toTime:datetime, maxRows:long);
+materialized_view('EquipmentTelemetryDeduped')
+| where DeviceId == device and Timestamp >= fromTime and Timestamp < toTime
+| top maxRows by Timestamp desc
+| project Timestamp, Readings, AnomalyScore, FailureProbability
+| order by Timestamp asc`,
+  alerts: `declare query_parameters(since:datetime, maxRows:long);
+materialized_view('AnomalyFlagsDeduped')
+| where isnotempty(AlertId) and Timestamp >= since
+| top maxRows by Timestamp desc
+| join kind=leftouter (materialized_view('AlertAcksDeduped') | project AlertId, AckedAt, AckedBy, Note) on AlertId
+| join kind=leftouter (materialized_view('AlarmEventsDeduped')
+    | summarize Rank = max(case(Event == 'cleared', 0, Priority == 'critical', 3, Priority == 'warning', 2, 1)),
+                RaisedAt = maxif(Timestamp, Event == 'raised'), ClearedAt = maxif(Timestamp, Event == 'cleared') by AlertId = IncidentId
+    | extend Priority = case(Rank == 3, 'critical', Rank == 2, 'warning', 'low')) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt
+| order by Timestamp desc`,
+  acknowledge: `declare query_parameters(alert:string);
+print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
+} as const;
+
 export interface KustoStoreOptions {
   clusterUrl: string;
   database: string;
@@ -55,16 +90,15 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {
-    const kql = `EquipmentTelemetry
-| where Timestamp >= datetime(${new Date(since).toISOString()})
-| summarize arg_max(Timestamp, Readings) by DeviceId`;
-    const result = await withRetry(() => this.run(() => this.query.execute(this.database, kql)), this.retry);
-    const rows = result.primaryResults[0]?.toJSON<{ DeviceId: string; Timestamp: string; Readings: Record<string, unknown> }>().data ?? [];
+    const rows = await this.read<{ DeviceId: string; Timestamp: string; Readings: Record<string, unknown> }>(KQL.latestReadings, { since: kqlDatetime(since) });
     return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: r.Readings }));
   }
 
-  /** Runs a read with query parameters (never spliced into the text), through the deduplicating views. */
-  private async read<T>(kql: string, parameters: Record<string, string | number>): Promise<T[]> {
+  /**
+   * Runs a read with query parameters (never spliced into the text). Values are as Data Explorer
+   * documents them: a string as itself, any other type as a KQL literal in a string (datetime(…), long(…)).
+   */
+  private async read<T>(kql: string, parameters: Record<string, string>): Promise<T[]> {
     const props = new ClientRequestProperties();
     for (const [k, v] of Object.entries(parameters)) props.setParameter(k, v);
     const result = await withRetry(() => this.run(() => this.query.execute(this.database, kql, props)), this.retry);
@@ -72,32 +106,19 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]> {
-    const rows = await this.read<{ Timestamp: string; Readings: Record<string, unknown>; AnomalyScore: number; FailureProbability: number | null }>(
-      `declare query_parameters(device:string, fromTime:datetime, toTime:datetime, maxRows:long);
-materialized_view('EquipmentTelemetryDeduped')
-| where DeviceId == device and Timestamp >= fromTime and Timestamp < toTime
-| top maxRows by Timestamp desc
-| project Timestamp, Readings, AnomalyScore, FailureProbability
-| order by Timestamp asc`,
-      { device: deviceId, fromTime: new Date(from).toISOString(), toTime: new Date(to).toISOString(), maxRows: Math.max(1, Math.floor(limit)) },
-    );
+    const rows = await this.read<{ Timestamp: string; Readings: Record<string, unknown>; AnomalyScore: number; FailureProbability: number | null }>(KQL.history, {
+      device: deviceId,
+      fromTime: kqlDatetime(from),
+      toTime: kqlDatetime(to),
+      maxRows: kqlLong(Math.max(1, Math.floor(limit))),
+    });
     return rows.map((r) => ({ time: new Date(r.Timestamp).toISOString(), readings: r.Readings, anomalyScore: r.AnomalyScore, failureProbability: r.FailureProbability }));
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
     const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null }>(
-      `declare query_parameters(since:datetime, maxRows:long);
-materialized_view('AnomalyFlagsDeduped')
-| where isnotempty(AlertId) and Timestamp >= since
-| top maxRows by Timestamp desc
-| join kind=leftouter (materialized_view('AlertAcksDeduped') | project AlertId, AckedAt, AckedBy, Note) on AlertId
-| join kind=leftouter (materialized_view('AlarmEventsDeduped')
-    | summarize Rank = max(case(Event == 'cleared', 0, Priority == 'critical', 3, Priority == 'warning', 2, 1)),
-                RaisedAt = maxif(Timestamp, Event == 'raised'), ClearedAt = maxif(Timestamp, Event == 'cleared') by AlertId = IncidentId
-    | extend Priority = case(Rank == 3, 'critical', Rank == 2, 'warning', 'low')) on AlertId
-| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt
-| order by Timestamp desc`,
-      { since: new Date(since).toISOString(), maxRows: Math.max(1, Math.floor(limit)) },
+      KQL.alerts,
+      { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) },
     );
     return rows.map((r) => ({
       alertId: r.AlertId,
@@ -118,13 +139,9 @@ materialized_view('AnomalyFlagsDeduped')
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {
-    const [row] = await this.read<{ flags: number; acks: number }>(
-      `declare query_parameters(alert:string);
-print flags = toscalar(AnomalyFlags | where AlertId == alert | count), acks = toscalar(AlertAcks | where AlertId == alert | count)`,
-      { alert: ack.AlertId },
-    );
-    if (!row || row.flags === 0) return 'unknownAlert';
-    if (row.acks > 0) return 'alreadyAcknowledged';
+    const [row] = await this.read<{ FlagCount: number; AckCount: number }>(KQL.acknowledge, { alert: ack.AlertId });
+    if (!row || row.FlagCount === 0) return 'unknownAlert';
+    if (row.AckCount > 0) return 'alreadyAcknowledged';
     await this.writeTable(table('AlertAcks'), [ack]);
     return 'acknowledged';
   }
