@@ -48,26 +48,76 @@ export function readSettings(env: Record<string, string | undefined>): PostProvi
   throw new Error(`post-provision settings:\n  ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`);
 }
 
-export async function postProvision(settings: PostProvisionSettings, options: { plant?: PlantDescription; logger?: Logger; credential?: TokenCredential } = {}): Promise<SeedResult> {
+export interface AccessWait {
+  /** How long to keep trying while access is refused (401/403): role assignments take minutes to apply. */
+  maxWaitMs: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+export const DEFAULT_ACCESS_WAIT: AccessWait = { maxWaitMs: 15 * 60_000, firstDelayMs: 5_000, maxDelayMs: 60_000 };
+
+const refusedStatus = (error: unknown): number | undefined => {
+  const status = (error as { statusCode?: number; status?: number; response?: { statusCode?: number } })?.statusCode ?? (error as { status?: number })?.status ?? (error as { response?: { statusCode?: number } })?.response?.statusCode;
+  return status === 401 || status === 403 ? status : undefined;
+};
+
+/**
+ * Runs `seed` again while Digital Twins or IoT Hub refuse access (401/403), with backoff, for at
+ * most `maxWaitMs`: azd runs this hook seconds after creating the deployer's roles, and Azure RBAC
+ * takes minutes to apply them. Seeding is idempotent, so a retry continues where it stopped.
+ */
+export async function whenAccessApplies<T>(seed: () => Promise<T>, wait: AccessWait, log: (line: string) => void): Promise<T> {
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const began = Date.now();
+  let delay = wait.firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await seed();
+    } catch (error) {
+      const status = refusedStatus(error);
+      const waited = Date.now() - began;
+      if (status === undefined) throw error;
+      if (waited + delay > wait.maxWaitMs) {
+        throw new Error(
+          `access is still refused (HTTP ${status}) after ${Math.round(waited / 1000)} s: the role assignments azd made for you (Azure Digital Twins Data Owner, IoT Hub Registry Contributor) have not applied yet, or you are not AZURE_PRINCIPAL_ID. Run \`azd hooks run postprovision\` again in a few minutes.`,
+        );
+      }
+      log(`access refused (HTTP ${status}): waiting ${Math.round(delay / 1000)} s for role assignments to apply (attempt ${attempt})`);
+      await sleep(delay);
+      delay = Math.min(wait.maxDelayMs, delay * 2);
+    }
+  }
+}
+
+export async function postProvision(settings: PostProvisionSettings, options: { plant?: PlantDescription; logger?: Logger; credential?: TokenCredential; accessWait?: AccessWait } = {}): Promise<SeedResult> {
   const credential = options.credential ?? (settings.DIGITAL_TWINS_TOKEN ? new StaticTokenCredential(settings.DIGITAL_TWINS_TOKEN) : new DefaultAzureCredential());
   const readCa = (file: string | undefined) => (file ? readFileSync(file, 'utf8') : undefined);
   const client = digitalTwinsClient({ endpoint: settings.DIGITAL_TWINS_URL, credential, caPem: readCa(settings.DIGITAL_TWINS_CA_FILE) });
   const registry = settings.IOTHUB_CONNECTION_STRING
     ? iotHubRegistry({ connectionString: settings.IOTHUB_CONNECTION_STRING, caPem: readCa(settings.IOTHUB_CA_FILE) })
     : iotHubRegistry({ hostName: settings.IOTHUB_HOSTNAME!, credential });
-  return seedPlant({ client, models: readModelDocuments(), plant: options.plant ?? DEFAULT_PLANT, registry, ...(options.logger ? { logger: options.logger } : {}) });
+  const log = (line: string) => (options.logger ? options.logger.log('warn', line) : console.error(line));
+  return whenAccessApplies(
+    () => seedPlant({ client, models: readModelDocuments(), plant: options.plant ?? DEFAULT_PLANT, registry, ...(options.logger ? { logger: options.logger } : {}) }),
+    options.accessWait ?? DEFAULT_ACCESS_WAIT,
+    log,
+  );
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { fleet: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log('usage: tsx scripts/post-provision.ts [--fleet N]\n\nSeeds Digital Twins (dtdl/ models, the plant) and IoT Hub (device identities).\nReads DIGITAL_TWINS_URL and IOTHUB_HOSTNAME (set by azd), or for the local emulators\nDIGITAL_TWINS_TOKEN, DIGITAL_TWINS_CA_FILE, IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE.');
+    console.log('usage: tsx scripts/post-provision.ts [--fleet N]\n\nSeeds Digital Twins (dtdl/ models, the plant) and IoT Hub (device identities).\nReads DIGITAL_TWINS_URL and IOTHUB_HOSTNAME (set by azd), or for the local emulators\nDIGITAL_TWINS_TOKEN, DIGITAL_TWINS_CA_FILE, IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE.\nWhile access is refused (roles still applying) it retries with backoff for POST_PROVISION_WAIT_SECONDS (900).');
     return;
   }
   const fleet = values.fleet === undefined ? 0 : Number(values.fleet);
   if (!Number.isInteger(fleet) || fleet < 0) throw new Error(`--fleet must be a whole number, got '${values.fleet}'`);
   const plant = fleet > 0 ? fleetPlant(fleet) : DEFAULT_PLANT;
-  const result = await postProvision(readSettings(process.env), { plant, logger: jsonLogger('post-provision') });
+  // How long to wait for role assignments to apply (default 15 minutes).
+  const waitSeconds = Number(process.env.POST_PROVISION_WAIT_SECONDS ?? DEFAULT_ACCESS_WAIT.maxWaitMs / 1000);
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new Error(`POST_PROVISION_WAIT_SECONDS must be a number of seconds, got '${process.env.POST_PROVISION_WAIT_SECONDS}'`);
+  const result = await postProvision(readSettings(process.env), { plant, logger: jsonLogger('post-provision'), accessWait: { ...DEFAULT_ACCESS_WAIT, maxWaitMs: waitSeconds * 1000 } });
   console.log(`post-provision: ${result.modelsCreated} models, ${result.twinsCreated} twins, ${result.relationshipsCreated} relationships, ${result.devicesCreated} devices created (the rest already existed)`);
 }
 

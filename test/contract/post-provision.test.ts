@@ -17,6 +17,7 @@ import { digitalTwinsClient, StaticTokenCredential } from '../../src/lib/twins/a
 import { iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
+import { postProvision as seed } from '../../scripts/post-provision.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -103,11 +104,28 @@ describe('post-provision hook', () => {
     expect(badFleet.stderr).toContain('--fleet must be a whole number');
   });
 
-  it('reports a wrong token as the service refused it, having created nothing', async () => {
+  it('reports access still refused once its wait is over, naming the roles, having created nothing', async () => {
     const before = adt.graph.counts;
-    const denied = await postProvision({ DIGITAL_TWINS_TOKEN: 'wrong' });
+    const denied = await postProvision({ DIGITAL_TWINS_TOKEN: 'wrong', POST_PROVISION_WAIT_SECONDS: '1' });
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/401|unauthori[sz]ed/i);
+    expect(denied.stderr).toMatch(/access is still refused \(HTTP 401\).*Azure Digital Twins Data Owner.*azd hooks run postprovision/);
     expect(adt.graph.counts).toEqual(before);
+  });
+
+  it('waits, with backoff, while its roles are still applying, then seeds', async () => {
+    // Refused three times (as while Azure RBAC propagates), then let in. The token expires at once,
+    // so the SDK asks for one per request and the emulator's answer can change between attempts.
+    let calls = 0;
+    const credential = { getToken: async () => ({ token: ++calls <= 3 ? 'not-yet' : 'provision-token', expiresOnTimestamp: Date.now() }) };
+    const waits: number[] = [];
+    const lines: string[] = [];
+    const result = await seed(
+      { DIGITAL_TWINS_URL: adt.url, DIGITAL_TWINS_CA_FILE: env.DIGITAL_TWINS_CA_FILE, IOTHUB_CONNECTION_STRING: env.IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE: env.IOTHUB_CA_FILE },
+      { credential, logger: { log: (_l, m) => lines.push(m) }, accessWait: { maxWaitMs: 60_000, firstDelayMs: 100, maxDelayMs: 250, sleep: async (ms) => void waits.push(ms) } },
+    );
+    expect(result).toMatchObject({ modelsCreated: expect.any(Number) });
+    expect(adt.graph.twin('factory-01')).toBeDefined();
+    expect(waits).toEqual([100, 200, 250]);
+    expect(lines.filter((l) => /access refused \(HTTP 401\): waiting/.test(l))).toHaveLength(3);
   });
 });
