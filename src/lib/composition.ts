@@ -111,7 +111,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       caPem: readCa(config.DIGITAL_TWINS_CA_FILE),
     });
   const store = overrides.store ?? (await telemetryStore(config, credential));
-  const endpoint = config.ML_ENDPOINT_URL
+  // Without its key (an unresolved Key Vault reference) every call would be refused: score without it.
+  const endpoint = config.ML_ENDPOINT_URL && !config.unresolvedKeyVaultReferences.includes('ML_ENDPOINT_KEY')
     ? new MlEndpointClient({
         scoringUrl: config.ML_ENDPOINT_URL,
         featureColumns: catalog.featureColumns(),
@@ -122,6 +123,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       })
     : undefined;
   const alerts = overrides.alerts ?? (config.TEAMS_WEBHOOK_URL ? new TeamsWebhook({ url: config.TEAMS_WEBHOOK_URL }) : undefined);
+  for (const name of config.unresolvedKeyVaultReferences) {
+    logger.log('warn', `${name} is an unresolved Key Vault reference: running without it until the platform resolves it (restart the app once its Key Vault role applies)`);
+  }
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
   const commands = overrides.commands ?? iotHubCommands(config, credential);
@@ -143,7 +147,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     pipeline,
     logger,
     telemetryIngest: createTelemetryIngest(pipeline),
-    twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion() }),
+    twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
     plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),

@@ -72,7 +72,14 @@ const schema = z
     path: ['ANOMALY_WARNING_THRESHOLD'],
   });
 
-export type Config = z.infer<typeof schema>;
+export type Config = z.infer<typeof schema> & {
+  /**
+   * Settings that still hold an unresolved Key Vault reference (`@Microsoft.KeyVault(...)`): the
+   * platform could not read the secret yet (the app's Key Vault role was still applying when it
+   * started). They count as unset, so the app runs without them and health says so.
+   */
+  unresolvedKeyVaultReferences: string[];
+};
 export type ConfigInput = Record<string, string | undefined>;
 
 /** Empty strings count as unset: app settings are often present but blank. */
@@ -80,9 +87,15 @@ function withoutBlanks(env: ConfigInput): ConfigInput {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
 }
 
+/** What App Service leaves in a setting whose Key Vault reference it could not resolve. */
+const KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\(/i;
+
 export function loadConfig(env: ConfigInput = process.env): Config {
-  const parsed = schema.safeParse(withoutBlanks(env));
-  if (parsed.success) return parsed.data;
+  const present = withoutBlanks(env);
+  const unresolved = Object.keys(present).filter((k) => KEY_VAULT_REFERENCE.test(present[k]!.trim())).sort();
+  for (const k of unresolved) delete present[k];
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return { ...parsed.data, unresolvedKeyVaultReferences: unresolved };
   const lines = parsed.error.issues.map((i) => {
     const name = i.path.join('.') || '(settings)';
     const value = env[name];

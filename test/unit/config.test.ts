@@ -33,6 +33,15 @@ describe('app settings', () => {
     expect(() => loadConfig({ DIGITAL_TWINS_URL: minimal.DIGITAL_TWINS_URL })).toThrow(/set exactly one of ADX_CLUSTER_URL/);
   });
 
+  it('run without a secret whose Key Vault reference the platform has not resolved, and say which', () => {
+    // What App Service leaves in a setting while the app's Key Vault role is still applying.
+    const c = loadConfig({ ...minimal, TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/teams-webhook-url/)', ML_ENDPOINT_KEY: ' @Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/ml-endpoint-key/)' });
+    expect(c.TEAMS_WEBHOOK_URL).toBeUndefined();
+    expect(c.ML_ENDPOINT_KEY).toBeUndefined();
+    expect(c.unresolvedKeyVaultReferences).toEqual(['ML_ENDPOINT_KEY', 'TEAMS_WEBHOOK_URL']);
+    expect(loadConfig(minimal).unresolvedKeyVaultReferences).toEqual([]);
+  });
+
   it('reject a warning threshold above the critical one', () => {
     expect(() => loadConfig({ ...minimal, ANOMALY_WARNING_THRESHOLD: '0.9', ANOMALY_CRITICAL_THRESHOLD: '0.6' })).toThrow(/ANOMALY_WARNING_THRESHOLD: must not exceed ANOMALY_CRITICAL_THRESHOLD/);
   });

@@ -89,4 +89,10 @@ describe('twin and graph reads', () => {
     twins.failNext.query = [new AppError('twins.unreachable', 'connect ECONNREFUSED', { status: 503 })];
     expect(await a.health(get('health', {}))).toMatchObject({ status: 503, jsonBody: { status: 'degraded', checks: { digitalTwins: { ok: false, error: 'connect ECONNREFUSED' } } } });
   });
+
+  it('GET /api/health says which Key Vault references are unresolved: degraded, still serving', async () => {
+    const twins = new InMemoryTwins();
+    const a = createTwinApi({ twins, logger: silentLogger, maxBodyBytes: 4096, version: '1.2.3', unresolvedKeyVaultReferences: ['TEAMS_WEBHOOK_URL'] });
+    expect(await a.health(get('health', {}))).toMatchObject({ status: 200, jsonBody: { status: 'degraded', checks: { digitalTwins: { ok: true }, keyVaultReferences: { ok: false, unresolved: ['TEAMS_WEBHOOK_URL'] } } } });
+  });
 });

@@ -21,6 +21,8 @@ export interface TwinApiDeps {
   logger: Logger;
   maxBodyBytes: number;
   version: string;
+  /** Settings whose Key Vault reference the platform has not resolved (see Config). */
+  unresolvedKeyVaultReferences?: readonly string[];
 }
 
 /** ADT's own limit on query text. */
@@ -68,7 +70,12 @@ export function createTwinApi(deps: TwinApiDeps) {
       } catch (error) {
         check = { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
       }
-      return json(check.ok ? 200 : 503, { status: check.ok ? 'ok' : 'degraded', version: deps.version, checks: { digitalTwins: check } });
+      const pending = deps.unresolvedKeyVaultReferences ?? [];
+      // Unresolved secrets leave the app running without them (no Teams cards, or no ML scoring):
+      // degraded, but still serving, so the answer stays 200 unless Digital Twins is down.
+      const keyVault = pending.length ? { ok: false, unresolved: pending, detail: 'Key Vault references not resolved yet: the platform retries when the app restarts; check the app identity\'s Key Vault Secrets User role' } : { ok: true };
+      const status = check.ok && keyVault.ok ? 'ok' : 'degraded';
+      return json(check.ok ? 200 : 503, { status, version: deps.version, checks: { digitalTwins: check, keyVaultReferences: keyVault } });
     }),
   };
 }
