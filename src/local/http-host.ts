@@ -71,7 +71,14 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
   if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // Parsed as a path on this host: '//x' read as a relative URL would name host x (or fail).
+    let url: URL;
+    try {
+      url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
+    } catch {
+      req.resume();
+      return write(res, { status: 400, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Bad request', status: 400, detail: 'the request target is not a valid path' } });
+    }
     if (url.pathname.startsWith('/local/')) {
       // Local only: a page on another site that resolves its name to 127.0.0.1 (DNS rebinding)
       // sends its own Host, and a cross-site form cannot send JSON without a preflight we never answer.
@@ -113,7 +120,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       for (const route of HTTP_ROUTES) {
         const params = matchRoute(route.route, path);
         if (!params) continue;
-        if (!route.methods.includes(req.method as 'GET')) return write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
+        if (!route.methods.includes(req.method as 'GET')) return void req.resume(), write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
         if (route.authLevel === 'function' && options.apiKey) {
           const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
           if (!sameSecret(given, options.apiKey)) {
@@ -138,6 +145,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
     }
     // The dashboard at the root, as the Function App serves it at /api/dashboard/.
     if (req.method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/local/')) return write(res, dashboardFile(url.pathname.slice(1)));
+    req.resume(); // an unread body would otherwise hold the connection
     write(res, { status: 404, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Not found', status: 404, detail: `nothing is served at ${url.pathname}` } });
   };
 

@@ -1,0 +1,274 @@
+/**
+ * Fuzzing the servers and parsers a client or device can reach, with fast-check (fixed seeds,
+ * bounded runs, so a failure reproduces and the suite's time is known). Invariants, whatever the
+ * input: no crash, no 5xx for a client's error, no property appears on Object.prototype, the
+ * server still answers a good request afterwards, and every good reading is stored exactly once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { connect as netConnect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import mqtt from 'mqtt';
+import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
+import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
+import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { makeSas } from '../../src/emulators/iothub/sas.ts';
+import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
+import { startHttpHost, type HttpHost } from '../../src/local/http-host.ts';
+import { createTwinApi } from '../../src/lib/http/twin-api.ts';
+import { createPlantApi } from '../../src/lib/http/plant-api.ts';
+import { DuckDbTelemetryStore } from '../../src/lib/store/duckdb-telemetry-store.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import { scoreCsv } from '../../src/lib/anomaly/score-csv.ts';
+import type { Services } from '../../src/lib/composition.ts';
+import { InMemoryTwins } from '../support/in-memory-twins.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { ARM, LINE } from '../support/plant.ts';
+
+const RUNS = { numRuns: 150, seed: 20261201, endOnFailure: true } as const;
+const prototypeIsClean = () => {
+  expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_NAMES);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+};
+const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).sort();
+
+/** Names that have broken lookups before, mixed with ordinary ones. */
+const dangerousKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'polluted', 'toString', 'hasOwnProperty', '$metadata', '$dtId', 'temperature', 'status', '', '~0', '~1', 'x.json');
+const anyKey = fc.oneof(dangerousKey, fc.string({ maxLength: 12 }));
+const jsonish = fc.jsonValue({ maxDepth: 3 });
+
+describe('the Digital Twins emulator, fuzzed over HTTPS', () => {
+  let adt: AdtEmulator;
+  let agent: Agent;
+  const call = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
+    new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(adt.url);
+      const req = httpsRequest({ hostname, port, method, path, agent, headers: { authorization: 'Bearer dev', 'content-type': 'application/json', ...headers } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  beforeAll(async () => {
+    adt = await startAdtEmulator({ memory: true });
+    agent = new Agent({ ca: adt.caPem, keepAlive: true, maxSockets: 4 });
+    expect(await call('POST', '/models?api-version=2023-10-31', JSON.stringify(readModelDocuments()))).toBe(201);
+    expect(await call('PUT', '/digitaltwins/arm-1?api-version=2023-10-31', JSON.stringify({ $metadata: { $model: ARM }, temperature: 60, status: 'running' }))).toBe(200);
+  }, 60_000);
+  afterAll(async () => {
+    agent?.destroy();
+    await adt?.close();
+  });
+
+  it('JSON Patch documents: a 4xx or a 2xx, never a 5xx, never a prototype property', async () => {
+    const segment = fc.oneof(dangerousKey, fc.string({ maxLength: 6 }));
+    const op = fc.record({
+      op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test', 'nope'),
+      path: fc.oneof(fc.array(segment, { minLength: 0, maxLength: 4 }).map((s) => `/${s.join('/')}`), fc.string({ maxLength: 10 })),
+      value: jsonish,
+      from: fc.option(fc.array(segment, { maxLength: 3 }).map((s) => `/${s.join('/')}`), { nil: undefined }),
+    });
+    const body = fc.oneof(fc.array(op, { maxLength: 4 }).map((ops) => JSON.stringify(ops)), jsonish.map((v) => JSON.stringify(v)), fc.string({ maxLength: 40 }));
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const status = await call('PATCH', '/digitaltwins/arm-1?api-version=2023-10-31', b, { 'content-type': 'application/json-patch+json' });
+        expect(status).toBeLessThan(500);
+        prototypeIsClean();
+      }),
+      RUNS,
+    );
+    expect(await call('GET', '/digitaltwins/arm-1?api-version=2023-10-31', '')).toBe(200);
+  }, 120_000);
+
+  it('queries: odd text and deep nesting are a 400, never a 5xx', async () => {
+    const fragment = fc.constantFrom('SELECT', '*', 'FROM', 'DIGITALTWINS', 'T', 'WHERE', 'T.temperature', '>', '80', 'AND', 'OR', 'NOT', '(', ')', "'x'", 'JOIN', 'RELATED', 'MATCH', '-[r]->', 'TOP(2)', 'COUNT()', ',', '.', 'IS_OF_MODEL(', "'dtmi:x;1'", 'STARTSWITH(', '$dtId', '[', ']', '"', '\\');
+    const query = fc.oneof(
+      fc.array(fragment, { maxLength: 14 }).map((f) => f.join(' ')),
+      fc.string({ maxLength: 60 }),
+      fc.integer({ min: 1, max: 5000 }).map((n) => `SELECT * FROM DIGITALTWINS WHERE ${'('.repeat(n)}1 = 1${')'.repeat(n)}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(query, jsonish, async (q, extra) => {
+        expect(await call('POST', '/query?api-version=2023-10-31', JSON.stringify({ query: q }))).toBeLessThan(500);
+        expect(await call('POST', '/query?api-version=2023-10-31', JSON.stringify(extra))).toBeLessThan(500);
+      }),
+      RUNS,
+    );
+  }, 120_000);
+
+  it('twin bodies and headers: never a 5xx, never a prototype property', async () => {
+    const twin = fc.dictionary(anyKey, jsonish, { maxKeys: 5 }).map((d) => JSON.stringify({ ...d, $metadata: { $model: ARM } }));
+    const header = fc.string({ maxLength: 30 }).filter((h) => !/[\r\n\0]/.test(h) && /^[\x20-\x7e]*$/.test(h));
+    await fc.assert(
+      fc.asyncProperty(twin, fc.string({ maxLength: 20 }), header, async (body, id, auth) => {
+        expect(await call('PUT', `/digitaltwins/${encodeURIComponent(id || 'x')}?api-version=2023-10-31`, body)).toBeLessThan(500);
+        expect(await call('GET', '/digitaltwins/arm-1?api-version=2023-10-31', '', { authorization: auth })).toBeLessThan(500);
+        prototypeIsClean();
+      }),
+      RUNS,
+    );
+  }, 120_000);
+});
+
+describe('the telemetry pipeline, fuzzed with device bodies', () => {
+  it('stores every good reading exactly once, dead-letters the rest, and never throws', async () => {
+    const h = harness();
+    h.twins.add('robotic-arm-001', ARM);
+    // Every row as written (the store itself is keyed, as Data Explorer's dedup views read).
+    const written: { DeviceId: string; Readings: unknown }[] = [];
+    const write = h.store.write.bind(h.store);
+    h.store.write = async (b) => {
+      await write(b);
+      written.push(...b.telemetry);
+    };
+    let clock = Date.parse('2026-12-01T10:00:00Z');
+    let goodSent = 0;
+    const bad = fc.oneof(
+      jsonish.map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 40 }),
+      fc.dictionary(anyKey, jsonish, { maxKeys: 5 }).map((d) => JSON.stringify(d)),
+      fc.record({ timestamp: fc.constantFrom('2024-02-30T10:00:00Z', 'yesterday', '9999-01-01T00:00:00Z', ''), temperature: fc.double() }).map((r) => JSON.stringify(r)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(bad, { maxLength: 6 }), fc.integer({ min: 1, max: 4 }), async (bads, goods) => {
+        const messages = bads.map((body, i) => ({ device: i % 2 ? 'robotic-arm-001' : 'ghost-device', body }));
+        for (let g = 0; g < goods; g++) {
+          clock += 1000;
+          goodSent++;
+          messages.push({ device: 'robotic-arm-001', body: JSON.stringify({ timestamp: new Date(clock).toISOString(), temperature: 60 + g, vibration: 0.3, pressure: 6, cycleCount: goodSent, status: 'running' }) });
+        }
+        await h.send(messages);
+        prototypeIsClean();
+      }),
+      RUNS,
+    );
+    const stored = written.filter((r) => r.DeviceId === 'robotic-arm-001' && typeof (r.Readings as Record<string, unknown>).cycleCount === 'number');
+    const cycleCounts = stored.map((r) => (r.Readings as Record<string, unknown>).cycleCount as number);
+    expect(new Set(cycleCounts).size).toBe(cycleCounts.length); // no reading twice
+    for (let n = 1; n <= goodSent; n++) expect(cycleCounts).toContain(n); // none lost
+  }, 120_000);
+});
+
+describe('the HTTP API of the local host, fuzzed', () => {
+  let host: HttpHost;
+  let store: DuckDbTelemetryStore;
+  beforeAll(async () => {
+    const twins = new InMemoryTwins();
+    twins.add('factory-01', 'dtmi:manufacturing:Factory;1');
+    twins.add('line-a', LINE);
+    twins.add('robotic-arm-001', ARM, { temperature: 60 });
+    store = await DuckDbTelemetryStore.open(':memory:');
+    const services = {
+      twinApi: createTwinApi({ twins, logger: silentLogger, maxBodyBytes: 4096, version: 'fuzz' }),
+      plantApi: createPlantApi({ twins, store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 100, warningThreshold: 0.5, measuredOf: () => ['temperature'] }),
+      logger: silentLogger,
+      config: { API_MAX_BODY_BYTES: 4096 },
+    } as unknown as Services;
+    host = await startHttpHost({ services: () => services, port: 0, apiKey: 'fuzz-key' });
+  }, 60_000);
+  afterAll(async () => {
+    await host?.close();
+    await store?.close();
+  });
+
+  const send = (method: string, path: string, body: string, headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      // A fresh connection per request: a reused keep-alive socket the server has just closed is the client's race, not the server's answer.
+      const req = httpRequest({ host: '127.0.0.1', port: host.port, method, path, headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('answers every request, good key or bad, with no 5xx and no prototype property', async () => {
+    const route = fc.constantFrom('/api/twins/query', '/api/twins/robotic-arm-001', '/api/twins/%2e%2e', '/api/twins/x/relationships', '/api/plant', '/api/equipment/robotic-arm-001/history', '/api/alerts', '/api/alerts/a-1/ack', '/api/equipment/robotic-arm-001/shelve', '/api/models', '/api/health', '/api/openapi.json', '/api/dashboard/app.js', '/x.json', '/__proto__', '//', '/local/status');
+    const query = fc.dictionary(fc.oneof(dangerousKey, fc.constantFrom('from', 'to', 'limit', 'since', 'top', 'code')), fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String)), { maxKeys: 3 });
+    const headerValue = fc.string({ maxLength: 20 }).filter((v) => /^[\x20-\x7e]*$/.test(v));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), route, query, jsonish, headerValue, fc.boolean(), async (method, path, q, body, contentType, keyed) => {
+        const search = new URLSearchParams(Object.entries(q)).toString();
+        const headers: Record<string, string> = { 'content-type': contentType || 'application/json', host: '127.0.0.1' };
+        if (keyed) headers['x-functions-key'] = 'fuzz-key';
+        const status = await send(method, `${path}${search ? `?${search}` : ''}`, JSON.stringify(body) ?? '', headers);
+        // 503 only for a far end that is down; nothing here is down.
+        expect(status, `${method} ${path}?${search}`).toBeLessThan(500);
+        prototypeIsClean();
+      }),
+      RUNS,
+    );
+  }, 120_000);
+});
+
+describe('the local IoT Hub, fuzzed with raw MQTT bytes', () => {
+  let dir: string;
+  let log: EventLog;
+  let hub: IotHub;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fuzz-hub-'));
+    log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+    hub = await startIotHub({ memory: true, port: 0, mqttPort: 0, endpoints: { events: log } });
+    hub.registry.add('fuzz-device', {});
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.close();
+    log?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const blast = (bytes: Uint8Array) =>
+    new Promise<void>((resolve) => {
+      const socket = netConnect({ host: '127.0.0.1', port: hub.mqttPort! }, () => socket.end(bytes));
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+      socket.setTimeout(500, () => socket.destroy());
+      socket.resume();
+    });
+
+  it('survives arbitrary packets (CONNECT-shaped and not), then still serves a real device', async () => {
+    const connectLike = fc.uint8Array({ maxLength: 80 }).map((b) => Uint8Array.from([0x10, ...b]));
+    await fc.assert(fc.asyncProperty(fc.oneof(connectLike, fc.uint8Array({ minLength: 1, maxLength: 80 })), async (bytes) => blast(bytes)), { ...RUNS, numRuns: 200 });
+    const device = hub.registry.get('fuzz-device')!;
+    const client = mqtt.connect(`mqtt://127.0.0.1:${hub.mqttPort}`, {
+      clientId: 'fuzz-device',
+      username: `${hub.hostName}/fuzz-device/?api-version=2021-04-12`,
+      password: makeSas(`${hub.hostName}/devices/fuzz-device`, device.primaryKey, Math.floor(Date.now() / 1000) + 600),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    client.end(true);
+  }, 120_000);
+});
+
+describe('npm run score, fuzzed with CSV files', () => {
+  it('scores or refuses with a clear error; never crashes, never writes onto a prototype', async () => {
+    const header = fc.array(fc.oneof(fc.constantFrom('timestamp', 'value', 'constructor', '__proto__', 'prototype', 'toString', ''), fc.stringMatching(/^[a-z]{1,6}$/)), { minLength: 1, maxLength: 4 });
+    const cell = fc.oneof(fc.double().map(String), fc.constantFrom('', 'NaN', 'x', '2024-02-30 10:00:00', '2026-12-01 10:00:00', '1e999'), fc.integer().map(String));
+    const csv = header.chain((h) => fc.array(fc.array(cell, { minLength: h.length, maxLength: h.length }), { maxLength: 30 }).map((rows) => [h.join(','), ...rows.map((r) => r.join(','))].join('\n')));
+    await fc.assert(
+      fc.asyncProperty(csv, async (text) => {
+        const sink = new Writable({ write(_c, _e, done) { done(); } });
+        try {
+          await scoreCsv(Readable.from([text]), sink);
+        } catch (error) {
+          expect(error).toBeInstanceOf(Error);
+          expect((error as Error).message.length).toBeGreaterThan(0);
+        }
+        prototypeIsClean();
+      }),
+      RUNS,
+    );
+  }, 120_000);
+});
