@@ -52,6 +52,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A raw MQTT connection as a device, so a test can publish where the SDK never would. */
+async function rawDevice(deviceId: string, validSeconds = 600) {
+  const [host, port] = hub.hostName.split(':');
+  const password = makeSas(`${hub.hostName}/devices/${deviceId}`, hub.registry.get(deviceId)!.primaryKey, Math.floor(Date.now() / 1000) + validSeconds);
+  const client = mqtt.connect({ protocol: 'mqtts', host, port: Number(port), ca: hub.caPem, clientId: deviceId, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password, reconnectPeriod: 0, protocolVersion: 4 });
+  await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
+  return client;
+}
+
 describe('a device on the local IoT Hub', () => {
   it('sends telemetry that reaches the event log with IoT Hub system and application properties', async () => {
     const arm = await connect(hub.registry.connectionString('robotic-arm-001', hub.hostName));
@@ -91,15 +100,6 @@ describe('a device on the local IoT Hub', () => {
     expect(calls).toEqual([{ reason: 'vibration critical' }]);
     await expect(methods.invoke('quality-station-009', 'emergencyStop', {}, 5)).rejects.toMatchObject({ code: 'device.offline' });
   });
-
-  /** A raw MQTT connection as a device, so a test can publish where the SDK never would. */
-  async function rawDevice(deviceId: string, validSeconds = 600) {
-    const [host, port] = hub.hostName.split(':');
-    const password = makeSas(`${hub.hostName}/devices/${deviceId}`, hub.registry.get(deviceId)!.primaryKey, Math.floor(Date.now() / 1000) + validSeconds);
-    const client = mqtt.connect({ protocol: 'mqtts', host, port: Number(port), ca: hub.caPem, clientId: deviceId, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password, reconnectPeriod: 0, protocolVersion: 4 });
-    await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
-    return client;
-  }
 
   it('refuses a device publishing as another device, and counts it', async () => {
     const before = hub.stats.refusedMessages.notAllowed;
@@ -189,6 +189,44 @@ describe('the local IoT Hub refuses', () => {
     const again = await connect(cs);
     await again.sendEvent(new Message(JSON.stringify({ ok: true })));
     expect(allEvents().filter((e) => e.partitionKey === 'big-sender').map((e) => e.body.toString())).toEqual(['{"ok":true}']);
+  });
+
+  it('a CONNECT declaring 200 MiB, cut off at its header before any of it is buffered', async () => {
+    const { connect: tlsConnect } = await import('node:tls');
+    const [host, port] = hub.hostName.split(':');
+    const before = hub.stats.refusedMessages.tooLarge;
+    const rss = process.memoryUsage().rss;
+    const socket = tlsConnect({ host, port: Number(port), ca: hub.caPem, servername: 'localhost' });
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    // Fixed header: CONNECT, remaining length 268,435,455 (the largest MQTT can say); then a stream of body.
+    socket.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]));
+    let sent = 0;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    const chunk = Buffer.alloc(1024 * 1024);
+    const pump = setInterval(() => {
+      if (!socket.destroyed && sent < 64 * chunk.length) {
+        socket.write(chunk);
+        sent += chunk.length;
+      }
+    }, 5);
+    await closed;
+    clearInterval(pump);
+    expect(hub.stats.refusedMessages.tooLarge).toBe(before + 1);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
+  });
+
+  it('a packet over the message limit after CONNECT: the connection is closed, the device can come back', async () => {
+    hub.registry.add('huge-publisher');
+    const before = hub.stats.refusedMessages.tooLarge;
+    const client = await rawDevice('huge-publisher');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish('devices/huge-publisher/messages/events/', Buffer.alloc(1024 * 1024, 1));
+    await closed;
+    client.end(true);
+    expect(hub.stats.refusedMessages.tooLarge).toBe(before + 1);
+    const again = await rawDevice('huge-publisher');
+    again.end(true);
   });
 
   it('a device deleted or disabled by another process editing the registry (the iothub CLI): it is disconnected and cannot come back', async () => {

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
+import { guardPackets } from './packet-guard.ts';
 import { DeviceRegistry, RegistryError, type DeviceIdentity } from './registry.ts';
 import { verifySas } from './sas.ts';
 import { compileRoutes, type Route } from './routing.ts';
@@ -139,6 +140,9 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   const tokenExpiry = new WeakMap<Client, number>();
   let nextRid = 1;
 
+  // Room for the topic (with its property bag) around IoT Hub's message limit; a CONNECT carries
+  // only a client id, a user name and a SAS token.
+  const packetLimits = { maxConnectBytes: 16 * 1024, maxPacketBytes: maxBytes + 16 * 1024 };
   const broker = await Aedes.createBroker({
     concurrency: 1000,
     authenticate(client, username, password, done) {
@@ -358,13 +362,20 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   });
 
   // ---- listeners ---------------------------------------------------------------------------------
+  const serveMqtt = (socket: Socket | TLSSocket) => {
+    guardPackets(socket, packetLimits, (reason) => {
+      stats.refusedMessages.tooLarge++;
+      log(`iothub: closed a connection: ${reason}`);
+    });
+    broker.handle(socket);
+  };
   const dispatch = (socket: Socket | TLSSocket) => {
     stats.connections++;
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
       // An MQTT session opens with CONNECT (0x10); anything else on this port is HTTP.
-      if (first[0] === 0x10) broker.handle(socket);
+      if (first[0] === 0x10) serveMqtt(socket);
       else http.emit('connection', socket);
       socket.resume();
     });
@@ -383,7 +394,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   if (options.mqttPort !== undefined) {
     plain = createNetServer((socket) => {
       stats.connections++;
-      broker.handle(socket);
+      socket.on('error', () => socket.destroy());
+      serveMqtt(socket);
     });
     mqttPort = await listen(plain, options.mqttPort);
   }
