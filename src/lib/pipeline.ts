@@ -311,7 +311,7 @@ export class TelemetryPipeline {
     // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
     const batch = this.storeBatch(byDevice, deadLetters);
     mark = performance.now();
-    await this.deps.store.write(batch);
+    const written = await this.deps.store.write(batch);
     lap('storeMs');
 
     // 6. Automated stops (interlocked), recorded in MaintenanceActions; then alerts; then twins
@@ -363,9 +363,10 @@ export class TelemetryPipeline {
       events,
       readings: readingCount,
       duplicates,
-      deadLettered: deadLetters.length,
-      deadLetterReasons: reasons,
-      stored: batch.telemetry.length,
+      deadLettered: deadLetters.length + (written?.rejected ?? 0),
+      deadLetterReasons: written?.rejected ? { ...reasons, 'store.rejected': written.rejected } : reasons,
+      // What the store says it really stored (a replayed reading is there already), where it can tell.
+      stored: written ? written.telemetryStored : batch.telemetry.length,
       anomalies: batch.anomalies.length,
       stale: twinOutcome.stale,
       twinsPatched: twinOutcome.patched,

@@ -75,9 +75,20 @@ export interface LatestReading {
   readings: Record<string, unknown>;
 }
 
+/** What a store can say about a write it completed. */
+export interface WriteOutcome {
+  /** Telemetry rows new to the store (a replay's rows were there already). */
+  telemetryStored: number;
+  /** Rows the store could not take, written to DeadLetters instead in the same write. */
+  rejected: number;
+}
+
 export interface TelemetryStorePort {
-  /** Writes all three tables. Idempotent: rows are keyed, a replay adds nothing a reader sees. */
-  write(batch: StoreBatch): Promise<void>;
+  /**
+   * Writes all tables. Idempotent: rows are keyed, a replay adds nothing a reader sees. A store
+   * that can tell returns what it really stored (Data Explorer's streaming ingestion cannot).
+   */
+  write(batch: StoreBatch): Promise<WriteOutcome | void>;
   /** The newest stored reading of each device whose newest reading is at or after `since`. */
   latestReadings(since: number): Promise<LatestReading[]>;
 }

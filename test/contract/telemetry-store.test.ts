@@ -70,10 +70,28 @@ describe('the telemetry store contract', () => {
     await store.write(batch);
     expect(await store.count('EquipmentTelemetry')).toBe(3);
     expect(await store.count('DeadLetters')).toBe(2);
-    await store.write({ telemetry: [reading('arm-1', 2, 95), reading('arm-1', 3, 72), reading('arm-1', 3, 72)], anomalies: [], deadLetters: [batch.deadLetters[1]!] });
+    const outcome = await store.write({ telemetry: [reading('arm-1', 2, 95), reading('arm-1', 3, 72), reading('arm-1', 3, 72)], anomalies: [], deadLetters: [batch.deadLetters[1]!] });
     expect(await store.count('EquipmentTelemetry')).toBe(4);
+    // It says what it really stored: one new reading, not the three it was given.
+    expect(outcome).toEqual({ telemetryStored: 1, rejected: 0 });
     expect(await store.count('DeadLetters')).toBe(2);
     expect(await store.count('AnomalyFlags')).toBe(1);
+  });
+
+  it('a row the database refuses becomes a dead letter; it takes neither its batch nor batches committed with it', async () => {
+    const store = await DuckDbTelemetryStore.open(':memory:');
+    // Three partitions write at once (one group commit); one batch carries a time DuckDB refuses.
+    const bad = { ...reading('arm-7', 1, 70), Timestamp: '2024-02-30T10:00:00.000Z', MessageId: 'arm-7|m:bad' };
+    const [a, b, c] = await Promise.all([
+      store.write({ telemetry: [reading('arm-5', 1, 70)], anomalies: [], deadLetters: [] }),
+      store.write({ telemetry: [reading('arm-7', 2, 71), bad, reading('arm-7', 3, 72)], anomalies: [], deadLetters: [] }),
+      store.write({ telemetry: [reading('arm-6', 1, 70)], anomalies: [], deadLetters: [] }),
+    ]);
+    expect([a, b, c]).toEqual([{ telemetryStored: 1, rejected: 0 }, { telemetryStored: 2, rejected: 1 }, { telemetryStored: 1, rejected: 0 }]);
+    expect(await store.count('EquipmentTelemetry')).toBe(4);
+    const letters = (await store.rows('DeadLetters')).filter((r) => r.Reason === 'store.rejected');
+    expect(letters).toEqual([expect.objectContaining({ DeviceId: 'arm-7', MessageId: 'arm-7|m:bad', Detail: expect.stringContaining('EquipmentTelemetry refused the row'), Body: expect.stringContaining('2024-02-30') })]);
+    await store.close();
   });
 
   it('answers the newest reading of each device seen since a time', async () => {

@@ -7,8 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
-import type { AlertAckRow } from './rows.ts';
+import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
+import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
@@ -60,15 +60,18 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     return new DuckDbTelemetryStore(instance, db);
   }
 
-  private pending: { batch: StoreBatch; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private pending: { batch: StoreBatch; resolve: (o: WriteOutcome) => void; reject: (e: unknown) => void }[] = [];
   private draining = false;
 
   /**
-   * Batches that arrive while a write is running are merged into the next transaction (group
-   * commit): partitions writing at once share one commit instead of queueing for one each.
+   * Batches that arrive while a write is running are committed together in the next transaction
+   * (group commit): partitions writing at once share one commit instead of queueing for one each.
+   * If that commit fails, each batch is retried on its own, so one partition's bad batch never
+   * fails another's; and within a batch, rows the database refuses become dead letters instead
+   * of failing the rest.
    */
-  write(batch: StoreBatch): Promise<void> {
-    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) + (batch.alarmEvents?.length ?? 0) === 0) return Promise.resolve();
+  write(batch: StoreBatch): Promise<WriteOutcome> {
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) + (batch.alarmEvents?.length ?? 0) === 0) return Promise.resolve({ telemetryStored: 0, rejected: 0 });
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.draining) void this.drain();
@@ -80,56 +83,106 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     while (this.pending.length) {
       const group = this.pending;
       this.pending = [];
-      const merged: StoreBatch = {
-        telemetry: group.flatMap((g) => g.batch.telemetry),
-        anomalies: group.flatMap((g) => g.batch.anomalies),
-        deadLetters: group.flatMap((g) => g.batch.deadLetters),
-        actions: group.flatMap((g) => g.batch.actions ?? []),
-        acks: group.flatMap((g) => g.batch.acks ?? []),
-        alarmEvents: group.flatMap((g) => g.batch.alarmEvents ?? []),
-      };
       try {
-        await this.serial(() => this.commit(merged));
-        group.forEach((g) => g.resolve());
-      } catch (error) {
-        group.forEach((g) => g.reject(error));
+        const outcomes = await this.serial(() => this.commit(group.map((g) => g.batch)));
+        group.forEach((g, i) => g.resolve(outcomes[i]!));
+      } catch {
+        // One of them (or the database) failed: each batch alone, rows the database refuses set aside.
+        for (const g of group) {
+          try {
+            g.resolve(await this.serial(() => this.commitIsolating(g.batch)));
+          } catch (error) {
+            g.reject(error);
+          }
+        }
       }
     }
     this.draining = false;
   }
 
-  private async commit(batch: StoreBatch): Promise<void> {
+  /** One transaction for all `batches`; each one's telemetry counted as it is inserted. */
+  private async commit(batches: readonly StoreBatch[]): Promise<WriteOutcome[]> {
     await this.db.run('BEGIN TRANSACTION');
     try {
-      if (batch.telemetry.length) await this.writeTable(table('EquipmentTelemetry'), batch.telemetry);
-      if (batch.anomalies.length) await this.writeTable(table('AnomalyFlags'), batch.anomalies);
-      if (batch.deadLetters.length) await this.writeTable(table('DeadLetters'), batch.deadLetters);
-      if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
-      if (batch.acks?.length) await this.writeTable(table('AlertAcks'), batch.acks);
-      if (batch.alarmEvents?.length) await this.writeTable(table('AlarmEvents'), batch.alarmEvents);
+      const outcomes: WriteOutcome[] = [];
+      for (const batch of batches) {
+        const telemetryStored = batch.telemetry.length ? await this.writeTable(table('EquipmentTelemetry'), batch.telemetry) : 0;
+        if (batch.anomalies.length) await this.writeTable(table('AnomalyFlags'), batch.anomalies);
+        if (batch.deadLetters.length) await this.writeTable(table('DeadLetters'), batch.deadLetters);
+        if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
+        if (batch.acks?.length) await this.writeTable(table('AlertAcks'), batch.acks);
+        if (batch.alarmEvents?.length) await this.writeTable(table('AlarmEvents'), batch.alarmEvents);
+        outcomes.push({ telemetryStored, rejected: 0 });
+      }
       await this.db.run('COMMIT');
+      return outcomes;
     } catch (error) {
       await this.db.run('ROLLBACK');
       throw error;
     }
   }
 
-  private async writeTable(def: TableDef, rows: readonly object[]): Promise<void> {
+  /**
+   * Commits `batch` alone; if the database refuses it, finds the rows it refuses (each tried in a
+   * transaction that is rolled back), writes the rest with those rows as dead letters, and
+   * reports them. Throws only when the batch fails without any row to blame (the database itself).
+   */
+  private async commitIsolating(batch: StoreBatch): Promise<WriteOutcome> {
+    try {
+      return (await this.commit([batch]))[0]!;
+    } catch (failure) {
+      const now = new Date().toISOString();
+      const refused: DeadLetterRow[] = [];
+      const keep = async <T extends object>(def: TableDef, rows: readonly T[] | undefined): Promise<T[]> => {
+        const ok: T[] = [];
+        for (const row of rows ?? []) {
+          try {
+            await this.db.run('BEGIN TRANSACTION');
+            await this.writeTable(def, [row]);
+            ok.push(row);
+          } catch (error) {
+            const r = row as Record<string, unknown>;
+            refused.push({ ReceivedAt: now, Reason: 'store.rejected', Detail: `${def.name} refused the row: ${(error as Error).message}`.slice(0, 2048), DeviceId: typeof r.DeviceId === 'string' ? r.DeviceId : null, MessageId: typeof r.MessageId === 'string' ? r.MessageId : null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: JSON.stringify(row).slice(0, 2048) });
+          } finally {
+            await this.db.run('ROLLBACK');
+          }
+        }
+        return ok;
+      };
+      const cleaned: StoreBatch = {
+        telemetry: await keep(table('EquipmentTelemetry'), batch.telemetry),
+        anomalies: await keep(table('AnomalyFlags'), batch.anomalies),
+        deadLetters: await keep(table('DeadLetters'), batch.deadLetters),
+        actions: await keep(table('MaintenanceActions'), batch.actions),
+        acks: await keep(table('AlertAcks'), batch.acks),
+        alarmEvents: await keep(table('AlarmEvents'), batch.alarmEvents),
+      };
+      if (refused.length === 0) throw failure;
+      cleaned.deadLetters = [...cleaned.deadLetters, ...refused];
+      const [outcome] = await this.commit([cleaned]);
+      return { telemetryStored: outcome!.telemetryStored, rejected: refused.length };
+    }
+  }
+
+  /** Inserts `rows` not already stored (by key); returns how many were new. */
+  private async writeTable(def: TableDef, rows: readonly object[]): Promise<number> {
     const staging = `staging_${def.name}`;
+    // Always inside the caller's transaction: if anything here throws, its ROLLBACK empties the staging table too.
     const appender = await this.db.createAppender(staging, 'main', 'temp');
-    for (const row of rows) {
-      for (const [name, type] of def.columns) append(appender, type, (row as Record<string, unknown>)[name]);
-      appender.endRow();
+    try {
+      for (const row of rows) {
+        for (const [name, type] of def.columns) append(appender, type, (row as Record<string, unknown>)[name]);
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
     }
-    appender.closeSync();
     const keys = def.key.map((k) => `"${k}"`).join(', ');
-    if (def.keyNullable) {
-      const same = def.key.map((k) => `t."${k}" IS NOT DISTINCT FROM s."${k}"`).join(' AND ');
-      await this.db.run(`INSERT INTO "${def.name}" SELECT * FROM (SELECT DISTINCT ON (${keys}) * FROM temp.main."${staging}") s WHERE NOT EXISTS (SELECT 1 FROM "${def.name}" t WHERE ${same})`);
-    } else {
-      await this.db.run(`INSERT OR IGNORE INTO "${def.name}" SELECT * FROM temp.main."${staging}"`);
-    }
+    const result = def.keyNullable
+      ? await this.db.run(`INSERT INTO "${def.name}" SELECT * FROM (SELECT DISTINCT ON (${keys}) * FROM temp.main."${staging}") s WHERE NOT EXISTS (SELECT 1 FROM "${def.name}" t WHERE ${def.key.map((k) => `t."${k}" IS NOT DISTINCT FROM s."${k}"`).join(' AND ')})`)
+      : await this.db.run(`INSERT OR IGNORE INTO "${def.name}" SELECT * FROM temp.main."${staging}"`);
     await this.db.run(`DELETE FROM temp.main."${staging}"`);
+    return result.rowsChanged;
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {
