@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startAdtEmulator, type AdtEmulator } from '../emulators/adt/server.ts';
 import { startIotHub, type IotHub } from '../emulators/iothub/server.ts';
-import { EventLog } from '../emulators/event-log/event-log.ts';
+import { EventLog, type RetentionReport } from '../emulators/event-log/event-log.ts';
 import { DuckDbTelemetryStore } from '../lib/store/duckdb-telemetry-store.ts';
 import { loadConfig, type ConfigInput } from '../lib/config.ts';
 import { createServices, type Services } from '../lib/composition.ts';
@@ -156,10 +156,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   runner.start();
 
+  // Events past the log's retention (24 h, as Event Hubs) go whether or not they were read: say so.
+  const reportRetention = (report: RetentionReport) => {
+    for (const d of report.dropped) {
+      for (const u of d.unread) logger.log('warn', 'event log retention dropped events a consumer group had not read', { partitionId: d.partitionId, consumerGroup: u.consumerGroup, unread: u.count, fromSequence: d.fromSequence, toSequence: d.toSequence });
+    }
+  };
+  reportRetention(eventLog.lastRetention);
   // The twinRefresh timer function's schedule (every minute), and the log's retention.
   const timers = [
     setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000),
-    setInterval(() => eventLog.enforceRetention(), 3600_000),
+    setInterval(() => reportRetention(eventLog.enforceRetention()), 3600_000),
   ];
   timers.forEach((t) => t.unref());
 

@@ -135,9 +135,15 @@ describe('the event log', () => {
     for (let i = 0; i < 10; i++) await log.append(event('d', i));
     now += 120_000;
     await log.append(event('d', 10));
-    expect(log.enforceRetention()).toBeGreaterThan(0);
-    expect(log.bounds('0').first).toBeGreaterThan(0);
+    log.setCheckpoint('pipeline', '0', { sequenceNumber: 3, offset: 0 });
+    const report = log.enforceRetention();
+    expect(report.segments).toBeGreaterThan(0);
+    const first = log.bounds('0').first;
+    expect(first).toBeGreaterThan(0);
     expect(log.read('0', 0, 100).at(-1)!.sequenceNumber).toBe(10);
+    // It says what went, and what of it the consumer group had not read (past its checkpoint at 3).
+    expect(report.dropped).toEqual([{ partitionId: '0', fromSequence: 0, toSequence: first - 1, unread: [{ consumerGroup: 'pipeline', count: first - 1 - 3 }] }]);
+    expect(log.enforceRetention().dropped).toEqual([]);
     log.close();
   });
 

@@ -42,6 +42,11 @@ export interface Checkpoint {
   offset: number;
 }
 
+export interface RetentionReport {
+  segments: number;
+  dropped: { partitionId: string; fromSequence: number; toSequence: number; unread: { consumerGroup: string; count: number }[] }[];
+}
+
 export interface EventLogOptions {
   partitions?: number;
   /** How long events are kept (default 1 day); whole segments are removed after it. */
@@ -224,16 +229,22 @@ class Partition {
     });
   }
 
-  /** Drops whole segments older than the retention period (never the one being written). */
-  enforceRetention(now: number): number {
+  /** Drops whole segments older than the retention period (never the one being written); says which sequence numbers went. */
+  enforceRetention(now: number): { segments: number; fromSequence: number; toSequence: number } | undefined {
     let removed = 0;
+    let from = -1;
+    let to = -1;
     while (this.segments.length > 1 && this.segments[0]!.lastTime < now - this.options.retentionMs) {
       const old = this.segments.shift()!;
+      if (old.positions.length) {
+        if (from < 0) from = old.baseSeq;
+        to = old.baseSeq + old.positions.length - 1;
+      }
       closeSync(old.fd);
       rmSync(old.path, { force: true });
       removed++;
     }
-    return removed;
+    return removed ? { segments: removed, fromSequence: from, toSequence: to } : undefined;
   }
 
   wakeAll(): void {
@@ -391,10 +402,35 @@ export class EventLog {
     for (const p of this.parts) p.wakeAll();
   }
 
-  enforceRetention(): number {
+  /**
+   * Drops what is older than the retention period, as Event Hubs does, whether or not it was read,
+   * and reports it: per partition, the sequence numbers dropped and how many of them each consumer
+   * group had not yet checkpointed past (events it will never see).
+   */
+  enforceRetention(): RetentionReport {
     const now = this.now();
-    return this.parts.reduce((n, p) => n + p.enforceRetention(now), 0);
+    const report: RetentionReport = { segments: 0, dropped: [] };
+    const groupsDir = join(this.dir, 'checkpoints');
+    const groups = existsSync(groupsDir) ? readdirSync(groupsDir).sort() : [];
+    for (const p of this.parts) {
+      const gone = p.enforceRetention(now);
+      if (!gone) continue;
+      report.segments += gone.segments;
+      if (gone.fromSequence < 0) continue;
+      const unread = groups
+        .map((consumerGroup) => {
+          const seen = this.checkpoint(consumerGroup, p.id)?.sequenceNumber ?? -1;
+          return { consumerGroup, count: Math.max(0, gone.toSequence - Math.max(seen, gone.fromSequence - 1)) };
+        })
+        .filter((u) => u.count > 0);
+      report.dropped.push({ partitionId: p.id, fromSequence: gone.fromSequence, toSequence: gone.toSequence, unread });
+    }
+    this.lastRetention = report;
+    return report;
   }
+
+  /** What the last retention pass (also run at open) dropped. */
+  lastRetention: RetentionReport = { segments: 0, dropped: [] };
 
   close(): void {
     if (this.closed) return;
