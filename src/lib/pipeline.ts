@@ -320,8 +320,9 @@ export class TelemetryPipeline {
     const actions = new Map<string, NonNullable<Alert['action']>>();
     if (stops.size || this.unwrittenActions.length) {
       await forEachLimited([...stops], 8, async ([deviceId, verdict]) => {
-        const action = await this.act(deviceId, verdict);
+        const action = await this.act(deviceId, verdict, byDevice.get(deviceId)!);
         actions.set(deviceId, action);
+        if (verdict.kind === 'recorded') return; // sent before the retry: counted then
         stopOutcome[action.outcome === 'executed' ? 'executed' : action.outcome === 'dry-run' ? 'dryRun' : action.outcome === 'blocked' ? 'blocked' : 'failed']++;
       });
       // A second, rare write: the outcome of a stop is known only after it was sent.
@@ -462,9 +463,9 @@ export class TelemetryPipeline {
   }
 
   /** Sends (or not) one emergencyStop, and queues its MaintenanceActions row. */
-  private async act(deviceId: string, verdict: StopVerdict): Promise<NonNullable<Alert['action']>> {
-    let outcome: string = verdict.kind === 'stop' ? 'executed' : verdict.kind;
-    let detail = verdict.reason;
+  private async act(deviceId: string, verdict: StopVerdict, work: DeviceWork): Promise<NonNullable<Alert['action']>> {
+    let outcome: string = verdict.kind === 'stop' || verdict.kind === 'recorded' ? 'executed' : verdict.kind;
+    let detail = verdict.kind === 'recorded' ? `${verdict.reason} (sent before this batch was retried; not sent again)` : verdict.reason;
     if (verdict.kind === 'stop') {
       if (!this.deps.commands) {
         outcome = 'failed';
@@ -482,11 +483,35 @@ export class TelemetryPipeline {
         }
       }
     }
+    if (outcome === 'executed' && verdict.kind === 'stop') await this.recordStopOnTwin(deviceId, verdict, work);
     this.stopPolicy!.record(verdict, this.now(), outcome === 'failed');
     const { reading, score } = verdict.trigger;
     this.unwrittenActions.push({ Timestamp: reading.timeIso, DeviceId: deviceId, IncidentId: verdict.incidentId, Action: 'emergencyStop', Outcome: outcome, Detail: detail, FailureProbability: score.failureProbability ?? null, AnomalyScore: score.anomalyScore, ModelVersion: score.modelVersion });
     this.deps.logger.log(outcome === 'executed' || outcome === 'dry-run' ? 'warn' : 'error', `emergencyStop ${outcome}`, { deviceId, incidentId: verdict.incidentId, detail });
     return { name: 'emergencyStop', outcome, detail };
+  }
+
+  /**
+   * A sent stop goes on the twin at once, before the alert and the batch's own patch: if this
+   * process dies in between, whichever instance replays the batch reads it there (the stop
+   * interlock) and does not stop the machine again. Best effort: the batch's patch records it too.
+   */
+  private async recordStopOnTwin(deviceId: string, verdict: StopVerdict, work: DeviceWork): Promise<void> {
+    const time = verdict.trigger.reading.time;
+    try {
+      const etag = await this.deps.twins.patch(
+        deviceId,
+        [
+          { op: 'add', path: '/lastEmergencyStopTime', value: new Date(time).toISOString() },
+          { op: 'add', path: '/lastEmergencyStopReason', value: verdict.reason },
+        ],
+        work.state.etag,
+      );
+      work.state = { ...work.state, etag, lastEmergencyStopTime: time };
+      this.cache.remember(work.state);
+    } catch (error) {
+      this.deps.logger.log('warn', 'could not record the stop on the twin yet (the batch patch will)', { deviceId, error: (error as Error).message });
+    }
   }
 
   private async lineOf(deviceId: string): Promise<string | undefined> {

@@ -333,6 +333,32 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
   });
 
+  it('a crash after the stop, before the alert and the twin patch: the instance that replays the batch does not stop it again', async () => {
+    const h = stopping();
+    // Teams is down: the batch fails after the stop went out (as a process dying there would).
+    h.alerts.failNext.push(new Error('Teams answered 503'));
+    await expect(h.send(hot(0, 3))).rejects.toThrow('503');
+    expect(h.commands.calls).toHaveLength(1);
+    // Another instance (a restarted one, nothing in memory) replays the batch on the same twins.
+    const commands = new CapturedCommands();
+    const other = harness({ endpoint: model, commands, twins: h.twins, settings: { autoStop } });
+    await other.send(hot(0, 3));
+    expect(commands.calls).toHaveLength(0);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ lastEmergencyStopTime: iso(t0 + 1000) });
+    // The card is not lost: at least once, it goes out with the replay, saying the stop was sent.
+    expect(other.alerts.sent).toHaveLength(1);
+    expect(other.alerts.sent[0]!.action).toMatchObject({ outcome: 'executed', detail: expect.stringContaining('not sent again') });
+  });
+
+  it('the host retries a batch whose card failed after the stop: the card goes out, the stop is not sent again', async () => {
+    const h = stopping();
+    h.alerts.failNext.push(new Error('Teams answered 503'));
+    await expect(h.send(hot(0, 3))).rejects.toThrow('503');
+    await h.send(hot(0, 3));
+    expect(h.commands.calls).toHaveLength(1);
+    expect(h.alerts.sent).toEqual([expect.objectContaining({ action: expect.objectContaining({ outcome: 'executed' }) })]);
+  });
+
   it('keeps the action row when the store fails, and writes it with the retry', async () => {
     const h = stopping();
     await h.send(hot(0, 2));

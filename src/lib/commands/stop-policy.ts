@@ -26,7 +26,12 @@ export interface StopSettings {
 }
 
 export interface StopVerdict {
-  kind: 'stop' | 'dry-run' | 'blocked';
+  /**
+   * `recorded`: this very reading's stop was sent already (the twin, or this instance, holds it)
+   * and the batch is being replayed after a failure or a crash: not sent again, but its card and
+   * row still go out (at least once).
+   */
+  kind: 'stop' | 'dry-run' | 'blocked' | 'recorded';
   incidentId: string;
   trigger: ScoredReading;
   reason: string;
@@ -64,13 +69,14 @@ export class StopPolicy {
     const status = typeof newest.reading.values.status === 'string' ? newest.reading.values.status : state.status;
     if (status !== undefined && STOPPED.has(status)) return undefined;
     const last = Math.max(state.lastEmergencyStopTime ?? -Infinity, this.lastStop.get(state.id) ?? -Infinity);
-    if (newest.reading.time - last < s.incidentMs) return undefined;
-
     const incidentId = `${state.id}|stop|${newest.reading.key}`;
-    if (this.decided.has(incidentId)) return undefined;
-    if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
     const p = newest.score.failureProbability!;
     const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} reading(s)${run < s.confirmReadings ? ' after a critical batch' : ''}`;
+    if (s.mode === 'on' && last === newest.reading.time) return { kind: 'recorded', incidentId, trigger: newest, reason };
+    if (newest.reading.time - last < s.incidentMs) return undefined;
+
+    if (this.decided.has(incidentId)) return undefined;
+    if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
     while (this.stopsAt.length && this.stopsAt[0]! <= now - HOUR) this.stopsAt.shift();
     if (this.stopsAt.length >= s.maxPerHour) {
       if (newest.reading.time - (this.lastBlocked.get(state.id) ?? -Infinity) < s.incidentMs) return undefined;
@@ -96,6 +102,7 @@ export class StopPolicy {
       this.lastBlocked.set(deviceId, verdict.trigger.reading.time);
       return;
     }
+    if (verdict.kind === 'recorded' && this.lastStop.get(deviceId) === verdict.trigger.reading.time) return; // counted when sent
     this.stopsAt.push(now);
     this.lastStop.set(deviceId, verdict.trigger.reading.time);
   }
