@@ -194,8 +194,9 @@ export class Fleet {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     for (const r of this.running) r.stopped = true;
-    // Let acknowledgements of messages in flight arrive before closing.
-    const deadline = Date.now() + 10_000;
+    // Let acknowledgements of messages in flight arrive before closing. After a hub restart the
+    // device SDK resends with backoff, which on a busy machine takes more than a few seconds.
+    const deadline = Date.now() + 60_000;
     while (this.running.some((r) => r.inFlight > 0) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     await Promise.all(this.running.map((r) => r.client.close().catch(() => undefined)));
     this.finish();
