@@ -497,17 +497,19 @@ export class TelemetryPipeline {
    * interlock) and does not stop the machine again. Best effort: the batch's patch records it too.
    */
   private async recordStopOnTwin(deviceId: string, verdict: StopVerdict, work: DeviceWork): Promise<void> {
-    const time = verdict.trigger.reading.time;
+    // The stop fields alone, as the batch's patch would write them (no readings: nothing else moves).
+    const { settings } = this.deps;
+    const update = planTwinUpdate(work.state, [], {
+      thresholds: settings.thresholds,
+      intervalMs: settings.twinPatchIntervalMs,
+      properties: this.propertiesOf(work.kind),
+      alertTime: undefined,
+      stop: { time: verdict.trigger.reading.time, reason: verdict.reason },
+    });
+    if (!update) return;
     try {
-      const etag = await this.deps.twins.patch(
-        deviceId,
-        [
-          { op: 'add', path: '/lastEmergencyStopTime', value: new Date(time).toISOString() },
-          { op: 'add', path: '/lastEmergencyStopReason', value: verdict.reason },
-        ],
-        work.state.etag,
-      );
-      work.state = { ...work.state, etag, lastEmergencyStopTime: time };
+      const etag = await this.deps.twins.patch(deviceId, update.ops, work.state.etag);
+      work.state = { ...update.next, etag };
       this.cache.remember(work.state);
     } catch (error) {
       this.deps.logger.log('warn', 'could not record the stop on the twin yet (the batch patch will)', { deviceId, error: (error as Error).message });
