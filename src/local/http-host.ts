@@ -53,6 +53,12 @@ function write(res: ServerResponse, r: ApiResponse): void {
   res.end(body);
 }
 
+/** Answers with a problem document; the request's unread body is drained so the connection stays usable. */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, title: string, detail: string, headers: Record<string, string> = {}): void {
+  req.resume();
+  write(res, { status, headers: { 'content-type': 'application/problem+json', ...headers }, jsonBody: { type: 'about:blank', title, status, detail } });
+}
+
 export interface HttpHostOptions {
   services: () => Services;
   port?: number;
@@ -76,20 +82,13 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
     try {
       url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
     } catch {
-      req.resume();
-      return write(res, { status: 400, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Bad request', status: 400, detail: 'the request target is not a valid path' } });
+      return refuse(req, res, 400, 'Bad request', 'the request target is not a valid path');
     }
     if (url.pathname.startsWith('/local/')) {
       // Local only: a page on another site that resolves its name to 127.0.0.1 (DNS rebinding)
       // sends its own Host, and a cross-site form cannot send JSON without a preflight we never answer.
-      if (!LOCAL_HOST.test(req.headers.host ?? '')) {
-        req.resume();
-        return write(res, { status: 403, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Forbidden', status: 403, detail: '/local/ answers requests addressed to localhost only' } });
-      }
-      if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-        req.resume();
-        return write(res, { status: 415, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Unsupported media type', status: 415, detail: 'send application/json' } });
-      }
+      if (!LOCAL_HOST.test(req.headers.host ?? '')) return refuse(req, res, 403, 'Forbidden', '/local/ answers requests addressed to localhost only');
+      if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return refuse(req, res, 415, 'Unsupported media type', 'send application/json');
     }
     if (url.pathname === '/local/teams-webhook' && req.method === 'POST') {
       const text = await readBody(req, MAX_BODY);
@@ -120,7 +119,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       for (const route of HTTP_ROUTES) {
         const params = matchRoute(route.route, path);
         if (!params) continue;
-        if (!route.methods.includes(req.method as 'GET')) return void req.resume(), write(res, { status: 405, headers: { allow: route.methods.join(', '), 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Method not allowed', status: 405, detail: `${req.method} is not allowed on /api/${route.route}` } });
+        if (!route.methods.includes(req.method as 'GET')) return refuse(req, res, 405, 'Method not allowed', `${req.method} is not allowed on /api/${route.route}`, { allow: route.methods.join(', ') });
         if (route.authLevel === 'function' && options.apiKey) {
           const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code') ?? '';
           if (!sameSecret(given, options.apiKey)) {
@@ -145,8 +144,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
     }
     // The dashboard at the root, as the Function App serves it at /api/dashboard/.
     if (req.method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/local/')) return write(res, dashboardFile(url.pathname.slice(1)));
-    req.resume(); // an unread body would otherwise hold the connection
-    write(res, { status: 404, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Not found', status: 404, detail: `nothing is served at ${url.pathname}` } });
+    refuse(req, res, 404, 'Not found', `nothing is served at ${url.pathname}`);
   };
 
   const server: Server = createServer((req, res) => {
