@@ -49,7 +49,7 @@ interface Entity {
 export type ObjectModel = Record<string, Entity>;
 
 /** The last segment of a standard term's id: dtmi:standard:unit:degreeCelsius;2 → degreeCelsius. */
-const termOf = (id: string) => id.slice(id.lastIndexOf(':') + 1).replace(/;\d+$/, '');
+export const termOf = (id: string) => id.slice(id.lastIndexOf(':') + 1).replace(/;\d+$/, '');
 
 /** The one entry of a localised string map to show: English when there is one. */
 function localised(map: Record<string, string> | undefined): string | undefined {

@@ -7,7 +7,7 @@
  */
 import { AppError } from '../errors.ts';
 import type { ModelSet } from './model.ts';
-import { modelSetOf, type ObjectModel } from './object-model.ts';
+import { modelSetOf, termOf, type ObjectModel } from './object-model.ts';
 
 export interface DtdlProblem {
   /** The Interface the problem is in (or the element's own id when it is in no uploaded Interface). */
@@ -84,12 +84,14 @@ let loading: Promise<DtdlParser> | undefined;
 
 /** The parser, loaded once per process on first use. */
 export function dtdlParser(): Promise<DtdlParser> {
-  loading ??= (async () => {
-    const { getInterop } = await import('@digicatapult/dtdl-parser');
-    return new DtdlParser((await getInterop()) as Interop);
-  })();
-  // A failed load is not cached: the next caller tries again.
-  loading.catch(() => (loading = undefined));
+  if (!loading) {
+    loading = (async () => {
+      const { getInterop } = await import('@digicatapult/dtdl-parser');
+      return new DtdlParser((await getInterop()) as Interop);
+    })();
+    // A failed load is not cached: the next caller tries again.
+    loading.catch(() => (loading = undefined));
+  }
   return loading;
 }
 
@@ -129,7 +131,7 @@ export function locate(elementId: string | null | undefined, owners: readonly st
 
 const unquote = (s: string) => s.replace(/^'|'$/g, '');
 /** A full-IRI property (dtmi:dtdl:extension:quantitativeTypes:v1:property:unit) by its term (unit). */
-const termOf = (s: string) => (s.startsWith('dtmi:') ? s.slice(s.lastIndexOf(':') + 1).replace(/;\d+$/, '') : s);
+const propertyName = (s: string) => (s.startsWith('dtmi:') ? termOf(s) : s);
 /** Long values (a 5,000-character id) are quoted by their ends, so the message stays readable. */
 const abbreviate = (text: string) => text.replace(/\S{121,}/g, (w) => `${w.slice(0, 60)}…${w.slice(-20)}`);
 
@@ -149,7 +151,7 @@ function problemsOf(error: unknown, documents: readonly unknown[]): DtdlProblem[
     const problems: DtdlProblem[] = [];
     for (const e of exception.Errors as ParsingError[]) {
       const at = locate(e.PrimaryID, owners);
-      const property = e.Property ? termOf(unquote(e.Property)) : '';
+      const property = e.Property ? propertyName(unquote(e.Property)) : '';
       const problem: DtdlProblem = {
         model: abbreviate(at.model),
         path: [at.path, property].filter(Boolean).join('.'),
