@@ -1,6 +1,6 @@
 /** The local event log: partitions by key, keeps events across restarts and crashes, checkpoints, retention. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
@@ -131,11 +131,14 @@ describe('the event log', () => {
 
   it('drops whole segments past retention, never the one being written', async () => {
     let now = 1_000_000;
-    const log = EventLog.open(tempDir(), { partitions: 1, segmentBytes: 200, retentionMs: 60_000, now: () => now });
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 200, retentionMs: 60_000, now: () => now });
     for (let i = 0; i < 10; i++) await log.append(event('d', i));
     now += 120_000;
     await log.append(event('d', 10));
     log.setCheckpoint('pipeline', '0', { sequenceNumber: 3, offset: 0 });
+    // Something else left in the checkpoints folder is not a consumer group.
+    mkdirSync(join(dir, 'checkpoints', 'not a group'));
     const report = log.enforceRetention();
     expect(report.segments).toBeGreaterThan(0);
     const first = log.bounds('0').first;

@@ -42,6 +42,8 @@ export interface Checkpoint {
   offset: number;
 }
 
+const CONSUMER_GROUP = /^\$?[\w.-]+$/;
+
 export interface RetentionReport {
   segments: number;
   dropped: { partitionId: string; fromSequence: number; toSequence: number; unread: { consumerGroup: string; count: number }[] }[];
@@ -411,7 +413,8 @@ export class EventLog {
     const now = this.now();
     const report: RetentionReport = { segments: 0, dropped: [] };
     const groupsDir = join(this.dir, 'checkpoints');
-    const groups = existsSync(groupsDir) ? readdirSync(groupsDir).sort() : [];
+    // Only what could be a group's folder: a stray file there must not stop the log opening.
+    const groups = existsSync(groupsDir) ? readdirSync(groupsDir, { withFileTypes: true }).filter((d) => d.isDirectory() && CONSUMER_GROUP.test(d.name)).map((d) => d.name).sort() : [];
     for (const p of this.parts) {
       const gone = p.enforceRetention(now);
       if (!gone) continue;
@@ -446,7 +449,7 @@ export class EventLog {
   }
 
   private checkpointFile(group: string, partitionId: string): string {
-    if (!/^\$?[\w.-]+$/.test(group)) throw new Error(`invalid consumer group name '${group}'`);
+    if (!CONSUMER_GROUP.test(group)) throw new Error(`invalid consumer group name '${group}'`);
     return join(this.dir, 'checkpoints', group, `${this.part(partitionId).id}.json`);
   }
 }
