@@ -137,16 +137,28 @@ export class TelemetryPipeline {
   private detectorStateOf(twin: TwinState): DetectorState {
     const mine = this.detectorStates.get(twin.id);
     if (mine && mine.stored === twin.detectorState) return mine.state;
-    let stored: DetectorState;
-    try {
-      stored = reviveDetectorState(twin.detectorState ? JSON.parse(twin.detectorState) : undefined);
-    } catch {
-      stored = reviveDetectorState(undefined);
-    }
+    const stored = storedDetectorState(twin);
     const state = mine && mine.state.t >= stored.t ? mine.state : stored;
     if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
     this.detectorStates.set(twin.id, { stored: twin.detectorState, state });
     return state;
+  }
+
+  /**
+   * The twin holds a detector state this instance did not write, learnt from readings newer than
+   * those its own copy started this batch from (another instance had the partition meanwhile, and
+   * the cached twin did not show it): continue from the twin's state with this batch's readings
+   * folded in, rather than overwrite what the other instance learnt.
+   */
+  private adoptNewerDetectorState(detector: { stored: string | undefined; state: DetectorState }, twin: TwinState, before: DetectorState, work: DeviceWork): void {
+    const theirs = storedDetectorState(twin);
+    if (theirs.t <= before.t) return;
+    for (const { reading } of inTimeOrder(work.scored)) {
+      const status = reading.values.status;
+      this.detector.step(theirs, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, work.kind.measuredTelemetry);
+    }
+    detector.state = theirs;
+    detector.stored = twin.detectorState;
   }
 
   /** The incident state to continue from: this instance's own, unless the twin holds another one. */
@@ -349,7 +361,7 @@ export class TelemetryPipeline {
       });
     }
     lap('alertsMs');
-    const twinOutcome = await this.updateTwins(byDevice, cards, stops, actions);
+    const twinOutcome = await this.updateTwins(byDevice, cards, stops, actions, detectorBefore);
     lap('twinPatchesMs');
     // Everything this batch did is done: its incident states are now this instance's.
     for (const [deviceId, work] of byDevice) {
@@ -560,7 +572,7 @@ export class TelemetryPipeline {
     return props;
   }
 
-  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>) {
+  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorState>) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
@@ -607,6 +619,9 @@ export class TelemetryPipeline {
             const reloaded = await this.cache.reload(deviceId);
             if (!reloaded) return;
             state = reloaded;
+            const detector = this.detectorStates.get(deviceId);
+            const before = detectorBefore.get(deviceId);
+            if (detector && before && reloaded.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, reloaded, before, work);
             continue;
           }
           if (isAppError(error) && error.retryable) throw error;
@@ -618,6 +633,15 @@ export class TelemetryPipeline {
       }
     });
     return outcome;
+  }
+}
+
+/** The detector state a twin holds (a fresh one when it holds none or garbage). */
+function storedDetectorState(twin: TwinState): DetectorState {
+  try {
+    return reviveDetectorState(twin.detectorState ? JSON.parse(twin.detectorState) : undefined);
+  } catch {
+    return reviveDetectorState(undefined);
   }
 }
 

@@ -25,11 +25,13 @@ export class CapturedAlerts implements AlertSink {
 export class CapturedCommands implements CommandsPort {
   readonly calls: { deviceId: string; methodName: string; payload: unknown }[] = [];
   failNext: Error[] = [];
+  /** What the device answers to the next calls (then 200). */
+  answerNext: MethodResult[] = [];
   async invoke(deviceId: string, methodName: string, payload: unknown): Promise<MethodResult> {
     const e = this.failNext.shift();
     if (e) throw e;
     this.calls.push({ deviceId, methodName, payload });
-    return { status: 200, payload: { stopped: true } };
+    return this.answerNext.shift() ?? { status: 200, payload: { stopped: true } };
   }
 }
 

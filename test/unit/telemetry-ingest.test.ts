@@ -378,4 +378,97 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(1);
     expect([...h.store.actions.values()].map((r) => r.Outcome)).toEqual(['executed']);
   });
+  it('a device that answers the stop with anything but 2xx has not stopped: recorded as failed, with its answer', async () => {
+    for (const [status, outcome] of [[199, 'failed'], [200, 'executed'], [299, 'executed'], [300, 'failed'], [503, 'failed']] as const) {
+      const h = stopping();
+      h.commands.answerNext.push({ status, payload: { error: 'interlock engaged' } });
+      const result = await h.send(hot(0, 3));
+      expect(result.stops[outcome === 'failed' ? 'failed' : 'executed']).toBe(1);
+      const [row] = [...h.store.actions.values()];
+      expect(row!.Outcome).toBe(outcome);
+      if (outcome === 'failed') {
+        expect(row!.Detail).toMatch(new RegExp(`^device answered ${status}: \\{"error":"interlock engaged"\\}; failure probability 95 %`));
+        expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
+        expect(h.alerts.sent[0]!.action).toMatchObject({ name: 'emergencyStop', outcome: 'failed' });
+      } else expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBe(iso(t0 + 1000));
+    }
+  });
+
+  it('without an IoT Hub to send it through, a stop is recorded as failed and people are told to act', async () => {
+    const h = harness({ endpoint: model, settings: { autoStop } });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    expect((await h.send(hot(0, 3))).stops).toEqual({ executed: 0, failed: 1, dryRun: 0, blocked: 0 });
+    expect([...h.store.actions.values()][0]!.Detail).toMatch(/^no IoT Hub configured to send emergencyStop; failure probability 95 %/);
+    expect(h.alerts.sent[0]).toMatchObject({ severity: 'critical', action: { outcome: 'failed' } });
+  });
+
+  it('a stop call that throws something other than a typed error is recorded as failed with its message', async () => {
+    const h = stopping();
+    h.commands.failNext.push(new Error('socket hang up'));
+    expect((await h.send(hot(0, 3))).stops.failed).toBe(1);
+    expect([...h.store.actions.values()][0]!.Detail).toMatch(/^error: socket hang up; /);
+  });
+
+  it('a stop goes out with a card even when no reading of the batch raised one on its own', async () => {
+    const h = stopping();
+    await h.send(hot(0, 2));
+    const sentBefore = h.alerts.sent.length;
+    const result = await h.send(hot(1_000, 3));
+    expect(result.stops.executed).toBe(1);
+    expect(h.alerts.sent.length).toBe(sentBefore + 1);
+    expect(h.alerts.sent.at(-1)).toMatchObject({ severity: 'critical', line: 'production-line-a', action: { outcome: 'executed' } });
+    expect(h.store.telemetry.size).toBe(5);
+  });
+});
+
+describe('telemetryIngest: what it records and tells, in detail', () => {
+  const seconds = (from: number, n: number, values: (i: number) => Record<string, unknown>, tag: string) => Array.from({ length: n }, (_, i) => arm((from + i) * 1000, values(i), `${tag}${i}`));
+  const calm = (i: number) => ({ temperature: 65 + (i % 3) * 0.5, vibration: 0.5 + (i % 2) * 0.02, pressure: 6, status: 'running' });
+  const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6 });
+
+  it('names the production line on the card and records each alarm event with who was told', async () => {
+    const h = plant();
+    h.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
+    await h.send(seconds(0, 60, calm, 'n'));
+    const result = await h.send(seconds(60, 10, hot, 'h'));
+    expect(result.alertsSent).toBe(1);
+    expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', incident: { event: 'raised' } });
+    const incident = h.alerts.sent[0]!.incident.id;
+    const raised = h.store.alarmEvents.find((e) => e.IncidentId === incident && e.Event === 'raised')!;
+    expect(raised).toMatchObject({ Notified: 'yes', Detail: '' });
+    // Raised when the condition began, inside this batch, not at the batch's first reading.
+    expect(h.alerts.sent[0]!.incident.raisedAt).toBe(Date.parse(raised.Timestamp));
+    expect(h.alerts.sent[0]!.incident.raisedAt).toBeGreaterThan(t0 + 60_000);
+    const flags = [...h.store.anomalies.values()];
+    expect(flags.every((f) => f.FailureProbability === null)).toBe(true);
+  });
+
+  it('stores the ML endpoint\'s score, remaining life and contributions when it sees more than the detector', async () => {
+    const endpoint: ScorerPort = {
+      async score(inputs): Promise<ScoreResult[]> {
+        return inputs.map(() => ({ anomalyScore: 0.92, rulHours: 12.5, failureProbability: 0.3, contributions: { pressure: 1 }, modelVersion: 'fp-9' }));
+      },
+    };
+    const h = harness({ endpoint });
+    h.twins.add('robotic-arm-001', ARM);
+    await h.send([arm(0, { temperature: 70, vibration: 0.5, pressure: 6, status: 'running' }, 'a')]);
+    const [row] = [...h.store.telemetry.values()];
+    expect(row!.AnomalyScore).toBe(0.92);
+    expect([...h.store.anomalies.values()][0]).toMatchObject({ AnomalyScore: 0.92, FailureProbability: 0.3, Contributions: { pressure: 1 } });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ remainingUsefulLifeHours: 12.5, failureProbability: 0.3 });
+  });
+
+  it('an instance that gets a partition back continues from the detector state another instance stored since', async () => {
+    const twins = plant().twins;
+    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const learnt = () => (JSON.parse(String(twins.props('robotic-arm-001').detectorState)) as { s: Record<string, { n: number }> }).s.temperature!.n;
+    await a.send(seconds(0, 20, calm, 'a'));
+    expect(learnt()).toBe(20);
+    await b.send(seconds(20, 20, calm, 'b'));
+    expect(learnt()).toBe(40);
+    // The partition comes back to the first instance: it carries on from 40 readings, not its own 20.
+    await a.send(seconds(40, 5, calm, 'c'));
+    expect(learnt()).toBe(45);
+  });
 });
