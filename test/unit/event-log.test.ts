@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { EventLog, partitionOf } from '../../src/emulators/event-log/event-log.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -154,6 +154,124 @@ describe('the event log', () => {
     const log = EventLog.open(tempDir(), { partitions: 2 });
     expect(() => log.checkpoint('../x', '0')).toThrow(/consumer group/);
     expect(() => log.read('7', 0, 1)).toThrow(/no partition/);
+    log.close();
+  });
+
+  it('gives offsets that keep growing across segment files, the same whichever sequence number a read starts at', async () => {
+    const log = EventLog.open(tempDir(), { partitions: 1, segmentBytes: 300 });
+    for (let i = 0; i < 20; i++) await log.append(event('d', i));
+    expect(readdirSync(join(log.dir, 'partitions', '0')).length).toBeGreaterThan(3);
+    const all = log.read('0', 0, 100);
+    for (let i = 1; i < all.length; i++) expect(all[i]!.offset).toBeGreaterThan(all[i - 1]!.offset);
+    for (const r of all) expect(log.read('0', r.sequenceNumber, 1)[0]!.offset).toBe(r.offset);
+    log.close();
+  });
+
+  it('starts a new segment file once one reaches its size, not before', async () => {
+    const dir = tempDir();
+    const one = JSON.stringify(event('d', 0));
+    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 1 });
+    await log.append(event('d', 0));
+    const size = statSync(join(dir, 'partitions', '0', readdirSync(join(dir, 'partitions', '0'))[0]!)).size;
+    log.close();
+    expect(size).toBeGreaterThan(one.length / 2);
+    // A segment exactly `size` bytes long is full: the next event goes to a new file.
+    const exact = EventLog.open(tempDir(), { partitions: 1, segmentBytes: size });
+    await exact.append(event('d', 0));
+    await exact.append(event('d', 1));
+    expect(readdirSync(join(exact.dir, 'partitions', '0'))).toHaveLength(2);
+    exact.close();
+    const roomy = EventLog.open(tempDir(), { partitions: 1, segmentBytes: size + 1 });
+    await roomy.append(event('d', 0));
+    await roomy.append(event('d', 1));
+    expect(readdirSync(join(roomy.dir, 'partitions', '0'))).toHaveLength(1);
+    roomy.close();
+  });
+
+  it('ignores files in a partition folder that are not segments', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1 });
+    await log.append(event('d', 0));
+    log.close();
+    writeFileSync(join(dir, 'partitions', '0', 'README.txt'), 'not a segment');
+    const reopened = EventLog.open(dir);
+    expect(reopened.bounds('0')).toEqual({ first: 0, next: 1 });
+    reopened.close();
+  });
+
+  it('spreads keys over every partition with FNV-1a, the same on every start', () => {
+    // FNV-1a 32-bit test vectors, taken whole (a partition count of 2^32).
+    expect(partitionOf('a', 2 ** 32)).toBe(0xe40c292c);
+    expect(partitionOf('foobar', 2 ** 32)).toBe(0xbf9cf968);
+    expect(partitionOf('', 2 ** 32)).toBe(0x811c9dc5);
+    const used = new Set(Array.from({ length: 64 }, (_, i) => partitionOf(`robotic-arm-${i}`, 4)));
+    expect(used).toEqual(new Set([0, 1, 2, 3]));
+  });
+
+  it('answers a reader waiting for an event that is already there at once, and wakes waiting readers when asked', async () => {
+    const log = EventLog.open(tempDir(), { partitions: 1 });
+    await log.append(event('d', 0));
+    const soon = (p: Promise<void>) => Promise.race([p.then(() => 'resolved'), new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+    expect(await soon(log.waitFor('0', 0, 60_000))).toBe('resolved');
+    expect(await soon(log.waitFor('0', 1, 0))).toBe('resolved');
+    const waiting = log.waitFor('0', 1, 60_000);
+    log.wakeReaders();
+    expect(await soon(waiting)).toBe('resolved');
+    log.close();
+  });
+
+  it('refuses appends once closed, and can be closed twice', async () => {
+    const log = EventLog.open(tempDir(), { partitions: 1 });
+    log.close();
+    log.close();
+    await expect(log.append(event('d', 0))).rejects.toThrow('the event log is closed');
+  });
+
+  it('keeps a segment written exactly at the retention limit', async () => {
+    let now = 1_000_000;
+    const log = EventLog.open(tempDir(), { partitions: 1, segmentBytes: 1, retentionMs: 60_000, now: () => now });
+    await log.append(event('d', 0));
+    now += 1;
+    await log.append(event('d', 1));
+    now = 1_000_000 + 60_000;
+    expect(log.enforceRetention().segments).toBe(0);
+    now += 1;
+    expect(log.enforceRetention().segments).toBe(1);
+    expect(log.bounds('0').first).toBe(1);
+    log.close();
+  });
+
+  it('reads checkpoints strictly: whole non-negative numbers, and at the last event as saved', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1 });
+    for (let i = 0; i < 3; i++) await log.append(event('d', i));
+    const last = log.read('0', 2, 1)[0]!;
+    expect(last.offset).toBeGreaterThan(0);
+    log.setCheckpoint('pipeline', '0', { sequenceNumber: 2, offset: 12345 });
+    expect(log.checkpoint('pipeline', '0')).toEqual({ sequenceNumber: 2, offset: 12345 });
+    log.setCheckpoint('pipeline', '0', { sequenceNumber: 7, offset: 0 });
+    expect(log.checkpoint('pipeline', '0')).toEqual({ sequenceNumber: 2, offset: last.offset });
+    const file = join(dir, 'checkpoints', 'pipeline', '0.json');
+    for (const text of ['null', '{"sequenceNumber":-1,"offset":0}', '{"sequenceNumber":1,"offset":-5}', '{"sequenceNumber":1,"offset":1.5}', '{"sequenceNumber":"1","offset":0}', '{"offset":0}']) {
+      writeFileSync(file, text);
+      expect(log.checkpoint('pipeline', '0'), text).toBeUndefined();
+    }
+    log.close();
+  });
+
+  it('takes a checkpoint past the end of a one-event partition back to that event', async () => {
+    const log = EventLog.open(tempDir(), { partitions: 1 });
+    await log.append(event('d', 0));
+    log.setCheckpoint('$Default', '0', { sequenceNumber: 5, offset: 999 });
+    expect(log.checkpoint('$Default', '0')).toEqual({ sequenceNumber: 0, offset: 0 });
+    log.close();
+  });
+
+  it('accepts consumer group names with and without the leading $, and only decimal partition ids', () => {
+    const log = EventLog.open(tempDir(), { partitions: 2 });
+    expect(log.checkpoint('pipeline', '1')).toBeUndefined();
+    expect(log.checkpoint('$Default', '0')).toBeUndefined();
+    for (const id of ['length', '01', '1.0', ' 1', '-0']) expect(() => log.read(id, 0, 1), id).toThrow(/no partition/);
     log.close();
   });
 });
