@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freshReadings, planTwinUpdate, type ScoredReading } from '../../src/lib/twins/twin-update.ts';
+import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type ScoredReading } from '../../src/lib/twins/twin-update.ts';
 import type { TwinState } from '../../src/lib/ports.ts';
 
 const t0 = Date.parse('2026-11-25T10:00:00Z');
@@ -54,5 +54,81 @@ describe('one patch per twin per batch', () => {
     expect(valueOf(update.ops, '/anomalyScore')).toBe(0.2);
     expect(update.ops.some((o) => o.path === '/cycleCount')).toBe(false);
     expect(update.ops.some((o) => o.path === '/failureProbability')).toBe(false);
+  });
+});
+
+describe('what a patch carries, at its edges', () => {
+  const all = new Set([...props, 'remainingUsefulLifeHours', 'detectorState', 'alarmState', 'lastEmergencyStopTime', 'lastEmergencyStopReason']);
+  const withRul = (rulHours: number | undefined): ScoredReading => ({ ...reading(100, { temperature: 70 }), score: { anomalyScore: 0.1, failureProbability: 0.25, rulHours, contributions: {}, modelVersion: 'fp-1' } });
+
+  it('health is critical at the critical threshold and warning at the warning one, exactly', () => {
+    const t = { warning: 0.5, critical: 0.8 };
+    expect([healthOf(0.8, t), healthOf(0.7999, t), healthOf(0.5, t), healthOf(0.4999, t)]).toEqual(['critical', 'warning', 'warning', 'normal']);
+  });
+
+  it('orders readings by time, keeping arrival order for equal times, and drops those at or before `since`', () => {
+    const a = reading(1000, { temperature: 1 });
+    const b = reading(1000, { temperature: 2 });
+    const c = reading(0, { temperature: 3 });
+    expect(inTimeOrder([a, b])).toEqual([a, b]);
+    expect(inTimeOrder([a, b, c])).toEqual([c, a, b]);
+    expect(inTimeOrder([c, a, b], t0)).toEqual([a, b]);
+    // Already in order: the same readings come back, in the same order.
+    expect(inTimeOrder([c, a])).toEqual([c, a]);
+  });
+
+  it('writes the remaining useful life to a tenth of an hour, only while there is one and only where the model has it', () => {
+    const twin = state();
+    expect(valueOf(planTwinUpdate(twin, [withRul(12.345)], { ...options, properties: all })!.ops, '/remainingUsefulLifeHours')).toBe(12.3);
+    expect(planTwinUpdate(twin, [withRul(undefined)], { ...options, properties: all })!.ops.some((o) => o.path === '/remainingUsefulLifeHours')).toBe(false);
+    expect(planTwinUpdate(twin, [withRul(12.345)], options)!.ops.some((o) => o.path === '/remainingUsefulLifeHours')).toBe(false);
+    expect(valueOf(planTwinUpdate(twin, [withRul(5)], { ...options, properties: all })!.ops, '/failureProbability')).toBe(0.25);
+  });
+
+  it('stores the detector and alarm states only where the model declares them, and says what the twin then holds', () => {
+    const twin = state({ detectorState: 'old-d', alarmState: 'old-a' });
+    const stateful = { ...options, properties: all, detectorState: () => 'new-d', alarmState: () => 'new-a' };
+    const update = planTwinUpdate(twin, [reading(100, { temperature: 70 })], stateful)!;
+    expect(valueOf(update.ops, '/detectorState')).toBe('new-d');
+    expect(valueOf(update.ops, '/alarmState')).toBe('new-a');
+    expect(update.next).toMatchObject({ detectorState: 'new-d', alarmState: 'new-a' });
+    const undeclared = planTwinUpdate(twin, [reading(100, { temperature: 70 })], { ...stateful, properties: props })!;
+    expect(undeclared.ops.some((o) => o.path === '/detectorState' || o.path === '/alarmState')).toBe(false);
+    expect(undeclared.next).toMatchObject({ detectorState: 'old-d', alarmState: 'old-a' });
+    const none = planTwinUpdate(twin, [reading(100, { temperature: 70 })], { ...options, properties: all })!;
+    expect(none.next).toMatchObject({ detectorState: 'old-d', alarmState: 'old-a' });
+  });
+
+  it('keeps the alert and stop times the twin has when this patch sets none, and sets them when it does', () => {
+    const twin = state({ lastTelemetryTime: t0, lastAlertTime: t0 - 5000, lastEmergencyStopTime: t0 - 9000 });
+    const plain = planTwinUpdate(twin, [reading(20_000, { temperature: 70 })], { ...options, properties: all })!;
+    expect(plain.next).toMatchObject({ lastAlertTime: t0 - 5000, lastEmergencyStopTime: t0 - 9000 });
+    const stopped = planTwinUpdate(twin, [reading(100, { temperature: 70 })], { ...options, properties: all, alertTime: t0 + 100, stop: { time: t0 + 100, reason: 'hot' } })!;
+    expect(stopped.reason).toBe('stop');
+    expect(stopped.next).toMatchObject({ lastAlertTime: t0 + 100, lastEmergencyStopTime: t0 + 100 });
+    expect(valueOf(stopped.ops, '/lastEmergencyStopReason')).toBe('hot');
+  });
+
+  it('with no reading newer than the twin, still sends a stop, an alert or a change of health at once, and nothing else', () => {
+    const twin = state({ lastTelemetryTime: t0 + 60_000, healthStatus: 'normal' });
+    const stop = planTwinUpdate(twin, [], { ...options, properties: all, stop: { time: t0, reason: 'hot' }, alertTime: t0 })!;
+    expect(stop.reason).toBe('stop');
+    expect(stop.ops.map((o) => o.path).sort()).toEqual(['/lastAlertTime', '/lastEmergencyStopReason', '/lastEmergencyStopTime']);
+    expect(stop.next.healthStatus).toBe('normal');
+    const alert = planTwinUpdate(twin, [], { ...options, properties: all, alertTime: t0, health: 'critical' })!;
+    expect(alert.reason).toBe('alert');
+    expect(alert.next.healthStatus).toBe('critical');
+    expect(valueOf(alert.ops, '/healthStatus')).toBe('critical');
+    expect(planTwinUpdate(twin, [], { ...options, health: 'warning' })!.reason).toBe('health');
+    expect(planTwinUpdate(twin, [], { ...options, health: 'normal' })).toBeUndefined();
+    expect(planTwinUpdate(twin, [], options)).toBeUndefined();
+    // A twin that never had a reading gets its health with its first one, not alone.
+    expect(planTwinUpdate(state(), [], { ...options, health: 'warning' })).toBeUndefined();
+    // A model without the fields: nothing to send.
+    expect(planTwinUpdate(twin, [], { ...options, properties: new Set(['temperature']), alertTime: t0 })).toBeUndefined();
+  });
+
+  it('a first reading goes out as the first, whatever else happens with it', () => {
+    expect(planTwinUpdate(state(), [reading(0, { temperature: 70 })], { ...options, alertTime: t0, stop: { time: t0, reason: 'x' } })!.reason).toBe('first');
   });
 });
