@@ -76,4 +76,38 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(deadLetters[0]!.detail).toMatch(detail);
     expect(deadLetters[0]!.body.length).toBeLessThanOrEqual(2048);
   });
+
+  it('does not count its envelope fields as telemetry: a body of only timestamp, seq, deviceId and messageId carries none', () => {
+    for (const extra of [{ seq: 1 }, { deviceId: 'd' }, { messageId: 'm' }, {}]) {
+      const { bodies, meta } = batch([{ device: 'd', body: { timestamp: iso(now), ...extra } }]);
+      expect(decodeBatch(bodies, meta, opts).deadLetters.map((d) => d.reason), JSON.stringify(extra)).toEqual(['telemetry.empty']);
+    }
+    const { bodies, meta } = batch([{ device: 'd', body: { timestamp: iso(now), seq: 1, deviceId: 'd', messageId: 'm', speed: 2 } }]);
+    expect(decodeBatch(bodies, meta, opts).readings[0]!.values).toEqual({ speed: 2 });
+  });
+
+  it('refuses each name that would reach an object\'s prototype', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const body = `{"timestamp":"${iso(now)}","speed":1,"${name}":{"polluted":true}}`;
+      const { readings, deadLetters } = decodeBatch([body], { systemPropertiesArray: [{ 'iothub-connection-device-id': 'd' }] }, opts);
+      expect(readings, name).toEqual([]);
+      expect(deadLetters.map((d) => d.reason), name).toEqual(['telemetry.badName']);
+    }
+  });
+
+  it('adds the device\'s time to a reading\'s key only when the device (or IoT Hub\'s creation time) gave one', () => {
+    const sys = (extra: Record<string, unknown>) => ({ systemPropertiesArray: [{ 'iothub-connection-device-id': 'd', 'iothub-enqueuedtime': iso(now - 500), ...extra }] });
+    const noDeviceTime = decodeBatch([{ messageId: 'm-1', speed: 1 }], sys({}), opts).readings[0]!;
+    expect(noDeviceTime.key).toBe('d|m:m-1');
+    expect(noDeviceTime.time).toBe(now - 500);
+    const created = decodeBatch([{ messageId: 'm-1', speed: 1 }], sys({ 'iothub-creation-time-utc': iso(now - 800) }), opts).readings[0]!;
+    expect(created.key).toBe(`d|m:m-1@${now - 800}`);
+  });
+
+  it('keeps the hub\'s enqueued time beside the device\'s time, or the device\'s when the hub gave none', () => {
+    const withHub = decodeBatch([{ timestamp: iso(now - 1000), speed: 1 }], { systemPropertiesArray: [{ 'iothub-connection-device-id': 'd', 'iothub-enqueuedtime': iso(now - 200) }] }, opts).readings[0]!;
+    expect(withHub).toMatchObject({ timeIso: iso(now - 1000), enqueuedIso: iso(now - 200) });
+    const withoutHub = decodeBatch([{ timestamp: iso(now - 1000), speed: 1 }], { systemPropertiesArray: [{ 'iothub-connection-device-id': 'd' }] }, opts).readings[0]!;
+    expect(withoutHub).toMatchObject({ timeIso: iso(now - 1000), enqueuedIso: iso(now - 1000) });
+  });
 });
