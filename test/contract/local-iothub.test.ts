@@ -179,6 +179,49 @@ describe('the local IoT Hub refuses', () => {
     expect(hub.stats.refusedConnections.expiredToken).toBe(before.expiredToken + 1);
   });
 
+  it('a user name for another device, or no password at all, and counts them as bad tokens', async () => {
+    const [host, port] = hub.hostName.split(':');
+    const password = makeSas(`${hub.hostName}/devices/robotic-arm-001`, hub.registry.get('robotic-arm-001')!.primaryKey, Math.floor(Date.now() / 1000) + 600);
+    const attempt = (username: string, pass: string | undefined) =>
+      new Promise<string>((resolve) => {
+        const client = mqtt.connect({ protocol: 'mqtts', host, port: Number(port), ca: hub.caPem, clientId: 'robotic-arm-001', username, ...(pass === undefined ? {} : { password: pass }), reconnectPeriod: 0, protocolVersion: 4 });
+        client.once('connect', () => (client.end(true), resolve('connected')));
+        client.once('error', (e) => (client.end(true), resolve(`refused: ${e.message}`)));
+      });
+    const before = hub.stats.refusedConnections.badToken;
+    expect(await attempt(`${hub.hostName}/conveyor-001/?api-version=2021-04-12`, password)).toMatch(/^refused/);
+    expect(await attempt(`${hub.hostName}/robotic-arm-001/?api-version=2021-04-12`, undefined)).toMatch(/^refused/);
+    expect(await attempt(`robotic-arm-001/?api-version=2021-04-12`, password)).toMatch(/^refused/);
+    expect(hub.stats.refusedConnections.badToken).toBe(before + 3);
+    expect(await attempt(`${hub.hostName}/robotic-arm-001/?api-version=2021-04-12`, password)).toBe('connected');
+  });
+
+  it("a subscription to another device's topics (closing the connection, as IoT Hub does), and grants the device its own", async () => {
+    const grant = (client: Awaited<ReturnType<typeof rawDevice>>, topic: string) => new Promise<number>((resolve, reject) => client.subscribe(topic, { qos: 1 }, (e, granted) => (e ? reject(e) : resolve(granted![0]!.qos))));
+    for (const topic of ['devices/conveyor-001/messages/devicebound/#', '#', 'devices/+/messages/devicebound/#']) {
+      const arm = await rawDevice('robotic-arm-001');
+      const closed = new Promise<void>((resolve) => arm.once('close', () => resolve()));
+      await expect(grant(arm, topic), topic).rejects.toThrow();
+      await closed;
+      arm.end(true);
+    }
+    const arm = await rawDevice('robotic-arm-001');
+    expect(await grant(arm, 'devices/robotic-arm-001/messages/devicebound/#')).toBe(1);
+    expect(await grant(arm, '$iothub/methods/POST/#')).toBe(1);
+    expect(await grant(arm, '$iothub/twin/res/#')).toBe(1);
+    arm.end(true);
+  });
+
+  it('nothing at the message size limit: a message of exactly the limit is stored', async () => {
+    hub.registry.add('edge-sender');
+    const arm = await rawDevice('edge-sender');
+    const body = Buffer.alloc(64 * 1024, 0x61);
+    await new Promise<void>((resolve, reject) => arm.publish('devices/edge-sender/messages/events/', body, { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+    await until('the event to be stored', () => allEvents().some((e) => e.partitionKey === 'edge-sender'));
+    expect(allEvents().find((e) => e.partitionKey === 'edge-sender')!.body.length).toBe(64 * 1024);
+    arm.end(true);
+  });
+
   it('an oversized message, which is not stored, while the device can reconnect and go on', async () => {
     hub.registry.add('big-sender');
     const cs = hub.registry.connectionString('big-sender', hub.hostName);
