@@ -1,6 +1,6 @@
 /** The local trigger runner delivers event-log batches the way the Functions host does. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
@@ -36,6 +36,24 @@ describe('the trigger runner', () => {
     expect(retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry)).toEqual({ strategy: 'exponentialBackoff', maxRetryCount: 8, minimumIntervalMs: 2000, maximumIntervalMs: 120_000 });
   });
 
+  it("reads host.json's defaults when it sets no eventHubs section, and a TimeSpan only in the host's own form", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'host-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+    expect(readHostBatchSettings(join(dir, 'host.json'))).toEqual({ maxEventBatchSize: 100, minEventBatchSize: 1, maxWaitTimeMs: 60_000 });
+    expect(timeSpanMs('02:00:00')).toBe(7_200_000);
+    expect(timeSpanMs('00:00:01.25')).toBe(1250);
+    for (const bad of ['1:00', 'x00:00:01', '00:00:01x', '00:0:01', '']) expect(() => timeSpanMs(bad), bad).toThrow(`'${bad}' is not a TimeSpan (hh:mm:ss)`);
+  });
+
+  it("reads a fixed-delay retry and a backoff's intervals in every unit the registration may use", () => {
+    expect(retryPolicyOf({ strategy: 'fixedDelay', maxRetryCount: 3, delayInterval: { seconds: 2, milliseconds: 5 } })).toEqual({ strategy: 'fixedDelay', maxRetryCount: 3, minimumIntervalMs: 2005, maximumIntervalMs: 2005 });
+    expect(retryPolicyOf({ strategy: 'exponentialBackoff', maxRetryCount: 1, minimumInterval: { hours: 1, minutes: 2, seconds: 3 }, maximumInterval: { hours: 2 } })).toEqual({
+      strategy: 'exponentialBackoff', maxRetryCount: 1, minimumIntervalMs: 3_723_000, maximumIntervalMs: 7_200_000,
+    });
+    expect(retryPolicyOf({ strategy: 'exponentialBackoff', maxRetryCount: 0 })).toMatchObject({ minimumIntervalMs: 0, maximumIntervalMs: 0 });
+  });
+
   it('hands over parsed bodies and the per-message metadata arrays of a cardinality-many trigger, then checkpoints', async () => {
     const log = openLog();
     const seen: { bodies: unknown[]; ctx: TriggerContext }[] = [];
@@ -53,6 +71,12 @@ describe('the trigger runner', () => {
     expect(meta.systemPropertiesArray[0]).toMatchObject({ 'iothub-connection-device-id': 'arm-1', 'message-id': 'arm-1-0', 'x-opt-sequence-number': 0 });
     expect(meta.enqueuedTimeUtcArray[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(meta.propertiesArray[0]).toEqual({ app: 'x' });
+    const records = log.read(p, 0, 100);
+    const count = first.bodies.length;
+    expect(meta.offsetArray).toEqual(records.slice(0, count).map((r) => String(r.offset)));
+    expect(meta.partitionKeyArray).toEqual(Array(count).fill('arm-1'));
+    expect(meta.partitionContext.FullyQualifiedNamespace).toBe('localhost');
+    expect(r.stats).toMatchObject({ events: 10, checkpoints: { [p]: 9 } });
     expect(log.checkpoint('$Default', p)?.sequenceNumber).toBe(9);
     log.close();
   });
