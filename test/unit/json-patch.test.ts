@@ -56,4 +56,49 @@ describe('JSON Patch in the ADT emulator', () => {
     expect(String((error as Error | undefined)?.message)).toMatch(/has no value/);
     expect(readPatch([{ op: 'add', path: '/a', value: null }])).toEqual([{ op: 'add', path: '/a', value: null }]);
   });
+
+  it('says exactly what is wrong with a patch document, as Digital Twins does (400 JsonPatchInvalid)', () => {
+    const refusal = (body: unknown) => {
+      try {
+        readPatch(body);
+      } catch (e) {
+        return { code: (e as { code?: string }).code, status: (e as { status?: number }).status, message: (e as Error).message };
+      }
+      return undefined;
+    };
+    const invalid = (message: string) => ({ code: 'JsonPatchInvalid', status: 400, message });
+    expect(refusal({ op: 'add' })).toEqual(invalid('The request body must be a JSON Patch document: an array of operations.'));
+    expect(refusal([null])).toEqual(invalid('Operation 0 is not an object.'));
+    expect(refusal([{ op: 'add', path: '/a', value: 1 }, 'add'])).toEqual(invalid('Operation 1 is not an object.'));
+    for (const op of ['move', 'copy', 'test', undefined]) expect(refusal([{ op, path: '/a', value: 1 }]), String(op)).toEqual(invalid(`Operation 0 has op ${JSON.stringify(op)}; only add, replace and remove are supported.`));
+    expect(refusal([{ op: 'add', path: 'a', value: 1 }])).toEqual(invalid("Operation 0 needs a path starting with '/'."));
+    expect(refusal([{ op: 'add', path: 5, value: 1 }])).toEqual(invalid("Operation 0 needs a path starting with '/'."));
+    expect(refusal([{ op: 'replace', path: '/a' }])).toEqual(invalid('Operation 0 (replace /a) has no value.'));
+    // What comes back is the operation alone: nothing else the client sent rides along.
+    expect(readPatch([{ op: 'remove', path: '/a', value: 1, extra: true }, { op: 'replace', path: '/b', value: 2, from: '/c' }])).toEqual([{ op: 'remove', path: '/a' }, { op: 'replace', path: '/b', value: 2 }]);
+  });
+
+  it('says which path does not exist or has no object to hold it', () => {
+    const refusal = (ops: Parameters<typeof applyPatch>[1]) => {
+      try {
+        applyPatch({ ...twin(), tags: ['a'], count: 3 }, ops);
+      } catch (e) {
+        return [(e as { code?: string }).code, (e as Error).message];
+      }
+      return undefined;
+    };
+    expect(refusal([{ op: 'add', path: '/nowhere/deeper/x', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /nowhere/deeper/x: /nowhere/deeper does not exist.']);
+    expect(refusal([{ op: 'add', path: '/count/x', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /count/x: its parent is not an object.']);
+    expect(refusal([{ op: 'add', path: '/count/x/y', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /count/x/y: /count/x does not exist.']);
+    expect(refusal([{ op: 'add', path: '/tags/x', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /tags/x: its parent is not an object.']);
+    expect(refusal([{ op: 'remove', path: '/pressure' }])).toEqual(['JsonPatchInvalid', 'Cannot remove /pressure: there is no value at that path.']);
+    expect(refusal([{ op: 'add', path: '/constructor', value: 1 }])).toEqual(['JsonPatchInvalid', "Cannot add /constructor: 'constructor' is not a property name a twin may have."]);
+    // A path through null is not a path through an object.
+    expect(refusal([{ op: 'add', path: '/location/hall', value: null }, { op: 'add', path: '/location/hall/x', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /location/hall/x: its parent is not an object.']);
+    expect(refusal([{ op: 'add', path: '/location/hall', value: null }, { op: 'add', path: '/location/hall/x/y', value: 1 }])).toEqual(['JsonPatchInvalid', 'Cannot add /location/hall/x/y: /location/hall/x does not exist.']);
+    // All or nothing: the valid first operation is not applied either.
+    const doc = twin();
+    expect(() => applyPatch(doc, [{ op: 'add', path: '/ok', value: 1 }, { op: 'remove', path: '/missing' }])).toThrow();
+    expect(doc).toEqual(twin());
+  });
 });
