@@ -88,4 +88,59 @@ describe('the automated emergencyStop', () => {
     expect(new StopPolicy({ ...settings, mode: 'dry-run' }, thresholds).decide(twin(), run(3, 0.95), T)).toMatchObject({ kind: 'dry-run' });
     expect(new StopPolicy({ ...settings, mode: 'off' }, thresholds).decide(twin(), run(3, 0.95), T)).toBeUndefined();
   });
+
+  describe('at the edges of its interlocks', () => {
+    const last = (n: number) => T + (n - 1) * 1000;
+    it('acts on a reading exactly as old as maxAgeMs, not a millisecond older', () => {
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), last(3) + settings.maxAgeMs)).toMatchObject({ kind: 'stop' });
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), last(3) + settings.maxAgeMs + 1)).toBeUndefined();
+    });
+
+    it('takes a failure probability exactly at minProbability, and needs one: an anomaly score alone stops nothing', () => {
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.9), T)).toMatchObject({ kind: 'stop' });
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.8999), T)).toBeUndefined();
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, undefined), T)).toBeUndefined();
+      // Confident, but the reading is not critical.
+      expect(new StopPolicy(settings, thresholds).decide(twin(), [reading(0, 0.99, 0.79), reading(1, 0.99, 0.79), reading(2, 0.99, 0.79)], T)).toBeUndefined();
+    });
+
+    it('needs the newest reading to qualify, and counts the run back from it', () => {
+      expect(new StopPolicy(settings, thresholds).decide(twin(), [...run(3, 0.95), reading(3, 0.5)], T)).toBeUndefined();
+      expect(new StopPolicy(settings, thresholds).decide(twin(), [reading(0, 0.95), reading(1, 0.5), reading(2, 0.95), reading(3, 0.95)], T)).toBeUndefined();
+      expect(new StopPolicy(settings, thresholds).decide(twin({ healthStatus: 'critical' }), [reading(0, 0.5), reading(1, 0.95)], T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 1 reading(s) after a critical batch');
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(4, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 4 reading(s)');
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 3 reading(s)');
+    });
+
+    it("trusts the newest reading's status over the twin's, and the twin's when the reading has none", () => {
+      const policy = () => new StopPolicy(settings, thresholds);
+      const stoppedNow = [...run(2, 0.95), reading(2, 0.95, 0.9, 'arm-1', 'emergencyStopped')];
+      expect(policy().decide(twin(), stoppedNow, T)).toBeUndefined();
+      const runningAgain = [...run(2, 0.95), reading(2, 0.95, 0.9, 'arm-1', 'running')];
+      expect(policy().decide(twin({ status: 'stopped' }), runningAgain, T)).toMatchObject({ kind: 'stop' });
+      const silent = run(3, 0.95).map((r) => ({ ...r, reading: { ...r.reading, values: { temperature: 99 } } }));
+      expect(policy().decide(twin({ status: 'stopped' }), silent, T)).toBeUndefined();
+      expect(policy().decide(twin({ status: 'running' }), silent, T)).toMatchObject({ kind: 'stop' });
+    });
+
+    it('stops again exactly one incident window after the last stop, not a millisecond sooner', () => {
+      const stoppedAt = last(3) - settings.incidentMs;
+      expect(new StopPolicy(settings, thresholds).decide(twin({ lastEmergencyStopTime: stoppedAt }), run(3, 0.95), T)).toMatchObject({ kind: 'stop' });
+      expect(new StopPolicy(settings, thresholds).decide(twin({ lastEmergencyStopTime: stoppedAt + 1 }), run(3, 0.95), T)).toBeUndefined();
+    });
+
+    it('retries a failed stop exactly ten seconds after it failed', () => {
+      const policy = new StopPolicy(settings, thresholds);
+      policy.record(policy.decide(twin(), run(3, 0.95), T)!, T, true);
+      expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.95, 5), T + 9_999)).toBeUndefined();
+      expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.95, 6), T + 10_000)).toMatchObject({ kind: 'stop' });
+    });
+
+    it('frees a place in the hourly limit exactly an hour after a stop', () => {
+      const policy = new StopPolicy({ ...settings, maxPerHour: 1 }, thresholds);
+      policy.record(policy.decide(twin({ id: 'a' }), run(3, 0.95, 0, 'a'), T)!, T);
+      expect(policy.decide(twin({ id: 'b' }), run(3, 0.95, 3596, 'b'), T + 3_600_000 - 1)).toMatchObject({ kind: 'blocked' });
+      expect(policy.decide(twin({ id: 'c' }), run(3, 0.95, 3598, 'c'), T + 3_600_000)).toMatchObject({ kind: 'stop' });
+    });
+  });
 });
