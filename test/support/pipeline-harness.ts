@@ -48,6 +48,8 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
   const store = new InMemoryStore();
   const alerts = new CapturedAlerts();
   const logs: string[] = [];
+  /** What the pipeline logged (its own logger, not the invocation's). */
+  const logged: { level: string; message: string; fields: Record<string, unknown> | undefined }[] = [];
   const pipeline = new TelemetryPipeline({
     catalog: plantCatalog(),
     twins,
@@ -56,7 +58,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     alerts,
     ...(options.commands ? { commands: options.commands } : {}),
     settings: { ...defaultSettings, ...options.settings },
-    logger: silentLogger,
+    logger: { log: (level, message, fields) => void logged.push({ level, message, fields }) },
     ...(options.now ? { now: options.now } : {}),
   });
   const ingest = createTelemetryIngest(pipeline);
@@ -71,5 +73,5 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     });
     return ingest(bodies, context);
   };
-  return { twins, store, alerts, logs, pipeline, send };
+  return { twins, store, alerts, logs, logged, pipeline, send };
 }

@@ -79,7 +79,9 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(result).toMatchObject({ stored: 1, deadLettered: 5, twinsPatched: 1 });
     expect(result.deadLetterReasons).toEqual({ 'device.unknown': 1, 'telemetry.invalid': 2, 'device.noTelemetryModel': 1, 'body.notJson': 1 });
     expect(h.store.deadLetters.map((d) => d.Reason).sort()).toEqual(['body.notJson', 'device.noTelemetryModel', 'device.unknown', 'telemetry.invalid', 'telemetry.invalid']);
-    expect(h.store.deadLetters.find((d) => d.Reason === 'device.unknown')).toMatchObject({ DeviceId: 'stranger-9', PartitionId: '0' });
+    expect(h.store.deadLetters.find((d) => d.Reason === 'device.unknown')).toMatchObject({ DeviceId: 'stranger-9', PartitionId: '0', Detail: "no digital twin with id 'stranger-9': register the device's twin before it sends" });
+    expect(h.store.deadLetters.find((d) => d.Reason === 'device.noTelemetryModel')!.Detail).toBe(`twin 'production-line-b' has model ${LINE}, which has no device model describing its telemetry`);
+    expect(h.logged.filter((l) => l.message === 'dead-lettered events')).toEqual([{ level: 'warn', message: 'dead-lettered events', fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons) } }]);
   });
 
   it('holds back routine patches within the interval, then sends the newest values', async () => {
@@ -308,6 +310,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ lastEmergencyStopTime: iso(t0 + 1000), lastEmergencyStopReason: expect.stringContaining('failure probability 95 %') });
     expect(h.alerts.sent).toHaveLength(1);
     expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', action: { outcome: 'executed' } });
+    expect(h.logged.filter((l) => l.message.startsWith('emergencyStop'))).toEqual([{ level: 'warn', message: 'emergencyStop executed', fields: { deviceId: 'robotic-arm-001', incidentId: row!.IncidentId, detail: row!.Detail } }]);
 
     // The machine is still hot on the next batches, and the host replays the first one: no second stop.
     await h.send(hot(0, 3));
@@ -321,6 +324,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(0);
     expect([...h.store.actions.values()][0]).toMatchObject({ Outcome: 'dry-run' });
     expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
+    expect(h.logged.filter((l) => l.message.startsWith('emergencyStop')).map((l) => [l.level, l.message])).toEqual([['warn', 'emergencyStop dry-run']]);
   });
 
   it('records a stop the device did not take, and tells people to act by hand', async () => {
@@ -331,6 +335,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect([...h.store.actions.values()][0]).toMatchObject({ Outcome: 'failed', Detail: expect.stringContaining('device.offline') });
     expect(h.alerts.sent[0]!.action).toMatchObject({ outcome: 'failed' });
     expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBeUndefined();
+    expect(h.logged.filter((l) => l.message.startsWith('emergencyStop')).map((l) => [l.level, l.message])).toEqual([['error', 'emergencyStop failed']]);
   });
 
   it('a crash after the stop, before the alert and the twin patch: the instance that replays the batch does not stop it again', async () => {
