@@ -66,6 +66,16 @@ export class DtdlParser {
    */
   parse(documents: readonly unknown[]): ModelSet {
     if (documents.length === 0) return modelSetOf({});
+    const om = this.objectModel(documents);
+    try {
+      return modelSetOf(om);
+    } catch (error) {
+      throw objectModelUnreadable(error);
+    }
+  }
+
+  /** The parser's own object model of the documents (what `parse` reads); throws DtdlError as `parse` does. */
+  objectModel(documents: readonly unknown[]): ObjectModel {
     let text: string;
     try {
       text = this.interop.parse(JSON.stringify(documents));
@@ -73,12 +83,15 @@ export class DtdlParser {
       throw new DtdlError(problemsOf(error, documents));
     }
     try {
-      return modelSetOf(JSON.parse(text) as ObjectModel);
+      return JSON.parse(text) as ObjectModel;
     } catch (error) {
-      throw new DtdlError([{ model: '(upload)', path: '', message: `the parser accepted these models but its object model could not be read: ${(error as Error).message}`, rule: 'parser.objectModel' }]);
+      throw objectModelUnreadable(error);
     }
   }
 }
+
+const objectModelUnreadable = (error: unknown) =>
+  new DtdlError([{ model: '(upload)', path: '', message: `the parser accepted these models but its object model could not be read: ${(error as Error).message}`, rule: 'parser.objectModel' }]);
 
 let loading: Promise<DtdlParser> | undefined;
 
