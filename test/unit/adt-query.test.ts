@@ -87,6 +87,45 @@ describe('the ADT query language', () => {
     expect(() => parseQuery("SELECT * FROM DIGITALTWINS MATCH (a)-[*1..11]->(b) WHERE a.$dtId = 'x'")).toThrow(/at most 10/);
   });
 
+  it('takes every other limit exactly, and refuses one past it with the numbers in the message', () => {
+    const padded = (length: number) => {
+      const head = "SELECT * FROM DIGITALTWINS WHERE name = '";
+      return `${head}${'x'.repeat(length - head.length - 1)}'`;
+    };
+    expect(padded(8000)).toHaveLength(8000);
+    expect(() => parseQuery(padded(8000))).not.toThrow();
+    expect(() => parseQuery(padded(8001))).toThrow('the query is 8001 characters long; at most 8000 are allowed');
+    const inList = (n: number) => `SELECT * FROM DIGITALTWINS T WHERE T.$dtId IN [${Array.from({ length: n }, (_, i) => `'${i}'`).join(',')}]`;
+    expect(() => parseQuery(inList(50))).not.toThrow();
+    expect(() => parseQuery(inList(51))).toThrow('an IN list has 51 items; at most 50 are allowed');
+    // 50 AND/OR terms: 51 conditions joined by 50 operators, mixing both.
+    const terms = (n: number) => `SELECT * FROM DIGITALTWINS T WHERE ${Array.from({ length: n + 1 }, (_, i) => `T.a = ${i}`).join(' AND ').replace(/ AND (?=T\.a = \d*[05] )/g, ' OR ')}`;
+    expect(() => parseQuery(terms(50))).not.toThrow();
+    expect(() => parseQuery(terms(51))).toThrow('the WHERE clause has 51 AND/OR terms; at most 50 are allowed');
+    expect(() => parseQuery('SELECT * FROM DIGITALTWINS A JOIN B RELATED A.r JOIN C RELATED B.r JOIN D RELATED C.r JOIN E RELATED D.r JOIN F RELATED E.r JOIN G RELATED F.r')).toThrow('the query has 6 JOINs; at most 5 are allowed');
+    expect(() => parseQuery("SELECT * FROM DIGITALTWINS MATCH (a)-[*3]->(b)-[*8]->(c) WHERE a.$dtId = 'x'")).toThrow('the MATCH pattern can span 11 hops; at most 10 are allowed');
+    expect(() => parseQuery("SELECT * FROM DIGITALTWINS MATCH (a)-[*3]->(b)-[*..7]->(c) WHERE a.$dtId = 'x'")).not.toThrow();
+    // Nesting: 64 deep is allowed, 65 is not, through parentheses and NOT alike.
+    const parens = (n: number) => `SELECT * FROM DIGITALTWINS T WHERE ${'('.repeat(n)}T.a = 1${')'.repeat(n)}`;
+    expect(() => parseQuery(parens(64))).not.toThrow();
+    expect(() => parseQuery(parens(65))).toThrow('the condition is nested more than 64 deep');
+    const nots = (n: number) => `SELECT * FROM DIGITALTWINS T WHERE ${'NOT '.repeat(n)}T.a = 1`;
+    expect(() => parseQuery(nots(64))).not.toThrow();
+    expect(() => parseQuery(nots(65))).toThrow('the condition is nested more than 64 deep');
+    // Depth is how deep, not how many: many groups side by side are fine.
+    expect(() => parseQuery(`SELECT * FROM DIGITALTWINS T WHERE ${Array.from({ length: 40 }, () => '(NOT (T.a = 1))').join(' OR ')}`)).not.toThrow();
+  });
+
+  it('refuses hop ranges that are empty or backwards, and a relationship variable over several hops', () => {
+    const match = (edge: string) => `SELECT * FROM DIGITALTWINS MATCH (a)-[${edge}]->(b) WHERE a.$dtId = 'x'`;
+    expect(() => parseQuery(match('*0'))).toThrow('invalid hop range *0..0');
+    expect(() => parseQuery(match('*3..2'))).toThrow('invalid hop range *3..2');
+    expect(() => parseQuery(match('*2..2'))).not.toThrow();
+    expect(() => parseQuery(match('r*2'))).toThrow('a relationship variable cannot be combined with multiple hops');
+    expect(() => parseQuery(match('r*1'))).not.toThrow();
+    expect(() => parseQuery(match('r:contains*1..1'))).not.toThrow();
+  });
+
   it('reads back exactly the id our adapters quote, backslashes and quotes included', () => {
     for (const id of ["plain", "o'brien", 'back\\slash', "trail\\", "\\' OR 1=1 OR 'x"]) {
       const q = parseQuery(`SELECT * FROM DIGITALTWINS T WHERE T.$dtId = ${adtString(id)}`);
