@@ -31,11 +31,11 @@ describe('the API key on the local host', () => {
     const missing = await get('/api/twins/robotic-arm-001');
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toBe('x-functions-key');
-    expect(await missing.json()).toMatchObject({ code: 'auth.missingKey' });
+    expect(await missing.json()).toMatchObject({ code: 'auth.missingKey', detail: 'send the API key as the x-functions-key header or ?code=' });
     for (const key of ['correct-key-2', 'correct-key-', 'correct-key-1x', 'corréct-key-1']) {
       const res = await get(`/api/twins/robotic-arm-001?code=${encodeURIComponent(key)}`);
       expect(res.status, key).toBe(401);
-      expect(await res.json(), key).toMatchObject({ code: 'auth.wrongKey' });
+      expect(await res.json(), key).toMatchObject({ code: 'auth.wrongKey', detail: 'the API key is wrong' });
     }
   });
 
@@ -44,5 +44,12 @@ describe('the API key on the local host', () => {
     const res = await fetch(`http://127.0.0.1:${host.port}/api/twins/robotic-arm-001`, { method: 'DELETE', headers: { 'x-functions-key': 'correct-key-1' } });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET');
+    expect(await res.json()).toMatchObject({ title: 'Method not allowed', detail: 'DELETE is not allowed on /api/twins/{id}' });
+  });
+
+  it('routes only what is under /api/: the same route name elsewhere is not found', async () => {
+    for (const path of ['/xxxx/twins/robotic-arm-001', '/twins/robotic-arm-001', '/apix/health']) {
+      expect((await get(path, { 'x-functions-key': 'correct-key-1' })).status, path).toBe(404);
+    }
   });
 });

@@ -143,4 +143,37 @@ describe('the automated emergencyStop', () => {
       expect(policy.decide(twin({ id: 'c' }), run(3, 0.95, 3598, 'c'), T + 3_600_000)).toMatchObject({ kind: 'stop' });
     });
   });
+
+  it('decides nothing on a batch with no fresh reading', () => {
+    expect(new StopPolicy(settings, thresholds).decide(twin(), [], T)).toBeUndefined();
+  });
+
+  it('counts a stop once: a replayed batch\'s recorded verdict does not use up the hourly limit again', () => {
+    const policy = new StopPolicy({ ...settings, maxPerHour: 2 }, thresholds);
+    const stop = policy.decide(twin(), run(3, 0.95), T)!;
+    policy.record(stop, T);
+    // The batch is replayed (the twin holds the stop): recorded, not sent, and not counted again.
+    const replay = policy.decide(twin({ lastEmergencyStopTime: T + 2000 }), run(3, 0.95), T + 1000)!;
+    expect(replay.kind).toBe('recorded');
+    policy.record(replay, T + 1000);
+    // Room for one more stop this hour, on another machine.
+    expect(policy.decide(twin({ id: 'b' }), run(3, 0.95, 10, 'b'), T + 13_000)).toMatchObject({ kind: 'stop' });
+    policy.record(policy.decide(twin({ id: 'b' }), run(3, 0.95, 10, 'b'), T + 13_000)!, T + 13_000);
+    expect(policy.decide(twin({ id: 'c' }), run(3, 0.95, 20, 'c'), T + 23_000)).toMatchObject({ kind: 'blocked' });
+  });
+
+  it('reports a blocked stop once per incident window, and a recorded verdict from elsewhere counts as a stop', () => {
+    const policy = new StopPolicy({ ...settings, maxPerHour: 0 }, thresholds);
+    const blocked = policy.decide(twin(), run(3, 0.95), T)!;
+    expect(blocked.kind).toBe('blocked');
+    policy.record(blocked, T);
+    expect(policy.decide(twin(), run(3, 0.95, 3), T + 4000)).toBeUndefined();
+    expect(policy.decide(twin(), run(3, 0.95, 3 + settings.incidentMs / 1000), T + settings.incidentMs + 4000)).toMatchObject({ kind: 'blocked' });
+    // A stop this instance did not send (another instance did, before a crash) counts when recorded here.
+    const counting = new StopPolicy({ ...settings, maxPerHour: 1 }, thresholds);
+    const recorded = counting.decide(twin({ lastEmergencyStopTime: T + 2000 }), run(3, 0.95), T)!;
+    expect(recorded.kind).toBe('recorded');
+    counting.record(recorded, T);
+    expect(counting.decide(twin({ id: 'b' }), run(3, 0.95, 10, 'b'), T + 13_000)).toMatchObject({ kind: 'blocked' });
+  });
 });
