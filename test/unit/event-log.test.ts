@@ -274,4 +274,24 @@ describe('the event log', () => {
     for (const id of ['length', '01', '1.0', ' 1', '-0']) expect(() => log.read(id, 0, 1), id).toThrow(/no partition/);
     log.close();
   });
+
+  it('says, per consumer group, how many dropped events it had not read: none checkpointed, part, or all read', async () => {
+    let now = 1_000_000;
+    const log = EventLog.open(tempDir(), { partitions: 1, segmentBytes: 1, retentionMs: 60_000, now: () => now });
+    for (let i = 0; i < 6; i++) await log.append(event('d', i));
+    now += 120_000;
+    await log.append(event('d', 6));
+    log.setCheckpoint('half', '0', { sequenceNumber: 2, offset: 0 });
+    log.setCheckpoint('done', '0', { sequenceNumber: 6, offset: 0 });
+    log.setCheckpoint('$Default', '0', { sequenceNumber: 0, offset: 0 });
+    mkdirSync(join(log.dir, 'checkpoints', 'never'));
+    const report = log.enforceRetention();
+    // Segments 0..5 go (one event each); 6 is being written.
+    expect(report).toEqual({
+      segments: 6,
+      dropped: [{ partitionId: '0', fromSequence: 0, toSequence: 5, unread: [{ consumerGroup: '$Default', count: 5 }, { consumerGroup: 'half', count: 3 }, { consumerGroup: 'never', count: 6 }] }],
+    });
+    expect(log.lastRetention).toEqual(report);
+    log.close();
+  });
 });

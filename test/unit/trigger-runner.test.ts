@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, timeSpanMs, type EventHubHandler, type TriggerContext } from '../../src/local/trigger-runner.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
-import { jsonLogger } from '../../src/lib/log.ts';
+import { jsonLogger, type Logger } from '../../src/lib/log.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
 import { until } from '../support/until.ts';
 
@@ -20,9 +20,9 @@ const openLog = (dir?: string) => {
   return EventLog.open(d, { partitions: 2 });
 };
 const quiet = jsonLogger('test', 'error', () => true);
-const runner = (log: EventLog, handler: EventHubHandler, retries = 2) =>
+const runner = (log: EventLog, handler: EventHubHandler, retries = 2, logger: Logger = quiet) =>
   new TriggerRunner({
-    log, handler, functionName: 'telemetryIngest', eventHubName: 'telemetry', consumerGroup: '$Default', logger: quiet,
+    log, handler, functionName: 'telemetryIngest', eventHubName: 'telemetry', consumerGroup: '$Default', logger,
     batch: { maxEventBatchSize: 50, minEventBatchSize: 1, maxWaitTimeMs: 20 },
     retry: { strategy: 'exponentialBackoff', maxRetryCount: retries, minimumIntervalMs: 1, maximumIntervalMs: 4 },
   });
@@ -84,16 +84,33 @@ describe('the trigger runner', () => {
   it('retries a failing batch and checkpoints only once it succeeds', async () => {
     const log = openLog();
     let calls = 0;
-    const r = runner(log, async () => {
-      calls++;
-      if (calls < 3) throw new Error('ADT throttled');
-    });
+    const contexts: TriggerContext[] = [];
+    const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const r = runner(
+      log,
+      async (_bodies, ctx) => {
+        calls++;
+        contexts.push(ctx);
+        ctx.info('attempt', calls);
+        if (calls < 3) throw new Error('ADT throttled');
+      },
+      2,
+      { log: (level, message, fields) => void logged.push({ level, message, ...(fields ? { fields } : {}) }) },
+    );
     await send(log, 'arm-1', 1);
     r.start();
     await until('one batch', () => r.stats.batches === 1, FAST);
     await r.stop();
     expect(calls).toBe(3);
     expect(r.stats.retries).toBe(2);
+    // Each attempt is its own invocation, and says which retry it is, as the host's retryContext does.
+    expect(contexts.map((c) => c.retryContext)).toEqual([0, 1, 2].map((retryCount) => ({ retryCount, maxRetryCount: 2 })));
+    expect(new Set(contexts.map((c) => c.invocationId)).size).toBe(3);
+    expect(contexts.every((c) => c.functionName === 'telemetryIngest')).toBe(true);
+    // What the function logs goes to the runner's log, with the invocation it came from.
+    expect(logged.filter((l) => l.message.startsWith('attempt'))).toEqual([1, 2, 3].map((n, i) => ({ level: 'info', message: `attempt ${n}`, fields: { function: 'telemetryIngest', invocationId: contexts[i]!.invocationId } })));
+    // Backoff from the registration's policy (1 ms doubling, at most 4 ms), each retry logged with its delay.
+    expect(logged.filter((l) => l.message === 'batch failed; retrying').map((l) => [l.level, l.fields?.attempt, l.fields?.delayMs, l.fields?.error])).toEqual([['warn', 1, 1, 'ADT throttled'], ['warn', 2, 2, 'ADT throttled']]);
     expect(r.stats.deadLetteredBatches).toBe(0);
     expect(log.checkpoint('$Default', log.partitionFor('arm-1'))?.sequenceNumber).toBe(0);
     log.close();
@@ -153,6 +170,7 @@ describe('the trigger runner', () => {
     expect(dead).toMatchObject({ error: 'poison', firstSequenceNumber: 0, events: [{ partitionKey: 'arm-1' }] });
     expect(JSON.parse(Buffer.from(dead.events[0].body, 'base64').toString())).toEqual({ n: 666 });
     expect(handled).toEqual([{ n: 7 }]);
+    expect(r.stats).toMatchObject({ deadLetteredBatches: 1, deadLetteredEvents: 1, events: 1, batches: 1 });
     log.close();
   });
 
