@@ -399,6 +399,20 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     }
   });
 
+  it('tries a stop the device refused again with the next readings, ten seconds on, and records both', async () => {
+    let clock = t0 + 5_000;
+    const commands = new CapturedCommands();
+    const h = harness({ endpoint: model, commands, settings: { autoStop }, now: () => clock });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    commands.answerNext.push({ status: 503, payload: { error: 'busy' } });
+    expect((await h.send(hot(0, 3))).stops.failed).toBe(1);
+    // A refused stop is not a sent one: it neither opens the incident window nor uses up the hour.
+    clock = t0 + 16_000;
+    expect((await h.send(hot(14_000, 3))).stops.executed).toBe(1);
+    expect(commands.calls).toHaveLength(2);
+    expect([...h.store.actions.values()].map((r) => r.Outcome).sort()).toEqual(['executed', 'failed']);
+  });
+
   it('without an IoT Hub to send it through, a stop is recorded as failed and people are told to act', async () => {
     const h = harness({ endpoint: model, settings: { autoStop } });
     h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
