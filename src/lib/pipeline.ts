@@ -153,12 +153,15 @@ export class TelemetryPipeline {
   private adoptNewerDetectorState(detector: { stored: string | undefined; state: DetectorState }, twin: TwinState, before: DetectorState, work: DeviceWork): void {
     const theirs = storedDetectorState(twin);
     if (theirs.t <= before.t) return;
-    for (const { reading } of inTimeOrder(work.scored)) {
-      const status = reading.values.status;
-      this.detector.step(theirs, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, work.kind.measuredTelemetry);
-    }
+    for (const { reading } of inTimeOrder(work.scored)) this.detect(theirs, reading, work.kind);
     detector.state = theirs;
     detector.stored = twin.detectorState;
+  }
+
+  /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
+  private detect(state: DetectorState, reading: Reading, kind: EquipmentKind): Detection {
+    const status = reading.values.status;
+    return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, kind.measuredTelemetry);
   }
 
   /** The incident state to continue from: this instance's own, unless the twin holds another one. */
@@ -259,9 +262,7 @@ export class TelemetryPipeline {
       const reading = valid[i]!;
       const state = this.detectorStateOf(work.state);
       if (!detectorBefore.has(work.state.id)) detectorBefore.set(work.state.id, copyDetectorState(state));
-      // The detector reads the measured telemetry in place (anything not a finite number is skipped).
-      const status = reading.values.status;
-      const d = this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, work.kind.measuredTelemetry);
+      const d = this.detect(state, reading, work.kind);
       detections[i] = d;
       if (useEndpoint) inputs[i]!.derived = d.features as unknown as Record<string, number>;
     }
@@ -619,7 +620,6 @@ export class TelemetryPipeline {
             const reloaded = await this.cache.reload(deviceId);
             if (!reloaded) return;
             state = reloaded;
-            const detector = this.detectorStates.get(deviceId);
             const before = detectorBefore.get(deviceId);
             if (detector && before && reloaded.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, reloaded, before, work);
             continue;
