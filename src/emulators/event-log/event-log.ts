@@ -16,11 +16,16 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
+/** An application property's value, as AMQP senders set them. */
+export type PropertyValue = string | number | boolean;
+
 export interface EventInput {
   partitionKey: string;
+  /** Where it goes when the sender named a partition; else the key's hash decides. */
+  partitionId?: string;
   body: Buffer;
   /** Application properties, as the sender set them. */
-  properties?: Record<string, string>;
+  properties?: Record<string, PropertyValue>;
   /** Broker-set properties (IoT Hub's iothub-connection-device-id and the like). */
   systemProperties?: Record<string, unknown>;
 }
@@ -32,7 +37,7 @@ export interface EventRecord {
   offset: number;
   enqueuedTime: number;
   partitionKey: string;
-  properties: Record<string, string>;
+  properties: Record<string, PropertyValue>;
   systemProperties: Record<string, unknown>;
   body: Buffer;
 }
@@ -217,6 +222,18 @@ class Partition {
     return out;
   }
 
+  /** The first retained sequence number whose record satisfies `past` (monotonic along the log), by binary search. */
+  sequenceWhere(past: (r: EventRecord) => boolean): number {
+    let lo = this.firstSeq;
+    let hi = this.nextSeq;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (past(this.read(mid, 1)[0]!)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   /** Resolves when an event at or after `seq` exists, or after `timeoutMs`. */
   waitFor(seq: number, timeoutMs: number): Promise<void> {
     if (this.nextSeq > seq || timeoutMs <= 0) return Promise.resolve();
@@ -274,7 +291,7 @@ interface Header {
   s: number;
   t: number;
   k: string;
-  p: Record<string, string>;
+  p: Record<string, PropertyValue>;
   y: Record<string, unknown>;
 }
 
@@ -334,10 +351,15 @@ export class EventLog {
     return String(partitionOf(key, this.parts.length));
   }
 
-  /** Appends an event to its key's partition; resolves once it is written. */
+  /** Appends an event to its partition (named, else its key's); resolves once it is written. */
   append(input: EventInput): Promise<{ partitionId: string; sequenceNumber: number }> {
     if (this.closed) return Promise.reject(new Error('the event log is closed'));
-    const part = this.parts[partitionOf(input.partitionKey, this.parts.length)]!;
+    let part: Partition;
+    try {
+      part = input.partitionId === undefined ? this.parts[partitionOf(input.partitionKey, this.parts.length)]! : this.part(input.partitionId);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return new Promise((resolve, reject) => {
       part.pending.push({ input, resolve, reject });
       if (!this.scheduled) {
@@ -360,6 +382,19 @@ export class EventLog {
   /** Resolves when the partition has an event at or after `sequenceNumber`, or after the timeout. */
   waitFor(partitionId: string, sequenceNumber: number, timeoutMs: number): Promise<void> {
     return this.closed ? Promise.resolve() : this.part(partitionId).waitFor(sequenceNumber, timeoutMs);
+  }
+
+  /**
+   * The first sequence number at or after a byte offset (after it when not `inclusive`): where a
+   * reader that names an offset starts. The partition's end when none is there yet.
+   */
+  sequenceAtOffset(partitionId: string, offset: number, inclusive: boolean): number {
+    return this.part(partitionId).sequenceWhere((r) => (inclusive ? r.offset >= offset : r.offset > offset));
+  }
+
+  /** The first sequence number enqueued after `time` (epoch ms): where a reader that names a time starts. */
+  sequenceAfterTime(partitionId: string, time: number): number {
+    return this.part(partitionId).sequenceWhere((r) => r.enqueuedTime > time);
   }
 
   /** First and next sequence numbers of a partition (next = last + 1). */

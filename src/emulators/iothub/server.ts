@@ -17,7 +17,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
 import { guardPackets } from './packet-guard.ts';
 import { DeviceRegistry, RegistryError, type DeviceIdentity } from './registry.ts';
-import { verifySas } from './sas.ts';
+import { verifySas } from '../sas.ts';
 import { compileRoutes, type Route } from './routing.ts';
 import type { EventInput } from '../event-log/event-log.ts';
 

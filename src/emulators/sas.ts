@@ -1,6 +1,7 @@
 /**
- * IoT Hub shared access signatures: `SharedAccessSignature sr=<url-encoded resource>&sig=<b64>&se=<epoch s>[&skn=<policy>]`,
- * where sig = base64(HMAC-SHA256(key, sr-as-sent + "\n" + se)) with the base64-decoded key.
+ * Shared access signatures: `SharedAccessSignature sr=<url-encoded resource>&sig=<b64>&se=<epoch s>[&skn=<policy>]`,
+ * where sig = base64(HMAC-SHA256(key, sr-as-sent + "\n" + se)). IoT Hub signs with the
+ * base64-decoded key; Event Hubs (Service Bus) with the key's text as it is.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -28,7 +29,11 @@ export function parseSas(token: string): ParsedSas | undefined {
 }
 
 export function signature(keyBase64: string, sr: string, se: number): string {
-  return createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${sr}\n${se}`).digest('base64');
+  return signWith(Buffer.from(keyBase64, 'base64'), sr, se);
+}
+
+function signWith(key: Buffer, sr: string, se: number): string {
+  return createHmac('sha256', key).update(`${sr}\n${se}`).digest('base64');
 }
 
 export function makeSas(resource: string, keyBase64: string, expiresAtSeconds: number, policy?: string): string {
@@ -39,8 +44,16 @@ export function makeSas(resource: string, keyBase64: string, expiresAtSeconds: n
 
 export type SasCheck = { ok: true; expiresAtSeconds: number } | { ok: false; reason: 'malformed' | 'wrongResource' | 'expired' | 'badSignature' };
 
-/** Checks a token for `resource` against any of `keys` at time `nowSeconds`. */
+/** Checks an IoT Hub token for `resource` against any of `keys` (base64) at time `nowSeconds`. */
 export function verifySas(token: string, resource: string, keys: readonly string[], nowSeconds: number): SasCheck {
+  return verifySigned(token, (sr) => sr.toLowerCase() === resource.toLowerCase(), keys.map((k) => Buffer.from(k, 'base64')), nowSeconds);
+}
+
+/**
+ * Checks a token for a resource `inScope` accepts, signed with any of `keys` (raw bytes) at time
+ * `nowSeconds`: the form Event Hubs' CBS takes, where a token for a namespace or hub covers what is under it.
+ */
+export function verifySigned(token: string, inScope: (decodedResource: string) => boolean, keys: readonly Buffer[], nowSeconds: number): SasCheck {
   const sas = parseSas(token);
   if (!sas) return { ok: false, reason: 'malformed' };
   let decoded: string;
@@ -49,7 +62,7 @@ export function verifySas(token: string, resource: string, keys: readonly string
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (decoded.toLowerCase() !== resource.toLowerCase()) return { ok: false, reason: 'wrongResource' };
+  if (!inScope(decoded)) return { ok: false, reason: 'wrongResource' };
   if (sas.se <= nowSeconds) return { ok: false, reason: 'expired' };
   let given: Buffer;
   try {
@@ -58,7 +71,7 @@ export function verifySas(token: string, resource: string, keys: readonly string
     return { ok: false, reason: 'malformed' };
   }
   for (const key of keys) {
-    const expected = Buffer.from(signature(key, sas.sr, sas.se), 'base64');
+    const expected = Buffer.from(signWith(key, sas.sr, sas.se), 'base64');
     if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, expiresAtSeconds: sas.se };
   }
   return { ok: false, reason: 'badSignature' };
