@@ -17,7 +17,7 @@ export default {
     'src/lib/store/rows.ts', // store rows and their keys
     'src/emulators/event-log/event-log.ts', // nothing acknowledged before it is durable; torn tails
     'src/local/trigger-runner.ts', // checkpoints only after success
-    'src/emulators/iothub/sas.ts', // SAS tokens
+    'src/emulators/sas.ts', // SAS tokens
     'src/emulators/iothub/server.ts:149-215', // who may connect, publish and answer what, and how much
     'src/lib/secrets.ts', // API keys and secrets compared whole
     'src/local/http-host.ts:117-131', // routing, 405 and the API key check

@@ -11,7 +11,7 @@ import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import iotCommon from 'azure-iot-common';
 import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
-import { makeSas } from '../../src/emulators/iothub/sas.ts';
+import { makeSas } from '../../src/emulators/sas.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { compileCondition } from '../../src/emulators/iothub/routing.ts';

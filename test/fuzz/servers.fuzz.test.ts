@@ -17,7 +17,7 @@ import mqtt from 'mqtt';
 import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
 import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
-import { makeSas } from '../../src/emulators/iothub/sas.ts';
+import { makeSas } from '../../src/emulators/sas.ts';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { startHttpHost, type HttpHost } from '../../src/local/http-host.ts';
 import { createTwinApi } from '../../src/lib/http/twin-api.ts';

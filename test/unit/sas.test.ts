@@ -3,7 +3,7 @@
  * signed by one of the hub's keys for its own resource, before it expires, and with nothing else.
  */
 import { describe, expect, it } from 'vitest';
-import { makeSas, parseSas, signature, verifySas } from '../../src/emulators/iothub/sas.ts';
+import { makeSas, parseSas, signature, verifySas } from '../../src/emulators/sas.ts';
 
 const KEY = Buffer.from('device-key-0123456789abcdef').toString('base64');
 const OTHER_KEY = Buffer.from('another-key-0123456789abcde').toString('base64');
