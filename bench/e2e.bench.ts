@@ -31,7 +31,7 @@ const errors = jsonLogger('bench', 'error');
 const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
 const stack = await startLocalStack({
   dataDir: dir,
-  ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
+  ports: { api: 0, adt: 0, iothub: 0, ml: 0, eventHubs: 0, azurite: 0 },
   plant: fleetPlant(devices),
   env: { TWIN_PATCH_INTERVAL_MS: values['patch-interval-ms'], LOG_LEVEL: 'error' },
   logger: {

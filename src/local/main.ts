@@ -20,6 +20,8 @@ const { values } = parseArgs({
     'adt-port': { type: 'string' },
     'iothub-port': { type: 'string' },
     'ml-port': { type: 'string' },
+    'eventhubs-port': { type: 'string' },
+    'azurite-port': { type: 'string' },
     /** Print one JSON line with the endpoints once ready (for tests and scripts). */
     json: { type: 'boolean', default: false },
   },
@@ -28,7 +30,7 @@ const port = (v: string | undefined) => (v === undefined ? undefined : Number(v)
 
 const stack = await startLocalStack({
   ...(values.data ? { dataDir: values.data } : {}),
-  ports: { api: port(values['api-port']), adt: port(values['adt-port']), iothub: port(values['iothub-port']), ml: port(values['ml-port']) },
+  ports: { api: port(values['api-port']), adt: port(values['adt-port']), iothub: port(values['iothub-port']), ml: port(values['ml-port']), eventHubs: port(values['eventhubs-port']), azurite: port(values['azurite-port']) },
 });
 const dataDir = values.data ?? '.data';
 let simulator: ChildProcess | undefined;
@@ -49,6 +51,8 @@ if (values.json) {
       `  status          ${stack.apiUrl}/local/status   alerts: ${stack.apiUrl}/local/alerts`,
       `  Digital Twins   ${stack.adt.url}   (CA: ${stack.adt.caFile})`,
       `  IoT Hub         ${stack.hub.hostName}   (MQTT over TLS; CA: ${stack.hub.caFile})`,
+      `  Event Hubs      ${stack.eventHubs.connectionString()}`,
+      `  Azurite         ${stack.azurite.connectionString}   (the trigger's leases and checkpoints)`,
       `  ML scoring      ${stack.ml ? `${stack.ml.scoringUri}   (Azure ML contract, key local-development)` : 'off: no model in models/ (npm run train)'}`,
       `  service string  npm run iothub -- service-string${values.data ? ` --data ${values.data}` : ''} --host ${stack.hub.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,

@@ -1,8 +1,9 @@
 /**
  * The whole product on one machine: the ADT emulator, the local IoT Hub routing into a durable
- * event log, the trigger runner calling the same telemetryIngest handler the Function App
+ * event log, the Event Hubs endpoint over that log, Azurite, the trigger runner (the Event Hubs
+ * SDK with blob checkpoints) calling the same telemetryIngest handler the Function App
  * registers, a DuckDB file in place of Data Explorer, the HTTP API and a Teams webhook capture.
- * State lives under one data folder; a restart resumes from the event log's checkpoints.
+ * State lives under one data folder; a restart resumes from the checkpoints in Azurite.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +22,11 @@ import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
 import { DEFAULT_PLANT, type PlantDescription } from '../lib/plant/plant.ts';
 import { seedPlant, type SeedResult } from '../lib/plant/seed-plant.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
-import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy } from './trigger-runner.ts';
+import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
+import { startEventHubs, type EventHubsEndpoint } from '../emulators/event-hubs/server.ts';
+import { startAzurite, type Azurite } from './azurite.ts';
+import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
+import { ContainerClient } from '@azure/storage-blob';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
 import { startMlEndpoint, type MlEndpoint } from '../emulators/ml/server.ts';
@@ -41,8 +46,8 @@ function localApiKey(dataDir: string): string {
 
 export interface LocalStackOptions {
   dataDir?: string;
-  /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883, ML scoring 7080. */
-  ports?: { api?: number; adt?: number; iothub?: number; ml?: number };
+  /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883, ML scoring 7080, Event Hubs 5672, Azurite blobs 10000. */
+  ports?: { api?: number; adt?: number; iothub?: number; ml?: number; eventHubs?: number; azurite?: number };
   /** The API key the keyed routes need (default: API_KEY, else one generated into <data>/api-key and kept). */
   apiKey?: string;
   /** The failure model the local scoring endpoint serves (default: the newest in models/). */
@@ -53,6 +58,8 @@ export interface LocalStackOptions {
   env?: ConfigInput;
   batch?: Partial<BatchSettings>;
   retry?: RetryPolicy;
+  /** How the trigger's consumer balances partitions (tests shorten it). */
+  loadBalancing?: TriggerRunnerOptions['loadBalancing'];
   logger?: Logger;
 }
 
@@ -65,6 +72,8 @@ export interface LocalStack {
   /** The local Azure ML scoring endpoint, when a model file exists. */
   ml: MlEndpoint | undefined;
   eventLog: EventLog;
+  eventHubs: EventHubsEndpoint;
+  azurite: Azurite;
   store: DuckDbTelemetryStore;
   services: Services;
   runner: TriggerRunner;
@@ -83,6 +92,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const adt = await startAdtEmulator({ dataDir: join(dataDir, 'adt'), port: ports.adt ?? 7443, token: 'any', log });
   const eventLog = EventLog.open(join(dataDir, 'eventlog'), { partitions: options.partitions ?? 4 });
   const hub = await startIotHub({ dataDir: join(dataDir, 'iothub'), port: ports.iothub ?? 8883, endpoints: { events: eventLog }, log });
+  // The log as an Event Hub (what IoT Hub's built-in endpoint is), and storage for the trigger's leases and checkpoints.
+  const eventHubs = await startEventHubs({ eventLog, hubName: 'telemetry', port: ports.eventHubs ?? 5672, log });
+  const azurite = await startAzurite({ location: join(dataDir, 'azurite'), port: ports.azurite ?? 10000 });
   // The failure model behind a local endpoint with Azure ML's contract; without a model file the
   // pipeline scores with the streaming detector alone, as it does when Azure ML is unreachable.
   const modelFile = options.modelFile ?? latestModelFile(join(projectRoot(), 'models'));
@@ -99,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     runner: runner?.stats,
     hub: hub.stats,
     eventLog: Object.fromEntries(eventLog.partitionIds.map((p) => [p, eventLog.bounds(p)])),
+    eventHubs: eventHubs.stats,
     alerts: http.alerts.length,
   });
   const apiKey = options.apiKey ?? process.env.API_KEY ?? localApiKey(dataDir);
@@ -144,8 +157,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger,
   });
 
+  const checkpoints = new ContainerClient(azurite.connectionString, 'azure-webjobs-eventhub');
   runner = new TriggerRunner({
-    log: eventLog,
+    connectionString: eventHubs.connectionString(),
+    storageConnectionString: azurite.connectionString,
+    deadLetterDir: join(dataDir, 'dead-letters'),
+    // One host per data folder: after a restart it takes its partitions back at once.
+    ownerId: `local-function-host-${localApiKey(dataDir).slice(0, 8)}`,
+    // Greedy: one local host claims every partition at its first pass (balanced takes one per pass).
+    loadBalancing: options.loadBalancing ?? { strategy: 'greedy', updateIntervalMs: 2000, ownershipExpiryMs: 20_000 },
     functionName: 'telemetryIngest',
     eventHubName: config.EVENTHUB_NAME,
     consumerGroup: config.EVENTHUB_CONSUMER_GROUP,
@@ -154,19 +174,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     retry: options.retry ?? retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry),
     logger,
   });
-  runner.start();
+  await runner.start();
 
-  // Events past the log's retention (24 h, as Event Hubs) go whether or not they were read: say so.
-  const reportRetention = (report: RetentionReport) => {
+  // Events past the log's retention (24 h, as Event Hubs) go whether or not they were read: say
+  // so, against where the trigger's consumer group has checkpointed (in Azurite).
+  const consumed = async () => {
+    const list = await new BlobCheckpointStore(checkpoints).listCheckpoints('localhost', 'telemetry', config.EVENTHUB_CONSUMER_GROUP);
+    return { [config.EVENTHUB_CONSUMER_GROUP]: Object.fromEntries(list.map((c) => [c.partitionId, c.sequenceNumber])) };
+  };
+  const enforceRetention = async () => {
+    const report: RetentionReport = eventLog.enforceRetention(await consumed());
     for (const d of report.dropped) {
       for (const u of d.unread) logger.log('warn', 'event log retention dropped events a consumer group had not read', { partitionId: d.partitionId, consumerGroup: u.consumerGroup, unread: u.count, fromSequence: d.fromSequence, toSequence: d.toSequence });
     }
   };
-  reportRetention(eventLog.lastRetention);
+  await enforceRetention();
   // The twinRefresh timer function's schedule (every minute), and the log's retention.
   const timers = [
     setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000),
-    setInterval(() => reportRetention(eventLog.enforceRetention()), 3600_000),
+    setInterval(() => void enforceRetention().catch((e: Error) => logger.log('error', 'event log retention failed', { error: e.message })), 3600_000),
   ];
   timers.forEach((t) => t.unref());
 
@@ -178,6 +204,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     hub,
     ml,
     eventLog,
+    eventHubs,
+    azurite,
     store,
     services,
     runner,
@@ -188,6 +216,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         timers.forEach((t) => clearInterval(t));
         await hub.close();
         await runner.stop();
+        await eventHubs.close();
+        await azurite.close();
         eventLog.close();
         await http.close();
         await store.close();

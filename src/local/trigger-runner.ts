@@ -1,15 +1,19 @@
 /**
- * The local Functions host for the Event Hub trigger: one loop per partition of the event log
- * hands batches to the same handler src/functions registers, with the arguments the host gives a
- * trigger of cardinality "many" (bodies, and triggerMetadata with per-message arrays). Batches
- * follow host.json (maxEventBatchSize, minEventBatchSize, maxWaitTime); a batch is checkpointed
- * only after the handler succeeds; a failing batch is retried with the function's retry policy
- * and, when it keeps failing, written to a dead-letter file and counted — never silently skipped.
+ * The local Functions host for the Event Hub trigger, on the Event Hubs SDK: an
+ * EventHubConsumerClient with the blob checkpoint store on Azurite — the partition ownership,
+ * load balancing and checkpoints the Functions host's Event Hubs extension uses — hands batches
+ * to the same handler src/functions registers, with the arguments the host gives a trigger of
+ * cardinality "many" (bodies, and triggerMetadata with per-message arrays). Batches follow
+ * host.json (maxEventBatchSize, minEventBatchSize, maxWaitTime); a batch is checkpointed only
+ * after the handler succeeds; a failing batch is retried with the function's retry policy and,
+ * when it keeps failing, written to a dead-letter file and counted — never silently skipped.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { EventLog, EventRecord } from '../emulators/event-log/event-log.ts';
+import { EventHubConsumerClient, earliestEventPosition, type PartitionContext, type ReceivedEventData, type Subscription } from '@azure/event-hubs';
+import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
+import { ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../lib/log.ts';
 
 export interface BatchSettings {
@@ -39,7 +43,10 @@ export interface TriggerContext {
 export type EventHubHandler = (messages: unknown[], context: TriggerContext) => Promise<unknown>;
 
 export interface TriggerRunnerOptions {
-  log: EventLog;
+  /** The Event Hubs connection string (the app setting EventHubConnection). */
+  connectionString: string;
+  /** AzureWebJobsStorage: where ownership and checkpoints are kept. */
+  storageConnectionString: string;
   functionName: string;
   eventHubName: string;
   consumerGroup: string;
@@ -47,8 +54,15 @@ export interface TriggerRunnerOptions {
   batch: BatchSettings;
   retry: RetryPolicy;
   logger: Logger;
-  /** Where batches that exhaust their retries are written (default <log dir>/dead-letters). */
-  deadLetterDir?: string;
+  /** Where batches that exhaust their retries are written. */
+  deadLetterDir: string;
+  /**
+   * This host's owner id in the ownership blobs. A stable one (per data folder) lets a restarted
+   * host take back its partitions at once instead of waiting for its old claims to expire.
+   */
+  ownerId?: string;
+  /** How often ownership is renewed and balanced, and when an unrenewed claim expires (ms). */
+  loadBalancing?: { updateIntervalMs?: number; ownershipExpiryMs?: number; strategy?: 'balanced' | 'greedy' };
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -60,6 +74,8 @@ export interface RunnerStats {
   deadLetteredEvents: number;
   /** Per partition: the last sequence number handled. */
   checkpoints: Record<string, number>;
+  /** Partitions this host owns now. */
+  owned: string[];
 }
 
 /** host.json's eventHubs batch settings (what the Functions host reads). */
@@ -86,8 +102,10 @@ export function retryPolicyOf(retry: { strategy: string; maxRetryCount: number; 
 type Duration = { hours?: number; minutes?: number; seconds?: number; milliseconds?: number };
 
 /** The body as the host hands it to a Node function: parsed JSON when it is JSON, else the text. */
-function bodyOf(record: EventRecord): unknown {
-  const text = record.body.toString('utf8');
+function bodyOf(event: ReceivedEventData): unknown {
+  const body = event.body as unknown;
+  if (!Buffer.isBuffer(body)) return body; // the SDK has parsed a JSON body already
+  const text = body.toString('utf8');
   try {
     return JSON.parse(text);
   } catch {
@@ -95,30 +113,39 @@ function bodyOf(record: EventRecord): unknown {
   }
 }
 
-function triggerMetadata(records: EventRecord[], options: TriggerRunnerOptions, partitionId: string): Record<string, unknown> {
+function triggerMetadata(events: ReceivedEventData[], options: TriggerRunnerOptions, context: PartitionContext): Record<string, unknown> {
   return {
-    partitionContext: { ConsumerGroup: options.consumerGroup, EventHubName: options.eventHubName, FullyQualifiedNamespace: 'localhost', PartitionId: partitionId },
-    enqueuedTimeUtcArray: records.map((r) => new Date(r.enqueuedTime).toISOString()),
-    sequenceNumberArray: records.map((r) => r.sequenceNumber),
-    offsetArray: records.map((r) => String(r.offset)),
-    partitionKeyArray: records.map((r) => r.partitionKey),
-    propertiesArray: records.map((r) => r.properties),
-    systemPropertiesArray: records.map((r) => ({
-      ...r.systemProperties,
-      'x-opt-sequence-number': r.sequenceNumber,
-      'x-opt-offset': String(r.offset),
-      'x-opt-enqueued-time': new Date(r.enqueuedTime).toISOString(),
-      'x-opt-partition-key': r.partitionKey,
+    partitionContext: { ConsumerGroup: options.consumerGroup, EventHubName: options.eventHubName, FullyQualifiedNamespace: context.fullyQualifiedNamespace, PartitionId: context.partitionId },
+    enqueuedTimeUtcArray: events.map((e) => e.enqueuedTimeUtc.toISOString()),
+    sequenceNumberArray: events.map((e) => e.sequenceNumber),
+    offsetArray: events.map((e) => e.offset),
+    partitionKeyArray: events.map((e) => e.partitionKey ?? null),
+    propertiesArray: events.map((e) => e.properties ?? {}),
+    systemPropertiesArray: events.map((e) => ({
+      ...e.systemProperties,
+      ...(e.messageId === undefined ? {} : { 'message-id': e.messageId }),
+      'x-opt-sequence-number': e.sequenceNumber,
+      'x-opt-offset': e.offset,
+      'x-opt-enqueued-time': e.enqueuedTimeUtc.toISOString(),
+      'x-opt-partition-key': e.partitionKey ?? null,
     })),
   };
 }
 
+/** Events received on a partition but not yet handed over (waiting for minEventBatchSize). */
+interface PartitionBuffer {
+  events: ReceivedEventData[];
+  since: number;
+}
+
 export class TriggerRunner {
-  readonly stats: RunnerStats = { batches: 0, events: 0, retries: 0, deadLetteredBatches: 0, deadLetteredEvents: 0, checkpoints: {} };
+  readonly stats: RunnerStats = { batches: 0, events: 0, retries: 0, deadLetteredBatches: 0, deadLetteredEvents: 0, checkpoints: {}, owned: [] };
   private stopping = false;
-  private loops: Promise<void>[] = [];
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly wakers = new Set<() => void>();
+  private client: EventHubConsumerClient | undefined;
+  private subscription: Subscription | undefined;
+  private readonly buffers = new Map<string, PartitionBuffer>();
 
   constructor(private readonly options: TriggerRunnerOptions) {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => {
@@ -132,49 +159,80 @@ export class TriggerRunner {
     }));
   }
 
-  start(): void {
-    this.loops = this.options.log.partitionIds.map((p) => this.run(p));
+  async start(): Promise<void> {
+    const { options } = this;
+    // The Functions host keeps its Event Hubs leases and checkpoints in this container.
+    const container = new ContainerClient(options.storageConnectionString, 'azure-webjobs-eventhub');
+    await container.createIfNotExists();
+    const lb = options.loadBalancing ?? {};
+    this.client = new EventHubConsumerClient(options.consumerGroup, options.connectionString, options.eventHubName, new BlobCheckpointStore(container), {
+      ...(options.ownerId ? { identifier: options.ownerId } : {}),
+      loadBalancingOptions: { strategy: lb.strategy ?? 'balanced', updateIntervalInMs: lb.updateIntervalMs ?? 10_000, partitionOwnershipExpirationIntervalInMs: lb.ownershipExpiryMs ?? 60_000 },
+    });
+    const { batch } = options;
+    this.subscription = this.client.subscribe(
+      {
+        processInitialize: async (context) => {
+          this.buffers.set(context.partitionId, { events: [], since: 0 });
+          this.stats.owned = [...this.buffers.keys()].sort();
+        },
+        processClose: async (_reason, context) => {
+          // What was buffered is not checkpointed: the partition's next owner reads it again.
+          this.buffers.delete(context.partitionId);
+          this.stats.owned = [...this.buffers.keys()].sort();
+        },
+        processEvents: (events, context) => this.onEvents(events, context),
+        processError: async (error, context) => {
+          if (this.stopping) return;
+          options.logger.log('warn', 'event hub consumer error', { function: options.functionName, partition: context.partitionId, error: error.message });
+        },
+      },
+      {
+        startPosition: earliestEventPosition,
+        maxBatchSize: batch.maxEventBatchSize,
+        // The SDK comes back this often with what it has (maybe nothing), so maxWaitTime is kept to the ms.
+        maxWaitTimeInSeconds: Math.max(0.05, Math.min(batch.maxWaitTimeMs, 1000) / 1000),
+        prefetchCount: Math.max(300, 3 * batch.maxEventBatchSize),
+      },
+    );
   }
 
   /** Stops after the batches in flight finish (and are checkpointed). */
   async stop(): Promise<void> {
     this.stopping = true;
     for (const w of this.wakers) w();
-    this.options.log.wakeReaders();
-    await Promise.all(this.loops);
+    await this.subscription?.close();
+    await this.client?.close();
   }
 
-  private async run(partitionId: string): Promise<void> {
-    const { log, consumerGroup, batch } = this.options;
-    const saved = log.checkpoint(consumerGroup, partitionId);
-    let next = saved ? saved.sequenceNumber + 1 : log.bounds(partitionId).first;
-    if (saved) this.stats.checkpoints[partitionId] = saved.sequenceNumber;
-    while (!this.stopping) {
-      next = Math.max(next, log.bounds(partitionId).first); // events past retention are gone
-      await log.waitFor(partitionId, next, 1000);
-      if (this.stopping) break;
-      if (log.bounds(partitionId).next <= next) continue;
-      // Like the host: wait up to maxWaitTime for a minimum batch, then take what is there.
-      const deadline = Date.now() + batch.maxWaitTimeMs;
-      while (!this.stopping && log.bounds(partitionId).next - next < batch.minEventBatchSize && Date.now() < deadline) {
-        await log.waitFor(partitionId, next + batch.minEventBatchSize - 1, Math.min(deadline - Date.now(), 50));
-      }
-      const records = log.read(partitionId, next, batch.maxEventBatchSize);
-      if (records.length === 0) continue;
-      const handled = await this.deliver(partitionId, records);
-      if (!handled && this.stopping) break; // not checkpointed: delivered again after a restart
-      const last = records[records.length - 1]!;
-      log.setCheckpoint(consumerGroup, partitionId, { sequenceNumber: last.sequenceNumber, offset: last.offset });
-      this.stats.checkpoints[partitionId] = last.sequenceNumber;
-      next = last.sequenceNumber + 1;
+  /** Like the host: gathers up to maxEventBatchSize, waiting up to maxWaitTime for minEventBatchSize. */
+  private async onEvents(events: ReceivedEventData[], context: PartitionContext): Promise<void> {
+    const { batch } = this.options;
+    const buffer = this.buffers.get(context.partitionId) ?? { events: [], since: 0 };
+    this.buffers.set(context.partitionId, buffer);
+    if (events.length) {
+      if (buffer.events.length === 0) buffer.since = Date.now();
+      buffer.events.push(...events);
+    }
+    while (buffer.events.length > 0 && !this.stopping) {
+      const due = buffer.events.length >= batch.minEventBatchSize || Date.now() - buffer.since >= batch.maxWaitTimeMs;
+      if (!due) return;
+      const taken = buffer.events.splice(0, batch.maxEventBatchSize);
+      const handled = await this.deliver(context, taken);
+      if (!handled) return; // stopped mid-retry: not checkpointed, delivered again after a restart
+      const last = taken[taken.length - 1]!;
+      await context.updateCheckpoint(last);
+      this.stats.checkpoints[context.partitionId] = last.sequenceNumber;
+      buffer.since = Date.now();
     }
   }
 
   /** True once the handler succeeded or the batch was dead-lettered; false when stopped mid-retry. */
-  private async deliver(partitionId: string, records: EventRecord[]): Promise<boolean> {
+  private async deliver(partition: PartitionContext, events: ReceivedEventData[]): Promise<boolean> {
     const { handler, retry, logger, functionName } = this.options;
-    const bodies = records.map(bodyOf);
-    const metadata = triggerMetadata(records, this.options, partitionId);
+    const partitionId = partition.partitionId;
+    const bodies = events.map(bodyOf);
+    const metadata = triggerMetadata(events, this.options, partition);
     let lastError: unknown;
     for (let attempt = 0; attempt <= retry.maxRetryCount; attempt++) {
       if (attempt > 0) {
@@ -188,33 +246,33 @@ export class TriggerRunner {
       try {
         await handler(bodies, context);
         this.stats.batches++;
-        this.stats.events += records.length;
+        this.stats.events += events.length;
         return true;
       } catch (error) {
         lastError = error;
       }
     }
-    this.deadLetter(partitionId, records, lastError);
+    this.deadLetter(partitionId, events, lastError);
     return true;
   }
 
-  private deadLetter(partitionId: string, records: EventRecord[], error: unknown): void {
-    const { log, consumerGroup, logger, functionName } = this.options;
-    const dir = this.options.deadLetterDir ?? join(log.dir, 'dead-letters', consumerGroup);
+  private deadLetter(partitionId: string, events: ReceivedEventData[], error: unknown): void {
+    const { consumerGroup, logger, functionName } = this.options;
+    const dir = join(this.options.deadLetterDir, consumerGroup);
     mkdirSync(dir, { recursive: true });
     const line = JSON.stringify({
       failedAt: new Date().toISOString(),
       function: functionName,
       partitionId,
-      firstSequenceNumber: records[0]!.sequenceNumber,
-      lastSequenceNumber: records[records.length - 1]!.sequenceNumber,
+      firstSequenceNumber: events[0]!.sequenceNumber,
+      lastSequenceNumber: events[events.length - 1]!.sequenceNumber,
       error: (error as Error)?.message ?? String(error),
-      events: records.map((r) => ({ sequenceNumber: r.sequenceNumber, offset: r.offset, enqueuedTime: r.enqueuedTime, partitionKey: r.partitionKey, properties: r.properties, systemProperties: r.systemProperties, body: r.body.toString('base64') })),
+      events: events.map((e) => ({ sequenceNumber: e.sequenceNumber, offset: e.offset, enqueuedTime: e.enqueuedTimeUtc.getTime(), partitionKey: e.partitionKey, properties: e.properties, systemProperties: e.systemProperties, body: Buffer.isBuffer(e.body) ? e.body.toString('base64') : Buffer.from(JSON.stringify(e.body)).toString('base64') })),
     });
     appendFileSync(join(dir, `${partitionId}.jsonl`), `${line}\n`);
     this.stats.deadLetteredBatches++;
-    this.stats.deadLetteredEvents += records.length;
-    logger.log('error', 'batch dead-lettered after its retries', { function: functionName, partition: partitionId, events: records.length, file: join(dir, `${partitionId}.jsonl`), error: (error as Error)?.message });
+    this.stats.deadLetteredEvents += events.length;
+    logger.log('error', 'batch dead-lettered after its retries', { function: functionName, partition: partitionId, events: events.length, file: join(dir, `${partitionId}.jsonl`), error: (error as Error)?.message });
   }
 
   private context(triggerMetadata: Record<string, unknown>, retryCount: number): TriggerContext {

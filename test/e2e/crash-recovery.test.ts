@@ -33,7 +33,7 @@ async function freePort(): Promise<number> {
 
 /** Starts `npm start`'s entry point in its own process; resolves with its endpoints once ready. */
 async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string; apiKey: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/local/main.ts'), '--data', dir, '--no-simulator', '--json', '--api-port', String(ports[0]), '--adt-port', String(ports[1]), '--iothub-port', String(ports[2]), '--ml-port', String(ports[3])], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/local/main.ts'), '--data', dir, '--no-simulator', '--json', '--api-port', String(ports[0]), '--adt-port', String(ports[1]), '--iothub-port', String(ports[2]), '--ml-port', String(ports[3]), '--eventhubs-port', String(ports[4]), '--azurite-port', String(ports[5])], {
     cwd: projectRoot(),
     env: { ...process.env, TWIN_PATCH_INTERVAL_MS: '0', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,7 +49,7 @@ const status = async (apiUrl: string) => (await (await fetch(`${apiUrl}/local/st
 
 describe('a crash of the local stack', () => {
   it('loses nothing, stores nothing twice and never moves a twin backwards', async () => {
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     let stack = await startStack(ports);
     const registry = new DeviceRegistry(join(dir, 'iothub', 'registry.json'));
     const hostName = `localhost:${ports[2]}`;

@@ -22,7 +22,7 @@ export async function startTestStack(name: string, options: LocalStackOptions = 
   try {
     const stack = await startLocalStack({
       dataDir: dir,
-      ports: { api: 0, adt: 0, iothub: 0, ml: 0 },
+      ports: { api: 0, adt: 0, iothub: 0, ml: 0, eventHubs: 0, azurite: 0 },
       batch: { minEventBatchSize: 1, maxWaitTimeMs: 100 },
       logger: jsonLogger('e2e', 'error', () => true),
       ...options,

@@ -47,7 +47,6 @@ describe('the event log', () => {
     const log = EventLog.open(dir, { partitions: 2 });
     for (let i = 0; i < 10; i++) await log.append(event('d', i));
     const p = log.partitionFor('d');
-    log.setCheckpoint('$Default', p, { sequenceNumber: 4, offset: 0 });
     log.close();
     // A kill mid-write leaves half a record at the end of the file.
     const file = join(dir, 'partitions', p, readdirSync(join(dir, 'partitions', p))[0]!);
@@ -55,7 +54,6 @@ describe('the event log', () => {
 
     const reopened = EventLog.open(dir);
     expect(reopened.bounds(p)).toEqual({ first: 0, next: 10 });
-    expect(reopened.checkpoint('$Default', p)).toEqual({ sequenceNumber: 4, offset: 0 });
     await reopened.append(event('d', 10));
     expect(reopened.read(p, 0, 100).map((r) => JSON.parse(r.body.toString()).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     reopened.close();
@@ -98,22 +96,6 @@ describe('the event log', () => {
     reopened.close();
   });
 
-  it('starts with a damaged checkpoint (reading the partition again), and takes a checkpoint past the surviving end back to it', async () => {
-    const dir = tempDir();
-    const log = EventLog.open(dir, { partitions: 1 });
-    for (let i = 0; i < 10; i++) await log.append(event('d', i));
-    // Power cut: the checkpoint says 49, the log kept 10 events.
-    log.setCheckpoint('$Default', '0', { sequenceNumber: 49, offset: 99_999 });
-    expect(log.checkpoint('$Default', '0')).toMatchObject({ sequenceNumber: 9 });
-    // The next event gets sequence number 10: after that checkpoint, so it is read, not skipped.
-    expect(await log.append(event('d', 10))).toMatchObject({ sequenceNumber: 10 });
-    log.close();
-    writeFileSync(join(dir, 'checkpoints', '$Default', '0.json'), '{"sequenceNumber": 4, "off');
-    const reopened = EventLog.open(dir);
-    expect(reopened.checkpoint('$Default', '0')).toBeUndefined();
-    reopened.close();
-  });
-
   it('refuses to reopen with a different partition count (keys would move)', () => {
     const dir = tempDir();
     EventLog.open(dir, { partitions: 4 }).close();
@@ -136,10 +118,7 @@ describe('the event log', () => {
     for (let i = 0; i < 10; i++) await log.append(event('d', i));
     now += 120_000;
     await log.append(event('d', 10));
-    log.setCheckpoint('pipeline', '0', { sequenceNumber: 3, offset: 0 });
-    // Something else left in the checkpoints folder is not a consumer group.
-    mkdirSync(join(dir, 'checkpoints', 'not a group'));
-    const report = log.enforceRetention();
+    const report = log.enforceRetention({ pipeline: { '0': 3 } });
     expect(report.segments).toBeGreaterThan(0);
     const first = log.bounds('0').first;
     expect(first).toBeGreaterThan(0);
@@ -150,10 +129,10 @@ describe('the event log', () => {
     log.close();
   });
 
-  it('rejects a bad consumer group name or partition id', () => {
+  it('rejects a partition id it does not have', async () => {
     const log = EventLog.open(tempDir(), { partitions: 2 });
-    expect(() => log.checkpoint('../x', '0')).toThrow(/consumer group/);
     expect(() => log.read('7', 0, 1)).toThrow(/no partition/);
+    await expect(log.append({ ...event('d', 0), partitionId: '2' })).rejects.toThrow(/no partition/);
     log.close();
   });
 
@@ -241,36 +220,8 @@ describe('the event log', () => {
     log.close();
   });
 
-  it('reads checkpoints strictly: whole non-negative numbers, and at the last event as saved', async () => {
-    const dir = tempDir();
-    const log = EventLog.open(dir, { partitions: 1 });
-    for (let i = 0; i < 3; i++) await log.append(event('d', i));
-    const last = log.read('0', 2, 1)[0]!;
-    expect(last.offset).toBeGreaterThan(0);
-    log.setCheckpoint('pipeline', '0', { sequenceNumber: 2, offset: 12345 });
-    expect(log.checkpoint('pipeline', '0')).toEqual({ sequenceNumber: 2, offset: 12345 });
-    log.setCheckpoint('pipeline', '0', { sequenceNumber: 7, offset: 0 });
-    expect(log.checkpoint('pipeline', '0')).toEqual({ sequenceNumber: 2, offset: last.offset });
-    const file = join(dir, 'checkpoints', 'pipeline', '0.json');
-    for (const text of ['null', '{"sequenceNumber":-1,"offset":0}', '{"sequenceNumber":1,"offset":-5}', '{"sequenceNumber":1,"offset":1.5}', '{"sequenceNumber":"1","offset":0}', '{"offset":0}']) {
-      writeFileSync(file, text);
-      expect(log.checkpoint('pipeline', '0'), text).toBeUndefined();
-    }
-    log.close();
-  });
-
-  it('takes a checkpoint past the end of a one-event partition back to that event', async () => {
-    const log = EventLog.open(tempDir(), { partitions: 1 });
-    await log.append(event('d', 0));
-    log.setCheckpoint('$Default', '0', { sequenceNumber: 5, offset: 999 });
-    expect(log.checkpoint('$Default', '0')).toEqual({ sequenceNumber: 0, offset: 0 });
-    log.close();
-  });
-
-  it('accepts consumer group names with and without the leading $, and only decimal partition ids', () => {
+  it('knows only decimal partition ids', () => {
     const log = EventLog.open(tempDir(), { partitions: 2 });
-    expect(log.checkpoint('pipeline', '1')).toBeUndefined();
-    expect(log.checkpoint('$Default', '0')).toBeUndefined();
     for (const id of ['length', '01', '1.0', ' 1', '-0']) expect(() => log.read(id, 0, 1), id).toThrow(/no partition/);
     log.close();
   });
@@ -281,15 +232,11 @@ describe('the event log', () => {
     for (let i = 0; i < 6; i++) await log.append(event('d', i));
     now += 120_000;
     await log.append(event('d', 6));
-    log.setCheckpoint('half', '0', { sequenceNumber: 2, offset: 0 });
-    log.setCheckpoint('done', '0', { sequenceNumber: 6, offset: 0 });
-    log.setCheckpoint('$Default', '0', { sequenceNumber: 0, offset: 0 });
-    mkdirSync(join(log.dir, 'checkpoints', 'never'));
-    const report = log.enforceRetention();
+    const report = log.enforceRetention({ half: { '0': 2 }, done: { '0': 6 }, $Default: { '0': 0 }, never: {}, other: { '1': 9 } });
     // Segments 0..5 go (one event each); 6 is being written.
     expect(report).toEqual({
       segments: 6,
-      dropped: [{ partitionId: '0', fromSequence: 0, toSequence: 5, unread: [{ consumerGroup: '$Default', count: 5 }, { consumerGroup: 'half', count: 3 }, { consumerGroup: 'never', count: 6 }] }],
+      dropped: [{ partitionId: '0', fromSequence: 0, toSequence: 5, unread: [{ consumerGroup: '$Default', count: 5 }, { consumerGroup: 'half', count: 3 }, { consumerGroup: 'never', count: 6 }, { consumerGroup: 'other', count: 6 }] }],
     });
     expect(log.lastRetention).toEqual(report);
     log.close();

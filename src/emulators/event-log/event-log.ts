@@ -12,7 +12,7 @@
  * partition, and each append resolves once its bytes are in the file (so they survive the
  * process being killed; `fsync: true` also survives the machine losing power).
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, statSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -41,13 +41,6 @@ export interface EventRecord {
   systemProperties: Record<string, unknown>;
   body: Buffer;
 }
-
-export interface Checkpoint {
-  sequenceNumber: number;
-  offset: number;
-}
-
-const CONSUMER_GROUP = /^\$?[\w.-]+$/;
 
 export interface RetentionReport {
   segments: number;
@@ -318,6 +311,8 @@ export function partitionOf(key: string, partitions: number): number {
 
 export class EventLog {
   readonly partitionIds: string[];
+  /** When the log was made (epoch ms): the hub's creation time. */
+  readonly createdAt: number;
   private readonly parts: Partition[];
   private scheduled = false;
   private closed = false;
@@ -336,6 +331,7 @@ export class EventLog {
       throw new Error(`the event log in ${dir} has ${saved} partitions; it cannot be reopened with ${options.partitions}`);
     }
     if (saved === undefined) writeFileSync(meta, JSON.stringify({ partitions }));
+    this.createdAt = statSync(meta).mtimeMs;
     this.now = options.now ?? Date.now;
     const resolved = { retentionMs: options.retentionMs ?? 24 * 3600_000, segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024, fsync: options.fsync ?? false, now: this.now };
     this.partitionIds = Array.from({ length: partitions }, (_, i) => String(i));
@@ -403,37 +399,6 @@ export class EventLog {
     return { first: p.firstSeq, next: p.nextSeq };
   }
 
-  /**
-   * Where the group stands in the partition. A checkpoint file that cannot be read (damaged) counts
-   * as none: the group reads the retained log again, which the idempotent store absorbs, rather
-   * than refusing to start. A checkpoint past the log's end (the log lost its tail in a power
-   * cut, the checkpoint did not) is taken back to the end, so new events, which reuse those
-   * sequence numbers, are not skipped.
-   */
-  checkpoint(consumerGroup: string, partitionId: string): Checkpoint | undefined {
-    const file = this.checkpointFile(consumerGroup, partitionId);
-    if (!existsSync(file)) return undefined;
-    let saved: Checkpoint;
-    try {
-      saved = JSON.parse(readFileSync(file, 'utf8')) as Checkpoint;
-    } catch {
-      return undefined;
-    }
-    if (!Number.isSafeInteger(saved?.sequenceNumber) || saved.sequenceNumber < 0 || !Number.isSafeInteger(saved.offset) || saved.offset < 0) return undefined;
-    const last = this.part(partitionId).nextSeq - 1;
-    if (saved.sequenceNumber > last) return last < 0 ? undefined : { sequenceNumber: last, offset: this.part(partitionId).read(last, 1)[0]?.offset ?? 0 };
-    return saved;
-  }
-
-  /** Records that the group has handled everything up to and including this event. */
-  setCheckpoint(consumerGroup: string, partitionId: string, checkpoint: Checkpoint): void {
-    const file = this.checkpointFile(consumerGroup, partitionId);
-    mkdirSync(join(this.dir, 'checkpoints', consumerGroup), { recursive: true });
-    // Write and rename: a crash leaves the old checkpoint or the new one, never half of one.
-    writeFileSync(`${file}.tmp`, JSON.stringify(checkpoint));
-    renameSync(`${file}.tmp`, file);
-  }
-
   /** Wakes every reader waiting in waitFor (when its consumer stops). */
   wakeReaders(): void {
     for (const p of this.parts) p.wakeAll();
@@ -442,14 +407,13 @@ export class EventLog {
   /**
    * Drops what is older than the retention period, as Event Hubs does, whether or not it was read,
    * and reports it: per partition, the sequence numbers dropped and how many of them each consumer
-   * group had not yet checkpointed past (events it will never see).
+   * group had not yet handled, from where each has checkpointed (`consumed`: group → partition →
+   * last sequence number handled; the checkpoints live with the consumers, not in the log).
    */
-  enforceRetention(): RetentionReport {
+  enforceRetention(consumed: Readonly<Record<string, Readonly<Record<string, number>>>> = {}): RetentionReport {
     const now = this.now();
     const report: RetentionReport = { segments: 0, dropped: [] };
-    const groupsDir = join(this.dir, 'checkpoints');
-    // Only what could be a group's folder: a stray file there must not stop the log opening.
-    const groups = existsSync(groupsDir) ? readdirSync(groupsDir, { withFileTypes: true }).filter((d) => d.isDirectory() && CONSUMER_GROUP.test(d.name)).map((d) => d.name).sort() : [];
+    const groups = Object.keys(consumed).sort();
     for (const p of this.parts) {
       const gone = p.enforceRetention(now);
       if (!gone) continue;
@@ -457,7 +421,7 @@ export class EventLog {
       if (gone.fromSequence < 0) continue;
       const unread = groups
         .map((consumerGroup) => {
-          const seen = this.checkpoint(consumerGroup, p.id)?.sequenceNumber ?? -1;
+          const seen = Object.hasOwn(consumed[consumerGroup]!, p.id) ? consumed[consumerGroup]![p.id]! : -1;
           return { consumerGroup, count: Math.max(0, gone.toSequence - Math.max(seen, gone.fromSequence - 1)) };
         })
         .filter((u) => u.count > 0);
@@ -481,10 +445,5 @@ export class EventLog {
     const p = this.parts[Number(id)];
     if (!p || String(Number(id)) !== id) throw new Error(`no partition '${id}' (the log has ${this.parts.length})`);
     return p;
-  }
-
-  private checkpointFile(group: string, partitionId: string): string {
-    if (!CONSUMER_GROUP.test(group)) throw new Error(`invalid consumer group name '${group}'`);
-    return join(this.dir, 'checkpoints', group, `${this.part(partitionId).id}.json`);
   }
 }
