@@ -4,7 +4,7 @@
  * and any other Event Hubs client read and write the log unchanged. Plain AMQP on 5672, as the
  * emulator: a connection string with `UseDevelopmentEmulator=true` reaches it.
  *
- * - SASL ANONYMOUS, then claims-based security: a put-token on `$cbs` with a SAS token signed by
+ * - SASL ANONYMOUS or MSSBCBS, then claims-based security: a put-token on `$cbs` with a SAS token signed by
  *   one of the hub's policies (Send, Listen, Manage) authorises links under the token's resource.
  * - `$management`: READ of the hub (`com.microsoft:eventhub`) and of a partition.
  * - Senders to the hub (a partition key in `x-opt-partition-key` or round robin), or to
@@ -13,7 +13,7 @@
  * - Receivers on `<hub>/ConsumerGroups/<group>/Partitions/<id>` from an offset, a sequence number
  *   or an enqueued time (the selector filter), with link credit as flow control, and owner level
  *   (`com.microsoft:epoch`): a higher one takes the partition and the lower ones are detached with
- *   `amqp:link:stolen`, as the service does.
+ *   `amqp:link:stolen`, as the service does (an equal one takes over as well: the newest claim wins).
  * - Each event carries x-opt-sequence-number, x-opt-offset, x-opt-enqueued-time, its partition key
  *   and what IoT Hub routing stamps (iothub-connection-device-id, iothub-enqueuedtime…).
  */
@@ -65,6 +65,7 @@ export interface EventHubsEndpoint {
 }
 
 const BATCH_FORMAT = 0x80013700;
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 const SELECTOR = 'apache.org:selector-filter:string';
 const EPOCH = 'com.microsoft:epoch';
 /** Properties of the AMQP properties section, by the names IoT Hub routing records them under. */
@@ -115,12 +116,13 @@ function covers(scope: string, path: string): boolean {
   return scope === '' || path === scope || path.startsWith(`${scope}/`);
 }
 
-/** A selector filter such as `amqp.annotation.x-opt-offset >= '42'`. */
+/** A selector filter such as `amqp.annotation.x-opt-offset >= '42'` or `amqp.annotation.x-opt-sequence-number > 7`. */
 function parseSelector(text: string): { field: 'offset' | 'sequence' | 'time'; inclusive: boolean; value: string } {
-  const m = /^\s*amqp\.annotation\.x-opt-(offset|sequence-number|enqueued-time)\s*(>=|>)\s*'([^']*)'\s*$/i.exec(text);
+  // The Node client quotes the value ('42'); the .NET client does not (42).
+  const m = /^\s*amqp\.annotation\.x-opt-(offset|sequence-number|enqueued-time)\s*(>=|>)\s*(?:'([^']*)'|([-@\w.]+))\s*$/i.exec(text);
   if (!m) throw new AmqpError('amqp:invalid-field', `unsupported filter '${text}'`);
   const field = m[1]!.toLowerCase() === 'offset' ? 'offset' : m[1]!.toLowerCase() === 'sequence-number' ? 'sequence' : 'time';
-  return { field, inclusive: m[2] === '>=', value: m[3]! };
+  return { field, inclusive: m[2] === '>=', value: m[3] ?? m[4]! };
 }
 
 export async function startEventHubs(options: EventHubsOptions): Promise<EventHubsEndpoint> {
@@ -199,7 +201,8 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     out.send({
       correlation_id: request.message_id,
       to,
-      application_properties: { 'status-code': status, 'status-description': description },
+      // An int, as the service sends it: the .NET client reads nothing else as a status.
+      application_properties: { 'status-code': rhea.types.wrap_int(status), 'status-description': description },
       body: body ?? null,
     });
   }
@@ -228,7 +231,8 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
       if (!covers(claim.path, hub)) throw new AmqpError('amqp:unauthorized-access', `the token does not cover '${hubName}'`);
       if (String(props.name ?? '').toLowerCase() !== hub) throw new AmqpError('amqp:not-found', `no event hub '${String(props.name)}' here`);
       if (props.type === 'com.microsoft:eventhub') {
-        return reply(context, 200, 'OK', { name: hubName, type: 'com.microsoft:eventhub', created_at: new Date(0), partition_count: eventLog.partitionIds.length, partition_ids: eventLog.partitionIds });
+        // Typed as the service types them (an int count, an array of str32): the .NET client casts strictly.
+        return reply(context, 200, 'OK', { name: hubName, type: 'com.microsoft:eventhub', created_at: new Date(eventLog.createdAt), partition_count: rhea.types.wrap_int(eventLog.partitionIds.length), partition_ids: rhea.types.wrap_array(eventLog.partitionIds, 0xb1, undefined as never) });
       }
       if (props.type === 'com.microsoft:partition') {
         const id = String(props.partition);
@@ -357,7 +361,8 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     const next = startPosition(partitionId, attach.source?.filter?.[SELECTOR]);
     if (epoch !== undefined) {
       for (const other of set) {
-        if ((other.epoch ?? -1) >= epoch) continue;
+        // An equal owner level takes over too: the newest claim wins, as the service has it.
+        if ((other.epoch ?? -1) > epoch) continue;
         other.closed = true;
         set.delete(other);
         stats.stolenLinks++;
@@ -366,15 +371,29 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     } else if (set.size >= 5) {
       throw new AmqpError('amqp:resource-limit-exceeded', `at most 5 receivers per partition and consumer group (partition ${partitionId}, '${group}')`);
     }
-    const r: ReceiverLink = { sender, group, partitionId, epoch, next, waiting: false, closed: false };
+    // Events go pre-settled, as the service sends them: the reader owes no disposition, so none can
+    // arrive for a link or session it has closed meanwhile (rhea would fail the whole connection).
+    (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
+    // Not ready until our attach is on the wire: rhea writes transfers queued in this turn ahead of
+    // it, and a strict client (the .NET one) ends the session over a transfer on an unknown link.
+    const r: ReceiverLink = { sender, group, partitionId, epoch, next, waiting: true, closed: false };
     set.add(r);
     byLink.set(sender, r);
     void context;
-    pump(r);
+    setImmediate(() => {
+      r.waiting = false;
+      pump(r);
+    });
   }
 
   const container = rhea.create_container({ id: `event-hubs-${hubName}` });
   container.sasl_server_mechanisms.enable_anonymous();
+  // The service's own mechanism, which the .NET client asks for: like ANONYMOUS, authorisation
+  // follows on $cbs.
+  (container.sasl_server_mechanisms as unknown as Record<string, () => unknown>).MSSBCBS = () => {
+    const mechanism = { outcome: undefined as boolean | undefined, username: 'cbs', start: () => void (mechanism.outcome = true) };
+    return mechanism;
+  };
 
   container.on('connection_open', (context: EventContext) => {
     stats.connections++;
@@ -432,6 +451,8 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
       const e = entity(address);
       if (e.kind === 'consumer') throw new AmqpError('amqp:not-allowed', `'${address}' cannot be sent to: send to the hub or a partition`);
       authorise(context.connection, pathOf(address), 'Send');
+      // The service's limit for a message or batch (Standard tier): clients size their batches by it.
+      (receiver as unknown as { local: { attach: { max_message_size: number } } }).local.attach.max_message_size = MAX_MESSAGE_BYTES;
     } catch (error) {
       refuse(receiver, error);
     }
