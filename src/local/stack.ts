@@ -5,44 +5,25 @@
  * registers, a DuckDB file in place of Data Explorer, the HTTP API and a Teams webhook capture.
  * State lives under one data folder; a restart resumes from the checkpoints in Azurite.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAdtEmulator, type AdtEmulator } from '../emulators/adt/server.ts';
 import { startIotHub, type IotHub } from '../emulators/iothub/server.ts';
-import { EventLog, type RetentionReport } from '../emulators/event-log/event-log.ts';
-import { DuckDbTelemetryStore } from '../lib/store/duckdb-telemetry-store.ts';
-import { loadConfig, type ConfigInput } from '../lib/config.ts';
-import { createServices, type Services } from '../lib/composition.ts';
+import { EventLog } from '../emulators/event-log/event-log.ts';
+import { startEventHubs, type EventHubsEndpoint } from '../emulators/event-hubs/server.ts';
+import { startMlEndpoint, type MlEndpoint } from '../emulators/ml/server.ts';
+import type { ConfigInput } from '../lib/config.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { readModelDocuments } from '../lib/dtdl/index.ts';
-import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
-import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
-import { DEFAULT_PLANT, type PlantDescription } from '../lib/plant/plant.ts';
-import { seedPlant, type SeedResult } from '../lib/plant/seed-plant.ts';
-import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
-import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
-import { startEventHubs, type EventHubsEndpoint } from '../emulators/event-hubs/server.ts';
-import { startAzurite, type Azurite } from './azurite.ts';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
-import { startHttpHost, type HttpHost } from './http-host.ts';
-
-import { startMlEndpoint, type MlEndpoint } from '../emulators/ml/server.ts';
+import type { PlantDescription } from '../lib/plant/plant.ts';
 import { FailureModel, latestModelFile } from '../lib/anomaly/failure-model.ts';
+import type { BatchSettings, RetryPolicy, TriggerRunnerOptions } from './trigger-runner.ts';
+import { startAzurite, type Azurite } from './azurite.ts';
+import { startFunctionHost, type FunctionHost } from './function-host.ts';
+import { watchRetention } from './retention.ts';
 
 /** The local scoring endpoint's key: local only, like the emulators' tokens. */
-const LOCAL_ML_KEY = 'local-development';
-
-/** The API key kept in the data folder: made once, so bookmarks with ?code= keep working. */
-function localApiKey(dataDir: string): string {
-  const file = join(dataDir, 'api-key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const key = randomBytes(18).toString('base64url');
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  return key;
-}
+export const LOCAL_ML_KEY = 'local-development';
 
 export interface LocalStackOptions {
   dataDir?: string;
@@ -63,10 +44,7 @@ export interface LocalStackOptions {
   logger?: Logger;
 }
 
-export interface LocalStack {
-  apiUrl: string;
-  /** The local stand-in for a function key: x-functions-key header or ?code=. */
-  apiKey: string;
+export interface LocalStack extends Omit<FunctionHost, 'close'> {
   adt: AdtEmulator;
   hub: IotHub;
   /** The local Azure ML scoring endpoint, when a model file exists. */
@@ -74,11 +52,6 @@ export interface LocalStack {
   eventLog: EventLog;
   eventHubs: EventHubsEndpoint;
   azurite: Azurite;
-  store: DuckDbTelemetryStore;
-  services: Services;
-  runner: TriggerRunner;
-  http: HttpHost;
-  seeded: SeedResult;
   close(): Promise<void>;
 }
 
@@ -100,127 +73,45 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const modelFile = options.modelFile ?? latestModelFile(join(projectRoot(), 'models'));
   const ml = modelFile ? await startMlEndpoint({ model: FailureModel.load(modelFile), key: LOCAL_ML_KEY, port: ports.ml ?? 7080, log }) : undefined;
   if (!ml) logger.log('warn', 'no failure model in models/: run npm run train; scoring with the streaming detector alone');
-  const duckdbPath = join(dataDir, 'telemetry.duckdb');
-  const store = await DuckDbTelemetryStore.open(duckdbPath);
+  const retention = await watchRetention({ eventLog, storage: azurite.connectionString, hubName: 'telemetry', consumerGroup: '$Default', logger });
 
-  let services: Services | undefined;
-  let runner: TriggerRunner | undefined;
-  // What the stack has done so far, for people and for the end-to-end tests.
-  const status = async () => ({
-    rows: { EquipmentTelemetry: await store.count('EquipmentTelemetry'), AnomalyFlags: await store.count('AnomalyFlags'), DeadLetters: await store.count('DeadLetters') },
-    runner: runner?.stats,
-    hub: hub.stats,
-    eventLog: Object.fromEntries(eventLog.partitionIds.map((p) => [p, eventLog.bounds(p)])),
-    eventHubs: eventHubs.stats,
-    alerts: http.alerts.length,
-  });
-  const apiKey = options.apiKey ?? process.env.API_KEY ?? localApiKey(dataDir);
-  const http: HttpHost = await startHttpHost({
-    services: () => services!,
-    apiKey,
-    port: ports.api ?? 7071,
-    alertsFile: join(dataDir, 'alerts.jsonl'),
-    extra: async (req, res, url) => {
-      if (url.pathname !== '/local/status' || req.method !== 'GET') return false;
-      const body = JSON.stringify(await status());
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return true;
+  const host = await startFunctionHost({
+    dataDir,
+    logger,
+    apiPort: ports.api ?? 7071,
+    ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    endpoints: {
+      adt: { url: adt.url, caPem: adt.caPem, caFile: adt.caFile },
+      iotHub: { serviceConnectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem, caFile: hub.caFile },
+      eventHubs: eventHubs.connectionString(),
+      storage: azurite.connectionString,
+      ml: ml ? { scoringUri: ml.scoringUri, key: LOCAL_ML_KEY } : undefined,
     },
+    ...(options.plant ? { plant: options.plant } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.batch ? { batch: options.batch } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.loadBalancing ? { loadBalancing: options.loadBalancing } : {}),
+    status: () => ({ hub: hub.stats, eventLog: Object.fromEntries(eventLog.partitionIds.map((p) => [p, eventLog.bounds(p)])), eventHubs: eventHubs.stats }),
   });
-  // The process environment tunes the pipeline (TWIN_PATCH_INTERVAL_MS, ALARM_*, AUTO_STOP_*…),
-  // as app settings do in Azure; where the services are is the local stack's to say.
-  const config = loadConfig({
-    ...process.env,
-    EVENTHUB_NAME: 'telemetry',
-    EVENTHUB_CONSUMER_GROUP: '$Default',
-    DIGITAL_TWINS_URL: adt.url,
-    DIGITAL_TWINS_TOKEN: 'local-development',
-    DIGITAL_TWINS_CA_FILE: adt.caFile,
-    DUCKDB_PATH: duckdbPath,
-    TEAMS_WEBHOOK_URL: `${http.url}/local/teams-webhook`,
-    DASHBOARD_URL: http.url,
-    ...(ml ? { ML_ENDPOINT_URL: ml.scoringUri, ML_ENDPOINT_KEY: LOCAL_ML_KEY } : {}),
-    // Simulated machines: the pipeline may stop them for real.
-    IOTHUB_CONNECTION_STRING: hub.registry.serviceConnectionString(hub.hostName),
-    ...(hub.caFile ? { IOTHUB_CA_FILE: hub.caFile } : {}),
-    AUTO_STOP_MODE: 'on',
-    ...options.env,
-  });
-  services = await createServices(config, { store, logger });
-
-  const seeded = await seedPlant({
-    client: digitalTwinsClient({ endpoint: adt.url, credential: new StaticTokenCredential('local-development'), caPem: adt.caPem }),
-    models: readModelDocuments(),
-    plant: options.plant ?? DEFAULT_PLANT,
-    registry: iotHubRegistry({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem }),
-    logger,
-  });
-
-  const checkpoints = new ContainerClient(azurite.connectionString, 'azure-webjobs-eventhub');
-  runner = new TriggerRunner({
-    connectionString: eventHubs.connectionString(),
-    storageConnectionString: azurite.connectionString,
-    deadLetterDir: join(dataDir, 'dead-letters'),
-    // One host per data folder: after a restart it takes its partitions back at once.
-    ownerId: `local-function-host-${localApiKey(dataDir).slice(0, 8)}`,
-    // Greedy: one local host claims every partition at its first pass (balanced takes one per pass).
-    loadBalancing: options.loadBalancing ?? { strategy: 'greedy', updateIntervalMs: 2000, ownershipExpiryMs: 20_000 },
-    functionName: 'telemetryIngest',
-    eventHubName: config.EVENTHUB_NAME,
-    consumerGroup: config.EVENTHUB_CONSUMER_GROUP,
-    handler: services.telemetryIngest,
-    batch: { ...readHostBatchSettings(join(projectRoot(), 'host.json')), ...options.batch },
-    retry: options.retry ?? retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry),
-    logger,
-  });
-  await runner.start();
-
-  // Events past the log's retention (24 h, as Event Hubs) go whether or not they were read: say
-  // so, against where the trigger's consumer group has checkpointed (in Azurite).
-  const consumed = async () => {
-    const list = await new BlobCheckpointStore(checkpoints).listCheckpoints('localhost', 'telemetry', config.EVENTHUB_CONSUMER_GROUP);
-    return { [config.EVENTHUB_CONSUMER_GROUP]: Object.fromEntries(list.map((c) => [c.partitionId, c.sequenceNumber])) };
-  };
-  const enforceRetention = async () => {
-    const report: RetentionReport = eventLog.enforceRetention(await consumed());
-    for (const d of report.dropped) {
-      for (const u of d.unread) logger.log('warn', 'event log retention dropped events a consumer group had not read', { partitionId: d.partitionId, consumerGroup: u.consumerGroup, unread: u.count, fromSequence: d.fromSequence, toSequence: d.toSequence });
-    }
-  };
-  await enforceRetention();
-  // The twinRefresh timer function's schedule (every minute), and the log's retention.
-  const timers = [
-    setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000),
-    setInterval(() => void enforceRetention().catch((e: Error) => logger.log('error', 'event log retention failed', { error: e.message })), 3600_000),
-  ];
-  timers.forEach((t) => t.unref());
 
   let closing: Promise<void> | undefined;
   return {
-    apiUrl: http.url,
-    apiKey,
+    ...host,
     adt,
     hub,
     ml,
     eventLog,
     eventHubs,
     azurite,
-    store,
-    services,
-    runner,
-    http,
-    seeded,
     close: () =>
       (closing ??= (async () => {
-        timers.forEach((t) => clearInterval(t));
+        retention.stop();
         await hub.close();
-        await runner.stop();
+        await host.close();
         await eventHubs.close();
         await azurite.close();
         eventLog.close();
-        await http.close();
-        await store.close();
         await adt.close();
         await ml?.close();
       })()),
