@@ -1,60 +1,215 @@
 /**
- * npm start: the whole product on this machine, no Azure and no Docker. Starts the emulators, the
- * pipeline and the API, seeds the plant on first start, runs the device simulator in its own
- * process, prints where everything is, and stops cleanly on Ctrl-C. State stays in .data/.
+ * npm start: the whole product on this machine, no Azure and no Docker, each part in its own
+ * process as the services they stand for are: Azurite (storage), the ADT emulator, the local
+ * Azure ML endpoint, the local IoT Hub with its Event Hubs-compatible endpoint over the durable
+ * event log, the function host (the Event Hub trigger on the Event Hubs SDK, the HTTP API and the
+ * dashboard), and the device simulator. A service that dies is started again; Ctrl-C stops them
+ * all, and each also stops when this process goes (even killed). State stays in .data/.
  *
- *   npm start [-- --no-simulator --rate 2 --data .data]
+ *   npm start [-- --no-simulator --rate 2 --data .data --api-port 7071 ...]
+ *   npm run start:services     the emulators only, for `func start` (Core Tools) to consume
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { startLocalStack } from './stack.ts';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { latestModelFile } from '../lib/anomaly/failure-model.ts';
+import { projectRoot } from '../lib/paths.ts';
+import { startAzurite } from './azurite.ts';
+import { DeviceRegistry } from '../emulators/iothub/registry.ts';
+import { readModelDocuments } from '../lib/dtdl/index.ts';
+import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
+import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
+import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
+import { seedPlant } from '../lib/plant/seed-plant.ts';
+import { jsonLogger } from '../lib/log.ts';
+import { LOCAL_ML_KEY } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
-    data: { type: 'string' },
+    data: { type: 'string', default: '.data' },
     'no-simulator': { type: 'boolean', default: false },
+    /** Emulators only: `func start` runs the functions. */
+    'no-functions': { type: 'boolean', default: false },
     rate: { type: 'string', default: '1' },
-    'api-port': { type: 'string' },
-    'adt-port': { type: 'string' },
-    'iothub-port': { type: 'string' },
-    'ml-port': { type: 'string' },
-    'eventhubs-port': { type: 'string' },
-    'azurite-port': { type: 'string' },
-    /** Print one JSON line with the endpoints once ready (for tests and scripts). */
+    'api-port': { type: 'string', default: '7071' },
+    'adt-port': { type: 'string', default: '7443' },
+    'iothub-port': { type: 'string', default: '8883' },
+    'ml-port': { type: 'string', default: '7080' },
+    'eventhubs-port': { type: 'string', default: '5672' },
+    'azurite-port': { type: 'string', default: '10000' },
+    /** Print one JSON line with the endpoints (and each service's pid) once ready. */
     json: { type: 'boolean', default: false },
   },
 });
-const port = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+const dataDir = values.data;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const stack = await startLocalStack({
-  ...(values.data ? { dataDir: values.data } : {}),
-  ports: { api: port(values['api-port']), adt: port(values['adt-port']), iothub: port(values['iothub-port']), ml: port(values['ml-port']), eventHubs: port(values['eventhubs-port']), azurite: port(values['azurite-port']) },
-});
-const dataDir = values.data ?? '.data';
-let simulator: ChildProcess | undefined;
-if (!values['no-simulator']) {
-  simulator = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../simulator/main.ts', import.meta.url)), '--data', dataDir, '--hub', stack.hub.hostName, '--rate', values.rate], { stdio: 'inherit' });
+/** A port to use: the one asked for, or a free one for 0 (fixed for the run, so a restarted service keeps it). */
+async function portOf(asked: string): Promise<number> {
+  if (Number(asked) !== 0) return Number(asked);
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
-if (values.json) {
-  process.stdout.write(`${JSON.stringify({ apiUrl: stack.apiUrl, apiKey: stack.apiKey, adtUrl: stack.adt.url, iotHubHostName: stack.hub.hostName, caFile: stack.hub.caFile, adtCaFile: stack.adt.caFile })}\n`);
+async function listening(port: number, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let stopping = false;
+
+/**
+ * One service in its own Node process. `ready` resolves with its first stdout line when it
+ * prints JSON, else once its port answers. If it dies while we are not stopping, it is started
+ * again with the same arguments (same ports, same data), as a service manager would.
+ */
+class Service {
+  child: ChildProcess | undefined;
+  restarts = 0;
+  constructor(
+    readonly name: string,
+    private readonly script: string,
+    private readonly args: string[],
+    private readonly readiness: { json: true } | { port: number },
+  ) {}
+
+  async start(): Promise<Record<string, unknown>> {
+    // exit-with-parent: the service goes when this process goes, even killed.
+    const child = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, this.script, ...this.args], {
+      cwd: projectRoot(),
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.child = child;
+    child.stdin!.on('error', () => {});
+    const lines = createInterface({ input: child.stdout! });
+    const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`${this.name} exited (${signal ?? code}) before it was ready`))));
+    exited.catch(() => {});
+    let info: Record<string, unknown> = {};
+    if ('json' in this.readiness) {
+      const first = lines[Symbol.asyncIterator]().next();
+      const line = await Promise.race([first, exited]);
+      info = JSON.parse(String(line.value)) as Record<string, unknown>;
+    } else {
+      await Promise.race([listening(this.readiness.port), exited]);
+    }
+    // What it prints later goes to our stderr: stdout carries only the ready line (--json).
+    lines.on('line', (l) => say(`[${this.name}] ${l}`));
+    child.once('exit', (code, signal) => {
+      if (stopping || this.child !== child) return;
+      this.restarts++;
+      say(`${this.name} stopped unexpectedly (${signal ?? code}); starting it again`);
+      setTimeout(() => void this.start().catch((e: Error) => say(`${this.name} could not start again: ${e.message}`)), 500);
+    });
+    return { ...info, pid: child.pid };
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const ports = {
+  api: await portOf(values['api-port']),
+  adt: await portOf(values['adt-port']),
+  iothub: await portOf(values['iothub-port']),
+  ml: await portOf(values['ml-port']),
+  eventHubs: await portOf(values['eventhubs-port']),
+  azurite: await portOf(values['azurite-port']),
+};
+const services: Service[] = [];
+const azurite = await startAzurite({ location: join(dataDir, 'azurite'), port: ports.azurite });
+const adt = new Service('adt', join(projectRoot(), 'src/emulators/adt/main.ts'), ['--port', String(ports.adt), '--data', join(dataDir, 'adt')], { port: ports.adt });
+services.push(adt);
+await adt.start();
+const modelFile = latestModelFile(join(projectRoot(), 'models'));
+const ml = modelFile ? new Service('ml', join(projectRoot(), 'src/emulators/ml/main.ts'), ['--port', String(ports.ml), '--key', LOCAL_ML_KEY, '--model', modelFile], { port: ports.ml }) : undefined;
+if (ml) {
+  services.push(ml);
+  await ml.start();
+} else say('no failure model in models/: run npm run train; scoring with the streaming detector alone');
+const hub = new Service('iothub', here('./hub-process.ts'), ['--data', dataDir, '--port', String(ports.iothub), '--eventhubs-port', String(ports.eventHubs), '--storage', azurite.connectionString], { json: true });
+services.push(hub);
+const hubInfo = (await hub.start()) as { hostName: string; caFile: string; eventHubs: string; pid: number };
+
+let functionsInfo: { apiUrl: string; apiKey: string; seeded: Record<string, number>; pid: number } | undefined;
+if (values['no-functions']) {
+  // The function host seeds the plant when it runs; `func start` does not, so it is done here.
+  await seedPlant({
+    client: digitalTwinsClient({ endpoint: `https://localhost:${ports.adt}`, credential: new StaticTokenCredential('local-development'), caPem: readFileSync(join(dataDir, 'adt', 'tls', 'ca.pem'), 'utf8') }),
+    models: readModelDocuments(),
+    plant: DEFAULT_PLANT,
+    registry: iotHubRegistry({ connectionString: new DeviceRegistry(join(dataDir, 'iothub', 'registry.json')).serviceConnectionString(hubInfo.hostName), caPem: readFileSync(hubInfo.caFile, 'utf8') }),
+    logger: jsonLogger('seed', 'warn'),
+  });
 } else {
-  const { seeded } = stack;
+  const functions = new Service(
+    'functions',
+    here('./function-host-main.ts'),
+    ['--data', dataDir, '--api-port', String(ports.api), '--adt', `https://localhost:${ports.adt}`, '--iothub', hubInfo.hostName, '--eventhubs', hubInfo.eventHubs, '--storage', azurite.connectionString, ...(ml ? ['--ml', `http://localhost:${ports.ml}/score`, '--ml-key', LOCAL_ML_KEY] : [])],
+    { json: true },
+  );
+  services.push(functions);
+  functionsInfo = (await functions.start()) as typeof functionsInfo;
+}
+
+let simulator: ChildProcess | undefined;
+if (!values['no-simulator'] && functionsInfo) {
+  simulator = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, here('../simulator/main.ts'), '--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdio: ['pipe', 'inherit', 'inherit'] });
+  simulator.stdin!.on('error', () => {});
+}
+
+const adtCa = join(dataDir, 'adt', 'tls', 'ca.pem');
+if (values.json) {
+  process.stdout.write(
+    `${JSON.stringify({
+      apiUrl: functionsInfo?.apiUrl,
+      apiKey: functionsInfo?.apiKey,
+      adtUrl: `https://localhost:${ports.adt}`,
+      iotHubHostName: hubInfo.hostName,
+      caFile: hubInfo.caFile,
+      adtCaFile: adtCa,
+      eventHubs: hubInfo.eventHubs,
+      storage: azurite.connectionString,
+      pids: Object.fromEntries(services.map((s) => [s.name, s.child?.pid])),
+    })}\n`,
+  );
+} else if (functionsInfo) {
+  const { seeded } = functionsInfo;
   process.stdout.write(
     [
       '',
-      'manufacturing-twins is running locally',
-      `  dashboard       ${stack.apiUrl}/?code=${stack.apiKey}`,
-      `  API             ${stack.apiUrl}/api/openapi.json   (key: x-functions-key: ${stack.apiKey}, kept in ${dataDir}/api-key)`,
-      `  status          ${stack.apiUrl}/local/status   alerts: ${stack.apiUrl}/local/alerts`,
-      `  Digital Twins   ${stack.adt.url}   (CA: ${stack.adt.caFile})`,
-      `  IoT Hub         ${stack.hub.hostName}   (MQTT over TLS; CA: ${stack.hub.caFile})`,
-      `  Event Hubs      ${stack.eventHubs.connectionString()}`,
-      `  Azurite         ${stack.azurite.connectionString}   (the trigger's leases and checkpoints)`,
-      `  ML scoring      ${stack.ml ? `${stack.ml.scoringUri}   (Azure ML contract, key local-development)` : 'off: no model in models/ (npm run train)'}`,
-      `  service string  npm run iothub -- service-string${values.data ? ` --data ${values.data}` : ''} --host ${stack.hub.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
+      'manufacturing-twins is running locally (one process per service)',
+      `  dashboard       ${functionsInfo.apiUrl}/?code=${functionsInfo.apiKey}`,
+      `  API             ${functionsInfo.apiUrl}/api/openapi.json   (key: x-functions-key: ${functionsInfo.apiKey}, kept in ${dataDir}/api-key)`,
+      `  status          ${functionsInfo.apiUrl}/local/status   alerts: ${functionsInfo.apiUrl}/local/alerts`,
+      `  Digital Twins   https://localhost:${ports.adt}   (CA: ${adtCa})`,
+      `  IoT Hub         ${hubInfo.hostName}   (MQTT over TLS; CA: ${hubInfo.caFile})`,
+      `  Event Hubs      ${hubInfo.eventHubs}`,
+      `  Azurite         ${azurite.connectionString}   (the trigger's leases and checkpoints)`,
+      `  ML scoring      ${ml ? `http://localhost:${ports.ml}/score   (Azure ML contract, key ${LOCAL_ML_KEY})` : 'off: no model in models/ (npm run train)'}`,
+      `  service string  npm run iothub -- service-string --data ${dataDir} --host ${hubInfo.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,
       `  seeded          ${seeded.modelsCreated} models, ${seeded.twinsCreated} twins, ${seeded.relationshipsCreated} relationships, ${seeded.devicesCreated} devices (0 = already there)`,
       `  simulator       ${simulator ? `${values.rate} msg/s per device` : 'off'}`,
@@ -62,9 +217,23 @@ if (values.json) {
       '',
     ].join('\n'),
   );
+} else {
+  // For `func start`: what local.settings.json needs (see local.settings.example.json).
+  process.stdout.write(
+    [
+      '',
+      'manufacturing-twins services are running locally, for `func start`',
+      `  EventHubConnection     ${hubInfo.eventHubs}`,
+      `  AzureWebJobsStorage    ${azurite.connectionString}`,
+      `  DIGITAL_TWINS_URL      https://localhost:${ports.adt}   DIGITAL_TWINS_CA_FILE ${adtCa}`,
+      `  IoT Hub                ${hubInfo.hostName}   IOTHUB_CA_FILE ${hubInfo.caFile}   (npm run iothub -- service-string --data ${dataDir} --host ${hubInfo.hostName})`,
+      `  ML_ENDPOINT_URL        ${ml ? `http://localhost:${ports.ml}/score   ML_ENDPOINT_KEY ${LOCAL_ML_KEY}` : '(none: npm run train)'}`,
+      '  The plant is seeded (models, twins, device identities); Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
 }
 
-let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
@@ -72,7 +241,9 @@ const stop = async () => {
     simulator.kill('SIGTERM');
     await new Promise((resolve) => simulator!.once('exit', resolve));
   }
-  await stack.close();
+  // The function host first (it checkpoints what it handled), the services it used after it.
+  for (const s of [...services].reverse()) await s.stop();
+  await azurite.close();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());

@@ -1,8 +1,10 @@
 /**
- * The stack is killed (SIGKILL) mid-stream and started again on the same data folder: devices
- * reconnect and resend what was not acknowledged, the trigger runner resumes from its
- * checkpoints, and in the end nothing is lost, nothing is stored twice and no twin ever moved
- * backwards (watched through the HTTP API the whole time).
+ * `npm start`'s services are killed (SIGKILL) mid-stream, one after another: the function host
+ * (the supervisor starts it again; the trigger resumes from its checkpoints in Azurite), the local
+ * IoT Hub with its Event Hubs endpoint (devices reconnect and resend what was not acknowledged),
+ * and then `npm start` itself, started again on the same data folder. In the end nothing is lost,
+ * nothing is stored twice and no twin ever moved backwards (watched through the HTTP API the
+ * whole time).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +34,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `npm start`'s entry point in its own process; resolves with its endpoints once ready. */
-async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string; apiKey: string }> {
+async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string; apiKey: string; pids: Record<string, number> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/local/main.ts'), '--data', dir, '--no-simulator', '--json', '--api-port', String(ports[0]), '--adt-port', String(ports[1]), '--iothub-port', String(ports[2]), '--ml-port', String(ports[3]), '--eventhubs-port', String(ports[4]), '--azurite-port', String(ports[5])], {
     cwd: projectRoot(),
     env: { ...process.env, TWIN_PATCH_INTERVAL_MS: '0', LOG_LEVEL: 'error' },
@@ -40,8 +42,8 @@ async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUr
   });
   children.push(child);
   const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
-  const ready = JSON.parse(first.value as string) as { apiUrl: string; apiKey: string };
-  return { child, apiUrl: ready.apiUrl, apiKey: ready.apiKey };
+  const ready = JSON.parse(first.value as string) as { apiUrl: string; apiKey: string; pids: Record<string, number> };
+  return { child, apiUrl: ready.apiUrl, apiKey: ready.apiKey, pids: ready.pids };
 }
 
 type Status = { rows: { EquipmentTelemetry: number; DeadLetters: number } };
@@ -53,7 +55,7 @@ describe('a crash of the local stack', () => {
     let stack = await startStack(ports);
     const registry = new DeviceRegistry(join(dir, 'iothub', 'registry.json'));
     const hostName = `localhost:${ports[2]}`;
-    const perDevice = 120;
+    const perDevice = 360;
     const fleet = new Fleet({
       devices: DEFAULT_PLANT.equipment.map((equipment) => ({ equipment, connectionString: registry.connectionString(equipment.id, hostName) })),
       caPem: readFileSync(join(dir, 'iothub', 'tls', 'ca.pem'), 'utf8'),
@@ -85,9 +87,30 @@ describe('a crash of the local stack', () => {
       }
     })();
 
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const kill = async (pid: number) => {
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    };
     await fleet.start();
     await new Promise((r) => setTimeout(r, 1500));
+    // The function host, mid-batch: its supervisor starts it again.
     const sentBeforeKill = fleet.stats.sent;
+    await kill(stack.pids.functions!);
+    await new Promise((r) => setTimeout(r, 2000));
+    // The IoT Hub with its Event Hubs endpoint: devices lose their connection and resend.
+    const sentBeforeHubKill = fleet.stats.sent;
+    await kill(stack.pids.iothub!);
+    await new Promise((r) => setTimeout(r, 2500));
+    // And npm start itself, with everything under it.
+    const sentBeforeStackKill = fleet.stats.sent;
     stack.child.kill('SIGKILL');
     await new Promise((r) => stack.child.once('exit', r));
     await new Promise((r) => setTimeout(r, 500));
@@ -97,7 +120,8 @@ describe('a crash of the local stack', () => {
     await fleet.whenDone();
     const total = DEFAULT_PLANT.equipment.length * perDevice;
     expect(sentBeforeKill).toBeGreaterThan(0);
-    expect(sentBeforeKill).toBeLessThan(total);
+    expect(sentBeforeHubKill).toBeGreaterThan(sentBeforeKill);
+    expect(sentBeforeStackKill).toBeLessThan(total);
     expect(fleet.stats).toMatchObject({ sent: total, acked: total, failed: 0 });
     const deadline = Date.now() + 60_000;
     while ((await status(apiUrl)).rows.EquipmentTelemetry < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
