@@ -113,6 +113,28 @@ describe('the telemetry store contract', () => {
     expect((await store.alerts(Date.parse(at(0)), 10))[0]).toMatchObject({ state: 'active', clearedAt: null, priority: 'critical' });
   });
 
+  it('records when each row was written, as ingestion_time() does, also in a file made before that column', async () => {
+    const now = Date.now();
+    const fresh = await DuckDbTelemetryStore.open(':memory:');
+    await fresh.write({ telemetry: [{ ...reading('arm-9', 0, 70), Timestamp: new Date(now - 1500).toISOString() }], anomalies: [], deadLetters: [] });
+    const [lag] = await fresh.ingestionLagsMs('EquipmentTelemetry');
+    expect(lag).toBeGreaterThanOrEqual(1400);
+    expect(lag).toBeLessThan(1500 + (Date.now() - now) + 100);
+    await fresh.close();
+    // A file from before: its tables have no IngestedAt; opening adds it, old rows have none.
+    const file = join(dir, 'old.duckdb');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const old = await (await DuckDBInstance.create(file)).connect();
+    await old.run(`CREATE TABLE "EquipmentTelemetry" ("Timestamp" TIMESTAMP, "DeviceId" VARCHAR, "ModelId" VARCHAR, "MessageId" VARCHAR, "EnqueuedTime" TIMESTAMP, "Readings" VARCHAR, "AnomalyScore" DOUBLE, "FailureProbability" DOUBLE, "ModelVersion" VARCHAR, PRIMARY KEY ("DeviceId", "MessageId"))`);
+    await old.run(`INSERT INTO "EquipmentTelemetry" VALUES ('2026-11-25 10:00:00', 'arm-1', 'm', 'arm-1|m:0', '2026-11-25 10:00:00', '{}', 0.1, NULL, 'v')`);
+    old.closeSync();
+    const reopened = await DuckDbTelemetryStore.open(file);
+    await reopened.write({ telemetry: [reading('arm-1', 1, 70)], anomalies: [], deadLetters: [] });
+    expect(await reopened.count('EquipmentTelemetry')).toBe(2);
+    expect(await reopened.ingestionLagsMs('EquipmentTelemetry')).toHaveLength(1);
+    await reopened.close();
+  });
+
   it('keeps everything across closing and reopening the file', async () => {
     await store.close();
     store = await DuckDbTelemetryStore.open(join(dir, 'telemetry.duckdb'));

@@ -15,6 +15,9 @@ const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VA
 
 export type { TelemetryPoint };
 
+/** A table's declared columns, quoted, in order (not IngestedAt, which the store sets itself). */
+const columnList = (def: TableDef) => def.columns.map(([n]) => `"${n}"`).join(', ');
+
 function append(appender: DuckDBAppender, type: KustoType, value: unknown): void {
   if (value === null || value === undefined) return appender.appendNull();
   switch (type) {
@@ -55,7 +58,11 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       // Nullable keys cannot be a primary key: those tables dedupe with an anti-join instead.
       const pk = def.keyNullable ? '' : `, PRIMARY KEY (${def.key.map((k) => `"${k}"`).join(', ')})`;
       await db.run(`CREATE TABLE IF NOT EXISTS "${def.name}" (${cols}${pk})`);
-      await db.run(`CREATE TEMP TABLE IF NOT EXISTS "staging_${def.name}" AS SELECT * FROM "${def.name}" LIMIT 0`);
+      // When the row was written: what Data Explorer's ingestion_time() tells (a file from before it gets the column).
+      // Added without a default (rows already there get none), then defaulted for new rows.
+      await db.run(`ALTER TABLE "${def.name}" ADD COLUMN IF NOT EXISTS "IngestedAt" TIMESTAMPTZ`);
+      await db.run(`ALTER TABLE "${def.name}" ALTER COLUMN "IngestedAt" SET DEFAULT current_timestamp`);
+      await db.run(`CREATE TEMP TABLE IF NOT EXISTS "staging_${def.name}" AS SELECT ${columnList(def)} FROM "${def.name}" LIMIT 0`);
     }
     return new DuckDbTelemetryStore(instance, db);
   }
@@ -178,9 +185,10 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       appender.closeSync();
     }
     const keys = def.key.map((k) => `"${k}"`).join(', ');
+    const cols = columnList(def);
     const result = def.keyNullable
-      ? await this.db.run(`INSERT INTO "${def.name}" SELECT * FROM (SELECT DISTINCT ON (${keys}) * FROM temp.main."${staging}") s WHERE NOT EXISTS (SELECT 1 FROM "${def.name}" t WHERE ${def.key.map((k) => `t."${k}" IS NOT DISTINCT FROM s."${k}"`).join(' AND ')})`)
-      : await this.db.run(`INSERT OR IGNORE INTO "${def.name}" SELECT * FROM temp.main."${staging}"`);
+      ? await this.db.run(`INSERT INTO "${def.name}" (${cols}) SELECT ${cols} FROM (SELECT DISTINCT ON (${keys}) * FROM temp.main."${staging}") s WHERE NOT EXISTS (SELECT 1 FROM "${def.name}" t WHERE ${def.key.map((k) => `t."${k}" IS NOT DISTINCT FROM s."${k}"`).join(' AND ')})`)
+      : await this.db.run(`INSERT OR IGNORE INTO "${def.name}" (${cols}) SELECT ${cols} FROM temp.main."${staging}"`);
     await this.db.run(`DELETE FROM temp.main."${staging}"`);
     return result.rowsChanged;
   }
@@ -264,6 +272,12 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     const rows = await this.query<Record<string, unknown>>(`SELECT ${selectList(def)} FROM "${table}"`);
     for (const row of rows) for (const [name, type] of def.columns) if (type === 'dynamic' && typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string);
     return rows;
+  }
+
+  /** Per row of a table, ms from its Timestamp (the device's time) to when it was written. */
+  async ingestionLagsMs(table: TableDef['name']): Promise<number[]> {
+    const rows = await this.query<{ lag: number }>(`SELECT CAST(epoch_ms("IngestedAt") - epoch_ms("Timestamp") AS DOUBLE) AS lag FROM "${table}" WHERE "IngestedAt" IS NOT NULL`);
+    return rows.map((r) => r.lag);
   }
 
   async count(table: TableDef['name']): Promise<number> {
