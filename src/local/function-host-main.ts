@@ -2,7 +2,7 @@
  * The local function host as its own service (see function-host.ts), given where the others are.
  *
  *   tsx src/local/function-host-main.ts --data .data --adt https://localhost:7443 --iothub localhost:8883
- *       --eventhubs <connection string> --storage <connection string> [--ml http://localhost:7080/score] [--api-port 7071]
+ *       --eventhubs <connection string> --storage <connection string> [--ml http://localhost:7080/score] [--api-port 7071] [--fleet N]
  *
  * The CA files and the hub's service key are read from the data folder the emulators keep
  * (<data>/adt/tls, <data>/iothub/tls, <data>/iothub/registry.json). Prints one JSON line once
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { startFunctionHost } from './function-host.ts';
+import { fleetPlant } from '../lib/plant/plant.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     storage: { type: 'string', default: 'UseDevelopmentStorage=true' },
     ml: { type: 'string' },
     'ml-key': { type: 'string', default: 'local-development' },
+    /** Seed a fleet of N machines instead of the default plant (benchmarks). */
+    fleet: { type: 'string' },
   },
 });
 if (!values.eventhubs) {
@@ -38,6 +41,7 @@ const host = await startFunctionHost({
   dataDir,
   logger: jsonLogger('functions', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info'),
   apiPort: Number(values['api-port']),
+  ...(values.fleet ? { plant: fleetPlant(Number(values.fleet)) } : {}),
   endpoints: {
     adt: { url: values.adt, caPem: readFileSync(adtCa, 'utf8'), caFile: adtCa },
     iotHub: { serviceConnectionString: new DeviceRegistry(join(dataDir, 'iothub', 'registry.json')).serviceConnectionString(values.iothub), caPem: readFileSync(hubCa, 'utf8'), caFile: hubCa },

@@ -117,9 +117,11 @@ describe('the telemetry store contract', () => {
     const now = Date.now();
     const fresh = await DuckDbTelemetryStore.open(':memory:');
     await fresh.write({ telemetry: [{ ...reading('arm-9', 0, 70), Timestamp: new Date(now - 1500).toISOString() }], anomalies: [], deadLetters: [] });
-    const [lag] = await fresh.ingestionLagsMs('EquipmentTelemetry');
-    expect(lag).toBeGreaterThanOrEqual(1400);
-    expect(lag).toBeLessThan(1500 + (Date.now() - now) + 100);
+    const [row] = await fresh.ingestionTimes('EquipmentTelemetry');
+    expect(row!.time).toBe(now - 1500);
+    expect(row!.ingestedAt).toBeGreaterThanOrEqual(now - 100);
+    expect(row!.ingestedAt).toBeLessThanOrEqual(Date.now() + 100);
+    expect(await fresh.ingestionTimes('EquipmentTelemetry', now, now + 1000)).toEqual([]);
     await fresh.close();
     // A file from before: its tables have no IngestedAt; opening adds it, old rows have none.
     const file = join(dir, 'old.duckdb');
@@ -131,7 +133,7 @@ describe('the telemetry store contract', () => {
     const reopened = await DuckDbTelemetryStore.open(file);
     await reopened.write({ telemetry: [reading('arm-1', 1, 70)], anomalies: [], deadLetters: [] });
     expect(await reopened.count('EquipmentTelemetry')).toBe(2);
-    expect(await reopened.ingestionLagsMs('EquipmentTelemetry')).toHaveLength(1);
+    expect(await reopened.ingestionTimes('EquipmentTelemetry')).toHaveLength(1);
     await reopened.close();
   });
 

@@ -274,10 +274,13 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     return rows;
   }
 
-  /** Per row of a table, ms from its Timestamp (the device's time) to when it was written. */
-  async ingestionLagsMs(table: TableDef['name']): Promise<number[]> {
-    const rows = await this.query<{ lag: number }>(`SELECT CAST(epoch_ms("IngestedAt") - epoch_ms("Timestamp") AS DOUBLE) AS lag FROM "${table}" WHERE "IngestedAt" IS NOT NULL`);
-    return rows.map((r) => r.lag);
+  /** Per row of a table (its Timestamp within [from, to] when given): its time and when it was written, epoch ms. */
+  async ingestionTimes(table: TableDef['name'], from = 0, to = 8.64e15): Promise<{ time: number; ingestedAt: number }[]> {
+    return this.query<{ time: number; ingestedAt: number }>(
+      `SELECT CAST(epoch_ms("Timestamp") AS DOUBLE) AS "time", CAST(epoch_ms("IngestedAt") AS DOUBLE) AS "ingestedAt" FROM "${table}"
+       WHERE "IngestedAt" IS NOT NULL AND epoch_ms("Timestamp") BETWEEN $1 AND $2`,
+      [from, to],
+    );
   }
 
   async count(table: TableDef['name']): Promise<number> {
