@@ -17,7 +17,7 @@
  *   e2e sent= stored= lost= duplicated= msgs_per_s= p50_ms= p99_ms= twin_p99_ms=
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -86,15 +86,33 @@ interface Pass {
   sent: number;
   from: number;
   to: number;
+  /** CPU time (ms) each process spent during the pass. */
+  cpuMs: Record<string, number>;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc. */
+function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
 }
 const passes: Pass[] = [];
 let storedBefore = 0;
 for (const rate of rates) {
   const from = Date.now();
+  const processes: Record<string, number | undefined> = { iothub: hub.child.pid, functions: functions.child.pid, azurite: azurite.pid, bench_adt_ml: process.pid };
+  const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMsOf(pid)]));
+  let simulatorCpu = 0;
   const sim = spawn(process.execPath, [...process.execArgv, join(projectRoot(), 'src/simulator/main.ts'), '--data', dir, '--hub', hub.info.hostName!, '--devices', String(devices), '--rate', String(rate), '--seconds', values.seconds!, '--anomaly-rate', '0.05'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   sim.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const sampler = setInterval(() => (simulatorCpu = Math.max(simulatorCpu, cpuMsOf(sim.pid))), 200);
   await new Promise((resolve) => sim.once('exit', resolve));
+  clearInterval(sampler);
   const done = /done, sent=(\d+) acked=(\d+) failed=(\d+)/.exec(out);
   if (!done) throw new Error(`the simulator did not finish:\n${out}`);
   const sent = Number(done[1]);
@@ -108,7 +126,8 @@ for (const rate of rates) {
   }
   await new Promise((r) => setTimeout(r, 1000)); // the last twin patches
   const total = await storedNow();
-  passes.push({ rate, sent, from, to: Date.now() });
+  const cpuMs = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMsOf(pid) - cpuBefore[k]!]));
+  passes.push({ rate, sent, from, to: Date.now(), cpuMs: { simulator: simulatorCpu, ...cpuMs } });
   say(`rate ${rate}/s per device: sent ${sent}, stored ${total - storedBefore}`);
   const lostSome = total - storedBefore < sent;
   storedBefore = total;
@@ -146,6 +165,8 @@ for (const pass of passes) {
   const line = `e2e sent=${pass.sent} stored=${distinct} lost=${pass.sent - distinct} duplicated=${inPass.length - distinct} msgs_per_s=${msgsPerS} p50_ms=${Math.round(pct(lags, 0.5))} p99_ms=${Math.round(pct(lags, 0.99))} twin_p99_ms=${Math.round(pct(twin, 0.99))}`;
   const sustained = pass.sent === distinct && pct(lags, 0.99) <= 1000;
   lines.push(`rate_per_device=${pass.rate} offered_msgs_per_s=${devices * pass.rate} sustained=${sustained} ${line.slice(4)}`);
+  // What bounds the rate: each process's CPU per 1,000 messages (2 cores = 2,000 ms of CPU a second).
+  lines.push(`  cpu_ms_per_1000_msgs ${Object.entries(pass.cpuMs).map(([k, ms]) => `${k}=${Math.round((ms / Math.max(1, distinct)) * 1000)}`).join(' ')} wall_s=${((pass.to - pass.from) / 1000).toFixed(1)}`);
   if (sustained || best === undefined) best = line;
 }
 await store.close();

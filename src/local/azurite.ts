@@ -14,6 +14,7 @@ export const DEVSTORE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2
 
 export interface Azurite {
   blobPort: number;
+  pid: number | undefined;
   /** `UseDevelopmentStorage=true` on the default port; the explicit form on any other. */
   connectionString: string;
   close(): Promise<void>;
@@ -61,6 +62,7 @@ export async function startAzurite(options: { location: string; port?: number })
   child.stdin!.on('error', () => {}); // it may be gone first
   return {
     blobPort,
+    pid: child.pid,
     connectionString: storageConnectionString(blobPort),
     close: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -138,6 +138,21 @@ const ports = {
   eventHubs: await portOf(values['eventhubs-port']),
   azurite: await portOf(values['azurite-port']),
 };
+// After a crash the services of the run before may take a moment to go (they exit as their stdin
+// closes): wait for the ports to be free rather than fail on the first.
+async function free(port: number, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (ok || Date.now() > end) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+await Promise.all(Object.values(ports).map((p) => free(p)));
 const services: Service[] = [];
 const azurite = await startAzurite({ location: join(dataDir, 'azurite'), port: ports.azurite });
 const adt = new Service('adt', join(projectRoot(), 'src/emulators/adt/main.ts'), ['--port', String(ports.adt), '--data', join(dataDir, 'adt')], { port: ports.adt });

@@ -9,6 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../../src/lib/paths.ts';
 import { DuckDbTelemetryStore } from '../../src/lib/store/duckdb-telemetry-store.ts';
 import { KustoTelemetryStore } from '../../src/lib/store/kusto-telemetry-store.ts';
 import { TABLES } from '../../src/lib/store/tables.ts';
@@ -134,6 +137,22 @@ describe('the telemetry store contract', () => {
     await reopened.write({ telemetry: [reading('arm-1', 1, 70)], anomalies: [], deadLetters: [] });
     expect(await reopened.count('EquipmentTelemetry')).toBe(2);
     expect(await reopened.ingestionTimes('EquipmentTelemetry')).toHaveLength(1);
+    await reopened.close();
+  });
+
+  it('reopens after the writing process was killed mid-write, with every row it acknowledged', async () => {
+    const file = join(dir, 'killed.duckdb');
+    const writer = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'test/support/duckdb-writer.ts'), file], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let acked = 0;
+    for await (const line of createInterface({ input: writer.stdout! })) {
+      acked = Number(line.split(' ')[1]);
+      if (acked >= 30) break;
+    }
+    writer.kill('SIGKILL');
+    await new Promise((resolve) => writer.once('exit', resolve));
+    // Replaying the write-ahead log must work (it did not when the schema sat in it).
+    const reopened = await DuckDbTelemetryStore.open(file);
+    expect(await reopened.count('EquipmentTelemetry')).toBeGreaterThanOrEqual(acked);
     await reopened.close();
   });
 

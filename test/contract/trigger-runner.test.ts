@@ -184,7 +184,9 @@ describe('the trigger runner', () => {
       if (failing) throw new Error('store down');
     };
     // Long retry waits: the runner is stopped in the middle of one.
-    const r = new TriggerRunner(options(hub, handler, { retry: { strategy: 'fixedDelay', maxRetryCount: 5, minimumIntervalMs: 60_000, maximumIntervalMs: 60_000 } }));
+    // Both events in one batch (at least two, or after 10 s), however the SDK happens to hand them over.
+    const both = { maxEventBatchSize: 50, minEventBatchSize: 2, maxWaitTimeMs: 10_000 };
+    const r = new TriggerRunner(options(hub, handler, { batch: both, retry: { strategy: 'fixedDelay', maxRetryCount: 5, minimumIntervalMs: 60_000, maximumIntervalMs: 60_000 } }));
     await r.start();
     await until('the first attempt', () => seen.length === 1, FAST);
     await r.stop();
@@ -193,7 +195,7 @@ describe('the trigger runner', () => {
     // After a restart the same events come again, and once handled they are checkpointed.
     failing = false;
     const again = await openHub(hub);
-    const r2 = runner(again, handler);
+    const r2 = new TriggerRunner(options(again, handler, { batch: both }));
     await r2.start();
     await until('the batch again', () => seen.length === 2, FAST);
     await until('its checkpoint', async () => (await checkpointOf(again, p)) === 1, FAST);

@@ -57,13 +57,19 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       const cols = def.columns.map(([n, t]) => `"${n}" ${SQL_TYPE[t]}`).join(', ');
       // Nullable keys cannot be a primary key: those tables dedupe with an anti-join instead.
       const pk = def.keyNullable ? '' : `, PRIMARY KEY (${def.key.map((k) => `"${k}"`).join(', ')})`;
-      await db.run(`CREATE TABLE IF NOT EXISTS "${def.name}" (${cols}${pk})`);
-      // When the row was written: what Data Explorer's ingestion_time() tells (a file from before it gets the column).
-      // Added without a default (rows already there get none), then defaulted for new rows.
-      await db.run(`ALTER TABLE "${def.name}" ADD COLUMN IF NOT EXISTS "IngestedAt" TIMESTAMPTZ`);
-      await db.run(`ALTER TABLE "${def.name}" ALTER COLUMN "IngestedAt" SET DEFAULT current_timestamp`);
+      // IngestedAt: when the row was written, what Data Explorer's ingestion_time() tells.
+      await db.run(`CREATE TABLE IF NOT EXISTS "${def.name}" (${cols}, "IngestedAt" TIMESTAMPTZ DEFAULT current_timestamp${pk})`);
+      const has = await db.runAndReadAll(`SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = '${def.name}' AND column_name = 'IngestedAt'`);
+      if (Number(has.getRowObjectsJS()[0]!.n) === 0) {
+        // A file from before the column: added without a default (rows already there get none), then defaulted.
+        await db.run(`ALTER TABLE "${def.name}" ADD COLUMN "IngestedAt" TIMESTAMPTZ`);
+        await db.run(`ALTER TABLE "${def.name}" ALTER COLUMN "IngestedAt" SET DEFAULT current_timestamp`);
+      }
       await db.run(`CREATE TEMP TABLE IF NOT EXISTS "staging_${def.name}" AS SELECT ${columnList(def)} FROM "${def.name}" LIMIT 0`);
     }
+    // The schema goes into the database file now, not the write-ahead log: DuckDB cannot replay a
+    // default of current_timestamp from the WAL after a crash ("no default database set").
+    await db.run('CHECKPOINT');
     return new DuckDbTelemetryStore(instance, db);
   }
 
