@@ -119,10 +119,13 @@ describe('a consumer reads a partition from where it asks', () => {
     expect(positions(await readPartition(consumer(), '1', { offset: offsets[4]!, isInclusive: true }, 2))).toEqual([4, 5]);
     expect(positions(await readPartition(consumer(), '1', { offset: offsets[4]! }, 1))).toEqual([5]);
   });
-  it('from an enqueued time', async () => {
+  it('from an enqueued time: the first event enqueued after it', async () => {
     const time = log.read('1', seqs[5]!, 1)[0]!.enqueuedTime;
-    const got = await readPartition(consumer(), '1', { enqueuedOn: new Date(time - 1) }, 1);
-    expect(got[0]!.sequenceNumber).toBeLessThanOrEqual(seqs[5]!);
+    // Events appended together share a time: the reader starts at the first one after `time - 1`.
+    const first = log.read('1', 0, 1000).find((r) => r.enqueuedTime > time - 1)!;
+    const got = await readPartition(consumer(), '1', { enqueuedOn: new Date(time - 1) }, seqs[5]! - first.sequenceNumber + 1);
+    expect(got[0]!.sequenceNumber).toBe(first.sequenceNumber);
+    expect(got[0]!.enqueuedTimeUtc.getTime()).toBeGreaterThan(time - 1);
     expect(positions(got)).toContain(5);
   });
   it('from the latest: only what is sent after it started', async () => {

@@ -43,11 +43,11 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((h) => h.close()));
 });
 let hubCount = 0;
-async function openHub(reuse?: { dir: string; hubName: string }): Promise<Hub & { hubName: string }> {
+async function openHub(reuse?: { dir: string; hubName: string }, partitions = 2): Promise<Hub & { hubName: string }> {
   const dir = reuse?.dir ?? mkdtempSync(join(tmpdir(), 'runner-'));
   if (!reuse) dirs.push(dir);
   const hubName = reuse?.hubName ?? `hub${++hubCount}-${process.pid}`;
-  const log = EventLog.open(join(dir, 'eventlog'), { partitions: 2 });
+  const log = EventLog.open(join(dir, 'eventlog'), { partitions });
   const endpoint = await startEventHubs({ eventLog: log, hubName, port: 0 });
   let closed = false;
   const hub = {
@@ -264,8 +264,8 @@ describe('the trigger runner', () => {
     expect(batches.flat()).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
-  it('shares the partitions between two hosts, and the one left takes them all when the other stops', async () => {
-    const hub = await openHub();
+  it('shares four partitions between two hosts, and the one left takes them all when the other stops', async () => {
+    const hub = await openHub(undefined, 4);
     const byHost: Record<string, number[]> = { a: [], b: [] };
     const handler = (host: 'a' | 'b'): EventHubHandler => async (bodies) => void byHost[host]!.push(...bodies.map((b) => (b as { n: number }).n));
     const balanced = { updateIntervalMs: 200, ownershipExpiryMs: 1500, strategy: 'balanced' as const };
@@ -273,9 +273,9 @@ describe('the trigger runner', () => {
     const b = new TriggerRunner(options(hub, handler('b'), { ownerId: 'host-b', loadBalancing: balanced }));
     await a.start();
     await b.start();
-    await until('each host owning one partition', () => a.stats.owned.length === 1 && b.stats.owned.length === 1, FAST);
+    await until('each host owning two partitions', () => a.stats.owned.length === 2 && b.stats.owned.length === 2, FAST);
     // A key for each partition; events keep coming until both hosts have handled some.
-    const keys = hub.log.partitionIds.map((p) => ['arm-1', 'arm-2', 'arm-3', 'arm-4', 'arm-5', 'arm-6'].find((k) => hub.log.partitionFor(k) === p)!);
+    const keys = hub.log.partitionIds.map((p) => Array.from({ length: 64 }, (_, i) => `arm-${i}`).find((k) => hub.log.partitionFor(k) === p)!);
     let n = 0;
     const sendRound = async () => {
       for (const key of keys) await send(hub.log, key, n++);
@@ -288,16 +288,16 @@ describe('the trigger runner', () => {
     await until('everything so far handled', () => new Set([...byHost.a!, ...byHost.b!]).size === shared, FAST);
     // Stopped once its checkpoints are written: what a host handled but had not checkpointed is
     // handed to the next owner again (at least once, as with the Functions host).
-    const last = (r: TriggerRunner) => Object.values(r.stats.checkpoints);
-    await until('checkpoints at the end of both partitions', () => [...last(a), ...last(b)].filter((s) => s === hub.log.bounds('0').next - 1 || s === hub.log.bounds('1').next - 1).length >= 2, FAST);
+    const ends = () => hub.log.partitionIds.map((p) => hub.log.bounds(p).next - 1);
+    await until('checkpoints at the end of every partition', () => hub.log.partitionIds.every((p, i) => Math.max(a.stats.checkpoints[p] ?? -1, b.stats.checkpoints[p] ?? -1) === ends()[i]), FAST);
     await b.stop();
-    await until('host a owning both partitions', () => a.stats.owned.length === 2, FAST);
+    await until('host a owning all four partitions', () => a.stats.owned.length === 4, FAST);
     const handedOver = byHost.a!.length;
     await sendRound();
-    await until('host a handling the rest', () => byHost.a!.length >= handedOver + 2, FAST);
+    await until('host a handling the rest', () => byHost.a!.length >= handedOver + 4, FAST);
     await a.stop();
     // Nothing lost; what came after the handover was handled once, by the host left.
     expect(new Set([...byHost.a!, ...byHost.b!])).toEqual(new Set(Array.from({ length: n }, (_, i) => i)));
-    expect(byHost.a!.slice(handedOver).sort((x, y) => x - y)).toEqual([n - 2, n - 1]);
+    expect(byHost.a!.slice(handedOver).sort((x, y) => x - y)).toEqual([n - 4, n - 3, n - 2, n - 1]);
   });
 });
