@@ -18,6 +18,9 @@ import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/serv
 import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { makeSas } from '../../src/emulators/sas.ts';
+import rhea from 'rhea';
+import { EventHubProducerClient } from '@azure/event-hubs';
+import { startEventHubs, type EventHubsEndpoint } from '../../src/emulators/event-hubs/server.ts';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { startHttpHost, type HttpHost } from '../../src/local/http-host.ts';
 import { createTwinApi } from '../../src/lib/http/twin-api.ts';
@@ -250,6 +253,96 @@ describe('the local IoT Hub, fuzzed with raw MQTT bytes', () => {
     });
     client.end(true);
   }, 120_000);
+});
+
+describe('the Event Hubs endpoint, fuzzed with raw bytes and odd AMQP requests', () => {
+  let dir: string;
+  let log: EventLog;
+  let endpoint: EventHubsEndpoint;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fuzz-eh-'));
+    log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+    endpoint = await startEventHubs({ eventLog: log, hubName: 'telemetry', port: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await endpoint?.close();
+    log?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const blast = (bytes: Uint8Array) =>
+    new Promise<void>((resolve) => {
+      const socket = netConnect({ host: '127.0.0.1', port: endpoint.port }, () => socket.end(bytes));
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+      socket.setTimeout(500, () => socket.destroy());
+      socket.resume();
+    });
+
+  /** Opens an AMQP connection with rhea, runs `use`, and closes it; resolves whatever the server does. */
+  const session = (use: (connection: rhea.Connection) => void, ms = 150) =>
+    new Promise<void>((resolve) => {
+      const container = rhea.create_container();
+      const connection = container.connect({ host: '127.0.0.1', port: endpoint.port, reconnect: false });
+      connection.on('connection_open', () => use(connection));
+      connection.on('error', () => {});
+      connection.on('disconnected', () => resolve());
+      setTimeout(() => {
+        connection.close();
+        setTimeout(resolve, 20);
+      }, ms);
+    });
+
+  it('survives arbitrary bytes, AMQP- and SASL-headed or not', async () => {
+    const headed = fc.tuple(fc.constantFrom([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0], [0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]), fc.uint8Array({ maxLength: 120 })).map(([h, b]) => Uint8Array.from([...h, ...b]));
+    await fc.assert(fc.asyncProperty(fc.oneof(headed, fc.uint8Array({ minLength: 1, maxLength: 120 })), async (bytes) => blast(bytes)), { ...RUNS, numRuns: 200 });
+  }, 120_000);
+
+  it('answers odd put-tokens, management requests, addresses and filters with refusals, never a crash', async () => {
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.boolean(), fc.constant(null), dangerousKey);
+    const request = fc.record({
+      node: fc.constantFrom('$cbs', '$management'),
+      properties: fc.dictionary(fc.oneof(fc.constantFrom('operation', 'name', 'type', 'partition', 'security_token'), anyKey), value, { maxKeys: 6 }),
+      body: fc.oneof(fc.string({ maxLength: 60 }), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })),
+      replyTo: fc.oneof(fc.constant('reply'), fc.string({ maxLength: 8 })),
+    });
+    const attach = fc.record({
+      address: fc.oneof(fc.constantFrom('telemetry', 'telemetry/Partitions/0', 'telemetry/ConsumerGroups/$Default/Partitions/1', 'telemetry/Partitions/9', 'other', '/telemetry/ConsumerGroups/x/Partitions/0'), fc.string({ maxLength: 40 })),
+      filter: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom("amqp.annotation.x-opt-offset > '-1'", 'amqp.annotation.x-opt-sequence-number >= 99999999999', "amqp.annotation.x-opt-enqueued-time > 'x'", 'amqp.annotation.x-opt-offset > @latest')),
+      epoch: fc.option(fc.integer({ min: -5, max: 5 })),
+      receiving: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(request.map((r) => ({ kind: 'request' as const, r })), attach.map((a) => ({ kind: 'attach' as const, a }))), async (input) =>
+        session((connection) => {
+          if (input.kind === 'request') {
+            const { node, properties, body, replyTo } = input.r;
+            connection.open_receiver({ source: { address: node }, target: { address: replyTo } });
+            const sender = connection.open_sender({ target: { address: node } });
+            sender.once('sendable', () => sender.send({ message_id: 'fuzz', reply_to: replyTo, application_properties: properties as Record<string, string>, body }));
+          } else {
+            const { address, filter, epoch, receiving } = input.a;
+            if (receiving) connection.open_receiver({ source: { address, filter: { 'apache.org:selector-filter:string': rhea.types.wrap_described(filter, 0x468c00000004) } }, ...(epoch === null ? {} : { properties: { 'com.microsoft:epoch': rhea.types.wrap_long(epoch) } }) });
+            else {
+              const sender = connection.open_sender({ target: { address } });
+              sender.once('sendable', () => sender.send({ body: rhea.message.data_section(Buffer.from(filter)) }));
+            }
+          }
+        }),
+      ),
+      { ...RUNS, numRuns: 120 },
+    );
+    prototypeIsClean();
+    // Still the service it was: the SDK reads the hub and sends to it.
+    const producer = new EventHubProducerClient(endpoint.connectionString(), { retryOptions: { maxRetries: 0, timeoutInMs: 5000 } });
+    expect((await producer.getEventHubProperties()).partitionIds).toEqual(['0', '1']);
+    const before = log.bounds('0').next;
+    await producer.sendBatch([{ body: { after: 'fuzz' } }], { partitionId: '0' });
+    await producer.close();
+    expect(log.bounds('0').next).toBe(before + 1);
+    // Nothing the fuzzer sent without a token was written.
+    expect(endpoint.stats.eventsReceived).toBe(1);
+  }, 180_000);
 });
 
 describe('npm run score, fuzzed with CSV files', () => {
