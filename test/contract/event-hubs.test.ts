@@ -140,6 +140,21 @@ describe('a consumer reads a partition from where it asks', () => {
   });
 });
 
+describe('a consumer that tracks the partition\'s end', () => {
+  it('gets the last enqueued event\'s sequence number, offset and time with what it reads', async () => {
+    await producer().sendBatch([{ body: { track: 1 } }, { body: { track: 2 } }], { partitionId: '2' });
+    const client = consumer();
+    const seen: { sequenceNumber?: number; offset?: string; enqueuedOn?: Date }[] = [];
+    const sub = client.subscribe('2', { processEvents: async (events, context) => void (events.length && seen.push({ ...context.lastEnqueuedEventProperties })), processError: async () => {} }, { startPosition: earliestEventPosition, trackLastEnqueuedEventProperties: true, maxWaitTimeInSeconds: 0.2 });
+    await until('runtime information', () => seen.length > 0, { timeoutMs: 10_000 });
+    await sub.close();
+    const { next } = log.bounds('2');
+    const last = log.read('2', next - 1, 1)[0]!;
+    expect(seen.at(-1)).toMatchObject({ sequenceNumber: next - 1, offset: String(last.offset) });
+    expect(seen.at(-1)!.enqueuedOn!.getTime()).toBe(last.enqueuedTime);
+  });
+});
+
 describe('owner levels and tokens', () => {
   it('a receiver with a higher owner level takes the partition from a lower one', async () => {
     await producer().sendBatch([{ body: { owner: 1 } }], { partitionId: '0' });

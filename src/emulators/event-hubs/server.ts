@@ -15,7 +15,8 @@
  *   (`com.microsoft:epoch`): a higher one takes the partition and the lower ones are detached with
  *   `amqp:link:stolen`, as the service does (an equal one takes over as well: the newest claim wins).
  * - Each event carries x-opt-sequence-number, x-opt-offset, x-opt-enqueued-time, its partition key
- *   and what IoT Hub routing stamps (iothub-connection-device-id, iothub-enqueuedtime…).
+ *   and what IoT Hub routing stamps (iothub-connection-device-id, iothub-enqueuedtime…), and, for
+ *   a reader that asks (com.microsoft:enable-receiver-runtime-metric), where the partition ends.
  */
 import { once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
@@ -104,6 +105,8 @@ interface ReceiverLink {
   next: number;
   waiting: boolean;
   closed: boolean;
+  /** The reader asked for the partition's runtime information with each event (trackLastEnqueuedEventProperties). */
+  runtimeMetric: boolean;
 }
 
 /** `sb://host:port/a/b` or `amqps://host/a/b` or `a/b` → `a/b` (lower case). */
@@ -322,10 +325,27 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
         });
         return;
       }
-      for (const record of records) r.sender.send(messageOf(record));
+      const runtime = r.runtimeMetric ? runtimeInfo(r.partitionId) : undefined;
+      for (const record of records) {
+        const m = messageOf(record);
+        if (runtime) m.delivery_annotations = runtime;
+        r.sender.send(m);
+      }
       r.next = records[records.length - 1]!.sequenceNumber + 1;
       stats.eventsDelivered += records.length;
     }
+  }
+
+  /** What the service tells a reader that asked for runtime metrics: where the partition ends now. */
+  function runtimeInfo(partitionId: string): Record<string, unknown> {
+    const { next } = eventLog.bounds(partitionId);
+    const last = next > 0 ? eventLog.read(partitionId, next - 1, 1)[0] : undefined;
+    return {
+      last_enqueued_sequence_number: rhea.types.wrap_long(next - 1),
+      last_enqueued_offset: String(last?.offset ?? -1),
+      last_enqueued_time_utc: new Date(last?.enqueuedTime ?? 0),
+      runtime_info_retrieval_time_utc: new Date(now()),
+    };
   }
 
   function startPosition(partitionId: string, filter: unknown): number {
@@ -343,7 +363,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     const n = Number(value);
     if (!Number.isFinite(n)) throw new AmqpError('amqp:invalid-field', `'${value}' is not a number`);
     if (field === 'sequence') return Math.min(Math.max(first, inclusive ? n : n + 1), next);
-    return eventLog.sequenceAfterTime(partitionId, n);
+    return eventLog.sequenceAfterTime(partitionId, inclusive ? n - 1 : n);
   }
 
   function openReceiver(context: EventContext, sender: Sender, group: string, partitionId: string): void {
@@ -376,7 +396,9 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
     // Not ready until our attach is on the wire: rhea writes transfers queued in this turn ahead of
     // it, and a strict client (the .NET one) ends the session over a transfer on an unknown link.
-    const r: ReceiverLink = { sender, group, partitionId, epoch, next, waiting: true, closed: false };
+    const capabilities = (sender as unknown as { remote: { attach: { desired_capabilities?: unknown } } }).remote.attach.desired_capabilities;
+    const runtimeMetric = ([] as unknown[]).concat(capabilities ?? []).includes('com.microsoft:enable-receiver-runtime-metric');
+    const r: ReceiverLink = { sender, group, partitionId, epoch, next, waiting: true, closed: false, runtimeMetric };
     set.add(r);
     byLink.set(sender, r);
     void context;
