@@ -40,6 +40,16 @@ const prototypeIsClean = () => {
 };
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).sort();
 
+/** Sends raw bytes to a local TCP port and waits for the server to close (or 500 ms). */
+const blastTcp = (port: number, bytes: Uint8Array) =>
+  new Promise<void>((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => socket.end(bytes));
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.setTimeout(500, () => socket.destroy());
+    socket.resume();
+  });
+
 /** Names that have broken lookups before, mixed with ordinary ones. */
 const dangerousKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'polluted', 'toString', 'hasOwnProperty', '$metadata', '$dtId', 'temperature', 'status', '', '~0', '~1', 'x.json');
 const anyKey = fc.oneof(dangerousKey, fc.string({ maxLength: 12 }));
@@ -227,14 +237,7 @@ describe('the local IoT Hub, fuzzed with raw MQTT bytes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const blast = (bytes: Uint8Array) =>
-    new Promise<void>((resolve) => {
-      const socket = netConnect({ host: '127.0.0.1', port: hub.mqttPort! }, () => socket.end(bytes));
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-      socket.setTimeout(500, () => socket.destroy());
-      socket.resume();
-    });
+  const blast = (bytes: Uint8Array) => blastTcp(hub.mqttPort!, bytes);
 
   it('survives arbitrary packets (CONNECT-shaped and not), then still serves a real device', async () => {
     const connectLike = fc.uint8Array({ maxLength: 80 }).map((b) => Uint8Array.from([0x10, ...b]));
@@ -270,14 +273,7 @@ describe('the Event Hubs endpoint, fuzzed with raw bytes and odd AMQP requests',
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const blast = (bytes: Uint8Array) =>
-    new Promise<void>((resolve) => {
-      const socket = netConnect({ host: '127.0.0.1', port: endpoint.port }, () => socket.end(bytes));
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-      socket.setTimeout(500, () => socket.destroy());
-      socket.resume();
-    });
+  const blast = (bytes: Uint8Array) => blastTcp(endpoint.port, bytes);
 
   /** Opens an AMQP connection with rhea, runs `use`, and closes it; resolves whatever the server does. */
   const session = (use: (connection: rhea.Connection) => void, ms = 150) =>
