@@ -39,7 +39,8 @@ export async function startAzurite(options: { location: string; port?: number })
   let blobPort = 0;
   // A killed predecessor may hold the port for a moment: try again briefly.
   for (let attempt = 0; ; attempt++) {
-    child = spawn(process.execPath, ['-e', boot], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C meant for the stack does not stop it before what uses it.
+    child = spawn(process.execPath, ['-e', boot], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const c = child;

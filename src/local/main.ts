@@ -94,6 +94,9 @@ class Service {
     const child = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, this.script, ...this.args], {
       cwd: projectRoot(),
       stdio: ['pipe', 'pipe', 'inherit'],
+      // Its own process group: Ctrl-C reaches only this supervisor, which stops the services in
+      // order (simulator, function host, hub…) rather than all at once.
+      detached: true,
     });
     this.child = child;
     child.stdin!.on('error', () => {});
@@ -191,7 +194,7 @@ if (values['no-functions']) {
 
 let simulator: ChildProcess | undefined;
 if (!values['no-simulator'] && functionsInfo) {
-  simulator = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, here('../simulator/main.ts'), '--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdio: ['pipe', 'inherit', 'inherit'] });
+  simulator = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, here('../simulator/main.ts'), '--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdio: ['pipe', 'inherit', 'inherit'], detached: true });
   simulator.stdin!.on('error', () => {});
 }
 
