@@ -241,17 +241,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
         const id = String(props.partition);
         if (!eventLog.partitionIds.includes(id)) throw new AmqpError('amqp:not-found', `no partition '${id}'`);
         const { first, next } = eventLog.bounds(id);
-        const last = next > first ? eventLog.read(id, next - 1, 1)[0] : undefined;
-        return reply(context, 200, 'OK', {
-          name: hubName,
-          type: 'com.microsoft:partition',
-          partition: id,
-          begin_sequence_number: rhea.types.wrap_long(first),
-          last_enqueued_sequence_number: rhea.types.wrap_long(next - 1),
-          last_enqueued_offset: String(last?.offset ?? -1),
-          last_enqueued_time_utc: new Date(last?.enqueuedTime ?? 0),
-          is_partition_empty: next <= first,
-        });
+        return reply(context, 200, 'OK', { name: hubName, type: 'com.microsoft:partition', partition: id, begin_sequence_number: rhea.types.wrap_long(first), ...lastEnqueued(id), is_partition_empty: next <= first });
       }
       throw new AmqpError('amqp:not-found', `unknown entity type '${String(props.type)}'`);
     } catch (error) {
@@ -261,7 +251,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
   }
 
   /** One event a producer sent (inside a batch or alone) → the log. */
-  function eventOf(m: Message, target: { partitionId?: string }): Parameters<EventLog['append']>[0] {
+  function eventOf(m: Message, target: { partitionId: string }): Parameters<EventLog['append']>[0] {
     const annotations = (m.message_annotations ?? {}) as Record<string, unknown>;
     const key = annotations['x-opt-partition-key'];
     const systemProperties: Record<string, unknown> = {};
@@ -281,9 +271,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
       : body && typeof body === 'object' && 'typecode' in body && (body as { typecode: number }).typecode === 0x75
         ? Buffer.from((body as unknown as { content: Buffer }).content)
         : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body ?? null));
-    let partitionId = target.partitionId;
-    if (partitionId === undefined && typeof key !== 'string') partitionId = eventLog.partitionIds[roundRobin++ % eventLog.partitionIds.length];
-    return { partitionKey: typeof key === 'string' ? key : '', ...(partitionId === undefined ? {} : { partitionId }), body: bytes, properties, systemProperties };
+    return { partitionKey: typeof key === 'string' ? key : '', partitionId: target.partitionId, body: bytes, properties, systemProperties };
   }
 
   async function onEvent(context: EventContext, target: { partitionId?: string }): Promise<void> {
@@ -299,9 +287,10 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
         const sections = body.multiple ? (body.content as Buffer[]) : [body.content as Buffer];
         events = sections.map((b) => rhea.message.decode(b) as unknown as Message);
       }
-      const first = events[0]?.message_annotations?.['x-opt-partition-key'];
-      // A batch goes to one partition, as the service keeps it.
-      const where = target.partitionId !== undefined || typeof first === 'string' ? target : { partitionId: eventLog.partitionIds[roundRobin++ % eventLog.partitionIds.length] };
+      // A delivery goes to one partition, as the service keeps a batch together: the one named,
+      // else its partition key's, else the next in turn.
+      const key = events[0]?.message_annotations?.['x-opt-partition-key'];
+      const where = { partitionId: target.partitionId ?? (typeof key === 'string' ? eventLog.partitionFor(key) : eventLog.partitionIds[roundRobin++ % eventLog.partitionIds.length]!) };
       await Promise.all(events.map((e) => eventLog.append(eventOf(e, where))));
       stats.eventsReceived += events.length;
       delivery.accept();
@@ -325,7 +314,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
         });
         return;
       }
-      const runtime = r.runtimeMetric ? runtimeInfo(r.partitionId) : undefined;
+      const runtime = r.runtimeMetric ? { ...lastEnqueued(r.partitionId), runtime_info_retrieval_time_utc: new Date(now()) } : undefined;
       for (const record of records) {
         const m = messageOf(record);
         if (runtime) m.delivery_annotations = runtime;
@@ -336,15 +325,14 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     }
   }
 
-  /** What the service tells a reader that asked for runtime metrics: where the partition ends now. */
-  function runtimeInfo(partitionId: string): Record<string, unknown> {
-    const { next } = eventLog.bounds(partitionId);
-    const last = next > 0 ? eventLog.read(partitionId, next - 1, 1)[0] : undefined;
+  /** Where a partition ends now, as `$management` and the runtime metrics say it. */
+  function lastEnqueued(partitionId: string): Record<string, unknown> {
+    const { first, next } = eventLog.bounds(partitionId);
+    const last = next > first ? eventLog.read(partitionId, next - 1, 1)[0] : undefined;
     return {
       last_enqueued_sequence_number: rhea.types.wrap_long(next - 1),
       last_enqueued_offset: String(last?.offset ?? -1),
       last_enqueued_time_utc: new Date(last?.enqueuedTime ?? 0),
-      runtime_info_retrieval_time_utc: new Date(now()),
     };
   }
 
@@ -366,8 +354,8 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     return eventLog.sequenceAfterTime(partitionId, inclusive ? n - 1 : n);
   }
 
-  function openReceiver(context: EventContext, sender: Sender, group: string, partitionId: string): void {
-    const attach = (sender as unknown as { remote: { attach: { properties?: Record<string, unknown>; source?: { filter?: Record<string, unknown> } } } }).remote.attach;
+  function openReceiver(sender: Sender, group: string, partitionId: string): void {
+    const attach = (sender as unknown as { remote: { attach: { properties?: Record<string, unknown>; source?: { filter?: Record<string, unknown> }; desired_capabilities?: unknown } } }).remote.attach;
     const rawEpoch = attach.properties?.[EPOCH];
     const epoch = rawEpoch === undefined || rawEpoch === null ? undefined : Number(rawEpoch);
     const key = `${group.toLowerCase()}/${partitionId}`;
@@ -394,14 +382,12 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     // Events go pre-settled, as the service sends them: the reader owes no disposition, so none can
     // arrive for a link or session it has closed meanwhile (rhea would fail the whole connection).
     (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
+    const runtimeMetric = ([] as unknown[]).concat(attach.desired_capabilities ?? []).includes('com.microsoft:enable-receiver-runtime-metric');
     // Not ready until our attach is on the wire: rhea writes transfers queued in this turn ahead of
     // it, and a strict client (the .NET one) ends the session over a transfer on an unknown link.
-    const capabilities = (sender as unknown as { remote: { attach: { desired_capabilities?: unknown } } }).remote.attach.desired_capabilities;
-    const runtimeMetric = ([] as unknown[]).concat(capabilities ?? []).includes('com.microsoft:enable-receiver-runtime-metric');
     const r: ReceiverLink = { sender, group, partitionId, epoch, next, waiting: true, closed: false, runtimeMetric };
     set.add(r);
     byLink.set(sender, r);
-    void context;
     setImmediate(() => {
       r.waiting = false;
       pump(r);
@@ -434,7 +420,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
       const e = entity(address);
       if (e.kind !== 'consumer') throw new AmqpError('amqp:not-allowed', `'${address}' cannot be read from: name a consumer group and partition`);
       authorise(context.connection, pathOf(address), 'Listen');
-      openReceiver(context, sender, e.group, e.partitionId);
+      openReceiver(sender, e.group, e.partitionId);
     } catch (error) {
       refuse(sender, error);
     }
