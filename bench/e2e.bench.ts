@@ -18,20 +18,18 @@
  * Last line, for the highest sustained rate (or the lowest tried when none held):
  *   e2e sent= stored= lost= duplicated= msgs_per_s= p50_ms= p99_ms= twin_p99_ms=
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAdtEmulator } from '../src/emulators/adt/server.ts';
-import { startMlEndpoint } from '../src/emulators/ml/server.ts';
+import { LOCAL_ML_KEY, startMlEndpoint } from '../src/emulators/ml/server.ts';
 import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
 import { DuckDbTelemetryStore } from '../src/lib/store/duckdb-telemetry-store.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { startAzurite } from '../src/local/azurite.ts';
-import { LOCAL_ML_KEY } from '../src/local/stack.ts';
+import { readyLine, spawnService, stopService } from '../src/local/service-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,17 +46,12 @@ const rates = values.rates!.split(',').map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const children: ChildProcess[] = [];
-const exitWithParent = pathToFileURL(join(projectRoot(), 'src/local/exit-with-parent.ts')).href;
 
-/** A service in its own process; resolves with the JSON line it prints once ready. */
+/** A service in its own process, as npm start runs it; resolves with the JSON line it prints once ready. */
 async function service(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: Record<string, string> }> {
-  const child = spawn(process.execPath, [...process.execArgv, '--import', exitWithParent, join(projectRoot(), script), ...args], { cwd: projectRoot(), env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawnService(join(projectRoot(), script), args, { env: { ...process.env, LOG_LEVEL: 'error', ...env } });
   children.push(child);
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  if (first.done) throw new Error(`${script} exited before it was ready`);
-  child.stdout!.resume();
-  return { child, info: JSON.parse(String(first.value)) as Record<string, string> };
+  return { child, info: (await readyLine(child, script)) as Record<string, string> };
 }
 
 const azurite = await startAzurite({ location: join(dir, 'azurite'), port: 0 });
@@ -113,7 +106,7 @@ for (const [i, rate] of (warmup > 0 ? [rates[0]!, ...rates] : rates).entries()) 
   const processes: Record<string, number | undefined> = { iothub: hub.child.pid, functions: functions.child.pid, azurite: azurite.pid, bench_adt_ml: process.pid };
   const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMsOf(pid)]));
   let simulatorCpu = 0;
-  const sim = spawn(process.execPath, [...process.execArgv, join(projectRoot(), 'src/simulator/main.ts'), '--data', dir, '--hub', hub.info.hostName!, '--devices', String(devices), '--rate', String(rate), '--seconds', warming ? String(warmup) : values.seconds!, '--anomaly-rate', '0.05'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sim = spawnService(join(projectRoot(), 'src/simulator/main.ts'), ['--data', dir, '--hub', hub.info.hostName!, '--devices', String(devices), '--rate', String(rate), '--seconds', warming ? String(warmup) : values.seconds!, '--anomaly-rate', '0.05']);
   let out = '';
   sim.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const sampler = setInterval(() => (simulatorCpu = Math.max(simulatorCpu, cpuMsOf(sim.pid))), 200);
@@ -141,8 +134,7 @@ for (const [i, rate] of (warmup > 0 ? [rates[0]!, ...rates] : rates).entries()) 
 }
 
 // The function host holds the DuckDB file: stop it, then read what it wrote.
-functions.child.kill('SIGTERM');
-await new Promise((resolve) => functions.child.once('exit', resolve));
+await stopService(functions.child);
 const store = await DuckDbTelemetryStore.open(join(dir, 'telemetry.duckdb'));
 const rows = await store.rows('EquipmentTelemetry');
 
@@ -177,8 +169,7 @@ for (const pass of passes) {
 }
 await store.close();
 
-for (const c of children) c.kill('SIGTERM');
-await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+await Promise.all(children.map((c) => stopService(c)));
 await azurite.close();
 await adt.close();
 await ml?.close();

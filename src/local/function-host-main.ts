@@ -14,6 +14,8 @@ import { parseArgs } from 'node:util';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { startFunctionHost } from './function-host.ts';
+import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
+import { exitOnSignal } from './service-process.ts';
 import { fleetPlant } from '../lib/plant/plant.ts';
 
 const { values } = parseArgs({
@@ -25,7 +27,7 @@ const { values } = parseArgs({
     eventhubs: { type: 'string' },
     storage: { type: 'string', default: 'UseDevelopmentStorage=true' },
     ml: { type: 'string' },
-    'ml-key': { type: 'string', default: 'local-development' },
+    'ml-key': { type: 'string', default: LOCAL_ML_KEY },
     /** Seed a fleet of N machines instead of the default plant (benchmarks). */
     fleet: { type: 'string' },
   },
@@ -52,12 +54,4 @@ const host = await startFunctionHost({
 });
 process.stdout.write(`${JSON.stringify({ apiUrl: host.apiUrl, apiKey: host.apiKey, seeded: host.seeded })}\n`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await host.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+exitOnSignal(() => host.close());

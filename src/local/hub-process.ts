@@ -15,6 +15,7 @@ import { startIotHub } from '../emulators/iothub/server.ts';
 import { startEventHubs } from '../emulators/event-hubs/server.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { watchRetention, type RetentionWatch } from './retention.ts';
+import { exitOnSignal } from './service-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,15 +34,9 @@ const eventHubs = await startEventHubs({ eventLog, hubName: 'telemetry', port: N
 const retention: RetentionWatch | undefined = values.storage ? await watchRetention({ eventLog, storage: values.storage, hubName: 'telemetry', consumerGroup: '$Default', logger }) : undefined;
 process.stdout.write(`${JSON.stringify({ hostName: hub.hostName, caFile: hub.caFile, eventHubs: eventHubs.connectionString() })}\n`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
+exitOnSignal(async () => {
   retention?.stop();
   await hub.close();
   await eventHubs.close();
   eventLog.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+});

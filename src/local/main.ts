@@ -9,24 +9,22 @@
  *   npm start [-- --no-simulator --rate 2 --data .data --api-port 7071 ...]
  *   npm run start:services     the emulators only, for `func start` (Core Tools) to consume
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { startAzurite } from './azurite.ts';
-import { DeviceRegistry } from '../emulators/iothub/registry.ts';
-import { readModelDocuments } from '../lib/dtdl/index.ts';
-import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
-import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
 import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
-import { seedPlant } from '../lib/plant/seed-plant.ts';
 import { jsonLogger } from '../lib/log.ts';
-import { LOCAL_ML_KEY } from './stack.ts';
+import { DeviceRegistry } from '../emulators/iothub/registry.ts';
+import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
+import { startAzurite } from './azurite.ts';
+import { seedLocalPlant } from './seed-local.ts';
+import { exitOnSignal, readyLine, spawnService, stopService } from './service-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -75,13 +73,12 @@ async function listening(port: number, timeoutMs = 60_000): Promise<void> {
 let stopping = false;
 
 /**
- * One service in its own Node process. `ready` resolves with its first stdout line when it
- * prints JSON, else once its port answers. If it dies while we are not stopping, it is started
- * again with the same arguments (same ports, same data), as a service manager would.
+ * One service in its own Node process. `start` resolves with its ready line when it prints JSON,
+ * else once its port answers. If it dies while we are not stopping, it is started again with the
+ * same arguments (same ports, same data), as a service manager would.
  */
 class Service {
   child: ChildProcess | undefined;
-  restarts = 0;
   constructor(
     readonly name: string,
     private readonly script: string,
@@ -90,46 +87,28 @@ class Service {
   ) {}
 
   async start(): Promise<Record<string, unknown>> {
-    // exit-with-parent: the service goes when this process goes, even killed.
-    const child = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, this.script, ...this.args], {
-      cwd: projectRoot(),
-      stdio: ['pipe', 'pipe', 'inherit'],
-      // Its own process group: Ctrl-C reaches only this supervisor, which stops the services in
-      // order (simulator, function host, hub…) rather than all at once.
-      detached: true,
-    });
+    const child = spawnService(this.script, this.args);
     this.child = child;
-    child.stdin!.on('error', () => {});
-    const lines = createInterface({ input: child.stdout! });
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`${this.name} exited (${signal ?? code}) before it was ready`))));
-    exited.catch(() => {});
+    // What it prints besides its ready line goes to our stderr: stdout carries only ours (--json).
+    const forward = (l: string) => say(`[${this.name}] ${l}`);
     let info: Record<string, unknown> = {};
-    if ('json' in this.readiness) {
-      const first = lines[Symbol.asyncIterator]().next();
-      const line = await Promise.race([first, exited]);
-      info = JSON.parse(String(line.value)) as Record<string, unknown>;
-    } else {
+    if ('json' in this.readiness) info = await readyLine(child, this.name, forward);
+    else {
+      createInterface({ input: child.stdout! }).on('line', forward);
+      const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`${this.name} exited (${signal ?? code}) before it was ready`))));
+      exited.catch(() => {});
       await Promise.race([listening(this.readiness.port), exited]);
     }
-    // What it prints later goes to our stderr: stdout carries only the ready line (--json).
-    lines.on('line', (l) => say(`[${this.name}] ${l}`));
     child.once('exit', (code, signal) => {
       if (stopping || this.child !== child) return;
-      this.restarts++;
       say(`${this.name} stopped unexpectedly (${signal ?? code}); starting it again`);
       setTimeout(() => void this.start().catch((e: Error) => say(`${this.name} could not start again: ${e.message}`)), 500);
     });
     return { ...info, pid: child.pid };
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.child ? stopService(this.child) : Promise.resolve();
   }
 }
 
@@ -174,13 +153,14 @@ const hubInfo = (await hub.start()) as { hostName: string; caFile: string; event
 let functionsInfo: { apiUrl: string; apiKey: string; seeded: Record<string, number>; pid: number } | undefined;
 if (values['no-functions']) {
   // The function host seeds the plant when it runs; `func start` does not, so it is done here.
-  await seedPlant({
-    client: digitalTwinsClient({ endpoint: `https://localhost:${ports.adt}`, credential: new StaticTokenCredential('local-development'), caPem: readFileSync(join(dataDir, 'adt', 'tls', 'ca.pem'), 'utf8') }),
-    models: readModelDocuments(),
-    plant: DEFAULT_PLANT,
-    registry: iotHubRegistry({ connectionString: new DeviceRegistry(join(dataDir, 'iothub', 'registry.json')).serviceConnectionString(hubInfo.hostName), caPem: readFileSync(hubInfo.caFile, 'utf8') }),
-    logger: jsonLogger('seed', 'warn'),
-  });
+  await seedLocalPlant(
+    {
+      adt: { url: `https://localhost:${ports.adt}`, caPem: readFileSync(join(dataDir, 'adt', 'tls', 'ca.pem'), 'utf8') },
+      iotHub: { serviceConnectionString: new DeviceRegistry(join(dataDir, 'iothub', 'registry.json')).serviceConnectionString(hubInfo.hostName), caPem: readFileSync(hubInfo.caFile, 'utf8') },
+    },
+    DEFAULT_PLANT,
+    jsonLogger('seed', 'warn'),
+  );
 } else {
   const functions = new Service(
     'functions',
@@ -194,8 +174,7 @@ if (values['no-functions']) {
 
 let simulator: ChildProcess | undefined;
 if (!values['no-simulator'] && functionsInfo) {
-  simulator = spawn(process.execPath, [...process.execArgv, '--import', pathToFileURL(here('./exit-with-parent.ts')).href, here('../simulator/main.ts'), '--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdio: ['pipe', 'inherit', 'inherit'], detached: true });
-  simulator.stdin!.on('error', () => {});
+  simulator = spawnService(here('../simulator/main.ts'), ['--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdout: 'inherit' });
 }
 
 const adtCa = join(dataDir, 'adt', 'tls', 'ca.pem');
@@ -252,17 +231,11 @@ if (values.json) {
   );
 }
 
-const stop = async () => {
-  if (stopping) return;
+// The simulator first (its last messages acknowledged), then the function host (it checkpoints
+// what it handled), then the services it used.
+exitOnSignal(async () => {
   stopping = true;
-  if (simulator && simulator.exitCode === null) {
-    simulator.kill('SIGTERM');
-    await new Promise((resolve) => simulator!.once('exit', resolve));
-  }
-  // The function host first (it checkpoints what it handled), the services it used after it.
+  if (simulator) await stopService(simulator, 60_000);
   for (const s of [...services].reverse()) await s.stop();
   await azurite.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+});
