@@ -14,11 +14,9 @@ import { loadConfig, type ConfigInput } from '../lib/config.ts';
 import { createServices, type Services } from '../lib/composition.ts';
 import type { Logger } from '../lib/log.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { readModelDocuments } from '../lib/dtdl/index.ts';
-import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
-import { iotHubRegistry } from '../lib/commands/iothub-service.ts';
 import { DEFAULT_PLANT, type PlantDescription } from '../lib/plant/plant.ts';
-import { seedPlant, type SeedResult } from '../lib/plant/seed-plant.ts';
+import type { SeedResult } from '../lib/plant/seed-plant.ts';
+import { seedLocalPlant } from './seed-local.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
@@ -49,11 +47,14 @@ export interface FunctionHostOptions {
   logger: Logger;
   /** The HTTP API's port (default 7071; 0 picks a free one). */
   apiPort?: number;
+  /** The API key the keyed routes need (default: API_KEY, else one generated into <data>/api-key and kept). */
   apiKey?: string;
   plant?: PlantDescription;
+  /** Settings on top of the local ones (e.g. TWIN_PATCH_INTERVAL_MS). */
   env?: ConfigInput;
   batch?: Partial<BatchSettings>;
   retry?: RetryPolicy;
+  /** How the trigger's consumer balances partitions (tests shorten it). */
   loadBalancing?: TriggerRunnerOptions['loadBalancing'];
   /** More for /local/status (what the other services say about themselves). */
   status?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -118,13 +119,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
   });
   try {
     services = await createServices(config, { store, logger });
-    const seeded = await seedPlant({
-      client: digitalTwinsClient({ endpoint: endpoints.adt.url, credential: new StaticTokenCredential('local-development'), caPem: endpoints.adt.caPem }),
-      models: readModelDocuments(),
-      plant: options.plant ?? DEFAULT_PLANT,
-      registry: iotHubRegistry({ connectionString: endpoints.iotHub.serviceConnectionString, caPem: endpoints.iotHub.caPem }),
-      logger,
-    });
+    const seeded = await seedLocalPlant(endpoints, options.plant ?? DEFAULT_PLANT, logger);
     runner = new TriggerRunner({
       connectionString: endpoints.eventHubs,
       storageConnectionString: endpoints.storage,

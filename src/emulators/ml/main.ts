@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FailureModel, latestModelFile } from '../../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../../lib/paths.ts';
-import { startMlEndpoint } from './server.ts';
+import { LOCAL_ML_KEY, startMlEndpoint } from './server.ts';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '7080' }, key: { type: 'string', default: 'local-development' }, model: { type: 'string' } } });
+const { values } = parseArgs({ options: { port: { type: 'string', default: '7080' }, key: { type: 'string', default: LOCAL_ML_KEY }, model: { type: 'string' } } });
 const modelFile = values.model ?? latestModelFile(join(projectRoot(), 'models'));
 if (!modelFile) {
   console.error('no model: pass --model FILE or run npm run train');

@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { FailureModel } from '../../lib/anomaly/failure-model.ts';
 
+/** The key the local stack's scoring endpoint takes: local only, like the emulators' tokens. */
+export const LOCAL_ML_KEY = 'local-development';
+
 export interface MlEndpointOptions {
   model: FailureModel;
   /** Required bearer key (Azure ML key auth). */
