@@ -1,4 +1,4 @@
-/** The local event log: partitions by key, keeps events across restarts and crashes, checkpoints, retention. */
+/** The local event log: partitions by key, keeps events across restarts and crashes, retention, positions by offset and time. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,6 +239,25 @@ describe('the event log', () => {
       dropped: [{ partitionId: '0', fromSequence: 0, toSequence: 5, unread: [{ consumerGroup: '$Default', count: 5 }, { consumerGroup: 'half', count: 3 }, { consumerGroup: 'never', count: 6 }, { consumerGroup: 'other', count: 6 }] }],
     });
     expect(log.lastRetention).toEqual(report);
+    log.close();
+  });
+
+  it('finds where a reader starts: the first event at or after a byte offset, and the first enqueued after a time', async () => {
+    let now = 5_000;
+    const log = EventLog.open(tempDir(), { partitions: 1, now: () => now });
+    for (let i = 0; i < 3; i++) await log.append(event('d', i));
+    now = 6_000;
+    for (let i = 3; i < 5; i++) await log.append(event('d', i));
+    const offsets = log.read('0', 0, 10).map((r) => r.offset);
+    expect(log.sequenceAtOffset('0', offsets[2]!, true)).toBe(2);
+    expect(log.sequenceAtOffset('0', offsets[2]!, false)).toBe(3);
+    // Between two records: the next one, inclusive or not; past the end: the end.
+    expect(log.sequenceAtOffset('0', offsets[2]! + 1, true)).toBe(3);
+    expect(log.sequenceAtOffset('0', offsets[4]! + 1, false)).toBe(5);
+    // Events appended together share their time.
+    expect(log.sequenceAfterTime('0', 4_999)).toBe(0);
+    expect(log.sequenceAfterTime('0', 5_000)).toBe(3);
+    expect(log.sequenceAfterTime('0', 6_000)).toBe(5);
     log.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * A durable, partitioned event log: the local stand-in for an Event Hub. Events are appended to
- * per-partition segment files and read back by sequence number; consumer groups keep
- * checkpoints; old segments go after the retention period. It survives restarts and crashes:
+ * A durable, partitioned event log: what the local Event Hub stores (src/emulators/event-hubs
+ * serves it over AMQP). Events are appended to per-partition segment files and read back by
+ * sequence number; old segments go after the retention period. Consumer positions are not kept
+ * here: consumers keep their own checkpoints, as with Event Hubs. It survives restarts and crashes:
  * every record carries a CRC, and a torn tail left by a kill is cut off on open.
  *
  *   const log = EventLog.open('.data/eventlog', { partitions: 4 });
