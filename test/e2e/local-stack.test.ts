@@ -57,13 +57,13 @@ describe('the local stack, end to end', () => {
     expect(stack.ml?.stats.requests).toBeGreaterThan(0);
     expect(stack.ml?.stats.refused).toBe(0);
     for (const r of rows) {
-      expect(r.ModelVersion).toMatch(/^streaming-2\+failure-lr-v\d+$/);
+      expect(r.ModelVersion).toMatch(/^streaming-3\+failure-lr-v\d+$/);
       expect(r.FailureProbability).toBeGreaterThanOrEqual(0);
       expect(r.FailureProbability).toBeLessThanOrEqual(1);
     }
     const twin = await stack.services.twins.getTwin('robotic-arm-001');
     expect(typeof twin.failureProbability).toBe('number');
-    expect(JSON.parse(String(twin.detectorState))).toMatchObject({ version: 2 });
+    expect(JSON.parse(String(twin.detectorState))).toMatchObject({ version: 3 });
   });
 
   it('flags the injected anomalies, records each as a low-priority incident, and posts no card for them', async () => {

@@ -239,22 +239,23 @@ describe('telemetryIngest: a batch from the plant', () => {
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
     const first = plant();
     const wobble = (i: number) => Math.sin(i * 1.7) * 0.3;
-    const normal = Array.from({ length: 90 }, (_, i) => arm(i * 500, { temperature: 65 + wobble(i), vibration: 0.5 + wobble(i) / 10, pressure: 6 + wobble(i) / 3, status: 'running' }, `n${i}`));
+    // Enough readings for every part of the detector to be past its warm-up.
+    const normal = Array.from({ length: 120 }, (_, i) => arm(i * 500, { temperature: 65 + wobble(i), vibration: 0.5 + wobble(i) / 10, pressure: 6 + wobble(i) / 3, status: 'running' }, `n${i}`));
     for (let i = 0; i < normal.length; i += 30) await first.send(normal.slice(i, i + 30));
     const stored = JSON.parse(String(first.twins.props('robotic-arm-001').detectorState)) as { s: Record<string, { n: number }> };
     expect(stored.s.temperature!.n).toBeGreaterThanOrEqual(60);
 
     // The partition moves: a new instance, same twins. 72 °C is inside the plant's envelope but
-    // far outside what this arm has been doing.
-    const hot = arm(46_000, { temperature: 72, vibration: 0.5, pressure: 6 }, 'hot');
+    // far outside what this arm has been doing (two readings: one block of the pattern memory).
+    const hot = [61_000, 61_500].map((t, i) => arm(t, { temperature: 72, vibration: 0.5, pressure: 6 }, `hot${i}`));
     const second = harness({ twins: first.twins });
-    const resumed = await second.send([hot]);
+    const resumed = await second.send(hot);
     expect(resumed.anomalies).toBe(1);
     expect(second.store.anomalies.size).toBe(1);
 
-    // Without the stored state, the same reading is just the first of a new baseline.
+    // Without the stored state, the same readings are just the first of a new baseline.
     const fresh = plant();
-    expect((await fresh.send([hot])).anomalies).toBe(0);
+    expect((await fresh.send(hot)).anomalies).toBe(0);
   });
 
   it('scores through the ML endpoint once per batch, and falls back when it fails', async () => {
@@ -275,7 +276,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.map((c) => c.deviceId)).toEqual(['robotic-arm-001', 'conveyor-belt-001']);
     expect(calls[0]![0]!.features).toMatchObject({ temperature: 70, pressure: null });
-    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-2+fp-7' });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-3+fp-7' });
     failing = true;
     const second = await h.send([arm(20_000, { temperature: 71 })]);
     expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });

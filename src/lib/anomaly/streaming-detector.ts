@@ -29,8 +29,9 @@
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
+import { PatternMemory, type PatternSettings } from './pattern-memory.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-2';
+export const STREAMING_MODEL_VERSION = 'streaming-3';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -39,7 +40,7 @@ export interface DetectorSettings {
   historyReadings: number;
   /** Readings the short-term evidence averages over. */
   shortReadings: number;
-  /** Readings over which a reported score's refractory level decays by 1/e. */
+  /** Readings over which the reported novelty's refractory level decays by 1/e. */
   refractoryReadings: number;
   /** Readings the fast level (drift) averages over. */
   levelReadings: number;
@@ -51,8 +52,10 @@ export interface DetectorSettings {
   stuckReadings: number;
   /** Huber clip, in spreads: a reading beyond it moves the baseline as if it were this far. */
   clip: number;
-  /** Novelty log-likelihood above the refractory level (0..1) that maps to anomalyScore 0.5 (the warning threshold). */
+  /** Pattern novelty above the refractory level that maps to anomalyScore 0.5 (the warning threshold) in a stream whose patterns are rarely new. */
   calibration: number;
+  /** How much the stream's usual pattern novelty adds to `calibration`. */
+  typicalNovelty: number;
   /** Log-likelihood (0..1) that maps to evidence 0.5: -log10 of the tail probability over 10 (0.3: one in a thousand). */
   evidenceCalibration: number;
   /** Pairs whose correlation is at least this are watched for coming apart. */
@@ -64,23 +67,42 @@ export interface DetectorSettings {
    * replay cannot count twice). On where the caller drops replays itself (the pipeline).
    */
   learnLateReadings: boolean;
+  /** Readings averaged into one block of a pattern. */
+  patternBlock: number;
+  /** Blocks in a pattern. */
+  patternLength: number;
+  /** Mean difference (share of the range seen) within which a pattern matches a remembered one. */
+  vigilance: number;
+  /** How far a remembered pattern moves toward one that matches it (at least 1/matches). */
+  patternLearning: number;
+  /** Blocks a sensor learns before its pattern novelty counts. */
+  patternWarmup: number;
+  /** Remembered patterns per equipment, shared among its sensors (at least 4 each): the state stays under 4 KB. */
+  patternCapacity: number;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
   baselineReadings: 2000,
   historyReadings: 3000,
   shortReadings: 5,
-  refractoryReadings: 1500,
+  refractoryReadings: 200,
   levelReadings: 30,
   warmupReadings: 30,
   driftSigma: 3,
   stuckReadings: 30,
   clip: 5,
-  calibration: 0.054,
+  calibration: 0.027,
+  typicalNovelty: 0.35,
   evidenceCalibration: 0.3,
   minCorrelation: 0.6,
   outlierLearning: 0.5,
   learnLateReadings: false,
+  patternBlock: 2,
+  patternLength: 4,
+  vigilance: 0.1,
+  patternLearning: 0.01,
+  patternWarmup: 50,
+  patternCapacity: 32,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
@@ -100,6 +122,8 @@ export interface SensorState {
   l: number;
   r: number;
   x: number;
+  /** pattern memory (written to JSON as PatternJson) */
+  q: PatternMemory;
 }
 
 /** Co-movement of two sensors' standardised residuals: E[ab], E[aa], E[bb]. */
@@ -110,7 +134,7 @@ export interface PairState {
 }
 
 export interface DetectorState {
-  version: 2;
+  version: 3;
   /** Time (epoch ms) of the newest reading folded in; older readings are scored but not learnt. */
   t: number;
   s: Record<string, SensorState>;
@@ -118,13 +142,17 @@ export interface DetectorState {
   p: Record<string, PairState>;
   /** Likelihood: short-term mean of log evidence, its long-run mean and variance, readings seen. */
   h: { e: number; m: number; v: number; n: number };
-  /** Refractory level of the reported score. */
+  /** Refractory level of the reported pattern novelty. */
   u: number;
+  /** The usual pattern novelty (mean over `an` completed blocks, at most `historyReadings`). */
+  a: number;
+  an: number;
   /** Readings in a row that are unusual themselves with evidence at the warning level (alarm on-delay). */
   k: number;
 }
 
-export type DetectionKind = 'normal' | 'spike' | 'shift' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
+/** `novel`: a shape or a value the stream has not shown before; `pattern`: sensors that move together came apart. */
+export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
 
 export interface Detection {
   /** The reading's time; what the alarm lifecycle reads is on the detection itself (AlarmEvidence). */
@@ -133,7 +161,7 @@ export interface Detection {
   fault: boolean;
   /** Set by the caller once the failure model has scored the reading. */
   failureProbability: number | undefined;
-  /** [0,1], graded: the strongest of the novelty score (once per episode), drift, stuck and envelope. */
+  /** [0,1], graded: the strongest of pattern novelty (once per episode), drift, stuck and envelope. */
   anomalyScore: number;
   /** [0,1]: what the evidence says now, without the once-per-episode refractory; clears with the data. */
   evidence: number;
@@ -176,13 +204,16 @@ export const FAILURE_FEATURES = ['drift', 'driftRss', 'slope', 'proximity', 'env
 const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 2, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, k: 0 };
+  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0 };
 }
 
 /** A deep copy (the state is plain numbers in small objects): cheap enough to take per batch. */
 export function copyDetectorState(state: DetectorState): DetectorState {
-  const out: DetectorState = { version: 2, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, k: state.k };
-  for (const name in state.s) out.s[name] = { ...state.s[name]! };
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k };
+  for (const name in state.s) {
+    const s = state.s[name]!;
+    out.s[name] = { ...s, q: s.q.clone() };
+  }
   for (const key in state.p) out.p[key] = { ...state.p[key]! };
   return out;
 }
@@ -198,14 +229,20 @@ const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as cons
  */
 export function reviveDetectorState(value: unknown): DetectorState {
   const fresh = emptyDetectorState();
-  if (!isRecord(value) || value.version !== 2 || !finite(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !finite(value.u) || !finite(value.k)) return fresh;
+  // Version 2 had no pattern memory: its baselines carry on, the memory starts empty.
+  const version = isRecord(value) ? value.version : undefined;
+  if (!isRecord(value) || (version !== 2 && version !== 3) || !finite(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !finite(value.u) || !finite(value.k)) return fresh;
   const h = value.h;
   if (!finite(h.e) || !finite(h.m) || !finite(h.v) || !finite(h.n)) return fresh;
-  const out: DetectorState = { version: 2, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: value.u, k: value.k };
+  const v3 = version === 3;
+  if (v3 && (!finite(value.a) || !finite(value.an))) return fresh;
+  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => finite(s[k]))) return fresh;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x } as SensorState;
+    const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
+    if (!q) return fresh;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, q } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
@@ -246,8 +283,11 @@ export class StreamingDetector {
   private readonly warmNames: string[] = [];
   /** Envelopes by sensor name: a Map, so no name finds an inherited property. */
   private readonly envelopeOf: ReadonlyMap<string, Envelope>;
+  private readonly pattern: PatternSettings;
   constructor(settings: Partial<DetectorSettings> = {}, envelopes: Readonly<Record<string, Envelope>> = OPERATING_ENVELOPES) {
     this.settings = { ...DEFAULT_DETECTOR_SETTINGS, ...settings };
+    const cfg = this.settings;
+    this.pattern = { block: cfg.patternBlock, length: cfg.patternLength, vigilance: cfg.vigilance, learning: cfg.patternLearning };
     this.envelopeOf = new Map(Object.entries(envelopes));
   }
 
@@ -288,6 +328,10 @@ export class StreamingDetector {
     let slopeMax = 0;
     let proximity = -1;
     let rulHours: number | undefined;
+    // Pattern novelty of the blocks this reading completed (-1: none completed).
+    let novel = -1;
+    let novelSensor: string | undefined;
+    const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
     for (const name of names) {
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
@@ -300,11 +344,22 @@ export class StreamingDetector {
         }
       }
       let s = state.s[name];
+      const first = !s;
       if (!s) {
-        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0 };
+        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, q: new PatternMemory() };
         state.s[name] = s;
-        continue; // the first reading only starts the baseline
       }
+      if (learn && running) {
+        const nv = s.q.observe(x, capacity, this.pattern);
+        if (nv >= 0) {
+          const counted = s.q.j > cfg.patternWarmup ? nv : 0;
+          if (counted > novel) {
+            novel = counted;
+            novelSensor = name;
+          }
+        }
+      }
+      if (first) continue; // the first reading only starts the baseline
       const floor = 1e-6 + 1e-3 * Math.abs(s.m);
       const sd = Math.max(s.s, floor);
       const sdd = Math.max(s.ds, floor);
@@ -429,7 +484,6 @@ export class StreamingDetector {
       const tail = upperTail((short - h.m) / Math.sqrt(Math.max(h.v, 1e-9)));
       logLikelihood = Math.min(1, Math.log(1.0000000001 - (1 - tail)) / LOG_1E10);
     }
-    const novelty = Math.max(0, logLikelihood - state.u);
     const evidenceNow = this.calibrated(logLikelihood, cfg.evidenceCalibration);
     if (learn) {
       h.e = short;
@@ -438,13 +492,21 @@ export class StreamingDetector {
       const d = short - h.m;
       h.m += b * d;
       h.v += b * (d * d - h.v);
-      state.u = Math.max(state.u * (1 - 1 / cfg.refractoryReadings), logLikelihood);
       if (time > state.t) state.t = time;
+    }
+    // Pattern novelty, reported once per episode: only what goes beyond the recent novelty counts.
+    let noveltyScore = 0;
+    if (novel >= 0) {
+      const above = Math.max(0, novel - state.u);
+      // A stream whose patterns are always somewhat new (noise) must go further to score.
+      noveltyScore = above / (above + cfg.calibration + cfg.typicalNovelty * state.a);
+      state.u = Math.max(state.u * (1 - cfg.patternBlock / cfg.refractoryReadings), novel);
+      state.an++;
+      state.a += (novel - state.a) / Math.min(state.an, cfg.historyReadings);
     }
 
     const driftRss = Math.sqrt(driftSq);
     const driftScore = evidenceScore(driftRss);
-    const noveltyScore = this.calibrated(novelty, cfg.calibration);
     const stuckScore = stuck ? 0.6 : 0;
     const faultScore = status === 'fault' ? 0.9 : 0;
     const envelopeScore = envelope >= 0.5 ? envelope : 0;
@@ -464,6 +526,7 @@ export class StreamingDetector {
       else if (top === envelopeScore) [kind, lead] = ['envelope', envelopeSensor];
       else if (top === driftScore) [kind, lead] = ['drift', driftSensor];
       else if (top === stuckScore) [kind, lead] = ['stuck', stuckSensor];
+      else if (top === noveltyScore) [kind, lead] = ['novel', novelSensor];
       else if (pattern > surprise) [kind, lead] = ['pattern', patternSensor];
       else [kind, lead] = [sustained > cfg.shortReadings ? 'shift' : 'spike', surpriseSensor];
     }
