@@ -18,12 +18,16 @@
  *   combined over sensors as a root-sum-square;
  * - envelope (domain): the plant's hard operating limits; stuck (domain): an analog sensor that
  *   varied repeating one value far longer than it ever did.
- * Surprise and pattern are turned into an anomaly likelihood against what this stream has shown:
- * the short-term mean of the evidence against its own long-run distribution (so a bursty stream
- * must burst more than usual to score), reported once per episode (a refractory level that decays
- * over `refractoryReadings`), so the score ranks the onset of something new rather than saturating
- * while it lasts. `evidence` carries the unsuppressed level, which the alarm lifecycle uses to
- * decide when a condition has cleared.
+ * - novelty: each sensor's pattern memory (./pattern-memory.ts) says how new the shape of its
+ *   recent blocks of readings is, or how far a value went beyond every earlier one.
+ * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, drift, stuck and
+ * envelope. Novelty is reported once per episode (only what exceeds a refractory level, the
+ * largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
+ * something new rather than saturating while it lasts, and against the stream's usual novelty,
+ * so noise must go further to score. `evidence` is what the alarm lifecycle raises, sustains and
+ * clears incidents on: surprise and pattern turned into an anomaly likelihood against what this
+ * stream has shown (the short-term mean of the evidence against its own long-run distribution,
+ * so a bursty stream must burst more than usual), with drift, stuck and envelope.
  * Nothing is assumed about unknown columns: the domain parts apply only to sensors with an
  * operating envelope (src/lib/anomaly/operating-envelopes.ts).
  */
@@ -163,7 +167,7 @@ export interface Detection {
   failureProbability: number | undefined;
   /** [0,1], graded: the strongest of pattern novelty (once per episode), drift, stuck and envelope. */
   anomalyScore: number;
-  /** [0,1]: what the evidence says now, without the once-per-episode refractory; clears with the data. */
+  /** [0,1]: the anomaly likelihood now, with drift, stuck and envelope: what the alarm lifecycle reads; clears with the data. */
   evidence: number;
   /** [0,1]: sustained drift toward failure only (0.5 at `driftSigma`). */
   driftScore: number;
