@@ -98,6 +98,17 @@ describe('the alarm lifecycle', () => {
     expect(raises[1]!.reopened).toBe(true);
   });
 
+  it('does not call a condition reopened when what cleared before it was only recorded: nobody was told of it', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    // A lone outlier (recorded, low), quiet until it clears, then a sustained condition minutes later.
+    const events = feed(lifecycle, state, [unusual(T0, 1), ...seconds(1, 120, quiet), ...seconds(121, 10, (t, i) => unusual(t, i + 1))]);
+    const raise = events.find((e) => e.kind === 'raised' && e.priority === 'warning')!;
+    expect(raise.notify).toBe(true);
+    expect(raise.reopened).toBeUndefined();
+    expect(raise.incidentId).not.toBe(events[0]!.incidentId);
+  });
+
   it('raises critical at once for a fault or strong drift, and for a high failure probability once it persists', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     expect(lifecycle.priorityOf({ ...quiet(T0), fault: true })).toBe('critical');

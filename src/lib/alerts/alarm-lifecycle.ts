@@ -14,8 +14,8 @@
  *   sensors at once, strong drift, or the controller reporting a fault.
  * - Clearing has a deadband and an off-delay: the evidence must stay below `clearLevel` for
  *   `offDelayReadings` readings and `offDelayMs`, so a noisy signal near the threshold cannot
- *   chatter; a condition that comes back within `reopenMs` reopens its incident rather than
- *   raising a new one.
+ *   chatter; a condition that comes back within `reopenMs` of a notified incident's clearing
+ *   reopens that incident rather than raising a new one.
  * - Notifications: one card when an incident is raised (warning or critical), one when it
  *   escalates to critical, one when it clears; none while an operator has the equipment shelved
  *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
@@ -82,7 +82,7 @@ export interface AlarmState {
   /** Quiet since (time) and quiet readings, while an open incident's evidence is below the deadband. */
   q?: number;
   qn?: number;
-  /** Last cleared incident: id and when. */
+  /** Last cleared incident that was notified: id and when. */
   ci?: string;
   c?: number;
 }
@@ -214,8 +214,12 @@ export class AlarmLifecycle {
         // Those who were told it began are told it ended.
         const notify = state.n !== undefined && !shelved;
         events.push({ kind: 'cleared', incidentId: state.id, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
-        state.ci = state.id;
-        state.c = e.time;
+        // Only an incident someone was told of reopens: to an operator, a condition after one that
+        // was only recorded is new.
+        if (state.n !== undefined) {
+          state.ci = state.id;
+          state.c = e.time;
+        }
         for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o'] as const) delete state[k];
       }
     }
