@@ -6,6 +6,7 @@
  * and its state is a small JSON value that survives a round trip and cannot be poisoned.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { StreamingDetector, emptyDetectorState, reviveDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
@@ -193,6 +194,59 @@ describe('the streaming detector', () => {
     run(200, normalArm(noise(10)), state);
     detector.step(state, T0 + 201 * MIN, { temperature: 65 }, 'maintenance');
     expect(state.s.temperature!.n).toBe(1);
+  });
+
+  it('reads a version-2 state from before the pattern memory: its baselines carry on', () => {
+    const state = emptyDetectorState();
+    run(300, normalArm(noise(12)), state);
+    const json = JSON.parse(JSON.stringify(state)) as Record<string, unknown> & { s: Record<string, Record<string, unknown>> };
+    json.version = 2;
+    delete json.a;
+    delete json.an;
+    for (const s of Object.values(json.s)) delete s.q;
+    const revived = reviveDetectorState(json);
+    expect(revived.s.temperature!.m).toBe(state.s.temperature!.m);
+    expect(revived.s.temperature!.q.j).toBe(0);
+    expect(() => run(10, normalArm(noise(13)), revived, 300)).not.toThrow();
+  });
+
+  it('survives a stored state anyone may have patched: read or refused, never a throw or a score outside [0, 1]', () => {
+    const good = emptyDetectorState();
+    run(300, normalArm(noise(14)), good);
+    const json = JSON.stringify(good);
+    // Replace one value anywhere in the stored JSON with anything JSON can hold.
+    const paths: string[][] = [];
+    (function walk(v: unknown, path: string[]) {
+      paths.push(path);
+      if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+    })(JSON.parse(json), []);
+    fc.assert(
+      fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), fc.integer({ min: 1, max: 40 }), (path, value, readings) => {
+        const patched = JSON.parse(json) as Record<string, unknown>;
+        let at: Record<string, unknown> = patched;
+        for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+        at[path.at(-1)!] = value;
+        const state = reviveDetectorState(patched);
+        for (const d of run(readings, normalArm(noise(15)), state, 300)) {
+          expect(d.anomalyScore).toBeGreaterThanOrEqual(0);
+          expect(d.anomalyScore).toBeLessThanOrEqual(1);
+          expect(Number.isFinite(d.evidence)).toBe(true);
+        }
+      }),
+      { seed: 13, numRuns: 300 },
+    );
+  });
+
+  it('judges an absurd reading a device may send (a double near its limit) but learns nothing from it', () => {
+    const state = emptyDetectorState();
+    const n = noise(16);
+    const scores = run(400, (i) => ({ temperature: i === 200 ? 1.7e308 : i === 250 ? -1.7e308 : 65 + n(2.5), vibration: 0.5 + n(0.08) }), state);
+    for (const d of scores) for (const x of [d.anomalyScore, d.evidence, d.driftScore]) expect(x >= 0 && x <= 1).toBe(true);
+    // Past the plant's hard limit: the envelope says so.
+    expect(scores[200]!.envelopeScore).toBe(1);
+    expect(state.s.temperature!.m).toBeGreaterThan(60);
+    expect(state.s.temperature!.m).toBeLessThan(70);
+    expect(reviveDetectorState(JSON.parse(JSON.stringify(state))).s.temperature).toBeDefined();
   });
 
   it('takes any column name, __proto__ and constructor included, as an own property and nothing more', () => {

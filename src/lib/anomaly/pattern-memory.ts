@@ -78,7 +78,8 @@ function decode(text: string): number[] | undefined {
   return out;
 }
 
-const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** Finite and within 1e15, as the detector's own state (a patched memory cannot overflow its arithmetic). */
+const finite = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= 1e15;
 
 export class PatternMemory {
   /** Readings in the open block, and their sum. */

@@ -223,7 +223,11 @@ export function copyDetectorState(state: DetectorState): DetectorState {
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/**
+ * A number the detector could have stored: finite and within 1e15 (a petabyte counter fits), so
+ * a patched state cannot push its arithmetic past what doubles hold.
+ */
+const finite = (v: unknown): v is number => typeof v === 'number' && Math.abs(v) <= 1e15;
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
 
 /**
@@ -347,6 +351,8 @@ export class StreamingDetector {
           envelopeSensor = name;
         }
       }
+      // Beyond what a state may hold (see `finite`): judged by its envelope above, never learnt.
+      if (Math.abs(x) > 1e15) continue;
       let s = state.s[name];
       const first = !s;
       if (!s) {
@@ -462,7 +468,8 @@ export class StreamingDetector {
           const sa = Math.sqrt(p.aa);
           const sb = Math.sqrt(p.bb);
           const rho = p.ab / (sa * sb);
-          if (Math.abs(rho) >= cfg.minCorrelation) {
+          // |rho| > 1 cannot come from learning (a patched state): such a pair is only relearnt.
+          if (Math.abs(rho) >= cfg.minCorrelation && Math.abs(rho) <= 1) {
             const e = Math.abs(za / sa - rho * (zb / sb)) / Math.sqrt(Math.max(1 - rho * rho, 0.04));
             if (e > pattern) {
               pattern = e;
