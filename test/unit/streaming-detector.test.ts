@@ -262,5 +262,10 @@ describe('the streaming detector', () => {
     const revived = reviveDetectorState(JSON.parse(JSON.stringify(state)));
     expect(Object.getPrototypeOf(revived.s)).toBeNull();
     expect(Object.keys(revived.s).sort()).toEqual(['__proto__', 'constructor']);
+    // After maintenance the baselines start again, still as own properties only.
+    const after = detector.step(state, T0 + 100 * MIN, JSON.parse('{"__proto__": 5, "constructor": 3}') as Record<string, number>, 'maintenance');
+    expect(Object.getPrototypeOf(state.s)).toBeNull();
+    expect(state.s.constructor!.n).toBe(1);
+    expect(Number.isFinite(after.evidence)).toBe(true);
   });
 });

@@ -284,11 +284,26 @@ function failureSides(env: Envelope): { up: boolean; down: boolean } {
   return { up: env.limitHigh !== undefined, down: env.limitLow !== undefined };
 }
 
+/** A state's sensors and pairs by position in `names` (pairs at i * names.length + j, i < j), valid while the state keeps its `s` and `p`. */
+interface Layout {
+  names: readonly string[];
+  s: Record<string, SensorState>;
+  p: Record<string, PairState>;
+  sensors: (SensorState | undefined)[];
+  pairs: (PairState | undefined)[];
+  /** 1 where names[i] < names[j]: the pair is stored as "names[i]|names[j]". */
+  inOrder: Uint8Array;
+}
+
+const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((name, i) => name === b[i]);
+
 export class StreamingDetector {
   readonly settings: Readonly<DetectorSettings>;
   /** Scratch for one step (step is synchronous): warm sensors' clipped residuals, and their names. */
   private readonly zs: number[] = [];
-  private readonly warmNames: string[] = [];
+  private readonly warmAt: number[] = [];
+  /** Per state, its sensors and pairs by position in the names it was last stepped with: the hot path looks nothing up by name. */
+  private readonly layouts = new WeakMap<DetectorState, Layout>();
   /** Envelopes by sensor name: a Map, so no name finds an inherited property. */
   private readonly envelopeOf: ReadonlyMap<string, Envelope>;
   private readonly pattern: PatternSettings;
@@ -314,15 +329,16 @@ export class StreamingDetector {
     const running = status === undefined || status === 'running';
     // Back from maintenance: what was normal before may not be normal now.
     if (status === 'maintenance') {
-      state.s = {};
-      state.p = {};
+      state.s = dict();
+      state.p = dict();
     }
     const learn = time > state.t || cfg.learnLateReadings;
     const dtHours = state.t > 0 && time > state.t ? (time - state.t) / 3_600_000 : 0;
     const zs = this.zs;
-    const warmNames = this.warmNames;
+    const warmAt = this.warmAt;
     zs.length = 0;
-    warmNames.length = 0;
+    warmAt.length = 0;
+    const layout = this.layoutOf(state, names);
     let surprise = 0;
     let surpriseSensor: string | undefined;
     let unusual = 0;
@@ -340,7 +356,8 @@ export class StreamingDetector {
     let novel = -1;
     let novelSensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
-    for (const name of names) {
+    for (let at = 0; at < names.length; at++) {
+      const name = names[at]!;
       const x = features[name];
       if (x === null || x === undefined || !Number.isFinite(x)) continue;
       const env = this.envelopeOf.get(name);
@@ -353,12 +370,13 @@ export class StreamingDetector {
       }
       // Beyond what a state may hold (see `finite`): judged by its envelope above, never learnt.
       if (Math.abs(x) > 1e15) continue;
-      let s = state.s[name];
+      let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
         s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, q: new PatternMemory() };
         state.s[name] = s;
       }
+      layout.sensors[at] = s;
       if (learn && running) {
         const nv = s.q.observe(x, capacity, this.pattern);
         if (nv >= 0) {
@@ -418,7 +436,7 @@ export class StreamingDetector {
       }
       if (warm) {
         zs.push(Math.max(-cfg.clip, Math.min(cfg.clip, z)));
-        warmNames.push(name);
+        warmAt.push(at);
       }
       if (learn) {
         const stuckAfter = Math.max(cfg.stuckReadings, 3 * s.x);
@@ -451,18 +469,24 @@ export class StreamingDetector {
     // Pairs that move together: evidence when they come apart (standardised regression residual).
     let pattern = 0;
     let patternSensor: string | undefined;
-    for (let i = 0; i < warmNames.length; i++) {
-      for (let j = i + 1; j < warmNames.length; j++) {
-        const inOrder = warmNames[i]! < warmNames[j]!;
-        const a = inOrder ? warmNames[i]! : warmNames[j]!;
-        const b = inOrder ? warmNames[j]! : warmNames[i]!;
+    const count = names.length;
+    for (let i = 0; i < warmAt.length; i++) {
+      for (let j = i + 1; j < warmAt.length; j++) {
+        // A pair is stored once, under its names in order ("a|b", a < b).
+        const slot = warmAt[i]! * count + warmAt[j]!;
+        const inOrder = layout.inOrder[slot] === 1;
+        const ia = inOrder ? warmAt[i]! : warmAt[j]!;
         const za = inOrder ? zs[i]! : zs[j]!;
         const zb = inOrder ? zs[j]! : zs[i]!;
-        const key = this.pairKey(a, b);
-        let p = state.p[key];
+        let p = layout.pairs[slot];
         if (!p) {
-          p = { ab: 0, aa: 0, bb: 0 };
-          state.p[key] = p;
+          const key = this.pairKey(names[ia]!, names[inOrder ? warmAt[j]! : warmAt[i]!]!);
+          p = state.p[key];
+          if (!p) {
+            p = { ab: 0, aa: 0, bb: 0 };
+            state.p[key] = p;
+          }
+          layout.pairs[slot] = p;
         }
         if (p.aa > 0 && p.bb > 0) {
           const sa = Math.sqrt(p.aa);
@@ -473,12 +497,12 @@ export class StreamingDetector {
             const e = Math.abs(za / sa - rho * (zb / sb)) / Math.sqrt(Math.max(1 - rho * rho, 0.04));
             if (e > pattern) {
               pattern = e;
-              patternSensor = Math.abs(za / sa) >= Math.abs(zb / sb) ? a : b;
+              patternSensor = names[Math.abs(za / sa) >= Math.abs(zb / sb) ? ia : inOrder ? warmAt[j]! : warmAt[i]!];
             }
           }
         }
         if (learn) {
-          const rate = 1 / Math.min(state.s[a]!.n, cfg.baselineReadings);
+          const rate = 1 / Math.min(layout.sensors[ia]!.n, cfg.baselineReadings);
           p.ab += rate * (za * zb - p.ab);
           p.aa += rate * (za * za - p.aa);
           p.bb += rate * (zb * zb - p.bb);
@@ -544,6 +568,17 @@ export class StreamingDetector {
     const contributions = lead === undefined ? NO_CONTRIBUTIONS : this.contributions(state, features, lead, kind);
     const failure: FailureFeatures = { drift: driftMax, driftRss, slope: slopeMax, proximity, envelope };
     return { time, fault: status === 'fault', failureProbability: undefined, anomalyScore, evidence, driftScore, envelopeScore, kind, sustained, sensorsUnusual: unusual, contributions, features: failure, rulHours };
+  }
+
+  private layoutOf(state: DetectorState, names: readonly string[]): Layout {
+    const known = this.layouts.get(state);
+    if (known && known.s === state.s && known.p === state.p && (known.names === names || sameNames(known.names, names))) return known;
+    const n = names.length;
+    const inOrder = new Uint8Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) inOrder[i * n + j] = names[i]! < names[j]! ? 1 : 0;
+    const layout: Layout = { names, s: state.s, p: state.p, sensors: new Array<SensorState | undefined>(n), pairs: new Array<PairState | undefined>(n * n), inOrder };
+    this.layouts.set(state, layout);
+    return layout;
   }
 
   /** "a|b", made once per pair of names: the hot path allocates no strings. */
