@@ -265,7 +265,7 @@ describe('the streaming detector', () => {
     // After maintenance the baselines start again, still as own properties only.
     const after = detector.step(state, T0 + 100 * MIN, JSON.parse('{"__proto__": 5, "constructor": 3}') as Record<string, number>, 'maintenance');
     expect(Object.getPrototypeOf(state.s)).toBeNull();
-    expect(state.s.constructor!.n).toBe(1);
+    expect(state.s['constructor' as string]!.n).toBe(1);
     expect(Number.isFinite(after.evidence)).toBe(true);
   });
 });
