@@ -1,7 +1,8 @@
 /**
  * The one-patch-per-event baseline: how the recipe's function handles telemetry. Every event is
- * parsed, validated against the same models, scored by the same detector, written to the store
- * and patched onto its twin on its own, in arrival order.
+ * parsed, validated against the same models, scored by the plant's envelope rule (the recipe's
+ * scoring; not the streaming detector, whose cost is what the pipeline must earn back), written
+ * to the store and patched onto its twin on its own, in arrival order.
  */
 import type { TelemetryCatalog } from '../src/lib/telemetry/catalog.ts';
 import type { TelemetryStorePort, TwinsPort } from '../src/lib/ports.ts';
