@@ -78,8 +78,15 @@ function decode(text: string): number[] | undefined {
   return out;
 }
 
-/** Finite and within 1e15, as the detector's own state (a patched memory cannot overflow its arithmetic). */
-const finite = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= 1e15;
+/**
+ * The largest magnitude a detector state holds (a petabyte counter fits): a reading beyond it is
+ * never learnt, and a stored number beyond it is refused, so a patched state cannot push the
+ * arithmetic past what doubles hold.
+ */
+export const MAX_STORED = 1e15;
+
+/** A number a detector state could hold: finite and within MAX_STORED. */
+export const storable = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= MAX_STORED;
 
 export class PatternMemory {
   /** Readings in the open block, and their sum. */
@@ -114,7 +121,7 @@ export class PatternMemory {
   static revive(value: unknown): PatternMemory | undefined {
     if (typeof value !== 'object' || value === null) return undefined;
     const { c, b, j, lo, hi, w, k, n } = value as Record<string, unknown>;
-    if (!finite(c) || !finite(b) || !finite(j) || !finite(lo) || !finite(hi) || typeof w !== 'string' || typeof k !== 'string' || typeof n !== 'string') return undefined;
+    if (!storable(c) || !storable(b) || !storable(j) || !storable(lo) || !storable(hi) || typeof w !== 'string' || typeof k !== 'string' || typeof n !== 'string') return undefined;
     const window = decode(w);
     const protos = decode(k);
     const hits = Array.from(n, (ch) => DIGIT[ch.charCodeAt(0)] ?? -1);

@@ -33,7 +33,7 @@
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
-import { PatternMemory, type PatternSettings } from './pattern-memory.ts';
+import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 
 export const STREAMING_MODEL_VERSION = 'streaming-3';
 
@@ -223,11 +223,6 @@ export function copyDetectorState(state: DetectorState): DetectorState {
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-/**
- * A number the detector could have stored: finite and within 1e15 (a petabyte counter fits), so
- * a patched state cannot push its arithmetic past what doubles hold.
- */
-const finite = (v: unknown): v is number => typeof v === 'number' && Math.abs(v) <= 1e15;
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
 
 /**
@@ -239,22 +234,22 @@ export function reviveDetectorState(value: unknown): DetectorState {
   const fresh = emptyDetectorState();
   // Version 2 had no pattern memory: its baselines carry on, the memory starts empty.
   const version = isRecord(value) ? value.version : undefined;
-  if (!isRecord(value) || (version !== 2 && version !== 3) || !finite(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !finite(value.u) || !finite(value.k)) return fresh;
+  if (!isRecord(value) || (version !== 2 && version !== 3) || !storable(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !storable(value.u) || !storable(value.k)) return fresh;
   const h = value.h;
-  if (!finite(h.e) || !finite(h.m) || !finite(h.v) || !finite(h.n)) return fresh;
+  if (!storable(h.e) || !storable(h.m) || !storable(h.v) || !storable(h.n)) return fresh;
   const v3 = version === 3;
-  if (v3 && (!finite(value.a) || !finite(value.an))) return fresh;
+  if (v3 && (!storable(value.a) || !storable(value.an))) return fresh;
   const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
-    if (!isRecord(s) || !SENSOR_KEYS.every((k) => finite(s[k]))) return fresh;
+    if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
     out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, q } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
-    if (!isRecord(p) || !finite(p.ab) || !finite(p.aa) || !finite(p.bb)) return fresh;
+    if (!isRecord(p) || !storable(p.ab) || !storable(p.aa) || !storable(p.bb)) return fresh;
     out.p[key] = { ab: p.ab, aa: p.aa, bb: p.bb };
   }
   return out;
@@ -368,8 +363,8 @@ export class StreamingDetector {
           envelopeSensor = name;
         }
       }
-      // Beyond what a state may hold (see `finite`): judged by its envelope above, never learnt.
-      if (Math.abs(x) > 1e15) continue;
+      // Beyond what a state may hold: judged by its envelope above, never learnt.
+      if (Math.abs(x) > MAX_STORED) continue;
       let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
