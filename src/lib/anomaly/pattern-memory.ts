@@ -169,9 +169,20 @@ export class PatternMemory {
     v.push(range > 0 ? snap((value - this.lo) / range) : 0.5);
     if (v.length > D) v.shift();
     if (v.length < D) return 0;
+    // The nearest category (sum of absolute differences, stopping early once it cannot win).
     const count = this.hits.length;
-    const bi = this.nearest(v, D);
-    const best = bi < 0 ? 1 : nearestDistance / D;
+    let sumBest = Infinity;
+    let bi = -1;
+    for (let k = 0; k < count; k++) {
+      let sum = 0;
+      const at = k * D;
+      for (let i = 0; i < D && sum < sumBest; i++) sum += Math.abs(v[i]! - protos[at + i]!);
+      if (sum < sumBest) {
+        sumBest = sum;
+        bi = k;
+      }
+    }
+    const best = bi < 0 ? 1 : sumBest / D;
     if (bi >= 0 && best <= cfg.vigilance) {
       // Resonance: the category learns, and becomes the most recently matched (moves to the end).
       const hits = Math.min(MAX_HITS, this.hits[bi]! + 1);
@@ -185,7 +196,7 @@ export class PatternMemory {
       this.hits[count - 1] = hits;
     } else {
       // A new category; the memory forgets the category matched longest ago when it is full.
-      const keep = Math.max(0, Math.max(1, capacity) - 1);
+      const keep = Math.max(1, capacity) - 1;
       if (count > keep) {
         protos.splice(0, (count - keep) * D);
         this.hits.splice(0, count - keep);
@@ -195,26 +206,6 @@ export class PatternMemory {
     }
     return Math.max(best, beyond);
   }
-
-  /** Index of the category nearest to `v` (sum of absolute differences in `nearestDistance`), or -1. */
-  private nearest(v: readonly number[], D: number): number {
-    const protos = this.protos;
-    let best = Infinity;
-    let bi = -1;
-    for (let k = 0, count = this.hits.length; k < count; k++) {
-      let sum = 0;
-      const at = k * D;
-      for (let i = 0; i < D && sum < best; i++) sum += Math.abs(v[i]! - protos[at + i]!);
-      if (sum < best) {
-        best = sum;
-        bi = k;
-      }
-    }
-    nearestDistance = best;
-    return bi;
-  }
 }
-
-let nearestDistance = Infinity;
 
 const scratch: number[] = [];
