@@ -471,11 +471,13 @@ export class StreamingDetector {
         const slot = warmAt[i]! * count + warmAt[j]!;
         const inOrder = layout.inOrder[slot] === 1;
         const ia = inOrder ? warmAt[i]! : warmAt[j]!;
+        const ib = inOrder ? warmAt[j]! : warmAt[i]!;
         const za = inOrder ? zs[i]! : zs[j]!;
         const zb = inOrder ? zs[j]! : zs[i]!;
+        // Looked up by name once per state and layout, then by position.
         let p = layout.pairs[slot];
         if (!p) {
-          const key = this.pairKey(names[ia]!, names[inOrder ? warmAt[j]! : warmAt[i]!]!);
+          const key = `${names[ia]!}|${names[ib]!}`;
           p = state.p[key];
           if (!p) {
             p = { ab: 0, aa: 0, bb: 0 };
@@ -492,7 +494,7 @@ export class StreamingDetector {
             const e = Math.abs(za / sa - rho * (zb / sb)) / Math.sqrt(Math.max(1 - rho * rho, 0.04));
             if (e > pattern) {
               pattern = e;
-              patternSensor = names[Math.abs(za / sa) >= Math.abs(zb / sb) ? ia : inOrder ? warmAt[j]! : warmAt[i]!];
+              patternSensor = names[Math.abs(za / sa) >= Math.abs(zb / sb) ? ia : ib];
             }
           }
         }
@@ -574,19 +576,6 @@ export class StreamingDetector {
     const layout: Layout = { names, s: state.s, p: state.p, sensors: new Array<SensorState | undefined>(n), pairs: new Array<PairState | undefined>(n * n), inOrder };
     this.layouts.set(state, layout);
     return layout;
-  }
-
-  /** "a|b", made once per pair of names: the hot path allocates no strings. */
-  private readonly pairKeys = new Map<string, Map<string, string>>();
-  private pairKey(a: string, b: string): string {
-    let byB = this.pairKeys.get(a);
-    if (!byB) this.pairKeys.set(a, (byB = new Map()));
-    let key = byB.get(b);
-    if (key === undefined) {
-      if (byB.size > 1000) byB.clear();
-      byB.set(b, (key = `${a}|${b}`));
-    }
-    return key;
   }
 
   /** Shares of the evidence per sensor, from each one's distance to its baseline; the leading sensor first. */
