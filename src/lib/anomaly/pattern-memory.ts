@@ -190,19 +190,27 @@ export class PatternMemory {
       const at = bi * D;
       const last = protos.length - D;
       for (let i = 0; i < D; i++) scratch[i] = snap(protos[at + i]! + rate * (v[i]! - protos[at + i]!));
-      protos.copyWithin(at, at + D);
+      // Plain loops, not copyWithin or splice: those builtins box every number they move.
+      for (let i = at; i < last; i++) protos[i] = protos[i + D]!;
       for (let i = 0; i < D; i++) protos[last + i] = scratch[i]!;
-      this.hits.copyWithin(bi, bi + 1);
-      this.hits[count - 1] = hits;
+      const h = this.hits;
+      for (let k = bi; k < count - 1; k++) h[k] = h[k + 1]!;
+      h[count - 1] = hits;
     } else {
       // A new category; the memory forgets the category matched longest ago when it is full.
       const keep = Math.max(1, capacity) - 1;
-      if (count > keep) {
-        protos.splice(0, (count - keep) * D);
-        this.hits.splice(0, count - keep);
+      const drop = count > keep ? count - keep : 0;
+      const h = this.hits;
+      if (drop > 0) {
+        const from = drop * D;
+        for (let i = from; i < protos.length; i++) protos[i - from] = protos[i]!;
+        for (let k = drop; k < count; k++) h[k - drop] = h[k]!;
       }
-      for (let i = 0; i < D; i++) protos.push(v[i]!);
-      this.hits.push(1);
+      const at = (count - drop) * D;
+      for (let i = 0; i < D; i++) protos[at + i] = v[i]!;
+      protos.length = at + D;
+      h[count - drop] = 1;
+      h.length = count - drop + 1;
     }
     return Math.max(best, beyond);
   }
