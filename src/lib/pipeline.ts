@@ -72,6 +72,12 @@ export interface BatchResult {
   timings?: { twinStatesMs: number; scoreMs: number; storeMs: number; stopsMs: number; alertsMs: number; twinPatchesMs: number };
 }
 
+interface DetectorEntry {
+  stored: string | undefined;
+  state: DetectorState;
+  spare?: DetectorState;
+}
+
 interface DeviceWork {
   state: TwinState;
   kind: EquipmentKind;
@@ -110,8 +116,11 @@ export class TelemetryPipeline {
   private readonly now: () => number;
   private readonly twinProperties = new Map<string, ReadonlySet<string>>();
   private readonly detector: StreamingDetector;
-  /** Detector states of the twins this instance scores, with the JSON last seen on the twin. */
-  private readonly detectorStates = new Map<string, { stored: string | undefined; state: DetectorState }>();
+  /**
+   * Detector states of the twins this instance scores, with the JSON last seen on the twin, and a
+   * spare the batch's copy to roll back to is written into (so taking it allocates nothing).
+   */
+  private readonly detectorStates = new Map<string, DetectorEntry>();
   private readonly stopPolicy: StopPolicy | undefined;
   /** Action rows not yet stored (the write failed): written with the host's retry. */
   private unwrittenActions: MaintenanceActionRow[] = [];
@@ -140,7 +149,7 @@ export class TelemetryPipeline {
     const stored = storedDetectorState(twin);
     const state = mine && mine.state.t >= stored.t ? mine.state : stored;
     if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
-    this.detectorStates.set(twin.id, { stored: twin.detectorState, state });
+    this.detectorStates.set(twin.id, { stored: twin.detectorState, state, spare: mine?.spare });
     return state;
   }
 
@@ -150,7 +159,7 @@ export class TelemetryPipeline {
    * the cached twin did not show it): continue from the twin's state with this batch's readings
    * folded in, rather than overwrite what the other instance learnt.
    */
-  private adoptNewerDetectorState(detector: { stored: string | undefined; state: DetectorState }, twin: TwinState, before: DetectorState, work: DeviceWork): void {
+  private adoptNewerDetectorState(detector: DetectorEntry, twin: TwinState, before: DetectorState, work: DeviceWork): void {
     const theirs = storedDetectorState(twin);
     if (theirs.t <= before.t) return;
     for (const { reading } of inTimeOrder(work.scored)) this.detect(theirs, reading, work.kind);
@@ -205,7 +214,9 @@ export class TelemetryPipeline {
       // card ids): what the detector learnt from it is rolled back.
       for (const [deviceId, before] of detectorBefore) {
         const entry = this.detectorStates.get(deviceId);
-        if (entry) entry.state = before;
+        if (!entry) continue;
+        entry.spare = entry.state === before ? undefined : entry.state;
+        entry.state = before;
       }
       throw error;
     }
@@ -261,7 +272,11 @@ export class TelemetryPipeline {
       const work = owners[i]!;
       const reading = valid[i]!;
       const state = this.detectorStateOf(work.state);
-      if (!detectorBefore.has(work.state.id)) detectorBefore.set(work.state.id, copyDetectorState(state));
+      if (!detectorBefore.has(work.state.id)) {
+        const entry = this.detectorStates.get(work.state.id)!;
+        entry.spare = copyDetectorState(state, entry.spare);
+        detectorBefore.set(work.state.id, entry.spare);
+      }
       const d = this.detect(state, reading, work.kind);
       detections[i] = d;
       if (useEndpoint) inputs[i]!.derived = d.features as unknown as Record<string, number>;

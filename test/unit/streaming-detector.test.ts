@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamingDetector, emptyDetectorState, reviveDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector, copyDetectorState, emptyDetectorState, reviveDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
 const MIN = 60_000;
@@ -172,6 +172,28 @@ describe('the streaming detector', () => {
     const resumed = run(500, (i) => values[i]!, moved, 700);
     expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(700).map((d) => d.anomalyScore));
     expect(JSON.stringify(state).length).toBeLessThan(4096);
+  });
+
+  it('copies a state into a spare one, reusing it only when it has the same sensors, and the copy goes on alone', () => {
+    const n = noise(9);
+    const arm = normalArm(n);
+    const state = emptyDetectorState();
+    run(300, arm, state);
+    const spare = copyDetectorState(state);
+    run(50, arm, state, 300);
+    // Same sensors: the spare is written over, and holds exactly what the state holds now.
+    expect(copyDetectorState(state, spare)).toBe(spare);
+    expect(JSON.stringify(spare)).toBe(JSON.stringify(state));
+    const later = Array.from({ length: 100 }, (_, i) => arm());
+    expect(run(100, (i) => later[i - 350]!, spare, 350).map((d) => d.anomalyScore)).toEqual(run(100, (i) => later[i - 350]!, state, 350).map((d) => d.anomalyScore));
+    // Other sensors: a fresh copy, the spare untouched.
+    const other = emptyDetectorState();
+    run(10, () => ({ speed: 1.5 + n(0.1) }), other);
+    const before = JSON.stringify(spare);
+    const copy = copyDetectorState(other, spare);
+    expect(copy).not.toBe(spare);
+    expect(JSON.stringify(copy)).toBe(JSON.stringify(other));
+    expect(JSON.stringify(spare)).toBe(before);
   });
 
   it('scores but does not learn from a replayed older reading', () => {

@@ -236,6 +236,28 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('critical');
   });
 
+  it('scores the batches after a retried one exactly as if it had never failed, however often it failed', async () => {
+    const wobble = (i: number) => ({ temperature: 65 + Math.sin(i * 1.3), vibration: 0.5 + Math.sin(i * 0.7) / 50, pressure: 6 + Math.cos(i) / 10, status: 'running' });
+    const run = async (failures: number) => {
+      const h = plant();
+      await h.send(seconds(0, 60, wobble, 'n'));
+      const retried = seconds(60, 20, (i) => ({ ...wobble(60 + i), temperature: 66 + i / 4 }), 'm');
+      for (let f = 0; f < failures; f++) {
+        h.store.failNext.push(new AppError('store.http503', 'Data Explorer answered 503', { retryable: true }));
+        await expect(h.send(retried)).rejects.toThrow('503');
+      }
+      await h.send(retried);
+      await h.send(seconds(80, 20, (i) => wobble(80 + i), 'k'));
+      return [...h.store.telemetry.values()].filter((r) => r.MessageId.includes('|m:k')).map((r) => r.AnomalyScore);
+    };
+    const never = await run(0);
+    expect(never).toHaveLength(20);
+    expect(new Set(never).size).toBeGreaterThan(1);
+    // What the detector learnt from each failed attempt was rolled back: the same scores, to the last digit.
+    expect(await run(1)).toEqual(never);
+    expect(await run(3)).toEqual(never);
+  });
+
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
     const first = plant();
     const wobble = (i: number) => Math.sin(i * 1.7) * 0.3;

@@ -108,10 +108,17 @@ export class PatternMemory {
     return { c: this.c, b: this.b, j: this.j, lo: this.lo, hi: this.hi, w: encode(this.window), k: encode(this.protos), n: this.hits.map((h) => ALPHABET[h]!).join('') };
   }
 
-  clone(): PatternMemory {
-    const out = new PatternMemory();
-    Object.assign(out, { c: this.c, b: this.b, j: this.j, lo: this.lo, hi: this.hi, window: [...this.window], protos: [...this.protos], hits: [...this.hits] });
-    return out;
+  /** A copy, written into `into` when given (its arrays reused: nothing allocated once they are big enough). */
+  clone(into = new PatternMemory()): PatternMemory {
+    into.c = this.c;
+    into.b = this.b;
+    into.j = this.j;
+    into.lo = this.lo;
+    into.hi = this.hi;
+    copyArray(this.window, into.window);
+    copyArray(this.protos, into.protos);
+    copyArray(this.hits, into.hits);
+    return into;
   }
 
   /**
@@ -217,3 +224,8 @@ export class PatternMemory {
 }
 
 const scratch: number[] = [];
+
+function copyArray(from: readonly number[], to: number[]): void {
+  for (let i = 0; i < from.length; i++) to[i] = from[i]!;
+  to.length = from.length;
+}
