@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
 import { batch, iso } from '../support/plant.ts';
 
@@ -34,6 +35,33 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(a!.key).not.toBe(b!.key);
     // A replay of one message is still the same reading.
     expect(decodeBatch(after.bodies, after.meta, opts).readings[0]!.key).toBe(b!.key);
+  });
+
+  it('reads a device\'s time exactly as Date.parse does, and refuses a day or hour that does not exist', () => {
+    const two = (lo: number, hi: number) => fc.integer({ min: lo, max: hi }).map((n) => String(n).padStart(2, '0'));
+    const text = fc
+      .tuple(fc.integer({ min: 1990, max: 2030 }), two(0, 13), two(0, 32), two(0, 25), two(0, 61), two(0, 61), fc.stringMatching(/^(\.\d{0,10})?$/), fc.constantFrom('Z', 'z', '+00:00', ''))
+      .map(([y, mo, d, h, mi, sec, fraction, zone]) => `${y}-${mo}-${d}T${h}:${mi}:${sec}${fraction}${zone}`);
+    fc.assert(
+      fc.property(text, (timestamp) => {
+        const { bodies, meta } = batch([{ device: 'd', body: { timestamp, temperature: 1 } }]);
+        const { readings, deadLetters } = decodeBatch(bodies, meta, { now: Date.UTC(2031, 0, 1), maxClockSkewMs: 0 });
+        const parsed = Date.parse(timestamp);
+        // V8 rolls a day or hour that does not exist over (30 February is 1 March): a round trip of the fields tells.
+        const [y, mo, d, h, mi, sec] = timestamp.slice(0, 19).split(/[-T:]/).map(Number) as [number, number, number, number, number, number];
+        const u = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+        const exists = u.getUTCFullYear() === y && u.getUTCMonth() === mo - 1 && u.getUTCDate() === d && u.getUTCHours() === h && u.getUTCMinutes() === mi && u.getUTCSeconds() === sec;
+        const real = !Number.isNaN(parsed) && parsed >= Date.UTC(2000, 0, 1) && exists;
+        if (!real) {
+          expect(readings).toEqual([]);
+          expect(deadLetters[0]!.reason).toBe('envelope.badTimestamp');
+          return;
+        }
+        expect(readings[0]!.time).toBe(parsed);
+        expect(readings[0]!.timeIso).toBe(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/.test(timestamp) ? timestamp : new Date(parsed).toISOString());
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('reads 29 February in a leap year', () => {

@@ -124,17 +124,16 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
   const enqueuedArray = meta.enqueuedTimeUtcArray;
   const seqArray = meta.sequenceNumberArray;
 
+  // One envelope, refilled per event: what outlives the event (a reading, a dead letter) copies its fields.
+  const env: Envelope = { deviceId: undefined, messageId: undefined, partitionId, sequenceNumber: undefined, enqueuedRaw: undefined, creationRaw: undefined };
   for (let i = 0; i < bodies.length; i++) {
     const sys = sysArray?.[i];
     const seqRaw = seqArray?.[i] ?? sys?.['x-opt-sequence-number'];
-    const env: Envelope = {
-      deviceId: asString(sys?.['iothub-connection-device-id']),
-      messageId: asString(sys?.['message-id'] ?? sys?.['messageId']),
-      partitionId,
-      sequenceNumber: seqRaw === undefined ? undefined : Number(seqRaw),
-      enqueuedRaw: enqueuedArray?.[i] ?? sys?.['iothub-enqueuedtime'] ?? sys?.['x-opt-enqueued-time'],
-      creationRaw: sys?.['iothub-creation-time-utc'],
-    };
+    env.deviceId = asString(sys?.['iothub-connection-device-id']);
+    env.messageId = asString(sys?.['message-id'] ?? sys?.['messageId']);
+    env.sequenceNumber = seqRaw === undefined ? undefined : Number(seqRaw);
+    env.enqueuedRaw = enqueuedArray?.[i] ?? sys?.['iothub-enqueuedtime'] ?? sys?.['x-opt-enqueued-time'];
+    env.creationRaw = sys?.['iothub-creation-time-utc'];
     const body = bodies[i];
     if (!env.deviceId) {
       reject(deadLetters, env, body, 'envelope.noDevice', 'no iothub-connection-device-id system property: the event did not come through IoT Hub', now);
