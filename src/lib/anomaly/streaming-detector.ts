@@ -238,7 +238,7 @@ export function emptyDetectorState(): DetectorState {
   return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0 };
 }
 
-/** The number of keys of a prototype-free map that `other` has too: their count when both have the same keys, else -1. */
+/** How many keys two prototype-free maps have when they have the same ones, else -1. */
 function sharedKeys(a: Record<string, unknown>, other: Record<string, unknown>): number {
   let n = 0;
   for (const key in a) {
@@ -350,7 +350,6 @@ const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 const evidenceScore = (e: number) => clamp01(e / 2);
 const LOG_1E10 = Math.log(1e-10);
 const NO_CONTRIBUTIONS: Record<string, number> = Object.freeze({}) as Record<string, number>;
-
 
 /** A state's sensors and pairs by position in `names` (pairs at i * names.length + j, i < j), valid while the state keeps its `s` and `p`. */
 interface Layout {
