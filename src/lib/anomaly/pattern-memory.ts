@@ -215,9 +215,10 @@ export class PatternMemory {
       }
       const at = (count - drop) * D;
       for (let i = 0; i < D; i++) protos[at + i] = v[i]!;
-      protos.length = at + D;
       h[count - drop] = 1;
-      h.length = count - drop + 1;
+      // Shorter only when more than one category went (setting a length costs even when it does not change).
+      if (protos.length > at + D) protos.length = at + D;
+      if (h.length > count - drop + 1) h.length = count - drop + 1;
     }
     return Math.max(best, beyond);
   }
@@ -226,6 +227,7 @@ export class PatternMemory {
 const scratch: number[] = [];
 
 function copyArray(from: readonly number[], to: number[]): void {
+  // Setting an array's length goes through the runtime even when it does not change.
+  if (to.length > from.length) to.length = from.length;
   for (let i = 0; i < from.length; i++) to[i] = from[i]!;
-  to.length = from.length;
 }

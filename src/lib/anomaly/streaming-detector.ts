@@ -238,45 +238,29 @@ export function emptyDetectorState(): DetectorState {
   return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0 };
 }
 
-/** How many keys two prototype-free maps have when they have the same ones, else -1. */
-function sharedKeys(a: Record<string, unknown>, other: Record<string, unknown>): number {
-  let n = 0;
-  for (const key in a) {
-    if (other[key] === undefined) return -1;
-    n++;
-  }
-  let m = 0;
-  for (const _ in other) m++;
-  return m === n ? n : -1;
-}
-
 /**
  * A deep copy (the state is plain numbers in small objects). Written into `into` when that has the
  * same sensors and pairs, so the pipeline's per-batch copy to roll back to allocates nothing once a
  * device's sensors are known (a fresh copy was about 3.8 KB per device and batch).
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
-  if (!into || into === state || sharedKeys(state.s, into.s) < 0 || sharedKeys(state.p, into.p) < 0) {
-    const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k };
-    for (const name in state.s) {
-      const s = state.s[name]!;
-      out.s[name] = { ...s, q: s.q.clone() };
-    }
-    for (const key in state.p) out.p[key] = { ...state.p[key]! };
-    return out;
+  if (into && into !== state && copyInto(state, into)) return into;
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k };
+  for (const name in state.s) {
+    const s = state.s[name]!;
+    out.s[name] = { ...s, q: s.q.clone() };
   }
-  into.t = state.t;
-  into.h.e = state.h.e;
-  into.h.m = state.h.m;
-  into.h.v = state.h.v;
-  into.h.n = state.h.n;
-  into.u = state.u;
-  into.a = state.a;
-  into.an = state.an;
-  into.k = state.k;
+  for (const key in state.p) out.p[key] = { ...state.p[key]! };
+  return out;
+}
+
+/** Copies `state` over `into` when both have the same sensors and pairs; false (and `into` left to be dropped) otherwise. */
+function copyInto(state: DetectorState, into: DetectorState): boolean {
+  let sensors = 0;
   for (const name in state.s) {
     const from = state.s[name]!;
-    const to = into.s[name]!;
+    const to = into.s[name];
+    if (!to) return false;
     to.n = from.n;
     to.m = from.m;
     to.s = from.s;
@@ -288,15 +272,30 @@ export function copyDetectorState(state: DetectorState, into?: DetectorState): D
     to.r = from.r;
     to.x = from.x;
     from.q.clone(to.q);
+    sensors++;
   }
+  let pairs = 0;
   for (const key in state.p) {
     const from = state.p[key]!;
-    const to = into.p[key]!;
+    const to = into.p[key];
+    if (!to) return false;
     to.ab = from.ab;
     to.aa = from.aa;
     to.bb = from.bb;
+    pairs++;
   }
-  return into;
+  // Nothing more in `into` than in `state` (a sensor it no longer has would come back on a rollback).
+  if (Object.keys(into.s).length !== sensors || Object.keys(into.p).length !== pairs) return false;
+  into.t = state.t;
+  into.h.e = state.h.e;
+  into.h.m = state.h.m;
+  into.h.v = state.h.v;
+  into.h.n = state.h.n;
+  into.u = state.u;
+  into.a = state.a;
+  into.an = state.an;
+  into.k = state.k;
+  return true;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
