@@ -61,6 +61,31 @@ describe('the pattern memory', () => {
     expect(JSON.stringify(memory).length).toBeLessThan(200);
   });
 
+  it('gives up its oldest categories at once when its share shrinks (a sensor joined), keeping those matched last', () => {
+    const memory = new PatternMemory();
+    let seed = 3;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    feed(memory, Array.from({ length: 400 }, () => random() * 10), 12);
+    expect(memory.hits).toHaveLength(12);
+    const newest = memory.protos.slice(-2 * settings.length);
+    // One more block of noise under a share of 3: the two matched last and the new one remain.
+    feed(memory, [random() * 10, random() * 10], 3);
+    expect(memory.hits).toHaveLength(3);
+    expect(memory.protos).toHaveLength(3 * settings.length);
+    expect(memory.protos.slice(0, 2 * settings.length)).toEqual(newest);
+    expect(PatternMemory.revive(JSON.parse(JSON.stringify(memory)))).toEqual(memory);
+  });
+
+  it('copies itself into another memory, longer or shorter, which then holds exactly the same', () => {
+    const small = new PatternMemory();
+    feed(small, cycle(16, 64), 4);
+    const big = new PatternMemory();
+    let seed = 5;
+    feed(big, Array.from({ length: 400 }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 10), 12);
+    expect(JSON.stringify(small.clone(big))).toBe(JSON.stringify(small));
+    expect(JSON.stringify(big.clone(new PatternMemory()))).toBe(JSON.stringify(small));
+  });
+
   it('continues from its JSON exactly as if it had never stopped', () => {
     const values = [...cycle(16, 16 * 10), ...cycle(10, 10 * 10, 2, 7), ...cycle(16, 16 * 5)];
     const straight = feed(new PatternMemory(), values, 8);

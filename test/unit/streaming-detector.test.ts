@@ -186,14 +186,18 @@ describe('the streaming detector', () => {
     expect(JSON.stringify(spare)).toBe(JSON.stringify(state));
     const later = Array.from({ length: 100 }, (_, i) => arm());
     expect(run(100, (i) => later[i - 350]!, spare, 350).map((d) => d.anomalyScore)).toEqual(run(100, (i) => later[i - 350]!, state, 350).map((d) => d.anomalyScore));
-    // Other sensors: a fresh copy, the spare untouched.
+    // Other sensors, or one sensor more in the spare: a fresh copy (pairs and all), never the spare.
     const other = emptyDetectorState();
-    run(10, () => ({ speed: 1.5 + n(0.1) }), other);
-    const before = JSON.stringify(spare);
+    run(60, () => ({ speed: 1.5 + n(0.1), load: 250 + n(30) }), other);
+    expect(Object.keys(other.p)).toHaveLength(1);
     const copy = copyDetectorState(other, spare);
     expect(copy).not.toBe(spare);
     expect(JSON.stringify(copy)).toBe(JSON.stringify(other));
-    expect(JSON.stringify(spare)).toBe(before);
+    const wider = copyDetectorState(state);
+    run(60, () => ({ ...arm(), speed: 1.5 + n(0.1) }), wider, 450);
+    const narrow = copyDetectorState(state);
+    expect(copyDetectorState(narrow, wider)).not.toBe(wider);
+    expect(JSON.stringify(copyDetectorState(narrow, wider))).toBe(JSON.stringify(narrow));
   });
 
   it('scores but does not learn from a replayed older reading', () => {
