@@ -193,11 +193,21 @@ describe('the streaming detector', () => {
     const copy = copyDetectorState(other, spare);
     expect(copy).not.toBe(spare);
     expect(JSON.stringify(copy)).toBe(JSON.stringify(other));
-    const wider = copyDetectorState(state);
-    run(60, () => ({ ...arm(), speed: 1.5 + n(0.1) }), wider, 450);
+    const withArm = () => ({ ...arm(), speed: 1.5 + n(0.1) });
     const narrow = copyDetectorState(state);
-    expect(copyDetectorState(narrow, wider)).not.toBe(wider);
-    expect(JSON.stringify(copyDetectorState(narrow, wider))).toBe(JSON.stringify(narrow));
+    // A sensor more, not yet warm enough to be paired; then the same sensors with the pairs it has since.
+    const extraSensor = copyDetectorState(state);
+    run(10, withArm, extraSensor, 450);
+    const extraPairs = copyDetectorState(extraSensor);
+    run(40, withArm, extraPairs, 460);
+    expect(Object.keys(extraSensor.p)).toEqual(Object.keys(narrow.p));
+    expect(Object.keys(extraPairs.s)).toEqual(Object.keys(extraSensor.s));
+    for (const [from, into] of [[narrow, extraSensor], [extraSensor, extraPairs], [extraPairs, copyDetectorState(extraSensor)]] as const) {
+      const before = JSON.stringify(from);
+      const out = copyDetectorState(from, into);
+      expect(out).not.toBe(into);
+      expect(JSON.stringify(out)).toBe(before);
+    }
   });
 
   it('scores but does not learn from a replayed older reading', () => {
