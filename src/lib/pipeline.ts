@@ -140,17 +140,19 @@ export class TelemetryPipeline {
   }
 
   /**
-   * The detector state to continue from: this instance's own, unless the twin holds a newer one
-   * (another instance scored the device since, e.g. before a partition moved back here).
+   * The detector state to continue from (with its spare): this instance's own, unless the twin
+   * holds a newer one (another instance scored the device since, e.g. before a partition moved
+   * back here).
    */
-  private detectorStateOf(twin: TwinState): DetectorState {
+  private detectorEntryOf(twin: TwinState): DetectorEntry {
     const mine = this.detectorStates.get(twin.id);
-    if (mine && mine.stored === twin.detectorState) return mine.state;
+    if (mine && mine.stored === twin.detectorState) return mine;
     const stored = storedDetectorState(twin);
     const state = mine && mine.state.t >= stored.t ? mine.state : stored;
     if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
-    this.detectorStates.set(twin.id, { stored: twin.detectorState, state, spare: mine?.spare });
-    return state;
+    const entry: DetectorEntry = { stored: twin.detectorState, state, spare: mine?.spare };
+    this.detectorStates.set(twin.id, entry);
+    return entry;
   }
 
   /**
@@ -215,7 +217,8 @@ export class TelemetryPipeline {
       for (const [deviceId, before] of detectorBefore) {
         const entry = this.detectorStates.get(deviceId);
         if (!entry) continue;
-        entry.spare = entry.state === before ? undefined : entry.state;
+        // The failed attempt's state becomes the spare (copyDetectorState never copies a state into itself).
+        entry.spare = entry.state;
         entry.state = before;
       }
       throw error;
@@ -271,13 +274,12 @@ export class TelemetryPipeline {
     for (let i = 0; i < valid.length; i++) {
       const work = owners[i]!;
       const reading = valid[i]!;
-      const state = this.detectorStateOf(work.state);
+      const entry = this.detectorEntryOf(work.state);
       if (!detectorBefore.has(work.state.id)) {
-        const entry = this.detectorStates.get(work.state.id)!;
-        entry.spare = copyDetectorState(state, entry.spare);
+        entry.spare = copyDetectorState(entry.state, entry.spare);
         detectorBefore.set(work.state.id, entry.spare);
       }
-      const d = this.detect(state, reading, work.kind);
+      const d = this.detect(entry.state, reading, work.kind);
       detections[i] = d;
       if (useEndpoint) inputs[i]!.derived = d.features as unknown as Record<string, number>;
     }
