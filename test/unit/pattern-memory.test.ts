@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PatternMemory, type PatternSettings } from '../../src/lib/anomaly/pattern-memory.ts';
+import { rng } from '../../src/simulator/scenarios.ts';
 
 const settings: PatternSettings = { block: 2, length: 4, vigilance: 0.1, learning: 0.01 };
 
@@ -17,6 +18,12 @@ function feed(memory: PatternMemory, values: readonly number[], capacity = 32): 
   }
   return out;
 }
+
+/** Uniform noise in [0, 10) from a seeded stream: nearly every pattern of it is new. */
+const noise = (seed: number) => {
+  const random = rng(seed);
+  return (count: number) => Array.from({ length: count }, () => random() * 10);
+};
 
 /** A cycle of `period` readings: up for half, down for half (a batch rhythm). */
 const cycle = (period: number, count: number, low = 0, high = 10) => Array.from({ length: count }, (_, i) => (i % period < period / 2 ? high : low));
@@ -52,10 +59,7 @@ describe('the pattern memory', () => {
 
   it('keeps at most `capacity` categories, forgetting the one matched longest ago', () => {
     const memory = new PatternMemory();
-    // Noise: nearly every pattern is new.
-    let seed = 1;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    feed(memory, Array.from({ length: 4000 }, () => random() * 10), 6);
+    feed(memory, noise(1)(4000), 6);
     expect(memory.hits).toHaveLength(6);
     expect(memory.protos).toHaveLength(6 * settings.length);
     expect(JSON.stringify(memory).length).toBeLessThan(200);
@@ -63,13 +67,12 @@ describe('the pattern memory', () => {
 
   it('gives up its oldest categories at once when its share shrinks (a sensor joined), keeping those matched last', () => {
     const memory = new PatternMemory();
-    let seed = 3;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    feed(memory, Array.from({ length: 400 }, () => random() * 10), 12);
+    const values = noise(3);
+    feed(memory, values(400), 12);
     expect(memory.hits).toHaveLength(12);
     const newest = memory.protos.slice(-2 * settings.length);
     // One more block of noise under a share of 3: the two matched last and the new one remain.
-    feed(memory, [random() * 10, random() * 10], 3);
+    feed(memory, values(2), 3);
     expect(memory.hits).toHaveLength(3);
     expect(memory.protos).toHaveLength(3 * settings.length);
     expect(memory.protos.slice(0, 2 * settings.length)).toEqual(newest);
@@ -80,8 +83,7 @@ describe('the pattern memory', () => {
     const small = new PatternMemory();
     feed(small, cycle(16, 64), 4);
     const big = new PatternMemory();
-    let seed = 5;
-    feed(big, Array.from({ length: 400 }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 10), 12);
+    feed(big, noise(5)(400), 12);
     expect(JSON.stringify(small.clone(big))).toBe(JSON.stringify(small));
     expect(JSON.stringify(big.clone(new PatternMemory()))).toBe(JSON.stringify(small));
   });
