@@ -634,13 +634,27 @@ export class StreamingDetector {
     let lead: string | undefined;
     if (anomalyScore >= 0.5 || evidence >= 0.5) {
       const top = Math.max(anomalyScore, evidence);
+      // Plain assignments: destructuring a literal here sent V8 back to the interpreter hundreds of times a run.
       if (top === faultScore) kind = 'fault';
-      else if (top === envelopeScore) [kind, lead] = ['envelope', envelopeSensor];
-      else if (top === driftScore) [kind, lead] = ['drift', driftSensor];
-      else if (top === stuckScore) [kind, lead] = ['stuck', stuckSensor];
-      else if (top === noveltyScore) [kind, lead] = ['novel', novelSensor];
-      else if (pattern > surprise) [kind, lead] = ['pattern', patternSensor];
-      else [kind, lead] = [sustained > cfg.shortReadings ? 'shift' : 'spike', surpriseSensor];
+      else if (top === envelopeScore) {
+        kind = 'envelope';
+        lead = envelopeSensor;
+      } else if (top === driftScore) {
+        kind = 'drift';
+        lead = driftSensor;
+      } else if (top === stuckScore) {
+        kind = 'stuck';
+        lead = stuckSensor;
+      } else if (top === noveltyScore) {
+        kind = 'novel';
+        lead = novelSensor;
+      } else if (pattern > surprise) {
+        kind = 'pattern';
+        lead = patternSensor;
+      } else {
+        kind = sustained > cfg.shortReadings ? 'shift' : 'spike';
+        lead = surpriseSensor;
+      }
     }
     const contributions = lead === undefined ? NO_CONTRIBUTIONS : this.contributions(state, features, lead, kind);
     const failure = new FailureFeaturesOf(driftMax, driftRss, slopeMax, proximity, envelope);
