@@ -288,9 +288,10 @@ export class TelemetryPipeline {
     for (let i = 0; i < owners.length; i++) {
       const d = detections[i]!;
       const e = scoring.results?.[i];
+      // Without the endpoint the detection is the score: one object fewer per reading for the collector.
       const score: ScoreResult =
         e === undefined
-          ? { anomalyScore: d.anomalyScore, failureProbability: undefined, rulHours: d.rulHours, contributions: d.contributions, modelVersion: STREAMING_MODEL_VERSION }
+          ? d
           : {
               anomalyScore: Math.max(d.anomalyScore, e.anomalyScore),
               failureProbability: e.failureProbability,

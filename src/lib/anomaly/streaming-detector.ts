@@ -184,6 +184,8 @@ export interface Detection {
   features: FailureFeatures;
   /** Hours until a drifting sensor reaches its hard limit at its current slope, when one is heading there. */
   rulHours: number | undefined;
+  /** STREAMING_MODEL_VERSION: with it a detection is a complete score (the pipeline stores it as one when no endpoint adds to it). */
+  modelVersion: string;
 }
 
 /**
@@ -212,6 +214,7 @@ class FailureFeaturesOf implements FailureFeatures {
 
 class DetectionOf implements Detection {
   failureProbability: number | undefined = undefined;
+  modelVersion = STREAMING_MODEL_VERSION;
   constructor(
     public time: number,
     public fault: boolean,
