@@ -90,6 +90,31 @@ describe('the streaming detector', () => {
     expect(down.every((d) => d.driftScore < 0.5)).toBe(true);
   });
 
+  it('scores an anomaly of minutes for its minutes when two sensors are off together, and falls back once they return', () => {
+    const n = noise(5);
+    const SEC = 1000;
+    // A pump at one reading a second (no names it knows): flow and current off by 4 spreads for five minutes.
+    const off = (i: number) => i >= 1500 && i < 1800;
+    const scores = run(2400, (i) => ({ flow: 10 + n(1) + (off(i) ? 4 : 0), current: 5 + n(0.5) - (off(i) ? 2 : 0), head: 30 + n(2) }), emptyDetectorState(), 0, SEC);
+    const during = scores.slice(1530, 1800);
+    expect(during.filter((d) => d.anomalyScore >= 0.5).length / during.length).toBeGreaterThan(0.95);
+    expect(during.filter((d) => d.kind === 'shift').length / during.length).toBeGreaterThan(0.9);
+    expect(['flow', 'current']).toContain(Object.keys(during[100]!.contributions)[0]);
+    // Half a minute after they are back it is over: no more than noise scores, before or after.
+    const after = scores.slice(1830);
+    expect(after.filter((d) => d.kind === 'shift')).toHaveLength(0);
+    expect(after.filter((d) => d.anomalyScore >= 0.5).length).toBeLessThanOrEqual(2);
+    expect(scores.slice(1000, 1500).filter((d) => d.anomalyScore >= 0.5).length).toBeLessThanOrEqual(2);
+  });
+
+  it('reports one sensor off alone at its onset, not for as long as it lasts (a univariate stream is ranked by novelty)', () => {
+    const n = noise(5);
+    const off = (i: number) => i >= 1500 && i < 1800;
+    const scores = run(2400, (i) => ({ flow: 10 + n(1) + (off(i) ? 4 : 0), current: 5 + n(0.5), head: 30 + n(2) }), emptyDetectorState(), 0, 1000);
+    expect(Math.max(...scores.slice(1500, 1520).map((d) => d.anomalyScore))).toBeGreaterThanOrEqual(0.5);
+    expect(scores.slice(1530, 1800).filter((d) => d.anomalyScore >= 0.5).length).toBeLessThan(27);
+  });
+
   it('keeps learning: a level shift that does not head toward failure becomes the new normal', () => {
     const n = noise(4);
     const scores = run(6000, (i) => ({ flow: 10 + n(1) + (i >= 3000 ? 6 : 0) }));

@@ -19,12 +19,15 @@
  * - envelope (domain): the plant's hard operating limits; stuck (domain): an analog sensor that
  *   varied repeating one value far longer than it ever did.
  * - novelty: each sensor's pattern memory (./pattern-memory.ts) says how new the shape of its
- *   recent blocks of readings is, or how far a value went beyond every earlier one.
- * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, drift, stuck and
- * envelope. Novelty is reported once per episode (only what exceeds a refractory level, the
- * largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
+ *   recent blocks of readings is, or how far a value went beyond every earlier one;
+ * - deviation: the second-largest sensor's distance from its baseline, averaged over
+ *   `levelReadings`: two or more sensors off together, for as long as they stay off.
+ * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, drift,
+ * stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
+ * the largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
- * so noise must go further to score. `evidence` is what the alarm lifecycle raises, sustains and
+ * so noise must go further to score; deviation keeps an anomaly of several sensors flagged while
+ * it lasts (the baselines learn at half rate meanwhile), and a single series never has it. `evidence` is what the alarm lifecycle raises, sustains and
  * clears incidents on: surprise and pattern turned into an anomaly likelihood against what this
  * stream has shown (the short-term mean of the evidence against its own long-run distribution,
  * so a bursty stream must burst more than usual), with drift, stuck and envelope.
@@ -35,7 +38,7 @@ import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-3';
+export const STREAMING_MODEL_VERSION = 'streaming-4';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -52,6 +55,11 @@ export interface DetectorSettings {
   warmupReadings: number;
   /** Level shift toward failure, in baseline spreads, at which drift scores 0.5. */
   driftSigma: number;
+  /**
+   * Equipment deviation (the second-largest sensor's distance from its baseline, in spreads,
+   * averaged over `levelReadings`) at which it scores 0.5: two sensors that stay off together.
+   */
+  deviationSigma: number;
   /** Readings in a row with one value that make a varying sensor "stuck". */
   stuckReadings: number;
   /** Huber clip, in spreads: a reading beyond it moves the baseline as if it were this far. */
@@ -93,6 +101,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   levelReadings: 30,
   warmupReadings: 30,
   driftSigma: 3,
+  deviationSigma: 2,
   stuckReadings: 30,
   clip: 5,
   calibration: 0.027,
@@ -153,6 +162,8 @@ export interface DetectorState {
   an: number;
   /** Readings in a row that are unusual themselves with evidence at the warning level (alarm on-delay). */
   k: number;
+  /** Equipment deviation: the second-largest sensor's clipped distance from its baseline (spreads), averaged over `levelReadings`. */
+  d: number;
 }
 
 /** `novel`: a shape or a value the stream has not shown before; `pattern`: sensors that move together came apart. */
@@ -238,7 +249,7 @@ class DetectionOf implements Detection {
 const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0 };
+  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0, d: 0 };
 }
 
 /**
@@ -248,7 +259,7 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k };
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k, d: state.d };
   for (const name in state.s) {
     const s = state.s[name]!;
     out.s[name] = { ...s, q: s.q.clone() };
@@ -298,6 +309,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.a = state.a;
   into.an = state.an;
   into.k = state.k;
+  into.d = state.d;
   return true;
 }
 
@@ -318,7 +330,9 @@ export function reviveDetectorState(value: unknown): DetectorState {
   if (!storable(h.e) || !storable(h.m) || !storable(h.v) || !storable(h.n)) return fresh;
   const v3 = version === 3;
   if (v3 && (!storable(value.a) || !storable(value.an))) return fresh;
-  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k };
+  // A state stored before the equipment deviation existed starts it at 0.
+  const d = v3 && storable(value.d) && value.d >= 0 ? value.d : 0;
+  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k, d };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
@@ -403,6 +417,7 @@ export class StreamingDetector {
     if (status === 'maintenance') {
       state.s = dict();
       state.p = dict();
+      state.d = 0;
     }
     const learn = time > state.t || cfg.learnLateReadings;
     const dtHours = state.t > 0 && time > state.t ? (time - state.t) / 3_600_000 : 0;
@@ -416,6 +431,10 @@ export class StreamingDetector {
     const layout = this.layoutOf(state, names);
     let surprise = 0;
     let surpriseSensor: string | undefined;
+    // The two warm sensors furthest from their baselines (clipped spreads): the second is how far the equipment as a whole is off.
+    let farthest = 0;
+    let farthestSensor: string | undefined;
+    let second = 0;
     let unusual = 0;
     let stuck = 0;
     let stuckSensor: string | undefined;
@@ -431,6 +450,7 @@ export class StreamingDetector {
     let novel = -1;
     let novelSensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
+    const offTogether = state.d >= cfg.deviationSigma;
     for (let at = 0; at < names.length; at++) {
       const name = names[at]!;
       const x = features[name];
@@ -476,6 +496,14 @@ export class StreamingDetector {
       }
       const warm = s.n >= cfg.warmupReadings;
       if (warm && Math.abs(z) > 3) unusual++;
+      if (warm) {
+        const off = Math.min(Math.abs(z), cfg.clip);
+        if (off > farthest) {
+          second = farthest;
+          farthest = off;
+          farthestSensor = name;
+        } else if (off > second) second = off;
+      }
       const repeated = x === s.l;
       // Level shift of the fast level from the baseline, toward the failure side (domain sensors only).
       const shift = (s.f - s.m) / sd;
@@ -527,7 +555,7 @@ export class StreamingDetector {
         if (running && s.r < stuckAfter) {
           s.n++;
           // Never frozen: slower while this reading is an outlier or the level heads toward a limit.
-          const slow = (Math.abs(z) > cfg.clip ? cfg.outlierLearning : 1) * (towardFailure ? 0.25 : 1);
+          const slow = (Math.abs(z) > cfg.clip || offTogether ? cfg.outlierLearning : 1) * (towardFailure ? 0.25 : 1);
           const a = slow / Math.min(s.n, cfg.baselineReadings);
           s.m += a * Math.max(-cfg.clip, Math.min(cfg.clip, z)) * sd;
           s.s += a * (Math.abs(x - s.m) * 1.2533 - s.s);
@@ -625,7 +653,14 @@ export class StreamingDetector {
     const stuckScore = stuck ? 0.6 : 0;
     const faultScore = status === 'fault' ? 0.9 : 0;
     const envelopeScore = envelope >= 0.5 ? envelope : 0;
-    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore);
+    // Equipment deviation: two or more sensors off together for a while (only while running: a
+    // stopped machine's readings are off by nature). It lasts as long as they stay off, so an anomaly
+    // of minutes scores for its minutes; one sensor alone never makes it, so a univariate stream
+    // is scored by novelty alone.
+    const deviation = state.d + ((running ? second : 0) - state.d) / Math.min(Math.max(h.n, 1), cfg.levelReadings);
+    if (learn) state.d = deviation;
+    const deviationScore = (deviation * deviation) / (deviation * deviation + cfg.deviationSigma * cfg.deviationSigma);
+    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
     // short-term mean does not count), while the evidence stands at the warning level.
@@ -651,6 +686,9 @@ export class StreamingDetector {
       } else if (top === noveltyScore) {
         kind = 'novel';
         lead = novelSensor;
+      } else if (top === deviationScore) {
+        kind = 'shift';
+        lead = farthestSensor;
       } else if (pattern > surprise) {
         kind = 'pattern';
         lead = patternSensor;
