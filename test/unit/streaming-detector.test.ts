@@ -75,6 +75,9 @@ describe('the streaming detector', () => {
     const scores = run(3000, (i) => ({ flow: 10 + n(1) + (i >= 2400 && i < 2430 ? 8 : 0) }));
     expect(Math.max(...scores.slice(2400, 2410).map((d) => d.evidence))).toBeGreaterThanOrEqual(0.5);
     expect(scores[2420]!.sustained).toBeGreaterThanOrEqual(5);
+    // Named for what it is: a spike while it is young, a shift once it has lasted more than `shortReadings`.
+    expect(scores.slice(2402, 2406).map((d) => d.kind)).toEqual(['spike', 'spike', 'spike', 'spike']);
+    expect(scores.slice(2406, 2430).every((d) => d.kind === 'shift')).toBe(true);
     // Ten readings after it ended the evidence is back under the clearing level.
     expect(Math.max(...scores.slice(2440, 2600).map((d) => d.evidence))).toBeLessThan(0.35);
   });
@@ -85,6 +88,10 @@ describe('the streaming detector', () => {
     const firstUp = up.findIndex((d) => d.driftScore >= 0.5);
     expect(firstUp).toBeGreaterThan(400);
     expect(firstUp).toBeLessThan(460);
+    // Named drift once it is the strongest evidence (the first readings are a shift), led by vibration.
+    const drift = up.slice(firstUp).filter((d) => d.kind === 'drift');
+    expect(drift.length).toBeGreaterThan(100);
+    expect(Object.keys(drift[0]!.contributions)[0]).toBe('vibration');
     // Vibration falling is not wear: its failure side is up.
     const down = run(600, (i) => ({ vibration: 0.5 + n(0.08) - (i >= 400 ? 0.3 : 0) }));
     expect(down.every((d) => d.driftScore < 0.5)).toBe(true);
@@ -113,6 +120,15 @@ describe('the streaming detector', () => {
     const scores = run(2400, (i) => ({ flow: 10 + n(1) + (off(i) ? 4 : 0), current: 5 + n(0.5), head: 30 + n(2) }), emptyDetectorState(), 0, 1000);
     expect(Math.max(...scores.slice(1500, 1520).map((d) => d.anomalyScore))).toBeGreaterThanOrEqual(0.5);
     expect(scores.slice(1530, 1800).filter((d) => d.anomalyScore >= 0.5).length).toBeLessThan(27);
+  });
+
+  it('calls one reading beyond its hard operating limit an envelope breach, led by that sensor', () => {
+    const n = noise(3);
+    const scores = run(600, (i) => ({ temperature: 65 + n(2.5) + (i === 500 ? 80 : 0), pressure: 6 + n(0.25) }));
+    expect(scores[500]!.kind).toBe('envelope');
+    expect(scores[500]!.envelopeScore).toBe(1);
+    expect(Object.keys(scores[500]!.contributions)[0]).toBe('temperature');
+    expect(scores[499]!.kind).toBe('normal');
   });
 
   it('keeps learning: a level shift that does not head toward failure becomes the new normal', () => {
