@@ -312,6 +312,10 @@ describe('the streaming detector', () => {
       }),
       { seed: 13, numRuns: 300 },
     );
+    // A patched equipment deviation is capped: it cannot keep a healthy machine flagged for long.
+    const flagged = reviveDetectorState({ ...JSON.parse(json), d: 1e12 });
+    expect(flagged.d).toBeLessThanOrEqual(100);
+    expect(run(300, normalArm(noise(15)), flagged, 300).slice(200).every((d) => d.anomalyScore < 0.5)).toBe(true);
   });
 
   it('judges an absurd reading a device may send (a double near its limit) but learns nothing from it', () => {

@@ -27,10 +27,11 @@
  * the largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
  * so noise must go further to score; deviation keeps an anomaly of several sensors flagged while
- * it lasts (the baselines learn at half rate meanwhile), and a single series never has it. `evidence` is what the alarm lifecycle raises, sustains and
- * clears incidents on: surprise and pattern turned into an anomaly likelihood against what this
- * stream has shown (the short-term mean of the evidence against its own long-run distribution,
- * so a bursty stream must burst more than usual), with drift, stuck and envelope.
+ * it lasts (the baselines learn at half rate meanwhile), and a single series never has it.
+ * `evidence` is what the alarm lifecycle raises, sustains and clears incidents on: surprise and
+ * pattern turned into an anomaly likelihood against what this stream has shown (the short-term
+ * mean of the evidence against its own long-run distribution, so a bursty stream must burst more
+ * than usual), with drift, stuck and envelope.
  * Nothing is assumed about unknown columns: the domain parts apply only to sensors with an
  * operating envelope (src/lib/anomaly/operating-envelopes.ts).
  */
@@ -313,6 +314,9 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   return true;
 }
 
+/** Far beyond any clip in use: what a stored equipment deviation is capped at. */
+const MAX_DEVIATION = 100;
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
 
@@ -330,8 +334,9 @@ export function reviveDetectorState(value: unknown): DetectorState {
   if (!storable(h.e) || !storable(h.m) || !storable(h.v) || !storable(h.n)) return fresh;
   const v3 = version === 3;
   if (v3 && (!storable(value.a) || !storable(value.an))) return fresh;
-  // A state stored before the equipment deviation existed starts it at 0.
-  const d = v3 && storable(value.d) && value.d >= 0 ? value.d : 0;
+  // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
+  // so it cannot hold the equipment flagged for more than a couple of hundred readings.
+  const d = v3 && storable(value.d) && value.d >= 0 ? Math.min(value.d, MAX_DEVIATION) : 0;
   const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k, d };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
@@ -554,7 +559,7 @@ export class StreamingDetector {
         }
         if (running && s.r < stuckAfter) {
           s.n++;
-          // Never frozen: slower while this reading is an outlier or the level heads toward a limit.
+          // Never frozen: slower while this reading is an outlier, several sensors are off together, or the level heads toward a limit.
           const slow = (Math.abs(z) > cfg.clip || offTogether ? cfg.outlierLearning : 1) * (towardFailure ? 0.25 : 1);
           const a = slow / Math.min(s.n, cfg.baselineReadings);
           s.m += a * Math.max(-cfg.clip, Math.min(cfg.clip, z)) * sd;
