@@ -501,14 +501,6 @@ export class StreamingDetector {
       }
       const warm = s.n >= cfg.warmupReadings;
       if (warm && Math.abs(z) > 3) unusual++;
-      if (warm) {
-        const off = Math.min(Math.abs(z), cfg.clip);
-        if (off > farthest) {
-          second = farthest;
-          farthest = off;
-          farthestSensor = name;
-        } else if (off > second) second = off;
-      }
       const repeated = x === s.l;
       // Level shift of the fast level from the baseline, toward the failure side (domain sensors only).
       const shift = (s.f - s.m) / sd;
@@ -546,7 +538,14 @@ export class StreamingDetector {
         stuckSensor = name;
       }
       if (warm) {
-        zs[warmCount] = Math.max(-cfg.clip, Math.min(cfg.clip, z));
+        const clipped = Math.max(-cfg.clip, Math.min(cfg.clip, z));
+        const off = Math.abs(clipped);
+        if (off > farthest) {
+          second = farthest;
+          farthest = off;
+          farthestSensor = name;
+        } else if (off > second) second = off;
+        zs[warmCount] = clipped;
         warmAt[warmCount++] = at;
       }
       if (learn) {
