@@ -14,7 +14,7 @@
 import { Readable, Writable } from 'node:stream';
 import { scoreCsv } from '../src/lib/anomaly/score-csv.ts';
 import type { StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
-import { rng } from '../src/simulator/scenarios.ts';
+import { gauss, rng } from '../src/simulator/scenarios.ts';
 
 export interface MultivariateRun {
   csv: string;
@@ -24,7 +24,6 @@ export interface MultivariateRun {
 
 export function multivariateRun(seed: number): MultivariateRun {
   const r = rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const rows = 900 + Math.floor(r() * 500);
   const sensors = 3 + Math.floor(r() * 10);
   const weight = Array.from({ length: sensors }, () => r() * 2 - 1);
@@ -47,18 +46,18 @@ export function multivariateRun(seed: number): MultivariateRun {
   const t0 = Date.UTC(2024, 2, 1);
   let load = 0;
   for (let t = 0; t < rows; t++) {
-    load = 0.98 * load + 0.2 * gauss() + (step && t === step.at ? step.by : 0);
+    load = 0.98 * load + 0.2 * gauss(r) + (step && t === step.at ? step.by : 0);
     const cycle = Math.sin((2 * Math.PI * t) / period);
     const values: string[] = [];
     for (let i = 0; i < sensors; i++) {
-      let z = weight[i]! * load + 0.5 * weight[(i + 3) % sensors]! * cycle + noise[i]! * gauss() + (r() < 0.01 ? noise[i]! * 8 * gauss() : 0);
+      let z = weight[i]! * load + 0.5 * weight[(i + 3) % sensors]! * cycle + noise[i]! * gauss(r) + (r() < 0.01 ? noise[i]! * 8 * gauss(r) : 0);
       for (const a of anomalies) {
         if (t < a.from || t > a.to || !a.hit.has(i)) continue;
         const progress = (t - a.from) / Math.max(1, a.to - a.from);
         if (a.kind === 0) z += a.size * (weight[i]! >= 0 ? 1 : -1);
-        else if (a.kind === 1) z += noise[i]! * gauss() * a.size * 1.5;
+        else if (a.kind === 1) z += noise[i]! * gauss(r) * a.size * 1.5;
         else if (a.kind === 2) z += a.size * 1.5 * progress;
-        else if (a.kind === 3) z += a.size * 0.4 * gauss() - weight[i]! * load;
+        else if (a.kind === 3) z += a.size * 0.4 * gauss(r) - weight[i]! * load;
         else z += a.size * 0.7 * Math.sin((2 * Math.PI * t) / 7);
       }
       values.push((offset[i]! + scale[i]! * z).toFixed(4));

@@ -7,7 +7,7 @@
  * whose effect grows along a P-F curve from onset to failure (`wear^shape`: shape 1 is linear,
  * 3 stays quiet for most of the span and then runs away).
  */
-import { rng, type Rng } from './scenarios.ts';
+import { gauss, rng } from './scenarios.ts';
 
 export type FailureMode = 'bearingWear' | 'overheating' | 'hydraulicLeak' | 'beltSlip';
 export type DegradingKind = 'RoboticArm' | 'Conveyor';
@@ -35,7 +35,6 @@ export interface RunReading {
   status: 'running' | 'fault';
 }
 
-const gauss = (r: Rng) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const SHIFT_MS = 8 * 3_600_000;
 
 /** The readings of one run, oldest first; stops at the failure (the last reading reports fault). */

@@ -26,6 +26,8 @@ export function seedOf(text: string): number {
   return h >>> 0;
 }
 
+/** A standard normal draw from `r` (Box–Muller). */
+export const gauss = (r: Rng) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const normal = (r: Rng, mean: number, sd: number) => mean + sd * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const between = (r: Rng, lo: number, hi: number) => lo + (hi - lo) * r();
 const round = (v: number, digits = 2) => Number(v.toFixed(digits));
