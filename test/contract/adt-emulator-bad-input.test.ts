@@ -66,12 +66,30 @@ describe('a client sending bad input to the emulator', () => {
     expect((await twinBody('arm-1')).temperature).toBe(60);
   });
 
+  it('gets 400 ValidationFailed for a string property over 4 KB of UTF-8, by create or by patch, and takes one of exactly 4 KB', async () => {
+    // Three bytes of UTF-8 each: 1,366 of them are 4,098 bytes, though only 1,366 UTF-16 units.
+    const long = '€'.repeat(1366);
+    await expect(client.upsertDigitalTwin('arm-long', JSON.stringify({ $metadata: { $model: ARM }, equipmentId: long }))).rejects.toMatchObject({ statusCode: 400, code: 'ValidationFailed', message: expect.stringContaining("'equipmentId'") });
+    await expect(client.getDigitalTwin('arm-long')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.updateDigitalTwin('arm-1', [{ op: 'add', path: '/temperature', value: 99 }, { op: 'add', path: '/detectorState', value: 'x'.repeat(4097) }])).rejects.toMatchObject({ statusCode: 400, code: 'ValidationFailed', message: expect.stringContaining('4096') });
+    expect(await twinBody('arm-1')).toMatchObject({ temperature: 60, equipmentId: 'arm-1' });
+    await client.updateDigitalTwin('arm-1', [{ op: 'add', path: '/detectorState', value: 'x'.repeat(4096) }]);
+    expect((await twinBody('arm-1')).detectorState).toHaveLength(4096);
+    await client.updateDigitalTwin('arm-1', [{ op: 'remove', path: '/detectorState' }]);
+  });
+
   it('gets 400 TwinSizeLimitExceeded for a twin over 32 KB, by create or by patch', async () => {
-    const big = 'x'.repeat(33 * 1024);
-    await expect(client.upsertDigitalTwin('arm-big', JSON.stringify({ $metadata: { $model: ARM }, equipmentId: big }))).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
-    await expect(client.getDigitalTwin('arm-big')).rejects.toMatchObject({ statusCode: 404 });
-    await expect(client.updateDigitalTwin('arm-1', [{ op: 'add', path: '/equipmentId', value: big }])).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
-    expect((await twinBody('arm-1')).equipmentId).toBe('arm-1');
+    // Nine strings of 3.9 KB: each within its own limit, together over the twin's (eight are not).
+    const notes = Array.from({ length: 9 }, (_, i) => ({ '@type': 'Property', name: `note${i}`, schema: 'string' }));
+    await client.createModels([{ '@id': 'dtmi:test:Notebook;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;3', contents: notes }]);
+    const page = 'x'.repeat(3900);
+    const full = Object.fromEntries(notes.map((n) => [n.name, page]));
+    await expect(client.upsertDigitalTwin('notebook-big', JSON.stringify({ $metadata: { $model: 'dtmi:test:Notebook;1' }, ...full }))).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
+    await expect(client.getDigitalTwin('notebook-big')).rejects.toMatchObject({ statusCode: 404 });
+    const { note8: _last, ...most } = full;
+    await client.upsertDigitalTwin('notebook', JSON.stringify({ $metadata: { $model: 'dtmi:test:Notebook;1' }, ...most }));
+    await expect(client.updateDigitalTwin('notebook', [{ op: 'add', path: '/note8', value: page }])).rejects.toMatchObject({ statusCode: 400, code: 'TwinSizeLimitExceeded' });
+    expect((await twinBody('notebook')).note8).toBeUndefined();
   });
 
   it('gets 413 for a request body over 4 MB, and the emulator keeps serving', async () => {

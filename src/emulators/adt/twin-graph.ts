@@ -13,8 +13,25 @@ import type { Doc, QueryGraph } from './query/evaluate.ts';
 
 export const LIMITS = {
   twinBytes: 32 * 1024,
+  /** A string property value, in UTF-8 (the service's own limit; not adjustable). */
+  stringBytes: 4 * 1024,
   modelsPerUpload: 250,
 };
+
+/** The size of the first string in `value` (nested too) longer than ADT takes, with where it is; undefined when none is. */
+function oversizedString(value: unknown, at: string): { at: string; bytes: number } | undefined {
+  if (typeof value === 'string') {
+    // A UTF-16 unit is at most 3 bytes of UTF-8: count the bytes only when the string could be over.
+    const bytes = value.length * 3 > LIMITS.stringBytes ? Buffer.byteLength(value) : 0;
+    return bytes > LIMITS.stringBytes ? { at, bytes } : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = oversizedString(inner, `${at}.${key}`);
+    if (found) return found;
+  }
+  return undefined;
+}
 
 export type ChangeType =
   | 'Microsoft.DigitalTwins.Twin.Create'
@@ -207,6 +224,8 @@ export class TwinGraph implements QueryGraph {
           const sub = issue.path.length ? `.${issue.path.join('.')}` : '';
           throw badRequest('ValidationFailed', `Invalid value for property '${at}${sub}' of model ${def.id}: ${issue.message}.`);
         }
+        const long = oversizedString(value, at);
+        if (long) throw badRequest('ValidationFailed', `Invalid value for property '${long.at}' of model ${def.id}: a string is ${long.bytes} bytes of UTF-8; a string property value can be at most ${LIMITS.stringBytes}.`);
       } else if (c.kind === 'Component') {
         if (!isObject(value)) throw badRequest('ValidationFailed', `Component '${at}' must be an object with "$metadata": {}.`);
         if (!isObject(value.$metadata)) throw badRequest('ValidationFailed', `Component '${at}' needs "$metadata": {}.`);
