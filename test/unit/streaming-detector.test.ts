@@ -114,6 +114,21 @@ describe('the streaming detector', () => {
     expect(scores.slice(1000, 1500).filter((d) => d.anomalyScore >= 0.5).length).toBeLessThanOrEqual(2);
   });
 
+  it('does not take sensors that glitch in turn for a machine off as a whole: each sensor is averaged before the two farthest are taken', () => {
+    const n = noise(6);
+    const r = rng(61);
+    // Twenty sensors; every reading two of them, never the same two for long, jump by 6 spreads.
+    const scores = run(3000, () => {
+      const a = Math.floor(r() * 20);
+      const b = (a + 1 + Math.floor(r() * 19)) % 20;
+      const values: Record<string, number> = {};
+      for (let i = 0; i < 20; i++) values[`c${i}`] = 10 * i + n(1) + (i === a || i === b ? 6 : 0);
+      return values;
+    }, emptyDetectorState(), 0, 1000);
+    const later = scores.slice(1000);
+    expect(later.filter((d) => d.kind === 'shift').length / later.length).toBeLessThan(0.01);
+  });
+
   it('reports one sensor off alone at its onset, not for as long as it lasts (a univariate stream is ranked by novelty)', () => {
     const n = noise(5);
     const off = (i: number) => i >= 1500 && i < 1800;
@@ -312,9 +327,12 @@ describe('the streaming detector', () => {
       }),
       { seed: 13, numRuns: 300 },
     );
-    // A patched equipment deviation is capped: it cannot keep a healthy machine flagged for long.
-    const flagged = reviveDetectorState({ ...JSON.parse(json), d: 1e12 });
+    // Patched sensor deviations are capped: they cannot keep a healthy machine flagged for long.
+    const patched = JSON.parse(json);
+    for (const name of Object.keys(patched.s)) patched.s[name].o = 1e12;
+    const flagged = reviveDetectorState({ ...patched, d: 1e12 });
     expect(flagged.d).toBeLessThanOrEqual(100);
+    expect(Object.values(flagged.s).every((s) => s.o <= 100)).toBe(true);
     expect(run(300, normalArm(noise(15)), flagged, 300).slice(200).every((d) => d.anomalyScore < 0.5)).toBe(true);
   });
 

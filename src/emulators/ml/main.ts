@@ -1,5 +1,5 @@
 /**
- * npm run emulator:ml [-- --port 7080 --key <k> --model models/failure-model-v3.json]
+ * npm run emulator:ml [-- --port 7080 --key <k> --model models/failure-model-v4.json]
  * Serves a failure model with the Azure ML online endpoint contract on its own.
  */
 import { join } from 'node:path';

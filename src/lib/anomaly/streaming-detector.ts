@@ -20,8 +20,8 @@
  *   varied repeating one value far longer than it ever did.
  * - novelty: each sensor's pattern memory (./pattern-memory.ts) says how new the shape of its
  *   recent blocks of readings is, or how far a value went beyond every earlier one;
- * - deviation: the second-largest sensor's distance from its baseline, averaged over
- *   `levelReadings`: two or more sensors off together, for as long as they stay off.
+ * - deviation: each sensor's distance from its baseline averaged over `levelReadings`, and the
+ *   second-largest of those: two or more sensors off together, for as long as they stay off.
  * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, drift,
  * stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
  * the largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
@@ -39,7 +39,7 @@ import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-4';
+export const STREAMING_MODEL_VERSION = 'streaming-5';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -57,8 +57,8 @@ export interface DetectorSettings {
   /** Level shift toward failure, in baseline spreads, at which drift scores 0.5. */
   driftSigma: number;
   /**
-   * Equipment deviation (the second-largest sensor's distance from its baseline, in spreads,
-   * averaged over `levelReadings`) at which it scores 0.5: two sensors that stay off together.
+   * Equipment deviation (each sensor's distance from its baseline, in spreads, averaged over
+   * `levelReadings`; the second-largest of those) at which it scores 0.5: two sensors that stay off together.
    */
   deviationSigma: number;
   /** Readings in a row with one value that make a varying sensor "stuck". */
@@ -102,7 +102,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   levelReadings: 30,
   warmupReadings: 30,
   driftSigma: 3,
-  deviationSigma: 2,
+  deviationSigma: 1.75,
   stuckReadings: 30,
   clip: 5,
   calibration: 0.027,
@@ -136,6 +136,8 @@ export interface SensorState {
   l: number;
   r: number;
   x: number;
+  /** clipped distance from the baseline (spreads), averaged over `levelReadings` */
+  o: number;
   /** pattern memory (written to JSON as PatternJson) */
   q: PatternMemory;
 }
@@ -163,7 +165,7 @@ export interface DetectorState {
   an: number;
   /** Readings in a row that are unusual themselves with evidence at the warning level (alarm on-delay). */
   k: number;
-  /** Equipment deviation: the second-largest sensor's clipped distance from its baseline (spreads), averaged over `levelReadings`. */
+  /** Equipment deviation: the second-largest of the sensors' averaged distances (`o`) after the newest reading. */
   d: number;
 }
 
@@ -286,6 +288,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
     to.l = from.l;
     to.r = from.r;
     to.x = from.x;
+    to.o = from.o;
     from.q.clone(to.q);
     sensors++;
   }
@@ -343,7 +346,8 @@ export function reviveDetectorState(value: unknown): DetectorState {
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, q } as SensorState;
+    const o = storable(s.o) && s.o >= 0 ? Math.min(s.o, MAX_DEVIATION) : 0;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o, q } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
@@ -436,7 +440,7 @@ export class StreamingDetector {
     const layout = this.layoutOf(state, names);
     let surprise = 0;
     let surpriseSensor: string | undefined;
-    // The two warm sensors furthest from their baselines (clipped spreads): the second is how far the equipment as a whole is off.
+    // The two warm sensors furthest from their baselines on average (clipped spreads): the second is how far the equipment as a whole is off.
     let farthest = 0;
     let farthestSensor: string | undefined;
     let second = 0;
@@ -473,7 +477,7 @@ export class StreamingDetector {
       let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
-        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, q: new PatternMemory() };
+        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, o: 0, q: new PatternMemory() };
         state.s[name] = s;
       }
       layout.sensors[at] = s;
@@ -539,7 +543,10 @@ export class StreamingDetector {
       }
       if (warm) {
         const clipped = Math.max(-cfg.clip, Math.min(cfg.clip, z));
-        const off = Math.abs(clipped);
+        // Averaged per sensor before the two farthest are taken: noise alone then keeps every
+        // sensor near 0.8 spreads however many there are (the second-largest of single readings grew with their number).
+        const off = s.o + ((running ? Math.abs(clipped) : 0) - s.o) / Math.min(s.n, cfg.levelReadings);
+        if (learn) s.o = off;
         if (off > farthest) {
           second = farthest;
           farthest = off;
@@ -661,7 +668,7 @@ export class StreamingDetector {
     // stopped machine's readings are off by nature). It lasts as long as they stay off, so an anomaly
     // of minutes scores for its minutes; one sensor alone never makes it, so a univariate stream
     // is scored by novelty alone.
-    const deviation = state.d + ((running ? second : 0) - state.d) / Math.min(Math.max(h.n, 1), cfg.levelReadings);
+    const deviation = second;
     if (learn) state.d = deviation;
     const deviationScore = (deviation * deviation) / (deviation * deviation + cfg.deviationSigma * cfg.deviationSigma);
     const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore);
