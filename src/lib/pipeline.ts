@@ -15,7 +15,7 @@ import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
-import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
+import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
@@ -111,6 +111,8 @@ export class TelemetryPipeline {
   private readonly alarmStates = new Map<string, { stored: string | undefined; state: AlarmState }>();
   /** Cards this instance sent: a host retry of the batch does not post them again. */
   private readonly cardsSent = new BoundedSet<string>(50_000);
+  /** Devices whose detector state was told to be too big to store whole. */
+  private readonly shedWarned = new BoundedSet<string>(50_000);
   /** Keys of readings already handled: routing replays are dropped early. */
   private readonly recent = new RecentKeys();
   private readonly now: () => number;
@@ -173,6 +175,21 @@ export class TelemetryPipeline {
   private detect(state: DetectorState, reading: Reading, kind: EquipmentKind): Detection {
     const status = reading.values.status;
     return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, kind.measuredTelemetry);
+  }
+
+  /**
+   * The detector state as the twin stores it, within ADT's 4 KB string limit: equipment with many
+   * sensors leaves parts out (said once per device), or keeps its older stored state when even its
+   * baselines do not fit; the readings, health and alarms are patched either way.
+   */
+  private storedDetectorState(deviceId: string, state: DetectorState): string | undefined {
+    const stored = storeDetectorState(state, this.detector.settings.minCorrelation);
+    if ((!stored || stored.shed !== 'nothing') && !this.shedWarned.has(deviceId)) {
+      this.shedWarned.add(deviceId);
+      const sensors = Object.keys(state.s).length;
+      this.deps.logger.log('warn', stored ? `detector state stored without its ${stored.shed}, to fit the twin's 4 KB string limit` : "detector state not stored: even its baselines exceed the twin's 4 KB string limit", { deviceId, sensors });
+    }
+    return stored?.json;
   }
 
   /** The incident state to continue from: this instance's own, unless the twin holds another one. */
@@ -615,7 +632,7 @@ export class TelemetryPipeline {
           alertTime,
           ...(sent ? { stop: sent } : {}),
           // Serialised only when a patch goes out.
-          ...(detector ? { detectorState: () => JSON.stringify(detector.state) } : {}),
+          ...(detector ? { detectorState: () => this.storedDetectorState(deviceId, detector.state) } : {}),
           ...(alarmState ? { alarmState: () => JSON.stringify(alarmState) } : {}),
           health,
         });

@@ -63,7 +63,7 @@ describe('the local stack, end to end', () => {
     }
     const twin = await stack.services.twins.getTwin('robotic-arm-001');
     expect(typeof twin.failureProbability).toBe('number');
-    expect(JSON.parse(String(twin.detectorState))).toMatchObject({ version: 3 });
+    expect(JSON.parse(String(twin.detectorState))).toMatchObject({ version: 4 });
   });
 
   it('flags the injected anomalies, records each as a low-priority incident, and posts no card for them', async () => {

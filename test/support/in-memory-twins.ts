@@ -75,6 +75,9 @@ export class InMemoryTwins implements TwinsPort {
       attempt.outcome = 'etagMismatch';
       throw new AppError('twin.etagMismatch', 'etag mismatch', { status: 412 });
     }
+    // The service refuses a string property over 4 KB of UTF-8, and then the whole patch.
+    const long = ops.find((op) => typeof op.value === 'string' && Buffer.byteLength(op.value) > 4096);
+    if (long) throw new AppError('twins.validationFailed', `Digital Twins: ${long.path} is over 4 KB`, { status: 400 });
     attempt.outcome = 'ok';
     for (const op of ops) {
       const name = op.path.slice(1);

@@ -10,6 +10,7 @@ import type { Alert, AlertSink, CommandsPort, MethodResult, ScorerPort } from '.
 import { InMemoryTwins } from './in-memory-twins.ts';
 import { InMemoryStore } from './in-memory-store.ts';
 import { plantCatalog, type Msg, batch } from './plant.ts';
+import type { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
 
 export class CapturedAlerts implements AlertSink {
   readonly sent: Alert[] = [];
@@ -43,7 +44,7 @@ export const defaultSettings: PipelineSettings = {
   dashboardUrl: 'http://localhost:7071',
 };
 
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog } = {}) {
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
   const alerts = new CapturedAlerts();
@@ -51,7 +52,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
   /** What the pipeline logged (its own logger, not the invocation's). */
   const logged: { level: string; message: string; fields: Record<string, unknown> | undefined }[] = [];
   const pipeline = new TelemetryPipeline({
-    catalog: plantCatalog(),
+    catalog: options.catalog ?? plantCatalog(),
     twins,
     store,
     scorer: new ResilientScorer(options.endpoint, silentLogger),

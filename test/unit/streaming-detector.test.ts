@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamingDetector, copyDetectorState, emptyDetectorState, reviveDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector, copyDetectorState, emptyDetectorState, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
 const MIN = 60_000;
@@ -216,7 +216,7 @@ describe('the streaming detector', () => {
     expect(prefix.map((d) => d.anomalyScore)).toEqual(full.slice(0, 700).map((d) => d.anomalyScore));
   });
 
-  it('resumes from its stored state exactly as if it had never stopped, in under 4 KB for six sensors', () => {
+  it('resumes from its stored state exactly as if it had never stopped, and six sensors fit the twin whole after weeks', () => {
     const n = noise(8);
     const six = (i: number) => ({ temperature: 65 + n(2.5), vibration: 0.5 + n(0.08) + (i > 800 ? (i - 800) * 0.002 : 0), pressure: 6 + n(0.25), speed: 1.5 + n(0.1), load: 250 + n(30), motorTemperature: 60 + n(4) });
     const values = Array.from({ length: 1200 }, (_, i) => six(i));
@@ -224,10 +224,43 @@ describe('the streaming detector', () => {
     const state = emptyDetectorState();
     run(700, (i) => values[i]!, state);
     // The state as the twin stores it: JSON, read back by another instance.
-    const moved = reviveDetectorState(JSON.parse(JSON.stringify(state)));
+    const moved = reviveDetectorState(JSON.parse(storeDetectorState(state)!.json));
     const resumed = run(500, (i) => values[i]!, moved, 700);
     expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(700).map((d) => d.anomalyScore));
-    expect(JSON.stringify(state).length).toBeLessThan(4096);
+    // Three weeks at one a minute: every count and memory grown, still whole and within ADT's 4 KB string limit.
+    run(30_000, () => six(0), state, 1200);
+    const stored = storeDetectorState(state)!;
+    expect(stored.shed).toBe('nothing');
+    expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
+    expect(JSON.stringify(reviveDetectorState(JSON.parse(stored.json)))).toBe(JSON.stringify(state));
+  });
+
+  it('stores equipment with many sensors within 4 KB by leaving out what is relearnt soonest, and still carries its baselines', () => {
+    const n = noise(18);
+    // Twelve sensors with long non-ASCII names, all following one load: every pair moves together.
+    const names = Array.from({ length: 12 }, (_, i) => `température-du-capteur-${i}`);
+    let load = 0;
+    const twelve = () => {
+      load = 0.95 * load + n(0.3);
+      return Object.fromEntries(names.map((name, i) => [name, 20 * i + 5 * load + n(0.5)]));
+    };
+    const state = emptyDetectorState();
+    run(3000, twelve, state);
+    const stored = storeDetectorState(state)!;
+    expect(stored.shed).not.toBe('nothing');
+    expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
+    const revived = reviveDetectorState(JSON.parse(stored.json));
+    expect(Object.keys(revived.s)).toEqual(names);
+    for (const name of names) expect(revived.s[name]!.m).toBe(state.s[name]!.m);
+    // It carries on: noise stays quiet, and a jump of every sensor is still seen.
+    const after = run(300, twelve, revived, 3000);
+    expect(after.filter((d) => d.anomalyScore >= 0.5).length).toBeLessThanOrEqual(5);
+    const jump = run(40, () => Object.fromEntries(Object.entries(twelve()).map(([k, v]) => [k, v + 40])), revived, 3300);
+    expect(Math.max(...jump.map((d) => d.anomalyScore))).toBeGreaterThanOrEqual(0.5);
+    // So many sensors that not even their baselines fit: nothing is stored (the twin keeps its older state).
+    const crowd = emptyDetectorState();
+    run(40, () => Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`sensor-${k}`, k + n(1)])), crowd);
+    expect(storeDetectorState(crowd)).toBeUndefined();
   });
 
   it('copies a state into a spare one, reusing it only when it has the same sensors, and the copy goes on alone', () => {
@@ -306,27 +339,40 @@ describe('the streaming detector', () => {
     const good = emptyDetectorState();
     run(300, normalArm(noise(14)), good);
     const json = JSON.stringify(good);
-    // Replace one value anywhere in the stored JSON with anything JSON can hold.
-    const paths: string[][] = [];
-    (function walk(v: unknown, path: string[]) {
-      paths.push(path);
-      if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
-    })(JSON.parse(json), []);
-    fc.assert(
-      fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.jsonValue(), fc.integer({ min: 1, max: 40 }), (path, value, readings) => {
-        const patched = JSON.parse(json) as Record<string, unknown>;
-        let at: Record<string, unknown> = patched;
-        for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
-        at[path.at(-1)!] = value;
-        const state = reviveDetectorState(patched);
-        for (const d of run(readings, normalArm(noise(15)), state, 300)) {
-          expect(d.anomalyScore).toBeGreaterThanOrEqual(0);
-          expect(d.anomalyScore).toBeLessThanOrEqual(1);
-          expect(Number.isFinite(d.evidence)).toBe(true);
-        }
-      }),
-      { seed: 13, numRuns: 300 },
-    );
+    // Replace one value anywhere in the stored JSON with anything JSON can hold: in the form the
+    // twin stores (packed numbers) and in the plain form states were stored in before.
+    for (const form of [storeDetectorState(good)!.json, json]) {
+      const paths: string[][] = [];
+      (function walk(v: unknown, path: string[]) {
+        paths.push(path);
+        if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+      })(JSON.parse(form), []);
+      fc.assert(
+        fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.oneof(fc.jsonValue(), fc.base64String()), fc.integer({ min: 1, max: 40 }), (path, value, readings) => {
+          const patched = JSON.parse(form) as Record<string, unknown>;
+          let at: Record<string, unknown> = patched;
+          for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+          at[path.at(-1)!] = value;
+          const state = reviveDetectorState(patched);
+          for (const d of run(readings, normalArm(noise(15)), state, 300)) {
+            expect(d.anomalyScore).toBeGreaterThanOrEqual(0);
+            expect(d.anomalyScore).toBeLessThanOrEqual(1);
+            expect(Number.isFinite(d.evidence)).toBe(true);
+          }
+        }),
+        { seed: 13, numRuns: 300 },
+      );
+    }
+    // Packed numbers that are well-formed but not storable (NaN, beyond 1e15) are refused: a fresh state.
+    const pack = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64url');
+    for (const bad of [NaN, Infinity, 1e300]) {
+      const stored = JSON.parse(storeDetectorState(good)!.json);
+      stored.s.temperature[0] = pack([bad, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1]);
+      expect(Object.keys(reviveDetectorState(stored).s)).toHaveLength(0);
+    }
+    const huge = JSON.parse(storeDetectorState(good)!.json);
+    huge.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1e12]);
+    expect(reviveDetectorState(huge).s.temperature!.o).toBe(100);
     // Patched sensor deviations are capped: they cannot keep a healthy machine flagged for long.
     const patched = JSON.parse(json);
     for (const name of Object.keys(patched.s)) patched.s[name].o = 1e12;

@@ -3,6 +3,9 @@ import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
+import { reviveDetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
+import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
 
 const t0 = Date.now() - 60_000;
 const arm = (dt: number, values: Record<string, unknown>, messageId?: string) => ({
@@ -258,13 +261,45 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(await run(3)).toEqual(never);
   });
 
+  it('patches a twin with many sensors although ADT takes at most 4 KB per string: its detector state fits, shed, or stays as it was', async () => {
+    // A press (twelve sensors) and a test rig (forty), beside the plant, through Microsoft's DTDL parser.
+    const machine = (name: string, sensors: number) => {
+      const names = Array.from({ length: sensors }, (_, i) => `channel${i}`);
+      return [
+        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:device:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:device:Equipment;1', contents: names.map((n) => ({ '@type': 'Telemetry', name: n, schema: 'double' })) },
+        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:Equipment;1', contents: names.map((n) => ({ '@type': 'Property', name: n, schema: 'double' })) },
+      ];
+    };
+    const models = await parseModels([...readModelDocuments(), ...machine('Press', 12), ...machine('TestRig', 40)]);
+    checkBindings(models);
+    const h = harness({ catalog: new TelemetryCatalog(models), settings: { twinPatchIntervalMs: 0 } });
+    h.twins.add('press-1', 'dtmi:manufacturing:Press;1');
+    h.twins.add('rig-1', 'dtmi:manufacturing:TestRig;1');
+    const reading = (device: string, sensors: number, i: number) => ({
+      device,
+      body: { timestamp: iso(t0 + i * 1000), status: 'running', ...Object.fromEntries(Array.from({ length: sensors }, (_, k) => [`channel${k}`, 10 * k + Math.sin(i * 0.7 + k) + 3 * Math.sin(i / 9)])) },
+    });
+    for (let b = 0; b < 10; b++) {
+      const result = await h.send(Array.from({ length: 30 }, (_, i) => [reading('press-1', 12, b * 30 + i), reading('rig-1', 40, b * 30 + i)]).flat());
+      expect(result).toMatchObject({ twinsPatched: 2, twinErrors: 0 });
+    }
+    expect(h.twins.props('press-1')).toMatchObject({ channel0: expect.any(Number), lastTelemetryTime: iso(t0 + 299_000) });
+    expect(h.twins.props('rig-1')).toMatchObject({ channel39: expect.any(Number), lastTelemetryTime: iso(t0 + 299_000) });
+    const press = String(h.twins.props('press-1').detectorState);
+    expect(Buffer.byteLength(press)).toBeLessThanOrEqual(4096);
+    expect(Object.keys(reviveDetectorState(JSON.parse(press)).s)).toHaveLength(12);
+    expect(h.twins.props('rig-1').detectorState).toBeUndefined();
+    // Said once per device, not once per batch.
+    expect(h.logged.filter((l) => l.message.startsWith('detector state')).map((l) => l.fields?.deviceId).sort()).toEqual(['press-1', 'rig-1']);
+  });
+
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {
     const first = plant();
     const wobble = (i: number) => Math.sin(i * 1.7) * 0.3;
     // Enough readings for every part of the detector to be past its warm-up.
     const normal = Array.from({ length: 120 }, (_, i) => arm(i * 500, { temperature: 65 + wobble(i), vibration: 0.5 + wobble(i) / 10, pressure: 6 + wobble(i) / 3, status: 'running' }, `n${i}`));
     for (let i = 0; i < normal.length; i += 30) await first.send(normal.slice(i, i + 30));
-    const stored = JSON.parse(String(first.twins.props('robotic-arm-001').detectorState)) as { s: Record<string, { n: number }> };
+    const stored = reviveDetectorState(JSON.parse(String(first.twins.props('robotic-arm-001').detectorState)));
     expect(stored.s.temperature!.n).toBeGreaterThanOrEqual(60);
 
     // The partition moves: a new instance, same twins. 72 °C is inside the plant's envelope but
@@ -504,7 +539,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     const twins = plant().twins;
     const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
     const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
-    const learnt = () => (JSON.parse(String(twins.props('robotic-arm-001').detectorState)) as { s: Record<string, { n: number }> }).s.temperature!.n;
+    const learnt = () => reviveDetectorState(JSON.parse(String(twins.props('robotic-arm-001').detectorState))).s.temperature!.n;
     await a.send(seconds(0, 20, calm, 'a'));
     expect(learnt()).toBe(20);
     await b.send(seconds(20, 20, calm, 'b'));

@@ -324,12 +324,106 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
 
 /**
+ * ADT refuses a string property over 4 KB of UTF-8 (a service limit that cannot be raised): a
+ * stored state must fit, or the twin's whole patch (readings, health, alarms) would be refused.
+ */
+export const MAX_STORED_STATE_BYTES = 4096;
+
+/** Doubles written exactly in little-endian base64url: 11 characters each against ~19 as decimal text. */
+function packNumbers(values: readonly number[]): string {
+  const bytes = Buffer.allocUnsafe(values.length * 8);
+  for (let i = 0; i < values.length; i++) bytes.writeDoubleLE(values[i]!, i * 8);
+  return bytes.toString('base64url');
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** The `count` numbers `text` packs, when it is exactly that and each is storable; otherwise undefined. */
+function unpackNumbers(text: unknown, count: number): number[] | undefined {
+  // Node's decoder skips characters it does not know: only a well-formed string of the exact length is read.
+  if (typeof text !== 'string' || text.length !== Math.ceil((count * 8 * 4) / 3) || !BASE64URL.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.length !== count * 8) return undefined;
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const x = bytes.readDoubleLE(i * 8);
+    if (!storable(x)) return undefined;
+    out[i] = x;
+  }
+  return out;
+}
+
+const sensorNumbers = (s: SensorState) => [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o];
+
+/** Parts a stored state may leave out to fit, least missed first; each is relearnt by whoever revives it. */
+type Shed = 'nothing' | 'uncorrelated pairs' | 'pairs' | 'pairs and pattern memories';
+const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'pairs', 'pairs and pattern memories'];
+
+function storedJson(state: DetectorState, shed: number, minCorrelation: number): string {
+  const s: Record<string, unknown> = {};
+  for (const name in state.s) {
+    const sensor = state.s[name]!;
+    defineOwn(s, name, shed >= 3 ? [packNumbers(sensorNumbers(sensor))] : [packNumbers(sensorNumbers(sensor)), sensor.q]);
+  }
+  const p: Record<string, unknown> = {};
+  if (shed < 2) {
+    for (const key in state.p) {
+      const pair = state.p[key]!;
+      // A pair not (yet) moving together holds no evidence: left out, it is learnt again from zero.
+      if (shed >= 1 && !(pair.aa > 0 && pair.bb > 0 && Math.abs(pair.ab) >= minCorrelation * Math.sqrt(pair.aa * pair.bb))) continue;
+      defineOwn(p, key, packNumbers([pair.ab, pair.aa, pair.bb]));
+    }
+  }
+  const h = state.h;
+  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d]), s, p });
+}
+
+/**
+ * The state as a twin stores it (JSON, read back by reviveDetectorState), within ADT's 4 KB: the
+ * whole state when it fits (up to eight sensors), else without the pairs that do not move
+ * together, then without any pair, then without the pattern memories too; undefined when even the
+ * sensors' baselines do not fit (the twin then keeps its older state, and this instance its own).
+ */
+export function storeDetectorState(state: DetectorState, minCorrelation = DEFAULT_DETECTOR_SETTINGS.minCorrelation, maxBytes = MAX_STORED_STATE_BYTES): { json: string; shed: Shed } | undefined {
+  for (let i = 0; i < SHEDS.length; i++) {
+    const json = storedJson(state, i, minCorrelation);
+    // Sensor names may be any text: measured in UTF-8, as ADT measures it.
+    if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return { json, shed: SHEDS[i]! };
+  }
+  return undefined;
+}
+
+/** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?]. */
+function revivePacked(value: Record<string, unknown>, fresh: DetectorState): DetectorState {
+  const top = unpackNumbers(value.z, 10);
+  if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
+  const [t, e, m, v, n, u, a, an, k, d] = top as [number, number, number, number, number, number, number, number, number, number];
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, k, d: d >= 0 ? Math.min(d, MAX_DEVIATION) : 0 };
+  for (const name of Object.keys(value.s)) {
+    const entry = value.s[name];
+    if (!Array.isArray(entry) || entry.length < 1 || entry.length > 2) return fresh;
+    const x = unpackNumbers(entry[0], 11);
+    const q = entry.length === 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
+    if (!x || !q) return fresh;
+    const o = x[10]! >= 0 ? Math.min(x[10]!, MAX_DEVIATION) : 0;
+    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o, q };
+  }
+  for (const key of Object.keys(value.p)) {
+    const x = unpackNumbers(value.p[key], 3);
+    if (!x) return fresh;
+    out.p[key] = { ab: x[0]!, aa: x[1]!, bb: x[2]! };
+  }
+  return out;
+}
+
+/**
  * Reads a stored state, or starts afresh when it is missing, from another version or malformed.
  * Stored state comes from a twin anyone may patch: it is rebuilt from its own numeric fields
- * into fresh objects, never trusted as is.
+ * into fresh objects, never trusted as is. Versions 2 and 3 (plain JSON of the state) are read too.
  */
 export function reviveDetectorState(value: unknown): DetectorState {
   const fresh = emptyDetectorState();
+  if (isRecord(value) && value.version === 4) return revivePacked(value, fresh);
   // Version 2 had no pattern memory: its baselines carry on, the memory starts empty.
   const version = isRecord(value) ? value.version : undefined;
   if (!isRecord(value) || (version !== 2 && version !== 3) || !storable(value.t) || !isRecord(value.s) || !isRecord(value.p) || !isRecord(value.h) || !storable(value.u) || !storable(value.k)) return fresh;

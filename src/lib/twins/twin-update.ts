@@ -42,8 +42,8 @@ export interface PlanOptions {
   alertTime: number | undefined;
   /** An emergencyStop the pipeline sent with this batch: recorded on the twin at once. */
   stop?: { time: number; reason: string };
-  /** The detector's state to store with the patch (JSON, made only when a patch is due). */
-  detectorState?: () => string;
+  /** The detector's state to store with the patch (JSON, made only when a patch is due; undefined: the twin keeps what it has). */
+  detectorState?: () => string | undefined;
   /** The alarm lifecycle's state to store with the patch (JSON, made only when a patch is due). */
   alarmState?: () => string;
   /**
