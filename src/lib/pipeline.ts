@@ -111,8 +111,8 @@ export class TelemetryPipeline {
   private readonly alarmStates = new Map<string, { stored: string | undefined; state: AlarmState }>();
   /** Cards this instance sent: a host retry of the batch does not post them again. */
   private readonly cardsSent = new BoundedSet<string>(50_000);
-  /** Devices whose detector state was told to be too big to store whole. */
-  private readonly shedWarned = new BoundedSet<string>(50_000);
+  /** Devices (and what) told once that their twin cannot hold all of it. */
+  private readonly toldTooBig = new BoundedSet<string>(50_000);
   /** Keys of readings already handled: routing replays are dropped early. */
   private readonly recent = new RecentKeys();
   private readonly now: () => number;
@@ -184,12 +184,19 @@ export class TelemetryPipeline {
    */
   private storedDetectorState(deviceId: string, state: DetectorState): string | undefined {
     const stored = storeDetectorState(state, this.detector.settings.minCorrelation);
-    if ((!stored || stored.shed !== 'nothing') && !this.shedWarned.has(deviceId)) {
-      this.shedWarned.add(deviceId);
-      const sensors = Object.keys(state.s).length;
-      this.deps.logger.log('warn', stored ? `detector state stored without its ${stored.shed}, to fit the twin's 4 KB string limit` : "detector state not stored: even its baselines exceed the twin's 4 KB string limit", { deviceId, sensors });
+    if (!stored || stored.shed !== 'nothing') {
+      const message = stored ? `detector state stored without its ${stored.shed}, to fit the twin's 4 KB string limit` : "detector state not stored: even its baselines exceed the twin's 4 KB string limit";
+      this.tellOnce(deviceId, 'detectorState', message, { sensors: Object.keys(state.s).length });
     }
     return stored?.json;
+  }
+
+  /** A warning about what a device's twin cannot hold, once per device and kind (it would recur with every patch). */
+  private tellOnce(deviceId: string, kind: string, message: string, fields: Record<string, string | number>): void {
+    const key = `${deviceId}|${kind}`;
+    if (this.toldTooBig.has(key)) return;
+    this.toldTooBig.add(key);
+    this.deps.logger.log('warn', message, { deviceId, ...fields });
   }
 
   /** The incident state to continue from: this instance's own, unless the twin holds another one. */
@@ -640,6 +647,7 @@ export class TelemetryPipeline {
           if (fresh.length) outcome.deferred++;
           return;
         }
+        if (update.omitted) this.tellOnce(deviceId, 'telemetry', 'telemetry left off the twin: a string over its 4 KB limit (the reading is stored)', { properties: update.omitted.join(', ') });
         try {
           const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
           this.cache.remember({ ...update.next, etag });

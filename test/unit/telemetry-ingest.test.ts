@@ -262,12 +262,14 @@ describe('telemetryIngest: a batch from the plant', () => {
   });
 
   it('patches a twin with many sensors although ADT takes at most 4 KB per string: its detector state fits, shed, or stays as it was', async () => {
-    // A press (twelve sensors) and a test rig (forty), beside the plant, through Microsoft's DTDL parser.
+    // A press (twelve sensors) and a test rig (forty), beside the plant, through Microsoft's DTDL parser;
+    // each also reports a free-text label.
     const machine = (name: string, sensors: number) => {
       const names = Array.from({ length: sensors }, (_, i) => `channel${i}`);
+      const contents = (kind: string) => [...names.map((n) => ({ '@type': kind, name: n, schema: 'double' })), { '@type': kind, name: 'label', schema: 'string' }];
       return [
-        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:device:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:device:Equipment;1', contents: names.map((n) => ({ '@type': 'Telemetry', name: n, schema: 'double' })) },
-        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:Equipment;1', contents: names.map((n) => ({ '@type': 'Property', name: n, schema: 'double' })) },
+        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:device:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:device:Equipment;1', contents: contents('Telemetry') },
+        { '@context': 'dtmi:dtdl:context;3', '@id': `dtmi:manufacturing:${name};1`, '@type': 'Interface', extends: 'dtmi:manufacturing:Equipment;1', contents: contents('Property') },
       ];
     };
     const models = await parseModels([...readModelDocuments(), ...machine('Press', 12), ...machine('TestRig', 40)]);
@@ -291,6 +293,15 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('rig-1').detectorState).toBeUndefined();
     // Said once per device, not once per batch.
     expect(h.logged.filter((l) => l.message.startsWith('detector state')).map((l) => l.fields?.deviceId).sort()).toEqual(['press-1', 'rig-1']);
+
+    // A label over 4 KB is stored with its reading but left off the twin, whose patch still goes through.
+    const long = reading('press-1', 12, 300);
+    const result = await h.send([{ ...long, body: { ...long.body, label: 'é'.repeat(2100) } }]);
+    expect(result).toMatchObject({ stored: 1, twinsPatched: 1, twinErrors: 0 });
+    expect([...h.store.telemetry.values()].filter((r) => r.Readings.label !== undefined).map((r) => String(r.Readings.label).length)).toEqual([2100]);
+    expect(h.twins.props('press-1')).toMatchObject({ lastTelemetryTime: iso(t0 + 300_000) });
+    expect(h.twins.props('press-1').label).toBeUndefined();
+    expect(h.logged.filter((l) => l.message.startsWith('telemetry left off'))).toMatchObject([{ fields: { deviceId: 'press-1', properties: 'label' } }]);
   });
 
   it('keeps what the detector learnt on the twin, so another instance carries on from it', async () => {

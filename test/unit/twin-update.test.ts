@@ -58,6 +58,17 @@ describe('one patch per twin per batch', () => {
 });
 
 describe('what a patch carries, at its edges', () => {
+  it('leaves off the twin a telemetry value holding a string over 4 KB of UTF-8 (ADT would refuse the patch), and says which', () => {
+    const withNotes = { ...options, properties: new Set([...props, 'note', 'batch']) };
+    const exactly = 'x'.repeat(4096);
+    const update = planTwinUpdate(state(), [reading(0, { temperature: 70, note: exactly, batch: { id: 'b1', remark: 'ü'.repeat(2049) } })], withNotes)!;
+    expect(valueOf(update.ops, '/temperature')).toBe(70);
+    expect(valueOf(update.ops, '/note')).toBe(exactly);
+    expect(update.ops.some((o) => o.path === '/batch')).toBe(false);
+    expect(update.omitted).toEqual(['batch']);
+    expect(planTwinUpdate(state(), [reading(0, { temperature: 70, note: 'short' })], withNotes)!.omitted).toBeUndefined();
+  });
+
   const all = new Set([...props, 'remainingUsefulLifeHours', 'detectorState', 'alarmState', 'lastEmergencyStopTime', 'lastEmergencyStopReason']);
   const withRul = (rulHours: number | undefined): ScoredReading => ({ ...reading(100, { temperature: 70 }), score: { anomalyScore: 0.1, failureProbability: 0.25, rulHours, contributions: {}, modelVersion: 'fp-1' } });
 

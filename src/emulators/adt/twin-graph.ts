@@ -8,30 +8,16 @@ import type { z } from 'zod';
 import { DtdlError, ModelSet, formatProblem, zodFor, type DtdlParser, type InterfaceDef, type Schema } from '../../lib/dtdl/index.ts';
 import { AdtError, badRequest, notFound } from './errors.ts';
 import { applyPatch, pointer, type PatchOp } from './json-patch.ts';
+import { ADT_STRING_BYTES, oversizedString } from '../../lib/twins/adt-limits.ts';
 import type { AdtStorage, StoredModel } from './storage.ts';
 import type { Doc, QueryGraph } from './query/evaluate.ts';
 
 export const LIMITS = {
   twinBytes: 32 * 1024,
   /** A string property value, in UTF-8 (the service's own limit; not adjustable). */
-  stringBytes: 4 * 1024,
+  stringBytes: ADT_STRING_BYTES,
   modelsPerUpload: 250,
 };
-
-/** The size of the first string in `value` (nested too) longer than ADT takes, with where it is; undefined when none is. */
-function oversizedString(value: unknown, at: string): { at: string; bytes: number } | undefined {
-  if (typeof value === 'string') {
-    // A UTF-16 unit is at most 3 bytes of UTF-8: count the bytes only when the string could be over.
-    const bytes = value.length * 3 > LIMITS.stringBytes ? Buffer.byteLength(value) : 0;
-    return bytes > LIMITS.stringBytes ? { at, bytes } : undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  for (const [key, inner] of Object.entries(value)) {
-    const found = oversizedString(inner, `${at}.${key}`);
-    if (found) return found;
-  }
-  return undefined;
-}
 
 export type ChangeType =
   | 'Microsoft.DigitalTwins.Twin.Create'

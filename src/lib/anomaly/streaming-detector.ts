@@ -38,6 +38,7 @@
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
+import { ADT_STRING_BYTES } from '../twins/adt-limits.ts';
 
 export const STREAMING_MODEL_VERSION = 'streaming-5';
 
@@ -327,7 +328,7 @@ const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as cons
  * ADT refuses a string property over 4 KB of UTF-8 (a service limit that cannot be raised): a
  * stored state must fit, or the twin's whole patch (readings, health, alarms) would be refused.
  */
-export const MAX_STORED_STATE_BYTES = 4096;
+export const MAX_STORED_STATE_BYTES = ADT_STRING_BYTES;
 
 /** Doubles written exactly in little-endian base64url: 11 characters each against ~19 as decimal text. */
 function packNumbers(values: readonly number[]): string {

@@ -7,6 +7,7 @@
 import type { JsonPatchOp, ScoreResult, TwinState } from '../ports.ts';
 import type { Reading } from '../telemetry/reading.ts';
 import type { AlarmEvidence } from '../alerts/alarm-lifecycle.ts';
+import { oversizedString } from './adt-limits.ts';
 
 export type HealthStatus = 'normal' | 'warning' | 'critical';
 
@@ -32,6 +33,8 @@ export interface TwinUpdate {
   next: TwinState;
   /** Why it goes out now: first reading, interval elapsed, status, health or alert. */
   reason: 'first' | 'interval' | 'status' | 'health' | 'alert' | 'stop';
+  /** Telemetry left off the twin: a string over ADT's 4 KB would get the whole patch refused (the reading itself is stored). */
+  omitted?: string[];
 }
 
 export interface PlanOptions {
@@ -103,7 +106,11 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   const set = (name: string, value: unknown) => {
     if (options.properties.has(name) && value !== undefined) ops.push({ op: 'add', path: `/${name}`, value });
   };
-  for (const name in latest) set(name, latest[name]);
+  let omitted: string[] | undefined;
+  for (const name in latest) {
+    if (oversizedString(latest[name])) (omitted ??= []).push(name);
+    else set(name, latest[name]);
+  }
   set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
   set('anomalyScore', round(newest.score.anomalyScore));
   set('failureProbability', newest.score.failureProbability === undefined ? undefined : round(newest.score.failureProbability));
@@ -115,7 +122,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   }
   set('modelVersion', newest.score.modelVersion);
   const next = setIncidentFields(state, options, set);
-  return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health } };
+  return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health }, ...(omitted ? { omitted } : {}) };
 }
 
 /**
