@@ -4,14 +4,14 @@
  * through the detector and reports precision, recall and lead time against the run's ground truth.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { DuckDbTelemetryStore } from '../lib/store/duckdb-telemetry-store.ts';
 import { backtest, readGroundTruth } from '../lib/anomaly/backtest.ts';
 
 const USAGE = 'usage: npm run backtest -- --truth RUN/ground-truth.json [--db .data/telemetry.duckdb] [--on-delay-readings 5] [--off-delay-seconds 60] [--json]';
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { truth: { type: 'string' }, db: { type: 'string', default: '.data/telemetry.duckdb' }, 'on-delay-readings': { type: 'string', default: '5' }, 'off-delay-seconds': { type: 'string', default: '60' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseCommandLine(USAGE, { options: { truth: { type: 'string' }, db: { type: 'string', default: '.data/telemetry.duckdb' }, 'on-delay-readings': { type: 'string', default: '5' }, 'off-delay-seconds': { type: 'string', default: '60' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return console.log(USAGE), 0;
   if (!values.truth) return console.error(`--truth is required\n${USAGE}`), 2;
   if (!existsSync(values.db)) return console.error(`no telemetry store at ${values.db}: run npm start (and the simulator) first, or pass --db`), 2;

@@ -5,7 +5,7 @@
  */
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { progressBar } from './progress.ts';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { scoreCsv } from '../lib/anomaly/score-csv.ts';
 
 const USAGE = `usage: npm run score -- --in FILE.csv --out OUT.csv [--group-by COLUMN] [--quiet]
@@ -16,7 +16,7 @@ a 'status' column is used when present; --group-by scores each value of COLUMN (
 separately.`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseCommandLine(USAGE, { options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     console.log(USAGE);
     return 0;

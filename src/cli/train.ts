@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { latestModelFile, samplesOf, trainFailureModel, type LabelledRun, type Sample } from '../lib/anomaly/failure-model.ts';
 import { degradationFleet, runReadings } from '../simulator/degradation.ts';
 import { readGroundTruth } from '../lib/anomaly/backtest.ts';
@@ -52,7 +52,7 @@ async function storedRuns(db: string, truthPath: string): Promise<LabelledRun[]>
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine(USAGE, {
     options: {
       simulate: { type: 'boolean' },
       seed: { type: 'string', default: '7' },

@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { DigitalTwinsClient } from '@azure/digital-twins-core';
 import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
@@ -33,7 +34,7 @@ emulator), DIGITAL_TWINS_TOKEN, DIGITAL_TWINS_CA_FILE; IOTHUB_CONNECTION_STRING 
 
 /** Parses a command's options; --help prints its usage. Returns undefined when help was shown. */
 function options<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], usage: string, spec: T) {
-  const parsed = parseArgs({ args, allowPositionals: true, options: { ...spec, help: { type: 'boolean', short: 'h' }, data: { type: 'string', default: '.data' } } as T & { help: { type: 'boolean'; short: string }; data: { type: 'string'; default: string } } });
+  const parsed = parseCommandLine(usage + GLOBAL, { args, allowPositionals: true, options: { ...spec, help: { type: 'boolean', short: 'h' }, data: { type: 'string', default: '.data' } } as T & { help: { type: 'boolean'; short: string }; data: { type: 'string'; default: string } } });
   if ((parsed.values as { help?: boolean }).help) {
     out(usage + GLOBAL);
     return undefined;

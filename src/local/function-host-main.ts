@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { startFunctionHost } from './function-host.ts';
@@ -18,7 +18,7 @@ import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
 import { exitOnSignal } from './service-process.ts';
 import { fleetPlant } from '../lib/plant/plant.ts';
 
-const { values } = parseArgs({
+const { values } = parseCommandLine('usage: tsx src/local/function-host-main.ts --eventhubs <connection string> [--data .data] [--adt https://localhost:7443] [--iothub localhost:8883] [--storage <connection string>] [--ml <url>] [--ml-key <k>] [--api-port 7071] [--fleet N]', {
   options: {
     data: { type: 'string', default: '.data' },
     'api-port': { type: 'string', default: '7071' },

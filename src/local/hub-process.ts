@@ -9,7 +9,7 @@
  * Prints one JSON line once listening: hostName, caFile, eventHubs (a connection string).
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { EventLog } from '../emulators/event-log/event-log.ts';
 import { startIotHub } from '../emulators/iothub/server.ts';
 import { startEventHubs } from '../emulators/event-hubs/server.ts';
@@ -17,7 +17,7 @@ import { jsonLogger } from '../lib/log.ts';
 import { watchRetention, type RetentionWatch } from './retention.ts';
 import { exitOnSignal } from './service-process.ts';
 
-const { values } = parseArgs({
+const { values } = parseCommandLine('usage: tsx src/local/hub-process.ts [--data .data] [--port 8883] [--eventhubs-port 5672] [--storage <connection string>] [--partitions 4]', {
   options: {
     data: { type: 'string', default: '.data' },
     port: { type: 'string', default: '8883' },

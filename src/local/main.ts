@@ -15,7 +15,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
@@ -26,7 +26,11 @@ import { startAzurite } from './azurite.ts';
 import { seedLocalPlant } from './seed-local.ts';
 import { exitOnSignal, readyLine, spawnService, stopService } from './service-process.ts';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm start -- [--no-simulator] [--rate 1] [--data .data] [--api-port 7071] [--adt-port 7443]
+                 [--iothub-port 8883] [--ml-port 7080] [--eventhubs-port 5672] [--azurite-port 10000]
+                 [--no-functions] [--json]   (a port of 0 picks a free one)`;
+
+const { values } = parseCommandLine(USAGE, {
   options: {
     data: { type: 'string', default: '.data' },
     'no-simulator': { type: 'boolean', default: false },

@@ -8,12 +8,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { DEFAULT_PLANT, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
+                         [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
+                         [--data .data] [--hub localhost:8883]
+
+Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
+(seconds). With --devices N: a fleet of N arms and conveyors (register them by starting the stack
+with that plant). Ground truth goes to <data>/simulator/runs/<time>/.
+`;
+
+const { values } = parseCommandLine(USAGE, {
   options: {
     data: { type: 'string', default: '.data' },
     hub: { type: 'string', default: 'localhost:8883' },
@@ -28,14 +37,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
-                         [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
-                         [--data .data] [--hub localhost:8883]
-
-Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
-(seconds). With --devices N: a fleet of N arms and conveyors (register them by starting the stack
-with that plant). Ground truth goes to <data>/simulator/runs/<time>/.
-`);
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 

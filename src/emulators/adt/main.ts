@@ -2,10 +2,10 @@
  * npm run emulator:adt [-- --port 7443 --data .data/adt --memory --token <t> --rate-limits]
  * Runs the Azure Digital Twins emulator on its own and prints how to reach it.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../lib/command-line.ts';
 import { startAdtEmulator } from './server.ts';
 
-const { values } = parseArgs({
+const { values } = parseCommandLine('usage: npm run emulator:adt -- [--port 7443] [--data .data/adt] [--memory] [--token <t>] [--rate-limits]', {
   options: {
     port: { type: 'string', default: '7443' },
     data: { type: 'string', default: '.data/adt' },

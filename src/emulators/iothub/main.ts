@@ -8,12 +8,12 @@
  * `serve` routes device telemetry into the event log at <data>/eventlog.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../lib/command-line.ts';
 import { DeviceRegistry, RegistryError } from './registry.ts';
 import { startIotHub } from './server.ts';
 import { EventLog } from '../event-log/event-log.ts';
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseCommandLine('usage: npm run iothub -- serve [--port 8883] [--mqtt-port 1883] [--data .data] | service-string | device add|list|show|remove|disable|enable <id> [--data .data]', {
   allowPositionals: true,
   options: {
     data: { type: 'string', default: '.data' },

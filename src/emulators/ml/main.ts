@@ -3,12 +3,12 @@
  * Serves a failure model with the Azure ML online endpoint contract on its own.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../lib/command-line.ts';
 import { FailureModel, latestModelFile } from '../../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../../lib/paths.ts';
 import { LOCAL_ML_KEY, startMlEndpoint } from './server.ts';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '7080' }, key: { type: 'string', default: LOCAL_ML_KEY }, model: { type: 'string' } } });
+const { values } = parseCommandLine('usage: npm run emulator:ml -- [--port 7080] [--key <k>] [--model models/failure-model-v<N>.json]', { options: { port: { type: 'string', default: '7080' }, key: { type: 'string', default: LOCAL_ML_KEY }, model: { type: 'string' } } });
 const modelFile = values.model ?? latestModelFile(join(projectRoot(), 'models'));
 if (!modelFile) {
   console.error('no model: pass --model FILE or run npm run train');
