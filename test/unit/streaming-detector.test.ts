@@ -263,6 +263,63 @@ describe('the streaming detector', () => {
     expect(storeDetectorState(crowd)).toBeUndefined();
   });
 
+  it('leaves parts out in order, each only when what it keeps would not fit: uncorrelated pairs, then every pair, then the pattern memories', () => {
+    const n = noise(19);
+    let load = 0;
+    // a and b follow one load (a pair that moves together); c is noise alone (two pairs that do not).
+    const state = emptyDetectorState();
+    run(600, () => {
+      load = 0.95 * load + n(0.3);
+      return { a: 10 + 5 * load + n(0.3), b: 20 + 5 * load + n(0.3), c: 30 + n(1) };
+    }, state);
+    const revive = (json: string) => reviveDetectorState(JSON.parse(json));
+    const whole = storeDetectorState(state)!;
+    expect(whole.shed).toBe('nothing');
+    expect(Object.keys(revive(whole.json).p).sort()).toEqual(['a|b', 'a|c', 'b|c']);
+    // Exactly at the limit it is still whole; a byte less and the uncorrelated pairs go.
+    const bytes = Buffer.byteLength(whole.json);
+    expect(storeDetectorState(state, 0.6, bytes)!.shed).toBe('nothing');
+    const lean = storeDetectorState(state, 0.6, bytes - 1)!;
+    expect(lean.shed).toBe('uncorrelated pairs');
+    expect(Object.keys(revive(lean.json).p)).toEqual(['a|b']);
+    expect(revive(lean.json).p['a|b']).toEqual(state.p['a|b']);
+    const noPairs = storeDetectorState(state, 0.6, Buffer.byteLength(lean.json) - 1)!;
+    expect(noPairs.shed).toBe('pairs');
+    expect(Object.keys(revive(noPairs.json).p)).toEqual([]);
+    expect(revive(noPairs.json).s.a!.q.j).toBe(state.s.a!.q.j);
+    const bare = storeDetectorState(state, 0.6, Buffer.byteLength(noPairs.json) - 1)!;
+    expect(bare.shed).toBe('pairs and pattern memories');
+    expect(revive(bare.json).s.a!.q.j).toBe(0);
+    expect(revive(bare.json).s.a!.m).toBe(state.s.a!.m);
+    expect(storeDetectorState(state, 0.6, Buffer.byteLength(bare.json) - 1)).toBeUndefined();
+  });
+
+  it('reads a state stored before the per-sensor deviation existed, and refuses a stored sensor entry of the wrong shape', () => {
+    const state = emptyDetectorState();
+    run(300, normalArm(noise(20)), state);
+    // Plain JSON as streaming-4 stored it: no per-sensor deviation; a negative one is no deviation either.
+    const plain = JSON.parse(JSON.stringify(state));
+    delete plain.s.temperature.o;
+    plain.s.vibration.o = -3;
+    const old = reviveDetectorState(plain);
+    expect([old.s.temperature!.o, old.s.vibration!.o, old.s.pressure!.o]).toEqual([0, 0, state.s.pressure!.o]);
+    expect(run(50, normalArm(noise(21)), old, 300).every((d) => Number.isFinite(d.anomalyScore))).toBe(true);
+    // The packed form: a negative deviation is none; an entry without numbers, or with more than numbers and a memory, starts afresh.
+    const pack = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64url');
+    const stored = JSON.parse(storeDetectorState(state)!.json);
+    stored.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, -2]);
+    const top = Buffer.from(stored.z, 'base64url');
+    stored.z = pack([...Array.from({ length: 9 }, (_, i) => top.readDoubleLE(i * 8)), -4]);
+    const negative = reviveDetectorState(stored);
+    expect(negative.s.temperature!.o).toBe(0);
+    expect(negative.d).toBe(0);
+    for (const entry of [[], [stored.s.pressure[0], stored.s.pressure[1], 'more'], stored.s.pressure[0] + 'AAA', 'not an array']) {
+      const bad = JSON.parse(storeDetectorState(state)!.json);
+      bad.s.pressure = entry;
+      expect(Object.keys(reviveDetectorState(bad).s)).toHaveLength(0);
+    }
+  });
+
   it('copies a state into a spare one, reusing it only when it has the same sensors, and the copy goes on alone', () => {
     const n = noise(9);
     const arm = normalArm(n);

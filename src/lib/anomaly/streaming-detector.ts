@@ -337,12 +337,10 @@ function packNumbers(values: readonly number[]): string {
   return bytes.toString('base64url');
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
 /** The `count` numbers `text` packs, when it is exactly that and each is storable; otherwise undefined. */
 function unpackNumbers(text: unknown, count: number): number[] | undefined {
-  // Node's decoder skips characters it does not know: only a well-formed string of the exact length is read.
-  if (typeof text !== 'string' || text.length !== Math.ceil((count * 8 * 4) / 3) || !BASE64URL.test(text)) return undefined;
+  // Node's decoder skips what is not base64: what it reads must still be exactly `count` doubles, each storable.
+  if (typeof text !== 'string') return undefined;
   const bytes = Buffer.from(text, 'base64url');
   if (bytes.length !== count * 8) return undefined;
   const out = new Array<number>(count);
@@ -402,7 +400,8 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, k, d: d >= 0 ? Math.min(d, MAX_DEVIATION) : 0 };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
-    if (!Array.isArray(entry) || entry.length < 1 || entry.length > 2) return fresh;
+    // [numbers] or [numbers, pattern memory]: an entry without numbers fails to unpack below.
+    if (!Array.isArray(entry) || entry.length > 2) return fresh;
     const x = unpackNumbers(entry[0], 11);
     const q = entry.length === 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
     if (!x || !q) return fresh;
