@@ -5,6 +5,7 @@
  */
 import { AppError } from '../../src/lib/errors.ts';
 import { toTwinState } from '../../src/lib/twins/adt-twins.ts';
+import { oversizedString } from '../../src/lib/twins/adt-limits.ts';
 import type { JsonPatchOp, QueryPage, TwinState, TwinsPort } from '../../src/lib/ports.ts';
 
 interface StoredTwin {
@@ -76,8 +77,8 @@ export class InMemoryTwins implements TwinsPort {
       throw new AppError('twin.etagMismatch', 'etag mismatch', { status: 412 });
     }
     // The service refuses a string property over 4 KB of UTF-8, and then the whole patch.
-    const long = ops.find((op) => typeof op.value === 'string' && Buffer.byteLength(op.value) > 4096);
-    if (long) throw new AppError('twins.validationFailed', `Digital Twins: ${long.path} is over 4 KB`, { status: 400 });
+    const long = ops.find((op) => oversizedString(op.value));
+    if (long) throw new AppError('twins.validationFailed', `Digital Twins: ${long.path} holds a string over 4 KB`, { status: 400 });
     attempt.outcome = 'ok';
     for (const op of ops) {
       const name = op.path.slice(1);

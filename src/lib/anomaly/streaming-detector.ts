@@ -38,7 +38,7 @@
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
-import { ADT_STRING_BYTES } from '../twins/adt-limits.ts';
+import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
 export const STREAMING_MODEL_VERSION = 'streaming-5';
 
@@ -321,6 +321,12 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
 /** Far beyond any clip in use: what a stored equipment deviation is capped at. */
 const MAX_DEVIATION = 100;
 
+/**
+ * A stored deviation (the equipment's or a sensor's) as it may be used: missing, negative or not a
+ * number is none, and a patched one is capped, so it cannot hold a healthy machine flagged for long.
+ */
+const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
 
@@ -387,7 +393,7 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
   for (let i = 0; i < SHEDS.length; i++) {
     const json = storedJson(state, i, minCorrelation);
     // Sensor names may be any text: measured in UTF-8, as ADT measures it.
-    if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return { json, shed: SHEDS[i]! };
+    if (fitsBytes(json, maxBytes)) return { json, shed: SHEDS[i]! };
   }
   return undefined;
 }
@@ -397,7 +403,7 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   const top = unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
   const [t, e, m, v, n, u, a, an, k, d] = top as [number, number, number, number, number, number, number, number, number, number];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, k, d: d >= 0 ? Math.min(d, MAX_DEVIATION) : 0 };
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, k, d: storedDeviation(d) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers] or [numbers, pattern memory]: an entry without numbers fails to unpack below.
@@ -405,8 +411,7 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
     const x = unpackNumbers(entry[0], 11);
     const q = entry.length === 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
     if (!x || !q) return fresh;
-    const o = x[10]! >= 0 ? Math.min(x[10]!, MAX_DEVIATION) : 0;
-    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o, q };
+    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), q };
   }
   for (const key of Object.keys(value.p)) {
     const x = unpackNumbers(value.p[key], 3);
@@ -433,15 +438,14 @@ export function reviveDetectorState(value: unknown): DetectorState {
   if (v3 && (!storable(value.a) || !storable(value.an))) return fresh;
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
-  const d = v3 && storable(value.d) && value.d >= 0 ? Math.min(value.d, MAX_DEVIATION) : 0;
+  const d = v3 ? storedDeviation(value.d) : 0;
   const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k, d };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
-    const o = storable(s.o) && s.o >= 0 ? Math.min(s.o, MAX_DEVIATION) : 0;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o, q } as SensorState;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), q } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
