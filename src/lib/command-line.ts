@@ -10,7 +10,25 @@ export function parseCommandLine<T extends ParseArgsConfig>(usage: string, confi
     return parseArgs(config);
   } catch (error) {
     if (!String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw error;
-    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
-    process.exit(2);
+    refuse(usage, (error as Error).message);
   }
+}
+
+/**
+ * A number option's value within its bounds (`above` excludes its bound, `min` and `max` include
+ * theirs), or the same exit 2 with the reason and usage.
+ */
+export function numberOption(usage: string, name: string, text: string, { above = -Infinity, min = -Infinity, max = Infinity, integer = false } = {}): number {
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  if (value > above && value >= min && value <= max && (!integer || Number.isInteger(value))) return value;
+  const bounds = min > -Infinity && max < Infinity ? `from ${min} to ${max}` : [above > -Infinity && `above ${above}`, min > -Infinity && `at least ${min}`, max < Infinity && `at most ${max}`].filter(Boolean).join(' and ');
+  refuse(usage, `--${name} must be ${integer ? 'a whole number' : 'a number'}${bounds ? ` ${bounds}` : ''}, not '${text}'`);
+}
+
+/** A TCP port option's value (0 for a free one). */
+export const portOption = (usage: string, name: string, text: string): number => numberOption(usage, name, text, { min: 0, max: 65_535, integer: true });
+
+function refuse(usage: string, reason: string): never {
+  process.stderr.write(`${reason}\n${usage}\n`);
+  process.exit(2);
 }

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCommandLine } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, portOption } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { startFunctionHost } from './function-host.ts';
@@ -18,7 +18,8 @@ import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
 import { exitOnSignal } from './service-process.ts';
 import { fleetPlant } from '../lib/plant/plant.ts';
 
-const { values } = parseCommandLine('usage: tsx src/local/function-host-main.ts --eventhubs <connection string> [--data .data] [--adt https://localhost:7443] [--iothub localhost:8883] [--storage <connection string>] [--ml <url>] [--ml-key <k>] [--api-port 7071] [--fleet N]', {
+const USAGE = 'usage: tsx src/local/function-host-main.ts --eventhubs <connection string> [--data .data] [--adt https://localhost:7443] [--iothub localhost:8883] [--storage <connection string>] [--ml <url>] [--ml-key <k>] [--api-port 7071] [--fleet N]';
+const { values } = parseCommandLine(USAGE, {
   options: {
     data: { type: 'string', default: '.data' },
     'api-port': { type: 'string', default: '7071' },
@@ -42,8 +43,8 @@ const hubCa = join(dataDir, 'iothub', 'tls', 'ca.pem');
 const host = await startFunctionHost({
   dataDir,
   logger: jsonLogger('functions', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info'),
-  apiPort: Number(values['api-port']),
-  ...(values.fleet ? { plant: fleetPlant(Number(values.fleet)) } : {}),
+  apiPort: portOption(USAGE, 'api-port', values['api-port']),
+  ...(values.fleet ? { plant: fleetPlant(numberOption(USAGE, 'fleet', values.fleet, { min: 1, integer: true })) } : {}),
   endpoints: {
     adt: { url: values.adt, caPem: readFileSync(adtCa, 'utf8'), caFile: adtCa },
     iotHub: { serviceConnectionString: new DeviceRegistry(join(dataDir, 'iothub', 'registry.json')).serviceConnectionString(values.iothub), caPem: readFileSync(hubCa, 'utf8'), caFile: hubCa },

@@ -15,7 +15,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseCommandLine } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, portOption } from '../lib/command-line.ts';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
@@ -24,6 +24,7 @@ import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
 import { startAzurite } from './azurite.ts';
 import { seedLocalPlant } from './seed-local.ts';
+import { freePorts } from './free-ports.ts';
 import { exitOnSignal, readyLine, spawnService, stopService } from './service-process.ts';
 
 const USAGE = `usage: npm start -- [--no-simulator] [--rate 1] [--data .data] [--api-port 7071] [--adt-port 7443]
@@ -48,18 +49,10 @@ const { values } = parseCommandLine(USAGE, {
   },
 });
 const dataDir = values.data;
+// Checked here too, so that a mistyped rate stops npm start before any service starts.
+numberOption(USAGE, 'rate', values.rate, { above: 0 });
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-/** A port to use: the one asked for, or a free one for 0 (fixed for the run, so a restarted service keeps it). */
-async function portOf(asked: string): Promise<number> {
-  if (Number(asked) !== 0) return Number(asked);
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function listening(port: number, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -116,14 +109,17 @@ class Service {
   }
 }
 
-const ports = {
-  api: await portOf(values['api-port']),
-  adt: await portOf(values['adt-port']),
-  iothub: await portOf(values['iothub-port']),
-  ml: await portOf(values['ml-port']),
-  eventHubs: await portOf(values['eventhubs-port']),
-  azurite: await portOf(values['azurite-port']),
+// A port of 0 gets a free one, fixed for the run so that a restarted service keeps it.
+const asked = {
+  api: portOption(USAGE, 'api-port', values['api-port']),
+  adt: portOption(USAGE, 'adt-port', values['adt-port']),
+  iothub: portOption(USAGE, 'iothub-port', values['iothub-port']),
+  ml: portOption(USAGE, 'ml-port', values['ml-port']),
+  eventHubs: portOption(USAGE, 'eventhubs-port', values['eventhubs-port']),
+  azurite: portOption(USAGE, 'azurite-port', values['azurite-port']),
 };
+const picked = await freePorts(Object.values(asked).filter((port) => port === 0).length);
+const ports = Object.fromEntries(Object.entries(asked).map(([name, port]) => [name, port === 0 ? picked.pop()! : port])) as typeof asked;
 // After a crash the services of the run before may take a moment to go (they exit as their stdin
 // closes): wait for the ports to be free rather than fail on the first.
 async function free(port: number, timeoutMs = 15_000): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCommandLine } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { DEFAULT_PLANT, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
@@ -43,7 +43,13 @@ if (values.help) {
 
 const registry = new DeviceRegistry(join(values.data, 'iothub', 'registry.json'));
 const caPem = readFileSync(join(values.data, 'iothub', 'tls', 'ca.pem'), 'utf8');
-const plant = values.devices ? fleetPlant(Number(values.devices)) : DEFAULT_PLANT;
+const number = (name: keyof typeof values, options: Parameters<typeof numberOption>[3]) => numberOption(USAGE, name, String(values[name]), options);
+const rate = number('rate', { above: 0 });
+const anomalyRate = number('anomaly-rate', { min: 0, max: 1 });
+const degradation = { onsetSeconds: number('degrade-onset', { min: 0 }), failureSeconds: number('degrade-failure', { min: 0 }) };
+const seconds = values.seconds ? number('seconds', { min: 0 }) : undefined;
+const messagesPerDevice = values['messages-per-device'] ? number('messages-per-device', { min: 1, integer: true }) : undefined;
+const plant = values.devices ? fleetPlant(number('devices', { min: 1, integer: true })) : DEFAULT_PLANT;
 // A fleet's devices may not be registered yet: the registry file is the hub's own.
 for (const e of plant.equipment) if (!registry.get(e.id)) throw new Error(`device ${e.id} is not registered on the hub; start the stack with this plant first`);
 const runDir = join(values.data, 'simulator', 'runs', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -51,14 +57,14 @@ const fleet = new Fleet({
   devices: plant.equipment.map((equipment) => ({
     equipment,
     connectionString: registry.connectionString(equipment.id, values.hub),
-    ...(!values.devices && equipment.id === 'robotic-arm-003' ? { degradation: { onsetSeconds: Number(values['degrade-onset']), failureSeconds: Number(values['degrade-failure']) } } : {}),
+    ...(!values.devices && equipment.id === 'robotic-arm-003' ? { degradation } : {}),
   })),
   caPem,
-  rate: Number(values.rate),
-  anomalyRate: Number(values['anomaly-rate']),
+  rate,
+  anomalyRate,
   runDir,
-  ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
-  ...(values['messages-per-device'] ? { messagesPerDevice: Number(values['messages-per-device']) } : {}),
+  ...(seconds !== undefined ? { seconds } : {}),
+  ...(messagesPerDevice !== undefined ? { messagesPerDevice } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });
 await fleet.start();

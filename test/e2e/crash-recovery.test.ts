@@ -9,7 +9,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +16,7 @@ import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { DeviceRegistry } from '../../src/emulators/iothub/registry.ts';
 import { Fleet } from '../../src/simulator/fleet.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
+import { freePorts } from '../../src/local/free-ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crash-'));
 const children: ChildProcess[] = [];
@@ -24,14 +24,6 @@ afterAll(() => {
   children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts `npm start`'s entry point in its own process; resolves with its endpoints once ready. */
 async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUrl: string; apiKey: string; pids: Record<string, number> }> {
@@ -51,7 +43,7 @@ const status = async (apiUrl: string) => (await (await fetch(`${apiUrl}/local/st
 
 describe('a crash of the local stack', () => {
   it('loses nothing, stores nothing twice and never moves a twin backwards', async () => {
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = await freePorts(6);
     let stack = await startStack(ports);
     const registry = new DeviceRegistry(join(dir, 'iothub', 'registry.json'));
     const hostName = `localhost:${ports[2]}`;

@@ -45,4 +45,27 @@ describe('a mistyped option', () => {
     expect((failed as { code: number }).code).toBe(2);
     expect((failed as { stderr: string }).stderr).toContain("Unknown option '--colour'");
   });
+
+  it('that is a number out of bounds or no number at all is refused the same way, before anything starts', { timeout: 120_000 }, async () => {
+    const run = promisify(execFile);
+    const cases: Array<[string, string[], string]> = [
+      ['src/local/main.ts', ['--api-port', 'abc'], "--api-port must be a whole number from 0 to 65535, not 'abc'"],
+      ['src/local/main.ts', ['--rate', '0'], "--rate must be a number above 0, not '0'"],
+      ['src/emulators/adt/main.ts', ['--port', '70000'], "--port must be a whole number from 0 to 65535, not '70000'"],
+      ['src/emulators/ml/main.ts', ['--port', '1.5'], "--port must be a whole number from 0 to 65535, not '1.5'"],
+      ['src/emulators/iothub/main.ts', ['serve', '--port', ''], "--port must be a whole number from 0 to 65535, not ''"],
+      ['src/local/hub-process.ts', ['--partitions', '0'], "--partitions must be a whole number from 1 to 32, not '0'"],
+      ['src/local/function-host-main.ts', ['--eventhubs', 'x', '--api-port=-1'], "--api-port must be a whole number from 0 to 65535, not '-1'"],
+      ['src/simulator/main.ts', ['--anomaly-rate', '2'], "--anomaly-rate must be a number from 0 to 1, not '2'"],
+    ];
+    const outcomes = await Promise.all(
+      cases.map(([entry, args]) => run(process.execPath, ['--import', 'tsx', entry, ...args], { timeout: 60_000 }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e)),
+    );
+    outcomes.forEach(({ code, stderr }, i) => {
+      const [entry, , reason] = cases[i]!;
+      expect({ entry, code }).toEqual({ entry, code: 2 });
+      expect(stderr.split('\n')[0], entry).toBe(reason);
+      expect(stderr, entry).toMatch(/usage: /);
+    });
+  });
 });

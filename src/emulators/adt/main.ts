@@ -2,10 +2,11 @@
  * npm run emulator:adt [-- --port 7443 --data .data/adt --memory --token <t> --rate-limits]
  * Runs the Azure Digital Twins emulator on its own and prints how to reach it.
  */
-import { parseCommandLine } from '../../lib/command-line.ts';
+import { parseCommandLine, portOption } from '../../lib/command-line.ts';
 import { startAdtEmulator } from './server.ts';
 
-const { values } = parseCommandLine('usage: npm run emulator:adt -- [--port 7443] [--data .data/adt] [--memory] [--token <t>] [--rate-limits]', {
+const USAGE = 'usage: npm run emulator:adt -- [--port 7443] [--data .data/adt] [--memory] [--token <t>] [--rate-limits]';
+const { values } = parseCommandLine(USAGE, {
   options: {
     port: { type: 'string', default: '7443' },
     data: { type: 'string', default: '.data/adt' },
@@ -16,7 +17,7 @@ const { values } = parseCommandLine('usage: npm run emulator:adt -- [--port 7443
 });
 
 const adt = await startAdtEmulator({
-  port: Number(values.port),
+  port: portOption(USAGE, 'port', values.port),
   dataDir: values.data,
   memory: values.memory,
   token: values.token ?? 'any',

@@ -8,12 +8,13 @@
  * `serve` routes device telemetry into the event log at <data>/eventlog.
  */
 import { join } from 'node:path';
-import { parseCommandLine } from '../../lib/command-line.ts';
+import { parseCommandLine, portOption } from '../../lib/command-line.ts';
 import { DeviceRegistry, RegistryError } from './registry.ts';
 import { startIotHub } from './server.ts';
 import { EventLog } from '../event-log/event-log.ts';
 
-const { values, positionals } = parseCommandLine('usage: npm run iothub -- serve [--port 8883] [--mqtt-port 1883] [--data .data] | service-string | device add|list|show|remove|disable|enable <id> [--data .data]', {
+const USAGE = 'usage: npm run iothub -- serve [--port 8883] [--mqtt-port 1883] [--data .data] | service-string | device add|list|show|remove|disable|enable <id> [--data .data]';
+const { values, positionals } = parseCommandLine(USAGE, {
   allowPositionals: true,
   options: {
     data: { type: 'string', default: '.data' },
@@ -28,7 +29,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 try {
   if (command === 'serve') {
     const log = EventLog.open(join(values.data, 'eventlog'));
-    const hub = await startIotHub({ dataDir: join(values.data, 'iothub'), port: Number(values.port), ...(values['mqtt-port'] ? { mqttPort: Number(values['mqtt-port']) } : {}), endpoints: { events: log }, log: (l) => process.stderr.write(`${l}\n`) });
+    const hub = await startIotHub({ dataDir: join(values.data, 'iothub'), port: portOption(USAGE, 'port', values.port), ...(values['mqtt-port'] ? { mqttPort: portOption(USAGE, 'mqtt-port', values['mqtt-port']) } : {}), endpoints: { events: log }, log: (l) => process.stderr.write(`${l}\n`) });
     out(`local IoT Hub on ${hub.hostName} (MQTT over TLS and the service API${hub.mqttPort ? `; plain MQTT on ${hub.mqttPort}` : ''})`);
     out(`  CA: ${hub.caFile}`);
     out(`  service connection string: npm run iothub -- service-string (the iothubowner key is not printed unasked)`);
