@@ -6,7 +6,7 @@
  * With --devices N: a fleet of N arms and conveyors (registered if missing).
  * The ground truth of the run is written to <data>/simulator/runs/<time>/.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { numberOption, parseCommandLine } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
@@ -41,8 +41,6 @@ if (values.help) {
   process.exit(0);
 }
 
-const registry = new DeviceRegistry(join(values.data, 'iothub', 'registry.json'));
-const caPem = readFileSync(join(values.data, 'iothub', 'tls', 'ca.pem'), 'utf8');
 const number = (name: keyof typeof values, options: Parameters<typeof numberOption>[3]) => numberOption(USAGE, name, String(values[name]), options);
 const rate = number('rate', { above: 0 });
 const anomalyRate = number('anomaly-rate', { min: 0, max: 1 });
@@ -50,6 +48,13 @@ const degradation = { onsetSeconds: number('degrade-onset', { min: 0 }), failure
 const seconds = values.seconds ? number('seconds', { min: 0 }) : undefined;
 const messagesPerDevice = values['messages-per-device'] ? number('messages-per-device', { min: 1, integer: true }) : undefined;
 const plant = values.devices ? fleetPlant(number('devices', { min: 1, integer: true })) : DEFAULT_PLANT;
+const caFile = join(values.data, 'iothub', 'tls', 'ca.pem');
+if (!existsSync(caFile)) {
+  process.stderr.write(`no local IoT Hub in ${values.data} (no ${caFile}): start the stack first (npm start), or pass its --data\n`);
+  process.exit(2);
+}
+const registry = new DeviceRegistry(join(values.data, 'iothub', 'registry.json'));
+const caPem = readFileSync(caFile, 'utf8');
 // A fleet's devices may not be registered yet: the registry file is the hub's own.
 for (const e of plant.equipment) if (!registry.get(e.id)) throw new Error(`device ${e.id} is not registered on the hub; start the stack with this plant first`);
 const runDir = join(values.data, 'simulator', 'runs', new Date().toISOString().replace(/[:.]/g, '-'));

@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const ENTRY_POINTS = [
@@ -56,7 +58,7 @@ describe('a mistyped option', () => {
       ['src/emulators/iothub/main.ts', ['serve', '--port', ''], "--port must be a whole number from 0 to 65535, not ''"],
       ['src/local/hub-process.ts', ['--partitions', '0'], "--partitions must be a whole number from 1 to 32, not '0'"],
       ['src/local/function-host-main.ts', ['--eventhubs', 'x', '--api-port=-1'], "--api-port must be a whole number from 0 to 65535, not '-1'"],
-      ['src/simulator/main.ts', ['--anomaly-rate', '2'], "--anomaly-rate must be a number from 0 to 1, not '2'"],
+      ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--anomaly-rate', '2'], "--anomaly-rate must be a number from 0 to 1, not '2'"],
     ];
     const outcomes = await Promise.all(
       cases.map(([entry, args]) => run(process.execPath, ['--import', 'tsx', entry, ...args], { timeout: 60_000 }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e)),
