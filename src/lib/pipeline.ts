@@ -163,6 +163,24 @@ export class TelemetryPipeline {
    * the cached twin did not show it): continue from the twin's state with this batch's readings
    * folded in, rather than overwrite what the other instance learnt.
    */
+  /**
+   * A twin re-read mid-batch that another instance wrote since this one last did: when it holds
+   * a detector state newer than the one this batch started from, this instance continues from it,
+   * the batch's readings folded in, instead of overwriting what the other learnt (the batch itself
+   * was already scored from the older copy).
+   */
+  private adoptTwin(deviceId: string, twin: TwinState, work: DeviceWork, detectorBefore: ReadonlyMap<string, DetectorState>): void {
+    const detector = this.detectorStates.get(deviceId);
+    const before = detectorBefore.get(deviceId);
+    if (detector && before && twin.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, twin, before, work);
+  }
+
+  /** The readings newer than the twin (to patch), and all the batch's in time order (for the alarms and the stop policy). */
+  private watch(work: DeviceWork): void {
+    work.fresh = freshReadings(work.state, work.scored);
+    work.watched = work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
+  }
+
   private adoptNewerDetectorState(detector: DetectorEntry, twin: TwinState, before: DetectorState, work: DeviceWork): void {
     const theirs = storedDetectorState(twin);
     if (theirs.t <= before.t) return;
@@ -331,15 +349,25 @@ export class TelemetryPipeline {
     const cards = new Map<string, CardDecision[]>();
     const stops = new Map<string, StopVerdict>();
     const lines = new Map<string, string>();
-    const needLine: string[] = [];
+    const recheck: string[] = [];
     for (const [deviceId, work] of byDevice) {
-      work.fresh = freshReadings(work.state, work.scored);
-      work.watched = work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
-      if (work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low')) needLine.push(deviceId);
+      this.watch(work);
+      if (work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low') || this.stopPolicy?.decide(work.state, work.watched, now)) recheck.push(deviceId);
     }
-    // The line groups equipment for flood suppression and is named on the card.
-    await forEachLimited(needLine, 8, async (deviceId) => {
-      lines.set(deviceId, (await this.lineOf(deviceId)) ?? deviceId);
+    // Only equipment with evidence above low or a stop due can be told of or stopped, and what is
+    // done to it goes by its twin as it is now: another instance (a partition that moved away and
+    // came back) may have raised, escalated or cleared its incident or stopped it, or an operator
+    // shelved it, since this instance last read the twin. So its twin is read again, with its line
+    // (which groups equipment for flood suppression and is named on the card).
+    await forEachLimited(recheck, 8, async (deviceId) => {
+      const [line, twin] = await Promise.all([this.lineOf(deviceId), this.cache.reload(deviceId)]);
+      lines.set(deviceId, line ?? deviceId);
+      const work = byDevice.get(deviceId)!;
+      if (twin && twin.etag !== work.state.etag) {
+        this.adoptTwin(deviceId, twin, work, detectorBefore);
+        work.state = twin;
+        this.watch(work);
+      }
     });
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy.
@@ -663,8 +691,7 @@ export class TelemetryPipeline {
             const reloaded = await this.cache.reload(deviceId);
             if (!reloaded) return;
             state = reloaded;
-            const before = detectorBefore.get(deviceId);
-            if (detector && before && reloaded.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, reloaded, before, work);
+            this.adoptTwin(deviceId, reloaded, work, detectorBefore);
             continue;
           }
           if (isAppError(error) && error.retryable) throw error;

@@ -387,6 +387,17 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(1);
   });
 
+  it('an instance that gets a partition back does not stop a machine another instance stopped since', async () => {
+    const a = stopping();
+    const commands = new CapturedCommands();
+    const b = harness({ twins: a.twins, endpoint: model, commands, settings: { autoStop } });
+    await a.send([arm(-1000, { temperature: 65, status: 'running' }, 'calm')]);
+    await b.send(hot(0, 3));
+    expect(commands.calls).toHaveLength(1);
+    await a.send(hot(1_500, 3));
+    expect(a.commands.calls).toHaveLength(0);
+  });
+
   it('in dry-run decides and records, and sends nothing', async () => {
     const h = stopping('dry-run');
     expect((await h.send(hot(0, 3))).stops.dryRun).toBe(1);
@@ -544,6 +555,45 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(row!.AnomalyScore).toBe(0.92);
     expect([...h.store.anomalies.values()][0]).toMatchObject({ AnomalyScore: 0.92, FailureProbability: 0.3, Contributions: { pressure: 1 } });
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ remainingUsefulLifeHours: 12.5, failureProbability: 0.3 });
+  });
+
+  it('an instance that gets a partition back tells nobody again of an incident another instance escalated since', async () => {
+    const twins = plant().twins;
+    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const warm = () => ({ temperature: 77, vibration: 0.5, pressure: 6 });
+    await a.send(seconds(0, 60, calm, 'n'));
+    await a.send(seconds(60, 8, warm, 'w'));
+    // The partition moves: the other instance carries the incident on from the twin and escalates it.
+    await b.send(seconds(68, 8, hot, 'h'));
+    // It comes back while the machine is still hot: the first instance's own copy says warning.
+    await a.send(seconds(76, 8, hot, 'k'));
+    const cards = [...a.alerts.sent, ...b.alerts.sent].map((c) => [c.incident.event, c.severity]);
+    expect(cards).toEqual([['raised', 'warning'], ['escalated', 'critical']]);
+    expect(new Set([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.id)).size).toBe(1);
+    expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).toMatchObject({ p: 'critical' });
+  });
+
+  it('tells nobody of an incident another instance cleared, and reopens it as the same incident', async () => {
+    const twins = plant().twins;
+    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    await a.send(seconds(0, 60, calm, 'n'));
+    await a.send(seconds(60, 10, hot, 'h'));
+    await b.send(seconds(70, 80, calm, 'c'));
+    expect(b.alerts.sent.map((c) => c.incident.event)).toEqual(['cleared']);
+    // Back to the first instance, hot again within minutes: the incident cleared on the twin reopens.
+    await a.send(seconds(150, 10, hot, 'r'));
+    expect(a.alerts.sent.map((c) => [c.incident.event, c.incident.reopened ?? false])).toEqual([['raised', false], ['raised', true]]);
+  });
+
+  it('tells nobody once an operator has shelved the machine, though this instance read its twin before', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    await h.twins.patch('robotic-arm-001', [{ op: 'add', path: '/shelvedUntil', value: iso(t0 + 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'ops: sensor swap' }]);
+    await h.send(seconds(60, 10, hot, 'h'));
+    expect(h.alerts.sent).toHaveLength(0);
+    expect(h.store.alarmEvents.filter((e) => e.Priority !== 'low').every((e) => e.Notified === 'shelved')).toBe(true);
   });
 
   it('an instance that gets a partition back continues from the detector state another instance stored since', async () => {
