@@ -12,6 +12,7 @@ import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
+import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
@@ -115,6 +116,7 @@ export class TelemetryPipeline {
   private readonly toldTooBig = new BoundedSet<string>(50_000);
   /** Keys of readings already handled: routing replays are dropped early. */
   private readonly recent = new RecentKeys();
+  private readonly gaps = new PartitionGaps();
   private readonly now: () => number;
   private readonly twinProperties = new Map<string, ReadonlySet<string>>();
   private readonly detector: StreamingDetector;
@@ -158,12 +160,6 @@ export class TelemetryPipeline {
   }
 
   /**
-   * The twin holds a detector state this instance did not write, learnt from readings newer than
-   * those its own copy started this batch from (another instance had the partition meanwhile, and
-   * the cached twin did not show it): continue from the twin's state with this batch's readings
-   * folded in, rather than overwrite what the other instance learnt.
-   */
-  /**
    * A twin re-read mid-batch that another instance wrote since this one last did: when it holds
    * a detector state newer than the one this batch started from, this instance continues from it,
    * the batch's readings folded in, instead of overwriting what the other learnt (the batch itself
@@ -173,6 +169,30 @@ export class TelemetryPipeline {
     const detector = this.detectorStates.get(deviceId);
     const before = detectorBefore.get(deviceId);
     if (detector && before && twin.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, twin, before, work);
+  }
+
+  /** Whether this batch would tell anyone about the equipment (flood suppression aside), from the incident state this instance holds. */
+  private wouldTell(deviceId: string, work: DeviceWork): boolean {
+    const events = this.alarms.evaluate({ ...this.alarmStateOf(work.state) }, work.watched.map((s) => s.alarm!), {
+      line: deviceId,
+      idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
+      shelvedUntil: work.state.shelvedUntil,
+      peek: true,
+    });
+    return events.some((e) => e.notify);
+  }
+
+  /**
+   * A twin re-read after a 412 whose incident state another writer changed since this instance
+   * last wrote it (a race no gap in the partition showed): the twin's incident state stands, so
+   * what the other told (a raise, an escalation, a clear) is not overwritten and not told again
+   * later. This batch's readings are not run through it: they were scored from a detector state
+   * that had missed the other's readings, and the next batch is scored from the adopted one.
+   */
+  private adoptTwinAlarm(deviceId: string, twin: TwinState, work: DeviceWork): void {
+    const entry = this.alarmStates.get(deviceId);
+    if (!work.alarm || !entry || twin.alarmState === entry.stored) return;
+    work.alarm.state = { ...this.alarmStateOf(twin) };
   }
 
   /** The readings newer than the twin (to patch), and all the batch's in time order (for the alarms and the stop policy). */
@@ -250,8 +270,11 @@ export class TelemetryPipeline {
     }
     // This batch's detector states as they were before it, to roll back if it fails.
     const detectorBefore = new Map<string, DetectorState>();
+    this.gaps.begin(meta);
     try {
-      return await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore);
+      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore);
+      this.gaps.end(meta);
+      return result;
     } catch (error) {
       for (const [deviceId, list] of readingsByDevice) for (const r of list) this.recent.forget(deviceId, r.key);
       // The host's retry must score the batch exactly as this attempt did (same incidents, same
@@ -277,7 +300,13 @@ export class TelemetryPipeline {
       mark = t;
     };
     // 2. Twins and models: unknown devices and invalid readings are dead-lettered.
-    const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()]) : new Map<string, TwinState>();
+    // A twin this instance may not know as it is (another instance had its partition meanwhile, or
+    // this is its first batch here) is read by id, so that the detector, the incident and the stop
+    // guard continue from what the other instance left; once per gap, not per batch.
+    const suspects = new Set<string>();
+    for (const id of readingsByDevice.keys()) if (this.gaps.suspect(id)) suspects.add(id);
+    const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()], (id) => suspects.has(id)) : new Map<string, TwinState>();
+    for (const id of suspects) if (states.has(id)) this.gaps.check(id);
     lap('twinStatesMs');
     const byDevice = new Map<string, DeviceWork>();
     // ScoreInputs (a copy of each reading's numbers) are made only for a call to the ML endpoint.
@@ -349,25 +378,27 @@ export class TelemetryPipeline {
     const cards = new Map<string, CardDecision[]>();
     const stops = new Map<string, StopVerdict>();
     const lines = new Map<string, string>();
-    const recheck: string[] = [];
+    // Before anyone is told, the twin is read again: an operator may have shelved the equipment
+    // since (and any other writer shows there too). Only where a card is about to go out.
+    const needLine = new Set<string>();
+    const recheck = new Set<string>();
     for (const [deviceId, work] of byDevice) {
       this.watch(work);
-      if (work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low') || this.stopPolicy?.decide(work.state, work.watched, now)) recheck.push(deviceId);
+      const above = work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low');
+      if (above) needLine.add(deviceId);
+      if ((above || this.alarmStateOf(work.state).id !== undefined) && !suspects.has(deviceId) && this.wouldTell(deviceId, work)) recheck.add(deviceId);
     }
-    // Only equipment with evidence above low or a stop due can be told of or stopped, and what is
-    // done to it goes by its twin as it is now: another instance (a partition that moved away and
-    // came back) may have raised, escalated or cleared its incident or stopped it, or an operator
-    // shelved it, since this instance last read the twin. So its twin is read again, with its line
-    // (which groups equipment for flood suppression and is named on the card).
-    await forEachLimited(recheck, 8, async (deviceId) => {
-      const [line, twin] = await Promise.all([this.lineOf(deviceId), this.cache.reload(deviceId)]);
-      lines.set(deviceId, line ?? deviceId);
+    // The line groups equipment for flood suppression and is named on the card.
+    await forEachLimited([...new Set([...needLine, ...recheck])], 8, async (deviceId) => {
+      const [line, twin] = await Promise.all([needLine.has(deviceId) ? this.lineOf(deviceId) : undefined, recheck.has(deviceId) ? this.cache.reload(deviceId) : undefined]);
+      if (needLine.has(deviceId)) lines.set(deviceId, line ?? deviceId);
+      if (!twin) return;
+      this.gaps.check(deviceId);
       const work = byDevice.get(deviceId)!;
-      if (twin && twin.etag !== work.state.etag) {
-        this.adoptTwin(deviceId, twin, work, detectorBefore);
-        work.state = twin;
-        this.watch(work);
-      }
+      if (twin.etag === work.state.etag) return;
+      this.adoptTwin(deviceId, twin, work, detectorBefore);
+      work.state = twin;
+      this.watch(work);
     });
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy.
@@ -650,14 +681,13 @@ export class TelemetryPipeline {
       let state = work.state;
       const sentCards = cards.get(deviceId);
       const alertTime = sentCards?.[sentCards.length - 1]!.trigger.reading.time;
-      // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
-      const open = work.alarm?.state;
-      const health: HealthStatus = open?.id && open.p && open.p !== 'low' ? open.p : 'normal';
-      const alarmState = work.alarm?.state;
       const verdict = stops.get(deviceId);
       const sent = verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined;
       for (let attempt = 0; ; attempt++) {
         const fresh = attempt === 0 ? work.fresh : freshReadings(state, work.scored);
+        // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
+        const alarmState = work.alarm?.state;
+        const health: HealthStatus = alarmState?.id && alarmState.p && alarmState.p !== 'low' ? alarmState.p : 'normal';
         if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
         const detector = this.detectorStates.get(deviceId);
         const update = planTwinUpdate(state, fresh, {
@@ -679,6 +709,7 @@ export class TelemetryPipeline {
         try {
           const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
           this.cache.remember({ ...update.next, etag });
+          this.gaps.check(deviceId);
           // The twin now holds this state: the next batch continues from the in-memory copy.
           if (detector) detector.stored = update.next.detectorState;
           const alarm = this.alarmStates.get(deviceId);
@@ -692,6 +723,7 @@ export class TelemetryPipeline {
             if (!reloaded) return;
             state = reloaded;
             this.adoptTwin(deviceId, reloaded, work, detectorBefore);
+            this.adoptTwinAlarm(deviceId, reloaded, work);
             continue;
           }
           if (isAppError(error) && error.retryable) throw error;

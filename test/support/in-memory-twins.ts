@@ -18,6 +18,8 @@ export class InMemoryTwins implements TwinsPort {
   readonly relationships: Record<string, unknown>[] = [];
   readonly patches: { id: string; ops: readonly JsonPatchOp[] }[] = [];
   patchCount = 0;
+  /** Twins read one by one (getState): the consistent reads the pipeline pays for. */
+  reads = 0;
   /** Benchmarks switch the patch log off: they only count, and a million entries would skew memory. */
   constructor(private readonly logPatches = true) {}
   /** Errors to throw on the next calls of an operation, in order. */
@@ -59,6 +61,7 @@ export class InMemoryTwins implements TwinsPort {
   }
 
   async getState(id: string): Promise<TwinState | undefined> {
+    this.reads++;
     const t = this.twins.get(id);
     return t && this.state(t);
   }

@@ -44,7 +44,13 @@ export const defaultSettings: PipelineSettings = {
   dashboardUrl: 'http://localhost:7071',
 };
 
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog } = {}) {
+/**
+ * The ingest handler with in-memory far ends. Batches are numbered as Event Hubs numbers a
+ * partition's events; harnesses given the same `sequences` share the partitions, as instances
+ * of one function app do (a partition that one instance handled meanwhile shows as a gap).
+ */
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number> } = {}) {
+  const sequences = options.sequences ?? new Map<string, number>();
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
   const alerts = new CapturedAlerts();
@@ -65,7 +71,9 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
   const ingest = createTelemetryIngest(pipeline);
   let invocation = 0;
   const send = (messages: Msg[], partition = '0') => {
-    const { bodies, meta } = batch(messages, partition);
+    const first = sequences.get(partition) ?? 0;
+    sequences.set(partition, first + messages.length);
+    const { bodies, meta } = batch(messages, partition, first);
     const context = new InvocationContext({
       invocationId: `inv-${++invocation}`,
       functionName: 'telemetryIngest',
@@ -74,5 +82,5 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     });
     return ingest(bodies, context);
   };
-  return { twins, store, alerts, logs, logged, pipeline, send };
+  return { twins, store, alerts, logs, logged, pipeline, send, sequences };
 }

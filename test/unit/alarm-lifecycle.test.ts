@@ -132,6 +132,18 @@ describe('the alarm lifecycle', () => {
     expect(after.filter((e) => e.notify).map((e) => e.kind)).toEqual(['raised']);
   });
 
+  it('can be asked what would be told without counting toward the flood cap', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const raise = seconds(0, 10, (t, i) => unusual(t, i + 1));
+    for (let k = 0; k < 5; k++) {
+      const peeked = lifecycle.evaluate({}, raise, { line: 'line-1', idOf: () => 'arm-1|peek', peek: true });
+      expect(peeked.filter((e) => e.notify).map((e) => e.kind)).toEqual(['raised']);
+    }
+    // Three real raises still notify after five peeks.
+    const told = [0, 1, 2, 3].map((m) => lifecycle.evaluate({}, seconds(m * 10, 10, (t, i) => unusual(t, i + 1)), { line: 'line-1', idOf: () => `arm-${m}` }).some((e) => e.notify));
+    expect(told).toEqual([true, true, true, false]);
+  });
+
   it('caps a flood: at most three new incidents notify per line in ten minutes; the rest are recorded', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const events: AlarmEvent[] = [];

@@ -390,7 +390,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
   it('an instance that gets a partition back does not stop a machine another instance stopped since', async () => {
     const a = stopping();
     const commands = new CapturedCommands();
-    const b = harness({ twins: a.twins, endpoint: model, commands, settings: { autoStop } });
+    const b = harness({ twins: a.twins, sequences: a.sequences, endpoint: model, commands, settings: { autoStop } });
     await a.send([arm(-1000, { temperature: 65, status: 'running' }, 'calm')]);
     await b.send(hot(0, 3));
     expect(commands.calls).toHaveLength(1);
@@ -558,9 +558,9 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('an instance that gets a partition back tells nobody again of an incident another instance escalated since', async () => {
-    const twins = plant().twins;
-    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const { twins, sequences } = plant();
+    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
     const warm = () => ({ temperature: 77, vibration: 0.5, pressure: 6 });
     await a.send(seconds(0, 60, calm, 'n'));
     await a.send(seconds(60, 8, warm, 'w'));
@@ -575,9 +575,9 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('tells nobody of an incident another instance cleared, and reopens it as the same incident', async () => {
-    const twins = plant().twins;
-    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const { twins, sequences } = plant();
+    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
     await a.send(seconds(0, 60, calm, 'n'));
     await a.send(seconds(60, 10, hot, 'h'));
     await b.send(seconds(70, 80, calm, 'c'));
@@ -585,6 +585,51 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     // Back to the first instance, hot again within minutes: the incident cleared on the twin reopens.
     await a.send(seconds(150, 10, hot, 'r'));
     expect(a.alerts.sent.map((c) => [c.incident.event, c.incident.reopened ?? false])).toEqual([['raised', false], ['raised', true]]);
+  });
+
+  it('reads a twin again only where another instance may have written it or a card is due, not on every batch of an incident', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    await h.send(seconds(60, 10, hot, 'h'));
+    expect(h.alerts.sent).toHaveLength(1);
+    const reads = h.twins.reads;
+    expect(reads).toBeGreaterThan(0);
+    // The incident goes on, batch after batch of the same partition: nothing to tell, nobody else wrote.
+    for (let k = 0; k < 5; k++) await h.send(seconds(70 + k * 4, 4, hot, `g${k}-`));
+    expect(h.twins.reads).toBe(reads);
+    // Events of the partition went elsewhere meanwhile (a gap in its sequence numbers): the twin is read again.
+    h.sequences.set('0', h.sequences.get('0')! + 500);
+    await h.send(seconds(90, 4, hot, 'after-gap'));
+    expect(h.twins.reads).toBe(reads + 1);
+    expect(h.alerts.sent).toHaveLength(1);
+  });
+
+  it('does not write back an incident another instance cleared, so it is not cleared twice', async () => {
+    const { twins, sequences } = plant();
+    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    await a.send(seconds(0, 60, calm, 'n'));
+    await a.send(seconds(60, 10, hot, 'h'));
+    await b.send(seconds(70, 80, calm, 'c'));
+    // Back to the first instance, calm: its own copy still has the incident open, the twin has it cleared.
+    await a.send(seconds(150, 10, calm, 'd'));
+    await a.send(seconds(160, 80, calm, 'e'));
+    expect([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.event)).toEqual(['raised', 'cleared']);
+    expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).not.toHaveProperty('id');
+  });
+
+  it('after a 412, does not write back an incident that a writer it could not foresee cleared', async () => {
+    const { twins, sequences } = plant();
+    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    await a.send(seconds(0, 60, calm, 'n'));
+    await a.send(seconds(60, 10, hot, 'h'));
+    // A race no sequence gap shows (here: the other instance's events come through another partition).
+    await b.send(seconds(70, 80, calm, 'c'), '1');
+    await a.send(seconds(150, 10, calm, 'd'));
+    await a.send(seconds(160, 80, calm, 'e'));
+    expect([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.event)).toEqual(['raised', 'cleared']);
+    expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).not.toHaveProperty('id');
   });
 
   it('tells nobody once an operator has shelved the machine, though this instance read its twin before', async () => {
@@ -597,9 +642,9 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('an instance that gets a partition back continues from the detector state another instance stored since', async () => {
-    const twins = plant().twins;
-    const a = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, settings: { twinPatchIntervalMs: 0 } });
+    const { twins, sequences } = plant();
+    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
     const learnt = () => reviveDetectorState(JSON.parse(String(twins.props('robotic-arm-001').detectorState))).s.temperature!.n;
     await a.send(seconds(0, 20, calm, 'a'));
     expect(learnt()).toBe(20);

@@ -159,8 +159,9 @@ export class AlarmLifecycle {
    * Runs the readings (oldest first) of one equipment through its incident state (mutated) and
    * returns what happened. `line` groups equipment for flood suppression; `idOf` names a new
    * incident after the reading that raised it; while `shelvedUntil` is ahead nobody is told.
+   * `peek` asks what would happen without counting toward flood suppression.
    */
-  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined }): AlarmEvent[] {
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean }): AlarmEvent[] {
     const cfg = this.settings;
     const events: AlarmEvent[] = [];
     for (let i = 0; i < readings.length; i++) {
@@ -196,7 +197,7 @@ export class AlarmLifecycle {
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
         else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
-        else if (kind === 'raised' && !this.admit(context.line, e.time)) quiet = 'flood';
+        else if (kind === 'raised' && !this.admit(context.line, e.time, context.peek)) quiet = 'flood';
         if (!quiet) state.n = priority;
         events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), index: i });
       }
@@ -227,13 +228,13 @@ export class AlarmLifecycle {
   }
 
   /** Flood suppression: at most `floodLimit` notified raises per line per window (reading time). */
-  private admit(line: string, now: number): boolean {
+  private admit(line: string, now: number, peek = false): boolean {
     const cfg = this.settings;
     let times = this.floods.get(line);
     if (!times) this.floods.set(line, (times = []));
     while (times.length && times[0]! <= now - cfg.floodWindowMs) times.shift();
     if (times.length >= cfg.floodLimit) return false;
-    times.push(now);
+    if (!peek) times.push(now);
     return true;
   }
 }

@@ -16,22 +16,33 @@ export class TwinStateCache {
 
   constructor(private readonly twins: TwinsPort, private readonly now: () => number = Date.now) {}
 
-  async resolve(ids: readonly string[]): Promise<Map<string, TwinState>> {
+  /**
+   * The states of the twins among `ids` that exist. Those `consistent` picks are read by id, as
+   * they are now (the query's index may not show the last seconds' writes); others come from the
+   * cache, or one query for all that are not in it.
+   */
+  async resolve(ids: readonly string[], consistent?: (id: string) => boolean): Promise<Map<string, TwinState>> {
     const found = new Map<string, TwinState>();
     const misses: string[] = [];
+    const exact: string[] = [];
     const now = this.now();
     for (const id of ids) {
       const s = this.states.get(id);
-      if (s) found.set(id, s);
-      else if ((this.unknownUntil.get(id) ?? 0) <= now) misses.push(id);
+      if (!s && (this.unknownUntil.get(id) ?? 0) > now) continue;
+      if (consistent?.(id)) exact.push(id);
+      else if (s) found.set(id, s);
+      else misses.push(id);
     }
-    if (misses.length === 0) return found;
-    const fetched = await this.twins.getStates(misses);
-    const absent = misses.filter((id) => !fetched.has(id));
+    if (misses.length === 0 && exact.length === 0) return found;
+    const fetched = misses.length ? await this.twins.getStates(misses) : new Map<string, TwinState>();
+    const absent = [...exact, ...misses.filter((id) => !fetched.has(id))];
     await forEachLimited(absent, 8, async (id) => {
       const s = await this.twins.getState(id);
       if (s) fetched.set(id, s);
-      else this.unknownUntil.set(id, now + UNKNOWN_TTL_MS);
+      else {
+        this.states.delete(id);
+        this.unknownUntil.set(id, now + UNKNOWN_TTL_MS);
+      }
     });
     for (const [id, s] of fetched) {
       this.remember(s);
