@@ -45,7 +45,6 @@ export function corpusAvailable(): boolean {
   return fs.existsSync(path.join(CORPUS, 'labels', 'combined_windows.json'));
 }
 
-/** Scores every labelled file (or those under `filter`) with `detector`, at `warning` and swept. */
 /**
  * The baseline the corpus figures are compared with: a rolling z-score over the last `window`
  * readings, graded as the two-sided tail probability's complement (what NAB's windowed Gaussian does).
@@ -74,6 +73,7 @@ export function rollingZScores(values: readonly number[], window = 400): Float64
   return out;
 }
 
+/** Scores every labelled file (or those under `filter`) with `detector`, at `warning` and swept. */
 export async function scoreCorpus(options: { detector?: StreamingDetector; warning?: number; filter?: string; zscore?: boolean } = {}): Promise<CorpusFigures> {
   const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
   const profile = nab.DEFAULT_PROFILES.standard;
