@@ -557,10 +557,24 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ remainingUsefulLifeHours: 12.5, failureProbability: 0.3 });
   });
 
-  it('an instance that gets a partition back tells nobody again of an incident another instance escalated since', async () => {
+  /** Two instances of the function app, sharing the plant's twins and the hub's partitions. */
+  function twoInstances() {
     const { twins, sequences } = plant();
-    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const settings = { twinPatchIntervalMs: 0 };
+    return { twins, a: harness({ twins, sequences, settings }), b: harness({ twins, sequences, settings }) };
+  }
+
+  /** The first instance raises an incident on a hot machine; the second (its events on `partition`) sees it cool down and clears it. */
+  async function clearedElsewhere(partition = '0') {
+    const instances = twoInstances();
+    await instances.a.send(seconds(0, 60, calm, 'n'));
+    await instances.a.send(seconds(60, 10, hot, 'h'));
+    await instances.b.send(seconds(70, 80, calm, 'c'), partition);
+    return instances;
+  }
+
+  it('an instance that gets a partition back tells nobody again of an incident another instance escalated since', async () => {
+    const { twins, a, b } = twoInstances();
     const warm = () => ({ temperature: 77, vibration: 0.5, pressure: 6 });
     await a.send(seconds(0, 60, calm, 'n'));
     await a.send(seconds(60, 8, warm, 'w'));
@@ -575,12 +589,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('tells nobody of an incident another instance cleared, and reopens it as the same incident', async () => {
-    const { twins, sequences } = plant();
-    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    await a.send(seconds(0, 60, calm, 'n'));
-    await a.send(seconds(60, 10, hot, 'h'));
-    await b.send(seconds(70, 80, calm, 'c'));
+    const { a, b } = await clearedElsewhere();
     expect(b.alerts.sent.map((c) => c.incident.event)).toEqual(['cleared']);
     // Back to the first instance, hot again within minutes: the incident cleared on the twin reopens.
     await a.send(seconds(150, 10, hot, 'r'));
@@ -605,12 +614,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('does not write back an incident another instance cleared, so it is not cleared twice', async () => {
-    const { twins, sequences } = plant();
-    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    await a.send(seconds(0, 60, calm, 'n'));
-    await a.send(seconds(60, 10, hot, 'h'));
-    await b.send(seconds(70, 80, calm, 'c'));
+    const { twins, a, b } = await clearedElsewhere();
     // Back to the first instance, calm: its own copy still has the incident open, the twin has it cleared.
     await a.send(seconds(150, 10, calm, 'd'));
     await a.send(seconds(160, 80, calm, 'e'));
@@ -619,13 +623,8 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('after a 412, does not write back an incident that a writer it could not foresee cleared', async () => {
-    const { twins, sequences } = plant();
-    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    await a.send(seconds(0, 60, calm, 'n'));
-    await a.send(seconds(60, 10, hot, 'h'));
     // A race no sequence gap shows (here: the other instance's events come through another partition).
-    await b.send(seconds(70, 80, calm, 'c'), '1');
+    const { twins, a, b } = await clearedElsewhere('1');
     await a.send(seconds(150, 10, calm, 'd'));
     await a.send(seconds(160, 80, calm, 'e'));
     expect([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.event)).toEqual(['raised', 'cleared']);
@@ -642,9 +641,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
   });
 
   it('an instance that gets a partition back continues from the detector state another instance stored since', async () => {
-    const { twins, sequences } = plant();
-    const a = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
-    const b = harness({ twins, sequences, settings: { twinPatchIntervalMs: 0 } });
+    const { twins, a, b } = twoInstances();
     const learnt = () => reviveDetectorState(JSON.parse(String(twins.props('robotic-arm-001').detectorState))).s.temperature!.n;
     await a.send(seconds(0, 20, calm, 'a'));
     expect(learnt()).toBe(20);
