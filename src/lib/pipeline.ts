@@ -270,9 +270,9 @@ export class TelemetryPipeline {
     }
     // This batch's detector states as they were before it, to roll back if it fails.
     const detectorBefore = new Map<string, DetectorState>();
-    this.gaps.begin(meta);
+    const partition = this.gaps.begin(meta);
     try {
-      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore);
+      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore, partition);
       this.gaps.end(meta);
       return result;
     } catch (error) {
@@ -290,7 +290,7 @@ export class TelemetryPipeline {
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorState>): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorState>, partition: string): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -304,9 +304,9 @@ export class TelemetryPipeline {
     // this is its first batch here) is read by id, so that the detector, the incident and the stop
     // guard continue from what the other instance left; once per gap, not per batch.
     const suspects = new Set<string>();
-    for (const id of readingsByDevice.keys()) if (this.gaps.suspect(id)) suspects.add(id);
+    for (const id of readingsByDevice.keys()) if (this.gaps.suspect(id, partition)) suspects.add(id);
     const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()], (id) => suspects.has(id)) : new Map<string, TwinState>();
-    for (const id of suspects) if (states.has(id)) this.gaps.check(id);
+    for (const id of suspects) if (states.has(id)) this.gaps.check(id, partition);
     lap('twinStatesMs');
     const byDevice = new Map<string, DeviceWork>();
     // ScoreInputs (a copy of each reading's numbers) are made only for a call to the ML endpoint.
@@ -393,7 +393,7 @@ export class TelemetryPipeline {
       const [line, twin] = await Promise.all([needLine.has(deviceId) ? this.lineOf(deviceId) : undefined, recheck.has(deviceId) ? this.cache.reload(deviceId) : undefined]);
       if (needLine.has(deviceId)) lines.set(deviceId, line ?? deviceId);
       if (!twin) return;
-      this.gaps.check(deviceId);
+      this.gaps.check(deviceId, partition);
       const work = byDevice.get(deviceId)!;
       if (twin.etag === work.state.etag) return;
       this.adoptTwin(deviceId, twin, work, detectorBefore);
@@ -463,7 +463,7 @@ export class TelemetryPipeline {
       });
     }
     lap('alertsMs');
-    const twinOutcome = await this.updateTwins(byDevice, cards, stops, actions, detectorBefore);
+    const twinOutcome = await this.updateTwins(byDevice, cards, stops, actions, detectorBefore, partition);
     lap('twinPatchesMs');
     // Everything this batch did is done: its incident states are now this instance's.
     for (const [deviceId, work] of byDevice) {
@@ -674,7 +674,7 @@ export class TelemetryPipeline {
     return props;
   }
 
-  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorState>) {
+  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorState>, partition: string) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
@@ -709,7 +709,7 @@ export class TelemetryPipeline {
         try {
           const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
           this.cache.remember({ ...update.next, etag });
-          this.gaps.check(deviceId);
+          this.gaps.check(deviceId, partition);
           // The twin now holds this state: the next batch continues from the in-memory copy.
           if (detector) detector.stored = update.next.detectorState;
           const alarm = this.alarmStates.get(deviceId);

@@ -8,43 +8,47 @@ import { PartitionGaps } from '../../src/lib/telemetry/partition-gaps.ts';
 const meta = (partition: string, first: number, count: number) => ({ partitionContext: { PartitionId: partition }, sequenceNumberArray: Array.from({ length: count }, (_, i) => String(first + i)) });
 
 describe('partition gaps', () => {
-  it('trust a twin checked while the partition has been read without a gap', () => {
+  it('trust a twin checked while its partition has been read without a gap', () => {
     const gaps = new PartitionGaps();
-    expect(gaps.suspect('arm-1')).toBe(true); // never checked
-    gaps.begin(meta('0', 0, 10));
-    gaps.check('arm-1');
+    expect(gaps.suspect('arm-1', '0')).toBe(true); // never checked
+    expect(gaps.begin(meta('0', 0, 10))).toBe('0');
+    gaps.check('arm-1', '0');
     gaps.end(meta('0', 0, 10));
     gaps.begin(meta('0', 10, 5));
-    expect(gaps.suspect('arm-1')).toBe(false);
+    expect(gaps.suspect('arm-1', '0')).toBe(false);
     gaps.end(meta('0', 10, 5));
-    // Another partition's next batch follows on from its own last one, unseen here: a first batch.
+    // Another partition's first batch here is a gap of that partition only.
     gaps.begin(meta('1', 40, 5));
-    expect(gaps.suspect('arm-1')).toBe(true);
+    gaps.begin(meta('0', 15, 5));
+    expect(gaps.suspect('arm-1', '0')).toBe(false);
+    // The device's events arriving through another partition: nothing known there.
+    expect(gaps.suspect('arm-1', '1')).toBe(true);
   });
 
-  it('doubt every twin once events of a partition went elsewhere, until it is checked again', () => {
+  it('doubt every twin of a partition once its events went elsewhere, until each is checked again', () => {
     const gaps = new PartitionGaps();
     gaps.begin(meta('0', 0, 10));
-    gaps.check('arm-1');
-    gaps.check('arm-2');
+    gaps.check('arm-1', '0');
+    gaps.check('arm-2', '0');
     gaps.end(meta('0', 0, 10));
     gaps.begin(meta('0', 25, 10));
-    expect([gaps.suspect('arm-1'), gaps.suspect('arm-2')]).toEqual([true, true]);
-    gaps.check('arm-1');
-    expect([gaps.suspect('arm-1'), gaps.suspect('arm-2')]).toEqual([false, true]);
+    expect([gaps.suspect('arm-1', '0'), gaps.suspect('arm-2', '0')]).toEqual([true, true]);
+    gaps.check('arm-1', '0');
+    expect([gaps.suspect('arm-1', '0'), gaps.suspect('arm-2', '0')]).toEqual([false, true]);
   });
 
-  it('doubt again when a batch failed and comes back, and when a batch does not say where it is', () => {
+  it('trust the retry of a failed batch, and doubt a batch that does not say where it is', () => {
     const gaps = new PartitionGaps();
     gaps.begin(meta('0', 0, 10));
-    gaps.check('arm-1');
+    gaps.check('arm-1', '0');
     gaps.end(meta('0', 0, 10));
     gaps.begin(meta('0', 10, 10)); // fails: no end
-    gaps.check('arm-1');
     gaps.begin(meta('0', 10, 10)); // the host's retry follows on from the last success
-    expect(gaps.suspect('arm-1')).toBe(false);
+    expect(gaps.suspect('arm-1', '0')).toBe(false);
     gaps.end(meta('0', 10, 10));
-    gaps.begin({ partitionContext: { PartitionId: '0' } });
-    expect(gaps.suspect('arm-1')).toBe(true);
+    const unplaced = gaps.begin({});
+    gaps.check('arm-2', unplaced);
+    expect(gaps.suspect('arm-2', unplaced)).toBe(false);
+    expect(gaps.suspect('arm-2', gaps.begin({}))).toBe(true);
   });
 });

@@ -3,24 +3,30 @@
  * twin. Event Hubs numbers a partition's events one by one, so a batch that does not begin where
  * this instance's last successful batch of the partition ended means the events in between went
  * to another instance (the partition moved away and came back), or that this is its first batch
- * here. Each such gap opens a new epoch: a twin checked in the current epoch (read by id, or
- * patched with If-Match) can be trusted as this instance knows it; one checked before may hold
- * what another instance wrote since.
+ * here. Each such gap opens a new epoch of that partition: a twin checked in its partition's
+ * current epoch (read by id, or patched with If-Match) can be trusted as this instance knows it;
+ * one checked before may hold what another instance wrote since. A device's events come through
+ * one partition (IoT Hub routes by device), so a gap in one partition casts no doubt on the others.
  */
 import type { BatchMetadata } from './decode.ts';
 
 const MAX_DEVICES = 200_000;
+/** Batches that do not say where they are: each one is a gap. */
+const UNPLACED = '';
 
 export class PartitionGaps {
   /** Per partition, the sequence number after this instance's last successful batch. */
   private readonly next = new Map<string, number>();
-  private readonly checked = new Map<string, number>();
-  private epoch = 0;
+  private readonly epochs = new Map<string, number>();
+  /** Per device, the partition and its epoch when its twin was last checked. */
+  private readonly checked = new Map<string, { partition: string; epoch: number }>();
 
-  /** At a batch's start: a gap (or a batch that does not say where it is) opens a new epoch. */
-  begin(meta: BatchMetadata): void {
+  /** At a batch's start: a gap (or a batch that does not say where it is) opens a new epoch of its partition, which is returned. */
+  begin(meta: BatchMetadata): string {
     const at = span(meta);
-    if (!at || this.next.get(at.partition) !== at.first) this.epoch++;
+    const partition = at?.partition ?? UNPLACED;
+    if (!at || this.next.get(partition) !== at.first) this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+    return partition;
   }
 
   /** Once a batch has succeeded: the next one of its partition is expected right after it. */
@@ -30,14 +36,15 @@ export class PartitionGaps {
   }
 
   /** The device's twin was just read or written: what this instance holds of it is the twin. */
-  check(deviceId: string): void {
+  check(deviceId: string, partition: string): void {
     if (this.checked.size >= MAX_DEVICES && !this.checked.has(deviceId)) this.checked.clear();
-    this.checked.set(deviceId, this.epoch);
+    this.checked.set(deviceId, { partition, epoch: this.epochs.get(partition) ?? 0 });
   }
 
   /** Whether the twin may have changed since this instance last checked it. */
-  suspect(deviceId: string): boolean {
-    return this.checked.get(deviceId) !== this.epoch;
+  suspect(deviceId: string, partition: string): boolean {
+    const last = this.checked.get(deviceId);
+    return last === undefined || last.partition !== partition || last.epoch !== (this.epochs.get(partition) ?? 0);
   }
 }
 
