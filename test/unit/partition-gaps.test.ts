@@ -49,6 +49,29 @@ describe('partition gaps', () => {
     const unplaced = gaps.begin({});
     gaps.check('arm-2', unplaced);
     expect(gaps.suspect('arm-2', unplaced)).toBe(false);
+    gaps.end({});
     expect(gaps.suspect('arm-2', gaps.begin({}))).toBe(true);
+    // A partition without sequence numbers, or numbers that are none, is no better placed.
+    for (const odd of [{ partitionContext: { PartitionId: '0' } }, { partitionContext: { PartitionId: '0' }, sequenceNumberArray: ['x', 'y'] }, { sequenceNumberArray: [20, 21] }]) {
+      const partition = gaps.begin(odd);
+      gaps.check('arm-3', partition);
+      gaps.end(odd);
+      expect(gaps.suspect('arm-3', gaps.begin(odd))).toBe(true);
+    }
+    // Numbers without a partition: even numbers that follow on place nothing.
+    gaps.check('arm-4', gaps.begin({ sequenceNumberArray: [30, 31] }));
+    gaps.end({ sequenceNumberArray: [30, 31] });
+    expect(gaps.suspect('arm-4', gaps.begin({ sequenceNumberArray: [32, 33] }))).toBe(true);
+  });
+
+  it('remember many devices at once, and at most 200,000 of them', () => {
+    const gaps = new PartitionGaps();
+    gaps.begin(meta('0', 0, 1));
+    for (let i = 0; i < 200_000; i++) gaps.check(`arm-${i}`, '0');
+    expect([gaps.suspect('arm-0', '0'), gaps.suspect('arm-199999', '0')]).toEqual([false, false]);
+    gaps.check('arm-199999', '0'); // known: nothing forgotten
+    expect(gaps.suspect('arm-0', '0')).toBe(false);
+    gaps.check('arm-new', '0'); // one more: the others are forgotten, so doubted
+    expect([gaps.suspect('arm-0', '0'), gaps.suspect('arm-new', '0')]).toEqual([true, false]);
   });
 });
