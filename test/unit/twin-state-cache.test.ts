@@ -42,7 +42,7 @@ describe('the twin state cache', () => {
   it('forgets a twin deleted meanwhile, and does not ask for it again for a minute', async () => {
     const twins = new InMemoryTwins(false);
     twins.add('arm-1', ARM);
-    let now = 0;
+    let now = Date.UTC(2026, 11, 1);
     const cache = new TwinStateCache(twins, () => now);
     await cache.resolve(['arm-1']);
     twins.twins.delete('arm-1');
