@@ -165,21 +165,30 @@ export class TelemetryPipeline {
    * the batch's readings folded in, instead of overwriting what the other learnt (the batch itself
    * was already scored from the older copy).
    */
-  private adoptTwin(deviceId: string, twin: TwinState, work: DeviceWork, detectorBefore: ReadonlyMap<string, DetectorState>): void {
+  private adoptTwinDetector(deviceId: string, twin: TwinState, work: DeviceWork, detectorBefore: ReadonlyMap<string, DetectorState>): void {
     const detector = this.detectorStates.get(deviceId);
     const before = detectorBefore.get(deviceId);
-    if (detector && before && twin.detectorState !== detector.stored) this.adoptNewerDetectorState(detector, twin, before, work);
+    if (!detector || !before || twin.detectorState === detector.stored) return;
+    const theirs = storedDetectorState(twin);
+    if (theirs.t <= before.t) return;
+    for (const { reading } of inTimeOrder(work.scored)) this.detect(theirs, reading, work.kind);
+    detector.state = theirs;
+    detector.stored = twin.detectorState;
+  }
+
+  /** Runs the batch's readings of one equipment through `state` (mutated); `peek` counts nothing toward flood suppression. */
+  private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false): AlarmEvent[] {
+    return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
+      line,
+      idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
+      shelvedUntil: work.state.shelvedUntil,
+      peek,
+    });
   }
 
   /** Whether this batch would tell anyone about the equipment (flood suppression aside), from the incident state this instance holds. */
   private wouldTell(deviceId: string, work: DeviceWork): boolean {
-    const events = this.alarms.evaluate({ ...this.alarmStateOf(work.state) }, work.watched.map((s) => s.alarm!), {
-      line: deviceId,
-      idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
-      shelvedUntil: work.state.shelvedUntil,
-      peek: true,
-    });
-    return events.some((e) => e.notify);
+    return this.evaluateAlarms(deviceId, work, { ...this.alarmStateOf(work.state) }, deviceId, true).some((e) => e.notify);
   }
 
   /**
@@ -199,14 +208,6 @@ export class TelemetryPipeline {
   private watch(work: DeviceWork): void {
     work.fresh = freshReadings(work.state, work.scored);
     work.watched = work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
-  }
-
-  private adoptNewerDetectorState(detector: DetectorEntry, twin: TwinState, before: DetectorState, work: DeviceWork): void {
-    const theirs = storedDetectorState(twin);
-    if (theirs.t <= before.t) return;
-    for (const { reading } of inTimeOrder(work.scored)) this.detect(theirs, reading, work.kind);
-    detector.state = theirs;
-    detector.stored = twin.detectorState;
   }
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
@@ -396,18 +397,14 @@ export class TelemetryPipeline {
       this.gaps.check(deviceId, partition);
       const work = byDevice.get(deviceId)!;
       if (twin.etag === work.state.etag) return;
-      this.adoptTwin(deviceId, twin, work, detectorBefore);
+      this.adoptTwinDetector(deviceId, twin, work, detectorBefore);
       work.state = twin;
       this.watch(work);
     });
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy.
       const state = { ...this.alarmStateOf(work.state) };
-      const events = this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
-        line: lines.get(deviceId) ?? deviceId,
-        idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
-        shelvedUntil: work.state.shelvedUntil,
-      });
+      const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId);
       work.alarm = { state, events };
       const decisions = this.cardsOf(work, events);
       const stop = this.stopPolicy?.decide(work.state, work.watched, now);
@@ -722,7 +719,7 @@ export class TelemetryPipeline {
             const reloaded = await this.cache.reload(deviceId);
             if (!reloaded) return;
             state = reloaded;
-            this.adoptTwin(deviceId, reloaded, work, detectorBefore);
+            this.adoptTwinDetector(deviceId, reloaded, work, detectorBefore);
             this.adoptTwinAlarm(deviceId, reloaded, work);
             continue;
           }
