@@ -310,11 +310,13 @@ export class TelemetryPipeline {
     for (const id of suspects) if (states.has(id)) this.gaps.check(id, partition);
     lap('twinStatesMs');
     const byDevice = new Map<string, DeviceWork>();
-    // ScoreInputs (a copy of each reading's numbers) are made only for a call to the ML endpoint.
+    // 3. Score: the streaming detector, device by device and reading by reading in arrival order
+    //    (causal), each reading as soon as it is validated (its device's state is then still in
+    //    the CPU's cache), then one call to the ML endpoint for the whole batch; its results come
+    //    back in input order. ScoreInputs (a copy of each reading's numbers) are made only for it.
     const useEndpoint = this.deps.scorer.wantsInputs;
     const inputs: ScoreInput[] = [];
-    const owners: DeviceWork[] = [];
-    const valid: Reading[] = [];
+    const detected: { work: DeviceWork; reading: Reading; detection: Detection }[] = [];
     for (const [deviceId, readings] of readingsByDevice) {
       const state = states.get(deviceId);
       const kind = state && this.deps.catalog.forTwinModel(state.modelId);
@@ -326,41 +328,36 @@ export class TelemetryPipeline {
         continue;
       }
       const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [] };
+      let entry: DetectorEntry | undefined;
       for (const reading of readings) {
         const check = kind.validate(reading.values);
         if (!check.ok) {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
           continue;
         }
-        if (useEndpoint) inputs.push(scoreInput(reading, kind));
-        owners.push(work);
-        valid.push(reading);
+        if (!entry) {
+          entry = this.detectorEntryOf(state);
+          entry.spare = copyDetectorState(entry.state, entry.spare);
+          detectorBefore.set(deviceId, entry.spare);
+        }
+        const d = this.detect(entry.state, reading, kind);
+        if (useEndpoint) {
+          const input = scoreInput(reading, kind);
+          input.derived = d.features as unknown as Record<string, number>;
+          inputs.push(input);
+          detected.push({ work, reading, detection: d });
+        } else {
+          // Without the endpoint the detection is the score: one object fewer per reading for the collector.
+          work.scored.push({ reading, score: d, alarm: alarmEvidence(d, undefined) });
+        }
       }
-      if (owners[owners.length - 1] === work) byDevice.set(deviceId, work);
+      if (entry) byDevice.set(deviceId, work);
     }
-
-    // 3. Score: the streaming detector, reading by reading in arrival order (causal), then one
-    //    call to the ML endpoint for the whole batch; its results come back in input order.
-    mark = performance.now();
-    const detections: Detection[] = new Array(valid.length);
-    for (let i = 0; i < valid.length; i++) {
-      const work = owners[i]!;
-      const reading = valid[i]!;
-      const entry = this.detectorEntryOf(work.state);
-      if (!detectorBefore.has(work.state.id)) {
-        entry.spare = copyDetectorState(entry.state, entry.spare);
-        detectorBefore.set(work.state.id, entry.spare);
-      }
-      const d = this.detect(entry.state, reading, work.kind);
-      detections[i] = d;
-      if (useEndpoint) inputs[i]!.derived = d.features as unknown as Record<string, number>;
-    }
-    const scoring = !valid.length ? { results: undefined, source: 'none' as const } : useEndpoint ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'fallback' as const };
+    const scoring = !byDevice.size ? { results: undefined, source: 'none' as const } : useEndpoint ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'fallback' as const };
     lap('scoreMs');
-    for (let i = 0; i < owners.length; i++) {
-      const d = detections[i]!;
+    for (let i = 0; i < detected.length; i++) {
+      const { work, reading, detection: d } = detected[i]!;
       const e = scoring.results?.[i];
-      // Without the endpoint the detection is the score: one object fewer per reading for the collector.
       const score: ScoreResult =
         e === undefined
           ? d
@@ -371,7 +368,7 @@ export class TelemetryPipeline {
               contributions: e.anomalyScore > d.anomalyScore ? e.contributions : d.contributions,
               modelVersion: `${STREAMING_MODEL_VERSION}+${e.modelVersion}`,
             };
-      owners[i]!.scored.push({ reading: valid[i]!, score, alarm: alarmEvidence(d, score.failureProbability) });
+      work.scored.push({ reading, score, alarm: alarmEvidence(d, score.failureProbability) });
     }
 
     // 4. The alarm lifecycle, before any effect, so the store rows carry incident ids. It runs on

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
+import { decodeBatch, utcIsoTime } from '../../src/lib/telemetry/decode.ts';
 import { batch, iso } from '../support/plant.ts';
 
 const now = Date.parse('2026-11-25T10:00:00Z');
@@ -62,6 +62,24 @@ describe('decoding what the Event Hub trigger hands over', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('reads any UTC ISO time of years 0000 to 9999 field by field to the millisecond Date.parse gives, a longer fraction cut as V8 cuts it', () => {
+    const instant = fc.integer({ min: Date.UTC(0, 0, 1) - 1900 * 365.2425 * 86_400_000, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) });
+    fc.assert(
+      fc.property(instant, fc.stringMatching(/^\d{0,6}$/), (ms, extra) => {
+        const iso = new Date(ms).toISOString();
+        fc.pre(iso.length === 24); // four-digit years only
+        for (const text of [iso, `${iso.slice(0, 19)}Z`, `${iso.slice(0, 23)}${extra}Z`, `${iso.slice(0, 20)}${extra}Z`]) {
+          const expected = Date.parse(text);
+          expect(utcIsoTime(text)).toBe(expected);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of ['2024-01-01T00:00:00.Z', '2024-01-01T24:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01T00:00:60Z', '2024-01-01 00:00:00Z', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00.1234567890Z', '+02024-01-01T00:00:00Z']) {
+      expect(utcIsoTime(text), text).toBeNaN();
+    }
   });
 
   it('reads 29 February in a leap year', () => {
