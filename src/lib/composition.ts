@@ -17,12 +17,15 @@ import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
 import { IotHubDirectMethods } from './commands/iothub-service.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
+import { BlobFloodWindow, FLOOD_CONTAINER } from './alerts/blob-flood-window.ts';
+import { DEFAULT_ALARM_SETTINGS } from './alerts/alarm-lifecycle.ts';
+import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
 import { AppError } from './errors.ts';
-import type { AlertSink, CommandsPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
+import type { AlertSink, CommandsPort, FloodWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
 import { createPlantApi, type PlantApi } from './http/plant-api.ts';
 
 export interface Services {
@@ -129,6 +132,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
   const commands = overrides.commands ?? iotHubCommands(config, credential);
+  const floods = floodWindow(config, credential);
   const pipeline = new TelemetryPipeline({
     catalog,
     twins,
@@ -136,6 +140,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     scorer: new ResilientScorer(endpoint, logger),
     alerts,
     ...(commands ? { commands } : {}),
+    ...(floods ? { floods } : {}),
     settings: pipelineSettings(config),
     logger,
   });
@@ -152,6 +157,17 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
   };
+}
+
+/** The flood window all instances share, in the app's own storage account, when one is configured. */
+function floodWindow(config: Config, credential: TokenCredential): FloodWindowPort | undefined {
+  const { AzureWebJobsStorage: connection, AzureWebJobsStorage__accountName: account } = config;
+  const container = connection
+    ? new ContainerClient(connection, FLOOD_CONTAINER)
+    : account
+      ? new ContainerClient(`https://${account}.blob.core.windows.net/${FLOOD_CONTAINER}`, credential)
+      : undefined;
+  return container && new BlobFloodWindow({ container, limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs });
 }
 
 let shared: Promise<Services> | undefined;

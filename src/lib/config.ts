@@ -34,6 +34,14 @@ const schema = z
     /** Local hub only: its service connection string and CA. */
     IOTHUB_CONNECTION_STRING: optionalString,
     IOTHUB_CA_FILE: optionalString,
+    /**
+     * The app's own storage account (the Functions host's), where the production lines' flood
+     * windows that every instance shares are kept: a connection string (Azurite locally), or in
+     * Azure the account name reached with the managed identity. Absent: each instance keeps its
+     * own window.
+     */
+    AzureWebJobsStorage: optionalString,
+    AzureWebJobsStorage__accountName: optionalString,
     /** Automated emergencyStop: off, dry-run (decide and record, send nothing) or on. */
     AUTO_STOP_MODE: z.enum(['off', 'dry-run', 'on']).default('dry-run'),
     /** Interlocks: the failure probability a stop needs, readings in a row that confirm it, stops per hour, one stop per incident window. */

@@ -7,7 +7,7 @@
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { Alert, AlertSink, CommandsPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import type { Alert, AlertSink, CommandsPort, FloodWindowPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
 import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop-policy.ts';
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
@@ -47,6 +47,8 @@ export interface PipelineDeps {
   alerts: AlertSink | undefined;
   /** Direct methods (emergencyStop); needed when settings.autoStop.mode is 'on'. */
   commands?: CommandsPort;
+  /** The flood window all instances share; absent: each instance keeps its own. */
+  floods?: FloodWindowPort;
   settings: PipelineSettings;
   logger: Logger;
   now?: () => number;
@@ -128,6 +130,8 @@ export class TelemetryPipeline {
   private readonly stopPolicy: StopPolicy | undefined;
   /** Action rows not yet stored (the write failed): written with the host's retry. */
   private unwrittenActions: MaintenanceActionRow[] = [];
+  /** The minute the shared flood window was last said to be unreachable (said once a minute). */
+  private floodWindowDown: number | undefined;
   /** Line of each equipment, for alert cards (looked up once, on the first alert). */
   private readonly lines = new Map<string, string | undefined>();
 
@@ -177,13 +181,49 @@ export class TelemetryPipeline {
   }
 
   /** Runs the batch's readings of one equipment through `state` (mutated); `peek` counts nothing toward flood suppression. */
-  private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false): AlarmEvent[] {
+  private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
     return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
       line,
       idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
       shelvedUntil: work.state.shelvedUntil,
       peek,
+      ...(admitted ? { admitted } : {}),
     });
+  }
+
+  /**
+   * The shared flood window's verdicts on the incidents this batch would raise and tell (found by
+   * a peek that lets every one through), claimed line by line in reading order. A line whose
+   * window cannot be reached is left to this instance's own window (said once a minute): a
+   * card too many is better than a card lost.
+   */
+  private async claimFloodPlaces(byDevice: ReadonlyMap<string, DeviceWork>, candidates: Iterable<string>, lines: ReadonlyMap<string, string>): Promise<Map<string, boolean>> {
+    const verdicts = new Map<string, boolean>();
+    const floods = this.deps.floods;
+    if (!floods) return verdicts;
+    const raises = new Map<string, { id: string; time: number }[]>();
+    for (const deviceId of candidates) {
+      const work = byDevice.get(deviceId)!;
+      const line = lines.get(deviceId) ?? deviceId;
+      for (const e of this.evaluateAlarms(deviceId, work, { ...this.alarmStateOf(work.state) }, line, true, () => true)) {
+        if (e.kind !== 'raised' || !e.notify) continue;
+        const list = raises.get(line);
+        if (list) list.push({ id: e.incidentId, time: e.time });
+        else raises.set(line, [{ id: e.incidentId, time: e.time }]);
+      }
+    }
+    await forEachLimited([...raises], 8, async ([line, list]) => {
+      try {
+        for (const { id, time } of list.sort((x, y) => x.time - y.time)) verdicts.set(id, await floods.claim(line, id, time));
+      } catch (error) {
+        const minute = Math.floor(this.now() / 60_000);
+        if (this.floodWindowDown !== minute) {
+          this.floodWindowDown = minute;
+          this.deps.logger.log('warn', "the shared flood window cannot be reached: this instance's own window decides meanwhile", { line, error: (error as Error).message });
+        }
+      }
+    });
+    return verdicts;
   }
 
   /** Whether this batch would tell anyone about the equipment (flood suppression aside), from the incident state this instance holds. */
@@ -398,10 +438,12 @@ export class TelemetryPipeline {
       work.state = twin;
       this.watch(work);
     });
+    const floodVerdicts = await this.claimFloodPlaces(byDevice, needLine, lines);
+    const admitted = floodVerdicts.size ? (incidentId: string) => floodVerdicts.get(incidentId) : undefined;
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy.
       const state = { ...this.alarmStateOf(work.state) };
-      const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId);
+      const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId, false, admitted);
       work.alarm = { state, events };
       const decisions = this.cardsOf(work, events);
       const stop = this.stopPolicy?.decide(work.state, work.watched, now);
@@ -503,7 +545,8 @@ export class TelemetryPipeline {
         raised = false;
         out.push(this.card(work, e, false));
       } else {
-        raised ||= e.kind === 'raised';
+        // The first card of an incident is its raise, even when the raise itself was held back.
+        raised ||= e.kind === 'raised' || e.firstNotice === true;
         up = e;
       }
     }

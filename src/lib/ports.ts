@@ -192,3 +192,16 @@ export interface CommandsPort {
 export interface AlertSink {
   send(alert: Alert): Promise<void>;
 }
+
+/**
+ * A production line's flood window shared by every instance of the function app (a line's
+ * equipment is spread over the hub's partitions, so over instances): at most `limit` new incidents
+ * notify per line within the window, whichever instance raises them.
+ */
+export interface FloodWindowPort {
+  /**
+   * Claims a place in `line`'s window for the incident raised at `time` (reading time): true when
+   * it may notify (it holds a place already, as on a retried batch, or the window has room).
+   */
+  claim(line: string, incidentId: string, time: number): Promise<boolean>;
+}

@@ -160,6 +160,21 @@ describe('the alarm lifecycle', () => {
     expect(other.filter((e) => e.notify)).toHaveLength(1);
   });
 
+  it('lets an incident held back by a flood through once it turns critical, as the first the operator hears of it', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 1 });
+    feed(lifecycle, {}, seconds(0, 10, (t, i) => unusual(t, i + 1)), { line: 'line-1' });
+    const held: AlarmState = {};
+    const warning = feed(lifecycle, held, seconds(10, 10, (t, i) => unusual(t, i + 1)), { line: 'line-1' });
+    expect(warning.filter((e) => e.priority === 'warning').map((e) => [e.kind, e.quiet])).toEqual([['raised', 'flood']]);
+    const critical = feed(lifecycle, held, seconds(20, 10, (t, i) => unusual(t, i + 11, { evidence: 0.9, sensorsUnusual: 2 })), { line: 'line-1' });
+    expect(critical.map((e) => [e.kind, e.priority, e.notify, e.firstNotice])).toEqual([['escalated', 'critical', true, true]]);
+    // Escalating an incident people were told of is not news of a new one.
+    const told: AlarmState = {};
+    const later = new AlarmLifecycle({ thresholds });
+    feed(later, told, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    expect(feed(later, told, seconds(10, 10, (t, i) => unusual(t, i + 11, { evidence: 0.9, sensorsUnusual: 2 }))).map((e) => [e.kind, e.firstNotice])).toEqual([['escalated', undefined]]);
+  });
+
   it('continues an incident from its stored state, and ignores a malformed one', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};

@@ -557,6 +557,25 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ remainingUsefulLifeHours: 12.5, failureProbability: 0.3 });
   });
 
+  it('the first card of an incident a flood held back, once it turns critical, announces it as raised', async () => {
+    const h = harness({ settings: { alarms: { floodLimit: 1 } } });
+    h.twins.add('production-line-a', LINE);
+    for (const [id, model] of [['robotic-arm-001', ARM], ['conveyor-belt-001', CONVEYOR]] as const) {
+      h.twins.add(id, model, { equipmentId: id });
+      h.twins.relate('production-line-a', id, 'contains');
+    }
+    const belt = (from: number, n: number, motorTemperature: (i: number) => number, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({ device: 'conveyor-belt-001', body: { timestamp: iso(t0 + (from + i) * 1000), speed: 1.5 + (i % 2) * 0.02, load: 250 + (i % 3), motorTemperature: motorTemperature(i), status: 'running' }, messageId: `${tag}${i}` }));
+    await h.send([...seconds(0, 60, calm, 'n'), ...belt(0, 60, (i) => 60 + (i % 3) * 0.5, 'bn')]);
+    await h.send(seconds(60, 8, () => ({ temperature: 77, vibration: 0.5, pressure: 6 }), 'w'));
+    await h.send(belt(60, 8, () => 74, 'bw'));
+    expect(h.alerts.sent.map((c) => [c.deviceId, c.incident.event, c.severity])).toEqual([['robotic-arm-001', 'raised', 'warning']]);
+    const held = h.store.alarmEvents.find((e) => e.DeviceId === 'conveyor-belt-001' && e.Event === 'raised' && e.Priority !== 'low');
+    expect(held?.Notified).toBe('flood');
+    await h.send(belt(68, 10, () => 99, 'bh'));
+    expect(h.alerts.sent.slice(1).map((c) => [c.deviceId, c.incident.event, c.severity, c.incident.id])).toEqual([['conveyor-belt-001', 'raised', 'critical', held!.IncidentId]]);
+  });
+
   /** Two instances of the function app, sharing the plant's twins and the hub's partitions. */
   function twoInstances() {
     const { twins, sequences } = plant();

@@ -23,7 +23,8 @@
  *   suppression); the rest are still recorded.
  *
  * The per-equipment state is a small JSON value kept on the twin (`alarmState`), so any instance
- * continues the incident; the flood window is per instance.
+ * continues the incident. The flood window is this instance's own unless the caller hands over
+ * the verdicts of a window all instances share (`admitted`: see `FloodWindowPort`).
  */
 import type { Thresholds } from '../twins/twin-update.ts';
 import type { Detection } from '../anomaly/streaming-detector.ts';
@@ -98,6 +99,11 @@ export interface AlarmEvent {
   quiet?: 'shelved' | 'flood' | 'low';
   /** A raise of an incident that had cleared moments before (same id). */
   reopened?: boolean;
+  /**
+   * An escalation of an incident nobody was told of yet (its raise was held back by flood
+   * suppression): to those told, it is new.
+   */
+  firstNotice?: true;
   /** Index of the reading that caused it, in the evaluated list. */
   index: number;
 }
@@ -159,9 +165,11 @@ export class AlarmLifecycle {
    * Runs the readings (oldest first) of one equipment through its incident state (mutated) and
    * returns what happened. `line` groups equipment for flood suppression; `idOf` names a new
    * incident after the reading that raised it; while `shelvedUntil` is ahead nobody is told.
-   * `peek` asks what would happen without counting toward flood suppression.
+   * `peek` asks what would happen without counting toward flood suppression; `admitted` gives the
+   * verdict of a flood window shared with other instances on a new incident (undefined: this
+   * instance's own window decides).
    */
-  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean }): AlarmEvent[] {
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent[] {
     const cfg = this.settings;
     const events: AlarmEvent[] = [];
     for (let i = 0; i < readings.length; i++) {
@@ -197,9 +205,10 @@ export class AlarmLifecycle {
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
         else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
-        else if (kind === 'raised' && !this.admit(context.line, e.time, context.peek)) quiet = 'flood';
+        else if (kind === 'raised' && !(context.admitted?.(state.id) ?? this.admit(context.line, e.time, context.peek))) quiet = 'flood';
+        const firstNotice = !quiet && kind === 'escalated' && state.n === undefined;
         if (!quiet) state.n = priority;
-        events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), index: i });
+        events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index: i });
       }
       // Count down to clearing: below the deadband for the off-delay, in readings and in time. A
       // lone outlier (not sustained) does not hold the condition open, or noisy equipment would

@@ -1,0 +1,88 @@
+/**
+ * The flood window every instance shares, one small blob per production line in the app's own
+ * storage account (AzureWebJobsStorage; Azurite locally). A claim reads the line's blob and writes
+ * it back with the ETag it read (or only if it does not exist yet), so two instances claiming the
+ * last place at once cannot both get it: the loser reads again and finds the window full.
+ */
+import { ContainerClient, RestError } from '@azure/storage-blob';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import type { FloodWindowPort } from '../ports.ts';
+
+export const FLOOD_CONTAINER = 'alarm-flood-windows';
+const MAX_ATTEMPTS = 8;
+/** A window holds `limit` claims; older ones are dropped. This bounds a blob anyone could write. */
+const MAX_CLAIMS = 1000;
+
+const windowSchema = z.object({ claims: z.array(z.object({ id: z.string().max(2048), time: z.number().finite() })).max(MAX_CLAIMS) });
+type Claim = z.infer<typeof windowSchema>['claims'][number];
+
+export interface BlobFloodWindowOptions {
+  container: ContainerClient;
+  /** New incidents that notify per line within `windowMs`. */
+  limit: number;
+  windowMs: number;
+}
+
+export class BlobFloodWindow implements FloodWindowPort {
+  private ready: Promise<unknown> | undefined;
+  constructor(private readonly options: BlobFloodWindowOptions) {}
+
+  async claim(line: string, incidentId: string, time: number): Promise<boolean> {
+    const { container, limit, windowMs } = this.options;
+    this.ready ??= container.createIfNotExists().catch((error: unknown) => {
+      this.ready = undefined; // tried again with the next claim
+      throw error;
+    });
+    await this.ready;
+    const blob = container.getBlockBlobClient(`${encodeURIComponent(line)}.json`);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { claims, etag } = await read(blob);
+      if (claims.some((c) => c.id === incidentId)) return true; // this incident's place, taken before (a retried batch)
+      // Reading time, as the lifecycle counts: instances a few seconds apart see the same window.
+      const open = claims.filter((c) => c.time > time - windowMs && c.time < time + windowMs);
+      if (open.length >= limit) return false;
+      const newest = Math.max(time, ...claims.map((c) => c.time));
+      const kept = claims.filter((c) => c.time > newest - windowMs).slice(-(MAX_CLAIMS - 1));
+      const body = JSON.stringify({ claims: [...kept, { id: incidentId, time }] });
+      try {
+        await blob.upload(body, Buffer.byteLength(body), {
+          conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        });
+        return true;
+      } catch (error) {
+        // Another instance wrote the window since it was read: read it again.
+        if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409)) continue;
+        throw error;
+      }
+    }
+    throw new AppError('alarms.floodWindowBusy', `the flood window of line ${line} kept changing while it was claimed (${MAX_ATTEMPTS} attempts)`, { status: 503, retryable: true });
+  }
+}
+
+/** The line's claims and the ETag they were read at; none (and no ETag) when the blob does not exist yet. */
+async function read(blob: ReturnType<ContainerClient['getBlockBlobClient']>): Promise<{ claims: Claim[]; etag: string | undefined }> {
+  let text: string;
+  let etag: string | undefined;
+  try {
+    // One call: the ETag is that of the content read, so a write since makes the upload fail.
+    const response = await blob.download();
+    etag = response.etag;
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    text = Buffer.concat(chunks).toString('utf8');
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode === 404) return { claims: [], etag: undefined };
+    throw error;
+  }
+  // A blob that is not a window (written by hand, or cut short) is started afresh, over its ETag.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const window = windowSchema.safeParse(parsed);
+  return { claims: window.success ? window.data.claims : [], etag };
+}

@@ -1,0 +1,105 @@
+/**
+ * The flood window every instance of the function app shares, through the Storage SDK against
+ * Azurite: a production line's equipment is spread over the hub's partitions, so over instances,
+ * and an upset on the line must still reach the operator as at most three new incidents in ten
+ * minutes, not three per instance.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerClient } from '@azure/storage-blob';
+import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { BlobFloodWindow, FLOOD_CONTAINER } from '../../src/lib/alerts/blob-flood-window.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { InMemoryTwins } from '../support/in-memory-twins.ts';
+import { ARM, LINE, iso } from '../support/plant.ts';
+
+let azurite: Azurite;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'azurite-flood-'));
+  azurite = await startAzurite({ location: dir, port: 0 });
+}, 60_000);
+afterAll(async () => {
+  await azurite?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const WINDOW = 10 * 60_000;
+/** One instance's view of the shared windows: its own client, as each instance of the app has. */
+const instance = () => new BlobFloodWindow({ container: new ContainerClient(azurite.connectionString, FLOOD_CONTAINER), limit: 3, windowMs: WINDOW });
+let lines = 0;
+const newLine = () => `production-line-${++lines}`;
+const T = Date.UTC(2026, 0, 5, 8);
+
+describe('a production line\'s flood window shared by every instance', () => {
+  it('lets exactly three of ten incidents raised at once on two instances notify', async () => {
+    const [a, b] = [instance(), instance()];
+    const line = newLine();
+    const verdicts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim(line, `incident-${i}`, T + i)));
+    expect(verdicts.filter(Boolean)).toHaveLength(3);
+  });
+
+  it('keeps an incident\'s place for a retried batch, and opens again once the window has moved on', async () => {
+    const [a, b] = [instance(), instance()];
+    const line = newLine();
+    expect(await a.claim(line, 'first', T)).toBe(true);
+    expect(await b.claim(line, 'second', T + 1000)).toBe(true);
+    expect(await a.claim(line, 'third', T + 2000)).toBe(true);
+    expect(await b.claim(line, 'fourth', T + 3000)).toBe(false);
+    // The host retries the batch that raised the first one, on the other instance.
+    expect(await b.claim(line, 'first', T)).toBe(true);
+    expect(await a.claim(line, 'fifth', T + WINDOW)).toBe(true);
+  });
+
+  it('counts each line on its own', async () => {
+    const a = instance();
+    const [one, two] = [newLine(), newLine()];
+    for (let i = 0; i < 3; i++) expect(await a.claim(one, `one-${i}`, T)).toBe(true);
+    expect(await a.claim(two, 'two-0', T)).toBe(true);
+    expect(await a.claim(one, 'one-3', T)).toBe(false);
+  });
+
+  it('starts a window afresh when its blob is not one (written by hand, cut short)', async () => {
+    const line = newLine();
+    const container = new ContainerClient(azurite.connectionString, FLOOD_CONTAINER);
+    await container.createIfNotExists();
+    const blob = container.getBlockBlobClient(`${encodeURIComponent(line)}.json`);
+    for (const garbage of ['{"claims":[{"id":1}]', '{"claims":"all"}', 'null']) {
+      await blob.upload(garbage, garbage.length);
+      expect(await instance().claim(line, `after-${garbage}`, T)).toBe(true);
+      expect(JSON.parse((await blob.downloadToBuffer()).toString())).toEqual({ claims: [{ id: `after-${garbage}`, time: T }] });
+    }
+  });
+
+  it('two instances of the pipeline tell the operator of three incidents on a line in upset, not three each', async () => {
+    const twins = new InMemoryTwins();
+    const sequences = new Map<string, number>();
+    const floods = instance();
+    const settings = { twinPatchIntervalMs: 0 };
+    const [a, b] = [harness({ twins, sequences, settings, floods }), harness({ twins, sequences, settings, floods: instance() })];
+    const line = newLine();
+    twins.add(line, LINE);
+    const machines = Array.from({ length: 8 }, (_, i) => `robotic-arm-${line}-${i}`);
+    for (const id of machines) {
+      twins.add(id, ARM, { equipmentId: id });
+      twins.relate(line, id, 'contains');
+    }
+    const t0 = Date.now() - 200_000;
+    const reading = (id: string, s: number, temperature: number) => ({ device: id, body: { timestamp: iso(t0 + s * 1000), temperature, vibration: 0.5 + (s % 2) * 0.02, pressure: 6, status: 'running' }, messageId: `${id}-${s}` });
+    // Each instance has its own partition, and half the line's machines send through it.
+    const run = (from: number, n: number, temperature: (s: number) => number) =>
+      Promise.all(
+        [a, b].map((h, half) => h.send(machines.filter((_, i) => i % 2 === half).flatMap((id) => Array.from({ length: n }, (_, k) => reading(id, from + k, temperature(from + k)))), String(half))),
+      );
+    await run(0, 60, (s) => 65 + (s % 3) * 0.5);
+    // Warm enough, for long enough, to raise a warning on every machine.
+    await run(60, 8, () => 77);
+    const cards = [...a.alerts.sent, ...b.alerts.sent];
+    expect(cards.map((c) => [c.line, c.incident.event, c.severity])).toEqual(Array(3).fill([line, 'raised', 'warning']));
+    // The others are still incidents, recorded as held back by flood suppression.
+    const held = [...a.store.alarmEvents, ...b.store.alarmEvents].filter((e) => e.Event === 'raised' && e.Notified === 'flood');
+    expect(held).toHaveLength(5);
+  });
+});
