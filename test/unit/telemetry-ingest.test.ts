@@ -576,6 +576,22 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.alerts.sent.slice(1).map((c) => [c.deviceId, c.incident.event, c.severity, c.incident.id])).toEqual([['conveyor-belt-001', 'raised', 'critical', held!.IncidentId]]);
   });
 
+  it('when the shared flood window cannot be reached, the instance\'s own window decides and it is said once', async () => {
+    const unreachable = { claims: 0, async claim(): Promise<boolean> { this.claims++; throw new Error('getaddrinfo ENOTFOUND storage'); } };
+    const h = harness({ floods: unreachable, settings: { alarms: { floodLimit: 1 } } });
+    h.twins.add('production-line-a', LINE);
+    for (const id of ['robotic-arm-001', 'robotic-arm-002']) {
+      h.twins.add(id, ARM, { equipmentId: id });
+      h.twins.relate('production-line-a', id, 'contains');
+    }
+    const on = (device: string, from: number, n: number, values: (i: number) => Record<string, unknown>, tag: string) => seconds(from, n, values, `${device}-${tag}`).map((m) => ({ ...m, device }));
+    await h.send([...on('robotic-arm-001', 0, 60, calm, 'n'), ...on('robotic-arm-002', 0, 60, calm, 'n')]);
+    await h.send([...on('robotic-arm-001', 60, 8, () => ({ temperature: 77, vibration: 0.5, pressure: 6 }), 'w'), ...on('robotic-arm-002', 60, 8, () => ({ temperature: 77, vibration: 0.5, pressure: 6 }), 'w')]);
+    expect(unreachable.claims).toBeGreaterThan(0);
+    expect(h.alerts.sent.map((c) => c.incident.event)).toEqual(['raised']);
+    expect(h.logged.filter((l) => l.message.includes('shared flood window cannot be reached'))).toHaveLength(1);
+  });
+
   /** Two instances of the function app, sharing the plant's twins and the hub's partitions. */
   function twoInstances() {
     const { twins, sequences } = plant();
