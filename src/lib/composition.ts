@@ -17,7 +17,7 @@ import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
 import { IotHubDirectMethods } from './commands/iothub-service.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
-import { BlobFloodWindow, FLOOD_CONTAINER } from './alerts/blob-flood-window.ts';
+import { BlobClaimWindow, FLOOD_CONTAINER, STOP_CONTAINER } from './coordination/blob-claim-window.ts';
 import { DEFAULT_ALARM_SETTINGS } from './alerts/alarm-lifecycle.ts';
 import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
@@ -25,7 +25,7 @@ import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
 import { AppError } from './errors.ts';
-import type { AlertSink, CommandsPort, FloodWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
+import type { AlertSink, CommandsPort, ClaimWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
 import { createPlantApi, type PlantApi } from './http/plant-api.ts';
 
 export interface Services {
@@ -132,7 +132,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
   const commands = overrides.commands ?? iotHubCommands(config, credential);
-  const floods = floodWindow(config, credential);
+  const windows = sharedWindows(config, credential);
   const pipeline = new TelemetryPipeline({
     catalog,
     twins,
@@ -140,7 +140,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     scorer: new ResilientScorer(endpoint, logger),
     alerts,
     ...(commands ? { commands } : {}),
-    ...(floods ? { floods } : {}),
+    ...(windows ?? {}),
     settings: pipelineSettings(config),
     logger,
   });
@@ -159,15 +159,21 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   };
 }
 
-/** The flood window all instances share, in the app's own storage account, when one is configured. */
-function floodWindow(config: Config, credential: TokenCredential): FloodWindowPort | undefined {
+/**
+ * The windows all instances share, in the app's own storage account, when one is configured: the
+ * lines' flood windows and the plant's emergencyStop rate limit.
+ */
+function sharedWindows(config: Config, credential: TokenCredential): { floods: ClaimWindowPort; stops: ClaimWindowPort } | undefined {
   const { AzureWebJobsStorage: connection, AzureWebJobsStorage__accountName: account } = config;
-  const container = connection
-    ? new ContainerClient(connection, FLOOD_CONTAINER)
-    : account
-      ? new ContainerClient(`https://${account}.blob.core.windows.net/${FLOOD_CONTAINER}`, credential)
-      : undefined;
-  return container && new BlobFloodWindow({ container, limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs });
+  const container = (name: string) =>
+    connection ? new ContainerClient(connection, name) : account ? new ContainerClient(`https://${account}.blob.core.windows.net/${name}`, credential) : undefined;
+  const floods = container(FLOOD_CONTAINER);
+  const stops = container(STOP_CONTAINER);
+  if (!floods || !stops) return undefined;
+  return {
+    floods: new BlobClaimWindow({ container: floods, limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs }),
+    stops: new BlobClaimWindow({ container: stops, limit: config.AUTO_STOP_MAX_PER_HOUR, windowMs: 3_600_000 }),
+  };
 }
 
 let shared: Promise<Services> | undefined;

@@ -7,7 +7,7 @@
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { Alert, AlertSink, CommandsPort, FloodWindowPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
 import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop-policy.ts';
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
@@ -47,8 +47,10 @@ export interface PipelineDeps {
   alerts: AlertSink | undefined;
   /** Direct methods (emergencyStop); needed when settings.autoStop.mode is 'on'. */
   commands?: CommandsPort;
-  /** The flood window all instances share; absent: each instance keeps its own. */
-  floods?: FloodWindowPort;
+  /** The flood windows all instances share (one per line); absent: each instance keeps its own. */
+  floods?: ClaimWindowPort;
+  /** The plant's emergencyStop rate limit shared by all instances (key `plant`, wall-clock time); absent: each instance's own. */
+  stops?: ClaimWindowPort;
   settings: PipelineSettings;
   logger: Logger;
   now?: () => number;
@@ -130,8 +132,8 @@ export class TelemetryPipeline {
   private readonly stopPolicy: StopPolicy | undefined;
   /** Action rows not yet stored (the write failed): written with the host's retry. */
   private unwrittenActions: MaintenanceActionRow[] = [];
-  /** The minute the shared flood window was last said to be unreachable (said once a minute). */
-  private floodWindowDown: number | undefined;
+  /** The minute each shared window was last said to be unreachable (said once a minute). */
+  private readonly windowDown = new Map<'flood' | 'stop', number>();
   /** Line of each equipment, for alert cards (looked up once, on the first alert). */
   private readonly lines = new Map<string, string | undefined>();
 
@@ -216,11 +218,7 @@ export class TelemetryPipeline {
       try {
         for (const { id, time } of list.sort((x, y) => x.time - y.time)) verdicts.set(id, await floods.claim(line, id, time));
       } catch (error) {
-        const minute = Math.floor(this.now() / 60_000);
-        if (this.floodWindowDown !== minute) {
-          this.floodWindowDown = minute;
-          this.deps.logger.log('warn', "the shared flood window cannot be reached: this instance's own window decides meanwhile", { line, error: (error as Error).message });
-        }
+        this.sayOnceAMinute('flood', "the shared flood window cannot be reached: this instance's own window decides meanwhile", { line, error: (error as Error).message });
       }
     });
     return verdicts;
@@ -614,7 +612,8 @@ export class TelemetryPipeline {
   }
 
   /** Sends (or not) one emergencyStop, and queues its MaintenanceActions row. */
-  private async act(deviceId: string, verdict: StopVerdict, work: DeviceWork): Promise<NonNullable<Alert['action']>> {
+  private async act(deviceId: string, given: StopVerdict, work: DeviceWork): Promise<NonNullable<Alert['action']>> {
+    const verdict = await this.withinSharedStopLimit(given);
     let outcome: string = verdict.kind === 'stop' || verdict.kind === 'recorded' ? 'executed' : verdict.kind;
     let detail = verdict.kind === 'recorded' ? `${verdict.reason} (sent before this batch was retried; not sent again)` : verdict.reason;
     if (verdict.kind === 'stop') {
@@ -640,6 +639,32 @@ export class TelemetryPipeline {
     this.unwrittenActions.push({ Timestamp: reading.timeIso, DeviceId: deviceId, IncidentId: verdict.incidentId, Action: 'emergencyStop', Outcome: outcome, Detail: detail, FailureProbability: score.failureProbability ?? null, AnomalyScore: score.anomalyScore, ModelVersion: score.modelVersion });
     this.deps.logger.log(outcome === 'executed' || outcome === 'dry-run' ? 'warn' : 'error', `emergencyStop ${outcome}`, { deviceId, incidentId: verdict.incidentId, detail });
     return { name: 'emergencyStop', outcome, detail };
+  }
+
+  /**
+   * The stop policy's hourly limit counts this instance's stops; the plant-wide one, shared by all
+   * instances, is claimed here before a stop (or a dry run) goes out. A window that cannot be
+   * reached leaves the instance's own limit, already applied, to decide (said once a minute).
+   */
+  private async withinSharedStopLimit(verdict: StopVerdict): Promise<StopVerdict> {
+    const window = this.deps.stops;
+    const max = this.deps.settings.autoStop?.maxPerHour;
+    if (!window || max === undefined || (verdict.kind !== 'stop' && verdict.kind !== 'dry-run')) return verdict;
+    try {
+      if (await window.claim('plant', verdict.incidentId, this.now())) return verdict;
+    } catch (error) {
+      this.sayOnceAMinute('stop', "the shared emergencyStop rate limit cannot be reached: this instance's own limit decides meanwhile", { error: (error as Error).message });
+      return verdict;
+    }
+    return { ...verdict, kind: 'blocked', reason: `rate limit: ${max} stops in the last hour across the plant (every instance); ${verdict.reason}` };
+  }
+
+  /** A warning about a shared window that cannot be reached, at most once a minute per kind. */
+  private sayOnceAMinute(kind: 'flood' | 'stop', message: string, fields: Record<string, string>): void {
+    const minute = Math.floor(this.now() / 60_000);
+    if (this.windowDown.get(kind) === minute) return;
+    this.windowDown.set(kind, minute);
+    this.deps.logger.log('warn', message, fields);
   }
 
   /**

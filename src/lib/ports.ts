@@ -194,14 +194,15 @@ export interface AlertSink {
 }
 
 /**
- * A production line's flood window shared by every instance of the function app (a line's
- * equipment is spread over the hub's partitions, so over instances): at most `limit` new incidents
- * notify per line within the window, whichever instance raises them.
+ * A window of claims shared by every instance of the function app: a production line's flood
+ * window (its equipment is spread over the hub's partitions, so over instances; at most `limit`
+ * new incidents notify per line within the window, whichever instance raises them) and the
+ * plant's emergencyStop rate limit.
  */
-export interface FloodWindowPort {
+export interface ClaimWindowPort {
   /**
-   * Claims a place in `line`'s window for the incident raised at `time` (reading time): true when
-   * it may notify (it holds a place already, as on a retried batch, or the window has room).
+   * Claims a place in `key`'s window for `id` at `time`: true when it holds one (taken before, as
+   * on a retried batch, or the window had room).
    */
-  claim(line: string, incidentId: string, time: number): Promise<boolean>;
+  claim(key: string, id: string, time: number): Promise<boolean>;
 }

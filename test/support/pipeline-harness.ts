@@ -6,7 +6,7 @@ import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline
 import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import type { Alert, AlertSink, CommandsPort, FloodWindowPort, MethodResult, ScorerPort } from '../../src/lib/ports.ts';
+import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, MethodResult, ScorerPort } from '../../src/lib/ports.ts';
 import { InMemoryTwins } from './in-memory-twins.ts';
 import { InMemoryStore } from './in-memory-store.ts';
 import { plantCatalog, type Msg, batch } from './plant.ts';
@@ -49,7 +49,7 @@ export const defaultSettings: PipelineSettings = {
  * partition's events; harnesses given the same `sequences` share the partitions, as instances
  * of one function app do (a partition that one instance handled meanwhile shows as a gap).
  */
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: FloodWindowPort } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort } = {}) {
   const sequences = options.sequences ?? new Map<string, number>();
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
@@ -65,6 +65,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     alerts,
     ...(options.commands ? { commands: options.commands } : {}),
     ...(options.floods ? { floods: options.floods } : {}),
+    ...(options.stops ? { stops: options.stops } : {}),
     settings: { ...defaultSettings, ...options.settings },
     logger: { log: (level, message, fields) => void logged.push({ level, message, fields }) },
     ...(options.now ? { now: options.now } : {}),

@@ -398,6 +398,16 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(a.commands.calls).toHaveLength(0);
   });
 
+  it('when the plant-wide stop limit cannot be reached, the instance\'s own limit decides and it is said once', async () => {
+    const unreachable = { claims: 0, async claim(): Promise<boolean> { this.claims++; throw new Error('getaddrinfo ENOTFOUND storage'); } };
+    const commands = new CapturedCommands();
+    const h = harness({ endpoint: model, commands, settings: { autoStop }, stops: unreachable });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    expect((await h.send(hot(0, 3))).stops.executed).toBe(1);
+    expect(unreachable.claims).toBe(1);
+    expect(h.logged.filter((l) => l.message.includes('emergencyStop rate limit cannot be reached'))).toHaveLength(1);
+  });
+
   it('in dry-run decides and records, and sends nothing', async () => {
     const h = stopping('dry-run');
     expect((await h.send(hot(0, 3))).stops.dryRun).toBe(1);

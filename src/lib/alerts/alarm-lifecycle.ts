@@ -24,7 +24,7 @@
  *
  * The per-equipment state is a small JSON value kept on the twin (`alarmState`), so any instance
  * continues the incident. The flood window is this instance's own unless the caller hands over
- * the verdicts of a window all instances share (`admitted`: see `FloodWindowPort`).
+ * the verdicts of a window all instances share (`admitted`: see `ClaimWindowPort`).
  */
 import type { Thresholds } from '../twins/twin-update.ts';
 import type { Detection } from '../anomaly/streaming-detector.ts';

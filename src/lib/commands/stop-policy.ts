@@ -6,7 +6,7 @@
  *   critical before this batch and the newest reading still qualifies;
  * - never twice for one incident: not while the machine reports it is stopped, and not within
  *   `incidentMs` of the last stop recorded on the twin or made by this instance;
- * - a rate limit of `maxPerHour` stops per instance, so a bad model cannot stop the plant;
+ * - a rate limit of `maxPerHour` stops per instance (and plant-wide, shared by every instance, where the app has its storage account: the pipeline claims it), so a bad model cannot stop the plant;
  * - fresh: only readings younger than `maxAgeMs` (a backlog replayed after an outage must not
  *   stop machines for conditions long gone);
  * - `mode`: off, dry-run (decide and record, send nothing) or on.

@@ -1,15 +1,19 @@
 /**
- * The flood window every instance shares, one small blob per production line in the app's own
- * storage account (AzureWebJobsStorage; Azurite locally). A claim reads the line's blob and writes
- * it back with the ETag it read (or only if it does not exist yet), so two instances claiming the
- * last place at once cannot both get it: the loser reads again and finds the window full.
+ * A window of claims every instance of the function app shares: at most `limit` claims per key
+ * within `windowMs`, one small blob per key in the app's own storage account (AzureWebJobsStorage;
+ * Azurite locally). A production line's flood window (new incidents that notify) and the plant's
+ * emergencyStop rate limit are such windows. A claim reads the key's blob and writes it back with
+ * the ETag it read (or only if it does not exist yet), so two instances claiming the last place
+ * at once cannot both get it: the loser reads again and finds the window full.
  */
 import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import type { FloodWindowPort } from '../ports.ts';
+import type { ClaimWindowPort } from '../ports.ts';
 
+/** Containers of the windows the app keeps. */
 export const FLOOD_CONTAINER = 'alarm-flood-windows';
+export const STOP_CONTAINER = 'emergency-stop-windows';
 const MAX_ATTEMPTS = 8;
 /** A window holds `limit` claims; older ones are dropped. This bounds a blob anyone could write. */
 const MAX_CLAIMS = 1000;
@@ -17,34 +21,34 @@ const MAX_CLAIMS = 1000;
 const windowSchema = z.object({ claims: z.array(z.object({ id: z.string().max(2048), time: z.number().finite() })).max(MAX_CLAIMS) });
 type Claim = z.infer<typeof windowSchema>['claims'][number];
 
-export interface BlobFloodWindowOptions {
+export interface BlobClaimWindowOptions {
   container: ContainerClient;
-  /** New incidents that notify per line within `windowMs`. */
+  /** Claims per key within `windowMs`. */
   limit: number;
   windowMs: number;
 }
 
-export class BlobFloodWindow implements FloodWindowPort {
+export class BlobClaimWindow implements ClaimWindowPort {
   private ready: Promise<unknown> | undefined;
-  constructor(private readonly options: BlobFloodWindowOptions) {}
+  constructor(private readonly options: BlobClaimWindowOptions) {}
 
-  async claim(line: string, incidentId: string, time: number): Promise<boolean> {
+  async claim(key: string, id: string, time: number): Promise<boolean> {
     const { container, limit, windowMs } = this.options;
     this.ready ??= container.createIfNotExists().catch((error: unknown) => {
       this.ready = undefined; // tried again with the next claim
       throw error;
     });
     await this.ready;
-    const blob = container.getBlockBlobClient(`${encodeURIComponent(line)}.json`);
+    const blob = container.getBlockBlobClient(`${encodeURIComponent(key)}.json`);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const { claims, etag } = await read(blob);
-      if (claims.some((c) => c.id === incidentId)) return true; // this incident's place, taken before (a retried batch)
-      // Reading time, as the lifecycle counts: instances a few seconds apart see the same window.
+      if (claims.some((c) => c.id === id)) return true; // its place, taken before (a retried batch)
+      // Times as the caller counts them (reading time for floods): instances a little apart see the same window.
       const open = claims.filter((c) => c.time > time - windowMs && c.time < time + windowMs);
       if (open.length >= limit) return false;
       const newest = Math.max(time, ...claims.map((c) => c.time));
       const kept = claims.filter((c) => c.time > newest - windowMs).slice(-(MAX_CLAIMS - 1));
-      const body = JSON.stringify({ claims: [...kept, { id: incidentId, time }] });
+      const body = JSON.stringify({ claims: [...kept, { id, time }] });
       try {
         await blob.upload(body, Buffer.byteLength(body), {
           conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
@@ -57,11 +61,11 @@ export class BlobFloodWindow implements FloodWindowPort {
         throw error;
       }
     }
-    throw new AppError('alarms.floodWindowBusy', `the flood window of line ${line} kept changing while it was claimed (${MAX_ATTEMPTS} attempts)`, { status: 503, retryable: true });
+    throw new AppError('coordination.windowBusy', `the shared window ${key} kept changing while it was claimed (${MAX_ATTEMPTS} attempts)`, { status: 503, retryable: true });
   }
 }
 
-/** The line's claims and the ETag they were read at; none (and no ETag) when the blob does not exist yet. */
+/** A key's claims and the ETag they were read at; none (and no ETag) when the blob does not exist yet. */
 async function read(blob: ReturnType<ContainerClient['getBlockBlobClient']>): Promise<{ claims: Claim[]; etag: string | undefined }> {
   let text: string;
   let etag: string | undefined;

@@ -1,8 +1,8 @@
 /**
- * The flood window every instance of the function app shares, through the Storage SDK against
+ * The windows every instance of the function app shares, through the Storage SDK against
  * Azurite: a production line's equipment is spread over the hub's partitions, so over instances,
  * and an upset on the line must still reach the operator as at most three new incidents in ten
- * minutes, not three per instance.
+ * minutes, not three per instance; the plant's emergencyStop rate limit holds the same way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerClient } from '@azure/storage-blob';
 import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
-import { BlobFloodWindow, FLOOD_CONTAINER } from '../../src/lib/alerts/blob-flood-window.ts';
-import { harness } from '../support/pipeline-harness.ts';
+import { BlobClaimWindow, FLOOD_CONTAINER, STOP_CONTAINER } from '../../src/lib/coordination/blob-claim-window.ts';
+import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, iso } from '../support/plant.ts';
 
@@ -28,12 +29,12 @@ afterAll(async () => {
 
 const WINDOW = 10 * 60_000;
 /** One instance's view of the shared windows: its own client, as each instance of the app has. */
-const instance = () => new BlobFloodWindow({ container: new ContainerClient(azurite.connectionString, FLOOD_CONTAINER), limit: 3, windowMs: WINDOW });
+const instance = () => new BlobClaimWindow({ container: new ContainerClient(azurite.connectionString, FLOOD_CONTAINER), limit: 3, windowMs: WINDOW });
 let lines = 0;
 const newLine = () => `production-line-${++lines}`;
 const T = Date.UTC(2026, 0, 5, 8);
 
-describe('a production line\'s flood window shared by every instance', () => {
+describe('windows shared by every instance: a line\'s flood window, the plant\'s stop limit', () => {
   it('lets exactly three of ten incidents raised at once on two instances notify', async () => {
     const [a, b] = [instance(), instance()];
     const line = newLine();
@@ -101,5 +102,32 @@ describe('a production line\'s flood window shared by every instance', () => {
     // The others are still incidents, recorded as held back by flood suppression.
     const held = [...a.store.alarmEvents, ...b.store.alarmEvents].filter((e) => e.Event === 'raised' && e.Notified === 'flood');
     expect(held).toHaveLength(5);
+  });
+
+  it('two instances stop at most the plant-wide number of machines an hour between them', async () => {
+    const twins = new InMemoryTwins();
+    const sequences = new Map<string, number>();
+    // A failure model that is sure about hot readings.
+    const model: ScorerPort = {
+      async score(inputs): Promise<ScoreResult[]> {
+        return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
+      },
+    };
+    const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 1, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
+    const stopWindow = () => new BlobClaimWindow({ container: new ContainerClient(azurite.connectionString, STOP_CONTAINER), limit: 1, windowMs: 3_600_000 });
+    const instances = [0, 1].map(() => {
+      const commands = new CapturedCommands();
+      return { commands, ...harness({ twins, sequences, endpoint: model, commands, settings: { autoStop }, stops: stopWindow() }) };
+    });
+    const machines = ['robotic-arm-stop-a', 'robotic-arm-stop-b'];
+    for (const id of machines) twins.add(id, ARM, { equipmentId: id });
+    const t0 = Date.now() - 5_000;
+    const hot = (id: string) => Array.from({ length: 3 }, (_, k) => ({ device: id, body: { timestamp: iso(t0 + k * 500), temperature: 97, status: 'running' }, messageId: `${id}-hot-${k}` }));
+    const results = await Promise.all(instances.map((h, i) => h.send(hot(machines[i]!), String(i))));
+    expect(results.map((r) => r.stops.executed).reduce((x, y) => x + y)).toBe(1);
+    expect(results.map((r) => r.stops.blocked).reduce((x, y) => x + y)).toBe(1);
+    expect(instances.flatMap((h) => h.commands.calls)).toHaveLength(1);
+    const blocked = instances.flatMap((h) => [...h.store.actions.values()]).find((a) => a.Outcome === 'blocked');
+    expect(blocked?.Detail).toContain('across the plant');
   });
 });
