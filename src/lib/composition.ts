@@ -16,6 +16,7 @@ import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
 import { IotHubDirectMethods } from './commands/iothub-service.ts';
+import { STOP_RATE_WINDOW_MS } from './commands/stop-policy.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
 import { BlobClaimWindow, FLOOD_CONTAINER, STOP_CONTAINER } from './coordination/blob-claim-window.ts';
 import { DEFAULT_ALARM_SETTINGS } from './alerts/alarm-lifecycle.ts';
@@ -165,14 +166,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
  */
 function sharedWindows(config: Config, credential: TokenCredential): { floods: ClaimWindowPort; stops: ClaimWindowPort } | undefined {
   const { AzureWebJobsStorage: connection, AzureWebJobsStorage__accountName: account } = config;
-  const container = (name: string) =>
-    connection ? new ContainerClient(connection, name) : account ? new ContainerClient(`https://${account}.blob.core.windows.net/${name}`, credential) : undefined;
-  const floods = container(FLOOD_CONTAINER);
-  const stops = container(STOP_CONTAINER);
-  if (!floods || !stops) return undefined;
+  if (!connection && !account) return undefined;
+  const container = (name: string) => (connection ? new ContainerClient(connection, name) : new ContainerClient(`https://${account}.blob.core.windows.net/${name}`, credential));
   return {
-    floods: new BlobClaimWindow({ container: floods, limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs }),
-    stops: new BlobClaimWindow({ container: stops, limit: config.AUTO_STOP_MAX_PER_HOUR, windowMs: 3_600_000 }),
+    floods: new BlobClaimWindow({ container: container(FLOOD_CONTAINER), limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs }),
+    stops: new BlobClaimWindow({ container: container(STOP_CONTAINER), limit: config.AUTO_STOP_MAX_PER_HOUR, windowMs: STOP_RATE_WINDOW_MS }),
   };
 }
 

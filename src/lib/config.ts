@@ -35,10 +35,10 @@ const schema = z
     IOTHUB_CONNECTION_STRING: optionalString,
     IOTHUB_CA_FILE: optionalString,
     /**
-     * The app's own storage account (the Functions host's), where the production lines' flood
-     * windows that every instance shares are kept: a connection string (Azurite locally), or in
-     * Azure the account name reached with the managed identity. Absent: each instance keeps its
-     * own window.
+     * The app's own storage account (the Functions host's), where the windows every instance
+     * shares are kept (the production lines' flood windows, the plant's emergencyStop rate limit):
+     * a connection string (Azurite locally), or in Azure the account name reached with the managed
+     * identity. Absent: each instance keeps its own.
      */
     AzureWebJobsStorage: optionalString,
     AzureWebJobsStorage__accountName: optionalString,

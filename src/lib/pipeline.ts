@@ -207,7 +207,7 @@ export class TelemetryPipeline {
     for (const deviceId of candidates) {
       const work = byDevice.get(deviceId)!;
       const line = lines.get(deviceId) ?? deviceId;
-      for (const e of this.evaluateAlarms(deviceId, work, { ...this.alarmStateOf(work.state) }, line, true, () => true)) {
+      for (const e of this.peekAlarms(deviceId, work, line, () => true)) {
         if (e.kind !== 'raised' || !e.notify) continue;
         const list = raises.get(line);
         if (list) list.push({ id: e.incidentId, time: e.time });
@@ -224,9 +224,14 @@ export class TelemetryPipeline {
     return verdicts;
   }
 
+  /** What this batch would do to the equipment's incident, run on a copy of the state this instance holds, counting nothing toward flood suppression. */
+  private peekAlarms(deviceId: string, work: DeviceWork, line: string, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
+    return this.evaluateAlarms(deviceId, work, { ...this.alarmStateOf(work.state) }, line, true, admitted);
+  }
+
   /** Whether this batch would tell anyone about the equipment (flood suppression aside), from the incident state this instance holds. */
   private wouldTell(deviceId: string, work: DeviceWork): boolean {
-    return this.evaluateAlarms(deviceId, work, { ...this.alarmStateOf(work.state) }, deviceId, true).some((e) => e.notify);
+    return this.peekAlarms(deviceId, work, deviceId).some((e) => e.notify);
   }
 
   /**

@@ -108,7 +108,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     DIGITAL_TWINS_TOKEN: 'local-development',
     DIGITAL_TWINS_CA_FILE: endpoints.adt.caFile,
     DUCKDB_PATH: duckdbPath,
-    // The production lines' flood windows, shared as in Azure (the trigger's checkpoints are there too).
+    // The windows instances share (lines' floods, the plant's stop limit), as in Azure; the trigger's checkpoints are there too.
     AzureWebJobsStorage: endpoints.storage,
     TEAMS_WEBHOOK_URL: `${http.url}/local/teams-webhook`,
     DASHBOARD_URL: http.url,

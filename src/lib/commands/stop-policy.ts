@@ -37,7 +37,8 @@ export interface StopVerdict {
   reason: string;
 }
 
-const HOUR = 3_600_000;
+/** The window `maxPerHour` counts over (the shared plant-wide window too). */
+export const STOP_RATE_WINDOW_MS = 3_600_000;
 const RETRY_FAILED_MS = 10_000;
 const STOPPED = new Set(['emergencyStopped', 'stopped']);
 
@@ -77,7 +78,7 @@ export class StopPolicy {
 
     if (this.decided.has(incidentId)) return undefined;
     if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
-    while (this.stopsAt.length && this.stopsAt[0]! <= now - HOUR) this.stopsAt.shift();
+    while (this.stopsAt.length && this.stopsAt[0]! <= now - STOP_RATE_WINDOW_MS) this.stopsAt.shift();
     if (this.stopsAt.length >= s.maxPerHour) {
       if (newest.reading.time - (this.lastBlocked.get(state.id) ?? -Infinity) < s.incidentMs) return undefined;
       return { kind: 'blocked', incidentId, trigger: newest, reason: `rate limit: ${this.stopsAt.length} stops in the last hour (max ${s.maxPerHour}); ${reason}` };

@@ -101,7 +101,7 @@ export function utcIsoTime(text: string): number {
 function toTime(v: unknown): number | undefined {
   if (typeof v === 'string' && v.length > 0) {
     const fast = utcIsoTime(v);
-    if (fast === fast) return fast; // not NaN
+    if (!Number.isNaN(fast)) return fast;
     const t = Date.parse(v);
     return Number.isNaN(t) || !realCalendarTime(v) ? undefined : t;
   }
