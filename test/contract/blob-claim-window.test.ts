@@ -54,6 +54,17 @@ describe('windows shared by every instance: a line\'s flood window, the plant\'s
     expect(await a.claim(line, 'fifth', T + WINDOW)).toBe(true);
   });
 
+  it('keeps counting when an incident id is as long as a device could make it (its message id)', async () => {
+    const a = instance();
+    const line = newLine();
+    const long = `robotic-arm-001|m:${'x'.repeat(20_000)}`;
+    expect(await a.claim(line, long, T)).toBe(true);
+    expect(await a.claim(line, 'second', T)).toBe(true);
+    expect(await a.claim(line, long, T)).toBe(true); // its place, found again
+    expect(await a.claim(line, 'third', T)).toBe(true);
+    expect(await a.claim(line, 'fourth', T)).toBe(false);
+  });
+
   it('counts each line on its own', async () => {
     const a = instance();
     const [one, two] = [newLine(), newLine()];

@@ -6,6 +6,7 @@
  * the ETag it read (or only if it does not exist yet), so two instances claiming the last place
  * at once cannot both get it: the loser reads again and finds the window full.
  */
+import { createHash } from 'node:crypto';
 import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
@@ -18,7 +19,10 @@ const MAX_ATTEMPTS = 8;
 /** A window holds `limit` claims; older ones are dropped. This bounds a blob anyone could write. */
 const MAX_CLAIMS = 1000;
 
-const windowSchema = z.object({ claims: z.array(z.object({ id: z.string().max(2048), time: z.number().finite() })).max(MAX_CLAIMS) });
+/** Longer ids are stored as their digest. */
+const MAX_ID = 512;
+
+const windowSchema = z.object({ claims: z.array(z.object({ id: z.string().max(MAX_ID), time: z.number().finite() })).max(MAX_CLAIMS) });
 type Claim = z.infer<typeof windowSchema>['claims'][number];
 
 export interface BlobClaimWindowOptions {
@@ -32,8 +36,11 @@ export class BlobClaimWindow implements ClaimWindowPort {
   private ready: Promise<unknown> | undefined;
   constructor(private readonly options: BlobClaimWindowOptions) {}
 
-  async claim(key: string, id: string, time: number): Promise<boolean> {
+  async claim(key: string, claimId: string, time: number): Promise<boolean> {
     const { container, limit, windowMs } = this.options;
+    // An id comes from what a device sent (its message id): a long one is kept as its digest, so
+    // the blob stays small and every claim written is one the next read accepts.
+    const id = claimId.length > MAX_ID ? `sha256:${createHash('sha256').update(claimId).digest('base64url')}` : claimId;
     this.ready ??= container.createIfNotExists().catch((error: unknown) => {
       this.ready = undefined; // tried again with the next claim
       throw error;
