@@ -137,6 +137,29 @@ describe('the streaming detector', () => {
     expect(scores.slice(1530, 1800).filter((d) => d.anomalyScore >= 0.5).length).toBeLessThan(27);
   });
 
+  it('flags a burst of a few readings once, not once per block it spans, yet a far larger novelty right after it still counts', () => {
+    const flagsIn = (d: StreamingDetector, after: { at: number; size: number }) => {
+      const n = noise(7);
+      const burst = (i: number, at: number, size: number, width: number) => (i >= at && i < at + width ? size : 0);
+      const state = emptyDetectorState();
+      const flagged: number[] = [];
+      for (let i = 0; i < 2600; i++) {
+        const flow = 10 + n(1) + burst(i, 2001, 10, 3) + burst(i, after.at, after.size, 3);
+        if (d.step(state, T0 + i * 1000, { flow }, 'running').anomalyScore >= 0.5 && i >= 1990) flagged.push(i);
+      }
+      const within = (from: number, to: number) => flagged.filter((i) => i >= from && i <= to).length;
+      return { burst: within(2001, 2011), after: within(after.at, after.at + 3), all: flagged.length };
+    };
+    const larger = { at: 2041, size: 60 };
+    const dipLater = { at: 2501, size: -8 };
+    // The burst spans two blocks of the pattern memory: its way up and its way down are both new shapes.
+    expect(flagsIn(new StreamingDetector({ holdOffReadings: 0 }), larger)).toEqual({ burst: 2, after: 1, all: 3 });
+    // With the hold-off after the first flag, its way down is not a second one; a burst six times
+    // larger 40 readings later still is, and so is a dip once the hold-off is over.
+    expect(flagsIn(detector, larger)).toEqual({ burst: 1, after: 1, all: 2 });
+    expect(flagsIn(detector, dipLater)).toEqual({ burst: 1, after: 1, all: 2 });
+  });
+
   it('calls one reading beyond its hard operating limit an envelope breach, led by that sensor', () => {
     const n = noise(3);
     const scores = run(600, (i) => ({ temperature: 65 + n(2.5) + (i === 500 ? 80 : 0), pressure: 6 + n(0.25) }));
@@ -313,6 +336,12 @@ describe('the streaming detector', () => {
     const negative = reviveDetectorState(stored);
     expect(negative.s.temperature!.o).toBe(0);
     expect(negative.d).toBe(0);
+    // Ten numbers (stored before the hold-off was kept): none. Eleven: a patched hold-off is a whole number of readings, capped.
+    expect(negative.w).toBe(0);
+    for (const [w, read] of [[1e12, 10_000], [-5, 0], [2.7, 2]]) {
+      stored.z = pack([...Array.from({ length: 10 }, (_, i) => top.readDoubleLE(i * 8)), w!]);
+      expect(reviveDetectorState(stored).w).toBe(read);
+    }
     for (const entry of [[], [stored.s.pressure[0], stored.s.pressure[1], 'more'], stored.s.pressure[0] + 'AAA', 'not an array']) {
       const bad = JSON.parse(storeDetectorState(state)!.json);
       bad.s.pressure = entry;

@@ -24,7 +24,8 @@
  *   second-largest of those: two or more sensors off together, for as long as they stay off.
  * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, drift,
  * stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
- * the largest recent novelty decaying over `refractoryReadings`), so the score ranks the onset of
+ * the largest recent novelty decaying over `refractoryReadings`, and for `holdOffReadings` after a
+ * flag only what goes several times beyond it), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
  * so noise must go further to score; deviation keeps an anomaly of several sensors flagged while
  * it lasts (the baselines learn at half rate meanwhile), and a single series never has it.
@@ -40,7 +41,7 @@ import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-5';
+export const STREAMING_MODEL_VERSION = 'streaming-6';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -51,6 +52,9 @@ export interface DetectorSettings {
   shortReadings: number;
   /** Readings over which the reported novelty's refractory level decays by 1/e. */
   refractoryReadings: number;
+  /** Readings after a novelty reported at the warning level during which another must go `holdOffBar` times beyond the refractory level to count. */
+  holdOffReadings: number;
+  holdOffBar: number;
   /** Readings the fast level (drift) averages over. */
   levelReadings: number;
   /** Readings learnt before drift, stuck and pattern evidence count. */
@@ -100,6 +104,8 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   historyReadings: 3000,
   shortReadings: 5,
   refractoryReadings: 200,
+  holdOffReadings: 100,
+  holdOffBar: 3,
   levelReadings: 30,
   warmupReadings: 30,
   driftSigma: 3,
@@ -164,6 +170,8 @@ export interface DetectorState {
   /** The usual pattern novelty (mean over `an` completed blocks, at most `historyReadings`). */
   a: number;
   an: number;
+  /** Readings of the hold-off left after the last novelty reported at the warning level (0: none). */
+  w: number;
   /** Readings in a row that are unusual themselves with evidence at the warning level (alarm on-delay). */
   k: number;
   /** Equipment deviation: the second-largest of the sensors' averaged distances (`o`) after the newest reading. */
@@ -253,7 +261,7 @@ class DetectionOf implements Detection {
 const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, k: 0, d: 0 };
+  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, w: 0, k: 0, d: 0 };
 }
 
 /**
@@ -263,7 +271,7 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, k: state.k, d: state.d };
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d };
   for (const name in state.s) {
     const s = state.s[name]!;
     out.s[name] = { ...s, q: s.q.clone() };
@@ -313,6 +321,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.u = state.u;
   into.a = state.a;
   into.an = state.an;
+  into.w = state.w;
   into.k = state.k;
   into.d = state.d;
   return true;
@@ -326,6 +335,10 @@ const MAX_DEVIATION = 100;
  * number is none, and a patched one is capped, so it cannot hold a healthy machine flagged for long.
  */
 const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
+
+/** A stored hold-off as it may be used: a whole number of readings, capped, so a patched one cannot mute the equipment's novelty for long. */
+const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
+const MAX_HOLD_OFF = 10_000;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
@@ -380,7 +393,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
     }
   }
   const h = state.h;
-  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d]), s, p });
+  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w]), s, p });
 }
 
 /**
@@ -400,10 +413,11 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
 
 /** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?]. */
 function revivePacked(value: Record<string, unknown>, fresh: DetectorState): DetectorState {
-  const top = unpackNumbers(value.z, 10);
+  // Eleven numbers; ten before the hold-off was kept (none then).
+  const top = unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
-  const [t, e, m, v, n, u, a, an, k, d] = top as [number, number, number, number, number, number, number, number, number, number];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, k, d: storedDeviation(d) };
+  const [t, e, m, v, n, u, a, an, k, d, w = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?];
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, w: storedHoldOff(w), k, d: storedDeviation(d) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers] or [numbers, pattern memory]: an entry without numbers fails to unpack below.
@@ -439,7 +453,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
   const d = v3 ? storedDeviation(value.d) : 0;
-  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, k: value.k, d };
+  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
@@ -468,6 +482,8 @@ function upperTail(x: number): number {
   return 0.5 * (x >= 0 ? r : 2 - r);
 }
 
+/** The warning threshold the calibrations map to. */
+const WARNING = 0.5;
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 /** Maps evidence e (1 = at the decision point) to a score: 0 → 0, 1 → 0.5, 2 → 1. */
 const evidenceScore = (e: number) => clamp01(e / 2);
@@ -749,12 +765,18 @@ export class StreamingDetector {
     // Pattern novelty, reported once per episode: only what goes beyond the recent novelty counts.
     let noveltyScore = 0;
     if (novel >= 0) {
-      const above = Math.max(0, novel - state.u);
+      // Within the hold-off after a reported novelty, what grows out of the same episode (its next
+      // steps beyond the range, its echo) is not a second flag; a novelty several times larger still is.
+      const above = Math.max(0, novel - (state.w > 0 ? cfg.holdOffBar : 1) * state.u);
       // A stream whose patterns are always somewhat new (noise) must go further to score.
       noveltyScore = above / (above + cfg.calibration + cfg.typicalNovelty * state.a);
       state.u = Math.max(state.u * (1 - cfg.patternBlock / cfg.refractoryReadings), novel);
       state.an++;
       state.a += (novel - state.a) / Math.min(state.an, cfg.historyReadings);
+    }
+    if (learn) {
+      if (state.w > 0) state.w--;
+      else if (noveltyScore >= WARNING) state.w = cfg.holdOffReadings;
     }
 
     const driftRss = Math.sqrt(driftSq);
