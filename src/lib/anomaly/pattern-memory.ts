@@ -173,9 +173,15 @@ export class PatternMemory {
       for (let i = 0; i < protos.length; i++) protos[i] = snap(protos[i]! * scale + shift);
       for (let i = 0; i < v.length; i++) v[i] = snap(v[i]! * scale + shift);
     }
-    v.push(range > 0 ? snap((value - this.lo) / range) : 0.5);
-    if (v.length > D) v.shift();
-    if (v.length < D) return 0;
+    const scaled = range > 0 ? snap((value - this.lo) / range) : 0.5;
+    if (v.length < D) {
+      v.push(scaled);
+      if (v.length < D) return 0;
+    } else {
+      // Moved by hand: shift() trims the array's storage, so the next push allocated it again.
+      for (let i = 1; i < D; i++) v[i - 1] = v[i]!;
+      v[D - 1] = scaled;
+    }
     // The nearest category (sum of absolute differences, stopping early once it cannot win).
     const count = this.hits.length;
     let sumBest = Infinity;
