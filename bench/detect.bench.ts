@@ -27,7 +27,7 @@ import { AlarmLifecycle, alarmEvidence, type AlarmState } from '../src/lib/alert
 import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { join } from 'node:path';
-import { corpusAvailable, scoreCorpus } from './nab-dev.ts';
+import { corpusAvailable, realSeriesAsSensors, scoreCorpus } from './nab-dev.ts';
 import { scoreMultivariate } from './multivariate.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '60' }, days: { type: 'string', default: '14' }, seed: { type: 'string', default: '7' }, verbose: { type: 'boolean', default: false } } });
@@ -104,6 +104,8 @@ if (corpusAvailable()) {
   for (const [c, v] of Object.entries(ours.categories)) console.log(`nab_dev ${c}: swept=${fmt(v.swept, 2)} fixed=${fmt(v.fixed, 2)} (${v.files} files)`);
   console.log(`nab_dev: ${ours.detectedSwept}/${ours.windows} windows and ${ours.falsePositivesSwept} false positives at the swept threshold ${fmt(ours.sweptThreshold, 4)}; ${ours.detectedFixed} windows and ${ours.falsePositivesFixed} false positives at ${THRESHOLDS.warning}`);
   zscoreNab = (await scoreCorpus({ zscore: true })).swept;
+  const real = await realSeriesAsSensors(new StreamingDetector(), THRESHOLDS.warning);
+  console.log(`real series as sensors: three at a time, ${real.rows} rows outside labelled windows: ${fmt(real.flaggedPct, 2)} % flagged, ${fmt(real.deviationPct, 2)} % as a deviation`);
 } else console.log('nab_dev: ../shared/data/nab-dev not found; corpus figures are NaN');
 
 // 4. Anomalies of minutes on several sensors, row by row.

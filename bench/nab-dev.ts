@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { scoreCsv } from '../src/lib/anomaly/score-csv.ts';
-import type { StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
+import { emptyDetectorState, type StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
 
 export const SHARED = path.resolve(import.meta.dirname, '..', '..', 'shared');
 const CORPUS = path.join(SHARED, 'data', 'nab-dev');
@@ -144,6 +144,41 @@ export async function scoreCorpus(options: { detector?: StreamingDetector; warni
     categories,
     perFile,
   };
+}
+
+/**
+ * The corpus's real series streamed three at a time as one machine's sensors (row by row, their
+ * own timestamps set aside), past the first 750 rows: the share of rows flagged at `warning`
+ * outside every labelled window of the three, and the share flagged as a deviation (several
+ * sensors off together). Independent series, so a bound for sensors that do not share a load:
+ * what the multivariate parts flag on real, non-stationary streams rather than on ours.
+ */
+export async function realSeriesAsSensors(detector: StreamingDetector, warning = 0.5): Promise<{ rows: number; flaggedPct: number; deviationPct: number }> {
+  const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
+  const windows = nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json'));
+  const series = Object.keys(windows).sort().filter((k) => k.startsWith('real')).map((key) => {
+    const rows = fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const times = rows.map((r) => nab.parseTimestamp(r[0]!));
+    const labelled = times.map((t) => windows[key]!.some(([from, to]) => t >= from && t <= to));
+    return { values: rows.map((r) => Number(r[1])), labelled };
+  });
+  let rows = 0, flagged = 0, deviation = 0;
+  const names = ['a', 'b', 'c'];
+  for (let i = 0; i < series.length; i++) {
+    const three = [series[i]!, series[(i + 7) % series.length]!, series[(i + 13) % series.length]!];
+    const n = Math.min(...three.map((s) => s.values.length));
+    const state = emptyDetectorState();
+    for (let t = 0; t < n; t++) {
+      const d = detector.step(state, Date.UTC(2020, 0, 1) + t * 300_000, { a: three[0]!.values[t]!, b: three[1]!.values[t]!, c: three[2]!.values[t]! }, 'running', names);
+      if (t < 750 || three.some((s) => s.labelled[t])) continue;
+      rows++;
+      if (d.anomalyScore >= warning) {
+        flagged++;
+        if (d.kind === 'shift') deviation++;
+      }
+    }
+  }
+  return { rows, flaggedPct: (100 * flagged) / Math.max(1, rows), deviationPct: (100 * deviation) / Math.max(1, rows) };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
