@@ -54,6 +54,7 @@ export interface DetectorSettings {
   refractoryReadings: number;
   /** Readings after a novelty reported at the warning level during which another must go `holdOffBar` times beyond the refractory level to count. */
   holdOffReadings: number;
+  /** How many times the refractory level a novelty must exceed during the hold-off. */
   holdOffBar: number;
   /** Readings the fast level (drift) averages over. */
   levelReadings: number;
@@ -336,9 +337,9 @@ const MAX_DEVIATION = 100;
  */
 const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
 
-/** A stored hold-off as it may be used: a whole number of readings, capped, so a patched one cannot mute the equipment's novelty for long. */
+/** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
 const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
-const MAX_HOLD_OFF = 10_000;
+const MAX_HOLD_OFF = 1_000;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
