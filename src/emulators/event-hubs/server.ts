@@ -453,6 +453,7 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
   container.on('receiver_open', (context: EventContext) => {
     const receiver = context.receiver!;
     echoTermini(receiver);
+    echoSenderSettleMode(receiver);
     const address = receiver.target?.address ?? '';
     try {
       if (address === '$cbs' || address === '$management') return;
@@ -506,6 +507,18 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
 }
 
 /** The attach we answer with names the peer's source and target, as the service's does. */
+/**
+ * The settle mode a sender asks for stands, as the service answers it. The .NET client takes our
+ * attach's mode as final: its request links ($cbs, $management) ask for settled sends with an
+ * empty delivery tag, and answered with rhea's default (mixed) they kept every request unsettled
+ * under that one tag, so two requests in flight at once threw in the client.
+ */
+function echoSenderSettleMode(receiver: Receiver): void {
+  const link = receiver as unknown as { remote: { attach: { snd_settle_mode?: number | null } }; local: { attach: { snd_settle_mode?: number } } };
+  const asked = link.remote.attach.snd_settle_mode;
+  if (asked === 0 || asked === 1 || asked === 2) link.local.attach.snd_settle_mode = asked;
+}
+
 function echoTermini(link: Sender | Receiver): void {
   const remote = (link as unknown as { remote: { attach: { source?: TerminusOptions; target?: TerminusOptions } } }).remote.attach;
   if (remote.source) link.set_source(remote.source);

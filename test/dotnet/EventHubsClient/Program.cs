@@ -2,7 +2,7 @@
 // Event Hubs extension does: Azure.Messaging.EventHubs over AMQP, checkpoints as blobs with
 // `sequencenumber` and `offset` metadata in AzureWebJobsStorage's azure-webjobs-eventhub container.
 //   EventHubsClient <event hubs connection string> <hub> <storage connection string> <partition> <count>
-// Prints one JSON object: the hub's partitions, where it started, what it read, the checkpoint it wrote.
+// Prints one JSON object: the hub's partitions (also asked for all at once), where it started, what it read, the checkpoint it wrote.
 using System.Text.Json;
 using Azure.Messaging.EventHubs;
 using Azure.Messaging.EventHubs.Consumer;
@@ -17,6 +17,9 @@ var container = new BlobContainerClient(storage, "azure-webjobs-eventhub");
 await using var consumer = new EventHubConsumerClient(EventHubConsumerClient.DefaultConsumerGroupName, connection, hub);
 var properties = await consumer.GetEventHubPropertiesAsync(timeout.Token);
 var partitionProperties = await consumer.GetPartitionPropertiesAsync(partition, timeout.Token);
+// Every partition's properties at once, as a host balancing partitions asks: requests in flight
+// together on one $management link.
+var concurrent = await Task.WhenAll(Enumerable.Range(0, 5).SelectMany(_ => properties.PartitionIds).Select(id => consumer.GetPartitionPropertiesAsync(id, timeout.Token)));
 var blob = container.GetBlobClient($"{consumer.FullyQualifiedNamespace}/{hub}/{consumer.ConsumerGroup}/checkpoint/{partition}".ToLowerInvariant());
 
 // Where the consumer group stands: the checkpoint another host (the Node trigger) wrote, if any.
@@ -52,4 +55,4 @@ await using (var producer = new EventHubProducerClient(connection, hub))
     await producer.SendAsync(batch, timeout.Token);
 }
 
-Console.WriteLine(JsonSerializer.Serialize(new { partitionIds = properties.PartitionIds, lastEnqueuedSequenceNumber = partitionProperties.LastEnqueuedSequenceNumber, startedAfter = checkpoint, read, checkpointWritten = written }));
+Console.WriteLine(JsonSerializer.Serialize(new { partitionIds = properties.PartitionIds, lastEnqueuedSequenceNumber = partitionProperties.LastEnqueuedSequenceNumber, concurrentPartitionQueries = concurrent.Length, startedAfter = checkpoint, read, checkpointWritten = written }));
