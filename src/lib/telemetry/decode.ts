@@ -40,6 +40,12 @@ function digits2(text: string, at: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
+/** Whether day `d` of month `mo` (1-12) exists in year `y` (proleptic Gregorian). */
+function dayExists(y: number, mo: number, d: number): boolean {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return d <= (mo === 2 && !leap ? 28 : DAYS[mo - 1]!);
+}
+
 /**
  * False for a string shaped like ISO 8601 (YYYY-MM-DD[THH:MM[:SS]]) that names a day or time
  * that does not exist: V8 reads 2024-02-30 as 1 March. Field by field, without allocating.
@@ -49,9 +55,7 @@ function realCalendarTime(text: string): boolean {
   const y = digits2(text, 0) * 100 + digits2(text, 2);
   const mo = digits2(text, 5);
   const d = digits2(text, 8);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1) return false;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  if (d > (mo === 2 && !leap ? 28 : DAYS[mo - 1]!)) return false;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || !dayExists(y, mo, d)) return false;
   if (text.length < 16 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58) return true;
   const h = digits2(text, 11);
   const mi = digits2(text, 14);
@@ -87,8 +91,7 @@ export function utcIsoTime(text: string): number {
   const sec = digits2(text, 17);
   if (hi < 0 || lo < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return NaN;
   const y = hi * 100 + lo;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  if (d > (mo === 2 && !leap ? 28 : DAYS[mo - 1]!)) return NaN;
+  if (!dayExists(y, mo, d)) return NaN;
   let ms = 0;
   for (let i = 20, scale = 100; i < n - 1; i++, scale /= 10) {
     const digit = text.charCodeAt(i) - 48;
@@ -263,7 +266,8 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   // its time. The hub's enqueued time is not the device's and may differ between replays.
   const deviceTime = body.timestamp !== undefined || env.creationRaw !== undefined ? `@${time}` : '';
   const identity = mid !== undefined ? `m:${mid}${inArray ? `#${index}` : ''}${deviceTime}` : seq !== undefined ? `s:${seq as number}${deviceTime}` : `t:${time}`;
-  const timeIso = !Number.isNaN(isoTime) ? (rawTime as string) : isoOf(rawTime, time);
+  // Not a UTC ISO string: written from the time just read (what isoOf would parse again).
+  const timeIso = !Number.isNaN(isoTime) ? (rawTime as string) : new Date(time).toISOString();
   readings.push(new ReadingOf(deviceId, `${deviceId}|${identity}`, mid, seq as number | undefined, time, timeIso, env.enqueuedRaw === undefined ? timeIso : isoOf(env.enqueuedRaw, time), values, env.partitionId, env.sequenceNumber));
 }
 
