@@ -73,16 +73,24 @@ export function rollingZScores(values: readonly number[], window = 400): Float64
   return out;
 }
 
+/** The benchmark's own scorer and the corpus's labelled windows by file. */
+async function corpus(): Promise<{ nab: Scorer; windows: Record<string, [number, number][]> }> {
+  const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
+  return { nab, windows: nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json')) };
+}
+
+/** A corpus file's rows (timestamp, value), header left out. */
+const rowsOf = (key: string) => fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+
 /** Scores every labelled file (or those under `filter`) with `detector`, at `warning` and swept. */
 export async function scoreCorpus(options: { detector?: StreamingDetector; warning?: number; filter?: string; zscore?: boolean } = {}): Promise<CorpusFigures> {
-  const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
+  const { nab, windows } = await corpus();
   const profile = nab.DEFAULT_PROFILES.standard;
-  const windows = nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json'));
   const keys = Object.keys(windows).sort().filter((k) => !options.filter || k.startsWith(options.filter));
   const files: { key: string; rw: unknown; scores: Float64Array }[] = [];
   for (const key of keys) {
     if (options.zscore) {
-      const rows = fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      const rows = rowsOf(key);
       files.push({ key, rw: nab.rowWeights(rows.map((r) => nab.parseTimestamp(r[0]!)), windows[key]!, profile), scores: rollingZScores(rows.map((r) => Number(r[1]))) });
       continue;
     }
@@ -154,10 +162,9 @@ export async function scoreCorpus(options: { detector?: StreamingDetector; warni
  * what the multivariate parts flag on real, non-stationary streams rather than on ours.
  */
 export async function realSeriesAsSensors(detector: StreamingDetector, warning = 0.5): Promise<{ rows: number; flaggedPct: number; deviationPct: number }> {
-  const nab = (await import(pathToFileURL(path.join(SHARED, 'tools', 'nab-score.mjs')).href)) as Scorer;
-  const windows = nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json'));
+  const { nab, windows } = await corpus();
   const series = Object.keys(windows).sort().filter((k) => k.startsWith('real')).map((key) => {
-    const rows = fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = rowsOf(key);
     const times = rows.map((r) => nab.parseTimestamp(r[0]!));
     const labelled = times.map((t) => windows[key]!.some(([from, to]) => t >= from && t <= to));
     return { values: rows.map((r) => Number(r[1])), labelled };
