@@ -1,49 +1,67 @@
 /**
- * npm run score -- --in FILE.csv --out OUT.csv [--group-by deviceId]
- * Runs the streaming detector over a CSV (a `timestamp` column and numeric columns) and writes
- * the same rows with an `anomaly_score` column. The output appears only when scoring succeeded.
+ * npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by deviceId] [--time COLUMN] [--ignore a,b] [--plant]
+ * Runs the streaming detector over a CSV (a timestamp column and numeric columns) and writes
+ * the same rows with an `anomaly_score` column. With --out, the output appears only when scoring
+ * succeeded; without it the rows go to stdout as they are scored.
  */
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { progressBar } from './progress.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
-import { scoreCsv } from '../lib/anomaly/score-csv.ts';
+import { scoreCsv, type ScoreCsvOptions } from '../lib/anomaly/score-csv.ts';
 
-const USAGE = `usage: npm run score -- --in FILE.csv --out OUT.csv [--group-by COLUMN] [--quiet]
+const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by COLUMN] [--time COLUMN] [--ignore COLUMN,...] [--plant] [--quiet]
 
 Adds an anomaly_score column in [0,1] to every row of FILE.csv, scoring each row only with the
-rows before it. FILE.csv needs a 'timestamp' column (ISO 8601 or epoch s/ms) and numeric columns;
-a 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a device id)
-separately.`;
+rows before it. FILE.csv needs a timestamp column (ISO 8601 or epoch s/ms; called timestamp,
+datetime, time, date or ts, or named with --time) and numeric columns; comma, semicolon, tab and
+bar delimiters are recognised from the header, and a decimal comma where the delimiter is not a
+comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
+device id) separately; --ignore leaves columns (labels, say) out of the scoring; --plant applies the
+plant's operating envelopes to columns named as its sensors (temperature, pressure, ...: telemetry
+exported from this plant). Without --out the scored rows are written to stdout.`;
 
 async function main(): Promise<number> {
-  const { values } = parseCommandLine(USAGE, { options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseCommandLine(USAGE, {
+    allowPositionals: true,
+    options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, time: { type: 'string' }, ignore: { type: 'string' }, plant: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  if (!values.in || !values.out) {
-    console.error(`--in and --out are required\n\n${USAGE}`);
+  const file = values.in ?? positionals[0];
+  if (!file || positionals.length > (values.in ? 0 : 1)) {
+    console.error(`${file ? 'one input file at a time' : 'the CSV to score is required'}\n\n${USAGE}`);
     return 2;
   }
-  if (!existsSync(values.in)) {
-    console.error(`no such file: ${values.in}`);
+  if (!existsSync(file)) {
+    console.error(`no such file: ${file}`);
     return 2;
   }
+  const options: ScoreCsvOptions = {
+    ...(values['group-by'] ? { groupBy: values['group-by'] } : {}),
+    ...(values.time ? { timeColumn: values.time } : {}),
+    ...(values.plant ? { plantEnvelopes: true } : {}),
+    ...(values.ignore ? { ignore: values.ignore.split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+  };
+  const toStdout = values.out === undefined || values.out === '-';
   const partial = `${values.out}.partial`;
   const started = performance.now();
   try {
-    const input = createReadStream(values.in);
-    const bar = progressBar(`scoring ${values.in}`, statSync(values.in).size, { quiet: values.quiet ?? false });
-    input.on('data', () => bar.update(input.bytesRead));
-    const result = await scoreCsv(input, createWriteStream(partial), values['group-by'] ? { groupBy: values['group-by'] } : {});
+    const input = createReadStream(file);
+    const bar = progressBar(`scoring ${file}`, statSync(file).size, { quiet: values.quiet ?? false });
+    // Polled: the scorer reads the stream through its async iterator, which a 'data' listener would race.
+    const progress = setInterval(() => bar.update(input.bytesRead), 250);
+    const result = await scoreCsv(input, toStdout ? process.stdout : createWriteStream(partial), options).finally(() => clearInterval(progress));
     bar.finish();
-    renameSync(partial, values.out);
+    if (!toStdout) renameSync(partial, values.out!);
     const seconds = (performance.now() - started) / 1000;
-    console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}) in ${seconds.toFixed(1)} s → ${values.out}`);
+    const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
+    console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
     if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
     return 0;
   } catch (error) {
-    rmSync(partial, { force: true });
+    if (!toStdout) rmSync(partial, { force: true });
     console.error(`score: ${(error as Error).message}`);
     return 1;
   }

@@ -343,14 +343,17 @@ describe('the Event Hubs endpoint, fuzzed with raw bytes and odd AMQP requests',
 
 describe('npm run score, fuzzed with CSV files', () => {
   it('scores or refuses with a clear error; never crashes, never writes onto a prototype', async () => {
-    const header = fc.array(fc.oneof(fc.constantFrom('timestamp', 'value', 'constructor', '__proto__', 'prototype', 'toString', ''), fc.stringMatching(/^[a-z]{1,6}$/)), { minLength: 1, maxLength: 4 });
-    const cell = fc.oneof(fc.double().map(String), fc.constantFrom('', 'NaN', 'x', '2024-02-30 10:00:00', '2026-12-01 10:00:00', '1e999'), fc.integer().map(String));
-    const csv = header.chain((h) => fc.array(fc.array(cell, { minLength: h.length, maxLength: h.length }), { maxLength: 30 }).map((rows) => [h.join(','), ...rows.map((r) => r.join(','))].join('\n')));
+    const header = fc.array(fc.oneof(fc.constantFrom('timestamp', 'datetime', 'time', 'value', 'constructor', '__proto__', 'prototype', 'toString', ''), fc.stringMatching(/^[a-z]{1,6}$/)), { minLength: 1, maxLength: 4 });
+    const cell = fc.oneof(fc.double().map(String), fc.constantFrom('', 'NaN', 'x', '2024-02-30 10:00:00', '2026-12-01 10:00:00', '2026-12-01T10:00', '1e999', '0,25', '-1,5', ',5', '1,2,3', '"a;b"'), fc.integer().map(String));
+    // Any of the delimiters it recognises, decimal commas among the cells; sometimes a column left out by name.
+    const csv = fc.tuple(header, fc.constantFrom(',', ';', '\t', '|')).chain(([h, d]) =>
+      fc.tuple(fc.array(fc.array(cell, { minLength: h.length, maxLength: h.length }), { maxLength: 30 }), fc.option(fc.constantFrom(...h, 'missing'))).map(([rows, ignore]) => ({ text: [h.join(d), ...rows.map((r) => r.join(d))].join('\n'), ignore })),
+    );
     await fc.assert(
-      fc.asyncProperty(csv, async (text) => {
+      fc.asyncProperty(csv, async ({ text, ignore }) => {
         const sink = new Writable({ write(_c, _e, done) { done(); } });
         try {
-          await scoreCsv(Readable.from([text]), sink);
+          await scoreCsv(Readable.from([text]), sink, ignore === null ? {} : { ignore: [ignore] });
         } catch (error) {
           expect(error).toBeInstanceOf(Error);
           expect((error as Error).message.length).toBeGreaterThan(0);

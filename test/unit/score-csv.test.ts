@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseTimestamp, scoreCsv } from '../../src/lib/anomaly/score-csv.ts';
+import { parseTimestamp, scoreCsv, sniffDelimiter, type ScoreCsvOptions } from '../../src/lib/anomaly/score-csv.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
-async function score(csv: string, options: { groupBy?: string } = {}) {
+async function score(csv: string, options: ScoreCsvOptions = {}) {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
@@ -60,8 +60,12 @@ describe('scoring a CSV', () => {
     expect(Math.max(...last(grouped.lines, 'b').slice(70, 150))).toBeLessThan(0.5);
   });
 
-  it('reads ISO 8601 and epoch seconds or milliseconds', () => {
+  it('reads ISO 8601 and epoch seconds or milliseconds, and a time written without a zone as UTC', () => {
     expect(parseTimestamp('2026-01-01T00:00:00Z')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTimestamp('2026-01-01 00:00:00')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTimestamp('2026-01-01T01:30')).toBe(Date.UTC(2026, 0, 1, 1, 30));
+    expect(parseTimestamp('2026-01-01 00:00:00.250')).toBe(Date.UTC(2026, 0, 1) + 250);
+    expect(parseTimestamp('2026-01-01T02:00:00+02:00')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('1767225600')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('1767225600000')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('yesterday')).toBeUndefined();
@@ -73,8 +77,58 @@ describe('scoring a CSV', () => {
     expect(result).toMatchObject({ rows: 3, scored: 2, unreadableCount: 1, unreadable: [3] });
   });
 
+  it('reads a file exported with semicolons and decimal commas, its times in a datetime column, as the same data written with commas, and writes it back as it came', async () => {
+    // As an industrial test rig or a European spreadsheet exports it: ';' between fields, ',' in numbers, labels beside the data.
+    const r = rng(5);
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      t: new Date(Date.UTC(2020, 2, 9, 10) + i * 1000).toISOString().slice(0, 19).replace('T', ' '),
+      acc: (0.027 + 0.001 * (r() - 0.5) + (i === 250 ? 0.05 : 0)).toFixed(5),
+      current: (1.8 + 0.05 * (r() - 0.5)).toFixed(3),
+      label: i === 250 ? 1 : 0,
+    }));
+    const semicolons = ['datetime;Accelerometer1RMS;Current;anomaly;changepoint', ...rows.map((x) => `${x.t};${x.acc.replace('.', ',')};${x.current.replace('.', ',')};${x.label};0`)];
+    const commas = ['timestamp,Accelerometer1RMS,Current', ...rows.map((x) => `${x.t}Z,${x.acc},${x.current}`)];
+    const { result, lines: out } = await score(`${semicolons.join('\n')}\n`, { ignore: ['anomaly', 'changepoint'] });
+    expect(result).toMatchObject({ rows: 300, scored: 300, timeColumn: 'datetime', delimiter: ';', numericColumns: ['Accelerometer1RMS', 'Current'] });
+    expect(out[0]).toBe('datetime;Accelerometer1RMS;Current;anomaly;changepoint;anomaly_score');
+    expect(out[251]!.split(';').slice(0, 5).join(';')).toBe(semicolons[251]);
+    const scores = out.slice(1).map((l) => Number(l.split(';').at(-1)));
+    expect(scores).toEqual((await score(`${commas.join('\n')}\n`)).lines.slice(1).map((l) => Number(l.split(',').at(-1))));
+    // The spike is read as the number it is (0,07695 → 0.07695) and singled out (its step up, or back down).
+    const spike = Math.max(scores[250]!, scores[251]!);
+    expect(spike).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...scores.filter((_, i) => i !== 250 && i !== 251 && i > 60))).toBeLessThan(spike);
+  });
+
+  it('takes the delimiter from the header line, quotes aside', () => {
+    expect(sniffDelimiter('timestamp,a,b')).toBe(',');
+    expect(sniffDelimiter('timestamp;a;b')).toBe(';');
+    expect(sniffDelimiter('timestamp\ta\tb')).toBe('\t');
+    expect(sniffDelimiter('timestamp|a|b')).toBe('|');
+    expect(sniffDelimiter('"time; UTC",a,b')).toBe(',');
+    expect(sniffDelimiter('timestamp')).toBe(',');
+  });
+
+  it('scores the columns it is told to leave out not at all, and reads the times from the column it is given', async () => {
+    const csv = 'when,x,label\n' + Array.from({ length: 50 }, (_, i) => `${1767225600 + i * 60},${i % 3},${i === 40 ? 1000 : 0}`).join('\n') + '\n';
+    const { result, lines } = await score(csv, { timeColumn: 'when', ignore: ['label'] });
+    expect(result).toMatchObject({ timeColumn: 'when', numericColumns: ['x'], scored: 50 });
+    // The label's jump to 1000 is not a reading: nothing flagged.
+    expect(Math.max(...lines.slice(1).map((l) => Number(l.split(',').at(-1))))).toBeLessThan(0.5);
+  });
+
+  it('assumes nothing from a column\'s name, unless told the file is this plant\'s telemetry', async () => {
+    // Fahrenheit, as another plant logs it: far past the hard limit of ours in Celsius, and normal there.
+    const csv = 'timestamp,temperature\n' + Array.from({ length: 200 }, (_, i) => `${new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString()},${(150 + (i % 5) * 0.3).toFixed(1)}`).join('\n') + '\n';
+    const scores = (lines: string[]) => lines.slice(101).map((l) => Number(l.split(',').at(-1)));
+    expect(Math.max(...scores((await score(csv)).lines))).toBeLessThan(0.5);
+    expect(Math.min(...scores((await score(csv, { plantEnvelopes: true })).lines))).toBeGreaterThanOrEqual(0.5);
+  });
+
   it('refuses a CSV it cannot score, saying why', async () => {
-    await expect(score('time,x\n1,2\n')).rejects.toThrow("needs a 'timestamp' column; its header is: time, x");
+    await expect(score('when,x\n1,2\n')).rejects.toThrow('needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: when, x');
+    await expect(score('when,x\n1,2\n', { timeColumn: 'at' })).rejects.toThrow("--time 'at' is not a column");
+    await expect(score('timestamp,x\n1,2\n', { ignore: ['label'] })).rejects.toThrow("--ignore 'label' is not a column");
     await expect(score('')).rejects.toThrow('the CSV is empty');
     await expect(score('timestamp,name\n2026-01-01T00:00:00Z,arm\n')).rejects.toThrow('no column holds numbers');
     await expect(score('timestamp,x,anomaly_score\n')).rejects.toThrow("already has an 'anomaly_score' column");
@@ -88,11 +142,24 @@ describe('scoring a CSV', () => {
     const run = promisify(execFile);
     const ok = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'in.csv'), '--out', join(dir, 'out.csv')]);
     expect(ok.stderr).toContain('scored 120 of 120 rows');
+    expect(ok.stderr).toContain("times from 'timestamp'");
     expect(readFileSync(join(dir, 'out.csv'), 'utf8').split('\n')[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
     const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'bad.csv'), '--out', join(dir, 'bad-out.csv')]).catch((e: { code: number; stderr: string }) => e);
     expect((bad as { code: number }).code).toBe(1);
-    expect((bad as { stderr: string }).stderr).toContain("needs a 'timestamp' column");
+    expect((bad as { stderr: string }).stderr).toContain('needs a timestamp column');
     expect(existsSync(join(dir, 'bad-out.csv'))).toBe(false);
     expect(existsSync(join(dir, 'bad-out.csv.partial'))).toBe(false);
+  });
+
+  it('from the command line: a file given on its own is scored to stdout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'score-'));
+    writeFileSync(join(dir, 'in.csv'), signal(120, 100));
+    const run = promisify(execFile);
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', join(dir, 'in.csv'), '--quiet']);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(121);
+    expect(lines[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
+    expect(Math.max(...lines.slice(101, 103).map((l) => Number(l.split(',').at(-1))))).toBeGreaterThanOrEqual(0.5);
+    expect(stderr).toContain('→ stdout');
   });
 });

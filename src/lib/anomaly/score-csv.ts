@@ -1,10 +1,15 @@
 /**
- * Scores any CSV with the streaming detector: a `timestamp` column (ISO 8601, or epoch seconds or
- * milliseconds) and one or more numeric columns; every row is written back unchanged with an
- * `anomaly_score` column in [0, 1] added. Streams, so the file's size does not matter. A `status`
- * column, when present, is passed to the detector; with `groupBy` each value of that column (a
- * device id) gets its own detector state. A row whose timestamp cannot be read is kept, with an
- * empty score, and reported.
+ * Scores any CSV with the streaming detector: a timestamp column (ISO 8601, or epoch seconds or
+ * milliseconds; a time without a zone is read as UTC) and one or more numeric columns; every row is
+ * written back unchanged with an `anomaly_score` column in [0, 1] added. Streams, so the file's
+ * size does not matter. Files as exported elsewhere are read as they come: the delimiter (comma,
+ * semicolon, tab or bar) is taken from the header line, a decimal comma is read where the delimiter
+ * is not a comma, and the timestamp column may be called timestamp, datetime, time, date or ts (or
+ * be named with `timeColumn`). Nothing is assumed from the other columns' names unless
+ * `plantEnvelopes` says the file is this plant's telemetry. A `status` column, when present, is
+ * passed to the detector; with `groupBy` each value of that column (a device id) gets its own
+ * detector state; `ignore` leaves columns out of the scoring (labels kept beside the data, say). A
+ * row whose timestamp cannot be read is kept, with an empty score, and reported.
  */
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +20,16 @@ import { StreamingDetector, emptyDetectorState, type DetectorState } from './str
 
 export interface ScoreCsvOptions {
   groupBy?: string;
+  /** The timestamp column, when it is not one of the names looked for. */
+  timeColumn?: string;
+  /** Columns not to score (they are still written back). */
+  ignore?: readonly string[];
+  /**
+   * Apply the plant's operating envelopes (src/lib/anomaly/operating-envelopes.ts) to columns named
+   * as its sensors are (temperature, pressure, …, in its models' units): for telemetry exported from
+   * this plant. Off by default: on any other CSV a column's name says nothing about its limits.
+   */
+  plantEnvelopes?: boolean;
   detector?: StreamingDetector;
 }
 
@@ -25,7 +40,18 @@ export interface ScoreCsvResult {
   unreadable: number[];
   unreadableCount: number;
   numericColumns: string[];
+  /** The column the times were read from, and the delimiter the file uses. */
+  timeColumn: string;
+  delimiter: string;
 }
+
+/** Names a timestamp column goes by, looked for (case aside) after `timestamp` itself. */
+const TIME_NAMES = ['datetime', 'date_time', 'date time', 'time_stamp', 'time', 'date', 'ts'];
+const DELIMITERS = [',', ';', '\t', '|'];
+/** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
+const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
+/** A time of day written without a zone (…T10:14:33 or … 10:14:33.5): read as UTC, as the benchmark's scorer does, not as this machine's time. */
+const ZONELESS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
 /** ISO 8601, or epoch seconds / milliseconds (told apart by size). */
 export function parseTimestamp(text: string): number | undefined {
@@ -35,14 +61,47 @@ export function parseTimestamp(text: string): number | undefined {
     const n = Number(t);
     return Math.abs(n) < 1e11 ? n * 1000 : n;
   }
-  const ms = Date.parse(t);
+  const ms = Date.parse(ZONELESS.test(t) ? `${t}Z` : t);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** The delimiter of a CSV from its header line: the candidate found most often outside quotes (a comma when none is). */
+export function sniffDelimiter(headerLine: string): string {
+  const counts = new Map<string, number>();
+  let quoted = false;
+  for (const ch of headerLine) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && DELIMITERS.includes(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  }
+  let best = ',';
+  for (const d of DELIMITERS) if ((counts.get(d) ?? 0) > (counts.get(best) ?? 0)) best = d;
+  return best;
+}
+
+/**
+ * `input` as an async iterable whose first chunk has been read already (to sniff the delimiter):
+ * the chunks come out exactly as they went in.
+ */
+async function firstChunkOf(input: Readable): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const first = await it.next();
+  const head = first.done ? '' : typeof first.value === 'string' ? first.value : Buffer.isBuffer(first.value) ? first.value.toString('utf8', 0, Math.min(first.value.length, 65_536)) : String(first.value);
+  async function* chunks() {
+    if (first.done) return;
+    yield first.value;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  }
+  return { head, chunks: chunks() };
+}
+
 export async function scoreCsv(input: Readable, output: Writable, options: ScoreCsvOptions = {}): Promise<ScoreCsvResult> {
-  const detector = options.detector ?? new StreamingDetector();
+  const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
-  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [] };
+  const { head, chunks } = await firstChunkOf(input);
+  const delimiter = sniffDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '');
+  const decimalComma = delimiter !== ',';
+  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter };
+  let skip: boolean[] = [];
   const numeric = new Set<string>();
   let header: string[] | undefined;
   let timeIndex = -1;
@@ -54,8 +113,19 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
     transform(record: string[], _enc, done) {
       if (!header) {
         header = record.map((h) => h.trim());
-        timeIndex = header.findIndex((h) => h.toLowerCase() === 'timestamp');
-        if (timeIndex < 0) return done(new AppError('csv.noTimestamp', `the CSV needs a 'timestamp' column; its header is: ${header.join(', ')}`, { status: 400 }));
+        const lower = header.map((h) => h.toLowerCase());
+        if (options.timeColumn !== undefined) {
+          timeIndex = header.indexOf(options.timeColumn);
+          if (timeIndex < 0) return done(new AppError('csv.noTimeColumn', `--time '${options.timeColumn}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
+        } else {
+          for (const name of ['timestamp', ...TIME_NAMES]) if (timeIndex < 0) timeIndex = lower.indexOf(name);
+          if (timeIndex < 0) return done(new AppError('csv.noTimestamp', `the CSV needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: ${header.join(', ')}`, { status: 400 }));
+        }
+        result.timeColumn = header[timeIndex]!;
+        for (const name of options.ignore ?? []) {
+          if (!header.includes(name)) return done(new AppError('csv.noIgnoredColumn', `--ignore '${name}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
+        }
+        skip = header.map((h) => options.ignore?.includes(h) ?? false);
         if (header.includes('anomaly_score')) return done(new AppError('csv.alreadyScored', "the CSV already has an 'anomaly_score' column", { status: 400 }));
         statusIndex = header.findIndex((h) => h.toLowerCase() === 'status');
         if (options.groupBy !== undefined) {
@@ -74,10 +144,10 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       // Null prototype: a column may be called anything, `__proto__` and `constructor` included.
       const features: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
       for (let i = 0; i < header.length; i++) {
-        if (i === timeIndex || i === statusIndex || i === groupIndex) continue;
+        if (i === timeIndex || i === statusIndex || i === groupIndex || skip[i]) continue;
         const text = (record[i] ?? '').trim();
         if (text === '') continue;
-        const value = Number(text);
+        const value = decimalComma && DECIMAL_COMMA.test(text) ? Number(text.replace(',', '.')) : Number(text);
         if (Number.isFinite(value)) {
           features[header[i]!] = value;
           numeric.add(header[i]!);
@@ -94,7 +164,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
     },
   });
 
-  await pipeline(input, parse({ relax_column_count: true, skip_empty_lines: true, bom: true }), score, stringify(), output);
+  await pipeline(chunks, parse({ delimiter, relax_column_count: true, skip_empty_lines: true, bom: true }), score, stringify({ delimiter }), output);
   if (!header) throw new AppError('csv.empty', 'the CSV is empty: it needs a header with a timestamp column', { status: 400 });
   if (result.rows > 0 && numeric.size === 0) throw new AppError('csv.noNumericColumns', 'no column holds numbers: nothing to score', { status: 400 });
   result.numericColumns = [...numeric];
