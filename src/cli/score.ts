@@ -61,6 +61,8 @@ async function main(): Promise<number> {
     if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
     return 0;
   } catch (error) {
+    // The reader of stdout stopped reading (`| head`): as for any Unix filter, not an error.
+    if (toStdout && (error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
     if (!toStdout) rmSync(partial, { force: true });
     console.error(`score: ${(error as Error).message}`);
     return 1;
