@@ -129,6 +129,13 @@ describe('scoring a CSV', () => {
     await expect(score('when,x\n1,2\n')).rejects.toThrow('needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: when, x');
     await expect(score('when,x\n1,2\n', { timeColumn: 'at' })).rejects.toThrow("--time 'at' is not a column");
     await expect(score('timestamp,x\n1,2\n', { ignore: ['label'] })).rejects.toThrow("--ignore 'label' is not a column");
+    // A refused file is closed at once, not read to its end nor left open.
+    const big = Readable.from((function* () {
+      yield 'when,x\n';
+      for (let i = 0; i < 1000; i++) yield '1,2\n'.repeat(100);
+    })());
+    await expect(scoreCsv(big, new PassThrough())).rejects.toThrow('needs a timestamp column');
+    expect(big.destroyed).toBe(true);
     await expect(score('')).rejects.toThrow('the CSV is empty');
     await expect(score('timestamp,name\n2026-01-01T00:00:00Z,arm\n')).rejects.toThrow('no column holds numbers');
     await expect(score('timestamp,x,anomaly_score\n')).rejects.toThrow("already has an 'anomaly_score' column");

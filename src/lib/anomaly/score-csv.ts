@@ -88,8 +88,13 @@ async function firstChunkOf(input: Readable): Promise<{ head: string; chunks: As
   const head = first.done ? '' : typeof first.value === 'string' ? first.value : Buffer.isBuffer(first.value) ? first.value.toString('utf8', 0, Math.min(first.value.length, 65_536)) : String(first.value);
   async function* chunks() {
     if (first.done) return;
-    yield first.value;
-    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    try {
+      yield first.value;
+      for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    } finally {
+      // Stopped early (a refused header): the input is closed, not left open.
+      await it.return?.();
+    }
   }
   return { head, chunks: chunks() };
 }
