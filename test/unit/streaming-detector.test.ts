@@ -221,6 +221,31 @@ describe('the streaming detector', () => {
     expect(Math.max(...scores.slice(1000, 3000).map((d) => d.sustained))).toBeLessThan(5);
   });
 
+
+  it('keeps a pair that stopped moving together flagged for as long as it stays apart, names the sensor, and lets go when it follows again', () => {
+    const n = noise(21);
+    const shared = noise(22);
+    const other = noise(23);
+    let load = 0;
+    let own = 0;
+    // Two sensors follow a slowly wandering load; from reading 2000 to 2300 `current` follows a
+    // wandering of its own instead, alike in level and spread (alone it looks normal), then the load again.
+    const signal = (i: number) => {
+      load = 0.98 * load + shared(0.2);
+      own = 0.98 * own + other(0.2);
+      const follows = i < 2000 || i >= 2300;
+      return { load: 50 + 10 * load + n(1), current: 20 + 4 * (follows ? load : own) + n(0.4) };
+    };
+    const d = run(2700, signal);
+    const flagged = (from: number, to: number) => d.slice(from, to).filter((x) => x.anomalyScore >= 0.5);
+    // Most of the time apart is flagged (not all: the two wanderings cross now and then), and as
+    // the pair coming apart, not as a sensor off its baseline (neither is).
+    const apart = flagged(2030, 2300);
+    expect(apart.length).toBeGreaterThan(0.5 * 270);
+    expect(apart.every((x) => x.kind === 'pattern')).toBe(true);
+    // Neither before it nor once the sensor follows the load again (other flags are the rare novelty of noise).
+    expect([...flagged(500, 2000), ...flagged(2400, 2700)].filter((x) => x.kind === 'pattern')).toEqual([]);
+  });
   it('notices a stuck analog sensor, but not a count that repeats by nature', () => {
     const n = noise(6);
     const scores = run(400, (i) => ({ pressure: i >= 300 ? 6.02 : 6 + n(0.25) }));
@@ -342,6 +367,20 @@ describe('the streaming detector', () => {
       stored.z = pack([...Array.from({ length: 10 }, (_, i) => top.readDoubleLE(i * 8)), w!]);
       expect(reviveDetectorState(stored).w).toBe(read);
     }
+    // Pairs: five numbers now; three as streaming-6 stored them, learnt alongside their sensors (so
+    // judged at once), none of them apart yet. Four, or a residual beyond the clip, are not what was stored.
+    const pairKey = Object.keys(stored.p)[0]!;
+    const five = Buffer.from(stored.p[pairKey], 'base64url');
+    const [ab, aa, bb] = [0, 1, 2].map((i) => five.readDoubleLE(i * 8));
+    expect(reviveDetectorState(stored).p[pairKey]).toEqual(state.p[pairKey]);
+    const three = JSON.parse(JSON.stringify(stored));
+    three.p[pairKey] = pack([ab!, aa!, bb!]);
+    expect(reviveDetectorState(three).p[pairKey]).toEqual({ ab, aa, bb, r: 0, n: 1e6 });
+    const patchedPair = JSON.parse(JSON.stringify(stored));
+    patchedPair.p[pairKey] = pack([ab!, aa!, bb!, 1e12, -3]);
+    expect(reviveDetectorState(patchedPair).p[pairKey]).toMatchObject({ r: 100, n: 0 });
+    patchedPair.p[pairKey] = pack([ab!, aa!, bb!, 1]);
+    expect(Object.keys(reviveDetectorState(patchedPair).s)).toHaveLength(0);
     for (const entry of [[], [stored.s.pressure[0], stored.s.pressure[1], 'more'], stored.s.pressure[0] + 'AAA', 'not an array']) {
       const bad = JSON.parse(storeDetectorState(state)!.json);
       bad.s.pressure = entry;

@@ -21,9 +21,12 @@
  * - novelty: each sensor's pattern memory (./pattern-memory.ts) says how new the shape of its
  *   recent blocks of readings is, or how far a value went beyond every earlier one;
  * - deviation: each sensor's distance from its baseline averaged over `levelReadings`, and the
- *   second-largest of those: two or more sensors off together, for as long as they stay off.
- * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, drift,
- * stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
+ *   second-largest of those: two or more sensors off together, for as long as they stay off;
+ * - apart: each correlated pair's residual averaged over `levelReadings`, and the largest: sensors
+ *   that usually move together staying apart, for as long as they do (one sensor no longer following
+ *   its partner, the other looking normal).
+ * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, apart,
+ * drift, stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
  * the largest recent novelty decaying over `refractoryReadings`, and for `holdOffReadings` after a
  * flag only what goes several times beyond it), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
@@ -41,7 +44,7 @@ import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-6';
+export const STREAMING_MODEL_VERSION = 'streaming-7';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -67,6 +70,11 @@ export interface DetectorSettings {
    * `levelReadings`; the second-largest of those) at which it scores 0.5: two sensors that stay off together.
    */
   deviationSigma: number;
+  /**
+   * A correlated pair's residual (in its spreads, clipped, averaged over `levelReadings`) at which it
+   * scores 0.5: sensors that usually move together staying apart. Noise alone averages about 0.8.
+   */
+  apartSigma: number;
   /** Readings in a row with one value that make a varying sensor "stuck". */
   stuckReadings: number;
   /** Huber clip, in spreads: a reading beyond it moves the baseline as if it were this far. */
@@ -111,6 +119,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   warmupReadings: 30,
   driftSigma: 3,
   deviationSigma: 1.75,
+  apartSigma: 2,
   stuckReadings: 30,
   clip: 5,
   calibration: 0.027,
@@ -150,11 +159,15 @@ export interface SensorState {
   q: PatternMemory;
 }
 
-/** Co-movement of two sensors' standardised residuals: E[ab], E[aa], E[bb]. */
+/** Co-movement of two sensors' standardised residuals: E[ab], E[aa], E[bb]; and how far apart they have been lately. */
 export interface PairState {
   ab: number;
   aa: number;
   bb: number;
+  /** The pair's clipped residual (its spreads) averaged over `levelReadings`, learnt while the pair moves together. */
+  r: number;
+  /** Readings the pair learnt from (a pair relearnt after a revival starts at 0, not at its sensors' count). */
+  n: number;
 }
 
 export interface DetectorState {
@@ -310,6 +323,8 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
     to.ab = from.ab;
     to.aa = from.aa;
     to.bb = from.bb;
+    to.r = from.r;
+    to.n = from.n;
     pairs++;
   }
   // Nothing more in `into` than in `state` (a sensor it no longer has would come back on a rollback).
@@ -335,6 +350,8 @@ const MAX_DEVIATION = 100;
  * A stored deviation (the equipment's or a sensor's) as it may be used: missing, negative or not a
  * number is none, and a patched one is capped, so it cannot hold a healthy machine flagged for long.
  */
+/** The count given to a pair stored before pairs kept one: it learnt alongside its sensors, so it is taken as learnt. */
+const LEARNT_PAIR = 1e6;
 const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
 
 /** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
@@ -390,7 +407,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
       const pair = state.p[key]!;
       // A pair not (yet) moving together holds no evidence: left out, it is learnt again from zero.
       if (shed >= 1 && !(pair.aa > 0 && pair.bb > 0 && Math.abs(pair.ab) >= minCorrelation * Math.sqrt(pair.aa * pair.bb))) continue;
-      defineOwn(p, key, packNumbers([pair.ab, pair.aa, pair.bb]));
+      defineOwn(p, key, packNumbers([pair.ab, pair.aa, pair.bb, pair.r, pair.n]));
     }
   }
   const h = state.h;
@@ -399,7 +416,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
 
 /**
  * The state as a twin stores it (JSON, read back by reviveDetectorState), within ADT's 4 KB: the
- * whole state when it fits (up to eight sensors), else without the pairs that do not move
+ * whole state when it fits (up to seven sensors), else without the pairs that do not move
  * together, then without any pair, then without the pattern memories too; undefined when even the
  * sensors' baselines do not fit (the twin then keeps its older state, and this instance its own).
  */
@@ -429,9 +446,10 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
     out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), q };
   }
   for (const key of Object.keys(value.p)) {
-    const x = unpackNumbers(value.p[key], 3);
+    // Five numbers; three before the pair's residual and count were kept (then learnt with its sensors, so taken as learnt).
+    const x = unpackNumbers(value.p[key], 5) ?? unpackNumbers(value.p[key], 3);
     if (!x) return fresh;
-    out.p[key] = { ab: x[0]!, aa: x[1]!, bb: x[2]! };
+    out.p[key] = { ab: x[0]!, aa: x[1]!, bb: x[2]!, r: storedDeviation(x[3]), n: x.length === 5 ? Math.max(0, x[4]!) : LEARNT_PAIR };
   }
   return out;
 }
@@ -465,7 +483,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
     if (!isRecord(p) || !storable(p.ab) || !storable(p.aa) || !storable(p.bb)) return fresh;
-    out.p[key] = { ab: p.ab, aa: p.aa, bb: p.bb };
+    out.p[key] = { ab: p.ab, aa: p.aa, bb: p.bb, r: 0, n: LEARNT_PAIR };
   }
   return out;
 }
@@ -701,6 +719,9 @@ export class StreamingDetector {
     // Pairs that move together: evidence when they come apart (standardised regression residual).
     let pattern = 0;
     let patternSensor: string | undefined;
+    // The pair furthest apart on average, and its sensor further from its own baseline.
+    let apart = 0;
+    let apartSensor: string | undefined;
     const count = names.length;
     for (let i = 0; i < warmCount; i++) {
       for (let j = i + 1; j < warmCount; j++) {
@@ -717,26 +738,38 @@ export class StreamingDetector {
           const key = `${names[ia]!}|${names[ib]!}`;
           p = state.p[key];
           if (!p) {
-            p = { ab: 0, aa: 0, bb: 0 };
+            p = { ab: 0, aa: 0, bb: 0, r: 0, n: 0 };
             state.p[key] = p;
           }
           layout.pairs[slot] = p;
         }
-        if (p.aa > 0 && p.bb > 0) {
+        // A pair judged only once it has learnt as long as a sensor does before it counts: its first
+        // estimates of spread and correlation are too rough to say the two came apart.
+        if (p.n >= cfg.warmupReadings && p.aa > 0 && p.bb > 0) {
           const sa = Math.sqrt(p.aa);
           const sb = Math.sqrt(p.bb);
           const rho = p.ab / (sa * sb);
           // |rho| > 1 cannot come from learning (a patched state): such a pair is only relearnt.
           if (Math.abs(rho) >= cfg.minCorrelation && Math.abs(rho) <= 1) {
             const e = Math.abs(za / sa - rho * (zb / sb)) / Math.sqrt(Math.max(1 - rho * rho, 0.04));
+            const lead = names[Math.abs(za / sa) >= Math.abs(zb / sb) ? ia : ib];
             if (e > pattern) {
               pattern = e;
-              patternSensor = names[Math.abs(za / sa) >= Math.abs(zb / sb) ? ia : ib];
+              patternSensor = lead;
+            }
+            // Averaged like each sensor's distance (running only): one reading apart is a spike of
+            // the evidence above, a pair that stays apart is a changed relation.
+            const r = p.r + ((running ? Math.min(e, cfg.clip) : 0) - p.r) / cfg.levelReadings;
+            if (learn) p.r = r;
+            if (r > apart) {
+              apart = r;
+              apartSensor = lead;
             }
           }
         }
         if (learn) {
-          const rate = 1 / Math.min(layout.sensors[ia]!.n, cfg.baselineReadings);
+          p.n++;
+          const rate = 1 / Math.min(p.n, cfg.baselineReadings);
           p.ab += rate * (za * zb - p.ab);
           p.aa += rate * (za * za - p.aa);
           p.bb += rate * (zb * zb - p.bb);
@@ -792,7 +825,8 @@ export class StreamingDetector {
     const deviation = second;
     if (learn) state.d = deviation;
     const deviationScore = (deviation * deviation) / (deviation * deviation + cfg.deviationSigma * cfg.deviationSigma);
-    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore);
+    const apartScore = (apart * apart) / (apart * apart + cfg.apartSigma * cfg.apartSigma);
+    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
     // short-term mean does not count), while the evidence stands at the warning level.
@@ -821,6 +855,9 @@ export class StreamingDetector {
       } else if (top === deviationScore) {
         kind = 'shift';
         lead = farthestSensor;
+      } else if (top === apartScore) {
+        kind = 'pattern';
+        lead = apartSensor;
       } else if (pattern > surprise) {
         kind = 'pattern';
         lead = patternSensor;
