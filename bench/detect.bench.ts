@@ -27,7 +27,7 @@ import { AlarmLifecycle, alarmEvidence, type AlarmState } from '../src/lib/alert
 import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { join } from 'node:path';
-import { corpusAvailable, realSeriesAsSensors, scoreCorpus } from './nab-dev.ts';
+import { corpusAvailable, realSeriesAsSensors, relatedSeriesAsSensors, scoreCorpus } from './nab-dev.ts';
 import { scoreMultivariate } from './multivariate.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '60' }, days: { type: 'string', default: '14' }, seed: { type: 'string', default: '7' }, verbose: { type: 'boolean', default: false } } });
@@ -106,6 +106,8 @@ if (corpusAvailable()) {
   zscoreNab = (await scoreCorpus({ zscore: true })).swept;
   const real = await realSeriesAsSensors(new StreamingDetector(), THRESHOLDS.warning);
   console.log(`real series as sensors: three at a time, ${real.rows} rows outside labelled windows: ${fmt(real.flaggedPct, 2)} % flagged, ${fmt(real.deviationPct, 2)} % as a deviation`);
+  const related = await relatedSeriesAsSensors(new StreamingDetector(), THRESHOLDS.warning);
+  console.log(`related real series as a machine's two sensors (traffic stations, ad exchanges): ${related.rows} rows outside labelled windows: ${fmt(related.flaggedPct, 2)} % flagged`);
 } else console.log('nab_dev: ../shared/data/nab-dev not found; corpus figures are NaN');
 
 // 4. Anomalies of minutes on several sensors, row by row.

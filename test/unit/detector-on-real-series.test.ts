@@ -2,11 +2,12 @@
  * The multivariate parts of the detector on real streams, not only on ours: three of the
  * development corpus's real series (../shared/data/nab-dev) streamed together as one machine's
  * sensors. They are independent and non-stationary, as real sensors often are; the synthetic
- * runs alone once made a rule look free that flagged thousands of these rows.
+ * runs alone once made a rule look free that flagged thousands of these rows. And related series
+ * (measured at one place) as one machine's two sensors, for the evidence of pairs that move together.
  */
 import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
-import { corpusAvailable, realSeriesAsSensors } from '../../bench/nab-dev.ts';
+import { corpusAvailable, realSeriesAsSensors, relatedSeriesAsSensors } from '../../bench/nab-dev.ts';
 
 describe('the detector on real series streamed as one machine', () => {
   it('flags few rows outside the labelled windows, and fewer still as several sensors off together', async () => {
@@ -15,5 +16,12 @@ describe('the detector on real series streamed as one machine', () => {
     expect(real.rows).toBeGreaterThan(40_000);
     expect(real.flaggedPct).toBeLessThan(0.5);
     expect(real.deviationPct).toBeLessThan(0.25);
+  });
+
+  it('flags few rows of related series (a station\'s speed and occupancy, an exchange\'s two prices) streamed as one machine\'s sensors', async () => {
+    // These move together for real, so the pair evidence watches them; parting for a while is rare.
+    const related = await relatedSeriesAsSensors(new StreamingDetector());
+    expect(related.rows).toBeGreaterThan(6_000);
+    expect(related.flaggedPct).toBeLessThan(0.5);
   });
 });
