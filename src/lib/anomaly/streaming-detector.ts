@@ -347,12 +347,13 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
 const MAX_DEVIATION = 100;
 
 /**
- * A stored deviation (the equipment's or a sensor's) as it may be used: missing, negative or not a
+ * A stored deviation (the equipment's, a sensor's, or how far apart a pair is) as it may be used: missing, negative or not a
  * number is none, and a patched one is capped, so it cannot hold a healthy machine flagged for long.
  */
+const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
+
 /** The count given to a pair stored before pairs kept one: it learnt alongside its sensors, so it is taken as learnt. */
 const LEARNT_PAIR = 1e6;
-const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
 
 /** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
 const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
