@@ -729,6 +729,7 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
       action,
+      condition: decision.trigger.alarm?.kind === 'normal' ? undefined : decision.trigger.alarm?.kind,
     };
   }
 

@@ -4,6 +4,7 @@
  * behind the same interface.
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { DetectionKind } from './anomaly/streaming-detector.ts';
 
 export interface TwinState {
   id: string;
@@ -177,6 +178,8 @@ export interface Alert {
   incident: { id: string; event: 'raised' | 'escalated' | 'cleared'; raisedAt: number; reopened?: boolean | undefined };
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
+  /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */
+  condition?: DetectionKind | undefined;
 }
 
 export interface MethodResult {

@@ -61,6 +61,18 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(text({ action: { name: 'emergencyStop', outcome: 'blocked', detail: 'rate limit' } })).toContain('held back by the stop rate limit');
   });
 
+  it('says what the detector saw, in words, while the incident is open; nothing of it once it cleared', async () => {
+    const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
+    type Message = { attachments: { content: { body: { facts?: { title: string; value: string }[] }[] } }[] };
+    const facts = (a: Partial<Alert>) => (alertCard({ ...alert, ...a }) as unknown as Message).attachments[0]!.content.body.flatMap((b) => b.facts ?? []);
+    expect(facts({ condition: 'drift' })).toContainEqual({ title: 'Condition', value: 'drifting toward its failure limit' });
+    expect(facts({ condition: 'pattern' })).toContainEqual({ title: 'Condition', value: 'sensors that move together have come apart' });
+    expect(facts({ condition: 'stuck' })).toContainEqual({ title: 'Condition', value: 'a sensor stuck on one value' });
+    // A failure prediction alone (nothing stood out in the readings), or a clear: no condition line.
+    expect(facts({}).some((f) => f.title === 'Condition')).toBe(false);
+    expect(facts({ condition: 'drift', incident: { id: 'x', event: 'cleared', raisedAt: alert.time } }).some((f) => f.title === 'Condition')).toBe(false);
+  });
+
   it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {
     let n = 0;
     const flaky = await startServer((_q, r) => (n++ < 2 ? reply(r, 429, 'busy', { 'retry-after': '0' }) : reply(r, 200, '')));

@@ -151,6 +151,8 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.alerts.sent).toHaveLength(1);
     expect(h.alerts.sent[0]).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'critical', equipmentType: 'Robotic arm', units: { temperature: 'degreeCelsius' }, incident: { event: 'raised' } });
     expect(h.alerts.sent[0]!.contributions).toHaveProperty('temperature');
+    // 97 °C is past the arm's operating envelope: the card says so in words.
+    expect(h.alerts.sent[0]!.condition).toBe('envelope');
     const incident = h.alerts.sent[0]!.incident.id;
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical' });
     const flags = [...h.store.anomalies.values()];

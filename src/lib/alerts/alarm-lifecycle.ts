@@ -27,7 +27,7 @@
  * the verdicts of a window all instances share (`admitted`: see `ClaimWindowPort`).
  */
 import type { Thresholds } from '../twins/twin-update.ts';
-import type { Detection } from '../anomaly/streaming-detector.ts';
+import type { Detection, DetectionKind } from '../anomaly/streaming-detector.ts';
 
 export type AlarmPriority = 'low' | 'warning' | 'critical';
 export type AlarmEventKind = 'raised' | 'escalated' | 'cleared';
@@ -69,6 +69,8 @@ export interface AlarmEvidence {
   envelopeScore: number;
   failureProbability: number | undefined;
   fault: boolean;
+  /** What the detector saw (a drift, sensors apart, a stuck sensor…): for the people told, not read by the lifecycle. */
+  kind?: DetectionKind;
 }
 
 /** The incident state of one equipment (stored on its twin as JSON; short keys). */
