@@ -58,6 +58,7 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
     console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
+    if (result.binaryColumns.length) console.error(`column(s) ${result.binaryColumns.join(', ')} held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore ${result.binaryColumns.join(',')}`);
     if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
     return 0;
   } catch (error) {

@@ -89,7 +89,9 @@ describe('scoring a CSV', () => {
     const semicolons = ['datetime;Accelerometer1RMS;Current;anomaly;changepoint', ...rows.map((x) => `${x.t};${x.acc.replace('.', ',')};${x.current.replace('.', ',')};${x.label};0`)];
     const commas = ['timestamp,Accelerometer1RMS,Current', ...rows.map((x) => `${x.t}Z,${x.acc},${x.current}`)];
     const { result, lines: out } = await score(`${semicolons.join('\n')}\n`, { ignore: ['anomaly', 'changepoint'] });
-    expect(result).toMatchObject({ rows: 300, scored: 300, timeColumn: 'datetime', delimiter: ';', numericColumns: ['Accelerometer1RMS', 'Current'] });
+    expect(result).toMatchObject({ rows: 300, scored: 300, timeColumn: 'datetime', delimiter: ';', numericColumns: ['Accelerometer1RMS', 'Current'], binaryColumns: [] });
+    // Not left out, the labels are scored as readings, and said to look like labels.
+    expect((await score(`${semicolons.join('\n')}\n`)).result.binaryColumns).toEqual(['anomaly', 'changepoint']);
     expect(out[0]).toBe('datetime;Accelerometer1RMS;Current;anomaly;changepoint;anomaly_score');
     expect(out[251]!.split(';').slice(0, 5).join(';')).toBe(semicolons[251]);
     const scores = out.slice(1).map((l) => Number(l.split(';').at(-1)));
@@ -168,5 +170,9 @@ describe('scoring a CSV', () => {
     expect(lines[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
     expect(Math.max(...lines.slice(101, 103).map((l) => Number(l.split(',').at(-1))))).toBeGreaterThanOrEqual(0.5);
     expect(stderr).toContain('→ stdout');
+    expect(stderr).not.toContain('held only 0 and 1');
+    writeFileSync(join(dir, 'labelled.csv'), 'timestamp,x,anomaly\n' + Array.from({ length: 40 }, (_, i) => `${1767225600 + i * 60},${i % 7},${i > 30 ? 1 : 0}`).join('\n') + '\n');
+    const labelled = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', join(dir, 'labelled.csv'), '--quiet']);
+    expect(labelled.stderr).toContain('column(s) anomaly held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore anomaly');
   });
 });

@@ -43,6 +43,8 @@ export interface ScoreCsvResult {
   /** The column the times were read from, and the delimiter the file uses. */
   timeColumn: string;
   delimiter: string;
+  /** Scored columns that held only 0 and 1 (a switch, or labels kept beside the data: worth an --ignore then). */
+  binaryColumns: string[];
 }
 
 /** Names a timestamp column goes by, looked for (case aside) after `timestamp` itself. */
@@ -105,9 +107,11 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const { head, chunks } = await firstChunkOf(input);
   const delimiter = sniffDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '');
   const decimalComma = delimiter !== ',';
-  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter };
+  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter, binaryColumns: [] };
   let skip: boolean[] = [];
   const numeric = new Set<string>();
+  /** Numeric columns seen with a value other than 0 or 1. */
+  const notBinary = new Set<string>();
   let header: string[] | undefined;
   let timeIndex = -1;
   let statusIndex = -1;
@@ -156,6 +160,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         if (Number.isFinite(value)) {
           features[header[i]!] = value;
           numeric.add(header[i]!);
+          if (value !== 0 && value !== 1) notBinary.add(header[i]!);
         }
       }
       const key = groupIndex >= 0 ? (record[groupIndex] ?? '') : '';
@@ -173,5 +178,6 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   if (!header) throw new AppError('csv.empty', 'the CSV is empty: it needs a header with a timestamp column', { status: 400 });
   if (result.rows > 0 && numeric.size === 0) throw new AppError('csv.noNumericColumns', 'no column holds numbers: nothing to score', { status: 400 });
   result.numericColumns = [...numeric];
+  result.binaryColumns = result.numericColumns.filter((c) => !notBinary.has(c));
   return result;
 }
