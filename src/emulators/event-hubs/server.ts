@@ -506,7 +506,6 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
   };
 }
 
-/** The attach we answer with names the peer's source and target, as the service's does. */
 /**
  * The settle mode a sender asks for stands, as the service answers it. The .NET client takes our
  * attach's mode as final: its request links ($cbs, $management) ask for settled sends with an
@@ -519,6 +518,7 @@ function echoSenderSettleMode(receiver: Receiver): void {
   if (asked === 0 || asked === 1 || asked === 2) link.local.attach.snd_settle_mode = asked;
 }
 
+/** The attach we answer with names the peer's source and target, as the service's does. */
 function echoTermini(link: Sender | Receiver): void {
   const remote = (link as unknown as { remote: { attach: { source?: TerminusOptions; target?: TerminusOptions } } }).remote.attach;
   if (remote.source) link.set_source(remote.source);
