@@ -79,6 +79,9 @@ async function corpus(): Promise<{ nab: Scorer; windows: Record<string, [number,
   return { nab, windows: nab.loadWindows(path.join(CORPUS, 'labels', 'combined_windows.json')) };
 }
 
+/** Whether time `t` (epoch ms) lies in one of a file's labelled windows. */
+const inWindows = (windows: Record<string, [number, number][]>, key: string, t: number) => windows[key]!.some(([from, to]) => t >= from && t <= to);
+
 /** A corpus file's rows (timestamp, value), header left out. */
 const rowsOf = (key: string) => fs.readFileSync(path.join(CORPUS, 'data', key), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
 
@@ -166,7 +169,7 @@ export async function realSeriesAsSensors(detector: StreamingDetector, warning =
   const series = Object.keys(windows).sort().filter((k) => k.startsWith('real')).map((key) => {
     const rows = rowsOf(key);
     const times = rows.map((r) => nab.parseTimestamp(r[0]!));
-    const labelled = times.map((t) => windows[key]!.some(([from, to]) => t >= from && t <= to));
+    const labelled = times.map((t) => inWindows(windows, key, t));
     return { values: rows.map((r) => Number(r[1])), labelled };
   });
   let rows = 0, flagged = 0, deviation = 0;
@@ -211,7 +214,7 @@ export async function relatedSeriesAsSensors(detector: StreamingDetector, warnin
     const byTime = (key: string) => new Map(rowsOf(key).map((r) => [nab.parseTimestamp(r[0]!), Number(r[1])] as const));
     const A = byTime(a), B = byTime(b);
     const times = [...A.keys()].filter((t) => B.has(t)).sort((x, y) => x - y);
-    const labelled = (t: number) => [a, b].some((k) => windows[k]!.some(([from, to]) => t >= from && t <= to));
+    const labelled = (t: number) => inWindows(windows, a, t) || inWindows(windows, b, t);
     const probation = Math.min(750, Math.floor(0.15 * times.length));
     const state = emptyDetectorState();
     times.forEach((t, i) => {
