@@ -47,8 +47,8 @@ export interface ScoreCsvResult {
   binaryColumns: string[];
 }
 
-/** Names a timestamp column goes by, looked for (case aside) after `timestamp` itself. */
-const TIME_NAMES = ['datetime', 'date_time', 'date time', 'time_stamp', 'time', 'date', 'ts'];
+/** Names a timestamp column goes by, looked for in this order, case aside. */
+const TIME_NAMES = ['timestamp', 'datetime', 'date_time', 'date time', 'time_stamp', 'time', 'date', 'ts'];
 const DELIMITERS = [',', ';', '\t', '|'];
 /** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
 const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
@@ -127,7 +127,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
           timeIndex = header.indexOf(options.timeColumn);
           if (timeIndex < 0) return done(new AppError('csv.noTimeColumn', `--time '${options.timeColumn}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
         } else {
-          for (const name of ['timestamp', ...TIME_NAMES]) if (timeIndex < 0) timeIndex = lower.indexOf(name);
+          for (const name of TIME_NAMES) if (timeIndex < 0) timeIndex = lower.indexOf(name);
           if (timeIndex < 0) return done(new AppError('csv.noTimestamp', `the CSV needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: ${header.join(', ')}`, { status: 400 }));
         }
         result.timeColumn = header[timeIndex]!;
@@ -136,7 +136,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         }
         skip = header.map((h) => options.ignore?.includes(h) ?? false);
         if (header.includes('anomaly_score')) return done(new AppError('csv.alreadyScored', "the CSV already has an 'anomaly_score' column", { status: 400 }));
-        statusIndex = header.findIndex((h) => h.toLowerCase() === 'status');
+        statusIndex = lower.indexOf('status');
         if (options.groupBy !== undefined) {
           groupIndex = header.indexOf(options.groupBy);
           if (groupIndex < 0) return done(new AppError('csv.noGroupColumn', `--group-by '${options.groupBy}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
