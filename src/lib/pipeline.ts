@@ -712,6 +712,7 @@ export class TelemetryPipeline {
 
   private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
+    const seen = decision.trigger.alarm?.kind;
     return {
       id: decision.id,
       deviceId: reading.deviceId,
@@ -729,7 +730,7 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
       action,
-      condition: decision.trigger.alarm?.kind === 'normal' ? undefined : decision.trigger.alarm?.kind,
+      condition: seen === 'normal' ? undefined : seen,
     };
   }
 

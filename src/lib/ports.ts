@@ -179,7 +179,7 @@ export interface Alert {
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */
-  condition?: DetectionKind | undefined;
+  condition?: Exclude<DetectionKind, 'normal'> | undefined;
 }
 
 export interface MethodResult {

@@ -3,13 +3,11 @@
  * ({"type":"message","attachments":[…]}). Teams drops cards over ~28 KB, so readings are capped.
  */
 import type { Alert } from '../ports.ts';
-import type { DetectionKind } from '../anomaly/streaming-detector.ts';
 
 const MAX_FACTS = 12;
 
 /** What the detector saw, as the person on shift reads it. */
-const CONDITION: Readonly<Record<DetectionKind, string | undefined>> = {
-  normal: undefined,
+const CONDITION: Readonly<Record<NonNullable<Alert['condition']>, string>> = {
   spike: 'readings far from normal',
   shift: 'several sensors off their normal level together',
   novel: 'a pattern or value not seen before',
@@ -73,7 +71,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
           { title: 'Time', value: new Date(alert.time).toISOString() },
-          ...(alert.condition && CONDITION[alert.condition] && step !== 'cleared' ? [{ title: 'Condition', value: CONDITION[alert.condition]! }] : []),
+          ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITION[alert.condition] }] : []),
           ...(topSensors.length ? [{ title: 'Driven by', value: topSensors.join(', ') }] : []),
           { title: 'Model', value: alert.modelVersion },
         ],
