@@ -69,6 +69,8 @@ describe('scoring a CSV', () => {
     expect(parseTimestamp('1767225600')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('1767225600000')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('yesterday')).toBeUndefined();
+    // A day that does not exist is unreadable, as a device's would be, not 1 March.
+    expect(parseTimestamp('2024-02-30 10:00:00')).toBeUndefined();
   });
 
   it('keeps rows with an unreadable timestamp, unscored, and says which', async () => {

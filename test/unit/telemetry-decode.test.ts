@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeBatch, utcIsoTime } from '../../src/lib/telemetry/decode.ts';
+import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
+import { utcIsoTime } from '../../src/lib/telemetry/time.ts';
 import { batch, iso } from '../support/plant.ts';
 
 const now = Date.parse('2026-11-25T10:00:00Z');
@@ -37,16 +38,16 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(decodeBatch(after.bodies, after.meta, opts).readings[0]!.key).toBe(b!.key);
   });
 
-  it('reads a device\'s time exactly as Date.parse does, and refuses a day or hour that does not exist', () => {
+  it('reads a device\'s time exactly as Date.parse does (a time without a zone as UTC), and refuses a day or hour that does not exist', () => {
     const two = (lo: number, hi: number) => fc.integer({ min: lo, max: hi }).map((n) => String(n).padStart(2, '0'));
     const text = fc
-      .tuple(fc.integer({ min: 1990, max: 2030 }), two(0, 13), two(0, 32), two(0, 25), two(0, 61), two(0, 61), fc.stringMatching(/^(\.\d{0,10})?$/), fc.constantFrom('Z', 'z', '+00:00', ''))
+      .tuple(fc.integer({ min: 1990, max: 2030 }), two(0, 13), two(0, 32), two(0, 25), two(0, 61), two(0, 61), fc.stringMatching(/^(\.\d{0,9})?$/), fc.constantFrom('Z', 'z', '+00:00', ''))
       .map(([y, mo, d, h, mi, sec, fraction, zone]) => `${y}-${mo}-${d}T${h}:${mi}:${sec}${fraction}${zone}`);
     fc.assert(
       fc.property(text, (timestamp) => {
         const { bodies, meta } = batch([{ device: 'd', body: { timestamp, temperature: 1 } }]);
         const { readings, deadLetters } = decodeBatch(bodies, meta, { now: Date.UTC(2031, 0, 1), maxClockSkewMs: 0 });
-        const parsed = Date.parse(timestamp);
+        const parsed = Date.parse(/(Z|z|[+-]\d\d:\d\d)$/.test(timestamp) ? timestamp : `${timestamp}Z`);
         // V8 rolls a day or hour that does not exist over (30 February is 1 March): a round trip of the fields tells.
         const [y, mo, d, h, mi, sec] = timestamp.slice(0, 19).split(/[-T:]/).map(Number) as [number, number, number, number, number, number];
         const u = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
@@ -79,6 +80,24 @@ describe('decoding what the Event Hub trigger hands over', () => {
     );
     for (const text of ['2024-01-01T00:00:00.Z', '2024-01-01T24:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01T00:00:60Z', '2024-01-01 00:00:00Z', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00.1234567890Z', '+02024-01-01T00:00:00Z']) {
       expect(utcIsoTime(text), text).toBeNaN();
+    }
+  });
+
+  it('reads a device time sent without a zone as UTC, whatever zone the host runs in', () => {
+    const { bodies, meta } = batch([
+      { device: 'd', body: { timestamp: '2026-07-01T10:00:00', temperature: 1 } },
+      { device: 'd', body: { timestamp: '2026-07-01 10:00:01.5', temperature: 2 } },
+    ]);
+    const zone = process.env.TZ;
+    try {
+      const times = ['UTC', 'Europe/Berlin', 'America/Los_Angeles'].map((tz) => {
+        process.env.TZ = tz;
+        return decodeBatch(bodies, meta, opts).readings.map((r) => r.timeIso);
+      });
+      for (const t of times) expect(t).toEqual(['2026-07-01T10:00:00.000Z', '2026-07-01T10:00:01.500Z']);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
     }
   });
 

@@ -17,6 +17,7 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.ts';
 import { StreamingDetector, emptyDetectorState, type DetectorState } from './streaming-detector.ts';
+import { readTime } from '../telemetry/time.ts';
 
 export interface ScoreCsvOptions {
   groupBy?: string;
@@ -52,10 +53,8 @@ const TIME_NAMES = ['timestamp', 'datetime', 'date_time', 'date time', 'time_sta
 const DELIMITERS = [',', ';', '\t', '|'];
 /** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
 const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
-/** A time of day written without a zone (…T10:14:33 or … 10:14:33.5): read as UTC, as the benchmark's scorer does, not as this machine's time. */
-const ZONELESS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
-/** ISO 8601, or epoch seconds / milliseconds (told apart by size). */
+/** ISO 8601 (no zone: UTC; a day that does not exist: none) or another form with readTime, or epoch seconds / milliseconds (told apart by size). */
 export function parseTimestamp(text: string): number | undefined {
   const t = text.trim();
   if (t === '') return undefined;
@@ -63,8 +62,7 @@ export function parseTimestamp(text: string): number | undefined {
     const n = Number(t);
     return Math.abs(n) < 1e11 ? n * 1000 : n;
   }
-  const ms = Date.parse(ZONELESS.test(t) ? `${t}Z` : t);
-  return Number.isNaN(ms) ? undefined : ms;
+  return readTime(t);
 }
 
 /** The delimiter of a CSV from its header line: the candidate found most often outside quotes (a comma when none is). */

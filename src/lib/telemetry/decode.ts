@@ -5,6 +5,7 @@
  * This runs for every event, so it allocates little and creates no closures per event.
  */
 import type { DeadLetter, Reading } from './reading.ts';
+import { readTime, utcIsoTime } from './time.ts';
 
 /** IoT Hub's largest device-to-cloud message; anything bigger did not come from a hub. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -31,83 +32,8 @@ export interface Decoded {
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
 
-const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** Two decimal digits at `at`, or -1. */
-function digits2(text: string, at: number): number {
-  const a = text.charCodeAt(at) - 48;
-  const b = text.charCodeAt(at + 1) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
-
-/** Whether day `d` of month `mo` (1-12) exists in year `y` (proleptic Gregorian). */
-function dayExists(y: number, mo: number, d: number): boolean {
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  return d <= (mo === 2 && !leap ? 28 : DAYS[mo - 1]!);
-}
-
-/**
- * False for a string shaped like ISO 8601 (YYYY-MM-DD[THH:MM[:SS]]) that names a day or time
- * that does not exist: V8 reads 2024-02-30 as 1 March. Field by field, without allocating.
- */
-function realCalendarTime(text: string): boolean {
-  if (text.length < 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return true; // not ISO-shaped: Date.parse decides
-  const y = digits2(text, 0) * 100 + digits2(text, 2);
-  const mo = digits2(text, 5);
-  const d = digits2(text, 8);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || !dayExists(y, mo, d)) return false;
-  if (text.length < 16 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58) return true;
-  const h = digits2(text, 11);
-  const mi = digits2(text, 14);
-  const s = text.length >= 19 && text.charCodeAt(16) === 58 ? digits2(text, 17) : 0;
-  return h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59;
-}
-
-/** Days from 1970-01-01 to the given day of the proleptic Gregorian calendar (any year, no Date). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-}
-
-/**
- * Epoch ms of a strict UTC ISO 8601 time (YYYY-MM-DDTHH:MM:SS[.fraction of 1 to 9 digits]Z) that
- * names a real instant, else NaN. What devices and the hub send: read field by field, the same
- * value Date.parse gives (a fraction beyond milliseconds is cut, as V8 cuts it) at a fraction of
- * its cost; such a string can also be stored as it is, without a round trip through Date.
- */
-export function utcIsoTime(text: string): number {
-  const n = text.length;
-  if (n < 20 || n > 30 || text.charCodeAt(n - 1) !== 90 /* Z */ || (n > 20 && (n < 22 || text.charCodeAt(19) !== 46))) return NaN;
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN;
-  const hi = digits2(text, 0);
-  const lo = digits2(text, 2);
-  const mo = digits2(text, 5);
-  const d = digits2(text, 8);
-  const h = digits2(text, 11);
-  const mi = digits2(text, 14);
-  const sec = digits2(text, 17);
-  if (hi < 0 || lo < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return NaN;
-  const y = hi * 100 + lo;
-  if (!dayExists(y, mo, d)) return NaN;
-  let ms = 0;
-  for (let i = 20, scale = 100; i < n - 1; i++, scale /= 10) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return NaN;
-    if (scale >= 1) ms += digit * scale;
-  }
-  return ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms;
-}
-
 function toTime(v: unknown): number | undefined {
-  if (typeof v === 'string' && v.length > 0) {
-    const fast = utcIsoTime(v);
-    if (!Number.isNaN(fast)) return fast;
-    const t = Date.parse(v);
-    return Number.isNaN(t) || !realCalendarTime(v) ? undefined : t;
-  }
+  if (typeof v === 'string') return v.length > 0 ? readTime(v) : undefined;
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v instanceof Date) return v.getTime();
   return undefined;
