@@ -160,11 +160,14 @@
     const { items } = await api('/alerts?limit=50');
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
       const acked = a.acknowledged;
+      // The sensors that carried the evidence when it was raised, largest share first (as the Teams card names them).
+      const drivers = Object.entries(a.contributions ?? {}).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([name]) => name);
       const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}` : 'active';
       return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
         el('span', { class: 'state' }, state), ' ',
         el('span', {}, `score ${fmt(a.anomalyScore)}${a.failureProbability !== null ? `, failure ${Math.round(a.failureProbability * 100)} %` : ''}`),
+        drivers.length ? el('div', { class: 'drivers', 'data-drivers': drivers.join(',') }, `driven by ${drivers.join(', ')}`) : null,
         el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, acked ? ` · acknowledged by ${acked.by}` : ''),
         el('div', { class: 'buttons' },
           el('button', { type: 'button', onclick: () => select(a.deviceId) }, 'Show'),

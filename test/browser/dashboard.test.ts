@@ -69,12 +69,18 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     // The healthy machines' injected outliers are recorded, not listed as incidents.
     expect(listed).toEqual([[failing, 'active']]);
     const first = await page.getAttribute('#alert-list li[data-alert] [data-ack]', 'data-ack');
+    // It says which of the machine's sensors drove it.
+    const drivers = (await page.getAttribute(`#alert-list li[data-alert="${first}"] .drivers`, 'data-drivers'))?.split(',') ?? [];
+    expect(drivers.length).toBeGreaterThan(0);
+    expect(await page.textContent(`#alert-list li[data-alert="${first}"] .drivers`)).toBe(`driven by ${drivers.join(', ')}`);
     await page.click(`[data-ack="${first}"]`);
     await page.waitForSelector(`#alert-list li.acknowledged[data-alert="${first}"]`);
     expect(await page.textContent(`#alert-list li[data-alert="${first}"]`)).toContain('acknowledged by Dana (shift B)');
     await page.click(`[data-shelve="${failing}"]`);
     await page.click(`[data-twin="${failing}"]`);
     await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '').includes('shelved until'));
+    const sensors = await page.$$eval('[data-reading]', (els) => els.map((e) => e.getAttribute('data-reading')));
+    for (const d of drivers) expect(sensors).toContain(d);
     expect(await page.textContent('#shelve-state')).toContain('by Dana (shift B)');
     expect((await stack.services.twins.getTwin(failing)).shelvedBy).toBe('Dana (shift B)');
     await page.click('#shelve-toggle');
