@@ -1,5 +1,5 @@
 /**
- * npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by deviceId] [--time COLUMN] [--ignore a,b] [--plant]
+ * npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by deviceId] [--time COLUMN] [--dates day-first|month-first] [--ignore a,b] [--plant]
  * Runs the streaming detector over a CSV (a timestamp column and numeric columns) and writes
  * the same rows with an `anomaly_score` column. With --out, the output appears only when scoring
  * succeeded; without it the rows go to stdout as they are scored.
@@ -9,13 +9,15 @@ import { progressBar } from './progress.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { scoreCsv, type ScoreCsvOptions } from '../lib/anomaly/score-csv.ts';
 
-const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by COLUMN] [--time COLUMN] [--ignore COLUMN,...] [--plant] [--quiet]
+const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by COLUMN] [--time COLUMN] [--dates day-first|month-first] [--ignore COLUMN,...] [--plant] [--quiet]
 
 Adds an anomaly_score column in [0,1] to every row of FILE.csv, scoring each row only with the
-rows before it. FILE.csv needs a timestamp column (ISO 8601 or epoch s/ms; called timestamp,
-datetime, time, date or ts, or named with --time) and numeric columns; comma, semicolon, tab and
-bar delimiters are recognised from the header, and a decimal comma where the delimiter is not a
-comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
+rows before it. FILE.csv needs a timestamp column (called timestamp, datetime, time, date or ts,
+or named with --time: ISO 8601, 31.01.2026 10:00, 01/31/2026 10:00 AM or 31/01/2026 10:00, epoch
+s/ms; without a zone, UTC) and numeric columns. Days written with slashes are read in the order
+the first rows show (month first when none tells; --dates says). Comma, semicolon, tab and bar
+delimiters are recognised from the header (or Excel's sep= line), and a decimal comma where the
+delimiter is not a comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
 device id) separately; --ignore leaves columns (labels, say) out of the scoring; --plant applies the
 plant's operating envelopes to columns named as its sensors (temperature, pressure, ...: telemetry
 exported from this plant). Without --out the scored rows are written to stdout.`;
@@ -23,7 +25,7 @@ exported from this plant). Without --out the scored rows are written to stdout.`
 async function main(): Promise<number> {
   const { values, positionals } = parseCommandLine(USAGE, {
     allowPositionals: true,
-    options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, time: { type: 'string' }, ignore: { type: 'string' }, plant: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+    options: { in: { type: 'string' }, out: { type: 'string' }, 'group-by': { type: 'string' }, time: { type: 'string' }, dates: { type: 'string' }, ignore: { type: 'string' }, plant: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(USAGE);
@@ -38,7 +40,12 @@ async function main(): Promise<number> {
     console.error(`no such file: ${file}`);
     return 2;
   }
+  if (values.dates !== undefined && values.dates !== 'day-first' && values.dates !== 'month-first') {
+    console.error(`--dates is day-first (31/01/2026) or month-first (01/31/2026), not '${values.dates}'\n\n${USAGE}`);
+    return 2;
+  }
   const options: ScoreCsvOptions = {
+    ...(values.dates ? { dateOrder: values.dates } : {}),
     ...(values['group-by'] ? { groupBy: values['group-by'] } : {}),
     ...(values.time ? { timeColumn: values.time } : {}),
     ...(values.plant ? { plantEnvelopes: true } : {}),
@@ -59,7 +66,10 @@ async function main(): Promise<number> {
     const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
     console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
     if (result.binaryColumns.length) console.error(`column(s) ${result.binaryColumns.join(', ')} held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore ${result.binaryColumns.join(',')}`);
+    const slash = result.slashDates;
+    if (slash) console.error(`days written with slashes read ${slash.order === 'day-first' ? 'day first (01/02 is 1 February)' : 'month first (01/02 is 2 January)'}${slash.from === 'option' ? '' : slash.from === 'data' ? ', as the first rows show' : `: the first rows do not tell; --dates ${slash.order === 'day-first' ? 'month-first' : 'day-first'} if they are not`}`);
     if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
+    if (slash?.otherOrder) console.error(`${slash.otherOrder} of them would be read ${slash.order === 'day-first' ? 'month first: --dates month-first' : 'day first: --dates day-first'}`);
     return 0;
   } catch (error) {
     // The reader of stdout stopped reading (`| head`): as for any Unix filter, not an error.

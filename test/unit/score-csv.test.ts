@@ -104,6 +104,35 @@ describe('scoring a CSV', () => {
     expect(Math.max(...scores.filter((_, i) => i !== 250 && i !== 251 && i > 60))).toBeLessThan(spike);
   });
 
+  it("reads a German spreadsheet's export (Excel's sep= line, days with dots, decimal commas) as the same data in ISO 8601, and writes the sep= line back", async () => {
+    const r = rng(9);
+    const rows = Array.from({ length: 200 }, (_, i) => ({ at: new Date(Date.UTC(2026, 1, 1, 23, 0) + i * 60_000), v: (20 + r() + (i === 150 ? 8 : 0)).toFixed(2) }));
+    // 1 February, running past midnight into 2 February: read month first it would be 2 January, then 2 February.
+    const dd = (d: Date) => `${String(d.getUTCDate()).padStart(2, '0')}.${String(d.getUTCMonth() + 1).padStart(2, '0')}.${d.getUTCFullYear()} ${d.toISOString().slice(11, 19)}`;
+    const german = ['sep=;', 'Zeit;Temperatur', ...rows.map((x) => `${dd(x.at)};${x.v.replace('.', ',')}`)];
+    const iso = ['timestamp,Temperatur', ...rows.map((x) => `${x.at.toISOString()},${x.v}`)];
+    const { result, lines } = await score(`${german.join('\r\n')}\r\n`, { timeColumn: 'Zeit' });
+    expect(result).toMatchObject({ rows: 200, scored: 200, unreadableCount: 0, delimiter: ';', timeColumn: 'Zeit' });
+    expect(result.slashDates).toBeUndefined();
+    expect(lines.slice(0, 2)).toEqual(['sep=;', 'Zeit;Temperatur;anomaly_score']);
+    const scores = lines.slice(2).map((l) => Number(l.split(';').at(-1)));
+    expect(scores).toEqual((await score(`${iso.join('\n')}\n`)).lines.slice(1).map((l) => Number(l.split(',').at(-1))));
+  });
+
+  it('reads days written with slashes in the order the first rows show, says so, and names the rows another order would read', async () => {
+    const uk = await score('Date,Value\n12/01/2026 10:00,1\n13/01/2026 10:00,2\n');
+    expect(uk.result).toMatchObject({ scored: 2, slashDates: { order: 'day-first', from: 'data', otherOrder: 0 } });
+    const us = await score('Date,Value\n1/12/2026 11:59 PM,1\n1/13/2026 12:00 AM,2\n');
+    expect(us.result).toMatchObject({ scored: 2, slashDates: { order: 'month-first', from: 'data' } });
+    // Nothing in the first rows tells (the chunk read first ends before the 13th): month first, and the rows that could only be day first are named.
+    const lateTell = new PassThrough();
+    const result = await scoreCsv(Readable.from(['Date,Value\n01/02/2026 10:00,1\n', '13/02/2026 10:00,2\n']), lateTell.resume(), {});
+    expect(result).toMatchObject({ scored: 1, unreadableCount: 1, slashDates: { order: 'month-first', from: 'default', otherOrder: 1 } });
+    const told = await score('Date,Value\n01/02/2026 10:00,1\n', { dateOrder: 'day-first' });
+    expect(told.result.slashDates).toEqual({ order: 'day-first', from: 'option', otherOrder: 0 });
+    expect(parseTimestamp('01/02/2026 10:00', 'day-first')).toBe(Date.UTC(2026, 1, 1, 10));
+  });
+
   it('takes the delimiter from the header line, quotes aside', () => {
     expect(sniffDelimiter('timestamp,a,b')).toBe(',');
     expect(sniffDelimiter('timestamp;a;b')).toBe(';');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readTime } from '../../src/lib/telemetry/time.ts';
+import { dateOrderOf, readTime } from '../../src/lib/telemetry/time.ts';
 
 const zone = process.env.TZ;
 afterEach(() => {
@@ -30,11 +30,24 @@ describe('reading a time written as text (devices and CSV files alike)', () => {
     expect(readTime('2024-02-29T23:59:59')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59));
   });
 
+  it('reads days written with dots day first, and with slashes in the order it is told (month first by default), 12-hour times too', () => {
+    expect(readTime('01.02.2026')).toBe(Date.UTC(2026, 1, 1));
+    expect(readTime('31.01.2026 23:59:59,5')).toBe(Date.UTC(2026, 0, 31, 23, 59, 59, 500));
+    expect(readTime('01/02/2026 10:00')).toBe(Date.UTC(2026, 0, 2, 10));
+    expect(readTime('01/02/2026 10:00', 'day-first')).toBe(Date.UTC(2026, 1, 1, 10));
+    expect(readTime('1/2/2026 12:00:00 AM')).toBe(Date.UTC(2026, 0, 2, 0));
+    expect(readTime('1/2/2026 12:30 pm')).toBe(Date.UTC(2026, 0, 2, 12, 30));
+    for (const text of ['31.02.2026', '13/01/2026', '1/2/2026 13:00 PM', '1/2/2026 0:30 AM', '32.01.2026']) expect(readTime(text), text).toBeUndefined();
+    expect(readTime('13/01/2026', 'day-first')).toBe(Date.UTC(2026, 0, 13));
+    expect(dateOrderOf(['01/02/2026', '13/02/2026 10:00'])).toBe('day-first');
+    expect(dateOrderOf(['02/13/2026'])).toBe('month-first');
+    expect(dateOrderOf(['01/02/2026', '2026-01-01'])).toBeUndefined();
+  });
+
   it('leaves other forms to Date.parse, as UTC when they name no zone', () => {
     process.env.TZ = 'America/New_York';
     expect(readTime('Thu, 03 Dec 2026 10:00:00 GMT')).toBe(Date.UTC(2026, 11, 3, 10));
     expect(readTime('Thu, 03 Dec 2026 10:00:00 +0100')).toBe(Date.UTC(2026, 11, 3, 9));
-    expect(readTime('12/03/2026 10:00')).toBe(Date.UTC(2026, 11, 3, 10));
     expect(readTime('Dec 3 2026')).toBe(Date.UTC(2026, 11, 3));
   });
 

@@ -1,11 +1,12 @@
 /**
- * Scores any CSV with the streaming detector: a timestamp column (ISO 8601, or epoch seconds or
- * milliseconds; a time without a zone is read as UTC) and one or more numeric columns; every row is
- * written back unchanged with an `anomaly_score` column in [0, 1] added. Streams, so the file's
- * size does not matter. Files as exported elsewhere are read as they come: the delimiter (comma,
- * semicolon, tab or bar) is taken from the header line, a decimal comma is read where the delimiter
- * is not a comma, and the timestamp column may be called timestamp, datetime, time, date or ts (or
- * be named with `timeColumn`). Nothing is assumed from the other columns' names unless
+ * Scores any CSV with the streaming detector: a timestamp column (ISO 8601, days with dots or
+ * slashes, or epoch seconds or milliseconds; a time without a zone is read as UTC) and one or more
+ * numeric columns; every row is written back unchanged with an `anomaly_score` column in [0, 1]
+ * added. Streams, so the file's size does not matter. Files as exported elsewhere are read as they
+ * come: the delimiter (comma, semicolon, tab or bar) is taken from the header line or Excel's
+ * `sep=` line, a decimal comma is read where the delimiter is not a comma, days written with
+ * slashes in the order the first rows show, and the timestamp column may be called timestamp,
+ * datetime, time, date or ts (or be named with `timeColumn`). Nothing is assumed from the other columns' names unless
  * `plantEnvelopes` says the file is this plant's telemetry. A `status` column, when present, is
  * passed to the detector; with `groupBy` each value of that column (a device id) gets its own
  * detector state; `ignore` leaves columns out of the scoring (labels kept beside the data, say). A
@@ -14,10 +15,11 @@
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.ts';
 import { StreamingDetector, emptyDetectorState, type DetectorState } from './streaming-detector.ts';
-import { readTime } from '../telemetry/time.ts';
+import { dateOrderOf, readTime, type DateOrder } from '../telemetry/time.ts';
 
 export interface ScoreCsvOptions {
   groupBy?: string;
@@ -31,6 +33,8 @@ export interface ScoreCsvOptions {
    * this plant. Off by default: on any other CSV a column's name says nothing about its limits.
    */
   plantEnvelopes?: boolean;
+  /** How days written with slashes are read; by default from the first rows (month first when none tells). */
+  dateOrder?: DateOrder;
   detector?: StreamingDetector;
 }
 
@@ -44,6 +48,12 @@ export interface ScoreCsvResult {
   /** The column the times were read from, and the delimiter the file uses. */
   timeColumn: string;
   delimiter: string;
+  /**
+   * How days written with slashes were read, when the file has any: told (`option`), seen in the
+   * first rows (`data`), or month first because none of them told (`default`). `otherOrder`: rows
+   * left unreadable that the other order would have read (31/01/2026 read month first).
+   */
+  slashDates?: { order: DateOrder; from: 'option' | 'data' | 'default'; otherOrder: number };
   /** Scored columns that held only 0 and 1 (a switch, or labels kept beside the data: worth an --ignore then). */
   binaryColumns: string[];
 }
@@ -54,15 +64,41 @@ const DELIMITERS = [',', ';', '\t', '|'];
 /** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
 const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
 
-/** ISO 8601 (no zone: UTC; a day that does not exist: none) or another form with readTime, or epoch seconds / milliseconds (told apart by size). */
-export function parseTimestamp(text: string): number | undefined {
+/** Excel's first line naming the delimiter (`sep=;`), which it reads and writes. */
+const SEP_LINE = /^sep=(.)$/i;
+const SLASH_DAY = /^\s*\d{1,2}\/\d{1,2}\/\d{4}/;
+
+/** The index of the timestamp column in `header` (trimmed names), or the error that says why there is none. */
+function timeColumnOf(header: readonly string[], timeColumn: string | undefined): number | AppError {
+  if (timeColumn !== undefined) {
+    const i = header.indexOf(timeColumn);
+    return i >= 0 ? i : new AppError('csv.noTimeColumn', `--time '${timeColumn}' is not a column; the header is: ${header.join(', ')}`, { status: 400 });
+  }
+  const lower = header.map((h) => h.toLowerCase());
+  for (const name of TIME_NAMES) if (lower.includes(name)) return lower.indexOf(name);
+  return new AppError('csv.noTimestamp', `the CSV needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: ${header.join(', ')}`, { status: 400 });
+}
+
+/** The order of slash-written days told by the time column of the complete lines of `head` (the file's first chunk), if any tells. */
+function dateOrderOfHead(lines: readonly string[], delimiter: string, timeColumn: string | undefined): DateOrder | undefined {
+  try {
+    const rows = parseSync(lines.join('\n'), { delimiter, relax_column_count: true, skip_empty_lines: true }) as string[][];
+    const index = rows[0] ? timeColumnOf(rows[0].map((h) => h.trim()), timeColumn) : -1;
+    return typeof index === 'number' && index >= 0 ? dateOrderOf(rows.slice(1).map((r) => r[index] ?? '')) : undefined;
+  } catch {
+    return undefined; // a quote left open by the chunk's end, say: the rows will tell the parser what is wrong
+  }
+}
+
+/** ISO 8601 (no zone: UTC; a day that does not exist: none), days with dots or slashes, another form with readTime, or epoch seconds / milliseconds (told apart by size). */
+export function parseTimestamp(text: string, order?: DateOrder): number | undefined {
   const t = text.trim();
   if (t === '') return undefined;
   if (/^-?\d+(\.\d+)?$/.test(t)) {
     const n = Number(t);
     return Math.abs(n) < 1e11 ? n * 1000 : n;
   }
-  return readTime(t);
+  return readTime(t, order);
 }
 
 /** The delimiter of a CSV from its header line: the candidate found most often outside quotes (a comma when none is). */
@@ -103,8 +139,17 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
   const { head, chunks } = await firstChunkOf(input);
-  const delimiter = sniffDelimiter(head.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '');
+  const lines = head.replace(/^\uFEFF/, '').split(/\r?\n/);
+  // The last line of the chunk may be cut short: only whole lines are looked at.
+  if (lines.length > 1) lines.pop();
+  const sepLine = SEP_LINE.exec(lines[0] ?? '');
+  if (sepLine) lines.shift();
+  const delimiter = sepLine ? sepLine[1]! : sniffDelimiter(lines[0] ?? '');
   const decimalComma = delimiter !== ',';
+  const toldOrder = options.dateOrder;
+  const seenOrder = toldOrder ?? dateOrderOfHead(lines, delimiter, options.timeColumn);
+  const order: DateOrder = seenOrder ?? 'month-first';
+  const other: DateOrder = order === 'day-first' ? 'month-first' : 'day-first';
   const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter, binaryColumns: [] };
   let skip: boolean[] = [];
   const numeric = new Set<string>();
@@ -121,13 +166,9 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       if (!header) {
         header = record.map((h) => h.trim());
         const lower = header.map((h) => h.toLowerCase());
-        if (options.timeColumn !== undefined) {
-          timeIndex = header.indexOf(options.timeColumn);
-          if (timeIndex < 0) return done(new AppError('csv.noTimeColumn', `--time '${options.timeColumn}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
-        } else {
-          for (const name of TIME_NAMES) if (timeIndex < 0) timeIndex = lower.indexOf(name);
-          if (timeIndex < 0) return done(new AppError('csv.noTimestamp', `the CSV needs a timestamp column (called timestamp, datetime, time, date or ts, or named with --time); its header is: ${header.join(', ')}`, { status: 400 }));
-        }
+        const found = timeColumnOf(header, options.timeColumn);
+        if (found instanceof AppError) return done(found);
+        timeIndex = found;
         result.timeColumn = header[timeIndex]!;
         for (const name of options.ignore ?? []) {
           if (!header.includes(name)) return done(new AppError('csv.noIgnoredColumn', `--ignore '${name}' is not a column; the header is: ${header.join(', ')}`, { status: 400 }));
@@ -142,8 +183,11 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         return done(null, [...record, 'anomaly_score']);
       }
       result.rows++;
-      const time = parseTimestamp(record[timeIndex] ?? '');
+      const text = record[timeIndex] ?? '';
+      const time = parseTimestamp(text, order);
+      if (!result.slashDates && SLASH_DAY.test(text)) result.slashDates = { order, from: toldOrder ? 'option' : seenOrder ? 'data' : 'default', otherOrder: 0 };
       if (time === undefined) {
+        if (result.slashDates && SLASH_DAY.test(text) && parseTimestamp(text, other) !== undefined) result.slashDates.otherOrder++;
         result.unreadableCount++;
         if (result.unreadable.length < 20) result.unreadable.push(result.rows + 1);
         return done(null, [...record, '']);
@@ -172,7 +216,9 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
     },
   });
 
-  await pipeline(chunks, parse({ delimiter, relax_column_count: true, skip_empty_lines: true, bom: true }), score, stringify({ delimiter }), output);
+  // Excel's delimiter line is written back too, so the scored file opens in Excel as the original did.
+  if (sepLine) output.write(`sep=${delimiter}\n`);
+  await pipeline(chunks, parse({ delimiter, relax_column_count: true, skip_empty_lines: true, bom: true, from_line: sepLine ? 2 : 1 }), score, stringify({ delimiter }), output);
   if (!header) throw new AppError('csv.empty', 'the CSV is empty: it needs a header with a timestamp column', { status: 400 });
   if (result.rows > 0 && numeric.size === 0) throw new AppError('csv.noNumericColumns', 'no column holds numbers: nothing to score', { status: 400 });
   result.numericColumns = [...numeric];

@@ -68,26 +68,65 @@ export function utcIsoTime(text: string): number {
  * (Z, ±HH, ±HHMM, ±HH:MM) or none: none is UTC.
  */
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+/**
+ * A day written with dots (31.01.2026, as in most of Europe: always day first) or slashes
+ * (01/31/2026 in the US, 31/01/2026 in the UK and most of the world: the order is the reader's
+ * to say), then optionally a time of day (a 12-hour one with AM/PM), no zone: UTC.
+ */
+const DOTTED = /^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?$/;
+const SLASHED = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([AaPp][Mm])?)?$/;
+
+/** Whether a slash-written day is month first (01/31/2026) or day first (31/01/2026). */
+export type DateOrder = 'month-first' | 'day-first';
+
+/** Milliseconds from a fraction of a second's digits, cut (not rounded) as V8 cuts them. */
+const millisOf = (fraction: string | undefined) => (fraction ? Number(fraction.padEnd(3, '0').slice(0, 3)) : 0);
+
+/** A day-month-year match (with its time of day) as epoch ms, or undefined when it does not exist. */
+function civil(day: string, month: string, year: string, m: RegExpExecArray, meridiem?: string): number | undefined {
+  let h = Number(m[4] ?? 0);
+  if (meridiem) {
+    if (h < 1 || h > 12) return undefined;
+    h = (h % 12) + (/^[Pp]/.test(meridiem) ? 12 : 0);
+  }
+  const t = utcOf(Number(year), Number(month), Number(day), h, Number(m[5] ?? 0), Number(m[6] ?? 0), millisOf(m[7]));
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
+ * The order slash-written days in `samples` must be in: day first when one starts past 12,
+ * month first when one has its second number past 12, undefined when none tells (or they disagree).
+ */
+export function dateOrderOf(samples: Iterable<string>): DateOrder | undefined {
+  let dayFirst = false;
+  let monthFirst = false;
+  for (const text of samples) {
+    const m = SLASHED.exec(text.trim());
+    if (!m) continue;
+    if (Number(m[1]) > 12) dayFirst = true;
+    if (Number(m[2]) > 12) monthFirst = true;
+  }
+  return dayFirst === monthFirst ? undefined : dayFirst ? 'day-first' : 'month-first';
+}
+
 /** Starts like an ISO 8601 day: then it is read as ISO 8601 or refused, never handed to Date.parse's guesses. */
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}/;
 /** A zone spelt out in another form: a name V8 knows, or an offset after the time of day. */
 const NAMED_ZONE = /\b(?:GMT|UTC|UT|Z|[ECMP][SD]T)\b|\d:\d{2}(?::\d{2})?(?:\.\d+)?\s*[+-]\d{2}:?\d{2}\b/i;
 
 /**
- * Epoch ms of a time written as text, or undefined when it is not one. ISO 8601 is read here
- * (see ISO) and a day or time that does not exist is refused; another form (RFC 7231's
- * `Thu, 03 Dec 2026 10:00:00 GMT`, `12/03/2026 10:00`) is left to Date.parse, as UTC when it names
- * no zone.
+ * Epoch ms of a time written as text, or undefined when it is not one. ISO 8601 and days written
+ * with dots or slashes are read here (slashes month first unless `order` says otherwise), and a
+ * day or time that does not exist is refused; another form (RFC 7231's `Thu, 03 Dec 2026
+ * 10:00:00 GMT`) is left to Date.parse, as UTC when it names no zone.
  */
-export function readTime(text: string): number | undefined {
+export function readTime(text: string, order: DateOrder = 'month-first'): number | undefined {
   const fast = utcIsoTime(text);
   if (!Number.isNaN(fast)) return fast;
   const t = text.trim();
   const m = ISO.exec(t);
   if (m) {
-    const fraction = m[7] ?? '';
-    const ms = fraction === '' ? 0 : Math.floor(Number(fraction.padEnd(3, '0').slice(0, 3)));
-    const local = utcOf(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), ms);
+    const local = utcOf(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), millisOf(m[7]));
     const zone = m[8];
     if (Number.isNaN(local)) return undefined;
     if (zone === undefined || zone === 'Z' || zone === 'z') return local;
@@ -98,6 +137,10 @@ export function readTime(text: string): number | undefined {
     return local - (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes) * 60_000;
   }
   if (ISO_DAY.test(t)) return undefined;
+  const dotted = DOTTED.exec(t);
+  if (dotted) return civil(dotted[1]!, dotted[2]!, dotted[3]!, dotted);
+  const slashed = SLASHED.exec(t);
+  if (slashed) return order === 'day-first' ? civil(slashed[1]!, slashed[2]!, slashed[3]!, slashed, slashed[8]) : civil(slashed[2]!, slashed[1]!, slashed[3]!, slashed, slashed[8]);
   const parsed = Date.parse(NAMED_ZONE.test(t) ? t : `${t} UTC`);
   return Number.isNaN(parsed) ? undefined : parsed;
 }
