@@ -167,6 +167,7 @@
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
         el('span', { class: 'state' }, state), ' ',
         el('span', {}, `score ${fmt(a.anomalyScore)}${a.failureProbability !== null ? `, failure ${Math.round(a.failureProbability * 100)} %` : ''}`),
+        a.conditionText ? el('div', { class: 'condition', 'data-condition': a.condition }, a.conditionText) : null,
         drivers.length ? el('div', { class: 'drivers', 'data-drivers': drivers.join(',') }, `driven by ${drivers.join(', ')}`) : null,
         el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, acked ? ` · acknowledged by ${acked.by}` : ''),
         el('div', { class: 'buttons' },

@@ -17,6 +17,7 @@ import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
+import { conditionOf, eventDetail } from './alerts/conditions.ts';
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
@@ -579,7 +580,7 @@ export class TelemetryPipeline {
           Event: e.kind,
           Priority: e.priority,
           Notified: e.notify ? 'yes' : (e.quiet ?? 'no'),
-          Detail: e.reopened ? 'reopened' : '',
+          Detail: eventDetail(e.kind === 'cleared' ? undefined : conditionOf(work.watched[e.index]?.alarm?.kind), e.reopened),
         });
         if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.watched[e.index]!.reading, e);
       }
@@ -730,7 +731,7 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
       action,
-      condition: seen === 'normal' ? undefined : seen,
+      condition: conditionOf(seen),
     };
   }
 

@@ -4,7 +4,7 @@
  * behind the same interface.
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
-import type { DetectionKind } from './anomaly/streaming-detector.ts';
+import type { Condition } from './alerts/conditions.ts';
 
 export interface TwinState {
   id: string;
@@ -117,6 +117,8 @@ export interface AlertRecord {
   contributions: Record<string, number>;
   modelVersion: string;
   acknowledged: { at: string; by: string; note: string } | null;
+  /** What the detector saw in the reading behind its latest raise or escalation (null: nothing stood out, or recorded before conditions were). */
+  condition: Condition | null;
 }
 
 export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';
@@ -179,7 +181,7 @@ export interface Alert {
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */
-  condition?: Exclude<DetectionKind, 'normal'> | undefined;
+  condition?: Condition | undefined;
 }
 
 export interface MethodResult {

@@ -69,7 +69,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     // The healthy machines' injected outliers are recorded, not listed as incidents.
     expect(listed).toEqual([[failing, 'active']]);
     const first = await page.getAttribute('#alert-list li[data-alert] [data-ack]', 'data-ack');
-    // It says which of the machine's sensors drove it.
+    // It says what the detector saw, in words, and which of the machine's sensors drove it.
+    const condition = await page.getAttribute(`#alert-list li[data-alert="${first}"] .condition`, 'data-condition');
+    expect(['envelope', 'drift', 'spike', 'shift', 'novel', 'pattern', 'stuck', 'fault']).toContain(condition);
+    expect((await page.textContent(`#alert-list li[data-alert="${first}"] .condition`))!.length).toBeGreaterThan(10);
     const drivers = (await page.getAttribute(`#alert-list li[data-alert="${first}"] .drivers`, 'data-drivers'))?.split(',') ?? [];
     expect(drivers.length).toBeGreaterThan(0);
     expect(await page.textContent(`#alert-list li[data-alert="${first}"] .drivers`)).toBe(`driven by ${drivers.join(', ')}`);

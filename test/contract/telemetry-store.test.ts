@@ -32,7 +32,7 @@ const batch: StoreBatch = {
   ],
   acks: [{ AlertId: 'arm-1:critical:1', AckedAt: at(4), AckedBy: 'Dana', Note: 'checked' }],
   alarmEvents: [
-    { Timestamp: at(2), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'critical', Notified: 'yes', Detail: '' },
+    { Timestamp: at(2), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'critical', Notified: 'yes', Detail: 'condition=envelope' },
     { Timestamp: at(5), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'cleared', Priority: 'critical', Notified: 'yes', Detail: '' },
   ],
   actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-2+failure-lr-v1' }],
@@ -110,10 +110,13 @@ describe('the telemetry store contract', () => {
 
   it('lists an incident with its priority, whether it has cleared, and its acknowledgement', async () => {
     const [incident] = await store.alerts(Date.parse(at(0)), 10);
-    expect(incident).toMatchObject({ alertId: 'arm-1:critical:1', deviceId: 'arm-1', priority: 'critical', state: 'cleared', clearedAt: at(5), acknowledged: { by: 'Dana' } });
-    // Reopened after it cleared: active again.
-    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(6), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'reopened' }] });
-    expect((await store.alerts(Date.parse(at(0)), 10))[0]).toMatchObject({ state: 'active', clearedAt: null, priority: 'critical' });
+    expect(incident).toMatchObject({ alertId: 'arm-1:critical:1', deviceId: 'arm-1', priority: 'critical', state: 'cleared', clearedAt: at(5), acknowledged: { by: 'Dana' }, condition: 'envelope' });
+    // Reopened after it cleared: active again, for what the detector saw this time.
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(6), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=drift reopened' }] });
+    expect((await store.alerts(Date.parse(at(0)), 10))[0]).toMatchObject({ state: 'active', clearedAt: null, priority: 'critical', condition: 'drift' });
+    // A step written before conditions were (or naming one this version does not know) names none.
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(7), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'escalated', Priority: 'critical', Notified: 'yes', Detail: 'condition=__proto__' }] });
+    expect((await store.alerts(Date.parse(at(0)), 10))[0]!.condition).toBeNull();
   });
 
   it('records when each row was written, as ingestion_time() does, also in a file made before that column', async () => {

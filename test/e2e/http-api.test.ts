@@ -107,6 +107,8 @@ describe('the HTTP API', () => {
     const alert = body.items[0];
     expect(alert).toMatchObject({ acknowledged: null, state: 'active', clearedAt: null });
     expect(['warning', 'critical']).toContain(alert.priority);
+    // What the detector saw, as a code and in the card's words.
+    expect({ code: alert.condition, text: alert.conditionText }).toEqual(alert.condition === null ? { code: null, text: null } : { code: expect.any(String), text: expect.any(String) });
     const ack = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Dana (shift B)', note: 'bearing checked' }) });
     expect(ack.status).toBe(200);
     const again = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Sam' }) });

@@ -165,6 +165,10 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
     expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
+    // The step that made it critical says why (a clear names no condition).
+    const steps = h.store.alarmEvents.filter((e) => e.IncidentId === incident);
+    expect(steps.find((e) => e.Event === 'escalated')!.Detail).toBe('condition=envelope');
+    expect(steps.find((e) => e.Event === 'cleared')!.Detail).toBe('');
   });
 
   it('escalates a warning incident to critical with one more card, for the same incident', async () => {
@@ -546,7 +550,8 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', incident: { event: 'raised' } });
     const incident = h.alerts.sent[0]!.incident.id;
     const raised = h.store.alarmEvents.find((e) => e.IncidentId === incident && e.Event === 'raised')!;
-    expect(raised).toMatchObject({ Notified: 'yes', Detail: '' });
+    // What the detector saw travels with the step, in the row's Detail, as on the card.
+    expect(raised).toMatchObject({ Notified: 'yes', Detail: `condition=${h.alerts.sent[0]!.condition}` });
     // Raised when the condition began, inside this batch, not at the batch's first reading.
     expect(h.alerts.sent[0]!.incident.raisedAt).toBe(Date.parse(raised.Timestamp));
     expect(h.alerts.sent[0]!.incident.raisedAt).toBeGreaterThan(t0 + 60_000);

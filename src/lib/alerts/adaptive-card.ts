@@ -3,20 +3,10 @@
  * ({"type":"message","attachments":[…]}). Teams drops cards over ~28 KB, so readings are capped.
  */
 import type { Alert } from '../ports.ts';
+import { CONDITIONS } from './conditions.ts';
 
 const MAX_FACTS = 12;
 
-/** What the detector saw, as the person on shift reads it. */
-const CONDITION: Readonly<Record<NonNullable<Alert['condition']>, string>> = {
-  spike: 'readings far from normal',
-  shift: 'several sensors off their normal level together',
-  novel: 'a pattern or value not seen before',
-  pattern: 'sensors that move together have come apart',
-  drift: 'drifting toward its failure limit',
-  stuck: 'a sensor stuck on one value',
-  envelope: 'outside its operating envelope',
-  fault: 'the controller reports a fault',
-};
 
 function formatValue(value: unknown, unit: string | undefined): string {
   const text = typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value);
@@ -71,7 +61,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
           { title: 'Time', value: new Date(alert.time).toISOString() },
-          ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITION[alert.condition] }] : []),
+          ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITIONS[alert.condition] }] : []),
           ...(topSensors.length ? [{ title: 'Driven by', value: topSensors.join(', ') }] : []),
           { title: 'Model', value: alert.modelVersion },
         ],

@@ -10,6 +10,7 @@ import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
+import { CONDITIONS } from '../alerts/conditions.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -167,7 +168,9 @@ export function createPlantApi(deps: PlantApiDeps) {
       const q = parse(alertsQuery, queryParams(req), 'query');
       const limit = q.limit ?? Math.min(50, deps.maxPageSize);
       if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
-      const items = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
+      const alerts = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
+      // The condition in words too, as the Teams card puts it: what the dashboard shows.
+      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null }));
       return json(200, { items });
     }),
 

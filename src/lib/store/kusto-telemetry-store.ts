@@ -13,6 +13,7 @@ import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
 import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
+import { conditionOfDetail } from '../alerts/conditions.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
@@ -46,7 +47,11 @@ materialized_view('AnomalyFlagsDeduped')
     | summarize Rank = max(case(Event == 'cleared', 0, Priority == 'critical', 3, Priority == 'warning', 2, 1)),
                 RaisedAt = maxif(Timestamp, Event == 'raised'), ClearedAt = maxif(Timestamp, Event == 'cleared') by AlertId = IncidentId
     | extend Priority = case(Rank == 3, 'critical', Rank == 2, 'warning', 'low')) on AlertId
-| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt
+| join kind=leftouter (materialized_view('AlarmEventsDeduped')
+    | where Event != 'cleared'
+    | summarize arg_max(Timestamp, Detail) by AlertId = IncidentId
+    | project AlertId, Detail) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail
 | order by Timestamp desc`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
@@ -116,7 +121,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null }>(
+    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null; Detail: string | null }>(
       KQL.alerts,
       { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) },
     );
@@ -134,6 +139,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       contributions: r.Contributions ?? {},
       modelVersion: r.ModelVersion,
       acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
+      condition: conditionOfDetail(r.Detail) ?? null,
     }));
   }
 
