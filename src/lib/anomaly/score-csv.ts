@@ -139,7 +139,8 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
   const { head, chunks } = await firstChunkOf(input);
-  const lines = head.replace(/^\uFEFF/, '').split(/\r?\n/);
+  // At most the first 64 KB is looked at (a caller may hand the whole file over as one string).
+  const lines = head.slice(0, 65_536).replace(/^\uFEFF/, '').split(/\r?\n/);
   // The last line of the chunk may be cut short: only whole lines are looked at.
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
