@@ -1,8 +1,8 @@
 /**
  * Reading a time written as text, the same way wherever it comes from (a device's message, a CSV
- * row): ISO 8601 read field by field, a time without a zone taken as UTC (never as the zone of
- * the machine that happens to read it), and a day or time that does not exist refused rather
- * than rolled over (V8 reads 2024-02-30 as 1 March).
+ * row): ISO 8601 and days written with dots or slashes read field by field, a time without a
+ * zone taken as UTC (never as the zone of the machine that happens to read it), and a day or time
+ * that does not exist refused rather than rolled over (V8 reads 2024-02-30 as 1 March).
  */
 
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
