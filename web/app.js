@@ -160,8 +160,7 @@
     const { items } = await api('/alerts?limit=50');
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
       const acked = a.acknowledged;
-      // The sensors that carried the evidence when it was raised, largest share first (as the Teams card names them).
-      const drivers = Object.entries(a.contributions ?? {}).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([name]) => name);
+      const drivers = a.drivers ?? [];
       const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}` : 'active';
       return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',

@@ -713,7 +713,6 @@ export class TelemetryPipeline {
 
   private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
-    const seen = decision.trigger.alarm?.kind;
     return {
       id: decision.id,
       deviceId: reading.deviceId,
@@ -731,7 +730,7 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
       action,
-      condition: conditionOf(seen),
+      condition: conditionOf(decision.trigger.alarm?.kind),
     };
   }
 

@@ -109,6 +109,10 @@ describe('the HTTP API', () => {
     expect(['warning', 'critical']).toContain(alert.priority);
     // What the detector saw, as a code and in the card's words.
     expect({ code: alert.condition, text: alert.conditionText }).toEqual(alert.condition === null ? { code: null, text: null } : { code: expect.any(String), text: expect.any(String) });
+    // The sensors that drove it, largest share first, at most three (those the card names).
+    const shares = alert.drivers.map((d: string) => alert.contributions[d]);
+    expect(alert.drivers.length).toBe(Math.min(3, Object.keys(alert.contributions).length));
+    expect(shares).toEqual([...shares].sort((x: number, y: number) => y - x));
     const ack = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Dana (shift B)', note: 'bearing checked' }) });
     expect(ack.status).toBe(200);
     const again = await call(`/api/alerts/${encodeURIComponent(alert.alertId)}/ack`, { method: 'POST', body: JSON.stringify({ by: 'Sam' }) });

@@ -3,10 +3,9 @@
  * ({"type":"message","attachments":[…]}). Teams drops cards over ~28 KB, so readings are capped.
  */
 import type { Alert } from '../ports.ts';
-import { CONDITIONS } from './conditions.ts';
+import { CONDITIONS, driversOf } from './conditions.ts';
 
 const MAX_FACTS = 12;
-
 
 function formatValue(value: unknown, unit: string | undefined): string {
   const text = typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value);
@@ -16,10 +15,7 @@ function formatValue(value: unknown, unit: string | undefined): string {
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
   const step = alert.incident.event;
-  const topSensors = Object.entries(alert.contributions)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(([name]) => name);
+  const topSensors = driversOf(alert.contributions);
   const readingFacts = Object.entries(alert.readings)
     .slice(0, MAX_FACTS)
     .map(([name, value]) => ({ title: name, value: formatValue(value, alert.units[name]) }));

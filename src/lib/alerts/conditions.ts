@@ -1,6 +1,6 @@
 /**
- * What the detector saw in the reading that raised or escalated an incident, for the people who
- * read about it: the Teams card, the dashboard's incident list and the AlarmEvents table (whose
+ * What the detector saw in the reading that raised or escalated an incident (and which sensors
+ * carried it), for the people who read about it: the Teams card, the dashboard's incident list and the AlarmEvents table (whose
  * Detail carries it, so no table changes shape for it).
  */
 import type { DetectionKind } from '../anomaly/streaming-detector.ts';
@@ -18,6 +18,14 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   envelope: 'outside its operating envelope',
   fault: 'the controller reports a fault',
 });
+
+/** The sensors that carried the evidence, largest share first: the three the card and the dashboard name. */
+export function driversOf(contributions: Readonly<Record<string, number>>): string[] {
+  return Object.entries(contributions)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([name]) => name);
+}
 
 /** The condition of a detection, or undefined when nothing stood out (a failure prediction alone). */
 export function conditionOf(kind: DetectionKind | undefined): Condition | undefined {

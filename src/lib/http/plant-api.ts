@@ -10,7 +10,7 @@ import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
-import { CONDITIONS } from '../alerts/conditions.ts';
+import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -169,8 +169,8 @@ export function createPlantApi(deps: PlantApiDeps) {
       const limit = q.limit ?? Math.min(50, deps.maxPageSize);
       if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
       const alerts = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
-      // The condition in words too, as the Teams card puts it: what the dashboard shows.
-      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null }));
+      // The condition in words and the sensors that drove it, as the Teams card puts them: what the dashboard shows.
+      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: driversOf(a.contributions) }));
       return json(200, { items });
     }),
 
