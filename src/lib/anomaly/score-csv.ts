@@ -186,9 +186,11 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       result.rows++;
       const text = record[timeIndex] ?? '';
       const time = parseTimestamp(text, order);
-      if (!result.slashDates && SLASH_DAY.test(text)) result.slashDates = { order, from: toldOrder ? 'option' : seenOrder ? 'data' : 'default', otherOrder: 0 };
+      // Asked once per row at most, and only while it can still matter: before the first slash date, or of an unreadable row.
+      const slashed = (!result.slashDates || time === undefined) && SLASH_DAY.test(text);
+      if (slashed) result.slashDates ??= { order, from: toldOrder ? 'option' : seenOrder ? 'data' : 'default', otherOrder: 0 };
       if (time === undefined) {
-        if (result.slashDates && SLASH_DAY.test(text) && parseTimestamp(text, other) !== undefined) result.slashDates.otherOrder++;
+        if (slashed && parseTimestamp(text, other) !== undefined) result.slashDates!.otherOrder++;
         result.unreadableCount++;
         if (result.unreadable.length < 20) result.unreadable.push(result.rows + 1);
         return done(null, [...record, '']);
