@@ -507,6 +507,8 @@ const WARNING = 0.5;
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 /** Maps evidence e (1 = at the decision point) to a score: 0 → 0, 1 → 0.5, 2 → 1. */
 const evidenceScore = (e: number) => clamp01(e / 2);
+/** An averaged distance as a score in [0, 1): 0.5 where it reaches `at`, graded on both sides (never saturating). */
+const halfAt = (x: number, at: number) => (x * x) / (x * x + at * at);
 const LOG_1E10 = Math.log(1e-10);
 const NO_CONTRIBUTIONS: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
@@ -825,8 +827,8 @@ export class StreamingDetector {
     // is scored by novelty alone.
     const deviation = second;
     if (learn) state.d = deviation;
-    const deviationScore = (deviation * deviation) / (deviation * deviation + cfg.deviationSigma * cfg.deviationSigma);
-    const apartScore = (apart * apart) / (apart * apart + cfg.apartSigma * cfg.apartSigma);
+    const deviationScore = halfAt(deviation, cfg.deviationSigma);
+    const apartScore = halfAt(apart, cfg.apartSigma);
     const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
