@@ -16,7 +16,8 @@ import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
-import { StreamingDetector, STREAMING_MODEL_VERSION, copyDetectorState, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
+import { StreamingDetector, STREAMING_MODEL_VERSION, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from './anomaly/streaming-detector.ts';
+import { DetectorJournal } from './anomaly/detector-journal.ts';
 import { conditionOf, eventDetail } from './alerts/conditions.ts';
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
@@ -81,7 +82,14 @@ export interface BatchResult {
 interface DetectorEntry {
   stored: string | undefined;
   state: DetectorState;
-  spare?: DetectorState;
+  /** What it learnt lately, to roll a failed batch back. */
+  journal: DetectorJournal;
+}
+
+/** Where a device's detector was before this batch: the journal's mark to roll back to, and the newest time learnt. */
+interface DetectorBefore {
+  mark: number;
+  t: number;
 }
 
 interface DeviceWork {
@@ -126,8 +134,8 @@ export class TelemetryPipeline {
   private readonly twinProperties = new Map<string, ReadonlySet<string>>();
   private readonly detector: StreamingDetector;
   /**
-   * Detector states of the twins this instance scores, with the JSON last seen on the twin, and a
-   * spare the batch's copy to roll back to is written into (so taking it allocates nothing).
+   * Detector states of the twins this instance scores, with the JSON last seen on the twin and what
+   * each learnt lately (to roll a failed batch back).
    */
   private readonly detectorStates = new Map<string, DetectorEntry>();
   private readonly stopPolicy: StopPolicy | undefined;
@@ -151,7 +159,7 @@ export class TelemetryPipeline {
   }
 
   /**
-   * The detector state to continue from (with its spare): this instance's own, unless the twin
+   * The detector state to continue from (with its journal): this instance's own, unless the twin
    * holds a newer one (another instance scored the device since, e.g. before a partition moved
    * back here).
    */
@@ -161,7 +169,7 @@ export class TelemetryPipeline {
     const stored = storedDetectorState(twin);
     const state = mine && mine.state.t >= stored.t ? mine.state : stored;
     if (this.detectorStates.size >= 200_000 && !mine) this.detectorStates.clear();
-    const entry: DetectorEntry = { stored: twin.detectorState, state, spare: mine?.spare };
+    const entry: DetectorEntry = { stored: twin.detectorState, state, journal: mine?.journal ?? new DetectorJournal() };
     this.detectorStates.set(twin.id, entry);
     return entry;
   }
@@ -172,7 +180,7 @@ export class TelemetryPipeline {
    * the batch's readings folded in, instead of overwriting what the other learnt (the batch itself
    * was already scored from the older copy).
    */
-  private adoptTwinDetector(deviceId: string, twin: TwinState, work: DeviceWork, detectorBefore: ReadonlyMap<string, DetectorState>): void {
+  private adoptTwinDetector(deviceId: string, twin: TwinState, work: DeviceWork, detectorBefore: ReadonlyMap<string, DetectorBefore>): void {
     const detector = this.detectorStates.get(deviceId);
     const before = detectorBefore.get(deviceId);
     if (!detector || !before || twin.detectorState === detector.stored) return;
@@ -256,8 +264,7 @@ export class TelemetryPipeline {
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
   private detect(state: DetectorState, reading: Reading, kind: EquipmentKind): Detection {
-    const status = reading.values.status;
-    return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, typeof status === 'string' ? status : undefined, kind.measuredTelemetry);
+    return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, statusOf(reading), kind.measuredTelemetry);
   }
 
   /**
@@ -313,8 +320,8 @@ export class TelemetryPipeline {
       duplicates += list.length - unique.length;
       if (unique.length) readingsByDevice.set(deviceId, unique);
     }
-    // This batch's detector states as they were before it, to roll back if it fails.
-    const detectorBefore = new Map<string, DetectorState>();
+    // Where this batch's detector states were before it, to roll back to if it fails.
+    const detectorBefore = new Map<string, DetectorBefore>();
     const partition = this.gaps.begin(meta);
     try {
       const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore, partition);
@@ -326,16 +333,14 @@ export class TelemetryPipeline {
       // card ids): what the detector learnt from it is rolled back.
       for (const [deviceId, before] of detectorBefore) {
         const entry = this.detectorStates.get(deviceId);
-        if (!entry) continue;
-        // The failed attempt's state becomes the spare (copyDetectorState never copies a state into itself).
-        entry.spare = entry.state;
-        entry.state = before;
+        const restored = entry?.journal.rollback(this.detector, before.mark);
+        if (entry && restored) entry.state = restored;
       }
       throw error;
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorState>, partition: string): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -381,10 +386,10 @@ export class TelemetryPipeline {
         }
         if (!entry) {
           entry = this.detectorEntryOf(state);
-          entry.spare = copyDetectorState(entry.state, entry.spare);
-          detectorBefore.set(deviceId, entry.spare);
+          detectorBefore.set(deviceId, { mark: entry.journal.begin(entry.state, kind.measuredTelemetry), t: entry.state.t });
         }
         const d = this.detect(entry.state, reading, kind);
+        entry.journal.record(reading.time, reading.values, statusOf(reading));
         if (useEndpoint) {
           const input = scoreInput(reading, kind);
           input.derived = d.features as unknown as Record<string, number>;
@@ -743,7 +748,7 @@ export class TelemetryPipeline {
     return props;
   }
 
-  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorState>, partition: string) {
+  private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorBefore>, partition: string) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
@@ -816,14 +821,19 @@ function storedDetectorState(twin: TwinState): DetectorState {
   }
 }
 
+/** The controller's status, when the reading carries one as text. */
+function statusOf(reading: Reading): string | undefined {
+  const status = reading.values.status;
+  return typeof status === 'string' ? status : undefined;
+}
+
 function scoreInput(reading: Reading, kind: EquipmentKind): ScoreInput {
   const features: Record<string, number | null> = {};
   for (const name of kind.numericTelemetry) {
     const v = reading.values[name];
     features[name] = typeof v === 'number' ? v : null;
   }
-  const status = reading.values.status;
-  return { deviceId: reading.deviceId, modelId: kind.twinModelId, time: reading.time, status: typeof status === 'string' ? status : undefined, features };
+  return { deviceId: reading.deviceId, modelId: kind.twinModelId, time: reading.time, status: statusOf(reading), features };
 }
 
 function deadLetterOf(reading: Reading, reason: string, detail: string, now: number): DeadLetter {

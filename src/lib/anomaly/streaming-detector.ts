@@ -280,8 +280,8 @@ export function emptyDetectorState(): DetectorState {
 
 /**
  * A deep copy (the state is plain numbers in small objects). Written into `into` when that has the
- * same sensors and pairs, so the pipeline's per-batch copy to roll back to allocates nothing once a
- * device's sensors are known (a fresh copy was about 3.8 KB per device and batch).
+ * same sensors and pairs, so a checkpoint the pipeline keeps to roll back to (./detector-journal.ts)
+ * allocates nothing once a device's sensors are known (a fresh copy is about 3.8 KB).
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
