@@ -1,8 +1,12 @@
 /**
  * npm run bench:pipeline [-- --devices 1000 --rate 10 --seconds 60]
  * Pushes one generated stream through the telemetryIngest handler (in-memory far ends) and through
- * a one-patch-per-event baseline, in the same run, and prints throughput and twin patches.
+ * a one-patch-per-event baseline, in the same run, and prints throughput and twin patches: first
+ * cut into one batch a second of every device (the last line, comparable across versions), then
+ * as the Functions host cuts it (a batch at most host.json's maxEventBatchSize events of one of
+ * the deployment's partitions), which is what an instance meets in production.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import azureFunctions from '@azure/functions';
 
@@ -16,7 +20,7 @@ import type { StoreBatch, TelemetryStorePort } from '../src/lib/ports.ts';
 import { CapturedAlerts, defaultSettings } from '../test/support/pipeline-harness.ts';
 import { ARM, CONVEYOR, plantCatalog } from '../test/support/plant.ts';
 import { baselineBatch } from './baseline.ts';
-import { deviceId, generateStream } from './stream.ts';
+import { deviceId, generateStream, type StreamOptions } from './stream.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,7 +53,11 @@ const seconds = Number(args.seconds);
 
 const catalog = plantCatalog();
 const start = Date.now() - (seconds + 60) * 1000;
-const streamOptions = { devices, ratePerDevice: rate, seconds, batchSeconds: 1, episodeShare: 0.02 };
+const streamOptions: StreamOptions = { devices, ratePerDevice: rate, seconds, batchSeconds: 1, episodeShare: 0.02 };
+// infra/main.bicep's default partitionCount, and the batch size host.json gives the Event Hubs trigger
+// (host.json is beside bench/, whether this runs from bench/ or compiled into .bench-build/bench/).
+const hostJson = new URL('../host.json', import.meta.url.replace('/.bench-build/', '/'));
+const host = { partitions: 4, maxBatch: (JSON.parse(readFileSync(hostJson, 'utf8')) as { extensions: { eventHubs: { maxEventBatchSize: number } } }).extensions.eventHubs.maxEventBatchSize };
 const batches = Math.ceil(seconds);
 const events = devices * rate * batches;
 
@@ -66,7 +74,7 @@ function plant() {
 
 const quiet = () => {};
 
-async function runPipeline() {
+async function runPipeline(options: StreamOptions) {
   const { twins, store } = plant();
   const alerts = new CapturedAlerts();
   const pipeline = new TelemetryPipeline({
@@ -78,7 +86,7 @@ async function runPipeline() {
   let ms = 0;
   let i = 0;
   // Only the handler is timed: making each batch is the event source's work, not ours.
-  for (const b of generateStream(streamOptions, start)) {
+  for (const b of generateStream(options, start)) {
     const context = new InvocationContext({ invocationId: `b${i++}`, functionName: 'telemetryIngest', triggerMetadata: b.meta as Record<string, unknown>, logHandler: quiet });
     const began = performance.now();
     deadLettered += (await ingest(b.bodies, context)).deadLettered;
@@ -87,10 +95,10 @@ async function runPipeline() {
   return { ms, patches: twins.patchCount, rows: store.rows, alerts: alerts.sent.length, deadLettered, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20) };
 }
 
-async function runBaseline() {
+async function runBaseline(options: StreamOptions) {
   const { twins, store, models } = plant();
   let ms = 0;
-  for (const b of generateStream(streamOptions, start)) {
+  for (const b of generateStream(options, start)) {
     const began = performance.now();
     await baselineBatch(b, catalog, twins, store, models);
     ms += performance.now() - began;
@@ -100,8 +108,11 @@ async function runBaseline() {
 
 const idle = { ms: NaN, patches: 0, rows: 0, alerts: 0, deadLettered: 0, rssMb: 0 };
 // Each side runs twice and the second run counts, so the JIT has warmed up both alike.
-const pipeline = args.only === 'baseline' ? idle : (await runPipeline(), await runPipeline());
-const baseline = args.only === 'pipeline' ? idle : (await runBaseline(), await runBaseline());
+const pipeline = args.only === 'baseline' ? idle : (await runPipeline(streamOptions), await runPipeline(streamOptions));
+const baseline = args.only === 'pipeline' ? idle : (await runBaseline(streamOptions), await runBaseline(streamOptions));
+const hostOptions = { ...streamOptions, host };
+const hostPipeline = args.only === 'baseline' ? idle : (await runPipeline(hostOptions), await runPipeline(hostOptions));
+const hostBaseline = args.only === 'pipeline' ? idle : (await runBaseline(hostOptions), await runBaseline(hostOptions));
 
 const per1000 = (patches: number) => ((patches / events) * 1000).toFixed(2);
 const perSecond = (ms: number) => Math.round(events / (ms / 1000));
@@ -109,6 +120,9 @@ process.stdout.write(`node ${process.version} flags=${process.execArgv.filter((a
 process.stdout.write(`stream devices=${devices} rate=${rate}/s seconds=${seconds} batches=${batches} events=${events}\n`);
 process.stdout.write(`pipeline ms=${pipeline.ms.toFixed(0)} rows=${pipeline.rows} patches=${pipeline.patches} alerts=${pipeline.alerts} dead_lettered=${pipeline.deadLettered} rss_mb=${pipeline.rssMb}\n`);
 process.stdout.write(`baseline ms=${baseline.ms.toFixed(0)} rows=${baseline.rows} patches=${baseline.patches}\n`);
+process.stdout.write(
+  `host_batches partitions=${host.partitions} max_batch=${host.maxBatch} pipeline_events_per_s=${perSecond(hostPipeline.ms)} baseline_events_per_s=${perSecond(hostBaseline.ms)} throughput_ratio=${(hostBaseline.ms / hostPipeline.ms).toFixed(2)}x twin_patches_per_1000_events=${per1000(hostPipeline.patches)} rows=${hostPipeline.rows}\n`,
+);
 process.stdout.write(`patch_ratio=${(baseline.patches / Math.max(1, pipeline.patches)).toFixed(1)}x throughput_ratio=${(baseline.ms / pipeline.ms).toFixed(2)}x\n`);
 process.stdout.write(
   `pipeline events_per_s=${perSecond(pipeline.ms)} baseline_events_per_s=${perSecond(baseline.ms)} twin_patches_per_1000_events=${per1000(pipeline.patches)} baseline_twin_patches_per_1000_events=${per1000(baseline.patches)}\n`,

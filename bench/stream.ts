@@ -13,6 +13,12 @@ export interface StreamOptions {
   /** Share of devices that overheat for a few seconds somewhere in the run. */
   episodeShare: number;
   seed?: number;
+  /**
+   * Batches as the Functions host hands them over: each device's events in one of `partitions`
+   * (IoT Hub routes a device to one partition), a batch at most `maxBatch` events of one
+   * partition, partitions taking turns. Absent: one batch per `batchSeconds` of every device.
+   */
+  host?: { partitions: number; maxBatch: number };
 }
 
 export interface Batch {
@@ -47,6 +53,8 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
   const stepMs = 1000 / o.ratePerDevice;
   const perBatch = o.batchSeconds * o.ratePerDevice;
   let seq = 0;
+  // Each partition's next sequence number, when the host's batches are made (Event Hubs numbers a partition's events one by one).
+  const sequences: number[] = [];
   for (let b = 0; b * o.batchSeconds < o.seconds; b++) {
     const bodies: string[] = [];
     const sys: Record<string, unknown>[] = [];
@@ -68,6 +76,30 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
         seq++;
       }
     }
-    yield { bodies, meta: { partitionContext: { PartitionId: '0' }, systemPropertiesArray: sys, enqueuedTimeUtcArray: enq, sequenceNumberArray: bodies.map((_, i) => seq - bodies.length + i) } };
+    if (!o.host) {
+      yield { bodies, meta: { partitionContext: { PartitionId: '0' }, systemPropertiesArray: sys, enqueuedTimeUtcArray: enq, sequenceNumberArray: bodies.map((_, i) => seq - bodies.length + i) } };
+      continue;
+    }
+    yield* hostBatches(o.host, o.devices, bodies, sys, enq, sequences);
+  }
+}
+
+/** One window's events (device after device, tick after tick) cut as the Functions host cuts them. */
+function* hostBatches(host: { partitions: number; maxBatch: number }, devices: number, bodies: string[], sys: Record<string, unknown>[], enq: string[], next: number[]): Generator<Batch> {
+  const byPartition = Array.from({ length: host.partitions }, () => [] as number[]);
+  for (let i = 0; i < bodies.length; i++) byPartition[(i % devices) % host.partitions]!.push(i);
+  const queues = byPartition.map((events, p) => ({ p, events, at: 0 }));
+  while (queues.some((q) => q.at < q.events.length)) {
+    for (const q of queues) {
+      if (q.at >= q.events.length) continue;
+      const take = q.events.slice(q.at, q.at + host.maxBatch);
+      q.at += take.length;
+      const first = next[q.p] ?? 0;
+      next[q.p] = first + take.length;
+      yield {
+        bodies: take.map((i) => bodies[i]!),
+        meta: { partitionContext: { PartitionId: String(q.p) }, systemPropertiesArray: take.map((i) => sys[i]!), enqueuedTimeUtcArray: take.map((i) => enq[i]!), sequenceNumberArray: take.map((_, k) => first + k) },
+      };
+    }
   }
 }
