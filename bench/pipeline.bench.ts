@@ -29,6 +29,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     /** Run one side only (for profiling). */
     only: { type: 'string' },
+    /** Run one cut of the stream only, `second` or `host` (for profiling). */
+    shape: { type: 'string' },
   },
 });
 
@@ -108,11 +110,16 @@ async function runBaseline(options: StreamOptions) {
 
 const idle = { ms: NaN, patches: 0, rows: 0, alerts: 0, deadLettered: 0, rssMb: 0 };
 // Each side runs twice and the second run counts, so the JIT has warmed up both alike.
-const pipeline = args.only === 'baseline' ? idle : (await runPipeline(streamOptions), await runPipeline(streamOptions));
-const baseline = args.only === 'pipeline' ? idle : (await runBaseline(streamOptions), await runBaseline(streamOptions));
-const hostOptions = { ...streamOptions, host };
-const hostPipeline = args.only === 'baseline' ? idle : (await runPipeline(hostOptions), await runPipeline(hostOptions));
-const hostBaseline = args.only === 'pipeline' ? idle : (await runBaseline(hostOptions), await runBaseline(hostOptions));
+const runs = (options: StreamOptions, skip: boolean) => ({
+  pipeline: async () => (skip || args.only === 'baseline' ? idle : (await runPipeline(options), await runPipeline(options))),
+  baseline: async () => (skip || args.only === 'pipeline' ? idle : (await runBaseline(options), await runBaseline(options))),
+});
+const perSecondCut = runs(streamOptions, args.shape === 'host');
+const pipeline = await perSecondCut.pipeline();
+const baseline = await perSecondCut.baseline();
+const hostCut = runs({ ...streamOptions, host }, args.shape === 'second');
+const hostPipeline = await hostCut.pipeline();
+const hostBaseline = await hostCut.baseline();
 
 const per1000 = (patches: number) => ((patches / events) * 1000).toFixed(2);
 const perSecond = (ms: number) => Math.round(events / (ms / 1000));
