@@ -76,7 +76,7 @@ export interface BatchResult {
   stops: { executed: number; failed: number; dryRun: number; blocked: number };
   scoredBy: 'endpoint' | 'fallback' | 'none';
   /** Where the batch's time went (ms), for logs and benchmarks. */
-  timings?: { twinStatesMs: number; scoreMs: number; storeMs: number; stopsMs: number; alertsMs: number; twinPatchesMs: number };
+  timings?: { twinStatesMs: number; scoreMs: number; alarmsMs: number; storeMs: number; stopsMs: number; alertsMs: number; twinPatchesMs: number };
 }
 
 interface DetectorEntry {
@@ -342,7 +342,7 @@ export class TelemetryPipeline {
 
   private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string): Promise<BatchResult> {
     const { logger } = this.deps;
-    const timings = { twinStatesMs: 0, scoreMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
+    const timings = { twinStatesMs: 0, scoreMs: 0, alarmsMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
     const lap = (phase: keyof typeof timings) => {
       const t = performance.now();
@@ -467,9 +467,10 @@ export class TelemetryPipeline {
       if (decisions.length) cards.set(deviceId, decisions);
     }
 
+    lap('alarmsMs');
+
     // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
     const batch = this.storeBatch(byDevice, deadLetters);
-    mark = performance.now();
     const written = await this.deps.store.write(batch);
     lap('storeMs');
 
