@@ -22,7 +22,7 @@ import { conditionOf, eventDetail } from './alerts/conditions.ts';
 import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
-import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds } from './twins/twin-update.ts';
+import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
 import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface PipelineSettings {
@@ -752,43 +752,36 @@ export class TelemetryPipeline {
   private async updateTwins(byDevice: Map<string, DeviceWork>, cards: Map<string, CardDecision[]>, stops: Map<string, StopVerdict>, actions: Map<string, NonNullable<Alert['action']>>, detectorBefore: ReadonlyMap<string, DetectorBefore>, partition: string) {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
-    await forEachLimited([...byDevice.entries()], settings.twinPatchConcurrency, async ([deviceId, work]) => {
-      let state = work.state;
+    // Planned for every device here, synchronously; only the few with a patch due go on to the
+    // concurrent, asynchronous part (an async task per device cost ~5 µs a device and batch:
+    // most of a batch's cost when each device has one or two readings in it, as in the host's).
+    const due: { deviceId: string; work: DeviceWork; why: PatchCause; update: TwinUpdate }[] = [];
+    for (const [deviceId, work] of byDevice) {
       const sentCards = cards.get(deviceId);
-      const alertTime = sentCards?.[sentCards.length - 1]!.trigger.reading.time;
       const verdict = stops.get(deviceId);
-      const sent = verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined;
+      const why: PatchCause = {
+        alertTime: sentCards?.[sentCards.length - 1]!.trigger.reading.time,
+        sent: verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined,
+      };
+      outcome.stale += work.scored.length - work.fresh.length;
+      const update = this.planPatch(deviceId, work, work.state, work.fresh, why);
+      if (update) due.push({ deviceId, work, why, update });
+      else if (work.fresh.length) outcome.deferred++;
+    }
+    await forEachLimited(due, settings.twinPatchConcurrency, async ({ deviceId, work, why, update: planned }) => {
+      let state = work.state;
+      let update = planned;
       for (let attempt = 0; ; attempt++) {
-        const fresh = attempt === 0 ? work.fresh : freshReadings(state, work.scored);
-        // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
-        const alarmState = work.alarm?.state;
-        const health: HealthStatus = alarmState?.id && alarmState.p && alarmState.p !== 'low' ? alarmState.p : 'normal';
-        if (attempt === 0) outcome.stale += work.scored.length - fresh.length;
-        const detector = this.detectorStates.get(deviceId);
-        const update = planTwinUpdate(state, fresh, {
-          thresholds: settings.thresholds,
-          intervalMs: settings.twinPatchIntervalMs,
-          properties: this.propertiesOf(work.kind),
-          alertTime,
-          ...(sent ? { stop: sent } : {}),
-          // Serialised only when a patch goes out.
-          ...(detector ? { detectorState: () => this.storedDetectorState(deviceId, detector.state) } : {}),
-          ...(alarmState ? { alarmState: () => JSON.stringify(alarmState) } : {}),
-          health,
-        });
-        if (!update) {
-          if (fresh.length) outcome.deferred++;
-          return;
-        }
         if (update.omitted) this.tellOnce(deviceId, 'telemetry', 'telemetry left off the twin: a string over its 4 KB limit (the reading is stored)', { properties: update.omitted.join(', ') });
         try {
           const etag = await this.deps.twins.patch(deviceId, update.ops, state.etag);
           this.cache.remember({ ...update.next, etag });
           this.gaps.check(deviceId, partition);
           // The twin now holds this state: the next batch continues from the in-memory copy.
+          const detector = this.detectorStates.get(deviceId);
           if (detector) detector.stored = update.next.detectorState;
           const alarm = this.alarmStates.get(deviceId);
-          if (alarm && alarmState) alarm.stored = update.next.alarmState;
+          if (alarm && work.alarm?.state) alarm.stored = update.next.alarmState;
           outcome.patched++;
           return;
         } catch (error) {
@@ -799,6 +792,13 @@ export class TelemetryPipeline {
             state = reloaded;
             this.adoptTwinDetector(deviceId, reloaded, work, detectorBefore);
             this.adoptTwinAlarm(deviceId, reloaded, work);
+            const fresh = freshReadings(state, work.scored);
+            const again = this.planPatch(deviceId, work, state, fresh, why);
+            if (!again) {
+              if (fresh.length) outcome.deferred++;
+              return;
+            }
+            update = again;
             continue;
           }
           if (isAppError(error) && error.retryable) throw error;
@@ -811,6 +811,32 @@ export class TelemetryPipeline {
     });
     return outcome;
   }
+
+  /** The patch this batch owes the twin as it is in `state` (undefined: none due yet). */
+  private planPatch(deviceId: string, work: DeviceWork, state: TwinState, fresh: readonly ScoredReading[], why: PatchCause): TwinUpdate | undefined {
+    const { settings } = this.deps;
+    // Health is the open incident's priority: a lone outlier does not turn a healthy twin critical.
+    const alarmState = work.alarm?.state;
+    const health: HealthStatus = alarmState?.id && alarmState.p && alarmState.p !== 'low' ? alarmState.p : 'normal';
+    const detector = this.detectorStates.get(deviceId);
+    return planTwinUpdate(state, fresh, {
+      thresholds: settings.thresholds,
+      intervalMs: settings.twinPatchIntervalMs,
+      properties: this.propertiesOf(work.kind),
+      alertTime: why.alertTime,
+      ...(why.sent ? { stop: why.sent } : {}),
+      // Serialised only when a patch goes out.
+      ...(detector ? { detectorState: () => this.storedDetectorState(deviceId, detector.state) } : {}),
+      ...(alarmState ? { alarmState: () => JSON.stringify(alarmState) } : {}),
+      health,
+    });
+  }
+}
+
+/** What besides fresh readings makes a twin's patch due at once: a card sent, an emergencyStop executed. */
+interface PatchCause {
+  alertTime: number | undefined;
+  sent: { time: number; reason: string } | undefined;
 }
 
 /** The detector state a twin holds (a fresh one when it holds none or garbage). */
