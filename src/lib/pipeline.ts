@@ -753,8 +753,8 @@ export class TelemetryPipeline {
     const outcome = { patched: 0, deferred: 0, stale: 0, errors: 0 };
     const { settings, logger } = this.deps;
     // Planned for every device here, synchronously; only the few with a patch due go on to the
-    // concurrent, asynchronous part (an async task per device cost ~5 µs a device and batch:
-    // most of a batch's cost when each device has one or two readings in it, as in the host's).
+    // concurrent, asynchronous part (an async task cost ~5 µs a device and batch: most of a
+    // batch's cost when each device has one or two readings in it, as in the host's).
     const due: { deviceId: string; work: DeviceWork; why: PatchCause; update: TwinUpdate }[] = [];
     for (const [deviceId, work] of byDevice) {
       const sentCards = cards.get(deviceId);
