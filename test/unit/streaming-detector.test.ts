@@ -246,6 +246,36 @@ describe('the streaming detector', () => {
     // Neither before it nor once the sensor follows the load again (other flags are the rare novelty of noise).
     expect([...flagged(500, 2000), ...flagged(2400, 2700)].filter((x) => x.kind === 'pattern')).toEqual([]);
   });
+  it('flags a day on which the daily rise does not come as unusual for the hour of the day, and stays quiet on ordinary days', () => {
+    const n = noise(31);
+    const FIVE = 5 * MIN;
+    const perDay = 24 * 12;
+    // A line that warms by day (8:00 to 20:00 UTC) for two weeks; on day 10 it stays at its night level.
+    const temperature = (i: number, skip: boolean) => {
+      const hour = (i % perDay) / 12;
+      return 40 + (hour >= 8 && hour < 20 && !skip ? 15 : 0) + n(1);
+    };
+    const scores = run(14 * perDay, (i) => ({ temperature: temperature(i, Math.floor(i / perDay) === 10) }), emptyDetectorState(), 0, FIVE);
+    const day = (d: number) => scores.slice(d * perDay, (d + 1) * perDay);
+    const flagged = day(10).filter((d) => d.anomalyScore >= 0.5);
+    expect(flagged.length).toBeGreaterThan(0);
+    expect(flagged[0]!.kind).toBe('daily');
+    expect(flagged[0]!.contributions).toHaveProperty('temperature');
+    // Ordinary days, once the profile knows them: a handful of flags at most.
+    for (const d of [4, 5, 6, 7, 8, 9, 12, 13]) expect(day(d).filter((x) => x.anomalyScore >= 0.5).length).toBeLessThanOrEqual(2);
+    // The same day without the missing rise: nothing of the kind.
+    const ordinary = run(14 * perDay, (i) => ({ temperature: temperature(i, false) }), emptyDetectorState(), 0, FIVE);
+    expect(ordinary.some((d) => d.kind === 'daily')).toBe(false);
+  });
+
+  it('has no daily profile to judge by at one reading a second over twenty minutes', () => {
+    const n = noise(32);
+    // A level that steps up and back down: the other parts see it; the hour of the day says nothing yet.
+    const scores = run(1200, (i) => ({ temperature: 65 + n(1) + (i >= 600 && i < 900 ? 6 : 0) }), emptyDetectorState(), 0, 1000);
+    expect(scores.some((d) => d.anomalyScore >= 0.5)).toBe(true);
+    expect(scores.some((d) => d.kind === 'daily')).toBe(false);
+  });
+
   it('notices a stuck analog sensor, but not a count that repeats by nature', () => {
     const n = noise(6);
     const scores = run(400, (i) => ({ pressure: i >= 300 ? 6.02 : 6 + n(0.25) }));
@@ -264,7 +294,7 @@ describe('the streaming detector', () => {
     expect(prefix.map((d) => d.anomalyScore)).toEqual(full.slice(0, 700).map((d) => d.anomalyScore));
   });
 
-  it('resumes from its stored state exactly as if it had never stopped, and six sensors fit the twin whole after weeks', () => {
+  it('resumes from its stored state exactly as if it had never stopped, and six sensors fit the twin after weeks, all but their daily profiles', () => {
     const n = noise(8);
     const six = (i: number) => ({ temperature: 65 + n(2.5), vibration: 0.5 + n(0.08) + (i > 800 ? (i - 800) * 0.002 : 0), pressure: 6 + n(0.25), speed: 1.5 + n(0.1), load: 250 + n(30), motorTemperature: 60 + n(4) });
     const values = Array.from({ length: 1200 }, (_, i) => six(i));
@@ -275,12 +305,38 @@ describe('the streaming detector', () => {
     const moved = reviveDetectorState(JSON.parse(storeDetectorState(state)!.json));
     const resumed = run(500, (i) => values[i]!, moved, 700);
     expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(700).map((d) => d.anomalyScore));
-    // Three weeks at one a minute: every count and memory grown, still whole and within ADT's 4 KB string limit.
+    // Three weeks at one a minute: every count and memory grown; within ADT's 4 KB string limit
+    // once the daily profiles (about 375 characters a sensor) and the pairs that do not move together are left out.
     run(30_000, () => six(0), state, 1200);
+    const stored = storeDetectorState(state)!;
+    expect(stored.shed).toBe('uncorrelated pairs and daily profiles');
+    expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
+    const revived = reviveDetectorState(JSON.parse(stored.json));
+    for (const name of Object.keys(state.s)) {
+      expect(revived.s[name]!.m).toBe(state.s[name]!.m);
+      expect(revived.s[name]!.q.j).toBe(state.s[name]!.q.j);
+      expect(revived.s[name]!.y.n.every((n) => n === 0)).toBe(true);
+    }
+  });
+
+  it('keeps three sensors whole on the twin after weeks, daily profiles included, and resumes from them exactly', () => {
+    const n = noise(28);
+    // Day and night: a machine that runs warmer by day.
+    const three = (i: number) => {
+      const day = Math.sin((2 * Math.PI * i) / (24 * 60));
+      return { temperature: 65 + 5 * day + n(1), vibration: 0.5 + 0.1 * day + n(0.03), pressure: 6 + n(0.25) };
+    };
+    const values = Array.from({ length: 24 * 60 * 21 }, (_, i) => three(i));
+    const straight = run(values.length, (i) => values[i]!);
+    const state = emptyDetectorState();
+    run(24 * 60 * 20, (i) => values[i]!, state);
     const stored = storeDetectorState(state)!;
     expect(stored.shed).toBe('nothing');
     expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
-    expect(JSON.stringify(reviveDetectorState(JSON.parse(stored.json)))).toBe(JSON.stringify(state));
+    const moved = reviveDetectorState(JSON.parse(stored.json));
+    expect(JSON.stringify(moved)).toBe(JSON.stringify(state));
+    const resumed = run(24 * 60, (i) => values[i]!, moved, 24 * 60 * 20);
+    expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(24 * 60 * 20).map((d) => d.anomalyScore));
   });
 
   it('stores equipment with many sensors within 4 KB by leaving out what is relearnt soonest, and still carries its baselines', () => {
@@ -311,7 +367,7 @@ describe('the streaming detector', () => {
     expect(storeDetectorState(crowd)).toBeUndefined();
   });
 
-  it('leaves parts out in order, each only when what it keeps would not fit: uncorrelated pairs, then every pair, then the pattern memories', () => {
+  it('leaves parts out in order, each only when what it keeps would not fit: uncorrelated pairs, then the daily profiles, then every pair, then the pattern memories', () => {
     const n = noise(19);
     let load = 0;
     // a and b follow one load (a pair that moves together); c is noise alone (two pairs that do not).
@@ -331,12 +387,17 @@ describe('the streaming detector', () => {
     expect(lean.shed).toBe('uncorrelated pairs');
     expect(Object.keys(revive(lean.json).p)).toEqual(['a|b']);
     expect(revive(lean.json).p['a|b']).toEqual(state.p['a|b']);
-    const noPairs = storeDetectorState(state, 0.6, Buffer.byteLength(lean.json) - 1)!;
-    expect(noPairs.shed).toBe('pairs');
+    expect(revive(lean.json).s.a!.y.n).toEqual(state.s.a!.y.n);
+    const noDaily = storeDetectorState(state, 0.6, Buffer.byteLength(lean.json) - 1)!;
+    expect(noDaily.shed).toBe('uncorrelated pairs and daily profiles');
+    expect(Object.keys(revive(noDaily.json).p)).toEqual(['a|b']);
+    expect(revive(noDaily.json).s.a!.y.n.every((k) => k === 0)).toBe(true);
+    const noPairs = storeDetectorState(state, 0.6, Buffer.byteLength(noDaily.json) - 1)!;
+    expect(noPairs.shed).toBe('pairs and daily profiles');
     expect(Object.keys(revive(noPairs.json).p)).toEqual([]);
     expect(revive(noPairs.json).s.a!.q.j).toBe(state.s.a!.q.j);
     const bare = storeDetectorState(state, 0.6, Buffer.byteLength(noPairs.json) - 1)!;
-    expect(bare.shed).toBe('pairs and pattern memories');
+    expect(bare.shed).toBe('pairs, daily profiles and pattern memories');
     expect(revive(bare.json).s.a!.q.j).toBe(0);
     expect(revive(bare.json).s.a!.m).toBe(state.s.a!.m);
     expect(storeDetectorState(state, 0.6, Buffer.byteLength(bare.json) - 1)).toBeUndefined();
@@ -352,7 +413,7 @@ describe('the streaming detector', () => {
     const old = reviveDetectorState(plain);
     expect([old.s.temperature!.o, old.s.vibration!.o, old.s.pressure!.o]).toEqual([0, 0, state.s.pressure!.o]);
     expect(run(50, normalArm(noise(21)), old, 300).every((d) => Number.isFinite(d.anomalyScore))).toBe(true);
-    // The packed form: a negative deviation is none; an entry without numbers, or with more than numbers and a memory, starts afresh.
+    // The packed form: a negative deviation is none; an entry without numbers starts afresh.
     const pack = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64url');
     const stored = JSON.parse(storeDetectorState(state)!.json);
     stored.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, -2]);
@@ -366,6 +427,11 @@ describe('the streaming detector', () => {
     for (const [w, read] of [[1e12, 1_000], [-5, 0], [2.7, 2]]) {
       stored.z = pack([...Array.from({ length: 10 }, (_, i) => top.readDoubleLE(i * 8)), w!]);
       expect(reviveDetectorState(stored).w).toBe(read);
+    }
+    // Twelve: the daily distance's refractory level, capped like a deviation.
+    for (const [y, read] of [[1e12, 100], [-1, 0], [0.7, 0.7]]) {
+      stored.z = pack([...Array.from({ length: 11 }, (_, i) => top.readDoubleLE(i * 8)), y!]);
+      expect(reviveDetectorState(stored).y).toBe(read);
     }
     // Pairs: five numbers now; three as streaming-6 stored them, learnt alongside their sensors (so
     // judged at once), none of them apart yet. Four, or a residual beyond the clip, are not what was stored.
@@ -381,7 +447,8 @@ describe('the streaming detector', () => {
     expect(reviveDetectorState(patchedPair).p[pairKey]).toMatchObject({ r: 100, n: 0 });
     patchedPair.p[pairKey] = pack([ab!, aa!, bb!, 1]);
     expect(Object.keys(reviveDetectorState(patchedPair).s)).toHaveLength(0);
-    for (const entry of [[], [stored.s.pressure[0], stored.s.pressure[1], 'more'], stored.s.pressure[0] + 'AAA', 'not an array']) {
+    // Nor does one whose daily profile is not one, or with more than numbers, a memory and a daily profile.
+    for (const entry of [[], [stored.s.pressure[0], stored.s.pressure[1], 'more'], [...stored.s.pressure, 'more'], stored.s.pressure[0] + 'AAA', 'not an array']) {
       const bad = JSON.parse(storeDetectorState(state)!.json);
       bad.s.pressure = entry;
       expect(Object.keys(reviveDetectorState(bad).s)).toHaveLength(0);

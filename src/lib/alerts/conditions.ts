@@ -12,6 +12,7 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   spike: 'readings far from normal',
   shift: 'several sensors off their normal level together',
   novel: 'a pattern or value not seen before',
+  daily: 'unusual for the hour of the day',
   pattern: 'sensors that move together have come apart',
   drift: 'drifting toward its failure limit',
   stuck: 'a sensor stuck on one value',

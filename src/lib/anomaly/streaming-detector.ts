@@ -24,9 +24,11 @@
  *   second-largest of those: two or more sensors off together, for as long as they stay off;
  * - apart: each correlated pair's residual averaged over `levelReadings`, and the largest: sensors
  *   that usually move together staying apart, for as long as they do (one sensor no longer following
- *   its partner, the other looking normal).
- * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, deviation, apart,
- * drift, stuck and envelope. Novelty is reported once per episode (only what exceeds a refractory level,
+ *   its partner, the other looking normal);
+ * - daily: each sensor's distance from what it usually reads at this hour of the day
+ *   (./daily-profile.ts), once that hour has been seen on a few days, averaged over `dailyReadings`.
+ * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, daily, deviation,
+ * apart, drift, stuck and envelope; daily is reported once per episode, as novelty is. Novelty is reported once per episode (only what exceeds a refractory level,
  * the largest recent novelty decaying over `refractoryReadings`, and for `holdOffReadings` after a
  * flag only what goes several times beyond it), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
@@ -42,9 +44,10 @@
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
 import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
+import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-7';
+export const STREAMING_MODEL_VERSION = 'streaming-8';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -106,6 +109,16 @@ export interface DetectorSettings {
   patternWarmup: number;
   /** Remembered patterns per equipment, shared among its sensors (at least 4 each): the state stays under 4 KB. */
   patternCapacity: number;
+  /** Days an hour of the day must have been seen on before the daily profile judges it. */
+  dailyDays: number;
+  /** Days of an hour's readings its daily level and spread average over (at least `dailyMinReadings` readings). */
+  dailyLearningDays: number;
+  dailyMinReadings: number;
+  /** Readings the distance from the daily profile (spreads) is averaged over. */
+  dailyReadings: number;
+  /** Averaged daily distance (spreads) from which it scores, and how much further it scores 0.5. */
+  dailyFloor: number;
+  dailyCalibration: number;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
@@ -134,6 +147,12 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   patternLearning: 0.01,
   patternWarmup: 50,
   patternCapacity: 32,
+  dailyDays: 2,
+  dailyLearningDays: 1,
+  dailyMinReadings: 10,
+  dailyReadings: 16,
+  dailyFloor: 1.5,
+  dailyCalibration: 0.5,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
@@ -157,6 +176,8 @@ export interface SensorState {
   o: number;
   /** pattern memory (written to JSON as PatternJson) */
   q: PatternMemory;
+  /** daily profile (written to JSON packed) */
+  y: DailyProfile;
 }
 
 /** Co-movement of two sensors' standardised residuals: E[ab], E[aa], E[bb]; and how far apart they have been lately. */
@@ -181,6 +202,8 @@ export interface DetectorState {
   h: { e: number; m: number; v: number; n: number };
   /** Refractory level of the reported pattern novelty. */
   u: number;
+  /** Refractory level of the reported daily distance. */
+  y: number;
   /** The usual pattern novelty (mean over `an` completed blocks, at most `historyReadings`). */
   a: number;
   an: number;
@@ -192,8 +215,8 @@ export interface DetectorState {
   d: number;
 }
 
-/** `novel`: a shape or a value the stream has not shown before; `pattern`: sensors that move together came apart. */
-export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
+/** `novel`: a shape or a value the stream has not shown before; `daily`: unusual for the hour of the day; `pattern`: sensors that move together came apart. */
+export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'daily' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
 
 export interface Detection {
   /** The reading's time; what the alarm lifecycle reads is on the detection itself (AlarmEvidence). */
@@ -275,7 +298,7 @@ class DetectionOf implements Detection {
 const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, a: 0, an: 0, w: 0, k: 0, d: 0 };
+  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0 };
 }
 
 /**
@@ -285,10 +308,10 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d };
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d };
   for (const name in state.s) {
     const s = state.s[name]!;
-    out.s[name] = { ...s, q: s.q.clone() };
+    out.s[name] = { ...s, q: s.q.clone(), y: s.y.clone() };
   }
   for (const key in state.p) out.p[key] = { ...state.p[key]! };
   return out;
@@ -313,6 +336,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
     to.x = from.x;
     to.o = from.o;
     from.q.clone(to.q);
+    from.y.clone(to.y);
     sensors++;
   }
   let pairs = 0;
@@ -335,6 +359,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.h.v = state.h.v;
   into.h.n = state.h.n;
   into.u = state.u;
+  into.y = state.y;
   into.a = state.a;
   into.an = state.an;
   into.w = state.w;
@@ -392,18 +417,23 @@ function unpackNumbers(text: unknown, count: number): number[] | undefined {
 
 const sensorNumbers = (s: SensorState) => [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o];
 
-/** Parts a stored state may leave out to fit, least missed first; each is relearnt by whoever revives it. */
-type Shed = 'nothing' | 'uncorrelated pairs' | 'pairs' | 'pairs and pattern memories';
-const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'pairs', 'pairs and pattern memories'];
+/**
+ * Parts a stored state may leave out to fit, least missed first; each is relearnt by whoever revives
+ * it (a daily profile over days, so it goes after the pairs that hold no evidence).
+ */
+type Shed = 'nothing' | 'uncorrelated pairs' | 'uncorrelated pairs and daily profiles' | 'pairs and daily profiles' | 'pairs, daily profiles and pattern memories';
+const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'uncorrelated pairs and daily profiles', 'pairs and daily profiles', 'pairs, daily profiles and pattern memories'];
 
 function storedJson(state: DetectorState, shed: number, minCorrelation: number): string {
   const s: Record<string, unknown> = {};
   for (const name in state.s) {
     const sensor = state.s[name]!;
-    defineOwn(s, name, shed >= 3 ? [packNumbers(sensorNumbers(sensor))] : [packNumbers(sensorNumbers(sensor)), sensor.q]);
+    const numbers = packNumbers(sensorNumbers(sensor));
+    // [numbers, pattern memory, daily profile], the later parts left out as the state sheds them.
+    defineOwn(s, name, shed >= 4 ? [numbers] : shed >= 2 ? [numbers, sensor.q] : [numbers, sensor.q, sensor.y.pack()]);
   }
   const p: Record<string, unknown> = {};
-  if (shed < 2) {
+  if (shed < 3) {
     for (const key in state.p) {
       const pair = state.p[key]!;
       // A pair not (yet) moving together holds no evidence: left out, it is learnt again from zero.
@@ -412,13 +442,13 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
     }
   }
   const h = state.h;
-  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w]), s, p });
+  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w, state.y]), s, p });
 }
 
 /**
  * The state as a twin stores it (JSON, read back by reviveDetectorState), within ADT's 4 KB: the
- * whole state when it fits (up to seven sensors), else without the pairs that do not move
- * together, then without any pair, then without the pattern memories too; undefined when even the
+ * whole state when it fits, else without the pairs that do not move together, then without the
+ * daily profiles, then without any pair, then without the pattern memories too; undefined when even the
  * sensors' baselines do not fit (the twin then keeps its older state, and this instance its own).
  */
 export function storeDetectorState(state: DetectorState, minCorrelation = DEFAULT_DETECTOR_SETTINGS.minCorrelation, maxBytes = MAX_STORED_STATE_BYTES): { json: string; shed: Shed } | undefined {
@@ -430,21 +460,22 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
   return undefined;
 }
 
-/** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?]. */
+/** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?, daily profile?]. */
 function revivePacked(value: Record<string, unknown>, fresh: DetectorState): DetectorState {
-  // Eleven numbers; ten before the hold-off was kept (none then).
-  const top = unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
+  // Twelve numbers; eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
+  const top = unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
-  const [t, e, m, v, n, u, a, an, k, d, w = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, a, an, w: storedHoldOff(w), k, d: storedDeviation(d) };
+  const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?];
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedHoldOff(w), k, d: storedDeviation(d) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
-    // [numbers] or [numbers, pattern memory]: an entry without numbers fails to unpack below.
-    if (!Array.isArray(entry) || entry.length > 2) return fresh;
+    // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
+    if (!Array.isArray(entry) || entry.length > 3) return fresh;
     const x = unpackNumbers(entry[0], 11);
-    const q = entry.length === 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
-    if (!x || !q) return fresh;
-    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), q };
+    const q = entry.length >= 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
+    const dy = entry.length === 3 ? DailyProfile.unpack(entry[2]) : new DailyProfile();
+    if (!x || !q || !dy) return fresh;
+    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), q, y: dy };
   }
   for (const key of Object.keys(value.p)) {
     // Five numbers; three before the pair's residual and count were kept (then learnt with its sensors, so taken as learnt).
@@ -473,13 +504,13 @@ export function reviveDetectorState(value: unknown): DetectorState {
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
   const d = v3 ? storedDeviation(value.d) : 0;
-  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d };
+  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), q } as SensorState;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), q, y: new DailyProfile() } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
@@ -538,10 +569,12 @@ export class StreamingDetector {
   /** Envelopes by sensor name: a Map, so no name finds an inherited property. */
   private readonly envelopeOf: ReadonlyMap<string, Envelope>;
   private readonly pattern: PatternSettings;
+  private readonly daily: DailySettings;
   constructor(settings: Partial<DetectorSettings> = {}, envelopes: Readonly<Record<string, Envelope>> = OPERATING_ENVELOPES) {
     this.settings = { ...DEFAULT_DETECTOR_SETTINGS, ...settings };
     const cfg = this.settings;
     this.pattern = { block: cfg.patternBlock, length: cfg.patternLength, vigilance: cfg.vigilance, learning: cfg.patternLearning };
+    this.daily = { days: cfg.dailyDays, learningDays: cfg.dailyLearningDays, minReadings: cfg.dailyMinReadings, readings: cfg.dailyReadings, clip: cfg.clip };
     this.envelopeOf = new Map(Object.entries(envelopes));
   }
 
@@ -594,6 +627,9 @@ export class StreamingDetector {
     // Pattern novelty of the blocks this reading completed (-1: none completed).
     let novel = -1;
     let novelSensor: string | undefined;
+    // The largest distance from a daily profile (averaged), and its sensor.
+    let daily = 0;
+    let dailySensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
     const offTogether = state.d >= cfg.deviationSigma;
     for (let at = 0; at < names.length; at++) {
@@ -613,11 +649,16 @@ export class StreamingDetector {
       let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
-        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, o: 0, q: new PatternMemory() };
+        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, o: 0, q: new PatternMemory(), y: new DailyProfile() };
         state.s[name] = s;
       }
       layout.sensors[at] = s;
       if (learn && running) {
+        const dy = s.y.observe(time, x, true, this.daily);
+        if (dy > daily) {
+          daily = dy;
+          dailySensor = name;
+        }
         const nv = s.q.observe(x, capacity, this.pattern);
         if (nv >= 0) {
           const counted = s.q.j > cfg.patternWarmup ? nv : 0;
@@ -811,9 +852,15 @@ export class StreamingDetector {
       state.an++;
       state.a += (novel - state.a) / Math.min(state.an, cfg.historyReadings);
     }
+    // Daily distance, reported once per episode as novelty is: beyond its floor and its own refractory
+    // level (raised only by what it reports, so a stretch that slowly grows odder still scores).
+    let dailyScore = 0;
     if (learn) {
+      const above = Math.max(0, daily - Math.max((state.w > 0 ? cfg.holdOffBar : 1) * state.y, cfg.dailyFloor));
+      dailyScore = above / (above + cfg.dailyCalibration);
+      state.y = Math.max(state.y * (1 - 1 / cfg.refractoryReadings), dailyScore >= WARNING ? daily : 0);
       if (state.w > 0) state.w--;
-      else if (noveltyScore >= WARNING) state.w = cfg.holdOffReadings;
+      else if (noveltyScore >= WARNING || dailyScore >= WARNING) state.w = cfg.holdOffReadings;
     }
 
     const driftRss = Math.sqrt(driftSq);
@@ -829,7 +876,7 @@ export class StreamingDetector {
     if (learn) state.d = deviation;
     const deviationScore = halfAt(deviation, cfg.deviationSigma);
     const apartScore = halfAt(apart, cfg.apartSigma);
-    const anomalyScore = Math.max(noveltyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
+    const anomalyScore = Math.max(noveltyScore, dailyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
     // short-term mean does not count), while the evidence stands at the warning level.
@@ -855,6 +902,9 @@ export class StreamingDetector {
       } else if (top === noveltyScore) {
         kind = 'novel';
         lead = novelSensor;
+      } else if (top === dailyScore) {
+        kind = 'daily';
+        lead = dailySensor;
       } else if (top === deviationScore) {
         kind = 'shift';
         lead = farthestSensor;
