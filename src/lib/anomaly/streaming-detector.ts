@@ -28,9 +28,9 @@
  * - daily: each sensor's distance from what it usually reads at this hour of the day
  *   (./daily-profile.ts), once that hour has been seen on a few days, averaged over `dailyReadings`.
  * `anomalyScore` (what is stored, ranked and shown) is the strongest of novelty, daily, deviation,
- * apart, drift, stuck and envelope; daily is reported once per episode, as novelty is. Novelty is reported once per episode (only what exceeds a refractory level,
- * the largest recent novelty decaying over `refractoryReadings`, and for `holdOffReadings` after a
- * flag only what goes several times beyond it), so the score ranks the onset of
+ * apart, drift, stuck and envelope. Novelty and daily are reported once per episode (only what
+ * exceeds a refractory level, the largest recent one decaying over `refractoryReadings`, and for
+ * `holdOffReadings` after a flag only what goes several times beyond it), so the score ranks the onset of
  * something new rather than saturating while it lasts, and against the stream's usual novelty,
  * so noise must go further to score; deviation keeps an anomaly of several sensors flagged while
  * it lasts (the baselines learn at half rate meanwhile), and a single series never has it.
@@ -418,8 +418,9 @@ function unpackNumbers(text: unknown, count: number): number[] | undefined {
 const sensorNumbers = (s: SensorState) => [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o];
 
 /**
- * Parts a stored state may leave out to fit, least missed first; each is relearnt by whoever revives
- * it (a daily profile over days, so it goes after the pairs that hold no evidence).
+ * Parts a stored state may leave out to fit, in order; each is relearnt by whoever revives it. The
+ * pairs that hold no evidence go first, then the daily profiles (the largest part: about 375
+ * characters a sensor), then every pair, then the pattern memories.
  */
 type Shed = 'nothing' | 'uncorrelated pairs' | 'uncorrelated pairs and daily profiles' | 'pairs and daily profiles' | 'pairs, daily profiles and pattern memories';
 const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'uncorrelated pairs and daily profiles', 'pairs and daily profiles', 'pairs, daily profiles and pattern memories'];
