@@ -4,7 +4,8 @@
  * a small JSON value, so it can live on the twin and move with a partition to another instance.
  *
  * Every time scale is counted in readings, not hours, so the same code holds at one reading a
- * second over twenty minutes and at one reading every five minutes over weeks.
+ * second over twenty minutes and at one reading every five minutes over weeks. The daily profile
+ * alone reads the clock (the hour of the day), and judges only once it has seen an hour on two days.
  *
  * Per sensor it keeps a robust baseline (a Huber-clipped exponentially weighted mean and mean
  * absolute deviation over about `baselineReadings`) of the value and of its step-to-step change.
