@@ -80,4 +80,12 @@ describe('a daily profile', () => {
     expect(patched((b) => b.writeDoubleLE(1e12, 273))!.a).toBe(100);
     expect(patched(() => {})).toBeDefined();
   });
+
+  it('judges nothing and learns nothing at a time no clock shows, and still packs', () => {
+    const profile = new DailyProfile();
+    feed(profile, 3 * 24 * 12, 5 * 60_000, () => 3);
+    const before = profile.pack();
+    for (const t of [NaN, Infinity, -Infinity]) expect(profile.observe(t, 1e6, true, cfg)).toBe(profile.a);
+    expect(profile.pack()).toBe(before);
+  });
 });

@@ -54,6 +54,8 @@ export class DailyProfile {
 
   /** Scores `x` at `time` against the profile, then learns it (`learn` false: scored only). Returns the averaged distance. */
   observe(time: number, x: number, learn: boolean, cfg: DailySettings): number {
+    // A time no clock shows has no hour: nothing to judge by, nothing learnt.
+    if (!Number.isFinite(time)) return this.a;
     const hour = Math.floor((time - Math.floor(time / DAY_MS) * DAY_MS) / HOUR_MS);
     const m = this.m[hour]!;
     const spread = Math.max(this.s[hour]!, 1e-9 + 1e-3 * Math.abs(m));
