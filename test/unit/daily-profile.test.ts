@@ -9,6 +9,7 @@ import { DailyProfile, type DailySettings } from '../../src/lib/anomaly/daily-pr
 const cfg: DailySettings = { days: 2, learningDays: 1, minReadings: 10, readings: 16, clip: 5 };
 const T0 = Date.UTC(2026, 10, 1);
 const HOUR = 3_600_000;
+const hours = (f: (hour: number) => number) => Array.from({ length: 24 }, (_, h) => f(h));
 
 /** Feeds `count` readings `periodMs` apart from `from`; returns the averaged distance after each. */
 function feed(profile: DailyProfile, count: number, periodMs: number, value: (t: number) => number, from = T0): number[] {
@@ -21,15 +22,15 @@ describe('a daily profile', () => {
   it('counts the days it has seen each hour on, at one reading every five minutes and at one a second', () => {
     const slow = new DailyProfile();
     feed(slow, 3 * 24 * 12, 5 * 60_000, () => 1);
-    expect([...slow.k]).toEqual(new Array(24).fill(3));
-    expect([...slow.n]).toEqual(new Array(24).fill(36));
+    expect(hours((h) => slow.days(h))).toEqual(new Array(24).fill(3));
+    expect(hours((h) => slow.readings(h))).toEqual(new Array(24).fill(36));
     // Twenty days at one a second: the counts halve together at their cap, so each hour still reads about 3,600 readings a day.
     const fast = new DailyProfile();
     feed(fast, 20 * 24 * 3600, 1000, () => 1);
     for (let h = 0; h < 24; h++) {
-      expect(fast.k[h]).toBeGreaterThanOrEqual(cfg.days);
-      expect(fast.n[h]! / fast.k[h]!).toBeGreaterThan(3000);
-      expect(fast.n[h]! / fast.k[h]!).toBeLessThan(4000);
+      expect(fast.days(h)).toBeGreaterThanOrEqual(cfg.days);
+      expect(fast.readings(h) / fast.days(h)).toBeGreaterThan(3000);
+      expect(fast.readings(h) / fast.days(h)).toBeLessThan(4000);
     }
   });
 

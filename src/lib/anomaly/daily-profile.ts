@@ -38,60 +38,110 @@ const MAX_DAYS = 0xff;
 /** Packed: level and spread (f32 each), readings (u16) and days (u8) per hour; then the last hour (u8), its time and the averaged distance (f64 each). */
 const PACKED_BYTES = HOURS * 11 + 1 + 16;
 
+/** Four doubles per hour, all 0; started with a fraction so the array holds unboxed doubles from the first. */
+function newHours(): number[] {
+  const h = new Array<number>(HOURS * 4).fill(0.5);
+  return h.fill(0);
+}
+
 export class DailyProfile {
-  // One buffer for the four arrays: a profile per sensor of every device is held in memory.
-  private readonly buffer = new ArrayBuffer(HOURS * 11);
-  private readonly bytes = new Uint8Array(this.buffer);
-  m = new Float32Array(this.buffer, 0, HOURS);
-  s = new Float32Array(this.buffer, HOURS * 4, HOURS);
-  n = new Uint16Array(this.buffer, HOURS * 8, HOURS);
-  k = new Uint8Array(this.buffer, HOURS * 10, HOURS);
+  /**
+   * Per hour, four numbers (level, spread, readings, days), except the hour held in `v`. Made when
+   * the hour first changes: at one reading a second a sensor needs it once an hour.
+   */
+  private h: number[] | undefined;
+  /** The hour held in `v` (-1: none). */
+  private cur = -1;
+  /**
+   * The held hour's level, spread, readings and days, then `t` and `a`, in one small typed array:
+   * a reading touches this and nothing else until the hour changes. Step on a thousand devices of
+   * four sensors costs less so than with four typed arrays over one buffer, read at the hour's slot
+   * every time (CPU per reading, alternating runs: median 2.9 against 4.0 µs; 1.7 without a daily
+   * profile at all: each reading's first touch of a profile misses the cache).
+   * Level and spread are rounded to single precision, as they are packed.
+   */
+  private readonly v = new Float64Array(6);
   /** Hour of the newest reading learnt (255: none) and its time: an hour entered anew is another day of it. */
   last = 255;
-  t = 0;
+  /** Time of the newest reading learnt. */
+  get t(): number {
+    return this.v[4]!;
+  }
   /** Distance from the profile (spreads, clipped) averaged over `readings`. */
-  a = 0;
+  get a(): number {
+    return this.v[5]!;
+  }
+
+  /** Days on which `hour` (0-23) has been seen, and readings learnt at it. */
+  days(hour: number): number {
+    return hour === this.cur ? this.v[3]! : (this.h?.[hour * 4 + 3] ?? 0);
+  }
+  readings(hour: number): number {
+    return hour === this.cur ? this.v[2]! : (this.h?.[hour * 4 + 2] ?? 0);
+  }
 
   /** Scores `x` at `time` against the profile, then learns it (`learn` false: scored only). Returns the averaged distance. */
   observe(time: number, x: number, learn: boolean, cfg: DailySettings): number {
+    const v = this.v;
     // A time no clock shows has no hour: nothing to judge by, nothing learnt.
-    if (!Number.isFinite(time)) return this.a;
+    if (!Number.isFinite(time)) return v[5]!;
     const hour = Math.floor((time - Math.floor(time / DAY_MS) * DAY_MS) / HOUR_MS);
-    const m = this.m[hour]!;
-    const spread = Math.max(this.s[hour]!, 1e-9 + 1e-3 * Math.abs(m));
-    const z = this.k[hour]! >= cfg.days ? Math.min(cfg.clip, Math.abs(x - m) / spread) : 0;
-    const a = this.a + (z - this.a) / cfg.readings;
+    if (hour !== this.cur) this.hold(hour);
+    const m = v[0]!;
+    const spread = Math.max(v[1]!, 1e-9 + 1e-3 * Math.abs(m));
+    let k = v[3]!;
+    const z = k >= cfg.days ? Math.min(cfg.clip, Math.abs(x - m) / spread) : 0;
+    const a = v[5]! + (z - v[5]!) / cfg.readings;
     if (!learn) return a;
-    this.a = a;
-    if (hour !== this.last || time - this.t >= HOUR_MS) this.k[hour] = Math.min(MAX_DAYS, this.k[hour]! + 1);
+    v[5] = a;
+    if (hour !== this.last || time - v[4]! >= HOUR_MS) k = Math.min(MAX_DAYS, k + 1);
     this.last = hour;
-    this.t = time;
-    let n = this.n[hour]! + 1;
+    v[4] = time;
+    let n = v[2]! + 1;
     if (n > MAX_READINGS) {
       n = Math.ceil(n / 2);
-      this.k[hour] = Math.max(1, Math.ceil(this.k[hour]! / 2));
+      k = Math.max(1, Math.ceil(k / 2));
     }
-    this.n[hour] = n;
+    v[2] = n;
+    v[3] = k;
     if (n === 1) {
-      this.m[hour] = x;
+      v[0] = Math.fround(x);
       return a;
     }
     // About a day of this hour's readings, and never fewer than minReadings.
-    const rate = 1 / Math.min(n, Math.max(cfg.minReadings, (cfg.learningDays * n) / this.k[hour]!));
+    const rate = 1 / Math.min(n, Math.max(cfg.minReadings, (cfg.learningDays * n) / k));
     const clipped = Math.max(-cfg.clip, Math.min(cfg.clip, (x - m) / spread));
-    this.m[hour] = m + rate * clipped * spread;
+    const level = Math.fround(m + rate * clipped * spread);
+    v[0] = level;
     // The spread is not clipped: an hour whose readings really changed widens quickly, so one odd
     // day is evidence and a new habit soon is not (a clipped spread made 301 false positives of 172 on the corpus).
-    this.s[hour] = this.s[hour]! + rate * (Math.abs(x - this.m[hour]!) * 1.2533 - this.s[hour]!);
+    v[1] = Math.fround(v[1]! + rate * (Math.abs(x - level) * 1.2533 - v[1]!));
     return a;
+  }
+
+  /** Writes the hour held in fields back to the array and holds `hour` instead. */
+  private hold(hour: number): void {
+    const h = (this.h ??= newHours());
+    const v = this.v;
+    if (this.cur >= 0) {
+      const at = this.cur * 4;
+      for (let i = 0; i < 4; i++) h[at + i] = v[i]!;
+    }
+    const at = hour * 4;
+    for (let i = 0; i < 4; i++) v[i] = h[at + i]!;
+    this.cur = hour;
   }
 
   /** A copy, written into `into` when given (nothing allocated then). */
   clone(into = new DailyProfile()): DailyProfile {
-    into.bytes.set(this.bytes);
+    const from = this.h;
+    if (from) {
+      const to = (into.h ??= newHours());
+      for (let i = 0; i < from.length; i++) to[i] = from[i]!;
+    } else into.h = undefined;
+    into.cur = this.cur;
+    into.v.set(this.v);
     into.last = this.last;
-    into.t = this.t;
-    into.a = this.a;
     return into;
   }
 
@@ -103,12 +153,15 @@ export class DailyProfile {
   /** The profile as base64url of its packed bytes (about 370 characters). */
   pack(): string {
     const bytes = Buffer.alloc(PACKED_BYTES);
+    const h = this.h;
     let at = 0;
-    for (let h = 0; h < HOURS; h++) {
-      bytes.writeFloatLE(this.m[h]!, at);
-      bytes.writeFloatLE(this.s[h]!, at + 4);
-      bytes.writeUInt16LE(this.n[h]!, at + 8);
-      bytes.writeUInt8(this.k[h]!, at + 10);
+    for (let hour = 0; hour < HOURS; hour++) {
+      const i = hour * 4;
+      const held = hour === this.cur;
+      bytes.writeFloatLE(held ? this.v[0]! : (h?.[i] ?? 0), at);
+      bytes.writeFloatLE(held ? this.v[1]! : (h?.[i + 1] ?? 0), at + 4);
+      bytes.writeUInt16LE(held ? this.v[2]! : (h?.[i + 2] ?? 0), at + 8);
+      bytes.writeUInt8(held ? this.v[3]! : (h?.[i + 3] ?? 0), at + 10);
       at += 11;
     }
     bytes.writeUInt8(this.last, at);
@@ -126,15 +179,16 @@ export class DailyProfile {
     const bytes = Buffer.from(text, 'base64url');
     if (bytes.length !== PACKED_BYTES) return undefined;
     const out = new DailyProfile();
+    const h = (out.h = newHours());
     let at = 0;
-    for (let h = 0; h < HOURS; h++) {
+    for (let i = 0; i < HOURS * 4; i += 4) {
       const m = bytes.readFloatLE(at);
       const s = bytes.readFloatLE(at + 4);
       if (!storable(m) || !storable(s) || s < 0) return undefined;
-      out.m[h] = m;
-      out.s[h] = s;
-      out.n[h] = bytes.readUInt16LE(at + 8);
-      out.k[h] = bytes.readUInt8(at + 10);
+      h[i] = m;
+      h[i + 1] = s;
+      h[i + 2] = bytes.readUInt16LE(at + 8);
+      h[i + 3] = bytes.readUInt8(at + 10);
       at += 11;
     }
     const last = bytes.readUInt8(at);
@@ -142,9 +196,9 @@ export class DailyProfile {
     const a = bytes.readDoubleLE(at + 9);
     if ((last >= HOURS && last !== 255) || !storable(t) || !storable(a) || a < 0 || a > MAX_STORED) return undefined;
     out.last = last;
-    out.t = t;
+    out.v[4] = t;
     // A patched distance is capped at the clip any learning keeps it within.
-    out.a = Math.min(a, 100);
+    out.v[5] = Math.min(a, 100);
     return out;
   }
 }
