@@ -14,7 +14,7 @@ const hours = (f: (hour: number) => number) => Array.from({ length: 24 }, (_, h)
 /** Feeds `count` readings `periodMs` apart from `from`; returns the averaged distance after each. */
 function feed(profile: DailyProfile, count: number, periodMs: number, value: (t: number) => number, from = T0): number[] {
   const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(profile.observe(from + i * periodMs, value(from + i * periodMs), true, cfg));
+  for (let i = 0; i < count; i++) out.push(profile.observe(from + i * periodMs, value(from + i * periodMs), cfg));
   return out;
 }
 
@@ -86,7 +86,7 @@ describe('a daily profile', () => {
     const profile = new DailyProfile();
     feed(profile, 3 * 24 * 12, 5 * 60_000, () => 3);
     const before = profile.pack();
-    for (const t of [NaN, Infinity, -Infinity]) expect(profile.observe(t, 1e6, true, cfg)).toBe(profile.a);
+    for (const t of [NaN, Infinity, -Infinity]) expect(profile.observe(t, 1e6, cfg)).toBe(profile.a);
     expect(profile.pack()).toBe(before);
   });
 });

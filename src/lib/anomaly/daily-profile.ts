@@ -14,7 +14,7 @@
  * Levels and spreads are single precision (learning rounds to it), so a profile read back from its
  * packed form continues exactly.
  */
-import { MAX_STORED, storable } from './pattern-memory.ts';
+import { storable } from './pattern-memory.ts';
 
 export interface DailySettings {
   /** Days an hour must have been seen on before it judges. */
@@ -35,7 +35,7 @@ const DAY_MS = 24 * HOUR_MS;
 /** Counts are kept within 16 and 8 bits; at the cap both halve, so their ratio (readings per day) holds. */
 const MAX_READINGS = 0xffff;
 const MAX_DAYS = 0xff;
-/** Packed: level and spread (f32 each), readings (u16) and days (u8) per hour; then the last hour (u8), its time and the averaged distance (f64 each). */
+/** Packed: level and spread (f32 each), readings (u16) and days (u8) per hour; then the newest reading's hour (u8, 255: none), its time and the averaged distance (f64 each). */
 const PACKED_BYTES = HOURS * 11 + 1 + 16;
 
 /** Four doubles per hour, all 0; started with a fraction so the array holds unboxed doubles from the first. */
@@ -50,7 +50,10 @@ export class DailyProfile {
    * the hour first changes: at one reading a second a sensor needs it once an hour.
    */
   private h: number[] | undefined;
-  /** The hour held in `v` (-1: none). */
+  /**
+   * The hour held in `v` (-1: none), which is the hour of the newest reading learnt: a reading in
+   * another hour, or an hour after it, counts as another day of its hour.
+   */
   private cur = -1;
   /**
    * The held hour's level, spread, readings and days, then `t` and `a`, in one small typed array:
@@ -61,8 +64,6 @@ export class DailyProfile {
    * Level and spread are rounded to single precision, as they are packed.
    */
   private readonly v = new Float64Array(6);
-  /** Hour of the newest reading learnt (255: none) and its time: an hour entered anew is another day of it. */
-  last = 255;
   /** Time of the newest reading learnt. */
   get t(): number {
     return this.v[4]!;
@@ -80,22 +81,21 @@ export class DailyProfile {
     return hour === this.cur ? this.v[2]! : (this.h?.[hour * 4 + 2] ?? 0);
   }
 
-  /** Scores `x` at `time` against the profile, then learns it (`learn` false: scored only). Returns the averaged distance. */
-  observe(time: number, x: number, learn: boolean, cfg: DailySettings): number {
+  /** Scores `x` at `time` against the profile, then learns it. Returns the averaged distance. */
+  observe(time: number, x: number, cfg: DailySettings): number {
     const v = this.v;
     // A time no clock shows has no hour: nothing to judge by, nothing learnt.
     if (!Number.isFinite(time)) return v[5]!;
     const hour = Math.floor((time - Math.floor(time / DAY_MS) * DAY_MS) / HOUR_MS);
+    const anotherDay = hour !== this.cur || time - v[4]! >= HOUR_MS;
     if (hour !== this.cur) this.hold(hour);
     const m = v[0]!;
     const spread = Math.max(v[1]!, 1e-9 + 1e-3 * Math.abs(m));
     let k = v[3]!;
     const z = k >= cfg.days ? Math.min(cfg.clip, Math.abs(x - m) / spread) : 0;
     const a = v[5]! + (z - v[5]!) / cfg.readings;
-    if (!learn) return a;
     v[5] = a;
-    if (hour !== this.last || time - v[4]! >= HOUR_MS) k = Math.min(MAX_DAYS, k + 1);
-    this.last = hour;
+    if (anotherDay) k = Math.min(MAX_DAYS, k + 1);
     v[4] = time;
     let n = v[2]! + 1;
     if (n > MAX_READINGS) {
@@ -119,7 +119,7 @@ export class DailyProfile {
     return a;
   }
 
-  /** Writes the hour held in fields back to the array and holds `hour` instead. */
+  /** Writes the hour held in `v` back to the array and holds `hour` instead. */
   private hold(hour: number): void {
     const h = (this.h ??= newHours());
     const v = this.v;
@@ -141,7 +141,6 @@ export class DailyProfile {
     } else into.h = undefined;
     into.cur = this.cur;
     into.v.set(this.v);
-    into.last = this.last;
     return into;
   }
 
@@ -164,7 +163,7 @@ export class DailyProfile {
       bytes.writeUInt8(held ? this.v[3]! : (h?.[i + 3] ?? 0), at + 10);
       at += 11;
     }
-    bytes.writeUInt8(this.last, at);
+    bytes.writeUInt8(this.cur < 0 ? 255 : this.cur, at);
     bytes.writeDoubleLE(this.t, at + 1);
     bytes.writeDoubleLE(this.a, at + 9);
     return bytes.toString('base64url');
@@ -194,10 +193,10 @@ export class DailyProfile {
     const last = bytes.readUInt8(at);
     const t = bytes.readDoubleLE(at + 1);
     const a = bytes.readDoubleLE(at + 9);
-    if ((last >= HOURS && last !== 255) || !storable(t) || !storable(a) || a < 0 || a > MAX_STORED) return undefined;
-    out.last = last;
+    if ((last >= HOURS && last !== 255) || !storable(t) || !storable(a) || a < 0) return undefined;
+    if (last < HOURS) out.hold(last);
     out.v[4] = t;
-    // A patched distance is capped at the clip any learning keeps it within.
+    // Learning keeps the distance within the clip; a patched one is capped, so it cannot hold a sensor flagged for long.
     out.v[5] = Math.min(a, 100);
     return out;
   }

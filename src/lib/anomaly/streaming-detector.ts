@@ -432,7 +432,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
     const sensor = state.s[name]!;
     const numbers = packNumbers(sensorNumbers(sensor));
     // [numbers, pattern memory, daily profile], the later parts left out as the state sheds them.
-    defineOwn(s, name, shed >= 4 ? [numbers] : shed >= 2 ? [numbers, sensor.q] : [numbers, sensor.q, sensor.y.pack()]);
+    defineOwn(s, name, shed >= 4 ? [numbers] : shed >= 2 ? [numbers, sensor.q] : [numbers, sensor.q, sensor.y]);
   }
   const p: Record<string, unknown> = {};
   if (shed < 3) {
@@ -656,7 +656,7 @@ export class StreamingDetector {
       }
       layout.sensors[at] = s;
       if (learn && running) {
-        const dy = s.y.observe(time, x, true, this.daily);
+        const dy = s.y.observe(time, x, this.daily);
         if (dy > daily) {
           daily = dy;
           dailySensor = name;
