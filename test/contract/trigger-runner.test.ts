@@ -86,7 +86,7 @@ async function checkpointOf(hub: Hub & { hubName: string }, partitionId: string)
 
 describe('the trigger runner', () => {
   it('reads the host settings the Functions host reads', () => {
-    expect(readHostBatchSettings(join(projectRoot(), 'host.json'))).toEqual({ maxEventBatchSize: 1000, minEventBatchSize: 200, maxWaitTimeMs: 250 });
+    expect(readHostBatchSettings(join(projectRoot(), 'host.json'))).toEqual({ maxEventBatchSize: 1000, minEventBatchSize: 200, maxWaitTimeMs: 1000 });
     expect(timeSpanMs('00:01:30.5')).toBe(90_500);
     expect(retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry)).toEqual({ strategy: 'exponentialBackoff', maxRetryCount: 8, minimumIntervalMs: 2000, maximumIntervalMs: 120_000 });
   });
