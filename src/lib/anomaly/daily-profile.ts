@@ -14,7 +14,7 @@
  * Levels and spreads are single precision (learning rounds to it), so a profile read back from its
  * packed form continues exactly.
  */
-import { storable } from './pattern-memory.ts';
+import { MAX_DEVIATION, storable } from './pattern-memory.ts';
 
 export interface DailySettings {
   /** Days an hour must have been seen on before it judges. */
@@ -197,7 +197,7 @@ export class DailyProfile {
     if (last < HOURS) out.hold(last);
     out.v[4] = t;
     // Learning keeps the distance within the clip; a patched one is capped, so it cannot hold a sensor flagged for long.
-    out.v[5] = Math.min(a, 100);
+    out.v[5] = Math.min(a, MAX_DEVIATION);
     return out;
   }
 }

@@ -88,6 +88,9 @@ export const MAX_STORED = 1e15;
 /** A number a detector state could hold: finite and within MAX_STORED. */
 export const storable = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= MAX_STORED;
 
+/** Far beyond any clip in use: what a stored distance (a sensor's, a pair's, the equipment's, a daily profile's) is capped at. */
+export const MAX_DEVIATION = 100;
+
 export class PatternMemory {
   /** Readings in the open block, and their sum. */
   c = 0;

@@ -44,7 +44,7 @@
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
-import { MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
+import { MAX_DEVIATION, MAX_STORED, PatternMemory, storable, type PatternSettings } from './pattern-memory.ts';
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
@@ -368,9 +368,6 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.d = state.d;
   return true;
 }
-
-/** Far beyond any clip in use: what a stored equipment deviation is capped at. */
-const MAX_DEVIATION = 100;
 
 /**
  * A stored deviation (the equipment's, a sensor's, or how far apart a pair is) as it may be used: missing, negative or not a
