@@ -287,6 +287,49 @@ describe('the streaming detector', () => {
     expect(counts.some((d) => d.kind === 'stuck')).toBe(false);
   });
 
+  it('flags transients that stop coming as quiet, once, as the lull outlasts every gap before it by a fifth, and carries the rhythm across a restart', () => {
+    const n = noise(21);
+    const r = rng(22);
+    // A machine that cycles: a transient every 40-60 readings for 3,000 readings, then none.
+    const cycles: number[] = [];
+    for (let i = 100; i < 3000; i += 40 + Math.floor(r() * 21)) cycles.push(i);
+    const longest = Math.max(...cycles.slice(1).map((c, k) => c - cycles[k]! - 1));
+    const last = cycles.at(-1)!;
+    const values = Array.from({ length: 3600 }, (_, i) => ({ cycles: 10 + n(1) + (cycles.includes(i) ? 20 : 0) }));
+    const scores = run(3600, (i) => values[i]!);
+    const quiet = scores.flatMap((d, i) => (d.kind === 'quiet' ? [i] : []));
+    expect(quiet).toHaveLength(1);
+    expect(quiet[0]! - last).toBeGreaterThan(1.2 * longest);
+    expect(quiet[0]! - last).toBeLessThanOrEqual(1.2 * longest + 3);
+    expect(scores[quiet[0]!]!.anomalyScore).toBeGreaterThanOrEqual(0.5);
+    expect(scores[quiet[0]!]!.contributions).toEqual({ cycles: 1 });
+    // Stored on the twin halfway and read back by another instance: the same lull at the same reading.
+    const state = emptyDetectorState();
+    run(2000, (i) => values[i]!, state);
+    const resumed = run(1600, (i) => values[i]!, reviveDetectorState(JSON.parse(storeDetectorState(state)!.json)), 2000);
+    expect(resumed.flatMap((d, i) => (d.kind === 'quiet' ? [2000 + i] : []))).toEqual(quiet);
+  });
+
+  it('flags transients far more often than usual as a burst, once while it lasts, and never the usual rhythm', () => {
+    const n = noise(23);
+    const r = rng(24);
+    // A transient every 150-250 readings; from reading 4,000 one every 5 readings for 100 readings (chatter).
+    const transients = new Set<number>();
+    for (let i = 100; i < 6000; i += 150 + Math.floor(r() * 101)) transients.add(i);
+    for (let i = 4000; i < 4100; i += 5) transients.add(i);
+    const values = Array.from({ length: 6000 }, (_, i) => ({ valve: 3 + n(0.2) + (transients.has(i) ? 4 : 0) }));
+    const flagged = (d: StreamingDetector) => {
+      const state = emptyDetectorState();
+      return values.flatMap((v, i) => (d.step(state, T0 + i * MIN, v, 'running').anomalyScore >= 0.5 ? [i] : []));
+    };
+    // What bursts add to everything else the detector flags (each transient is a spike of the likelihood too, which names it).
+    const without = flagged(new StreamingDetector({ burstSurprise: Infinity }));
+    const added = flagged(detector).filter((i) => !without.includes(i));
+    expect(added).toHaveLength(1);
+    expect(added[0]).toBeGreaterThanOrEqual(4000);
+    expect(added[0]).toBeLessThan(4060);
+  });
+
   it('scores causally: a reading gets the same score whatever comes after it', () => {
     const n = noise(7);
     const values = Array.from({ length: 900 }, (_, i) => ({ temperature: 65 + n(2.5) + (i > 600 ? (i - 600) * 0.05 : 0) }));
@@ -563,6 +606,11 @@ describe('the streaming detector', () => {
       stored.s.temperature[0] = pack([bad, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1]);
       expect(Object.keys(reviveDetectorState(stored).s)).toHaveLength(0);
     }
+    // A patched excursion rhythm is read as counts (whole, not negative), rates within [0, 1] and flags of 0 or 1.
+    const rhythm = JSON.parse(storeDetectorState(good)!.json);
+    rhythm.s.temperature[0] = pack([300, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1, -5, 1e12, 2.5, 7, 40, -1, 0.5]);
+    expect(reviveDetectorState(rhythm).s.temperature).toMatchObject({ eg: 0, el: 1e9, ec: 2, ei: 0, ef: 1, es: 0, eb: 0 });
+    expect(run(300, normalArm(noise(15)), reviveDetectorState(rhythm), 300).every((d) => d.anomalyScore >= 0 && d.anomalyScore <= 1)).toBe(true);
     const huge = JSON.parse(storeDetectorState(good)!.json);
     huge.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1e12]);
     expect(reviveDetectorState(huge).s.temperature!.o).toBe(100);

@@ -13,6 +13,8 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   shift: 'several sensors off their normal level together',
   novel: 'a pattern or value not seen before',
   daily: 'unusual for the hour of the day',
+  quiet: "a sensor's usual transients have stopped",
+  burst: 'transients far more often than usual',
   pattern: 'sensors that move together have come apart',
   drift: 'drifting toward its failure limit',
   stuck: 'a sensor stuck on one value',

@@ -48,7 +48,7 @@ import { MAX_DEVIATION, MAX_STORED, PatternMemory, storable, type PatternSetting
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-8';
+export const STREAMING_MODEL_VERSION = 'streaming-9';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -120,6 +120,22 @@ export interface DetectorSettings {
   /** Averaged daily distance (spreads) from which it scores, and how much further it scores 0.5. */
   dailyFloor: number;
   dailyCalibration: number;
+  /**
+   * Excursions (runs of readings past the clip) a sensor must have shown before a lull in them is
+   * judged: a lull `quietFactor` times longer than the longest gap between excursions so far, and
+   * at least `quietReadings` long, is `quiet`.
+   */
+  quietExcursions: number;
+  quietFactor: number;
+  quietReadings: number;
+  /** Readings over which the recent rate of excursions is measured against the sensor's long-run rate (over `historyReadings`). */
+  burstReadings: number;
+  /** Fewest excursions in the recent window that can be a burst. */
+  burstExcursions: number;
+  /** Surprise (nats: how unlikely so many excursions are at the long-run rate) at which a burst scores 0.5. */
+  burstSurprise: number;
+  /** Readings learnt before bursts are judged (the long-run rate must mean something). */
+  burstWarmup: number;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
@@ -154,6 +170,13 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   dailyReadings: 16,
   dailyFloor: 1.5,
   dailyCalibration: 0.5,
+  quietExcursions: 40,
+  quietFactor: 1.2,
+  quietReadings: 30,
+  burstReadings: 100,
+  burstExcursions: 3,
+  burstSurprise: 10,
+  burstWarmup: 500,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
@@ -175,6 +198,18 @@ export interface SensorState {
   x: number;
   /** clipped distance from the baseline (spreads), averaged over `levelReadings` */
   o: number;
+  /**
+   * Excursions (runs of readings past the clip): readings since the last one ended, the longest
+   * such gap between two of them, how many there were, and whether one is going on (1) or not (0)
+   */
+  eg: number;
+  el: number;
+  ec: number;
+  ei: number;
+  /** excursions begun per reading, recently (over `burstReadings`) and in the long run (`historyReadings`), and whether a burst stands (1) */
+  ef: number;
+  es: number;
+  eb: number;
   /** pattern memory (written to JSON as PatternJson) */
   q: PatternMemory;
   /** daily profile (written to JSON packed) */
@@ -217,7 +252,7 @@ export interface DetectorState {
 }
 
 /** `novel`: a shape or a value the stream has not shown before; `daily`: unusual for the hour of the day; `pattern`: sensors that move together came apart. */
-export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'daily' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
+export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'daily' | 'quiet' | 'burst' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
 
 export interface Detection {
   /** The reading's time; what the alarm lifecycle reads is on the detection itself (AlarmEvidence). */
@@ -336,6 +371,13 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
     to.r = from.r;
     to.x = from.x;
     to.o = from.o;
+    to.eg = from.eg;
+    to.el = from.el;
+    to.ec = from.ec;
+    to.ei = from.ei;
+    to.ef = from.ef;
+    to.es = from.es;
+    to.eb = from.eb;
     from.q.clone(to.q);
     from.y.clone(to.y);
     sensors++;
@@ -381,6 +423,8 @@ const LEARNT_PAIR = 1e6;
 /** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
 const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
 const MAX_HOLD_OFF = 1_000;
+/** Excursions and gaps are counted up to here (a patched count cannot grow the state's numbers). */
+const MAX_EXCURSIONS = 1e9;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SENSOR_KEYS = ['n', 'm', 's', 'dm', 'ds', 'f', 'g', 'l', 'r', 'x'] as const;
@@ -413,7 +457,15 @@ function unpackNumbers(text: unknown, count: number): number[] | undefined {
   return out;
 }
 
-const sensorNumbers = (s: SensorState) => [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o];
+const sensorNumbers = (s: SensorState) => [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o, s.eg, s.el, s.ec, s.ei, s.ef, s.es, s.eb];
+
+/** A sensor's excursion rhythm as stored: counts whole and capped, rates within [0, 1], flags 0 or 1; none before it was kept. */
+function storedRhythm(x: readonly number[] | undefined): Pick<SensorState, 'eg' | 'el' | 'ec' | 'ei' | 'ef' | 'es' | 'eb'> {
+  if (!x) return { eg: 0, el: 0, ec: 0, ei: 0, ef: 0, es: 0, eb: 0 };
+  const count = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_EXCURSIONS) : 0);
+  const flag = (v: number) => (v === 1 ? 1 : 0);
+  return { eg: count(x[0]!), el: count(x[1]!), ec: count(x[2]!), ei: flag(x[3]!), ef: clamp01(x[4]!), es: clamp01(x[5]!), eb: flag(x[6]!) };
+}
 
 /**
  * Parts a stored state may leave out to fit, in order; each is relearnt by whoever revives it. The
@@ -470,11 +522,12 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
     if (!Array.isArray(entry) || entry.length > 3) return fresh;
-    const x = unpackNumbers(entry[0], 11);
+    // Eighteen numbers; eleven before the excursion rhythm was kept (it starts afresh).
+    const x = unpackNumbers(entry[0], 18) ?? unpackNumbers(entry[0], 11);
     const q = entry.length >= 2 ? PatternMemory.revive(entry[1]) : new PatternMemory();
     const dy = entry.length === 3 ? DailyProfile.unpack(entry[2]) : new DailyProfile();
     if (!x || !q || !dy) return fresh;
-    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), q, y: dy };
+    out.s[name] = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), ...storedRhythm(x.length === 18 ? x.slice(11) : undefined), q, y: dy };
   }
   for (const key of Object.keys(value.p)) {
     // Five numbers; three before the pair's residual and count were kept (then learnt with its sensors, so taken as learnt).
@@ -509,7 +562,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), q, y: new DailyProfile() } as SensorState;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: s.g, l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), ...storedRhythm(undefined), q, y: new DailyProfile() } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];
@@ -522,6 +575,14 @@ export function reviveDetectorState(value: unknown): DetectorState {
 /** Sets an own property even for a name such as `__proto__` on an object that has a prototype. */
 function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * How unlikely `seen` events are where `expected` were (nats: the Chernoff bound on a Poisson upper
+ * tail, seen·ln(seen/expected) − seen + expected); 0 below `fewest` or when no more than expected.
+ */
+function poissonSurprise(seen: number, expected: number, fewest: number): number {
+  return seen >= fewest && seen > expected ? seen * Math.log(seen / Math.max(expected, 1e-3)) - seen + expected : 0;
 }
 
 /** Upper tail of the standard normal distribution (Numerical Recipes' erfc, |error| < 1.2e-7). */
@@ -629,6 +690,11 @@ export class StreamingDetector {
     // The largest distance from a daily profile (averaged), and its sensor.
     let daily = 0;
     let dailySensor: string | undefined;
+    // A lull in a sensor's excursions, or a burst of them (scores, each at its onset), and its sensor.
+    let quiet = 0;
+    let quietSensor: string | undefined;
+    let burst = 0;
+    let burstSensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
     const offTogether = state.d >= cfg.deviationSigma;
     for (let at = 0; at < names.length; at++) {
@@ -648,7 +714,7 @@ export class StreamingDetector {
       let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
-        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, o: 0, q: new PatternMemory(), y: new DailyProfile() };
+        s = { n: 1, m: x, s: 0, dm: 0, ds: 0, f: x, g: 0, l: x, r: 0, x: 0, o: 0, eg: 0, el: 0, ec: 0, ei: 0, ef: 0, es: 0, eb: 0, q: new PatternMemory(), y: new DailyProfile() };
         state.s[name] = s;
       }
       layout.sensors[at] = s;
@@ -681,6 +747,45 @@ export class StreamingDetector {
       }
       const warm = s.n >= cfg.warmupReadings;
       if (warm && Math.abs(z) > 3) unusual++;
+      // The rhythm of the sensor's excursions (runs of readings past the clip): a lull longer than any
+      // gap between them so far (a cycling machine that stopped cycling, transients that ceased) is
+      // `quiet`; far more of them lately than its long-run rate makes likely is a `burst` (chatter, a
+      // loosening part). Each is reported once, as it begins.
+      if (warm && learn && running) {
+        const outside = Math.abs(z) > cfg.clip;
+        const began = outside && s.ei === 0 ? 1 : 0;
+        const recent = s.ef + (began - s.ef) / Math.min(s.n, cfg.burstReadings);
+        if (s.n > cfg.burstWarmup) {
+          const b = poissonSurprise(recent * cfg.burstReadings, s.es * cfg.burstReadings, cfg.burstExcursions);
+          if (s.eb === 0 && b > cfg.burstSurprise) {
+            s.eb = 1;
+            const score = b / (b + cfg.burstSurprise);
+            if (score > burst) {
+              burst = score;
+              burstSensor = name;
+            }
+          } else if (s.eb === 1 && b < cfg.burstSurprise / 2) s.eb = 0;
+        }
+        s.ef = recent;
+        s.es += (began - s.es) / Math.min(s.n, cfg.historyReadings);
+        if (began) {
+          if (s.ec > 0 && s.eg > s.el) s.el = s.eg;
+          s.ec = Math.min(s.ec + 1, MAX_EXCURSIONS);
+          s.eg = 0;
+        } else if (!outside) {
+          s.eg++;
+          // Judged as the lull passes its mark, so once (the mark stays put while the lull lasts).
+          const mark = Math.max(cfg.quietReadings, cfg.quietFactor * s.el);
+          if (s.ec >= cfg.quietExcursions && s.eg > mark && s.eg - 1 <= mark) {
+            const score = s.ec / (s.ec + cfg.quietExcursions);
+            if (score > quiet) {
+              quiet = score;
+              quietSensor = name;
+            }
+          }
+        }
+        s.ei = outside ? 1 : 0;
+      }
       const repeated = x === s.l;
       // Level shift of the fast level from the baseline, toward the failure side (domain sensors only).
       const shift = (s.f - s.m) / sd;
@@ -875,7 +980,7 @@ export class StreamingDetector {
     if (learn) state.d = deviation;
     const deviationScore = halfAt(deviation, cfg.deviationSigma);
     const apartScore = halfAt(apart, cfg.apartSigma);
-    const anomalyScore = Math.max(noveltyScore, dailyScore, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
+    const anomalyScore = Math.max(noveltyScore, dailyScore, quiet, burst, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
     // short-term mean does not count), while the evidence stands at the warning level.
@@ -904,6 +1009,12 @@ export class StreamingDetector {
       } else if (top === dailyScore) {
         kind = 'daily';
         lead = dailySensor;
+      } else if (top === quiet) {
+        kind = 'quiet';
+        lead = quietSensor;
+      } else if (top === burst) {
+        kind = 'burst';
+        lead = burstSensor;
       } else if (top === deviationScore) {
         kind = 'shift';
         lead = farthestSensor;
@@ -936,7 +1047,7 @@ export class StreamingDetector {
 
   /** Shares of the evidence per sensor, from each one's distance to its baseline; the leading sensor first. */
   private contributions(state: DetectorState, features: Readonly<Record<string, number | null | undefined>>, lead: string, kind: DetectionKind): Record<string, number> {
-    if (kind === 'stuck' || kind === 'fault') return { [lead]: 1 };
+    if (kind === 'stuck' || kind === 'quiet' || kind === 'fault') return { [lead]: 1 };
     const weights: [string, number][] = [];
     let total = 0;
     for (const name of Object.keys(features)) {
