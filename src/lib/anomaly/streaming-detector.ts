@@ -963,8 +963,9 @@ export class StreamingDetector {
       const above = Math.max(0, daily - Math.max((state.w > 0 ? cfg.holdOffBar : 1) * state.y, cfg.dailyFloor));
       dailyScore = above / (above + cfg.dailyCalibration);
       state.y = Math.max(state.y * (1 - 1 / cfg.refractoryReadings), dailyScore >= WARNING ? daily : 0);
+      // Any flag reported once per episode (novelty, daily, a lull or a burst of excursions) starts the hold-off.
       if (state.w > 0) state.w--;
-      else if (noveltyScore >= WARNING || dailyScore >= WARNING) state.w = cfg.holdOffReadings;
+      else if (noveltyScore >= WARNING || dailyScore >= WARNING || quiet >= WARNING || burst >= WARNING) state.w = cfg.holdOffReadings;
     }
 
     const driftRss = Math.sqrt(driftSq);
