@@ -606,11 +606,22 @@ describe('the streaming detector', () => {
       stored.s.temperature[0] = pack([bad, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1]);
       expect(Object.keys(reviveDetectorState(stored).s)).toHaveLength(0);
     }
-    // A patched excursion rhythm is read as counts (whole, not negative), rates within [0, 1] and flags of 0 or 1.
+    // A patched excursion rhythm (after the eleven numbers: gap, longest gap and count as u32, the
+    // flags in a byte, two rates as f32) is read as counts within 1e9, flags of 0 or 1 and rates within [0, 1].
     const rhythm = JSON.parse(storeDetectorState(good)!.json);
-    rhythm.s.temperature[0] = pack([300, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1, -5, 1e12, 2.5, 7, 40, -1, 0.5]);
-    expect(reviveDetectorState(rhythm).s.temperature).toMatchObject({ eg: 0, el: 1e9, ec: 2, ei: 0, ef: 1, es: 0, eb: 0 });
+    const tail = Buffer.alloc(21);
+    tail.writeUInt32LE(0xffffffff, 0);
+    tail.writeUInt32LE(7, 4);
+    tail.writeUInt32LE(3e9, 8);
+    tail.writeUInt8(0xff, 12);
+    tail.writeFloatLE(NaN, 13);
+    tail.writeFloatLE(40, 17);
+    rhythm.s.temperature[0] = Buffer.concat([Buffer.from(new Float64Array([300, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1]).buffer), tail]).toString('base64url');
+    expect(reviveDetectorState(rhythm).s.temperature).toMatchObject({ n: 300, eg: 1e9, el: 7, ec: 1e9, ei: 1, eb: 1, ef: 0, es: 0 });
     expect(run(300, normalArm(noise(15)), reviveDetectorState(rhythm), 300).every((d) => d.anomalyScore >= 0 && d.anomalyScore <= 1)).toBe(true);
+    // Neither eleven doubles nor eleven and a rhythm: refused, a fresh state.
+    rhythm.s.temperature[0] = Buffer.alloc(11 * 8 + 20).toString('base64url');
+    expect(Object.keys(reviveDetectorState(rhythm).s)).toHaveLength(0);
     const huge = JSON.parse(storeDetectorState(good)!.json);
     huge.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, 0, 65, 0, 0, 1e12]);
     expect(reviveDetectorState(huge).s.temperature!.o).toBe(100);
