@@ -438,16 +438,18 @@ export const MAX_STORED_STATE_BYTES = ADT_STRING_BYTES;
 /** Doubles written exactly in little-endian base64url: 11 characters each against ~19 as decimal text. */
 function packNumbers(values: readonly number[]): string {
   const bytes = Buffer.allocUnsafe(values.length * 8);
-  for (let i = 0; i < values.length; i++) bytes.writeDoubleLE(values[i]!, i * 8);
+  writeNumbers(bytes, values);
   return bytes.toString('base64url');
 }
 
-/** The `count` numbers `text` packs, when it is exactly that and each is storable; otherwise undefined. */
-function unpackNumbers(text: unknown, count: number): number[] | undefined {
-  // Node's decoder skips what is not base64: what it reads must still be exactly `count` doubles, each storable.
-  if (typeof text !== 'string') return undefined;
-  const bytes = Buffer.from(text, 'base64url');
-  if (bytes.length !== count * 8) return undefined;
+/** Writes `values` as doubles from the start of `bytes`; returns where they end. */
+function writeNumbers(bytes: Buffer, values: readonly number[]): number {
+  for (let i = 0; i < values.length; i++) bytes.writeDoubleLE(values[i]!, i * 8);
+  return values.length * 8;
+}
+
+/** The first `count` doubles of `bytes` when each is storable; otherwise undefined. */
+function readNumbers(bytes: Buffer, count: number): number[] | undefined {
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) {
     const x = bytes.readDoubleLE(i * 8);
@@ -455,6 +457,14 @@ function unpackNumbers(text: unknown, count: number): number[] | undefined {
     out[i] = x;
   }
   return out;
+}
+
+/** The `count` numbers `text` packs, when it is exactly that and each is storable; otherwise undefined. */
+function unpackNumbers(text: unknown, count: number): number[] | undefined {
+  // Node's decoder skips what is not base64: what it reads must still be exactly `count` doubles, each storable.
+  if (typeof text !== 'string') return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.length === count * 8 ? readNumbers(bytes, count) : undefined;
 }
 
 const SENSOR_NUMBERS = 11;
@@ -468,9 +478,7 @@ const SENSOR_BYTES = SENSOR_NUMBERS * 8 + RHYTHM_BYTES;
 
 function packSensor(s: SensorState): string {
   const bytes = Buffer.allocUnsafe(SENSOR_BYTES);
-  const numbers = [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o];
-  for (let i = 0; i < SENSOR_NUMBERS; i++) bytes.writeDoubleLE(numbers[i]!, i * 8);
-  let at = SENSOR_NUMBERS * 8;
+  let at = writeNumbers(bytes, [s.n, s.m, s.s, s.dm, s.ds, s.f, s.g, s.l, s.r, s.x, s.o]);
   for (const count of [s.eg, s.el, s.ec]) at = bytes.writeUInt32LE(count, at);
   at = bytes.writeUInt8(s.ei | (s.eb << 1), at);
   at = bytes.writeFloatLE(s.ef, at);
@@ -489,12 +497,8 @@ function unpackSensor(text: unknown): SensorNumbers | undefined {
   if (typeof text !== 'string') return undefined;
   const bytes = Buffer.from(text, 'base64url');
   if (bytes.length !== SENSOR_BYTES && bytes.length !== SENSOR_NUMBERS * 8) return undefined;
-  const x: number[] = [];
-  for (let i = 0; i < SENSOR_NUMBERS; i++) {
-    const v = bytes.readDoubleLE(i * 8);
-    if (!storable(v)) return undefined;
-    x.push(v);
-  }
+  const x = readNumbers(bytes, SENSOR_NUMBERS);
+  if (!x) return undefined;
   const out: SensorNumbers = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), ...NO_RHYTHM };
   if (bytes.length === SENSOR_BYTES) {
     const at = SENSOR_NUMBERS * 8;
