@@ -310,7 +310,7 @@ describe('the streaming detector', () => {
     expect(resumed.flatMap((d, i) => (d.kind === 'quiet' ? [2000 + i] : []))).toEqual(quiet);
   });
 
-  it('flags transients far more often than usual as a burst, once while it lasts, and never the usual rhythm', () => {
+  it('flags transients far more often than usual as a burst, once while it lasts, named so, and never the usual rhythm', () => {
     const n = noise(23);
     const r = rng(24);
     // A transient every 150-250 readings; from reading 4,000 one every 5 readings for 100 readings (chatter).
@@ -318,16 +318,21 @@ describe('the streaming detector', () => {
     for (let i = 100; i < 6000; i += 150 + Math.floor(r() * 101)) transients.add(i);
     for (let i = 4000; i < 4100; i += 5) transients.add(i);
     const values = Array.from({ length: 6000 }, (_, i) => ({ valve: 3 + n(0.2) + (transients.has(i) ? 4 : 0) }));
-    const flagged = (d: StreamingDetector) => {
+    const detections = (d: StreamingDetector) => {
       const state = emptyDetectorState();
-      return values.flatMap((v, i) => (d.step(state, T0 + i * MIN, v, 'running').anomalyScore >= 0.5 ? [i] : []));
+      return values.map((v, i) => d.step(state, T0 + i * MIN, v, 'running'));
     };
-    // What bursts add to everything else the detector flags (each transient is a spike of the likelihood too, which names it).
-    const without = flagged(new StreamingDetector({ burstSurprise: Infinity }));
-    const added = flagged(detector).filter((i) => !without.includes(i));
+    const flagged = (all: Detection[]) => all.flatMap((d, i) => (d.anomalyScore >= 0.5 ? [i] : []));
+    // What bursts add to everything else the detector flags (each transient is a spike of the likelihood too).
+    const without = flagged(detections(new StreamingDetector({ burstSurprise: Infinity })));
+    const all = detections(detector);
+    const added = flagged(all).filter((i) => !without.includes(i));
     expect(added).toHaveLength(1);
     expect(added[0]).toBeGreaterThanOrEqual(4000);
     expect(added[0]).toBeLessThan(4060);
+    // The excursion that is one too many is named by its rhythm, not as the spike it also is, and only that one.
+    expect(all.flatMap((d, i) => (d.kind === 'burst' ? [i] : []))).toEqual(added);
+    expect(Object.keys(all[added[0]!]!.contributions)[0]).toBe('valve');
   });
 
   it('scores causally: a reading gets the same score whatever comes after it', () => {

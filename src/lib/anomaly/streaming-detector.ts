@@ -1050,18 +1050,20 @@ export class StreamingDetector {
       } else if (top === stuckScore) {
         kind = 'stuck';
         lead = stuckSensor;
+      } else if (burst >= WARNING) {
+        // A burst is flagged on the excursion that is one too many, which is itself a spike (and
+        // usually the larger score): named by its rhythm, the more telling of the two.
+        kind = 'burst';
+        lead = burstSensor;
+      } else if (quiet >= WARNING) {
+        kind = 'quiet';
+        lead = quietSensor;
       } else if (top === noveltyScore) {
         kind = 'novel';
         lead = novelSensor;
       } else if (top === dailyScore) {
         kind = 'daily';
         lead = dailySensor;
-      } else if (top === quiet) {
-        kind = 'quiet';
-        lead = quietSensor;
-      } else if (top === burst) {
-        kind = 'burst';
-        lead = burstSensor;
       } else if (top === deviationScore) {
         kind = 'shift';
         lead = farthestSensor;
