@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     /** Timed runs of each side after one to warm up; the fastest counts. */
     rounds: { type: 'string', default: '3' },
-    /** Run one side only (for profiling). */
+    /** Run one side only (for profiling): `pipeline`, `baseline` or `idle` (the pipeline with the detector that does no work). */
     only: { type: 'string' },
     /** Run one cut of the stream only, `second` or `host` (for profiling). */
     shape: { type: 'string' },
@@ -143,16 +143,17 @@ async function fastest(sides: (() => Promise<Run>)[]): Promise<Run[]> {
   }
   return best;
 }
+const only = (name: string) => args.only === undefined || args.only === name;
 const side = (skip: boolean, run: () => Promise<Run>) => (skip ? async () => idle : run);
 const [pipeline, baseline, withoutDetection] = await fastest([
-  side(args.shape === 'host' || args.only === 'baseline', () => runPipeline(streamOptions)),
-  side(args.shape === 'host' || args.only === 'pipeline', async () => ({ ...idle, ...(await runBaseline(streamOptions)) })),
-  side(args.shape === 'host' || args.only !== undefined, () => runPipeline(streamOptions, new IdleDetector())),
+  side(args.shape === 'host' || !only('pipeline'), () => runPipeline(streamOptions)),
+  side(args.shape === 'host' || !only('baseline'), async () => ({ ...idle, ...(await runBaseline(streamOptions)) })),
+  side(args.shape === 'host' || !only('idle'), () => runPipeline(streamOptions, new IdleDetector())),
 ]) as [Run, Run, Run];
 const hostOptions = { ...streamOptions, host };
 const [hostPipeline, hostBaseline] = await fastest([
-  side(args.shape === 'second' || args.only === 'baseline', () => runPipeline(hostOptions)),
-  side(args.shape === 'second' || args.only === 'pipeline', async () => ({ ...idle, ...(await runBaseline(hostOptions)) })),
+  side(args.shape === 'second' || !only('pipeline'), () => runPipeline(hostOptions)),
+  side(args.shape === 'second' || !only('baseline'), async () => ({ ...idle, ...(await runBaseline(hostOptions)) })),
 ]) as [Run, Run];
 
 const per1000 = (patches: number) => ((patches / events) * 1000).toFixed(2);
