@@ -335,6 +335,68 @@ describe('the streaming detector', () => {
     expect(Object.keys(all[added[0]!]!.contributions)[0]).toBe('valve');
   });
 
+  it('judges nothing against its working baselines while the machine says it is stopped, learns its start-up, and still flags a start-up that does not settle', () => {
+    // A robotic arm at work 8 hours a day, stopped 16 and saying so, one reading a minute: at rest it
+    // cools toward 25 °C with its vibration and pressure near zero and repeating; started, it warms back.
+    const n = noise(31);
+    let temperature = 25;
+    const day = (cold: boolean) => (i: number) => {
+      const working = i % 1440 < 480;
+      temperature += ((working ? (cold ? 45 : 65) : 25) - temperature) / (working ? 5 : 60);
+      const reading = working ? { temperature: temperature + n(0.8), vibration: 0.5 + n(0.03), pressure: 6 + n(0.15) } : { temperature: temperature + n(0.8), vibration: 0.01, pressure: 0.05 };
+      return { reading, status: working ? 'running' : 'stopped' };
+    };
+    const steps = (state: DetectorState, from: number, count: number, signal: (i: number) => { reading: Record<string, number>; status: string }) =>
+      Array.from({ length: count }, (_, k) => {
+        const { reading, status } = signal(from + k);
+        return detector.step(state, T0 + (from + k) * MIN, reading, status);
+      });
+    const state = emptyDetectorState();
+    const days = steps(state, 0, 5 * 1440, day(false));
+    // After the first day nothing is evidence: not the rest (repeated readings are not stuck sensors,
+    // a cold machine is not drifting), not the morning start-ups; at most a new shape is recorded.
+    const after = days.slice(1440);
+    expect(after.filter((d) => d.evidence >= 0.5)).toEqual([]);
+    expect(after.filter((d) => d.anomalyScore >= 0.5 && d.kind !== 'novel' && d.kind !== 'daily')).toEqual([]);
+    // The twin keeps what it learnt of start-ups: revived during the night, the next day goes the same.
+    const revived = reviveDetectorState(JSON.parse(storeDetectorState(state)!.json));
+    const next = Array.from({ length: 1440 }, (_, k) => day(false)(5 * 1440 + k));
+    const straight = steps(state, 5 * 1440, 1440, (i) => next[i - 5 * 1440]!);
+    const resumed = steps(revived, 5 * 1440, 1440, (i) => next[i - 5 * 1440]!);
+    expect(resumed.map((d) => d.evidence)).toEqual(straight.map((d) => d.evidence));
+    // A start-up that never warms up (a heater out) is flagged, within twice the longest start-up seen.
+    const cold = steps(state, 6 * 1440, 480, day(true));
+    const first = cold.findIndex((d) => d.evidence >= 0.5);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(Math.max(30, 2 * state.sl) + 10);
+    // At rest the operating envelope still speaks: an arm at 100 °C is flagged whatever its status.
+    expect(detector.step(state, T0 + 8 * 1440 * MIN, { temperature: 100, vibration: 0.01, pressure: 0.05 }, 'stopped').anomalyScore).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('takes a machine that reappears after a long silence, cold, for a start-up too, and learns how long its start-ups take', () => {
+    // No status at all (a CSV, a device that simply stops sending): 8 hours a day at one reading a
+    // minute, then nothing for 16 hours; each morning it warms from 25 to 65 °C over 45 minutes
+    // (judged as evidence on 7 to 23 readings a morning when a silence was not taken for a rest).
+    const n = noise(32);
+    const detections: Detection[][] = [];
+    const state = emptyDetectorState();
+    for (let day = 0; day < 6; day++) {
+      const today: Detection[] = [];
+      for (let i = 0; i < 480; i++) {
+        const warm = Math.min(1, i / 45);
+        today.push(detector.step(state, T0 + day * 1440 * MIN + i * MIN, { temperature: 25 + 40 * warm + n(0.8), vibration: 0.2 + 0.3 * warm + n(0.03), pressure: 6 + n(0.15) }));
+      }
+      detections.push(today);
+    }
+    // The usual interval is learnt as a median, so the nightly gaps do not stretch it.
+    expect(state.iv).toBeGreaterThan(0.9 * MIN);
+    expect(state.iv).toBeLessThan(1.1 * MIN);
+    // No morning's warm-up is evidence, and what it learnt is about how long a warm-up takes.
+    for (const today of detections.slice(1)) expect(today.slice(0, 60).filter((d) => d.evidence >= 0.5)).toEqual([]);
+    expect(state.sl).toBeGreaterThan(30);
+    expect(state.sl).toBeLessThan(60);
+  });
+
   it('scores causally: a reading gets the same score whatever comes after it', () => {
     const n = noise(7);
     const values = Array.from({ length: 900 }, (_, i) => ({ temperature: 65 + n(2.5) + (i > 600 ? (i - 600) * 0.05 : 0) }));

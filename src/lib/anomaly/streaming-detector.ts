@@ -41,6 +41,9 @@
  * than usual), with drift, stuck and envelope.
  * Nothing is assumed about unknown columns: the domain parts apply only to sensors with an
  * operating envelope (src/lib/anomaly/operating-envelopes.ts).
+ * Equipment that says it is stopped or idle is judged by its envelope alone, and the start-up that
+ * follows (or follows a silence of `levelReadings` usual intervals) is not judged against the
+ * working baselines until it has settled, for up to `startupFactor` times the longest start-up seen.
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
@@ -48,7 +51,7 @@ import { MAX_DEVIATION, MAX_STORED, PatternMemory, storable, type PatternSetting
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-9';
+export const STREAMING_MODEL_VERSION = 'streaming-10';
 
 export interface DetectorSettings {
   /** Readings the robust baselines average over (the learning rate is 1/min(n, this)). */
@@ -136,6 +139,10 @@ export interface DetectorSettings {
   burstSurprise: number;
   /** Readings learnt before bursts are judged (the long-run rate must mean something). */
   burstWarmup: number;
+  /** A start-up is judged on its own for up to this many times the longest one seen to settle (at least `levelReadings`). */
+  startupFactor: number;
+  /** A start-up has settled once every sensor reads within this many spreads of its baseline. */
+  settleSigma: number;
 }
 
 export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.freeze({
@@ -177,6 +184,8 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   burstExcursions: 3,
   burstSurprise: 10,
   burstWarmup: 500,
+  startupFactor: 2,
+  settleSigma: 1.5,
 });
 
 /** One sensor's state; short keys because it is stored on every twin. */
@@ -249,6 +258,15 @@ export interface DetectorState {
   k: number;
   /** Equipment deviation: the second-largest of the sensors' averaged distances (`o`) after the newest reading. */
   d: number;
+  /**
+   * Start-up: 1 while the equipment rests (stopped or idle), then its readings since it resumed
+   * until every sensor is back near its baseline (0: none going on); and the most readings a
+   * start-up has taken to settle so far.
+   */
+  su: number;
+  sl: number;
+  /** The stream's usual interval between readings (ms, a running median; 0 before a second reading). */
+  iv: number;
 }
 
 /** `novel`: a shape or a value the stream has not shown before; `daily`: unusual for the hour of the day; `pattern`: sensors that move together came apart. */
@@ -334,7 +352,7 @@ class DetectionOf implements Detection {
 const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0 };
+  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0 };
 }
 
 /**
@@ -344,7 +362,7 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d };
+  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d, su: state.su, sl: state.sl, iv: state.iv };
   for (const name in state.s) {
     const s = state.s[name]!;
     out.s[name] = { ...s, q: s.q.clone(), y: s.y.clone() };
@@ -408,6 +426,9 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.w = state.w;
   into.k = state.k;
   into.d = state.d;
+  into.su = state.su;
+  into.sl = state.sl;
+  into.iv = state.iv;
   return true;
 }
 
@@ -422,6 +443,8 @@ const LEARNT_PAIR = 1e6;
 
 /** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
 const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
+/** A stored count of readings (a start-up's): a whole number within MAX_EXCURSIONS, 0 when patched negative. */
+const storedReadings = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_EXCURSIONS) : 0);
 const MAX_HOLD_OFF = 1_000;
 /** Excursions and gaps are counted up to here (a patched count cannot grow the state's numbers). */
 const MAX_EXCURSIONS = 1e9;
@@ -539,7 +562,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
     }
   }
   const h = state.h;
-  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w, state.y]), s, p });
+  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w, state.y, state.su, state.sl, state.iv]), s, p });
 }
 
 /**
@@ -559,11 +582,11 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
 
 /** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?, daily profile?]. */
 function revivePacked(value: Record<string, unknown>, fresh: DetectorState): DetectorState {
-  // Twelve numbers; eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
-  const top = unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
+  // Fifteen numbers; twelve before start-ups were learnt, eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
+  const top = unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
-  const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedHoldOff(w), k, d: storedDeviation(d) };
+  const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?];
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedHoldOff(w), k, d: storedDeviation(d), su: storedReadings(su), sl: storedReadings(sl), iv: Math.max(0, iv) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
@@ -601,7 +624,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
   const d = v3 ? storedDeviation(value.d) : 0;
-  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d };
+  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d, su: 0, sl: 0, iv: 0 };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
@@ -696,6 +719,10 @@ export class StreamingDetector {
   step(state: DetectorState, time: number, features: Readonly<Record<string, number | null | undefined>>, status?: string, names: readonly string[] = Object.keys(features)): Detection {
     const cfg = this.settings;
     const running = status === undefined || status === 'running';
+    // Out of service (stopped, idle): its sensors read what a machine at rest reads, so nothing is
+    // judged against the working baselines nor learnt into them (state-based alarming, as ISA-18.2
+    // has it); the operating envelope and a reported fault still speak.
+    const resting = status === 'idle' || status === 'stopped';
     // Back from maintenance: what was normal before may not be normal now.
     if (status === 'maintenance') {
       state.s = dict();
@@ -741,6 +768,21 @@ export class StreamingDetector {
     let burst = 0;
     let burstSensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
+    // Back in service after a rest, a machine warms up, a pressure builds: that start-up is judged
+    // the same way until every sensor is back near its baseline, for up to `startupFactor` times the
+    // longest start-up seen to settle; a start-up that takes longer is evidence like any reading.
+    // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
+    // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
+    if (learn && state.t > 0 && time > state.t) {
+      const dt = time - state.t;
+      if (state.iv > 0) {
+        if (running && state.su === 0 && dt >= cfg.levelReadings * state.iv) state.su = 1;
+        state.iv = dt > state.iv ? state.iv * 1.02 : dt < state.iv ? state.iv / 1.02 : state.iv;
+      } else state.iv = dt;
+    }
+    const startingUp = running && state.su > 0;
+    const quieted = resting || (startingUp && state.su <= Math.max(cfg.levelReadings, cfg.startupFactor * state.sl));
+    let unsettled = false;
     const offTogether = state.d >= cfg.deviationSigma;
     for (let at = 0; at < names.length; at++) {
       const name = names[at]!;
@@ -792,11 +834,12 @@ export class StreamingDetector {
       }
       const warm = s.n >= cfg.warmupReadings;
       if (warm && Math.abs(z) > 3) unusual++;
+      if (startingUp && warm && Math.abs(z) > cfg.settleSigma) unsettled = true;
       // The rhythm of the sensor's excursions (runs of readings past the clip): a lull longer than any
       // gap between them so far (a cycling machine that stopped cycling, transients that ceased) is
       // `quiet`; far more of them lately than its long-run rate makes likely is a `burst` (chatter, a
       // loosening part). Each is reported once, as it begins.
-      if (warm && learn && running) {
+      if (warm && learn && running && !quieted) {
         const outside = Math.abs(z) > cfg.clip;
         const began = outside && s.ei === 0 ? 1 : 0;
         const recent = s.ef + (began - s.ef) / Math.min(s.n, cfg.burstReadings);
@@ -836,7 +879,7 @@ export class StreamingDetector {
       // Level shift of the fast level from the baseline, toward the failure side (domain sensors only).
       const shift = (s.f - s.m) / sd;
       let towardFailure = false;
-      if (env && warm) {
+      if (env && warm && !quieted) {
         // The side it fails toward: its hard high limit, its low limit, or either when both are known.
         const up = env.limitHigh !== undefined;
         const down = env.limitLow !== undefined;
@@ -864,7 +907,7 @@ export class StreamingDetector {
         }
       }
       // Stuck: only for the plant's analog sensors; counts and rates repeat by nature.
-      if (env && warm && repeated && s.r + 1 >= Math.max(cfg.stuckReadings, 3 * s.x) && s.s > floor) {
+      if (env && warm && !quieted && repeated && s.r + 1 >= Math.max(cfg.stuckReadings, 3 * s.x) && s.s > floor) {
         stuck = 1;
         stuckSensor = name;
       }
@@ -872,15 +915,17 @@ export class StreamingDetector {
         const clipped = Math.max(-cfg.clip, Math.min(cfg.clip, z));
         // Averaged per sensor before the two farthest are taken: noise alone then keeps every
         // sensor near 0.8 spreads however many there are (the second-largest of single readings grew with their number).
-        const off = s.o + ((running ? Math.abs(clipped) : 0) - s.o) / Math.min(s.n, cfg.levelReadings);
+        const off = s.o + ((running && !quieted ? Math.abs(clipped) : 0) - s.o) / Math.min(s.n, cfg.levelReadings);
         if (learn) s.o = off;
         if (off > farthest) {
           second = farthest;
           farthest = off;
           farthestSensor = name;
         } else if (off > second) second = off;
-        zs[warmCount] = clipped;
-        warmAt[warmCount++] = at;
+        if (!quieted) {
+          zs[warmCount] = clipped;
+          warmAt[warmCount++] = at;
+        }
       }
       if (learn) {
         const stuckAfter = Math.max(cfg.stuckReadings, 3 * s.x);
@@ -890,7 +935,7 @@ export class StreamingDetector {
           if (s.r > s.x && s.r < stuckAfter) s.x = s.r;
           s.r = 0;
         }
-        if (running && s.r < stuckAfter) {
+        if (running && !quieted && s.r < stuckAfter) {
           s.n++;
           // Never frozen: slower while this reading is an outlier, several sensors are off together, or the level heads toward a limit.
           const slow = (Math.abs(z) > cfg.clip || offTogether ? cfg.outlierLearning : 1) * (towardFailure ? 0.25 : 1);
@@ -980,15 +1025,25 @@ export class StreamingDetector {
       const tail = upperTail((short - h.m) / Math.sqrt(Math.max(h.v, 1e-9)));
       logLikelihood = Math.min(1, Math.log(1.0000000001 - (1 - tail)) / LOG_1E10);
     }
-    const evidenceNow = this.calibrated(logLikelihood, cfg.evidenceCalibration);
+    const evidenceNow = quieted ? 0 : this.calibrated(logLikelihood, cfg.evidenceCalibration);
     if (learn) {
-      h.e = short;
-      h.n++;
-      const b = 1 / Math.min(h.n, cfg.historyReadings);
-      const d = short - h.m;
-      h.m += b * d;
-      h.v += b * (d * d - h.v);
+      if (!quieted) {
+        h.e = short;
+        h.n++;
+        const b = 1 / Math.min(h.n, cfg.historyReadings);
+        const d = short - h.m;
+        h.m += b * d;
+        h.v += b * (d * d - h.v);
+      }
       if (time > state.t) state.t = time;
+      // A rest is followed by a start-up; a start-up ends once settled (its length learnt), or is given up after `historyReadings`.
+      if (resting) state.su = 1;
+      else if (startingUp) {
+        if (!unsettled) {
+          state.sl = Math.min(Math.max(state.sl, state.su), MAX_EXCURSIONS);
+          state.su = 0;
+        } else state.su = state.su >= cfg.historyReadings ? 0 : state.su + 1;
+      }
     }
     // Pattern novelty, reported once per episode: only what goes beyond the recent novelty counts.
     let noveltyScore = 0;
@@ -1025,8 +1080,8 @@ export class StreamingDetector {
     // is scored by novelty alone.
     const deviation = second;
     if (learn) state.d = deviation;
-    const deviationScore = halfAt(deviation, cfg.deviationSigma);
-    const apartScore = halfAt(apart, cfg.apartSigma);
+    const deviationScore = quieted ? 0 : halfAt(deviation, cfg.deviationSigma);
+    const apartScore = quieted ? 0 : halfAt(apart, cfg.apartSigma);
     const anomalyScore = Math.max(noveltyScore, dailyScore, quiet, burst, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
