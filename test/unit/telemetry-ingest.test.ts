@@ -15,8 +15,8 @@ const arm = (dt: number, values: Record<string, unknown>, messageId?: string) =>
 });
 const conveyor = (dt: number, values: Record<string, unknown>) => ({ device: 'conveyor-belt-001', body: { timestamp: iso(t0 + dt), ...values } });
 
-function plant() {
-  const h = harness();
+function plant(options: Parameters<typeof harness>[0] = {}) {
+  const h = harness(options);
   h.twins.add('production-line-a', LINE);
   h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
   h.twins.add('conveyor-belt-001', CONVEYOR, { equipmentId: 'conveyor-belt-001' });
@@ -169,6 +169,22 @@ describe('telemetryIngest: a batch from the plant', () => {
     const steps = h.store.alarmEvents.filter((e) => e.IncidentId === incident);
     expect(steps.find((e) => e.Event === 'escalated')!.Detail).toBe('condition=envelope');
     expect(steps.find((e) => e.Event === 'cleared')!.Detail).toBe('');
+  });
+
+  it('tells nobody about a machine stopped for ten minutes and started again: at rest its readings are no fault, nor is its warming up', async () => {
+    const h = plant({ now: () => t0 + 3_600_000 });
+    const working = (i: number) => ({ temperature: 65 + (i % 3) * 0.5, vibration: 0.5 + (i % 2) * 0.02, pressure: 6 + (i % 4) * 0.05, status: 'running' });
+    await h.send(seconds(0, 300, working, 'w'));
+    // Stopped: it cools toward the hall's 25 °C, and its vibration and pressure read the same at rest.
+    const cooled = (i: number) => 25 + 40 * Math.exp(-i / 60);
+    for (let k = 0; k < 6; k++) await h.send(seconds(300 + k * 100, 100, (i) => ({ temperature: cooled(k * 100 + i), vibration: 0.01, pressure: 0.05, status: 'stopped' }), `s${k}-`));
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'stopped', healthStatus: 'normal' });
+    // Started again: it warms back within half a minute and works on.
+    await h.send(seconds(900, 200, (i) => ({ ...working(i), temperature: 65 - (65 - cooled(600)) * Math.exp(-i / 5) }), 'u'));
+    expect(h.alerts.sent).toEqual([]);
+    // At most the new shape of its warming is recorded, as a low-priority incident nobody is told of.
+    expect(h.store.alarmEvents.filter((e) => e.Priority !== 'low')).toEqual([]);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'running', healthStatus: 'normal' });
   });
 
   it('escalates a warning incident to critical with one more card, for the same incident', async () => {
