@@ -768,9 +768,6 @@ export class StreamingDetector {
     let burst = 0;
     let burstSensor: string | undefined;
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
-    // Back in service after a rest, a machine warms up, a pressure builds: that start-up is judged
-    // the same way until every sensor is back near its baseline, for up to `startupFactor` times the
-    // longest start-up seen to settle; a start-up that takes longer is evidence like any reading.
     // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
     // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
     if (learn && state.t > 0 && time > state.t) {
@@ -780,6 +777,9 @@ export class StreamingDetector {
         state.iv = dt > state.iv ? state.iv * 1.02 : dt < state.iv ? state.iv / 1.02 : state.iv;
       } else state.iv = dt;
     }
+    // Back in service after a rest, a machine warms up, a pressure builds: that start-up is judged
+    // the same way until every sensor is back near its baseline, for up to `startupFactor` times the
+    // longest start-up seen to settle; a start-up that takes longer is evidence like any reading.
     const startingUp = running && state.su > 0;
     const quieted = resting || (startingUp && state.su <= Math.max(cfg.levelReadings, cfg.startupFactor * state.sl));
     let unsettled = false;
@@ -929,11 +929,14 @@ export class StreamingDetector {
       }
       if (learn) {
         const stuckAfter = Math.max(cfg.stuckReadings, 3 * s.x);
-        if (repeated) s.r++;
-        else {
-          // A run of repeats that ended before it looked stuck: this sensor repeats that much by nature.
-          if (s.r > s.x && s.r < stuckAfter) s.x = s.r;
-          s.r = 0;
+        // Repeats at rest or while starting up say nothing of how long the sensor repeats at work.
+        if (!quieted) {
+          if (repeated) s.r++;
+          else {
+            // A run of repeats that ended before it looked stuck: this sensor repeats that much by nature.
+            if (s.r > s.x && s.r < stuckAfter) s.x = s.r;
+            s.r = 0;
+          }
         }
         if (running && !quieted && s.r < stuckAfter) {
           s.n++;
