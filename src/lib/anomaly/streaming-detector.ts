@@ -441,10 +441,9 @@ const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX
 /** The count given to a pair stored before pairs kept one: it learnt alongside its sensors, so it is taken as learnt. */
 const LEARNT_PAIR = 1e6;
 
-/** A stored hold-off as it may be used: a whole number of readings, capped (ten default hold-offs), so a patched one cannot raise the bar for novelty for long. */
-const storedHoldOff = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_HOLD_OFF) : 0);
-/** A stored count of readings (a start-up's): a whole number within MAX_EXCURSIONS, 0 when patched negative. */
-const storedReadings = (v: number) => (v >= 0 ? Math.min(Math.floor(v), MAX_EXCURSIONS) : 0);
+/** A stored count as it may be used: a whole number within `max`, 0 when patched negative. */
+const storedCount = (v: number, max: number) => (v >= 0 ? Math.min(Math.floor(v), max) : 0);
+/** A stored hold-off is capped at ten default hold-offs, so a patched one cannot raise the bar for novelty for long. */
 const MAX_HOLD_OFF = 1_000;
 /** Excursions and gaps are counted up to here (a patched count cannot grow the state's numbers). */
 const MAX_EXCURSIONS = 1e9;
@@ -525,7 +524,7 @@ function unpackSensor(text: unknown): SensorNumbers | undefined {
   const out: SensorNumbers = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: x[6]!, l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), ...NO_RHYTHM };
   if (bytes.length === SENSOR_BYTES) {
     const at = SENSOR_NUMBERS * 8;
-    const count = (v: number) => Math.min(v, MAX_EXCURSIONS);
+    const count = (v: number) => storedCount(v, MAX_EXCURSIONS);
     const rate = (v: number) => (v >= 0 && v <= 1 ? v : 0);
     const flags = bytes.readUInt8(at + 12);
     Object.assign(out, { eg: count(bytes.readUInt32LE(at)), el: count(bytes.readUInt32LE(at + 4)), ec: count(bytes.readUInt32LE(at + 8)), ei: flags & 1, eb: (flags >> 1) & 1, ef: rate(bytes.readFloatLE(at + 13)), es: rate(bytes.readFloatLE(at + 17)) });
@@ -586,7 +585,7 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   const top = unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
   const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedHoldOff(w), k, d: storedDeviation(d), su: storedReadings(su), sl: storedReadings(sl), iv: Math.max(0, iv) };
+  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
@@ -730,7 +729,9 @@ export class StreamingDetector {
       state.d = 0;
     }
     const learn = time > state.t || cfg.learnLateReadings;
-    const dtHours = state.t > 0 && time > state.t ? (time - state.t) / 3_600_000 : 0;
+    // Time since the newest reading learnt (0 for the first, or one that is not newer).
+    const dt = state.t > 0 && time > state.t ? time - state.t : 0;
+    const dtHours = dt / 3_600_000;
     if (this.zs.length < names.length) {
       this.zs = new Float64Array(names.length);
       this.warmAt = new Int32Array(names.length);
@@ -770,8 +771,7 @@ export class StreamingDetector {
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
     // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
     // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
-    if (learn && state.t > 0 && time > state.t) {
-      const dt = time - state.t;
+    if (dt > 0) {
       if (state.iv > 0) {
         if (running && state.su === 0 && dt >= cfg.levelReadings * state.iv) state.su = 1;
         state.iv = dt > state.iv ? state.iv * 1.02 : dt < state.iv ? state.iv / 1.02 : state.iv;
@@ -922,6 +922,7 @@ export class StreamingDetector {
           farthest = off;
           farthestSensor = name;
         } else if (off > second) second = off;
+        // Sensor pairs read only these: nothing of them is judged or learnt while quieted.
         if (!quieted) {
           zs[warmCount] = clipped;
           warmAt[warmCount++] = at;
@@ -1084,7 +1085,7 @@ export class StreamingDetector {
     const deviation = second;
     if (learn) state.d = deviation;
     const deviationScore = quieted ? 0 : halfAt(deviation, cfg.deviationSigma);
-    const apartScore = quieted ? 0 : halfAt(apart, cfg.apartSigma);
+    const apartScore = halfAt(apart, cfg.apartSigma);
     const anomalyScore = Math.max(noveltyScore, dailyScore, quiet, burst, driftScore, stuckScore, envelopeScore, faultScore, deviationScore, apartScore);
     const evidence = Math.max(evidenceNow, driftScore, stuckScore, envelopeScore, faultScore);
     // Sustained: readings in a row that are themselves unusual (a lone outlier's echo in the
