@@ -397,6 +397,26 @@ describe('the streaming detector', () => {
     expect(state.sl).toBeLessThan(60);
   });
 
+  it('is not kept quiet for long by a usual interval patched on the twin far below the real one', () => {
+    // Taken at its word, an interval of 1e-300 ms makes every reading a minute apart look like the end
+    // of a silence, so each is a start-up, judged against no working baseline: a temperature sensor
+    // stuck for hours went unflagged for about 35,000 readings (the interval moved 2 % a reading).
+    const n = noise(33);
+    const arm = () => ({ temperature: 65 + n(2.5), vibration: 0.5 + n(0.08), pressure: 6 + n(0.25) });
+    const state = emptyDetectorState();
+    run(3000, arm, state);
+    const patched = reviveDetectorState(JSON.parse(storeDetectorState({ ...state, iv: 1e-300 })!.json));
+    expect(patched.iv).toBe(1e-300);
+    const after = run(200, (i) => (i < 3050 ? arm() : { ...arm(), temperature: 66.1 }), patched, 3000);
+    // Within a few dozen readings the interval is the stream's again, and the stuck sensor is
+    // flagged as on a twin never patched: once it has repeated for `stuckReadings`.
+    expect(patched.iv).toBeGreaterThan(0.5 * MIN);
+    expect(patched.iv).toBeLessThan(2 * MIN);
+    const first = after.findIndex((d) => d.evidence >= 0.5);
+    expect(after[first]?.kind).toBe('stuck');
+    expect(first).toBeLessThanOrEqual(50 + detector.settings.stuckReadings + 1);
+  });
+
   it('scores causally: a reading gets the same score whatever comes after it', () => {
     const n = noise(7);
     const values = Array.from({ length: 900 }, (_, i) => ({ temperature: 65 + n(2.5) + (i > 600 ? (i - 600) * 0.05 : 0) }));

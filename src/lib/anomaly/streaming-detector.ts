@@ -771,10 +771,15 @@ export class StreamingDetector {
     const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
     // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
     // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
+    // An interval `levelReadings` times or more off moves it at least halfway (in log terms) to that
+    // mark, so one far from the stream's (patched on the twin) cannot make every reading a start-up
+    // for thousands of readings: a few dozen at most; a night's silence stretches it for a few minutes.
     if (dt > 0) {
       if (state.iv > 0) {
-        if (running && state.su === 0 && dt >= cfg.levelReadings * state.iv) state.su = 1;
-        state.iv = dt > state.iv ? state.iv * 1.02 : dt < state.iv ? state.iv / 1.02 : state.iv;
+        const ratio = dt / state.iv;
+        if (running && state.su === 0 && ratio >= cfg.levelReadings) state.su = 1;
+        if (ratio > 1) state.iv *= Math.max(1.02, Math.sqrt(ratio / cfg.levelReadings));
+        else if (ratio < 1) state.iv /= Math.max(1.02, Math.sqrt(1 / (ratio * cfg.levelReadings)));
       } else state.iv = dt;
     }
     // Back in service after a rest, a machine warms up, a pressure builds: that start-up is judged
