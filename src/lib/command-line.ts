@@ -25,6 +25,14 @@ export function numberOption(usage: string, name: string, text: string, { above 
   refuse(usage, `--${name} must be ${integer ? 'a whole number' : 'a number'}${bounds ? ` ${bounds}` : ''}, not '${text}'`);
 }
 
+/** A `RUN/REST` option (seconds, each above 0): how long equipment runs, then rests, in turn. */
+export function shiftOption(usage: string, name: string, text: string): { runSeconds: number; restSeconds: number } {
+  const parts = text.split('/');
+  const [runSeconds, restSeconds] = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  if (parts.length === 2 && runSeconds! > 0 && restSeconds! > 0 && Number.isFinite(runSeconds) && Number.isFinite(restSeconds)) return { runSeconds: runSeconds!, restSeconds: restSeconds! };
+  refuse(usage, `--${name} must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '${text}'`);
+}
+
 /** A TCP port option's value (0 for a free one). */
 export const portOption = (usage: string, name: string, text: string): number => numberOption(usage, name, text, { min: 0, max: 65_535, integer: true });
 

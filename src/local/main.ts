@@ -15,7 +15,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { numberOption, parseCommandLine, portOption } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, portOption, shiftOption } from '../lib/command-line.ts';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
@@ -27,7 +27,7 @@ import { seedLocalPlant } from './seed-local.ts';
 import { freePorts } from './free-ports.ts';
 import { exitOnSignal, readyLine, spawnService, stopService } from './service-process.ts';
 
-const USAGE = `usage: npm start -- [--no-simulator] [--rate 1] [--data .data] [--api-port 7071] [--adt-port 7443]
+const USAGE = `usage: npm start -- [--no-simulator] [--rate 1] [--shift RUN/REST] [--data .data] [--api-port 7071] [--adt-port 7443]
                  [--iothub-port 8883] [--ml-port 7080] [--eventhubs-port 5672] [--azurite-port 10000]
                  [--no-functions] [--json]   (a port of 0 picks a free one)`;
 
@@ -38,6 +38,8 @@ const { values } = parseCommandLine(USAGE, {
     /** Emulators only: `func start` runs the functions. */
     'no-functions': { type: 'boolean', default: false },
     rate: { type: 'string', default: '1' },
+    /** The simulated equipment runs RUN seconds, then stops for REST, in turn (as between shifts). */
+    shift: { type: 'string' },
     'api-port': { type: 'string', default: '7071' },
     'adt-port': { type: 'string', default: '7443' },
     'iothub-port': { type: 'string', default: '8883' },
@@ -51,6 +53,7 @@ const { values } = parseCommandLine(USAGE, {
 const dataDir = values.data;
 // Checked here too, so that a mistyped rate stops npm start before any service starts.
 numberOption(USAGE, 'rate', values.rate, { above: 0 });
+if (values.shift !== undefined) shiftOption(USAGE, 'shift', values.shift);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -174,7 +177,7 @@ if (values['no-functions']) {
 
 let simulator: ChildProcess | undefined;
 if (!values['no-simulator'] && functionsInfo) {
-  simulator = spawnService(here('../simulator/main.ts'), ['--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate], { stdout: 'inherit' });
+  simulator = spawnService(here('../simulator/main.ts'), ['--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate, ...(values.shift !== undefined ? ['--shift', values.shift] : [])], { stdout: 'inherit' });
 }
 
 const adtCa = join(dataDir, 'adt', 'tls', 'ca.pem');
@@ -209,7 +212,7 @@ if (values.json) {
       `  service string  npm run iothub -- service-string --data ${dataDir} --host ${hubInfo.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,
       `  seeded          ${seeded.modelsCreated} models, ${seeded.twinsCreated} twins, ${seeded.relationshipsCreated} relationships, ${seeded.devicesCreated} devices (0 = already there)`,
-      `  simulator       ${simulator ? `${values.rate} msg/s per device` : 'off'}`,
+      `  simulator       ${simulator ? `${values.rate} msg/s per device${values.shift !== undefined ? `, running and stopped in turn (${values.shift} s)` : ''}` : 'off'}`,
       'Ctrl-C stops everything; the next start resumes from the checkpoints.',
       '',
     ].join('\n'),

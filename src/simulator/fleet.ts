@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import type { PlantEquipment } from '../lib/plant/plant.ts';
-import { newState, sample, seedOf, type DegradationPlan, type ScenarioState } from './scenarios.ts';
+import { newState, sample, seedOf, type DegradationPlan, type ScenarioState, type ShiftPlan } from './scenarios.ts';
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttTransport;
@@ -31,6 +31,8 @@ export interface FleetOptions {
   /** Stop each device after this many messages. */
   messagesPerDevice?: number;
   anomalyRate?: number;
+  /** Every device runs and rests in turn (stopped between runs), from its start. */
+  shift?: ShiftPlan;
   /** Where the run's ground truth goes (one folder per run). */
   runDir: string;
   /** Most unacknowledged messages per device before it waits (keeps the hub's queues bounded). */
@@ -85,6 +87,7 @@ export class Fleet {
           rate: options.rate,
           anomalyRate: options.anomalyRate ?? 0.05,
           anomalies: 'anomalies.jsonl',
+          ...(options.shift ? { shift: options.shift } : {}),
           degradation: options.devices.filter((d) => d.degradation).map((d) => ({
             deviceId: d.equipment.id,
             onset: new Date(this.startedAt + d.degradation!.onsetSeconds * 1000).toISOString(),
@@ -121,7 +124,7 @@ export class Fleet {
     const r: Running = {
       device,
       client,
-      state: newState(device.equipment.kind, seedOf(device.equipment.id), this.options.anomalyRate ?? 0.05, device.degradation),
+      state: newState(device.equipment.kind, seedOf(device.equipment.id), this.options.anomalyRate ?? 0.05, device.degradation, this.options.shift),
       seq: 0,
       inFlight: 0,
       stopped: false,

@@ -4,22 +4,25 @@
  * Without --devices: the default plant (the recipe's robotic arm and conveyor and the rest of two
  * lines), with robotic-arm-003 wearing out (--degrade-onset / --degrade-failure seconds).
  * With --devices N: a fleet of N arms and conveyors (registered if missing).
+ * With --shift RUN/REST: every device runs RUN seconds, then stops (and says so) for REST, in turn.
  * The ground truth of the run is written to <data>/simulator/runs/<time>/.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { numberOption, parseCommandLine } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, shiftOption } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { DEFAULT_PLANT, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
 
 const USAGE = `usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
                          [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
-                         [--data .data] [--hub localhost:8883]
+                         [--shift RUN/REST] [--data .data] [--hub localhost:8883]
 
 Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
 (seconds). With --devices N: a fleet of N arms and conveyors (register them by starting the stack
-with that plant). Ground truth goes to <data>/simulator/runs/<time>/.
+with that plant). With --shift RUN/REST (seconds, e.g. 240/120): every device runs, then stops and
+reports status 'stopped' (cooling at rest, warming again after each start), in turn.
+Ground truth goes to <data>/simulator/runs/<time>/.
 `;
 
 const { values } = parseCommandLine(USAGE, {
@@ -33,6 +36,7 @@ const { values } = parseCommandLine(USAGE, {
     'anomaly-rate': { type: 'string', default: '0.05' },
     'degrade-onset': { type: 'string', default: '120' },
     'degrade-failure': { type: 'string', default: '600' },
+    shift: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -47,6 +51,7 @@ const anomalyRate = number('anomaly-rate', { min: 0, max: 1 });
 const degradation = { onsetSeconds: number('degrade-onset', { min: 0 }), failureSeconds: number('degrade-failure', { min: 0 }) };
 const seconds = values.seconds ? number('seconds', { min: 0 }) : undefined;
 const messagesPerDevice = values['messages-per-device'] ? number('messages-per-device', { min: 1, integer: true }) : undefined;
+const shift = values.shift !== undefined ? shiftOption(USAGE, 'shift', values.shift) : undefined;
 const plant = values.devices ? fleetPlant(number('devices', { min: 1, integer: true })) : DEFAULT_PLANT;
 const caFile = join(values.data, 'iothub', 'tls', 'ca.pem');
 if (!existsSync(caFile)) {
@@ -67,6 +72,7 @@ const fleet = new Fleet({
   caPem,
   rate,
   anomalyRate,
+  ...(shift ? { shift } : {}),
   runDir,
   ...(seconds !== undefined ? { seconds } : {}),
   ...(messagesPerDevice !== undefined ? { messagesPerDevice } : {}),

@@ -1,8 +1,10 @@
 /**
  * What simulated equipment reports. Each scenario is a pure function of the device's own random
  * stream and time, so a run can be replayed from its seed. The recipe's robotic arm and conveyor
- * (normal readings, 5 % injected anomalies); a quality station; and degradation to failure, where
- * sensors drift from normal to past their limits between a known onset and failure time.
+ * (normal readings, 5 % injected anomalies); a quality station; degradation to failure, where
+ * sensors drift from normal to past their limits between a known onset and failure time; and, on
+ * request, shifts: the equipment stops (and says so) between runs, cools at rest and warms again
+ * after each start, as a plant's machines do between shifts and over breaks.
  */
 import type { EquipmentKind } from '../lib/plant/plant.ts';
 
@@ -45,19 +47,48 @@ export interface DegradationPlan {
   failureSeconds: number;
 }
 
+/** Runs and rests in turn, from the device's start: running for `runSeconds`, then stopped for `restSeconds`. */
+export interface ShiftPlan {
+  runSeconds: number;
+  restSeconds: number;
+}
+
 export interface ScenarioState {
   kind: EquipmentKind;
   r: Rng;
   anomalyRate: number;
   degradation: DegradationPlan | undefined;
+  shift: ShiftPlan | undefined;
+  /** How far the equipment is warmed to its working temperature (1: fully, 0: at the ambient), and when it last reported (s). */
+  heat: number;
+  lastT: number | undefined;
   cycleCount: number;
   inspections: number;
   defects: number;
 }
 
-export function newState(kind: EquipmentKind, seed: number, anomalyRate = 0.05, degradation?: DegradationPlan): ScenarioState {
-  return { kind, r: rng(seed), anomalyRate, degradation, cycleCount: 0, inspections: 0, defects: 0 };
+export function newState(kind: EquipmentKind, seed: number, anomalyRate = 0.05, degradation?: DegradationPlan, shift?: ShiftPlan): ScenarioState {
+  return { kind, r: rng(seed), anomalyRate, degradation, shift, heat: 1, lastT: undefined, cycleCount: 0, inspections: 0, defects: 0 };
 }
+
+const AMBIENT_C = 25;
+/** Time constants (s): a machine reaches its working temperature within a couple of minutes of a start and cools over a few more at rest. */
+const WARM_S = 40;
+const COOL_S = 120;
+
+/** Whether the equipment is between runs at `t`, and (updated) how warm it is. */
+function rests(s: ScenarioState, t: number): boolean {
+  const plan = s.shift;
+  if (!plan) return false;
+  const resting = t % (plan.runSeconds + plan.restSeconds) >= plan.runSeconds;
+  const dt = s.lastT === undefined ? 0 : Math.max(0, t - s.lastT);
+  s.lastT = t;
+  s.heat += ((resting ? 0 : 1) - s.heat) * (1 - Math.exp(-dt / (resting ? COOL_S : WARM_S)));
+  return resting;
+}
+
+/** A working temperature `x` as it reads `heat` of the way from the ambient. */
+const warmed = (s: ScenarioState, x: number) => (s.heat === 1 ? x : AMBIENT_C + (x - AMBIENT_C) * s.heat);
 
 /** Wear in [0, 1]: 0 before onset, 1 at failure. */
 function wear(s: ScenarioState, t: number): number {
@@ -71,17 +102,18 @@ export function sample(s: ScenarioState, t: number): Sample {
   const r = s.r;
   const w = wear(s, t);
   const failed = s.degradation !== undefined && t >= s.degradation.failureSeconds;
+  if (rests(s, t) && !failed) return { anomaly: false, body: atRest(s, w) };
   const anomaly = w === 0 && r() < s.anomalyRate;
   const status = failed ? 'fault' : 'running';
   switch (s.kind) {
     case 'RoboticArm': {
       s.cycleCount += failed ? 0 : 1;
-      const temperature = anomaly ? between(r, 82, 96) : normal(r, 65, 3) + w * 34;
+      const temperature = anomaly ? between(r, 82, 96) : warmed(s, normal(r, 65, 3) + w * 34);
       const vibration = anomaly ? between(r, 1.5, 2.4) : Math.max(0, normal(r, 0.5, 0.1)) + w * 2.2;
       return { anomaly, body: { temperature: round(temperature), vibration: round(vibration, 3), pressure: round(normal(r, 6, 0.3) - w * 1.5), cycleCount: s.cycleCount, status } };
     }
     case 'Conveyor': {
-      const motorTemperature = anomaly ? between(r, 86, 98) : normal(r, 60, 4) + w * 42;
+      const motorTemperature = anomaly ? between(r, 86, 98) : warmed(s, normal(r, 60, 4) + w * 42);
       const vibration = anomaly ? between(r, 1.4, 2.4) : Math.max(0, normal(r, 0.4, 0.08)) + w * 2.3;
       return { anomaly, body: { speed: round(failed ? 0 : Math.max(0, normal(r, 1.5, 0.1) - w * 0.6)), load: round(Math.max(0, normal(r, 250, 30))), motorTemperature: round(motorTemperature), vibration: round(vibration, 3), status } };
     }
@@ -93,5 +125,19 @@ export function sample(s: ScenarioState, t: number): Sample {
       s.defects += defects;
       return { anomaly, body: { inspections: s.inspections, defects: s.defects, defectRate: round(rate, 4), temperature: round(normal(r, 24, 1)), status } };
     }
+  }
+}
+
+/** A reading of stopped equipment: nothing moves, nothing is inspected, and it cools toward the ambient. */
+function atRest(s: ScenarioState, w: number): Record<string, unknown> {
+  const r = s.r;
+  const still = () => round(Math.max(0, normal(r, 0.01, 0.005)), 3);
+  switch (s.kind) {
+    case 'RoboticArm':
+      return { temperature: round(warmed(s, normal(r, 65, 1) + w * 34)), vibration: still(), pressure: round(Math.max(0, normal(r, 0.05, 0.02))), cycleCount: s.cycleCount, status: 'stopped' };
+    case 'Conveyor':
+      return { speed: 0, load: 0, motorTemperature: round(warmed(s, normal(r, 60, 1) + w * 42)), vibration: still(), status: 'stopped' };
+    case 'QualityStation':
+      return { inspections: s.inspections, defects: s.defects, defectRate: 0, temperature: round(normal(r, 24, 1)), status: 'stopped' };
   }
 }

@@ -59,6 +59,8 @@ describe('a mistyped option', () => {
       ['src/local/hub-process.ts', ['--partitions', '0'], "--partitions must be a whole number from 1 to 32, not '0'"],
       ['src/local/function-host-main.ts', ['--eventhubs', 'x', '--api-port=-1'], "--api-port must be a whole number from 0 to 65535, not '-1'"],
       ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--anomaly-rate', '2'], "--anomaly-rate must be a number from 0 to 1, not '2'"],
+      ['src/local/main.ts', ['--shift', '240'], "--shift must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '240'"],
+      ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--shift', '240/0'], "--shift must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '240/0'"],
     ];
     const outcomes = await Promise.all(
       cases.map(([entry, args]) => run(process.execPath, ['--import', 'tsx', entry, ...args], { timeout: 60_000 }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e)),
