@@ -1,6 +1,6 @@
 /**
- * What simulated equipment reports. Each scenario is a pure function of the device's own random
- * stream and time, so a run can be replayed from its seed. The recipe's robotic arm and conveyor
+ * What simulated equipment reports. Each scenario depends only on the device's own random stream
+ * and the times it is sampled at, so a run can be replayed from its seed. The recipe's robotic arm and conveyor
  * (normal readings, 5 % injected anomalies); a quality station; degradation to failure, where
  * sensors drift from normal to past their limits between a known onset and failure time; and, on
  * request, shifts: the equipment stops (and says so) between runs, cools at rest and warms again

@@ -26,13 +26,13 @@ describe('the simulated plant on shifts', () => {
     const readings = Array.from({ length: 6 * CYCLE }, (_, t) => sample(sim, t).body);
     const detections = readings.map((body, t) => detector.step(state, T0 + t * 1000, body as Record<string, number>, body.status as string, measured));
 
-    expect(readings.map((b, t) => (t % CYCLE < shift.runSeconds ? 'running' : 'stopped'))).toEqual(readings.map((b) => b.status));
+    expect(readings.map((_, t) => (t % CYCLE < shift.runSeconds ? 'running' : 'stopped'))).toEqual(readings.map((b) => b.status));
     const temperature = (t: number) => readings[t]![heat] as number;
     // At the end of a rest it has cooled well below its working temperature (60–65 °C)...
     expect(temperature(2 * CYCLE - 1)).toBeLessThan(45);
     // ...and after the next start it is back there within a few minutes.
     expect(temperature(2 * CYCLE)).toBeLessThan(45);
-    expect(Math.min(...readings.slice(2 * CYCLE + 180, 2 * CYCLE + 240).map((_, k) => temperature(2 * CYCLE + 180 + k)))).toBeGreaterThan(45);
+    expect(Math.min(...readings.slice(2 * CYCLE + 180, 2 * CYCLE + 240).map((b) => b[heat] as number))).toBeGreaterThan(45);
     if (kind === 'Conveyor') expect(readings[CYCLE - 1]).toMatchObject({ speed: 0, load: 0 });
 
     // Nothing of six runs, six rests and five start-ups is evidence of a fault.
