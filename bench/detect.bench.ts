@@ -20,7 +20,8 @@
 import { parseArgs } from 'node:util';
 import { degradationFleet, runReadings } from '../src/simulator/degradation.ts';
 import { newState, sample, seedOf } from '../src/simulator/scenarios.ts';
-import { StreamingDetector, emptyDetectorState, storeDetectorState } from '../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
+import { emptyDetectorState, storeDetectorState } from '../src/lib/anomaly/detector-state.ts';
 import { RollingZScore, ThresholdRule, type AlarmScorer } from '../src/lib/anomaly/baselines.ts';
 import { EpisodeTracker, evaluateAlarms, type DetectionReport, type GroundTruth } from '../src/lib/anomaly/evaluate.ts';
 import { AlarmLifecycle, alarmEvidence, type AlarmState } from '../src/lib/alerts/alarm-lifecycle.ts';

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { scoreCsv } from '../src/lib/anomaly/score-csv.ts';
-import { emptyDetectorState, type StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
+import { type StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
+import { emptyDetectorState } from '../src/lib/anomaly/detector-state.ts';
 
 export const SHARED = path.resolve(import.meta.dirname, '..', '..', 'shared');
 const CORPUS = path.join(SHARED, 'data', 'nab-dev');

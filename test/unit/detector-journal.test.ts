@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DetectorJournal } from '../../src/lib/anomaly/detector-journal.ts';
-import { StreamingDetector, copyDetectorState, emptyDetectorState, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
+import { copyDetectorState, emptyDetectorState, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
 const T0 = Date.UTC(2026, 10, 1);

@@ -4,7 +4,8 @@
  * finds no evidence in any of it: neither the rest nor the start-ups.
  */
 import { describe, expect, it } from 'vitest';
-import { StreamingDetector, emptyDetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
+import { emptyDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { newState, sample, seedOf } from '../../src/simulator/scenarios.ts';
 import { ARM, CONVEYOR, plantCatalog } from '../support/plant.ts';
 

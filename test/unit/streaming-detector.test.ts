@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamingDetector, copyDetectorState, emptyDetectorState, reviveDetectorState, storeDetectorState, type Detection, type DetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { StreamingDetector, type Detection } from '../../src/lib/anomaly/streaming-detector.ts';
+import { copyDetectorState, emptyDetectorState, reviveDetectorState, storeDetectorState, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 import { DailyProfile } from '../../src/lib/anomaly/daily-profile.ts';
 

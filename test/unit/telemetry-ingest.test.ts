@@ -3,7 +3,7 @@ import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
-import { reviveDetectorState } from '../../src/lib/anomaly/streaming-detector.ts';
+import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
 

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { StreamingDetector, emptyDetectorState } from './streaming-detector.ts';
+import { StreamingDetector } from './streaming-detector.ts';
+import { emptyDetectorState } from './detector-state.ts';
 import { evaluateAlarms, type DetectionReport, type GroundTruth } from './evaluate.ts';
 import { AlarmLifecycle, alarmEvidence, type AlarmSettings, type AlarmState } from '../alerts/alarm-lifecycle.ts';
 

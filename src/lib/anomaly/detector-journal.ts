@@ -12,7 +12,8 @@
  * `maxReadings` are journalled, or when the device's state is another object (read from the twin,
  * another instance's), or its sensors are others.
  */
-import { copyDetectorState, type DetectorState, type StreamingDetector } from './streaming-detector.ts';
+import { type StreamingDetector } from './streaming-detector.ts';
+import { copyDetectorState, type DetectorState } from './detector-state.ts';
 
 /** Statuses by code: 0 none, 1 running, then whatever else this device has reported since the checkpoint. */
 const NONE = 0;

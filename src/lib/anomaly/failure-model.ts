@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { FAILURE_FEATURES, StreamingDetector, emptyDetectorState, type FailureFeatures } from './streaming-detector.ts';
+import { FAILURE_FEATURES, StreamingDetector, type FailureFeatures } from './streaming-detector.ts';
+import { emptyDetectorState } from './detector-state.ts';
 
 export const MODEL_FORMAT = 'manufacturing-twins/failure-model@1';
 

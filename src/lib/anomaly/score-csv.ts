@@ -18,7 +18,8 @@ import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.ts';
-import { StreamingDetector, emptyDetectorState, type DetectorState } from './streaming-detector.ts';
+import { StreamingDetector } from './streaming-detector.ts';
+import { emptyDetectorState, type DetectorState } from './detector-state.ts';
 import { dateOrderOf, readTime, type DateOrder } from '../telemetry/time.ts';
 
 export interface ScoreCsvOptions {
