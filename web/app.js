@@ -156,6 +156,8 @@
   $('range').addEventListener('change', loadHistory);
 
   // ---- alerts -----------------------------------------------------------------------------------
+  const figures = (f) => `score ${fmt(f.anomalyScore)}${f.failureProbability !== null ? `, failure ${Math.round(f.failureProbability * 100)} %` : ''}`;
+
   async function loadAlerts() {
     const { items } = await api('/alerts?limit=50');
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
@@ -165,10 +167,11 @@
       return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
         el('span', { class: 'state' }, state), ' ',
-        el('span', {}, `score ${fmt(a.anomalyScore)}${a.failureProbability !== null ? `, failure ${Math.round(a.failureProbability * 100)} %` : ''}`),
+        // As it stood at its latest raise or escalation; as it was raised too, when that differs.
+        el('span', { class: 'figures' }, figures(a.latest ?? a)),
         a.conditionText ? el('div', { class: 'condition', 'data-condition': a.condition }, a.conditionText) : null,
         drivers.length ? el('div', { class: 'drivers', 'data-drivers': drivers.join(',') }, `driven by ${drivers.join(', ')}`) : null,
-        el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, acked ? ` · acknowledged by ${acked.by}` : ''),
+        el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, a.latest && figures(a.latest) !== figures(a) ? ` at ${figures(a)}` : '', acked ? ` · acknowledged by ${acked.by}` : ''),
         el('div', { class: 'buttons' },
           el('button', { type: 'button', onclick: () => select(a.deviceId) }, 'Show'),
           acked ? null : el('button', { type: 'button', 'data-ack': a.alertId, onclick: () => acknowledge(a.alertId) }, 'Acknowledge'),

@@ -4,7 +4,7 @@
  * behind the same interface.
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
-import type { Condition } from './alerts/conditions.ts';
+import type { Condition, StepFigures } from './alerts/conditions.ts';
 
 export interface TwinState {
   id: string;
@@ -119,6 +119,8 @@ export interface AlertRecord {
   acknowledged: { at: string; by: string; note: string } | null;
   /** What the detector saw in the reading behind its latest raise or escalation (null: nothing stood out, or recorded before conditions were). */
   condition: Condition | null;
+  /** That reading's scores (`anomalyScore` and `failureProbability` above are the raising reading's; null: recorded before steps carried them). */
+  latest: StepFigures | null;
 }
 
 export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';

@@ -76,6 +76,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     const drivers = (await page.getAttribute(`#alert-list li[data-alert="${first}"] .drivers`, 'data-drivers'))?.split(',') ?? [];
     expect(drivers.length).toBeGreaterThan(0);
     expect(await page.textContent(`#alert-list li[data-alert="${first}"] .drivers`)).toBe(`driven by ${drivers.join(', ')}`);
+    // Its scores as it stood at its latest raise or escalation, as the API gives them.
+    const listedByApi = (await (await fetch(`${stack.apiUrl}/api/alerts`, { headers: { 'x-functions-key': stack.apiKey } })).json()) as { items: { alertId: string; latest: { anomalyScore: number; failureProbability: number | null } }[] };
+    const latest = listedByApi.items.find((a) => a.alertId === first)!.latest;
+    const shown = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+    expect(await page.textContent(`#alert-list li[data-alert="${first}"] .figures`)).toBe(`score ${shown(latest.anomalyScore)}${latest.failureProbability === null ? '' : `, failure ${Math.round(latest.failureProbability * 100)} %`}`);
     await page.click(`[data-ack="${first}"]`);
     await page.waitForSelector(`#alert-list li.acknowledged[data-alert="${first}"]`);
     expect(await page.textContent(`#alert-list li[data-alert="${first}"]`)).toContain('acknowledged by Dana (shift B)');

@@ -119,6 +119,17 @@ describe('the telemetry store contract', () => {
     expect((await store.alerts(Date.parse(at(0)), 10))[0]!.condition).toBeNull();
   });
 
+  it("lists an incident with the scores of its latest raise or escalation beside those it was raised with", async () => {
+    const incident = async () => (await store.alerts(Date.parse(at(0)), 10))[0]!;
+    // Steps written before they carried scores: none to show.
+    expect((await incident()).latest).toBeNull();
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(8), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'escalated', Priority: 'critical', Notified: 'yes', Detail: 'condition=drift score=0.8123 failure=0.79' }] });
+    expect(await incident()).toMatchObject({ condition: 'drift', latest: { anomalyScore: 0.8123, failureProbability: 0.79 }, anomalyScore: 0.9 });
+    // A clear after it carries none, and changes nothing of what the incident last stood at.
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: [{ Timestamp: at(9), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'cleared', Priority: 'critical', Notified: 'yes', Detail: '' }] });
+    expect(await incident()).toMatchObject({ state: 'cleared', latest: { anomalyScore: 0.8123, failureProbability: 0.79 } });
+  });
+
   it('records when each row was written, as ingestion_time() does, also in a file made before that column', async () => {
     const now = Date.now();
     const fresh = await DuckDbTelemetryStore.open(':memory:');

@@ -109,6 +109,9 @@ describe('the HTTP API', () => {
     expect(['warning', 'critical']).toContain(alert.priority);
     // What the detector saw, as a code and in the card's words.
     expect({ code: alert.condition, text: alert.conditionText }).toEqual(alert.condition === null ? { code: null, text: null } : { code: expect.any(String), text: expect.any(String) });
+    // The scores of the reading behind its latest raise or escalation, beside those it was raised with.
+    expect(alert.latest).toEqual({ anomalyScore: expect.any(Number), failureProbability: alert.latest.failureProbability === null ? null : expect.any(Number) });
+    for (const x of [alert.latest.anomalyScore, alert.latest.failureProbability ?? 0]) expect(x >= 0 && x <= 1).toBe(true);
     // The sensors that drove it, largest share first, at most three (those the card names).
     const shares = alert.drivers.map((d: string) => alert.contributions[d]);
     expect(alert.drivers.length).toBe(Math.min(3, Object.keys(alert.contributions).length));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONDITIONS, conditionOf, conditionOfDetail, eventDetail } from '../../src/lib/alerts/conditions.ts';
+import { CONDITIONS, conditionOf, conditionOfDetail, eventDetail, figuresOfDetail } from '../../src/lib/alerts/conditions.ts';
 
 describe("an incident step's condition, written to AlarmEvents and read back", () => {
   it('writes the condition and the reopening as tokens of the Detail, and reads every condition back', () => {
@@ -20,5 +20,24 @@ describe("an incident step's condition, written to AlarmEvents and read back", (
     for (const detail of ['', 'reopened', null, undefined, 'condition=__proto__', 'condition=constructor', 'condition=toString', 'condition=meltdown', 'xcondition=envelope']) {
       expect(conditionOfDetail(detail), String(detail)).toBeUndefined();
     }
+  });
+
+  it("carries the scores of the reading behind a raise or an escalation, and reads them back", () => {
+    const detail = eventDetail('drift', true, { anomalyScore: 0.81234567, failureProbability: 0.79 });
+    expect(detail).toBe('condition=drift reopened score=0.8123 failure=0.79');
+    expect(conditionOfDetail(detail)).toBe('drift');
+    expect(figuresOfDetail(detail)).toEqual({ anomalyScore: 0.8123, failureProbability: 0.79 });
+    // No failure prediction (the endpoint unreachable): the score alone.
+    expect(eventDetail(undefined, false, { anomalyScore: 1, failureProbability: null })).toBe('score=1');
+    expect(figuresOfDetail('score=1')).toEqual({ anomalyScore: 1, failureProbability: null });
+    expect(figuresOfDetail(eventDetail('envelope', false, { anomalyScore: 0, failureProbability: 0 }))).toEqual({ anomalyScore: 0, failureProbability: 0 });
+  });
+
+  it('reads no scores from a Detail written before steps carried them, or from untrusted text that is not a plain fraction', () => {
+    for (const detail of ['', null, undefined, 'condition=envelope', 'reopened', 'score=', 'score=1.5', 'score=-0.2', 'score=0x1', 'score=1e-3', 'score=NaN', 'score=Infinity', 'xscore=0.5', 'score=0.5x', 'failure=0.5']) {
+      expect(figuresOfDetail(detail), String(detail)).toBeUndefined();
+    }
+    // A failure that is not a plain fraction is left out; the score still reads.
+    expect(figuresOfDetail('score=0.4 failure=2')).toEqual({ anomalyScore: 0.4, failureProbability: null });
   });
 });

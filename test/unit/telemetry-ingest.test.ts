@@ -6,6 +6,7 @@ import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
 import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
+import { figuresOfDetail } from '../../src/lib/alerts/conditions.ts';
 
 const t0 = Date.now() - 60_000;
 const arm = (dt: number, values: Record<string, unknown>, messageId?: string) => ({
@@ -165,9 +166,12 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
     expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
-    // The step that made it critical says why (a clear names no condition).
+    // The step that made it critical says why, and with the scores of the reading behind it (a clear names neither).
     const steps = h.store.alarmEvents.filter((e) => e.IncidentId === incident);
-    expect(steps.find((e) => e.Event === 'escalated')!.Detail).toBe('condition=envelope');
+    const escalated = steps.find((e) => e.Event === 'escalated')!;
+    const behind = [...h.store.telemetry.values()].find((r) => r.Timestamp === escalated.Timestamp)!;
+    expect(escalated.Detail).toBe(`condition=envelope score=${Math.round(behind.AnomalyScore * 10_000) / 10_000}`);
+    expect(figuresOfDetail(escalated.Detail)).toEqual({ anomalyScore: expect.closeTo(behind.AnomalyScore, 4), failureProbability: null });
     expect(steps.find((e) => e.Event === 'cleared')!.Detail).toBe('');
   });
 
@@ -566,8 +570,8 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', incident: { event: 'raised' } });
     const incident = h.alerts.sent[0]!.incident.id;
     const raised = h.store.alarmEvents.find((e) => e.IncidentId === incident && e.Event === 'raised')!;
-    // What the detector saw travels with the step, in the row's Detail, as on the card.
-    expect(raised).toMatchObject({ Notified: 'yes', Detail: `condition=${h.alerts.sent[0]!.condition}` });
+    // What the detector saw travels with the step, in the row's Detail, as on the card, and the raising reading's score.
+    expect(raised).toMatchObject({ Notified: 'yes', Detail: `condition=${h.alerts.sent[0]!.condition} score=${Math.round(h.alerts.sent[0]!.anomalyScore * 10_000) / 10_000}` });
     // Raised when the condition began, inside this batch, not at the batch's first reading.
     expect(h.alerts.sent[0]!.incident.raisedAt).toBe(Date.parse(raised.Timestamp));
     expect(h.alerts.sent[0]!.incident.raisedAt).toBeGreaterThan(t0 + 60_000);

@@ -35,9 +35,42 @@ export function conditionOf(kind: DetectionKind | undefined): Condition | undefi
   return kind === undefined || kind === 'normal' ? undefined : kind;
 }
 
-/** An AlarmEvents row's Detail: space-separated tokens, `condition=<kind>` and `reopened`, each when it applies. */
-export function eventDetail(condition: Condition | undefined, reopened: boolean | undefined): string {
-  return [condition ? `condition=${condition}` : '', reopened ? 'reopened' : ''].filter(Boolean).join(' ');
+/** The scores of the reading behind an incident's step (a raise or an escalation). */
+export interface StepFigures {
+  anomalyScore: number;
+  /** Null when nothing predicted failure (the ML endpoint unreachable, say). */
+  failureProbability: number | null;
+}
+
+/**
+ * An AlarmEvents row's Detail: space-separated tokens, each when it applies: `condition=<kind>`,
+ * `reopened`, and the reading's `score=` and `failure=` (so the dashboard can show an incident as it
+ * stood at its latest raise or escalation, not only as it was raised, without a schema change).
+ */
+export function eventDetail(condition: Condition | undefined, reopened: boolean | undefined, figures?: StepFigures): string {
+  return [
+    condition ? `condition=${condition}` : '',
+    reopened ? 'reopened' : '',
+    figures ? `score=${fourPlaces(figures.anomalyScore)}` : '',
+    figures && figures.failureProbability !== null ? `failure=${fourPlaces(figures.failureProbability)}` : '',
+  ].filter(Boolean).join(' ');
+}
+
+const fourPlaces = (x: number) => String(Math.round(Math.min(1, Math.max(0, x)) * 10_000) / 10_000);
+
+const FRACTION_TOKENS = { score: /(?:^|\s)score=(\d+(?:\.\d+)?)(?=\s|$)/, failure: /(?:^|\s)failure=(\d+(?:\.\d+)?)(?=\s|$)/ } as const;
+
+/** A fraction a Detail token holds: plain decimal digits within [0, 1] (the table is read back as untrusted text). */
+function fractionOf(detail: string, name: keyof typeof FRACTION_TOKENS): number | undefined {
+  const text = FRACTION_TOKENS[name].exec(detail)?.[1];
+  const x = text === undefined ? NaN : Number(text);
+  return x >= 0 && x <= 1 ? x : undefined;
+}
+
+/** The figures a Detail carries, or undefined when it carries none (a step written before they were, or a clear). */
+export function figuresOfDetail(detail: string | null | undefined): StepFigures | undefined {
+  const anomalyScore = fractionOf(detail ?? '', 'score');
+  return anomalyScore === undefined ? undefined : { anomalyScore, failureProbability: fractionOf(detail ?? '', 'failure') ?? null };
 }
 
 /** The condition a Detail names, if it names one we know (the table is read back as untrusted text). */

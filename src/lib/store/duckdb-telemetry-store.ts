@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
-import { conditionOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -245,6 +245,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       modelVersion: r.ModelVersion,
       acknowledged: r.AckedAt ? { at: r.AckedAt, by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
       condition: conditionOfDetail(r.Detail) ?? null,
+      latest: figuresOfDetail(r.Detail) ?? null,
     }));
   }
 

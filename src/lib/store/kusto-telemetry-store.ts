@@ -13,7 +13,7 @@ import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
 import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
-import { conditionOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
@@ -140,6 +140,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       modelVersion: r.ModelVersion,
       acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
       condition: conditionOfDetail(r.Detail) ?? null,
+      latest: figuresOfDetail(r.Detail) ?? null,
     }));
   }
 
