@@ -80,6 +80,7 @@
   }
 
   function select(id) {
+    if (id !== selected) units = {};
     selected = id;
     history.replaceState(null, '', `#/equipment/${encodeURIComponent(id)}`);
     renderPlant();
@@ -97,26 +98,26 @@
     if (!eq) return;
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
-    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', { 'data-reading': k }, fmt(v)))));
+    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', { 'data-reading': k }, factText(k, v)))));
     const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
     $('shelve-state').textContent = shelved ? `Notifications shelved until ${new Date(eq.shelvedUntil).toLocaleTimeString()} by ${eq.shelvedBy || 'someone'}.` : 'Notifications on.';
     $('shelve-toggle').textContent = shelved ? 'Unshelve' : 'Shelve alarms 1 h';
     $('shelve-toggle').onclick = () => shelve(eq.$dtId, shelved ? 0 : 60);
   }
 
-  const charts = {};
-  function chart(id, series, data, scales = {}) {
-    const box = $(id);
+  /** Charts by key, each drawn into its own box. */
+  const charts = new Map();
+  function chart(key, box, series, data, scales = {}, height = 200) {
     const width = Math.max(280, box.clientWidth || 600);
-    const opts = { width, height: 200, scales, series: [{}, ...series], axes: [{}, { size: 56 }], legend: { live: true } };
+    const opts = { width, height, scales, series: [{}, ...series], axes: [{}, { size: 56 }], legend: { live: true } };
     // Rebuilt when the series or the range change; otherwise only the data moves.
     const shape = JSON.stringify([series.map((s) => s.label), scales]);
-    if (charts[id] && charts[id].shape === shape) charts[id].setData(data, true);
+    const known = charts.get(key);
+    if (known && known.box === box && known.shape === shape) known.plot.setData(data, true);
     else {
-      if (charts[id]) charts[id].destroy();
+      known?.plot.destroy();
       box.replaceChildren();
-      charts[id] = new uPlot(opts, data, box);
-      charts[id].shape = shape;
+      charts.set(key, { plot: new uPlot(opts, data, box), box, shape, height });
     }
     box.dataset.points = String(data[0].length);
   }
@@ -126,9 +127,33 @@
   window.addEventListener('resize', () => {
     clearTimeout(resizing);
     resizing = setTimeout(() => {
-      for (const [id, c] of Object.entries(charts)) c.setSize({ width: Math.max(280, $(id).clientWidth), height: 200 });
+      for (const c of charts.values()) c.plot.setSize({ width: Math.max(280, c.box.clientWidth), height: c.height });
     }, 100);
   });
+
+  /** DTDL unit names as a plant engineer writes them; a unit not listed is shown by its DTDL name. */
+  const UNIT_SYMBOLS = {
+    degreeCelsius: '°C', degreeFahrenheit: '°F', kelvin: 'K', gForce: 'g', metrePerSecondSquared: 'm/s²', bar: 'bar', pascal: 'Pa',
+    kilopascal: 'kPa', poundPerSquareInch: 'psi', kilogram: 'kg', gram: 'g', tonne: 't', metrePerSecond: 'm/s', metrePerMinute: 'm/min',
+    revolutionPerMinute: 'rpm', hertz: 'Hz', percent: '%', ampere: 'A', volt: 'V', watt: 'W', kilowatt: 'kW', newton: 'N',
+    newtonMetre: 'N·m', millimetre: 'mm', metre: 'm', litrePerMinute: 'l/min',
+  };
+  const unitSymbol = (unit) => (typeof unit !== 'string' ? '' : Object.hasOwn(UNIT_SYMBOLS, unit) ? UNIT_SYMBOLS[unit] : unit);
+  /** The selected machine's telemetry units (DTDL names), from its history. */
+  let units = {};
+  const unitOf = (name) => (Object.hasOwn(units, name) ? unitSymbol(units[name]) : '');
+  const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+  const hoursText = (h) => (h < 1 ? `${Math.round(h * 60)} min` : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
+  /** A twin property as an engineer reads it: with its unit, times in local time, the remaining life in minutes, hours or days. */
+  function factText(name, value) {
+    if (typeof value === 'number') {
+      if (name === 'remainingUsefulLifeHours') return hoursText(value);
+      const unit = unitOf(name);
+      return unit ? `${fmt(value)} ${unit}` : fmt(value);
+    }
+    if (typeof value === 'string' && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value).toLocaleString();
+    return String(value);
+  }
 
   const PALETTE = ['#1a73e8', '#e37400', '#188038', '#a142f4', '#d93025', '#12b5cb', '#9334e6'];
   async function loadHistory() {
@@ -137,14 +162,30 @@
     const to = new Date();
     const from = new Date(to.getTime() - span);
     try {
-      const h = await api(`/equipment/${encodeURIComponent(selected)}/history?from=${from.toISOString()}&to=${to.toISOString()}&bucket=auto`);
+      const asked = selected;
+      const h = await api(`/equipment/${encodeURIComponent(asked)}/history?from=${from.toISOString()}&to=${to.toISOString()}&bucket=auto`);
+      if (asked !== selected) return;
+      const unitsBefore = JSON.stringify(units);
+      units = h.units ?? {};
+      if (JSON.stringify(units) !== unitsBefore) renderEquipment();
       const xs = h.buckets.map((b) => Date.parse(b.t) / 1000);
       // Measurements only: counters (cycles, inspections) would flatten every other line.
       const names = [...new Set(h.buckets.flatMap((b) => Object.keys(b.values)))].filter((n) => !h.measured || h.measured.includes(n)).sort();
       const x = { time: true, range: [from.getTime() / 1000, to.getTime() / 1000] };
-      chart('chart-readings', names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5 })), [xs, ...names.map((n) => h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null)))], { x });
+      // One small chart per sensor, each on its own scale: on one axis 65 °C would flatten 0.5 g of vibration to a line.
+      const box = $('chart-readings');
+      if (box.dataset.sensors !== names.join(',')) {
+        for (const key of [...charts.keys()]) if (key.startsWith('reading:')) { charts.get(key).plot.destroy(); charts.delete(key); }
+        box.replaceChildren(...names.map((n) => el('div', { class: 'chart sensor', 'data-sensor': n })));
+        box.dataset.sensors = names.join(',');
+      }
+      names.forEach((n, i) => {
+        const unit = unitOf(n);
+        chart(`reading:${n}`, box.children[i], [{ label: unit ? `${n} (${unit})` : n, stroke: PALETTE[i % PALETTE.length], width: 1.5 }], [xs, h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null))], { x }, 110);
+      });
+      box.dataset.points = String(xs.length);
       const markers = h.buckets.map((b) => (b.anomalies > 0 ? b.anomalyScore : null));
-      chart('chart-health', [
+      chart('health', $('chart-health'), [
         { label: 'anomaly score', stroke: '#b26a00', width: 1.5 },
         { label: 'failure probability', stroke: '#c62828', width: 1.5, dash: [6, 4] },
         { label: 'anomalous', stroke: '#c62828', width: 0, points: { show: true, size: 8, fill: '#c62828' } },

@@ -18,7 +18,7 @@ const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chro
 if (!CHROMIUM && process.env.CI === 'true') throw new Error('CI=true but no chromium: .ci/run installs Debian\'s chromium (or set CHROMIUM_PATH)');
 const results = join(projectRoot(), 'test-results');
 /** The page's globals, inside page functions (this project compiles without the DOM library). */
-type PageGlobals = { document: { getElementById(id: string): { dataset: Record<string, string>; textContent: string | null } | null; activeElement: { id: string } | null; documentElement: { scrollWidth: number } }; innerWidth: number };
+type PageGlobals = { document: { getElementById(id: string): { dataset: Record<string, string>; textContent: string | null } | null; querySelector(selector: string): { textContent: string | null } | null; activeElement: { id: string } | null; documentElement: { scrollWidth: number } }; innerWidth: number };
 
 describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   let stack: TestStack;
@@ -57,9 +57,16 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   it("draws a machine's readings and health as charts", async () => {
     await page.click('[data-twin="robotic-arm-001"]');
     await page.waitForFunction(() => Number((globalThis as unknown as PageGlobals).document.getElementById('chart-readings')?.dataset.points) > 0);
-    expect(await page.$$eval('#chart-readings canvas', (c) => c.length)).toBe(1);
+    // One chart per measured sensor, each on its own scale and labelled with its unit (the cycle counter is not drawn).
+    expect(await page.$$eval('#chart-readings [data-sensor]', (els) => els.map((e) => [e.getAttribute('data-sensor'), e.querySelectorAll('canvas').length]))).toEqual([['pressure', 1], ['temperature', 1], ['vibration', 1]]);
+    expect(await page.textContent('#chart-readings [data-sensor="temperature"]')).toContain('temperature (°C)');
     expect(Number(await page.getAttribute('#chart-health', 'data-points'))).toBeGreaterThan(0);
-    expect(await page.textContent('[data-reading="temperature"]')).toMatch(/\d/);
+    // Readings with their units, times in local time rather than ISO strings.
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('[data-reading="temperature"]')?.textContent ?? '').endsWith(' °C'));
+    expect(await page.textContent('[data-reading="temperature"]')).toMatch(/^\d+(\.\d+)? °C$/);
+    expect(await page.textContent('[data-reading="vibration"]')).toMatch(/^\d+(\.\d+)? g$/);
+    expect(await page.textContent('[data-reading="cycleCount"]')).toMatch(/^\d+$/);
+    expect(await page.textContent('[data-reading="lastTelemetryTime"]')).not.toMatch(/T\d{2}:\d{2}.*Z$/);
     await page.screenshot({ path: join(results, 'dashboard.png'), fullPage: true });
   });
 

@@ -88,6 +88,9 @@ describe('the HTTP API', () => {
     expect(raw.status).toBe(200);
     expect(raw.body.buckets).toHaveLength(30);
     expect(raw.body.buckets[0].values.temperature.min).toBe(raw.body.buckets[0].values.temperature.max);
+    // What the charts draw, and in which units (as the arm's DTDL model names them).
+    expect(raw.body.measured).toEqual(['temperature', 'vibration', 'pressure']);
+    expect(raw.body.units).toEqual({ temperature: 'degreeCelsius', vibration: 'gForce', pressure: 'bar' });
     const minute = await call(`/api/equipment/robotic-arm-001/history?from=${from}&bucket=1m`);
     const counted = minute.body.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0);
     expect(counted).toBe(30);

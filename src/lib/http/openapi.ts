@@ -24,7 +24,7 @@ export const OPERATIONS: Record<string, { path: string; method: 'get' | 'post'; 
     path: '/equipment/{id}/history',
     method: 'get',
     operation: {
-      summary: "An equipment's stored telemetry over a range, bucketed with avg/min/max per reading, the highest anomaly score and failure probability, and the number of anomalous readings",
+      summary: "An equipment's stored telemetry over a range, bucketed with avg/min/max per reading, the highest anomaly score and failure probability, and the number of anomalous readings; with the model's measured telemetry and its units (DTDL unit names)",
       parameters: [
         id('equipment (twin) id'),
         { name: 'from', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: an hour before `to`' },

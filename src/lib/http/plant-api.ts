@@ -21,6 +21,8 @@ export interface PlantApiDeps {
   warningThreshold: number;
   /** The measured telemetry (not counters) of a twin model, for the charts. */
   measuredOf?: (modelId: string) => readonly string[] | undefined;
+  /** A twin model's telemetry units as its DTDL names them (degreeCelsius, bar…), for labels. */
+  unitsOf?: (modelId: string) => Readonly<Record<string, string | undefined>> | undefined;
   now?: () => number;
 }
 
@@ -159,6 +161,7 @@ export function createPlantApi(deps: PlantApiDeps) {
         bucketMs,
         truncated,
         measured: deps.measuredOf?.(modelId) ?? null,
+        units: unitsOf(deps.unitsOf?.(modelId)),
         buckets: bucketize(kept, bucketMs, deps.warningThreshold),
       });
     }),
@@ -210,3 +213,11 @@ export function createPlantApi(deps: PlantApiDeps) {
 }
 
 export type PlantApi = ReturnType<typeof createPlantApi>;
+
+/** The units a model names (those it leaves out are left out), or null when its model is not known. */
+function unitsOf(units: Readonly<Record<string, string | undefined>> | undefined): Record<string, string> | null {
+  if (!units) return null;
+  const out: Record<string, string> = {};
+  for (const [name, unit] of Object.entries(units)) if (unit !== undefined) out[name] = unit;
+  return out;
+}
