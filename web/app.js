@@ -252,10 +252,14 @@
 
   // ---- query console ----------------------------------------------------------------------------
   let nextToken = null;
+  /** The query the rows shown answer: Next page goes on with it, whatever the box holds by then. */
+  let shownQuery = '';
   async function runQuery(continuationToken) {
     $('query-error').hidden = true;
+    const query = continuationToken ? shownQuery : $('query-text').value;
     try {
-      const page = await api('/twins/query', { method: 'POST', body: JSON.stringify({ query: $('query-text').value, ...(continuationToken ? { continuationToken } : {}) }) });
+      const page = await api('/twins/query', { method: 'POST', body: JSON.stringify({ query, ...(continuationToken ? { continuationToken } : {}) }) });
+      shownQuery = query;
       nextToken = page.continuationToken;
       $('query-next').disabled = !nextToken;
       const cols = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
@@ -265,6 +269,10 @@
         el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c)))),
         el('tbody', {}, ...page.items.map((r) => el('tr', {}, ...cols.map((c) => el('td', {}, cell(r[c])))))));
     } catch (error) {
+      // Rows left under the error would read as its answer: cleared, and no next page of them.
+      nextToken = null;
+      $('query-next').disabled = true;
+      $('query-results').replaceChildren();
       $('query-error').textContent = error.message;
       $('query-error').hidden = false;
     }

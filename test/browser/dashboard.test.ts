@@ -110,6 +110,9 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.fill('#query-text', 'SELECT nonsense');
     await page.keyboard.press('Control+Enter');
     await page.waitForSelector('#query-error:not([hidden])');
+    // The earlier rows are not left under the error, as if they were its answer.
+    expect(await page.$$eval('#query-results tr', (r) => r.length)).toBe(0);
+    expect(await page.isDisabled('#query-next')).toBe(true);
   });
 
   it('can be used with the keyboard alone', async () => {
