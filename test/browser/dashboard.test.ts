@@ -102,6 +102,20 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '') === 'Notifications on.');
   });
 
+  it("says on the incident when the machine was stopped automatically during it, as its twin records", async () => {
+    const first = (await page.getAttribute('#alert-list li[data-alert]', 'data-alert'))!;
+    expect(await page.$(`#alert-list li[data-alert="${first}"] .stop`)).toBeNull();
+    // The fields the pipeline patches onto the twin once the equipment's emergencyStop went out.
+    const at = new Date().toISOString();
+    await stack.services.twins.patch(failing, [
+      { op: 'add', path: '/lastEmergencyStopTime', value: at },
+      { op: 'add', path: '/lastEmergencyStopReason', value: 'failure probability 93 % (≥ 90 %)' },
+    ]);
+    await page.waitForSelector(`#alert-list li[data-alert="${first}"] .stop`, { timeout: 15_000 });
+    expect(await page.getAttribute(`#alert-list li[data-alert="${first}"] .stop`, 'data-stop')).toBe(at);
+    expect(await page.textContent(`#alert-list li[data-alert="${first}"] .stop`)).toMatch(/^emergencyStop sent .+: failure probability 93 % \(≥ 90 %\)$/);
+  });
+
   it('runs a twin query from the console and pages its rows', async () => {
     await page.fill('#query-text', "SELECT T.$dtId, T.healthStatus FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')");
     await page.click('#query-form button[type="submit"]');
