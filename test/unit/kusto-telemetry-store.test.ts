@@ -73,6 +73,28 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.properties.Parameters).toEqual({ device: "arm' | drop table x", fromTime: 'datetime(2026-11-25T09:00:00.000Z)', toTime: 'datetime(2026-11-25T11:00:00.000Z)', maxRows: 'long(100)' });
   });
 
+  it('lists incidents through the deduplicating views, with the condition and the scores of their latest raise or escalation', async () => {
+    const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string']];
+    const s = await startServer((req, res) => {
+      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      reply(res, 200, [
+        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
+          ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883'],
+          ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift'],
+        ] },
+        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+      ]);
+    });
+    servers.push(s);
+    const alerts = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alerts(Date.parse('2026-11-25T00:00:00Z'), 50);
+    expect(alerts[0]).toMatchObject({ alertId: 'arm-1|i1', priority: 'critical', state: 'active', anomalyScore: 0.52, failureProbability: 0.09, condition: 'envelope', latest: { anomalyScore: 0.8368, failureProbability: 0.7883 } });
+    // A step written before steps carried scores: none to show.
+    expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', condition: 'drift', latest: null });
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
+  });
+
   it('turns a throttled ingestion into a retryable error after its retries', async () => {
     const s = await cluster(429);
     const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 } });
