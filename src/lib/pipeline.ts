@@ -587,7 +587,7 @@ export class TelemetryPipeline {
           Event: e.kind,
           Priority: e.priority,
           Notified: e.notify ? 'yes' : (e.quiet ?? 'no'),
-          Detail: e.kind === 'cleared' ? eventDetail(undefined, e.reopened) : stepDetail(work.watched[e.index], e.reopened),
+          Detail: stepDetail(e.kind === 'cleared' ? undefined : work.watched[e.index], e.reopened),
         });
         if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.watched[e.index]!.reading, e);
       }
@@ -892,7 +892,7 @@ function deadLetterRow(d: DeadLetter): DeadLetterRow {
   };
 }
 
-/** A raise's or an escalation's Detail: what the detector saw in the reading behind it, and its scores. */
+/** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
 function stepDetail(trigger: ScoredReading | undefined, reopened: boolean | undefined): string {
   if (!trigger) return eventDetail(undefined, reopened);
   return eventDetail(conditionOf(trigger.alarm?.kind), reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null });

@@ -161,7 +161,8 @@ export function createPlantApi(deps: PlantApiDeps) {
         bucketMs,
         truncated,
         measured: deps.measuredOf?.(modelId) ?? null,
-        units: unitsOf(deps.unitsOf?.(modelId)),
+        // A unitless one (a counter) is undefined here and so absent from the JSON.
+        units: deps.unitsOf?.(modelId) ?? null,
         buckets: bucketize(kept, bucketMs, deps.warningThreshold),
       });
     }),
@@ -213,11 +214,3 @@ export function createPlantApi(deps: PlantApiDeps) {
 }
 
 export type PlantApi = ReturnType<typeof createPlantApi>;
-
-/** The units a model names (those it leaves out are left out), or null when its model is not known. */
-function unitsOf(units: Readonly<Record<string, string | undefined>> | undefined): Record<string, string> | null {
-  if (!units) return null;
-  const out: Record<string, string> = {};
-  for (const [name, unit] of Object.entries(units)) if (unit !== undefined) out[name] = unit;
-  return out;
-}
