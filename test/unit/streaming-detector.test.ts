@@ -39,6 +39,21 @@ describe('the streaming detector', () => {
     expect(scores.filter((d) => d.sustained >= 5)).toHaveLength(0);
   });
 
+  it('does not flag a new machine for the first pattern it judges: the end of its warm-up is not news', () => {
+    // Twenty healthy machines commissioned at once, one reading a second. Until streaming-10 every
+    // one of them was flagged "novel" on reading 101, when its pattern memory began to judge.
+    const warmupEnds = 2 * 50;
+    let flaggedThere = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const scores = run(warmupEnds + 20, normalArm(noise(100 + seed)), emptyDetectorState(), 0, 1000);
+      if (scores.slice(warmupEnds - 2, warmupEnds + 10).some((d) => d.anomalyScore >= 0.5)) flaggedThere++;
+    }
+    expect(flaggedThere).toBeLessThanOrEqual(2);
+    // It does judge from there on: a spike right after the warm-up is flagged.
+    const spiked = run(warmupEnds + 20, (i) => ({ ...normalArm(noise(7))(), ...(i === warmupEnds + 5 ? { temperature: 95 } : {}) }), emptyDetectorState(), 0, 1000);
+    expect(Math.max(...spiked.slice(warmupEnds + 5, warmupEnds + 7).map((d) => d.anomalyScore))).toBeGreaterThanOrEqual(0.5);
+  });
+
   it('gives graded scores: bigger surprises score higher, and the scores are not a clamp', () => {
     // The same stream (same noise) with a surprise of growing size at one place, on a column it knows nothing about.
     const peak = (size: number) => {

@@ -60,6 +60,8 @@ export interface DetectorSettings {
   patternLearning: number;
   /** Blocks a sensor learns before its pattern novelty counts. */
   patternWarmup: number;
+  /** The warm-up's last blocks whose novelty the refractory level starts from, so that the first block judged is not flagged for being the first. */
+  patternSeedBlocks: number;
   /** Remembered patterns per equipment, shared among its sensors (at least 4 each): the state stays under 4 KB. */
   patternCapacity: number;
   /** Days an hour of the day must have been seen on before the daily profile judges it. */
@@ -119,6 +121,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   vigilance: 0.1,
   patternLearning: 0.01,
   patternWarmup: 50,
+  patternSeedBlocks: 25,
   patternCapacity: 32,
   dailyDays: 2,
   dailyLearningDays: 1,

@@ -247,6 +247,7 @@ export class StreamingDetector {
     let rulHours: number | undefined;
     // Pattern novelty of the blocks this reading completed (-1: none completed).
     let novel = -1;
+    let seed = 0;
     let novelSensor: string | undefined;
     // The largest distance from a daily profile (averaged), and its sensor.
     let daily = 0;
@@ -307,6 +308,9 @@ export class StreamingDetector {
         const nv = s.q.observe(x, capacity, this.pattern);
         if (nv >= 0) {
           const counted = s.q.j > cfg.patternWarmup ? nv : 0;
+          // The warm-up's last blocks, the memory nearly learnt, are the stream's recent novelty: the
+          // first block judged is measured against them, not against nothing.
+          if (s.q.j <= cfg.patternWarmup && s.q.j > cfg.patternWarmup - cfg.patternSeedBlocks && nv > seed) seed = nv;
           if (counted > novel) {
             novel = counted;
             novelSensor = name;
@@ -551,6 +555,7 @@ export class StreamingDetector {
       // A stream whose patterns are always somewhat new (noise) must go further to score.
       noveltyScore = above / (above + cfg.calibration + cfg.typicalNovelty * state.a);
       state.u = Math.max(state.u * (1 - cfg.patternBlock / cfg.refractoryReadings), novel);
+      if (seed > state.u) state.u = seed;
       state.an++;
       state.a += (novel - state.a) / Math.min(state.an, cfg.historyReadings);
     }
