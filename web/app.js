@@ -98,7 +98,7 @@
     if (!eq) return;
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
-    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', { 'data-reading': k }, factText(k, v)))));
+    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k }, factText(k, v)))));
     const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
     $('shelve-state').textContent = shelved ? `Notifications shelved until ${new Date(eq.shelvedUntil).toLocaleTimeString()} by ${eq.shelvedBy || 'someone'}.` : 'Notifications on.';
     $('shelve-toggle').textContent = shelved ? 'Unshelve' : 'Shelve alarms 1 h';
@@ -145,9 +145,21 @@
   const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
   const hoursText = (h) => (h < 1 ? `${Math.round(h * 60)} min` : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
   /** A twin property as an engineer reads it: with its unit, times in local time, the remaining life in minutes, hours or days. */
+  /**
+   * A twin property or telemetry name as a person reads it ("remainingUsefulLifeHours": "Remaining
+   * useful life", whose value is written with its own unit); the name itself stays in the tooltip,
+   * for the query console.
+   */
+  function labelOf(name) {
+    const words = name.replace(/Hours$/, '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
   function factText(name, value) {
     if (typeof value === 'number') {
       if (name === 'remainingUsefulLifeHours') return hoursText(value);
+      // As the incidents give it.
+      if (name === 'failureProbability') return `${Math.round(value * 100)} %`;
       const unit = unitOf(name);
       return unit ? `${fmt(value)} ${unit}` : fmt(value);
     }
@@ -181,7 +193,7 @@
       }
       names.forEach((n, i) => {
         const unit = unitOf(n);
-        chart(`reading:${n}`, box.children[i], [{ label: unit ? `${n} (${unit})` : n, stroke: PALETTE[i % PALETTE.length], width: 1.5 }], [xs, h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null))], { x }, 110);
+        chart(`reading:${n}`, box.children[i], [{ label: unit ? `${labelOf(n)} (${unit})` : labelOf(n), stroke: PALETTE[i % PALETTE.length], width: 1.5 }], [xs, h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null))], { x }, 110);
       });
       box.dataset.points = String(xs.length);
       const markers = h.buckets.map((b) => (b.anomalies > 0 ? b.anomalyScore : null));

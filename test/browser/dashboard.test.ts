@@ -59,7 +59,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForFunction(() => Number((globalThis as unknown as PageGlobals).document.getElementById('chart-readings')?.dataset.points) > 0);
     // One chart per measured sensor, each on its own scale and labelled with its unit (the cycle counter is not drawn).
     expect(await page.$$eval('#chart-readings [data-sensor]', (els) => els.map((e) => [e.getAttribute('data-sensor'), e.querySelectorAll('canvas').length]))).toEqual([['pressure', 1], ['temperature', 1], ['vibration', 1]]);
-    expect(await page.textContent('#chart-readings [data-sensor="temperature"]')).toContain('temperature (°C)');
+    expect(await page.textContent('#chart-readings [data-sensor="temperature"]')).toContain('Temperature (°C)');
     expect(Number(await page.getAttribute('#chart-health', 'data-points'))).toBeGreaterThan(0);
     // Readings with their units, times in local time rather than ISO strings.
     await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.querySelector('[data-reading="temperature"]')?.textContent ?? '').endsWith(' °C'));
@@ -67,6 +67,11 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.textContent('[data-reading="vibration"]')).toMatch(/^\d+(\.\d+)? g$/);
     expect(await page.textContent('[data-reading="cycleCount"]')).toMatch(/^\d+$/);
     expect(await page.textContent('[data-reading="lastTelemetryTime"]')).not.toMatch(/T\d{2}:\d{2}.*Z$/);
+    // Named as a person reads them, the property name kept in the tooltip for the query console.
+    const label = (name: string) => page.$eval(`[data-reading="${name}"]`, (dd) => [dd.previousElementSibling?.textContent, dd.previousElementSibling?.getAttribute('title')]);
+    expect(await label('lastTelemetryTime')).toEqual(['Last telemetry time', 'lastTelemetryTime']);
+    expect(await label('cycleCount')).toEqual(['Cycle count', 'cycleCount']);
+    expect(await page.textContent('[data-reading="failureProbability"]')).toMatch(/^\d+ %$/);
     await page.screenshot({ path: join(results, 'dashboard.png'), fullPage: true });
   });
 
