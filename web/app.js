@@ -209,12 +209,14 @@
   $('range').addEventListener('change', loadHistory);
 
   // ---- alerts -----------------------------------------------------------------------------------
-  /** The automated emergencyStop the twin records, when it came within this incident (raised, and not yet or only later cleared). */
-  function stopLine(a) {
-    const eq = findEquipment(a.deviceId);
-    const at = eq && typeof eq.lastEmergencyStopTime === 'string' ? Date.parse(eq.lastEmergencyStopTime) : NaN;
-    if (!(at >= Date.parse(a.time)) || (a.clearedAt && at > Date.parse(a.clearedAt))) return null;
-    return el('div', { class: 'stop', 'data-stop': eq.lastEmergencyStopTime }, `emergencyStop sent ${new Date(at).toLocaleTimeString()}${eq.lastEmergencyStopReason ? `: ${eq.lastEmergencyStopReason}` : ''}`);
+  /** What was done about the incident automatically, as the store records it: the equipment's emergencyStop, whatever came of it. */
+  const ACTION_TEXT = { executed: 'sent', 'dry-run': 'dry run (not sent)', blocked: 'blocked', failed: 'failed' };
+  function actionLine(a) {
+    const act = a.action;
+    if (!act) return null;
+    const what = Object.hasOwn(ACTION_TEXT, act.outcome) ? ACTION_TEXT[act.outcome] : act.outcome;
+    return el('div', { class: `stop ${act.outcome === 'executed' ? '' : 'not-sent'}`.trim(), 'data-stop': act.time, 'data-outcome': act.outcome },
+      `${act.name} ${what} ${new Date(act.time).toLocaleTimeString()}${act.detail ? `: ${act.detail}` : ''}`);
   }
   const figures = (f) => `score ${fmt(f.anomalyScore)}${f.failureProbability !== null ? `, failure ${Math.round(f.failureProbability * 100)} %` : ''}`;
 
@@ -230,7 +232,7 @@
         // As it stood at its latest raise or escalation; as it was raised too, when that differs.
         el('span', { class: 'figures' }, figures(a.latest ?? a)),
         a.conditionText ? el('div', { class: 'condition', 'data-condition': a.condition }, a.conditionText) : null,
-        stopLine(a),
+        actionLine(a),
         drivers.length ? el('div', { class: 'drivers', 'data-drivers': drivers.join(',') }, `driven by ${drivers.join(', ')}`) : null,
         el('div', { class: 'when' }, `raised ${new Date(a.time).toLocaleString()}`, a.latest && figures(a.latest) !== figures(a) ? ` at ${figures(a)}` : '', acked ? ` · acknowledged by ${acked.by}` : ''),
         el('div', { class: 'buttons' },

@@ -5,6 +5,7 @@
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 import type { Condition, StepFigures } from './alerts/conditions.ts';
+import type { IncidentAction } from './alerts/incident-actions.ts';
 
 export interface TwinState {
   id: string;
@@ -121,6 +122,8 @@ export interface AlertRecord {
   condition: Condition | null;
   /** That reading's scores (`anomalyScore` and `failureProbability` above are the raising reading's; null: recorded before steps carried them). */
   latest: StepFigures | null;
+  /** The automated action (emergencyStop) taken on the equipment during it, whatever its outcome; null: none. */
+  action: IncidentAction | null;
 }
 
 export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';

@@ -107,17 +107,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '') === 'Notifications on.');
   });
 
-  it("says on the incident when the machine was stopped automatically during it, as its twin records", async () => {
+  it('says on the incident what was done about it automatically: a stop held back, then one sent', async () => {
     const first = (await page.getAttribute('#alert-list li[data-alert]', 'data-alert'))!;
     expect(await page.$(`#alert-list li[data-alert="${first}"] .stop`)).toBeNull();
-    // The fields the pipeline patches onto the twin once the equipment's emergencyStop went out.
-    const at = new Date().toISOString();
-    await stack.services.twins.patch(failing, [
-      { op: 'add', path: '/lastEmergencyStopTime', value: at },
-      { op: 'add', path: '/lastEmergencyStopReason', value: 'failure probability 93 % (≥ 90 %)' },
-    ]);
-    await page.waitForSelector(`#alert-list li[data-alert="${first}"] .stop`, { timeout: 15_000 });
-    expect(await page.getAttribute(`#alert-list li[data-alert="${first}"] .stop`, 'data-stop')).toBe(at);
+    // The MaintenanceActions rows the pipeline writes when it decides on the equipment's emergencyStop.
+    const stop = (outcome: string, detail: string) => ({ Timestamp: new Date().toISOString(), DeviceId: failing, IncidentId: `${failing}|stop|${outcome}`, Action: 'emergencyStop' as const, Outcome: outcome, Detail: detail, FailureProbability: 0.93, AnomalyScore: 0.97, ModelVersion: 'streaming-10+failure-lr-v4' });
+    await stack.store.write({ telemetry: [], anomalies: [], deadLetters: [], actions: [stop('blocked', 'rate limit: 3 stops in the last hour (max 3); failure probability 93 % (≥ 90 %)')] });
+    await page.waitForSelector(`#alert-list li[data-alert="${first}"] .stop[data-outcome="blocked"]`, { timeout: 15_000 });
+    expect(await page.textContent(`#alert-list li[data-alert="${first}"] .stop`)).toMatch(/^emergencyStop blocked .+: rate limit: 3 stops in the last hour \(max 3\); failure probability 93 % \(≥ 90 %\)$/);
+    await new Promise((r) => setTimeout(r, 5));
+    const sent = stop('executed', 'failure probability 93 % (≥ 90 %)');
+    await stack.store.write({ telemetry: [], anomalies: [], deadLetters: [], actions: [sent] });
+    await page.waitForSelector(`#alert-list li[data-alert="${first}"] .stop[data-outcome="executed"]`, { timeout: 15_000 });
+    expect(await page.getAttribute(`#alert-list li[data-alert="${first}"] .stop`, 'data-stop')).toBe(sent.Timestamp);
     expect(await page.textContent(`#alert-list li[data-alert="${first}"] .stop`)).toMatch(/^emergencyStop sent .+: failure probability 93 % \(≥ 90 %\)$/);
   });
 

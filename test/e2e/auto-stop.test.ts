@@ -39,5 +39,10 @@ describe('an automated emergencyStop, end to end', () => {
     expect(alert, 'an alert card saying the machine was stopped').toBeDefined();
     expect(JSON.stringify(alert)).toContain('production-line-a');
     expect(fleet.stats.stoppedByCommand).toEqual(['robotic-arm-002']);
+    // The incident the API lists says what was done during it, from that MaintenanceActions row.
+    const listed = async () => ((await (await fetch(`${stack.apiUrl}/api/alerts`, { headers: { 'x-functions-key': stack.apiKey } })).json()) as { items: { deviceId: string; action: { name: string; outcome: string; time: string } | null }[] }).items;
+    await until('the incident to be listed', async () => (await listed()).some((a) => a.deviceId === 'robotic-arm-002'));
+    const incidents = (await listed()).filter((a) => a.deviceId === 'robotic-arm-002');
+    expect(incidents.map((a) => a.action)).toContainEqual({ name: 'emergencyStop', outcome: 'executed', time: new Date(actions[0]!.Timestamp as string).toISOString(), detail: actions[0]!.Detail });
   }, 60_000);
 });

@@ -73,10 +73,21 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.properties.Parameters).toEqual({ device: "arm' | drop table x", fromTime: 'datetime(2026-11-25T09:00:00.000Z)', toTime: 'datetime(2026-11-25T11:00:00.000Z)', maxRows: 'long(100)' });
   });
 
-  it('lists incidents through the deduplicating views, with the condition and the scores of their latest raise or escalation', async () => {
+  it('lists incidents through the deduplicating views, with the condition and the scores of their latest raise or escalation, and what was done about them', async () => {
     const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string']];
+    const actionColumns = [['Timestamp', 'datetime'], ['DeviceId', 'string'], ['Action', 'string'], ['Outcome', 'string'], ['Detail', 'string']];
     const s = await startServer((req, res) => {
       if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      if (String((JSON.parse(req.body) as { csl?: string }).csl).includes('MaintenanceActionsDeduped')) {
+        return reply(res, 200, [
+          { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+          { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: actionColumns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
+            ['2026-11-25T10:20:00Z', 'robotic-arm-001', 'emergencyStop', 'failed', 'device answered 504: {}; failure probability 92 % (≥ 90 %)'],
+            ['2026-11-25T09:45:00Z', 'robotic-arm-002', 'emergencyStop', 'executed', 'after its incident cleared'],
+          ] },
+          { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+        ]);
+      }
       reply(res, 200, [
         { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
         { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
@@ -91,6 +102,10 @@ describe('the Data Explorer telemetry store', () => {
     expect(alerts[0]).toMatchObject({ alertId: 'arm-1|i1', priority: 'critical', state: 'active', anomalyScore: 0.52, failureProbability: 0.09, condition: 'envelope', latest: { anomalyScore: 0.8368, failureProbability: 0.7883 } });
     // A step written before steps carried scores: none to show.
     expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', condition: 'drift', latest: null });
+    // What was done about each, from the deduplicated MaintenanceActions: a stop that failed during the
+    // active one; none for the other, whose stop came after it cleared.
+    expect(alerts[0]!.action).toEqual({ name: 'emergencyStop', outcome: 'failed', time: '2026-11-25T10:20:00.000Z', detail: 'device answered 504: {}; failure probability 92 % (≥ 90 %)' });
+    expect(alerts[1]!.action).toBeNull();
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
     expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
   });

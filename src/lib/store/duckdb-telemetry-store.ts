@@ -11,6 +11,7 @@ import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
+import { actionsOfIncidents, type ActionRow } from '../alerts/incident-actions.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -231,7 +232,11 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
        WHERE f."AlertId" IS NOT NULL AND f."Timestamp" >= $1::TIMESTAMP ORDER BY f."Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
       [new Date(since).toISOString()],
     );
-    return rows.map((r) => ({
+    const actions = rows.length === 0 ? [] : await this.query<ActionRow>(
+      `SELECT strftime("Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", "DeviceId", "Action", "Outcome", "Detail" FROM "MaintenanceActions" WHERE "Timestamp" >= $1::TIMESTAMP`,
+      [new Date(since).toISOString()],
+    );
+    const incidents = rows.map((r) => ({
       alertId: r.AlertId,
       deviceId: r.DeviceId,
       time: r.Timestamp,
@@ -247,6 +252,8 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       condition: conditionOfDetail(r.Detail) ?? null,
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
+    const acted = actionsOfIncidents(incidents, actions);
+    return incidents.map((incident, i) => ({ ...incident, action: acted[i] ?? null }));
   }
 
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {

@@ -14,6 +14,7 @@ import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
+import { actionsOfIncidents, type ActionRow } from '../alerts/incident-actions.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
@@ -53,6 +54,11 @@ materialized_view('AnomalyFlagsDeduped')
     | project AlertId, Detail) on AlertId
 | project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail
 | order by Timestamp desc`,
+  /** The automated actions incidents are matched to (src/lib/alerts/incident-actions.ts). */
+  actions: `declare query_parameters(since:datetime);
+materialized_view('MaintenanceActionsDeduped')
+| where Timestamp >= since
+| project Timestamp, DeviceId, Action, Outcome, Detail`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
 } as const;
@@ -125,7 +131,8 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       KQL.alerts,
       { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) },
     );
-    return rows.map((r) => ({
+    const actions = rows.length === 0 ? [] : await this.read<ActionRow>(KQL.actions, { since: kqlDatetime(since) });
+    const incidents = rows.map((r) => ({
       alertId: r.AlertId,
       deviceId: r.DeviceId,
       time: new Date(r.Timestamp).toISOString(),
@@ -142,6 +149,8 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       condition: conditionOfDetail(r.Detail) ?? null,
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
+    const acted = actionsOfIncidents(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
+    return incidents.map((incident, i) => ({ ...incident, action: acted[i] ?? null }));
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */
