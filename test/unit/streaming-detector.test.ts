@@ -285,6 +285,16 @@ describe('the streaming detector', () => {
     expect(ordinary.some((d) => d.kind === 'daily')).toBe(false);
   });
 
+  it("measures how much the day moves a sensor, so a stored state that must shed profiles keeps the telling ones", () => {
+    const n = noise(31);
+    const state = emptyDetectorState();
+    // Three days at one a minute: the hall's temperature follows the day (±4 around 20), the motor's current does not.
+    run(3 * 24 * 60, (i) => ({ hall: 20 + 4 * Math.sin((2 * Math.PI * i) / (24 * 60)) + n(0.5), current: 12 + n(0.5) }), state);
+    expect(state.s.hall!.y.amplitude()).toBeGreaterThan(5 * state.s.current!.y.amplitude());
+    expect(state.s.hall!.y.amplitude()).toBeGreaterThan(8);
+    expect(new DailyProfile().amplitude()).toBe(0);
+  });
+
   it('has no daily profile to judge by at one reading a second over twenty minutes', () => {
     const n = noise(32);
     // A level that steps up and back down: the other parts see it; the hour of the day says nothing yet.
@@ -441,7 +451,7 @@ describe('the streaming detector', () => {
     expect(prefix.map((d) => d.anomalyScore)).toEqual(full.slice(0, 700).map((d) => d.anomalyScore));
   });
 
-  it('resumes from its stored state exactly as if it had never stopped, and six sensors fit the twin after weeks, all but their daily profiles', () => {
+  it('resumes from its stored state exactly as if it had never stopped, and six sensors fit the twin after weeks, with as many daily profiles as fit', () => {
     const n = noise(8);
     const six = (i: number) => ({ temperature: 65 + n(2.5), vibration: 0.5 + n(0.08) + (i > 800 ? (i - 800) * 0.002 : 0), pressure: 6 + n(0.25), speed: 1.5 + n(0.1), load: 250 + n(30), motorTemperature: 60 + n(4) });
     const values = Array.from({ length: 1200 }, (_, i) => six(i));
@@ -452,18 +462,26 @@ describe('the streaming detector', () => {
     const moved = reviveDetectorState(JSON.parse(storeDetectorState(state)!.json));
     const resumed = run(500, (i) => values[i]!, moved, 700);
     expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(700).map((d) => d.anomalyScore));
-    // Three weeks at one a minute: every count and memory grown; within ADT's 4 KB string limit
-    // once the daily profiles (about 375 characters a sensor) and the pairs that do not move together are left out.
+    // Three weeks at one a minute: every count and memory grown; within ADT's 4 KB string limit once
+    // the pairs that do not move together and some daily profiles (about 375 characters a sensor) are left out.
     run(30_000, () => six(0), state, 1200);
     const stored = storeDetectorState(state)!;
-    expect(stored.shed).toBe('uncorrelated pairs and daily profiles');
+    expect(stored.shed).toBe('uncorrelated pairs and some daily profiles');
     expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
     const revived = reviveDetectorState(JSON.parse(stored.json));
+    const kept: string[] = [];
     for (const name of Object.keys(state.s)) {
       expect(revived.s[name]!.m).toBe(state.s[name]!.m);
       expect(revived.s[name]!.q.j).toBe(state.s[name]!.q.j);
-      expect(revived.s[name]!.y.pack()).toBe(new DailyProfile().pack());
+      const profile = revived.s[name]!.y.pack();
+      if (profile === state.s[name]!.y.pack()) kept.push(name);
+      else expect(profile).toBe(new DailyProfile().pack());
     }
+    // Not all-or-nothing: most of the six keep theirs whole (five here; it was none of them), those the day moves most.
+    expect(kept.length).toBeGreaterThanOrEqual(4);
+    expect(kept.length).toBeLessThan(6);
+    const byAmplitude = Object.keys(state.s).sort((a, b) => state.s[b]!.y.amplitude() - state.s[a]!.y.amplitude());
+    expect(kept.sort()).toEqual(byAmplitude.slice(0, kept.length).sort());
   });
 
   it('keeps three sensors whole on the twin after weeks, daily profiles included, and resumes from them exactly', () => {
@@ -514,7 +532,7 @@ describe('the streaming detector', () => {
     expect(storeDetectorState(crowd)).toBeUndefined();
   });
 
-  it('leaves parts out in order, each only when what it keeps would not fit: uncorrelated pairs, then the daily profiles, then every pair, then the pattern memories', () => {
+  it('leaves parts out in order, each only when what it keeps would not fit: uncorrelated pairs, then the daily profiles one by one, then every pair, then the pattern memories', () => {
     const n = noise(19);
     let load = 0;
     // a and b follow one load (a pair that moves together); c is noise alone (two pairs that do not).
@@ -535,7 +553,17 @@ describe('the streaming detector', () => {
     expect(Object.keys(revive(lean.json).p)).toEqual(['a|b']);
     expect(revive(lean.json).p['a|b']).toEqual(state.p['a|b']);
     expect(revive(lean.json).s.a!.y.pack()).toBe(state.s.a!.y.pack());
-    const noDaily = storeDetectorState(state, 0.6, Buffer.byteLength(lean.json) - 1)!;
+    // Then the daily profiles one by one, of the sensor the day moves least first.
+    const byAmplitude = ['a', 'b', 'c'].sort((x, y) => state.s[y]!.y.amplitude() - state.s[x]!.y.amplitude());
+    let limit = Buffer.byteLength(lean.json) - 1;
+    for (const keep of [2, 1]) {
+      const some = storeDetectorState(state, 0.6, limit)!;
+      expect(some.shed).toBe('uncorrelated pairs and some daily profiles');
+      const withProfile = ['a', 'b', 'c'].filter((name) => revive(some.json).s[name]!.y.pack() === state.s[name]!.y.pack());
+      expect(withProfile.sort()).toEqual(byAmplitude.slice(0, keep).sort());
+      limit = Buffer.byteLength(some.json) - 1;
+    }
+    const noDaily = storeDetectorState(state, 0.6, limit)!;
     expect(noDaily.shed).toBe('uncorrelated pairs and daily profiles');
     expect(Object.keys(revive(noDaily.json).p)).toEqual(['a|b']);
     expect(revive(noDaily.json).s.a!.y.pack()).toBe(new DailyProfile().pack());

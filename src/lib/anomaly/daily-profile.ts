@@ -81,6 +81,27 @@ export class DailyProfile {
     return hour === this.cur ? this.v[2]! : (this.h?.[hour * 4 + 2] ?? 0);
   }
 
+  /**
+   * How much the day moves this sensor: the range of its hours' levels in units of their mean
+   * spread (0 before two hours are learnt). What a stored state keeps first when not every
+   * profile fits: a sensor that follows the day loses most without its profile.
+   */
+  amplitude(): number {
+    let lo = Infinity;
+    let hi = -Infinity;
+    let spread = 0;
+    let hours = 0;
+    for (let hour = 0; hour < HOURS; hour++) {
+      if (this.readings(hour) === 0) continue;
+      const level = hour === this.cur ? this.v[0]! : this.h![hour * 4]!;
+      spread += hour === this.cur ? this.v[1]! : this.h![hour * 4 + 1]!;
+      if (level < lo) lo = level;
+      if (level > hi) hi = level;
+      hours++;
+    }
+    return hours < 2 ? 0 : (hi - lo) / Math.max(spread / hours, 1e-9 + 1e-3 * Math.max(Math.abs(lo), Math.abs(hi)));
+  }
+
   /** Scores `x` at `time` against the profile, then learns it. Returns the averaged distance. */
   observe(time: number, x: number, cfg: DailySettings): number {
     const v = this.v;

@@ -285,16 +285,18 @@ const NO_RHYTHM = Object.freeze({ eg: 0, el: 0, ec: 0, ei: 0, ef: 0, es: 0, eb: 
  * pairs that hold no evidence go first, then the daily profiles (the largest part: about 375
  * characters a sensor), then every pair, then the pattern memories.
  */
-type Shed = 'nothing' | 'uncorrelated pairs' | 'uncorrelated pairs and daily profiles' | 'pairs and daily profiles' | 'pairs, daily profiles and pattern memories';
+type Shed = 'nothing' | 'uncorrelated pairs' | 'uncorrelated pairs and some daily profiles' | 'uncorrelated pairs and daily profiles' | 'pairs and daily profiles' | 'pairs, daily profiles and pattern memories';
 const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'uncorrelated pairs and daily profiles', 'pairs and daily profiles', 'pairs, daily profiles and pattern memories'];
 
-function storedJson(state: DetectorState, shed: number, minCorrelation: number): string {
+/** `keepDaily`: at shed level 2, the sensors whose daily profiles are kept all the same. */
+function storedJson(state: DetectorState, shed: number, minCorrelation: number, keepDaily?: ReadonlySet<string>): string {
   const s: Record<string, unknown> = {};
   for (const name in state.s) {
     const sensor = state.s[name]!;
     const numbers = packSensor(sensor);
     // [numbers, pattern memory, daily profile], the later parts left out as the state sheds them.
-    defineOwn(s, name, shed >= 4 ? [numbers] : shed >= 2 ? [numbers, sensor.q] : [numbers, sensor.q, sensor.y]);
+    const daily = shed < 2 || (shed === 2 && keepDaily?.has(name) === true);
+    defineOwn(s, name, shed >= 4 ? [numbers] : daily ? [numbers, sensor.q, sensor.y] : [numbers, sensor.q]);
   }
   const p: Record<string, unknown> = {};
   if (shed < 3) {
@@ -312,11 +314,19 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number):
 /**
  * The state as a twin stores it (JSON, read back by reviveDetectorState), within ADT's 4 KB: the
  * whole state when it fits, else without the pairs that do not move together, then without the
- * daily profiles, then without any pair, then without the pattern memories too; undefined when even the
+ * daily profiles of the sensors the day moves least, then without any daily profile, then without any pair, then without the pattern memories too; undefined when even the
  * sensors' baselines do not fit (the twin then keeps its older state, and this instance its own).
  */
 export function storeDetectorState(state: DetectorState, minCorrelation = DEFAULT_DETECTOR_SETTINGS.minCorrelation, maxBytes = MAX_STORED_STATE_BYTES): { json: string; shed: Shed } | undefined {
   for (let i = 0; i < SHEDS.length; i++) {
+    if (i === 2) {
+      // Before every daily profile goes, as many as fit, those of the sensors the day moves most first.
+      const ranked = Object.keys(state.s).sort((a, b) => state.s[b]!.y.amplitude() - state.s[a]!.y.amplitude() || (a < b ? -1 : a > b ? 1 : 0));
+      for (let keep = ranked.length - 1; keep > 0; keep--) {
+        const json = storedJson(state, 2, minCorrelation, new Set(ranked.slice(0, keep)));
+        if (fitsBytes(json, maxBytes)) return { json, shed: 'uncorrelated pairs and some daily profiles' };
+      }
+    }
     const json = storedJson(state, i, minCorrelation);
     // Sensor names may be any text: measured in UTF-8, as ADT measures it.
     if (fitsBytes(json, maxBytes)) return { json, shed: SHEDS[i]! };
