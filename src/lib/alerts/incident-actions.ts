@@ -25,8 +25,8 @@ interface IncidentSpan {
 
 export type ActionRow = Pick<MaintenanceActionRow, 'Timestamp' | 'DeviceId' | 'Action' | 'Outcome' | 'Detail'>;
 
-/** Each incident's action (null: none), in the incidents' order. `actions` in any order. */
-export function actionsOfIncidents(incidents: readonly IncidentSpan[], actions: readonly ActionRow[]): (IncidentAction | null)[] {
+/** The incidents with their actions (`action`: null when none was taken). `actions` in any order. */
+export function withActions<T extends IncidentSpan>(incidents: readonly T[], actions: readonly ActionRow[]): (T & { action: IncidentAction | null })[] {
   const byDevice = new Map<string, { at: number; row: ActionRow }[]>();
   for (const row of actions) {
     const at = Date.parse(row.Timestamp);
@@ -40,6 +40,6 @@ export function actionsOfIncidents(incidents: readonly IncidentSpan[], actions: 
     const to = incident.clearedAt === null ? Infinity : Date.parse(incident.clearedAt);
     let best: { at: number; row: ActionRow } | undefined;
     for (const a of byDevice.get(incident.deviceId) ?? []) if (a.at >= from && a.at <= to && (!best || a.at > best.at)) best = a;
-    return best ? { name: best.row.Action, outcome: best.row.Outcome, time: new Date(best.at).toISOString(), detail: best.row.Detail } : null;
+    return { ...incident, action: best ? { name: best.row.Action, outcome: best.row.Outcome, time: new Date(best.at).toISOString(), detail: best.row.Detail } : null };
   });
 }

@@ -282,8 +282,8 @@ const NO_RHYTHM = Object.freeze({ eg: 0, el: 0, ec: 0, ei: 0, ef: 0, es: 0, eb: 
 
 /**
  * Parts a stored state may leave out to fit, in order; each is relearnt by whoever revives it. The
- * pairs that hold no evidence go first, then the daily profiles (the largest part: about 375
- * characters a sensor), then every pair, then the pattern memories.
+ * pairs that hold no evidence go first, then the daily profiles one by one (the largest part: about
+ * 375 characters a sensor), then every pair, then the pattern memories.
  */
 type Shed = 'nothing' | 'uncorrelated pairs' | 'uncorrelated pairs and some daily profiles' | 'uncorrelated pairs and daily profiles' | 'pairs and daily profiles' | 'pairs, daily profiles and pattern memories';
 const SHEDS: readonly Shed[] = ['nothing', 'uncorrelated pairs', 'uncorrelated pairs and daily profiles', 'pairs and daily profiles', 'pairs, daily profiles and pattern memories'];
@@ -314,8 +314,9 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number, 
 /**
  * The state as a twin stores it (JSON, read back by reviveDetectorState), within ADT's 4 KB: the
  * whole state when it fits, else without the pairs that do not move together, then without the
- * daily profiles of the sensors the day moves least, then without any daily profile, then without any pair, then without the pattern memories too; undefined when even the
- * sensors' baselines do not fit (the twin then keeps its older state, and this instance its own).
+ * daily profiles one by one (of the sensors the day moves least first), then without any pair, then
+ * without the pattern memories too; undefined when even the sensors' baselines do not fit (the twin
+ * then keeps its older state, and this instance its own).
  */
 export function storeDetectorState(state: DetectorState, minCorrelation = DEFAULT_DETECTOR_SETTINGS.minCorrelation, maxBytes = MAX_STORED_STATE_BYTES): { json: string; shed: Shed } | undefined {
   for (let i = 0; i < SHEDS.length; i++) {

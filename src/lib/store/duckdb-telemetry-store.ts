@@ -11,7 +11,7 @@ import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
-import { actionsOfIncidents, type ActionRow } from '../alerts/incident-actions.ts';
+import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -252,8 +252,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       condition: conditionOfDetail(r.Detail) ?? null,
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
-    const acted = actionsOfIncidents(incidents, actions);
-    return incidents.map((incident, i) => ({ ...incident, action: acted[i] ?? null }));
+    return withActions(incidents, actions);
   }
 
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {

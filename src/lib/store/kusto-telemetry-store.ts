@@ -14,7 +14,7 @@ import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
-import { actionsOfIncidents, type ActionRow } from '../alerts/incident-actions.ts';
+import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
@@ -149,8 +149,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       condition: conditionOfDetail(r.Detail) ?? null,
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
-    const acted = actionsOfIncidents(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
-    return incidents.map((incident, i) => ({ ...incident, action: acted[i] ?? null }));
+    return withActions(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */
