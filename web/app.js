@@ -144,7 +144,8 @@
   const unitOf = (name) => (Object.hasOwn(units, name) ? unitSymbol(units[name]) : '');
   const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
   const hoursText = (h) => (h < 1 ? `${Math.round(h * 60)} min` : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
-  /** A twin property as an engineer reads it: with its unit, times in local time, the remaining life in minutes, hours or days. */
+  /** A probability as the incidents and the cards give it. */
+  const percent = (p) => `${Math.round(p * 100)} %`;
   /**
    * A twin property or telemetry name as a person reads it ("remainingUsefulLifeHours": "Remaining
    * useful life", whose value is written with its own unit); the name itself stays in the tooltip,
@@ -155,11 +156,11 @@
     return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
+  /** A twin property as an engineer reads it: with its unit, times in local time, the remaining life in minutes, hours or days. */
   function factText(name, value) {
     if (typeof value === 'number') {
       if (name === 'remainingUsefulLifeHours') return hoursText(value);
-      // As the incidents give it.
-      if (name === 'failureProbability') return `${Math.round(value * 100)} %`;
+      if (name === 'failureProbability') return percent(value);
       const unit = unitOf(name);
       return unit ? `${fmt(value)} ${unit}` : fmt(value);
     }
@@ -218,7 +219,7 @@
     return el('div', { class: `stop ${act.outcome === 'executed' ? '' : 'not-sent'}`.trim(), 'data-stop': act.time, 'data-outcome': act.outcome },
       `${act.name} ${what} ${new Date(act.time).toLocaleTimeString()}${act.detail ? `: ${act.detail}` : ''}`);
   }
-  const figures = (f) => `score ${fmt(f.anomalyScore)}${f.failureProbability !== null ? `, failure ${Math.round(f.failureProbability * 100)} %` : ''}`;
+  const figures = (f) => `score ${fmt(f.anomalyScore)}${f.failureProbability !== null ? `, failure ${percent(f.failureProbability)}` : ''}`;
 
   async function loadAlerts() {
     const { items } = await api('/alerts?limit=50');

@@ -322,7 +322,8 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
   for (let i = 0; i < SHEDS.length; i++) {
     if (i === 2) {
       // Before every daily profile goes, as many as fit, those of the sensors the day moves most first.
-      const ranked = Object.keys(state.s).sort((a, b) => state.s[b]!.y.amplitude() - state.s[a]!.y.amplitude() || (a < b ? -1 : a > b ? 1 : 0));
+      const amplitude = new Map(Object.keys(state.s).map((name) => [name, state.s[name]!.y.amplitude()]));
+      const ranked = [...amplitude.keys()].sort((a, b) => amplitude.get(b)! - amplitude.get(a)! || (a < b ? -1 : a > b ? 1 : 0));
       for (let keep = ranked.length - 1; keep > 0; keep--) {
         const json = storedJson(state, 2, minCorrelation, new Set(ranked.slice(0, keep)));
         if (fitsBytes(json, maxBytes)) return { json, shed: 'uncorrelated pairs and some daily profiles' };
