@@ -196,7 +196,7 @@ export class TelemetryPipeline {
   private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
     return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
       line,
-      idOf: (i) => `${deviceId}|${work.watched[i]!.reading.key}`,
+      idOf: (i) => incidentIdOf(deviceId, work, i),
       shelvedUntil: work.state.shelvedUntil,
       peek,
       ...(admitted ? { admitted } : {}),
@@ -455,8 +455,12 @@ export class TelemetryPipeline {
       const state = { ...this.alarmStateOf(work.state) };
       const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId, false, admitted);
       work.alarm = { state, events };
-      const decisions = this.cardsOf(work, events);
       const stop = this.stopPolicy?.decide(work.state, work.watched, now);
+      // A stop (sent, or refused by the rate limit) belongs to a critical incident: raised with it
+      // when the evidence alone has not raised one yet.
+      const raise = stop && stop.kind !== 'dry-run' ? this.alarms.raiseForStop(state, stop.trigger.reading.time, work.watched.lastIndexOf(stop.trigger), (i) => incidentIdOf(deviceId, work, i)) : undefined;
+      if (raise) events.push(raise);
+      const decisions = this.cardsOf(work, events);
       if (stop) {
         stops.set(deviceId, stop);
         // A stop sent (or refused by the rate limit) always reaches people.
@@ -893,6 +897,11 @@ function deadLetterRow(d: DeadLetter): DeadLetterRow {
 }
 
 /** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
+/** An incident is named after its equipment and the reading that raised it, so a replay names it alike. */
+function incidentIdOf(deviceId: string, work: DeviceWork, index: number): string {
+  return `${deviceId}|${work.watched[index]!.reading.key}`;
+}
+
 function stepDetail(trigger: ScoredReading | undefined, reopened: boolean | undefined): string {
   if (!trigger) return eventDetail(undefined, reopened);
   return eventDetail(conditionOf(trigger.alarm?.kind), reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null });

@@ -554,6 +554,27 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.alerts.sent.at(-1)).toMatchObject({ severity: 'critical', line: 'production-line-a', action: { outcome: 'executed' } });
     expect(h.store.telemetry.size).toBe(5);
   });
+
+  it('a sudden failure stopped before the alarm\'s on-delay is one critical incident, raised with the stop, not a second one after it', async () => {
+    const h = stopping();
+    // Three hot readings confirm the stop; the alarm alone would wait for five.
+    await h.send(hot(0, 3));
+    expect(h.commands.calls).toHaveLength(1);
+    expect(h.alerts.sent).toEqual([expect.objectContaining({ severity: 'critical', incident: expect.objectContaining({ event: 'raised' }), action: expect.objectContaining({ outcome: 'executed' }) })]);
+    const incidentId = h.alerts.sent[0]!.incident.id;
+    const alarmState = JSON.parse(h.twins.props('robotic-arm-001').alarmState as string) as { id: string; p: string };
+    expect(alarmState).toMatchObject({ id: incidentId, p: 'critical' });
+    // The first hot reading alone was a lone outlier, recorded as such; the stop raised the incident.
+    const told = () => h.store.alarmEvents.filter((e) => e.Priority !== 'low');
+    expect(told()).toEqual([expect.objectContaining({ IncidentId: incidentId, Event: 'raised', Priority: 'critical', Notified: 'yes' })]);
+    expect([...h.store.anomalies.values()].filter((f) => f.AlertId !== null).map((f) => f.AlertId)).toEqual([incidentId]);
+
+    // The machine reads hot a while longer, long enough to sustain the alarm on its own: still that incident.
+    await h.send(hot(1_500, 6));
+    expect(h.alerts.sent).toHaveLength(1);
+    expect(told().map((e) => e.IncidentId)).toEqual([incidentId]);
+    expect(JSON.parse(h.twins.props('robotic-arm-001').alarmState as string)).toMatchObject({ id: incidentId, p: 'critical' });
+  });
 });
 
 describe('telemetryIngest: what it records and tells, in detail', () => {

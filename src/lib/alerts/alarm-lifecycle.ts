@@ -180,37 +180,18 @@ export class AlarmLifecycle {
       const shelved = context.shelvedUntil !== undefined && e.time < context.shelvedUntil;
       if (!state.id) {
         if (!priority) continue;
-        // Back soon after it cleared: the same incident, reopened.
-        const reopened = state.ci !== undefined && state.c !== undefined && e.time - state.c < cfg.reopenMs;
-        state.id = reopened ? state.ci! : context.idOf(i);
-        if (reopened) state.o = 1;
-        else delete state.o;
-        state.r = e.time;
-        delete state.p;
-        delete state.n;
+        this.open(state, e.time, context.idOf(i));
         if (priority === 'low') {
           state.p = 'low';
-          events.push({ kind: 'raised', incidentId: state.id, priority, time: e.time, notify: false, quiet: 'low', ...(state.o ? { reopened: true } : {}), index: i });
+          events.push({ kind: 'raised', incidentId: state.id!, priority, time: e.time, notify: false, quiet: 'low', ...(state.o ? { reopened: true } : {}), index: i });
         }
       }
       if (priority && priority !== 'low' && RANK[priority] > (state.p ? RANK[state.p] : 0)) {
-        // The incident's first step to warning or above is its raise (one that began as a lone
-        // outlier included); later steps up are escalations.
-        const kind: AlarmEventKind = state.p && state.p !== 'low' ? 'escalated' : 'raised';
-        // A condition that follows lone outliers is an incident of its own, raised now (a
-        // reopened one keeps its id).
-        if (kind === 'raised' && state.p === 'low' && !state.o) {
-          state.id = context.idOf(i);
-          state.r = e.time;
-        }
-        state.p = priority;
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
         else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
-        else if (kind === 'raised' && !(context.admitted?.(state.id) ?? this.admit(context.line, e.time, context.peek))) quiet = 'flood';
-        const firstNotice = !quiet && kind === 'escalated' && state.n === undefined;
-        if (!quiet) state.n = priority;
-        events.push({ kind, incidentId: state.id, priority, time: e.time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index: i });
+        else if (this.stepKind(state) === 'raised' && !(context.admitted?.(this.idAfterStep(state, context.idOf(i))) ?? this.admit(context.line, e.time, context.peek))) quiet = 'flood';
+        events.push(this.stepUp(state, priority, e.time, i, context.idOf(i), quiet));
       }
       // Count down to clearing: below the deadband for the off-delay, in readings and in time. A
       // lone outlier (not sustained) does not hold the condition open, or noisy equipment would
@@ -225,7 +206,7 @@ export class AlarmLifecycle {
       if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
         // Those who were told it began are told it ended.
         const notify = state.n !== undefined && !shelved;
-        events.push({ kind: 'cleared', incidentId: state.id, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
+        events.push({ kind: 'cleared', incidentId: state.id!, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
         // Only an incident someone was told of reopens: to an operator, a condition after one that
         // was only recorded is new.
         if (state.n !== undefined) {
@@ -236,6 +217,58 @@ export class AlarmLifecycle {
       }
     }
     return events;
+  }
+
+  /**
+   * An automated stop (sent, or decided and refused by the rate limit) makes the equipment's
+   * incident critical at the stop's reading, `index` in the evaluated list. The stop confirms on
+   * fewer readings than the alarm's on-delay, so a sudden failure may be stopped before the
+   * evidence alone raises anything: the stop then raises (or escalates) the incident, and the
+   * readings after it continue that incident rather than raising another. People are told whatever
+   * shelving or the flood window say: a machine was stopped. Undefined when the incident is
+   * critical already (the caller's card of the stop tells it).
+   */
+  raiseForStop(state: AlarmState, time: number, index: number, idOf: (index: number) => string): AlarmEvent | undefined {
+    if (state.p === 'critical') return undefined;
+    if (!state.id) this.open(state, time, idOf(index));
+    delete state.q;
+    delete state.qn;
+    return this.stepUp(state, 'critical', time, index, idOf(index), undefined);
+  }
+
+  /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */
+  private open(state: AlarmState, time: number, id: string): void {
+    const reopened = state.ci !== undefined && state.c !== undefined && time - state.c < this.settings.reopenMs;
+    state.id = reopened ? state.ci! : id;
+    if (reopened) state.o = 1;
+    else delete state.o;
+    state.r = time;
+    delete state.p;
+    delete state.n;
+  }
+
+  /** The incident's first step to warning or above is its raise (one that began as a lone outlier included); later steps up are escalations. */
+  private stepKind(state: AlarmState): AlarmEventKind {
+    return state.p && state.p !== 'low' ? 'escalated' : 'raised';
+  }
+
+  /** A condition that follows lone outliers is an incident of its own, raised under a new id (a reopened one keeps its id). */
+  private idAfterStep(state: AlarmState, id: string): string {
+    return this.stepKind(state) === 'raised' && state.p === 'low' && !state.o ? id : state.id!;
+  }
+
+  /** The open incident's priority rises to `priority` at reading `index`; `quiet` says why nobody is told, if nobody is. */
+  private stepUp(state: AlarmState, priority: 'warning' | 'critical', time: number, index: number, id: string, quiet: AlarmEvent['quiet']): AlarmEvent {
+    const kind = this.stepKind(state);
+    const stepId = this.idAfterStep(state, id);
+    if (stepId !== state.id) {
+      state.id = stepId;
+      state.r = time;
+    }
+    state.p = priority;
+    const firstNotice = !quiet && kind === 'escalated' && state.n === undefined;
+    if (!quiet) state.n = priority;
+    return { kind, incidentId: state.id, priority, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index };
   }
 
   /** Flood suppression: at most `floodLimit` notified raises per line per window (reading time). */
