@@ -175,6 +175,34 @@ describe('the alarm lifecycle', () => {
     expect(feed(later, told, seconds(10, 10, (t, i) => unusual(t, i + 11, { evidence: 0.9, sensorsUnusual: 2 }))).map((e) => [e.kind, e.firstNotice])).toEqual([['escalated', undefined]]);
   });
 
+  it('an automated stop makes the incident critical at once: raised with the stop, escalated, or the one that just cleared reopened', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 0 });
+    const idOf = (t: number) => () => `arm-1|${t}`;
+    // Nothing open (two unusual readings: a low record only): the stop raises a new incident and tells, flood or not.
+    const sudden: AlarmState = {};
+    feed(lifecycle, sudden, seconds(0, 2, (t, i) => unusual(t, i + 1)));
+    const raised = lifecycle.raiseForStop(sudden, T0 + 2 * SEC, 1, idOf(T0 + 2 * SEC));
+    expect(raised).toMatchObject({ kind: 'raised', priority: 'critical', notify: true, incidentId: `arm-1|${T0 + 2 * SEC}` });
+    expect(sudden).toMatchObject({ id: raised!.incidentId, p: 'critical', n: 'critical', r: T0 + 2 * SEC });
+    // The evidence sustained afterwards is that incident, not a new one, and nothing more to tell.
+    expect(feed(lifecycle, sudden, seconds(3, 10, (t, i) => unusual(t, i + 3, { evidence: 0.9, sensorsUnusual: 2 })))).toEqual([]);
+    // Already critical: nothing to raise (the stop's own card tells it).
+    expect(lifecycle.raiseForStop(sudden, T0 + 13 * SEC, 0, idOf(T0 + 13 * SEC))).toBeUndefined();
+
+    // A warning incident open: escalated, same incident.
+    const open: AlarmState = {};
+    const warned = feed(new AlarmLifecycle({ thresholds }), open, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    const id = warned.find((e) => e.priority === 'warning')!.incidentId;
+    expect(lifecycle.raiseForStop(open, T0 + 10 * SEC, 0, idOf(T0 + 10 * SEC))).toMatchObject({ kind: 'escalated', priority: 'critical', notify: true, incidentId: id });
+
+    // Back moments after a notified incident cleared: that incident reopens, critical.
+    const back: AlarmState = {};
+    const first = new AlarmLifecycle({ thresholds });
+    const cleared = feed(first, back, [...seconds(0, 10, (t, i) => unusual(t, i + 1)), ...seconds(10, 80, quiet)]).find((e) => e.kind === 'cleared')!;
+    expect(back.id).toBeUndefined();
+    expect(lifecycle.raiseForStop(back, T0 + 95 * SEC, 0, idOf(T0 + 95 * SEC))).toMatchObject({ kind: 'raised', priority: 'critical', reopened: true, incidentId: cleared.incidentId });
+  });
+
   it('continues an incident from its stored state, and ignores a malformed one', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};
