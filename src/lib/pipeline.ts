@@ -896,12 +896,12 @@ function deadLetterRow(d: DeadLetter): DeadLetterRow {
   };
 }
 
-/** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
 /** An incident is named after its equipment and the reading that raised it, so a replay names it alike. */
 function incidentIdOf(deviceId: string, work: DeviceWork, index: number): string {
   return `${deviceId}|${work.watched[index]!.reading.key}`;
 }
 
+/** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
 function stepDetail(trigger: ScoredReading | undefined, reopened: boolean | undefined): string {
   if (!trigger) return eventDetail(undefined, reopened);
   return eventDetail(conditionOf(trigger.alarm?.kind), reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null });

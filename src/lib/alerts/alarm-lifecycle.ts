@@ -11,7 +11,8 @@
  *   readings in a row: the on-delay, outside the normal operating band and a raised failure
  *   probability included) or drift toward a failure limit. `critical` needs a sustained reading
  *   near the hard limit or a sustained high failure probability, sustained evidence on several
- *   sensors at once, strong drift, or the controller reporting a fault.
+ *   sensors at once, strong drift, or the controller reporting a fault; an automated stop makes
+ *   its incident critical at once (`raiseForStop`).
  * - Clearing has a deadband and an off-delay: the evidence must stay below `clearLevel` for
  *   `offDelayReadings` readings and `offDelayMs`, so a noisy signal near the threshold cannot
  *   chatter; a condition that comes back within `reopenMs` of a notified incident's clearing
