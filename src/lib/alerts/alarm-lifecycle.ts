@@ -226,11 +226,12 @@ export class AlarmLifecycle {
    * fewer readings than the alarm's on-delay, so a sudden failure may be stopped before the
    * evidence alone raises anything: the stop then raises (or escalates) the incident, and the
    * readings after it continue that incident rather than raising another. People are told whatever
-   * shelving or the flood window say: a machine was stopped. Undefined when the incident is
-   * critical already (the caller's card of the stop tells it).
+   * shelving or the flood window say: a machine was stopped (an incident critical already but held
+   * back by either is told now, so its clearing is told too). Undefined when people were told of it
+   * as critical already (the caller's card of the stop tells them of the stop).
    */
   raiseForStop(state: AlarmState, time: number, index: number, idOf: (index: number) => string): AlarmEvent | undefined {
-    if (state.p === 'critical') return undefined;
+    if (state.p === 'critical' && state.n === 'critical') return undefined;
     if (!state.id) this.open(state, time, idOf(index));
     delete state.q;
     delete state.qn;
