@@ -455,7 +455,7 @@ export class TelemetryPipeline {
       const state = { ...this.alarmStateOf(work.state) };
       const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId, false, admitted);
       work.alarm = { state, events };
-      const stop = this.stopPolicy?.decide(work.state, work.watched, now);
+      const stop = this.stopPolicy?.decide(work.state, work.watched, now, state.p === 'critical');
       // A stop (sent, or refused by the rate limit) belongs to a critical incident: raised with it
       // when the evidence alone has not raised one yet.
       const raise = stop && stop.kind !== 'dry-run' ? this.alarms.raiseForStop(state, stop.trigger.reading.time, work.watched.lastIndexOf(stop.trigger), (i) => incidentIdOf(deviceId, work, i)) : undefined;

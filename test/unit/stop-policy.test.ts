@@ -60,6 +60,13 @@ describe('the automated emergencyStop', () => {
     expect(policy.decide(twin({ healthStatus: 'critical' }), [reading(3, 0.95)], T)).toMatchObject({ kind: 'stop' });
   });
 
+  it('takes the incident as the alarm lifecycle has it after the batch: one that cleared within it confirms nothing, one critical by now does', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    // The twin was critical before the batch, but the batch's quiet readings cleared the incident before this hot one.
+    expect(policy.decide(twin({ healthStatus: 'critical' }), [reading(3, 0.95)], T, false)).toBeUndefined();
+    expect(policy.decide(twin({ healthStatus: 'warning' }), [reading(3, 0.95)], T, true)).toMatchObject({ kind: 'stop' });
+  });
+
   it('never stops twice for one incident, nor a machine that reports it is stopped', () => {
     const policy = new StopPolicy(settings, thresholds);
     const first = policy.decide(twin(), run(3, 0.95), T)!;
@@ -107,7 +114,7 @@ describe('the automated emergencyStop', () => {
     it('needs the newest reading to qualify, and counts the run back from it', () => {
       expect(new StopPolicy(settings, thresholds).decide(twin(), [...run(3, 0.95), reading(3, 0.5)], T)).toBeUndefined();
       expect(new StopPolicy(settings, thresholds).decide(twin(), [reading(0, 0.95), reading(1, 0.5), reading(2, 0.95), reading(3, 0.95)], T)).toBeUndefined();
-      expect(new StopPolicy(settings, thresholds).decide(twin({ healthStatus: 'critical' }), [reading(0, 0.5), reading(1, 0.95)], T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 1 reading(s) after a critical batch');
+      expect(new StopPolicy(settings, thresholds).decide(twin({ healthStatus: 'critical' }), [reading(0, 0.5), reading(1, 0.95)], T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 1 reading(s) of a critical incident');
       expect(new StopPolicy(settings, thresholds).decide(twin(), run(4, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 4 reading(s)');
       expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 3 reading(s)');
     });

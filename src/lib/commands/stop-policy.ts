@@ -2,8 +2,8 @@
  * When the pipeline may send a machine its emergencyStop, and when it must not. Interlocks:
  * - a failure prediction, not an anomaly score alone: no stop without a failure probability of
  *   at least `minProbability` on a reading that is also critical;
- * - confirmed: the last `confirmReadings` fresh readings all qualify, or the twin was already
- *   critical before this batch and the newest reading still qualifies;
+ * - confirmed: the last `confirmReadings` fresh readings all qualify, or the equipment's incident
+ *   is critical and the newest reading still qualifies;
  * - never twice for one incident: not while the machine reports it is stopped, and not within
  *   `incidentMs` of the last stop recorded on the twin or made by this instance;
  * - a rate limit of `maxPerHour` stops per instance (and plant-wide, shared by every instance, where the app has its storage account: the pipeline claims it), so a bad model cannot stop the plant;
@@ -54,7 +54,12 @@ export class StopPolicy {
 
   constructor(private readonly settings: StopSettings, private readonly thresholds: Thresholds) {}
 
-  decide(state: TwinState, fresh: readonly ScoredReading[], now: number): StopVerdict | undefined {
+  /**
+   * `critical`: whether the equipment's incident is critical after the batch's readings (the alarm
+   * lifecycle's view); by default, the twin's health before the batch. The caller that knows better
+   * says so: an incident that cleared within the batch no longer confirms a stop on one hot reading.
+   */
+  decide(state: TwinState, fresh: readonly ScoredReading[], now: number, critical = state.healthStatus === 'critical'): StopVerdict | undefined {
     const s = this.settings;
     if (s.mode === 'off') return undefined;
     const newest = fresh[fresh.length - 1];
@@ -64,7 +69,7 @@ export class StopPolicy {
     if (!qualifies(newest)) return undefined;
     let run = 0;
     for (let i = fresh.length - 1; i >= 0 && qualifies(fresh[i]!); i--) run++;
-    const confirmed = run >= s.confirmReadings || (state.healthStatus === 'critical' && run >= 1);
+    const confirmed = run >= s.confirmReadings || (critical && run >= 1);
     if (!confirmed) return undefined;
 
     const status = typeof newest.reading.values.status === 'string' ? newest.reading.values.status : state.status;
@@ -72,7 +77,7 @@ export class StopPolicy {
     const last = Math.max(state.lastEmergencyStopTime ?? -Infinity, this.lastStop.get(state.id) ?? -Infinity);
     const incidentId = `${state.id}|stop|${newest.reading.key}`;
     const p = newest.score.failureProbability!;
-    const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} reading(s)${run < s.confirmReadings ? ' after a critical batch' : ''}`;
+    const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} reading(s)${run < s.confirmReadings ? ' of a critical incident' : ''}`;
     if (s.mode === 'on' && last === newest.reading.time) return { kind: 'recorded', incidentId, trigger: newest, reason };
     if (newest.reading.time - last < s.incidentMs) return undefined;
 
