@@ -87,4 +87,66 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
       { seed: 4242, numRuns: 300 },
     );
   }, 120_000);
+
+  it('on a line of four arms, some shelved by an operator midway: a flood tells at most three new incidents, a shelved arm only of a stop, and a clear only of what was told', async () => {
+    const arms = ['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003', 'robotic-arm-004'];
+    const line = fc.record({
+      runs: fc.array(fc.array(fc.record({ hot: fc.boolean(), length: fc.integer({ min: 1, max: 14 }) }), { minLength: 1, maxLength: 8 }), { minLength: 4, maxLength: 4 }),
+      cuts: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 30 }),
+      replays: fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }),
+      /** Before which batch an operator shelves which arm (none: -1). */
+      shelf: fc.record({ batch: fc.integer({ min: -1, max: 10 }), arm: fc.integer({ min: 0, max: 3 }) }),
+    });
+    await fc.assert(
+      fc.asyncProperty(line, async ({ runs, cuts, replays, shelf }) => {
+        const commands = new CapturedCommands();
+        const h = harness({ endpoint: model, commands, settings: { autoStop } });
+        h.twins.add('production-line-a', LINE);
+        for (const arm of arms) {
+          h.twins.add(arm, ARM, { equipmentId: arm });
+          h.twins.relate('production-line-a', arm, 'contains');
+        }
+        // Each arm's readings, half a second apart, all arms in step.
+        const t0 = Date.now() - 90_000;
+        const hot = arms.map((_, a) => runs[a]!.flatMap((r) => Array.from({ length: r.length }, () => r.hot)));
+        const steps = Math.max(...hot.map((h) => h.length));
+        const stepMsgs = Array.from({ length: steps }, (_, n) =>
+          arms.flatMap((arm, a) => (n < hot[a]!.length ? [{ device: arm, body: { timestamp: iso(t0 + n * 500), temperature: hot[a]![n] ? 97 : 62 + (n % 5) * 0.3, status: 'running' }, messageId: `${arm}-${n}` }] : [])),
+        );
+        const sentIn: number[] = [];
+        let shelvedFrom = Infinity;
+        let at = 0;
+        for (let b = 0; at < steps; b++) {
+          if (b === shelf.batch) {
+            shelvedFrom = h.alerts.sent.length;
+            await h.twins.patch(arms[shelf.arm]!, [{ op: 'add', path: '/shelvedUntil', value: iso(t0 + 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'ops: sensor swap' }]);
+          }
+          const batch = stepMsgs.slice(at, at + cuts[b % cuts.length]!).flat();
+          at += cuts[b % cuts.length]!;
+          await h.send(batch);
+          if (replays[b % replays.length]) await h.send(batch);
+          while (sentIn.length < h.alerts.sent.length) sentIn.push(b);
+        }
+
+        expect(h.store.telemetry.size).toBe(stepMsgs.flat().length);
+        const ids = h.alerts.sent.map((a) => a.id);
+        expect(new Set(ids).size, 'a card sent twice').toBe(ids.length);
+        const events = h.store.alarmEvents;
+        const known = new Set(events.map((e) => e.IncidentId));
+        const told = new Set<string>();
+        for (const [i, card] of h.alerts.sent.entries()) {
+          expect(known.has(card.incident.id), `a card for an incident the alarm events do not know: ${card.incident.id}`).toBe(true);
+          if (card.incident.event === 'cleared') expect(told.has(card.incident.id), `a clear of an incident nobody was told of: ${card.incident.id}`).toBe(true);
+          else told.add(card.incident.id);
+          if (card.deviceId === arms[shelf.arm] && i >= shelvedFrom) expect(card.action, `a card for a shelved arm without a stop: ${card.incident.event}`).toBeDefined();
+        }
+        // Flood suppression: new incidents told on the line (a stop's own raise always gets through).
+        const stopAt = new Set([...h.store.actions.values()].map((r) => `${r.DeviceId}|${new Date(r.Timestamp as string).toISOString()}`));
+        const newlyTold = events.filter((e) => e.Event === 'raised' && e.Notified === 'yes' && !stopAt.has(`${e.DeviceId}|${e.Timestamp}`));
+        expect(newlyTold.length, 'more than three new incidents told in ten minutes on one line').toBeLessThanOrEqual(3);
+        expect(commands.calls.length, 'more stops than the hourly limit').toBeLessThanOrEqual(autoStop.maxPerHour);
+      }),
+      { seed: 4242, numRuns: 150 },
+    );
+  }, 120_000);
 });

@@ -91,6 +91,18 @@ describe('the automated emergencyStop', () => {
     expect(policy.decide(twin({ id: 'c', healthStatus: 'critical' }), run(3, 0.95, 3603, 'c'), T + 3_605_000)).toMatchObject({ kind: 'stop' });
   });
 
+  it('holds the limit within one batch: when every machine looks about to fail at once, only the first two are stopped', () => {
+    const policy = new StopPolicy(settings, thresholds);
+    // The pipeline decides for all the batch's equipment before it acts on any verdict.
+    const verdicts = ['a', 'b', 'c', 'd'].map((id) => policy.decide(twin({ id }), run(3, 0.95, 0, id), T)!);
+    expect(verdicts.map((v) => v.kind)).toEqual(['stop', 'stop', 'blocked', 'blocked']);
+    // A host retry of that batch decides the same incidents alike: their places are theirs already.
+    expect(policy.decide(twin({ id: 'a' }), run(3, 0.95, 0, 'a'), T)).toMatchObject({ kind: 'stop' });
+    // A stop the device did not take gives its place back.
+    policy.record(verdicts[0]!, T, true);
+    expect(policy.decide(twin({ id: 'e' }), run(3, 0.95, 0, 'e'), T)).toMatchObject({ kind: 'stop' });
+  });
+
   it('only decides in dry-run mode, and does nothing when off', () => {
     expect(new StopPolicy({ ...settings, mode: 'dry-run' }, thresholds).decide(twin(), run(3, 0.95), T)).toMatchObject({ kind: 'dry-run' });
     expect(new StopPolicy({ ...settings, mode: 'off' }, thresholds).decide(twin(), run(3, 0.95), T)).toBeUndefined();

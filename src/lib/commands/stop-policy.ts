@@ -43,7 +43,14 @@ const RETRY_FAILED_MS = 10_000;
 const STOPPED = new Set(['emergencyStopped', 'stopped']);
 
 export class StopPolicy {
-  private readonly stopsAt: number[] = [];
+  /**
+   * The hourly limit's places, by incident: claimed when a stop (or a dry run) is decided, not when
+   * it is acted on, since one batch decides for all its equipment before any stop goes out (a batch
+   * in which every machine looked about to fail once stopped them all). Given back if the stop
+   * fails or is blocked after all; kept if the batch fails before acting (its retry decides the
+   * same incident and finds its place), the conservative side for a safety limit.
+   */
+  private readonly claims = new Map<string, number>();
   private readonly lastStop = new Map<string, number>();
   /** A blocked stop is reported once per incident window, not on every batch. */
   private readonly lastBlocked = new Map<string, number>();
@@ -83,11 +90,12 @@ export class StopPolicy {
 
     if (this.decided.has(incidentId)) return undefined;
     if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
-    while (this.stopsAt.length && this.stopsAt[0]! <= now - STOP_RATE_WINDOW_MS) this.stopsAt.shift();
-    if (this.stopsAt.length >= s.maxPerHour) {
+    for (const [id, at] of this.claims) if (at <= now - STOP_RATE_WINDOW_MS) this.claims.delete(id);
+    if (!this.claims.has(incidentId) && this.claims.size >= s.maxPerHour) {
       if (newest.reading.time - (this.lastBlocked.get(state.id) ?? -Infinity) < s.incidentMs) return undefined;
-      return { kind: 'blocked', incidentId, trigger: newest, reason: `rate limit: ${this.stopsAt.length} stops in the last hour (max ${s.maxPerHour}); ${reason}` };
+      return { kind: 'blocked', incidentId, trigger: newest, reason: `rate limit: ${this.claims.size} stops in the last hour (max ${s.maxPerHour}); ${reason}` };
     }
+    if (!this.claims.has(incidentId)) this.claims.set(incidentId, now);
     return { kind: s.mode === 'on' ? 'stop' : 'dry-run', incidentId, trigger: newest, reason };
   }
 
@@ -101,15 +109,18 @@ export class StopPolicy {
     this.decided.add(verdict.incidentId);
     const deviceId = verdict.trigger.reading.deviceId;
     if (failed) {
+      this.claims.delete(verdict.incidentId);
       this.lastFailed.set(deviceId, now);
       return;
     }
     if (verdict.kind === 'blocked') {
+      // Blocked here, or by the plant-wide limit after this instance had claimed its place.
+      this.claims.delete(verdict.incidentId);
       this.lastBlocked.set(deviceId, verdict.trigger.reading.time);
       return;
     }
     if (verdict.kind === 'recorded' && this.lastStop.get(deviceId) === verdict.trigger.reading.time) return; // counted when sent
-    this.stopsAt.push(now);
+    if (!this.claims.has(verdict.incidentId)) this.claims.set(verdict.incidentId, now);
     this.lastStop.set(deviceId, verdict.trigger.reading.time);
   }
 }
