@@ -160,6 +160,19 @@ describe('the alarm lifecycle', () => {
     expect(other.filter((e) => e.notify)).toHaveLength(1);
   });
 
+  it('a batch the host retries raises its incident again in the same flood place, not a second one', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 1 });
+    const stored: AlarmState = {};
+    const readings = seconds(0, 10, (t, i) => unusual(t, i + 1));
+    // The pipeline runs each batch on a copy of the stored state, kept only once the batch succeeds.
+    const first = feed(lifecycle, { ...stored }, readings);
+    const retry = feed(lifecycle, { ...stored }, readings);
+    expect(first.filter((e) => e.priority === 'warning').map((e) => [e.kind, e.notify])).toEqual([['raised', true]]);
+    expect(retry).toEqual(first);
+    // Another incident on the line is still held back.
+    expect(feed(lifecycle, {}, seconds(10, 10, (t, i) => unusual(t, i + 1))).filter((e) => e.priority === 'warning').map((e) => e.quiet)).toEqual(['flood']);
+  });
+
   it('lets an incident held back by a flood through once it turns critical, as the first the operator hears of it', () => {
     const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 1 });
     feed(lifecycle, {}, seconds(0, 10, (t, i) => unusual(t, i + 1)), { line: 'line-1' });

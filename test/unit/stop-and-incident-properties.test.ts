@@ -1,12 +1,13 @@
 /**
- * An arm that runs hot now and then, in batches cut anywhere and sometimes delivered twice (the
- * host retries), through the pipeline with its automated stop on. Whatever the sequence: every
+ * An arm that runs hot now and then, in batches cut anywhere, sometimes delivered twice and
+ * sometimes failed by a far end (the host retries), through the pipeline with its automated stop on. Whatever the sequence: every
  * reading is stored once, no card goes out twice, every card names an incident the alarm events
  * know, and a stop is sent at most once and only inside an incident people were told of as
  * critical. fast-check, fixed seed and bounded runs, so a failure reproduces.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { ARM, LINE, iso, type Msg } from '../support/plant.ts';
@@ -27,12 +28,35 @@ const scenario = fc.record({
   replays: fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
   /** The device does not take the first stop (offline). */
   stopFails: fc.boolean(),
+  /** A far end that fails once while a batch is handled, so the host retries the batch. */
+  faults: fc.array(fc.constantFrom<Fault>('none', 'none', 'none', 'store', 'twins', 'teams'), { minLength: 1, maxLength: 40 }),
 });
+
+type Fault = 'none' | 'store' | 'twins' | 'teams';
+
+/** Sends a batch with one far end failing once while it is handled, as the host does: retried until it goes through. */
+async function sendWithRetries(h: ReturnType<typeof harness>, batch: Msg[], fault: Fault): Promise<void> {
+  if (fault === 'store') h.store.failNext.push(new AppError('store.http503', 'Data Explorer answered 503', { retryable: true }));
+  if (fault === 'twins') h.twins.failNext.patch = [new AppError('twins.unavailable', 'Digital Twins: 429', { retryable: true, status: 503 })];
+  if (fault === 'teams') h.alerts.failNext.push(new AppError('teams.http503', 'teams answered 503', { retryable: true }));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await h.send(batch);
+      break;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+  // A fault not met (no card was due, say) must not fail the next batch.
+  h.store.failNext.length = 0;
+  h.twins.failNext.patch = [];
+  h.alerts.failNext.length = 0;
+}
 
 describe('the automated stop and the incidents, for any run of hot readings', () => {
   it('stores every reading once, tells each step once, and stops only inside an incident told as critical', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ runs, cuts, replays, stopFails }) => {
+      fc.asyncProperty(scenario, async ({ runs, cuts, replays, stopFails, faults }) => {
         const commands = new CapturedCommands();
         if (stopFails) commands.failNext.push(new Error('device offline'));
         const h = harness({ endpoint: model, commands, settings: { autoStop } });
@@ -55,7 +79,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         for (let b = 0; at < readings.length; b++) {
           const batch = readings.slice(at, at + cuts[b % cuts.length]!);
           at += batch.length;
-          await h.send(batch);
+          await sendWithRetries(h, batch, faults[b % faults.length]!);
           if (replays[b % replays.length]) await h.send(batch);
         }
 
@@ -96,9 +120,10 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
       replays: fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }),
       /** Before which batch an operator shelves which arm (none: -1). */
       shelf: fc.record({ batch: fc.integer({ min: -1, max: 10 }), arm: fc.integer({ min: 0, max: 3 }) }),
+      faults: fc.array(fc.constantFrom<Fault>('none', 'none', 'store', 'twins', 'teams'), { minLength: 1, maxLength: 30 }),
     });
     await fc.assert(
-      fc.asyncProperty(line, async ({ runs, cuts, replays, shelf }) => {
+      fc.asyncProperty(line, async ({ runs, cuts, replays, shelf, faults }) => {
         const commands = new CapturedCommands();
         const h = harness({ endpoint: model, commands, settings: { autoStop } });
         h.twins.add('production-line-a', LINE);
@@ -123,7 +148,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
           }
           const batch = stepMsgs.slice(at, at + cuts[b % cuts.length]!).flat();
           at += cuts[b % cuts.length]!;
-          await h.send(batch);
+          await sendWithRetries(h, batch, faults[b % faults.length]!);
           if (replays[b % replays.length]) await h.send(batch);
           while (sentIn.length < h.alerts.sent.length) sentIn.push(b);
         }

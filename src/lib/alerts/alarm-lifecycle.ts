@@ -144,7 +144,7 @@ export function reviveAlarmState(json: string | undefined): AlarmState {
 export class AlarmLifecycle {
   readonly settings: AlarmSettings;
   /** Notified raises per line (times), for flood suppression. */
-  private readonly floods = new Map<string, number[]>();
+  private readonly floods = new Map<string, { id: string; time: number }[]>();
 
   constructor(settings: Pick<AlarmSettings, 'thresholds'> & Partial<AlarmSettings>) {
     this.settings = { ...DEFAULT_ALARM_SETTINGS, ...settings };
@@ -191,7 +191,10 @@ export class AlarmLifecycle {
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
         else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
-        else if (this.stepKind(state) === 'raised' && !(context.admitted?.(this.idAfterStep(state, context.idOf(i))) ?? this.admit(context.line, e.time, context.peek))) quiet = 'flood';
+        else if (this.stepKind(state) === 'raised') {
+          const id = this.idAfterStep(state, context.idOf(i));
+          if (!(context.admitted?.(id) ?? this.admit(context.line, e.time, id, context.peek))) quiet = 'flood';
+        }
         events.push(this.stepUp(state, priority, e.time, i, context.idOf(i), quiet));
       }
       // Count down to clearing: below the deadband for the off-delay, in readings and in time. A
@@ -273,14 +276,19 @@ export class AlarmLifecycle {
     return { kind, incidentId: state.id, priority, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index };
   }
 
-  /** Flood suppression: at most `floodLimit` notified raises per line per window (reading time). */
-  private admit(line: string, now: number, peek = false): boolean {
+  /**
+   * Flood suppression: at most `floodLimit` notified raises per line per window (reading time). By
+   * incident, as the shared window claims: a host retry of a batch raises the same incident again
+   * and keeps its place, rather than taking a second one (and then being refused its own).
+   */
+  private admit(line: string, now: number, id: string, peek = false): boolean {
     const cfg = this.settings;
-    let times = this.floods.get(line);
-    if (!times) this.floods.set(line, (times = []));
-    while (times.length && times[0]! <= now - cfg.floodWindowMs) times.shift();
-    if (times.length >= cfg.floodLimit) return false;
-    if (!peek) times.push(now);
+    let raises = this.floods.get(line);
+    if (!raises) this.floods.set(line, (raises = []));
+    while (raises.length && raises[0]!.time <= now - cfg.floodWindowMs) raises.shift();
+    if (raises.some((r) => r.id === id)) return true;
+    if (raises.length >= cfg.floodLimit) return false;
+    if (!peek) raises.push({ id, time: now });
     return true;
   }
 }
