@@ -463,8 +463,11 @@ export class TelemetryPipeline {
       const decisions = this.cardsOf(work, events);
       if (stop) {
         stops.set(deviceId, stop);
-        // A stop sent (or refused by the rate limit) always reaches people.
-        if (!decisions.length && stop.kind !== 'dry-run') {
+        // A stop sent (or refused by the rate limit) always reaches people: once. A replay of the
+        // stop's batch (`recorded`) tells again only if that batch's cards may not have gone out: its
+        // twin patch, which comes after them, records their time.
+        const told = stop.kind === 'recorded' && work.state.lastAlertTime !== undefined && work.state.lastAlertTime >= stop.trigger.reading.time;
+        if (!decisions.length && stop.kind !== 'dry-run' && !told) {
           const incidentId = state.id ?? stop.incidentId;
           decisions.push({ id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger, event: { kind: 'escalated', incidentId, priority: 'critical', time: stop.trigger.reading.time, notify: true, index: -1 } });
         }
@@ -764,8 +767,10 @@ export class TelemetryPipeline {
     for (const [deviceId, work] of byDevice) {
       const sentCards = cards.get(deviceId);
       const verdict = stops.get(deviceId);
+      // Every card of the batch carries its stop, so the stop's reading has been told of too.
+      const told = sentCards?.[sentCards.length - 1]!.trigger.reading.time;
       const why: PatchCause = {
-        alertTime: sentCards?.[sentCards.length - 1]!.trigger.reading.time,
+        alertTime: told !== undefined && verdict && actions.has(deviceId) ? Math.max(told, verdict.trigger.reading.time) : told,
         sent: verdict && actions.get(deviceId)?.outcome === 'executed' ? { time: verdict.trigger.reading.time, reason: verdict.reason } : undefined,
       };
       outcome.stale += work.scored.length - work.fresh.length;

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AppError } from '../../src/lib/errors.ts';
-import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import type { Alert, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { ARM, LINE, iso, type Msg } from '../support/plant.ts';
 
@@ -34,8 +34,11 @@ const scenario = fc.record({
 
 type Fault = 'none' | 'store' | 'twins' | 'teams';
 
+/** Which step of which incident a card tells (a step told again later has another card id: its reading's time). */
+const stepOf = (card: Alert) => `${card.incident.id}|${card.incident.event}|${card.severity}`;
+
 /** Sends a batch with one far end failing once while it is handled, as the host does: retried until it goes through. */
-async function sendWithRetries(h: ReturnType<typeof harness>, batch: Msg[], fault: Fault): Promise<void> {
+async function sendWithRetries(h: ReturnType<typeof harness>, batch: Msg[], fault: Fault, retries = 3): Promise<void> {
   if (fault === 'store') h.store.failNext.push(new AppError('store.http503', 'Data Explorer answered 503', { retryable: true }));
   if (fault === 'twins') h.twins.failNext.patch = [new AppError('twins.unavailable', 'Digital Twins: 429', { retryable: true, status: 503 })];
   if (fault === 'teams') h.alerts.failNext.push(new AppError('teams.http503', 'teams answered 503', { retryable: true }));
@@ -44,10 +47,17 @@ async function sendWithRetries(h: ReturnType<typeof harness>, batch: Msg[], faul
       await h.send(batch);
       break;
     } catch (error) {
-      if (attempt >= 3) throw error;
+      if (attempt >= retries) {
+        clearFaults(h);
+        throw error;
+      }
     }
   }
-  // A fault not met (no card was due, say) must not fail the next batch.
+  clearFaults(h);
+}
+
+/** A fault not met (no card was due, say) must not fail the next batch. */
+function clearFaults(h: ReturnType<typeof harness>): void {
   h.store.failNext.length = 0;
   h.twins.failNext.patch = [];
   h.alerts.failNext.length = 0;
@@ -172,6 +182,97 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         expect(commands.calls.length, 'more stops than the hourly limit').toBeLessThanOrEqual(autoStop.maxPerHour);
       }),
       { seed: 4242, numRuns: 150 },
+    );
+  }, 120_000);
+
+  it('with the partition moving between two instances at any batch: each reading stored once, each step told once, one stop', async () => {
+    const handover = fc.record({
+      runs: fc.array(fc.record({ hot: fc.boolean(), length: fc.integer({ min: 1, max: 12 }), pause: fc.constantFrom(0, 0, 0, 70_000) }), { minLength: 1, maxLength: 14 }),
+      cuts: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 40 }),
+      /** Which instance the partition is with for each batch. */
+      owner: fc.array(fc.constantFrom(0, 1), { minLength: 1, maxLength: 40 }),
+      replays: fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+      /** A far end that fails once while a batch is handled; the retry goes to whichever instance has the partition by then. */
+      faults: fc.array(fc.constantFrom<Fault>('none', 'none', 'store', 'twins', 'teams'), { minLength: 1, maxLength: 30 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(handover, async ({ runs, cuts, owner, replays, faults }) => {
+        const commands = new CapturedCommands();
+        const a = harness({ endpoint: model, commands, settings: { autoStop } });
+        const b = harness({ endpoint: model, commands, settings: { autoStop }, twins: a.twins, sequences: a.sequences });
+        a.twins.add('production-line-a', LINE);
+        a.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+        a.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
+        let time = Date.now() - 90_000;
+        const readings: Msg[] = [];
+        for (const run of runs) {
+          time += Math.min(run.pause, Math.max(0, 210_000 - (time - Date.now())));
+          for (let k = 0; k < run.length; k++) {
+            const n = readings.length;
+            readings.push({ device: 'robotic-arm-001', body: { timestamp: iso(time), temperature: run.hot ? 97 : 62 + (n % 5) * 0.3, status: 'running' }, messageId: `m-${n}` });
+            time += 500;
+          }
+        }
+        // Every card either instance sent, in the order they went out.
+        const cards: Alert[] = [];
+        const mayRepeat = new Set<string>();
+        const sentBy = new Map([[a, 0], [b, 0]]);
+        const collect = (h: typeof a) => {
+          cards.push(...h.alerts.sent.slice(sentBy.get(h)));
+          sentBy.set(h, h.alerts.sent.length);
+        };
+        let at = 0;
+        for (let k = 0; at < readings.length; k++) {
+          const batch = readings.slice(at, at + cuts[k % cuts.length]!);
+          at += batch.length;
+          let handler = owner[k % owner.length] === 0 ? a : b;
+          try {
+            await sendWithRetries(handler, batch, faults[k % faults.length]!, 0);
+            collect(handler);
+          } catch {
+            // The batch failed after its cards went out, before its twin patch: the instance that
+            // redelivers it may tell those steps again (cards are at least once; a stop is not).
+            for (const card of handler.alerts.sent.slice(sentBy.get(handler))) mayRepeat.add(stepOf(card));
+            collect(handler);
+            handler = owner[(k + 1) % owner.length] === 0 ? a : b;
+            await handler.send(batch);
+            collect(handler);
+          }
+          // A replay of the batch (IoT Hub's routing) reaches the instance that handled it.
+          if (replays[k % replays.length]) {
+            await handler.send(batch);
+            collect(handler);
+          }
+        }
+
+        const stored = new Set([...a.store.telemetry.keys(), ...b.store.telemetry.keys()]);
+        expect(stored.size).toBe(readings.length);
+        const ids = cards.filter((c) => !mayRepeat.has(stepOf(c))).map((c) => c.id);
+        expect(new Set(ids).size, 'a card sent twice').toBe(ids.length);
+        // Per incident, the steps told since it was raised (a clear ends them; a reopen starts again).
+        const told = new Map<string, Set<string>>();
+        const cleared = new Set<string>();
+        for (const card of cards) {
+          const { id, event } = card.incident;
+          const step = `${event}|${card.severity}`;
+          const steps = told.get(id);
+          const repeat = event === 'cleared' ? cleared.has(id) : steps?.has(step) === true;
+          // A step told again by the instance that redelivered its batch is the same news.
+          if (repeat && mayRepeat.has(stepOf(card))) continue;
+          if (event === 'cleared') {
+            expect(steps, 'a clear of an incident nobody was told of').toBeDefined();
+            told.delete(id);
+            cleared.add(id);
+          } else {
+            // Each step once, whichever instance had the partition (a stop's own card adds to what was told).
+            if (!card.action) expect(repeat, `told twice: ${id} ${step}`).toBe(false);
+            told.set(id, (steps ?? new Set()).add(step));
+            cleared.delete(id);
+          }
+        }
+        expect(commands.calls.length, 'more than one stop sent').toBeLessThanOrEqual(1);
+      }),
+      { seed: 4242, numRuns: 200 },
     );
   }, 120_000);
 });

@@ -471,6 +471,22 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(other.alerts.sent[0]!.action).toMatchObject({ outcome: 'executed', detail: expect.stringContaining('not sent again') });
   });
 
+  it('a stop\'s batch handled in full and delivered again to another instance: no second stop, and no second card', async () => {
+    // Three hot readings: the stop raises the incident. Six: the alarm raises it on the fifth, and
+    // the stop, on the sixth, goes out on that card.
+    for (const n of [3, 6]) {
+      const h = stopping();
+      await h.send(hot(0, n));
+      expect(h.alerts.sent).toEqual([expect.objectContaining({ action: expect.objectContaining({ outcome: 'executed' }) })]);
+      // Redelivered from an older checkpoint to another instance, with nothing in memory.
+      const commands = new CapturedCommands();
+      const other = harness({ endpoint: model, commands, twins: h.twins, settings: { autoStop } });
+      await other.send(hot(0, n));
+      expect(commands.calls).toHaveLength(0);
+      expect(other.alerts.sent, `${n} hot readings`).toHaveLength(0);
+    }
+  });
+
   it('the host retries a batch whose card failed after the stop: the card goes out, the stop is not sent again', async () => {
     const h = stopping();
     h.alerts.failNext.push(new Error('Teams answered 503'));
@@ -720,6 +736,21 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     const { twins, a, b } = await clearedElsewhere('1');
     await a.send(seconds(150, 10, calm, 'd'));
     await a.send(seconds(160, 80, calm, 'e'));
+    expect([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.event)).toEqual(['raised', 'cleared']);
+    expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).not.toHaveProperty('id');
+  });
+
+  it('continues the count toward a clear that another instance began, and tells the clear once', async () => {
+    const { twins, a, b } = twoInstances();
+    await a.send(seconds(0, 60, calm, 'n'));
+    await a.send(seconds(60, 10, hot, 'h'));
+    // The other instance (its events through another partition, so no gap shows) sees the machine
+    // calm for 40 s: not yet long enough to clear, but its patch carries the count.
+    await b.send(seconds(70, 40, calm, 'c'), '1');
+    expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).toMatchObject({ p: 'critical', qn: expect.any(Number) });
+    // The first, about to tell, reads the twin again and carries the other's count on.
+    await a.send(seconds(110, 80, calm, 'd'));
+    await a.send(seconds(190, 30, calm, 'e'));
     expect([...a.alerts.sent, ...b.alerts.sent].map((c) => c.incident.event)).toEqual(['raised', 'cleared']);
     expect(JSON.parse(String(twins.props('robotic-arm-001').alarmState))).not.toHaveProperty('id');
   });
