@@ -458,8 +458,11 @@ export class TelemetryPipeline {
       const stop = this.stopPolicy?.decide(work.state, work.watched, now, state.p === 'critical');
       // A stop (sent, or refused by the rate limit) belongs to a critical incident: raised with it
       // when the evidence alone has not raised one yet.
-      const raise = stop && stop.kind !== 'dry-run' ? this.alarms.raiseForStop(state, stop.trigger.reading.time, work.watched.lastIndexOf(stop.trigger), (i) => incidentIdOf(deviceId, work, i)) : undefined;
-      if (raise) events.push(raise);
+      if (stop && stop.kind !== 'dry-run') {
+        const at = work.watched.lastIndexOf(stop.trigger);
+        const raise = this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at));
+        if (raise) events.push(raise);
+      }
       const decisions = this.cardsOf(work, events);
       if (stop) {
         stops.set(deviceId, stop);

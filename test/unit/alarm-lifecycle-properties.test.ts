@@ -38,7 +38,7 @@ describe('the alarm lifecycle, for any evidence and any automated stops', () => 
           const openBefore = state.p === 'warning' || state.p === 'critical';
           const events = lifecycle.evaluate(state, [reading], { line: 'line-1', idOf: () => `arm-1|${i}` });
           if (s.stop) {
-            const raise = lifecycle.raiseForStop(state, time, 0, () => `arm-1|${i}`);
+            const raise = lifecycle.raiseForStop(state, time, 0, `arm-1|${i}`);
             if (raise) events.push(raise);
             expect(state).toMatchObject({ p: 'critical', n: 'critical' });
             expect(raise === undefined || raise.notify).toBe(true);

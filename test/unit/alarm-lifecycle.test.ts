@@ -190,7 +190,7 @@ describe('the alarm lifecycle', () => {
 
   it('an automated stop makes the incident critical at once: raised with the stop, escalated, or the one that just cleared reopened', () => {
     const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 0 });
-    const idOf = (t: number) => () => `arm-1|${t}`;
+    const idOf = (t: number) => `arm-1|${t}`;
     // Nothing open (two unusual readings: a low record only): the stop raises a new incident and tells, flood or not.
     const sudden: AlarmState = {};
     feed(lifecycle, sudden, seconds(0, 2, (t, i) => unusual(t, i + 1)));

@@ -225,7 +225,8 @@ export class AlarmLifecycle {
 
   /**
    * An automated stop (sent, or decided and refused by the rate limit) makes the equipment's
-   * incident critical at the stop's reading, `index` in the evaluated list. The stop confirms on
+   * incident critical at the stop's reading, `index` in the evaluated list (`id`: what a new
+   * incident raised by that reading is called). The stop confirms on
    * fewer readings than the alarm's on-delay, so a sudden failure may be stopped before the
    * evidence alone raises anything: the stop then raises (or escalates) the incident, and the
    * readings after it continue that incident rather than raising another. People are told whatever
@@ -233,12 +234,12 @@ export class AlarmLifecycle {
    * back by either is told now, so its clearing is told too). Undefined when people were told of it
    * as critical already (the caller's card of the stop tells them of the stop).
    */
-  raiseForStop(state: AlarmState, time: number, index: number, idOf: (index: number) => string): AlarmEvent | undefined {
+  raiseForStop(state: AlarmState, time: number, index: number, id: string): AlarmEvent | undefined {
     if (state.p === 'critical' && state.n === 'critical') return undefined;
-    if (!state.id) this.open(state, time, idOf(index));
+    if (!state.id) this.open(state, time, id);
     delete state.q;
     delete state.qn;
-    return this.stepUp(state, 'critical', time, index, idOf(index), undefined);
+    return this.stepUp(state, 'critical', time, index, id, undefined);
   }
 
   /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */
