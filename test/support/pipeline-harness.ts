@@ -6,7 +6,7 @@ import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline
 import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, MethodResult, ScorerPort } from '../../src/lib/ports.ts';
+import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, MethodResult, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { InMemoryTwins } from './in-memory-twins.ts';
 import { InMemoryStore } from './in-memory-store.ts';
 import { plantCatalog, type Msg, batch } from './plant.ts';
@@ -35,6 +35,16 @@ export class CapturedCommands implements CommandsPort {
     return this.answerNext.shift() ?? { status: 200, payload: { stopped: true } };
   }
 }
+
+/** A failure model that is sure about hot readings: 95 % failure probability at 95 °C and above. */
+export const HOT_FAILURE_MODEL: ScorerPort = {
+  async score(inputs): Promise<ScoreResult[]> {
+    return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
+  },
+};
+
+/** The automated stop on: 90 % on three readings, at most three an hour, once per four-hour incident. */
+export const AUTO_STOP = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
 
 export const defaultSettings: PipelineSettings = {
   thresholds: { warning: 0.5, critical: 0.8 },

@@ -12,17 +12,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AppError } from '../../src/lib/errors.ts';
-import type { Alert, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
-import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
+import type { Alert } from '../../src/lib/ports.ts';
+import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
 import { ARM, LINE, iso, type Msg } from '../support/plant.ts';
 
-/** A failure model that is sure about hot readings: 95 % failure probability at 95 °C and above. */
-const model: ScorerPort = {
-  async score(inputs): Promise<ScoreResult[]> {
-    return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
-  },
-};
-const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
+const model = HOT_FAILURE_MODEL;
+const autoStop = AUTO_STOP;
 
 /** Runs of readings, normal or hot, half a second apart; cut into batches; some batches delivered twice. */
 const scenario = fc.record({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
-import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
+import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
 import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
@@ -378,13 +378,8 @@ describe('telemetryIngest: a batch from the plant', () => {
 });
 
 describe('telemetryIngest: predictions that stop a machine', () => {
-  // A failure model that is sure about hot readings: 95 % failure probability at 95 °C and above.
-  const model: ScorerPort = {
-    async score(inputs): Promise<ScoreResult[]> {
-      return inputs.map((i): ScoreResult => ((i.features.temperature ?? 0) >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' } : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' }));
-    },
-  };
-  const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 3, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
+  const model = HOT_FAILURE_MODEL;
+  const autoStop = AUTO_STOP;
   const hot = (from: number, n: number) => Array.from({ length: n }, (_, i) => arm(from + i * 500, { temperature: 97, status: 'running' }, `hot-${from + i * 500}`));
   function stopping(mode: 'on' | 'dry-run' = 'on') {
     const commands = new CapturedCommands();
