@@ -57,7 +57,7 @@ describe('the local stack, end to end', () => {
     expect(stack.ml?.stats.requests).toBeGreaterThan(0);
     expect(stack.ml?.stats.refused).toBe(0);
     for (const r of rows) {
-      expect(r.ModelVersion).toMatch(/^streaming-10\+failure-lr-v\d+$/);
+      expect(r.ModelVersion).toMatch(/^streaming-11\+failure-lr-v\d+$/);
       expect(r.FailureProbability).toBeGreaterThanOrEqual(0);
       expect(r.FailureProbability).toBeLessThanOrEqual(1);
     }

@@ -484,6 +484,37 @@ describe('the streaming detector', () => {
     expect(kept.sort()).toEqual(byAmplitude.slice(0, kept.length).sort());
   });
 
+  it('gives a single stream the pattern memory the twin has room for: a cycle of more shapes than a machine may keep is remembered whole, and stored whole', () => {
+    // A stream that steps through twenty levels, sixteen readings each, over and over: some eighty
+    // shapes a cycle (each level, and its way in from the last), more than the 32 a stream kept before.
+    const r = rng(3);
+    const levels = Array.from({ length: 20 }, () => 100 + 10 * r());
+    const cycle = (i: number) => ({ value: levels[Math.floor(i / 16) % 20]! + 0.05 * (r() - 0.5) });
+    const state = emptyDetectorState();
+    run(20 * 16 * 6, cycle, state);
+    const learnt = state.s.value!.q.hits.length;
+    expect(learnt).toBeGreaterThan(32);
+    // Six cycles more add nothing: every shape is known when it comes round again.
+    run(20 * 16 * 6, cycle, state, 20 * 16 * 6);
+    expect(state.s.value!.q.hits.length).toBe(learnt);
+    // Three weeks of noise fill the memory (128 shapes); the twin still stores it whole, and it resumes exactly.
+    const n = noise(31);
+    const noisy = emptyDetectorState();
+    const values = Array.from({ length: 30_500 }, () => ({ value: 50 + n(5) }));
+    const straight = run(values.length, (i) => values[i]!);
+    run(30_000, (i) => values[i]!, noisy);
+    expect(noisy.s.value!.q.hits.length).toBe(detector.settings.streamPatternCapacity);
+    const stored = storeDetectorState(noisy)!;
+    expect(stored.shed).toBe('nothing');
+    expect(Buffer.byteLength(stored.json)).toBeLessThanOrEqual(4096);
+    const resumed = run(500, (i) => values[i]!, reviveDetectorState(JSON.parse(stored.json)), 30_000);
+    expect(resumed.map((d) => d.anomalyScore)).toEqual(straight.slice(30_000).map((d) => d.anomalyScore));
+    // A machine's four sensors share 32 between them, so that its baselines, daily profiles and pairs fit too.
+    const machine = emptyDetectorState();
+    run(5_000, () => ({ temperature: 65 + n(2.5), vibration: 0.5 + n(0.08), pressure: 6 + n(0.25), load: 250 + n(30) }), machine);
+    for (const name of Object.keys(machine.s)) expect(machine.s[name]!.q.hits.length).toBe(8);
+  });
+
   it('keeps three sensors whole on the twin after weeks, daily profiles included, and resumes from them exactly', () => {
     const n = noise(28);
     // Day and night: a machine that runs warmer by day.

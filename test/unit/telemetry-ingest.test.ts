@@ -370,7 +370,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.map((c) => c.deviceId)).toEqual(['robotic-arm-001', 'conveyor-belt-001']);
     expect(calls[0]![0]!.features).toMatchObject({ temperature: 70, pressure: null });
-    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-10+fp-7' });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ failureProbability: 0.02, modelVersion: 'streaming-11+fp-7' });
     failing = true;
     const second = await h.send([arm(20_000, { temperature: 71 })]);
     expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });

@@ -62,8 +62,10 @@ export interface DetectorSettings {
   patternWarmup: number;
   /** The warm-up's last blocks whose novelty the refractory level starts from, so that the first block judged is not flagged for being the first. */
   patternSeedBlocks: number;
-  /** Remembered patterns per equipment, shared among its sensors (at least 4 each): the state stays under 4 KB. */
+  /** Remembered patterns per equipment of two or more sensors, shared among them (at least 4 each): the state stays under 4 KB. */
   patternCapacity: number;
+  /** Remembered patterns of a single-sensor stream (a CSV column, a one-sensor device): about 1.7 KB of the twin's 4 at most. */
+  streamPatternCapacity: number;
   /** Days an hour of the day must have been seen on before the daily profile judges it. */
   dailyDays: number;
   /** Days of an hour's readings its daily level and spread average over (at least `dailyMinReadings` readings). */
@@ -123,6 +125,7 @@ export const DEFAULT_DETECTOR_SETTINGS: Readonly<DetectorSettings> = Object.free
   patternWarmup: 50,
   patternSeedBlocks: 25,
   patternCapacity: 32,
+  streamPatternCapacity: 128,
   dailyDays: 2,
   dailyLearningDays: 1,
   dailyMinReadings: 10,

@@ -53,7 +53,7 @@ import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS, type DetectorSettings } from './detector-settings.ts';
 import { MAX_EXCURSIONS, defineOwn, dict, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
 
-export const STREAMING_MODEL_VERSION = 'streaming-10';
+export const STREAMING_MODEL_VERSION = 'streaming-11';
 
 /** `novel`: a shape or a value the stream has not shown before; `daily`: unusual for the hour of the day; `pattern`: sensors that move together came apart. */
 export type DetectionKind = 'normal' | 'spike' | 'shift' | 'novel' | 'daily' | 'quiet' | 'burst' | 'pattern' | 'drift' | 'stuck' | 'envelope' | 'fault';
@@ -257,7 +257,9 @@ export class StreamingDetector {
     let quietSensor: string | undefined;
     let burst = 0;
     let burstSensor: string | undefined;
-    const capacity = Math.max(4, Math.floor(cfg.patternCapacity / Math.max(1, names.length)));
+    // One sensor has the twin's 4 KB to itself, so its memory can hold what a stream shows over its
+    // life; the sensors of a machine share a smaller one (their baselines, profiles and pairs fill the rest).
+    const capacity = names.length > 1 ? Math.max(4, Math.floor(cfg.patternCapacity / names.length)) : cfg.streamPatternCapacity;
     // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
     // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
     // An interval `levelReadings` times or more off moves it at least halfway (in log terms) to that
