@@ -515,6 +515,19 @@ describe('the streaming detector', () => {
     for (const name of Object.keys(machine.s)) expect(machine.s[name]!.q.hits.length).toBe(8);
   });
 
+  it("keeps a sensor's share of the pattern memory steady when a row leaves another sensor's value out", () => {
+    // A CSV of two columns whose second is empty on every other row: the first sensor's share is
+    // that of a stream of two sensors on every row, not the whole memory on one row and a cut on the next.
+    const n = noise(41);
+    const state = emptyDetectorState();
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      detector.step(state, T0 + i * MIN, i % 2 === 0 ? { flow: 10 + n(1), pressure: 6 + n(0.25) } : { flow: 10 + n(1) });
+      most = Math.max(most, state.s.flow!.q.hits.length);
+    }
+    expect(most).toBe(detector.settings.patternCapacity / 2);
+  });
+
   it('keeps three sensors whole on the twin after weeks, daily profiles included, and resumes from them exactly', () => {
     const n = noise(28);
     // Day and night: a machine that runs warmer by day.

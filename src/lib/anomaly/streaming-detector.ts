@@ -167,6 +167,8 @@ interface Layout {
   pairs: (PairState | undefined)[];
   /** 1 where names[i] < names[j]: the pair is stored as "names[i]|names[j]". */
   inOrder: Uint8Array;
+  /** Categories each sensor's pattern memory keeps (see `patternCapacity`). */
+  capacity: number;
 }
 
 const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((name, i) => name === b[i]);
@@ -257,9 +259,7 @@ export class StreamingDetector {
     let quietSensor: string | undefined;
     let burst = 0;
     let burstSensor: string | undefined;
-    // One sensor has the twin's 4 KB to itself, so its memory can hold what a stream shows over its
-    // life; the sensors of a machine share a smaller one (their baselines, profiles and pairs fill the rest).
-    const capacity = names.length > 1 ? Math.max(4, Math.floor(cfg.patternCapacity / names.length)) : cfg.streamPatternCapacity;
+    const capacity = layout.capacity;
     // The stream's usual interval, a running median (±2 % a reading, so a gap hardly moves it): a gap
     // of `levelReadings` of them is equipment that was off without saying so, and a start-up follows.
     // An interval `levelReadings` times or more off moves it at least halfway (in log terms) to that
@@ -648,7 +648,15 @@ export class StreamingDetector {
     const n = names.length;
     const inOrder = new Uint8Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) inOrder[i * n + j] = names[i]! < names[j]! ? 1 : 0;
-    const layout: Layout = { names, s: state.s, p: state.p, sensors: new Array<SensorState | undefined>(n), pairs: new Array<PairState | undefined>(n * n), inOrder };
+    // The sensors the equipment has, not those this reading carries: a row of a CSV with a value
+    // missing must not swing the others' share of the memory (and so cut it) from one row to the next.
+    let sensors = n;
+    for (const name in state.s) if (!names.includes(name)) sensors++;
+    // One sensor has the twin's 4 KB to itself, so its memory can hold what a stream shows over its
+    // life; the sensors of a machine share a smaller one (their baselines, profiles and pairs fill the rest).
+    const cfg = this.settings;
+    const capacity = sensors > 1 ? Math.max(4, Math.floor(cfg.patternCapacity / sensors)) : cfg.streamPatternCapacity;
+    const layout: Layout = { names, s: state.s, p: state.p, sensors: new Array<SensorState | undefined>(n), pairs: new Array<PairState | undefined>(n * n), inOrder, capacity };
     this.layouts.set(state, layout);
     return layout;
   }
