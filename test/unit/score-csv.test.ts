@@ -124,10 +124,12 @@ describe('scoring a CSV', () => {
     expect(uk.result).toMatchObject({ scored: 2, slashDates: { order: 'day-first', from: 'data', otherOrder: 0 } });
     const us = await score('Date,Value\n1/12/2026 11:59 PM,1\n1/13/2026 12:00 AM,2\n');
     expect(us.result).toMatchObject({ scored: 2, slashDates: { order: 'month-first', from: 'data' } });
-    // Nothing in the first rows tells (the chunk read first ends before the 13th): month first, and the rows that could only be day first are named.
-    const lateTell = new PassThrough();
-    const result = await scoreCsv(Readable.from(['Date,Value\n01/02/2026 10:00,1\n', '13/02/2026 10:00,2\n']), lateTell.resume(), {});
-    expect(result).toMatchObject({ scored: 1, unreadableCount: 1, slashDates: { order: 'month-first', from: 'default', otherOrder: 1 } });
+    // Nothing in the first 64 KB tells (every day there is its own month, 01/01 to 12/12; the 13th comes
+    // after): month first, and the rows that could only be day first are named.
+    const untold = Array.from({ length: 4_000 }, (_, i) => `${String((i % 12) + 1).padStart(2, '0')}/${String((i % 12) + 1).padStart(2, '0')}/2026 10:00,1\n`);
+    expect(untold.join('').length).toBeGreaterThan(65_536);
+    const result = await scoreCsv(Readable.from(['Date,Value\n', ...untold, '13/02/2026 10:00,2\n']), new PassThrough().resume(), {});
+    expect(result).toMatchObject({ scored: 4_000, unreadableCount: 1, slashDates: { order: 'month-first', from: 'default', otherOrder: 1 } });
     const told = await score('Date,Value\n01/02/2026 10:00,1\n', { dateOrder: 'day-first' });
     expect(told.result.slashDates).toEqual({ order: 'day-first', from: 'option', otherOrder: 0 });
     expect(parseTimestamp('01/02/2026 10:00', 'day-first')).toBe(Date.UTC(2026, 1, 1, 10));
@@ -156,6 +158,33 @@ describe('scoring a CSV', () => {
     const scores = (lines: string[]) => lines.slice(101).map((l) => Number(l.split(',').at(-1)));
     expect(Math.max(...scores((await score(csv)).lines))).toBeLessThan(0.5);
     expect(Math.min(...scores((await score(csv, { plantEnvelopes: true })).lines))).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('writes the score under anomaly_score on a row shorter or longer than the header, and keeps every field', async () => {
+    const rows = ['timestamp,a,b,note'];
+    for (let i = 0; i < 200; i++) rows.push(`${new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString()},${i % 7},${i % 5},ok`);
+    rows.push('2026-01-02T00:00:00Z,3');
+    rows.push('2026-01-02T00:01:00Z,3,4,late,extra');
+    const { lines } = await score(`${rows.join('\n')}\n`);
+    expect(lines.at(-2)).toMatch(/^2026-01-02T00:00:00Z,3,,,\d\.\d{6}$/);
+    expect(lines.at(-1)).toMatch(/^2026-01-02T00:01:00Z,3,4,late,\d\.\d{6},extra$/);
+  });
+
+  it('reads a file in small chunks exactly as in one: the delimiter and the order of days come from its first 64 KB, not its first chunk', async () => {
+    const rows = ['sep=;', 'datetime;temperature;pressure'];
+    for (let i = 0; i < 3_000; i++) rows.push(`${String((i % 28) + 1).padStart(2, '0')}/03/2026 ${String(i % 24).padStart(2, '0')}:00;${(60 + (i % 9) * 0.5).toFixed(1).replace('.', ',')};${(6 + (i % 4) * 0.1).toFixed(2).replace('.', ',')}`);
+    const text = `${rows.join('\n')}\n`;
+    expect(text.length).toBeGreaterThan(65_536);
+    const whole = await score(text);
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const bytes = Buffer.from(text);
+    const small = Readable.from(Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7)));
+    const result = await scoreCsv(small, out);
+    expect(Buffer.concat(chunks).toString('utf8').trimEnd().split('\n')).toEqual(whole.lines);
+    expect(result).toEqual(whole.result);
+    expect(result).toMatchObject({ delimiter: ';', scored: 3_000, slashDates: { order: 'day-first', from: 'data' } });
   });
 
   it('refuses a CSV it cannot score, saying why', async () => {

@@ -68,6 +68,20 @@ const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
 /** Excel's first line naming the delimiter (`sep=;`), which it reads and writes. */
 const SEP_LINE = /^sep=(.)$/i;
 const SLASH_DAY = /^\s*\d{1,2}\/\d{1,2}\/\d{4}/;
+/** How much of the file's start is looked at for its delimiter and its order of days. */
+const HEAD_BYTES = 65_536;
+
+/**
+ * A row written back with its score under the header's `anomaly_score`: a row shorter than the
+ * header padded with empty fields, one longer keeping the fields beyond the header after the score.
+ */
+function withScore(record: readonly string[], columns: number, score: string): string[] {
+  const out = record.slice(0, columns);
+  while (out.length < columns) out.push('');
+  out.push(score);
+  for (let i = columns; i < record.length; i++) out.push(record[i]!);
+  return out;
+}
 
 /** The index of the timestamp column in `header` (trimmed names), or the error that says why there is none. */
 function timeColumnOf(header: readonly string[], timeColumn: string | undefined): number | AppError {
@@ -116,17 +130,32 @@ export function sniffDelimiter(headerLine: string): string {
 }
 
 /**
- * `input` as an async iterable whose first chunk has been read already (to sniff the delimiter):
- * the chunks come out exactly as they went in.
+ * `input` as an async iterable whose first 64 KB have been read already (to sniff the delimiter and
+ * the order of days): the chunks come out exactly as they went in. Read up to 64 KB, not one chunk,
+ * so that how the bytes were cut (a pipe's small chunks, a header longer than the first) changes nothing.
  */
 async function firstChunkOf(input: Readable): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<unknown>;
-  const first = await it.next();
-  const head = first.done ? '' : typeof first.value === 'string' ? first.value : Buffer.isBuffer(first.value) ? first.value.toString('utf8', 0, Math.min(first.value.length, 65_536)) : String(first.value);
+  const read: unknown[] = [];
+  let size = 0;
+  let done = false;
+  while (size < HEAD_BYTES) {
+    const next = await it.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    read.push(next.value);
+    size += typeof next.value === 'string' || Buffer.isBuffer(next.value) ? next.value.length : String(next.value).length;
+  }
+  // Bytes joined before they are decoded: a chunk may end inside a character.
+  const head = read.every((c) => Buffer.isBuffer(c))
+    ? Buffer.concat(read as Buffer[]).toString('utf8', 0, Math.min(size, HEAD_BYTES))
+    : read.map((c) => (Buffer.isBuffer(c) ? c.toString('utf8') : String(c))).join('');
   async function* chunks() {
-    if (first.done) return;
     try {
-      yield first.value;
+      yield* read;
+      if (done) return;
       for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
     } finally {
       // Stopped early (a refused header): the input is closed, not left open.
@@ -141,7 +170,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const states = new Map<string, DetectorState>();
   const { head, chunks } = await firstChunkOf(input);
   // At most the first 64 KB is looked at (a caller may hand the whole file over as one string).
-  const lines = head.slice(0, 65_536).replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = head.slice(0, HEAD_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/);
   // The last line of the chunk may be cut short: only whole lines are looked at.
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
@@ -194,7 +223,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         if (slashed && parseTimestamp(text, other) !== undefined) result.slashDates!.otherOrder++;
         result.unreadableCount++;
         if (result.unreadable.length < 20) result.unreadable.push(result.rows + 1);
-        return done(null, [...record, '']);
+        return done(null, withScore(record, header.length, ''));
       }
       // Null prototype: a column may be called anything, `__proto__` and `constructor` included.
       const features: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
@@ -216,7 +245,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       const d = detector.step(state, time, features, status);
       result.scored++;
       // Six decimals: a threshold sweep needs distinct scores for distinct evidence.
-      done(null, [...record, d.anomalyScore.toFixed(6)]);
+      done(null, withScore(record, header.length, d.anomalyScore.toFixed(6)));
     },
   });
 
