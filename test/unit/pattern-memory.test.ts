@@ -98,6 +98,16 @@ describe('the pattern memory', () => {
     expect([...before, ...after]).toEqual(straight);
   });
 
+  it('continues exactly from the JSON of a sensor that read one value before it moved', () => {
+    // Its first patterns sit in the middle of a range of nothing; the middle must be a value the JSON holds exactly.
+    const values = [...Array.from({ length: 40 }, () => 12), ...noise(5)(200)];
+    const straight = feed(new PatternMemory(), values);
+    const memory = new PatternMemory();
+    const before = feed(memory, values.slice(0, 30));
+    const moved = PatternMemory.revive(JSON.parse(JSON.stringify(memory)))!;
+    expect([...before, ...feed(moved, values.slice(30))]).toEqual(straight);
+  });
+
   it('refuses a stored memory that is malformed', () => {
     const memory = new PatternMemory();
     feed(memory, cycle(16, 200));

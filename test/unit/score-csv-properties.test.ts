@@ -66,7 +66,7 @@ const csvFile = fc
         // Fields more (+) or fewer (−) than the header has.
         ragged: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 2 }) }),
       }),
-      { maxLength: 160 },
+      { maxLength: 160, size: 'max' },
     ),
   })
   .map(({ timeName, timeAt, columns, delimiter, rows }) => {

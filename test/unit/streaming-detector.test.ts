@@ -821,6 +821,26 @@ describe('the streaming detector', () => {
     expect(reviveDetectorState(JSON.parse(JSON.stringify(state))).s.temperature).toBeDefined();
   });
 
+  it('keeps a state the twin can read back after the largest reading it learns, and names an absurd reading\'s sensor with a number, not NaN', () => {
+    // A sensor that had never moved, then 1e15 (still learnt): its spread, slope and pattern novelty
+    // went past what a stored state may hold, and the next instance to read the twin started afresh.
+    const state = emptyDetectorState();
+    const n = noise(17);
+    run(200, (i) => ({ temperature: 65 + n(2.5), flow: i === 198 ? -1e15 : 12 }), state);
+    const revived = reviveDetectorState(JSON.parse(storeDetectorState(state)!.json));
+    expect(revived.s.flow!.n).toBe(state.s.flow!.n);
+    expect(revived.s.flow!.g).toBe(state.s.flow!.g);
+    expect(revived.u).toBe(state.u);
+    const next = Array.from({ length: 300 }, () => ({ temperature: 65 + n(2.5), flow: 12 }));
+    const after = run(300, (i) => next[i - 200]!, revived, 200);
+    const straight = run(300, (i) => next[i - 200]!, state, 200);
+    expect(after.map((d) => d.anomalyScore)).toEqual(straight.map((d) => d.anomalyScore));
+    // A double near its limit is judged (its envelope), never learnt, and its share of the evidence is a number.
+    const d = detector.step(state, T0 + 600 * MIN, { temperature: 1.7e308, flow: 12 }, 'running');
+    expect(d.envelopeScore).toBe(1);
+    expect(d.contributions.temperature).toBe(1);
+  });
+
   it('takes any column name, __proto__ and constructor included, as an own property and nothing more', () => {
     const state = emptyDetectorState();
     const n = noise(11);

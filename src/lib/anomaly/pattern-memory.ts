@@ -54,6 +54,8 @@ const GRID = 64 ** 3 - 1;
 const WIDTH = 3;
 
 const snap = (x: number) => Math.round((x < 0 ? 0 : x > 1 ? 1 : x) * GRID) / GRID;
+/** The middle of the range, on the grid: a plain 0.5 is not (the grid has an odd number of steps), so a constant sensor's patterns changed when read back. */
+const MIDDLE = snap(0.5);
 
 function encode(values: readonly number[]): string {
   let out = '';
@@ -78,12 +80,17 @@ function decode(text: string): number[] | undefined {
   return out;
 }
 
+/** The largest reading a detector learns from (a petabyte counter fits); one beyond it is judged, never learnt. */
+export const MAX_LEARNT = 1e15;
+
 /**
- * The largest magnitude a detector state holds (a petabyte counter fits): a reading beyond it is
- * never learnt, and a stored number beyond it is refused, so a patched state cannot push the
- * arithmetic past what doubles hold.
+ * The largest magnitude a detector state holds: a stored number beyond it is refused, so a patched
+ * state cannot push the arithmetic past what doubles hold. A hundred times `MAX_LEARNT`, since a
+ * spread or a level learnt from readings within it can overshoot them (a jump of 2e15 is a spread
+ * of 2.5e15): at the same bound, a state that had learnt a reading of 1e15 was refused when read
+ * back, and its learning lost.
  */
-export const MAX_STORED = 1e15;
+export const MAX_STORED = 100 * MAX_LEARNT;
 
 /** A number a detector state could hold: finite and within MAX_STORED. */
 export const storable = (x: unknown): x is number => typeof x === 'number' && Math.abs(x) <= MAX_STORED;
@@ -176,7 +183,7 @@ export class PatternMemory {
       for (let i = 0; i < protos.length; i++) protos[i] = snap(protos[i]! * scale + shift);
       for (let i = 0; i < v.length; i++) v[i] = snap(v[i]! * scale + shift);
     }
-    const scaled = range > 0 ? snap((value - this.lo) / range) : 0.5;
+    const scaled = range > 0 ? snap((value - this.lo) / range) : MIDDLE;
     if (v.length < D) {
       v.push(scaled);
       if (v.length < D) return 0;
@@ -229,7 +236,9 @@ export class PatternMemory {
       if (protos.length > at + D) protos.length = at + D;
       if (h.length > count - drop + 1) h.length = count - drop + 1;
     }
-    return Math.max(best, beyond);
+    // Capped: a block a million ranges out (a stray 1e15 on a sensor that reads 65) was a novelty of
+    // 1e30, which the refractory level then held for tens of thousands of readings (and a stored state cannot).
+    return Math.min(MAX_DEVIATION, Math.max(best, beyond));
   }
 }
 

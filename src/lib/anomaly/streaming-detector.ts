@@ -48,7 +48,7 @@
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
-import { MAX_STORED, PatternMemory, type PatternSettings } from './pattern-memory.ts';
+import { MAX_DEVIATION, MAX_LEARNT, PatternMemory, type PatternSettings } from './pattern-memory.ts';
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS, type DetectorSettings } from './detector-settings.ts';
 import { MAX_EXCURSIONS, defineOwn, dict, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
@@ -292,8 +292,8 @@ export class StreamingDetector {
           envelopeSensor = name;
         }
       }
-      // Beyond what a state may hold: judged by its envelope above, never learnt.
-      if (Math.abs(x) > MAX_STORED) continue;
+      // Beyond what a state may learn: judged by its envelope above, never learnt.
+      if (Math.abs(x) > MAX_LEARNT) continue;
       let s = layout.sensors[at] ?? state.s[name];
       const first = !s;
       if (!s) {
@@ -452,7 +452,10 @@ export class StreamingDetector {
           // soon after the data returns to normal, while a real shift (few normal readings) stays smoothed.
           const returning = Math.abs(z) < 1.5 && Math.abs(s.f - s.m) > Math.abs(x - s.m);
           s.f += (x - s.f) * Math.min(0.5, (returning ? 4 : 1) / Math.min(s.n, cfg.levelReadings));
-          s.g += ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings);
+          // Capped: a jump on a sensor that had never moved (its spread at the floor, 1e-6) was a slope
+          // of 1e21 spreads a reading, beyond what a stored state holds, so the twin's state was refused.
+          const g = s.g + ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings);
+          s.g = g > MAX_DEVIATION ? MAX_DEVIATION : g < -MAX_DEVIATION ? -MAX_DEVIATION : g;
         }
         s.l = x;
       }
@@ -670,7 +673,9 @@ export class StreamingDetector {
       const x = features[name];
       const s = state.s[name];
       if (x === null || x === undefined || !Number.isFinite(x) || !s) continue;
-      const w = Math.abs(x - s.m) / Math.max(s.s, 1e-6 + 1e-3 * Math.abs(s.m));
+      // Capped: a reading near the double's limit (judged by its envelope, never learnt) made this
+      // Infinity, and its share Infinity / Infinity, a NaN on the card and in AnomalyFlags.
+      const w = Math.min(1e9, Math.abs(x - s.m) / Math.max(s.s, 1e-6 + 1e-3 * Math.abs(s.m)));
       if (w < 2 && name !== lead) continue;
       weights.push([name, Math.max(w, name === lead ? 1 : 0)]);
       total += Math.max(w, name === lead ? 1 : 0);
