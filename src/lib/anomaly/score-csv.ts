@@ -134,7 +134,7 @@ export function sniffDelimiter(headerLine: string): string {
  * the order of days): the chunks come out exactly as they went in. Read up to 64 KB, not one chunk,
  * so that how the bytes were cut (a pipe's small chunks, a header longer than the first) changes nothing.
  */
-async function firstChunkOf(input: Readable): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
+async function headOf(input: Readable): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<unknown>;
   const read: unknown[] = [];
   let size = 0;
@@ -168,10 +168,10 @@ async function firstChunkOf(input: Readable): Promise<{ head: string; chunks: As
 export async function scoreCsv(input: Readable, output: Writable, options: ScoreCsvOptions = {}): Promise<ScoreCsvResult> {
   const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
-  const { head, chunks } = await firstChunkOf(input);
+  const { head, chunks } = await headOf(input);
   // At most the first 64 KB is looked at (a caller may hand the whole file over as one string).
   const lines = head.slice(0, HEAD_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/);
-  // The last line of the chunk may be cut short: only whole lines are looked at.
+  // The last line of the head may be cut short: only whole lines are looked at.
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
   if (sepLine) lines.shift();
