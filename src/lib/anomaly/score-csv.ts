@@ -148,10 +148,11 @@ async function headOf(input: Readable): Promise<{ head: string; chunks: AsyncIte
     read.push(next.value);
     size += typeof next.value === 'string' || Buffer.isBuffer(next.value) ? next.value.length : String(next.value).length;
   }
-  // Bytes joined before they are decoded: a chunk may end inside a character.
+  // Bytes joined before they are decoded: a chunk may end inside a character. At most the first
+  // 64 KB either way (a caller may hand the whole file over as one string).
   const head = read.every((c) => Buffer.isBuffer(c))
     ? Buffer.concat(read as Buffer[]).toString('utf8', 0, Math.min(size, HEAD_BYTES))
-    : read.map((c) => (Buffer.isBuffer(c) ? c.toString('utf8') : String(c))).join('');
+    : read.map((c) => (Buffer.isBuffer(c) ? c.toString('utf8') : String(c))).join('').slice(0, HEAD_BYTES);
   async function* chunks() {
     try {
       yield* read;
@@ -169,8 +170,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
   const { head, chunks } = await headOf(input);
-  // At most the first 64 KB is looked at (a caller may hand the whole file over as one string).
-  const lines = head.slice(0, HEAD_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = head.replace(/^\uFEFF/, '').split(/\r?\n/);
   // The last line of the head may be cut short: only whole lines are looked at.
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
