@@ -622,7 +622,7 @@ describe('the streaming detector', () => {
     expect(storeDetectorState(state, 0.6, Buffer.byteLength(bare.json) - 1)).toBeUndefined();
   });
 
-  it('reads a state stored before the per-sensor deviation existed, and refuses a stored sensor entry of the wrong shape', () => {
+  it('reads a state stored before the per-sensor deviation existed, caps a patched slope, and refuses a stored sensor entry of the wrong shape', () => {
     const state = emptyDetectorState();
     run(300, normalArm(noise(20)), state);
     // Plain JSON as streaming-4 stored it: no per-sensor deviation; a negative one is no deviation either.
@@ -641,6 +641,15 @@ describe('the streaming detector', () => {
     const negative = reviveDetectorState(stored);
     expect(negative.s.temperature!.o).toBe(0);
     expect(negative.d).toBe(0);
+    // A patched slope is read within the bound learning keeps it to (±100 spreads a reading); one
+    // learning could make is read as is.
+    for (const [g, read] of [[1e12, 100], [-1e17, -100], [-0.25, -0.25]]) {
+      stored.s.temperature[0] = pack([1000, 65, 2.5, 0, 1, 65, g!, 65, 0, 0, 0]);
+      expect(reviveDetectorState(stored).s.temperature!.g).toBe(read);
+    }
+    const plainSlope = JSON.parse(JSON.stringify(plain));
+    plainSlope.s.temperature.g = 1e16;
+    expect(reviveDetectorState(plainSlope).s.temperature!.g).toBe(100);
     // Ten numbers (stored before the hold-off was kept): none. Eleven: a patched hold-off is a whole number of readings, capped.
     expect(negative.w).toBe(0);
     for (const [w, read] of [[1e12, 1_000], [-5, 0], [2.7, 2]]) {
