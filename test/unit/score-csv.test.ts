@@ -69,6 +69,10 @@ describe('scoring a CSV', () => {
     expect(parseTimestamp('1767225600')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('1767225600000')).toBe(Date.UTC(2026, 0, 1));
     expect(parseTimestamp('yesterday')).toBeUndefined();
+    // A number no date can be (beyond ±8.64e15 ms, some 275,000 years) is unreadable, not a time.
+    expect(parseTimestamp('8640000000000000')).toBe(8.64e15);
+    expect(parseTimestamp('8640000000000001')).toBeUndefined();
+    expect(parseTimestamp('-99999999999999999999')).toBeUndefined();
     // A day that does not exist is unreadable, as a device's would be, not 1 March.
     expect(parseTimestamp('2024-02-30 10:00:00')).toBeUndefined();
   });
