@@ -148,6 +148,24 @@ describe('scoring a CSV', () => {
     expect(sniffDelimiter('timestamp')).toBe(',');
   });
 
+  it('tells a delimiter from the same character inside a column name by the data lines, and gives a tie to a tab', () => {
+    // A semicolon export whose names hold a comma: the header alone has as many of each.
+    expect(sniffDelimiter('Zeit;Druck, bar;Temperatur, C', ['2020-03-09 10:00:00;12;20', '2020-03-09 10:00:01;12;21'])).toBe(';');
+    // A comma file with a name holding a semicolon, and a ragged row among the rest.
+    expect(sniffDelimiter('timestamp,a;b', ['2026-01-01T00:00:00Z,1', '2026-01-01T00:01:00Z,2,9', '2026-01-01T00:02:00Z,3'])).toBe(',');
+    // Only a header: a tab is the delimiter over a comma or a semicolon in a name.
+    expect(sniffDelimiter('timestamp\t,')).toBe('\t');
+    expect(sniffDelimiter('timestamp\ta;b')).toBe('\t');
+    expect(sniffDelimiter('timestamp,a;b')).toBe(',');
+  });
+
+  it('scores a semicolon export whose column names hold commas', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => `${new Date(Date.UTC(2020, 2, 9, 10) + i * 1000).toISOString().slice(0, 19).replace('T', ' ')};${(12 + (i % 3)).toString()};${i % 2 === 0 ? '20,5' : '20,25'}`);
+    const { result, lines } = await score(['Zeit;Druck, bar;Temperatur, C', ...rows].join('\n'), { timeColumn: 'Zeit' });
+    expect(result).toMatchObject({ delimiter: ';', timeColumn: 'Zeit', numericColumns: ['Druck, bar', 'Temperatur, C'], scored: 120 });
+    expect(lines[0]).toBe('Zeit;Druck, bar;Temperatur, C;anomaly_score');
+  });
+
   it('scores the columns it is told to leave out not at all, and reads the times from the column it is given', async () => {
     const csv = 'when,x,label\n' + Array.from({ length: 50 }, (_, i) => `${1767225600 + i * 60},${i % 3},${i === 40 ? 1000 : 0}`).join('\n') + '\n';
     const { result, lines } = await score(csv, { timeColumn: 'when', ignore: ['label'] });

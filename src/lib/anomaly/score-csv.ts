@@ -61,7 +61,8 @@ export interface ScoreCsvResult {
 
 /** Names a timestamp column goes by, looked for in this order, case aside. */
 const TIME_NAMES = ['timestamp', 'datetime', 'date_time', 'date time', 'time_stamp', 'time', 'date', 'ts'];
-const DELIMITERS = [',', ';', '\t', '|'];
+/** Candidate delimiters, in the order a tie goes. */
+const SNIFF_ORDER = ['\t', ',', ';', '|'];
 /** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
 const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
 
@@ -120,18 +121,44 @@ export function parseTimestamp(text: string, order?: DateOrder): number | undefi
   return readTime(t, order);
 }
 
-/** The delimiter of a CSV from its header line: the candidate found most often outside quotes (a comma when none is). */
-export function sniffDelimiter(headerLine: string): string {
-  const counts = new Map<string, number>();
+/** How often `delimiter` occurs in `line` outside quotes. */
+function countOutsideQuotes(line: string, delimiter: string): number {
+  let count = 0;
   let quoted = false;
-  for (const ch of headerLine) {
+  for (const ch of line) {
     if (ch === '"') quoted = !quoted;
-    else if (!quoted && DELIMITERS.includes(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    else if (!quoted && ch === delimiter) count++;
   }
+  return count;
+}
+
+/**
+ * The delimiter of a CSV from its header line and the data lines after it: of the candidates in the
+ * header (outside quotes), the one found as often on most data lines, then the one found most often
+ * in the header. A tie goes to a tab (no one types a tab into a column name), then a comma: a name
+ * may hold another candidate ("Druck, bar" in a semicolon file, "a;b" in a comma file), which the
+ * header alone cannot tell from a delimiter, and its data lines usually can.
+ */
+export function sniffDelimiter(headerLine: string, dataLines: readonly string[] = []): string {
   let best = ',';
-  for (const d of DELIMITERS) if ((counts.get(d) ?? 0) > (counts.get(best) ?? 0)) best = d;
+  let bestAgree = -1;
+  let bestCount = 0;
+  for (const d of SNIFF_ORDER) {
+    const count = countOutsideQuotes(headerLine, d);
+    if (count === 0) continue;
+    let agree = 0;
+    for (const line of dataLines) if (line !== '' && countOutsideQuotes(line, d) === count) agree++;
+    if (agree > bestAgree || (agree === bestAgree && count > bestCount)) {
+      best = d;
+      bestAgree = agree;
+      bestCount = count;
+    }
+  }
   return best;
 }
+
+/** Data lines the delimiter is judged on. */
+const SNIFF_LINES = 50;
 
 /**
  * `input` as an async iterable whose first 64 KB have been read already (to sniff the delimiter and
@@ -179,7 +206,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
   if (sepLine) lines.shift();
-  const delimiter = sepLine ? sepLine[1]! : sniffDelimiter(lines[0] ?? '');
+  const delimiter = sepLine ? sepLine[1]! : sniffDelimiter(lines[0] ?? '', lines.slice(1, 1 + SNIFF_LINES));
   const decimalComma = delimiter !== ',';
   const toldOrder = options.dateOrder;
   const seenOrder = toldOrder ?? dateOrderOfHead(lines, delimiter, options.timeColumn);
