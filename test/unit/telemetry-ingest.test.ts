@@ -677,6 +677,27 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     return instances;
   }
 
+  it('learns nothing twice from events delivered again to another instance (the checkpoint lagged): its detector goes on as the first would have', async () => {
+    const varied = (i: number) => ({ temperature: 65 + ((i * 7) % 5) * 0.4, vibration: 0.5 + ((i * 3) % 4) * 0.01, pressure: 6 + (i % 2) * 0.05, status: 'running' });
+    const [warmUp, handled, next] = [seconds(0, 120, varied, 'w'), seconds(120, 30, (i) => varied(i + 1), 'h'), seconds(150, 30, (i) => varied(i + 2), 'x')];
+    // Straight on: one instance handles all three batches.
+    const straight = twoInstances();
+    for (const messages of [warmUp, handled, next]) await straight.a.send(messages);
+    // The first instance handled the second batch and patched the twin, then went before its
+    // checkpoint: the other instance gets that batch again from the checkpoint, then the next one.
+    const moved = twoInstances();
+    await moved.a.send(warmUp);
+    const checkpoint = moved.a.sequences.get('0')!;
+    await moved.a.send(handled);
+    moved.a.sequences.set('0', checkpoint);
+    await moved.b.send(handled);
+    await moved.b.send(next);
+    const detectorState = (instances: ReturnType<typeof twoInstances>) => instances.twins.props('robotic-arm-001').detectorState;
+    expect(detectorState(moved)).toBe(detectorState(straight));
+    const scores = (store: { telemetry: Map<string, { MessageId: string; AnomalyScore: number | null }> }) => [...store.telemetry.values()].filter((r) => r.MessageId.includes('|m:x')).map((r) => r.AnomalyScore);
+    expect(scores(moved.b.store)).toEqual(scores(straight.a.store));
+  });
+
   it('an instance that gets a partition back tells nobody again of an incident another instance escalated since', async () => {
     const { twins, a, b } = twoInstances();
     const warm = () => ({ temperature: 77, vibration: 0.5, pressure: 6 });

@@ -61,6 +61,13 @@ export interface DetectorState {
   version: 3;
   /** Time (epoch ms) of the newest reading folded in; older readings are scored but not learnt. */
   t: number;
+  /**
+   * Where a late reading may still be learnt (`learnLateReadings`): only after this time. A state
+   * read back from a twin has learnt everything up to its `t`, so a reading not newer than that may
+   * be one it learnt already, delivered again (a partition's checkpoint lags what an instance
+   * handled and patched); it is scored, not learnt twice. 0 for a state that never left memory.
+   */
+  rt: number;
   s: Record<string, SensorState>;
   /** Sensor pairs ("a|b", a < b). */
   p: Record<string, PairState>;
@@ -97,7 +104,7 @@ export interface DetectorState {
 export const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0 };
+  return { version: 3, t: 0, rt: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0 };
 }
 
 /**
@@ -107,7 +114,7 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d, su: state.su, sl: state.sl, iv: state.iv };
+  const out: DetectorState = { version: 3, t: state.t, rt: state.rt, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d, su: state.su, sl: state.sl, iv: state.iv };
   for (const name in state.s) {
     const s = state.s[name]!;
     out.s[name] = { ...s, q: s.q.clone(), y: s.y.clone() };
@@ -174,6 +181,7 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.su = state.su;
   into.sl = state.sl;
   into.iv = state.iv;
+  into.rt = state.rt;
   return true;
 }
 
@@ -349,7 +357,7 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   const top = unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
   const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?];
-  const out: DetectorState = { version: 3, t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv) };
+  const out: DetectorState = { version: 3, t, rt: t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
@@ -387,7 +395,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
   const d = v3 ? storedDeviation(value.d) : 0;
-  const out: DetectorState = { version: 3, t: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d, su: 0, sl: 0, iv: 0 };
+  const out: DetectorState = { version: 3, t: value.t, rt: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d, su: 0, sl: 0, iv: 0 };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;

@@ -218,7 +218,7 @@ export class StreamingDetector {
       state.p = dict();
       state.d = 0;
     }
-    const learn = time > state.t || cfg.learnLateReadings;
+    const learn = time > state.t || (cfg.learnLateReadings && time > state.rt);
     // Time since the newest reading learnt (0 for the first, or one that is not newer).
     const dt = state.t > 0 && time > state.t ? time - state.t : 0;
     const dtHours = dt / 3_600_000;
