@@ -455,7 +455,11 @@ export class TelemetryPipeline {
       const state = { ...this.alarmStateOf(work.state) };
       const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId, false, admitted);
       work.alarm = { state, events };
-      const stop = this.stopPolicy?.decide(work.state, work.watched, now, state.p === 'critical');
+      // Critical before the newest reading: an incident this very reading made critical (an envelope
+      // breach of one hot reading) does not also confirm its stop, which then needs its own run.
+      const madeCritical = events.findLast((e) => e.kind !== 'cleared' && e.priority === 'critical');
+      const criticalBefore = state.p === 'critical' && (madeCritical === undefined || madeCritical.index < work.watched.length - 1);
+      const stop = this.stopPolicy?.decide(work.state, work.watched, now, criticalBefore);
       // A stop (sent, or refused by the rate limit) belongs to a critical incident: raised with it
       // when the evidence alone has not raised one yet.
       if (stop && stop.kind !== 'dry-run') {

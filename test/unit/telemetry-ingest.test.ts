@@ -408,6 +408,20 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(1);
   });
 
+  it('does not stop a machine on the one hot reading that made its incident critical; the next, the incident critical by then, does', async () => {
+    const h = stopping();
+    // Normal running, two short hot spells, then one hot reading while a warning incident is open.
+    const spells = `${'.'.repeat(31)}HHH.HHH.H`;
+    const reading = (n: number) => arm(n * 500, spells[n] === 'H' || n >= spells.length ? { temperature: 97, status: 'running' } : { temperature: 62 + (n % 5) * 0.3, status: 'running' }, `r-${n}`);
+    for (let n = 0; n < spells.length; n++) await h.send([reading(n)]);
+    const last = iso(t0 + (spells.length - 1) * 500);
+    expect(h.store.alarmEvents.filter((e) => e.Timestamp === last).map((e) => [e.Event, e.Priority])).toEqual([['escalated', 'critical']]);
+    expect(h.commands.calls).toHaveLength(0);
+    await h.send([reading(spells.length)]);
+    expect(h.commands.calls).toHaveLength(1);
+    expect([...h.store.actions.values()][0]).toMatchObject({ Timestamp: iso(t0 + spells.length * 500), Detail: expect.stringContaining('critical for 1 reading(s) of a critical incident') });
+  });
+
   it('an instance that gets a partition back does not stop a machine another instance stopped since', async () => {
     const a = stopping();
     const commands = new CapturedCommands();

@@ -3,7 +3,7 @@
  * - a failure prediction, not an anomaly score alone: no stop without a failure probability of
  *   at least `minProbability` on a reading that is also critical;
  * - confirmed: the last `confirmReadings` fresh readings all qualify, or the equipment's incident
- *   is critical and the newest reading still qualifies;
+ *   was critical before the newest reading and that reading still qualifies;
  * - never twice for one incident: not while the machine reports it is stopped, and not within
  *   `incidentMs` of the last stop recorded on the twin or made by this instance;
  * - a rate limit of `maxPerHour` stops per instance (and plant-wide, shared by every instance, where the app has its storage account: the pipeline claims it), so a bad model cannot stop the plant;
@@ -62,9 +62,10 @@ export class StopPolicy {
   constructor(private readonly settings: StopSettings, private readonly thresholds: Thresholds) {}
 
   /**
-   * `critical`: whether the equipment's incident is critical after the batch's readings (the alarm
+   * `critical`: whether the equipment's incident was critical before the newest reading (the alarm
    * lifecycle's view); by default, the twin's health before the batch. The caller that knows better
-   * says so: an incident that cleared within the batch no longer confirms a stop on one hot reading.
+   * says so: an incident that cleared within the batch, or that the newest reading itself made
+   * critical, does not confirm a stop on one hot reading.
    */
   decide(state: TwinState, fresh: readonly ScoredReading[], now: number, critical = state.healthStatus === 'critical'): StopVerdict | undefined {
     const s = this.settings;
