@@ -106,6 +106,7 @@ function dateOrderOfHead(lines: readonly string[], delimiter: string, timeColumn
   }
 }
 
+/** The farthest from 1970 a Date reaches, in ms either way. */
 const MAX_TIME = 8.64e15;
 
 /** ISO 8601 (no zone: UTC; a day that does not exist: none), days with dots or slashes, another form with readTime, or epoch seconds / milliseconds (told apart by size). */
@@ -115,7 +116,7 @@ export function parseTimestamp(text: string, order?: DateOrder): number | undefi
   if (/^-?\d+(\.\d+)?$/.test(t)) {
     const n = Number(t);
     const ms = Math.abs(n) < 1e11 ? n * 1000 : n;
-    // Beyond the times a Date holds (±8.64e15 ms) a number is not a time: it has no hour of the day for the daily profile.
+    // Beyond it a number is not a time: it has no hour of the day for the daily profile.
     return Math.abs(ms) <= MAX_TIME ? ms : undefined;
   }
   return readTime(t, order);
