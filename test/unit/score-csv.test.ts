@@ -148,7 +148,7 @@ describe('scoring a CSV', () => {
     expect(sniffDelimiter('timestamp')).toBe(',');
   });
 
-  it('tells a delimiter from the same character inside a column name by the data lines, and gives a tie to a tab', () => {
+  it('tells a delimiter from the same character inside a column name by the data lines, then by the time column, and gives a tie to a tab', () => {
     // A semicolon export whose names hold a comma: the header alone has as many of each.
     expect(sniffDelimiter('Zeit;Druck, bar;Temperatur, C', ['2020-03-09 10:00:00;12;20', '2020-03-09 10:00:01;12;21'])).toBe(';');
     // A comma file with a name holding a semicolon, and a ragged row among the rest.
@@ -157,13 +157,19 @@ describe('scoring a CSV', () => {
     expect(sniffDelimiter('timestamp\t,')).toBe('\t');
     expect(sniffDelimiter('timestamp\ta;b')).toBe('\t');
     expect(sniffDelimiter('timestamp,a;b')).toBe(',');
+    // Decimal commas make the data lines agree with a comma in a name too: the time column decides.
+    expect(sniffDelimiter('Zeit;Druck, bar', ['2020-03-09 10:00:00;12,5', '2020-03-09 10:00:01;12,75'], 'Zeit')).toBe(';');
+    expect(sniffDelimiter('time;Druck, bar', ['2020-03-09 10:00:00;12,5'])).toBe(';');
+    expect(sniffDelimiter('timestamp;p, bar')).toBe(';');
   });
 
-  it('scores a semicolon export whose column names hold commas', async () => {
-    const rows = Array.from({ length: 120 }, (_, i) => `${new Date(Date.UTC(2020, 2, 9, 10) + i * 1000).toISOString().slice(0, 19).replace('T', ' ')};${(12 + (i % 3)).toString()};${i % 2 === 0 ? '20,5' : '20,25'}`);
+  it('scores a semicolon export whose column names hold commas, its numbers written with decimal commas', async () => {
+    // As many commas on every line as in the header: only the time column tells the delimiter.
+    const rows = Array.from({ length: 120 }, (_, i) => `${new Date(Date.UTC(2020, 2, 9, 10) + i * 1000).toISOString().slice(0, 19).replace('T', ' ')};${12 + (i % 3)},5;${i % 2 === 0 ? '20,5' : '20,25'}`);
     const { result, lines } = await score(['Zeit;Druck, bar;Temperatur, C', ...rows].join('\n'), { timeColumn: 'Zeit' });
     expect(result).toMatchObject({ delimiter: ';', timeColumn: 'Zeit', numericColumns: ['Druck, bar', 'Temperatur, C'], scored: 120 });
     expect(lines[0]).toBe('Zeit;Druck, bar;Temperatur, C;anomaly_score');
+    expect(lines[1]).toMatch(/^2020-03-09 10:00:00;12,5;20,5;0\.\d{6}$/);
   });
 
   it('scores the columns it is told to leave out not at all, and reads the times from the column it is given', async () => {

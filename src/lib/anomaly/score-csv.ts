@@ -133,26 +133,37 @@ function countOutsideQuotes(line: string, delimiter: string): number {
   return count;
 }
 
+/** Whether `headerLine`, split at `delimiter`, has a time column (named, or one of TIME_NAMES). */
+function hasTimeColumn(headerLine: string, delimiter: string, timeColumn: string | undefined): boolean {
+  try {
+    const [names] = parseSync(headerLine, { delimiter, relax_quotes: true }) as string[][];
+    return names !== undefined && typeof timeColumnOf(names.map((h) => h.trim()), timeColumn) === 'number';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The delimiter of a CSV from its header line and the data lines after it: of the candidates in the
- * header (outside quotes), the one found as often on most data lines, then the one found most often
- * in the header. A tie goes to a tab (no one types a tab into a column name), then a comma: a name
- * may hold another candidate ("Druck, bar" in a semicolon file, "a;b" in a comma file), which the
- * header alone cannot tell from a delimiter, and its data lines usually can.
+ * header (outside quotes), the one found as often on most data lines, then the one under which the
+ * header has its time column, then the one found most often in the header. A tie goes to a tab (no
+ * one types a tab into a column name), then a comma. A name may hold another candidate ("Druck, bar"
+ * in a semicolon file, "a;b" in a comma file), which the header alone cannot tell from a delimiter:
+ * the data lines usually can, and where decimal commas make those agree too, the time column does.
  */
-export function sniffDelimiter(headerLine: string, dataLines: readonly string[] = []): string {
+export function sniffDelimiter(headerLine: string, dataLines: readonly string[] = [], timeColumn?: string): string {
   let best = ',';
-  let bestAgree = -1;
-  let bestCount = 0;
+  let bestRank = -1;
   for (const d of SNIFF_ORDER) {
     const count = countOutsideQuotes(headerLine, d);
     if (count === 0) continue;
     let agree = 0;
     for (const line of dataLines) if (line !== '' && countOutsideQuotes(line, d) === count) agree++;
-    if (agree > bestAgree || (agree === bestAgree && count > bestCount)) {
+    // In that order of weight: a header within the 64 KB head has fewer than 1e5 of any character.
+    const rank = agree * 1e6 + (hasTimeColumn(headerLine, d, timeColumn) ? 1e5 : 0) + count;
+    if (rank > bestRank) {
       best = d;
-      bestAgree = agree;
-      bestCount = count;
+      bestRank = rank;
     }
   }
   return best;
@@ -207,7 +218,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   if (lines.length > 1) lines.pop();
   const sepLine = SEP_LINE.exec(lines[0] ?? '');
   if (sepLine) lines.shift();
-  const delimiter = sepLine ? sepLine[1]! : sniffDelimiter(lines[0] ?? '', lines.slice(1, 1 + SNIFF_LINES));
+  const delimiter = sepLine ? sepLine[1]! : sniffDelimiter(lines[0] ?? '', lines.slice(1, 1 + SNIFF_LINES), options.timeColumn);
   const decimalComma = delimiter !== ',';
   const toldOrder = options.dateOrder;
   const seenOrder = toldOrder ?? dateOrderOfHead(lines, delimiter, options.timeColumn);
