@@ -16,7 +16,7 @@ import { AppError } from '../../src/lib/errors.ts';
 const T0 = Date.UTC(2026, 0, 1);
 
 const columnName = fc.oneof(
-  fc.constantFrom('value', 'temperature', 'status', 'device', '__proto__', 'constructor', 'hasOwnProperty', 'a;b', 'x"y', 'flow rate', 'anomaly_score'),
+  fc.constantFrom('value', 'temperature', 'status', 'device', '__proto__', 'constructor', 'hasOwnProperty', 'a;b', 'p, bar', 'x"y', 'flow rate', 'anomaly_score'),
   fc.string({ maxLength: 6 }),
 );
 const timeName = fc.constantFrom('timestamp', 'Time', 'datetime', 'ts', 'date', 'when');
