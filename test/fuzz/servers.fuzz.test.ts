@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
@@ -33,7 +34,7 @@ import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { harness } from '../support/pipeline-harness.ts';
 import { ARM, LINE } from '../support/plant.ts';
 
-const RUNS = { numRuns: 150, seed: 20261201, endOnFailure: true } as const;
+const RUNS = { ...propertyRuns(20261201, 150), endOnFailure: true } as const;
 const prototypeIsClean = () => {
   expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_NAMES);
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { AlarmLifecycle, type AlarmEvidence, type AlarmState } from '../../src/lib/alerts/alarm-lifecycle.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 8);
@@ -60,7 +61,7 @@ describe('the alarm lifecycle, for any evidence and any automated stops', () => 
           }
         }
       }),
-      { seed: 182, numRuns: 300 },
+      propertyRuns(182, 300),
     );
   });
 });

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { harness } from '../support/pipeline-harness.ts';
 import { ARM, iso, type Msg } from '../support/plant.ts';
@@ -91,7 +92,7 @@ describe('a partition moving between instances', () => {
         expect(stored.size).toBe(readings.length);
         expect(a.twins.props('robotic-arm-001').detectorState).toBe(straight.twins.props('robotic-arm-001').detectorState);
       }),
-      { seed: 20261204, numRuns: 300 },
+      propertyRuns(20261204, 300),
     );
   }, 120_000);
 });

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -148,7 +149,7 @@ describe('scoring any CSV', () => {
         expect(unscored).toBe(result.unreadableCount);
         expect(result.scored + result.unreadableCount).toBe(records.length);
       }),
-      { numRuns: 300, seed: 13 },
+      propertyRuns(13, 300),
     );
   });
 
@@ -165,7 +166,7 @@ describe('scoring any CSV', () => {
           expect(String((pieces as { error: unknown }).error)).toBe(String((whole as { error: unknown }).error));
         }
       }),
-      { numRuns: 300, seed: 17 },
+      propertyRuns(17, 300),
     );
   });
 });

@@ -11,6 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import type { Alert } from '../../src/lib/ports.ts';
 import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
@@ -121,7 +122,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
           expect(run >= autoStop.confirmReadings || criticalBefore, `a stop on ${run} hot reading(s), with no critical incident before it`).toBe(true);
         }
       }),
-      { seed: 4242, numRuns: 300 },
+      propertyRuns(4242, 300),
     );
   }, 120_000);
 
@@ -184,7 +185,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         expect(newlyTold.length, 'more than three new incidents told in ten minutes on one line').toBeLessThanOrEqual(3);
         expect(commands.calls.length, 'more stops than the hourly limit').toBeLessThanOrEqual(autoStop.maxPerHour);
       }),
-      { seed: 4242, numRuns: 150 },
+      propertyRuns(4242, 150),
     );
   }, 120_000);
 
@@ -266,7 +267,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         }
         expect(commands.calls.length, 'more than one stop sent').toBeLessThanOrEqual(1);
       }),
-      { seed: 4242, numRuns: 200 },
+      propertyRuns(4242, 200),
     );
   }, 120_000);
 });

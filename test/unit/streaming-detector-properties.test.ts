@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { StreamingDetector, type Detection } from '../../src/lib/anomaly/streaming-detector.ts';
 import { emptyDetectorState, reviveDetectorState, storeDetectorState, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 
@@ -83,7 +84,7 @@ describe('the streaming detector on any stream', () => {
           expect(d.rulHours === undefined || d.rulHours >= 0).toBe(true);
         }
       }),
-      { seed: 23, numRuns: 200 },
+      propertyRuns(23, 200),
     );
   });
 
@@ -104,7 +105,7 @@ describe('the streaming detector on any stream', () => {
         if (stored.shed === 'nothing') expect(resumed).toEqual(expected.slice(at));
         else expect(resumed.every(([score]) => (score as number) >= 0 && (score as number) <= 1)).toBe(true);
       }),
-      { seed: 29, numRuns: 200 },
+      propertyRuns(29, 200),
     );
   });
 });

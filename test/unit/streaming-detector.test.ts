@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { StreamingDetector, type Detection } from '../../src/lib/anomaly/streaming-detector.ts';
 import { copyDetectorState, emptyDetectorState, reviveDetectorState, storeDetectorState, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
@@ -782,7 +783,7 @@ describe('the streaming detector', () => {
             expect(Number.isFinite(d.evidence)).toBe(true);
           }
         }),
-        { seed: 13, numRuns: 300 },
+        propertyRuns(13, 300),
       );
     }
     // Packed numbers that are well-formed but not storable (NaN, beyond 1e15) are refused: a fresh state.
