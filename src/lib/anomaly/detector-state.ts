@@ -192,11 +192,13 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
 const storedDeviation = (v: unknown) => (storable(v) && v >= 0 ? Math.min(v, MAX_DEVIATION) : 0);
 
 /**
- * A stored slope (spreads a reading, signed) within the bound learning keeps it to: a patched slope
- * of 1e17 was read as is, and the failure model read the machine as wearing fast for some 1,200
- * readings until it was learnt away (a slope learning can reach fades within about 200).
+ * A sensor's slope (spreads a reading, signed) within ±MAX_DEVIATION: where learning keeps it, and
+ * where a stored one is read back to. Learnt, a jump on a sensor that had never moved (its spread at
+ * the floor) was a slope of 1e21, beyond what a stored state holds; read back, a patched slope of 1e17
+ * made the failure model see the machine wearing fast for some 1,200 readings (a slope learning can
+ * reach fades within about 200).
  */
-const storedSlope = (v: number) => (v > MAX_DEVIATION ? MAX_DEVIATION : v < -MAX_DEVIATION ? -MAX_DEVIATION : v);
+export const boundedSlope = (v: number) => (v > MAX_DEVIATION ? MAX_DEVIATION : v < -MAX_DEVIATION ? -MAX_DEVIATION : v);
 
 /** The count given to a pair stored before pairs kept one: it learnt alongside its sensors, so it is taken as learnt. */
 const LEARNT_PAIR = 1e6;
@@ -281,7 +283,7 @@ function unpackSensor(text: unknown): SensorNumbers | undefined {
   if (bytes.length !== SENSOR_BYTES && bytes.length !== SENSOR_NUMBERS * 8) return undefined;
   const x = readNumbers(bytes, SENSOR_NUMBERS);
   if (!x) return undefined;
-  const out: SensorNumbers = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: storedSlope(x[6]!), l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), ...NO_RHYTHM };
+  const out: SensorNumbers = { n: x[0]!, m: x[1]!, s: x[2]!, dm: x[3]!, ds: x[4]!, f: x[5]!, g: boundedSlope(x[6]!), l: x[7]!, r: x[8]!, x: x[9]!, o: storedDeviation(x[10]), ...NO_RHYTHM };
   if (bytes.length === SENSOR_BYTES) {
     const at = SENSOR_NUMBERS * 8;
     const count = (v: number) => storedCount(v, MAX_EXCURSIONS);
@@ -401,7 +403,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;
     const q = v3 ? PatternMemory.revive(s.q) : new PatternMemory();
     if (!q) return fresh;
-    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: storedSlope(s.g as number), l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), ...NO_RHYTHM, q, y: new DailyProfile() } as SensorState;
+    out.s[name] = { n: s.n, m: s.m, s: s.s, dm: s.dm, ds: s.ds, f: s.f, g: boundedSlope(s.g as number), l: s.l, r: s.r, x: s.x, o: storedDeviation(s.o), ...NO_RHYTHM, q, y: new DailyProfile() } as SensorState;
   }
   for (const key of Object.keys(value.p)) {
     const p = value.p[key];

@@ -48,10 +48,10 @@
  */
 import { OPERATING_ENVELOPES, type Envelope } from './operating-envelopes.ts';
 import { sensorScore } from './envelope-detector.ts';
-import { MAX_DEVIATION, MAX_LEARNT, PatternMemory, type PatternSettings } from './pattern-memory.ts';
+import { MAX_LEARNT, PatternMemory, type PatternSettings } from './pattern-memory.ts';
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS, type DetectorSettings } from './detector-settings.ts';
-import { MAX_EXCURSIONS, defineOwn, dict, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
+import { MAX_EXCURSIONS, boundedSlope, defineOwn, dict, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
 
 export const STREAMING_MODEL_VERSION = 'streaming-11';
 
@@ -452,10 +452,7 @@ export class StreamingDetector {
           // soon after the data returns to normal, while a real shift (few normal readings) stays smoothed.
           const returning = Math.abs(z) < 1.5 && Math.abs(s.f - s.m) > Math.abs(x - s.m);
           s.f += (x - s.f) * Math.min(0.5, (returning ? 4 : 1) / Math.min(s.n, cfg.levelReadings));
-          // Capped: a jump on a sensor that had never moved (its spread at the floor, 1e-6) was a slope
-          // of 1e21 spreads a reading, beyond what a stored state holds, so the twin's state was refused.
-          const g = s.g + ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings);
-          s.g = g > MAX_DEVIATION ? MAX_DEVIATION : g < -MAX_DEVIATION ? -MAX_DEVIATION : g;
+          s.g = boundedSlope(s.g + ((s.f - before) / sd - s.g) / Math.min(s.n, cfg.levelReadings));
         }
         s.l = x;
       }
