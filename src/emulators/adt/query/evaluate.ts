@@ -60,12 +60,17 @@ function resolveName(scope: Scope, name: string): string | undefined {
   return scope.names.find((n) => n !== DEFAULT && n.toLowerCase() === lower);
 }
 
+/**
+ * A property the twin (or an object in it) has itself: a twin without `constructor` or `valueOf`
+ * has no such property, whatever every JavaScript object inherits.
+ */
+function own(v: unknown, key: string): unknown {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, key) ? (v as Doc)[key] : undefined;
+}
+
 function readPath(doc: unknown, segments: readonly string[], start: number): unknown {
   let v = doc;
-  for (let i = start; i < segments.length; i++) {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-    v = (v as Doc)[segments[i]!];
-  }
+  for (let i = start; i < segments.length && v !== undefined; i++) v = own(v, segments[i]!);
   return v;
 }
 
@@ -77,7 +82,7 @@ function compilePath(scope: Scope, path: PathExpr): (row: Row) => unknown {
     const segments = path.segments;
     if (segments.length === 2) {
       const key = segments[1]!;
-      return (row) => row[i]?.[key];
+      return (row) => own(row[i], key);
     }
     return (row) => readPath(row[i], segments, 1);
   }
@@ -88,7 +93,7 @@ function compilePath(scope: Scope, path: PathExpr): (row: Row) => unknown {
   const segments = path.segments;
   if (segments.length === 1) {
     const key = segments[0]!;
-    return (row) => row[i]?.[key];
+    return (row) => own(row[i], key);
   }
   return (row) => readPath(row[i], segments, 0);
 }
@@ -459,14 +464,8 @@ export function evaluate(query: Query, graph: QueryGraph): QueryResult {
   if (select.kind === 'count') return { items: [{ COUNT: count }], scanned };
   const multi = scope.names.length > 1 || scope.names[0] !== DEFAULT && from.kind === 'twins' && (from.joins.length > 0 || from.match !== undefined);
   if (select.kind === 'star') {
-    const items = rows.map((row) => {
-      if (!multi) return row[0]!;
-      const item: Doc = {};
-      scope.names.forEach((n, i) => {
-        if (row[i]) item[n] = row[i];
-      });
-      return item;
-    });
+    // Built from entries: a collection or alias named `__proto__` is a key of the item, not its prototype.
+    const items = rows.map((row) => (multi ? (Object.fromEntries(scope.names.flatMap((n, i) => (row[i] ? [[n, row[i]]] : []))) as Doc) : row[0]!));
     return { items, scanned };
   }
   const projections = select.items.map((item) => {
@@ -476,12 +475,12 @@ export function evaluate(query: Query, graph: QueryGraph): QueryResult {
     return { key, read: compilePath(scope, item.path) };
   });
   const items = rows.map((row) => {
-    const out: Doc = {};
+    const entries: [string, unknown][] = [];
     for (const p of projections) {
       const v = p.read(row);
-      if (v !== undefined) out[p.key] = v;
+      if (v !== undefined) entries.push([p.key, v]);
     }
-    return out;
+    return Object.fromEntries(entries) as Doc;
   });
   return { items, scanned };
 }
