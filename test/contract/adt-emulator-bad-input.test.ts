@@ -50,6 +50,13 @@ describe('a client sending bad input to the emulator', () => {
     expect((await twinBody('arm-1')).temperature).toBe(60);
   });
 
+  it('gets 400 ValidationFailed for a twin property named __proto__, which the model does not define, and nothing is created', async () => {
+    // Sent as text: a JavaScript object literal would take the key as its prototype and drop it.
+    const res = await raw('PUT', '/digitaltwins/arm-proto', `{"$metadata": {"$model": "${ARM}"}, "equipmentId": "arm-proto", "__proto__": {"temperature": 1}}`);
+    expect(res).toMatchObject({ status: 400, json: { error: { code: 'ValidationFailed', message: expect.stringContaining("'__proto__'") } } });
+    await expect(client.getDigitalTwin('arm-proto')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
   it('gets 400 for a malformed JSON Patch, and no operation of it is applied', async () => {
     const bad = [
       [{ op: 'add', path: '/temperature', value: 99 }, { op: 'move', from: '/temperature', path: '/pressure' }],

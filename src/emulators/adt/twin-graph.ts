@@ -223,7 +223,7 @@ export class TwinGraph implements QueryGraph {
     }
     if (requireComponents) {
       for (const c of def.components.values()) {
-        if (!(c.name in content)) throw badRequest('ValidationFailed', `Component '${where}${c.name}' of model ${def.id} is missing; give it at least "$metadata": {}.`);
+        if (!Object.hasOwn(content, c.name)) throw badRequest('ValidationFailed', `Component '${where}${c.name}' of model ${def.id} is missing; give it at least "$metadata": {}.`);
       }
     }
   }
@@ -241,8 +241,7 @@ export class TwinGraph implements QueryGraph {
     if (existing) checkIfMatch(options.ifMatch, existing.$etag as string, `twin ${id}`);
     const metadataIn = isObject(body.$metadata) ? body.$metadata : {};
     const def = this.interfaceOf(metadataIn.$model, !existing || (existing.$metadata as Doc).$model !== metadataIn.$model);
-    const content: Doc = {};
-    for (const [k, v] of Object.entries(body)) if (!k.startsWith('$')) content[k] = v;
+    const content = contentOf(body);
     this.validateContent(def, content, '', true);
 
     const time = now();
@@ -284,8 +283,7 @@ export class TwinGraph implements QueryGraph {
     const patched = applyPatch(base, ops);
     const modelId = (patched.$metadata as Doc).$model;
     const def = this.interfaceOf(modelId, modelId !== (existing.$metadata as Doc).$model);
-    const content: Doc = {};
-    for (const [k, v] of Object.entries(patched)) if (!k.startsWith('$')) content[k] = v;
+    const content = contentOf(patched);
     this.validateContent(def, content, '', true);
 
     const time = now();
@@ -294,14 +292,14 @@ export class TwinGraph implements QueryGraph {
     for (const op of ops) {
       const [top, sub] = pointer(op.path);
       if (!top || top.startsWith('$')) continue;
-      if (!(top in content)) {
+      if (!Object.hasOwn(content, top)) {
         delete metadata[top];
         continue;
       }
       metadata[top] = { ...(isObject(metadata[top]) ? (metadata[top] as Doc) : {}), lastUpdateTime: time };
       if (def.components.has(top)) stampComponent(content[top] as Doc, sub ? [sub] : Object.keys(content[top] as Doc), time);
     }
-    for (const key of Object.keys(metadata)) if (!key.startsWith('$') && !(key in content)) delete metadata[key];
+    for (const key of Object.keys(metadata)) if (!key.startsWith('$') && !Object.hasOwn(content, key)) delete metadata[key];
     patched.$etag = etag();
     this.checkSize(patched);
     this.storage.putTwin(id, patched);
@@ -384,8 +382,7 @@ export class TwinGraph implements QueryGraph {
     if (existing && options.ifNoneMatch === '*') throw new AdtError(412, 'PreconditionFailed', `Relationship ${relId} already exists.`);
     if (existing) checkIfMatch(options.ifMatch, existing.$etag as string, `relationship ${relId}`);
     this.validateRelationship(sourceId, body, existing);
-    const content: Doc = {};
-    for (const [k, v] of Object.entries(body)) if (!k.startsWith('$')) content[k] = v;
+    const content = contentOf(body);
     const doc: Doc = { $relationshipId: relId, $etag: etag(), $sourceId: sourceId, $targetId: body.$targetId, $relationshipName: body.$relationshipName, ...content };
     this.storage.putRelationship(sourceId, relId, doc);
     if (existing) this.unindexRelationship(existing);
@@ -497,11 +494,19 @@ export class TwinGraph implements QueryGraph {
   }
 }
 
+/**
+ * A body's properties without its $-fields, as its own keys: built from entries, so a key named
+ * `__proto__` stays a property (which validation then refuses) instead of becoming the prototype.
+ */
+function contentOf(body: Doc): Doc {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !k.startsWith('$')));
+}
+
 function stampComponent(component: Doc, keys: readonly string[], time: string): void {
   const meta = isObject(component.$metadata) ? component.$metadata : (component.$metadata = {});
   for (const k of keys) {
     if (k.startsWith('$')) continue;
-    if (k in component) meta[k] = { ...(isObject(meta[k]) ? (meta[k] as Doc) : {}), lastUpdateTime: time };
+    if (Object.hasOwn(component, k)) meta[k] = { ...(isObject(meta[k]) ? (meta[k] as Doc) : {}), lastUpdateTime: time };
     else delete meta[k];
   }
 }
