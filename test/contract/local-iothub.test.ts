@@ -86,6 +86,18 @@ describe('a device on the local IoT Hub', () => {
     expect(new Set(events.map((e) => e.partitionId)).size).toBe(1);
   });
 
+  it('keeps application properties named like what every object inherits (constructor, toString, __proto__) as the device named them', async () => {
+    const arm = await connect(hub.registry.connectionString('robotic-arm-001', hub.hostName));
+    const message = new Message(JSON.stringify({ temperature: 61, status: 'running' }));
+    message.messageId = 'odd-names';
+    for (const [k, v] of [['constructor', 'c'], ['toString', 't'], ['__proto__', 'p'], ['scenario', 'normal']] as const) message.properties.add(k, v);
+    await arm.sendEvent(message);
+    const [event] = allEvents().filter((e) => e.systemProperties['message-id'] === 'odd-names');
+    // Built from entries: a literal's __proto__ would set its prototype.
+    expect(event!.properties).toEqual(Object.fromEntries([['constructor', 'c'], ['toString', 't'], ['__proto__', 'p'], ['scenario', 'normal']]));
+    expect(Object.keys(event!.systemProperties).filter((k) => k.includes('[native code]') || k.startsWith('[object'))).toEqual([]);
+  });
+
   it('answers a direct method invoked through azure-iothub', async () => {
     const conveyor = await connect(hub.registry.connectionString('conveyor-001', hub.hostName));
     const calls: unknown[] = [];
@@ -303,6 +315,8 @@ describe('route conditions', () => {
     ["$connectionDeviceId = 'arm-2' OR level >= 3", true],
     ["NOT ($contentType = 'application/json')", false],
     ["missing = 'x'", undefined],
+    ["constructor != 'x'", undefined],
+    ["toString = 'x' OR alert = 'true'", true],
   ])('%s', (condition, expected) => {
     expect(compileCondition(condition)(message)).toBe(expected);
   });

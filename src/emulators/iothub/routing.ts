@@ -5,6 +5,8 @@
  * $contentEncoding, $messageId) with a string, number or boolean, joined by AND / OR / NOT and
  * parentheses. Body queries ($body.x) are not supported and are refused when a route is made.
  */
+import { ownValue } from '../../lib/own-properties.ts';
+
 export interface Route {
   name: string;
   /** The endpoint the route writes to (the event log the trigger runner reads). */
@@ -69,7 +71,7 @@ export function compileCondition(text: string): Cond {
     }
     i++;
     if (t.toLowerCase().startsWith('$body')) fail('body queries are not supported by the local hub');
-    const read = t.startsWith('$') ? SYSTEM[t.toLowerCase()] ?? fail(`unknown system property ${t}`) : (m: RoutedMessage) => m.properties[t];
+    const read = t.startsWith('$') ? ownValue(SYSTEM, t.toLowerCase()) ?? fail(`unknown system property ${t}`) : (m: RoutedMessage) => ownValue(m.properties, t);
     const op = peek();
     if (!op || !['=', '!=', '<>', '<', '>', '<=', '>='].includes(op)) return fail(`expected a comparison after ${t}`);
     i++;

@@ -20,6 +20,7 @@ import { DeviceRegistry, RegistryError, type DeviceIdentity } from './registry.t
 import { verifySas } from '../sas.ts';
 import { compileRoutes, type Route } from './routing.ts';
 import type { EventInput } from '../event-log/event-log.ts';
+import { defineOwn, ownValue } from '../../lib/own-properties.ts';
 
 export interface EventSink {
   append(input: EventInput): Promise<unknown>;
@@ -224,10 +225,11 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       'iothub-enqueuedtime': new Date().toISOString(),
       'iothub-message-source': 'Telemetry',
     };
+    // The device names its properties: `constructor` or `__proto__` is one like any other.
     for (const [k, v] of topicProperties(propertyText)) {
-      const system = PROPERTY_KEYS[k];
+      const system = ownValue(PROPERTY_KEYS, k);
       if (system) systemProperties[system] = v;
-      else if (!k.startsWith('$.')) properties[k] = v;
+      else if (!k.startsWith('$.')) defineOwn(properties, k, v);
     }
     const message = { deviceId: client.id, properties, systemProperties };
     const targets = routes.filter((r) => r.matches(message));

@@ -8,6 +8,7 @@ import { MAX_DEVIATION, PatternMemory, storable } from './pattern-memory.ts';
 import { DailyProfile } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS } from './detector-settings.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
+import { defineOwn } from '../own-properties.ts';
 
 /** One sensor's state; short keys because it is stored on every twin. */
 export interface SensorState {
@@ -411,9 +412,4 @@ export function reviveDetectorState(value: unknown): DetectorState {
     out.p[key] = { ab: p.ab, aa: p.aa, bb: p.bb, r: 0, n: LEARNT_PAIR };
   }
   return out;
-}
-
-/** Sets an own property even for a name such as `__proto__` on an object that has a prototype. */
-export function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
