@@ -124,3 +124,45 @@ describe('a client sending bad input to the emulator', () => {
     expect(adt.graph.counts.models).toBe(before);
   });
 });
+
+describe('a client paging through a query', () => {
+  let small: AdtEmulator;
+  let smallClient: DigitalTwinsClient;
+  let smallAgent: Agent;
+  const query = async (body: unknown) => {
+    const { hostname, port } = new URL(small.url);
+    return new Promise<{ status: number; json: any }>((resolve, reject) => {
+      const text = JSON.stringify(body);
+      const req = request({ hostname, port, method: 'POST', path: '/query?api-version=2023-10-31', agent: smallAgent, headers: { authorization: 'Bearer dev', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+      });
+      req.on('error', reject);
+      req.end(text);
+    });
+  };
+  beforeAll(async () => {
+    small = await startAdtEmulator({ memory: true, queryPageSize: 2 });
+    smallAgent = new Agent({ ca: small.caPem, keepAlive: false });
+    const http = new DefaultHttpClient();
+    (http as unknown as { getOrCreateAgent: () => Agent }).getOrCreateAgent = () => smallAgent;
+    smallClient = new DigitalTwinsClient(small.url, new StaticTokenCredential('dev'), { httpClient: http, retryOptions: { maxRetries: 0 } });
+    await smallClient.createModels(readModelDocuments());
+    for (let i = 0; i < 5; i++) await smallClient.upsertDigitalTwin(`arm-${i}`, JSON.stringify({ $metadata: { $model: ARM }, equipmentId: `arm-${i}` }));
+  });
+  afterAll(async () => small?.close());
+
+  it('gets every twin once over pages, and 400 InvalidContinuationToken for a token whose offset it was never given', async () => {
+    const ids: string[] = [];
+    for await (const t of smallClient.queryTwins('SELECT * FROM DIGITALTWINS')) ids.push(t.$dtId);
+    expect(ids.sort()).toEqual(['arm-0', 'arm-1', 'arm-2', 'arm-3', 'arm-4']);
+    const first = await query({ query: 'SELECT * FROM DIGITALTWINS' });
+    expect(first.json.continuationToken).toMatch(/:2$/);
+    const id = String(first.json.continuationToken).split(':')[0];
+    for (const offset of ['-2', '1', '5', '8', 'x', '2.0e0x', '']) {
+      expect(await query({ continuationToken: `${id}:${offset}` })).toMatchObject({ status: 400, json: { error: { code: 'InvalidContinuationToken' } } });
+    }
+    expect(await query({ continuationToken: `${id}:4` })).toMatchObject({ status: 200, json: { value: [expect.objectContaining({ $dtId: expect.any(String) })], continuationToken: null } });
+  });
+});

@@ -123,8 +123,11 @@ export async function startAdtEmulator(options: AdtEmulatorOptions = {}): Promis
     if (typeof continuationToken === 'string' && continuationToken) {
       const [id, offsetText] = continuationToken.split(':');
       const cursor = cursors.get(id ?? '');
-      if (!cursor) throw badRequest('InvalidContinuationToken', 'The continuation token is unknown or has expired; run the query again.');
       const offset = Number(offsetText);
+      // Only a token this emulator gave out: an offset it never handed (negative, past the end, between pages) is refused, not read as a slice.
+      if (!cursor || !Number.isSafeInteger(offset) || offset <= 0 || offset >= cursor.items.length || offset % pageSize !== 0) {
+        throw badRequest('InvalidContinuationToken', 'The continuation token is unknown or has expired; run the query again.');
+      }
       return pageOf(cursor.items, offset, id!, 0);
     }
     if (typeof query !== 'string') throw badRequest('InvalidArgument', 'The query body needs a "query" string.');
