@@ -5,7 +5,8 @@
  * numbers or two strings, IN and the IS_ and string functions, and properties read as the twin's
  * own (a property called `constructor` or `valueOf` is one the twin has, not one every object
  * inherits). The evaluator's shortcuts (ids pinned in WHERE, the model index, pruning a JOIN's
- * source before it multiplies rows) must not change an answer. fast-check, fixed seed.
+ * source before it multiplies rows, a MATCH walked backward from a pinned twin on its right) must
+ * not change an answer. fast-check, fixed seed.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -272,6 +273,86 @@ describe('the ADT query language in the emulator', () => {
         },
       ),
       propertyRuns(4244, 300),
+    );
+  });
+
+  it('binds MATCH patterns to exactly the twins joined by simple paths of the hops, names and directions asked for, whichever twin is pinned', () => {
+    type Edge = { dir: 'right' | 'left' | 'both'; names: string[]; min: number; max: number; variable: boolean };
+    const edgeArb: fc.Arbitrary<Edge> = fc
+      .record({ dir: fc.constantFrom('right', 'left', 'both' as const), names: fc.subarray(['contains', 'feeds']), min: fc.integer({ min: 1, max: 3 }), span: fc.nat({ max: 2 }), variable: fc.boolean() })
+      .map(({ dir, names, min, span, variable }) => (variable ? { dir, names, min: 1, max: 1, variable } : { dir, names, min, max: Math.min(3, min + span), variable }));
+    const nodeNames = ['A', 'B', 'C'];
+    fc.assert(
+      fc.property(
+        twinsArb.chain((twins) => fc.tuple(fc.constant(twins), relsArb(twins.length))),
+        fc.array(edgeArb, { minLength: 1, maxLength: 2 }),
+        fc.nat(),
+        fc.nat(),
+        fc.option(condArb(nodeNames), { freq: 2 }),
+        ([twins, rels], edges, anchorAt, pinnedAt, cond) => {
+          const nodes = nodeNames.slice(0, edges.length + 1);
+          const anchor = nodes[anchorAt % nodes.length]!;
+          const pinned = `tw-${pinnedAt % (twins.length + 1)}`;
+          // A condition only on the pattern's twins (C is one only in a three-node pattern).
+          const usable = cond && (nodes.length === 3 || !JSON.stringify(cond).includes('"c":"C"')) ? cond : null;
+          const edgeText = (e: Edge, i: number) => {
+            const inner = `${e.variable ? `R${i}` : ''}${e.names.length ? `:${e.names.join('|')}` : ''}${e.variable ? '' : e.min === e.max ? `*${e.min}` : e.min === 1 && e.max > 1 && i % 2 ? `*..${e.max}` : `*${e.min}..${e.max}`}`;
+            return e.dir === 'right' ? `-[${inner}]->` : e.dir === 'left' ? `<-[${inner}]-` : `-[${inner}]-`;
+          };
+          const pattern = nodes.map((n, i) => `(${n})${i < edges.length ? edgeText(edges[i]!, i) : ''}`).join('');
+          const select = [...nodes, ...edges.flatMap((e, i) => (e.variable ? [`R${i}`] : []))];
+          const where = `${anchor}.$dtId = '${pinned}'${usable ? ` AND (${condText(usable)})` : ''}`;
+          const query = `SELECT ${select.join(', ')} FROM DIGITALTWINS MATCH ${pattern} WHERE ${where}`;
+
+          // The oracle: every assignment of twins to the nodes, each edge a simple path of its
+          // length between its two twins, following relationships the way the arrow points.
+          const named = (r: Doc, e: Edge) => e.names.length === 0 || e.names.includes(r.$relationshipName as string);
+          const steps = (from: string, e: Edge): string[] =>
+            rels.flatMap((r) => {
+              if (!named(r, e)) return [];
+              const out = r.$sourceId === from && e.dir !== 'left' ? [r.$targetId as string] : [];
+              const back = r.$targetId === from && e.dir !== 'right' ? [r.$sourceId as string] : [];
+              return [...out, ...back];
+            });
+          const joined = (a: string, b: string, e: Edge): boolean => {
+            const walk = (at: string, path: string[]): boolean => {
+              const depth = path.length - 1;
+              if (depth >= e.min && at === b) return true;
+              if (depth === e.max) return false;
+              return steps(at, e).some((next) => !path.includes(next) && walk(next, [...path, next]));
+            };
+            return a !== b && walk(a, [a]);
+          };
+          const relsBetween = (a: string, b: string, e: Edge) =>
+            rels.filter((r) => named(r, e) && a !== b && ((e.dir !== 'left' && r.$sourceId === a && r.$targetId === b) || (e.dir !== 'right' && r.$sourceId === b && r.$targetId === a)));
+          const expected: string[] = [];
+          const ids = twins.map((t) => t.$dtId as string);
+          const assign = (i: number, chosen: string[], relIds: string[]): void => {
+            if (i === nodes.length) {
+              const row = Object.fromEntries(nodes.map((n, k) => [n, twins.find((t) => t.$dtId === chosen[k])!]));
+              if (row[anchor]!.$dtId !== pinned) return;
+              if (usable && truth(row, usable) !== true) return;
+              expected.push([...chosen, ...relIds].join(' '));
+              return;
+            }
+            for (const id of ids) {
+              if (i === 0) {
+                assign(1, [id], relIds);
+                continue;
+              }
+              const e = edges[i - 1]!;
+              const prev = chosen[i - 1]!;
+              if (e.variable) for (const r of relsBetween(prev, id, e)) assign(i + 1, [...chosen, id], [...relIds, r.$relationshipId as string]);
+              else if (joined(prev, id, e)) assign(i + 1, [...chosen, id], relIds);
+            }
+          };
+          assign(0, [], []);
+
+          const got = run(query, graphOf(twins, rels)).map((row) => [...nodes.map((n) => (row[n] as Doc).$dtId), ...select.slice(nodes.length).map((r) => (row[r] as Doc).$relationshipId)].join(' '));
+          expect({ query, rows: got.sort() }).toEqual({ query, rows: expected.sort() });
+        },
+      ),
+      propertyRuns(4245, 300),
     );
   });
 });
