@@ -5,7 +5,7 @@
  * hub's and partitions' runtime information, owner levels, and SAS tokens that are refused.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventHubConsumerClient, EventHubProducerClient, earliestEventPosition, latestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
@@ -183,3 +183,33 @@ describe('owner levels and tokens', () => {
   });
 });
 
+describe('a consumer of a log that lost records to a crash', () => {
+  it('receives every record that is left, past the lost ones, instead of waiting at the gap for ever', async () => {
+    const damaged = join(dir, 'damaged');
+    const before = EventLog.open(damaged, { partitions: 1, segmentBytes: 400 });
+    for (let i = 0; i < 30; i++) await before.append({ partitionKey: 'arm-9', body: Buffer.from(JSON.stringify({ n: i })) });
+    before.close();
+    // An older segment's tail was not on disk when the machine went down; newer segments were.
+    const folder = join(damaged, 'partitions', '0');
+    const second = join(folder, readdirSync(folder).sort()[1]!);
+    const bytes = readFileSync(second);
+    writeFileSync(second, bytes.subarray(0, bytes.length - 5));
+
+    const reopened = EventLog.open(damaged);
+    const endpoint = await startEventHubs({ eventLog: reopened, hubName: 'telemetry', port: 0, policies: { RootManageSharedAccessKey: { key: 'SAS_KEY_VALUE', rights: ['Manage', 'Send', 'Listen'] } } });
+    try {
+      const client = new EventHubConsumerClient('$Default', endpoint.connectionString(), { retryOptions: { maxRetries: 0, timeoutInMs: 5000 } });
+      closers.push(() => client.close());
+      const got = await readPartition(client, '0', earliestEventPosition, 29);
+      // 29 of the 30, once each and in order, the last one included.
+      const ns = got.map((e) => (e.body as { n: number }).n);
+      expect(ns).toEqual([...new Set(ns)].sort((a, b) => a - b));
+      expect(ns).toHaveLength(29);
+      expect(got.at(-1)!.sequenceNumber).toBe(29);
+    } finally {
+      await Promise.all(closers.splice(0).map((c) => c()));
+      await endpoint.close();
+      reopened.close();
+    }
+  });
+});

@@ -59,6 +59,30 @@ describe('the event log', () => {
     reopened.close();
   });
 
+  it('goes on past records lost from an older segment (its tail not yet on disk when a crash came), from any position', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 500 });
+    for (let i = 0; i < 30; i++) await log.append(event('d', i));
+    log.close();
+    const folder = join(dir, 'partitions', '0');
+    const second = join(folder, readdirSync(folder).sort()[1]!);
+    writeFileSync(second, readFileSync(second).subarray(0, statSync(second).size - 10));
+
+    const reopened = EventLog.open(dir);
+    const kept = reopened.read('0', 0, 100).map((r) => r.sequenceNumber);
+    const lost = Array.from({ length: 30 }, (_, i) => i).filter((n) => !kept.includes(n));
+    expect(lost).toHaveLength(1);
+    expect(kept.at(-1)).toBe(29);
+    // A reader at the lost record (a checkpoint there) goes on from the next one, instead of waiting for ever.
+    expect(reopened.read('0', lost[0]!, 2).map((r) => r.sequenceNumber)).toEqual([lost[0]! + 1, lost[0]! + 2]);
+    const after = reopened.read('0', lost[0]! + 1, 1)[0]!;
+    expect(reopened.sequenceAtOffset('0', after.offset, true)).toBe(after.sequenceNumber);
+    expect(reopened.sequenceAfterTime('0', 0)).toBe(0);
+    await reopened.append(event('d', 30));
+    expect(reopened.read('0', 29, 10).map((r) => JSON.parse(r.body.toString()).n)).toEqual([29, 30]);
+    reopened.close();
+  });
+
   it('cuts a last record whose length is intact but whose bytes were damaged (its checksum fails)', async () => {
     const dir = tempDir();
     const log = EventLog.open(dir, { partitions: 1 });

@@ -198,8 +198,12 @@ class Partition {
     let seq = Math.max(fromSeq, this.firstSeq);
     for (const segment of this.segments) {
       if (out.length >= max) break;
+      // A segment cut short by a crash (its tail not yet on disk when a newer segment was) leaves
+      // a gap before the next one: a reader in it goes on from the next record there is, as after
+      // retention, instead of finding nothing there for ever.
+      if (seq < segment.baseSeq) seq = segment.baseSeq;
       const index = seq - segment.baseSeq;
-      if (index < 0 || index >= segment.positions.length) continue;
+      if (index >= segment.positions.length) continue;
       const count = Math.min(max - out.length, segment.positions.length - index);
       const start = segment.positions[index]!;
       const end = index + count < segment.positions.length ? segment.positions[index + count]! : segment.size;
@@ -216,16 +220,21 @@ class Partition {
     return out;
   }
 
-  /** The first retained sequence number whose record satisfies `past` (monotonic along the log), by binary search. */
+  /**
+   * The first retained sequence number whose record satisfies `past` (monotonic along the log), by
+   * binary search; a number in a gap left by a crash stands for the first record after it, whose
+   * own number is the answer.
+   */
   sequenceWhere(past: (r: EventRecord) => boolean): number {
     let lo = this.firstSeq;
     let hi = this.nextSeq;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      if (past(this.read(mid, 1)[0]!)) hi = mid;
+      const record = this.read(mid, 1)[0];
+      if (record === undefined || past(record)) hi = mid;
       else lo = mid + 1;
     }
-    return lo;
+    return this.read(lo, 1)[0]?.sequenceNumber ?? lo;
   }
 
   /** Resolves when an event at or after `seq` exists, or after `timeoutMs`. */
