@@ -83,6 +83,32 @@ describe('the event log', () => {
     reopened.close();
   });
 
+  it('has a reader in a gap a crash left at the end (the newest segment still empty) wait for the next record, then read it', async () => {
+    const dir = tempDir();
+    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 500 });
+    for (let i = 0; i < 30; i++) await log.append(event('d', i));
+    log.close();
+    const folder = join(dir, 'partitions', '0');
+    const files = readdirSync(folder).sort().map((f) => join(folder, f));
+    const [before, newest] = files.slice(-2);
+    writeFileSync(before!, readFileSync(before!).subarray(0, statSync(before!).size - 10));
+    writeFileSync(newest!, Buffer.alloc(0));
+
+    const reopened = EventLog.open(dir);
+    const last = reopened.read('0', 0, 100).at(-1)!.sequenceNumber;
+    const { next } = reopened.bounds('0');
+    expect(next).toBeGreaterThan(last + 1);
+    expect(reopened.read('0', last + 1, 10)).toEqual([]);
+    const began = Date.now();
+    await reopened.waitFor('0', last + 1, 150);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(100);
+    const woken = reopened.waitFor('0', last + 1, 5000);
+    await reopened.append(event('d', 30));
+    await woken;
+    expect(reopened.read('0', last + 1, 10).map((r) => [r.sequenceNumber, JSON.parse(r.body.toString()).n])).toEqual([[next, 30]]);
+    reopened.close();
+  });
+
   it('cuts a last record whose length is intact but whose bytes were damaged (its checksum fails)', async () => {
     const dir = tempDir();
     const log = EventLog.open(dir, { partitions: 1 });
