@@ -178,6 +178,16 @@ describe('owner levels and tokens', () => {
     expect(hubs.stats.refusedLinks + hubs.stats.refusedTokens).toBeGreaterThan(0);
   });
 
+  it('refuses a start at a sequence number that is not a whole number, and goes on serving', async () => {
+    const producerClient = producer();
+    await producerClient.sendBatch([{ body: { n: 1 } }, { body: { n: 2 } }, { body: { n: 3 } }], { partitionId: '0' });
+    await expect(readPartition(consumer(), '0', { sequenceNumber: log.bounds('0').first + 0.5 }, 1)).rejects.toThrow(/whole number/);
+    await producerClient.sendBatch([{ body: { after: 'fraction' } }], { partitionId: '0' });
+    const next = log.bounds('0').next;
+    const got = await readPartition(consumer(), '0', { sequenceNumber: next - 1, isInclusive: true }, 1);
+    expect(got[0]!.body).toEqual({ after: 'fraction' });
+  });
+
   it('refuses a consumer group the hub does not have', async () => {
     await expect(readPartition(consumer('nobody'), '0', earliestEventPosition, 1)).rejects.toMatchObject({ code: 'MessagingEntityNotFoundError' });
   });

@@ -39,6 +39,8 @@ describe('the event log', () => {
     expect(page.map((r) => JSON.parse(r.body.toString()).n)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     expect(log.read('0', 25, 100).map((r) => r.sequenceNumber)).toEqual([25, 26, 27, 28, 29]);
     expect(log.read('0', 30, 100)).toEqual([]);
+    // Between two records: from the next one (it threw on a buffer of NaN bytes).
+    expect(log.read('0', 6.5, 2).map((r) => r.sequenceNumber)).toEqual([7, 8]);
     log.close();
   });
 

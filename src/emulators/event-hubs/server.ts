@@ -350,7 +350,10 @@ export async function startEventHubs(options: EventHubsOptions): Promise<EventHu
     }
     const n = Number(value);
     if (!Number.isFinite(n)) throw new AmqpError('amqp:invalid-field', `'${value}' is not a number`);
-    if (field === 'sequence') return Math.min(Math.max(first, inclusive ? n : n + 1), next);
+    if (field === 'sequence') {
+      if (!Number.isSafeInteger(n)) throw new AmqpError('amqp:invalid-field', `sequence number '${value}' is not a whole number`);
+      return Math.min(Math.max(first, inclusive ? n : n + 1), next);
+    }
     return eventLog.sequenceAfterTime(partitionId, inclusive ? n - 1 : n);
   }
 

@@ -195,7 +195,8 @@ class Partition {
 
   read(fromSeq: number, max: number): EventRecord[] {
     const out: EventRecord[] = [];
-    let seq = Math.max(fromSeq, this.firstSeq);
+    // A position between two records (2.5) starts at the next one.
+    let seq = Math.max(Math.ceil(fromSeq), this.firstSeq);
     for (const segment of this.segments) {
       if (out.length >= max) break;
       // A segment cut short by a crash (its tail not yet on disk when a newer segment was) leaves
