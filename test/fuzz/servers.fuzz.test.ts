@@ -258,6 +258,62 @@ describe('the local IoT Hub, fuzzed with raw MQTT bytes', () => {
     });
     client.end(true);
   }, 120_000);
+  it('takes whatever a signed-in device publishes (odd topics, property bags, payloads) with a store or a refusal, never a failure, and keeps what it stores as sent', async () => {
+    const device = hub.registry.get('fuzz-device')!;
+    /** One connection per message: a refused publish closes it, as IoT Hub does. Resolves whether the hub acknowledged it. */
+    const publish = (topic: string, body: string | Buffer, qos: 0 | 1) =>
+      new Promise<boolean>((resolve) => {
+        const client = mqtt.connect(`mqtt://127.0.0.1:${hub.mqttPort}`, {
+          clientId: 'fuzz-device',
+          username: `${hub.hostName}/fuzz-device/?api-version=2021-04-12`,
+          password: makeSas(`${hub.hostName}/devices/fuzz-device`, device.primaryKey, Math.floor(Date.now() / 1000) + 600),
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+        });
+        const finish = (acked: boolean) => {
+          clearTimeout(timer);
+          client.end(true);
+          resolve(acked);
+        };
+        const timer = setTimeout(() => finish(false), 1000);
+        client.once('error', () => undefined);
+        client.once('close', () => finish(false));
+        client.once('connect', () =>
+          client.publish(topic, body, { qos }, (error) => {
+            if (qos === 1) finish(!error);
+            else setTimeout(() => finish(false), 20);
+          }),
+        );
+      });
+    const piece = fc.oneof(fc.constantFrom('$.mid', '$.ct', '$.ce', '$.ctime', '$.uid', '$.cid', 'iothub-creation-time-utc', '__proto__', 'constructor', 'toString', '%', '%E0%A4%A', '&', '=', ''), fc.string({ maxLength: 10 }));
+    const bag = fc.array(fc.tuple(piece, piece, fc.boolean()), { maxLength: 4 }).map((pairs) => pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&'));
+    const topic = fc.oneof(
+      { weight: 4, arbitrary: bag.map((b) => `devices/fuzz-device/messages/events/${b}`) },
+      fc.constantFrom('devices/other-device/messages/events/', '$iothub/methods/res/200/?$rid=1', '$iothub/methods/res/x/?$rid=', '$iothub/twin/PATCH/properties/reported/?$rid=1', 'devices/fuzz-device/messages/devicebound/'),
+      fc.string({ minLength: 1, maxLength: 30 }),
+    );
+    const payload = fc.oneof(fc.json({ maxDepth: 2 }), fc.string({ maxLength: 60 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
+    const before = log.partitionIds.reduce((n, p) => n + log.bounds(p).next, 0);
+    let acknowledged = 0;
+    await fc.assert(
+      fc.asyncProperty(topic, payload, fc.constantFrom<0 | 1>(0, 1), async (t, body, qos) => {
+        if (await publish(t, body, qos)) acknowledged++;
+        prototypeIsClean();
+      }),
+      { ...RUNS, numRuns: 120 },
+    );
+    // Every acknowledged message is in the log (QoS 0 ones may be too), each with plain objects of properties.
+    const records = log.partitionIds.flatMap((p) => log.read(p, 0, 100_000));
+    expect(acknowledged).toBeGreaterThan(0);
+    expect(records.length - before).toBeGreaterThanOrEqual(acknowledged);
+    for (const r of records) {
+      expect(Object.getPrototypeOf(r.properties)).toBe(Object.prototype);
+      expect(r.systemProperties['iothub-connection-device-id']).toBe('fuzz-device');
+      expect(Object.keys(r.systemProperties).filter((k) => k.includes('[native code]') || k.startsWith('[object'))).toEqual([]);
+    }
+    // Still the hub it was: a real device connects.
+    expect(await publish('devices/fuzz-device/messages/events/after=fuzz', '{"ok":true}', 1)).toBe(true);
+  }, 180_000);
 });
 
 describe('the Event Hubs endpoint, fuzzed with raw bytes and odd AMQP requests', () => {
