@@ -124,7 +124,8 @@ export async function startAdtEmulator(options: AdtEmulatorOptions = {}): Promis
       const [id, offsetText] = continuationToken.split(':');
       const cursor = cursors.get(id ?? '');
       const offset = Number(offsetText);
-      // Only a token this emulator gave out: an offset it never handed (negative, past the end, between pages) is refused, not read as a slice.
+      // Only a token this emulator gave out: an offset it never handed (negative, past the end,
+      // between pages) is refused, not read as a slice of the cursor.
       if (!cursor || !Number.isSafeInteger(offset) || offset <= 0 || offset >= cursor.items.length || offset % pageSize !== 0) {
         throw badRequest('InvalidContinuationToken', 'The continuation token is unknown or has expired; run the query again.');
       }
