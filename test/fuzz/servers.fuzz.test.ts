@@ -240,36 +240,32 @@ describe('the local IoT Hub, fuzzed with raw MQTT bytes', () => {
   });
 
   const blast = (bytes: Uint8Array) => blastTcp(hub.mqttPort!, bytes);
+  /** An MQTT connection as the registered device, with a valid SAS token. */
+  const signedIn = () =>
+    mqtt.connect(`mqtt://127.0.0.1:${hub.mqttPort}`, {
+      clientId: 'fuzz-device',
+      username: `${hub.hostName}/fuzz-device/?api-version=2021-04-12`,
+      password: makeSas(`${hub.hostName}/devices/fuzz-device`, hub.registry.get('fuzz-device')!.primaryKey, Math.floor(Date.now() / 1000) + 600),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
 
   it('survives arbitrary packets (CONNECT-shaped and not), then still serves a real device', async () => {
     const connectLike = fc.uint8Array({ maxLength: 80 }).map((b) => Uint8Array.from([0x10, ...b]));
     await fc.assert(fc.asyncProperty(fc.oneof(connectLike, fc.uint8Array({ minLength: 1, maxLength: 80 })), async (bytes) => blast(bytes)), { ...RUNS, numRuns: 200 });
-    const device = hub.registry.get('fuzz-device')!;
-    const client = mqtt.connect(`mqtt://127.0.0.1:${hub.mqttPort}`, {
-      clientId: 'fuzz-device',
-      username: `${hub.hostName}/fuzz-device/?api-version=2021-04-12`,
-      password: makeSas(`${hub.hostName}/devices/fuzz-device`, device.primaryKey, Math.floor(Date.now() / 1000) + 600),
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = signedIn();
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
     client.end(true);
   }, 120_000);
+
   it('takes whatever a signed-in device publishes (odd topics, property bags, payloads) with a store or a refusal, never a failure, and keeps what it stores as sent', async () => {
-    const device = hub.registry.get('fuzz-device')!;
     /** One connection per message: a refused publish closes it, as IoT Hub does. Resolves whether the hub acknowledged it. */
     const publish = (topic: string, body: string | Buffer, qos: 0 | 1) =>
       new Promise<boolean>((resolve) => {
-        const client = mqtt.connect(`mqtt://127.0.0.1:${hub.mqttPort}`, {
-          clientId: 'fuzz-device',
-          username: `${hub.hostName}/fuzz-device/?api-version=2021-04-12`,
-          password: makeSas(`${hub.hostName}/devices/fuzz-device`, device.primaryKey, Math.floor(Date.now() / 1000) + 600),
-          protocolVersion: 4,
-          reconnectPeriod: 0,
-        });
+        const client = signedIn();
         const finish = (acked: boolean) => {
           clearTimeout(timer);
           client.end(true);

@@ -14,6 +14,16 @@ const tempDir = () => {
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 const event = (device: string, n: number) => ({ partitionKey: device, body: Buffer.from(JSON.stringify({ n })), properties: { kind: 'telemetry' }, systemProperties: { 'iothub-connection-device-id': device } });
 
+/** Thirty events in one partition over segments of 500 bytes, the log closed: its folder and segment files, oldest first. */
+async function thirtyOverSegments(): Promise<{ dir: string; files: string[] }> {
+  const dir = tempDir();
+  const log = EventLog.open(dir, { partitions: 1, segmentBytes: 500 });
+  for (let i = 0; i < 30; i++) await log.append(event('d', i));
+  log.close();
+  const folder = join(dir, 'partitions', '0');
+  return { dir, files: readdirSync(folder).sort().map((f) => join(folder, f)) };
+}
+
 describe('the event log', () => {
   it('keeps each device in one partition, in order, with sequence numbers and offsets', async () => {
     const log = EventLog.open(tempDir(), { partitions: 4 });
@@ -62,12 +72,8 @@ describe('the event log', () => {
   });
 
   it('goes on past records lost from an older segment (its tail not yet on disk when a crash came), from any position', async () => {
-    const dir = tempDir();
-    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 500 });
-    for (let i = 0; i < 30; i++) await log.append(event('d', i));
-    log.close();
-    const folder = join(dir, 'partitions', '0');
-    const second = join(folder, readdirSync(folder).sort()[1]!);
+    const { dir, files } = await thirtyOverSegments();
+    const second = files[1]!;
     writeFileSync(second, readFileSync(second).subarray(0, statSync(second).size - 10));
 
     const reopened = EventLog.open(dir);
@@ -86,12 +92,7 @@ describe('the event log', () => {
   });
 
   it('has a reader in a gap a crash left at the end (the newest segment still empty) wait for the next record, then read it', async () => {
-    const dir = tempDir();
-    const log = EventLog.open(dir, { partitions: 1, segmentBytes: 500 });
-    for (let i = 0; i < 30; i++) await log.append(event('d', i));
-    log.close();
-    const folder = join(dir, 'partitions', '0');
-    const files = readdirSync(folder).sort().map((f) => join(folder, f));
+    const { dir, files } = await thirtyOverSegments();
     const [before, newest] = files.slice(-2);
     writeFileSync(before!, readFileSync(before!).subarray(0, statSync(before!).size - 10));
     writeFileSync(newest!, Buffer.alloc(0));
