@@ -81,7 +81,8 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
     const start = bucketMs > 0 ? Math.floor(time / bucketMs) * bucketMs : time;
     if (!current || current.start !== start || bucketMs === 0) {
       if (current) out.push(finish(current));
-      current = { start, t: new Date(start).toISOString(), values: {}, anomalyScore: 0, failureProbability: null, anomalies: 0, count: 0, sums: {}, n: {} };
+      // Without a prototype: a reading named `constructor` or `toString` is a key here, not what every object inherits.
+      current = { start, t: new Date(start).toISOString(), values: Object.create(null), anomalyScore: 0, failureProbability: null, anomalies: 0, count: 0, sums: Object.create(null), n: Object.create(null) };
     }
     current.count++;
     current.anomalyScore = Math.max(current.anomalyScore, p.anomalyScore);
