@@ -4,6 +4,9 @@
  * what every object inherits, and `__proto__` a key, never the object's prototype.
  */
 
+/** A record without a prototype: a plain lookup finds only what was stored, whatever the key. */
+export const dict = <T>() => Object.create(null) as Record<string, T>;
+
 /** The value `record` has itself under `key`. */
 export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;

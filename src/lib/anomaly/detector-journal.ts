@@ -14,6 +14,7 @@
  */
 import { type StreamingDetector } from './streaming-detector.ts';
 import { copyDetectorState, type DetectorState } from './detector-state.ts';
+import { dict } from '../own-properties.ts';
 
 /** Statuses by code: 0 none, 1 running, then whatever else this device has reported since the checkpoint. */
 const NONE = 0;
@@ -77,7 +78,7 @@ export class DetectorJournal {
     const width = 2 + names.length;
     for (let r = 0; r < mark; r++) {
       const at = r * width;
-      const features: Record<string, number> = Object.create(null);
+      const features = dict<number>();
       for (let i = 0; i < names.length; i++) features[names[i]!] = this.data[at + 2 + i]!;
       detector.step(state, this.data[at]!, features, this.statusOf(this.data[at + 1]!), names);
     }

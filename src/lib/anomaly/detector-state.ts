@@ -8,7 +8,7 @@ import { MAX_DEVIATION, PatternMemory, storable } from './pattern-memory.ts';
 import { DailyProfile } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS } from './detector-settings.ts';
 import { ADT_STRING_BYTES, fitsBytes } from '../twins/adt-limits.ts';
-import { defineOwn } from '../own-properties.ts';
+import { defineOwn, dict } from '../own-properties.ts';
 
 /** One sensor's state; short keys because it is stored on every twin. */
 export interface SensorState {
@@ -70,7 +70,7 @@ export interface DetectorState {
    */
   rt: number;
   s: Record<string, SensorState>;
-  /** Sensor pairs ("a|b", a < b). */
+  /** Sensor pairs ("a|b", a < b). Both maps are dicts (no prototype): a sensor may be called anything, `__proto__` and `constructor` included. */
   p: Record<string, PairState>;
   /** Likelihood: short-term mean of log evidence, its long-run mean and variance, readings seen. */
   h: { e: number; m: number; v: number; n: number };
@@ -97,12 +97,6 @@ export interface DetectorState {
   /** The stream's usual interval between readings (ms, a running median; 0 before a second reading). */
   iv: number;
 }
-
-/**
- * Sensor and pair maps have no prototype: a sensor may be called anything (`__proto__`,
- * `constructor`), and a plain lookup then finds only what was stored.
- */
-export const dict = <T>() => Object.create(null) as Record<string, T>;
 
 export function emptyDetectorState(): DetectorState {
   return { version: 3, t: 0, rt: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0 };

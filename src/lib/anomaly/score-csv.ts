@@ -18,6 +18,7 @@ import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.ts';
+import { dict } from '../own-properties.ts';
 import { StreamingDetector } from './streaming-detector.ts';
 import { emptyDetectorState, type DetectorState } from './detector-state.ts';
 import { dateOrderOf, readTime, type DateOrder } from '../telemetry/time.ts';
@@ -269,7 +270,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         return done(null, withScore(record, header.length, ''));
       }
       // Null prototype: a column may be called anything, `__proto__` and `constructor` included.
-      const features: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
+      const features = dict<number | null>();
       for (let i = 0; i < header.length; i++) {
         if (i === timeIndex || i === statusIndex || i === groupIndex || skip[i]) continue;
         const text = (record[i] ?? '').trim();

@@ -51,8 +51,8 @@ import { sensorScore } from './envelope-detector.ts';
 import { MAX_LEARNT, PatternMemory, type PatternSettings } from './pattern-memory.ts';
 import { DailyProfile, type DailySettings } from './daily-profile.ts';
 import { DEFAULT_DETECTOR_SETTINGS, type DetectorSettings } from './detector-settings.ts';
-import { MAX_EXCURSIONS, boundedSlope, dict, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
-import { defineOwn } from '../own-properties.ts';
+import { MAX_EXCURSIONS, boundedSlope, type DetectorState, type PairState, type SensorState } from './detector-state.ts';
+import { defineOwn, dict } from '../own-properties.ts';
 
 export const STREAMING_MODEL_VERSION = 'streaming-11';
 

@@ -11,6 +11,7 @@ import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
 import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
+import { dict } from '../own-properties.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -81,8 +82,8 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
     const start = bucketMs > 0 ? Math.floor(time / bucketMs) * bucketMs : time;
     if (!current || current.start !== start || bucketMs === 0) {
       if (current) out.push(finish(current));
-      // Without a prototype: a reading named `constructor` or `toString` is a key here, not what every object inherits.
-      current = { start, t: new Date(start).toISOString(), values: Object.create(null), anomalyScore: 0, failureProbability: null, anomalies: 0, count: 0, sums: Object.create(null), n: Object.create(null) };
+      // Dicts: a reading named `constructor` or `toString` is a key here, not what every object inherits.
+      current = { start, t: new Date(start).toISOString(), values: dict(), anomalyScore: 0, failureProbability: null, anomalies: 0, count: 0, sums: dict(), n: dict() };
     }
     current.count++;
     current.anomalyScore = Math.max(current.anomalyScore, p.anomalyScore);

@@ -5,6 +5,7 @@
  * true nor false, and only true rows are kept), as ADT does. $dtId conditions and IS_OF_MODEL on
  * the root collection use the graph's indexes instead of a scan.
  */
+import { ownValue } from '../../../lib/own-properties.ts';
 import { QueryError, type Expr, type From, type MatchEdge, type Operand, type PathExpr, type Query } from './parse.ts';
 
 export type Doc = Record<string, unknown>;
@@ -65,7 +66,7 @@ function resolveName(scope: Scope, name: string): string | undefined {
  * has no such property, whatever every JavaScript object inherits.
  */
 function own(v: unknown, key: string): unknown {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, key) ? (v as Doc)[key] : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? ownValue(v as Doc, key) : undefined;
 }
 
 function readPath(doc: unknown, segments: readonly string[], start: number): unknown {
