@@ -5,11 +5,12 @@
  * to the same handler src/functions registers, with the arguments the host gives a trigger of
  * cardinality "many" (bodies, and triggerMetadata with per-message arrays). Batches follow
  * host.json (maxEventBatchSize, minEventBatchSize, maxWaitTime); a batch is checkpointed only
- * after the handler succeeds; a failing batch is retried with the function's retry policy and,
- * when it keeps failing, written to a dead-letter file and counted — never silently skipped.
+ * after the handler succeeds; a failing batch is retried with the function's retry policy (-1: for
+ * as long as it fails) and, when a finite policy runs out, written to a dead-letter file (synced
+ * to disk before the checkpoint passes it) and counted — never silently skipped.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { EventHubConsumerClient, earliestEventPosition, type PartitionContext, type ReceivedEventData, type Subscription } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
@@ -23,6 +24,7 @@ export interface BatchSettings {
 }
 
 export interface RetryPolicy {
+  /** -1: retry for as long as it fails (the host's meaning). */
   maxRetryCount: number;
   minimumIntervalMs: number;
   maximumIntervalMs: number;
@@ -132,6 +134,30 @@ function triggerMetadata(events: ReceivedEventData[], options: TriggerRunnerOpti
   };
 }
 
+/** An event's body as bytes: as received, or the JSON the SDK parsed it from (an AMQP message may have no body at all). */
+function bodyBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
+}
+
+/** Appends and fsyncs; a new file's directory entry is synced too. */
+function appendDurably(file: string, text: string): void {
+  const fd = openSync(file, 'a');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
 /** Events received on a partition but not yet handed over (waiting for minEventBatchSize). */
 interface PartitionBuffer {
   events: ReceivedEventData[];
@@ -218,10 +244,17 @@ export class TriggerRunner {
       const due = buffer.events.length >= batch.minEventBatchSize || Date.now() - buffer.since >= batch.maxWaitTimeMs;
       if (!due) return;
       const taken = buffer.events.splice(0, batch.maxEventBatchSize);
-      const handled = await this.deliver(context, taken);
-      if (!handled) return; // stopped mid-retry: not checkpointed, delivered again after a restart
+      try {
+        const handled = await this.deliver(context, taken);
+        if (!handled) return; // stopped mid-retry: not checkpointed, delivered again after a restart
+        await context.updateCheckpoint(taken[taken.length - 1]!);
+      } catch (error) {
+        // Not checkpointed (the dead-letter file could not be written, or the checkpoint): the
+        // batch goes back, so a pump that carries on hands it over again rather than skip it.
+        buffer.events.unshift(...taken);
+        throw error;
+      }
       const last = taken[taken.length - 1]!;
-      await context.updateCheckpoint(last);
       this.stats.checkpoints[context.partitionId] = last.sequenceNumber;
       buffer.since = Date.now();
     }
@@ -234,7 +267,7 @@ export class TriggerRunner {
     const bodies = events.map(bodyOf);
     const metadata = triggerMetadata(events, this.options, partition);
     let lastError: unknown;
-    for (let attempt = 0; attempt <= retry.maxRetryCount; attempt++) {
+    for (let attempt = 0; retry.maxRetryCount < 0 || attempt <= retry.maxRetryCount; attempt++) {
       if (attempt > 0) {
         this.stats.retries++;
         const delay = retry.strategy === 'fixedDelay' ? retry.minimumIntervalMs : Math.min(retry.maximumIntervalMs, retry.minimumIntervalMs * 2 ** (attempt - 1));
@@ -267,12 +300,14 @@ export class TriggerRunner {
       firstSequenceNumber: events[0]!.sequenceNumber,
       lastSequenceNumber: events[events.length - 1]!.sequenceNumber,
       error: (error as Error)?.message ?? String(error),
-      events: events.map((e) => ({ sequenceNumber: e.sequenceNumber, offset: e.offset, enqueuedTime: e.enqueuedTimeUtc.getTime(), partitionKey: e.partitionKey, properties: e.properties, systemProperties: e.systemProperties, body: Buffer.isBuffer(e.body) ? e.body.toString('base64') : Buffer.from(JSON.stringify(e.body)).toString('base64') })),
+      events: events.map((e) => ({ sequenceNumber: e.sequenceNumber, offset: e.offset, enqueuedTime: e.enqueuedTimeUtc.getTime(), partitionKey: e.partitionKey, properties: e.properties, systemProperties: e.systemProperties, body: bodyBytes(e.body).toString('base64') })),
     });
-    appendFileSync(join(dir, `${partitionId}.jsonl`), `${line}\n`);
+    const file = join(dir, `${partitionId}.jsonl`);
+    // On disk before the checkpoint moves past these events: the file is their only copy then.
+    appendDurably(file, `${line}\n`);
     this.stats.deadLetteredBatches++;
     this.stats.deadLetteredEvents += events.length;
-    logger.log('error', 'batch dead-lettered after its retries', { function: functionName, partition: partitionId, events: events.length, file: join(dir, `${partitionId}.jsonl`), error: (error as Error)?.message });
+    logger.log('error', 'batch dead-lettered after its retries', { function: functionName, partition: partitionId, events: events.length, file, error: (error as Error)?.message });
   }
 
   private context(triggerMetadata: Record<string, unknown>, retryCount: number): TriggerContext {

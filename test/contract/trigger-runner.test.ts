@@ -225,6 +225,49 @@ describe('the trigger runner', () => {
     expect(r.stats).toMatchObject({ deadLetteredBatches: 1, deadLetteredEvents: 1, events: 1, batches: 1 });
   });
 
+  it('retries for as long as the batch fails when the policy says -1, as the host does, and dead-letters nothing', async () => {
+    const hub = await openHub();
+    let calls = 0;
+    const contexts: TriggerContext[] = [];
+    const r = runner(hub, async (_bodies, ctx) => {
+      contexts.push(ctx);
+      if (++calls <= 12) throw new Error('Data Explorer unreachable');
+    }, -1);
+    await send(hub.log, 'arm-1', 1);
+    await r.start();
+    await until('the batch handled at last', () => r.stats.batches === 1, FAST);
+    await r.stop();
+    expect(calls).toBe(13);
+    expect(contexts.at(-1)?.retryContext).toEqual({ retryCount: 12, maxRetryCount: -1 });
+    expect(r.stats).toMatchObject({ retries: 12, deadLetteredBatches: 0 });
+    expect(await checkpointOf(hub, hub.log.partitionFor('arm-1'))).toBe(0);
+    expect(existsSync(join(hub.dir, 'dead-letters'))).toBe(false);
+  });
+
+  it('does not checkpoint past a batch whose dead-letter file cannot be written: it is handed over again until it is kept somewhere', async () => {
+    const hub = await openHub();
+    // The dead-letter folder cannot be made: a file stands where its parent should be.
+    const blocked = join(hub.dir, 'not-a-folder');
+    writeFileSync(blocked, '');
+    let healthy = false;
+    const handled: unknown[] = [];
+    const r = new TriggerRunner(options(hub, async (bodies) => {
+      if (!healthy) throw new Error('store down');
+      handled.push(...bodies);
+    }, { deadLetterDir: join(blocked, 'dead-letters'), retry: { strategy: 'fixedDelay', maxRetryCount: 1, minimumIntervalMs: 1, maximumIntervalMs: 1 } }));
+    await send(hub.log, 'arm-1', 1);
+    await send(hub.log, 'arm-1', 2);
+    await r.start();
+    await until('a few rounds of retries', () => r.stats.retries >= 3, FAST);
+    expect(r.stats.deadLetteredBatches).toBe(0);
+    expect(await checkpointOf(hub, hub.log.partitionFor('arm-1'))).toBeUndefined();
+    healthy = true;
+    await until('the batch handled once the store is back', () => handled.length >= 2, FAST);
+    await until('its checkpoint', async () => (await checkpointOf(hub, hub.log.partitionFor('arm-1'))) === 1, FAST);
+    await r.stop();
+    expect(handled.slice(0, 2)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
   it('resumes from its checkpoint after a restart: nothing handled twice, nothing skipped', async () => {
     let hub = await openHub();
     const handled: number[] = [];
