@@ -23,6 +23,8 @@ import { DEFAULT_ALARM_SETTINGS } from './alerts/alarm-lifecycle.ts';
 import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
+import { BlobBatchDeadLetters, BATCH_DEAD_LETTER_CONTAINER } from './store/blob-batch-dead-letters.ts';
+import { redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
 import { AppError } from './errors.ts';
@@ -39,6 +41,8 @@ export interface Services {
   twinApi: ReturnType<typeof createTwinApi>;
   plantApi: PlantApi;
   refreshTwins: () => ReturnType<typeof refreshTwins>;
+  /** Hands dead-lettered batches back to the pipeline (none kept without a storage account). */
+  redeliverBatches: () => Promise<RedeliveryResult>;
   logger: Logger;
 }
 
@@ -133,7 +137,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
   const commands = overrides.commands ?? iotHubCommands(config, credential);
-  const windows = sharedWindows(config, credential);
+  const container = appContainer(config, credential);
+  const windows = container && sharedWindows(config, container);
+  const deadLetters = container && new BlobBatchDeadLetters(container(BATCH_DEAD_LETTER_CONTAINER));
+  if (!deadLetters) logger.log('warn', 'no storage account (AzureWebJobsStorage): a batch that keeps failing is retried for as long as it fails, never dead-lettered');
   const pipeline = new TelemetryPipeline({
     catalog,
     twins,
@@ -152,27 +159,32 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     store,
     pipeline,
     logger,
-    telemetryIngest: createTelemetryIngest(pipeline),
+    telemetryIngest: createTelemetryIngest(pipeline, deadLetters ? { deadLetters } : {}),
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
     plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
+    redeliverBatches: async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : { tried: 0, redelivered: 0, failed: 0 }),
   };
 }
 
-/**
- * The windows all instances share, in the app's own storage account, when one is configured: the
- * lines' flood windows and the plant's emergencyStop rate limit.
- */
-function sharedWindows(config: Config, credential: TokenCredential): { floods: ClaimWindowPort; stops: ClaimWindowPort } | undefined {
+/** Containers of the app's own storage account (AzureWebJobsStorage, by connection string or by identity), when one is configured. */
+function appContainer(config: Config, credential: TokenCredential): ((name: string) => ContainerClient) | undefined {
   const { AzureWebJobsStorage: connection, AzureWebJobsStorage__accountName: account } = config;
   if (!connection && !account) return undefined;
-  const container = (name: string) => (connection ? new ContainerClient(connection, name) : new ContainerClient(`https://${account}.blob.core.windows.net/${name}`, credential));
+  return (name) => (connection ? new ContainerClient(connection, name) : new ContainerClient(`https://${account}.blob.core.windows.net/${name}`, credential));
+}
+
+/** The windows all instances share, in the app's own storage account: the lines' flood windows and the plant's emergencyStop rate limit. */
+function sharedWindows(config: Config, container: (name: string) => ContainerClient): { floods: ClaimWindowPort; stops: ClaimWindowPort } {
   return {
     floods: new BlobClaimWindow({ container: container(FLOOD_CONTAINER), limit: config.ALARM_FLOOD_LIMIT, windowMs: DEFAULT_ALARM_SETTINGS.floodWindowMs }),
     stops: new BlobClaimWindow({ container: container(STOP_CONTAINER), limit: config.AUTO_STOP_MAX_PER_HOUR, windowMs: STOP_RATE_WINDOW_MS }),
   };
 }
+
+/** Dead-lettered batches tried per round of the redelivery timer. */
+const REDELIVERY_BATCHES_PER_ROUND = 20;
 
 let shared: Promise<Services> | undefined;
 

@@ -216,3 +216,27 @@ export interface ClaimWindowPort {
    */
   claim(key: string, id: string, time: number): Promise<boolean>;
 }
+
+/**
+ * A batch of the telemetry trigger that kept failing for a reason retrying does not mend (a far
+ * end refusing, a defect), kept whole, as the trigger handed it over, until it can be handled.
+ */
+export interface DeadLetteredBatch {
+  failedAt: string;
+  /** Attempts made before it was kept here. */
+  attempts: number;
+  error: { code: string; message: string };
+  bodies: readonly unknown[];
+  triggerMetadata: Record<string, unknown>;
+}
+
+/** Where such batches are kept (a blob container in the app's own storage account). */
+export interface BatchDeadLetterPort {
+  /** Keeps the batch durably and returns its name; the same batch kept again has the same name. */
+  put(batch: DeadLetteredBatch): Promise<string>;
+  /** Names of kept batches, at most `limit`: by partition, each partition's in sequence order. */
+  list(limit: number): Promise<string[]>;
+  /** A kept batch; undefined once removed. */
+  get(name: string): Promise<DeadLetteredBatch | undefined>;
+  remove(name: string): Promise<void>;
+}

@@ -142,6 +142,9 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     // The twinRefresh timer function's schedule (every minute).
     const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
     refresh.unref();
+    // The batchRedelivery timer function's schedule (every five minutes).
+    const redelivery = setInterval(() => void services!.redeliverBatches().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
+    redelivery.unref();
     const started = runner;
     let closing: Promise<void> | undefined;
     return {
@@ -155,6 +158,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
       close: () =>
         (closing ??= (async () => {
           clearInterval(refresh);
+          clearInterval(redelivery);
           await started.stop();
           await http.close();
           await store.close();

@@ -88,7 +88,7 @@ describe('the trigger runner', () => {
   it('reads the host settings the Functions host reads', () => {
     expect(readHostBatchSettings(join(projectRoot(), 'host.json'))).toEqual({ maxEventBatchSize: 1000, minEventBatchSize: 200, maxWaitTimeMs: 1000 });
     expect(timeSpanMs('00:01:30.5')).toBe(90_500);
-    expect(retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry)).toEqual({ strategy: 'exponentialBackoff', maxRetryCount: 8, minimumIntervalMs: 2000, maximumIntervalMs: 120_000 });
+    expect(retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry)).toEqual({ strategy: 'exponentialBackoff', maxRetryCount: -1, minimumIntervalMs: 2000, maximumIntervalMs: 120_000 });
   });
 
   it("reads host.json's defaults when it sets no eventHubs section, and a TimeSpan only in the host's own form", () => {

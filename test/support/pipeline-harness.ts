@@ -6,7 +6,7 @@ import { TelemetryPipeline, type PipelineSettings } from '../../src/lib/pipeline
 import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
 import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
 import { silentLogger } from '../../src/lib/log.ts';
-import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, MethodResult, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, BatchDeadLetterPort, MethodResult, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { InMemoryTwins } from './in-memory-twins.ts';
 import { InMemoryStore } from './in-memory-store.ts';
 import { plantCatalog, type Msg, batch } from './plant.ts';
@@ -59,7 +59,7 @@ export const defaultSettings: PipelineSettings = {
  * partition's events; harnesses given the same `sequences` share the partitions, as instances
  * of one function app do (a partition that one instance handled meanwhile shows as a gap).
  */
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort; deadLetters?: BatchDeadLetterPort } = {}) {
   const sequences = options.sequences ?? new Map<string, number>();
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
@@ -80,9 +80,10 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     logger: { log: (level, message, fields) => void logged.push({ level, message, fields }) },
     ...(options.now ? { now: options.now } : {}),
   });
-  const ingest = createTelemetryIngest(pipeline);
+  const ingest = createTelemetryIngest(pipeline, options.deadLetters ? { deadLetters: options.deadLetters } : {});
   let invocation = 0;
-  const send = (messages: Msg[], partition = '0') => {
+  /** `retryCount`: which retry of the batch the host says this is (its retryContext). */
+  const send = (messages: Msg[], partition = '0', retryCount?: number) => {
     const first = sequences.get(partition) ?? 0;
     sequences.set(partition, first + messages.length);
     const { bodies, meta } = batch(messages, partition, first);
@@ -90,6 +91,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
       invocationId: `inv-${++invocation}`,
       functionName: 'telemetryIngest',
       triggerMetadata: meta as Record<string, unknown>,
+      ...(retryCount === undefined ? {} : { retryContext: { retryCount, maxRetryCount: -1 } }),
       logHandler: (level, ...args) => logs.push(`${level} ${args.join(' ')}`),
     });
     return ingest(bodies, context);

@@ -17,7 +17,7 @@ beforeAll(async () => {
 const byName = (name: string) => registrations.find((r) => r.name === name);
 
 describe('the Function App the host indexes', () => {
-  it('reads telemetry from the Event Hub in batches, with app-setting names and a retry policy', () => {
+  it('reads telemetry from the Event Hub in batches, with app-setting names and a retry policy that never runs out (the host checkpoints past a batch whose policy has)', () => {
     const ingest = byName('telemetryIngest');
     expect(trigger(ingest)).toMatchObject({
       type: 'eventHubTrigger',
@@ -27,7 +27,7 @@ describe('the Function App the host indexes', () => {
       consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
       cardinality: 'many',
     });
-    expect(ingest?.retryOptions).toMatchObject({ strategy: 'exponentialBackoff', maxRetryCount: 8 });
+    expect(ingest?.retryOptions).toMatchObject({ strategy: 'exponentialBackoff', maxRetryCount: -1 });
   });
 
   it('serves the twin API on its routes, behind function keys except health', () => {
@@ -51,8 +51,9 @@ describe('the Function App the host indexes', () => {
     expect(registered).toEqual(HTTP_ROUTES.map((r) => `${r.name} ${r.methods.join(',')} ${r.route} ${r.authLevel}`).sort());
   });
 
-  it('refreshes held-back twins on a timer and validates settings when the app starts', () => {
+  it('refreshes held-back twins and redelivers dead-lettered batches on timers, and validates settings when the app starts', () => {
     expect(trigger(byName('twinRefresh'))).toMatchObject({ type: 'timerTrigger', schedule: '0 */1 * * * *' });
+    expect(trigger(byName('batchRedelivery'))).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });
     expect(hooks).toContain('appStart');
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * Batches the telemetry trigger could not handle, kept as blobs in the app's own storage account
+ * (AzureWebJobsStorage; Azurite locally): one JSON document per batch, named after its partition
+ * and sequence numbers, so a batch kept twice (a crash between keeping it and the checkpoint) is
+ * one blob. Bodies are kept whole, binary ones as base64, so nothing a device sent is cut.
+ */
+import { randomUUID } from 'node:crypto';
+import { ContainerClient, RestError } from '@azure/storage-blob';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import type { BatchDeadLetterPort, DeadLetteredBatch } from '../ports.ts';
+
+export const BATCH_DEAD_LETTER_CONTAINER = 'telemetry-dead-letters';
+
+/** A body as JSON: a value the host parsed, or bytes it did not. */
+type StoredBody = { json: unknown } | { base64: string };
+
+const documentSchema = z.object({
+  version: z.literal(1),
+  failedAt: z.string(),
+  attempts: z.number(),
+  error: z.object({ code: z.string(), message: z.string() }),
+  bodies: z.array(z.union([z.object({ base64: z.string() }), z.object({ json: z.unknown() })])),
+  triggerMetadata: z.record(z.string(), z.unknown()),
+});
+
+const storeBody = (body: unknown): StoredBody =>
+  body instanceof Uint8Array ? { base64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64') } : { json: body ?? null };
+const loadBody = (body: StoredBody): unknown => ('base64' in body ? Buffer.from(body.base64, 'base64') : body.json);
+
+/** Numbers the host gives as numbers or as text; a Date as its ISO time; bytes as base64. */
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  return value;
+}
+
+/** `<partition>/<first>-<last>.json` from the trigger's metadata, a random name without it. */
+export function batchName(meta: Record<string, unknown>): string {
+  const context = meta.partitionContext as { PartitionId?: unknown; partitionId?: unknown } | undefined;
+  const partition = String(context?.PartitionId ?? context?.partitionId ?? 'unknown').replace(/[^\w.-]/g, '_');
+  const sequence = Array.isArray(meta.sequenceNumberArray) ? meta.sequenceNumberArray.map(String).filter((s) => /^\d+$/.test(s)) : [];
+  if (sequence.length === 0) return `${partition}/unsequenced-${randomUUID()}.json`;
+  const width = (s: string) => s.padStart(20, '0'); // names sort in sequence order
+  return `${partition}/${width(sequence[0]!)}-${width(sequence[sequence.length - 1]!)}.json`;
+}
+
+export class BlobBatchDeadLetters implements BatchDeadLetterPort {
+  private ready: Promise<unknown> | undefined;
+  constructor(private readonly container: ContainerClient) {}
+
+  async put(batch: DeadLetteredBatch): Promise<string> {
+    this.ready ??= this.container.createIfNotExists().catch((error: unknown) => {
+      this.ready = undefined; // tried again with the next batch
+      throw error;
+    });
+    await this.ready;
+    const name = batchName(batch.triggerMetadata);
+    const text = JSON.stringify({ version: 1, failedAt: batch.failedAt, attempts: batch.attempts, error: batch.error, bodies: batch.bodies.map(storeBody), triggerMetadata: batch.triggerMetadata }, replacer);
+    // The upload returns once Storage has committed the blob: only then may the trigger checkpoint past it.
+    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    return name;
+  }
+
+  async list(limit: number): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const blob of this.container.listBlobsFlat()) {
+        names.push(blob.name);
+        if (names.length >= limit) break;
+      }
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return []; // no batch kept yet
+      throw error;
+    }
+    return names;
+  }
+
+  async get(name: string): Promise<DeadLetteredBatch | undefined> {
+    let text: string;
+    try {
+      text = (await this.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const document = documentSchema.safeParse(parsed);
+    if (!document.success) throw new AppError('deadLetters.unreadable', `dead-lettered batch ${name} is not one this app wrote`, { status: 500 });
+    const { failedAt, attempts, error, bodies, triggerMetadata } = document.data;
+    return { failedAt, attempts, error, bodies: bodies.map((b) => loadBody(b as StoredBody)), triggerMetadata };
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.container.getBlockBlobClient(name).deleteIfExists();
+  }
+}

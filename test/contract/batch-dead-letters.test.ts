@@ -1,0 +1,149 @@
+/**
+ * A batch that keeps failing is neither lost nor left to hold its partition: the Event Hubs
+ * trigger retries it for as long as it fails (the host checkpoints past a batch whose policy ran
+ * out), a failure retrying does not mend is kept whole in the app's storage account after its
+ * retries, and a timer hands it back to the pipeline once it can be handled. Through the Storage
+ * SDK against Azurite.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerClient } from '@azure/storage-blob';
+import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { BATCH_DEAD_LETTER_CONTAINER, BlobBatchDeadLetters, batchName } from '../../src/lib/store/blob-batch-dead-letters.ts';
+import { redeliverBatches } from '../../src/lib/batch-redelivery.ts';
+import { DEAD_LETTER_AFTER_RETRIES } from '../../src/lib/telemetry-ingest.ts';
+import { AppError } from '../../src/lib/errors.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { ARM, LINE, iso } from '../support/plant.ts';
+
+let azurite: Azurite;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'azurite-dead-letters-'));
+  azurite = await startAzurite({ location: dir, port: 0 });
+}, 60_000);
+afterAll(async () => {
+  await azurite?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let containers = 0;
+/** Each test its own container, as each app has its own storage account. */
+const keeper = () => new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`));
+const refused = () => new AppError('store.http403', 'Data Explorer answered 403: the identity may not ingest', { status: 502 });
+const throttled = () => new AppError('store.http429', 'Data Explorer answered 429', { status: 503, retryable: true });
+
+function plant(deadLetters: BlobBatchDeadLetters) {
+  const h = harness({ deadLetters });
+  h.twins.add('production-line-a', LINE);
+  h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+  return h;
+}
+const t0 = Date.now() - 60_000;
+const readings = (n: number) => Array.from({ length: n }, (_, i) => ({ device: 'robotic-arm-001', body: { timestamp: iso(t0 + i * 1000), temperature: 60 + i } }));
+
+describe('a batch that keeps failing', () => {
+  it('is retried while retries are few, then kept whole and the invocation succeeds, so the partition goes on', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    h.store.failNext.push(...Array.from({ length: DEAD_LETTER_AFTER_RETRIES + 1 }, refused));
+    const batch = readings(3);
+    for (let retry = 0; retry < DEAD_LETTER_AFTER_RETRIES; retry++) await expect(h.send(batch, '0', retry)).rejects.toThrow('403');
+    expect(await deadLetters.list(10)).toEqual([]);
+    const result = await h.send(batch, '0', DEAD_LETTER_AFTER_RETRIES);
+    expect(result).toMatchObject({ events: 3, deadLettered: 3, stored: 0, deadLetterReasons: { 'batch.deadLettered': 3 } });
+    const [name] = await deadLetters.list(10);
+    expect(name).toMatch(/^0\/\d{20}-\d{20}\.json$/);
+    const kept = await deadLetters.get(name!);
+    expect(kept).toMatchObject({ attempts: DEAD_LETTER_AFTER_RETRIES + 1, error: { code: 'store.http403' } });
+    // The bodies as the trigger handed them over (text here, as the harness sends them).
+    expect(kept!.bodies).toEqual(batch.map((m) => JSON.stringify(m.body)));
+    expect((kept!.triggerMetadata.systemPropertiesArray as Record<string, unknown>[]).map((p) => p['iothub-connection-device-id'])).toEqual(['robotic-arm-001', 'robotic-arm-001', 'robotic-arm-001']);
+    expect(h.logs.some((l) => l.startsWith('error') && l.includes('batch dead-lettered after its retries'))).toBe(true);
+    expect(h.store.telemetry.size).toBe(0);
+  });
+
+  it('is never kept while a far end only throttles or is down: the host retries it for as long as that lasts', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    h.store.failNext.push(...Array.from({ length: 20 }, throttled));
+    await expect(h.send(readings(2), '0', 500)).rejects.toThrow('429');
+    expect(await deadLetters.list(10)).toEqual([]);
+  });
+
+  it('fails the invocation when it cannot be kept (storage unreachable), so the host retries it rather than checkpoint past it', async () => {
+    const unreachable = new BlobBatchDeadLetters(new ContainerClient('DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;', 'telemetry-dead-letters', { retryOptions: { maxTries: 1 } }));
+    const h = plant(unreachable);
+    h.store.failNext.push(refused());
+    const error = await h.send(readings(1), '0', DEAD_LETTER_AFTER_RETRIES).then(() => undefined, (e: Error) => e);
+    // The storage account's failure, thrown after the store's refusal: it is what the host retries.
+    expect(error?.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('is handed back to the pipeline by the redelivery once it can be handled: stored once, then no longer kept', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    h.store.failNext.push(refused());
+    await h.send(readings(4), '0', DEAD_LETTER_AFTER_RETRIES);
+    // Still refused at the first round: kept for the next.
+    h.store.failNext.push(refused());
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1 });
+    expect(await deadLetters.list(10)).toHaveLength(1);
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 1, failed: 0 });
+    expect(h.store.telemetry.size).toBe(4);
+    expect(h.twins.props('robotic-arm-001').temperature).toBe(63);
+    expect(await deadLetters.list(10)).toEqual([]);
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 0, redelivered: 0, failed: 0 });
+  });
+
+  it('stops a redelivery round at the first far end that is down, and keeps every batch for the next', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    for (let b = 0; b < 3; b++) {
+      h.store.failNext.push(refused());
+      await h.send(readings(1), '0', DEAD_LETTER_AFTER_RETRIES);
+    }
+    h.store.failNext.push(...Array.from({ length: 10 }, throttled));
+    const round = await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
+    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1 });
+    expect(await deadLetters.list(10)).toHaveLength(3);
+  });
+});
+
+describe('the kept batches', () => {
+  const meta = (first: number, last: number) => ({ partitionContext: { PartitionId: '3' }, sequenceNumberArray: [first, last] });
+
+  it('are one blob for a batch kept twice (a crash between keeping it and the checkpoint), named in sequence order per partition', async () => {
+    const deadLetters = keeper();
+    const batch = { failedAt: new Date().toISOString(), attempts: 9, error: { code: 'x', message: 'y' }, bodies: [{ a: 1 }, { a: 2 }] };
+    await deadLetters.put({ ...batch, triggerMetadata: meta(10, 11) });
+    await deadLetters.put({ ...batch, triggerMetadata: meta(10, 11) });
+    await deadLetters.put({ ...batch, triggerMetadata: meta(9, 9) });
+    await deadLetters.put({ ...batch, triggerMetadata: meta(100, 101) });
+    expect(await deadLetters.list(10)).toEqual([batchName(meta(9, 9)), batchName(meta(10, 11)), batchName(meta(100, 101))]);
+    expect(await deadLetters.list(2)).toHaveLength(2);
+  });
+
+  it('keep bodies the host did not parse byte for byte, and text, numbers and null as they came', async () => {
+    const deadLetters = keeper();
+    const bytes = new Uint8Array([0, 255, 10, 0x7b]);
+    const name = await deadLetters.put({ failedAt: 't', attempts: 1, error: { code: 'c', message: 'm' }, bodies: [bytes, 'not json {', 42, null, { nested: [1, 'x'] }], triggerMetadata: { partitionContext: { PartitionId: '../1' } } });
+    expect(name).toMatch(/^\.\._1\/unsequenced-[\w-]+\.json$/);
+    const kept = await deadLetters.get(name);
+    expect(Buffer.from(kept!.bodies[0] as Uint8Array)).toEqual(Buffer.from(bytes));
+    expect(kept!.bodies.slice(1)).toEqual(['not json {', 42, null, { nested: [1, 'x'] }]);
+  });
+
+  it('are gone once removed, and a container never written to holds none', async () => {
+    const deadLetters = keeper();
+    expect(await deadLetters.list(5)).toEqual([]);
+    const name = await deadLetters.put({ failedAt: 't', attempts: 1, error: { code: 'c', message: 'm' }, bodies: [], triggerMetadata: meta(1, 1) });
+    await deadLetters.remove(name);
+    await deadLetters.remove(name);
+    expect(await deadLetters.get(name)).toBeUndefined();
+    expect(await deadLetters.list(5)).toEqual([]);
+  });
+});
