@@ -36,9 +36,10 @@ const schema = z
     IOTHUB_CA_FILE: optionalString,
     /**
      * The app's own storage account (the Functions host's), where the windows every instance
-     * shares are kept (the production lines' flood windows, the plant's emergencyStop rate limit):
-     * a connection string (Azurite locally), or in Azure the account name reached with the managed
-     * identity. Absent: each instance keeps its own.
+     * shares are kept (the production lines' flood windows, the plant's emergencyStop rate limit)
+     * and the telemetry batches kept after their retries: a connection string (Azurite locally),
+     * or in Azure the account name reached with the managed identity. Absent: each instance keeps
+     * its own windows, and a failing batch is retried for as long as it fails.
      */
     AzureWebJobsStorage: optionalString,
     AzureWebJobsStorage__accountName: optionalString,

@@ -17,6 +17,12 @@ import { DEAD_LETTER_AFTER_RETRIES } from '../../src/lib/telemetry-ingest.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { harness } from '../support/pipeline-harness.ts';
+import { InMemoryStore } from '../support/in-memory-store.ts';
+import { InMemoryTwins } from '../support/in-memory-twins.ts';
+import { batch as eventBatch } from '../support/plant.ts';
+import { loadConfig } from '../../src/lib/config.ts';
+import { createServices } from '../../src/lib/composition.ts';
+import azureFunctions from '@azure/functions';
 import { ARM, LINE, iso } from '../support/plant.ts';
 
 let azurite: Azurite;
@@ -110,6 +116,26 @@ describe('a batch that keeps failing', () => {
     const round = await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
     expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1 });
     expect(await deadLetters.list(10)).toHaveLength(3);
+  });
+});
+
+describe('the app as composed from its settings', () => {
+  it('keeps a batch in its own storage account (AzureWebJobsStorage) and its redelivery timer hands it back', async () => {
+    const twins = new InMemoryTwins();
+    twins.add('production-line-a', LINE);
+    twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    const store = new InMemoryStore();
+    const config = loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite.connectionString, LOG_LEVEL: 'error' });
+    const services = await createServices(config, { twins, store, logger: silentLogger });
+    const { bodies, meta } = eventBatch(readings(2), '1', 40);
+    const context = new azureFunctions.InvocationContext({ invocationId: 'i', functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, retryContext: { retryCount: DEAD_LETTER_AFTER_RETRIES, maxRetryCount: -1 } });
+    store.failNext.push(refused());
+    expect(await services.telemetryIngest(bodies, context)).toMatchObject({ deadLettered: 2 });
+    const kept = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
+    expect(await kept.list(10)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
+    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0 });
+    expect(store.telemetry.size).toBe(2);
+    expect(await kept.list(10)).toEqual([]);
   });
 });
 
