@@ -7,14 +7,17 @@
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { BatchDeadLetterPort } from './ports.ts';
-import type { TelemetryPipeline } from './pipeline.ts';
+import type { BatchResult, TelemetryPipeline } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
+
+/** The error code of a kept blob that is not a batch this app wrote (BatchDeadLetterPort.get throws it). */
+export const UNREADABLE = 'deadLetters.unreadable';
 
 export interface RedeliveryDeps {
   deadLetters: BatchDeadLetterPort;
   pipeline: Pick<TelemetryPipeline, 'processBatch'>;
   logger: Logger;
-  /** Batches tried per round. */
+  /** Batches redelivered per round at most. */
   limit: number;
 }
 
@@ -22,25 +25,41 @@ export interface RedeliveryResult {
   tried: number;
   redelivered: number;
   failed: number;
+  /** Blobs in the container that are not a batch this app kept: left alone, and said. */
+  unreadable: number;
 }
 
+/**
+ * One round: the kept batches in order until `limit` are redelivered or a far end is down. One
+ * that still fails for a reason retrying does not mend stays for the next round and does not
+ * count toward the limit, so such batches cannot keep the others waiting.
+ */
 export async function redeliverBatches(deps: RedeliveryDeps): Promise<RedeliveryResult> {
-  const result: RedeliveryResult = { tried: 0, redelivered: 0, failed: 0 };
-  for (const name of await deps.deadLetters.list(deps.limit)) {
-    const batch = await deps.deadLetters.get(name);
-    if (!batch) continue; // another instance handled it meanwhile
-    result.tried++;
+  const result: RedeliveryResult = { tried: 0, redelivered: 0, failed: 0, unreadable: 0 };
+  for await (const name of deps.deadLetters.names()) {
+    if (result.redelivered >= deps.limit) break;
+    let outcome: BatchResult;
     try {
-      const outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata);
-      await deps.deadLetters.remove(name);
-      result.redelivered++;
-      deps.logger.log('info', 'dead-lettered batch redelivered', { deadLetter: name, events: outcome.events, stored: outcome.stored, duplicates: outcome.duplicates });
+      const batch = await deps.deadLetters.get(name);
+      if (!batch) continue; // another instance handled it meanwhile
+      result.tried++;
+      outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata);
     } catch (error) {
+      const code = isAppError(error) ? error.code : 'unknown';
+      if (code === UNREADABLE) {
+        result.unreadable++;
+        deps.logger.log('error', 'a blob among the dead-lettered batches is not one this app kept; left as it is', { deadLetter: name });
+        continue;
+      }
       result.failed++;
-      deps.logger.log('warn', 'dead-lettered batch still fails; kept for the next round', { deadLetter: name, code: isAppError(error) ? error.code : 'unknown', error: (error as Error).message });
+      deps.logger.log('warn', 'dead-lettered batch still fails; kept for the next round', { deadLetter: name, code, error: (error as Error).message });
       // A far end that is down fails the rest too: wait for the next round.
       if (isAppError(error) && error.retryable) break;
+      continue;
     }
+    await deps.deadLetters.remove(name);
+    result.redelivered++;
+    deps.logger.log('info', 'dead-lettered batch redelivered', { deadLetter: name, events: outcome.events, stored: outcome.stored, duplicates: outcome.duplicates });
   }
   return result;
 }

@@ -234,9 +234,9 @@ export interface DeadLetteredBatch {
 export interface BatchDeadLetterPort {
   /** Keeps the batch durably and returns its name; the same batch kept again has the same name. */
   put(batch: DeadLetteredBatch): Promise<string>;
-  /** Names of kept batches, at most `limit`: by partition, each partition's in sequence order. */
-  list(limit: number): Promise<string[]>;
-  /** A kept batch; undefined once removed. */
+  /** Names of kept batches: by partition, each partition's in sequence order. */
+  names(): AsyncIterable<string>;
+  /** A kept batch; undefined once removed. A blob that is no kept batch throws AppError `deadLetters.unreadable`. */
   get(name: string): Promise<DeadLetteredBatch | undefined>;
   remove(name: string): Promise<void>;
 }

@@ -40,6 +40,12 @@ let containers = 0;
 /** Each test its own container, as each app has its own storage account. */
 const keeper = () => new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`));
 const refused = () => new AppError('store.http403', 'Data Explorer answered 403: the identity may not ingest', { status: 502 });
+/** The names of the batches kept, in the order a redelivery round meets them. */
+async function namesOf(deadLetters: BlobBatchDeadLetters): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of deadLetters.names()) names.push(name);
+  return names;
+}
 const throttled = () => new AppError('store.http429', 'Data Explorer answered 429', { status: 503, retryable: true });
 
 function plant(deadLetters: BlobBatchDeadLetters) {
@@ -58,10 +64,10 @@ describe('a batch that keeps failing', () => {
     h.store.failNext.push(...Array.from({ length: DEAD_LETTER_AFTER_RETRIES + 1 }, refused));
     const batch = readings(3);
     for (let retry = 0; retry < DEAD_LETTER_AFTER_RETRIES; retry++) await expect(h.send(batch, '0', retry)).rejects.toThrow('403');
-    expect(await deadLetters.list(10)).toEqual([]);
+    expect(await namesOf(deadLetters)).toEqual([]);
     const result = await h.send(batch, '0', DEAD_LETTER_AFTER_RETRIES);
     expect(result).toMatchObject({ events: 3, deadLettered: 3, stored: 0, deadLetterReasons: { 'batch.deadLettered': 3 } });
-    const [name] = await deadLetters.list(10);
+    const [name] = await namesOf(deadLetters);
     expect(name).toMatch(/^0\/\d{20}-\d{20}\.json$/);
     const kept = await deadLetters.get(name!);
     expect(kept).toMatchObject({ attempts: DEAD_LETTER_AFTER_RETRIES + 1, error: { code: 'store.http403' } });
@@ -77,7 +83,7 @@ describe('a batch that keeps failing', () => {
     const h = plant(deadLetters);
     h.store.failNext.push(...Array.from({ length: 20 }, throttled));
     await expect(h.send(readings(2), '0', 500)).rejects.toThrow('429');
-    expect(await deadLetters.list(10)).toEqual([]);
+    expect(await namesOf(deadLetters)).toEqual([]);
   });
 
   it('fails the invocation when it cannot be kept (storage unreachable), so the host retries it rather than checkpoint past it', async () => {
@@ -96,13 +102,13 @@ describe('a batch that keeps failing', () => {
     await h.send(readings(4), '0', DEAD_LETTER_AFTER_RETRIES);
     // Still refused at the first round: kept for the next.
     h.store.failNext.push(refused());
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1 });
-    expect(await deadLetters.list(10)).toHaveLength(1);
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 1, failed: 0 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1, unreadable: 0 });
+    expect(await namesOf(deadLetters)).toHaveLength(1);
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 1, failed: 0, unreadable: 0 });
     expect(h.store.telemetry.size).toBe(4);
     expect(h.twins.props('robotic-arm-001').temperature).toBe(63);
-    expect(await deadLetters.list(10)).toEqual([]);
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 0, redelivered: 0, failed: 0 });
+    expect(await namesOf(deadLetters)).toEqual([]);
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 0, redelivered: 0, failed: 0, unreadable: 0 });
   });
 
   it('stops a redelivery round at the first far end that is down, and keeps every batch for the next', async () => {
@@ -114,8 +120,25 @@ describe('a batch that keeps failing', () => {
     }
     h.store.failNext.push(...Array.from({ length: 10 }, throttled));
     const round = await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
-    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1 });
-    expect(await deadLetters.list(10)).toHaveLength(3);
+    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1, unreadable: 0 });
+    expect(await namesOf(deadLetters)).toHaveLength(3);
+  });
+  it('goes past a blob that is not a kept batch and a batch that still fails for good: neither keeps the others waiting', async () => {
+    const container = new ContainerClient(azurite.connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`);
+    const deadLetters = new BlobBatchDeadLetters(container);
+    const h = plant(deadLetters);
+    for (let b = 0; b < 3; b++) {
+      h.store.failNext.push(refused());
+      await h.send(readings(3).slice(b, b + 1), '0', DEAD_LETTER_AFTER_RETRIES);
+    }
+    // Written by hand, first in name order.
+    await container.getBlockBlobClient('0/00000000000000000000-hand-written.json').upload('{"not":"a batch"}', 17);
+    // The first kept batch still fails for good; the others go through, one round at a limit of one.
+    h.store.failNext.push(refused());
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 1 })).toEqual({ tried: 2, redelivered: 1, failed: 1, unreadable: 1 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 5 })).toEqual({ tried: 2, redelivered: 2, failed: 0, unreadable: 1 });
+    expect(await namesOf(deadLetters)).toEqual(['0/00000000000000000000-hand-written.json']);
+    expect(h.store.telemetry.size).toBe(3);
   });
 });
 
@@ -131,11 +154,11 @@ describe('the app as composed from its settings', () => {
     const context = new azureFunctions.InvocationContext({ invocationId: 'i', functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, retryContext: { retryCount: DEAD_LETTER_AFTER_RETRIES, maxRetryCount: -1 } });
     store.failNext.push(refused());
     expect(await services.telemetryIngest(bodies, context)).toMatchObject({ deadLettered: 2 });
-    const kept = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
-    expect(await kept.list(10)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
-    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0 });
+    const appContainer = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
+    expect(await namesOf(appContainer)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
+    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, unreadable: 0 });
     expect(store.telemetry.size).toBe(2);
-    expect(await kept.list(10)).toEqual([]);
+    expect(await namesOf(appContainer)).toEqual([]);
   });
 });
 
@@ -149,8 +172,7 @@ describe('the kept batches', () => {
     await deadLetters.put({ ...batch, triggerMetadata: meta(10, 11) });
     await deadLetters.put({ ...batch, triggerMetadata: meta(9, 9) });
     await deadLetters.put({ ...batch, triggerMetadata: meta(100, 101) });
-    expect(await deadLetters.list(10)).toEqual([batchName(meta(9, 9)), batchName(meta(10, 11)), batchName(meta(100, 101))]);
-    expect(await deadLetters.list(2)).toHaveLength(2);
+    expect(await namesOf(deadLetters)).toEqual([batchName(meta(9, 9)), batchName(meta(10, 11)), batchName(meta(100, 101))]);
   });
 
   it('keep bodies the host did not parse byte for byte, and text, numbers and null as they came', async () => {
@@ -165,11 +187,11 @@ describe('the kept batches', () => {
 
   it('are gone once removed, and a container never written to holds none', async () => {
     const deadLetters = keeper();
-    expect(await deadLetters.list(5)).toEqual([]);
+    expect(await namesOf(deadLetters)).toEqual([]);
     const name = await deadLetters.put({ failedAt: 't', attempts: 1, error: { code: 'c', message: 'm' }, bodies: [], triggerMetadata: meta(1, 1) });
     await deadLetters.remove(name);
     await deadLetters.remove(name);
     expect(await deadLetters.get(name)).toBeUndefined();
-    expect(await deadLetters.list(5)).toEqual([]);
+    expect(await namesOf(deadLetters)).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { BatchDeadLetterPort, DeadLetteredBatch } from '../ports.ts';
+import { UNREADABLE } from '../batch-redelivery.ts';
 
 export const BATCH_DEAD_LETTER_CONTAINER = 'telemetry-dead-letters';
 
@@ -62,18 +63,13 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
     return name;
   }
 
-  async list(limit: number): Promise<string[]> {
-    const names: string[] = [];
+  async *names(): AsyncIterable<string> {
     try {
-      for await (const blob of this.container.listBlobsFlat()) {
-        names.push(blob.name);
-        if (names.length >= limit) break;
-      }
+      for await (const blob of this.container.listBlobsFlat()) yield blob.name;
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return []; // no batch kept yet
+      if (error instanceof RestError && error.statusCode === 404) return; // no batch kept yet
       throw error;
     }
-    return names;
   }
 
   async get(name: string): Promise<DeadLetteredBatch | undefined> {
@@ -91,7 +87,7 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
       parsed = undefined;
     }
     const document = documentSchema.safeParse(parsed);
-    if (!document.success) throw new AppError('deadLetters.unreadable', `dead-lettered batch ${name} is not one this app wrote`, { status: 500 });
+    if (!document.success) throw new AppError(UNREADABLE, `dead-lettered batch ${name} is not one this app wrote`, { status: 500 });
     const { failedAt, attempts, error, bodies, triggerMetadata } = document.data;
     return { failedAt, attempts, error, bodies: bodies.map((b) => loadBody(b as StoredBody)), triggerMetadata };
   }
