@@ -28,7 +28,7 @@ import { redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
 import { AppError } from './errors.ts';
-import type { AlertSink, CommandsPort, ClaimWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
+import type { AlertSink, BatchDeadLetterPort, CommandsPort, ClaimWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
 import { createPlantApi, type PlantApi } from './http/plant-api.ts';
 
 export interface Services {
@@ -41,6 +41,8 @@ export interface Services {
   twinApi: ReturnType<typeof createTwinApi>;
   plantApi: PlantApi;
   refreshTwins: () => ReturnType<typeof refreshTwins>;
+  /** Where batches are kept after their retries: the app's storage account, when it has one. */
+  deadLetters: BatchDeadLetterPort | undefined;
   /** Hands dead-lettered batches back to the pipeline (none kept without a storage account). */
   redeliverBatches: () => Promise<RedeliveryResult>;
   logger: Logger;
@@ -160,6 +162,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     pipeline,
     logger,
     telemetryIngest: createTelemetryIngest(pipeline, deadLetters ? { deadLetters } : {}),
+    deadLetters,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
     plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units }),
     refreshTwins: () =>

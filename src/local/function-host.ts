@@ -18,6 +18,7 @@ import { DEFAULT_PLANT, type PlantDescription } from '../lib/plant/plant.ts';
 import type { SeedResult } from '../lib/plant/seed-plant.ts';
 import { seedLocalPlant } from './seed-local.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
+import type { BatchDeadLetterPort } from '../lib/ports.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
@@ -71,6 +72,13 @@ export interface FunctionHost {
   close(): Promise<void>;
 }
 
+/** How many batches are kept after their retries, waiting for redelivery (counted up to 10,000). */
+async function keptBatches(deadLetters: BatchDeadLetterPort | undefined): Promise<number> {
+  let n = 0;
+  if (deadLetters) for await (const _ of deadLetters.names()) if (++n >= 10_000) break;
+  return n;
+}
+
 export async function startFunctionHost(options: FunctionHostOptions): Promise<FunctionHost> {
   const { dataDir, endpoints, logger } = options;
   const duckdbPath = join(dataDir, 'telemetry.duckdb');
@@ -81,6 +89,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
   const status = async () => ({
     rows: { EquipmentTelemetry: await store.count('EquipmentTelemetry'), AnomalyFlags: await store.count('AnomalyFlags'), DeadLetters: await store.count('DeadLetters') },
     runner: runner?.stats,
+    deadLetteredBatches: await keptBatches(services?.deadLetters),
     alerts: http.alerts.length,
     ...(await options.status?.()),
   });

@@ -38,7 +38,7 @@ async function startStack(ports: number[]): Promise<{ child: ChildProcess; apiUr
   return { child, apiUrl: ready.apiUrl, apiKey: ready.apiKey, pids: ready.pids };
 }
 
-type Status = { rows: { EquipmentTelemetry: number; DeadLetters: number } };
+type Status = { rows: { EquipmentTelemetry: number; DeadLetters: number }; deadLetteredBatches: number };
 const status = async (apiUrl: string) => (await (await fetch(`${apiUrl}/local/status`)).json()) as Status;
 
 describe('a crash of the local stack', () => {
@@ -124,6 +124,7 @@ describe('a crash of the local stack', () => {
     const final = await status(apiUrl);
     expect(final.rows.EquipmentTelemetry).toBe(total); // 0 lost, 0 duplicated (rows are keyed by device and message id)
     expect(final.rows.DeadLetters).toBe(0);
+    expect(final.deadLetteredBatches).toBe(0); // no batch was kept aside after its retries either
     expect(backwards).toEqual([]);
     // Each twin ends on its device's last reading.
     const lastSent = new Map<string, number>();
