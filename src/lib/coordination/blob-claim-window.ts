@@ -11,6 +11,7 @@ import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { ClaimWindowPort } from '../ports.ts';
+import { jsonOrUndefined } from '../json-text.ts';
 
 /** Containers of the windows the app keeps. */
 export const FLOOD_CONTAINER = 'alarm-flood-windows';
@@ -88,12 +89,7 @@ async function read(blob: ReturnType<ContainerClient['getBlockBlobClient']>): Pr
     throw error;
   }
   // A blob that is not a window (written by hand, or cut short) is started afresh, over its ETag.
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
+  const parsed = jsonOrUndefined(text);
   const window = windowSchema.safeParse(parsed);
   return { claims: window.success ? window.data.claims : [], etag };
 }

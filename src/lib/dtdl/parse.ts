@@ -8,6 +8,7 @@
 import { AppError } from '../errors.ts';
 import type { ModelSet } from './model.ts';
 import { modelSetOf, termOf, type ObjectModel } from './object-model.ts';
+import { jsonOrUndefined } from '../json-text.ts';
 
 export interface DtdlProblem {
   /** The Interface the problem is in (or the element's own id when it is in no uploaded Interface). */
@@ -151,12 +152,7 @@ const abbreviate = (text: string) => text.replace(/\S{121,}/g, (w) => `${w.slice
 /** What the parser threw, as problems; anything it did not explain is one clear rejection. */
 function problemsOf(error: unknown, documents: readonly unknown[]): DtdlProblem[] {
   const message = error instanceof Error ? error.message : String(error);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(message);
-  } catch {
-    parsed = undefined;
-  }
+  const parsed = jsonOrUndefined(message);
   const exception = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   const owners = interfaceIds(documents);
   if (exception?.ExceptionKind === 'Parsing' && Array.isArray(exception.Errors) && exception.Errors.length > 0) {

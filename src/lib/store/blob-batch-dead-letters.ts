@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { BatchDeadLetterPort, DeadLetteredBatch } from '../ports.ts';
 import { UNREADABLE } from '../batch-redelivery.ts';
+import { jsonOrUndefined } from '../json-text.ts';
 
 export const BATCH_DEAD_LETTER_CONTAINER = 'telemetry-dead-letters';
 
@@ -80,12 +81,7 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = jsonOrUndefined(text);
     const document = documentSchema.safeParse(parsed);
     if (!document.success) throw new AppError(UNREADABLE, `dead-lettered batch ${name} is not one this app wrote`, { status: 500 });
     const { failedAt, attempts, error, bodies, triggerMetadata } = document.data;
