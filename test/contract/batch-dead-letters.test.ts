@@ -5,12 +5,9 @@
  * retries, and a timer hands it back to the pipeline once it can be handled. Through the Storage
  * SDK against Azurite.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { ContainerClient } from '@azure/storage-blob';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { azuriteForFile } from '../support/azurite.ts';
 import { BATCH_DEAD_LETTER_CONTAINER, BlobBatchDeadLetters, batchName } from '../../src/lib/store/blob-batch-dead-letters.ts';
 import { redeliverBatches } from '../../src/lib/batch-redelivery.ts';
 import { DEAD_LETTER_AFTER_RETRIES } from '../../src/lib/telemetry-ingest.ts';
@@ -25,20 +22,11 @@ import { createServices } from '../../src/lib/composition.ts';
 import azureFunctions from '@azure/functions';
 import { ARM, LINE, iso } from '../support/plant.ts';
 
-let azurite: Azurite;
-let dir: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'azurite-dead-letters-'));
-  azurite = await startAzurite({ location: dir, port: 0 });
-}, 60_000);
-afterAll(async () => {
-  await azurite?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const azurite = azuriteForFile('dead-letters');
 
 let containers = 0;
 /** Each test its own container, as each app has its own storage account. */
-const keeper = () => new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`));
+const keeper = () => new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`));
 const refused = () => new AppError('store.http403', 'Data Explorer answered 403: the identity may not ingest', { status: 502 });
 /** The names of the batches kept, in the order a redelivery round meets them. */
 async function namesOf(deadLetters: BlobBatchDeadLetters): Promise<string[]> {
@@ -124,7 +112,7 @@ describe('a batch that keeps failing', () => {
     expect(await namesOf(deadLetters)).toHaveLength(3);
   });
   it('goes past a blob that is not a kept batch and a batch that still fails for good: neither keeps the others waiting', async () => {
-    const container = new ContainerClient(azurite.connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`);
+    const container = new ContainerClient(azurite().connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`);
     const deadLetters = new BlobBatchDeadLetters(container);
     const h = plant(deadLetters);
     for (let b = 0; b < 3; b++) {
@@ -148,13 +136,13 @@ describe('the app as composed from its settings', () => {
     twins.add('production-line-a', LINE);
     twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
     const store = new InMemoryStore();
-    const config = loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite.connectionString, LOG_LEVEL: 'error' });
+    const config = loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' });
     const services = await createServices(config, { twins, store, logger: silentLogger });
     const { bodies, meta } = eventBatch(readings(2), '1', 40);
     const context = new azureFunctions.InvocationContext({ invocationId: 'i', functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, retryContext: { retryCount: DEAD_LETTER_AFTER_RETRIES, maxRetryCount: -1 } });
     store.failNext.push(refused());
     expect(await services.telemetryIngest(bodies, context)).toMatchObject({ deadLettered: 2 });
-    const appContainer = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
+    const appContainer = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, BATCH_DEAD_LETTER_CONTAINER));
     expect(await namesOf(appContainer)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
     expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, unreadable: 0 });
     expect(store.telemetry.size).toBe(2);

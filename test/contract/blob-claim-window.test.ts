@@ -4,32 +4,20 @@
  * and an upset on the line must still reach the operator as at most three new incidents in ten
  * minutes, not three per instance; the plant's emergencyStop rate limit holds the same way.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { ContainerClient } from '@azure/storage-blob';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { azuriteForFile } from '../support/azurite.ts';
 import { BlobClaimWindow, FLOOD_CONTAINER, STOP_CONTAINER } from '../../src/lib/coordination/blob-claim-window.ts';
 import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 import { CapturedCommands, harness } from '../support/pipeline-harness.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, iso } from '../support/plant.ts';
 
-let azurite: Azurite;
-let dir: string;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'azurite-flood-'));
-  azurite = await startAzurite({ location: dir, port: 0 });
-}, 60_000);
-afterAll(async () => {
-  await azurite?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const azurite = azuriteForFile('flood');
 
 const WINDOW = 10 * 60_000;
 /** One instance's view of the shared windows: its own client, as each instance of the app has. */
-const instance = () => new BlobClaimWindow({ container: new ContainerClient(azurite.connectionString, FLOOD_CONTAINER), limit: 3, windowMs: WINDOW });
+const instance = () => new BlobClaimWindow({ container: new ContainerClient(azurite().connectionString, FLOOD_CONTAINER), limit: 3, windowMs: WINDOW });
 let lines = 0;
 const newLine = () => `production-line-${++lines}`;
 const T = Date.UTC(2026, 0, 5, 8);
@@ -75,7 +63,7 @@ describe('windows shared by every instance: a line\'s flood window, the plant\'s
 
   it('starts a window afresh when its blob is not one (written by hand, cut short)', async () => {
     const line = newLine();
-    const container = new ContainerClient(azurite.connectionString, FLOOD_CONTAINER);
+    const container = new ContainerClient(azurite().connectionString, FLOOD_CONTAINER);
     await container.createIfNotExists();
     const blob = container.getBlockBlobClient(`${encodeURIComponent(line)}.json`);
     for (const garbage of ['{"claims":[{"id":1}]', '{"claims":"all"}', 'null']) {
@@ -125,7 +113,7 @@ describe('windows shared by every instance: a line\'s flood window, the plant\'s
       },
     };
     const autoStop = { mode: 'on' as const, minProbability: 0.9, confirmReadings: 3, maxPerHour: 1, incidentMs: 4 * 3_600_000, maxAgeMs: 120_000 };
-    const stopWindow = () => new BlobClaimWindow({ container: new ContainerClient(azurite.connectionString, STOP_CONTAINER), limit: 1, windowMs: 3_600_000 });
+    const stopWindow = () => new BlobClaimWindow({ container: new ContainerClient(azurite().connectionString, STOP_CONTAINER), limit: 1, windowMs: 3_600_000 });
     const instances = [0, 1].map(() => {
       const commands = new CapturedCommands();
       return { commands, ...harness({ twins, sequences, endpoint: model, commands, settings: { autoStop }, stops: stopWindow() }) };
