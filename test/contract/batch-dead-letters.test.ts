@@ -166,11 +166,13 @@ describe('the kept batches', () => {
   it('keep bodies the host did not parse byte for byte, and text, numbers and null as they came', async () => {
     const deadLetters = keeper();
     const bytes = new Uint8Array([0, 255, 10, 0x7b]);
-    const name = await deadLetters.put({ failedAt: 't', attempts: 1, error: { code: 'c', message: 'm' }, bodies: [bytes, 'not json {', 42, null, { nested: [1, 'x'] }], triggerMetadata: { partitionContext: { PartitionId: '../1' } } });
-    expect(name).toMatch(/^\.\._1\/unsequenced-[\w-]+\.json$/);
+    const name = await deadLetters.put({ failedAt: 't', attempts: 1, error: { code: 'c', message: 'm' }, bodies: [bytes, 'not json {', 42, null, { nested: [1, 'x'] }], triggerMetadata: { partitionContext: { PartitionId: '../1' }, propertiesArray: [{ raw: Buffer.from([1, 2]) }] } });
+    expect(name).toMatch(/^unknown\/unsequenced-[\w-]+\.json$/);
     const kept = await deadLetters.get(name);
     expect(Buffer.from(kept!.bodies[0] as Uint8Array)).toEqual(Buffer.from(bytes));
     expect(kept!.bodies.slice(1)).toEqual(['not json {', 42, null, { nested: [1, 'x'] }]);
+    // Bytes in the metadata too, as base64, not as JSON's array of numbers.
+    expect(kept!.triggerMetadata.propertiesArray).toEqual([{ raw: 'AQI=' }]);
   });
 
   it('are gone once removed, and a container never written to holds none', async () => {

@@ -30,17 +30,20 @@ const storeBody = (body: unknown): StoredBody =>
   body instanceof Uint8Array ? { base64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64') } : { json: body ?? null };
 const loadBody = (body: StoredBody): unknown => ('base64' in body ? Buffer.from(body.base64, 'base64') : body.json);
 
-/** Numbers the host gives as numbers or as text; a Date as its ISO time; bytes as base64. */
-function replacer(_key: string, value: unknown): unknown {
+/** Bytes in the metadata as base64 (read before JSON turns a Buffer into an array of numbers); a bigint as its digits. */
+function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   return value;
 }
 
 /** `<partition>/<first>-<last>.json` from the trigger's metadata, a random name without it. */
 export function batchName(meta: Record<string, unknown>): string {
   const context = meta.partitionContext as { PartitionId?: unknown; partitionId?: unknown } | undefined;
-  const partition = String(context?.PartitionId ?? context?.partitionId ?? 'unknown').replace(/[^\w.-]/g, '_');
+  const id = String(context?.PartitionId ?? context?.partitionId ?? '');
+  // Event Hubs partition ids are numbers; anything else must not become a path of its own.
+  const partition = /^\w[\w-]{0,63}$/.test(id) ? id : 'unknown';
   const sequence = Array.isArray(meta.sequenceNumberArray) ? meta.sequenceNumberArray.map(String).filter((s) => /^\d+$/.test(s)) : [];
   if (sequence.length === 0) return `${partition}/unsequenced-${randomUUID()}.json`;
   const width = (s: string) => s.padStart(20, '0'); // names sort in sequence order
