@@ -6,6 +6,8 @@
  * SDK against Azurite.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { ContainerClient } from '@azure/storage-blob';
 import { azuriteForFile } from '../support/azurite.ts';
 import { BATCH_DEAD_LETTER_CONTAINER, BlobBatchDeadLetters, batchName } from '../../src/lib/store/blob-batch-dead-letters.ts';
@@ -173,6 +175,26 @@ describe('the kept batches', () => {
     expect(kept!.bodies.slice(1)).toEqual(['not json {', 42, null, { nested: [1, 'x'] }]);
     // Bytes in the metadata too, as base64, not as JSON's array of numbers.
     expect(kept!.triggerMetadata.propertiesArray).toEqual([{ raw: 'AQI=' }]);
+  });
+
+  it('give back any batch the host may hand over as it came: JSON values, text, bytes, and the metadata arrays (property)', async () => {
+    const deadLetters = keeper();
+    const body = fc.oneof(fc.json().map((text) => JSON.parse(text) as unknown), fc.string(), fc.uint8Array({ maxLength: 64 }));
+    const metadata = fc.record({
+      partitionContext: fc.record({ PartitionId: fc.oneof(fc.nat(31).map(String), fc.string()) }),
+      sequenceNumberArray: fc.array(fc.oneof(fc.nat(), fc.nat().map(String), fc.string()), { maxLength: 4 }),
+      propertiesArray: fc.array(fc.dictionary(fc.string(), fc.json().map((text) => JSON.parse(text) as unknown)), { maxLength: 3 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(body, { maxLength: 5 }), metadata, async (bodies, triggerMetadata) => {
+        const name = await deadLetters.put({ failedAt: 't', attempts: 9, error: { code: 'c', message: 'm' }, bodies, triggerMetadata });
+        const kept = await deadLetters.get(name);
+        expect(kept!.bodies.map((b) => (Buffer.isBuffer(b) ? new Uint8Array(b) : b))).toEqual(bodies);
+        expect(kept!.triggerMetadata).toEqual(triggerMetadata);
+        await deadLetters.remove(name);
+      }),
+      propertyRuns(4101, 60),
+    );
   });
 
   it('are gone once removed, and a container never written to holds none', async () => {
