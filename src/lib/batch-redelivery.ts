@@ -1,8 +1,9 @@
 /**
  * Dead-lettered batches are not left for someone to find: a timer hands each back to the
  * pipeline, oldest first per partition, and removes it once it is handled. Until then it stays
- * kept, and is tried again at the next round. Late readings are what the pipeline already
- * expects (a device's buffered backlog): stored, scored, never moving a twin backwards.
+ * kept, and is tried again at the next round. Its readings come back late: stored, scored and
+ * flagged, never moving a twin backwards, and never raising, escalating or clearing an incident
+ * (those are about the equipment now; the flags record what the old readings showed).
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -43,7 +44,7 @@ export async function redeliverBatches(deps: RedeliveryDeps): Promise<Redelivery
       const batch = await deps.deadLetters.get(name);
       if (!batch) continue; // another instance handled it meanwhile
       result.tried++;
-      outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata);
+      outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata, { redelivered: true });
     } catch (error) {
       const code = isAppError(error) ? error.code : 'unknown';
       if (code === UNREADABLE) {

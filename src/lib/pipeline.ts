@@ -105,6 +105,12 @@ interface DeviceWork {
    * fresh ones: one reading dated minutes ahead would otherwise blind them until real time caught up.
    */
   watched: ScoredReading[];
+  /**
+   * Readings handed back long after they came (a dead-lettered batch redelivered): stored, scored
+   * and flagged, a twin moved only forward, but watched by neither the alarms nor the stop policy:
+   * an incident is about the equipment now, and old readings must not raise, escalate or clear one.
+   */
+  history: boolean;
   /** The alarm lifecycle after this batch (committed to memory once the batch succeeds), and what happened. */
   alarm?: { state: AlarmState; events: AlarmEvent[] };
 }
@@ -260,7 +266,7 @@ export class TelemetryPipeline {
   /** The readings newer than the twin (to patch), and all the batch's in time order (for the alarms and the stop policy). */
   private watch(work: DeviceWork): void {
     work.fresh = freshReadings(work.state, work.scored);
-    work.watched = work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
+    work.watched = work.history ? [] : work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
   }
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
@@ -300,7 +306,8 @@ export class TelemetryPipeline {
     return state;
   }
 
-  async processBatch(bodies: readonly unknown[], meta: BatchMetadata): Promise<BatchResult> {
+  /** `redelivered`: a batch dead-lettered earlier and handed back now (see DeviceWork.history). */
+  async processBatch(bodies: readonly unknown[], meta: BatchMetadata, options: { redelivered?: boolean } = {}): Promise<BatchResult> {
     const { settings } = this.deps;
     const now = this.now();
     const decoded = decodeBatch(bodies, meta, { now, maxClockSkewMs: settings.maxClockSkewMs });
@@ -325,7 +332,7 @@ export class TelemetryPipeline {
     const detectorBefore = new Map<string, DetectorBefore>();
     const partition = this.gaps.begin(meta);
     try {
-      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore, partition);
+      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore, partition, options.redelivered === true);
       this.gaps.end(meta);
       return result;
     } catch (error) {
@@ -341,7 +348,7 @@ export class TelemetryPipeline {
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string, history: boolean): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, alarmsMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -377,7 +384,7 @@ export class TelemetryPipeline {
         for (const reading of readings) deadLetters.push(deadLetterOf(reading, reason, detail, now));
         continue;
       }
-      const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [] };
+      const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history };
       let entry: DetectorEntry | undefined;
       for (const reading of readings) {
         const check = kind.validate(reading.values);

@@ -113,6 +113,36 @@ describe('a batch that keeps failing', () => {
     expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1, unreadable: 0 });
     expect(await namesOf(deadLetters)).toHaveLength(3);
   });
+  it('hands old readings back as records: an incident open now is neither cleared nor raised again by them, and nobody is told of them', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    const T = Date.now() - 10 * 60_000;
+    const run = (from: number, n: number, values: (i: number) => Record<string, unknown>, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({ device: 'robotic-arm-001', body: { timestamp: iso(T + (from + i) * 1000), ...values(i) }, messageId: `${tag}${i}` }));
+    const calm = (i: number) => ({ temperature: 65 + (i % 3) * 0.5, vibration: 0.5 + (i % 2) * 0.02, pressure: 6, status: 'running' });
+    const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6, status: 'running' });
+    await h.send(run(0, 60, calm, 'n'));
+    // 100 s of calm readings, then 20 s of hot ones, that the store refused for good: kept.
+    h.store.failNext.push(refused());
+    await h.send([...run(60, 100, calm, 'k'), ...run(160, 20, hot, 'kh')], '0', DEAD_LETTER_AFTER_RETRIES);
+    // Meanwhile the arm runs hot: one incident, one card.
+    await h.send(run(180, 10, hot, 'h'));
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised']);
+    const incident = h.alerts.sent[0]!.incident.id;
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toMatchObject({ redelivered: 1 });
+    // Stored and flagged, but the 100 s of calm did not clear the incident open now, nor did the old heat raise another.
+    expect(h.store.telemetry.size).toBe(60 + 120 + 10);
+    expect([...h.store.anomalies.values()].filter((f) => f.MessageId.includes('|m:kh')).length).toBeGreaterThan(0);
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised']);
+    // Every lifecycle step came from the readings of now, the notified one last.
+    expect(h.store.alarmEvents.at(-1)?.IncidentId).toBe(incident);
+    expect(h.store.alarmEvents.every((e) => e.IncidentId.includes('|m:h') && e.Event !== 'cleared')).toBe(true);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', lastTelemetryTime: iso(T + 189_000) });
+    // The arm back to normal now clears it as usual.
+    await h.send(run(190, 80, calm, 'c'));
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised', 'cleared']);
+  });
+
   it('goes past a blob that is not a kept batch and a batch that still fails for good: neither keeps the others waiting', async () => {
     const container = new ContainerClient(azurite().connectionString, `${BATCH_DEAD_LETTER_CONTAINER}-${++containers}`);
     const deadLetters = new BlobBatchDeadLetters(container);
