@@ -13,6 +13,11 @@ import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { createTwinApi } from '../../src/lib/http/twin-api.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { CapturedCommands, harness } from './pipeline-harness.ts';
+import { ContainerClient } from '@azure/storage-blob';
+import { startAzurite } from '../../src/local/azurite.ts';
+import { BATCH_DEAD_LETTER_CONTAINER, BlobBatchDeadLetters } from '../../src/lib/store/blob-batch-dead-letters.ts';
+import { redeliverBatches } from '../../src/lib/batch-redelivery.ts';
+import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { ARM, LINE } from './plant.ts';
 import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
 
@@ -60,16 +65,7 @@ async function storms(tally: FaultTally, iterations: number, seed: number): Prom
   let clock = Date.parse('2026-12-01T08:00:00Z');
   const h = harness({ now: () => clock + 1000 });
   for (const id of ['robotic-arm-001', 'robotic-arm-002']) h.twins.add(id, ARM);
-  const written = new Map<string, Set<string>>(); // reading identity → store keys it was written under
-  const write = h.store.write.bind(h.store);
-  h.store.write = async (b) => {
-    await write(b);
-    for (const r of b.telemetry) {
-      const n = (r.Readings as Record<string, unknown>).cycleCount;
-      const id = `${r.DeviceId}#${String(n)}`;
-      written.set(id, (written.get(id) ?? new Set()).add(`${r.DeviceId}|${r.MessageId}`));
-    }
-  };
+  const written = recordWrites(h);
   const expected: string[] = [];
   const lastSeen = new Map<string, string>();
   let n = 0;
@@ -88,17 +84,112 @@ async function storms(tally: FaultTally, iterations: number, seed: number): Prom
     h.twins.failNext.patch = Array.from({ length: Math.floor(random() * 3) }, () => new AppError('twins.throttled', '429', { status: 429, retryable: true }));
     h.alerts.failNext = random() < 0.3 ? [new Error('Teams answered 503')] : [];
     if (!(await deliver(() => h.send(messages), tally))) tally.notes.push(`batch ${i} never went through`);
-    for (const id of ['robotic-arm-001', 'robotic-arm-002']) {
-      const t = h.twins.props(id).lastTelemetryTime as string | undefined;
-      const before = lastSeen.get(id);
-      if (t && before && Date.parse(t) < Date.parse(before)) tally.backwards++;
-      if (t) lastSeen.set(id, t);
-    }
+    checkTwinsForward(h, lastSeen, tally);
   }
+  countLostAndDuplicated(expected, written, tally);
+}
+
+type Harness = ReturnType<typeof harness>;
+const ARMS = ['robotic-arm-001', 'robotic-arm-002'];
+
+/** Reading identity (device#cycleCount) → the store keys it was written under. */
+function recordWrites(h: Harness): Map<string, Set<string>> {
+  const written = new Map<string, Set<string>>();
+  const write = h.store.write.bind(h.store);
+  h.store.write = async (b) => {
+    await write(b);
+    for (const r of b.telemetry) {
+      const n = (r.Readings as Record<string, unknown>).cycleCount;
+      const id = `${r.DeviceId}#${String(n)}`;
+      written.set(id, (written.get(id) ?? new Set()).add(`${r.DeviceId}|${r.MessageId}`));
+    }
+  };
+  return written;
+}
+
+function checkTwinsForward(h: Harness, lastSeen: Map<string, string>, tally: FaultTally): void {
+  for (const id of ARMS) {
+    const t = h.twins.props(id).lastTelemetryTime as string | undefined;
+    const before = lastSeen.get(id);
+    if (t && before && Date.parse(t) < Date.parse(before)) tally.backwards++;
+    if (t) lastSeen.set(id, t);
+  }
+}
+
+function countLostAndDuplicated(expected: readonly string[], written: Map<string, Set<string>>, tally: FaultTally): void {
   for (const id of expected) {
     const keys = written.get(id);
     if (!keys) tally.lost++;
     else if (keys.size > 1) tally.duplicated++;
+  }
+}
+
+/**
+ * The store refuses for a while with an error retrying does not mend (a role assignment gone, a
+ * table it will not write): the host retries the batch for ever; after its retries the handler
+ * keeps it whole in the storage account (Azurite here) and the partition goes on; the redelivery
+ * hands kept batches back, and once the store accepts again they go through.
+ */
+async function refusals(tally: FaultTally, iterations: number, seed: number): Promise<void> {
+  const random = rng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'fault-refusals-'));
+  const azurite = await startAzurite({ location: dir, port: 0 });
+  try {
+    const deadLetters = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
+    let clock = Date.parse('2026-12-01T08:00:00Z');
+    const h = harness({ now: () => clock + 1000, deadLetters });
+    for (const id of ARMS) h.twins.add(id, ARM);
+    const written = recordWrites(h);
+    const refused = () => new AppError('store.http403', 'Data Explorer answered 403', { status: 502 });
+    const redeliver = () => redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
+    const expected: string[] = [];
+    const lastSeen = new Map<string, string>();
+    let n = 0;
+    let kept = 0;
+    for (let i = 0; i < iterations; i++) {
+      tally.cases++;
+      const messages: { device: string; body: string }[] = [];
+      for (let k = 0; k < 4; k++) {
+        clock += 1000;
+        const device = ARMS[k % 2]!;
+        expected.push(`${device}#${++n}`);
+        messages.push({ device, body: reading(clock, n, 60 + random() * 5) });
+      }
+      // Now and then the store refuses the next 1–20 writes for good.
+      if (random() < 0.15) h.store.failNext.push(...Array.from({ length: 1 + Math.floor(random() * 20) }, refused));
+      let through = false;
+      // As the host runs the registration's policy: its retries, then a checkpoint past the batch
+      // whatever happened; a policy that never runs out (-1) is cut at 40, far past the 8 after
+      // which the handler keeps a batch.
+      const { maxRetryCount } = TELEMETRY_INGEST_TRIGGER.retry;
+      for (let retry = 0; retry <= (maxRetryCount < 0 ? 40 : maxRetryCount) && !through; retry++) {
+        try {
+          const result = await h.send(messages, '0', retry);
+          if (result.deadLetterReasons['batch.deadLettered']) kept++;
+          through = true;
+        } catch (error) {
+          if (!(error instanceof AppError)) {
+            tally.crashes++;
+            tally.notes.push(`unexpected error: ${(error as Error).message}`);
+            break;
+          }
+        }
+      }
+      if (!through) tally.notes.push(`refusals: batch ${i} neither went through nor was kept`);
+      if (i % 10 === 9) await redeliver();
+      checkTwinsForward(h, lastSeen, tally);
+    }
+    // The store accepts again: the redelivery rounds empty the container.
+    h.store.failNext = [];
+    for (let round = 0; round < 100 && (await redeliver()).tried > 0; round++) checkTwinsForward(h, lastSeen, tally);
+    let left = 0;
+    for await (const _ of deadLetters.names()) left++;
+    if (left) tally.notes.push(`refusals: ${left} kept batches never redelivered`);
+    if (kept === 0) tally.notes.push('refusals: no batch was kept, so the scenario tried nothing');
+    countLostAndDuplicated(expected, written, tally);
+  } finally {
+    await azurite.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -194,6 +285,7 @@ export async function runFaultScenarios(options: { iterations: number; seed: num
   process.on('uncaughtException', crashed);
   try {
     await storms(tally, options.iterations, options.seed);
+    await refusals(tally, options.iterations, options.seed + 2);
     await clockSkew(tally);
     await diskFull(tally, Math.max(4, Math.floor(options.iterations / 5)));
     await badRequests(tally, options.iterations, options.seed + 1);
