@@ -1,7 +1,8 @@
 /**
  * npm run bench:faults [-- --iterations 400 --seed 1]
  * The fault scenarios of test/fault, run longer: throttling storms (store, Digital Twins, Teams)
- * with the host retrying, clock skew and a stale backlog with the automated stop on, a full disk
+ * with the host retrying, the store refusing for a while (batches kept after their retries and
+ * redelivered), clock skew and a stale backlog with the automated stop on, a full disk
  * under the event log, bad requests while Digital Twins throttles. Goal: every count but cases 0.
  * (A process killed mid-stream is test/e2e/crash-recovery.test.ts, in npm test.)
  */

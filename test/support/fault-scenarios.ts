@@ -1,6 +1,7 @@
 /**
  * Fault scenarios shared by the fault suite (test/fault, small) and `npm run bench:faults` (more
- * iterations): the store and Digital Twins throttling in storms, the alert sink failing, clock
+ * iterations): the store and Digital Twins throttling in storms, the alert sink failing, the store
+ * refusing for a while (batches kept after their retries and redelivered), clock
  * skew and stale backlogs, a full disk under the event log, and bad HTTP requests. Each case
  * checks the invariants: nothing acknowledged is lost, nothing is stored twice, no twin moves
  * backwards, no stop on stale data, no crash, no 5xx for a client's error.
