@@ -63,23 +63,14 @@ async function deliver(send: () => Promise<unknown>, tally: FaultTally, attempts
 /** Throttling storms on the store, Digital Twins and the alert sink, with the host retrying. */
 async function storms(tally: FaultTally, iterations: number, seed: number): Promise<void> {
   const random = rng(seed);
-  let clock = Date.parse('2026-12-01T08:00:00Z');
-  const h = harness({ now: () => clock + 1000 });
-  for (const id of ['robotic-arm-001', 'robotic-arm-002']) h.twins.add(id, ARM);
+  const feed = new ArmFeed(random);
+  const h = harness({ now: () => feed.clock + 1000 });
+  for (const id of ARMS) h.twins.add(id, ARM);
   const written = recordWrites(h);
-  const expected: string[] = [];
   const lastSeen = new Map<string, string>();
-  let n = 0;
   for (let i = 0; i < iterations; i++) {
     tally.cases++;
-    const messages: { device: string; body: string }[] = [];
-    for (let k = 0; k < 4; k++) {
-      clock += 1000;
-      const device = k % 2 ? 'robotic-arm-002' : 'robotic-arm-001';
-      n++;
-      expected.push(`${device}#${n}`);
-      messages.push({ device, body: reading(clock, n, 60 + random() * 5) });
-    }
+    const messages = feed.next();
     const storm = Math.floor(random() * 4);
     h.store.failNext = Array.from({ length: storm }, throttled);
     h.twins.failNext.patch = Array.from({ length: Math.floor(random() * 3) }, () => new AppError('twins.throttled', '429', { status: 429, retryable: true }));
@@ -87,11 +78,30 @@ async function storms(tally: FaultTally, iterations: number, seed: number): Prom
     if (!(await deliver(() => h.send(messages), tally))) tally.notes.push(`batch ${i} never went through`);
     checkTwinsForward(h, lastSeen, tally);
   }
-  countLostAndDuplicated(expected, written, tally);
+  countLostAndDuplicated(feed.expected, written, tally);
 }
 
 type Harness = ReturnType<typeof harness>;
 const ARMS = ['robotic-arm-001', 'robotic-arm-002'];
+
+/** Batches of four readings, the two arms taking turns a second apart; each reading's identity is expected in the store once. */
+class ArmFeed {
+  clock = Date.parse('2026-12-01T08:00:00Z');
+  readonly expected: string[] = [];
+  private n = 0;
+  constructor(private readonly random: () => number) {}
+
+  next(): { device: string; body: string }[] {
+    const messages: { device: string; body: string }[] = [];
+    for (let k = 0; k < 4; k++) {
+      this.clock += 1000;
+      const device = ARMS[k % 2]!;
+      this.expected.push(`${device}#${++this.n}`);
+      messages.push({ device, body: reading(this.clock, this.n, 60 + this.random() * 5) });
+    }
+    return messages;
+  }
+}
 
 /** Reading identity (device#cycleCount) → the store keys it was written under. */
 function recordWrites(h: Harness): Map<string, Set<string>> {
@@ -137,25 +147,17 @@ async function refusals(tally: FaultTally, iterations: number, seed: number): Pr
   const azurite = await startAzurite({ location: dir, port: 0 });
   try {
     const deadLetters = new BlobBatchDeadLetters(new ContainerClient(azurite.connectionString, BATCH_DEAD_LETTER_CONTAINER));
-    let clock = Date.parse('2026-12-01T08:00:00Z');
-    const h = harness({ now: () => clock + 1000, deadLetters });
+    const feed = new ArmFeed(random);
+    const h = harness({ now: () => feed.clock + 1000, deadLetters });
     for (const id of ARMS) h.twins.add(id, ARM);
     const written = recordWrites(h);
     const refused = () => new AppError('store.http403', 'Data Explorer answered 403', { status: 502 });
     const redeliver = () => redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
-    const expected: string[] = [];
     const lastSeen = new Map<string, string>();
-    let n = 0;
     let kept = 0;
     for (let i = 0; i < iterations; i++) {
       tally.cases++;
-      const messages: { device: string; body: string }[] = [];
-      for (let k = 0; k < 4; k++) {
-        clock += 1000;
-        const device = ARMS[k % 2]!;
-        expected.push(`${device}#${++n}`);
-        messages.push({ device, body: reading(clock, n, 60 + random() * 5) });
-      }
+      const messages = feed.next();
       // Now and then the store refuses the next 1–20 writes for good.
       if (random() < 0.15) h.store.failNext.push(...Array.from({ length: 1 + Math.floor(random() * 20) }, refused));
       let through = false;
@@ -187,7 +189,7 @@ async function refusals(tally: FaultTally, iterations: number, seed: number): Pr
     for await (const _ of deadLetters.names()) left++;
     if (left) tally.notes.push(`refusals: ${left} kept batches never redelivered`);
     if (kept === 0) tally.notes.push('refusals: no batch was kept, so the scenario tried nothing');
-    countLostAndDuplicated(expected, written, tally);
+    countLostAndDuplicated(feed.expected, written, tally);
   } finally {
     await azurite.close();
     rmSync(dir, { recursive: true, force: true });
