@@ -22,7 +22,9 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   name: eventHubName
   properties: {
     partitionCount: partitionCount
-    messageRetentionInDays: 1
+    // Standard's longest: telemetryIngest retries a failing batch for as long as it fails, so a
+    // store outage holds its partition up and this is how long one may last before events are lost.
+    messageRetentionInDays: 7
   }
 }
 

@@ -119,6 +119,16 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     });
   });
 
+  it('keeps telemetry in the Event Hub for as long as Standard allows, because a failing batch holds its partition up until it goes through', () => {
+    // The ingest never gives a failing batch up (the host would checkpoint past it): an outage of
+    // the store lasts at most as long as the hub keeps what arrives meanwhile.
+    expect(TELEMETRY_INGEST_TRIGGER.retry.maxRetryCount).toBe(-1);
+    const namespace = resourcesOfType(moduleResources(main, 'eventhubs'), 'Microsoft.EventHub/namespaces')[0]!;
+    expect((namespace as { sku?: { name?: string } }).sku?.name).toBe('Standard');
+    const hub = resourcesOfType(moduleResources(main, 'eventhubs'), 'Microsoft.EventHub/namespaces/eventhubs')[0]!;
+    expect(hub.properties!.messageRetentionInDays).toBe(7);
+  });
+
   describe('azd', () => {
     const azureYaml = parseYaml(readFileSync(join(root, 'azure.yaml'), 'utf8')) as {
       infra: { path: string; module: string };
