@@ -4,11 +4,16 @@
  * kept, and is tried again at the next round. Its readings come back late: stored, scored and
  * flagged, never moving a twin backwards, and never raising, escalating or clearing an incident
  * (those are about the equipment now; the flags record what the old readings showed).
+ * A kept batch that still fails for good is cut in halves while one half goes through and the
+ * other still fails, so that what one reading fails on (a defect it triggers, a row the store
+ * refuses) no longer keeps the rest of its batch out of the store; only the part that still fails
+ * stays kept. When both halves fail, everything fails alike (a far end refusing): it stays whole.
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { BatchDeadLetterPort } from './ports.ts';
-import type { BatchResult, TelemetryPipeline } from './pipeline.ts';
+import { defineOwn } from './own-properties.ts';
+import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
+import type { TelemetryPipeline } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
 
 /** The error code of a kept blob that is not a batch this app wrote (BatchDeadLetterPort.get throws it). */
@@ -26,41 +31,109 @@ export interface RedeliveryResult {
   tried: number;
   redelivered: number;
   failed: number;
+  /** Batches of which a part went through and the part that still fails was kept alone in their place. */
+  narrowed: number;
   /** Blobs in the container that are not a batch this app kept: left alone, and said. */
   unreadable: number;
 }
 
 /**
- * One round: the kept batches in order until `limit` are redelivered or a far end is down. One
- * that still fails for a reason retrying does not mend stays for the next round and does not
- * count toward the limit, so such batches cannot keep the others waiting.
+ * One round: the kept batches in order until `limit` are handled or a far end is down. One that
+ * still fails for good as a whole stays for the next round and does not count toward the limit,
+ * so such batches cannot keep the others waiting.
  */
 export async function redeliverBatches(deps: RedeliveryDeps): Promise<RedeliveryResult> {
-  const result: RedeliveryResult = { tried: 0, redelivered: 0, failed: 0, unreadable: 0 };
+  const result: RedeliveryResult = { tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 };
   for await (const name of deps.deadLetters.names()) {
-    if (result.redelivered >= deps.limit) break;
-    let outcome: BatchResult;
+    if (result.redelivered + result.narrowed >= deps.limit) break;
     try {
       const batch = await deps.deadLetters.get(name);
       if (!batch) continue; // another instance handled it meanwhile
       result.tried++;
-      outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata, { redelivered: true });
+      const error = await attempt(deps.pipeline, batch);
+      const { delivered, failing } = error ? await narrow(deps.pipeline, { batch, error }) : { delivered: batch.bodies.length, failing: undefined };
+      if (failing?.batch === batch) {
+        result.failed++;
+        deps.logger.log('warn', 'dead-lettered batch still fails; kept for the next round', { deadLetter: name, code: codeOf(failing.error), error: failing.error.message });
+        continue;
+      }
+      if (failing) {
+        // The part that still fails is kept before the batch goes: a crash between the two
+        // redelivers the rest once more, which the pipeline takes as the replay it is.
+        const kept = await deps.deadLetters.put({ ...failing.batch, failedAt: new Date().toISOString(), error: { code: codeOf(failing.error), message: failing.error.message } });
+        if (kept !== name) await deps.deadLetters.remove(name);
+        result.narrowed++;
+        deps.logger.log('warn', 'dead-lettered batch redelivered but for the readings that still fail, kept alone', { deadLetter: name, keptAs: kept, events: batch.bodies.length, delivered, kept: failing.batch.bodies.length, code: codeOf(failing.error), error: failing.error.message });
+        continue;
+      }
+      await deps.deadLetters.remove(name);
+      result.redelivered++;
+      deps.logger.log('info', 'dead-lettered batch redelivered', { deadLetter: name, events: batch.bodies.length });
     } catch (error) {
-      const code = isAppError(error) ? error.code : 'unknown';
-      if (code === UNREADABLE) {
+      if (codeOf(error) === UNREADABLE) {
         result.unreadable++;
         deps.logger.log('error', 'a blob among the dead-lettered batches is not one this app kept; left as it is', { deadLetter: name });
         continue;
       }
+      // A far end that is down (or the storage account itself) fails the rest too: wait for the next round.
       result.failed++;
-      deps.logger.log('warn', 'dead-lettered batch still fails; kept for the next round', { deadLetter: name, code, error: (error as Error).message });
-      // A far end that is down fails the rest too: wait for the next round.
-      if (isAppError(error) && error.retryable) break;
-      continue;
+      deps.logger.log('warn', 'dead-lettered batch redelivery stopped for this round; kept for the next', { deadLetter: name, code: codeOf(error), error: (error as Error).message });
+      break;
     }
-    await deps.deadLetters.remove(name);
-    result.redelivered++;
-    deps.logger.log('info', 'dead-lettered batch redelivered', { deadLetter: name, events: outcome.events, stored: outcome.stored, duplicates: outcome.duplicates });
   }
   return result;
+}
+
+const codeOf = (error: unknown): string => (isAppError(error) ? error.code : 'unknown');
+
+/** The batch through the pipeline: the error it fails with for good, none once it went through. A retryable failure is thrown (the round stops). */
+async function attempt(pipeline: RedeliveryDeps['pipeline'], batch: DeadLetteredBatch): Promise<Error | undefined> {
+  try {
+    await pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata, { redelivered: true });
+    return undefined;
+  } catch (error) {
+    if (isAppError(error) && error.retryable) throw error;
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+interface Failing {
+  batch: DeadLetteredBatch;
+  error: Error;
+}
+
+/**
+ * Halves of a batch that fails for good, tried one after the other, for as long as one half goes
+ * through and the other fails: the half that fails is cut again, down to one event. Both halves
+ * failing means everything fails alike, and what was failing is returned as it is.
+ */
+async function narrow(pipeline: RedeliveryDeps['pipeline'], whole: Failing): Promise<{ delivered: number; failing: Failing | undefined }> {
+  let delivered = 0;
+  let failing = whole;
+  while (failing.batch.bodies.length > 1) {
+    const n = failing.batch.bodies.length;
+    const first = sliceBatch(failing.batch, 0, Math.ceil(n / 2));
+    const second = sliceBatch(failing.batch, Math.ceil(n / 2), n);
+    const firstError = await attempt(pipeline, first);
+    const secondError = await attempt(pipeline, second);
+    if (firstError && secondError) break;
+    if (!firstError) delivered += first.bodies.length;
+    if (!secondError) delivered += second.bodies.length;
+    if (!firstError && !secondError) return { delivered, failing: undefined };
+    failing = firstError ? { batch: first, error: firstError } : { batch: second, error: secondError! };
+  }
+  return { delivered, failing };
+}
+
+/**
+ * Events `from` to `to` of a kept batch: its bodies and every per-event metadata array the host
+ * gives (`…Array`, one entry per body) cut alike; the rest of the metadata (the partition) as it is.
+ */
+export function sliceBatch(batch: DeadLetteredBatch, from: number, to: number): DeadLetteredBatch {
+  const n = batch.bodies.length;
+  const triggerMetadata: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(batch.triggerMetadata)) {
+    defineOwn(triggerMetadata, key, key.endsWith('Array') && Array.isArray(value) && value.length === n ? value.slice(from, to) : value);
+  }
+  return { ...batch, bodies: batch.bodies.slice(from, to), triggerMetadata };
 }

@@ -90,15 +90,15 @@ describe('a batch that keeps failing', () => {
     const h = plant(deadLetters);
     h.store.failNext.push(refused());
     await h.send(readings(4), '0', DEAD_LETTER_AFTER_RETRIES);
-    // Still refused at the first round: kept for the next.
-    h.store.failNext.push(refused());
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1, unreadable: 0 });
+    // Still refused at the first round, the batch and both its halves: kept whole for the next.
+    h.store.failNext.push(refused(), refused(), refused());
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1, narrowed: 0, unreadable: 0 });
     expect(await namesOf(deadLetters)).toHaveLength(1);
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 1, failed: 0, unreadable: 0 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 1, failed: 0, narrowed: 0, unreadable: 0 });
     expect(h.store.telemetry.size).toBe(4);
     expect(h.twins.props('robotic-arm-001').temperature).toBe(63);
     expect(await namesOf(deadLetters)).toEqual([]);
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 0, redelivered: 0, failed: 0, unreadable: 0 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 });
   });
 
   it('stops a redelivery round at the first far end that is down, and keeps every batch for the next', async () => {
@@ -110,7 +110,7 @@ describe('a batch that keeps failing', () => {
     }
     h.store.failNext.push(...Array.from({ length: 10 }, throttled));
     const round = await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
-    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1, unreadable: 0 });
+    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 1, narrowed: 0, unreadable: 0 });
     expect(await namesOf(deadLetters)).toHaveLength(3);
   });
   it('hands old readings back as records: an incident open now is neither cleared nor raised again by them, and nobody is told of them', async () => {
@@ -155,10 +155,89 @@ describe('a batch that keeps failing', () => {
     await container.getBlockBlobClient('0/00000000000000000000-hand-written.json').upload('{"not":"a batch"}', 17);
     // The first kept batch still fails for good; the others go through, one round at a limit of one.
     h.store.failNext.push(refused());
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 1 })).toEqual({ tried: 2, redelivered: 1, failed: 1, unreadable: 1 });
-    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 5 })).toEqual({ tried: 2, redelivered: 2, failed: 0, unreadable: 1 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 1 })).toEqual({ tried: 2, redelivered: 1, failed: 1, narrowed: 0, unreadable: 1 });
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 5 })).toEqual({ tried: 2, redelivered: 2, failed: 0, narrowed: 0, unreadable: 1 });
     expect(await namesOf(deadLetters)).toEqual(['0/00000000000000000000-hand-written.json']);
     expect(h.store.telemetry.size).toBe(3);
+  });
+
+  /** A store that refuses for good any write holding a reading whose message id names it; counts the rows of each write it takes. */
+  function refusingReadings(h: ReturnType<typeof plant>, marked: string): Map<string, number> {
+    const writes = new Map<string, number>();
+    const write = h.store.write.bind(h.store);
+    h.store.write = async (b) => {
+      if (b.telemetry.some((r) => r.MessageId.includes(marked))) throw refused();
+      await write(b);
+      for (const r of b.telemetry) writes.set(r.MessageId, (writes.get(r.MessageId) ?? 0) + 1);
+    };
+    return writes;
+  }
+  /** Which of the tagged readings the store holds, by their place in the batch. */
+  const storedReadings = (h: ReturnType<typeof plant>) => [...h.store.telemetry.values()].map((r) => Number(/-(\d+)@/.exec(r.MessageId)![1])).sort((a, b) => a - b);
+  const tagged = (n: number, poison: ReadonlySet<number>) =>
+    readings(n).map((m, i) => ({ ...m, messageId: poison.has(i) ? `poison-${i}` : `fine-${i}` }));
+
+  it('lets the rest of a kept batch through when one reading alone fails it for good: only that reading stays kept', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    refusingReadings(h, 'poison');
+    const first = h.sequences.get('0') ?? 0;
+    await h.send(tagged(11, new Set([7])), '0', DEAD_LETTER_AFTER_RETRIES);
+    expect(h.store.telemetry.size).toBe(0);
+    const round = await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
+    expect(round).toEqual({ tried: 1, redelivered: 0, failed: 0, narrowed: 1, unreadable: 0 });
+    // Ten of the eleven readings are stored; the one that fails is kept alone, with its own metadata.
+    expect(storedReadings(h)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+    const names = await namesOf(deadLetters);
+    const seq = String(first + 7).padStart(20, '0');
+    expect(names).toEqual([`0/${seq}-${seq}.json`]);
+    const kept = (await deadLetters.get(names[0]!))!;
+    expect(kept.bodies).toHaveLength(1);
+    expect(JSON.parse(kept.bodies[0] as string)).toMatchObject({ temperature: 67 });
+    expect(kept.triggerMetadata).toMatchObject({ partitionContext: { PartitionId: '0' }, sequenceNumberArray: [first + 7], systemPropertiesArray: [{ 'message-id': 'poison-7' }] });
+    expect(kept.triggerMetadata.enqueuedTimeUtcArray).toHaveLength(1);
+    expect(kept.error.code).toBe('store.http403');
+    // It keeps failing on its own, and keeps nothing else waiting.
+    expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1, narrowed: 0, unreadable: 0 });
+    expect(await namesOf(deadLetters)).toEqual(names);
+  });
+
+  it('keeps a batch whole when every part of it fails alike (the store refusing everything), rather than cut it into a blob per reading', async () => {
+    const deadLetters = keeper();
+    const h = plant(deadLetters);
+    refusingReadings(h, '');
+    await h.send(tagged(16, new Set()), '0', DEAD_LETTER_AFTER_RETRIES);
+    const before = await namesOf(deadLetters);
+    for (let round = 0; round < 3; round++) {
+      expect(await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 })).toEqual({ tried: 1, redelivered: 0, failed: 1, narrowed: 0, unreadable: 0 });
+    }
+    expect(await namesOf(deadLetters)).toEqual(before);
+    expect((await deadLetters.get(before[0]!))!.bodies).toHaveLength(16);
+  });
+
+  it('loses no reading and stores none twice whichever readings of a kept batch fail for good (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 24 }), fc.uniqueArray(fc.nat({ max: 23 }), { maxLength: 4 }), async (n, marks) => {
+        const poison = new Set(marks.filter((i) => i < n));
+        const deadLetters = keeper();
+        const h = plant(deadLetters);
+        const writes = refusingReadings(h, 'poison');
+        await h.send(tagged(n, poison), '0', DEAD_LETTER_AFTER_RETRIES);
+        for (let round = 0; round < 3; round++) await redeliverBatches({ deadLetters, pipeline: h.pipeline, logger: silentLogger, limit: 20 });
+        // Every reading is either stored (once: rows are keyed) or still kept, and every poisoned one is kept.
+        const stored = new Set(storedReadings(h));
+        const kept = new Set<number>();
+        for (const name of await namesOf(deadLetters)) {
+          for (const p of (await deadLetters.get(name))!.triggerMetadata.systemPropertiesArray as { 'message-id': string }[]) kept.add(Number(p['message-id'].split('-')[1]));
+        }
+        for (let i = 0; i < n; i++) expect(stored.has(i) || kept.has(i)).toBe(true);
+        for (const i of poison) expect(kept.has(i) && !stored.has(i)).toBe(true);
+        expect([...writes.values()].every((count) => count === 1)).toBe(true);
+        // One poisoned reading never keeps the others out of the store.
+        if (poison.size === 1) expect(stored.size).toBe(n - 1);
+      }),
+      propertyRuns(4207, 25),
+    );
   });
 });
 
@@ -176,7 +255,7 @@ describe('the app as composed from its settings', () => {
     expect(await services.telemetryIngest(bodies, context)).toMatchObject({ deadLettered: 2 });
     const appContainer = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, BATCH_DEAD_LETTER_CONTAINER));
     expect(await namesOf(appContainer)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
-    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, unreadable: 0 });
+    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, narrowed: 0, unreadable: 0 });
     expect(store.telemetry.size).toBe(2);
     expect(await namesOf(appContainer)).toEqual([]);
   });
