@@ -38,6 +38,15 @@ param teamsWebhookUrl string = ''
 @description('Event Hub and IoT Hub partitions.')
 param partitionCount int = 4
 
+// IoT Hub meters device messages against a daily quota per unit (4 KB each); past it the hub
+// refuses telemetry until 00:00 UTC, and what a device could not send is lost unless it buffers.
+@description('IoT Hub tier: a unit of S1 carries 400,000 device messages a day, S2 6,000,000, S3 300,000,000 (README: sizing the IoT Hub).')
+@allowed([ 'S1', 'S2', 'S3' ])
+param iotHubSku string = 'S1'
+
+@description('IoT Hub units, as text (azd passes environment values as text): 1-200 for S1 and S2, 1-10 for S3. Two S1 units hold the seeded plant, 7 machines at one reading a second (604,800 messages a day).')
+param iotHubUnits string = '2'
+
 @description('Set to true by scripts/deploy-ml-model.sh (azd env ML_MODEL_DEPLOYED) once a model serves behind the ML endpoint.')
 @allowed([ 'true', 'false' ])
 param mlModelDeployed string = 'false'
@@ -111,6 +120,8 @@ module iotHub 'modules/iothub.bicep' = {
     tags: union(tags, { purpose: 'device-connectivity' })
     name: '${abbrs.iotHub}${resourceToken}'
     identityName: '${abbrs.managedIdentity}iot-${resourceToken}'
+    sku: iotHubSku
+    units: int(iotHubUnits)
     partitionCount: partitionCount
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     eventHubName: eventHubs.outputs.eventHubName

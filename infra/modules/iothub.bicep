@@ -1,9 +1,15 @@
-// IoT Hub S1 and its route: all device telemetry (condition true) to the Event Hub, sent with a
-// user-assigned identity that holds Event Hubs Data Sender (given before the hub validates its route).
+// IoT Hub (its tier and units, i.e. its daily message quota, from main.bicep) and its route: all
+// device telemetry (condition true) to the Event Hub, sent with a user-assigned identity that holds
+// Event Hubs Data Sender (given before the hub validates its route).
 param location string
 param tags object
 param name string
 param identityName string
+@allowed([ 'S1', 'S2', 'S3' ])
+param sku string
+@minValue(1)
+@maxValue(200)
+param units int
 param partitionCount int
 param eventHubsNamespaceName string
 param eventHubName string
@@ -34,7 +40,7 @@ resource hub 'Microsoft.Devices/IotHubs@2023-06-30' = {
   name: name
   location: location
   tags: tags
-  sku: { name: 'S1', capacity: 1 }
+  sku: { name: sku, capacity: units }
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: { '${identity.id}': {} }

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { numberOption, parseCommandLine, portOption, shiftOption } from '../lib/command-line.ts';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
-import { DEFAULT_PLANT } from '../lib/plant/plant.ts';
+import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../lib/plant/plant.ts';
 import { jsonLogger } from '../lib/log.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
@@ -37,7 +37,7 @@ const { values } = parseCommandLine(USAGE, {
     'no-simulator': { type: 'boolean', default: false },
     /** Emulators only: `func start` runs the functions. */
     'no-functions': { type: 'boolean', default: false },
-    rate: { type: 'string', default: '1' },
+    rate: { type: 'string', default: String(DEFAULT_READINGS_PER_SECOND) },
     /** The simulated equipment runs RUN seconds, then stops for REST, in turn (as between shifts). */
     shift: { type: 'string' },
     'api-port': { type: 'string', default: '7071' },

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { numberOption, parseCommandLine, shiftOption } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
-import { DEFAULT_PLANT, fleetPlant } from '../lib/plant/plant.ts';
+import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
 
 const USAGE = `usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
@@ -30,7 +30,7 @@ const { values } = parseCommandLine(USAGE, {
     data: { type: 'string', default: '.data' },
     hub: { type: 'string', default: 'localhost:8883' },
     devices: { type: 'string' },
-    rate: { type: 'string', default: '1' },
+    rate: { type: 'string', default: String(DEFAULT_READINGS_PER_SECOND) },
     seconds: { type: 'string' },
     'messages-per-device': { type: 'string' },
     'anomaly-rate': { type: 'string', default: '0.05' },

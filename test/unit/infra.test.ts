@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type ArmResource, type ArmTemplate } from '../../scripts/infra-check.ts';
 import { configSchema } from '../../src/lib/config.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
+import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const infra = join(root, 'infra');
@@ -127,6 +128,24 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect((namespace as { sku?: { name?: string } }).sku?.name).toBe('Standard');
     const hub = resourcesOfType(moduleResources(main, 'eventhubs'), 'Microsoft.EventHub/namespaces/eventhubs')[0]!;
     expect(hub.properties!.messageRetentionInDays).toBe(7);
+  });
+
+  it('sizes the IoT Hub for the seeded plant: its machines at the simulator\'s rate stay within the daily message quota', () => {
+    // Device messages a day per unit (4 KB each); past the quota the hub refuses telemetry until 00:00 UTC.
+    const QUOTA: Record<string, number> = { S1: 400_000, S2: 6_000_000, S3: 300_000_000 };
+    const declared = main.parameters!;
+    const fromAzd = (JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> }).parameters;
+    const azdDefault = (p: string) => /^\$\{[A-Z_]+=(.*)\}$/.exec(fromAzd[p]!.value)![1];
+    // azd's default and the template's agree, so `azd up` and a bare deployment size the hub alike.
+    expect(azdDefault('iotHubSku')).toBe(declared.iotHubSku!.defaultValue);
+    expect(azdDefault('iotHubUnits')).toBe(declared.iotHubUnits!.defaultValue);
+    const sku = String(declared.iotHubSku!.defaultValue);
+    const units = Number(declared.iotHubUnits!.defaultValue);
+    const perDay = DEFAULT_PLANT.equipment.length * DEFAULT_READINGS_PER_SECOND * 86_400;
+    expect(perDay).toBeLessThanOrEqual(QUOTA[sku]! * units);
+    const hub = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Devices/IotHubs')[0]!;
+    expect((hub as { sku?: unknown }).sku).toEqual({ name: "[parameters('sku')]", capacity: "[parameters('units')]" });
+    expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.units!.value).toBe("[int(parameters('iotHubUnits'))]");
   });
 
   describe('azd', () => {

@@ -38,6 +38,9 @@ export const DEFAULT_PLANT: PlantDescription = {
   ],
 };
 
+/** Readings a second each machine sends unless told otherwise (the simulator, `npm start`); infra/ sizes the IoT Hub for it. */
+export const DEFAULT_READINGS_PER_SECOND = 1;
+
 /** `devices` pieces of equipment spread over lines of 50, alternating arms and conveyors. */
 export function fleetPlant(devices: number): PlantDescription {
   const lines = Math.max(1, Math.ceil(devices / 50));
