@@ -63,7 +63,7 @@ export async function redeliverBatches(deps: RedeliveryDeps): Promise<Redelivery
         const kept = await deps.deadLetters.put({ ...failing.batch, failedAt: new Date().toISOString(), error: { code: codeOf(failing.error), message: failing.error.message } });
         if (kept !== name) await deps.deadLetters.remove(name);
         result.narrowed++;
-        deps.logger.log('warn', 'dead-lettered batch redelivered but for the readings that still fail, kept alone', { deadLetter: name, keptAs: kept, events: batch.bodies.length, delivered, kept: failing.batch.bodies.length, code: codeOf(failing.error), error: failing.error.message });
+        deps.logger.log('warn', 'dead-lettered batch redelivered but for the readings that still fail, kept alone', { deadLetter: name, keptAs: kept, events: batch.bodies.length, delivered, keptEvents: failing.batch.bodies.length, code: codeOf(failing.error), error: failing.error.message });
         continue;
       }
       await deps.deadLetters.remove(name);
