@@ -35,6 +35,9 @@ param principalId string = ''
 @description('Teams Workflows webhook URL for alerts (kept in Key Vault). Empty: alerts are not posted.')
 param teamsWebhookUrl string = ''
 
+@description('Operator email told when the telemetry function keeps a batch it cannot handle (empty: the alert fires in Azure Monitor only).')
+param opsEmail string = ''
+
 @description('Event Hub and IoT Hub partitions.')
 param partitionCount int = 4
 
@@ -69,6 +72,9 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
     applicationInsightsName: '${abbrs.applicationInsights}${resourceToken}'
+    actionGroupName: '${abbrs.actionGroup}${resourceToken}'
+    keptBatchAlertName: '${abbrs.scheduledQueryRule}kept-batches-${resourceToken}'
+    opsEmail: opsEmail
   }
 }
 

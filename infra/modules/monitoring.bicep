@@ -1,8 +1,13 @@
-// Log Analytics and Application Insights (Entra ID auth only: the app publishes with its identity).
+// Log Analytics and Application Insights (Entra ID auth only: the app publishes with its identity),
+// and the alert that tells operators when the telemetry function keeps a batch it cannot handle.
 param location string
 param tags object
 param logAnalyticsName string
 param applicationInsightsName string
+param actionGroupName string
+param keptBatchAlertName string
+@description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
+param opsEmail string
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
@@ -23,6 +28,50 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
+  }
+}
+
+// What telemetryIngest logs (as an error) when it keeps a batch after its retries
+// (src/lib/telemetry-ingest.ts, DEAD_LETTERED_MESSAGE): its readings are not in Data Explorer until
+// the redelivery gets them through, so someone must look at why.
+var keptBatchMessage = 'batch dead-lettered after its retries'
+
+resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsEmail)) {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'plant-ops'
+    enabled: true
+    emailReceivers: [ { name: 'operations', emailAddress: opsEmail, useCommonAlertSchema: true } ]
+  }
+}
+
+resource keptBatchAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: keptBatchAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Telemetry batch kept after its retries'
+    description: 'telemetryIngest kept a batch it could not handle in the storage account (telemetry-dead-letters); batchRedelivery hands it back every 5 minutes. Its log line says why.'
+    severity: 1
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where severityLevel >= 3 and message startswith "${keptBatchMessage}"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: empty(opsEmail) ? [] : [ opsGroup.id ] }
   }
 }
 

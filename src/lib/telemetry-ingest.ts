@@ -32,6 +32,9 @@ export const TELEMETRY_INGEST_TRIGGER = {
  */
 export const DEAD_LETTER_AFTER_RETRIES = 8;
 
+/** How the error logged when a batch is kept after its retries begins: infra/'s alert rule (monitoring.bicep) looks for it. */
+export const DEAD_LETTERED_LOG = 'batch dead-lettered after its retries';
+
 export interface IngestContext extends InvocationLogTarget {
   invocationId: string;
   triggerMetadata?: Record<string, unknown>;
@@ -82,7 +85,7 @@ export function createTelemetryIngest(pipeline: TelemetryPipeline, options: Inge
           bodies,
           triggerMetadata: context.triggerMetadata ?? {},
         });
-        log.log('error', 'batch dead-lettered after its retries; it is redelivered once it can be handled', { invocationId: context.invocationId, partition, events: bodies.length, attempts: retryCount + 1, code, error: (error as Error).message, deadLetter: name });
+        log.log('error', `${DEAD_LETTERED_LOG}; it is redelivered once it can be handled`, { invocationId: context.invocationId, partition, events: bodies.length, attempts: retryCount + 1, code, error: (error as Error).message, deadLetter: name });
         return deadLetteredBatch(bodies.length);
       }
       // Throwing hands the batch back to the host's retry policy; every effect above is idempotent.

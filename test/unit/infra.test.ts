@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type ArmResource, type ArmTemplate } from '../../scripts/infra-check.ts';
 import { configSchema } from '../../src/lib/config.ts';
-import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
+import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -146,6 +146,27 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     const hub = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Devices/IotHubs')[0]!;
     expect((hub as { sku?: unknown }).sku).toEqual({ name: "[parameters('sku')]", capacity: "[parameters('units')]" });
     expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.units!.value).toBe("[int(parameters('iotHubUnits'))]");
+  });
+
+  it('alerts operators when the telemetry function keeps a batch: a rule on the very error line it logs, emailed to OPS_EMAIL when set', () => {
+    const monitoring = moduleResources(main, 'monitoring');
+    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules')[0]!;
+    const props = rule.properties as { scopes: string[]; evaluationFrequency: string; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
+    expect(props.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
+    expect(props.evaluationFrequency).toBe('PT5M');
+    const [criterion] = props.criteria.allOf;
+    expect(criterion).toMatchObject({ operator: 'GreaterThan', threshold: 0 });
+    // The query finds errors beginning with the template's message, which is what the code logs.
+    expect(criterion!.query).toContain('severityLevel >= 3');
+    expect(criterion!.query).toContain("variables('keptBatchMessage')");
+    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+    expect(variables.keptBatchMessage).toBe(DEAD_LETTERED_LOG);
+    // Emailed only when an address is given; the rule fires in Azure Monitor either way.
+    expect(props.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
+    const group = resourcesOfType(monitoring, 'Microsoft.Insights/actionGroups')[0]!;
+    expect((group as { condition?: string }).condition).toBe("[not(empty(parameters('opsEmail')))]");
+    const fromAzd = (JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> }).parameters;
+    expect(fromAzd.opsEmail!.value).toBe('${OPS_EMAIL=}');
   });
 
   describe('azd', () => {
