@@ -32,7 +32,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // What telemetryIngest logs (as an error) when it keeps a batch after its retries
-// (src/lib/telemetry-ingest.ts, DEAD_LETTERED_MESSAGE): its readings are not in Data Explorer until
+// (src/lib/telemetry-ingest.ts, DEAD_LETTERED_LOG): its readings are not in Data Explorer until
 // the redelivery gets them through, so someone must look at why.
 var keptBatchMessage = 'batch dead-lettered after its retries'
 
