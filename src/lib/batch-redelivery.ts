@@ -37,13 +37,16 @@ export interface RedeliveryResult {
   unreadable: number;
 }
 
+/** A round that handled nothing (also what an app without a storage account reports). */
+export const noRedelivery = (): RedeliveryResult => ({ tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 });
+
 /**
  * One round: the kept batches in order until `limit` are handled or a far end is down. One that
  * still fails for good as a whole stays for the next round and does not count toward the limit,
  * so such batches cannot keep the others waiting.
  */
 export async function redeliverBatches(deps: RedeliveryDeps): Promise<RedeliveryResult> {
-  const result: RedeliveryResult = { tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 };
+  const result = noRedelivery();
   for await (const name of deps.deadLetters.names()) {
     if (result.redelivered + result.narrowed >= deps.limit) break;
     try {
@@ -112,8 +115,9 @@ async function narrow(pipeline: RedeliveryDeps['pipeline'], whole: Failing): Pro
   let failing = whole;
   while (failing.batch.bodies.length > 1) {
     const n = failing.batch.bodies.length;
-    const first = sliceBatch(failing.batch, 0, Math.ceil(n / 2));
-    const second = sliceBatch(failing.batch, Math.ceil(n / 2), n);
+    const half = Math.ceil(n / 2);
+    const first = sliceBatch(failing.batch, 0, half);
+    const second = sliceBatch(failing.batch, half, n);
     const firstError = await attempt(pipeline, first);
     const secondError = await attempt(pipeline, second);
     if (firstError && secondError) break;

@@ -24,7 +24,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { BlobBatchDeadLetters, BATCH_DEAD_LETTER_CONTAINER } from './store/blob-batch-dead-letters.ts';
-import { redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
+import { noRedelivery, redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
 import { AppError } from './errors.ts';
@@ -167,7 +167,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
-    redeliverBatches: async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : { tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 }),
+    redeliverBatches: async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery()),
   };
 }
 

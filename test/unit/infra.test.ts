@@ -17,6 +17,8 @@ import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/
 
 const root = new URL('../../', import.meta.url).pathname;
 const infra = join(root, 'infra');
+/** What azd passes main.bicep: each parameter's value, `${VAR=default}` where azd fills it in. */
+const azdParameters = (JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> }).parameters;
 const compiler = await BicepCompiler.start();
 if (!compiler && process.env.CI === 'true') throw new Error('no Bicep CLI: CI must check infra/ with the real compiler (scripts/bicep-cli.ts restores it from NuGet with dotnet)');
 
@@ -134,8 +136,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     // Device messages a day per unit (4 KB each); past the quota the hub refuses telemetry until 00:00 UTC.
     const QUOTA: Record<string, number> = { S1: 400_000, S2: 6_000_000, S3: 300_000_000 };
     const declared = main.parameters!;
-    const fromAzd = (JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> }).parameters;
-    const azdDefault = (p: string) => /^\$\{[A-Z_]+=(.*)\}$/.exec(fromAzd[p]!.value)![1];
+    const azdDefault = (p: string) => /^\$\{[A-Z_]+=(.*)\}$/.exec(azdParameters[p]!.value)![1];
     // azd's default and the template's agree, so `azd up` and a bare deployment size the hub alike.
     expect(azdDefault('iotHubSku')).toBe(declared.iotHubSku!.defaultValue);
     expect(azdDefault('iotHubUnits')).toBe(declared.iotHubUnits!.defaultValue);
@@ -165,8 +166,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(props.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
     const group = resourcesOfType(monitoring, 'Microsoft.Insights/actionGroups')[0]!;
     expect((group as { condition?: string }).condition).toBe("[not(empty(parameters('opsEmail')))]");
-    const fromAzd = (JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> }).parameters;
-    expect(fromAzd.opsEmail!.value).toBe('${OPS_EMAIL=}');
+    expect(azdParameters.opsEmail!.value).toBe('${OPS_EMAIL=}');
   });
 
   describe('azd', () => {
@@ -192,7 +192,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     });
 
     it('fills every required main.bicep parameter from main.parameters.json, and offers only regions with every service', () => {
-      const parameters = Object.keys((JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: object }).parameters);
+      const parameters = Object.keys(azdParameters);
       const declared = main.parameters ?? {};
       expect(parameters.filter((p) => !(p in declared))).toEqual([]);
       expect(Object.entries(declared).filter(([p, d]) => d.defaultValue === undefined && !parameters.includes(p)).map(([p]) => p)).toEqual([]);
