@@ -230,6 +230,25 @@ export interface DeadLetteredBatch {
   triggerMetadata: Record<string, unknown>;
 }
 
+/**
+ * What an operator sees of a kept batch without downloading it (blob metadata, written with it):
+ * the facts a blob written by an older version of the app or by someone else lacks are undefined.
+ */
+export interface KeptBatchSummary {
+  name: string;
+  partitionId: string | undefined;
+  /** The Event Hub sequence numbers of its first and last event (as text: they are 64-bit). */
+  firstSequenceNumber: string | undefined;
+  lastSequenceNumber: string | undefined;
+  events: number | undefined;
+  failedAt: string | undefined;
+  attempts: number | undefined;
+  error: { code: string; message: string } | undefined;
+  /** When the blob was last written (kept, or a part of it kept alone). */
+  keptAt: string | undefined;
+  bytes: number | undefined;
+}
+
 /** Where such batches are kept (a blob container in the app's own storage account). */
 export interface BatchDeadLetterPort {
   /** Keeps the batch durably and returns its name; the same batch kept again has the same name. */
@@ -239,4 +258,6 @@ export interface BatchDeadLetterPort {
   /** A kept batch; undefined once removed. A blob that is no kept batch throws AppError `deadLetters.unreadable`. */
   get(name: string): Promise<DeadLetteredBatch | undefined>;
   remove(name: string): Promise<void>;
+  /** The kept batches as `names` orders them, each told from its listing alone (no download). */
+  summaries(): AsyncIterable<KeptBatchSummary>;
 }

@@ -36,6 +36,8 @@ async function namesOf(deadLetters: BlobBatchDeadLetters): Promise<string[]> {
   for await (const name of deadLetters.names()) names.push(name);
   return names;
 }
+/** A GET as the HTTP hosts hand it to the API. */
+const get = (path: string) => ({ method: 'GET', url: `http://localhost${path}`, headers: new Headers(), params: {}, text: async () => '' });
 const throttled = () => new AppError('store.http429', 'Data Explorer answered 429', { status: 503, retryable: true });
 
 function plant(deadLetters: BlobBatchDeadLetters) {
@@ -256,10 +258,25 @@ describe('the app as composed from its settings', () => {
     expect(await services.telemetryIngest(bodies, context)).toMatchObject({ deadLettered: 2 });
     const appContainer = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, BATCH_DEAD_LETTER_CONTAINER));
     expect(await namesOf(appContainer)).toEqual(['1/00000000000000000040-00000000000000000041.json']);
+    // What the API (and the dashboard) tell an operator meanwhile.
+    const kept = await services.plantApi.keptBatches(get('/api/telemetry/kept'));
+    expect(kept.jsonBody).toMatchObject({ keeping: true, batches: 1, events: 2, counted: true, items: [{ partitionId: '1', firstSequenceNumber: '40', lastSequenceNumber: '41', events: 2, attempts: DEAD_LETTER_AFTER_RETRIES + 1, error: { code: 'store.http403' } }] });
+    expect((kept.jsonBody as { oldestFailedAt: string }).oldestFailedAt).toBe((kept.jsonBody as { items: { failedAt: string }[] }).items[0]!.failedAt);
     expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, narrowed: 0, unreadable: 0 });
     expect(store.telemetry.size).toBe(2);
     expect(await namesOf(appContainer)).toEqual([]);
+    expect((await services.plantApi.keptBatches(get('/api/telemetry/kept'))).jsonBody).toEqual({ keeping: true, batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
   });
+
+  it('says it keeps nothing without a storage account, and answers 503 when its storage cannot be reached', async () => {
+    const bare = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', LOG_LEVEL: 'error' }), { twins: new InMemoryTwins(), store: new InMemoryStore(), logger: silentLogger });
+    expect((await bare.plantApi.keptBatches(get('/api/telemetry/kept'))).jsonBody).toMatchObject({ keeping: false, batches: 0, items: [] });
+    const unreachable = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
+    const down = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: unreachable, LOG_LEVEL: 'error' }), { twins: new InMemoryTwins(), store: new InMemoryStore(), logger: silentLogger });
+    const answer = await down.plantApi.keptBatches(get('/api/telemetry/kept'));
+    expect(answer.status).toBe(503);
+    expect(answer.jsonBody).toMatchObject({ code: 'deadLetters.unreachable', status: 503 });
+  }, 60_000);
 });
 
 describe('the kept batches', () => {
@@ -304,6 +321,44 @@ describe('the kept batches', () => {
         await deadLetters.remove(name);
       }),
       propertyRuns(4101, 60),
+    );
+  });
+
+  it('tell an operator what each holds and why from the listing alone: partition, sequence numbers, readings, since when and the error', async () => {
+    const deadLetters = keeper();
+    const failedAt = '2026-12-05T10:32:00.000Z';
+    // Any character may be in an error message (a device's text echoed back); the listing carries its first 500.
+    const head = `Data Explorer answered 403 for "Bühler-Öfen ✓" \r\n `;
+    const message = `${head.padEnd(499, 'x')}😀 and more`;
+    await deadLetters.put({ failedAt, attempts: 9, error: { code: 'store.http403', message }, bodies: [{ a: 1 }, { a: 2 }, { a: 3 }], triggerMetadata: meta(120, 122) });
+    await deadLetters.put({ failedAt, attempts: 2, error: { code: 'c', message: 'm' }, bodies: [{ a: 1 }], triggerMetadata: meta(7, 7) });
+    // A blob someone else put there (or an older version of the app, which wrote no summary): listed, its facts unknown.
+    const foreign = new ContainerClient(azurite().connectionString, (deadLetters as unknown as { container: ContainerClient }).container.containerName);
+    await foreign.getBlockBlobClient('notes.txt').upload('hello', 5);
+    const summaries = [];
+    for await (const s of deadLetters.summaries()) summaries.push(s);
+    expect(summaries.map((s) => s.name)).toEqual(await namesOf(deadLetters));
+    const [seven, big, other] = [summaries.find((s) => s.firstSequenceNumber === '7')!, summaries.find((s) => s.firstSequenceNumber === '120')!, summaries.find((s) => s.name === 'notes.txt')!];
+    expect(seven).toMatchObject({ partitionId: '3', lastSequenceNumber: '7', events: 1, attempts: 2, error: { code: 'c', message: 'm' } });
+    expect(big).toMatchObject({ partitionId: '3', firstSequenceNumber: '120', lastSequenceNumber: '122', events: 3, failedAt, attempts: 9, error: { code: 'store.http403' } });
+    // Cut at 500 characters: the emoji's half is replaced, never a broken header or a throw.
+    expect(big.error!.message).toBe(`${message.slice(0, 499)}\uFFFD`);
+    expect(big.bytes).toBeGreaterThan(0);
+    expect(Date.parse(big.keptAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(other).toMatchObject({ partitionId: undefined, firstSequenceNumber: undefined, events: undefined, failedAt: undefined, attempts: undefined, error: undefined, bytes: 5 });
+  });
+
+  it('list any error a batch failed with, whatever its characters, as it was up to the cut (property)', async () => {
+    const deadLetters = keeper();
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 700 }), fc.string({ unit: 'grapheme', maxLength: 40 }), async (message, code) => {
+        const name = await deadLetters.put({ failedAt: 'at', attempts: 1, error: { code, message }, bodies: [1], triggerMetadata: meta(5, 5) });
+        const [summary] = await (async () => { const out = []; for await (const s of deadLetters.summaries()) out.push(s); return out; })();
+        const wellFormed = (text: string) => text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+        expect(summary!.error).toEqual({ code: wellFormed(code.slice(0, 100)), message: wellFormed(message.slice(0, 500)) });
+        await deadLetters.remove(name);
+      }),
+      propertyRuns(4102, 40),
     );
   });
 

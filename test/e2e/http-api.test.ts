@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('the HTTP API', () => {
   it('refuses keyed routes without the key, or with a wrong one, and leaves health, OpenAPI and the page open', async () => {
-    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/twins/robotic-arm-001', '/api/twins/production-line-a/relationships', '/api/equipment/robotic-arm-001/history']) {
+    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/telemetry/kept', '/api/twins/robotic-arm-001', '/api/twins/production-line-a/relationships', '/api/equipment/robotic-arm-001/history']) {
       const missing = await call(path, { key: null });
       expect(missing.status, path).toBe(401);
       expect(missing.type).toContain('application/problem+json');
@@ -144,6 +144,30 @@ describe('the HTTP API', () => {
     expect((await call('/api/equipment/no-such-machine/shelve', { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 5 }) })).status).toBe(404);
     expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: -1 }) })).body.code).toBe('request.invalid');
     expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ minutes: 5 }) })).body.code).toBe('request.invalid');
+  });
+
+  it('tells which telemetry batches are kept for redelivery, how many readings and why, and refuses a bad limit', async () => {
+    expect((await call('/api/telemetry/kept')).body).toEqual({ keeping: true, batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
+    const deadLetters = stack.services.deadLetters!;
+    const kept = (partition: string, first: number, n: number, failedAt: string) =>
+      deadLetters.put({ failedAt, attempts: 9, error: { code: 'store.http403', message: 'Data Explorer answered 403' }, bodies: Array.from({ length: n }, () => '{}'), triggerMetadata: { partitionContext: { PartitionId: partition }, sequenceNumberArray: Array.from({ length: n }, (_, i) => first + i) } });
+    const names = [await kept('1', 5, 3, '2026-12-05T10:40:00.000Z'), await kept('0', 40, 1, '2026-12-05T10:32:00.000Z')];
+    try {
+      const { status, body } = await call('/api/telemetry/kept');
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ keeping: true, batches: 2, events: 4, oldestFailedAt: '2026-12-05T10:32:00.000Z', counted: true });
+      // In the order they are redelivered: partition by partition, each in sequence order.
+      expect(body.items).toEqual([
+        { name: names[1], partitionId: '0', firstSequenceNumber: '40', lastSequenceNumber: '40', events: 1, failedAt: '2026-12-05T10:32:00.000Z', attempts: 9, error: { code: 'store.http403', message: 'Data Explorer answered 403' }, keptAt: expect.any(String), bytes: expect.any(Number) },
+        expect.objectContaining({ name: names[0], partitionId: '1', firstSequenceNumber: '5', lastSequenceNumber: '7', events: 3 }),
+      ]);
+      const page = (await call('/api/telemetry/kept?limit=1')).body;
+      expect({ batches: page.batches, listed: page.items.length }).toEqual({ batches: 2, listed: 1 });
+      expect((await call('/api/telemetry/kept?limit=500')).body.detail).toContain('page size limit of 20');
+      expect((await call('/api/telemetry/kept?limit=0')).body.code).toBe('request.invalid');
+    } finally {
+      for (const name of names) await deadLetters.remove(name);
+    }
   });
 
   it('keeps /local/ local: another Host is refused (DNS rebinding), a form post is refused (not JSON), and the registry file is its owner\'s', async () => {

@@ -37,6 +37,15 @@ export const OPERATIONS: Record<string, { path: string; method: 'get' | 'post'; 
   alertList: { path: '/alerts', method: 'get', operation: { summary: 'Incidents, newest first, with priority, state, acknowledgement, the condition the detector saw and the scores at the latest raise or escalation, and the automated stop decided during it', parameters: [{ name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: 7 days ago' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'at most API_MAX_PAGE_SIZE' }], responses: { ...ok('Alerts'), ...errors(400, 401, 503) } } },
   equipmentShelve: { path: '/equipment/{id}/shelve', method: 'post', operation: { summary: "Shelve an equipment's alarm notifications for some minutes (recorded as usual, nobody told); 0 unshelves", parameters: [id('equipment id')], requestBody: jsonBody(shelveBody), responses: { ...ok('Shelved until'), ...errors(400, 401, 404, 413, 415, 503) } } },
   alertAck: { path: '/alerts/{id}/ack', method: 'post', operation: { summary: 'Acknowledge an alert (the first acknowledgement stands)', parameters: [id('alert id')], requestBody: jsonBody(ackBody), responses: { ...ok('Acknowledged'), ...errors(400, 401, 404, 409, 413, 415, 503) } } },
+  keptBatchList: {
+    path: '/telemetry/kept',
+    method: 'get',
+    operation: {
+      summary: 'The telemetry batches kept after their retries, waiting for redelivery (every 5 minutes): how many, how many readings, failing since when, and the first `limit` in redelivery order (partition, then sequence number), each with the error it failed with; `keeping` is false without a storage account (nothing is kept then: a failing batch is retried for as long as it fails)',
+      parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'batches listed, default 50, at most API_MAX_PAGE_SIZE; all are counted up to 10,000' }],
+      responses: { ...ok('Kept batches'), ...errors(400, 401, 503) },
+    },
+  },
   modelList: { path: '/models', method: 'get', operation: { summary: 'The DTDL models uploaded to Digital Twins', responses: { ...ok('Models'), ...errors(401, 503) } } },
   openapi: { path: '/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: ok('OpenAPI 3.1') } },
   dashboard: { path: '/dashboard/{path}', method: 'get', operation: { summary: "The plant engineer's dashboard (a web page and its files)", security: [], parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'A file of the page', content: { 'text/html': {} } }, ...errors(404) } } },

@@ -4,9 +4,9 @@
  * twin-api.ts it is runtime-independent; inputs are checked with zod, errors leave as problem+json.
  */
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
+import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
@@ -24,8 +24,13 @@ export interface PlantApiDeps {
   measuredOf?: (modelId: string) => readonly string[] | undefined;
   /** A twin model's telemetry units as its DTDL names them (degreeCelsius, bar…), for labels. */
   unitsOf?: (modelId: string) => Readonly<Record<string, string | undefined>> | undefined;
+  /** Where the telemetry trigger keeps the batches it could not handle (undefined: no storage account, nothing is kept). */
+  keptBatches?: Pick<BatchDeadLetterPort, 'summaries'>;
   now?: () => number;
 }
+
+/** Kept batches counted at most (a listing page of the container is 5,000). */
+export const KEPT_BATCHES_COUNTED = 10_000;
 
 const FACTORY = 'dtmi:manufacturing:Factory;1';
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
@@ -42,6 +47,9 @@ export const historyQuery = z.object({
 });
 export const alertsQuery = z.object({
   since: isoTime('since').optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+export const keptBatchesQuery = z.object({
   limit: z.coerce.number().int().min(1).optional(),
 });
 export const ackBody = z.strictObject({
@@ -105,6 +113,22 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
     for (const name of Object.keys(b.values)) b.values[name]!.avg = Math.round((b.sums[name]! / b.n[name]!) * 1e4) / 1e4;
     return { t: b.t, values: b.values, anomalyScore: b.anomalyScore, failureProbability: b.failureProbability, anomalies: b.anomalies, count: b.count };
   }
+}
+
+/** A kept batch as the API shows it: what its listing does not tell is null, not absent. */
+function keptItem(s: KeptBatchSummary) {
+  return {
+    name: s.name,
+    partitionId: s.partitionId ?? null,
+    firstSequenceNumber: s.firstSequenceNumber ?? null,
+    lastSequenceNumber: s.lastSequenceNumber ?? null,
+    events: s.events ?? null,
+    failedAt: s.failedAt ?? null,
+    attempts: s.attempts ?? null,
+    error: s.error ?? null,
+    keptAt: s.keptAt ?? null,
+    bytes: s.bytes ?? null,
+  };
 }
 
 export function createPlantApi(deps: PlantApiDeps) {
@@ -208,6 +232,38 @@ export function createPlantApi(deps: PlantApiDeps) {
       ]);
       deps.logger.log('info', body.minutes ? 'alarms shelved' : 'alarms unshelved', { deviceId: id, until: new Date(until).toISOString(), by });
       return json(200, { equipmentId: id, shelvedUntil: body.minutes ? new Date(until).toISOString() : null, shelvedBy: by });
+    }),
+
+    /**
+     * GET /api/telemetry/kept?limit → the batches the telemetry trigger kept after their retries,
+     * waiting for redelivery: how many, how many readings, since when, and the first `limit` in
+     * the order they are redelivered (partition, then sequence number), each with why it failed.
+     */
+    keptBatches: guarded(async (req) => {
+      const q = parse(keptBatchesQuery, queryParams(req), 'query');
+      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
+      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      if (!deps.keptBatches) {
+        return json(200, { keeping: false, detail: 'no storage account (AzureWebJobsStorage): a failing batch is retried for as long as it fails, never kept', batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
+      }
+      const items: ReturnType<typeof keptItem>[] = [];
+      let batches = 0;
+      let events = 0;
+      let oldest: string | undefined;
+      try {
+        for await (const summary of deps.keptBatches.summaries()) {
+          if (batches >= KEPT_BATCHES_COUNTED) break;
+          batches++;
+          events += summary.events ?? 0;
+          const since = summary.failedAt ?? summary.keptAt;
+          if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
+          if (items.length < limit) items.push(keptItem(summary));
+        }
+      } catch (error) {
+        if (isAppError(error)) throw error;
+        throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, cause: error });
+      }
+      return json(200, { keeping: true, batches, events, oldestFailedAt: oldest ?? null, counted: batches < KEPT_BATCHES_COUNTED, items });
     }),
 
     /** GET /api/models → the models uploaded to Digital Twins */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import type { BatchDeadLetterPort, DeadLetteredBatch } from '../ports.ts';
+import type { BatchDeadLetterPort, DeadLetteredBatch, KeptBatchSummary } from '../ports.ts';
 import { UNREADABLE } from '../batch-redelivery.ts';
 import { jsonOrUndefined } from '../json-text.ts';
 
@@ -50,6 +50,49 @@ export function batchName(meta: Record<string, unknown>): string {
   return `${partition}/${width(sequence[0]!)}-${width(sequence[sequence.length - 1]!)}.json`;
 }
 
+/** Characters of the error message a listing carries (the blob holds it whole). */
+const SUMMARY_MESSAGE = 500;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * What a listing tells of a batch, as blob metadata: header values, so percent-encoded (an error
+ * message may hold any character; encodeURIComponent throws on half a surrogate pair, hence the
+ * replacement after the cut).
+ */
+function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
+  const text = (s: string, max = 100) => encodeURIComponent(s.slice(0, max).replace(LONE_SURROGATE, '\uFFFD'));
+  return {
+    events: String(batch.bodies.length),
+    failedat: text(batch.failedAt),
+    attempts: String(batch.attempts),
+    errorcode: text(batch.error.code),
+    errormessage: text(batch.error.message, SUMMARY_MESSAGE),
+  };
+}
+
+/** A metadata value as written by summaryMetadata (own keys only: metadata comes from the service). */
+function metadataText(metadata: Record<string, string> | undefined, key: string): string | undefined {
+  const raw = metadata && Object.hasOwn(metadata, key) ? metadata[key] : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function metadataCount(metadata: Record<string, string> | undefined, key: string): number | undefined {
+  const text = metadataText(metadata, key);
+  return text !== undefined && /^\d{1,9}$/.test(text) ? Number(text) : undefined;
+}
+
+/** The partition and sequence numbers in a name batchName gave; undefined parts for any other name. */
+function nameParts(name: string): Pick<KeptBatchSummary, 'partitionId' | 'firstSequenceNumber' | 'lastSequenceNumber'> {
+  const m = /^([\w-]+)\/(?:(\d{20})-(\d{20})|unsequenced-[\w-]+)\.json$/.exec(name);
+  const number = (digits: string | undefined) => (digits === undefined ? undefined : digits.replace(/^0+(?=\d)/, ''));
+  return { partitionId: m?.[1], firstSequenceNumber: number(m?.[2]), lastSequenceNumber: number(m?.[3]) };
+}
+
 export class BlobBatchDeadLetters implements BatchDeadLetterPort {
   private ready: Promise<unknown> | undefined;
   constructor(private readonly container: ContainerClient) {}
@@ -63,13 +106,35 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
     const name = batchName(batch.triggerMetadata);
     const text = JSON.stringify({ version: 1, failedAt: batch.failedAt, attempts: batch.attempts, error: batch.error, bodies: batch.bodies.map(storeBody), triggerMetadata: batch.triggerMetadata }, replacer);
     // The upload returns once Storage has committed the blob: only then may the trigger checkpoint past it.
-    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' }, metadata: summaryMetadata(batch) });
     return name;
   }
 
   async *names(): AsyncIterable<string> {
+    for await (const blob of this.listing(false)) yield blob.name;
+  }
+
+  async *summaries(): AsyncIterable<KeptBatchSummary> {
+    for await (const blob of this.listing(true)) {
+      const { metadata, properties } = blob;
+      const code = metadataText(metadata, 'errorcode');
+      const message = metadataText(metadata, 'errormessage');
+      yield {
+        name: blob.name,
+        ...nameParts(blob.name),
+        events: metadataCount(metadata, 'events'),
+        failedAt: metadataText(metadata, 'failedat'),
+        attempts: metadataCount(metadata, 'attempts'),
+        error: code !== undefined ? { code, message: message ?? '' } : undefined,
+        keptAt: properties.lastModified?.toISOString(),
+        bytes: properties.contentLength,
+      };
+    }
+  }
+
+  private async *listing(includeMetadata: boolean) {
     try {
-      for await (const blob of this.container.listBlobsFlat()) yield blob.name;
+      yield* this.container.listBlobsFlat({ includeMetadata });
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return; // no batch kept yet
       throw error;
