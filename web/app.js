@@ -310,12 +310,48 @@
     $('model-list').replaceChildren(...items.map((m) => el('li', {}, el('code', {}, m.id), m.displayName ? ` — ${m.displayName}` : '', m.decommissioned ? ' (decommissioned)' : '')));
   }
 
+  // ---- telemetry held back ----------------------------------------------------------------------
+  // Batches the telemetry function kept after their retries: their readings are missing from the
+  // charts and Data Explorer until a redelivery (every 5 minutes) gets them through. Shown only
+  // while there are some, or while the app cannot tell.
+  const KEPT_SHOWN = 5;
+  let keptLoading = false;
+  const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+  async function loadKept() {
+    if (keptLoading) return; // a storage account that is slow to answer must not stack requests up
+    keptLoading = true;
+    try {
+      const kept = await api(`/telemetry/kept?limit=${KEPT_SHOWN}`);
+      $('kept').dataset.batches = String(kept.batches);
+      $('kept').dataset.events = String(kept.events);
+      $('kept').hidden = kept.batches === 0;
+      if (kept.batches === 0) return;
+      const since = kept.oldestFailedAt ? `, the first at ${new Date(kept.oldestFailedAt).toLocaleString()}` : '';
+      $('kept-summary').textContent = `${plural(kept.batches, 'batch', 'batches')}${kept.counted ? '' : ' or more'} (${plural(kept.events, 'reading', 'readings')}) kept after failing${since}. `
+        + (kept.batches === 1 ? 'It is tried again every 5 minutes; until then its readings are missing from the history.' : 'They are tried again every 5 minutes; until then their readings are missing from the history.');
+      $('kept-list').replaceChildren(...kept.items.map((b) => el('li', { 'data-kept': b.name },
+        b.partitionId === null ? b.name : `partition ${b.partitionId}, events ${b.firstSequenceNumber}–${b.lastSequenceNumber}`,
+        b.events === null ? '' : ` (${plural(b.events, 'reading', 'readings')})`,
+        b.error ? `: ${b.error.code}, ${b.error.message}` : '')),
+        ...(kept.batches > kept.items.length ? [el('li', { class: 'more' }, `and ${plural(kept.batches - kept.items.length, 'more batch', 'more batches')}`)] : []));
+    } catch (error) {
+      if (error.status === 401) return;
+      $('kept').hidden = false;
+      $('kept').dataset.batches = '';
+      $('kept-summary').textContent = `Cannot tell whether telemetry is held back: ${error.message}`;
+      $('kept-list').replaceChildren();
+    } finally {
+      keptLoading = false;
+    }
+  }
+
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }
   async function refresh() {
     if (!key) return askForKey();
     try {
       plant = await api('/plant');
+      loadKept();
       renderPlant();
       renderEquipment();
       await Promise.all([loadAlerts(), loadHistory()]);

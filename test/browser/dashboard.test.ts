@@ -123,6 +123,25 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.textContent(`#alert-list li[data-alert="${first}"] .stop`)).toMatch(/^emergencyStop sent .+: failure probability 93 % \(≥ 90 %\)$/);
   });
 
+  it('warns while telemetry is held back (batches kept after failing), says why, and goes once they are through', async () => {
+    expect(await page.isHidden('#kept')).toBe(true);
+    const deadLetters = stack.services.deadLetters!;
+    const name = await deadLetters.put({
+      failedAt: new Date(Date.now() - 60_000).toISOString(), attempts: 9, error: { code: 'store.http403', message: 'Data Explorer answered 403: the identity may not ingest' },
+      bodies: ['{}', '{}', '{}'], triggerMetadata: { partitionContext: { PartitionId: '2' }, sequenceNumberArray: [70, 71, 72] },
+    });
+    try {
+      await page.waitForSelector('#kept:not([hidden])', { timeout: 15_000 });
+      expect(await page.getAttribute('#kept', 'data-batches')).toBe('1');
+      expect(await page.textContent('#kept-summary')).toMatch(/^1 batch \(3 readings\) kept after failing, the first at .+\. It is tried again every 5 minutes/);
+      expect(await page.textContent(`#kept-list li[data-kept="${name}"]`)).toBe('partition 2, events 70–72 (3 readings): store.http403, Data Explorer answered 403: the identity may not ingest');
+      await page.locator('#kept').screenshot({ path: join(results, 'dashboard-kept.png') });
+    } finally {
+      await deadLetters.remove(name);
+    }
+    await page.waitForSelector('#kept[hidden]', { state: 'attached', timeout: 15_000 });
+  });
+
   it('runs a twin query from the console and pages its rows', async () => {
     await page.fill('#query-text', "SELECT T.$dtId, T.healthStatus FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')");
     await page.click('#query-form button[type="submit"]');
