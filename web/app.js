@@ -345,6 +345,26 @@
     }
   }
 
+  // ---- readings refused -------------------------------------------------------------------------
+  // What devices sent that the pipeline could not take, by device and reason: what to fix on a device.
+  const BODY_SHOWN = 200;
+  async function loadRefused() {
+    const { items } = await api('/telemetry/dead-letters?limit=20');
+    const table = $('refused-list');
+    table.dataset.groups = String(items.length);
+    if (!items.length) return table.replaceChildren(el('caption', {}, 'No reading refused in the last 7 days.'));
+    table.replaceChildren(
+      el('caption', {}, `${items.length} device and reason pair(s), the most recently refused first`),
+      el('thead', {}, el('tr', {}, ...['Device', 'Reason', 'Count', 'Latest', 'Why', 'Latest body'].map((c) => el('th', { scope: 'col' }, c)))),
+      el('tbody', {}, ...items.map((g) => el('tr', { 'data-refused': `${g.deviceId ?? ''}|${g.reason}` },
+        el('td', {}, g.deviceId ?? '(no device)'),
+        el('td', {}, el('code', {}, g.reason)),
+        el('td', {}, g.count.toLocaleString()),
+        el('td', {}, new Date(g.lastAt).toLocaleString()),
+        el('td', { class: 'detail' }, g.detail),
+        el('td', { class: 'body' }, g.body.length > BODY_SHOWN ? `${g.body.slice(0, BODY_SHOWN)}…` : g.body)))));
+  }
+
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }
   async function refresh() {
@@ -354,7 +374,7 @@
       loadKept();
       renderPlant();
       renderEquipment();
-      await Promise.all([loadAlerts(), loadHistory()]);
+      await Promise.all([loadAlerts(), loadHistory(), loadRefused()]);
       setStatus(`Updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
       setStatus(error.status === 401 ? 'The API key was refused.' : `Cannot reach the API: ${error.message}`);

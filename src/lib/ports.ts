@@ -129,6 +129,19 @@ export interface AlertRecord {
 export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';
 
 /** What the dashboard and the HTTP API read from the telemetry store. */
+/** The readings one device had refused for one reason (DeadLetters rows), with the latest of them. */
+export interface DeadLetterGroup {
+  /** Null when the event named no device (it did not come through IoT Hub). */
+  deviceId: string | null;
+  reason: string;
+  count: number;
+  /** When the latest was received (ISO). */
+  lastAt: string;
+  /** The latest's detail and body excerpt, as stored. */
+  detail: string;
+  body: string;
+}
+
 export interface TelemetryReadPort {
   /** A device's readings in [from, to), oldest first; the newest `limit` when there are more. */
   history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]>;
@@ -136,6 +149,8 @@ export interface TelemetryReadPort {
   alerts(since: number, limit: number): Promise<AlertRecord[]>;
   /** Records an acknowledgement: only the first for an alert, and only for an alert that exists. */
   acknowledge(ack: AlertAckRow): Promise<AckOutcome>;
+  /** Dead letters received at or after `since` by device and reason, the most recently refused first. */
+  deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]>;
 }
 
 export interface ScoreInput {

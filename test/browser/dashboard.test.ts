@@ -142,6 +142,16 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForSelector('#kept[hidden]', { state: 'attached', timeout: 15_000 });
   });
 
+  it('lists the readings refused by device and reason, with why and the latest body, so the device can be fixed', async () => {
+    const at = new Date().toISOString();
+    const dead = (n: number) => ({ ReceivedAt: at, Reason: 'telemetry.invalid', Detail: 'speed: expected a number, got a string', DeviceId: 'conveyor-002', MessageId: `bad-${n}`, PartitionId: '1', SequenceNumber: 9000 + n, EnqueuedTime: at, Body: `{"speed":"fast","n":${n}}` });
+    await stack.store.write({ telemetry: [], anomalies: [], deadLetters: [dead(1), dead(2), dead(3)] });
+    const row = '#refused-list tr[data-refused="conveyor-002|telemetry.invalid"]';
+    await page.waitForSelector(row, { timeout: 15_000 });
+    expect(await page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent))).toEqual(['conveyor-002', 'telemetry.invalid', '3', expect.any(String), 'speed: expected a number, got a string', expect.stringMatching(/^\{"speed":"fast","n":\d\}$/)]);
+    await page.locator('#refused').screenshot({ path: join(results, 'dashboard-refused.png') });
+  });
+
   it('runs a twin query from the console and pages its rows', async () => {
     await page.fill('#query-text', "SELECT T.$dtId, T.healthStatus FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')");
     await page.click('#query-form button[type="submit"]');

@@ -179,4 +179,21 @@ describe('the telemetry store contract', () => {
     await store.write(batch);
     expect(await store.count('EquipmentTelemetry')).toBe(4);
   });
+  it('groups refused readings by device and reason, the most recently refused first, with the latest one\'s detail and body', async () => {
+    const letters = await DuckDbTelemetryStore.open(':memory:');
+    try {
+      const dead = (s: number, device: string | null, reason: string, body: string) => ({ ReceivedAt: at(s), Reason: reason, Detail: `${reason} at ${s}`, DeviceId: device, MessageId: `m${s}`, PartitionId: '0', SequenceNumber: s, EnqueuedTime: at(s), Body: body });
+      await letters.write({ telemetry: [], anomalies: [], deadLetters: [dead(1, 'conveyor-002', 'telemetry.invalid', '{"speed":"a"}'), dead(7, 'conveyor-002', 'telemetry.invalid', '{"speed":"b"}'), dead(3, null, 'envelope.noDevice', '{}'), dead(5, 'conveyor-002', 'body.notJson', '{oops'), dead(6, 'arm-9', 'device.unknown', '{"t":1}')] });
+      expect(await letters.deadLetterGroups(Date.parse(at(0)), 10)).toEqual([
+        { deviceId: 'conveyor-002', reason: 'telemetry.invalid', count: 2, lastAt: at(7), detail: 'telemetry.invalid at 7', body: '{"speed":"b"}' },
+        { deviceId: 'arm-9', reason: 'device.unknown', count: 1, lastAt: at(6), detail: 'device.unknown at 6', body: '{"t":1}' },
+        { deviceId: 'conveyor-002', reason: 'body.notJson', count: 1, lastAt: at(5), detail: 'body.notJson at 5', body: '{oops' },
+        { deviceId: null, reason: 'envelope.noDevice', count: 1, lastAt: at(3), detail: 'envelope.noDevice at 3', body: '{}' },
+      ]);
+      // Since a time: only what was refused from then on counts; and at most `limit` groups.
+      expect(await letters.deadLetterGroups(Date.parse(at(4)), 2)).toMatchObject([{ reason: 'telemetry.invalid', count: 1 }, { reason: 'device.unknown' }]);
+    } finally {
+      await letters.close();
+    }
+  });
 });

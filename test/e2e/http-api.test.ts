@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('the HTTP API', () => {
   it('refuses keyed routes without the key, or with a wrong one, and leaves health, OpenAPI and the page open', async () => {
-    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/telemetry/kept', '/api/twins/robotic-arm-001', '/api/twins/production-line-a/relationships', '/api/equipment/robotic-arm-001/history']) {
+    for (const path of ['/api/plant', '/api/alerts', '/api/models', '/api/telemetry/kept', '/api/telemetry/dead-letters', '/api/twins/robotic-arm-001', '/api/twins/production-line-a/relationships', '/api/equipment/robotic-arm-001/history']) {
       const missing = await call(path, { key: null });
       expect(missing.status, path).toBe(401);
       expect(missing.type).toContain('application/problem+json');
@@ -144,6 +144,15 @@ describe('the HTTP API', () => {
     expect((await call('/api/equipment/no-such-machine/shelve', { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 5 }) })).status).toBe(404);
     expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: -1 }) })).body.code).toBe('request.invalid');
     expect((await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ minutes: 5 }) })).body.code).toBe('request.invalid');
+  });
+
+  it('lists refused readings by device and reason, and refuses bad times and limits', async () => {
+    const { status, body } = await call('/api/telemetry/dead-letters');
+    expect(status).toBe(200);
+    expect(Date.parse(body.since)).toBeLessThan(Date.now() - 6 * 86_400_000);
+    expect(Array.isArray(body.items)).toBe(true);
+    expect((await call('/api/telemetry/dead-letters?since=yesterday')).body.code).toBe('request.invalid');
+    expect((await call('/api/telemetry/dead-letters?limit=500')).body.detail).toContain('page size limit of 20');
   });
 
   it('tells which telemetry batches are kept for redelivery, how many readings and why, and refuses a bad limit', async () => {

@@ -78,7 +78,7 @@ describe('the local stack, end to end', () => {
     for (const device of new Set(truth.map((t) => t.deviceId))) expect(steps.some((e) => e.DeviceId === device && e.Event === 'raised' && e.Priority === 'low'), device).toBe(true);
   });
 
-  it('dead-letters a malformed message and keeps processing the partition', async () => {
+  it('dead-letters a malformed message, keeps processing the partition, and tells the engineer which device sent what', async () => {
     const { Client, Message } = deviceSdk;
     const client = Client.fromConnectionString(stack.hub.registry.connectionString('conveyor-001', stack.hub.hostName), mqttTransport.Mqtt);
     await client.setOptions({ ca: stack.hub.caPem });
@@ -93,6 +93,8 @@ describe('the local stack, end to end', () => {
     await until('the dead letter and the next reading', async () => (await stack.store.count('DeadLetters')) === 1 && (await stack.store.rows('EquipmentTelemetry')).some((r) => r.MessageId === 'conveyor-001|m:after-broken-1'));
     const [dead] = await stack.store.rows('DeadLetters');
     expect(dead).toMatchObject({ DeviceId: 'conveyor-001', MessageId: 'broken-1', Reason: expect.stringMatching(/json/i) });
+    const res = await fetch(`${stack.apiUrl}/api/telemetry/dead-letters`, { headers: { 'x-functions-key': stack.apiKey } });
+    expect(((await res.json()) as { items: unknown[] }).items).toEqual([{ deviceId: 'conveyor-001', reason: 'body.notJson', count: 1, lastAt: expect.any(String), detail: expect.stringContaining('not JSON'), body: '{"speed": 1.2, "load": ' }]);
   });
 
   it('stops a machine with emergencyStop: the device obeys, reports it, and its twin shows it', async () => {

@@ -110,6 +110,31 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
   });
 
+  it('reads refused readings by device and reason through the deduplicating view, since and limit as query parameters', async () => {
+    const columns = [['DeviceId', 'string'], ['Reason', 'string'], ['Count', 'long'], ['LastAt', 'datetime'], ['Detail', 'string'], ['Body', 'string']];
+    const s = await startServer((req, res) => {
+      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      reply(res, 200, [
+        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
+          ['conveyor-002', 'telemetry.invalid', 340, '2026-11-25T10:55:00Z', 'speed: expected a number', '{"speed":"fast"}'],
+          ['', 'envelope.noDevice', 2, '2026-11-25T10:10:00Z', 'no iothub-connection-device-id', '{}'],
+        ] },
+        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+      ]);
+    });
+    servers.push(s);
+    const groups = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).deadLetterGroups(Date.parse('2026-11-25T00:00:00Z'), 20);
+    expect(groups).toEqual([
+      { deviceId: 'conveyor-002', reason: 'telemetry.invalid', count: 340, lastAt: '2026-11-25T10:55:00.000Z', detail: 'speed: expected a number', body: '{"speed":"fast"}' },
+      // Data Explorer keeps a missing device id as an empty string: no device.
+      { deviceId: null, reason: 'envelope.noDevice', count: 2, lastAt: '2026-11-25T10:10:00.000Z', detail: 'no iothub-connection-device-id', body: '{}' },
+    ]);
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.csl).toContain("materialized_view('DeadLettersDeduped')");
+    expect(q.properties.Parameters).toEqual({ since: 'datetime(2026-11-25T00:00:00.000Z)', maxRows: 'long(20)' });
+  });
+
   it('turns a throttled ingestion into a retryable error after its retries', async () => {
     const s = await cluster(429);
     const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 } });

@@ -49,6 +49,10 @@ export const alertsQuery = z.object({
   since: isoTime('since').optional(),
   limit: z.coerce.number().int().min(1).optional(),
 });
+export const deadLettersQuery = z.object({
+  since: isoTime('since').optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
 export const keptBatchesQuery = z.object({
   limit: z.coerce.number().int().min(1).optional(),
 });
@@ -264,6 +268,19 @@ export function createPlantApi(deps: PlantApiDeps) {
         throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, cause: error });
       }
       return json(200, { keeping: true, batches, events, oldestFailedAt: oldest ?? null, counted: batches < KEPT_BATCHES_COUNTED, items });
+    }),
+
+    /**
+     * GET /api/telemetry/dead-letters?since&limit → the readings refused since `since` (default 7
+     * days), by device and reason, the most recently refused first: how many, when the latest was,
+     * and its detail and body excerpt (what the device should change).
+     */
+    deadLetters: guarded(async (req) => {
+      const q = parse(deadLettersQuery, queryParams(req), 'query');
+      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
+      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      const since = q.since ?? now() - 7 * 86_400_000;
+      return json(200, { since: new Date(since).toISOString(), items: await deps.store.deadLetterGroups(since, limit) });
     }),
 
     /** GET /api/models → the models uploaded to Digital Twins */

@@ -27,6 +27,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'alertList', methods: ['GET'], route: 'alerts', authLevel: 'function', handle: (s, r) => s.plantApi.alerts(r) },
   { name: 'alertAck', methods: ['POST'], route: 'alerts/{id}/ack', authLevel: 'function', handle: (s, r) => s.plantApi.acknowledge(r) },
   { name: 'equipmentShelve', methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handle: (s, r) => s.plantApi.shelve(r) },
+  { name: 'deadLetterList', methods: ['GET'], route: 'telemetry/dead-letters', authLevel: 'function', handle: (s, r) => s.plantApi.deadLetters(r) },
   { name: 'keptBatchList', methods: ['GET'], route: 'telemetry/kept', authLevel: 'function', handle: (s, r) => s.plantApi.keptBatches(r) },
   { name: 'modelList', methods: ['GET'], route: 'models', authLevel: 'function', handle: (s, r) => s.plantApi.models(r) },
   { name: 'openapi', methods: ['GET'], route: 'openapi.json', authLevel: 'anonymous', handle: async () => ({ status: 200, headers: { 'content-type': 'application/json' }, jsonBody: openApiDocument() }) },

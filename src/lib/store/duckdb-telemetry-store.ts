@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
+import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
@@ -253,6 +253,17 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
     return withActions(incidents, actions);
+  }
+
+  async deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]> {
+    const rows = await this.query<{ DeviceId: string | null; Reason: string; Count: number; LastAt: string; Detail: string; Body: string }>(
+      `SELECT "DeviceId", "Reason", CAST(count(*) AS DOUBLE) AS "Count", strftime(max("ReceivedAt"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "LastAt",
+              arg_max("Detail", "ReceivedAt") AS "Detail", arg_max("Body", "ReceivedAt") AS "Body"
+       FROM "DeadLetters" WHERE "ReceivedAt" >= $1::TIMESTAMP
+       GROUP BY "DeviceId", "Reason" ORDER BY max("ReceivedAt") DESC, "DeviceId", "Reason" LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [new Date(since).toISOString()],
+    );
+    return rows.map((r) => ({ deviceId: r.DeviceId, reason: r.Reason, count: r.Count, lastAt: r.LastAt, detail: r.Detail, body: r.Body }));
   }
 
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {

@@ -10,7 +10,7 @@ import { DataFormat, IngestionProperties, StreamingIngestClient } from 'azure-ku
 import type { TokenCredential } from '@azure/identity';
 import { AppError, isTransientStatus, parseRetryAfter } from '../errors.ts';
 import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
-import type { AckOutcome, AlertRecord, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
+import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
@@ -59,6 +59,12 @@ materialized_view('AnomalyFlagsDeduped')
 materialized_view('MaintenanceActionsDeduped')
 | where Timestamp >= since
 | project Timestamp, DeviceId, Action, Outcome, Detail`,
+  deadLetterGroups: `declare query_parameters(since:datetime, maxRows:long);
+materialized_view('DeadLettersDeduped')
+| where ReceivedAt >= since
+| summarize Count = count(), arg_max(ReceivedAt, Detail, Body) by DeviceId, Reason
+| top maxRows by ReceivedAt desc
+| project DeviceId, Reason, Count, LastAt = ReceivedAt, Detail, Body`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
 } as const;
@@ -150,6 +156,12 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
     return withActions(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
+  }
+
+  async deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]> {
+    const rows = await this.read<{ DeviceId: string | null; Reason: string; Count: number; LastAt: string; Detail: string; Body: string }>(KQL.deadLetterGroups, { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) });
+    // An empty string is how Data Explorer keeps a missing device id.
+    return rows.map((r) => ({ deviceId: r.DeviceId || null, reason: r.Reason, count: Number(r.Count), lastAt: new Date(r.LastAt).toISOString(), detail: r.Detail ?? '', body: r.Body ?? '' }));
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */
