@@ -1,12 +1,15 @@
 // @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+import { BATCH_REDELIVERY_FUNCTION, roundFailure } from '../lib/batch-redelivery.ts';
 
 const { app } = azureFunctions;
 
 export async function batchRedelivery(_timer: Timer, context: InvocationContext): Promise<void> {
   const result = await (await services()).redeliverBatches();
   context.info('dead-lettered batch redelivery', JSON.stringify(result));
+  const failure = roundFailure(result);
+  if (failure) throw failure;
 }
 
-app.timer('batchRedelivery', { schedule: '0 */5 * * * *', handler: batchRedelivery });
+app.timer(BATCH_REDELIVERY_FUNCTION, { schedule: '0 */5 * * * *', handler: batchRedelivery });

@@ -9,7 +9,7 @@
  * refuses) no longer keeps the rest of its batch out of the store; only the part that still fails
  * stays kept. When both halves fail, everything fails alike (a far end refusing): it stays whole.
  */
-import { isAppError } from './errors.ts';
+import { AppError, isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { defineOwn } from './own-properties.ts';
 import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
@@ -35,6 +35,20 @@ export interface RedeliveryResult {
   narrowed: number;
   /** Blobs in the container that are not a batch this app kept: left alone, and said. */
   unreadable: number;
+}
+
+/** The timer function that runs the rounds (src/functions/batch-redelivery.ts); infra/'s alert rule counts its failed invocations. */
+export const BATCH_REDELIVERY_FUNCTION = 'batchRedelivery';
+
+/**
+ * What a round that leaves kept batches failing (or a blob it cannot read) ends with: the timer's
+ * invocation fails on it, so that someone looks. A failed invocation is a request, which the host
+ * sends to Application Insights unsampled, where the log lines saying so may be sampled out.
+ */
+export function roundFailure(result: RedeliveryResult): AppError | undefined {
+  if (result.failed === 0 && result.unreadable === 0) return undefined;
+  const parts = [result.failed ? `${result.failed} kept batch(es) still fail` : '', result.unreadable ? `${result.unreadable} blob(s) in the container are no batch this app kept` : ''].filter(Boolean);
+  return new AppError('deadLetters.stillKept', `${parts.join('; ')}: their readings are not stored until someone mends why (see the warnings above, or GET /api/telemetry/kept)`, { status: 500 });
 }
 
 /** A round that handled nothing (also what an app without a storage account reports). */

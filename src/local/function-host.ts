@@ -19,6 +19,7 @@ import type { SeedResult } from '../lib/plant/seed-plant.ts';
 import { seedLocalPlant } from './seed-local.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 import type { BatchDeadLetterPort } from '../lib/ports.ts';
+import { roundFailure } from '../lib/batch-redelivery.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
@@ -152,7 +153,12 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
     refresh.unref();
     // The batchRedelivery timer function's schedule (every five minutes).
-    const redelivery = setInterval(() => void services!.redeliverBatches().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
+    // A round that leaves batches failing fails as the function's invocation does (roundFailure).
+    const redeliver = async () => {
+      const failure = roundFailure(await services!.redeliverBatches());
+      if (failure) throw failure;
+    };
+    const redelivery = setInterval(() => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
     redelivery.unref();
     const started = runner;
     let closing: Promise<void> | undefined;

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type ArmResource, type ArmTemplate } from '../../scripts/infra-check.ts';
 import { configSchema } from '../../src/lib/config.ts';
 import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
+import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -149,7 +150,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.units!.value).toBe("[int(parameters('iotHubUnits'))]");
   });
 
-  it('alerts operators when the telemetry function keeps a batch: a rule on the very error line it logs, emailed to OPS_EMAIL when set', () => {
+  it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {
     const monitoring = moduleResources(main, 'monitoring');
     const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules')[0]!;
     const props = rule.properties as { scopes: string[]; evaluationFrequency: string; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
@@ -162,6 +163,10 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain("variables('keptBatchMessage')");
     const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
     expect(variables.keptBatchMessage).toBe(DEAD_LETTERED_LOG);
+    // And on the failed rounds of the redelivery timer (requests, never sampled), by the name it is registered under.
+    expect(criterion!.query).toContain("variables('redeliveryFunction')");
+    expect(criterion!.query).toContain('tobool(success) == false');
+    expect(variables.redeliveryFunction).toBe(BATCH_REDELIVERY_FUNCTION);
     // Emailed only when an address is given; the rule fires in Azure Monitor either way.
     expect(props.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
     const group = resourcesOfType(monitoring, 'Microsoft.Insights/actionGroups')[0]!;

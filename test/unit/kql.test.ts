@@ -59,6 +59,24 @@ describe('KQL checked by the Kusto language service', () => {
     expect(errorsIn(text)).toEqual([]);
   });
 
+  it("the kept-batch alert rule's query (infra/modules/monitoring.bicep) against Application Insights' tables, whichever type `success` has", () => {
+    const bicep = readFileSync(new URL('../../infra/modules/monitoring.bicep', import.meta.url), 'utf8');
+    const vars = new Map([...bicep.matchAll(/^var (\w+) = '([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    const query = /query: '(.*)'$/m.exec(bicep)![1]!.replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name)!);
+    expect(query).toContain('requests');
+    const S = K.Symbols;
+    for (const success of ['string', 'bool']) {
+      const insights = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('insights', [
+        new S.TableSymbol.$ctor7('traces', '(timestamp:datetime, message:string, severityLevel:int, operation_Name:string)', null),
+        new S.TableSymbol.$ctor7('requests', `(timestamp:datetime, name:string, success:${success}, resultCode:string)`, null),
+      ]));
+      const diagnostics = K.KustoCode.ParseAndAnalyze(query, insights).GetDiagnostics();
+      const errors: string[] = [];
+      for (let i = 0; i < diagnostics.Count; i++) if (diagnostics.getItem(i).Severity === 'Error') errors.push(diagnostics.getItem(i).Message);
+      expect(errors, success).toEqual([]);
+    }
+  });
+
   it('creates every backfilled materialized view asynchronously (a synchronous backfill fails the database script)', () => {
     const views = commands.filter((c) => /materialized-view/.test(c));
     expect(views).toHaveLength(TABLES.length);
