@@ -146,6 +146,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     const at = new Date().toISOString();
     const dead = (n: number) => ({ ReceivedAt: at, Reason: 'telemetry.invalid', Detail: 'speed: expected a number, got a string', DeviceId: 'conveyor-002', MessageId: `bad-${n}`, PartitionId: '1', SequenceNumber: 9000 + n, EnqueuedTime: at, Body: `{"speed":"fast","n":${n}}` });
     await stack.store.write({ telemetry: [], anomalies: [], deadLetters: [dead(1), dead(2), dead(3)] });
+    // The table is read every 30 s, and on opening the page.
+    await page.reload();
     const row = '#refused-list tr[data-refused="conveyor-002|telemetry.invalid"]';
     await page.waitForSelector(row, { timeout: 15_000 });
     expect(await page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent))).toEqual(['conveyor-002', 'telemetry.invalid', '3', expect.any(String), 'speed: expected a number, got a string', expect.stringMatching(/^\{"speed":"fast","n":\d\}$/)]);
