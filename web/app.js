@@ -345,6 +345,23 @@
     }
   }
 
+  /** One redelivery round now, for whoever has just mended why the batches failed. */
+  async function retryKept() {
+    $('kept-retry').disabled = true;
+    try {
+      const r = await api('/telemetry/kept/redeliver', { method: 'POST' });
+      const outcome = `Kept batches tried again: ${r.redelivered} through, ${r.narrowed} in part, ${r.failed} still failing`;
+      $('kept-retry').dataset.outcome = outcome; // the status line is the next refresh's soon
+      setStatus(outcome);
+    } catch (error) {
+      setStatus(`Try again: ${error.message}`);
+    } finally {
+      $('kept-retry').disabled = false;
+    }
+    await loadKept();
+  }
+  $('kept-retry').addEventListener('click', retryKept);
+
   // ---- readings refused -------------------------------------------------------------------------
   // What devices sent that the pipeline could not take, by device and reason: what to fix on a device.
   const BODY_SHOWN = 200;

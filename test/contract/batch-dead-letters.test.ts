@@ -270,7 +270,10 @@ describe('the app as composed from its settings', () => {
     const kept = await services.plantApi.keptBatches(get('/api/telemetry/kept'));
     expect(kept.jsonBody).toMatchObject({ keeping: true, batches: 1, events: 2, counted: true, items: [{ partitionId: '1', firstSequenceNumber: '40', lastSequenceNumber: '41', events: 2, attempts: DEAD_LETTER_AFTER_RETRIES + 1, error: { code: 'store.http403' } }] });
     expect((kept.jsonBody as { oldestFailedAt: string }).oldestFailedAt).toBe((kept.jsonBody as { items: { failedAt: string }[] }).items[0]!.failedAt);
-    expect(await services.redeliverBatches()).toEqual({ tried: 1, redelivered: 1, failed: 0, narrowed: 0, unreadable: 0 });
+    // An operator who has mended the cause need not wait for the timer: the same round, through the API.
+    const now = await services.plantApi.redeliverKept({ ...get('/api/telemetry/kept/redeliver'), method: 'POST' });
+    expect(now).toMatchObject({ status: 200, jsonBody: { tried: 1, redelivered: 1, failed: 0, narrowed: 0, unreadable: 0 } });
+    expect(await services.redeliverBatches()).toEqual({ tried: 0, redelivered: 0, failed: 0, narrowed: 0, unreadable: 0 });
     expect(store.telemetry.size).toBe(2);
     expect(await namesOf(appContainer)).toEqual([]);
     expect((await services.plantApi.keptBatches(get('/api/telemetry/kept'))).jsonBody).toEqual({ keeping: true, batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
@@ -279,12 +282,14 @@ describe('the app as composed from its settings', () => {
   it('says it keeps nothing without a storage account, and answers 503 when its storage cannot be reached', async () => {
     const bare = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', LOG_LEVEL: 'error' }), { twins: new InMemoryTwins(), store: new InMemoryStore(), logger: silentLogger });
     expect((await bare.plantApi.keptBatches(get('/api/telemetry/kept'))).jsonBody).toMatchObject({ keeping: false, batches: 0, items: [] });
+    expect((await bare.plantApi.redeliverKept({ ...get('/api/telemetry/kept/redeliver'), method: 'POST' })).jsonBody).toMatchObject({ status: 409, code: 'deadLetters.notKept' });
     const unreachable = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
     const down = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: unreachable, LOG_LEVEL: 'error' }), { twins: new InMemoryTwins(), store: new InMemoryStore(), logger: silentLogger });
     const answer = await down.plantApi.keptBatches(get('/api/telemetry/kept'));
     expect(answer.status).toBe(503);
     expect(answer.jsonBody).toMatchObject({ code: 'deadLetters.unreachable', status: 503 });
-  }, 60_000);
+    expect((await down.plantApi.redeliverKept({ ...get('/api/telemetry/kept/redeliver'), method: 'POST' })).jsonBody).toMatchObject({ code: 'deadLetters.unreachable', status: 503 });
+  }, 90_000);
 });
 
 describe('the kept batches', () => {

@@ -174,6 +174,12 @@ describe('the HTTP API', () => {
       expect({ batches: page.batches, listed: page.items.length }).toEqual({ batches: 2, listed: 1 });
       expect((await call('/api/telemetry/kept?limit=500')).body.detail).toContain('page size limit of 20');
       expect((await call('/api/telemetry/kept?limit=0')).body.code).toBe('request.invalid');
+      // Tried again now rather than at the next round: they name no device (no IoT Hub envelope),
+      // so each reading is refused on its own and the batches are handled.
+      expect((await call('/api/telemetry/kept/redeliver', { method: 'POST' })).body).toEqual({ tried: 2, redelivered: 2, failed: 0, narrowed: 0, unreadable: 0 });
+      expect((await call('/api/telemetry/kept')).body).toMatchObject({ batches: 0, items: [] });
+      expect((await call('/api/telemetry/dead-letters')).body.items).toContainEqual(expect.objectContaining({ deviceId: null, reason: 'envelope.noDevice', count: 4 }));
+      expect((await call('/api/telemetry/kept/redeliver', { method: 'POST', key: null })).status).toBe(401);
     } finally {
       for (const name of names) await deadLetters.remove(name);
     }

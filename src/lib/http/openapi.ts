@@ -47,6 +47,7 @@ export const OPERATIONS: Record<string, { path: string; method: 'get' | 'post'; 
       responses: { ...ok('Kept batches'), ...errors(400, 401, 503) },
     },
   },
+  keptBatchRedeliver: { path: '/telemetry/kept/redeliver', method: 'post', operation: { summary: 'One redelivery round now (the batchRedelivery timer runs one every 5 minutes): for after mending why the kept batches failed. Up to 20 batches; answers what it did (tried, redelivered, failed, narrowed, unreadable); 409 without a storage account', responses: { ...ok('What the round did', { type: 'object', properties: { tried: { type: 'integer' }, redelivered: { type: 'integer' }, failed: { type: 'integer' }, narrowed: { type: 'integer' }, unreadable: { type: 'integer' } } }), ...errors(401, 409, 503) } } },
   modelList: { path: '/models', method: 'get', operation: { summary: 'The DTDL models uploaded to Digital Twins', responses: { ...ok('Models'), ...errors(401, 503) } } },
   openapi: { path: '/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: ok('OpenAPI 3.1') } },
   dashboard: { path: '/dashboard/{path}', method: 'get', operation: { summary: "The plant engineer's dashboard (a web page and its files)", security: [], parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'A file of the page', content: { 'text/html': {} } }, ...errors(404) } } },

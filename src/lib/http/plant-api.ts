@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { RedeliveryResult } from '../batch-redelivery.ts';
 import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
@@ -26,6 +27,8 @@ export interface PlantApiDeps {
   unitsOf?: (modelId: string) => Readonly<Record<string, string | undefined>> | undefined;
   /** Where the telemetry trigger keeps the batches it could not handle (undefined: no storage account, nothing is kept). */
   keptBatches?: Pick<BatchDeadLetterPort, 'summaries'>;
+  /** One redelivery round now (what the batchRedelivery timer runs every 5 minutes). */
+  redeliver?: () => Promise<RedeliveryResult>;
   now?: () => number;
 }
 
@@ -116,6 +119,16 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
   function finish(b: HistoryBucket & { start: number; sums: Record<string, number>; n: Record<string, number> }): HistoryBucket {
     for (const name of Object.keys(b.values)) b.values[name]!.avg = Math.round((b.sums[name]! / b.n[name]!) * 1e4) / 1e4;
     return { t: b.t, values: b.values, anomalyScore: b.anomalyScore, failureProbability: b.failureProbability, anomalies: b.anomalies, count: b.count };
+  }
+}
+
+/** Runs `op` on the storage account that keeps failed batches: what the SDK throws (not our own errors) is a 503. */
+async function keptStorage<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, cause: error });
   }
 }
 
@@ -254,8 +267,9 @@ export function createPlantApi(deps: PlantApiDeps) {
       let batches = 0;
       let events = 0;
       let oldest: string | undefined;
-      try {
-        for await (const summary of deps.keptBatches.summaries()) {
+      const kept = deps.keptBatches;
+      await keptStorage(async () => {
+        for await (const summary of kept.summaries()) {
           if (batches >= KEPT_BATCHES_COUNTED) break;
           batches++;
           events += summary.events ?? 0;
@@ -263,10 +277,7 @@ export function createPlantApi(deps: PlantApiDeps) {
           if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
           if (items.length < limit) items.push(keptItem(summary));
         }
-      } catch (error) {
-        if (isAppError(error)) throw error;
-        throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, cause: error });
-      }
+      });
       return json(200, { keeping: true, batches, events, oldestFailedAt: oldest ?? null, counted: batches < KEPT_BATCHES_COUNTED, items });
     }),
 
@@ -281,6 +292,15 @@ export function createPlantApi(deps: PlantApiDeps) {
       if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
       const since = q.since ?? now() - 7 * 86_400_000;
       return json(200, { since: new Date(since).toISOString(), items: await deps.store.deadLetterGroups(since, limit) });
+    }),
+
+    /**
+     * POST /api/telemetry/kept/redeliver → one redelivery round now, as the timer runs every 5
+     * minutes: for an operator who has just mended why the batches failed. What it did comes back.
+     */
+    redeliverKept: guarded(async () => {
+      if (!deps.keptBatches || !deps.redeliver) throw new AppError('deadLetters.notKept', 'no storage account (AzureWebJobsStorage): nothing is kept, so nothing is redelivered', { status: 409 });
+      return json(200, await keptStorage(deps.redeliver));
     }),
 
     /** GET /api/models → the models uploaded to Digital Twins */

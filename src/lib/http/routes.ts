@@ -29,6 +29,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'equipmentShelve', methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handle: (s, r) => s.plantApi.shelve(r) },
   { name: 'deadLetterList', methods: ['GET'], route: 'telemetry/dead-letters', authLevel: 'function', handle: (s, r) => s.plantApi.deadLetters(r) },
   { name: 'keptBatchList', methods: ['GET'], route: 'telemetry/kept', authLevel: 'function', handle: (s, r) => s.plantApi.keptBatches(r) },
+  { name: 'keptBatchRedeliver', methods: ['POST'], route: 'telemetry/kept/redeliver', authLevel: 'function', handle: (s, r) => s.plantApi.redeliverKept(r) },
   { name: 'modelList', methods: ['GET'], route: 'models', authLevel: 'function', handle: (s, r) => s.plantApi.models(r) },
   { name: 'openapi', methods: ['GET'], route: 'openapi.json', authLevel: 'anonymous', handle: async () => ({ status: 200, headers: { 'content-type': 'application/json' }, jsonBody: openApiDocument() }) },
   // The page is public; everything it shows comes from the keyed routes above.
