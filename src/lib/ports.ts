@@ -128,7 +128,6 @@ export interface AlertRecord {
 
 export type AckOutcome = 'acknowledged' | 'alreadyAcknowledged' | 'unknownAlert';
 
-/** What the dashboard and the HTTP API read from the telemetry store. */
 /** The readings one device had refused for one reason (DeadLetters rows), with the latest of them. */
 export interface DeadLetterGroup {
   /** Null when the event named no device (it did not come through IoT Hub). */
@@ -142,6 +141,7 @@ export interface DeadLetterGroup {
   body: string;
 }
 
+/** What the dashboard and the HTTP API read from the telemetry store. */
 export interface TelemetryReadPort {
   /** A device's readings in [from, to), oldest first; the newest `limit` when there are more. */
   history(deviceId: string, from: number, to: number, limit: number): Promise<TelemetryPoint[]>;

@@ -368,7 +368,7 @@ describe('the kept batches', () => {
         const name = await deadLetters.put({ failedAt: 'at', attempts: 1, error: { code, message }, bodies: [1], triggerMetadata: meta(5, 5) });
         const [summary] = await (async () => { const out = []; for await (const s of deadLetters.summaries()) out.push(s); return out; })();
         const wellFormed = (text: string) => text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-        expect(summary!.error).toEqual({ code: wellFormed(code.slice(0, 100)), message: wellFormed(message.slice(0, 500)) });
+        expect(summary!.error).toEqual(code || message ? { code: wellFormed(code.slice(0, 100)), message: wellFormed(message.slice(0, 500)) } : undefined);
         await deadLetters.remove(name);
       }),
       propertyRuns(4102, 40),

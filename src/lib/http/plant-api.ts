@@ -48,17 +48,12 @@ export const historyQuery = z.object({
   to: isoTime('to').optional(),
   bucket: z.enum(['raw', 'auto', ...Object.keys(BUCKETS)] as [string, ...string[]]).default('auto'),
 });
-export const alertsQuery = z.object({
+/** `?since&limit` of the listings (alerts, refused readings); `?limit` of the kept batches. */
+export const sinceQuery = z.object({
   since: isoTime('since').optional(),
   limit: z.coerce.number().int().min(1).optional(),
 });
-export const deadLettersQuery = z.object({
-  since: isoTime('since').optional(),
-  limit: z.coerce.number().int().min(1).optional(),
-});
-export const keptBatchesQuery = z.object({
-  limit: z.coerce.number().int().min(1).optional(),
-});
+export const limitQuery = sinceQuery.pick({ limit: true });
 export const ackBody = z.strictObject({
   by: z.string().trim().min(1, 'by: who acknowledges').max(100),
   note: z.string().max(500).default(''),
@@ -151,6 +146,11 @@ function keptItem(s: KeptBatchSummary) {
 export function createPlantApi(deps: PlantApiDeps) {
   const now = deps.now ?? Date.now;
   const guarded = guardedBy(deps.logger);
+  /** A listing's page: 50 unless asked (or the page size limit, when lower), never over that limit. */
+  const pageLimit = (asked: number | undefined) => {
+    if (asked !== undefined && asked > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+    return asked ?? Math.min(50, deps.maxPageSize);
+  };
   const queryAll = async (q: string) => {
     const items: Record<string, unknown>[] = [];
     let token: string | undefined;
@@ -212,9 +212,8 @@ export function createPlantApi(deps: PlantApiDeps) {
 
     /** GET /api/alerts?since&limit → newest first, with acknowledgements */
     alerts: guarded(async (req) => {
-      const q = parse(alertsQuery, queryParams(req), 'query');
-      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
-      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      const q = parse(sinceQuery, queryParams(req), 'query');
+      const limit = pageLimit(q.limit);
       const alerts = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
       // The condition in words and the sensors that drove it, as the Teams card puts them: what the dashboard shows.
       const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: driversOf(a.contributions) }));
@@ -257,9 +256,8 @@ export function createPlantApi(deps: PlantApiDeps) {
      * the order they are redelivered (partition, then sequence number), each with why it failed.
      */
     keptBatches: guarded(async (req) => {
-      const q = parse(keptBatchesQuery, queryParams(req), 'query');
-      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
-      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      const q = parse(limitQuery, queryParams(req), 'query');
+      const limit = pageLimit(q.limit);
       if (!deps.keptBatches) {
         return json(200, { keeping: false, detail: 'no storage account (AzureWebJobsStorage): a failing batch is retried for as long as it fails, never kept', batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
       }
@@ -287,9 +285,8 @@ export function createPlantApi(deps: PlantApiDeps) {
      * and its detail and body excerpt (what the device should change).
      */
     deadLetters: guarded(async (req) => {
-      const q = parse(deadLettersQuery, queryParams(req), 'query');
-      const limit = q.limit ?? Math.min(50, deps.maxPageSize);
-      if (limit > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
+      const q = parse(sinceQuery, queryParams(req), 'query');
+      const limit = pageLimit(q.limit);
       const since = q.since ?? now() - 7 * 86_400_000;
       return json(200, { since: new Date(since).toISOString(), items: await deps.store.deadLetterGroups(since, limit) });
     }),

@@ -61,13 +61,16 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
   const text = (s: string, max = 100) => encodeURIComponent(s.slice(0, max).replace(LONE_SURROGATE, '\uFFFD'));
-  return {
+  const metadata: Record<string, string> = {
     events: String(batch.bodies.length),
     failedat: text(batch.failedAt),
     attempts: String(batch.attempts),
     errorcode: text(batch.error.code),
     errormessage: text(batch.error.message, SUMMARY_MESSAGE),
   };
+  // No empty values: not every version of the service keeps a metadata entry without one.
+  for (const key of Object.keys(metadata)) if (metadata[key] === '') delete metadata[key];
+  return metadata;
 }
 
 /** A metadata value as written by summaryMetadata (own keys only: metadata comes from the service). */
@@ -125,7 +128,7 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
         events: metadataCount(metadata, 'events'),
         failedAt: metadataText(metadata, 'failedat'),
         attempts: metadataCount(metadata, 'attempts'),
-        error: code !== undefined ? { code, message: message ?? '' } : undefined,
+        error: code !== undefined || message !== undefined ? { code: code ?? '', message: message ?? '' } : undefined,
         keptAt: properties.lastModified?.toISOString(),
         bytes: properties.contentLength,
       };
