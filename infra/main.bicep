@@ -131,6 +131,9 @@ module iotHub 'modules/iothub.bicep' = {
     partitionCount: partitionCount
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     eventHubName: eventHubs.outputs.eventHubName
+    droppedAlertName: '${abbrs.metricAlert}iot-dropped-${resourceToken}'
+    quotaAlertName: '${abbrs.metricAlert}iot-quota-${resourceToken}'
+    actionGroupIds: monitoring.outputs.actionGroupIds
   }
 }
 

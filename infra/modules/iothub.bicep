@@ -13,6 +13,14 @@ param units int
 param partitionCount int
 param eventHubsNamespaceName string
 param eventHubName string
+@description('Names of the two metric alerts: telemetry the hub dropped, and the daily message quota nearly used.')
+param droppedAlertName string
+param quotaAlertName string
+@description('Who the alerts notify (the operations action group, when OPS_EMAIL is set).')
+param actionGroupIds array
+
+// Device-to-cloud messages a day per unit (of 4 KB): past the quota the hub refuses telemetry until 00:00 UTC.
+var quotaPerUnit = { S1: 400000, S2: 6000000, S3: 300000000 }
 
 var eventHubsDataSender = '2b629674-e913-4c01-ae53-ef4638d8f975'
 
@@ -86,3 +94,68 @@ resource hub 'Microsoft.Devices/IotHubs@2023-06-30' = {
 
 output name string = hub.name
 output hostName string = hub.properties.hostName
+
+// Telemetry the hub dropped is lost before this app could see it: a route endpoint (the Event
+// Hub) that refused messages for over an hour is given up on ("dead") and what it could not take
+// is dropped. Any at all is an alert.
+resource droppedAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: droppedAlertName
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'IoT Hub dropped device telemetry: its route to the Event Hub is failing (endpoint unhealthy for over an hour, or messages invalid for it). Those messages are lost; check the endpoint health and the Event Hubs namespace.'
+    severity: 0
+    enabled: true
+    scopes: [ hub.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'dropped'
+          metricNamespace: 'Microsoft.Devices/IotHubs'
+          metricName: 'd2c.telemetry.egress.dropped'
+          timeAggregation: 'Total'
+          operator: 'GreaterThan'
+          threshold: 0
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [ for id in actionGroupIds: { actionGroupId: id } ]
+  }
+}
+
+// Past the daily quota the hub refuses devices' telemetry (lost unless they buffer): warned at 80 %,
+// while there is time to add units (azd env set IOTHUB_UNITS) before it is reached.
+resource quotaAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: quotaAlertName
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'IoT Hub has used 80 % of its daily message quota; past it, devices are refused until 00:00 UTC. Add units or a larger tier (IOTHUB_UNITS, IOTHUB_SKU) and run azd provision.'
+    severity: 1
+    enabled: true
+    scopes: [ hub.id ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'quota'
+          metricNamespace: 'Microsoft.Devices/IotHubs'
+          metricName: 'dailyMessageQuotaUsed'
+          timeAggregation: 'Maximum'
+          operator: 'GreaterThan'
+          threshold: quotaPerUnit[sku] * units * 8 / 10
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [ for id in actionGroupIds: { actionGroupId: id } ]
+  }
+}

@@ -83,3 +83,4 @@ output applicationInsightsId string = applicationInsights.id
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsId string = logAnalytics.id
+output actionGroupIds array = empty(opsEmail) ? [] : [ opsGroup.id ]

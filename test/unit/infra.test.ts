@@ -123,6 +123,8 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     });
   });
 
+  const iotHubVariables = () => (moduleDeployment(main, 'iothub')!.properties!.template as unknown as { variables: Record<string, unknown> }).variables;
+
   it('keeps telemetry in the Event Hub for as long as Standard allows, because a failing batch holds its partition up until it goes through', () => {
     // The ingest never gives a failing batch up (the host would checkpoint past it): an outage of
     // the store lasts at most as long as the hub keeps what arrives meanwhile.
@@ -134,8 +136,9 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
   });
 
   it('sizes the IoT Hub for the seeded plant: its machines at the simulator\'s rate stay within the daily message quota', () => {
-    // Device messages a day per unit (4 KB each); past the quota the hub refuses telemetry until 00:00 UTC.
-    const QUOTA: Record<string, number> = { S1: 400_000, S2: 6_000_000, S3: 300_000_000 };
+    // Device messages a day per unit (4 KB each), as the template has them (its quota alert reads them too).
+    const QUOTA = iotHubVariables().quotaPerUnit as Record<string, number>;
+    expect(QUOTA).toEqual({ S1: 400_000, S2: 6_000_000, S3: 300_000_000 });
     const declared = main.parameters!;
     const azdDefault = (p: string) => /^\$\{[A-Z_]+=(.*)\}$/.exec(azdParameters[p]!.value)![1];
     // azd's default and the template's agree, so `azd up` and a bare deployment size the hub alike.
@@ -148,6 +151,21 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     const hub = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Devices/IotHubs')[0]!;
     expect((hub as { sku?: unknown }).sku).toEqual({ name: "[parameters('sku')]", capacity: "[parameters('units')]" });
     expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.units!.value).toBe("[int(parameters('iotHubUnits'))]");
+  });
+
+  it('alerts operators before telemetry is refused at the IoT Hub (80 % of its daily quota) and when the hub drops any (its route failing)', () => {
+    const alerts = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Insights/metricAlerts') as unknown as { properties: { scopes: string[]; severity: number; criteria: { allOf: { metricName: string; metricNamespace: string; timeAggregation: string; operator: string; threshold: unknown }[] }; copy?: { name: string; input: unknown }[] } }[];
+    const byMetric = new Map(alerts.map((a) => [a.properties.criteria.allOf[0]!.metricName, a.properties]));
+    expect([...byMetric.keys()].sort()).toEqual(['d2c.telemetry.egress.dropped', 'dailyMessageQuotaUsed']);
+    for (const alert of byMetric.values()) {
+      expect(alert.scopes).toEqual(["[resourceId('Microsoft.Devices/IotHubs', parameters('name'))]"]);
+      expect(alert.criteria.allOf[0]).toMatchObject({ metricNamespace: 'Microsoft.Devices/IotHubs', operator: 'GreaterThan' });
+      // The operations action group (when OPS_EMAIL is set), as for the kept-batch rule.
+      expect(alert.copy?.[0]).toMatchObject({ name: 'actions', input: { actionGroupId: "[parameters('actionGroupIds')[copyIndex('actions')]]" } });
+    }
+    expect(byMetric.get('d2c.telemetry.egress.dropped')!.criteria.allOf[0]).toMatchObject({ timeAggregation: 'Total', threshold: 0 });
+    expect(byMetric.get('dailyMessageQuotaUsed')!.criteria.allOf[0]).toMatchObject({ timeAggregation: 'Maximum', threshold: "[div(mul(mul(variables('quotaPerUnit')[parameters('sku')], parameters('units')), 8), 10)]" });
+    expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.actionGroupIds!.value).toContain("'monitoring'), '2025-04-01').outputs.actionGroupIds.value");
   });
 
   it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {
