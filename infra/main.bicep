@@ -74,6 +74,7 @@ module monitoring 'modules/monitoring.bicep' = {
     applicationInsightsName: '${abbrs.applicationInsights}${resourceToken}'
     actionGroupName: '${abbrs.actionGroup}${resourceToken}'
     keptBatchAlertName: '${abbrs.scheduledQueryRule}kept-batches-${resourceToken}'
+    heldUpAlertName: '${abbrs.scheduledQueryRule}ingest-held-up-${resourceToken}'
     opsEmail: opsEmail
   }
 }

@@ -6,6 +6,7 @@ param logAnalyticsName string
 param applicationInsightsName string
 param actionGroupName string
 param keptBatchAlertName string
+param heldUpAlertName string
 @description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
 param opsEmail string
 
@@ -39,6 +40,9 @@ var keptBatchMessage = 'batch dead-lettered after its retries'
 // invocation while kept batches still fail. Requests are never sampled (host.json), where the
 // line above may be: with both, a kept batch that stays kept is reported even then.
 var redeliveryFunction = 'batchRedelivery'
+// The telemetry function (src/lib/telemetry-ingest.ts, TELEMETRY_INGEST_FUNCTION): a batch that
+// fails is retried for as long as it fails and holds its partition up meanwhile.
+var ingestFunction = 'telemetryIngest'
 
 resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsEmail)) {
   name: actionGroupName
@@ -71,6 +75,37 @@ resource keptBatchAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: empty(opsEmail) ? [] : [ opsGroup.id ] }
+  }
+}
+
+// A partition held up: telemetryIngest failing in each of three 5-minute windows (retried every
+// 2 minutes at most, so a batch that keeps failing fails in every window). Its readings wait in the
+// Event Hub, which keeps them 7 days: the bound on how long the cause may take to mend.
+resource heldUpAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: heldUpAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Telemetry held up: telemetryIngest failing for 15 minutes'
+    description: 'A telemetry batch has failed for 15 minutes and is retried while it fails (a far end down or refusing: Data Explorer, Digital Twins, storage); its partition waits meanwhile. The Event Hub keeps its events 7 days, so nothing is lost before then. The failed invocations say why.'
+    severity: 1
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'requests | where name == "${ingestFunction}" and tobool(success) == false'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 3, minFailingPeriodsToAlert: 3 }
         }
       ]
     }

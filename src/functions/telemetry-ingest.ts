@@ -1,7 +1,7 @@
 // @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
 import azureFunctions, { type InvocationContext } from '@azure/functions';
 import { services } from '../lib/composition.ts';
-import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
+import { TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 
 const { app } = azureFunctions;
 
@@ -9,4 +9,4 @@ export async function telemetryIngest(messages: unknown, context: InvocationCont
   await (await services()).telemetryIngest(messages, context);
 }
 
-app.eventHub('telemetryIngest', { ...TELEMETRY_INGEST_TRIGGER, retry: { ...TELEMETRY_INGEST_TRIGGER.retry }, handler: telemetryIngest });
+app.eventHub(TELEMETRY_INGEST_FUNCTION, { ...TELEMETRY_INGEST_TRIGGER, retry: { ...TELEMETRY_INGEST_TRIGGER.retry }, handler: telemetryIngest });

@@ -32,6 +32,9 @@ export const TELEMETRY_INGEST_TRIGGER = {
  */
 export const DEAD_LETTER_AFTER_RETRIES = 8;
 
+/** The Event Hub-triggered function; infra/'s alert rule on a partition held up counts its failed invocations. */
+export const TELEMETRY_INGEST_FUNCTION = 'telemetryIngest';
+
 /** How the error logged when a batch is kept after its retries begins: infra/'s alert rule (monitoring.bicep) looks for it. */
 export const DEAD_LETTERED_LOG = 'batch dead-lettered after its retries';
 

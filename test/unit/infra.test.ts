@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type ArmResource, type ArmTemplate } from '../../scripts/infra-check.ts';
 import { configSchema } from '../../src/lib/config.ts';
-import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
+import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
@@ -153,6 +153,18 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.units!.value).toBe("[int(parameters('iotHubUnits'))]");
   });
 
+  it('alerts operators when telemetry is held up: telemetryIngest failing in each of three 5-minute windows, by the name it is registered under', () => {
+    const monitoring = moduleResources(main, 'monitoring');
+    const rules = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules') as unknown as { name: string; properties: { windowSize: string; criteria: { allOf: { query: string; failingPeriods: unknown }[] }; actions: { actionGroups: string } } }[];
+    const heldUp = rules.find((r) => r.name === "[parameters('heldUpAlertName')]")!;
+    expect(heldUp.properties.criteria.allOf[0]!.query).toContain("variables('ingestFunction')");
+    expect(heldUp.properties.criteria.allOf[0]!.failingPeriods).toEqual({ numberOfEvaluationPeriods: 3, minFailingPeriodsToAlert: 3 });
+    expect(heldUp.properties.windowSize).toBe('PT5M');
+    expect(heldUp.properties.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
+    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+    expect(variables.ingestFunction).toBe(TELEMETRY_INGEST_FUNCTION);
+  });
+
   it('alerts operators before telemetry is refused at the IoT Hub (80 % of its daily quota) and when the hub drops any (its route failing)', () => {
     const alerts = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Insights/metricAlerts') as unknown as { properties: { scopes: string[]; severity: number; criteria: { allOf: { metricName: string; metricNamespace: string; timeAggregation: string; operator: string; threshold: unknown }[] }; copy?: { name: string; input: unknown }[] } }[];
     const byMetric = new Map(alerts.map((a) => [a.properties.criteria.allOf[0]!.metricName, a.properties]));
@@ -170,7 +182,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
 
   it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {
     const monitoring = moduleResources(main, 'monitoring');
-    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules')[0]!;
+    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.name === "[parameters('keptBatchAlertName')]")!;
     const props = rule.properties as { scopes: string[]; evaluationFrequency: string; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
     expect(props.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
     expect(props.evaluationFrequency).toBe('PT5M');

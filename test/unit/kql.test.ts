@@ -59,13 +59,13 @@ describe('KQL checked by the Kusto language service', () => {
     expect(errorsIn(text)).toEqual([]);
   });
 
-  it("the kept-batch alert rule's query (infra/modules/monitoring.bicep) against Application Insights' tables, whichever type `success` has", () => {
+  it("the alert rules' queries (infra/modules/monitoring.bicep) against Application Insights' tables, whichever type `success` has", () => {
     const bicep = readFileSync(new URL('../../infra/modules/monitoring.bicep', import.meta.url), 'utf8');
     const vars = new Map([...bicep.matchAll(/^var (\w+) = '([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
-    const query = /query: '(.*)'$/m.exec(bicep)![1]!.replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name)!);
-    expect(query).toContain('requests');
+    const queries = [...bicep.matchAll(/query: '(.*)'$/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name)!));
+    expect(queries).toHaveLength(2);
     const S = K.Symbols;
-    for (const success of ['string', 'bool']) {
+    for (const [success, query] of ['string', 'bool'].flatMap((type) => queries.map((q) => [type, q] as const))) {
       const insights = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('insights', [
         new S.TableSymbol.$ctor7('traces', '(timestamp:datetime, message:string, severityLevel:int, operation_Name:string)', null),
         new S.TableSymbol.$ctor7('requests', `(timestamp:datetime, name:string, success:${success}, resultCode:string)`, null),
@@ -73,7 +73,7 @@ describe('KQL checked by the Kusto language service', () => {
       const diagnostics = K.KustoCode.ParseAndAnalyze(query, insights).GetDiagnostics();
       const errors: string[] = [];
       for (let i = 0; i < diagnostics.Count; i++) if (diagnostics.getItem(i).Severity === 'Error') errors.push(diagnostics.getItem(i).Message);
-      expect(errors, success).toEqual([]);
+      expect(errors, `${success}: ${query}`).toEqual([]);
     }
   });
 
