@@ -134,7 +134,9 @@ module iotHub 'modules/iothub.bicep' = {
     eventHubName: eventHubs.outputs.eventHubName
     droppedAlertName: '${abbrs.metricAlert}iot-dropped-${resourceToken}'
     quotaAlertName: '${abbrs.metricAlert}iot-quota-${resourceToken}'
+    routeAlertName: '${abbrs.scheduledQueryRule}iot-route-${resourceToken}'
     actionGroupIds: monitoring.outputs.actionGroupIds
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
   }
 }
 

@@ -16,8 +16,11 @@ param eventHubName string
 @description('Names of the two metric alerts: telemetry the hub dropped, and the daily message quota nearly used.')
 param droppedAlertName string
 param quotaAlertName string
+param routeAlertName string
 @description('Who the alerts notify (the operations action group, when OPS_EMAIL is set).')
 param actionGroupIds array
+@description('The Log Analytics workspace the hub sends its routing logs to.')
+param logAnalyticsId string
 
 // Device-to-cloud messages a day per unit (of 4 KB): past the quota the hub refuses telemetry until 00:00 UTC.
 var quotaPerUnit = { S1: 400000, S2: 6000000, S3: 300000000 }
@@ -158,4 +161,49 @@ resource quotaAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
     autoMitigate: true
     actions: [ for id in actionGroupIds: { actionGroupId: id } ]
   }
+}
+
+// The route's health as the hub logs it (its resource logs, category Routes, to Log Analytics): an
+// endpoint that stops taking messages is "unhealthy" at once and "dead" after an hour, when the hub
+// starts dropping what it cannot deliver (the dropped metric above). Alerting on unhealthy leaves
+// that hour to mend it. Resource logs are best effort (the hub does not promise every entry), so
+// the metric stays the certain signal.
+resource routeLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'routes-to-log-analytics'
+  scope: hub
+  properties: {
+    workspaceId: logAnalyticsId
+    logs: [ { category: 'Routes', enabled: true } ]
+  }
+}
+
+var routeQuery = 'AzureDiagnostics | where ResourceProvider == "MICROSOFT.DEVICES" and Category == "Routes" and OperationName in~ ("endpointUnhealthy", "endpointDead")'
+
+resource routeAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: routeAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'IoT Hub route to the Event Hub unhealthy'
+    description: 'IoT Hub cannot deliver device telemetry to the Event Hub and is retrying; after an hour it drops what it cannot deliver. Check the endpoint health (az iot hub routing-endpoint) and the Event Hubs namespace.'
+    severity: 1
+    enabled: true
+    scopes: [ logAnalyticsId ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: routeQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: actionGroupIds }
+  }
+  dependsOn: [ routeLogs ]
 }

@@ -165,7 +165,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(variables.ingestFunction).toBe(TELEMETRY_INGEST_FUNCTION);
   });
 
-  it('alerts operators before telemetry is refused at the IoT Hub (80 % of its daily quota) and when the hub drops any (its route failing)', () => {
+  it('alerts operators before telemetry is refused at the IoT Hub (80 % of its daily quota), when its route turns unhealthy, and when the hub drops any', () => {
     const alerts = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Insights/metricAlerts') as unknown as { properties: { scopes: string[]; severity: number; criteria: { allOf: { metricName: string; metricNamespace: string; timeAggregation: string; operator: string; threshold: unknown }[] }; copy?: { name: string; input: unknown }[] } }[];
     const byMetric = new Map(alerts.map((a) => [a.properties.criteria.allOf[0]!.metricName, a.properties]));
     expect([...byMetric.keys()].sort()).toEqual(['d2c.telemetry.egress.dropped', 'dailyMessageQuotaUsed']);
@@ -178,6 +178,16 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(byMetric.get('d2c.telemetry.egress.dropped')!.criteria.allOf[0]).toMatchObject({ timeAggregation: 'Total', threshold: 0 });
     expect(byMetric.get('dailyMessageQuotaUsed')!.criteria.allOf[0]).toMatchObject({ timeAggregation: 'Maximum', threshold: "[div(mul(mul(variables('quotaPerUnit')[parameters('sku')], parameters('units')), 8), 10)]" });
     expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.actionGroupIds!.value).toContain("'monitoring'), '2025-04-01').outputs.actionGroupIds.value");
+    // And as soon as the route is unhealthy (an hour before the hub drops anything): the hub's Routes
+    // logs go to the workspace, where a rule looks for the unhealthy and dead entries.
+    const iothub = moduleResources(main, 'iothub');
+    const logs = resourcesOfType(iothub, 'Microsoft.Insights/diagnosticSettings')[0] as unknown as { properties: { workspaceId: string; logs: { category: string; enabled: boolean }[] } };
+    expect(logs.properties).toEqual({ workspaceId: "[parameters('logAnalyticsId')]", logs: [{ category: 'Routes', enabled: true }] });
+    expect(moduleDeployment(main, 'iothub')!.properties!.parameters!.logAnalyticsId!.value).toContain('outputs.logAnalyticsId.value');
+    const route = resourcesOfType(iothub, 'Microsoft.Insights/scheduledQueryRules')[0] as unknown as { properties: { scopes: string[]; criteria: { allOf: { query: string }[] } } };
+    expect(route.properties.scopes).toEqual(["[parameters('logAnalyticsId')]"]);
+    expect(route.properties.criteria.allOf[0]!.query).toBe("[variables('routeQuery')]");
+    expect(iotHubVariables().routeQuery).toContain('"endpointUnhealthy", "endpointDead"');
   });
 
   it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {

@@ -59,18 +59,25 @@ describe('KQL checked by the Kusto language service', () => {
     expect(errorsIn(text)).toEqual([]);
   });
 
-  it("the alert rules' queries (infra/modules/monitoring.bicep) against Application Insights' tables, whichever type `success` has", () => {
-    const bicep = readFileSync(new URL('../../infra/modules/monitoring.bicep', import.meta.url), 'utf8');
-    const vars = new Map([...bicep.matchAll(/^var (\w+) = '([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
-    const queries = [...bicep.matchAll(/query: '(.*)'$/gm)].map((m) => m[1]!.replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name)!));
-    expect(queries).toHaveLength(2);
+  it("the alert rules' queries (infra/modules) against Azure Monitor's tables, whichever type `success` has", () => {
+    const queries: string[] = [];
+    for (const file of ['monitoring.bicep', 'iothub.bicep']) {
+      const bicep = readFileSync(new URL(`../../infra/modules/${file}`, import.meta.url), 'utf8');
+      const vars = new Map([...bicep.matchAll(/^var (\w+) = '([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      const resolve = (text: string) => text.replace(/\$\{(\w+)\}/g, (_, name: string) => vars.get(name)!);
+      // A query written in place, or named by a variable.
+      for (const m of bicep.matchAll(/^\s*query: (?:'(.*)'|(\w+))$/gm)) queries.push(resolve(m[1] ?? vars.get(m[2]!)!));
+    }
+    expect(queries).toHaveLength(3);
     const S = K.Symbols;
     for (const [success, query] of ['string', 'bool'].flatMap((type) => queries.map((q) => [type, q] as const))) {
-      const insights = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('insights', [
+      const tables = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('monitor', [
+        // Application Insights' (the two rules scoped to it) and Log Analytics' resource logs (the IoT Hub's route).
         new S.TableSymbol.$ctor7('traces', '(timestamp:datetime, message:string, severityLevel:int, operation_Name:string)', null),
         new S.TableSymbol.$ctor7('requests', `(timestamp:datetime, name:string, success:${success}, resultCode:string)`, null),
+        new S.TableSymbol.$ctor7('AzureDiagnostics', '(TimeGenerated:datetime, ResourceProvider:string, Category:string, OperationName:string, Level:string, ResultDescription:string)', null),
       ]));
-      const diagnostics = K.KustoCode.ParseAndAnalyze(query, insights).GetDiagnostics();
+      const diagnostics = K.KustoCode.ParseAndAnalyze(query, tables).GetDiagnostics();
       const errors: string[] = [];
       for (let i = 0; i < diagnostics.Count; i++) if (diagnostics.getItem(i).Severity === 'Error') errors.push(diagnostics.getItem(i).Message);
       expect(errors, `${success}: ${query}`).toEqual([]);
