@@ -328,7 +328,7 @@
       if (kept.batches === 0) return;
       const since = kept.oldestFailedAt ? `, the first at ${new Date(kept.oldestFailedAt).toLocaleString()}` : '';
       $('kept-summary').textContent = `${plural(kept.batches, 'batch', 'batches')}${kept.counted ? '' : ' or more'} (${plural(kept.events, 'reading', 'readings')}) kept after failing${since}. `
-        + (kept.batches === 1 ? 'It is tried again every 5 minutes; until then its readings are missing from the history.' : 'They are tried again every 5 minutes; until then their readings are missing from the history.');
+        + `${kept.batches === 1 ? 'It is' : 'They are'} tried again every 5 minutes; until then ${kept.batches === 1 ? 'its' : 'their'} readings are missing from the history.`;
       $('kept-list').replaceChildren(...kept.items.map((b) => el('li', { 'data-kept': b.name },
         b.partitionId === null ? b.name : `partition ${b.partitionId}, events ${b.firstSequenceNumber}–${b.lastSequenceNumber}`,
         b.events === null ? '' : ` (${plural(b.events, 'reading', 'readings')})`,

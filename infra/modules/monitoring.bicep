@@ -55,6 +55,9 @@ resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsE
   }
 }
 
+// Who every alert notifies (here and in iothub.bicep): the group, when there is an address to email.
+var opsActionGroups = empty(opsEmail) ? [] : [ opsGroup.id ]
+
 resource keptBatchAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
   name: keptBatchAlertName
   location: location
@@ -79,7 +82,7 @@ resource keptBatchAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previ
       ]
     }
     autoMitigate: true
-    actions: { actionGroups: empty(opsEmail) ? [] : [ opsGroup.id ] }
+    actions: { actionGroups: opsActionGroups }
   }
 }
 
@@ -110,7 +113,7 @@ resource heldUpAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
       ]
     }
     autoMitigate: true
-    actions: { actionGroups: empty(opsEmail) ? [] : [ opsGroup.id ] }
+    actions: { actionGroups: opsActionGroups }
   }
 }
 
@@ -118,4 +121,4 @@ output applicationInsightsId string = applicationInsights.id
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsId string = logAnalytics.id
-output actionGroupIds array = empty(opsEmail) ? [] : [ opsGroup.id ]
+output actionGroupIds array = opsActionGroups

@@ -160,7 +160,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(heldUp.properties.criteria.allOf[0]!.query).toContain("variables('ingestFunction')");
     expect(heldUp.properties.criteria.allOf[0]!.failingPeriods).toEqual({ numberOfEvaluationPeriods: 3, minFailingPeriodsToAlert: 3 });
     expect(heldUp.properties.windowSize).toBe('PT5M');
-    expect(heldUp.properties.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
+    expect(heldUp.properties.actions.actionGroups).toBe("[variables('opsActionGroups')]");
     const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
     expect(variables.ingestFunction).toBe(TELEMETRY_INGEST_FUNCTION);
   });
@@ -208,7 +208,8 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain('tobool(success) == false');
     expect(variables.redeliveryFunction).toBe(BATCH_REDELIVERY_FUNCTION);
     // Emailed only when an address is given; the rule fires in Azure Monitor either way.
-    expect(props.actions.actionGroups).toContain("empty(parameters('opsEmail'))");
+    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
+    expect(variables.opsActionGroups).toContain("empty(parameters('opsEmail'))");
     const group = resourcesOfType(monitoring, 'Microsoft.Insights/actionGroups')[0]!;
     expect((group as { condition?: string }).condition).toBe("[not(empty(parameters('opsEmail')))]");
     expect(azdParameters.opsEmail!.value).toBe('${OPS_EMAIL=}');

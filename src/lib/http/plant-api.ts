@@ -4,7 +4,7 @@
  * twin-api.ts it is runtime-independent; inputs are checked with zod, errors leave as problem+json.
  */
 import { z } from 'zod';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RedeliveryResult } from '../batch-redelivery.ts';
 import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
@@ -114,16 +114,6 @@ export function bucketize(points: readonly TelemetryPoint[], bucketMs: number, w
   function finish(b: HistoryBucket & { start: number; sums: Record<string, number>; n: Record<string, number> }): HistoryBucket {
     for (const name of Object.keys(b.values)) b.values[name]!.avg = Math.round((b.sums[name]! / b.n[name]!) * 1e4) / 1e4;
     return { t: b.t, values: b.values, anomalyScore: b.anomalyScore, failureProbability: b.failureProbability, anomalies: b.anomalies, count: b.count };
-  }
-}
-
-/** Runs `op` on the storage account that keeps failed batches: what the SDK throws (not our own errors) is a 503. */
-async function keptStorage<T>(op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (error) {
-    if (isAppError(error)) throw error;
-    throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, cause: error });
   }
 }
 
@@ -265,17 +255,14 @@ export function createPlantApi(deps: PlantApiDeps) {
       let batches = 0;
       let events = 0;
       let oldest: string | undefined;
-      const kept = deps.keptBatches;
-      await keptStorage(async () => {
-        for await (const summary of kept.summaries()) {
-          if (batches >= KEPT_BATCHES_COUNTED) break;
-          batches++;
-          events += summary.events ?? 0;
-          const since = summary.failedAt ?? summary.keptAt;
-          if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
-          if (items.length < limit) items.push(keptItem(summary));
-        }
-      });
+      for await (const summary of deps.keptBatches.summaries()) {
+        if (batches >= KEPT_BATCHES_COUNTED) break;
+        batches++;
+        events += summary.events ?? 0;
+        const since = summary.failedAt ?? summary.keptAt;
+        if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
+        if (items.length < limit) items.push(keptItem(summary));
+      }
       return json(200, { keeping: true, batches, events, oldestFailedAt: oldest ?? null, counted: batches < KEPT_BATCHES_COUNTED, items });
     }),
 
@@ -297,7 +284,7 @@ export function createPlantApi(deps: PlantApiDeps) {
      */
     redeliverKept: guarded(async () => {
       if (!deps.keptBatches || !deps.redeliver) throw new AppError('deadLetters.notKept', 'no storage account (AzureWebJobsStorage): nothing is kept, so nothing is redelivered', { status: 409 });
-      return json(200, await keptStorage(deps.redeliver));
+      return json(200, await deps.redeliver());
     }),
 
     /** GET /api/models → the models uploaded to Digital Twins */

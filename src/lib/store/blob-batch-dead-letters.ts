@@ -135,12 +135,13 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
     }
   }
 
+  /** The container's blobs; a storage account that cannot be listed (after the SDK's retries) is a 503 `deadLetters.unreachable`. */
   private async *listing(includeMetadata: boolean) {
     try {
       yield* this.container.listBlobsFlat({ includeMetadata });
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return; // no batch kept yet
-      throw error;
+      throw new AppError('deadLetters.unreachable', `the storage account keeping failed batches cannot be read: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
     }
   }
 
