@@ -109,7 +109,8 @@
   const charts = new Map();
   function chart(key, box, series, data, scales = {}, height = 200) {
     const width = Math.max(280, box.clientWidth || 600);
-    const opts = { width, height, scales, series: [{}, ...series], axes: [{}, { size: 56 }], legend: { live: true } };
+    // Ticks at least 24 px apart: a sensor's small chart then still shows three or four values (the default 30 px left one or none).
+    const opts = { width, height, scales, series: [{}, ...series], axes: [{}, { size: 56, space: 24 }], legend: { live: true } };
     // Rebuilt when the series or the range change; otherwise only the data moves.
     const shape = JSON.stringify([series.map((s) => s.label), scales]);
     const known = charts.get(key);
@@ -194,7 +195,7 @@
       }
       names.forEach((n, i) => {
         const unit = unitOf(n);
-        chart(`reading:${n}`, box.children[i], [{ label: unit ? `${labelOf(n)} (${unit})` : labelOf(n), stroke: PALETTE[i % PALETTE.length], width: 1.5 }], [xs, h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null))], { x }, 110);
+        chart(`reading:${n}`, box.children[i], [{ label: unit ? `${labelOf(n)} (${unit})` : labelOf(n), stroke: PALETTE[i % PALETTE.length], width: 1.5 }], [xs, h.buckets.map((b) => (b.values[n] ? b.values[n].avg : null))], { x }, 140);
       });
       box.dataset.points = String(xs.length);
       const markers = h.buckets.map((b) => (b.anomalies > 0 ? b.anomalyScore : null));

@@ -6,7 +6,7 @@ const { app } = azureFunctions;
 
 /** The dashboard page and its files at /api/dashboard/ (public: its data comes from keyed routes). */
 export async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
-  return dashboardFile(request.params.path);
+  return dashboardFile(request.params.path, request.headers.get('if-none-match'));
 }
 
 app.http('dashboard', { methods: ['GET'], route: 'dashboard/{*path}', authLevel: 'anonymous', handler: dashboard });

@@ -49,7 +49,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function write(res: ServerResponse, r: ApiResponse): void {
   const body = r.jsonBody !== undefined ? JSON.stringify(r.jsonBody) : (r.body ?? '');
-  res.writeHead(r.status, { ...(r.headers ?? {}), 'content-length': Buffer.byteLength(body) });
+  // A 304 has no body, and its length would have to be the full file's: none is sent.
+  res.writeHead(r.status, r.status === 304 ? (r.headers ?? {}) : { ...(r.headers ?? {}), 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -143,7 +144,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       }
     }
     // The dashboard at the root, as the Function App serves it at /api/dashboard/.
-    if (req.method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/local/')) return write(res, dashboardFile(url.pathname.slice(1)));
+    if (req.method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/local/')) return write(res, dashboardFile(url.pathname.slice(1), req.headers['if-none-match']));
     refuse(req, res, 404, 'Not found', `nothing is served at ${url.pathname}`);
   };
 

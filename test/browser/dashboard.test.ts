@@ -24,6 +24,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   let stack: TestStack;
   let browser: Browser;
   let page: Page;
+  /** What the browser's console said was wrong: a failed load (the favicon's 404 included) or an uncaught exception. */
+  const consoleErrors: string[] = [];
   /** A machine that wears out during the run, past its normal band: it raises an incident. */
   const failing = DEFAULT_PLANT.equipment[0]!.id;
 
@@ -38,6 +40,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     page.on('dialog', (d) => void d.accept('Dana (shift B)'));
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
     await page.goto(`${stack.apiUrl}/?code=${stack.apiKey}`);
   }, 120_000);
 
@@ -52,6 +56,12 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(twins.map(([id]) => id).sort()).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
     for (const [, health] of twins) expect(['normal', 'warning', 'critical']).toContain(health);
     expect(page.url()).not.toContain('code='); // the key does not linger in the address bar
+  });
+
+  it('loads without an error in the browser console (no missing file, not even the icon)', async () => {
+    await page.waitForSelector('[data-twin]');
+    await page.waitForTimeout(500);
+    expect(consoleErrors).toEqual([]);
   });
 
   it("draws a machine's readings and health as charts", async () => {

@@ -33,7 +33,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'modelList', methods: ['GET'], route: 'models', authLevel: 'function', handle: (s, r) => s.plantApi.models(r) },
   { name: 'openapi', methods: ['GET'], route: 'openapi.json', authLevel: 'anonymous', handle: async () => ({ status: 200, headers: { 'content-type': 'application/json' }, jsonBody: openApiDocument() }) },
   // The page is public; everything it shows comes from the keyed routes above.
-  { name: 'dashboard', methods: ['GET'], route: 'dashboard/{*path}', authLevel: 'anonymous', handle: async (_s, r) => dashboardFile(r.params.path) },
+  { name: 'dashboard', methods: ['GET'], route: 'dashboard/{*path}', authLevel: 'anonymous', handle: async (_s, r) => dashboardFile(r.params.path, r.headers.get('if-none-match')) },
 ];
 
 /** Matches a path under /api against a route template ({name}, and a last {*rest}); returns its parameters. */
