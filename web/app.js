@@ -367,7 +367,15 @@
   // What devices sent that the pipeline could not take, by device and reason: what to fix on a device.
   const BODY_SHOWN = 200;
   async function loadRefused() {
-    const { items } = await api('/telemetry/dead-letters?limit=20');
+    const { items, keptWhole } = await api('/telemetry/dead-letters?limit=20');
+    // Kept whole (not only as an excerpt) in the storage account: once their cause is mended, they can be taken in.
+    const kept = keptWhole && keptWhole.events > 0;
+    $('refused-kept').hidden = !kept;
+    $('refused-kept').dataset.events = String(keptWhole ? keptWhole.events : 0);
+    if (kept) {
+      $('refused-kept-summary').textContent = `${plural(keptWhole.events, 'refused reading is', 'refused readings are')}${keptWhole.counted ? '' : ' (at least)'} kept whole. `
+        + 'Once their cause is mended (the twin registered, the model extended), take them in again: what is accepted now is stored, the rest stays kept.';
+    }
     const table = $('refused-list');
     table.dataset.groups = String(items.length);
     if (!items.length) return table.replaceChildren(el('caption', {}, 'No reading refused in the last 7 days.'));
@@ -382,6 +390,22 @@
         el('td', { class: 'detail' }, g.detail),
         el('td', { class: 'body' }, g.body.length > BODY_SHOWN ? `${g.body.slice(0, BODY_SHOWN)}…` : g.body)))));
   }
+
+  async function readmitRefused() {
+    $('refused-readmit').disabled = true;
+    try {
+      const r = await api('/telemetry/dead-letters/readmit', { method: 'POST' });
+      const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${r.stillRefused} kept batch(es) still refused${r.failed ? `, ${r.failed} failed` : ''}`;
+      $('refused-readmit').dataset.outcome = outcome;
+      setStatus(outcome);
+    } catch (error) {
+      setStatus(`Take them in again: ${error.message}`);
+    } finally {
+      $('refused-readmit').disabled = false;
+    }
+    await loadRefused().catch(() => {});
+  }
+  $('refused-readmit').addEventListener('click', readmitRefused);
 
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }

@@ -29,6 +29,35 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   name: deploymentContainerName
 }
 
+// Refused readings are kept whole (src/lib/refused-readings.ts) to be taken in again once their
+// cause is mended; kept as long as their DeadLetters rows (Data Explorer's 365 days), in the cool
+// tier after a month, when they are mostly read to be forgotten.
+var refusedReadingsContainer = 'telemetry-refused'
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'refused-readings'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: { blobTypes: [ 'blockBlob' ], prefixMatch: [ '${refusedReadingsContainer}/' ] }
+            actions: {
+              baseBlob: {
+                tierToCool: { daysAfterModificationGreaterThan: 30 }
+                delete: { daysAfterModificationGreaterThan: 365 }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
 output id string = account.id
 output name string = account.name
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainerName}'

@@ -11,10 +11,10 @@
  */
 import { AppError, isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { defineOwn } from './own-properties.ts';
 import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
 import type { TelemetryPipeline } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
+import { pickEvents } from './refused-readings.ts';
 
 /** The error code of a kept blob that is not a batch this app wrote (BatchDeadLetterPort.get throws it). */
 export const UNREADABLE = 'deadLetters.unreadable';
@@ -148,10 +148,5 @@ async function narrow(pipeline: RedeliveryDeps['pipeline'], whole: Failing): Pro
  * gives (`…Array`, one entry per body) cut alike; the rest of the metadata (the partition) as it is.
  */
 export function sliceBatch(batch: DeadLetteredBatch, from: number, to: number): DeadLetteredBatch {
-  const n = batch.bodies.length;
-  const triggerMetadata: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(batch.triggerMetadata)) {
-    defineOwn(triggerMetadata, key, key.endsWith('Array') && Array.isArray(value) && value.length === n ? value.slice(from, to) : value);
-  }
-  return { ...batch, bodies: batch.bodies.slice(from, to), triggerMetadata };
+  return { ...batch, ...pickEvents(batch.bodies, batch.triggerMetadata, Array.from({ length: to - from }, (_, i) => from + i)) };
 }

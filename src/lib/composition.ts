@@ -24,6 +24,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { BlobBatchDeadLetters, BATCH_DEAD_LETTER_CONTAINER } from './store/blob-batch-dead-letters.ts';
+import { readmitRefused, REFUSED_CONTAINER } from './refused-readings.ts';
 import { noRedelivery, redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
@@ -43,6 +44,8 @@ export interface Services {
   refreshTwins: () => ReturnType<typeof refreshTwins>;
   /** Where batches are kept after their retries: the app's storage account, when it has one. */
   deadLetters: BatchDeadLetterPort | undefined;
+  /** Where refused events are kept whole, to be taken in again; undefined without a storage account. */
+  refused: BatchDeadLetterPort | undefined;
   /** Hands dead-lettered batches back to the pipeline (none kept without a storage account). */
   redeliverBatches: () => Promise<RedeliveryResult>;
   logger: Logger;
@@ -142,6 +145,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const container = appContainer(config, credential);
   const windows = container && sharedWindows(config, container);
   const deadLetters = container && new BlobBatchDeadLetters(container(BATCH_DEAD_LETTER_CONTAINER));
+  const refused = container && new BlobBatchDeadLetters(container(REFUSED_CONTAINER));
   if (!deadLetters) logger.log('warn', 'no storage account (AzureWebJobsStorage): a batch that keeps failing is retried for as long as it fails, never dead-lettered');
   const pipeline = new TelemetryPipeline({
     catalog,
@@ -153,8 +157,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ...(windows ?? {}),
     settings: pipelineSettings(config),
     logger,
+    ...(refused ? { refused } : {}),
   });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
+  const readmit = refused && (() => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }));
   return {
     config,
     catalog,
@@ -164,8 +170,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     logger,
     telemetryIngest: createTelemetryIngest(pipeline, deadLetters ? { deadLetters } : {}),
     deadLetters,
+    refused,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
-    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}) }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     redeliverBatches: redeliver,
@@ -189,6 +196,8 @@ function sharedWindows(config: Config, container: (name: string) => ContainerCli
 
 /** Dead-lettered batches tried per round of the redelivery timer. */
 const REDELIVERY_BATCHES_PER_ROUND = 20;
+/** Kept batches of refused readings taken through per readmission call (each a batch's refused events, usually a few). */
+const READMISSION_BATCHES_PER_CALL = 100;
 
 let shared: Promise<Services> | undefined;
 

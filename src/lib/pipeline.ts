@@ -7,11 +7,12 @@
  */
 import { isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { Alert, AlertSink, CommandsPort, ClaimWindowPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
+import type { Alert, AlertSink, BatchDeadLetterPort, CommandsPort, ClaimWindowPort, ScoreInput, ScoreResult, StoreBatch, TelemetryStorePort, TwinState, TwinsPort } from './ports.ts';
 import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop-policy.ts';
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
+import { keepRefused } from './refused-readings.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import type { DeadLetter, Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
@@ -57,6 +58,8 @@ export interface PipelineDeps {
   settings: PipelineSettings;
   logger: Logger;
   now?: () => number;
+  /** Where the events a batch refuses are kept whole (the app's storage account); absent: only their DeadLetters rows and excerpts. */
+  refused?: Pick<BatchDeadLetterPort, 'put'>;
 }
 
 export interface BatchResult {
@@ -76,6 +79,8 @@ export interface BatchResult {
   /** emergencyStop decisions acted on: sent, dry runs and blocked ones. */
   stops: { executed: number; failed: number; dryRun: number; blocked: number };
   scoredBy: 'endpoint' | 'fallback' | 'none';
+  /** The blob that keeps the batch's refused events whole, when it has any and a storage account is configured. */
+  refusedKept?: string;
   /** Where the batch's time went (ms), for logs and benchmarks. */
   timings?: { twinStatesMs: number; scoreMs: number; alarmsMs: number; storeMs: number; stopsMs: number; alertsMs: number; twinPatchesMs: number };
 }
@@ -306,6 +311,11 @@ export class TelemetryPipeline {
     return state;
   }
 
+  /** Looks every device up again that was found to have no twin (for readings refused for that and taken in again now). */
+  forgetUnknownDevices(): void {
+    this.cache.forgetUnknown();
+  }
+
   /** `redelivered`: a batch dead-lettered earlier and handed back now (see DeviceWork.history). */
   async processBatch(bodies: readonly unknown[], meta: BatchMetadata, options: { redelivered?: boolean } = {}): Promise<BatchResult> {
     const { settings } = this.deps;
@@ -332,7 +342,7 @@ export class TelemetryPipeline {
     const detectorBefore = new Map<string, DetectorBefore>();
     const partition = this.gaps.begin(meta);
     try {
-      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, bodies.length, now, detectorBefore, partition, options.redelivered === true);
+      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, { bodies, meta }, now, detectorBefore, partition, options.redelivered === true);
       this.gaps.end(meta);
       return result;
     } catch (error) {
@@ -348,7 +358,7 @@ export class TelemetryPipeline {
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], events: number, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string, history: boolean): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], source: { bodies: readonly unknown[]; meta: BatchMetadata }, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string, history: boolean): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, alarmsMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -381,7 +391,11 @@ export class TelemetryPipeline {
         const [reason, detail] = !state
           ? ['device.unknown', `no digital twin with id '${deviceId}': register the device's twin before it sends`]
           : ['device.noTelemetryModel', `twin '${deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`];
-        for (const reading of readings) deadLetters.push(deadLetterOf(reading, reason, detail, now));
+        for (const reading of readings) {
+          deadLetters.push(deadLetterOf(reading, reason, detail, now));
+          // Not remembered as seen: taken in again once its twin exists, it must not be dropped as a replay.
+          this.recent.forget(deviceId, reading.key);
+        }
         continue;
       }
       const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history };
@@ -390,6 +404,7 @@ export class TelemetryPipeline {
         const check = kind.validate(reading.values);
         if (!check.ok) {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
+          this.recent.forget(deviceId, reading.key);
           continue;
         }
         if (!entry) {
@@ -493,7 +508,13 @@ export class TelemetryPipeline {
 
     // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
     const batch = this.storeBatch(byDevice, deadLetters);
-    const written = await this.deps.store.write(batch);
+    // The refused events are kept whole beside it, before anything is acted on or acknowledged; a
+    // failure fails the batch (retryably), whose retry stores nothing twice.
+    const refused = this.deps.refused;
+    const [written, refusedKept] = await Promise.all([
+      this.deps.store.write(batch),
+      deadLetters.length && refused ? keepRefused(refused, source.bodies, source.meta, deadLetters, now) : undefined,
+    ]);
     lap('storeMs');
 
     // 6. Automated stops (interlocked), recorded in MaintenanceActions; then alerts; then twins
@@ -543,7 +564,7 @@ export class TelemetryPipeline {
     const reasons: Record<string, number> = {};
     for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
     const result: BatchResult = {
-      events,
+      events: source.bodies.length,
       readings: readingCount,
       duplicates,
       deadLettered: deadLetters.length + (written?.rejected ?? 0),
@@ -556,6 +577,7 @@ export class TelemetryPipeline {
       twinsDeferred: twinOutcome.deferred,
       twinErrors: twinOutcome.errors,
       alertsSent,
+      ...(refusedKept ? { refusedKept } : {}),
       stops: stopOutcome,
       scoredBy: scoring.source,
       timings,

@@ -94,7 +94,13 @@ describe('the local stack, end to end', () => {
     const [dead] = await stack.store.rows('DeadLetters');
     expect(dead).toMatchObject({ DeviceId: 'conveyor-001', MessageId: 'broken-1', Reason: expect.stringMatching(/json/i) });
     const res = await fetch(`${stack.apiUrl}/api/telemetry/dead-letters`, { headers: { 'x-functions-key': stack.apiKey } });
-    expect(((await res.json()) as { items: unknown[] }).items).toEqual([{ deviceId: 'conveyor-001', reason: 'body.notJson', count: 1, lastAt: expect.any(String), detail: expect.stringContaining('not JSON'), body: '{"speed": 1.2, "load": ' }]);
+    const listed = (await res.json()) as { items: unknown[]; keptWhole: unknown };
+    expect(listed.items).toEqual([{ deviceId: 'conveyor-001', reason: 'body.notJson', count: 1, lastAt: expect.any(String), detail: expect.stringContaining('not JSON'), body: '{"speed": 1.2, "load": ' }]);
+    // Kept whole in Azurite as well, to be taken in again; taken in now, it is refused again and stays kept.
+    expect(listed.keptWhole).toEqual({ keeping: true, batches: 1, events: 1, counted: true });
+    const readmit = await fetch(`${stack.apiUrl}/api/telemetry/dead-letters/readmit`, { method: 'POST', headers: { 'x-functions-key': stack.apiKey } });
+    expect(await readmit.json()).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0 });
+    expect(await stack.store.count('DeadLetters')).toBe(1);
   });
 
   it('stops a machine with emergencyStop: the device obeys, reports it, and its twin shows it', async () => {

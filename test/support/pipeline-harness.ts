@@ -59,7 +59,7 @@ export const defaultSettings: PipelineSettings = {
  * partition's events; harnesses given the same `sequences` share the partitions, as instances
  * of one function app do (a partition that one instance handled meanwhile shows as a gap).
  */
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort; deadLetters?: BatchDeadLetterPort } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort; deadLetters?: BatchDeadLetterPort; refused?: Pick<BatchDeadLetterPort, 'put'> } = {}) {
   const sequences = options.sequences ?? new Map<string, number>();
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
@@ -79,6 +79,7 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     settings: { ...defaultSettings, ...options.settings },
     logger: { log: (level, message, fields) => void logged.push({ level, message, fields }) },
     ...(options.now ? { now: options.now } : {}),
+    ...(options.refused ? { refused: options.refused } : {}),
   });
   const ingest = createTelemetryIngest(pipeline, options.deadLetters ? { deadLetters: options.deadLetters } : {});
   let invocation = 0;

@@ -14,6 +14,7 @@ import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type
 import { configSchema } from '../../src/lib/config.ts';
 import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
+import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -188,6 +189,18 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(route.properties.scopes).toEqual(["[parameters('logAnalyticsId')]"]);
     expect(route.properties.criteria.allOf[0]!.query).toBe("[variables('routeQuery')]");
     expect(iotHubVariables().routeQuery).toContain('"endpointUnhealthy", "endpointDead"');
+  });
+
+  it('keeps the refused readings kept whole as long as their DeadLetters rows (365 days), in the container the code writes them to', () => {
+    const storage = moduleResources(main, 'storage');
+    const policy = resourcesOfType(storage, 'Microsoft.Storage/storageAccounts/managementPolicies')[0]!;
+    const [rule] = (policy.properties as { policy: { rules: { enabled: boolean; definition: { filters: { prefixMatch: string[] }; actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: number } } } } }[] } }).policy.rules;
+    expect(rule!.enabled).toBe(true);
+    expect(rule!.definition.filters.prefixMatch).toEqual(["[format('{0}/', variables('refusedReadingsContainer'))]"]);
+    const variables = (moduleDeployment(main, 'storage')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+    expect(variables.refusedReadingsContainer).toBe(REFUSED_CONTAINER);
+    const adx = resourcesOfType(moduleResources(main, 'dataexplorer'), 'Microsoft.Kusto/clusters/databases')[0]!;
+    expect(`P${rule!.definition.actions.baseBlob.delete.daysAfterModificationGreaterThan}D`).toBe((adx.properties as { softDeletePeriod: string }).softDeletePeriod);
   });
 
   it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RedeliveryResult } from '../batch-redelivery.ts';
+import type { ReadmissionResult } from '../refused-readings.ts';
 import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
@@ -29,11 +30,32 @@ export interface PlantApiDeps {
   keptBatches?: Pick<BatchDeadLetterPort, 'summaries'>;
   /** One redelivery round now (what the batchRedelivery timer runs every 5 minutes). */
   redeliver?: () => Promise<RedeliveryResult>;
+  /** Where the pipeline keeps refused events whole (undefined: no storage account, only their excerpts). */
+  refusedKept?: Pick<BatchDeadLetterPort, 'summaries'>;
+  /** One readmission round: the kept refused events through the pipeline again. */
+  readmit?: () => Promise<ReadmissionResult>;
   now?: () => number;
 }
 
 /** Kept batches counted at most (a listing page of the container is 5,000). */
 export const KEPT_BATCHES_COUNTED = 10_000;
+
+/** Counts kept batches from their listing (up to KEPT_BATCHES_COUNTED) and describes the first `limit`. */
+async function tally(kept: Pick<BatchDeadLetterPort, 'summaries'>, limit: number) {
+  const items: ReturnType<typeof keptItem>[] = [];
+  let batches = 0;
+  let events = 0;
+  let oldest: string | undefined;
+  for await (const summary of kept.summaries()) {
+    if (batches >= KEPT_BATCHES_COUNTED) break;
+    batches++;
+    events += summary.events ?? 0;
+    const since = summary.failedAt ?? summary.keptAt;
+    if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
+    if (items.length < limit) items.push(keptItem(summary));
+  }
+  return { batches, events, oldest, items };
+}
 
 const FACTORY = 'dtmi:manufacturing:Factory;1';
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
@@ -251,18 +273,7 @@ export function createPlantApi(deps: PlantApiDeps) {
       if (!deps.keptBatches) {
         return json(200, { keeping: false, detail: 'no storage account (AzureWebJobsStorage): a failing batch is retried for as long as it fails, never kept', batches: 0, events: 0, oldestFailedAt: null, counted: true, items: [] });
       }
-      const items: ReturnType<typeof keptItem>[] = [];
-      let batches = 0;
-      let events = 0;
-      let oldest: string | undefined;
-      for await (const summary of deps.keptBatches.summaries()) {
-        if (batches >= KEPT_BATCHES_COUNTED) break;
-        batches++;
-        events += summary.events ?? 0;
-        const since = summary.failedAt ?? summary.keptAt;
-        if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
-        if (items.length < limit) items.push(keptItem(summary));
-      }
+      const { batches, events, oldest, items } = await tally(deps.keptBatches, limit);
       return json(200, { keeping: true, batches, events, oldestFailedAt: oldest ?? null, counted: batches < KEPT_BATCHES_COUNTED, items });
     }),
 
@@ -275,7 +286,21 @@ export function createPlantApi(deps: PlantApiDeps) {
       const q = parse(sinceQuery, queryParams(req), 'query');
       const limit = pageLimit(q.limit);
       const since = q.since ?? now() - 7 * 86_400_000;
-      return json(200, { since: new Date(since).toISOString(), items: await deps.store.deadLetterGroups(since, limit) });
+      const items = await deps.store.deadLetterGroups(since, limit);
+      const kept = deps.refusedKept ? await tally(deps.refusedKept, 0) : undefined;
+      const keptWhole = kept ? { keeping: true, batches: kept.batches, events: kept.events, counted: kept.batches < KEPT_BATCHES_COUNTED } : { keeping: false, batches: 0, events: 0, counted: true };
+      return json(200, { since: new Date(since).toISOString(), keptWhole, items });
+    }),
+
+    /**
+     * POST /api/telemetry/dead-letters/readmit → the refused readings kept whole go through the
+     * pipeline again, for an operator who has mended why they were refused (registered the twin,
+     * extended the model): what is accepted now is stored, late (no incident is raised on it), and
+     * what is refused again stays kept. Up to 100 kept batches a call; what it did comes back.
+     */
+    readmitRefused: guarded(async () => {
+      if (!deps.refusedKept || !deps.readmit) throw new AppError('deadLetters.notKept', 'no storage account (AzureWebJobsStorage): refused readings are kept as excerpts only, so none can be taken in again', { status: 409 });
+      return json(200, await deps.readmit());
     }),
 
     /**

@@ -28,6 +28,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'alertAck', methods: ['POST'], route: 'alerts/{id}/ack', authLevel: 'function', handle: (s, r) => s.plantApi.acknowledge(r) },
   { name: 'equipmentShelve', methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handle: (s, r) => s.plantApi.shelve(r) },
   { name: 'deadLetterList', methods: ['GET'], route: 'telemetry/dead-letters', authLevel: 'function', handle: (s, r) => s.plantApi.deadLetters(r) },
+  { name: 'deadLetterReadmit', methods: ['POST'], route: 'telemetry/dead-letters/readmit', authLevel: 'function', handle: (s, r) => s.plantApi.readmitRefused(r) },
   { name: 'keptBatchList', methods: ['GET'], route: 'telemetry/kept', authLevel: 'function', handle: (s, r) => s.plantApi.keptBatches(r) },
   { name: 'keptBatchRedeliver', methods: ['POST'], route: 'telemetry/kept/redeliver', authLevel: 'function', handle: (s, r) => s.plantApi.redeliverKept(r) },
   { name: 'modelList', methods: ['GET'], route: 'models', authLevel: 'function', handle: (s, r) => s.plantApi.models(r) },

@@ -51,6 +51,11 @@ export class TwinStateCache {
     return found;
   }
 
+  /** Forgets which devices were found to have no twin, so that the next batch looks again (their twins may just have been registered). */
+  forgetUnknown(): void {
+    this.unknownUntil.clear();
+  }
+
   /** A consistent re-read after an etag mismatch. */
   async reload(id: string): Promise<TwinState | undefined> {
     const s = await this.twins.getState(id);

@@ -1,0 +1,134 @@
+/**
+ * Readings the pipeline refuses (not JSON, no such twin, invalid against the device's model, a
+ * timestamp out of range…) are rows of DeadLetters with a 2 KB excerpt of their body: enough to see
+ * why, not enough to take them in once the cause is mended (the twin registered, the model
+ * extended, the device's clock fixed), and the event hub keeps the originals for 7 days only. So
+ * the events refused in a batch are also kept whole, as the trigger handed them over, in the app's
+ * storage account (`telemetry-refused`, one blob per batch, before the batch is acknowledged), and
+ * an operator can take them in again: each kept batch goes through the pipeline as a late
+ * delivery, what is accepted now is stored, and only what is refused again stays kept.
+ */
+import { AppError, isAppError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { defineOwn } from './own-properties.ts';
+import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
+import type { BatchResult } from './pipeline.ts';
+import type { BatchMetadata } from './telemetry/decode.ts';
+import type { DeadLetter } from './telemetry/reading.ts';
+
+/** The container of the app's storage account that keeps refused events whole. */
+export const REFUSED_CONTAINER = 'telemetry-refused';
+
+/**
+ * Events `indices` (ascending) of a batch: its bodies and every per-event metadata array the host
+ * gives (`…Array`, one entry per body) picked alike; the rest of the metadata (the partition) as it is.
+ */
+export function pickEvents(bodies: readonly unknown[], meta: Record<string, unknown>, indices: readonly number[]): { bodies: unknown[]; triggerMetadata: Record<string, unknown> } {
+  const n = bodies.length;
+  const triggerMetadata: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    defineOwn(triggerMetadata, key, key.endsWith('Array') && Array.isArray(value) && value.length === n ? indices.map((i) => value[i]) : value);
+  }
+  return { bodies: indices.map((i) => bodies[i]), triggerMetadata };
+}
+
+/**
+ * Which events of the batch the dead letters are, by their Event Hubs sequence number; every
+ * event when one of them cannot be told (no sequence number): keeping a reading that was stored
+ * as well costs a replay at readmission, losing one costs the reading.
+ */
+export function refusedIndices(bodies: readonly unknown[], meta: BatchMetadata, deadLetters: readonly DeadLetter[]): number[] {
+  const bySequence = new Map<number, number>();
+  for (let i = 0; i < bodies.length; i++) {
+    const raw = meta.sequenceNumberArray?.[i] ?? meta.systemPropertiesArray?.[i]?.['x-opt-sequence-number'];
+    const seq = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    if (seq !== undefined && !bySequence.has(seq)) bySequence.set(seq, i);
+  }
+  const indices = new Set<number>();
+  for (const d of deadLetters) {
+    const i = d.sequenceNumber === undefined ? undefined : bySequence.get(d.sequenceNumber);
+    if (i === undefined) return bodies.map((_, j) => j);
+    indices.add(i);
+  }
+  return [...indices].sort((a, b) => a - b);
+}
+
+/**
+ * Keeps the refused events of a batch whole and returns the blob's name. Storage that cannot take
+ * them fails the batch (retryably): the host tries it again rather than acknowledge readings that
+ * would then exist only as excerpts.
+ */
+export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bodies: readonly unknown[], meta: BatchMetadata, deadLetters: readonly DeadLetter[], now: number): Promise<string> {
+  const reasons = new Map<string, number>();
+  for (const d of deadLetters) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
+  const batch: DeadLetteredBatch = {
+    ...pickEvents(bodies, meta as Record<string, unknown>, refusedIndices(bodies, meta, deadLetters)),
+    failedAt: new Date(now).toISOString(),
+    attempts: 1,
+    error: {
+      code: reasons.size === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
+      message: `${deadLetters.length} reading(s) refused (${[...reasons].map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
+    },
+  };
+  try {
+    return await refused.put(batch);
+  } catch (error) {
+    throw new AppError('refused.unkept', `the refused readings could not be kept whole in the storage account: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
+  }
+}
+
+export interface ReadmissionResult {
+  /** Kept batches taken through the pipeline. */
+  tried: number;
+  /** Readings stored by this round (accepted now). */
+  stored: number;
+  /** Kept batches whose every event was refused again: they stay as they were. */
+  stillRefused: number;
+  /** Kept batches of which some events were taken in: the rest, if any, were kept anew. */
+  readmitted: number;
+  /** Blobs that are no batch this app kept, or that failed to go through: left. */
+  failed: number;
+}
+
+export interface ReadmissionDeps {
+  refused: BatchDeadLetterPort;
+  pipeline: { processBatch(bodies: readonly unknown[], meta: BatchMetadata, options: { redelivered?: boolean }): Promise<BatchResult>; forgetUnknownDevices(): void };
+  logger: Logger;
+  /** Kept batches taken through per round at most. */
+  limit: number;
+}
+
+/**
+ * One round: each kept batch through the pipeline as a late delivery (stored, scored and flagged,
+ * never raising or clearing an incident). The pipeline keeps what it refuses again under the name
+ * of exactly those events; a batch whose name comes back was refused whole and stays, any other
+ * is removed once its refused part is kept anew. A far end that is down stops the round.
+ */
+export async function readmitRefused(deps: ReadmissionDeps): Promise<ReadmissionResult> {
+  const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0 };
+  // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
+  deps.pipeline.forgetUnknownDevices();
+  for await (const name of deps.refused.names()) {
+    if (result.tried >= deps.limit) break;
+    try {
+      const batch = await deps.refused.get(name);
+      if (!batch) continue; // taken in by another round meanwhile
+      result.tried++;
+      const outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata, { redelivered: true });
+      result.stored += outcome.stored;
+      if (outcome.refusedKept === name) {
+        result.stillRefused++;
+        continue;
+      }
+      await deps.refused.remove(name);
+      result.readmitted++;
+      deps.logger.log('info', 'refused readings taken in again', { refused: name, events: batch.bodies.length, stored: outcome.stored, deadLettered: outcome.deadLettered, ...(outcome.refusedKept ? { keptAs: outcome.refusedKept } : {}) });
+    } catch (error) {
+      result.failed++;
+      const code = isAppError(error) ? error.code : 'unknown';
+      deps.logger.log('warn', 'refused readings could not be taken in; kept as they are', { refused: name, code, error: (error as Error).message });
+      if (isAppError(error) && error.retryable) break;
+    }
+  }
+  return result;
+}

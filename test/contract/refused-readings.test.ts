@@ -1,0 +1,165 @@
+/**
+ * Readings the pipeline refuses are not left as excerpts only: the refused events of a batch are
+ * kept whole in the app's storage account before the batch is acknowledged, and once the operator
+ * has mended why (registered the twin, fixed the device), they are taken in again: what is accepted
+ * is stored once, what is refused again stays kept, and nothing is lost on the way. Through the
+ * Storage SDK against Azurite, the app composed from its settings.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ContainerClient } from '@azure/storage-blob';
+import azureFunctions from '@azure/functions';
+import { propertyRuns } from '../support/property-runs.ts';
+import { azuriteForFile } from '../support/azurite.ts';
+import { BlobBatchDeadLetters } from '../../src/lib/store/blob-batch-dead-letters.ts';
+import { REFUSED_CONTAINER, pickEvents, refusedIndices } from '../../src/lib/refused-readings.ts';
+import { AppError } from '../../src/lib/errors.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import { loadConfig } from '../../src/lib/config.ts';
+import { createServices } from '../../src/lib/composition.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { InMemoryStore } from '../support/in-memory-store.ts';
+import { InMemoryTwins } from '../support/in-memory-twins.ts';
+import { ARM, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
+import type { DeadLetter } from '../../src/lib/telemetry/reading.ts';
+
+const azurite = azuriteForFile('refused');
+const t0 = Date.now() - 60_000;
+const reading = (device: string, i: number, body: Record<string, unknown> = {}): Msg => ({ device, body: { timestamp: iso(t0 + i * 1000), temperature: 60 + i, ...body } });
+const get = (path: string) => ({ method: 'GET', url: `http://localhost${path}`, headers: new Headers(), params: {}, text: async () => '' });
+const post = (path: string) => ({ ...get(path), method: 'POST' });
+async function names(container: BlobBatchDeadLetters): Promise<string[]> {
+  const out: string[] = [];
+  for await (const n of container.names()) out.push(n);
+  return out;
+}
+
+/** The in-memory store with the one read the dead-letter listing makes (the stores' own reads are tested in telemetry-store.test.ts). */
+class ListingStore extends InMemoryStore {
+  async deadLetterGroups() {
+    return [];
+  }
+  history = unread;
+  alerts = unread;
+  acknowledge = unread;
+}
+async function unread(): Promise<never> {
+  throw new Error('not read here');
+}
+
+/** The app as its settings compose it: its own storage account in Azurite, each test a fresh one (by account-wide container name, emptied first). */
+async function app() {
+  const twins = new InMemoryTwins();
+  twins.add('production-line-a', LINE);
+  twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+  const store = new ListingStore();
+  const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, REFUSED_CONTAINER));
+  for (const n of await names(container)) await container.remove(n);
+  const services = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' }), { twins, store, logger: silentLogger });
+  let invocation = 0;
+  const send = (messages: Msg[], partition: string, first: number) => {
+    const { bodies, meta } = eventBatch(messages, partition, first);
+    return services.telemetryIngest(bodies, new azureFunctions.InvocationContext({ invocationId: `i${++invocation}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown> }));
+  };
+  return { twins, store, container, services, send };
+}
+
+describe('readings the pipeline refuses', () => {
+  it('from a device whose twin is not registered yet are kept whole, and taken in once it is', async () => {
+    const { twins, store, container, services, send } = await app();
+    const early = [reading('robotic-arm-002', 0), reading('robotic-arm-001', 1), reading('robotic-arm-002', 2)];
+    expect(await send(early, '2', 70)).toMatchObject({ stored: 1, deadLettered: 2, deadLetterReasons: { 'device.unknown': 2 } });
+    // Only the two refused events, as the trigger handed them over, with their own metadata.
+    expect(await names(container)).toEqual(['2/00000000000000000070-00000000000000000072.json']);
+    const kept = (await container.get('2/00000000000000000070-00000000000000000072.json'))!;
+    expect(kept.bodies).toEqual([JSON.stringify(early[0]!.body), JSON.stringify(early[2]!.body)]);
+    expect(kept.triggerMetadata.sequenceNumberArray).toEqual([70, 72]);
+    expect(kept.error).toMatchObject({ code: 'device.unknown' });
+    const listed = await services.plantApi.deadLetters(get('/api/telemetry/dead-letters'));
+    expect(listed.jsonBody).toMatchObject({ keptWhole: { keeping: true, batches: 1, events: 2, counted: true } });
+
+    // Taken in again before anything is mended: refused again, kept as it was.
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0 });
+    expect(await names(container)).toEqual(['2/00000000000000000070-00000000000000000072.json']);
+
+    // The operator registers the twin and takes them in: stored once (the same instance, which saw them, does not take them for replays), no longer kept.
+    twins.add('robotic-arm-002', ARM, { equipmentId: 'robotic-arm-002' });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0 });
+    expect(await names(container)).toEqual([]);
+    expect(store.telemetry.size).toBe(3);
+    expect([...store.telemetry.values()].filter((r) => r.DeviceId === 'robotic-arm-002').map((r) => r.Readings.temperature).sort()).toEqual([60, 62]);
+    expect((await services.plantApi.deadLetters(get('/api/telemetry/dead-letters'))).jsonBody).toMatchObject({ keptWhole: { batches: 0, events: 0 } });
+    // A second call finds nothing to do.
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0 });
+  });
+
+  it('keep only what is refused again when some of a kept batch is accepted now', async () => {
+    const { twins, store, container, services, send } = await app();
+    const msgs = [reading('robotic-arm-003', 0), reading('robotic-arm-001', 1, { temperature: 'hot' }), reading('robotic-arm-003', 2)];
+    expect(await send(msgs, '1', 10)).toMatchObject({ stored: 0, deadLettered: 3 });
+    expect(await names(container)).toEqual(['1/00000000000000000010-00000000000000000012.json']);
+    twins.add('robotic-arm-003', ARM, { equipmentId: 'robotic-arm-003' });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0 });
+    // The invalid reading alone is kept, under its own name; the batch it came in is gone.
+    expect(await names(container)).toEqual(['1/00000000000000000011-00000000000000000011.json']);
+    expect((await container.get('1/00000000000000000011-00000000000000000011.json'))!.bodies).toEqual([JSON.stringify(msgs[1]!.body)]);
+    expect(store.telemetry.size).toBe(2);
+  });
+
+  it('keep bodies that are not JSON byte for byte', async () => {
+    const { container, send } = await app();
+    const bytes = Buffer.from([0xff, 0x00, 0x7b, 0xc3]);
+    const { bodies, meta } = eventBatch([reading('robotic-arm-001', 0)], '3', 5);
+    bodies[0] = bytes;
+    await send([], '3', 0); // an empty batch keeps nothing
+    expect(await names(container)).toEqual([]);
+    const h = harness({ refused: container });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    await h.pipeline.processBatch(bodies, meta);
+    const kept = (await container.get('3/00000000000000000005-00000000000000000005.json'))!;
+    expect(Buffer.from(kept.bodies[0] as Uint8Array).equals(bytes)).toBe(true);
+    expect(kept.error.code).toBe('body.notJson');
+  });
+
+  it('fail the batch (retryably) when they cannot be kept, and its retry stores nothing twice', async () => {
+    let down = true;
+    const kept: unknown[][] = [];
+    const h = harness({ refused: { put: async (b) => { if (down) throw new Error('connect ECONNREFUSED'); kept.push([...b.bodies]); return 'kept'; } } });
+    h.twins.add('production-line-a', LINE);
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    const msgs = [reading('robotic-arm-001', 0), reading('robotic-arm-004', 1)];
+    const first = eventBatch(msgs, '0', 0);
+    const error = await h.pipeline.processBatch(first.bodies, first.meta).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'refused.unkept', retryable: true });
+    down = false;
+    expect(await h.pipeline.processBatch(first.bodies, first.meta)).toMatchObject({ stored: 1, deadLettered: 1, refusedKept: 'kept' });
+    expect(h.store.telemetry.size).toBe(1);
+    expect(kept).toEqual([[JSON.stringify(msgs[1]!.body)]]);
+  });
+});
+
+describe('which events a batch refused', () => {
+  it('are exactly those its dead letters name, with each per-event metadata array picked alike (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }), fc.nat(1_000_000), (refusedMask, first) => {
+        const msgs = refusedMask.map((_, i) => reading(`d${i}`, i));
+        const { bodies, meta } = eventBatch(msgs, '0', first);
+        const letters = refusedMask.flatMap((r, i) => (r ? [{ sequenceNumber: first + i, reason: 'x', detail: '', receivedAt: 0 } as DeadLetter] : []));
+        const indices = refusedIndices(bodies, meta, letters);
+        expect(indices).toEqual(refusedMask.flatMap((r, i) => (r ? [i] : [])));
+        const picked = pickEvents(bodies, meta as Record<string, unknown>, indices);
+        expect(picked.bodies).toEqual(indices.map((i) => bodies[i]));
+        expect(picked.triggerMetadata.sequenceNumberArray).toEqual(indices.map((i) => first + i));
+        expect((picked.triggerMetadata.systemPropertiesArray as unknown[]).length).toBe(indices.length);
+        expect(picked.triggerMetadata.partitionContext).toEqual({ PartitionId: '0' });
+      }),
+      propertyRuns(4301, 200),
+    );
+  });
+
+  it('are every event when a dead letter has no sequence number to tell it by: a reading kept twice costs a replay, one lost costs the reading', () => {
+    const { bodies, meta } = eventBatch([reading('a', 0), reading('b', 1)], '0', 3);
+    expect(refusedIndices(bodies, meta, [{ reason: 'x', detail: '', receivedAt: 0 } as DeadLetter])).toEqual([0, 1]);
+  });
+});
