@@ -12,7 +12,7 @@ import azureFunctions from '@azure/functions';
 import { propertyRuns } from '../support/property-runs.ts';
 import { azuriteForFile } from '../support/azurite.ts';
 import { BlobBatchDeadLetters } from '../../src/lib/store/blob-batch-dead-letters.ts';
-import { REFUSED_CONTAINER, pickEvents, refusedIndices } from '../../src/lib/refused-readings.ts';
+import { REFUSED_CONTAINER, pickEvents, readmitRefused, refusedIndices } from '../../src/lib/refused-readings.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { loadConfig } from '../../src/lib/config.ts';
@@ -137,6 +137,40 @@ describe('readings the pipeline refuses', () => {
     expect(h.store.telemetry.size).toBe(1);
     expect(kept).toEqual([[JSON.stringify(msgs[1]!.body)]]);
   });
+});
+
+describe('taking refused readings in again', () => {
+  let runs = 0;
+  it('loses none and stores none twice, whichever readings were refused and whichever causes were mended (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Each reading: its device (0 has a twin from the start, 1 and 2 get theirs later, 3 never), and whether its temperature is text (invalid for good).
+        fc.array(fc.record({ device: fc.nat(3), invalid: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(2), { maxLength: 3 }),
+        fc.boolean(),
+        async (plan, cuts, mendBoth) => {
+          const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${REFUSED_CONTAINER}-p${++runs}`));
+          const h = harness({ refused: container });
+          h.twins.add('production-line-a', LINE);
+          h.twins.add('arm-0', ARM, { equipmentId: 'arm-0' });
+          const msgs = plan.map((p, i) => reading(`arm-${p.device}`, i, p.invalid ? { temperature: 'hot' } : {}));
+          // Sent in batches cut where `cuts` says.
+          const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c * 4, msgs.length)), msgs.length])].sort((a, b) => a - b);
+          for (let b = 1; b < bounds.length; b++) if (bounds[b]! > bounds[b - 1]!) await h.send(msgs.slice(bounds[b - 1], bounds[b]), '0');
+          const mended = mendBoth ? [1, 2] : [1];
+          for (const d of mended) h.twins.add(`arm-${d}`, ARM, { equipmentId: `arm-${d}` });
+          await readmitRefused({ refused: container, pipeline: h.pipeline, logger: silentLogger, limit: 100 });
+          const accepted = (i: number) => !plan[i]!.invalid && (plan[i]!.device === 0 || mended.includes(plan[i]!.device));
+          // Every reading that can be taken is stored, once; every other one is still kept whole, once.
+          expect([...h.store.telemetry.values()].map((r) => r.Readings.temperature).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [60 + i] : [])).sort());
+          const kept: unknown[] = [];
+          for await (const name of container.names()) kept.push(...(await container.get(name))!.bodies);
+          expect(kept.map((b) => JSON.parse(b as string).timestamp).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [] : [iso(t0 + i * 1000)])).sort());
+        },
+      ),
+      propertyRuns(4302, 15),
+    );
+  }, 120_000);
 });
 
 describe('which events a batch refused', () => {
