@@ -395,7 +395,7 @@
     $('refused-readmit').disabled = true;
     try {
       const r = await api('/telemetry/dead-letters/readmit', { method: 'POST' });
-      const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${r.stillRefused} kept batch(es) still refused${r.failed ? `, ${r.failed} failed` : ''}`;
+      const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${r.stillRefused} kept batch(es) still refused${r.failed ? `, ${r.failed} failed` : ''}${r.passedBy ? `; ${r.passedBy} not JSON or the like, kept as evidence` : ''}`;
       $('refused-readmit').dataset.outcome = outcome;
       setStatus(outcome);
     } catch (error) {

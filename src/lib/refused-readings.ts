@@ -20,6 +20,17 @@ import type { DeadLetter } from './telemetry/reading.ts';
 export const REFUSED_CONTAINER = 'telemetry-refused';
 
 /**
+ * Reasons the message itself decides (its bytes, or what IoT Hub stamped on it): nothing mended on
+ * this side takes such a reading in, so a readmission passes their kept batches by without
+ * downloading them (a device sending junk every second must not keep the others waiting). They stay
+ * kept, as evidence, for as long as their DeadLetters rows.
+ */
+export const REFUSED_FOR_GOOD: ReadonlySet<string> = new Set([
+  'envelope.noDevice', 'envelope.deviceMismatch', 'envelope.badTimestamp', 'envelope.badSeq',
+  'body.tooLarge', 'body.notJson', 'body.empty', 'body.notObject', 'telemetry.badName', 'telemetry.empty',
+]);
+
+/**
  * Events `indices` (ascending) of a batch: its bodies and every per-event metadata array the host
  * gives (`…Array`, one entry per body) picked alike; the rest of the metadata (the partition) as it is.
  */
@@ -88,6 +99,8 @@ export interface ReadmissionResult {
   readmitted: number;
   /** Blobs that are no batch this app kept, or that failed to go through: left. */
   failed: number;
+  /** Kept batches passed by, every event in them refused for what the message itself is (REFUSED_FOR_GOOD). */
+  passedBy: number;
 }
 
 export interface ReadmissionDeps {
@@ -99,17 +112,21 @@ export interface ReadmissionDeps {
 }
 
 /**
- * One round: each kept batch through the pipeline as a late delivery (stored, scored and flagged,
+ * One round: each kept batch (but those refused for good) through the pipeline as a late delivery (stored, scored and flagged,
  * never raising or clearing an incident). The pipeline keeps what it refuses again under the name
  * of exactly those events; a batch whose name comes back was refused whole and stays, any other
  * is removed once its refused part is kept anew. A far end that is down stops the round.
  */
 export async function readmitRefused(deps: ReadmissionDeps): Promise<ReadmissionResult> {
-  const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0 };
+  const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 };
   // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
   deps.pipeline.forgetUnknownDevices();
-  for await (const name of deps.refused.names()) {
+  for await (const { name, error } of deps.refused.summaries()) {
     if (result.tried >= deps.limit) break;
+    if (error && REFUSED_FOR_GOOD.has(error.code)) {
+      result.passedBy++;
+      continue;
+    }
     try {
       const batch = await deps.refused.get(name);
       if (!batch) continue; // taken in by another round meanwhile

@@ -79,18 +79,18 @@ describe('readings the pipeline refuses', () => {
     expect(listed.jsonBody).toMatchObject({ keptWhole: { keeping: true, batches: 1, events: 2, counted: true } });
 
     // Taken in again before anything is mended: refused again, kept as it was.
-    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0 });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0, passedBy: 0 });
     expect(await names(container)).toEqual(['2/00000000000000000070-00000000000000000072.json']);
 
     // The operator registers the twin and takes them in: stored once (the same instance, which saw them, does not take them for replays), no longer kept.
     twins.add('robotic-arm-002', ARM, { equipmentId: 'robotic-arm-002' });
-    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0 });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
     expect(await names(container)).toEqual([]);
     expect(store.telemetry.size).toBe(3);
     expect([...store.telemetry.values()].filter((r) => r.DeviceId === 'robotic-arm-002').map((r) => r.Readings.temperature).sort()).toEqual([60, 62]);
     expect((await services.plantApi.deadLetters(get('/api/telemetry/dead-letters'))).jsonBody).toMatchObject({ keptWhole: { batches: 0, events: 0 } });
     // A second call finds nothing to do.
-    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0 });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 });
   });
 
   it('keep only what is refused again when some of a kept batch is accepted now', async () => {
@@ -99,7 +99,7 @@ describe('readings the pipeline refuses', () => {
     expect(await send(msgs, '1', 10)).toMatchObject({ stored: 0, deadLettered: 3 });
     expect(await names(container)).toEqual(['1/00000000000000000010-00000000000000000012.json']);
     twins.add('robotic-arm-003', ARM, { equipmentId: 'robotic-arm-003' });
-    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0 });
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
     // The invalid reading alone is kept, under its own name; the batch it came in is gone.
     expect(await names(container)).toEqual(['1/00000000000000000011-00000000000000000011.json']);
     expect((await container.get('1/00000000000000000011-00000000000000000011.json'))!.bodies).toEqual([JSON.stringify(msgs[1]!.body)]);
@@ -119,6 +119,17 @@ describe('readings the pipeline refuses', () => {
     const kept = (await container.get('3/00000000000000000005-00000000000000000005.json'))!;
     expect(Buffer.from(kept.bodies[0] as Uint8Array).equals(bytes)).toBe(true);
     expect(kept.error.code).toBe('body.notJson');
+  });
+
+  it('refused for what the message itself is (not JSON) are passed by when taken in again, so a device sending junk keeps no one waiting', async () => {
+    const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${REFUSED_CONTAINER}-junk`));
+    const h = harness({ refused: container });
+    h.twins.add('production-line-a', LINE);
+    for (let i = 0; i < 3; i++) await h.send([{ device: 'robotic-arm-001', body: '{"temperature": 6' }], '0');
+    await h.send([reading('robotic-arm-005', 9)], '0');
+    h.twins.add('robotic-arm-005', ARM, { equipmentId: 'robotic-arm-005' });
+    expect(await readmitRefused({ refused: container, pipeline: h.pipeline, logger: silentLogger, limit: 1 })).toEqual({ tried: 1, stored: 1, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 3 });
+    expect(await names(container)).toEqual(['0/00000000000000000000-00000000000000000000.json', '0/00000000000000000001-00000000000000000001.json', '0/00000000000000000002-00000000000000000002.json']);
   });
 
   it('fail the batch (retryably) when they cannot be kept, and its retry stores nothing twice', async () => {
