@@ -73,10 +73,10 @@ export interface FunctionHost {
   close(): Promise<void>;
 }
 
-/** How many batches are kept after their retries, waiting for redelivery (counted up to 10,000). */
-async function keptBatches(deadLetters: BatchDeadLetterPort | undefined): Promise<number> {
+/** How many batches a container keeps (after their retries, or refused readings), counted up to 10,000. */
+async function keptBatches(kept: BatchDeadLetterPort | undefined): Promise<number> {
   let n = 0;
-  if (deadLetters) for await (const _ of deadLetters.names()) if (++n >= 10_000) break;
+  if (kept) for await (const _ of kept.names()) if (++n >= 10_000) break;
   return n;
 }
 
@@ -91,6 +91,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     rows: { EquipmentTelemetry: await store.count('EquipmentTelemetry'), AnomalyFlags: await store.count('AnomalyFlags'), DeadLetters: await store.count('DeadLetters') },
     runner: runner?.stats,
     deadLetteredBatches: await keptBatches(services?.deadLetters),
+    refusedKeptBatches: await keptBatches(services?.refused),
     alerts: http.alerts.length,
     ...(await options.status?.()),
   });
