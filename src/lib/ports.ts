@@ -24,6 +24,8 @@ export interface TwinState {
   alarmState?: string | undefined;
   /** Notifications shelved by an operator until this time (epoch ms); written by the API only. */
   shelvedUntil?: number | undefined;
+  /** The remaining useful life the twin shows, if any (removed once the equipment is healthy again). */
+  remainingUsefulLifeHours?: number | undefined;
 }
 
 export interface JsonPatchOp {

@@ -187,4 +187,16 @@ describe('the product adapter (AdtTwins) against the emulator', () => {
     expect((await adapter.listRelationships('production-line-a')).length).toBe(3);
     expect(await adapter.listIncomingRelationships('robotic-arm-002')).toMatchObject([{ $sourceId: 'production-line-a', $relationshipName: 'contains' }]);
   });
+
+  it('reads the remaining useful life a twin shows with its state (absent when it has none), and removing it takes it off', async () => {
+    const before = (await adapter.getStates(['robotic-arm-002'])).get('robotic-arm-002')!;
+    expect(before.remainingUsefulLifeHours).toBeUndefined();
+    const etag = await adapter.patch('robotic-arm-002', [{ op: 'add', path: '/remainingUsefulLifeHours', value: 6.5 }], before.etag);
+    const holding = (await adapter.getStates(['robotic-arm-002'])).get('robotic-arm-002')!;
+    expect(holding).toMatchObject({ remainingUsefulLifeHours: 6.5, etag });
+    await adapter.patch('robotic-arm-002', [{ op: 'remove', path: '/remainingUsefulLifeHours' }], holding.etag);
+    expect((await adapter.getState('robotic-arm-002'))!.remainingUsefulLifeHours).toBeUndefined();
+    // The service refuses the remove of what the twin does not hold, and the whole patch with it.
+    await expect(adapter.patch('robotic-arm-002', [{ op: 'remove', path: '/remainingUsefulLifeHours' }])).rejects.toMatchObject({ httpStatus: 400 });
+  });
 });

@@ -82,6 +82,9 @@ export class InMemoryTwins implements TwinsPort {
     // The service refuses a string property over 4 KB of UTF-8, and then the whole patch.
     const long = ops.find((op) => oversizedString(op.value));
     if (long) throw new AppError('twins.validationFailed', `Digital Twins: ${long.path} holds a string over 4 KB`, { status: 400 });
+    // As the service: removing a property the twin does not hold fails the whole patch.
+    const missing = ops.find((op) => op.op === 'remove' && !Object.hasOwn(t.body, op.path.slice(1)));
+    if (missing) throw new AppError('twins.validationFailed', `Digital Twins: ${missing.path} is not on the twin, so it cannot be removed`, { status: 400 });
     attempt.outcome = 'ok';
     for (const op of ops) {
       const name = op.path.slice(1);

@@ -640,6 +640,26 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ remainingUsefulLifeHours: 12.5, failureProbability: 0.3 });
   });
 
+  it('removes the remaining useful life from the twin once no trend is seen on a healthy machine, rather than show the last estimate for days', async () => {
+    let rulHours: number | undefined = 12.5;
+    const endpoint: ScorerPort = {
+      async score(inputs): Promise<ScoreResult[]> {
+        return inputs.map(() => ({ anomalyScore: 0.1, rulHours, failureProbability: 0.05, contributions: {}, modelVersion: 'fp-9' }));
+      },
+    };
+    const h = harness({ endpoint });
+    h.twins.add('robotic-arm-001', ARM);
+    await h.send([arm(0, { temperature: 60, vibration: 0.3, pressure: 6, status: 'running' }, 'a')]);
+    expect(h.twins.props('robotic-arm-001').remainingUsefulLifeHours).toBe(12.5);
+    rulHours = undefined;
+    // Twice, a patch interval apart: the first removes it, the second has nothing to remove (the service would refuse the patch).
+    for (const [dt, id] of [[60_000, 'b'], [120_000, 'c']] as const) {
+      const result = await h.send([arm(dt, { temperature: 60, vibration: 0.3, pressure: 6, status: 'running' }, id)]);
+      expect(result).toMatchObject({ twinsPatched: 1, twinErrors: 0 });
+      expect(Object.hasOwn(h.twins.props('robotic-arm-001'), 'remainingUsefulLifeHours')).toBe(false);
+    }
+  });
+
   it('the first card of an incident a flood held back, once it turns critical, announces it as raised', async () => {
     const h = harness({ settings: { alarms: { floodLimit: 1 } } });
     h.twins.add('production-line-a', LINE);

@@ -96,6 +96,22 @@ describe('what a patch carries, at its edges', () => {
     expect(valueOf(planTwinUpdate(twin, [withRul(5)], { ...options, properties: all })!.ops, '/failureProbability')).toBe(0.25);
   });
 
+  it('keeps the last remaining useful life while the equipment is unhealthy, and removes it once it is healthy again, only when the twin holds one', () => {
+    const holding = state({ remainingUsefulLifeHours: 0.1 });
+    // An open incident (a stopped machine's last estimate stays).
+    const unhealthy = planTwinUpdate(holding, [withRul(undefined)], { ...options, properties: all, health: 'critical' })!;
+    expect(unhealthy.ops.some((o) => o.path === '/remainingUsefulLifeHours')).toBe(false);
+    expect(unhealthy.next.remainingUsefulLifeHours).toBe(0.1);
+    // Healthy again: removed, and the twin state says so.
+    const healthy = planTwinUpdate(holding, [withRul(undefined)], { ...options, properties: all, health: 'normal' })!;
+    expect(healthy.ops).toContainEqual({ op: 'remove', path: '/remainingUsefulLifeHours' });
+    expect(healthy.next.remainingUsefulLifeHours).toBeUndefined();
+    // A twin without one gets no remove (the service would refuse the whole patch).
+    expect(planTwinUpdate(state(), [withRul(undefined)], { ...options, properties: all, health: 'normal' })!.ops.some((o) => o.path === '/remainingUsefulLifeHours')).toBe(false);
+    // A new estimate is written whatever the health.
+    expect(planTwinUpdate(holding, [withRul(3)], { ...options, properties: all, health: 'normal' })!.next.remainingUsefulLifeHours).toBe(3);
+  });
+
   it('stores the detector and alarm states only where the model declares them, and says what the twin then holds', () => {
     const twin = state({ detectorState: 'old-d', alarmState: 'old-a' });
     const stateful = { ...options, properties: all, detectorState: () => 'new-d', alarmState: () => 'new-a' };

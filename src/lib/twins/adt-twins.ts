@@ -53,6 +53,7 @@ export function toTwinState(row: Record<string, unknown>): TwinState {
     detectorState: str(row.detectorState),
     alarmState: str(row.alarmState),
     shelvedUntil: toTime(row.shelvedUntil),
+    remainingUsefulLifeHours: typeof row.remainingUsefulLifeHours === 'number' ? row.remainingUsefulLifeHours : undefined,
   };
 }
 
@@ -94,7 +95,7 @@ export class AdtTwins implements TwinsPort {
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
       const chunk = ids.slice(i, i + IN_CHUNK);
       const query =
-        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState, T.alarmState, T.shelvedUntil ' +
+        'SELECT T.$dtId, T.$etag, T.$metadata.$model, T.lastTelemetryTime, T.status, T.healthStatus, T.lastAlertTime, T.lastEmergencyStopTime, T.detectorState, T.alarmState, T.shelvedUntil, T.remainingUsefulLifeHours ' +
         `FROM DIGITALTWINS T WHERE T.$dtId IN [${chunk.map(adtString).join(', ')}]`;
       let token: string | undefined;
       do {

@@ -115,14 +115,24 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   set('anomalyScore', round(newest.score.anomalyScore));
   set('failureProbability', newest.score.failureProbability === undefined ? undefined : round(newest.score.failureProbability));
   set('healthStatus', health);
-  // Remaining useful life is written while a trend toward a limit is seen (it then keeps its last value).
+  // Remaining useful life is written while a trend toward a limit is seen, and keeps its last value
+  // while the incident lasts (a stopped machine's last estimate); once the equipment is healthy
+  // again it is removed, not left saying "6 min" for days.
+  let rul = state.remainingUsefulLifeHours;
   if (options.properties.has('remainingUsefulLifeHours')) {
-    const rul = newest.score.rulHours;
-    if (rul !== undefined) ops.push({ op: 'add', path: '/remainingUsefulLifeHours', value: Math.round(rul * 10) / 10 });
+    const estimate = newest.score.rulHours;
+    if (estimate !== undefined) {
+      rul = Math.round(estimate * 10) / 10;
+      ops.push({ op: 'add', path: '/remainingUsefulLifeHours', value: rul });
+    } else if (health === 'normal' && rul !== undefined) {
+      // Only when the twin holds one (a remove of what is not there fails the whole patch); If-Match guards the knowledge.
+      ops.push({ op: 'remove', path: '/remainingUsefulLifeHours' });
+      rul = undefined;
+    }
   }
   set('modelVersion', newest.score.modelVersion);
   const next = setIncidentFields(state, options, set);
-  return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health }, ...(omitted ? { omitted } : {}) };
+  return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health, remainingUsefulLifeHours: rul }, ...(omitted ? { omitted } : {}) };
 }
 
 /**
