@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/lib/log.ts';
 import { loadConfig } from '../../src/lib/config.ts';
 import { createServices } from '../../src/lib/composition.ts';
 import { harness } from '../support/pipeline-harness.ts';
+import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import { InMemoryStore } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
@@ -130,6 +131,20 @@ describe('readings the pipeline refuses', () => {
     h.twins.add('robotic-arm-005', ARM, { equipmentId: 'robotic-arm-005' });
     expect(await readmitRefused({ refused: container, pipeline: h.pipeline, logger: silentLogger, limit: 1 })).toEqual({ tried: 1, stored: 1, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 3 });
     expect(await names(container)).toEqual(['0/00000000000000000000-00000000000000000000.json', '0/00000000000000000001-00000000000000000001.json', '0/00000000000000000002-00000000000000000002.json']);
+  });
+
+  it('are still listed when the storage account cannot be read: how many are kept whole is then unknown, not an error', async () => {
+    const group = { deviceId: 'robotic-arm-009', reason: 'device.unknown', count: 2, lastAt: iso(t0), detail: 'no digital twin', body: '{}' };
+    const api = createPlantApi({
+      twins: new InMemoryTwins(),
+      store: { deadLetterGroups: async () => [group], history: unread, alerts: unread, acknowledge: unread },
+      logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 20, warningThreshold: 0.5,
+      refusedKept: { summaries: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new AppError('deadLetters.unreachable', 'the storage account cannot be reached', { status: 503, retryable: true })) }) }) },
+      readmit: async () => { throw new AppError('deadLetters.unreachable', 'the storage account cannot be reached', { status: 503, retryable: true }); },
+    });
+    const listed = await api.deadLetters(get('/api/telemetry/dead-letters'));
+    expect(listed).toMatchObject({ status: 200, jsonBody: { items: [group], keptWhole: { keeping: true, batches: null, events: null, counted: false, detail: 'the storage account cannot be reached' } } });
+    expect((await api.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toMatchObject({ status: 503, code: 'deadLetters.unreachable' });
   });
 
   it('fail the batch (retryably) when they cannot be kept, and its retry stores nothing twice', async () => {

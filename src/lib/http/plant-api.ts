@@ -57,6 +57,18 @@ async function tally(kept: Pick<BatchDeadLetterPort, 'summaries'>, limit: number
   return { batches, events, oldest, items };
 }
 
+/** How many refused readings are kept whole: counts, or null with why when storage cannot be read. */
+async function keptWholeOf(kept: Pick<BatchDeadLetterPort, 'summaries'> | undefined) {
+  if (!kept) return { keeping: false, batches: 0, events: 0, counted: true };
+  try {
+    const { batches, events } = await tally(kept, 0);
+    return { keeping: true, batches, events, counted: batches < KEPT_BATCHES_COUNTED };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'deadLetters.unreachable') throw error;
+    return { keeping: true, batches: null, events: null, counted: false, detail: error.message };
+  }
+}
+
 const FACTORY = 'dtmi:manufacturing:Factory;1';
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
 const INTERNAL = new Set(['detectorState', 'alarmState']);
@@ -286,9 +298,8 @@ export function createPlantApi(deps: PlantApiDeps) {
       const q = parse(sinceQuery, queryParams(req), 'query');
       const limit = pageLimit(q.limit);
       const since = q.since ?? now() - 7 * 86_400_000;
-      const items = await deps.store.deadLetterGroups(since, limit);
-      const kept = deps.refusedKept ? await tally(deps.refusedKept, 0) : undefined;
-      const keptWhole = kept ? { keeping: true, batches: kept.batches, events: kept.events, counted: kept.batches < KEPT_BATCHES_COUNTED } : { keeping: false, batches: 0, events: 0, counted: true };
+      // The list is the store's; how many are kept whole is storage's, and storage being down must not hide the list.
+      const [items, keptWhole] = await Promise.all([deps.store.deadLetterGroups(since, limit), keptWholeOf(deps.refusedKept)]);
       return json(200, { since: new Date(since).toISOString(), keptWhole, items });
     }),
 
