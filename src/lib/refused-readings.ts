@@ -112,18 +112,19 @@ export interface ReadmissionDeps {
 }
 
 /**
- * One round: each kept batch (but those refused for good) through the pipeline as a late delivery (stored, scored and flagged,
- * never raising or clearing an incident). The pipeline keeps what it refuses again under the name
- * of exactly those events; a batch whose name comes back was refused whole and stays, any other
- * is removed once its refused part is kept anew. A far end that is down stops the round.
+ * One round: each kept batch (but those refused for good) through the pipeline as a late delivery
+ * (stored, scored and flagged, never raising or clearing an incident). The pipeline keeps what it
+ * refuses again under the name of exactly those events, so a batch refused whole again is the same
+ * blob; any other is removed once its refused part is kept anew. A far end that is down stops the
+ * round.
  */
 export async function readmitRefused(deps: ReadmissionDeps): Promise<ReadmissionResult> {
   const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 };
   // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
   deps.pipeline.forgetUnknownDevices();
-  for await (const { name, error } of deps.refused.summaries()) {
+  for await (const { name, error: refusedFor } of deps.refused.summaries()) {
     if (result.tried >= deps.limit) break;
-    if (error && REFUSED_FOR_GOOD.has(error.code)) {
+    if (refusedFor && REFUSED_FOR_GOOD.has(refusedFor.code)) {
       result.passedBy++;
       continue;
     }
@@ -133,11 +134,12 @@ export async function readmitRefused(deps: ReadmissionDeps): Promise<Readmission
       result.tried++;
       const outcome = await deps.pipeline.processBatch(batch.bodies, batch.triggerMetadata as BatchMetadata, { redelivered: true });
       result.stored += outcome.stored;
-      if (outcome.refusedKept === name) {
+      // Kept anew under another name (a batch without sequence numbers is named at random): the old blob goes.
+      if (outcome.refusedKept !== name) await deps.refused.remove(name);
+      if (outcome.refusedKept !== undefined && outcome.stored === 0) {
         result.stillRefused++;
         continue;
       }
-      await deps.refused.remove(name);
       result.readmitted++;
       deps.logger.log('info', 'refused readings taken in again', { refused: name, events: batch.bodies.length, stored: outcome.stored, deadLettered: outcome.deadLettered, ...(outcome.refusedKept ? { keptAs: outcome.refusedKept } : {}) });
     } catch (error) {

@@ -133,6 +133,20 @@ describe('readings the pipeline refuses', () => {
     expect(await names(container)).toEqual(['0/00000000000000000000-00000000000000000000.json', '0/00000000000000000001-00000000000000000001.json', '0/00000000000000000002-00000000000000000002.json']);
   });
 
+  it('without sequence numbers to name them by are kept whole and, refused again, stay one blob', async () => {
+    const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${REFUSED_CONTAINER}-unsequenced`));
+    const h = harness({ refused: container });
+    const { bodies, meta } = eventBatch([reading('robotic-arm-007', 0), reading('robotic-arm-007', 1)], '2', 0);
+    delete meta.sequenceNumberArray;
+    await h.pipeline.processBatch(bodies, meta);
+    const [first] = await names(container);
+    expect(first).toMatch(/^2\/unsequenced-[\w-]+\.json$/);
+    expect(await readmitRefused({ refused: container, pipeline: h.pipeline, logger: silentLogger, limit: 10 })).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0, passedBy: 0 });
+    const after = await names(container);
+    expect(after).toHaveLength(1);
+    expect((await container.get(after[0]!))!.bodies).toEqual(bodies);
+  });
+
   it('are still listed when the storage account cannot be read: how many are kept whole is then unknown, not an error', async () => {
     const group = { deviceId: 'robotic-arm-009', reason: 'device.unknown', count: 2, lastAt: iso(t0), detail: 'no digital twin', body: '{}' };
     const api = createPlantApi({
