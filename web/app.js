@@ -132,17 +132,9 @@
     }, 100);
   });
 
-  /** DTDL unit names as a plant engineer writes them; a unit not listed is shown by its DTDL name. */
-  const UNIT_SYMBOLS = {
-    degreeCelsius: '°C', degreeFahrenheit: '°F', kelvin: 'K', gForce: 'g', metrePerSecondSquared: 'm/s²', bar: 'bar', pascal: 'Pa',
-    kilopascal: 'kPa', poundPerSquareInch: 'psi', kilogram: 'kg', gram: 'g', tonne: 't', metrePerSecond: 'm/s', metrePerMinute: 'm/min',
-    revolutionPerMinute: 'rpm', hertz: 'Hz', percent: '%', ampere: 'A', volt: 'V', watt: 'W', kilowatt: 'kW', newton: 'N',
-    newtonMetre: 'N·m', millimetre: 'mm', metre: 'm', litrePerMinute: 'l/min',
-  };
-  const unitSymbol = (unit) => (typeof unit !== 'string' ? '' : Object.hasOwn(UNIT_SYMBOLS, unit) ? UNIT_SYMBOLS[unit] : unit);
-  /** The selected machine's telemetry units (DTDL names), from its history. */
+  /** The selected machine's telemetry units as the API writes them (°C, g, bar), from its history. */
   let units = {};
-  const unitOf = (name) => (Object.hasOwn(units, name) ? unitSymbol(units[name]) : '');
+  const unitOf = (name) => (Object.hasOwn(units, name) && typeof units[name] === 'string' ? units[name] : '');
   const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
   const hoursText = (h) => (h < 1 ? `${Math.round(h * 60)} min` : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`);
   /** A probability as the incidents and the cards give it. */
@@ -180,7 +172,7 @@
       const h = await api(`/equipment/${encodeURIComponent(asked)}/history?from=${from.toISOString()}&to=${to.toISOString()}&bucket=auto`);
       if (asked !== selected) return;
       const unitsBefore = JSON.stringify(units);
-      units = h.units ?? {};
+      units = h.unitSymbols ?? {};
       if (JSON.stringify(units) !== unitsBefore) renderEquipment();
       const xs = h.buckets.map((b) => Date.parse(b.t) / 1000);
       // Measurements only: counters (cycles, inspections) would flatten every other line.

@@ -91,6 +91,7 @@ describe('the HTTP API', () => {
     // What the charts draw, and in which units (as the arm's DTDL model names them).
     expect(raw.body.measured).toEqual(['temperature', 'vibration', 'pressure']);
     expect(raw.body.units).toEqual({ temperature: 'degreeCelsius', vibration: 'gForce', pressure: 'bar' });
+    expect(raw.body.unitSymbols).toEqual({ temperature: '°C', vibration: 'g', pressure: 'bar' });
     const minute = await call(`/api/equipment/robotic-arm-001/history?from=${from}&bucket=1m`);
     const counted = minute.body.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0);
     expect(counted).toBe(30);

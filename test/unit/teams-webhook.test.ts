@@ -34,7 +34,10 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(card.type).toBe('AdaptiveCard');
     const text = JSON.stringify(card);
     expect(text).toContain('CRITICAL: Robotic arm robotic-arm-001');
-    expect(text).toContain('97.25 degreeCelsius');
+    // Units as an engineer writes them, the time readable (to the second, in UTC: a fact is not localised by every host).
+    expect(text).toContain('97.25 °C');
+    expect(text).not.toContain('degreeCelsius');
+    expect(card.body.flatMap((b: { facts?: unknown[] }) => b.facts ?? [])).toContainEqual({ title: 'Time', value: '2026-11-25 10:00:00 UTC' });
     expect(text).toContain('61 %');
     expect(text).toContain('Stop the equipment safely');
     expect(card.actions[0].url).toBe('http://localhost:7071/#/equipment/robotic-arm-001');
@@ -48,12 +51,13 @@ describe('alerts to a Teams Workflows webhook', () => {
     const raisedAt = Date.parse('2026-11-25T09:45:00Z');
     const escalated = text({ incident: { id: 'robotic-arm-001|m:hot-1', event: 'escalated', raisedAt } });
     expect(escalated).toContain('ESCALATED CRITICAL');
-    expect(escalated).toContain('Escalated: the incident raised at 2026-11-25T09:45:00.000Z got worse. Escalate to the maintenance lead.');
+    // When it was raised, in the reader's own time zone and language (Teams' DATE and TIME, whole seconds as they require).
+    expect(escalated).toContain('Escalated: the incident raised {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}} got worse. Escalate to the maintenance lead.');
     expect(escalated).toContain('Incident robotic-arm-001|m:hot-1');
     const message = JSON.parse(text({ severity: 'warning', incident: { id: 'robotic-arm-001|m:hot-1', event: 'cleared', raisedAt } })) as { attachments: { content: { body: { color?: string; text?: string }[] } }[] };
     const cleared = message.attachments[0]!.content;
     expect(cleared.body[0]).toMatchObject({ color: 'Good', text: 'CLEARED: Robotic arm robotic-arm-001' });
-    expect(JSON.stringify(cleared)).toContain('Cleared: the incident raised at 2026-11-25T09:45:00.000Z is over.');
+    expect(JSON.stringify(cleared)).toContain('Cleared: the incident raised {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}} is over.');
     expect(JSON.stringify(cleared)).not.toContain('Stop the equipment');
     expect(text({ incident: { id: 'x', event: 'raised', raisedAt, reopened: true } })).toContain('the same incident, reopened');
     expect(text({ action: { name: 'emergencyStop', outcome: 'executed', detail: 'failure probability 95 %' } })).toContain('stopped automatically (emergencyStop)');

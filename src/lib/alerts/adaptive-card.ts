@@ -4,6 +4,7 @@
  */
 import type { Alert } from '../ports.ts';
 import { CONDITIONS, driversOf } from './conditions.ts';
+import { unitSymbol } from '../telemetry/units.ts';
 
 const MAX_FACTS = 12;
 
@@ -12,13 +13,22 @@ function formatValue(value: unknown, unit: string | undefined): string {
   return unit ? `${text} ${unit}` : text;
 }
 
+/** A time as Adaptive Cards localise it: whole seconds, as their DATE and TIME functions require. */
+function localTime(ms: number): string {
+  const iso = `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  return `{{DATE(${iso}, SHORT)}} {{TIME(${iso})}}`;
+}
+
+/** A time in a fact (a plain value, not localised by every host): UTC, to the second, readable. */
+const utcTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
   const step = alert.incident.event;
   const topSensors = driversOf(alert.contributions);
   const readingFacts = Object.entries(alert.readings)
     .slice(0, MAX_FACTS)
-    .map(([name, value]) => ({ title: name, value: formatValue(value, alert.units[name]) }));
+    .map(([name, value]) => ({ title: name, value: formatValue(value, unitSymbol(Object.hasOwn(alert.units, name) ? alert.units[name] : undefined)) }));
   const stop = alert.action;
   const action =
     stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
@@ -27,10 +37,11 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
-  const since = new Date(alert.incident.raisedAt).toISOString();
+  // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
+  const since = localTime(alert.incident.raisedAt);
   const subtitle =
-    step === 'escalated' ? `Escalated: the incident raised at ${since} got worse. Escalate to the maintenance lead.`
-    : step === 'cleared' ? `Cleared: the incident raised at ${since} is over.`
+    step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
+    : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
     : undefined;
   const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
@@ -56,7 +67,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
           ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
-          { title: 'Time', value: new Date(alert.time).toISOString() },
+          { title: 'Time', value: utcTime(alert.time) },
           ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITIONS[alert.condition] }] : []),
           ...(topSensors.length ? [{ title: 'Driven by', value: topSensors.join(', ') }] : []),
           { title: 'Model', value: alert.modelVersion },

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { unitSymbols } from '../telemetry/units.ts';
 import type { Logger } from '../log.ts';
 import type { RedeliveryResult } from '../batch-redelivery.ts';
 import type { ReadmissionResult } from '../refused-readings.ts';
@@ -215,6 +216,7 @@ export function createPlantApi(deps: PlantApiDeps) {
       if (to - from > MAX_RANGE_MS) throw new AppError('request.invalid', `the range is over ${MAX_RANGE_MS / 86_400_000} days: ask for less`, { status: 400 });
       const twin = await deps.twins.getTwin(id); // 404 for an unknown equipment
       const modelId = String((twin.$metadata as { $model?: string } | undefined)?.$model ?? '');
+      const units = deps.unitsOf?.(modelId);
       // auto: the smallest bucket that keeps the answer under ~500 points.
       const bucketMs = q.bucket === 'raw' ? 0 : q.bucket === 'auto' ? (Object.values(BUCKETS).find((ms) => (to - from) / ms <= 500) ?? BUCKETS['1d']!) : BUCKETS[q.bucket]!;
       const points = await deps.store.history(id, from, to, MAX_POINTS + 1);
@@ -229,7 +231,9 @@ export function createPlantApi(deps: PlantApiDeps) {
         truncated,
         measured: deps.measuredOf?.(modelId) ?? null,
         // A unitless one (a counter) is undefined here and so absent from the JSON.
-        units: deps.unitsOf?.(modelId) ?? null,
+        units: units ?? null,
+        // The same as an engineer writes them (°C, g, bar), for labels.
+        unitSymbols: units ? unitSymbols(units) : null,
         buckets: bucketize(kept, bucketMs, deps.warningThreshold),
       });
     }),
