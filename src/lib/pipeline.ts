@@ -513,7 +513,7 @@ export class TelemetryPipeline {
     const refused = this.deps.refused;
     const [written, refusedKept] = await Promise.all([
       this.deps.store.write(batch),
-      deadLetters.length && refused ? keepRefused(refused, source.bodies, source.meta, deadLetters, now) : undefined,
+      deadLetters.length > 0 && refused ? keepRefused(refused, source.bodies, source.meta, deadLetters, now) : undefined,
     ]);
     lap('storeMs');
 
@@ -918,6 +918,7 @@ function deadLetterOf(reading: Reading, reason: string, detail: string, now: num
     partitionId: reading.partitionId,
     sequenceNumber: reading.sequenceNumber,
     enqueuedTime: Date.parse(reading.enqueuedIso),
+    event: reading.event,
     body: JSON.stringify({ timestamp: reading.timeIso, ...reading.values }).slice(0, 2048),
     receivedAt: now,
   };

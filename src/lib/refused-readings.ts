@@ -43,25 +43,9 @@ export function pickEvents(bodies: readonly unknown[], meta: Record<string, unkn
   return { bodies: indices.map((i) => bodies[i]), triggerMetadata };
 }
 
-/**
- * Which events of the batch the dead letters are, by their Event Hubs sequence number; every
- * event when one of them cannot be told (no sequence number): keeping a reading that was stored
- * as well costs a replay at readmission, losing one costs the reading.
- */
-export function refusedIndices(bodies: readonly unknown[], meta: BatchMetadata, deadLetters: readonly DeadLetter[]): number[] {
-  const bySequence = new Map<number, number>();
-  for (let i = 0; i < bodies.length; i++) {
-    const raw = meta.sequenceNumberArray?.[i] ?? meta.systemPropertiesArray?.[i]?.['x-opt-sequence-number'];
-    const seq = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
-    if (seq !== undefined && !bySequence.has(seq)) bySequence.set(seq, i);
-  }
-  const indices = new Set<number>();
-  for (const d of deadLetters) {
-    const i = d.sequenceNumber === undefined ? undefined : bySequence.get(d.sequenceNumber);
-    if (i === undefined) return bodies.map((_, j) => j);
-    indices.add(i);
-  }
-  return [...indices].sort((a, b) => a - b);
+/** The events of the batch its dead letters came in, each once, in batch order (an event may carry several readings). */
+export function refusedIndices(deadLetters: readonly DeadLetter[]): number[] {
+  return [...new Set(deadLetters.map((d) => d.event))].sort((a, b) => a - b);
 }
 
 /**
@@ -73,7 +57,7 @@ export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bod
   const reasons = new Map<string, number>();
   for (const d of deadLetters) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
   const batch: DeadLetteredBatch = {
-    ...pickEvents(bodies, meta as Record<string, unknown>, refusedIndices(bodies, meta, deadLetters)),
+    ...pickEvents(bodies, meta as Record<string, unknown>, refusedIndices(deadLetters)),
     failedAt: new Date(now).toISOString(),
     attempts: 1,
     error: {

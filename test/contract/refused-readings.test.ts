@@ -22,7 +22,7 @@ import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import { InMemoryStore } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
-import type { DeadLetter } from '../../src/lib/telemetry/reading.ts';
+import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
 
 const azurite = azuriteForFile('refused');
 const t0 = Date.now() - 60_000;
@@ -214,13 +214,14 @@ describe('taking refused readings in again', () => {
 });
 
 describe('which events a batch refused', () => {
-  it('are exactly those its dead letters name, with each per-event metadata array picked alike (property)', () => {
+  const decodeOptions = { now: Date.now(), maxClockSkewMs: 300_000 };
+  it('are exactly those the decoder refused, with each per-event metadata array picked alike (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }), fc.nat(1_000_000), (refusedMask, first) => {
-        const msgs = refusedMask.map((_, i) => reading(`d${i}`, i));
+        // A refused event is not JSON; the others are good readings.
+        const msgs = refusedMask.map((refused, i) => (refused ? { device: `d${i}`, body: '{"temperature": ' } : reading(`d${i}`, i)));
         const { bodies, meta } = eventBatch(msgs, '0', first);
-        const letters = refusedMask.flatMap((r, i) => (r ? [{ sequenceNumber: first + i, reason: 'x', detail: '', receivedAt: 0 } as DeadLetter] : []));
-        const indices = refusedIndices(bodies, meta, letters);
+        const indices = refusedIndices(decodeBatch(bodies, meta, decodeOptions).deadLetters);
         expect(indices).toEqual(refusedMask.flatMap((r, i) => (r ? [i] : [])));
         const picked = pickEvents(bodies, meta as Record<string, unknown>, indices);
         expect(picked.bodies).toEqual(indices.map((i) => bodies[i]));
@@ -232,8 +233,12 @@ describe('which events a batch refused', () => {
     );
   });
 
-  it('are every event when a dead letter has no sequence number to tell it by: a reading kept twice costs a replay, one lost costs the reading', () => {
-    const { bodies, meta } = eventBatch([reading('a', 0), reading('b', 1)], '0', 3);
-    expect(refusedIndices(bodies, meta, [{ reason: 'x', detail: '', receivedAt: 0 } as DeadLetter])).toEqual([0, 1]);
+  it('are told by their place in the batch, so a batch without sequence numbers keeps only them, and an event of several refused readings once', () => {
+    const good = JSON.stringify(reading('a', 0).body);
+    const { meta } = eventBatch([reading('a', 0), reading('a', 1), reading('a', 2)], '0', 3);
+    delete meta.sequenceNumberArray;
+    const letters = decodeBatch([good, '[1, 2]', 'not json'], meta, decodeOptions).deadLetters;
+    expect(letters.map((d) => d.reason)).toEqual(['body.notObject', 'body.notObject', 'body.notJson']);
+    expect(refusedIndices(letters)).toEqual([1, 2]);
   });
 });

@@ -10,7 +10,7 @@ const state = (over: Partial<TwinState> = {}): TwinState => ({
   id: 'arm', modelId: 'm', etag: 'e1', lastTelemetryTime: undefined, status: 'running', healthStatus: 'normal', lastAlertTime: undefined, ...over,
 });
 const reading = (dt: number, values: Record<string, unknown>, score = 0.1): ScoredReading => ({
-  reading: { deviceId: 'arm', key: `arm|t:${t0 + dt}`, messageId: undefined, seq: undefined, time: t0 + dt, timeIso: new Date(t0 + dt).toISOString(), enqueuedIso: new Date(t0 + dt).toISOString(), values, partitionId: '0', sequenceNumber: 0 },
+  reading: { deviceId: 'arm', key: `arm|t:${t0 + dt}`, messageId: undefined, seq: undefined, time: t0 + dt, timeIso: new Date(t0 + dt).toISOString(), enqueuedIso: new Date(t0 + dt).toISOString(), values, partitionId: '0', sequenceNumber: 0, event: 0 },
   score: { anomalyScore: score, failureProbability: undefined, contributions: {}, modelVersion: 'envelope-1' },
 });
 

@@ -15,6 +15,8 @@ export interface Reading {
   values: Record<string, unknown>;
   partitionId: string | undefined;
   sequenceNumber: number | undefined;
+  /** Which event of the batch the trigger handed over it came in (one event may carry several readings). */
+  event: number;
 }
 
 export interface DeadLetter {
@@ -25,6 +27,8 @@ export interface DeadLetter {
   partitionId: string | undefined;
   sequenceNumber: number | undefined;
   enqueuedTime: number | undefined;
+  /** Which event of the batch it came in, so that the event itself can be kept whole. */
+  event: number;
   /** The body as received, cut to a few KB: enough to diagnose, never a whole payload in logs. */
   body: string;
   receivedAt: number;
