@@ -19,6 +19,7 @@ import type { SeedResult } from '../lib/plant/seed-plant.ts';
 import { seedLocalPlant } from './seed-local.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 import type { BatchDeadLetterPort } from '../lib/ports.ts';
+import { tally } from '../lib/http/plant-api.ts';
 import { roundFailure } from '../lib/batch-redelivery.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
@@ -73,11 +74,9 @@ export interface FunctionHost {
   close(): Promise<void>;
 }
 
-/** How many batches a container keeps (after their retries, or refused readings), counted up to 10,000. */
+/** How many batches a container keeps (after their retries, or refused readings), counted as the API counts them. */
 async function keptBatches(kept: BatchDeadLetterPort | undefined): Promise<number> {
-  let n = 0;
-  if (kept) for await (const _ of kept.names()) if (++n >= 10_000) break;
-  return n;
+  return kept ? (await tally(kept, 0)).batches : 0;
 }
 
 export async function startFunctionHost(options: FunctionHostOptions): Promise<FunctionHost> {

@@ -42,7 +42,7 @@ export interface PlantApiDeps {
 export const KEPT_BATCHES_COUNTED = 10_000;
 
 /** Counts kept batches from their listing (up to KEPT_BATCHES_COUNTED) and describes the first `limit`. */
-async function tally(kept: Pick<BatchDeadLetterPort, 'summaries'>, limit: number) {
+export async function tally(kept: Pick<BatchDeadLetterPort, 'summaries'>, limit: number) {
   const items: ReturnType<typeof keptItem>[] = [];
   let batches = 0;
   let events = 0;
