@@ -75,6 +75,7 @@ module monitoring 'modules/monitoring.bicep' = {
     actionGroupName: '${abbrs.actionGroup}${resourceToken}'
     keptBatchAlertName: '${abbrs.scheduledQueryRule}kept-batches-${resourceToken}'
     heldUpAlertName: '${abbrs.scheduledQueryRule}ingest-held-up-${resourceToken}'
+    refusedAlertName: '${abbrs.scheduledQueryRule}readings-refused-${resourceToken}'
     opsEmail: opsEmail
   }
 }

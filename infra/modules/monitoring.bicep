@@ -1,5 +1,6 @@
 // Log Analytics and Application Insights (Entra ID auth only: the app publishes with its identity),
-// and the alert that tells operators when the telemetry function keeps a batch it cannot handle.
+// and the alerts that tell operators when the telemetry function keeps a batch it cannot handle, is
+// held up, or refuses readings.
 param location string
 param tags object
 param logAnalyticsName string
@@ -7,6 +8,7 @@ param applicationInsightsName string
 param actionGroupName string
 param keptBatchAlertName string
 param heldUpAlertName string
+param refusedAlertName string
 @description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
 param opsEmail string
 
@@ -43,6 +45,10 @@ var redeliveryFunction = 'batchRedelivery'
 // The telemetry function (src/lib/telemetry-ingest.ts, TELEMETRY_INGEST_FUNCTION): a batch that
 // fails is retried for as long as it fails and holds its partition up meanwhile.
 var ingestFunction = 'telemetryIngest'
+// What the pipeline logs (as a warning) when a batch refuses readings (src/lib/pipeline.ts,
+// REFUSED_LOG): no twin for the device, a reading its model does not allow, a body that is not
+// JSON. They are kept whole, not taken in, until someone mends the cause and takes them in again.
+var refusedMessage = 'telemetry readings refused'
 
 resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsEmail)) {
   name: actionGroupName
@@ -109,6 +115,36 @@ resource heldUpAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: { numberOfEvaluationPeriods: 3, minFailingPeriodsToAlert: 3 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: opsActionGroups }
+  }
+}
+
+// Readings refused: a warning, not a page. Stateful (autoMitigate), so a device that keeps sending
+// what is refused is one alert while it lasts, resolved once 15 minutes pass without a refusal.
+resource refusedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: refusedAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Telemetry readings refused'
+    description: 'telemetryIngest refused readings (no digital twin for the device, a reading its model does not allow, a body that is not JSON, a timestamp far ahead). They are in Data Explorer\'s DeadLetters with why, and kept whole in the storage account (telemetry-refused); the log line names the devices. Mend the cause (register the twin, correct the device), then take them in again: the dashboard\'s Readings refused, or POST /api/telemetry/dead-letters/readmit.'
+    severity: 2
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where severityLevel >= 2 and message startswith "${refusedMessage}"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
         }
       ]
     }

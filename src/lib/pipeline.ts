@@ -130,6 +130,15 @@ interface CardDecision {
 
 const MAX_ETAG_RETRIES = 3;
 
+/**
+ * What the pipeline logs (as a warning) when a batch refuses readings. An Azure Monitor rule
+ * (infra/modules/monitoring.bicep) alerts on it, since a refused reading is kept, not taken in,
+ * until someone mends the cause and takes it in again.
+ */
+export const REFUSED_LOG = 'telemetry readings refused';
+/** Devices named in that line: enough to know where to look, never a batch's worth of ids. */
+const REFUSED_DEVICES_LOGGED = 10;
+
 export class TelemetryPipeline {
   private readonly cache: TwinStateCache;
   private readonly alarms: AlarmLifecycle;
@@ -582,7 +591,11 @@ export class TelemetryPipeline {
       scoredBy: scoring.source,
       timings,
     };
-    if (deadLetters.length) logger.log('warn', 'dead-lettered events', { count: deadLetters.length, reasons: JSON.stringify(reasons) });
+    if (deadLetters.length) {
+      const devices = new Set<string>();
+      for (const d of deadLetters) if (d.deviceId !== undefined && devices.size < REFUSED_DEVICES_LOGGED) devices.add(d.deviceId);
+      logger.log('warn', REFUSED_LOG, { count: deadLetters.length, reasons: JSON.stringify(reasons), devices: [...devices].join(','), keptAs: refusedKept, redelivered: history });
+    }
     return result;
   }
 

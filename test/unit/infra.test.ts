@@ -15,6 +15,7 @@ import { configSchema } from '../../src/lib/config.ts';
 import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
+import { REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -226,6 +227,22 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     const group = resourcesOfType(monitoring, 'Microsoft.Insights/actionGroups')[0]!;
     expect((group as { condition?: string }).condition).toBe("[not(empty(parameters('opsEmail')))]");
     expect(azdParameters.opsEmail!.value).toBe('${OPS_EMAIL=}');
+  });
+
+  it('warns operators when readings are refused: a rule on the very warning the pipeline logs, one alert while it lasts', () => {
+    const monitoring = moduleResources(main, 'monitoring');
+    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.name === "[parameters('refusedAlertName')]")!;
+    const props = rule.properties as { severity: number; autoMitigate: boolean; scopes: string[]; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
+    expect(props.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
+    // A warning, not a page (the readings are kept, nothing is lost meanwhile), and stateful.
+    expect(props).toMatchObject({ severity: 2, autoMitigate: true });
+    const [criterion] = props.criteria.allOf;
+    expect(criterion).toMatchObject({ operator: 'GreaterThan', threshold: 0 });
+    expect(criterion!.query).toContain('severityLevel >= 2');
+    expect(criterion!.query).toContain("variables('refusedMessage')");
+    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+    expect(variables.refusedMessage).toBe(REFUSED_LOG);
+    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
 
   describe('azd', () => {

@@ -68,11 +68,11 @@ describe('KQL checked by the Kusto language service', () => {
       // A query written in place, or named by a variable.
       for (const m of bicep.matchAll(/^\s*query: (?:'(.*)'|(\w+))$/gm)) queries.push(resolve(m[1] ?? vars.get(m[2]!)!));
     }
-    expect(queries).toHaveLength(3);
+    expect(queries).toHaveLength(4);
     const S = K.Symbols;
     for (const [success, query] of ['string', 'bool'].flatMap((type) => queries.map((q) => [type, q] as const))) {
       const tables = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('monitor', [
-        // Application Insights' (the two rules scoped to it) and Log Analytics' resource logs (the IoT Hub's route).
+        // Application Insights' (the three rules scoped to it) and Log Analytics' resource logs (the IoT Hub's route).
         new S.TableSymbol.$ctor7('traces', '(timestamp:datetime, message:string, severityLevel:int, operation_Name:string)', null),
         new S.TableSymbol.$ctor7('requests', `(timestamp:datetime, name:string, success:${success}, resultCode:string)`, null),
         new S.TableSymbol.$ctor7('AzureDiagnostics', '(TimeGenerated:datetime, ResourceProvider:string, Category:string, OperationName:string, Level:string, ResultDescription:string)', null),

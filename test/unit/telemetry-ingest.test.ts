@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import { REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
 import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
@@ -85,7 +86,10 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.store.deadLetters.map((d) => d.Reason).sort()).toEqual(['body.notJson', 'device.noTelemetryModel', 'device.unknown', 'telemetry.invalid', 'telemetry.invalid']);
     expect(h.store.deadLetters.find((d) => d.Reason === 'device.unknown')).toMatchObject({ DeviceId: 'stranger-9', PartitionId: '0', Detail: "no digital twin with id 'stranger-9': register the device's twin before it sends" });
     expect(h.store.deadLetters.find((d) => d.Reason === 'device.noTelemetryModel')!.Detail).toBe(`twin 'production-line-b' has model ${LINE}, which has no device model describing its telemetry`);
-    expect(h.logged.filter((l) => l.message === 'dead-lettered events')).toEqual([{ level: 'warn', message: 'dead-lettered events', fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons) } }]);
+    // One warning for the batch, naming the devices to look at (Azure Monitor alerts on it).
+    expect(h.logged.filter((l) => l.message === REFUSED_LOG)).toEqual([
+      { level: 'warn', message: REFUSED_LOG, fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons), devices: 'conveyor-belt-001,stranger-9,robotic-arm-001,production-line-b', keptAs: undefined, redelivered: false } },
+    ]);
   });
 
   it('holds back routine patches within the interval, then sends the newest values', async () => {
