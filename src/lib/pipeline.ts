@@ -594,7 +594,7 @@ export class TelemetryPipeline {
     if (deadLetters.length) {
       const devices = new Set<string>();
       for (const d of deadLetters) if (d.deviceId !== undefined && devices.size < REFUSED_DEVICES_LOGGED) devices.add(d.deviceId);
-      logger.log('warn', REFUSED_LOG, { count: deadLetters.length, reasons: JSON.stringify(reasons), devices: [...devices].join(','), keptAs: refusedKept, redelivered: history });
+      logger.log('warn', REFUSED_LOG, { count: deadLetters.length, reasons: JSON.stringify(reasons), devices: JSON.stringify([...devices]), keptAs: refusedKept, redelivered: history });
     }
     return result;
   }

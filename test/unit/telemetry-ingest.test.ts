@@ -88,8 +88,17 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.store.deadLetters.find((d) => d.Reason === 'device.noTelemetryModel')!.Detail).toBe(`twin 'production-line-b' has model ${LINE}, which has no device model describing its telemetry`);
     // One warning for the batch, naming the devices to look at (Azure Monitor alerts on it).
     expect(h.logged.filter((l) => l.message === REFUSED_LOG)).toEqual([
-      { level: 'warn', message: REFUSED_LOG, fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons), devices: 'conveyor-belt-001,stranger-9,robotic-arm-001,production-line-b', keptAs: undefined, redelivered: false } },
+      { level: 'warn', message: REFUSED_LOG, fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons), devices: JSON.stringify(['conveyor-belt-001', 'stranger-9', 'robotic-arm-001', 'production-line-b']), keptAs: undefined, redelivered: false } },
     ]);
+  });
+
+  it('names at most ten devices in the refusal warning, however many a batch refuses, each as sent (commas and all)', async () => {
+    const h = plant();
+    const strangers = Array.from({ length: 25 }, (_, i) => ({ device: `stranger,${i}`, body: { temperature: 1 } }));
+    await h.send(strangers);
+    const [line] = h.logged.filter((l) => l.message === REFUSED_LOG);
+    expect(line!.fields!.count).toBe(25);
+    expect(JSON.parse(line!.fields!.devices as string)).toEqual(strangers.slice(0, 10).map((s) => s.device));
   });
 
   it('holds back routine patches within the interval, then sends the newest values', async () => {
