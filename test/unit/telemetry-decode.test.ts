@@ -29,6 +29,16 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(readings.map((r) => r.key)).toEqual([`c|t:${now}`, `c|s:2@${now}`, `c|s:3@${now}`, `c|s:4@${now}`, `c|s:5@${now}`]);
   });
 
+  it('reads a body that begins with a UTF-8 byte order mark (a .NET or PowerShell device), as bytes or as the text the host made of them, and only there', () => {
+    const json = JSON.stringify({ timestamp: iso(now), speed: 1.2 });
+    const meta = { systemPropertiesArray: Array.from({ length: 4 }, () => ({ 'iothub-connection-device-id': 'c' })) };
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
+    const { readings, deadLetters } = decodeBatch([withBom, new Uint8Array(withBom), `\uFEFF${json}`, `{"speed":1.2,\uFEFF"load":3}`], meta, opts);
+    expect(readings.map((r) => r.values)).toEqual([{ speed: 1.2 }, { speed: 1.2 }, { speed: 1.2 }]);
+    // A mark anywhere else is no JSON, and is said to be so.
+    expect(deadLetters.map((d) => [d.event, d.reason])).toEqual([[3, 'body.notJson']]);
+  });
+
   it('keeps a rebooted device\'s readings apart from those before it: same message id, another time', () => {
     const before = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now - 60_000), temperature: 20 } }]);
     const after = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now), temperature: 21 } }]);

@@ -86,6 +86,16 @@ function reject(out: DeadLetter[], env: Envelope, body: unknown, reason: string,
   });
 }
 
+/**
+ * A body's JSON text. A UTF-8 byte order mark is dropped, as RFC 8259 lets a parser do: devices
+ * written in .NET or PowerShell send one, and the Functions host hands the body on with it.
+ */
+function jsonText(body: string | Uint8Array): string {
+  if (typeof body === 'string') return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+  const bom = body.byteLength >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  return Buffer.from(body.buffer, body.byteOffset + bom, body.byteLength - bom).toString('utf8');
+}
+
 export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, options: DecodeOptions): Decoded {
   const readings: Reading[] = [];
   const deadLetters: DeadLetter[] = [];
@@ -121,7 +131,7 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
         continue;
       }
       try {
-        parsed = JSON.parse(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+        parsed = JSON.parse(jsonText(body));
       } catch (error) {
         reject(deadLetters, env, body, 'body.notJson', `body is not JSON: ${(error as Error).message}`, now);
         continue;
