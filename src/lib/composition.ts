@@ -24,7 +24,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { BlobBatchDeadLetters, BATCH_DEAD_LETTER_CONTAINER } from './store/blob-batch-dead-letters.ts';
-import { readmitRefused, REFUSED_CONTAINER } from './refused-readings.ts';
+import { readmitRefused, REFUSED_CONTAINER, type ReadmissionOptions } from './refused-readings.ts';
 import { noRedelivery, redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
@@ -160,7 +160,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ...(refused ? { refused } : {}),
   });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
-  const readmit = refused && (() => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }));
+  const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {
     config,
     catalog,

@@ -23,7 +23,9 @@ export const REFUSED_CONTAINER = 'telemetry-refused';
  * Reasons the message itself decides (its bytes, or what IoT Hub stamped on it): nothing mended on
  * this side takes such a reading in, so a readmission passes their kept batches by without
  * downloading them (a device sending junk every second must not keep the others waiting). They stay
- * kept, as evidence, for as long as their DeadLetters rows.
+ * kept, as evidence, for as long as their DeadLetters rows; a readmission with `all` tries them too,
+ * for after a version that reads more than the one that refused them (a body beginning with a byte
+ * order mark, read since).
  */
 export const REFUSED_FOR_GOOD: ReadonlySet<string> = new Set([
   'envelope.noDevice', 'envelope.deviceMismatch', 'envelope.badTimestamp', 'envelope.badSeq',
@@ -83,8 +85,13 @@ export interface ReadmissionResult {
   readmitted: number;
   /** Blobs that are no batch this app kept, or that failed to go through: left. */
   failed: number;
-  /** Kept batches passed by, every event in them refused for what the message itself is (REFUSED_FOR_GOOD). */
+  /** Kept batches passed by, every event in them refused for what the message itself is (REFUSED_FOR_GOOD); none with `all`. */
   passedBy: number;
+}
+
+export interface ReadmissionOptions {
+  /** Try the kept batches refused for what the message itself is too. */
+  all?: boolean;
 }
 
 export interface ReadmissionDeps {
@@ -96,19 +103,19 @@ export interface ReadmissionDeps {
 }
 
 /**
- * One round: each kept batch (but those refused for good) through the pipeline as a late delivery
+ * One round: each kept batch (but those refused for good, unless `all`) through the pipeline as a late delivery
  * (stored, scored and flagged, never raising or clearing an incident). The pipeline keeps what it
  * refuses again under the name of exactly those events, so a batch refused whole again is the same
  * blob; any other is removed once its refused part is kept anew. A far end that is down stops the
  * round.
  */
-export async function readmitRefused(deps: ReadmissionDeps): Promise<ReadmissionResult> {
+export async function readmitRefused(deps: ReadmissionDeps, options: ReadmissionOptions = {}): Promise<ReadmissionResult> {
   const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 };
   // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
   deps.pipeline.forgetUnknownDevices();
   for await (const { name, error: refusedFor } of deps.refused.summaries()) {
     if (result.tried >= deps.limit) break;
-    if (refusedFor && REFUSED_FOR_GOOD.has(refusedFor.code)) {
+    if (!options.all && refusedFor && REFUSED_FOR_GOOD.has(refusedFor.code)) {
       result.passedBy++;
       continue;
     }

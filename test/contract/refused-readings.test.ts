@@ -133,6 +133,26 @@ describe('readings the pipeline refuses', () => {
     expect(await names(container)).toEqual(['0/00000000000000000000-00000000000000000000.json', '0/00000000000000000001-00000000000000000001.json', '0/00000000000000000002-00000000000000000002.json']);
   });
 
+  it('refused by an older version for what it could not read (a body with a byte order mark) are taken in when asked for all, junk staying kept', async () => {
+    const { store, container, services } = await app();
+    const json = JSON.stringify({ timestamp: iso(t0), temperature: 61 });
+    const older = eventBatch([reading('robotic-arm-001', 0), reading('robotic-arm-001', 1)], '1', 40);
+    // As a version that read no byte order mark kept them: the events as the trigger handed them over, refused as not JSON.
+    older.bodies[0] = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
+    older.bodies[1] = '{"temperature": 6';
+    for (let i = 0; i < older.bodies.length; i++) {
+      await container.put({ ...pickEvents(older.bodies, older.meta as Record<string, unknown>, [i]), failedAt: new Date(t0).toISOString(), attempts: 1, error: { code: 'body.notJson', message: 'body is not JSON' } });
+      expect(await names(container)).toHaveLength(i + 1);
+    }
+    const readmit = async (query: string) => (await services.plantApi.readmitRefused(post(`/api/telemetry/dead-letters/readmit${query}`))).jsonBody;
+    expect(await readmit('')).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 2 });
+    expect(await readmit('?all=true')).toEqual({ tried: 2, stored: 1, stillRefused: 1, readmitted: 1, failed: 0, passedBy: 0 });
+    expect([...store.telemetry.values()].map((r) => r.Readings)).toEqual([{ temperature: 61 }]);
+    const [left] = await names(container);
+    expect((await container.get(left!))!.bodies).toEqual(['{"temperature": 6']);
+    expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit?all=yes'))).status).toBe(400);
+  });
+
   it('without sequence numbers to name them by are kept whole and, refused again, stay one blob', async () => {
     const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${REFUSED_CONTAINER}-unsequenced`));
     const h = harness({ refused: container });

@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 import { unitSymbols } from '../telemetry/units.ts';
 import type { Logger } from '../log.ts';
 import type { RedeliveryResult } from '../batch-redelivery.ts';
-import type { ReadmissionResult } from '../refused-readings.ts';
+import type { ReadmissionOptions, ReadmissionResult } from '../refused-readings.ts';
 import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
@@ -34,7 +34,7 @@ export interface PlantApiDeps {
   /** Where the pipeline keeps refused events whole (undefined: no storage account, only their excerpts). */
   refusedKept?: Pick<BatchDeadLetterPort, 'summaries'>;
   /** One readmission round: the kept refused events through the pipeline again. */
-  readmit?: () => Promise<ReadmissionResult>;
+  readmit?: (options: ReadmissionOptions) => Promise<ReadmissionResult>;
   now?: () => number;
 }
 
@@ -89,6 +89,10 @@ export const sinceQuery = z.object({
   limit: z.coerce.number().int().min(1).optional(),
 });
 export const limitQuery = sinceQuery.pick({ limit: true });
+/** `all=true`: the kept batches refused for what the message itself is are tried too. */
+export const readmitQuery = z.object({
+  all: z.enum(['true', 'false'], { message: 'all must be true or false' }).default('false').transform((v) => v === 'true'),
+});
 export const ackBody = z.strictObject({
   by: z.string().trim().min(1, 'by: who acknowledges').max(100),
   note: z.string().max(500).default(''),
@@ -312,10 +316,12 @@ export function createPlantApi(deps: PlantApiDeps) {
      * pipeline again, for an operator who has mended why they were refused (registered the twin,
      * extended the model): what is accepted now is stored, late (no incident is raised on it), and
      * what is refused again stays kept. Up to 100 kept batches a call; what it did comes back.
+     * `all=true` tries those refused for what the message itself is too (after an upgrade).
      */
-    readmitRefused: guarded(async () => {
+    readmitRefused: guarded(async (req) => {
+      const q = parse(readmitQuery, queryParams(req), 'query');
       if (!deps.refusedKept || !deps.readmit) throw new AppError('deadLetters.notKept', 'no storage account (AzureWebJobsStorage): refused readings are kept as excerpts only, so none can be taken in again', { status: 409 });
-      return json(200, await deps.readmit());
+      return json(200, await deps.readmit({ all: q.all }));
     }),
 
     /**
