@@ -132,6 +132,8 @@ describe('decoding what the Event Hub trigger hands over', () => {
     { name: 'an unreadable timestamp', body: { timestamp: 'yesterday', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
     { name: 'a day that does not exist (V8 would read it as 1 March)', body: { timestamp: '2024-02-30T10:00:00Z', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
     { name: 'an hour that does not exist', body: { timestamp: '2026-11-25T24:30:00+01:00', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
+    { name: 'a time in epoch seconds (said to be, since it reads as 1970)', body: { timestamp: Math.floor(now / 1000), temperature: 1 }, reason: 'envelope.badTimestamp', detail: /^timestamp 1970-.* is before 2000 \(epoch seconds\? send epoch milliseconds/ },
+    { name: 'a time before 2000 that is no epoch seconds either', body: { timestamp: 86_400_000, temperature: 1 }, reason: 'envelope.badTimestamp', detail: /^timestamp 1970-01-02T00:00:00.000Z is before 2000$/ },
     { name: 'a telemetry name that would set the prototype', body: '{"timestamp": "2026-11-25T09:59:00Z", "__proto__": {"x": 1}, "temperature": 1}', reason: 'telemetry.badName', detail: /__proto__/ },
     { name: 'a timestamp in the future', body: { timestamp: iso(now + 3_600_000), temperature: 1 }, reason: 'envelope.futureTimestamp', detail: /in the future/ },
     { name: 'a negative sequence number', body: { seq: -1, temperature: 1 }, reason: 'envelope.badSeq', detail: /non-negative/ },

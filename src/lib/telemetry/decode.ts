@@ -175,7 +175,9 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
     return;
   }
   if (time < EARLIEST) {
-    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000`, now);
+    // Epoch seconds are the usual slip (a Unix clock's time() sent as is): say so, since the time read is then in 1970.
+    const seconds = typeof rawTime === 'number' && rawTime * 1000 >= EARLIEST && rawTime * 1000 <= now + options.maxClockSkewMs ? ' (epoch seconds? send epoch milliseconds or an ISO 8601 time)' : '';
+    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000${seconds}`, now);
     return;
   }
   const seq = body.seq;
