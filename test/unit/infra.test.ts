@@ -204,18 +204,24 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(`P${rule!.definition.actions.baseBlob.delete.daysAfterModificationGreaterThan}D`).toBe((adx.properties as { softDeletePeriod: string }).softDeletePeriod);
   });
 
-  it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {
+  /** A log search rule of monitoring.bicep, scoped to Application Insights and counting rows (any at all fires it), with the module's variables. */
+  function appInsightsRule(nameParameter: string) {
     const monitoring = moduleResources(main, 'monitoring');
-    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.name === "[parameters('keptBatchAlertName')]")!;
-    const props = rule.properties as { scopes: string[]; evaluationFrequency: string; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
+    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.name === `[parameters('${nameParameter}')]`)!;
+    const props = rule.properties as { severity: number; autoMitigate: boolean; scopes: string[]; evaluationFrequency: string; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
     expect(props.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
-    expect(props.evaluationFrequency).toBe('PT5M');
     const [criterion] = props.criteria.allOf;
     expect(criterion).toMatchObject({ operator: 'GreaterThan', threshold: 0 });
+    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
+    return { monitoring, props, criterion, variables };
+  }
+
+  it('alerts operators when the telemetry function keeps a batch or a redelivery round leaves one failing: a rule on the very error line it logs and on the timer\'s failed rounds, emailed to OPS_EMAIL when set', () => {
+    const { monitoring, props, criterion, variables } = appInsightsRule('keptBatchAlertName');
+    expect(props.evaluationFrequency).toBe('PT5M');
     // The query finds errors beginning with the template's message, which is what the code logs.
     expect(criterion!.query).toContain('severityLevel >= 3');
     expect(criterion!.query).toContain("variables('keptBatchMessage')");
-    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
     expect(variables.keptBatchMessage).toBe(DEAD_LETTERED_LOG);
     // And on the failed rounds of the redelivery timer (requests, never sampled), by the name it is registered under.
     expect(criterion!.query).toContain("variables('redeliveryFunction')");
@@ -230,17 +236,11 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
   });
 
   it('warns operators when readings are refused: a rule on the very warning the pipeline logs, one alert while it lasts', () => {
-    const monitoring = moduleResources(main, 'monitoring');
-    const rule = resourcesOfType(monitoring, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.name === "[parameters('refusedAlertName')]")!;
-    const props = rule.properties as { severity: number; autoMitigate: boolean; scopes: string[]; criteria: { allOf: { query: string; operator: string; threshold: number }[] }; actions: { actionGroups: string } };
-    expect(props.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
+    const { props, criterion, variables } = appInsightsRule('refusedAlertName');
     // A warning, not a page (the readings are kept, nothing is lost meanwhile), and stateful.
     expect(props).toMatchObject({ severity: 2, autoMitigate: true });
-    const [criterion] = props.criteria.allOf;
-    expect(criterion).toMatchObject({ operator: 'GreaterThan', threshold: 0 });
     expect(criterion!.query).toContain('severityLevel >= 2');
     expect(criterion!.query).toContain("variables('refusedMessage')");
-    const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
     expect(variables.refusedMessage).toBe(REFUSED_LOG);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
