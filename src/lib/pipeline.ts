@@ -392,7 +392,8 @@ export class TelemetryPipeline {
     //    back in input order. ScoreInputs (a copy of each reading's numbers) are made only for it.
     const useEndpoint = this.deps.scorer.wantsInputs;
     const inputs: ScoreInput[] = [];
-    const detected: { work: DeviceWork; reading: Reading; detection: Detection }[] = [];
+    /** Readings in arrival order, each with its place among the endpoint's inputs (-1: not sent). */
+    const detected: { work: DeviceWork; reading: Reading; detection: Detection; input: number }[] = [];
     for (const [deviceId, readings] of readingsByDevice) {
       const state = states.get(deviceId);
       const kind = state && this.deps.catalog.forTwinModel(state.modelId);
@@ -423,10 +424,14 @@ export class TelemetryPipeline {
         const d = this.detect(entry.state, reading, kind);
         entry.journal.record(reading.time, reading.values, statusOf(reading));
         if (useEndpoint) {
-          const input = scoreInput(reading, kind);
-          input.derived = d.features as unknown as Record<string, number>;
-          inputs.push(input);
-          detected.push({ work, reading, detection: d });
+          // A reading that measures nothing (a status change, a counter) is not the failure model's to judge.
+          let input = -1;
+          if (measures(reading, kind)) {
+            const scoreIn = scoreInput(reading, kind);
+            scoreIn.derived = d.features as unknown as Record<string, number>;
+            input = inputs.push(scoreIn) - 1;
+          }
+          detected.push({ work, reading, detection: d, input });
         } else {
           // Without the endpoint the detection is the score: one object fewer per reading for the collector.
           work.scored.push({ reading, score: d, alarm: alarmEvidence(d, undefined) });
@@ -434,11 +439,16 @@ export class TelemetryPipeline {
       }
       if (entry) byDevice.set(deviceId, work);
     }
-    const scoring = !byDevice.size ? { results: undefined, source: 'none' as const } : useEndpoint ? await this.deps.scorer.score(inputs) : { results: undefined, source: 'fallback' as const };
+    const scoring =
+      !byDevice.size ? { results: undefined, source: 'none' as const }
+      : !useEndpoint ? { results: undefined, source: 'fallback' as const }
+      // The endpoint in use, and nothing measured to ask it about (status changes only).
+      : inputs.length === 0 ? { results: undefined, source: 'endpoint' as const }
+      : await this.deps.scorer.score(inputs);
     lap('scoreMs');
     for (let i = 0; i < detected.length; i++) {
-      const { work, reading, detection: d } = detected[i]!;
-      const e = scoring.results?.[i];
+      const { work, reading, detection: d, input } = detected[i]!;
+      const e = input < 0 ? undefined : scoring.results?.[input];
       const score: ScoreResult =
         e === undefined
           ? d
@@ -888,6 +898,7 @@ export class TelemetryPipeline {
       ...(detector ? { detectorState: () => this.storedDetectorState(deviceId, detector.state) } : {}),
       ...(alarmState ? { alarmState: () => JSON.stringify(alarmState) } : {}),
       health,
+      measured: work.kind.measuredTelemetry,
     });
   }
 }
@@ -905,6 +916,15 @@ function storedDetectorState(twin: TwinState): DetectorState {
   } catch {
     return reviveDetectorState(undefined);
   }
+}
+
+/** Whether a reading carries a number of any telemetry its equipment measures. */
+function measures(reading: Reading, kind: EquipmentKind): boolean {
+  for (const name of kind.measuredTelemetry) {
+    const v = reading.values[name];
+    if (typeof v === 'number' && Number.isFinite(v)) return true;
+  }
+  return false;
 }
 
 /** The controller's status, when the reading carries one as text. */

@@ -388,6 +388,28 @@ describe('telemetryIngest: a batch from the plant', () => {
     const second = await h.send([arm(20_000, { temperature: 71 })]);
     expect(second).toMatchObject({ scoredBy: 'fallback', stored: 1 });
   });
+
+  it('asks the failure model nothing about a reading that measures nothing, and the twin keeps what the last measured one said', async () => {
+    const calls: ScoreInput[][] = [];
+    const endpoint: ScorerPort = {
+      async score(inputs): Promise<ScoreResult[]> {
+        calls.push([...inputs]);
+        return inputs.map(() => ({ anomalyScore: 0.1, failureProbability: 0.4, contributions: {}, modelVersion: 'fp-7' }));
+      },
+    };
+    const h = harness({ endpoint });
+    h.twins.add('robotic-arm-001', ARM);
+    await h.send([arm(0, { temperature: 70, status: 'running' }, 'm1'), arm(500, { status: 'emergencyStopped', cycleCount: 12 }, 'm2')]);
+    // Only the measured reading went to the endpoint; the status change is stored without a failure probability.
+    expect(calls.map((c) => c.map((i) => i.features.temperature))).toEqual([[70]]);
+    const rows = [...h.store.telemetry.values()].sort((a, b) => a.Timestamp.localeCompare(b.Timestamp));
+    expect(rows.map((r) => [r.FailureProbability, r.ModelVersion])).toEqual([[0.4, 'streaming-11+fp-7'], [null, 'streaming-11']]);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'emergencyStopped', failureProbability: 0.4, modelVersion: 'streaming-11+fp-7', lastTelemetryTime: iso(t0 + 500) });
+    // A batch of status changes alone calls nobody and changes no score.
+    await h.send([arm(30_000, { status: 'stopped' }, 'm3')]);
+    expect(calls).toHaveLength(1);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'stopped', failureProbability: 0.4 });
+  });
 });
 
 describe('telemetryIngest: predictions that stop a machine', () => {

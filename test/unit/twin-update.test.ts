@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type ScoredReading } from '../../src/lib/twins/twin-update.ts';
+import { freshReadings, healthOf, inTimeOrder, judgesHealth, planTwinUpdate, type ScoredReading } from '../../src/lib/twins/twin-update.ts';
 import type { TwinState } from '../../src/lib/ports.ts';
 
 const t0 = Date.parse('2026-11-25T10:00:00Z');
@@ -54,6 +54,36 @@ describe('one patch per twin per batch', () => {
     expect(valueOf(update.ops, '/anomalyScore')).toBe(0.2);
     expect(update.ops.some((o) => o.path === '/cycleCount')).toBe(false);
     expect(update.ops.some((o) => o.path === '/failureProbability')).toBe(false);
+  });
+});
+
+describe('a reading that measures nothing', () => {
+  const measured = ['temperature', 'vibration'];
+  const every = new Set([...props, 'remainingUsefulLifeHours']);
+  it('patches its status but leaves the scores of the newest reading that measured something: a stopped machine does not read "failure probability 0 %"', () => {
+    const twin = state({ lastTelemetryTime: t0, healthStatus: 'critical' });
+    const hot = { ...reading(1000, { temperature: 83, status: 'running' }, 0.82), score: { anomalyScore: 0.82, failureProbability: 0.92, rulHours: 0.1, contributions: {}, modelVersion: 'streaming+failure' } };
+    const stopped = { ...reading(1100, { status: 'emergencyStopped' }, 0), score: { anomalyScore: 0, failureProbability: 0.001, contributions: {}, modelVersion: 'streaming' } };
+    const update = planTwinUpdate(twin, [hot, stopped], { ...options, properties: every, health: 'critical', measured })!;
+    expect(valueOf(update.ops, '/status')).toBe('emergencyStopped');
+    expect(valueOf(update.ops, '/lastTelemetryTime')).toBe(new Date(t0 + 1100).toISOString());
+    expect(valueOf(update.ops, '/anomalyScore')).toBe(0.82);
+    expect(valueOf(update.ops, '/failureProbability')).toBe(0.92);
+    expect(valueOf(update.ops, '/modelVersion')).toBe('streaming+failure');
+    expect(valueOf(update.ops, '/remainingUsefulLifeHours')).toBe(0.1);
+    // Alone in its batch, it leaves every score as the twin has it, and the health too.
+    const alone = planTwinUpdate(twin, [stopped], { ...options, properties: every, measured })!;
+    expect(alone.ops.map((o) => o.path).filter((p) => /anomalyScore|failureProbability|modelVersion|remainingUsefulLife/.test(p))).toEqual([]);
+    expect(valueOf(alone.ops, '/healthStatus')).toBe('critical');
+  });
+
+  it('still counts when it scores something (a reported fault) or when nothing says what is measured', () => {
+    const fault = reading(1000, { status: 'fault' }, 0.9);
+    expect(valueOf(planTwinUpdate(state(), [fault], { ...options, measured })!.ops, '/anomalyScore')).toBe(0.9);
+    expect(valueOf(planTwinUpdate(state(), [reading(1000, { status: 'idle' }, 0)], options)!.ops, '/anomalyScore')).toBe(0);
+    // A value that is no finite number measures nothing either.
+    expect(judgesHealth(reading(0, { temperature: null, vibration: 'high' }, 0), measured)).toBe(false);
+    expect(judgesHealth(reading(0, { vibration: 0 }, 0), measured)).toBe(true);
   });
 });
 

@@ -54,6 +54,23 @@ export interface PlanOptions {
    * the newest reading's score against the thresholds.
    */
   health?: HealthStatus;
+  /**
+   * The telemetry the scores judge. A reading that carries none of it and scores nothing (a status
+   * change, a counter) says nothing of health: the twin keeps the scores of the newest reading
+   * that did, so a machine that reports `emergencyStopped` after its stop does not read "failure
+   * probability 0 %". Without it, every reading counts.
+   */
+  measured?: readonly string[];
+}
+
+/** Whether a reading's scores say anything of the equipment's health (see PlanOptions.measured). */
+export function judgesHealth(s: ScoredReading, measured: readonly string[] | undefined): boolean {
+  if (measured === undefined || s.score.anomalyScore > 0) return true;
+  for (const name of measured) {
+    const v = s.reading.values[name];
+    if (typeof v === 'number' && Number.isFinite(v)) return true;
+  }
+  return false;
 }
 
 /** Readings newer than the twin's newest, oldest first. */
@@ -79,7 +96,10 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   const newest = fresh[fresh.length - 1];
   if (!newest) return planStatusOnly(state, options);
 
-  const health = options.health ?? healthOf(newest.score.anomalyScore, options.thresholds);
+  // The newest reading whose scores say something of health (usually the newest).
+  let judged: ScoredReading | undefined;
+  for (let i = fresh.length - 1; i >= 0 && !judged; i--) if (judgesHealth(fresh[i]!, options.measured)) judged = fresh[i];
+  const health = options.health ?? (judged ? healthOf(judged.score.anomalyScore, options.thresholds) : (state.healthStatus as HealthStatus | undefined) ?? 'normal');
   let status = state.status;
   for (let i = fresh.length - 1; i >= 0; i--) {
     const reported = fresh[i]!.reading.values.status;
@@ -112,25 +132,27 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     else set(name, latest[name]);
   }
   set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
-  set('anomalyScore', round(newest.score.anomalyScore));
-  set('failureProbability', newest.score.failureProbability === undefined ? undefined : round(newest.score.failureProbability));
+  if (judged) {
+    set('anomalyScore', round(judged.score.anomalyScore));
+    set('failureProbability', judged.score.failureProbability === undefined ? undefined : round(judged.score.failureProbability));
+  }
   set('healthStatus', health);
   // Remaining useful life is written while a trend toward a limit is seen, and keeps its last value
   // while the incident lasts (a stopped machine's last estimate); once the equipment is healthy
   // again it is removed, not left saying "6 min" for days.
   let rul = state.remainingUsefulLifeHours;
   if (options.properties.has('remainingUsefulLifeHours')) {
-    const estimate = newest.score.rulHours;
+    const estimate = judged?.score.rulHours;
     if (estimate !== undefined) {
       rul = Math.round(estimate * 10) / 10;
       ops.push({ op: 'add', path: '/remainingUsefulLifeHours', value: rul });
-    } else if (health === 'normal' && rul !== undefined) {
+    } else if (judged && health === 'normal' && rul !== undefined) {
       // Only when the twin holds one (a remove of what is not there fails the whole patch); If-Match guards the knowledge.
       ops.push({ op: 'remove', path: '/remainingUsefulLifeHours' });
       rul = undefined;
     }
   }
-  set('modelVersion', newest.score.modelVersion);
+  if (judged) set('modelVersion', judged.score.modelVersion);
   const next = setIncidentFields(state, options, set);
   return { ops, reason, next: { ...next, lastTelemetryTime: newest.reading.time, status, healthStatus: health, remainingUsefulLifeHours: rul }, ...(omitted ? { omitted } : {}) };
 }
