@@ -14,7 +14,7 @@ import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import { keepRefused } from './refused-readings.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
-import type { DeadLetter, Reading } from './telemetry/reading.ts';
+import { measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
 import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './anomaly/streaming-detector.ts';
@@ -426,7 +426,7 @@ export class TelemetryPipeline {
         if (useEndpoint) {
           // A reading that measures nothing (a status change, a counter) is not the failure model's to judge.
           let input = -1;
-          if (measures(reading, kind)) {
+          if (measuresAny(reading, kind.measuredTelemetry)) {
             const scoreIn = scoreInput(reading, kind);
             scoreIn.derived = d.features as unknown as Record<string, number>;
             input = inputs.push(scoreIn) - 1;
@@ -916,15 +916,6 @@ function storedDetectorState(twin: TwinState): DetectorState {
   } catch {
     return reviveDetectorState(undefined);
   }
-}
-
-/** Whether a reading carries a number of any telemetry its equipment measures. */
-function measures(reading: Reading, kind: EquipmentKind): boolean {
-  for (const name of kind.measuredTelemetry) {
-    const v = reading.values[name];
-    if (typeof v === 'number' && Number.isFinite(v)) return true;
-  }
-  return false;
 }
 
 /** The controller's status, when the reading carries one as text. */

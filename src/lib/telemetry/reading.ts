@@ -19,6 +19,15 @@ export interface Reading {
   event: number;
 }
 
+/** Whether a reading carries a number for any of `names` (the telemetry its equipment measures), rather than only a status or nothing usable. */
+export function measuresAny(reading: Reading, names: readonly string[]): boolean {
+  for (const name of names) {
+    const v = reading.values[name];
+    if (typeof v === 'number' && Number.isFinite(v)) return true;
+  }
+  return false;
+}
+
 export interface DeadLetter {
   reason: string;
   detail: string;

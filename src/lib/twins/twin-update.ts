@@ -5,7 +5,7 @@
  * a change of status or health, or an alert, goes out at once.
  */
 import type { JsonPatchOp, ScoreResult, TwinState } from '../ports.ts';
-import type { Reading } from '../telemetry/reading.ts';
+import { measuresAny, type Reading } from '../telemetry/reading.ts';
 import type { AlarmEvidence } from '../alerts/alarm-lifecycle.ts';
 import { oversizedString } from './adt-limits.ts';
 
@@ -65,12 +65,7 @@ export interface PlanOptions {
 
 /** Whether a reading's scores say anything of the equipment's health (see PlanOptions.measured). */
 export function judgesHealth(s: ScoredReading, measured: readonly string[] | undefined): boolean {
-  if (measured === undefined || s.score.anomalyScore > 0) return true;
-  for (const name of measured) {
-    const v = s.reading.values[name];
-    if (typeof v === 'number' && Number.isFinite(v)) return true;
-  }
-  return false;
+  return measured === undefined || s.score.anomalyScore > 0 || measuresAny(s.reading, measured);
 }
 
 /** Readings newer than the twin's newest, oldest first. */
