@@ -280,7 +280,7 @@ export class TelemetryPipeline {
   /** The readings newer than the twin (to patch), and all the batch's in time order (for the alarms and the stop policy). */
   private watch(work: DeviceWork): void {
     work.fresh = freshReadings(work.state, work.scored);
-    work.watched = work.history ? [] : work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored);
+    work.watched = work.history ? [] : withEvidence(work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored), work.kind.measuredTelemetry);
   }
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
@@ -916,6 +916,27 @@ function storedDetectorState(twin: TwinState): DetectorState {
   } catch {
     return reviveDetectorState(undefined);
   }
+}
+
+/** Statuses that say the equipment is out of service, measured or not: its incident clears with them, as designed suppression has it. */
+const OUT_OF_SERVICE: ReadonlySet<string> = new Set(['stopped', 'idle', 'maintenance']);
+
+/**
+ * The readings the alarm lifecycle and the stop policy watch (`list` itself when all of them): a
+ * reading that measures nothing and scores nothing (a status heartbeat, `emergencyStopped` after a
+ * stop, a counter) neither raises an incident nor counts toward clearing one, so a stopped machine
+ * that only reports its status keeps its incident until its readings are normal again; a reported
+ * fault and a status that takes the equipment out of service still count.
+ */
+function withEvidence(list: ScoredReading[], measured: readonly string[]): ScoredReading[] {
+  let out: ScoredReading[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
+    const counts = s.score.anomalyScore > 0 || s.alarm!.fault || measuresAny(s.reading, measured) || OUT_OF_SERVICE.has(statusOf(s.reading) ?? '');
+    if (counts) out?.push(s);
+    else out ??= list.slice(0, i);
+  }
+  return out ?? list;
 }
 
 /** The controller's status, when the reading carries one as text. */

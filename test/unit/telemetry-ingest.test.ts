@@ -188,6 +188,26 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(steps.find((e) => e.Event === 'cleared')!.Detail).toBe('');
   });
 
+  it('keeps an incident open while the machine reports only its status, and clears it on normal readings or when it is taken out of service', async () => {
+    const h = plant();
+    await h.send(seconds(0, 60, calm, 'n'));
+    const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6 });
+    await h.send(seconds(60, 10, hot, 'h'));
+    const incident = h.alerts.sent[0]!.incident.id;
+    // Two minutes of status alone (a heartbeat after an emergency stop): nothing measured, nothing cleared.
+    await h.send(seconds(70, 120, () => ({ status: 'emergencyStopped' }), 's'));
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised']);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'emergencyStopped', healthStatus: 'critical' });
+    // Readings normal again for over a minute: cleared.
+    await h.send(seconds(190, 80, calm, 'c'));
+    expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
+    // Out of service says so even without a measurement: a stopped machine's incident clears, as designed suppression has it.
+    await h.send(seconds(270, 10, hot, 'h2'));
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised', 'cleared', 'raised']);
+    await h.send(seconds(280, 80, () => ({ status: 'stopped' }), 'r'));
+    expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised', 'cleared', 'raised', 'cleared']);
+  });
+
   it('tells nobody about a machine stopped for ten minutes and started again: at rest its readings are no fault, nor is its warming up', async () => {
     const h = plant({ now: () => t0 + 3_600_000 });
     const working = (i: number) => ({ temperature: 65 + (i % 3) * 0.5, vibration: 0.5 + (i % 2) * 0.02, pressure: 6 + (i % 4) * 0.05, status: 'running' });
