@@ -21,7 +21,7 @@ import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './an
 import { reviveDetectorState, storeDetectorState, type DetectorState } from './anomaly/detector-state.ts';
 import { DetectorJournal } from './anomaly/detector-journal.ts';
 import { conditionOf, eventDetail } from './alerts/conditions.ts';
-import { AlarmLifecycle, alarmEvidence, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, alarmEvidence, bearsOnAlarms, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
@@ -918,22 +918,12 @@ function storedDetectorState(twin: TwinState): DetectorState {
   }
 }
 
-/** Statuses that say the equipment is out of service, measured or not: its incident clears with them, as designed suppression has it. */
-const OUT_OF_SERVICE: ReadonlySet<string> = new Set(['stopped', 'idle', 'maintenance']);
-
-/**
- * The readings the alarm lifecycle and the stop policy watch (`list` itself when all of them): a
- * reading that measures nothing and scores nothing (a status heartbeat, `emergencyStopped` after a
- * stop, a counter) neither raises an incident nor counts toward clearing one, so a stopped machine
- * that only reports its status keeps its incident until its readings are normal again; a reported
- * fault and a status that takes the equipment out of service still count.
- */
+/** The readings the alarm lifecycle and the stop policy watch (`list` itself when all of them): those that bear on alarms. */
 function withEvidence(list: ScoredReading[], measured: readonly string[]): ScoredReading[] {
   let out: ScoredReading[] | undefined;
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
-    const counts = s.score.anomalyScore > 0 || s.alarm!.fault || measuresAny(s.reading, measured) || OUT_OF_SERVICE.has(statusOf(s.reading) ?? '');
-    if (counts) out?.push(s);
+    if (bearsOnAlarms(s.alarm!, measuresAny(s.reading, measured), statusOf(s.reading))) out?.push(s);
     else out ??= list.slice(0, i);
   }
   return out ?? list;

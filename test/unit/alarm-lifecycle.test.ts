@@ -4,7 +4,7 @@
  * notifications without losing the record; a flood on one line is capped.
  */
 import { describe, expect, it } from 'vitest';
-import { AlarmLifecycle, reviveAlarmState, type AlarmEvidence, type AlarmEvent, type AlarmState } from '../../src/lib/alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, bearsOnAlarms, reviveAlarmState, type AlarmEvidence, type AlarmEvent, type AlarmState } from '../../src/lib/alerts/alarm-lifecycle.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 8);
 const SEC = 1000;
@@ -226,5 +226,19 @@ describe('the alarm lifecycle', () => {
     expect(events.map((e) => [e.kind, e.incidentId])).toEqual([['cleared', state.id]]);
     expect(reviveAlarmState('{"id": 5, "p": "urgent", "__proto__": {"x": 1}}')).toEqual({});
     expect(reviveAlarmState('not json')).toEqual({});
+  });
+});
+
+describe('which readings bear on alarms', () => {
+  it('all that measured something or scored something, and a status alone only when it takes the equipment out of service', () => {
+    const statusOnly = quiet(T0);
+    expect(bearsOnAlarms(statusOnly, true, 'running')).toBe(true);
+    expect(bearsOnAlarms(statusOnly, false, 'emergencyStopped')).toBe(false);
+    expect(bearsOnAlarms(statusOnly, false, undefined)).toBe(false);
+    expect(bearsOnAlarms({ ...statusOnly, fault: true, anomalyScore: 1 }, false, 'fault')).toBe(true);
+    expect(bearsOnAlarms({ ...statusOnly, anomalyScore: 0.6 }, false, 'running')).toBe(true);
+    for (const rest of ['stopped', 'idle', 'maintenance']) expect(bearsOnAlarms(statusOnly, false, rest)).toBe(true);
+    // A status name is looked up in a set, not on an object: an inherited name is no status.
+    expect(bearsOnAlarms(statusOnly, false, 'constructor')).toBe(false);
   });
 });

@@ -294,6 +294,20 @@ export class AlarmLifecycle {
   }
 }
 
+/** Statuses that say the equipment is out of service, measured or not: its incident clears with them, as designed suppression has it. */
+const OUT_OF_SERVICE: ReadonlySet<string> = new Set(['stopped', 'idle', 'maintenance']);
+
+/**
+ * Whether a reading takes part in the lifecycle. One that measures nothing and scores nothing (a
+ * status heartbeat, `emergencyStopped` after a stop, a counter) neither raises an incident nor
+ * counts toward clearing one: an incident returns to normal on measurements, so a stopped machine
+ * that only reports its status keeps its incident until its readings are normal again. A reported
+ * fault and a status that takes the equipment out of service still count.
+ */
+export function bearsOnAlarms(e: AlarmEvidence, measuredSomething: boolean, status: string | undefined): boolean {
+  return measuredSomething || e.anomalyScore > 0 || e.fault || (status !== undefined && OUT_OF_SERVICE.has(status));
+}
+
 /** What the lifecycle reads of a detection: the detection itself, with the failure model's probability when there is one. */
 export function alarmEvidence(d: Detection, failureProbability: number | undefined): AlarmEvidence {
   d.failureProbability = failureProbability;

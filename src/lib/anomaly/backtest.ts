@@ -10,7 +10,7 @@ import { AppError } from '../errors.ts';
 import { StreamingDetector } from './streaming-detector.ts';
 import { emptyDetectorState } from './detector-state.ts';
 import { evaluateAlarms, type DetectionReport, type GroundTruth } from './evaluate.ts';
-import { AlarmLifecycle, alarmEvidence, type AlarmSettings, type AlarmState } from '../alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, alarmEvidence, bearsOnAlarms, type AlarmSettings, type AlarmState } from '../alerts/alarm-lifecycle.ts';
 
 export interface TelemetryHistory {
   devices(): Promise<string[]>;
@@ -66,7 +66,11 @@ export async function backtest(history: TelemetryHistory, truthFile: GroundTruth
         for (const [k, v] of Object.entries(r.readings)) if (typeof v === 'number') features[k] = v;
         const status = typeof r.readings.status === 'string' ? r.readings.status : undefined;
         const d = detector.step(state, r.time, features, status);
-        for (const e of lifecycle.evaluate(alarms, [alarmEvidence(d, undefined)], { line: deviceId, idOf: () => `${deviceId}|${r.time}` })) if (e.kind === 'raised' && e.notify) raised.push(e.time);
+        // As the pipeline watches them: a status alone neither raises nor clears.
+        const evidence = alarmEvidence(d, undefined);
+        if (bearsOnAlarms(evidence, Object.keys(features).length > 0, status)) {
+          for (const e of lifecycle.evaluate(alarms, [evidence], { line: deviceId, idOf: () => `${deviceId}|${r.time}` })) if (e.kind === 'raised' && e.notify) raised.push(e.time);
+        }
         first ??= r.time;
         last = r.time;
         readings++;
