@@ -527,12 +527,15 @@ export class TelemetryPipeline {
 
     // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
     const batch = this.storeBatch(byDevice, deadLetters);
+    // Refused readings by reason: for the kept blob, the result and the log line alike.
+    const reasons: Record<string, number> = {};
+    for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
     // The refused events are kept whole beside it, before anything is acted on or acknowledged; a
     // failure fails the batch (retryably), whose retry stores nothing twice.
     const refused = this.deps.refused;
     const [written, refusedKept] = await Promise.all([
       this.deps.store.write(batch),
-      deadLetters.length > 0 && refused ? keepRefused(refused, source.bodies, source.meta, deadLetters, now) : undefined,
+      deadLetters.length > 0 && refused ? keepRefused(refused, source.bodies, source.meta, deadLetters, reasons, now) : undefined,
     ]);
     lap('storeMs');
 
@@ -580,8 +583,6 @@ export class TelemetryPipeline {
       if (entry) entry.state = work.alarm.state;
     }
 
-    const reasons: Record<string, number> = {};
-    for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
     const result: BatchResult = {
       events: source.bodies.length,
       readings: readingCount,

@@ -51,20 +51,19 @@ export function refusedIndices(deadLetters: readonly DeadLetter[]): number[] {
 }
 
 /**
- * Keeps the refused events of a batch whole and returns the blob's name. Storage that cannot take
- * them fails the batch (retryably): the host tries it again rather than acknowledge readings that
- * would then exist only as excerpts.
+ * Keeps the refused events of a batch whole and returns the blob's name (`reasons`: the dead
+ * letters counted by reason). Storage that cannot take them fails the batch (retryably): the host
+ * tries it again rather than acknowledge readings that would then exist only as excerpts.
  */
-export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bodies: readonly unknown[], meta: BatchMetadata, deadLetters: readonly DeadLetter[], now: number): Promise<string> {
-  const reasons = new Map<string, number>();
-  for (const d of deadLetters) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
+export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bodies: readonly unknown[], meta: BatchMetadata, deadLetters: readonly DeadLetter[], reasons: Readonly<Record<string, number>>, now: number): Promise<string> {
+  const counts = Object.entries(reasons);
   const batch: DeadLetteredBatch = {
     ...pickEvents(bodies, meta as Record<string, unknown>, refusedIndices(deadLetters)),
     failedAt: new Date(now).toISOString(),
     attempts: 1,
     error: {
-      code: reasons.size === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
-      message: `${deadLetters.length} reading(s) refused (${[...reasons].map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
+      code: counts.length === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
+      message: `${deadLetters.length} reading(s) refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
     },
   };
   try {
