@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
 import { parseCommandLine } from '../lib/command-line.ts';
+import { ownValue } from '../lib/own-properties.ts';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { DigitalTwinsClient } from '@azure/digital-twins-core';
 import { digitalTwinsClient, StaticTokenCredential } from '../lib/twins/adt-twins.ts';
@@ -212,7 +213,8 @@ async function main(argv: string[]): Promise<number> {
     help();
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  // Own commands only: `toString` or `constructor` is a name like any other, not what every object inherits.
+  const command = ownValue(COMMANDS, name);
   if (!command) {
     process.stderr.write(`twins: no command '${name}'\n\n`);
     help();

@@ -86,9 +86,12 @@ describe('npm run twins', () => {
       expect(h.code, name).toBe(0);
       expect(h.stdout, name).toMatch(/^usage: twins /);
     }
-    const unknown = await twins('frobnicate');
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("no command 'frobnicate'");
+    // A name every object inherits is no command either.
+    for (const name of ['frobnicate', 'toString', 'constructor', '__proto__']) {
+      const unknown = await twins(name);
+      expect(unknown.code, name).toBe(2);
+      expect(unknown.stderr, name).toContain(`no command '${name}'`);
+    }
   });
 
   it('passes the long-running commands through to their own entry points, help included', async () => {
