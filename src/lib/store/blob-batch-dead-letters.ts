@@ -11,6 +11,7 @@ import { AppError } from '../errors.ts';
 import type { BatchDeadLetterPort, DeadLetteredBatch, KeptBatchSummary } from '../ports.ts';
 import { UNREADABLE } from '../batch-redelivery.ts';
 import { jsonOrUndefined } from '../json-text.ts';
+import { blobText, metadataText, metadataValue } from '../blobs.ts';
 
 export const BATCH_DEAD_LETTER_CONTAINER = 'telemetry-dead-letters';
 
@@ -52,15 +53,10 @@ export function batchName(meta: Record<string, unknown>): string {
 
 /** Characters of the error message a listing carries (the blob holds it whole). */
 const SUMMARY_MESSAGE = 500;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-/**
- * What a listing tells of a batch, as blob metadata: header values, so percent-encoded (an error
- * message may hold any character; encodeURIComponent throws on half a surrogate pair, hence the
- * replacement after the cut).
- */
+/** What a listing tells of a batch, as blob metadata. */
 function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
-  const text = (s: string, max = 100) => encodeURIComponent(s.slice(0, max).replace(LONE_SURROGATE, '\uFFFD'));
+  const text = metadataValue;
   const metadata: Record<string, string> = {
     events: String(batch.bodies.length),
     failedat: text(batch.failedAt),
@@ -71,17 +67,6 @@ function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
   // No empty values: not every version of the service keeps a metadata entry without one.
   for (const key of Object.keys(metadata)) if (metadata[key] === '') delete metadata[key];
   return metadata;
-}
-
-/** A metadata value as written by summaryMetadata (own keys only: metadata comes from the service). */
-function metadataText(metadata: Record<string, string> | undefined, key: string): string | undefined {
-  const raw = metadata && Object.hasOwn(metadata, key) ? metadata[key] : undefined;
-  if (raw === undefined) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
 }
 
 function metadataCount(metadata: Record<string, string> | undefined, key: string): number | undefined {
@@ -146,13 +131,8 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
   }
 
   async get(name: string): Promise<DeadLetteredBatch | undefined> {
-    let text: string;
-    try {
-      text = (await this.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
-    } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    const text = await blobText(this.container, name);
+    if (text === undefined) return undefined;
     const parsed = jsonOrUndefined(text);
     const document = documentSchema.safeParse(parsed);
     if (!document.success) throw new AppError(UNREADABLE, `dead-lettered batch ${name} is not one this app wrote`, { status: 500 });
