@@ -214,8 +214,24 @@
   }
   const figures = (f) => `score ${fmt(f.anomalyScore)}${f.failureProbability !== null ? `, failure ${percent(f.failureProbability)}` : ''}`;
 
+  /**
+   * Cards Teams has not taken (down, or refusing them): kept and sent once it does, oldest first.
+   * Until then nobody in the Teams channel hears of the incidents below, so it is said at the top.
+   */
+  function showUndelivered(u) {
+    const waiting = u ? u.waiting : 0;
+    $('undelivered').dataset.waiting = waiting === null ? '' : String(waiting);
+    $('undelivered').hidden = waiting === 0;
+    if (waiting === 0) return;
+    $('undelivered-summary').textContent = waiting === null
+      ? `Cannot tell whether alert cards reach Teams: ${u.detail}`
+      : `${plural(waiting, 'alert card waits', 'alert cards wait')} for Teams since ${new Date(u.oldest).toLocaleString()}${u.error ? ` (${u.error.code}: ${u.error.message})` : ''}. `
+        + 'Teams is not taking cards, so people on the channel are not being told of the incidents below: they are sent, oldest first, once it does (checked every minute). Check the Teams webhook.';
+  }
+
   async function loadAlerts() {
-    const { items } = await api('/alerts?limit=50');
+    const { items, undelivered } = await api('/alerts?limit=50');
+    showUndelivered(undelivered);
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
       const acked = a.acknowledged;
       const drivers = a.drivers ?? [];

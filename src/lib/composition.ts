@@ -18,6 +18,8 @@ import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
 import { IotHubDirectMethods } from './commands/iothub-service.ts';
 import { STOP_RATE_WINDOW_MS } from './commands/stop-policy.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
+import { AlertDelivery, noAlertRound, type AlertRound } from './alerts/alert-delivery.ts';
+import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from './alerts/blob-alert-outbox.ts';
 import { BlobClaimWindow, FLOOD_CONTAINER, STOP_CONTAINER } from './coordination/blob-claim-window.ts';
 import { DEFAULT_ALARM_SETTINGS } from './alerts/alarm-lifecycle.ts';
 import { ContainerClient } from '@azure/storage-blob';
@@ -48,6 +50,8 @@ export interface Services {
   refused: BatchDeadLetterPort | undefined;
   /** Hands dead-lettered batches back to the pipeline (none kept without a storage account). */
   redeliverBatches: () => Promise<RedeliveryResult>;
+  /** Sends the alert cards kept while Teams did not take them, oldest first (none kept without a storage account). */
+  deliverKeptAlerts: () => Promise<AlertRound>;
   logger: Logger;
 }
 
@@ -135,14 +139,17 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         ...(config.ML_DEPLOYMENT ? { deployment: config.ML_DEPLOYMENT } : {}),
       })
     : undefined;
-  const alerts = overrides.alerts ?? (config.TEAMS_WEBHOOK_URL ? new TeamsWebhook({ url: config.TEAMS_WEBHOOK_URL }) : undefined);
+  const teams = overrides.alerts ?? (config.TEAMS_WEBHOOK_URL ? new TeamsWebhook({ url: config.TEAMS_WEBHOOK_URL }) : undefined);
   for (const name of config.unresolvedKeyVaultReferences) {
     logger.log('warn', `${name} is an unresolved Key Vault reference: running without it until the platform resolves it (restart the app once its Key Vault role applies)`);
   }
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
-  if (!alerts) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
+  if (!teams) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
   const commands = overrides.commands ?? iotHubCommands(config, credential);
   const container = appContainer(config, credential);
+  // Cards Teams does not take wait in the storage account, rather than holding telemetry up.
+  const outbox = teams && container ? new BlobAlertOutbox(container(ALERT_OUTBOX_CONTAINER)) : undefined;
+  const alerts = teams && new AlertDelivery(teams, outbox, logger);
   const windows = container && sharedWindows(config, container);
   const deadLetters = container && new BlobBatchDeadLetters(container(BATCH_DEAD_LETTER_CONTAINER));
   const refused = container && new BlobBatchDeadLetters(container(REFUSED_CONTAINER));
@@ -172,10 +179,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deadLetters,
     refused,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
-    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}) }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     redeliverBatches: redeliver,
+    deliverKeptAlerts: () => (alerts ? alerts.deliverKept() : Promise.resolve(noAlertRound())),
   };
 }
 

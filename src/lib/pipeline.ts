@@ -76,6 +76,8 @@ export interface BatchResult {
   twinsDeferred: number;
   twinErrors: number;
   alertsSent: number;
+  /** Cards Teams did not take, kept to be sent once it does (src/lib/alerts/alert-delivery.ts). */
+  alertsKept?: number;
   /** emergencyStop decisions acted on: sent, dry runs and blocked ones. */
   stops: { executed: number; failed: number; dryRun: number; blocked: number };
   scoredBy: 'endpoint' | 'fallback' | 'none';
@@ -561,15 +563,17 @@ export class TelemetryPipeline {
     }
     lap('stopsMs');
     let alertsSent = 0;
+    let alertsKept = 0;
     if (this.deps.alerts) {
       const sink = this.deps.alerts;
       // Cards of different devices are independent: post a few at a time; one device's in order.
       await forEachLimited([...cards], 8, async ([deviceId, decisions]) => {
         for (const decision of decisions) {
           if (this.cardsSent.has(decision.id)) continue;
-          await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)));
+          // Kept for later (Teams not taking cards) is handed over: it goes out once Teams does.
+          if ((await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)))) === 'deferred') alertsKept++;
+          else alertsSent++;
           this.cardsSent.add(decision.id);
-          alertsSent++;
         }
       });
     }
@@ -597,6 +601,7 @@ export class TelemetryPipeline {
       twinsDeferred: twinOutcome.deferred,
       twinErrors: twinOutcome.errors,
       alertsSent,
+      ...(alertsKept ? { alertsKept } : {}),
       ...(refusedKept ? { refusedKept } : {}),
       stops: stopOutcome,
       scoredBy: scoring.source,

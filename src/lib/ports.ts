@@ -204,6 +204,8 @@ export interface Alert {
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */
   condition?: Condition | undefined;
+  /** Set on a card that waited because Teams did not take it: when it was kept (ms). */
+  late?: { keptAt: number } | undefined;
 }
 
 export interface MethodResult {
@@ -217,7 +219,35 @@ export interface CommandsPort {
 }
 
 export interface AlertSink {
-  send(alert: Alert): Promise<void>;
+  /** Resolves once the card is delivered, or `'deferred'` once it is kept durably to be delivered later. */
+  send(alert: Alert): Promise<void | 'deferred'>;
+}
+
+/** An alert card kept because Teams did not take it, as a listing tells of it. */
+export interface WaitingAlert {
+  name: string;
+  /** When it was kept (ISO): cards go out in this order. */
+  keptAt: string;
+  deviceId: string | undefined;
+  /** The incident's step: raised, escalated or cleared. */
+  step: string | undefined;
+  /** Why Teams did not take it when it was kept. */
+  error: { code: string; message: string } | undefined;
+}
+
+/** Where alert cards wait while Teams does not take them (a blob container in the app's own storage account). */
+export interface AlertOutboxPort {
+  /** Keeps the card durably; a card already waiting keeps its place. */
+  put(alert: Alert, keptAt: number, error: { code: string; message: string }): Promise<void>;
+  /** Whether any card is waiting (one listing page of one blob). */
+  any(): Promise<boolean>;
+  /** Waiting cards, oldest first. */
+  waiting(limit: number): Promise<WaitingAlert[]>;
+  /** A waiting card; undefined once removed. */
+  get(name: string): Promise<Alert | undefined>;
+  remove(name: string): Promise<void>;
+  /** Moves a card Teams refuses for good out of the queue, kept with why. */
+  setAside(name: string, error: { code: string; message: string }): Promise<void>;
 }
 
 /**

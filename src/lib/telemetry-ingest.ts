@@ -71,6 +71,7 @@ export function createTelemetryIngest(pipeline: TelemetryPipeline, options: Inge
         twinsDeferred: result.twinsDeferred,
         anomalies: result.anomalies,
         alertsSent: result.alertsSent,
+        ...(result.alertsKept ? { alertsKept: result.alertsKept } : {}),
         scoredBy: result.scoredBy,
         ...result.timings,
       });

@@ -21,6 +21,7 @@ import { TELEMETRY_INGEST_TRIGGER } from '../lib/telemetry-ingest.ts';
 import type { BatchDeadLetterPort } from '../lib/ports.ts';
 import { tally } from '../lib/http/plant-api.ts';
 import { roundFailure } from '../lib/batch-redelivery.ts';
+import { alertRoundFailure } from '../lib/alerts/alert-delivery.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
@@ -59,6 +60,8 @@ export interface FunctionHostOptions {
   retry?: RetryPolicy;
   /** How the trigger's consumer balances partitions (tests shorten it). */
   loadBalancing?: TriggerRunnerOptions['loadBalancing'];
+  /** How often kept alert cards are tried (the alertDelivery timer's minute; tests lengthen it to run rounds themselves). */
+  alertDeliveryMs?: number;
   /** More for /local/status (what the other services say about themselves). */
   status?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
@@ -160,6 +163,13 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     };
     const redelivery = setInterval(() => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
     redelivery.unref();
+    // The alertDelivery timer function's schedule (every minute): cards kept while Teams did not take them.
+    const deliverAlerts = async () => {
+      const failure = alertRoundFailure(await services!.deliverKeptAlerts());
+      if (failure) throw failure;
+    };
+    const alertRounds = setInterval(() => void deliverAlerts().catch((e: Error) => logger.log('error', 'kept alert card delivery failed', { error: e.message })), options.alertDeliveryMs ?? 60_000);
+    alertRounds.unref();
     const started = runner;
     let closing: Promise<void> | undefined;
     return {
@@ -174,6 +184,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
         (closing ??= (async () => {
           clearInterval(refresh);
           clearInterval(redelivery);
+          clearInterval(alertRounds);
           await started.stop();
           await http.close();
           await store.close();

@@ -13,6 +13,9 @@ import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
 import { until } from '../support/until.ts';
 import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
+import { ContainerClient } from '@azure/storage-blob';
+import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/blob-alert-outbox.ts';
+import type { Alert } from '../../src/lib/ports.ts';
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 if (!CHROMIUM && process.env.CI === 'true') throw new Error('CI=true but no chromium: .ci/run installs Debian\'s chromium (or set CHROMIUM_PATH)');
@@ -30,7 +33,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   const failing = DEFAULT_PLANT.equipment[0]!.id;
 
   beforeAll(async () => {
-    stack = await startTestStack('dashboard', { apiKey: 'browser-key' });
+    // Kept alert cards are sent by this test's own rounds, not by the minute's timer.
+    stack = await startTestStack('dashboard', { apiKey: 'browser-key', alertDeliveryMs: 3_600_000 });
     const healthy = fleetOn(stack, DEFAULT_PLANT.equipment.slice(1), { rate: 10, messagesPerDevice: 30, anomalyRate: 0.15 });
     const wearing = fleetOn(stack, DEFAULT_PLANT.equipment.slice(0, 1), { rate: 10, messagesPerDevice: 30, anomalyRate: 0, degradation: { onsetSeconds: 0.3, failureSeconds: 5 }, run: 'run-failing' });
     await Promise.all([healthy.start(), wearing.start()]);
@@ -154,6 +158,27 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     } finally {
       await deadLetters.remove(name);
     }
+  });
+
+  it('says when alert cards do not reach Teams (how many, since when, why), and goes once they went out', async () => {
+    expect(await page.isHidden('#undelivered')).toBe(true);
+    const outbox = new BlobAlertOutbox(new ContainerClient(stack.services.config.AzureWebJobsStorage!, ALERT_OUTBOX_CONTAINER));
+    const at = Date.now() - 120_000;
+    const card: Alert = {
+      id: `${failing}|raised|${at}`, deviceId: failing, modelId: 'dtmi:manufacturing:RoboticArm;1', equipmentType: 'Robotic arm', severity: 'critical', time: at, anomalyScore: 0.9, failureProbability: 0.8,
+      readings: { temperature: 97 }, units: { temperature: 'degreeCelsius' }, contributions: { temperature: 1 }, modelVersion: 'test', dashboardUrl: stack.apiUrl, incident: { id: `${failing}|${at}`, event: 'raised', raisedAt: at },
+    };
+    // As the pipeline keeps a card Teams did not take.
+    await outbox.put(card, at, { code: 'teams.http503', message: 'teams answered 503: Service Unavailable' });
+    await page.waitForSelector('#undelivered:not([hidden])', { timeout: 15_000 });
+    expect(await page.getAttribute('#undelivered', 'data-waiting')).toBe('1');
+    expect(await page.textContent('#undelivered-summary')).toMatch(/^1 alert card waits for Teams since .+ \(teams\.http503: teams answered 503: Service Unavailable\)\. Teams is not taking cards, so people on the channel are not being told/);
+    await page.locator('#undelivered').screenshot({ path: join(results, 'dashboard-undelivered.png') });
+    // Teams answers again: the round sends it (to the local webhook), and the banner goes.
+    const posted = stack.http.alerts.length;
+    expect(await stack.services.deliverKeptAlerts()).toMatchObject({ sent: 1, waiting: 0 });
+    expect(stack.http.alerts.length).toBe(posted + 1);
+    await page.waitForSelector('#undelivered[hidden]', { state: 'attached', timeout: 15_000 });
   });
 
   it('lists the readings refused by device and reason, with why and the latest body, so the device can be fixed', async () => {

@@ -60,6 +60,8 @@ export function alertCard(alert: Alert): Record<string, unknown> {
         wrap: true,
       },
       ...(subtitle ? [{ type: 'TextBlock', text: subtitle, wrap: true, weight: 'Bolder' }] : []),
+      // A card that waited for Teams says so, so nobody takes an old incident for a new one.
+      ...(alert.late ? [{ type: 'TextBlock', text: `Delivered late: Teams did not take this card at ${localTime(alert.late.keptAt)}; it was kept and sent once Teams answered again.`, wrap: true, color: 'Warning' }] : []),
       {
         type: 'FactSet',
         facts: [

@@ -9,7 +9,7 @@ import { unitSymbols } from '../telemetry/units.ts';
 import type { Logger } from '../log.ts';
 import type { RedeliveryResult } from '../batch-redelivery.ts';
 import type { ReadmissionOptions, ReadmissionResult } from '../refused-readings.ts';
-import type { BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
+import type { AlertOutboxPort, BatchDeadLetterPort, KeptBatchSummary, TelemetryPoint, TelemetryReadPort, TwinsPort } from '../ports.ts';
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
@@ -35,7 +35,24 @@ export interface PlantApiDeps {
   refusedKept?: Pick<BatchDeadLetterPort, 'summaries'>;
   /** One readmission round: the kept refused events through the pipeline again. */
   readmit?: (options: ReadmissionOptions) => Promise<ReadmissionResult>;
+  /** Where alert cards wait while Teams does not take them (undefined: no storage account, nothing waits). */
+  alertOutbox?: Pick<AlertOutboxPort, 'waiting'>;
   now?: () => number;
+}
+
+/** Cards counted at most when telling how many wait for Teams. */
+const WAITING_CARDS_COUNTED = 5_000;
+
+/** Alert cards waiting for Teams: how many, since when and why, or null with why when storage cannot be read. */
+async function undeliveredOf(outbox: Pick<AlertOutboxPort, 'waiting'> | undefined) {
+  if (!outbox) return { keeping: false, waiting: 0, oldest: null, error: null };
+  try {
+    const waiting = await outbox.waiting(WAITING_CARDS_COUNTED);
+    return { keeping: true, waiting: waiting.length, oldest: waiting[0]?.keptAt ?? null, error: waiting[0]?.error ?? null };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'alerts.outboxUnreachable') throw error;
+    return { keeping: true, waiting: null, oldest: null, error: null, detail: error.message };
+  }
 }
 
 /** Kept batches counted at most (a listing page of the container is 5,000). */
@@ -242,14 +259,15 @@ export function createPlantApi(deps: PlantApiDeps) {
       });
     }),
 
-    /** GET /api/alerts?since&limit → newest first, with acknowledgements */
+    /** GET /api/alerts?since&limit → newest first, with acknowledgements; and the cards still waiting for Teams (`undelivered`) */
     alerts: guarded(async (req) => {
       const q = parse(sinceQuery, queryParams(req), 'query');
       const limit = pageLimit(q.limit);
-      const alerts = await deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit);
+      const [alerts, undelivered] = await Promise.all([deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit), undeliveredOf(deps.alertOutbox)]);
       // The condition in words and the sensors that drove it, as the Teams card puts them: what the dashboard shows.
       const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: driversOf(a.contributions) }));
-      return json(200, { items });
+      // Cards Teams has not taken yet: while any wait, operators learn of incidents here only.
+      return json(200, { items, undelivered });
     }),
 
     /** POST /api/alerts/{id}/ack {by, note?} */

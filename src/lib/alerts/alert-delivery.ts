@@ -1,0 +1,139 @@
+/**
+ * Alert cards reach Teams, or wait for it. A card Teams does not take (down, throttling past the
+ * webhook's retries, a webhook URL gone) used to fail its telemetry batch, and the host retries a
+ * failed batch for as long as it fails: a Teams outage held a quarter of the plant's telemetry up
+ * (no twins moved, no detection, no automated stop on that partition) until Teams came back. Now,
+ * where the app has its storage account, such a card is kept there and the batch goes on; a timer
+ * (`alertDelivery`, every minute) sends the kept cards, oldest first, once Teams takes them again.
+ * While any card waits, new ones are kept behind it, so an incident's steps reach people in order
+ * (never its "cleared" before its raise). A card sent late says so. Without a storage account
+ * nothing can be kept, and the batch fails as before (its retry sends the card).
+ */
+import { AppError, isAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Alert, AlertOutboxPort, AlertSink } from '../ports.ts';
+
+/** The timer function that sends kept cards (src/functions/alert-delivery.ts); infra/'s alert rule counts its failed invocations. */
+export const ALERT_DELIVERY_FUNCTION = 'alertDelivery';
+/** What is logged (as a warning) when a card is kept instead of delivered. */
+export const ALERT_KEPT_LOG = 'alert card kept: Teams did not take it';
+/** Kept cards tried per round at most: a backlog goes out over a few minutes, not as one flood. */
+export const ALERTS_PER_ROUND = 30;
+
+export interface AlertRound {
+  /** Kept cards Teams took this round (each then removed). */
+  sent: number;
+  /** Cards Teams refuses for good while it takes the next: moved out of the queue (`refused/` in the container). */
+  setAside: number;
+  /** Cards still kept after the round (of the first 5,000 listed). */
+  waiting: number;
+  /** When the oldest still kept was kept (ISO). */
+  oldest: string | undefined;
+  /** Why the round stopped early: Teams still not taking cards. */
+  error: { code: string; message: string } | undefined;
+  /** Blobs in the container that are no card this app kept: left, and said. */
+  unreadable: number;
+}
+
+/** A round that had nothing to send (also what an app without a storage account reports). */
+export const noAlertRound = (): AlertRound => ({ sent: 0, setAside: 0, waiting: 0, oldest: undefined, error: undefined, unreadable: 0 });
+
+const summaryOf = (error: unknown) => (isAppError(error) ? { code: error.code, message: error.message } : { code: 'alerts.failed', message: error instanceof Error ? error.message : String(error) });
+
+/**
+ * What a round that leaves cards waiting ends with: the timer's invocation fails on it, so that
+ * someone looks (a failed invocation is a request, which Application Insights keeps unsampled).
+ */
+export function alertRoundFailure(round: AlertRound): AppError | undefined {
+  if (round.waiting === 0 && round.unreadable === 0) return undefined;
+  const why = round.error ? `: Teams does not take them (${round.error.code}: ${round.error.message.slice(0, 300)})` : '';
+  const parts = [round.waiting ? `${round.waiting} alert card(s) waiting for Teams since ${round.oldest}${why}` : '', round.unreadable ? `${round.unreadable} blob(s) in the alerts outbox are no card this app kept` : ''].filter(Boolean);
+  return new AppError('alerts.waiting', `${parts.join('; ')}. Operators are not being told of incidents: check the Teams webhook (TEAMS_WEBHOOK_URL); the dashboard shows the incidents meanwhile.`, { status: 503 });
+}
+
+export class AlertDelivery implements AlertSink {
+  constructor(
+    private readonly teams: AlertSink,
+    private readonly outbox: AlertOutboxPort | undefined,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async send(alert: Alert): Promise<void | 'deferred'> {
+    if (!this.outbox) return this.teams.send(alert);
+    // Behind the cards already waiting: an incident's steps reach people in the order they happened.
+    // Storage that cannot say is no reason to keep a card from Teams: then it is sent.
+    const queued = await this.outbox.any().catch(() => false);
+    if (queued) return this.keep(alert, { code: 'alerts.queued', message: 'kept behind cards still waiting for Teams' });
+    try {
+      return await this.teams.send(alert);
+    } catch (error) {
+      return this.keep(alert, summaryOf(error));
+    }
+  }
+
+  private async keep(alert: Alert, why: { code: string; message: string }): Promise<'deferred'> {
+    try {
+      await this.outbox!.put(alert, this.now(), why);
+    } catch (error) {
+      // Neither delivered nor kept: the batch fails (retryably) and its retry tries again.
+      throw new AppError('alerts.unkept', `alert card ${alert.id} was neither delivered (${why.code}) nor kept: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
+    }
+    this.logger.log('warn', ALERT_KEPT_LOG, { alertId: alert.id, deviceId: alert.deviceId, step: alert.incident.event, reason: why.code, detail: why.message.slice(0, 300) });
+    return 'deferred';
+  }
+
+  /**
+   * One round: the kept cards, oldest first, until Teams refuses one or `limit` went out. A card
+   * Teams refuses for good (a 4xx: the card itself, or the webhook gone) is told apart by the next:
+   * when the next goes through, the refused one is set aside (logged as an error; its incident is
+   * on the dashboard and in AlarmEvents) so that it cannot hold every later card back; when the
+   * next is refused too, everything is refused alike and both wait.
+   */
+  async deliverKept(limit = ALERTS_PER_ROUND): Promise<AlertRound> {
+    if (!this.outbox) return noAlertRound();
+    const outbox = this.outbox;
+    let sent = 0;
+    let setAside = 0;
+    let unreadable = 0;
+    let error: AlertRound['error'];
+    let refused: { name: string; alertId: string; why: { code: string; message: string } } | undefined;
+    for (const entry of await outbox.waiting(limit)) {
+      let alert: Alert | undefined;
+      try {
+        alert = await outbox.get(entry.name);
+      } catch (e) {
+        if (!isAppError(e) || e.code !== 'alerts.outboxUnreadable') throw e;
+        unreadable++;
+        this.logger.log('error', 'blob in the alerts outbox is no card this app kept: left alone', { blob: entry.name });
+        continue;
+      }
+      if (!alert) continue; // sent meanwhile by another round
+      try {
+        await this.teams.send({ ...alert, late: { keptAt: Date.parse(entry.keptAt) || this.now() } });
+      } catch (e) {
+        const why = summaryOf(e);
+        if (isAppError(e) && !e.retryable && !refused) {
+          refused = { name: entry.name, alertId: alert.id, why };
+          continue;
+        }
+        error = why;
+        break;
+      }
+      if (refused) {
+        await outbox.setAside(refused.name, refused.why);
+        this.logger.log('error', 'alert card set aside: Teams refuses it, and takes the cards after it', { alertId: refused.alertId, reason: refused.why.code, detail: refused.why.message.slice(0, 300) });
+        setAside++;
+        refused = undefined;
+      }
+      // Removed only once Teams took it: a crash between the two sends it again (at least once).
+      await outbox.remove(entry.name);
+      sent++;
+    }
+    error ??= refused?.why;
+    const left = await outbox.waiting(5_000);
+    const round: AlertRound = { sent, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
+    if (sent || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
+    return round;
+  }
+}

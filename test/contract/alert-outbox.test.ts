@@ -1,0 +1,192 @@
+/**
+ * A Teams outage does not hold telemetry up: a card Teams does not take is kept in the app's
+ * storage account and the batch goes on (stored, twins moved); cards raised meanwhile wait behind
+ * it; once Teams takes cards again the alertDelivery round sends them, oldest first, each saying it
+ * is late, and the dashboard's API says how many wait meanwhile. Through the Storage SDK against
+ * Azurite and the real Teams webhook client against an HTTP server playing Teams.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerClient } from '@azure/storage-blob';
+import azureFunctions from '@azure/functions';
+import { azuriteForFile } from '../support/azurite.ts';
+import { loadConfig } from '../../src/lib/config.ts';
+import { createServices } from '../../src/lib/composition.ts';
+import { TeamsWebhook } from '../../src/lib/alerts/teams-webhook.ts';
+import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/blob-alert-outbox.ts';
+import { AlertDelivery, alertRoundFailure } from '../../src/lib/alerts/alert-delivery.ts';
+import type { Alert } from '../../src/lib/ports.ts';
+import type { LogFields } from '../../src/lib/log.ts';
+import { InMemoryStore } from '../support/in-memory-store.ts';
+import { InMemoryTwins } from '../support/in-memory-twins.ts';
+import { ARM, CONVEYOR, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
+
+const azurite = azuriteForFile('alert-outbox');
+
+/** Teams as the webhook client meets it: answers each post with what it is told to (202 when up). */
+class FakeTeams {
+  answer = 202;
+  /** Answers for the next posts, before `answer`. */
+  next: number[] = [];
+  readonly received: { heading: string; late: boolean }[] = [];
+  private server: Server | undefined;
+  url = '';
+  async start() {
+    this.server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        const status = this.next.shift() ?? this.answer;
+        if (status < 300) {
+          const card = JSON.parse(text).attachments[0].content;
+          this.received.push({ heading: card.body[0].text, late: card.body.some((b: { text?: string }) => b.text?.startsWith('Delivered late')) });
+        }
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? '' : 'Teams says no');
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhook`;
+  }
+  close() {
+    return new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+/** The in-memory store with the one read the alert listing makes (the stores' own reads are tested in telemetry-store.test.ts). */
+class ListingStore extends InMemoryStore {
+  async alerts() {
+    return [];
+  }
+  history = unread;
+  acknowledge = unread;
+  deadLetterGroups = unread;
+}
+async function unread(): Promise<never> {
+  throw new Error('not read here');
+}
+
+const teams = new FakeTeams();
+beforeAll(() => teams.start());
+afterAll(() => teams.close());
+
+const t0 = Date.now() - 60_000;
+const fault = (device: string, i: number): Msg => ({ device, body: { timestamp: iso(t0 + i * 1000), status: 'fault', ...(device.startsWith('robotic') ? { temperature: 99, vibration: 3 } : { motorTemperature: 99 }) } });
+
+/** The app as its settings compose it, Teams behind the webhook client (quick retries), its storage account in Azurite. */
+async function app() {
+  teams.answer = 202;
+  teams.next = [];
+  teams.received.length = 0;
+  const twins = new InMemoryTwins();
+  twins.add('production-line-a', LINE);
+  twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+  twins.add('conveyor-belt-001', CONVEYOR, { equipmentId: 'conveyor-belt-001' });
+  const store = new ListingStore();
+  const logged: { level: string; message: string; fields?: LogFields }[] = [];
+  const logger = { log: (level: string, message: string, fields?: LogFields) => void logged.push({ level, message, ...(fields ? { fields } : {}) }) };
+  const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 10 } });
+  const connection = azurite().connectionString;
+  // Each test its own account-wide container: the composition root names it, so it is emptied first.
+  const outbox = new ContainerClient(connection, ALERT_OUTBOX_CONTAINER);
+  await outbox.deleteIfExists();
+  const services = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: connection, LOG_LEVEL: 'error' }), { twins, store, alerts: webhook, logger });
+  let invocation = 0;
+  const send = (messages: Msg[], first: number) => {
+    const { bodies, meta } = eventBatch(messages, '0', first);
+    return services.telemetryIngest(bodies, new azureFunctions.InvocationContext({ invocationId: `i${++invocation}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown> }));
+  };
+  const waiting = async () => ((await services.plantApi.alerts({ method: 'GET', url: 'http://localhost/api/alerts', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { undelivered: Record<string, unknown> }).undelivered;
+  return { twins, store, services, send, waiting, logged, webhook };
+}
+
+describe('alert cards while Teams does not take them', () => {
+  it('are kept and the telemetry goes on; cards raised meanwhile wait behind them; once Teams answers they go out oldest first, marked late', async () => {
+    const { twins, store, services, send, waiting, logged } = await app();
+    teams.answer = 503;
+    // The arm reports a fault: a critical incident, whose card Teams does not take.
+    expect(await send([fault('robotic-arm-001', 0)], 0)).toMatchObject({ stored: 1, alertsSent: 0, alertsKept: 1 });
+    // The batch went through: stored, and the twin moved and knows it told (its card is handed over).
+    expect(store.telemetry.size).toBe(1);
+    expect(twins.props('robotic-arm-001')).toMatchObject({ status: 'fault', healthStatus: 'critical' });
+    expect(twins.props('robotic-arm-001').lastAlertTime).toBeDefined();
+    expect(logged.filter((l) => l.message === 'alert card kept: Teams did not take it').map((l) => l.fields?.reason)).toEqual(['teams.http503']);
+    expect(await waiting()).toMatchObject({ keeping: true, waiting: 1, error: { code: 'teams.http503' } });
+
+    // Teams is back, but the conveyor's card must not overtake the arm's: it is kept behind it.
+    teams.answer = 202;
+    expect(await send([fault('conveyor-belt-001', 1)], 1)).toMatchObject({ alertsSent: 0, alertsKept: 1 });
+    expect(teams.received).toEqual([]);
+    expect(await waiting()).toMatchObject({ waiting: 2 });
+
+    // The timer's round: both, in the order they were kept, each saying it is late; then nothing waits.
+    const round = await services.deliverKeptAlerts();
+    expect(round).toMatchObject({ sent: 2, waiting: 0, setAside: 0, error: undefined });
+    expect(alertRoundFailure(round)).toBeUndefined();
+    expect(teams.received).toEqual([
+      { heading: expect.stringContaining('robotic-arm-001'), late: true },
+      { heading: expect.stringContaining('conveyor-belt-001'), late: true },
+    ]);
+    expect(await waiting()).toMatchObject({ waiting: 0, oldest: null });
+    expect(await services.deliverKeptAlerts()).toMatchObject({ sent: 0, waiting: 0 });
+    expect(teams.received).toHaveLength(2);
+  });
+
+  it('a round while Teams is still down sends nothing, keeps every card, and fails so that someone looks', async () => {
+    const { services, send } = await app();
+    teams.answer = 500;
+    await send([fault('robotic-arm-001', 0)], 0);
+    const round = await services.deliverKeptAlerts();
+    expect(round).toMatchObject({ sent: 0, waiting: 1, error: { code: 'teams.http500' } });
+    expect(alertRoundFailure(round)?.message).toMatch(/^1 alert card\(s\) waiting for Teams since .*teams\.http500/);
+    // Once Teams answers, a new card goes straight out: nothing waits any more.
+    teams.answer = 202;
+    expect((await services.deliverKeptAlerts()).sent).toBe(1);
+    expect(await send([fault('conveyor-belt-001', 1)], 1)).toMatchObject({ alertsSent: 1 });
+    expect(teams.received.map((r) => r.late)).toEqual([true, false]);
+  });
+
+  it('a card Teams refuses for good while it takes the next is set aside, so it cannot hold every later card back', async () => {
+    const container = new ContainerClient(azurite().connectionString, 'alerts-outbox-refused');
+    await container.deleteIfExists();
+    const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+    const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} });
+    teams.received.length = 0;
+    teams.answer = 503;
+    const card = (device: string, at: number): Alert => ({
+      id: `${device}|raised|${at}`, deviceId: device, modelId: ARM, equipmentType: 'Robotic arm', severity: 'critical', time: at, anomalyScore: 0.9, failureProbability: undefined,
+      readings: { temperature: 99 }, units: {}, contributions: {}, modelVersion: 'test', dashboardUrl: undefined, incident: { id: `${device}|${at}`, event: 'raised', raisedAt: at },
+    });
+    expect(await delivery.send(card('robotic-arm-007', t0))).toBe('deferred');
+    expect(await delivery.send(card('robotic-arm-008', t0 + 1))).toBe('deferred');
+    // The first is refused for good (400: the card itself), the second goes through.
+    teams.answer = 202;
+    teams.next = [400];
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 1, setAside: 1, waiting: 0 });
+    expect(teams.received.map((r) => r.heading)).toEqual([expect.stringContaining('robotic-arm-008')]);
+    const names: string[] = [];
+    for await (const b of container.listBlobsFlat()) names.push(b.name);
+    expect(names).toEqual([expect.stringMatching(/^refused\//)]);
+    // Two refused for good in a row: everything is refused alike (the webhook gone), both wait.
+    teams.answer = 503;
+    await delivery.send(card('robotic-arm-009', t0 + 2));
+    await delivery.send(card('robotic-arm-010', t0 + 3));
+    teams.next = [404, 404];
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 0, setAside: 0, waiting: 2, error: { code: 'teams.http404' } });
+  });
+
+  it('with the storage account down, go to Teams as ever; neither delivered nor kept, the batch fails and its retry tries again', async () => {
+    const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+    // An account nobody listens on: the Storage SDK gives up after its own retries.
+    const nowhere = new ContainerClient('DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;', 'alerts-outbox', { retryOptions: { maxTries: 1 } });
+    const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(nowhere), { log() {} });
+    teams.received.length = 0;
+    teams.next = [];
+    const alert = { id: 'a|raised|1', deviceId: 'robotic-arm-001', equipmentType: 'Robotic arm', severity: 'critical', time: t0, anomalyScore: 1, readings: {}, units: {}, contributions: {}, modelVersion: 'test', incident: { id: 'a', event: 'raised', raisedAt: t0 } } as unknown as Alert;
+    teams.answer = 202;
+    await delivery.send(alert);
+    expect(teams.received).toHaveLength(1);
+    teams.answer = 503;
+    await expect(delivery.send(alert)).rejects.toMatchObject({ code: 'alerts.unkept', retryable: true });
+  });
+});
