@@ -9,6 +9,7 @@ param actionGroupName string
 param keptBatchAlertName string
 param heldUpAlertName string
 param refusedAlertName string
+param teamsAlertName string
 @description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
 param opsEmail string
 
@@ -49,6 +50,9 @@ var ingestFunction = 'telemetryIngest'
 // REFUSED_LOG): no twin for the device, a reading its model does not allow, a body that is not
 // JSON. They are kept whole, not taken in, until someone mends the cause and takes them in again.
 var refusedMessage = 'telemetry readings refused'
+// The timer that sends alert cards kept while Teams did not take them (src/lib/alerts/alert-delivery.ts,
+// ALERT_DELIVERY_FUNCTION) fails its invocation, every minute, while any card still waits.
+var alertDeliveryFunction = 'alertDelivery'
 
 resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsEmail)) {
   name: actionGroupName
@@ -141,6 +145,36 @@ resource refusedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
       allOf: [
         {
           query: 'traces | where severityLevel >= 2 and message startswith "${refusedMessage}"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: opsActionGroups }
+  }
+}
+
+// Alert cards not reaching Teams: the people on the channel are not being told of incidents. A
+// page (severity 1), stateful, so an outage is one alert, resolved once the kept cards went out.
+resource teamsAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: teamsAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Alert cards not reaching Teams'
+    description: 'Teams does not take the incident cards the pipeline sends (down, throttling, or the Workflows webhook gone or refusing them). The cards are kept in the storage account (alerts-outbox) and sent, oldest first, once it does; meanwhile nobody on the channel hears of incidents. Check TEAMS_WEBHOOK_URL (Key Vault secret teams-webhook-url); the dashboard shows the incidents and how many cards wait.'
+    severity: 1
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'requests | where name == "${alertDeliveryFunction}" and tobool(success) == false'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -14,6 +14,7 @@ import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type
 import { configSchema } from '../../src/lib/config.ts';
 import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
+import { ALERT_DELIVERY_FUNCTION } from '../../src/lib/alerts/alert-delivery.ts';
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
 import { REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
@@ -242,6 +243,15 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain('severityLevel >= 2');
     expect(criterion!.query).toContain("variables('refusedMessage')");
     expect(variables.refusedMessage).toBe(REFUSED_LOG);
+    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
+  });
+
+  it('pages operators when alert cards do not reach Teams: a rule on the failed rounds of the timer that sends the kept cards, one alert while it lasts', () => {
+    const { props, criterion, variables } = appInsightsRule('teamsAlertName');
+    expect(props).toMatchObject({ severity: 1, autoMitigate: true, evaluationFrequency: 'PT5M' });
+    expect(criterion!.query).toContain("variables('alertDeliveryFunction')");
+    expect(criterion!.query).toContain('tobool(success) == false');
+    expect(variables.alertDeliveryFunction).toBe(ALERT_DELIVERY_FUNCTION);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
 
