@@ -8,6 +8,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
+import { AppError } from '../../src/lib/errors.ts';
 import { ContainerClient } from '@azure/storage-blob';
 import azureFunctions from '@azure/functions';
 import { azuriteForFile } from '../support/azurite.ts';
@@ -15,7 +18,7 @@ import { loadConfig } from '../../src/lib/config.ts';
 import { createServices } from '../../src/lib/composition.ts';
 import { TeamsWebhook } from '../../src/lib/alerts/teams-webhook.ts';
 import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/blob-alert-outbox.ts';
-import { AlertDelivery, alertRoundFailure } from '../../src/lib/alerts/alert-delivery.ts';
+import { AlertDelivery, REFUSED_IN_A_ROW, alertRoundFailure } from '../../src/lib/alerts/alert-delivery.ts';
 import type { Alert } from '../../src/lib/ports.ts';
 import type { LogFields } from '../../src/lib/log.ts';
 import { InMemoryStore } from '../support/in-memory-store.ts';
@@ -27,6 +30,7 @@ const azurite = azuriteForFile('alert-outbox');
 /** Teams as the webhook client meets it: answers each post with what it is told to (202 when up). */
 class FakeTeams {
   answer = 202;
+  posts = 0;
   /** Answers for the next posts, before `answer`. */
   next: number[] = [];
   readonly received: { heading: string; late: boolean }[] = [];
@@ -37,6 +41,7 @@ class FakeTeams {
       let text = '';
       req.on('data', (c: Buffer) => (text += c.toString()));
       req.on('end', () => {
+        this.posts++;
         const status = this.next.shift() ?? this.answer;
         if (status < 300) {
           const card = JSON.parse(text).attachments[0].content;
@@ -72,6 +77,12 @@ afterAll(() => teams.close());
 
 const t0 = Date.now() - 60_000;
 const fault = (device: string, i: number): Msg => ({ device, body: { timestamp: iso(t0 + i * 1000), status: 'fault', ...(device.startsWith('robotic') ? { temperature: 99, vibration: 3 } : { motorTemperature: 99 }) } });
+
+/** A card as the pipeline makes it, for the delivery alone. */
+const card = (device: string, at: number): Alert => ({
+  id: `${device}|raised|${at}`, deviceId: device, modelId: ARM, equipmentType: 'Robotic arm', severity: 'critical', time: at, anomalyScore: 0.9, failureProbability: undefined,
+  readings: { temperature: 99 }, units: {}, contributions: {}, modelVersion: 'test', dashboardUrl: undefined, incident: { id: `${device}|${at}`, event: 'raised', raisedAt: at },
+});
 
 /** The app as its settings compose it, Teams behind the webhook client (quick retries), its storage account in Azurite. */
 async function app() {
@@ -153,10 +164,6 @@ describe('alert cards while Teams does not take them', () => {
     const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} });
     teams.received.length = 0;
     teams.answer = 503;
-    const card = (device: string, at: number): Alert => ({
-      id: `${device}|raised|${at}`, deviceId: device, modelId: ARM, equipmentType: 'Robotic arm', severity: 'critical', time: at, anomalyScore: 0.9, failureProbability: undefined,
-      readings: { temperature: 99 }, units: {}, contributions: {}, modelVersion: 'test', dashboardUrl: undefined, incident: { id: `${device}|${at}`, event: 'raised', raisedAt: at },
-    });
     expect(await delivery.send(card('robotic-arm-007', t0))).toBe('deferred');
     expect(await delivery.send(card('robotic-arm-008', t0 + 1))).toBe('deferred');
     // The first is refused for good (400: the card itself), the second goes through.
@@ -167,12 +174,13 @@ describe('alert cards while Teams does not take them', () => {
     const names: string[] = [];
     for await (const b of container.listBlobsFlat()) names.push(b.name);
     expect(names).toEqual([expect.stringMatching(/^refused\//)]);
-    // Two refused for good in a row: everything is refused alike (the webhook gone), both wait.
+    // Every card refused for good (the webhook gone): none set aside, all wait, and a round goes past a few only.
     teams.answer = 503;
-    await delivery.send(card('robotic-arm-009', t0 + 2));
-    await delivery.send(card('robotic-arm-010', t0 + 3));
-    teams.next = [404, 404];
-    expect(await delivery.deliverKept()).toMatchObject({ sent: 0, setAside: 0, waiting: 2, error: { code: 'teams.http404' } });
+    for (let i = 0; i < REFUSED_IN_A_ROW + 3; i++) await delivery.send(card(`robotic-arm-1${i}`, t0 + 10 + i));
+    teams.answer = 404;
+    const posts = teams.posts;
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 0, setAside: 0, waiting: REFUSED_IN_A_ROW + 3, error: { code: 'teams.http404' } });
+    expect(teams.posts - posts).toBe(REFUSED_IN_A_ROW + 1);
   });
 
   it('with the storage account down, go to Teams as ever; neither delivered nor kept, the batch fails and its retry tries again', async () => {
@@ -189,4 +197,61 @@ describe('alert cards while Teams does not take them', () => {
     teams.answer = 503;
     await expect(delivery.send(alert)).rejects.toMatchObject({ code: 'alerts.unkept', retryable: true });
   });
+});
+
+describe('alert cards through any sequence of Teams outages and refusals', () => {
+  /** Teams as a far end the delivery meets: up, down (503), and refusing some cards for good (400: the card itself). */
+  class Channel {
+    up = true;
+    readonly poison = new Set<string>();
+    readonly received: string[] = [];
+    async send(alert: Alert): Promise<void> {
+      if (this.poison.has(alert.id)) throw new AppError('teams.http400', 'teams answered 400: bad card', { status: 502 });
+      if (!this.up) throw new AppError('teams.http503', 'teams answered 503', { status: 503, retryable: true });
+      this.received.push(alert.id);
+    }
+  }
+  let runs = 0;
+  it('every card Teams can take reaches it once and in the order raised; one it refuses for good never holds the others back for long (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Each step: a card raised (poisoned or not) or a round of the timer, with Teams up or down; the clock may stand still.
+        fc.array(fc.record({ round: fc.boolean(), up: fc.boolean(), poison: fc.integer({ min: 0, max: 3 }).map((n) => n === 0), tick: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 14 }),
+        async (steps) => {
+          const container = new ContainerClient(azurite().connectionString, `alerts-outbox-p${++runs}`);
+          await container.createIfNotExists();
+          const teams = new Channel();
+          let clock = t0;
+          const delivery = new AlertDelivery(teams, new BlobAlertOutbox(container), { log() {} }, () => clock);
+          const raised: string[] = [];
+          for (const [i, step] of steps.entries()) {
+            clock += step.tick;
+            teams.up = step.up;
+            if (step.round) {
+              await delivery.deliverKept();
+              continue;
+            }
+            const id = `arm-${i % 3}|raised|${i}`;
+            raised.push(id);
+            // At most three refused for good in a row (past REFUSED_IN_A_ROW everything is refused alike, and waits).
+            if (step.poison && !raised.slice(-4, -1).every((r) => teams.poison.has(r))) teams.poison.add(id);
+            expect([undefined, 'deferred']).toContain(await delivery.send({ ...card(`arm-${i % 3}`, t0 + i), id }));
+          }
+          // Teams is back, and a last card goes through after whatever it refuses; rounds until nothing moves.
+          teams.up = true;
+          raised.push('last');
+          await delivery.send({ ...card('arm-0', t0 + 99), id: 'last' });
+          for (let r = 0; r < 3; r++) await delivery.deliverKept();
+          const good = raised.filter((id) => !teams.poison.has(id));
+          expect(teams.received).toEqual(good);
+          // The refused ones are set aside, none still waiting.
+          expect(await delivery.deliverKept()).toMatchObject({ waiting: 0 });
+          const setAside: string[] = [];
+          for await (const b of container.listBlobsFlat({ prefix: 'refused/' })) setAside.push(b.name);
+          expect(setAside.length).toBe(raised.filter((id) => teams.poison.has(id)).length);
+        },
+      ),
+      propertyRuns(4303, 12),
+    );
+  }, 300_000);
 });

@@ -19,6 +19,8 @@ export const ALERT_DELIVERY_FUNCTION = 'alertDelivery';
 export const ALERT_KEPT_LOG = 'alert card kept: Teams did not take it';
 /** Kept cards tried per round at most: a backlog goes out over a few minutes, not as one flood. */
 export const ALERTS_PER_ROUND = 30;
+/** Cards refused for good in a row a round goes past, looking for one Teams takes; beyond, the webhook refuses everything. */
+export const REFUSED_IN_A_ROW = 5;
 
 export interface AlertRound {
   /** Kept cards Teams took this round (each then removed). */
@@ -52,6 +54,7 @@ export function alertRoundFailure(round: AlertRound): AppError | undefined {
 }
 
 export class AlertDelivery implements AlertSink {
+  private lastKeptAt = 0;
   constructor(
     private readonly teams: AlertSink,
     private readonly outbox: AlertOutboxPort | undefined,
@@ -73,8 +76,11 @@ export class AlertDelivery implements AlertSink {
   }
 
   private async keep(alert: Alert, why: { code: string; message: string }): Promise<'deferred'> {
+    // Strictly later than the card kept before it here, so two kept within a millisecond keep their order.
+    const at = Math.max(this.now(), this.lastKeptAt + 1);
     try {
-      await this.outbox!.put(alert, this.now(), why);
+      await this.outbox!.put(alert, at, why);
+      this.lastKeptAt = at;
     } catch (error) {
       // Neither delivered nor kept: the batch fails (retryably) and its retry tries again.
       throw new AppError('alerts.unkept', `alert card ${alert.id} was neither delivered (${why.code}) nor kept: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
@@ -84,11 +90,12 @@ export class AlertDelivery implements AlertSink {
   }
 
   /**
-   * One round: the kept cards, oldest first, until Teams refuses one or `limit` went out. A card
-   * Teams refuses for good (a 4xx: the card itself, or the webhook gone) is told apart by the next:
-   * when the next goes through, the refused one is set aside (logged as an error; its incident is
-   * on the dashboard and in AlarmEvents) so that it cannot hold every later card back; when the
-   * next is refused too, everything is refused alike and both wait.
+   * One round: the kept cards, oldest first, until Teams refuses one as down or `limit` went out.
+   * A card Teams refuses for good (a 4xx: the card itself, or the webhook gone) is told apart by
+   * the cards after it: once a later one goes through, those refused before it are set aside
+   * (logged as errors; their incidents are on the dashboard and in AlarmEvents), so that they
+   * cannot hold every later card back; more than REFUSED_IN_A_ROW refused in a row is everything
+   * refused alike, and they all wait.
    */
   async deliverKept(limit = ALERTS_PER_ROUND): Promise<AlertRound> {
     if (!this.outbox) return noAlertRound();
@@ -97,7 +104,7 @@ export class AlertDelivery implements AlertSink {
     let setAside = 0;
     let unreadable = 0;
     let error: AlertRound['error'];
-    let refused: { name: string; alertId: string; why: { code: string; message: string } } | undefined;
+    const refused: { name: string; alertId: string; why: { code: string; message: string } }[] = [];
     for (const entry of await outbox.waiting(limit)) {
       let alert: Alert | undefined;
       try {
@@ -113,24 +120,24 @@ export class AlertDelivery implements AlertSink {
         await this.teams.send({ ...alert, late: { keptAt: Date.parse(entry.keptAt) || this.now() } });
       } catch (e) {
         const why = summaryOf(e);
-        if (isAppError(e) && !e.retryable && !refused) {
-          refused = { name: entry.name, alertId: alert.id, why };
+        if (isAppError(e) && !e.retryable && refused.length < REFUSED_IN_A_ROW) {
+          refused.push({ name: entry.name, alertId: alert.id, why });
           continue;
         }
         error = why;
         break;
       }
-      if (refused) {
-        await outbox.setAside(refused.name, refused.why);
-        this.logger.log('error', 'alert card set aside: Teams refuses it, and takes the cards after it', { alertId: refused.alertId, reason: refused.why.code, detail: refused.why.message.slice(0, 300) });
+      // Teams takes cards: those it refused before this one are their own fault.
+      for (const r of refused.splice(0)) {
+        await outbox.setAside(r.name, r.why);
+        this.logger.log('error', 'alert card set aside: Teams refuses it, and takes the cards after it', { alertId: r.alertId, reason: r.why.code, detail: r.why.message.slice(0, 300) });
         setAside++;
-        refused = undefined;
       }
       // Removed only once Teams took it: a crash between the two sends it again (at least once).
       await outbox.remove(entry.name);
       sent++;
     }
-    error ??= refused?.why;
+    error ??= refused[0]?.why;
     const left = await outbox.waiting(5_000);
     const round: AlertRound = { sent, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
     if (sent || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
