@@ -174,6 +174,15 @@ describe('alert cards while Teams does not take them', () => {
     const names: string[] = [];
     for await (const b of container.listBlobsFlat()) names.push(b.name);
     expect(names).toEqual([expect.stringMatching(/^refused\//)]);
+    // A blob in the queue that is no card this app kept (written by hand, or by a version that kept less) is set aside too, and said.
+    await container.getBlockBlobClient('waiting/0000-by-hand.json').upload('{"version":1}', 13);
+    teams.answer = 503;
+    await delivery.send(card('robotic-arm-011', t0 + 5));
+    teams.answer = 202;
+    const withJunk = await delivery.deliverKept();
+    expect(withJunk).toMatchObject({ sent: 1, unreadable: 1, waiting: 0 });
+    expect(alertRoundFailure(withJunk)?.message).toContain('1 blob(s) in the alerts outbox were no card this app kept');
+    expect(teams.received.map((r) => r.heading)).toEqual([expect.stringContaining('robotic-arm-008'), expect.stringContaining('robotic-arm-011')]);
     // Every card refused for good (the webhook gone): none set aside, all wait, and a round goes past a few only.
     teams.answer = 503;
     for (let i = 0; i < REFUSED_IN_A_ROW + 3; i++) await delivery.send(card(`robotic-arm-1${i}`, t0 + 10 + i));

@@ -33,7 +33,7 @@ export interface AlertRound {
   oldest: string | undefined;
   /** Why the round stopped early: Teams still not taking cards. */
   error: { code: string; message: string } | undefined;
-  /** Blobs in the container that are no card this app kept: left, and said. */
+  /** Blobs in the queue that are no card this app kept: set aside (`refused/`), and said. */
   unreadable: number;
 }
 
@@ -49,7 +49,7 @@ const summaryOf = (error: unknown) => (isAppError(error) ? { code: error.code, m
 export function alertRoundFailure(round: AlertRound): AppError | undefined {
   if (round.waiting === 0 && round.unreadable === 0) return undefined;
   const why = round.error ? `: Teams does not take them (${round.error.code}: ${round.error.message.slice(0, 300)})` : '';
-  const parts = [round.waiting ? `${round.waiting} alert card(s) waiting for Teams since ${round.oldest}${why}` : '', round.unreadable ? `${round.unreadable} blob(s) in the alerts outbox are no card this app kept` : ''].filter(Boolean);
+  const parts = [round.waiting ? `${round.waiting} alert card(s) waiting for Teams since ${round.oldest}${why}` : '', round.unreadable ? `${round.unreadable} blob(s) in the alerts outbox were no card this app kept (set aside under refused/)` : ''].filter(Boolean);
   return new AppError('alerts.waiting', `${parts.join('; ')}. Operators are not being told of incidents: check the Teams webhook (TEAMS_WEBHOOK_URL); the dashboard shows the incidents meanwhile.`, { status: 503 });
 }
 
@@ -111,8 +111,10 @@ export class AlertDelivery implements AlertSink {
         alert = await outbox.get(entry.name);
       } catch (e) {
         if (!isAppError(e) || e.code !== 'alerts.outboxUnreadable') throw e;
+        // Out of the queue, where it would keep every later card waiting behind it; kept, and said.
+        await outbox.setAside(entry.name, { code: e.code, message: e.message });
         unreadable++;
-        this.logger.log('error', 'blob in the alerts outbox is no card this app kept: left alone', { blob: entry.name });
+        this.logger.log('error', 'blob in the alerts outbox is no card this app kept: set aside', { blob: entry.name });
         continue;
       }
       if (!alert) continue; // sent meanwhile by another round

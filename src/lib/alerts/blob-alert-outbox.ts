@@ -14,11 +14,25 @@ import type { Alert, AlertOutboxPort, WaitingAlert } from '../ports.ts';
 
 export const ALERT_OUTBOX_CONTAINER = 'alerts-outbox';
 
+/** What a card must hold for the card to be made from it (the rest is optional on the card). */
+const alertSchema = z.looseObject({
+  id: z.string(),
+  deviceId: z.string(),
+  equipmentType: z.string(),
+  severity: z.enum(['warning', 'critical']),
+  time: z.number(),
+  anomalyScore: z.number(),
+  readings: z.record(z.string(), z.unknown()),
+  units: z.record(z.string(), z.string().optional()),
+  contributions: z.record(z.string(), z.number()),
+  modelVersion: z.string(),
+  incident: z.looseObject({ id: z.string(), event: z.enum(['raised', 'escalated', 'cleared']), raisedAt: z.number() }),
+});
 const documentSchema = z.object({
   version: z.literal(1),
   keptAt: z.string(),
   error: z.object({ code: z.string(), message: z.string() }),
-  alert: z.record(z.string(), z.unknown()),
+  alert: alertSchema,
 });
 
 /** Characters of the error message a listing carries (the blob holds it whole). */
