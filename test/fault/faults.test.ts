@@ -1,6 +1,7 @@
 /**
  * The fault suite: storms of throttling from the store, Digital Twins and Teams with the host
  * retrying, the store refusing for a while (batches kept after their retries, then redelivered),
+ * Teams down again and again (cards kept, the partition never held up, then each delivered once),
  * a device clock running ahead and a backlog hours old, a full disk under the event
  * log, and bad requests while Digital Twins throttles. `npm run bench:faults` runs the same
  * scenarios longer; a process killed mid-stream is test/e2e/crash-recovery.test.ts.

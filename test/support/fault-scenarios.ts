@@ -1,7 +1,8 @@
 /**
  * Fault scenarios shared by the fault suite (test/fault, small) and `npm run bench:faults` (more
  * iterations): the store and Digital Twins throttling in storms, the alert sink failing, the store
- * refusing for a while (batches kept after their retries and redelivered), clock
+ * refusing for a while (batches kept after their retries and redelivered), Teams down again and
+ * again (cards kept, then delivered), clock
  * skew and stale backlogs, a full disk under the event log, and bad HTTP requests. Each case
  * checks the invariants: nothing acknowledged is lost, nothing is stored twice, no twin moves
  * backwards, no stop on stale data, no crash, no 5xx for a client's error.
@@ -20,7 +21,9 @@ import { BATCH_DEAD_LETTER_CONTAINER, BlobBatchDeadLetters } from '../../src/lib
 import { redeliverBatches } from '../../src/lib/batch-redelivery.ts';
 import { TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { ARM, LINE } from './plant.ts';
-import type { ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import type { AlertSink, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
+import { AlertDelivery } from '../../src/lib/alerts/alert-delivery.ts';
+import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/blob-alert-outbox.ts';
 
 export interface FaultTally {
   cases: number;
@@ -196,6 +199,58 @@ async function refusals(tally: FaultTally, iterations: number, seed: number): Pr
   }
 }
 
+/**
+ * Teams goes down again and again while equipment faults raise incidents: with the cards kept in the
+ * storage account (Azurite here), no batch fails for it (the partition is never held up), and once
+ * Teams answers every card handed over reaches it once, in the order handed over.
+ */
+async function teamsOutages(tally: FaultTally, iterations: number, seed: number): Promise<void> {
+  const random = rng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'fault-teams-'));
+  const azurite = await startAzurite({ location: dir, port: 0 });
+  try {
+    const feed = new ArmFeed(random);
+    let down = false;
+    const received: string[] = [];
+    const teams: AlertSink = {
+      async send(alert) {
+        if (down) throw new AppError('teams.http503', 'Teams answered 503', { status: 503, retryable: true });
+        received.push(alert.id);
+      },
+    };
+    const delivery = new AlertDelivery(teams, new BlobAlertOutbox(new ContainerClient(azurite.connectionString, ALERT_OUTBOX_CONTAINER)), silentLogger, () => feed.clock + 1000);
+    const handedOver: string[] = [];
+    const h = harness({ now: () => feed.clock + 1000, alerts: { send: (alert) => (handedOver.push(alert.id), delivery.send(alert)) } });
+    h.twins.add('production-line-a', LINE);
+    for (const id of ARMS) h.twins.add(id, ARM, { equipmentId: id });
+    const written = recordWrites(h);
+    let kept = 0;
+    for (let i = 0; i < iterations; i++) {
+      tally.cases++;
+      // Outages of a few batches; now and then an arm reports a fault (an incident at once) or is back to normal.
+      if (random() < 0.25) down = !down;
+      const messages = feed.next().map((m) => (random() < 0.1 ? { ...m, body: m.body.replace('"status":"running"', '"status":"fault"') } : m));
+      try {
+        kept += (await h.send(messages)).alertsKept ?? 0;
+      } catch (error) {
+        tally.notes.push(`teams outage: batch ${i} failed (${(error as Error).message}): the partition would be held up`);
+      }
+      if (i % 5 === 4) await delivery.deliverKept();
+    }
+    down = false;
+    for (let round = 0; round < 100 && (await delivery.deliverKept()).waiting > 0; round++);
+    const once = new Set(received);
+    tally.duplicated += received.length - once.size;
+    tally.lost += handedOver.filter((id) => !once.has(id)).length;
+    if (received.join() !== handedOver.join()) tally.notes.push('teams outage: cards reached Teams in another order than handed over');
+    if (kept === 0) tally.notes.push('teams outage: no card was kept, so the scenario tried nothing');
+    countLostAndDuplicated(feed.expected, written, tally);
+  } finally {
+    await azurite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A device's clock runs ahead, then a backlog hours old arrives: no blinding, no stop on stale data. */
 async function clockSkew(tally: FaultTally): Promise<void> {
   tally.cases++;
@@ -289,6 +344,7 @@ export async function runFaultScenarios(options: { iterations: number; seed: num
   try {
     await storms(tally, options.iterations, options.seed);
     await refusals(tally, options.iterations, options.seed + 2);
+    await teamsOutages(tally, options.iterations, options.seed + 3);
     await clockSkew(tally);
     await diskFull(tally, Math.max(4, Math.floor(options.iterations / 5)));
     await badRequests(tally, options.iterations, options.seed + 1);

@@ -59,7 +59,7 @@ export const defaultSettings: PipelineSettings = {
  * partition's events; harnesses given the same `sequences` share the partitions, as instances
  * of one function app do (a partition that one instance handled meanwhile shows as a gap).
  */
-export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort; deadLetters?: BatchDeadLetterPort; refused?: Pick<BatchDeadLetterPort, 'put'> } = {}) {
+export function harness(options: { settings?: Partial<PipelineSettings>; endpoint?: ScorerPort; now?: () => number; twins?: InMemoryTwins; commands?: CommandsPort; catalog?: TelemetryCatalog; sequences?: Map<string, number>; floods?: ClaimWindowPort; stops?: ClaimWindowPort; deadLetters?: BatchDeadLetterPort; refused?: Pick<BatchDeadLetterPort, 'put'>; alerts?: AlertSink } = {}) {
   const sequences = options.sequences ?? new Map<string, number>();
   const twins = options.twins ?? new InMemoryTwins();
   const store = new InMemoryStore();
@@ -72,7 +72,8 @@ export function harness(options: { settings?: Partial<PipelineSettings>; endpoin
     twins,
     store,
     scorer: new ResilientScorer(options.endpoint, silentLogger),
-    alerts,
+    // The captured sink, or the caller's in front of it (cards kept while Teams is down).
+    alerts: options.alerts ?? alerts,
     ...(options.commands ? { commands: options.commands } : {}),
     ...(options.floods ? { floods: options.floods } : {}),
     ...(options.stops ? { stops: options.stops } : {}),
