@@ -231,6 +231,8 @@ export interface WaitingAlert {
   deviceId: string | undefined;
   /** The incident's step: raised, escalated or cleared. */
   step: string | undefined;
+  /** Which incident (a digest of its id): a later card of the same incident tells its newest state. */
+  incident: string | undefined;
   /** Why Teams did not take it when it was kept. */
   error: { code: string; message: string } | undefined;
 }

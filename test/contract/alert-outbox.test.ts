@@ -192,6 +192,22 @@ describe('alert cards while Teams does not take them', () => {
     expect(teams.posts - posts).toBe(REFUSED_IN_A_ROW + 1);
   });
 
+  it('of an incident with several cards waiting, the newest alone goes out: it tells the incident\'s state, and says when it was raised', async () => {
+    const container = new ContainerClient(azurite().connectionString, 'alerts-outbox-fold');
+    await container.deleteIfExists();
+    const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+    const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} });
+    teams.received.length = 0;
+    teams.next = [];
+    teams.answer = 503;
+    const step = (device: string, event: 'raised' | 'escalated' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, severity: event === 'raised' ? 'warning' : 'critical', time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
+    // During the outage: an arm's incident raised, escalated and cleared; a conveyor's raised in between.
+    for (const c of [step('robotic-arm-001', 'raised', t0), step('robotic-arm-001', 'escalated', t0 + 1), step('conveyor-belt-001', 'raised', t0 + 2), step('robotic-arm-001', 'cleared', t0 + 3)]) expect(await delivery.send(c)).toBe('deferred');
+    teams.answer = 202;
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 2, folded: 2, waiting: 0 });
+    expect(teams.received).toEqual([{ heading: expect.stringMatching(/^Warning: .*conveyor-belt-001/), late: true }, { heading: expect.stringMatching(/^CLEARED: .*robotic-arm-001/), late: true }]);
+  });
+
   it('with the storage account down, go to Teams as ever; neither delivered nor kept, the batch fails and its retry tries again', async () => {
     const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
     // An account nobody listens on: the Storage SDK gives up after its own retries.

@@ -6,7 +6,8 @@
  * where the app has its storage account, such a card is kept there and the batch goes on; a timer
  * (`alertDelivery`, every minute) sends the kept cards, oldest first, once Teams takes them again.
  * While any card waits, new ones are kept behind it, so an incident's steps reach people in order
- * (never its "cleared" before its raise). A card sent late says so. Without a storage account
+ * (never its "cleared" before its raise); of an incident with several cards waiting, the newest
+ * alone goes out. A card sent late says so. Without a storage account
  * nothing can be kept, and the batch fails as before (its retry sends the card).
  */
 import { AppError, isAppError } from '../errors.ts';
@@ -25,6 +26,8 @@ export const REFUSED_IN_A_ROW = 5;
 export interface AlertRound {
   /** Kept cards Teams took this round (each then removed). */
   sent: number;
+  /** Kept cards not sent because a later kept card of the same incident tells its newest state. */
+  folded: number;
   /** Cards Teams refuses for good while it takes the next: moved out of the queue (`refused/` in the container). */
   setAside: number;
   /** Cards still kept after the round (of the first 5,000 listed). */
@@ -38,7 +41,7 @@ export interface AlertRound {
 }
 
 /** A round that had nothing to send (also what an app without a storage account reports). */
-export const noAlertRound = (): AlertRound => ({ sent: 0, setAside: 0, waiting: 0, oldest: undefined, error: undefined, unreadable: 0 });
+export const noAlertRound = (): AlertRound => ({ sent: 0, folded: 0, setAside: 0, waiting: 0, oldest: undefined, error: undefined, unreadable: 0 });
 
 const summaryOf = (error: unknown) => (isAppError(error) ? { code: error.code, message: error.message } : { code: 'alerts.failed', message: error instanceof Error ? error.message : String(error) });
 
@@ -104,8 +107,21 @@ export class AlertDelivery implements AlertSink {
     let setAside = 0;
     let unreadable = 0;
     let error: AlertRound['error'];
+    let folded = 0;
     const refused: { name: string; alertId: string; why: { code: string; message: string } }[] = [];
-    for (const entry of await outbox.waiting(limit)) {
+    const queue = await outbox.waiting(5_000);
+    // After an outage, an incident's newest card tells its state (an escalation says when it was
+    // raised, a clear that it is over): the steps before it are not sent as well, a flood of old news.
+    const newest = new Map<string, string>();
+    for (const entry of queue) if (entry.incident !== undefined) newest.set(entry.incident, entry.name);
+    let tried = 0;
+    for (const entry of queue) {
+      if (entry.incident !== undefined && newest.get(entry.incident) !== entry.name) {
+        await outbox.remove(entry.name);
+        folded++;
+        continue;
+      }
+      if (tried++ >= limit) break;
       let alert: Alert | undefined;
       try {
         alert = await outbox.get(entry.name);
@@ -141,8 +157,8 @@ export class AlertDelivery implements AlertSink {
     }
     error ??= refused[0]?.why;
     const left = await outbox.waiting(5_000);
-    const round: AlertRound = { sent, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
-    if (sent || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
+    const round: AlertRound = { sent, folded, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
+    if (sent || folded || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, folded, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
     return round;
   }
 }

@@ -44,8 +44,9 @@ function unreachable(error: unknown): AppError {
 
 const WAITING = 'waiting/';
 const REFUSED = 'refused/';
+const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 40);
 /** A card id may hold any character (a device id does): the blob is named by its hash. */
-export const outboxName = (alertId: string) => `${WAITING}${createHash('sha256').update(alertId).digest('hex').slice(0, 40)}.json`;
+export const outboxName = (alertId: string) => `${WAITING}${digest(alertId)}.json`;
 
 export class BlobAlertOutbox implements AlertOutboxPort {
   private ready: Promise<unknown> | undefined;
@@ -63,7 +64,7 @@ export class BlobAlertOutbox implements AlertOutboxPort {
       // Only if absent: a card kept again keeps its first place in the queue.
       await this.container.getBlockBlobClient(outboxName(alert.id)).upload(text, Buffer.byteLength(text), {
         blobHTTPHeaders: { blobContentType: 'application/json' },
-        metadata: { keptat: metadataValue(at), device: metadataValue(alert.deviceId), step: metadataValue(alert.incident.event), errorcode: metadataValue(error.code), errormessage: metadataValue(error.message, SUMMARY_MESSAGE) },
+        metadata: { keptat: metadataValue(at), device: metadataValue(alert.deviceId), step: metadataValue(alert.incident.event), incident: digest(alert.incident.id), errorcode: metadataValue(error.code), errormessage: metadataValue(error.message, SUMMARY_MESSAGE) },
         conditions: { ifNoneMatch: '*' },
       });
     } catch (e) {
@@ -93,6 +94,7 @@ export class BlobAlertOutbox implements AlertOutboxPort {
           keptAt: metadataText(blob.metadata, 'keptat') ?? blob.properties.lastModified?.toISOString() ?? '',
           deviceId: metadataText(blob.metadata, 'device'),
           step: metadataText(blob.metadata, 'step'),
+          incident: metadataText(blob.metadata, 'incident'),
           error: code === undefined ? undefined : { code, message: metadataText(blob.metadata, 'errormessage') ?? '' },
         });
         if (all.length >= 5_000) break;
