@@ -21,7 +21,7 @@ import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/bl
 import { AlertDelivery, REFUSED_IN_A_ROW, alertRoundFailure } from '../../src/lib/alerts/alert-delivery.ts';
 import type { Alert } from '../../src/lib/ports.ts';
 import type { LogFields } from '../../src/lib/log.ts';
-import { InMemoryStore } from '../support/in-memory-store.ts';
+import { storeWithReads } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, CONVEYOR, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
 
@@ -58,18 +58,6 @@ class FakeTeams {
   }
 }
 
-/** The in-memory store with the one read the alert listing makes (the stores' own reads are tested in telemetry-store.test.ts). */
-class ListingStore extends InMemoryStore {
-  async alerts() {
-    return [];
-  }
-  history = unread;
-  acknowledge = unread;
-  deadLetterGroups = unread;
-}
-async function unread(): Promise<never> {
-  throw new Error('not read here');
-}
 
 const teams = new FakeTeams();
 beforeAll(() => teams.start());
@@ -84,6 +72,17 @@ const card = (device: string, at: number): Alert => ({
   readings: { temperature: 99 }, units: {}, contributions: {}, modelVersion: 'test', dashboardUrl: undefined, incident: { id: `${device}|${at}`, event: 'raised', raisedAt: at },
 });
 
+/** The delivery alone (cards made here, not by the pipeline) in a fresh container, Teams down, the webhook client without retries. */
+async function deliveryAlone(containerName: string) {
+  const container = new ContainerClient(azurite().connectionString, containerName);
+  await container.deleteIfExists();
+  const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+  teams.received.length = 0;
+  teams.next = [];
+  teams.answer = 503;
+  return { container, delivery: new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} }) };
+}
+
 /** The app as its settings compose it, Teams behind the webhook client (quick retries), its storage account in Azurite. */
 async function app() {
   teams.answer = 202;
@@ -93,7 +92,7 @@ async function app() {
   twins.add('production-line-a', LINE);
   twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
   twins.add('conveyor-belt-001', CONVEYOR, { equipmentId: 'conveyor-belt-001' });
-  const store = new ListingStore();
+  const store = storeWithReads({ alerts: async () => [] });
   const logged: { level: string; message: string; fields?: LogFields }[] = [];
   const logger = { log: (level: string, message: string, fields?: LogFields) => void logged.push({ level, message, ...(fields ? { fields } : {}) }) };
   const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 10 } });
@@ -158,12 +157,7 @@ describe('alert cards while Teams does not take them', () => {
   });
 
   it('a card Teams refuses for good while it takes the next is set aside, so it cannot hold every later card back', async () => {
-    const container = new ContainerClient(azurite().connectionString, 'alerts-outbox-refused');
-    await container.deleteIfExists();
-    const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
-    const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} });
-    teams.received.length = 0;
-    teams.answer = 503;
+    const { container, delivery } = await deliveryAlone('alerts-outbox-refused');
     expect(await delivery.send(card('robotic-arm-007', t0))).toBe('deferred');
     expect(await delivery.send(card('robotic-arm-008', t0 + 1))).toBe('deferred');
     // The first is refused for good (400: the card itself), the second goes through.
@@ -193,13 +187,7 @@ describe('alert cards while Teams does not take them', () => {
   });
 
   it('of an incident with several cards waiting, the newest alone goes out: it tells the incident\'s state, and says when it was raised', async () => {
-    const container = new ContainerClient(azurite().connectionString, 'alerts-outbox-fold');
-    await container.deleteIfExists();
-    const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
-    const delivery = new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} });
-    teams.received.length = 0;
-    teams.next = [];
-    teams.answer = 503;
+    const { delivery } = await deliveryAlone('alerts-outbox-fold');
     const step = (device: string, event: 'raised' | 'escalated' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, severity: event === 'raised' ? 'warning' : 'critical', time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
     // During the outage: an arm's incident raised, escalated and cleared; a conveyor's raised in between.
     for (const c of [step('robotic-arm-001', 'raised', t0), step('robotic-arm-001', 'escalated', t0 + 1), step('conveyor-belt-001', 'raised', t0 + 2), step('robotic-arm-001', 'cleared', t0 + 3)]) expect(await delivery.send(c)).toBe('deferred');

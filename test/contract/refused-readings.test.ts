@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/lib/config.ts';
 import { createServices } from '../../src/lib/composition.ts';
 import { harness } from '../support/pipeline-harness.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
-import { InMemoryStore } from '../support/in-memory-store.ts';
+import { storeWithReads } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
 import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
@@ -35,25 +35,12 @@ async function names(container: BlobBatchDeadLetters): Promise<string[]> {
   return out;
 }
 
-/** The in-memory store with the one read the dead-letter listing makes (the stores' own reads are tested in telemetry-store.test.ts). */
-class ListingStore extends InMemoryStore {
-  async deadLetterGroups() {
-    return [];
-  }
-  history = unread;
-  alerts = unread;
-  acknowledge = unread;
-}
-async function unread(): Promise<never> {
-  throw new Error('not read here');
-}
-
 /** The app as its settings compose it: its own storage account in Azurite, each test a fresh one (by account-wide container name, emptied first). */
 async function app() {
   const twins = new InMemoryTwins();
   twins.add('production-line-a', LINE);
   twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
-  const store = new ListingStore();
+  const store = storeWithReads({ deadLetterGroups: async () => [] });
   const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, REFUSED_CONTAINER));
   for (const n of await names(container)) await container.remove(n);
   const services = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' }), { twins, store, logger: silentLogger });
@@ -171,7 +158,7 @@ describe('readings the pipeline refuses', () => {
     const group = { deviceId: 'robotic-arm-009', reason: 'device.unknown', count: 2, lastAt: iso(t0), detail: 'no digital twin', body: '{}' };
     const api = createPlantApi({
       twins: new InMemoryTwins(),
-      store: { deadLetterGroups: async () => [group], history: unread, alerts: unread, acknowledge: unread },
+      store: storeWithReads({ deadLetterGroups: async () => [group] }),
       logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 20, warningThreshold: 0.5,
       refusedKept: { summaries: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new AppError('deadLetters.unreachable', 'the storage account cannot be reached', { status: 503, retryable: true })) }) }) },
       readmit: async () => { throw new AppError('deadLetters.unreachable', 'the storage account cannot be reached', { status: 503, retryable: true }); },

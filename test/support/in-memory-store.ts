@@ -2,7 +2,7 @@
  * An in-memory far end for the telemetry store: keyed rows, so a replay adds nothing, the way
  * readers see Data Explorer through its deduplicating views.
  */
-import type { LatestReading, StoreBatch, TelemetryStorePort } from '../../src/lib/ports.ts';
+import type { LatestReading, StoreBatch, TelemetryReadPort, TelemetryStorePort } from '../../src/lib/ports.ts';
 import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
 import type { AppError } from '../../src/lib/errors.ts';
 
@@ -42,4 +42,15 @@ export class InMemoryStore implements TelemetryStorePort {
     }
     return [...latest.values()];
   }
+}
+
+/**
+ * The in-memory store with the reads a test makes (the HTTP API's listings answer from them), every
+ * other read failing: the stores' own reads are tested in telemetry-store.test.ts.
+ */
+export function storeWithReads(reads: Partial<TelemetryReadPort>): InMemoryStore & TelemetryReadPort {
+  const unread = async (): Promise<never> => {
+    throw new Error('not read here');
+  };
+  return Object.assign(new InMemoryStore(), { history: unread, alerts: unread, acknowledge: unread, deadLetterGroups: unread }, reads);
 }
