@@ -399,21 +399,29 @@
         el('td', { class: 'body' }, g.body.length > BODY_SHOWN ? `${g.body.slice(0, BODY_SHOWN)}…` : g.body)))));
   }
 
-  async function readmitRefused() {
-    $('refused-readmit').disabled = true;
+  /**
+   * One readmission round. Kept batches refused for what the message itself is (not JSON…) are
+   * passed by, unless `all`: offered only once a round has passed some by, for after an upgrade
+   * that reads more than the version that refused them (a body with a byte order mark, say).
+   */
+  async function readmitRefused(all) {
+    const button = all ? $('refused-readmit-all') : $('refused-readmit');
+    button.disabled = true;
     try {
-      const r = await api('/telemetry/dead-letters/readmit', { method: 'POST' });
+      const r = await api(`/telemetry/dead-letters/readmit${all ? '?all=true' : ''}`, { method: 'POST' });
       const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${r.stillRefused} kept batch(es) still refused${r.failed ? `, ${r.failed} failed` : ''}${r.passedBy ? `; ${r.passedBy} not JSON or the like, kept as evidence` : ''}`;
-      $('refused-readmit').dataset.outcome = outcome;
+      button.dataset.outcome = outcome;
+      $('refused-readmit-all').hidden = all || !r.passedBy;
       setStatus(outcome);
     } catch (error) {
       setStatus(`Take them in again: ${error.message}`);
     } finally {
-      $('refused-readmit').disabled = false;
+      button.disabled = false;
     }
     await loadRefused().catch(() => {});
   }
-  $('refused-readmit').addEventListener('click', readmitRefused);
+  $('refused-readmit').addEventListener('click', () => readmitRefused(false));
+  $('refused-readmit-all').addEventListener('click', () => readmitRefused(true));
 
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }

@@ -209,6 +209,29 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
       expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batch(es) still refused');
       await page.waitForSelector('#refused-kept[hidden]', { state: 'attached' });
       expect((await stack.store.rows('EquipmentTelemetry')).some((r) => String(r.MessageId).startsWith('robotic-arm-002|m:late-1@'))).toBe(true);
+      expect(await page.isHidden('#refused-readmit-all')).toBe(true);
+    } finally {
+      await refused.remove(name);
+    }
+  });
+
+  it('offers to try the readings refused as unreadable too, once a round passed them by (after an upgrade that reads more)', async () => {
+    const refused = stack.services.refused!;
+    // As an older version kept it: a body beginning with a byte order mark, refused as not JSON (read since).
+    const body = `\uFEFF${JSON.stringify({ timestamp: new Date(Date.now() - 90_000).toISOString(), temperature: 62.5, vibration: 0.4, pressure: 6, cycleCount: 8, status: 'running' })}`;
+    const name = await refused.put({ failedAt: new Date().toISOString(), attempts: 1, error: { code: 'body.notJson', message: 'the body is not JSON' }, bodies: [body], triggerMetadata: { partitionContext: { PartitionId: '3' }, sequenceNumberArray: [990_002], systemPropertiesArray: [{ 'iothub-connection-device-id': 'robotic-arm-002', 'message-id': 'bom-1' }], enqueuedTimeUtcArray: [new Date().toISOString()] } });
+    try {
+      await page.reload();
+      await page.waitForSelector('#refused-kept:not([hidden])', { timeout: 15_000 });
+      expect(await page.isHidden('#refused-readmit-all')).toBe(true);
+      await page.click('#refused-readmit');
+      await page.waitForSelector('#refused-readmit-all:not([hidden])', { timeout: 15_000 });
+      expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 0 readings stored; 0 kept batch(es) still refused; 1 not JSON or the like, kept as evidence');
+      await page.click('#refused-readmit-all');
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('refused-readmit-all')?.dataset.outcome !== undefined);
+      expect(await page.getAttribute('#refused-readmit-all', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batch(es) still refused');
+      await page.waitForSelector('#refused-readmit-all[hidden]', { state: 'attached' });
+      expect((await stack.store.rows('EquipmentTelemetry')).some((r) => String(r.MessageId).startsWith('robotic-arm-002|m:bom-1@'))).toBe(true);
     } finally {
       await refused.remove(name);
     }
