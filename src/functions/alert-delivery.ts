@@ -7,7 +7,7 @@ const { app } = azureFunctions;
 
 export async function alertDelivery(_timer: Timer, context: InvocationContext): Promise<void> {
   const round = await (await services()).deliverKeptAlerts();
-  if (round.sent || round.waiting || round.setAside) context.info('kept alert card delivery', JSON.stringify(round));
+  if (round.sent || round.folded || round.setAside || round.unreadable || round.waiting) context.info('kept alert card delivery', JSON.stringify(round));
   const failure = alertRoundFailure(round);
   if (failure) throw failure;
 }

@@ -243,8 +243,8 @@ export interface AlertOutboxPort {
   put(alert: Alert, keptAt: number, error: { code: string; message: string }): Promise<void>;
   /** Whether any card is waiting (one listing page of one blob). */
   any(): Promise<boolean>;
-  /** Waiting cards, oldest first. */
-  waiting(limit: number): Promise<WaitingAlert[]>;
+  /** Waiting cards, oldest first (of the first 5,000 listed). */
+  waiting(): Promise<WaitingAlert[]>;
   /** A waiting card; undefined once removed. */
   get(name: string): Promise<Alert | undefined>;
   remove(name: string): Promise<void>;

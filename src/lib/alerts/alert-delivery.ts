@@ -109,7 +109,7 @@ export class AlertDelivery implements AlertSink {
     let error: AlertRound['error'];
     let folded = 0;
     const refused: { name: string; alertId: string; why: { code: string; message: string } }[] = [];
-    const queue = await outbox.waiting(5_000);
+    const queue = await outbox.waiting();
     // After an outage, an incident's newest card tells its state (an escalation says when it was
     // raised, a clear that it is over): the steps before it are not sent as well, a flood of old news.
     const newest = new Map<string, string>();
@@ -156,7 +156,7 @@ export class AlertDelivery implements AlertSink {
       sent++;
     }
     error ??= refused[0]?.why;
-    const left = await outbox.waiting(5_000);
+    const left = await outbox.waiting();
     const round: AlertRound = { sent, folded, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
     if (sent || folded || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, folded, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
     return round;

@@ -83,8 +83,8 @@ export class BlobAlertOutbox implements AlertOutboxPort {
     }
   }
 
-  /** The waiting cards, oldest first (at most `limit`, of the first 5,000 listed). */
-  async waiting(limit: number): Promise<WaitingAlert[]> {
+  /** The waiting cards, oldest first (of the first 5,000 listed: more is an outage nobody has looked at for days). */
+  async waiting(): Promise<WaitingAlert[]> {
     const all: WaitingAlert[] = [];
     try {
       for await (const blob of this.container.listBlobsFlat({ includeMetadata: true, prefix: WAITING })) {
@@ -104,8 +104,7 @@ export class BlobAlertOutbox implements AlertOutboxPort {
       throw unreachable(error);
     }
     // ISO times sort as text; the name breaks ties, so every reader sends in one order.
-    all.sort((a, b) => (a.keptAt < b.keptAt ? -1 : a.keptAt > b.keptAt ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return all.slice(0, limit);
+    return all.sort((a, b) => (a.keptAt < b.keptAt ? -1 : a.keptAt > b.keptAt ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async get(name: string): Promise<Alert | undefined> {

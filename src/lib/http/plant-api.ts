@@ -40,14 +40,11 @@ export interface PlantApiDeps {
   now?: () => number;
 }
 
-/** Cards counted at most when telling how many wait for Teams. */
-const WAITING_CARDS_COUNTED = 5_000;
-
 /** Alert cards waiting for Teams: how many, since when and why, or null with why when storage cannot be read. */
 async function undeliveredOf(outbox: Pick<AlertOutboxPort, 'waiting'> | undefined) {
   if (!outbox) return { keeping: false, waiting: 0, oldest: null, error: null };
   try {
-    const waiting = await outbox.waiting(WAITING_CARDS_COUNTED);
+    const waiting = await outbox.waiting();
     return { keeping: true, waiting: waiting.length, oldest: waiting[0]?.keptAt ?? null, error: waiting[0]?.error ?? null };
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== 'alerts.outboxUnreachable') throw error;

@@ -56,13 +56,12 @@ const SUMMARY_MESSAGE = 500;
 
 /** What a listing tells of a batch, as blob metadata. */
 function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
-  const text = metadataValue;
   const metadata: Record<string, string> = {
     events: String(batch.bodies.length),
-    failedat: text(batch.failedAt),
+    failedat: metadataValue(batch.failedAt),
     attempts: String(batch.attempts),
-    errorcode: text(batch.error.code),
-    errormessage: text(batch.error.message, SUMMARY_MESSAGE),
+    errorcode: metadataValue(batch.error.code),
+    errormessage: metadataValue(batch.error.message, SUMMARY_MESSAGE),
   };
   // No empty values: not every version of the service keeps a metadata entry without one.
   for (const key of Object.keys(metadata)) if (metadata[key] === '') delete metadata[key];
