@@ -258,7 +258,7 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
   describe('azd', () => {
     const azureYaml = parseYaml(readFileSync(join(root, 'azure.yaml'), 'utf8')) as {
       infra: { path: string; module: string };
-      services: Record<string, { host: string; language: string }>;
+      services: Record<string, { host: string; language: string; dist?: string; remoteBuild?: boolean }>;
       hooks: { postprovision: { posix: { run: string } } };
     };
 
@@ -283,6 +283,14 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
       expect(parameters.filter((p) => !(p in declared))).toEqual([]);
       expect(Object.entries(declared).filter(([p, d]) => d.defaultValue === undefined && !parameters.includes(p)).map(([p]) => p)).toEqual([]);
       expect(declared.location!.allowedValues).toEqual(expect.arrayContaining(['eastus', 'northeurope', 'swedencentral']));
+    });
+
+    it('uploads the folder `npm run package` stages (a production package.json), built remotely', () => {
+      // azd runs `npm run build`, then `npm run package`, then zips the service's `dist`.
+      const [, def] = Object.entries(azureYaml.services)[0]!;
+      const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+      expect(def).toMatchObject({ language: 'ts', remoteBuild: true });
+      expect(scripts.package).toBe(`npm run -s build && tsx scripts/function-package.ts ${def.dist}`);
     });
 
     it('runs the post-provision script after provisioning, with the outputs it reads', () => {
