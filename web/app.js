@@ -423,6 +423,34 @@
   $('refused-readmit').addEventListener('click', () => readmitRefused(false));
   $('refused-readmit-all').addEventListener('click', () => readmitRefused(true));
 
+  // ---- alarm system performance -----------------------------------------------------------------
+  // The alarm load measured as the standards measure it, so that it is reviewed rather than guessed.
+  const VERDICT_TEXT = { acceptable: 'very likely acceptable', manageable: 'manageable at most', over: 'over target', ok: 'within target' };
+  async function loadPerformance() {
+    const span = Number($('performance-period').value);
+    const to = new Date();
+    const p = await api(`/alarms/performance?from=${new Date(to.getTime() - span).toISOString()}&to=${to.toISOString()}`);
+    const pct = (x) => `${(x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 })} %`;
+    const row = (key, metric, value, target, verdict) => el('tr', { 'data-metric': key, 'data-verdict': verdict ?? '' },
+      el('th', { scope: 'row' }, metric), el('td', { class: 'value' }, value), el('td', {}, target), el('td', {}, verdict ? VERDICT_TEXT[verdict] ?? verdict : ''));
+    const table = $('performance-table');
+    table.dataset.alarms = String(p.alarms);
+    table.replaceChildren(
+      el('caption', {}, `${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
+      el('thead', {}, el('tr', {}, ...['Measure', 'Value', 'Target (one operator)', ''].map((c) => el('th', { scope: 'col' }, c)))),
+      el('tbody', {},
+        row('alarms', 'Alarms', `${p.alarms.toLocaleString()} (${fmt(p.perDay)} a day)`, 'about 150 a day, 300 at most', null),
+        row('rate', 'Average per 10 minutes', fmt(p.per10Min), `≤ ${p.targets.acceptablePer10Min} very likely acceptable, ≤ ${p.targets.manageablePer10Min} manageable`, p.verdicts.rate),
+        row('peak', 'Busiest 10 minutes', p.peak.at ? `${p.peak.alarms} at ${new Date(p.peak.at).toLocaleString()}` : '0', `≤ ${p.targets.max10Min}`, p.verdicts.peak),
+        row('flood', '10-minute periods in flood (more than 10 alarms)', `${p.flood.periods} of ${p.flood.of.toLocaleString()} (${pct(p.flood.share)})`, `< ${pct(p.targets.floodShare)}`, p.verdicts.flood),
+        row('chattering', 'Chattering (raised 3 times within a minute)', p.chattering.episodes ? `${p.chattering.episodes}: ${p.chattering.devices.join(', ')}` : '0', '0', p.verdicts.chattering),
+        row('stale', 'Stale (standing over 24 hours)', p.stale.length ? `${p.stale.length}: ${p.stale.map((s) => s.deviceId).join(', ')}` : '0', `fewer than ${p.targets.staleBelow}`, p.verdicts.stale),
+        row('priorities', 'By priority', `warning ${p.priorities.warning}, critical ${p.priorities.critical}`, 'most at the lower priority', null),
+        row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}`, '', null),
+        row('sources', 'Most frequent sources', p.topSources.length ? p.topSources.slice(0, 5).map((s) => `${s.deviceId} ${s.alarms} (${pct(s.share)})`).join(', ') : 'none', 'a few sources carrying most of the load are the first to fix', null)));
+  }
+  $('performance-period').addEventListener('change', () => loadPerformance().catch((error) => setStatus(`Alarm performance: ${error.message}`)));
+
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }
   let refreshes = 0;
@@ -433,8 +461,10 @@
       loadKept();
       renderPlant();
       renderEquipment();
-      // Refused readings change slowly and their query scans a week: every sixth refresh (30 s).
-      await Promise.all([loadAlerts(), loadHistory(), refreshes++ % 6 === 0 ? loadRefused() : undefined]);
+      // Refused readings change slowly and their query scans a week: every sixth refresh (30 s); the
+      // alarm performance reads a week of alarm events: every twelfth (a minute).
+      const n = refreshes++;
+      await Promise.all([loadAlerts(), loadHistory(), n % 6 === 0 ? loadRefused() : undefined, n % 12 === 0 ? loadPerformance() : undefined]);
       setStatus(`Updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
       setStatus(error.status === 401 ? 'The API key was refused.' : `Cannot reach the API: ${error.message}`);

@@ -4,6 +4,7 @@
  * behind the same interface.
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { AlarmEventRecord } from './alerts/alarm-performance.ts';
 import type { Condition, StepFigures } from './alerts/conditions.ts';
 import type { IncidentAction } from './alerts/incident-actions.ts';
 
@@ -153,6 +154,8 @@ export interface TelemetryReadPort {
   acknowledge(ack: AlertAckRow): Promise<AckOutcome>;
   /** Dead letters received at or after `since` by device and reason, the most recently refused first. */
   deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]>;
+  /** The incidents' lifecycle events (AlarmEvents) in [from, to), oldest first, the first `limit`. */
+  alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]>;
 }
 
 export interface ScoreInput {

@@ -121,6 +121,24 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('shelve-state')?.textContent ?? '') === 'Notifications on.');
   });
 
+  it("shows the alarm load against the standards' targets: the failing machine's incident is the week's one alarm source", async () => {
+    await page.waitForSelector('#performance-table tr[data-metric="rate"]');
+    const performance = (await (await fetch(`${stack.apiUrl}/api/alarms/performance`, { headers: { 'x-functions-key': stack.apiKey } })).json()) as { alarms: number; topSources: { deviceId: string }[] };
+    expect(performance.alarms).toBeGreaterThan(0);
+    expect(performance.topSources.map((s) => s.deviceId)).toEqual([failing]);
+    expect(await page.getAttribute('#performance-table', 'data-alarms')).toBe(String(performance.alarms));
+    // A handful of alarms in a week is far below one per 10 minutes: said in the standards' words.
+    expect(await page.getAttribute('#performance-table tr[data-metric="rate"]', 'data-verdict')).toBe('acceptable');
+    expect(await page.textContent('#performance-table tr[data-metric="rate"]')).toContain('very likely acceptable');
+    expect(await page.getAttribute('#performance-table tr[data-metric="flood"]', 'data-verdict')).toBe('ok');
+    expect(await page.textContent('#performance-table tr[data-metric="sources"]')).toContain(failing);
+    // Another period is read when chosen.
+    const asked = page.waitForRequest((r) => r.url().includes('/api/alarms/performance?'));
+    await page.selectOption('#performance-period', '86400000');
+    const url = new URL((await asked).url());
+    expect(Date.parse(url.searchParams.get('to')!) - Date.parse(url.searchParams.get('from')!)).toBe(86_400_000);
+  });
+
   it('says on the incident what was done about it automatically: a stop held back, then one sent', async () => {
     const first = (await page.getAttribute('#alert-list li[data-alert]', 'data-alert'))!;
     expect(await page.$(`#alert-list li[data-alert="${first}"] .stop`)).toBeNull();

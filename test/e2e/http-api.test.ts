@@ -133,6 +133,25 @@ describe('the HTTP API', () => {
     expect((await call('/api/alerts?limit=500')).body.detail).toContain('page size limit of 20');
   });
 
+  it('measures the alarm system over a period as ISA-18.2 does, counting the incidents that reached people, and refuses bad periods', async () => {
+    const incidents = (await call('/api/alerts')).body.items as { deviceId: string; priority: string }[];
+    const { status, body } = await call('/api/alarms/performance');
+    expect(status).toBe(200);
+    expect(Date.parse(body.to) - Date.parse(body.from)).toBe(7 * 86_400_000);
+    // Every raise reached Teams or was held back by the line's flood suppression.
+    expect(body.alarms).toBeGreaterThan(0);
+    expect(body.priorities.warning + body.priorities.critical).toBe(body.alarms);
+    expect(new Set(body.topSources.map((s: { deviceId: string }) => s.deviceId))).toEqual(new Set(incidents.filter((i) => i.priority !== 'low').map((i) => i.deviceId)));
+    expect(body).toMatchObject({ truncated: false, targets: { acceptablePer10Min: 1, max10Min: 10 }, verdicts: { chattering: 'ok', stale: 'ok' } });
+    // A period before anything happened.
+    const before = await call('/api/alarms/performance?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z');
+    expect(before.body).toMatchObject({ alarms: 0, events: 0, perDay: 0, verdicts: { rate: 'acceptable' } });
+    expect((await call('/api/alarms/performance?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).body.code).toBe('request.invalid');
+    expect((await call('/api/alarms/performance?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z')).body.detail).toContain('over 31 days');
+    expect((await call('/api/alarms/performance?from=yesterday')).status).toBe(400);
+    expect((await call('/api/alarms/performance', { key: null })).status).toBe(401);
+  });
+
   it('shelves an equipment\'s notifications on its twin, unshelves them, and refuses bad requests', async () => {
     const id = DEFAULT_PLANT.equipment[0]!.id;
     const shelved = await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 60, reason: 'sensor swap' }) });

@@ -135,6 +135,30 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.properties.Parameters).toEqual({ since: 'datetime(2026-11-25T00:00:00.000Z)', maxRows: 'long(20)' });
   });
 
+  it("reads the incidents' lifecycle events of a period through the deduplicating view, the period and limit as query parameters", async () => {
+    const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string']];
+    const s = await startServer((req, res) => {
+      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      reply(res, 200, [
+        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
+          ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes'],
+          ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes'],
+        ] },
+        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+      ]);
+    });
+    servers.push(s);
+    const events = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(Date.parse('2026-11-25T00:00:00Z'), Date.parse('2026-11-26T00:00:00Z'), 500);
+    expect(events).toEqual([
+      { time: Date.parse('2026-11-25T10:01:00Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes' },
+      { time: Date.parse('2026-11-25T10:09:30Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'cleared', priority: 'warning', notified: 'yes' },
+    ]);
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
+    expect(q.properties.Parameters).toEqual({ fromTime: 'datetime(2026-11-25T00:00:00.000Z)', toTime: 'datetime(2026-11-26T00:00:00.000Z)', maxRows: 'long(500)' });
+  });
+
   it('turns a throttled ingestion into a retryable error after its retries', async () => {
     const s = await cluster(429);
     const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 } });

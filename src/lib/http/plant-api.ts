@@ -15,6 +15,7 @@ import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
 import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
 import { dict } from '../own-properties.ts';
+import { alarmPerformance, TARGETS } from '../alerts/alarm-performance.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -103,6 +104,10 @@ export const sinceQuery = z.object({
   limit: z.coerce.number().int().min(1).optional(),
 });
 export const limitQuery = sinceQuery.pick({ limit: true });
+/** `?from&to` of the alarm performance figures (default: the 7 days to now). */
+export const periodQuery = z.object({ from: isoTime('from').optional(), to: isoTime('to').optional() });
+/** Lifecycle events read for one period's figures at most: far beyond a month at the standards' worst (300 alarms a day). */
+export const MAX_ALARM_EVENTS = 100_000;
 /** `all=true`: the kept batches refused for what the message itself is are tried too. */
 export const readmitQuery = z.object({
   all: z.enum(['true', 'false'], { message: 'all must be true or false' }).default('false').transform((v) => v === 'true'),
@@ -189,6 +194,14 @@ function keptItem(s: KeptBatchSummary) {
 export function createPlantApi(deps: PlantApiDeps) {
   const now = deps.now ?? Date.now;
   const guarded = guardedBy(deps.logger);
+  /** `?from&to` as asked, `to` defaulting to now and `from` to `span` before it; at most 31 days. */
+  const periodOf = (q: { from?: number | undefined; to?: number | undefined }, span: number) => {
+    const to = q.to ?? now();
+    const from = q.from ?? to - span;
+    if (from >= to) throw new AppError('request.invalid', 'from must be before to', { status: 400 });
+    if (to - from > MAX_RANGE_MS) throw new AppError('request.invalid', `the range is over ${MAX_RANGE_MS / 86_400_000} days: ask for less`, { status: 400 });
+    return { from, to };
+  };
   /** A listing's page: 50 unless asked (or the page size limit, when lower), never over that limit. */
   const pageLimit = (asked: number | undefined) => {
     if (asked !== undefined && asked > deps.maxPageSize) throw new AppError('request.invalid', `limit is over the page size limit of ${deps.maxPageSize}`, { status: 400 });
@@ -228,10 +241,7 @@ export function createPlantApi(deps: PlantApiDeps) {
     history: guarded(async (req) => {
       const id = parse(twinId, req.params.id, 'id');
       const q = parse(historyQuery, queryParams(req), 'query');
-      const to = q.to ?? now();
-      const from = q.from ?? to - 3_600_000;
-      if (from >= to) throw new AppError('request.invalid', 'from must be before to', { status: 400 });
-      if (to - from > MAX_RANGE_MS) throw new AppError('request.invalid', `the range is over ${MAX_RANGE_MS / 86_400_000} days: ask for less`, { status: 400 });
+      const { from, to } = periodOf(q, 3_600_000);
       const twin = await deps.twins.getTwin(id); // 404 for an unknown equipment
       const modelId = String((twin.$metadata as { $model?: string } | undefined)?.$model ?? '');
       const units = deps.unitsOf?.(modelId);
@@ -265,6 +275,20 @@ export function createPlantApi(deps: PlantApiDeps) {
       const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: driversOf(a.contributions) }));
       // Cards Teams has not taken yet: while any wait, operators learn of incidents here only.
       return json(200, { items, undelivered });
+    }),
+
+    /**
+     * GET /api/alarms/performance?from&to → the alarm system's performance over the period (default
+     * the last 7 days, at most 31) as ISA-18.2 and EEMUA 191 measure it, against their targets.
+     */
+    alarmPerformance: guarded(async (req) => {
+      const q = parse(periodQuery, queryParams(req), 'query');
+      const { from, to } = periodOf(q, 7 * 86_400_000);
+      const events = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS);
+      // More events than read: the figures end where the reading stopped, and say so.
+      const truncated = events.length >= MAX_ALARM_EVENTS;
+      const end = truncated ? events[events.length - 1]!.time : to;
+      return json(200, { ...alarmPerformance(truncated ? events.filter((e) => e.time < end) : events, from, end), truncated, targets: TARGETS });
     }),
 
     /** POST /api/alerts/{id}/ack {by, note?} */

@@ -25,6 +25,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'plant', methods: ['GET'], route: 'plant', authLevel: 'function', handle: (s, r) => s.plantApi.plant(r) },
   { name: 'equipmentHistory', methods: ['GET'], route: 'equipment/{id}/history', authLevel: 'function', handle: (s, r) => s.plantApi.history(r) },
   { name: 'alertList', methods: ['GET'], route: 'alerts', authLevel: 'function', handle: (s, r) => s.plantApi.alerts(r) },
+  { name: 'alarmPerformance', methods: ['GET'], route: 'alarms/performance', authLevel: 'function', handle: (s, r) => s.plantApi.alarmPerformance(r) },
   { name: 'alertAck', methods: ['POST'], route: 'alerts/{id}/ack', authLevel: 'function', handle: (s, r) => s.plantApi.acknowledge(r) },
   { name: 'equipmentShelve', methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handle: (s, r) => s.plantApi.shelve(r) },
   { name: 'deadLetterList', methods: ['GET'], route: 'telemetry/dead-letters', authLevel: 'function', handle: (s, r) => s.plantApi.deadLetters(r) },

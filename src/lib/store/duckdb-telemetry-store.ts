@@ -12,6 +12,7 @@ import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
+import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -264,6 +265,15 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       [new Date(since).toISOString()],
     );
     return rows.map((r) => ({ deviceId: r.DeviceId, reason: r.Reason, count: r.Count, lastAt: r.LastAt, detail: r.Detail, body: r.Body }));
+  }
+
+  async alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]> {
+    const rows = await this.query<AlarmEventSource>(
+      `SELECT strftime("Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", "IncidentId", "DeviceId", "Event", "Priority", "Notified" FROM "AlarmEvents"
+       WHERE "Timestamp" >= $1::TIMESTAMP AND "Timestamp" < $2::TIMESTAMP ORDER BY "Timestamp", "IncidentId", "Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [new Date(from).toISOString(), new Date(to).toISOString()],
+    );
+    return rows.map(alarmEventRecord);
   }
 
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {

@@ -15,6 +15,7 @@ import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
+import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
 /** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
 const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
@@ -65,6 +66,12 @@ materialized_view('DeadLettersDeduped')
 | summarize Count = count(), arg_max(ReceivedAt, Detail, Body) by DeviceId, Reason
 | top maxRows by ReceivedAt desc
 | project DeviceId, Reason, Count, LastAt = ReceivedAt, Detail, Body`,
+  /** Oldest first, so that a period with more than maxRows events is cut at its end, not its start. */
+  alarmEvents: `declare query_parameters(fromTime:datetime, toTime:datetime, maxRows:long);
+materialized_view('AlarmEventsDeduped')
+| where Timestamp >= fromTime and Timestamp < toTime
+| top maxRows by Timestamp asc
+| project Timestamp, IncidentId, DeviceId, Event, Priority, Notified`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
 } as const;
@@ -162,6 +169,11 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
     const rows = await this.read<{ DeviceId: string | null; Reason: string; Count: number; LastAt: string; Detail: string; Body: string }>(KQL.deadLetterGroups, { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) });
     // An empty string is how Data Explorer keeps a missing device id.
     return rows.map((r) => ({ deviceId: r.DeviceId || null, reason: r.Reason, count: Number(r.Count), lastAt: new Date(r.LastAt).toISOString(), detail: r.Detail ?? '', body: r.Body ?? '' }));
+  }
+
+  async alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]> {
+    const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))) });
+    return rows.map(alarmEventRecord);
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */

@@ -1,0 +1,188 @@
+/**
+ * How the alarm system performs, measured as ISA-18.2 (its alarm system performance metrics) and
+ * EEMUA 191 measure it, from the incidents' lifecycle events (AlarmEvents): how many alarms reach
+ * people per 10 minutes and per day, the busiest 10 minutes, the share of 10-minute periods in
+ * flood, the most frequent sources, chattering and stale alarms, the priority mix, and what flood
+ * suppression and shelving kept from people. Without this, an alarm system drifts unseen: the
+ * standards' point is that alarm load is measured and reviewed, not guessed.
+ *
+ * An alarm here is an annunciation: an incident raised or escalated with a Teams card (`Notified`
+ * yes). A clear is a return-to-normal message, not an alarm; a `low` record notifies nobody. The
+ * plant is taken as one operating position (the standards' figures are per operator).
+ */
+
+/** One AlarmEvents row as the performance figures read it. */
+export interface AlarmEventRecord {
+  time: number;
+  incidentId: string;
+  deviceId: string;
+  event: string;
+  priority: string;
+  notified: string;
+}
+
+/** An AlarmEvents row as a store reads it back (its columns). */
+export interface AlarmEventSource {
+  Timestamp: string;
+  IncidentId: string;
+  DeviceId: string;
+  Event: string;
+  Priority: string;
+  Notified: string | null;
+}
+
+export const alarmEventRecord = (r: AlarmEventSource): AlarmEventRecord => ({
+  time: Date.parse(r.Timestamp),
+  incidentId: r.IncidentId,
+  deviceId: r.DeviceId,
+  event: r.Event,
+  priority: r.Priority,
+  notified: r.Notified ?? '',
+});
+
+const TEN_MINUTES = 600_000;
+const DAY = 86_400_000;
+/** EEMUA 191 and ISA-18.2: more than 10 alarms in 10 minutes for one operator is a flood. */
+export const FLOOD_ALARMS = 10;
+/** Chattering: raised three or more times within a minute (ISA-18.2's chattering alarm). */
+export const CHATTER_RAISES = 3;
+const CHATTER_MS = 60_000;
+/** Stale: standing for more than 24 hours. */
+export const STALE_MS = DAY;
+const TOP_SOURCES = 10;
+
+/**
+ * The standards' targets for one operating position (ISA-18.2's recommended performance metrics,
+ * EEMUA 191's benchmarks): an average of about 1 alarm per 10 minutes is very likely acceptable
+ * and 2 the most that is manageable (150 and 300 a day); at most 10 in any 10 minutes; less than
+ * about 1 % of 10-minute periods in flood; no chattering; fewer than 5 stale alarms.
+ */
+export const TARGETS = Object.freeze({ acceptablePer10Min: 1, manageablePer10Min: 2, max10Min: FLOOD_ALARMS, floodShare: 0.01, chattering: 0, staleBelow: 5 });
+
+export interface AlarmPerformance {
+  from: string;
+  to: string;
+  /** Lifecycle events read (all kinds and priorities). */
+  events: number;
+  /** Annunciated alarms (raised or escalated, with a card). */
+  alarms: number;
+  per10Min: number;
+  perDay: number;
+  /** The busiest 10-minute period (aligned to the clock) and its alarms. */
+  peak: { alarms: number; at: string | null };
+  /** 10-minute periods with more than 10 alarms, of all the period's. */
+  flood: { periods: number; of: number; share: number };
+  /** Alarms by priority. */
+  priorities: { warning: number; critical: number };
+  /** Raises and escalations recorded without a card: held back by flood suppression, shelved, or low priority. */
+  withheld: { flood: number; shelved: number; low: number };
+  /** The sources of most alarms, with their share of all. */
+  topSources: { deviceId: string; alarms: number; share: number }[];
+  /** Equipment raised three or more times within a minute, and how often that happened. */
+  chattering: { devices: string[]; episodes: number };
+  /** Incidents at warning or above standing for more than 24 hours at the period's end (as its events tell: raised in the period, not cleared). */
+  stale: { incidentId: string; deviceId: string; since: string }[];
+  /** Against the standards' targets. */
+  verdicts: {
+    rate: 'acceptable' | 'manageable' | 'over';
+    peak: 'ok' | 'over';
+    flood: 'ok' | 'over';
+    chattering: 'ok' | 'over';
+    stale: 'ok' | 'over';
+  };
+}
+
+const isAlarm = (e: AlarmEventRecord) => e.notified === 'yes' && (e.event === 'raised' || e.event === 'escalated');
+const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** The figures for [from, to) from its events (any order; those outside the period are ignored). */
+export function alarmPerformance(records: readonly AlarmEventRecord[], from: number, to: number): AlarmPerformance {
+  if (!(to > from)) throw new RangeError('the period must end after it begins');
+  const events = records.filter((e) => e.time >= from && e.time < to).sort((a, b) => a.time - b.time);
+  const alarms = events.filter(isAlarm);
+  const span = to - from;
+
+  // Clock-aligned 10-minute periods, the first and last possibly partial (as a historian counts them).
+  const firstPeriod = Math.floor(from / TEN_MINUTES);
+  const periods = Math.floor((to - 1) / TEN_MINUTES) - firstPeriod + 1;
+  const perPeriod = new Map<number, number>();
+  for (const a of alarms) {
+    const p = Math.floor(a.time / TEN_MINUTES);
+    perPeriod.set(p, (perPeriod.get(p) ?? 0) + 1);
+  }
+  let peak = { alarms: 0, at: null as string | null };
+  let floodPeriods = 0;
+  for (const [p, n] of perPeriod) {
+    // Alarms are in time order, so the periods are too: the first of equally busy ones is the peak.
+    if (n > peak.alarms) peak = { alarms: n, at: new Date(p * TEN_MINUTES).toISOString() };
+    if (n > FLOOD_ALARMS) floodPeriods++;
+  }
+
+  const bySource = new Map<string, number>();
+  for (const a of alarms) bySource.set(a.deviceId, (bySource.get(a.deviceId) ?? 0) + 1);
+  const topSources = [...bySource]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, TOP_SOURCES)
+    .map(([deviceId, n]) => ({ deviceId, alarms: n, share: round(n / alarms.length) }));
+
+  // Chattering: a third raise of the same equipment within a minute of the first of three.
+  const raises = new Map<string, number[]>();
+  for (const a of alarms) if (a.event === 'raised') (raises.get(a.deviceId) ?? raises.set(a.deviceId, []).get(a.deviceId)!).push(a.time);
+  const chattering = new Set<string>();
+  let episodes = 0;
+  for (const [deviceId, times] of raises) {
+    for (let i = CHATTER_RAISES - 1; i < times.length; i++) {
+      if (times[i]! - times[i - CHATTER_RAISES + 1]! <= CHATTER_MS) {
+        chattering.add(deviceId);
+        episodes++;
+        i += CHATTER_RAISES - 1; // the next episode needs three more raises
+      }
+    }
+  }
+
+  // Stale: open at the end (its last event not a clear), at warning or above, raised more than 24 h before the end.
+  const incidents = new Map<string, { deviceId: string; first: number; last: AlarmEventRecord; high: boolean }>();
+  for (const e of events) {
+    const seen = incidents.get(e.incidentId);
+    const high = e.event !== 'cleared' && (e.priority === 'warning' || e.priority === 'critical');
+    if (seen) {
+      seen.last = e;
+      seen.high ||= high;
+    } else incidents.set(e.incidentId, { deviceId: e.deviceId, first: e.time, last: e, high });
+  }
+  const stale = [...incidents]
+    .filter(([, i]) => i.high && i.last.event !== 'cleared' && to - i.first > STALE_MS)
+    .map(([incidentId, i]) => ({ incidentId, deviceId: i.deviceId, since: new Date(i.first).toISOString() }));
+
+  const withheld = { flood: 0, shelved: 0, low: 0 };
+  for (const e of events) {
+    if (e.event === 'cleared' || e.notified === 'yes') continue;
+    if (e.notified === 'flood') withheld.flood++;
+    else if (e.notified === 'shelved') withheld.shelved++;
+    else if (e.notified === 'low') withheld.low++;
+  }
+
+  const per10Min = alarms.length / (span / TEN_MINUTES);
+  return {
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    events: events.length,
+    alarms: alarms.length,
+    per10Min: round(per10Min),
+    perDay: round(alarms.length / (span / DAY), 1),
+    peak,
+    flood: { periods: floodPeriods, of: periods, share: round(floodPeriods / periods, 4) },
+    priorities: { warning: alarms.filter((a) => a.priority === 'warning').length, critical: alarms.filter((a) => a.priority === 'critical').length },
+    withheld,
+    topSources,
+    chattering: { devices: [...chattering].sort(), episodes },
+    stale,
+    verdicts: {
+      rate: per10Min <= TARGETS.acceptablePer10Min ? 'acceptable' : per10Min <= TARGETS.manageablePer10Min ? 'manageable' : 'over',
+      peak: peak.alarms <= TARGETS.max10Min ? 'ok' : 'over',
+      flood: floodPeriods / periods < TARGETS.floodShare ? 'ok' : 'over',
+      chattering: episodes <= TARGETS.chattering ? 'ok' : 'over',
+      stale: stale.length < TARGETS.staleBelow ? 'ok' : 'over',
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The alarm system's performance, as ISA-18.2 and EEMUA 191 measure it for one operating position:
+ * an alarm manager reviewing a week, a flood, a chattering conveyor, a stale incident.
+ */
+import { describe, expect, it } from 'vitest';
+import { alarmPerformance, type AlarmEventRecord } from '../../src/lib/alerts/alarm-performance.ts';
+
+const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+let n = 0;
+const ev = (minutes: number, deviceId: string, event: string, priority = 'warning', notified = 'yes', incidentId = `${deviceId}#${n++}`): AlarmEventRecord => ({ time: T0 + minutes * MIN, incidentId, deviceId, event, priority, notified });
+
+describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
+  it('a quiet week: one alarm a day is acceptable, with nothing in flood, chattering or stale', () => {
+    const week = Array.from({ length: 7 }, (_, d) => [ev(d * 1440 + 600, 'conveyor-001', 'raised', 'warning', 'yes', `c${d}`), ev(d * 1440 + 640, 'conveyor-001', 'cleared', 'warning', 'yes', `c${d}`)]).flat();
+    const p = alarmPerformance(week, T0, T0 + 7 * DAY);
+    expect(p).toMatchObject({ events: 14, alarms: 7, perDay: 1, peak: { alarms: 1, at: new Date(T0 + 600 * MIN).toISOString() }, flood: { periods: 0, of: 1008, share: 0 } });
+    expect(p.per10Min).toBeCloseTo(7 / 1008, 3);
+    expect(p.verdicts).toEqual({ rate: 'acceptable', peak: 'ok', flood: 'ok', chattering: 'ok', stale: 'ok' });
+  });
+
+  it('a flood: twelve alarms within ten minutes make that period a flood, and the peak says when', () => {
+    const burst = Array.from({ length: 12 }, (_, i) => ev(121 + i * 0.5, `robotic-arm-00${i % 4}`, 'raised', i % 3 ? 'warning' : 'critical'));
+    const later = [ev(200, 'conveyor-002', 'raised'), ev(201, 'conveyor-002', 'escalated', 'critical', 'yes', 'c')];
+    const p = alarmPerformance([...later, ...burst], T0, T0 + 6 * HOUR);
+    expect(p.alarms).toBe(14);
+    expect(p.peak).toEqual({ alarms: 12, at: new Date(T0 + 120 * MIN).toISOString() });
+    expect(p.flood).toEqual({ periods: 1, of: 36, share: 0.0278 });
+    expect(p.priorities).toEqual({ warning: 9, critical: 5 });
+    expect(p.verdicts).toMatchObject({ peak: 'over', flood: 'over', rate: 'acceptable' });
+    // Ten in ten minutes is the most the standards accept, not a flood.
+    expect(alarmPerformance(burst.slice(0, 10), T0, T0 + 6 * HOUR).verdicts).toMatchObject({ peak: 'ok', flood: 'ok' });
+  });
+
+  it('chattering: raised three times within a minute is; three raises over three minutes are not', () => {
+    const chatter = [ev(10, 'conveyor-001', 'raised'), ev(10.3, 'conveyor-001', 'raised'), ev(10.9, 'conveyor-001', 'raised'), ev(11.2, 'conveyor-001', 'raised')];
+    const slow = [ev(20, 'conveyor-002', 'raised'), ev(21.5, 'conveyor-002', 'raised'), ev(23, 'conveyor-002', 'raised')];
+    const p = alarmPerformance([...chatter, ...slow], T0, T0 + DAY);
+    expect(p.chattering).toEqual({ devices: ['conveyor-001'], episodes: 1 });
+    expect(p.verdicts.chattering).toBe('over');
+    expect(alarmPerformance(slow, T0, T0 + DAY).chattering).toEqual({ devices: [], episodes: 0 });
+  });
+
+  it('counts only what reached people: clears, low records and withheld raises are not alarms, and say why they were withheld', () => {
+    const events = [
+      ev(1, 'arm-1', 'raised', 'low', 'low'),
+      ev(2, 'arm-1', 'raised', 'warning', 'flood'),
+      ev(3, 'arm-2', 'raised', 'critical', 'shelved'),
+      ev(4, 'arm-3', 'raised', 'warning', 'yes', 'i3'),
+      ev(9, 'arm-3', 'cleared', 'warning', 'yes', 'i3'),
+      ev(5, 'arm-2', 'cleared', 'critical', 'shelved'),
+    ];
+    const p = alarmPerformance(events, T0, T0 + HOUR);
+    expect(p).toMatchObject({ events: 6, alarms: 1, withheld: { flood: 1, shelved: 1, low: 1 }, topSources: [{ deviceId: 'arm-3', alarms: 1, share: 1 }] });
+  });
+
+  it('stale: an incident at warning or above, raised over a day before the end and not cleared, is stale; cleared or low ones are not', () => {
+    const events = [
+      ev(0, 'arm-1', 'raised', 'warning', 'yes', 'standing'),
+      ev(30, 'arm-1', 'escalated', 'critical', 'yes', 'standing'),
+      ev(10, 'arm-2', 'raised', 'warning', 'yes', 'closed'),
+      ev(1000, 'arm-2', 'cleared', 'warning', 'yes', 'closed'),
+      ev(20, 'arm-3', 'raised', 'low', 'low', 'low-one'),
+      ev(1500, 'arm-4', 'raised', 'critical', 'yes', 'recent'),
+    ];
+    const p = alarmPerformance(events, T0, T0 + 25 * HOUR);
+    expect(p.stale).toEqual([{ incidentId: 'standing', deviceId: 'arm-1', since: new Date(T0).toISOString() }]);
+    expect(p.verdicts.stale).toBe('ok');
+    const five = Array.from({ length: 5 }, (_, i) => ev(i, `arm-${i}`, 'raised', 'warning', 'yes', `s${i}`));
+    expect(alarmPerformance(five, T0, T0 + 2 * DAY).verdicts.stale).toBe('over');
+  });
+
+  it('ranks the sources of most alarms, with their share of all', () => {
+    const events = [
+      ...Array.from({ length: 6 }, (_, i) => ev(i * 30, 'conveyor-002', 'raised')),
+      ...Array.from({ length: 3 }, (_, i) => ev(i * 30 + 5, 'robotic-arm-003', 'raised')),
+      ev(400, 'quality-station-001', 'raised'),
+    ];
+    expect(alarmPerformance(events, T0, T0 + DAY).topSources).toEqual([
+      { deviceId: 'conveyor-002', alarms: 6, share: 0.6 },
+      { deviceId: 'robotic-arm-003', alarms: 3, share: 0.3 },
+      { deviceId: 'quality-station-001', alarms: 1, share: 0.1 },
+    ]);
+  });
+
+  it('judges the average rate as the standards do: about 1 alarm per 10 minutes acceptable, 2 manageable, more over', () => {
+    const every = (minutes: number) => Array.from({ length: Math.floor(600 / minutes) }, (_, i) => ev(i * minutes, `d${i % 7}`, 'raised', 'warning', 'yes', `r${minutes}-${i}`));
+    expect(alarmPerformance(every(10), T0, T0 + 10 * HOUR).verdicts.rate).toBe('acceptable');
+    expect(alarmPerformance(every(6), T0, T0 + 10 * HOUR).verdicts.rate).toBe('manageable');
+    expect(alarmPerformance(every(4), T0, T0 + 10 * HOUR)).toMatchObject({ per10Min: 2.5, perDay: 360, verdicts: { rate: 'over' } });
+  });
+
+  it('reads only the period asked, and refuses one that ends before it begins', () => {
+    const p = alarmPerformance([ev(-5, 'a', 'raised'), ev(5, 'b', 'raised'), ev(60, 'c', 'raised')], T0, T0 + HOUR);
+    expect(p.topSources.map((s) => s.deviceId)).toEqual(['b']);
+    expect(alarmPerformance([], T0, T0 + HOUR)).toMatchObject({ alarms: 0, peak: { alarms: 0, at: null }, topSources: [], stale: [] });
+    expect(() => alarmPerformance([], T0, T0)).toThrow(RangeError);
+  });
+});
