@@ -143,8 +143,8 @@ describe('a batch that keeps failing', () => {
     expect([...h.store.anomalies.values()].filter((f) => f.MessageId.includes('|m:kh')).length).toBeGreaterThan(0);
     expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised']);
     // Every lifecycle step came from the readings of now, the notified one last.
-    expect(h.store.alarmEvents.at(-1)?.IncidentId).toBe(incident);
-    expect(h.store.alarmEvents.every((e) => e.IncidentId.includes('|m:h') && e.Event !== 'cleared')).toBe(true);
+    expect(h.store.storedAlarmEvents.at(-1)?.IncidentId).toBe(incident);
+    expect(h.store.storedAlarmEvents.every((e) => e.IncidentId.includes('|m:h') && e.Event !== 'cleared')).toBe(true);
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', lastTelemetryTime: iso(T + 189_000) });
     // The arm back to normal now clears it as usual.
     await h.send(run(190, 80, calm, 'c'));

@@ -99,7 +99,7 @@ describe('windows shared by every instance: a line\'s flood window, the plant\'s
     const cards = [...a.alerts.sent, ...b.alerts.sent];
     expect(cards.map((c) => [c.line, c.incident.event, c.severity])).toEqual(Array(3).fill([line, 'raised', 'warning']));
     // The others are still incidents, recorded as held back by flood suppression.
-    const held = [...a.store.alarmEvents, ...b.store.alarmEvents].filter((e) => e.Event === 'raised' && e.Notified === 'flood');
+    const held = [...a.store.storedAlarmEvents, ...b.store.storedAlarmEvents].filter((e) => e.Event === 'raised' && e.Notified === 'flood');
     expect(held).toHaveLength(5);
   });
 

@@ -28,7 +28,7 @@ export class InMemoryStore implements TelemetryStorePort {
   }
 
   /** Incident lifecycle steps as a reader sees them (keyed, so a replay adds nothing), oldest first. */
-  get alarmEvents(): AlarmEventRow[] {
+  get storedAlarmEvents(): AlarmEventRow[] {
     return [...this.alarmEventRows.values()].sort((a, b) => a.Timestamp.localeCompare(b.Timestamp));
   }
 

@@ -100,7 +100,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         expect(h.store.telemetry.size).toBe(readings.length);
         const ids = h.alerts.sent.map((a) => a.id);
         expect(new Set(ids).size, 'a card sent twice').toBe(ids.length);
-        const events = h.store.alarmEvents;
+        const events = h.store.storedAlarmEvents;
         const known = new Set(events.map((e) => e.IncidentId));
         for (const card of h.alerts.sent) expect(known.has(card.incident.id), `a card for an incident the alarm events do not know: ${card.incident.id}`).toBe(true);
 
@@ -170,7 +170,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         expect(h.store.telemetry.size).toBe(stepMsgs.flat().length);
         const ids = h.alerts.sent.map((a) => a.id);
         expect(new Set(ids).size, 'a card sent twice').toBe(ids.length);
-        const events = h.store.alarmEvents;
+        const events = h.store.storedAlarmEvents;
         const known = new Set(events.map((e) => e.IncidentId));
         const told = new Set<string>();
         for (const [i, card] of h.alerts.sent.entries()) {

@@ -154,7 +154,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     const flags = [...h.store.anomalies.values()];
     expect(flags.some((f) => f.MessageId.includes('|m:spike@') && f.AlertId === null)).toBe(true);
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
-    expect(h.store.alarmEvents.map((e) => [e.Event, e.Priority, e.Notified])).toEqual([['raised', 'low', 'low']]);
+    expect(h.store.storedAlarmEvents.map((e) => [e.Event, e.Priority, e.Notified])).toEqual([['raised', 'low', 'low']]);
   });
 
   it('raises one incident for a sustained condition, keeps it on the twin and in AnomalyFlags, and tells when it clears', async () => {
@@ -178,9 +178,9 @@ describe('telemetryIngest: a batch from the plant', () => {
     await h.send(seconds(90, 80, calm, 'c'));
     expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', incident], ['cleared', incident]]);
     expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
-    expect(h.store.alarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
+    expect(h.store.storedAlarmEvents.filter((e) => e.IncidentId === incident).map((e) => [e.Event, e.Priority])).toEqual([['raised', 'warning'], ['escalated', 'critical'], ['cleared', 'critical']]);
     // The step that made it critical says why, and with the scores of the reading behind it (a clear names neither).
-    const steps = h.store.alarmEvents.filter((e) => e.IncidentId === incident);
+    const steps = h.store.storedAlarmEvents.filter((e) => e.IncidentId === incident);
     const escalated = steps.find((e) => e.Event === 'escalated')!;
     const behind = [...h.store.telemetry.values()].find((r) => r.Timestamp === escalated.Timestamp)!;
     expect(escalated.Detail).toBe(`condition=envelope score=${Math.round(behind.AnomalyScore * 10_000) / 10_000}`);
@@ -220,7 +220,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     await h.send(seconds(900, 200, (i) => ({ ...working(i), temperature: 65 - (65 - cooled(600)) * Math.exp(-i / 5) }), 'u'));
     expect(h.alerts.sent).toEqual([]);
     // At most the new shape of its warming is recorded, as a low-priority incident nobody is told of.
-    expect(h.store.alarmEvents.filter((e) => e.Priority !== 'low')).toEqual([]);
+    expect(h.store.storedAlarmEvents.filter((e) => e.Priority !== 'low')).toEqual([]);
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'running', healthStatus: 'normal' });
   });
 
@@ -240,7 +240,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     await h.send(seconds(0, 60, calm, 'n'));
     await h.send(seconds(60, 10, () => ({ temperature: 97, vibration: 0.5, pressure: 6 }), 'h'));
     expect(h.alerts.sent).toHaveLength(0);
-    const told = h.store.alarmEvents.filter((e) => e.Priority !== 'low');
+    const told = h.store.storedAlarmEvents.filter((e) => e.Priority !== 'low');
     expect(told.map((e) => e.Event)).toContain('raised');
     expect(told.every((e) => e.Notified === 'shelved')).toBe(true);
     expect([...h.store.anomalies.values()].filter((f) => f.AlertId !== null)).toHaveLength(1);
@@ -273,7 +273,7 @@ describe('telemetryIngest: a batch from the plant', () => {
     await h.send(msgs);
     expect(h.alerts.sent).toHaveLength(1);
     // The retry raised the same incident, not a second one.
-    expect(new Set(h.store.alarmEvents.filter((e) => e.Event === 'raised').map((e) => e.IncidentId)).size).toBe(1);
+    expect(new Set(h.store.storedAlarmEvents.filter((e) => e.Event === 'raised').map((e) => e.IncidentId)).size).toBe(1);
   });
 
   it('is not blinded by one reading dated minutes ahead: later real readings still raise the incident and the twin shows it', async () => {
@@ -470,7 +470,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     const reading = (n: number) => arm(n * 500, spells[n] === 'H' || n >= spells.length ? { temperature: 97, status: 'running' } : { temperature: 62 + (n % 5) * 0.3, status: 'running' }, `r-${n}`);
     for (let n = 0; n < spells.length; n++) await h.send([reading(n)]);
     const last = iso(t0 + (spells.length - 1) * 500);
-    expect(h.store.alarmEvents.filter((e) => e.Timestamp === last).map((e) => [e.Event, e.Priority])).toEqual([['escalated', 'critical']]);
+    expect(h.store.storedAlarmEvents.filter((e) => e.Timestamp === last).map((e) => [e.Event, e.Priority])).toEqual([['escalated', 'critical']]);
     expect(h.commands.calls).toHaveLength(0);
     await h.send([reading(spells.length)]);
     expect(h.commands.calls).toHaveLength(1);
@@ -645,7 +645,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     const alarmState = JSON.parse(h.twins.props('robotic-arm-001').alarmState as string) as { id: string; p: string };
     expect(alarmState).toMatchObject({ id: incidentId, p: 'critical' });
     // The first hot reading alone was a lone outlier, recorded as such; the stop raised the incident.
-    const told = () => h.store.alarmEvents.filter((e) => e.Priority !== 'low');
+    const told = () => h.store.storedAlarmEvents.filter((e) => e.Priority !== 'low');
     expect(told()).toEqual([expect.objectContaining({ IncidentId: incidentId, Event: 'raised', Priority: 'critical', Notified: 'yes' })]);
     expect([...h.store.anomalies.values()].filter((f) => f.AlertId !== null).map((f) => f.AlertId)).toEqual([incidentId]);
 
@@ -670,7 +670,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     expect(result.alertsSent).toBe(1);
     expect(h.alerts.sent[0]).toMatchObject({ line: 'production-line-a', incident: { event: 'raised' } });
     const incident = h.alerts.sent[0]!.incident.id;
-    const raised = h.store.alarmEvents.find((e) => e.IncidentId === incident && e.Event === 'raised')!;
+    const raised = h.store.storedAlarmEvents.find((e) => e.IncidentId === incident && e.Event === 'raised')!;
     // What the detector saw travels with the step, in the row's Detail, as on the card, and the raising reading's score.
     expect(raised).toMatchObject({ Notified: 'yes', Detail: `condition=${h.alerts.sent[0]!.condition} score=${Math.round(h.alerts.sent[0]!.anomalyScore * 10_000) / 10_000}` });
     // Raised when the condition began, inside this batch, not at the batch's first reading.
@@ -728,7 +728,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     await h.send(seconds(60, 8, () => ({ temperature: 77, vibration: 0.5, pressure: 6 }), 'w'));
     await h.send(belt(60, 8, () => 74, 'bw'));
     expect(h.alerts.sent.map((c) => [c.deviceId, c.incident.event, c.severity])).toEqual([['robotic-arm-001', 'raised', 'warning']]);
-    const held = h.store.alarmEvents.find((e) => e.DeviceId === 'conveyor-belt-001' && e.Event === 'raised' && e.Priority !== 'low');
+    const held = h.store.storedAlarmEvents.find((e) => e.DeviceId === 'conveyor-belt-001' && e.Event === 'raised' && e.Priority !== 'low');
     expect(held?.Notified).toBe('flood');
     await h.send(belt(68, 10, () => 99, 'bh'));
     expect(h.alerts.sent.slice(1).map((c) => [c.deviceId, c.incident.event, c.severity, c.incident.id])).toEqual([['conveyor-belt-001', 'raised', 'critical', held!.IncidentId]]);
@@ -866,7 +866,7 @@ describe('telemetryIngest: what it records and tells, in detail', () => {
     await h.twins.patch('robotic-arm-001', [{ op: 'add', path: '/shelvedUntil', value: iso(t0 + 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'ops: sensor swap' }]);
     await h.send(seconds(60, 10, hot, 'h'));
     expect(h.alerts.sent).toHaveLength(0);
-    expect(h.store.alarmEvents.filter((e) => e.Priority !== 'low').every((e) => e.Notified === 'shelved')).toBe(true);
+    expect(h.store.storedAlarmEvents.filter((e) => e.Priority !== 'low').every((e) => e.Notified === 'shelved')).toBe(true);
   });
 
   it('an instance that gets a partition back continues from the detector state another instance stored since', async () => {
