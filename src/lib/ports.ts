@@ -224,6 +224,17 @@ export interface CommandsPort {
 export interface AlertSink {
   /** Resolves once the card is delivered, or `'deferred'` once it is kept durably to be delivered later. */
   send(alert: Alert): Promise<void | 'deferred'>;
+  /** One card for incidents raised and over while Teams did not take cards; a sink without it gets each incident's own card. */
+  sendSummary?(summary: AlertSummary): Promise<void>;
+}
+
+/** Incidents nobody was told of because Teams did not take their cards, and which are over by the time it does. */
+export interface AlertSummary {
+  /** When the first and the last of their cards were kept (ms). */
+  keptFrom: number;
+  keptTo: number;
+  /** Each incident's last card: its clear. */
+  incidents: Alert[];
 }
 
 /** An alert card kept because Teams did not take it, as a listing tells of it. */

@@ -34,6 +34,8 @@ class FakeTeams {
   /** Answers for the next posts, before `answer`. */
   next: number[] = [];
   readonly received: { heading: string; late: boolean }[] = [];
+  /** The cards taken, whole. */
+  readonly cards: { body: { text?: string; facts?: { title: string; value: string }[] }[] }[] = [];
   private server: Server | undefined;
   url = '';
   async start() {
@@ -45,6 +47,7 @@ class FakeTeams {
         const status = this.next.shift() ?? this.answer;
         if (status < 300) {
           const card = JSON.parse(text).attachments[0].content;
+          this.cards.push(card);
           this.received.push({ heading: card.body[0].text, late: card.body.some((b: { text?: string }) => b.text?.startsWith('Delivered late')) });
         }
         res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? '' : 'Teams says no');
@@ -78,6 +81,7 @@ async function deliveryAlone(containerName: string) {
   await container.deleteIfExists();
   const webhook = new TeamsWebhook({ url: teams.url, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
   teams.received.length = 0;
+  teams.cards.length = 0;
   teams.next = [];
   teams.answer = 503;
   return { container, delivery: new AlertDelivery(webhook, new BlobAlertOutbox(container), { log() {} }) };
@@ -194,6 +198,52 @@ describe('alert cards while Teams does not take them', () => {
     teams.answer = 202;
     expect(await delivery.deliverKept()).toMatchObject({ sent: 2, folded: 2, waiting: 0 });
     expect(teams.received).toEqual([{ heading: expect.stringMatching(/^Warning: .*conveyor-belt-001/), late: true }, { heading: expect.stringMatching(/^CLEARED: .*robotic-arm-001/), late: true }]);
+  });
+
+  it('after an outage, the incidents raised and over meanwhile come as one card; one still open, and the clear of one people were told of, come on their own', async () => {
+    const { delivery } = await deliveryAlone('alerts-outbox-summary');
+    const step = (device: string, event: 'raised' | 'escalated' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, severity: event === 'raised' ? 'warning' : 'critical', time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
+    // Before the outage: an arm's incident is raised, and its card reaches Teams.
+    teams.answer = 202;
+    expect(await delivery.send(step('robotic-arm-009', 'raised', t0))).toBeUndefined();
+    teams.answer = 503;
+    // During it: that incident clears; two others are raised and clear; a third is raised and stands.
+    const during = [
+      step('robotic-arm-009', 'cleared', t0 + 1), step('robotic-arm-001', 'raised', t0 + 2), step('conveyor-belt-001', 'raised', t0 + 3), step('robotic-arm-001', 'cleared', t0 + 60_000),
+      step('conveyor-belt-001', 'escalated', t0 + 70_000), step('conveyor-belt-001', 'cleared', t0 + 130_000), step('robotic-arm-002', 'raised', t0 + 140_000),
+    ];
+    for (const c of during) expect(await delivery.send(c)).toBe('deferred');
+    teams.answer = 202;
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 3, summarised: 2, folded: 3, waiting: 0 });
+    expect(teams.received.slice(1)).toEqual([
+      { heading: 'Missed while Teams was not taking cards: 2 incidents, raised and over', late: false },
+      { heading: expect.stringMatching(/^CLEARED: .*robotic-arm-009/), late: true },
+      { heading: expect.stringMatching(/^Warning: .*robotic-arm-002/), late: true },
+    ]);
+    const facts = teams.cards[1]!.body.flatMap((b) => b.facts ?? []);
+    expect(facts.map((f) => f.title)).toEqual(['CRITICAL robotic-arm-001', 'CRITICAL conveyor-belt-001']);
+    expect(facts[1]!.value).toContain(`raised ${new Date(t0).toISOString().slice(0, 19).replace('T', ' ')} UTC, cleared ${new Date(t0 + 130_000).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
+  });
+
+  it('a summary Teams refuses for good gives way to each incident\'s own card', async () => {
+    const { delivery } = await deliveryAlone('alerts-outbox-summary-refused');
+    const step = (device: string, event: 'raised' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
+    for (const c of [step('robotic-arm-001', 'raised', t0), step('robotic-arm-002', 'raised', t0 + 1), step('robotic-arm-001', 'cleared', t0 + 2), step('robotic-arm-002', 'cleared', t0 + 3)]) await delivery.send(c);
+    teams.answer = 202;
+    teams.next = [400];
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 2, summarised: 0, folded: 2, waiting: 0, error: undefined });
+    expect(teams.received.map((r) => r.heading)).toEqual([expect.stringMatching(/^CLEARED: .*robotic-arm-001/), expect.stringMatching(/^CLEARED: .*robotic-arm-002/)]);
+  });
+
+  it('an incident whose newest card Teams refuses for good is still told, by the step before it', async () => {
+    const { delivery } = await deliveryAlone('alerts-outbox-step-before');
+    const step = (device: string, event: 'raised' | 'escalated', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
+    for (const c of [step('robotic-arm-001', 'raised', t0), step('robotic-arm-001', 'escalated', t0 + 1), step('conveyor-belt-001', 'raised', t0 + 2)]) await delivery.send(c);
+    teams.answer = 202;
+    teams.next = [400]; // the arm's escalation
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 1, setAside: 1, folded: 0, waiting: 1 });
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 1, waiting: 0 });
+    expect(teams.received.map((r) => r.heading)).toEqual([expect.stringMatching(/conveyor-belt-001/), expect.stringMatching(/^CRITICAL: .*robotic-arm-001/)]);
   });
 
   it('with the storage account down, go to Teams as ever; neither delivered nor kept, the batch fails and its retry tries again', async () => {

@@ -2,7 +2,7 @@
  * The Teams message for an alert: an Adaptive Card inside the Workflows webhook envelope
  * ({"type":"message","attachments":[…]}). Teams drops cards over ~28 KB, so readings are capped.
  */
-import type { Alert } from '../ports.ts';
+import type { Alert, AlertSummary } from '../ports.ts';
 import { CONDITIONS, driversOf } from './conditions.ts';
 import { unitSymbol } from '../telemetry/units.ts';
 
@@ -21,6 +21,38 @@ function localTime(ms: number): string {
 
 /** A time in a fact (a plain value, not localised by every host): UTC, to the second, readable. */
 const utcTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+/** The Workflows webhook's envelope around an Adaptive Card. */
+const message = (card: Record<string, unknown>) => ({
+  type: 'message',
+  attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
+});
+
+const openDashboard = (url: string | undefined, path = '') => (url ? [{ type: 'Action.OpenUrl', title: 'Open in dashboard', url: `${url.replace(/\/$/, '')}/${path}` }] : []);
+
+/**
+ * One card for the incidents raised and over while Teams did not take cards: after an outage the
+ * channel learns what it missed in one message, not one stale "cleared" card per incident.
+ */
+export function summaryCard(summary: AlertSummary): Record<string, unknown> {
+  const n = summary.incidents.length;
+  const facts = summary.incidents.map((a) => ({
+    title: `${a.severity === 'critical' ? 'CRITICAL' : 'Warning'} ${a.deviceId}`,
+    value: `${a.equipmentType}${a.line ? ` on ${a.line}` : ''}: raised ${utcTime(a.incident.raisedAt)}, cleared ${utcTime(a.time)}${a.condition ? `. ${CONDITIONS[a.condition]}` : ''}`,
+  }));
+  return message({
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: '1.4',
+    msteams: { width: 'Full' },
+    body: [
+      { type: 'TextBlock', size: 'Large', weight: 'Bolder', color: 'Warning', text: `Missed while Teams was not taking cards: ${n} incident${n === 1 ? '' : 's'}, raised and over`, wrap: true },
+      { type: 'TextBlock', text: `Their cards were kept from ${localTime(summary.keptFrom)} to ${localTime(summary.keptTo)} and are told here in one message: each incident was raised and had cleared before Teams answered again. Each is on the dashboard with its readings; check the equipment named.`, wrap: true },
+      { type: 'FactSet', facts },
+    ],
+    actions: openDashboard(summary.incidents.find((a) => a.dashboardUrl)?.dashboardUrl),
+  });
+}
 
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
@@ -80,12 +112,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       { type: 'TextBlock', text: action, wrap: true },
       { type: 'TextBlock', text: `Incident ${alert.incident.id}`, isSubtle: true, size: 'Small', wrap: true },
     ],
-    actions: alert.dashboardUrl
-      ? [{ type: 'Action.OpenUrl', title: 'Open in dashboard', url: `${alert.dashboardUrl.replace(/\/$/, '')}/#/equipment/${encodeURIComponent(alert.deviceId)}` }]
-      : [],
+    actions: openDashboard(alert.dashboardUrl, `#/equipment/${encodeURIComponent(alert.deviceId)}`),
   };
-  return {
-    type: 'message',
-    attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
-  };
+  return message(card);
 }

@@ -7,12 +7,13 @@
  * (`alertDelivery`, every minute) sends the kept cards, oldest first, once Teams takes them again.
  * While any card waits, new ones are kept behind it, so an incident's steps reach people in order
  * (never its "cleared" before its raise); of an incident with several cards waiting, the newest
- * alone goes out. A card sent late says so. Without a storage account
+ * alone goes out, and incidents raised and over during the outage go out together in one summary
+ * card. A card sent late says so. Without a storage account
  * nothing can be kept, and the batch fails as before (its retry sends the card).
  */
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Alert, AlertOutboxPort, AlertSink } from '../ports.ts';
+import type { Alert, AlertOutboxPort, AlertSink, WaitingAlert } from '../ports.ts';
 
 /** The timer function that sends kept cards (src/functions/alert-delivery.ts); infra/'s alert rule counts its failed invocations. */
 export const ALERT_DELIVERY_FUNCTION = 'alertDelivery';
@@ -20,14 +21,19 @@ export const ALERT_DELIVERY_FUNCTION = 'alertDelivery';
 export const ALERT_KEPT_LOG = 'alert card kept: Teams did not take it';
 /** Kept cards tried per round at most: a backlog goes out over a few minutes, not as one flood. */
 export const ALERTS_PER_ROUND = 30;
+/** Incidents raised and over while Teams did not answer: from this many they are told in one summary card, at most this many a card. */
+export const SUMMARY_MIN = 2;
+export const SUMMARY_MAX = 20;
 /** Cards refused for good in a row a round goes past, looking for one Teams takes; beyond, the webhook refuses everything. */
 export const REFUSED_IN_A_ROW = 5;
 
 export interface AlertRound {
   /** Kept cards Teams took this round (each then removed). */
   sent: number;
-  /** Kept cards not sent because a later kept card of the same incident tells its newest state. */
+  /** Kept cards not sent because a later kept card of the same incident, delivered, told its newest state. */
   folded: number;
+  /** Incidents raised and over while Teams did not answer, told together in one summary card. */
+  summarised: number;
   /** Cards Teams refuses for good while it takes the next: moved out of the queue (`refused/` in the container). */
   setAside: number;
   /** Cards still kept after the round (of the first 5,000 listed). */
@@ -41,7 +47,7 @@ export interface AlertRound {
 }
 
 /** A round that had nothing to send (also what an app without a storage account reports). */
-export const noAlertRound = (): AlertRound => ({ sent: 0, folded: 0, setAside: 0, waiting: 0, oldest: undefined, error: undefined, unreadable: 0 });
+export const noAlertRound = (): AlertRound => ({ sent: 0, folded: 0, summarised: 0, setAside: 0, waiting: 0, oldest: undefined, error: undefined, unreadable: 0 });
 
 const summaryOf = (error: unknown) => (isAppError(error) ? { code: error.code, message: error.message } : { code: 'alerts.failed', message: error instanceof Error ? error.message : String(error) });
 
@@ -94,11 +100,15 @@ export class AlertDelivery implements AlertSink {
 
   /**
    * One round: the kept cards, oldest first, until Teams refuses one as down or `limit` went out.
-   * A card Teams refuses for good (a 4xx: the card itself, or the webhook gone) is told apart by
-   * the cards after it: once a later one goes through, those refused before it are set aside
-   * (logged as errors; their incidents are on the dashboard and in AlarmEvents), so that they
-   * cannot hold every later card back; more than REFUSED_IN_A_ROW refused in a row is everything
-   * refused alike, and they all wait.
+   * Of an incident with several cards kept, only its newest goes out (an escalation says when it
+   * was raised, a clear that it is over); the older ones are removed once it has gone, so that if
+   * Teams refuses it for good, the step before it is still told. Incidents raised and over while
+   * Teams did not answer (their raise and their clear both kept) go out as one summary card when
+   * there are several. A card Teams refuses for good (a 4xx: the card itself, or the webhook gone)
+   * is told apart by the cards after it: once a later one goes through, those refused before it
+   * are set aside (logged as errors; their incidents are on the dashboard and in AlarmEvents), so
+   * that they cannot hold every later card back; more than REFUSED_IN_A_ROW refused in a row is
+   * everything refused alike, and they all wait.
    */
   async deliverKept(limit = ALERTS_PER_ROUND): Promise<AlertRound> {
     if (!this.outbox) return noAlertRound();
@@ -108,32 +118,72 @@ export class AlertDelivery implements AlertSink {
     let unreadable = 0;
     let error: AlertRound['error'];
     let folded = 0;
+    let summarised = 0;
     const refused: { name: string; alertId: string; why: { code: string; message: string } }[] = [];
     const queue = await outbox.waiting();
-    // After an outage, an incident's newest card tells its state (an escalation says when it was
-    // raised, a clear that it is over): the steps before it are not sent as well, a flood of old news.
-    const newest = new Map<string, string>();
-    for (const entry of queue) if (entry.incident !== undefined) newest.set(entry.incident, entry.name);
-    let tried = 0;
-    for (const entry of queue) {
-      if (entry.incident !== undefined && newest.get(entry.incident) !== entry.name) {
-        await outbox.remove(entry.name);
+    /** Each incident's kept cards, oldest first. */
+    const steps = new Map<string, WaitingAlert[]>();
+    for (const entry of queue) if (entry.incident !== undefined) (steps.get(entry.incident) ?? steps.set(entry.incident, []).get(entry.incident)!).push(entry);
+    const isNewest = (entry: WaitingAlert) => entry.incident === undefined || steps.get(entry.incident)!.at(-1) === entry;
+    /** Removes the steps an incident's delivered card superseded. */
+    const fold = async (entry: WaitingAlert) => {
+      for (const older of entry.incident === undefined ? [] : steps.get(entry.incident)!) {
+        if (older === entry) continue;
+        await outbox.remove(older.name);
         folded++;
-        continue;
       }
-      if (tried++ >= limit) break;
-      let alert: Alert | undefined;
+    };
+    /** Reads a kept card; a blob that is none is set aside (it would keep every later card waiting) and said. */
+    const read = async (entry: WaitingAlert): Promise<Alert | undefined> => {
       try {
-        alert = await outbox.get(entry.name);
+        return await outbox.get(entry.name);
       } catch (e) {
         if (!isAppError(e) || e.code !== 'alerts.outboxUnreadable') throw e;
-        // Out of the queue, where it would keep every later card waiting behind it; kept, and said.
         await outbox.setAside(entry.name, { code: e.code, message: e.message });
         unreadable++;
         this.logger.log('error', 'blob in the alerts outbox is no card this app kept: set aside', { blob: entry.name });
-        continue;
+        return undefined;
       }
-      if (!alert) continue; // sent meanwhile by another round
+    };
+    let tried = 0;
+    const done = new Set<WaitingAlert>();
+
+    // Incidents nobody was told of and which are over: several go out as one card, not as a run of stale clears.
+    const over = queue.filter((e) => e.step === 'cleared' && e.incident !== undefined && isNewest(e) && steps.get(e.incident)!.some((s) => s.step === 'raised')).slice(0, SUMMARY_MAX);
+    if (this.teams.sendSummary && over.length >= SUMMARY_MIN) {
+      const told: { entry: WaitingAlert; alert: Alert }[] = [];
+      for (const entry of over) {
+        const alert = await read(entry);
+        if (alert) told.push({ entry, alert });
+        else done.add(entry);
+      }
+      if (told.length >= SUMMARY_MIN) {
+        tried++;
+        try {
+          await this.teams.sendSummary({ keptFrom: Date.parse(told[0]!.entry.keptAt), keptTo: Date.parse(told.at(-1)!.entry.keptAt), incidents: told.map((t) => t.alert) });
+          for (const { entry } of told) {
+            await outbox.remove(entry.name);
+            await fold(entry);
+            done.add(entry);
+            summarised++;
+          }
+          sent++;
+        } catch (e) {
+          error = summaryOf(e);
+          // Teams down: the round ends here, everything kept. Refused for good (the summary itself): each incident's own card instead.
+          if (!isAppError(e) || e.retryable) return this.endRound({ sent, folded, setAside, unreadable, summarised, error });
+          this.logger.log('error', 'summary card refused by Teams: each incident goes out on its own card', { incidents: told.length, reason: error.code, detail: error.message.slice(0, 300) });
+          error = undefined;
+        }
+      }
+    }
+
+    for (const entry of queue) {
+      // The newest card of its incident goes for it; the older ones are removed once it has.
+      if (done.has(entry) || !isNewest(entry)) continue;
+      if (tried++ >= limit) break;
+      const alert = await read(entry);
+      if (!alert) continue; // unreadable (set aside), or sent meanwhile by another round
       try {
         await this.teams.send({ ...alert, late: { keptAt: Date.parse(entry.keptAt) || this.now() } });
       } catch (e) {
@@ -153,12 +203,18 @@ export class AlertDelivery implements AlertSink {
       }
       // Removed only once Teams took it: a crash between the two sends it again (at least once).
       await outbox.remove(entry.name);
+      await fold(entry);
       sent++;
     }
-    error ??= refused[0]?.why;
-    const left = await outbox.waiting();
-    const round: AlertRound = { sent, folded, setAside, waiting: left.length, oldest: left[0]?.keptAt, error, unreadable };
-    if (sent || folded || setAside || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, folded, setAside, waiting: round.waiting, oldest: round.oldest, error: error?.code });
+    return this.endRound({ sent, folded, setAside, unreadable, summarised, error: error ?? refused[0]?.why });
+  }
+
+  /** What is left once the round is over: listed again, since cards may have been kept meanwhile. */
+  private async endRound(done: Omit<AlertRound, 'waiting' | 'oldest'>): Promise<AlertRound> {
+    const left = await this.outbox!.waiting();
+    const round: AlertRound = { ...done, waiting: left.length, oldest: left[0]?.keptAt };
+    const { sent, folded, setAside, summarised, unreadable } = round;
+    if (sent || folded || setAside || unreadable || left.length) this.logger.log(left.length ? 'warn' : 'info', 'kept alert cards delivered', { sent, summarised, folded, setAside, unreadable, waiting: round.waiting, oldest: round.oldest, error: round.error?.code });
     return round;
   }
 }

@@ -1,8 +1,8 @@
 /** Posts alerts to a Microsoft Teams Workflows webhook, retrying throttling and transient faults. */
 import { AppError, httpError } from '../errors.ts';
 import { withRetry, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
-import type { Alert, AlertSink } from '../ports.ts';
-import { alertCard } from './adaptive-card.ts';
+import type { Alert, AlertSink, AlertSummary } from '../ports.ts';
+import { alertCard, summaryCard } from './adaptive-card.ts';
 
 export interface TeamsWebhookOptions {
   url: string;
@@ -18,7 +18,14 @@ export class TeamsWebhook implements AlertSink {
   }
 
   async send(alert: Alert): Promise<void> {
-    const body = JSON.stringify(alertCard(alert));
+    await this.post(JSON.stringify(alertCard(alert)));
+  }
+
+  async sendSummary(summary: AlertSummary): Promise<void> {
+    await this.post(JSON.stringify(summaryCard(summary)));
+  }
+
+  private async post(body: string): Promise<void> {
     await withRetry(async () => {
       let response: Response;
       try {
