@@ -440,7 +440,8 @@
       el('thead', {}, el('tr', {}, ...['Measure', 'Value', 'Target (one operator)', ''].map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {},
         row('alarms', 'Alarms', `${p.alarms.toLocaleString()} (${fmt(p.perDay)} a day)`, 'about 150 a day, 300 at most', null),
-        row('rate', 'Average per 10 minutes', fmt(p.per10Min), `≤ ${p.targets.acceptablePer10Min} very likely acceptable, ≤ ${p.targets.manageablePer10Min} manageable`, p.verdicts.rate),
+        // Two decimals would show a quiet week's 0.007 as 0.00: small rates keep two significant digits.
+        row('rate', 'Average per 10 minutes', p.per10Min > 0 && p.per10Min < 0.1 ? String(Number(p.per10Min.toPrecision(2))) : fmt(p.per10Min), `≤ ${p.targets.acceptablePer10Min} very likely acceptable, ≤ ${p.targets.manageablePer10Min} manageable`, p.verdicts.rate),
         row('peak', 'Busiest 10 minutes', p.peak.at ? `${p.peak.alarms} at ${new Date(p.peak.at).toLocaleString()}` : '0', `≤ ${p.targets.max10Min}`, p.verdicts.peak),
         row('flood', '10-minute periods in flood (more than 10 alarms)', `${p.flood.periods} of ${p.flood.of.toLocaleString()} (${pct(p.flood.share)})`, `< ${pct(p.targets.floodShare)}`, p.verdicts.flood),
         row('chattering', 'Chattering (raised 3 times within a minute)', p.chattering.episodes ? `${p.chattering.episodes}: ${p.chattering.devices.join(', ')}` : '0', '0', p.verdicts.chattering),
