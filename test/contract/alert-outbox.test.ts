@@ -201,7 +201,7 @@ describe('alert cards while Teams does not take them', () => {
   });
 
   it('after an outage, the incidents raised and over meanwhile come as one card; one still open, and the clear of one people were told of, come on their own', async () => {
-    const { delivery } = await deliveryAlone('alerts-outbox-summary');
+    const { delivery, container } = await deliveryAlone('alerts-outbox-summary');
     const step = (device: string, event: 'raised' | 'escalated' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, severity: event === 'raised' ? 'warning' : 'critical', time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });
     // Before the outage: an arm's incident is raised, and its card reaches Teams.
     teams.answer = 202;
@@ -213,6 +213,7 @@ describe('alert cards while Teams does not take them', () => {
       step('conveyor-belt-001', 'escalated', t0 + 70_000), step('conveyor-belt-001', 'cleared', t0 + 130_000), step('robotic-arm-002', 'raised', t0 + 140_000),
     ];
     for (const c of during) expect(await delivery.send(c)).toBe('deferred');
+    const kept = await new BlobAlertOutbox(container).waiting();
     teams.answer = 202;
     expect(await delivery.deliverKept()).toMatchObject({ sent: 3, summarised: 2, folded: 3, waiting: 0 });
     expect(teams.received.slice(1)).toEqual([
@@ -220,6 +221,9 @@ describe('alert cards while Teams does not take them', () => {
       { heading: expect.stringMatching(/^CLEARED: .*robotic-arm-009/), late: true },
       { heading: expect.stringMatching(/^Warning: .*robotic-arm-002/), late: true },
     ]);
+    // Kept from the first of their raises (the arm's, kept second) to the last of their clears (the conveyor's).
+    const when = (keptAt: string) => `{{DATE(${keptAt.slice(0, 19)}Z, SHORT)}}`;
+    expect(teams.cards[1]!.body[1]!.text).toMatch(new RegExp(`^Their cards were kept from ${when(kept[1]!.keptAt).replace(/[{}()]/g, '\\$&')}.* to ${when(kept[5]!.keptAt).replace(/[{}()]/g, '\\$&')}`));
     const facts = teams.cards[1]!.body.flatMap((b) => b.facts ?? []);
     expect(facts.map((f) => f.title)).toEqual(['CRITICAL robotic-arm-001', 'CRITICAL conveyor-belt-001']);
     expect(facts[1]!.value).toContain(`raised ${new Date(t0).toISOString().slice(0, 19).replace('T', ' ')} UTC, cleared ${new Date(t0 + 130_000).toISOString().slice(0, 19).replace('T', ' ')} UTC`);

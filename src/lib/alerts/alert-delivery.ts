@@ -160,7 +160,9 @@ export class AlertDelivery implements AlertSink {
       if (told.length >= SUMMARY_MIN) {
         tried++;
         try {
-          await this.teams.sendSummary({ keptFrom: Date.parse(told[0]!.entry.keptAt), keptTo: Date.parse(told.at(-1)!.entry.keptAt), incidents: told.map((t) => t.alert) });
+          // From the first of their raises kept to the last of their clears.
+          const keptFrom = Math.min(...told.map((t) => Date.parse(steps.get(t.entry.incident!)![0]!.keptAt)));
+          await this.teams.sendSummary({ keptFrom, keptTo: Date.parse(told.at(-1)!.entry.keptAt), incidents: told.map((t) => t.alert) });
           for (const { entry } of told) {
             await outbox.remove(entry.name);
             await fold(entry);
