@@ -321,4 +321,75 @@ describe('alert cards through any sequence of Teams outages and refusals', () =>
       propertyRuns(4303, 12),
     );
   }, 300_000);
+  it('each incident\'s latest step reaches Teams once, its steps never out of order, however outages fall (incidents raised, escalated and cleared; property)', async () => {
+    type Step = 'raised' | 'escalated' | 'cleared';
+    await fc.assert(
+      fc.asyncProperty(
+        // Each step: a machine's incident moves on (raised, escalated, cleared, then a new one), or a round of the timer; Teams up or down.
+        fc.array(fc.record({ round: fc.boolean(), up: fc.boolean(), machine: fc.integer({ min: 0, max: 2 }), tick: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 18 }),
+        async (plan) => {
+          const container = new ContainerClient(azurite().connectionString, `alerts-outbox-s${++runs}`);
+          await container.createIfNotExists();
+          const delivered: string[] = [];
+          const summarised: string[][] = [];
+          let up = true;
+          const channel = {
+            async send(alert: Alert) {
+              if (!up) throw new AppError('teams.http503', 'teams answered 503', { status: 503, retryable: true });
+              delivered.push(alert.id);
+            },
+            async sendSummary(summary: { incidents: Alert[] }) {
+              if (!up) throw new AppError('teams.http503', 'teams answered 503', { status: 503, retryable: true });
+              summarised.push(summary.incidents.map((a) => a.id));
+            },
+          };
+          let clock = t0;
+          const delivery = new AlertDelivery(channel, new BlobAlertOutbox(container), { log() {} }, () => clock);
+          /** Per machine: its incident's number and the steps it has been through. */
+          const machines = [0, 1, 2].map(() => ({ incident: 0, steps: [] as Step[] }));
+          /** Every card handed over, by incident, in order. */
+          const cards = new Map<string, string[]>();
+          for (const [i, step] of plan.entries()) {
+            clock += step.tick;
+            up = step.up;
+            if (step.round) {
+              await delivery.deliverKept();
+              continue;
+            }
+            const m = machines[step.machine]!;
+            const last = m.steps.at(-1);
+            if (last === 'cleared') {
+              m.incident++;
+              m.steps = [];
+            }
+            const next: Step = m.steps.length === 0 ? 'raised' : m.steps.at(-1) === 'raised' && i % 2 === 0 ? 'escalated' : 'cleared';
+            m.steps.push(next);
+            const incident = `arm-${step.machine}#${m.incident}`;
+            const id = `${incident}|${next}|${i}`;
+            (cards.get(incident) ?? cards.set(incident, []).get(incident)!).push(id);
+            const alert: Alert = { ...card(`arm-${step.machine}`, t0 + i), id, severity: next === 'raised' ? 'warning' : 'critical', incident: { id: incident, event: next, raisedAt: t0 } };
+            expect([undefined, 'deferred']).toContain(await delivery.send(alert));
+          }
+          up = true;
+          for (let r = 0; r < 3; r++) await delivery.deliverKept();
+          expect(await delivery.deliverKept()).toMatchObject({ waiting: 0 });
+          const told = [...delivered, ...summarised.flat()];
+          // Nothing twice.
+          expect(new Set(told).size).toBe(told.length);
+          for (const [incident, ids] of cards) {
+            const own = delivered.filter((id) => id.startsWith(`${incident}|`));
+            // Its steps in the order they happened, and its latest one told, on its own card or in a summary.
+            expect(own.map((id) => ids.indexOf(id))).toEqual([...own.map((id) => ids.indexOf(id))].sort((a, b) => a - b));
+            expect(told).toContain(ids.at(-1));
+            // A summary tells only incidents over and unheard of: nothing of it went out on its own before.
+            if (summarised.flat().includes(ids.at(-1)!)) {
+              expect(ids.at(-1)).toContain('|cleared|');
+              expect(own).toEqual([]);
+            }
+          }
+        },
+      ),
+      propertyRuns(5407, 150),
+    );
+  }, 300_000);
 });
