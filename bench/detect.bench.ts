@@ -17,6 +17,7 @@
  *
  *   npm run bench:detect [-- --devices 60 --days 14 --seed 7 --verbose]
  */
+import { alarmPerformance, type AlarmEventRecord } from '../src/lib/alerts/alarm-performance.ts';
 import { parseArgs } from 'node:util';
 import { degradationFleet, runReadings } from '../src/simulator/degradation.ts';
 import { newState, sample, seedOf } from '../src/simulator/scenarios.ts';
@@ -126,6 +127,8 @@ let cards = 0;
 let chattering = 0;
 let lowIncidents = 0;
 const raisedAt = new Map<string, number[]>();
+/** The shift's lifecycle events, as AlarmEvents rows would hold them: the alarm performance an alarm manager would read. */
+const shiftEvents: AlarmEventRecord[] = [];
 const sims = line.map((id) => ({ id, sim: newState(id.startsWith('robotic') ? 'RoboticArm' : 'Conveyor', seedOf(id), 0.05), state: emptyDetectorState(), alarms: {} as AlarmState }));
 for (let t = 0; t < SHIFT_S; t++) {
   const time = start + t * 1000;
@@ -135,6 +138,7 @@ for (let t = 0; t < SHIFT_S; t++) {
     for (const [k, v] of Object.entries(body)) if (typeof v === 'number' && k !== 'cycleCount') features[k] = v;
     const d = detector.step(m.state, time, features, String(body.status));
     for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(d, probability(d))], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
+      shiftEvents.push({ time, incidentId: e.incidentId, deviceId: m.id, event: e.kind, priority: e.priority, notified: e.notify ? 'yes' : (e.quiet ?? 'no') });
       if (e.kind !== 'raised') continue;
       if (e.notify) cards++;
       if (e.priority === 'low') lowIncidents++;
@@ -148,6 +152,8 @@ for (let t = 0; t < SHIFT_S; t++) {
 }
 const alarmsPer10 = cards / (SHIFT_S / 600);
 console.log(`shift: ${line.length} healthy machines, 8 h at 1/s with 5 % injected spikes: ${cards} Teams incidents, ${lowIncidents} low-priority incidents recorded without a card, ${chattering} chattering`);
+const shiftPerformance = alarmPerformance(shiftEvents, start, start + SHIFT_S * 1000);
+console.log(`shift alarm performance (ISA-18.2, GET /api/alarms/performance): ${shiftPerformance.alarms} alarms, ${fmt(shiftPerformance.per10Min, 3)} per 10 min (${shiftPerformance.verdicts.rate}), busiest 10 min ${shiftPerformance.peak.alarms}, flood periods ${shiftPerformance.flood.periods}/${shiftPerformance.flood.of}, chattering ${shiftPerformance.chattering.episodes}, withheld ${JSON.stringify(shiftPerformance.withheld)}`);
 console.log(`whole run ${fmt((performance.now() - t0) / 1000, 1)} s`);
 console.log(
   `detect nab_dev=${fmt(nabSwept, 2)} nab_dev_fixed=${fmt(nabFixed, 2)} f1=${fmt(fleet.f1)} recall=${fmt(fleet.recall)} median_lead_time_pct=${fmt(fleet.medianLeadTimePct, 1)} false_incidents_per_device_week=${fmt(fleet.falseAlarmsPerDeviceWeek)} alarms_per_10min=${fmt(alarmsPer10, 3)} chattering=${chattering} baseline_zscore_nab_dev=${fmt(zscoreNab, 2)}`,
