@@ -3,6 +3,8 @@
  * an alarm manager reviewing a week, a flood, a chattering conveyor, a stale incident.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { alarmPerformance, type AlarmEventRecord } from '../../src/lib/alerts/alarm-performance.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
@@ -97,5 +99,56 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(p.topSources.map((s) => s.deviceId)).toEqual(['b']);
     expect(alarmPerformance([], T0, T0 + HOUR)).toMatchObject({ alarms: 0, peak: { alarms: 0, at: null }, topSources: [], stale: [] });
     expect(() => alarmPerformance([], T0, T0)).toThrow(RangeError);
+  });
+});
+
+describe('alarm system performance against a count by hand (property)', () => {
+  it('agrees with counting every 10-minute period, every minute of raises and every source one by one', () => {
+    const record = fc.record({
+      minute: fc.double({ min: -30, max: 24 * 60 + 30, noNaN: true }),
+      deviceId: fc.constantFrom('arm-1', 'arm-2', 'conveyor-1'),
+      event: fc.constantFrom('raised', 'escalated', 'cleared'),
+      priority: fc.constantFrom('low', 'warning', 'critical'),
+      notified: fc.constantFrom('yes', 'no', 'low', 'flood', 'shelved'),
+      incident: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 80 }), fc.integer({ min: 1, max: 24 * 60 }), (rows, minutes) => {
+        const events = rows.map((r) => ({ time: T0 + Math.round(r.minute * MIN), incidentId: `${r.deviceId}#${r.incident}`, deviceId: r.deviceId, event: r.event, priority: r.priority, notified: r.notified }));
+        const to = T0 + minutes * MIN;
+        const p = alarmPerformance(events, T0, to);
+        const inside = events.filter((e) => e.time >= T0 && e.time < to);
+        const alarms = inside.filter((e) => e.notified === 'yes' && e.event !== 'cleared');
+        expect(p.events).toBe(inside.length);
+        expect(p.alarms).toBe(alarms.length);
+        expect(p.priorities.warning + p.priorities.critical).toBe(alarms.filter((a) => a.priority !== 'low').length);
+        // Every clock-aligned 10-minute period the period touches, counted one by one.
+        let peak = 0;
+        let flooded = 0;
+        let periods = 0;
+        for (let start = Math.floor(T0 / (10 * MIN)) * 10 * MIN; start < to; start += 10 * MIN) {
+          periods++;
+          const n = alarms.filter((a) => a.time >= start && a.time < start + 10 * MIN).length;
+          peak = Math.max(peak, n);
+          if (n > 10) flooded++;
+        }
+        expect(p.peak.alarms).toBe(peak);
+        expect(p.flood).toMatchObject({ periods: flooded, of: periods });
+        // Sources: counts per machine, the largest first.
+        const bySource = ['arm-1', 'arm-2', 'conveyor-1'].map((d) => alarms.filter((a) => a.deviceId === d).length).filter((n) => n > 0).sort((a, b) => b - a);
+        expect(p.topSources.map((s) => s.alarms)).toEqual(bySource);
+        // Chattering: some machine raised three times within a minute, as a window slid over its raises says.
+        const chatters = ['arm-1', 'arm-2', 'conveyor-1'].filter((d) => {
+          const raises = alarms.filter((a) => a.deviceId === d && a.event === 'raised').map((a) => a.time);
+          return raises.some((t, i) => raises.filter((u, j) => j >= i && u - t <= MIN).length >= 3);
+        });
+        expect(p.chattering.devices).toEqual(chatters);
+        expect(p.chattering.episodes > 0).toBe(chatters.length > 0);
+        // Withheld: raises and escalations that notified nobody, by why.
+        const quiet = inside.filter((e) => e.event !== 'cleared' && e.notified !== 'yes');
+        expect(p.withheld).toEqual({ flood: quiet.filter((e) => e.notified === 'flood').length, shelved: quiet.filter((e) => e.notified === 'shelved').length, low: quiet.filter((e) => e.notified === 'low').length });
+      }),
+      propertyRuns(8231, 300),
+    );
   });
 });
