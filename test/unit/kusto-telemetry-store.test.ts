@@ -17,16 +17,29 @@ const batch: StoreBatch = {
   deadLetters: [],
 };
 
+/** Data Explorer's v2 answer to a query: one primary result of these columns and rows. */
+const primaryResult = (columns: string[][], rows: unknown[][]) => [
+  { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
+  { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: rows },
+  { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+];
+
+/** A cluster that answers every query with these rows. */
+async function clusterAnswering(columns: string[][], rows: unknown[][]) {
+  const s = await startServer((req, res) => {
+    if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+    reply(res, 200, primaryResult(columns, rows));
+  });
+  servers.push(s);
+  return s;
+}
+
 async function cluster(status = 200) {
   const s = await startServer((req, res) => {
     if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
     if (req.url.startsWith('/v1/rest/ingest/')) return reply(res, status, status === 200 ? { Tables: [] } : { error: { message: 'throttled' } }, status === 429 ? { 'retry-after': '0' } : {});
     if (req.url.startsWith('/v2/rest/query')) {
-      return reply(res, 200, [
-        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: [{ ColumnName: 'DeviceId', ColumnType: 'string' }, { ColumnName: 'Timestamp', ColumnType: 'datetime' }, { ColumnName: 'Readings', ColumnType: 'dynamic' }], Rows: [['robotic-arm-001', '2026-11-25T10:00:00Z', { temperature: 71 }]] },
-        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-      ]);
+      return reply(res, 200, primaryResult([['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Readings', 'dynamic']], [['robotic-arm-001', '2026-11-25T10:00:00Z', { temperature: 71 }]]));
     }
     reply(res, 404, {});
   });
@@ -55,15 +68,7 @@ describe('the Data Explorer telemetry store', () => {
   });
 
   it("reads an equipment's history through the deduplicating view, with the id as a query parameter", async () => {
-    const s = await startServer((req, res) => {
-      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
-      reply(res, 200, [
-        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: [{ ColumnName: 'Timestamp', ColumnType: 'datetime' }, { ColumnName: 'Readings', ColumnType: 'dynamic' }, { ColumnName: 'AnomalyScore', ColumnType: 'real' }, { ColumnName: 'FailureProbability', ColumnType: 'real' }], Rows: [['2026-11-25T10:00:00Z', { temperature: 71 }, 0.1, 0.02]] },
-        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-      ]);
-    });
-    servers.push(s);
+    const s = await clusterAnswering([['Timestamp', 'datetime'], ['Readings', 'dynamic'], ['AnomalyScore', 'real'], ['FailureProbability', 'real']], [['2026-11-25T10:00:00Z', { temperature: 71 }, 0.1, 0.02]]);
     const points = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).history("arm' | drop table x", Date.parse('2026-11-25T09:00:00Z'), Date.parse('2026-11-25T11:00:00Z'), 100);
     expect(points).toEqual([{ time: '2026-11-25T10:00:00.000Z', readings: { temperature: 71 }, anomalyScore: 0.1, failureProbability: 0.02 }]);
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
@@ -79,23 +84,15 @@ describe('the Data Explorer telemetry store', () => {
     const s = await startServer((req, res) => {
       if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
       if (String((JSON.parse(req.body) as { csl?: string }).csl).includes('MaintenanceActionsDeduped')) {
-        return reply(res, 200, [
-          { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-          { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: actionColumns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
-            ['2026-11-25T10:20:00Z', 'robotic-arm-001', 'emergencyStop', 'failed', 'device answered 504: {}; failure probability 92 % (≥ 90 %)'],
-            ['2026-11-25T09:45:00Z', 'robotic-arm-002', 'emergencyStop', 'executed', 'after its incident cleared'],
-          ] },
-          { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-        ]);
+        return reply(res, 200, primaryResult(actionColumns, [
+          ['2026-11-25T10:20:00Z', 'robotic-arm-001', 'emergencyStop', 'failed', 'device answered 504: {}; failure probability 92 % (≥ 90 %)'],
+          ['2026-11-25T09:45:00Z', 'robotic-arm-002', 'emergencyStop', 'executed', 'after its incident cleared'],
+        ]));
       }
-      reply(res, 200, [
-        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
-          ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883'],
-          ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift'],
-        ] },
-        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-      ]);
+      reply(res, 200, primaryResult(columns, [
+        ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883'],
+        ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift'],
+      ]));
     });
     servers.push(s);
     const alerts = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alerts(Date.parse('2026-11-25T00:00:00Z'), 50);
@@ -112,18 +109,10 @@ describe('the Data Explorer telemetry store', () => {
 
   it('reads refused readings by device and reason through the deduplicating view, since and limit as query parameters', async () => {
     const columns = [['DeviceId', 'string'], ['Reason', 'string'], ['Count', 'long'], ['LastAt', 'datetime'], ['Detail', 'string'], ['Body', 'string']];
-    const s = await startServer((req, res) => {
-      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
-      reply(res, 200, [
-        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
-          ['conveyor-002', 'telemetry.invalid', 340, '2026-11-25T10:55:00Z', 'speed: expected a number', '{"speed":"fast"}'],
-          ['', 'envelope.noDevice', 2, '2026-11-25T10:10:00Z', 'no iothub-connection-device-id', '{}'],
-        ] },
-        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-      ]);
-    });
-    servers.push(s);
+    const s = await clusterAnswering(columns, [
+      ['conveyor-002', 'telemetry.invalid', 340, '2026-11-25T10:55:00Z', 'speed: expected a number', '{"speed":"fast"}'],
+      ['', 'envelope.noDevice', 2, '2026-11-25T10:10:00Z', 'no iothub-connection-device-id', '{}'],
+    ]);
     const groups = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).deadLetterGroups(Date.parse('2026-11-25T00:00:00Z'), 20);
     expect(groups).toEqual([
       { deviceId: 'conveyor-002', reason: 'telemetry.invalid', count: 340, lastAt: '2026-11-25T10:55:00.000Z', detail: 'speed: expected a number', body: '{"speed":"fast"}' },
@@ -137,18 +126,10 @@ describe('the Data Explorer telemetry store', () => {
 
   it("reads the incidents' lifecycle events of a period through the deduplicating view, the period and limit as query parameters", async () => {
     const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string']];
-    const s = await startServer((req, res) => {
-      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
-      reply(res, 200, [
-        { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
-        { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: columns.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: [
-          ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes'],
-          ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes'],
-        ] },
-        { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
-      ]);
-    });
-    servers.push(s);
+    const s = await clusterAnswering(columns, [
+      ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes'],
+      ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes'],
+    ]);
     const events = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(Date.parse('2026-11-25T00:00:00Z'), Date.parse('2026-11-26T00:00:00Z'), 500);
     expect(events).toEqual([
       { time: Date.parse('2026-11-25T10:01:00Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes' },
