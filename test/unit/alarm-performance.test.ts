@@ -5,6 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { propertyRuns } from '../support/property-runs.ts';
+import { storeWithReads } from '../support/in-memory-store.ts';
+import { createPlantApi, MAX_ALARM_EVENTS } from '../../src/lib/http/plant-api.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 import { alarmPerformance, type AlarmEventRecord } from '../../src/lib/alerts/alarm-performance.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
@@ -150,5 +153,34 @@ describe('alarm system performance against a count by hand (property)', () => {
       }),
       propertyRuns(8231, 300),
     );
+  });
+});
+
+describe('GET /api/alarms/performance', () => {
+  const ask = (events: AlarmEventRecord[], query: string) => {
+    const api = createPlantApi({ twins: {} as never, store: storeWithReads({ alarmEvents: async () => events }), logger: silentLogger, maxBodyBytes: 1024, maxPageSize: 100, warningThreshold: 0.5, now: () => T0 + DAY });
+    return api.alarmPerformance({ method: 'GET', url: `http://localhost/api/alarms/performance${query}`, headers: new Headers(), params: {}, text: async () => '' });
+  };
+
+  it('says when a period held more events than are read, and ends its figures where the reading stopped', async () => {
+    const many = Array.from({ length: MAX_ALARM_EVENTS }, (_, i) => ev(i / 200, `arm-${i % 3}`, 'raised', 'warning', 'low'));
+    const res = await ask(many, '');
+    const body = res.jsonBody as { truncated: boolean; to: string; from: string; events: number };
+    expect(res.status).toBe(200);
+    expect(body.truncated).toBe(true);
+    expect(body.to).toBe(new Date(many.at(-1)!.time).toISOString());
+    expect(body.events).toBe(many.filter((e) => e.time < many.at(-1)!.time).length);
+    // Even when every event read shares the period's first millisecond.
+    const still = Array.from({ length: MAX_ALARM_EVENTS }, () => ev(-6 * 24 * 60, 'arm-1', 'raised', 'warning', 'low'));
+    expect((await ask(still, '')).status).toBe(200);
+  });
+
+  it('defaults to the 7 days before now, and answers bad periods with a problem', async () => {
+    expect((await ask([], '')).jsonBody).toMatchObject({ from: new Date(T0 - 6 * DAY).toISOString(), to: new Date(T0 + DAY).toISOString(), truncated: false });
+    for (const q of ['?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z', '?from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z', '?to=tomorrow']) {
+      const res = await ask([], q);
+      expect(res.status, q).toBe(400);
+      expect((res.jsonBody as { code: string }).code).toBe('request.invalid');
+    }
   });
 });

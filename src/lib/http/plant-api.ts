@@ -287,7 +287,7 @@ export function createPlantApi(deps: PlantApiDeps) {
       const events = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS);
       // More events than read: the figures end where the reading stopped, and say so.
       const truncated = events.length >= MAX_ALARM_EVENTS;
-      const end = truncated ? events[events.length - 1]!.time : to;
+      const end = truncated ? Math.max(events[events.length - 1]!.time, from + 1) : to;
       return json(200, { ...alarmPerformance(truncated ? events.filter((e) => e.time < end) : events, from, end), truncated, targets: TARGETS });
     }),
 
