@@ -25,7 +25,7 @@ import { StreamingDetector } from '../src/lib/anomaly/streaming-detector.ts';
 import { emptyDetectorState, storeDetectorState } from '../src/lib/anomaly/detector-state.ts';
 import { RollingZScore, ThresholdRule, type AlarmScorer } from '../src/lib/anomaly/baselines.ts';
 import { EpisodeTracker, evaluateAlarms, type DetectionReport, type GroundTruth } from '../src/lib/anomaly/evaluate.ts';
-import { AlarmLifecycle, alarmEvidence, type AlarmState } from '../src/lib/alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, alarmEvidence, notifiedOf, type AlarmState } from '../src/lib/alerts/alarm-lifecycle.ts';
 import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { join } from 'node:path';
@@ -138,7 +138,7 @@ for (let t = 0; t < SHIFT_S; t++) {
     for (const [k, v] of Object.entries(body)) if (typeof v === 'number' && k !== 'cycleCount') features[k] = v;
     const d = detector.step(m.state, time, features, String(body.status));
     for (const e of shiftLifecycle.evaluate(m.alarms, [alarmEvidence(d, probability(d))], { line: 'line-1', idOf: () => `${m.id}|${time}` })) {
-      shiftEvents.push({ time, incidentId: e.incidentId, deviceId: m.id, event: e.kind, priority: e.priority, notified: e.notify ? 'yes' : (e.quiet ?? 'no') });
+      shiftEvents.push({ time, incidentId: e.incidentId, deviceId: m.id, event: e.kind, priority: e.priority, notified: notifiedOf(e) });
       if (e.kind !== 'raised') continue;
       if (e.notify) cards++;
       if (e.priority === 'low') lowIncidents++;

@@ -21,7 +21,7 @@ import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './an
 import { reviveDetectorState, storeDetectorState, type DetectorState } from './anomaly/detector-state.ts';
 import { DetectorJournal } from './anomaly/detector-journal.ts';
 import { conditionOf, eventDetail } from './alerts/conditions.ts';
-import { AlarmLifecycle, alarmEvidence, bearsOnAlarms, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, alarmEvidence, bearsOnAlarms, notifiedOf, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
@@ -658,7 +658,7 @@ export class TelemetryPipeline {
           DeviceId: deviceId,
           Event: e.kind,
           Priority: e.priority,
-          Notified: e.notify ? 'yes' : (e.quiet ?? 'no'),
+          Notified: notifiedOf(e),
           Detail: stepDetail(e.kind === 'cleared' ? undefined : work.watched[e.index], e.reopened),
         });
         if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.watched[e.index]!.reading, e);

@@ -111,6 +111,9 @@ export interface AlarmEvent {
   index: number;
 }
 
+/** What an AlarmEvents row's `Notified` says of an event: `yes` (a card went), or why nobody was told (shelved, flood, low). */
+export const notifiedOf = (e: Pick<AlarmEvent, 'notify' | 'quiet'>): string => (e.notify ? 'yes' : (e.quiet ?? 'no'));
+
 const RANK: Record<AlarmPriority, number> = { low: 1, warning: 2, critical: 3 };
 
 export function reviveAlarmState(json: string | undefined): AlarmState {
