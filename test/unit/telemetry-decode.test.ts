@@ -39,6 +39,35 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(deadLetters.map((d) => [d.event, d.reason])).toEqual([[3, 'body.notJson']]);
   });
 
+  it('reads UTF-16 and UTF-32 bodies (IoT Hub routes them as text), in either byte order, with or without a byte order mark, whatever the message declares', () => {
+    const device = { 'iothub-connection-device-id': 'c' };
+    fc.assert(
+      fc.property(
+        fc.record({ speed: fc.double({ noNaN: true, noDefaultInfinity: true }), status: fc.string({ unit: 'grapheme', maxLength: 12 }), note: fc.string({ unit: 'binary', maxLength: 6 }) }),
+        fc.constantFrom(...ENCODINGS),
+        fc.boolean(),
+        fc.constantFrom(undefined, 'utf-8', 'utf-16', 'UTF-32', 'gzip'),
+        (values, encoding, mark, declared) => {
+          const body = encode(JSON.stringify({ timestamp: iso(now), ...values }), encoding, mark);
+          const { readings, deadLetters } = decodeBatch([body], { systemPropertiesArray: [{ ...device, ...(declared ? { 'content-encoding': declared } : {}) }] }, opts);
+          expect(deadLetters).toEqual([]);
+          expect(readings[0]!.values).toEqual(JSON.parse(JSON.stringify(values)));
+        },
+      ),
+      propertyRuns(1616, 300),
+    );
+  });
+
+  it('says why a body in another encoding or none is refused, and keeps an excerpt one can read', () => {
+    const meta = (declared?: string) => ({ systemPropertiesArray: [{ 'iothub-connection-device-id': 'c', ...(declared ? { 'content-encoding': declared } : {}) }] });
+    const odd = Buffer.concat([Buffer.from('{"speed":1}', 'utf16le'), Buffer.from([0x20])]);
+    expect(decodeBatch([odd], meta('utf-16'), opts).deadLetters[0]).toMatchObject({ reason: 'body.notJson', detail: expect.stringMatching(/UTF-16LE text .* 23 bytes are not whole 2-byte units/) });
+    const gzipped = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]);
+    expect(decodeBatch([gzipped], meta('gzip'), opts).deadLetters[0]!.detail).toMatch(/^body is not JSON \(read as UTF-8; the message declares content encoding 'gzip'\): /);
+    const broken = encode('{"status":"Störung",', 'utf-16be', false);
+    expect(decodeBatch([broken], meta(), opts).deadLetters[0]).toMatchObject({ detail: expect.stringMatching(/^body is not JSON \(read as UTF-16BE\): /), body: '{"status":"Störung",' });
+  });
+
   it('keeps a rebooted device\'s readings apart from those before it: same message id, another time', () => {
     const before = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now - 60_000), temperature: 20 } }]);
     const after = batch([{ device: 'd', messageId: 'd:0', body: { timestamp: iso(now), temperature: 21 } }]);
@@ -189,3 +218,24 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(withoutHub).toMatchObject({ timeIso: iso(now - 1000), enqueuedIso: iso(now - 1000) });
   });
 });
+
+const ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'utf-32le', 'utf-32be'] as const;
+
+/** Text as a device in another language would send it: written here by hand, so that the decoder is not checked against itself. */
+function encode(text: string, encoding: (typeof ENCODINGS)[number], mark: boolean): Buffer {
+  const withMark = mark ? `\uFEFF${text}` : text;
+  switch (encoding) {
+    case 'utf-8':
+      return Buffer.from(withMark, 'utf8');
+    case 'utf-16le':
+      return Buffer.from(withMark, 'utf16le');
+    case 'utf-16be':
+      return Buffer.from(withMark, 'utf16le').swap16();
+    default: {
+      const points = [...withMark].map((c) => c.codePointAt(0)!);
+      const out = Buffer.alloc(points.length * 4);
+      points.forEach((p, i) => (encoding === 'utf-32le' ? out.writeUInt32LE(p, i * 4) : out.writeUInt32BE(p, i * 4)));
+      return out;
+    }
+  }
+}

@@ -47,8 +47,12 @@ function isoOf(raw: unknown, fallback: number): string {
 function excerpt(body: unknown): string {
   let text: string;
   if (typeof body === 'string') text = body;
-  else if (body instanceof Uint8Array) text = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, BODY_EXCERPT * 4)).toString('utf8');
-  else {
+  else if (body instanceof Uint8Array) {
+    // At most 4 bytes a character in any of the encodings read; a cut character at the end is harmless in an excerpt.
+    const head = body.subarray(0, BODY_EXCERPT * 4);
+    const encoding = encodingOf(body);
+    text = bytesToText(head.subarray(0, head.byteLength - (head.byteLength % UNIT[encoding])), encoding);
+  } else {
     try {
       text = JSON.stringify(body) ?? String(body);
     } catch {
@@ -87,13 +91,82 @@ function reject(out: DeadLetter[], env: Envelope, body: unknown, reason: string,
 }
 
 /**
- * A body's JSON text. A UTF-8 byte order mark is dropped, as RFC 8259 lets a parser do: devices
- * written in .NET or PowerShell send one, and the Functions host hands the body on with it.
+ * The Unicode encodings a JSON body may come in. IoT Hub routes a body as text when its content
+ * encoding is utf-8, utf-16 or utf-32, so devices do send the other two (.NET's Encoding.Unicode is
+ * UTF-16LE); the trigger hands every body over as bytes (`dataType: 'binary'`).
  */
-function jsonText(body: string | Uint8Array): string {
-  if (typeof body === 'string') return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
-  const bom = body.byteLength >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-  return Buffer.from(body.buffer, body.byteOffset + bom, body.byteLength - bom).toString('utf8');
+export type BodyEncoding = 'utf-8' | 'utf-16le' | 'utf-16be' | 'utf-32le' | 'utf-32be';
+const UNIT: Record<BodyEncoding, number> = { 'utf-8': 1, 'utf-16le': 2, 'utf-16be': 2, 'utf-32le': 4, 'utf-32be': 4 };
+
+/**
+ * A body's encoding, told from its bytes rather than its declared content encoding (which devices
+ * get wrong both ways): a byte order mark, else where the zero bytes fall among the first four, since
+ * JSON text begins with an ASCII character (the detection RFC 4627 gave). A declared encoding only
+ * names what was expected when the body is then not JSON.
+ */
+export function encodingOf(b: Uint8Array): BodyEncoding {
+  const n = b.byteLength;
+  if (n >= 4) {
+    if (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return 'utf-32be';
+    if (b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return 'utf-32le';
+    if (b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] !== 0) return 'utf-32be';
+    if (b[0] !== 0 && b[1] === 0 && b[2] === 0 && b[3] === 0) return 'utf-32le';
+  }
+  if (n >= 2) {
+    if (b[0] === 0xfe && b[1] === 0xff) return 'utf-16be';
+    if (b[0] === 0xff && b[1] === 0xfe) return 'utf-16le';
+    if (b[0] === 0 && b[1] !== 0) return 'utf-16be';
+    if (b[0] !== 0 && b[1] === 0) return 'utf-16le';
+  }
+  return 'utf-8';
+}
+
+/** The text of bytes in an encoding, a byte order mark dropped; the caller has checked the length is whole units. */
+function bytesToText(b: Uint8Array, encoding: BodyEncoding): string {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  switch (encoding) {
+    case 'utf-8': {
+      const bom = buf.byteLength >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+      return buf.toString('utf8', bom);
+    }
+    case 'utf-16le':
+      return dropMark(buf.toString('utf16le'));
+    case 'utf-16be':
+      return dropMark(Buffer.from(buf).swap16().toString('utf16le'));
+    default: {
+      const le = encoding === 'utf-32le';
+      let text = '';
+      for (let i = 0; i < buf.byteLength; i += 4) {
+        const code = le ? buf.readUInt32LE(i) : buf.readUInt32BE(i);
+        // Beyond Unicode: the replacement character, which JSON.parse then reports where it stands.
+        text += String.fromCodePoint(code > 0x10ffff ? 0xfffd : code);
+      }
+      return dropMark(text);
+    }
+  }
+}
+
+const dropMark = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+
+/**
+ * A body's JSON text, or why there is none. A byte order mark is dropped, as RFC 8259 lets a parser
+ * do: devices written in .NET or PowerShell send one, and the host hands the body on with it.
+ */
+function jsonText(body: string | Uint8Array): string | { notText: string } {
+  if (typeof body === 'string') return dropMark(body);
+  const encoding = encodingOf(body);
+  if (encoding === 'utf-8') return bytesToText(body, encoding);
+  const unit = UNIT[encoding];
+  if (body.byteLength % unit !== 0) return { notText: `body looks like ${encoding.toUpperCase()} text (zero bytes where ASCII would be) but its ${body.byteLength} bytes are not whole ${unit}-byte units` };
+  return bytesToText(body, encoding);
+}
+
+/** The declared content encoding (IoT Hub's `contentEncoding` system property), when it is not UTF-8. */
+function declaredEncoding(sys: Record<string, unknown> | undefined): string | undefined {
+  const raw = sys?.['content-encoding'] ?? sys?.['contentEncoding'];
+  if (typeof raw !== 'string') return undefined;
+  const name = raw.trim().toLowerCase();
+  return name === '' || name === 'utf-8' || name === 'utf8' ? undefined : raw.trim();
 }
 
 export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, options: DecodeOptions): Decoded {
@@ -130,10 +203,19 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
         reject(deadLetters, env, body, 'body.tooLarge', `body is ${bytes} bytes; IoT Hub messages are at most 256 KB (${MAX_BODY_BYTES} bytes)`, now);
         continue;
       }
+      const text = jsonText(body);
+      if (typeof text !== 'string') {
+        reject(deadLetters, env, body, 'body.notJson', text.notText, now);
+        continue;
+      }
       try {
-        parsed = JSON.parse(jsonText(body));
+        parsed = JSON.parse(text);
       } catch (error) {
-        reject(deadLetters, env, body, 'body.notJson', `body is not JSON: ${(error as Error).message}`, now);
+        const declared = declaredEncoding(sys);
+        const encoding = typeof body === 'string' ? undefined : encodingOf(body);
+        // Say what was read and what the device declared: the usual cause is a body in an encoding it did not declare, or one that is not text at all (gzip, Avro…).
+        const read = encoding === undefined ? '' : ` (read as ${encoding.toUpperCase()}${declared === undefined ? '' : `; the message declares content encoding '${declared}'`})`;
+        reject(deadLetters, env, body, 'body.notJson', `body is not JSON${read}: ${(error as Error).message}`, now);
         continue;
       }
     }
