@@ -22,6 +22,11 @@ export const TELEMETRY_INGEST_TRIGGER = {
   eventHubName: '%EVENTHUB_NAME%',
   consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
   cardinality: 'many',
+  // Bytes as the device sent them. Without a data type the host binds a batch of cardinality "many"
+  // as JSON, and one body that is not JSON fails the whole batch before the function runs, for as
+  // long as the retry policy lasts (for ever here); as bytes, a bad body is one dead letter, kept
+  // whole, and UTF-16 and UTF-32 bodies (which IoT Hub routes as text) are read.
+  dataType: 'binary',
   retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 2 }, maximumInterval: { minutes: 2 } },
 } as const;
 

@@ -147,6 +147,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
       eventHubName: config.EVENTHUB_NAME,
       consumerGroup: config.EVENTHUB_CONSUMER_GROUP,
       handler: services.telemetryIngest,
+      dataType: TELEMETRY_INGEST_TRIGGER.dataType,
       batch: { ...readHostBatchSettings(join(projectRoot(), 'host.json')), ...options.batch },
       retry: options.retry ?? retryPolicyOf(TELEMETRY_INGEST_TRIGGER.retry),
       logger,

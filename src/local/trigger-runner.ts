@@ -53,6 +53,8 @@ export interface TriggerRunnerOptions {
   eventHubName: string;
   consumerGroup: string;
   handler: EventHubHandler;
+  /** The trigger's `dataType`: how the host hands bodies over (see boundBodies). */
+  dataType?: 'binary' | 'string';
   batch: BatchSettings;
   retry: RetryPolicy;
   logger: Logger;
@@ -103,16 +105,60 @@ export function retryPolicyOf(retry: { strategy: string; maxRetryCount: number; 
 }
 type Duration = { hours?: number; minutes?: number; seconds?: number; milliseconds?: number };
 
-/** The body as the host hands it to a Node function: parsed JSON when it is JSON, else the text. */
-function bodyOf(event: ReceivedEventData): unknown {
-  const body = event.body as unknown;
-  if (!Buffer.isBuffer(body)) return body; // the SDK has parsed a JSON body already
-  const text = body.toString('utf8');
+/** A binding failure, as the host reports one: the function never ran. */
+export class BindingError extends Error {}
+
+/**
+ * The bodies as the host binds them for the trigger's data type: `binary`, each event's bytes;
+ * `string`, its UTF-8 text, which @azure/functions parses when it is JSON; none, each body as JSON
+ * (the host's default for cardinality "many"), where one body that is not JSON fails the binding of
+ * the whole batch, and the invocation, on every attempt.
+ */
+function boundBodies(events: ReceivedEventData[], dataType: TriggerRunnerOptions['dataType']): unknown[] | BindingError {
+  if (dataType === 'binary') return events.map((e) => bodyBytes(e.body));
+  const texts = events.map((e) => bodyBytes(e.body).toString('utf8'));
+  if (dataType === 'string') return texts.map(tryJsonParse);
+  const bodies: unknown[] = [];
+  for (const text of texts) {
+    try {
+      bodies.push(JSON.parse(text));
+    } catch (error) {
+      return new BindingError(`Exception binding parameter: the JSON parser failed: ${(error as Error).message}`);
+    }
+  }
+  return bodies;
+}
+
+function tryJsonParse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
     return text;
   }
+}
+
+/**
+ * The AMQP properties the Event Hubs SDK for Node names in camel case, by the names the host's
+ * (.NET) client gives them in SystemProperties, which is what a function sees.
+ */
+const HOST_PROPERTY_NAMES: Record<string, string> = {
+  messageId: 'message-id',
+  userId: 'user-id',
+  replyTo: 'reply-to',
+  correlationId: 'correlation-id',
+  contentType: 'content-type',
+  contentEncoding: 'content-encoding',
+  absoluteExpiryTime: 'absolute-expiry-time',
+  creationTime: 'creation-time',
+  groupId: 'group-id',
+  groupSequence: 'group-sequence',
+  replyToGroupId: 'reply-to-group-id',
+};
+
+function hostSystemProperties(event: ReceivedEventData): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(event.systemProperties ?? {})) out[Object.hasOwn(HOST_PROPERTY_NAMES, k) ? HOST_PROPERTY_NAMES[k]! : k] = v;
+  return out;
 }
 
 function triggerMetadata(events: ReceivedEventData[], options: TriggerRunnerOptions, context: PartitionContext): Record<string, unknown> {
@@ -124,7 +170,7 @@ function triggerMetadata(events: ReceivedEventData[], options: TriggerRunnerOpti
     partitionKeyArray: events.map((e) => e.partitionKey ?? null),
     propertiesArray: events.map((e) => e.properties ?? {}),
     systemPropertiesArray: events.map((e) => ({
-      ...e.systemProperties,
+      ...hostSystemProperties(e),
       ...(e.messageId === undefined ? {} : { 'message-id': e.messageId }),
       'x-opt-sequence-number': e.sequenceNumber,
       'x-opt-offset': e.offset,
@@ -219,6 +265,8 @@ export class TriggerRunner {
         // The SDK comes back this often with what it has (maybe nothing), so maxWaitTime is kept to the ms.
         maxWaitTimeInSeconds: Math.max(0.05, Math.min(batch.maxWaitTimeMs, 1000) / 1000),
         prefetchCount: Math.max(300, 3 * batch.maxEventBatchSize),
+        // The bytes as sent, which the host's binding then reads as its data type says.
+        skipParsingBodyAsJson: true,
       },
     );
   }
@@ -264,7 +312,7 @@ export class TriggerRunner {
   private async deliver(partition: PartitionContext, events: ReceivedEventData[]): Promise<boolean> {
     const { handler, retry, logger, functionName } = this.options;
     const partitionId = partition.partitionId;
-    const bodies = events.map(bodyOf);
+    const bodies = boundBodies(events, this.options.dataType);
     const metadata = triggerMetadata(events, this.options, partition);
     let lastError: unknown;
     for (let attempt = 0; retry.maxRetryCount < 0 || attempt <= retry.maxRetryCount; attempt++) {
@@ -277,6 +325,7 @@ export class TriggerRunner {
       }
       const context = this.context(metadata, attempt);
       try {
+        if (bodies instanceof BindingError) throw bodies;
         await handler(bodies, context);
         this.stats.batches++;
         this.stats.events += events.length;

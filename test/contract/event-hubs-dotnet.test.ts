@@ -44,7 +44,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const device = (n: number) => ({ partitionKey: 'arm-7', body: Buffer.from(JSON.stringify({ n })), properties: {}, systemProperties: { 'iothub-connection-device-id': 'arm-7', 'message-id': `arm-7-${n}` } });
+/** Event 6 is UTF-16, as a .NET device sends with Encoding.Unicode, and says so as IoT Hub carries it. */
+const device = (n: number) =>
+  n === 6
+    ? { partitionKey: 'arm-7', body: Buffer.from(JSON.stringify({ n }), 'utf16le'), properties: {}, systemProperties: { 'iothub-connection-device-id': 'arm-7', 'message-id': `arm-7-${n}`, 'content-encoding': 'utf-16', 'content-type': 'application/json' } }
+    : { partitionKey: 'arm-7', body: Buffer.from(JSON.stringify({ n })), properties: {}, systemProperties: { 'iothub-connection-device-id': 'arm-7', 'message-id': `arm-7-${n}` } };
 
 describe('the .NET Event Hubs client against the local endpoint', () => {
   it('continues from the Node trigger\'s checkpoint, checkpoints in the same layout, and sends what Node reads', { timeout: 120_000 }, async () => {
@@ -66,7 +70,7 @@ describe('the .NET Event Hubs client against the local endpoint', () => {
     for (let n = 5; n < 8; n++) await log.append(device(n));
 
     const { stdout } = await run('dotnet', [join(project, 'bin', 'Release', 'net10.0', 'EventHubsClient.dll'), endpoint.connectionString('RootManageSharedAccessKey', false), 'telemetry', azurite.connectionString, partition, '3'], { timeout: 90_000 });
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { partitionIds: string[]; lastEnqueuedSequenceNumber: number; concurrentPartitionQueries: number; startedAfter: number | null; read: { sequenceNumber: number; offset: string; partitionKey: string; body: string; device: string }[]; checkpointWritten: { sequencenumber: string; offset: string } };
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { partitionIds: string[]; lastEnqueuedSequenceNumber: number; concurrentPartitionQueries: number; startedAfter: number | null; read: { sequenceNumber: number; offset: string; partitionKey: string; body: string; device: string; systemProperties: Record<string, string | null> }[]; checkpointWritten: { sequencenumber: string; offset: string } };
 
     expect(result.partitionIds).toEqual(['0', '1', '2', '3']);
     expect(result.lastEnqueuedSequenceNumber).toBe(7);
@@ -75,7 +79,10 @@ describe('the .NET Event Hubs client against the local endpoint', () => {
     expect(result.concurrentPartitionQueries).toBe(20);
     // It started after the Node trigger's checkpoint: nothing handled twice, nothing skipped.
     expect(result.startedAfter).toBe(4);
-    expect(result.read.map((e) => JSON.parse(e.body).n)).toEqual([5, 6, 7]);
+    expect(result.read.map((e) => Buffer.from(e.body, 'base64').toString('base64'))).toEqual([5, 6, 7].map((n) => device(n).body.toString('base64')));
+    // The system properties by the names the host's client gives them, which the trigger runner
+    // hands a function too (and the decoder reads): the AMQP properties IoT Hub fills, hyphenated.
+    expect(result.read[1]!.systemProperties).toMatchObject({ 'iothub-connection-device-id': 'arm-7', 'message-id': 'arm-7-6', 'content-encoding': 'utf-16', 'content-type': 'application/json' });
     expect(result.read[0]).toMatchObject({ sequenceNumber: 5, partitionKey: 'arm-7', device: 'arm-7', offset: String(log.read(partition, 5, 1)[0]!.offset) });
     expect(result.checkpointWritten).toEqual({ sequencenumber: '7', offset: String(log.read(partition, 7, 1)[0]!.offset) });
 

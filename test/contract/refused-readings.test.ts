@@ -21,7 +21,7 @@ import { harness } from '../support/pipeline-harness.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import { storeWithReads } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
-import { ARM, LINE, batch as eventBatch, iso, type Msg } from '../support/plant.ts';
+import { ARM, LINE, batch as eventBatch, bytesOf, iso, type Msg } from '../support/plant.ts';
 import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
 
 const azurite = azuriteForFile('refused');
@@ -60,7 +60,7 @@ describe('readings the pipeline refuses', () => {
     // Only the two refused events, as the trigger handed them over, with their own metadata.
     expect(await names(container)).toEqual(['2/00000000000000000070-00000000000000000072.json']);
     const kept = (await container.get('2/00000000000000000070-00000000000000000072.json'))!;
-    expect(kept.bodies).toEqual([JSON.stringify(early[0]!.body), JSON.stringify(early[2]!.body)]);
+    expect(kept.bodies).toEqual([bytesOf(early[0]!.body), bytesOf(early[2]!.body)]);
     expect(kept.triggerMetadata.sequenceNumberArray).toEqual([70, 72]);
     expect(kept.error).toMatchObject({ code: 'device.unknown' });
     const listed = await services.plantApi.deadLetters(get('/api/telemetry/dead-letters'));
@@ -90,7 +90,7 @@ describe('readings the pipeline refuses', () => {
     expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit'))).jsonBody).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
     // The invalid reading alone is kept, under its own name; the batch it came in is gone.
     expect(await names(container)).toEqual(['1/00000000000000000011-00000000000000000011.json']);
-    expect((await container.get('1/00000000000000000011-00000000000000000011.json'))!.bodies).toEqual([JSON.stringify(msgs[1]!.body)]);
+    expect((await container.get('1/00000000000000000011-00000000000000000011.json'))!.bodies).toEqual([bytesOf(msgs[1]!.body)]);
     expect(store.telemetry.size).toBe(2);
   });
 
@@ -182,7 +182,7 @@ describe('readings the pipeline refuses', () => {
     down = false;
     expect(await h.pipeline.processBatch(first.bodies, first.meta)).toMatchObject({ stored: 1, deadLettered: 1, refusedKept: 'kept' });
     expect(h.store.telemetry.size).toBe(1);
-    expect(kept).toEqual([[JSON.stringify(msgs[1]!.body)]]);
+    expect(kept).toEqual([[bytesOf(msgs[1]!.body)]]);
   });
 });
 

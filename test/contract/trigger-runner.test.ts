@@ -225,6 +225,46 @@ describe('the trigger runner', () => {
     expect(r.stats).toMatchObject({ deadLetteredBatches: 1, deadLetteredEvents: 1, events: 1, batches: 1 });
   });
 
+  it("binds bodies as the host does for the trigger's data type: without one a single body that is not JSON fails the whole batch; as binary every body comes as the bytes sent, with its content encoding", async () => {
+    const utf16 = Buffer.from('{"n":2,"status":"Störung"}', 'utf16le');
+    const events = [
+      { body: Buffer.from('{"n":1}'), systemProperties: {} },
+      { body: utf16, systemProperties: { 'content-encoding': 'utf-16', 'content-type': 'application/json' } },
+      { body: Buffer.from('not json'), systemProperties: {} },
+    ];
+    const fill = async (hub: Hub) => {
+      for (const [i, e] of events.entries()) await hub.log.append({ partitionKey: 'arm-1', body: e.body, properties: {}, systemProperties: { 'iothub-connection-device-id': 'arm-1', 'message-id': `m${i}`, ...e.systemProperties } });
+    };
+
+    // No data type: the host's JSON binding refuses the batch before the function runs, on every attempt.
+    const json = await openHub();
+    await fill(json);
+    let called = 0;
+    const refused = runner(json, async () => void called++, 2);
+    await refused.start();
+    await until('the batch dead-lettered', () => refused.stats.deadLetteredBatches === 1, FAST);
+    await refused.stop();
+    expect(called).toBe(0);
+    const dead = JSON.parse(readFileSync(join(json.dir, 'dead-letters', '$Default', `${json.log.partitionFor('arm-1')}.jsonl`), 'utf8').trim());
+    expect(dead.error).toMatch(/binding parameter: the JSON parser failed/);
+    expect(dead.events).toHaveLength(3);
+
+    // Binary: the function gets every body, as sent, and the host's name for its content encoding.
+    const binary = await openHub();
+    await fill(binary);
+    const seen: { bodies: unknown[]; meta: Record<string, unknown> }[] = [];
+    const r = new TriggerRunner(options(binary, async (bodies, ctx) => void seen.push({ bodies, meta: ctx.triggerMetadata }), { dataType: 'binary' }));
+    await r.start();
+    await until('the three events handled', () => seen.flatMap((s) => s.bodies).length === 3, FAST);
+    await r.stop();
+    const bodies = seen.flatMap((s) => s.bodies);
+    expect(bodies.every((b) => Buffer.isBuffer(b))).toBe(true);
+    expect(bodies.map((b) => (b as Buffer).toString('base64'))).toEqual(events.map((e) => e.body.toString('base64')));
+    const sys = seen.flatMap((s) => s.meta.systemPropertiesArray as Record<string, unknown>[]);
+    expect(sys[1]).toMatchObject({ 'content-encoding': 'utf-16', 'content-type': 'application/json', 'message-id': 'm1', 'iothub-connection-device-id': 'arm-1' });
+    expect(sys[1]).not.toHaveProperty('contentEncoding');
+  });
+
   it('retries for as long as the batch fails when the policy says -1, as the host does, and dead-letters nothing', async () => {
     const hub = await openHub();
     let calls = 0;

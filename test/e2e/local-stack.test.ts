@@ -103,6 +103,23 @@ describe('the local stack, end to end', () => {
     expect(await stack.store.count('DeadLetters')).toBe(1);
   });
 
+  it("stores a .NET device's UTF-16 message (content encoding utf-16, as IoT Hub routes it), not a dead letter", async () => {
+    const { Client, Message } = deviceSdk;
+    const client = Client.fromConnectionString(stack.hub.registry.connectionString('conveyor-002', stack.hub.hostName), mqttTransport.Mqtt);
+    await client.setOptions({ ca: stack.hub.caPem });
+    await client.open();
+    const message = new Message(Buffer.from(`\uFEFF${JSON.stringify({ speed: 1.3, load: 210, motorTemperature: 54, vibration: 0.3, status: 'running' })}`, 'utf16le'));
+    message.messageId = 'utf16-1';
+    message.contentEncoding = 'utf-16';
+    message.contentType = 'application/json';
+    await client.sendEvent(message);
+    await client.close();
+    await until('the UTF-16 reading stored', async () => (await stack.store.rows('EquipmentTelemetry')).some((r) => r.MessageId === 'conveyor-002|m:utf16-1'));
+    const row = (await stack.store.rows('EquipmentTelemetry')).find((r) => r.MessageId === 'conveyor-002|m:utf16-1');
+    expect(row).toMatchObject({ DeviceId: 'conveyor-002', Readings: expect.objectContaining({ speed: 1.3, load: 210, status: 'running' }) });
+    expect((await stack.store.rows('DeadLetters')).filter((d) => d.DeviceId === 'conveyor-002')).toEqual([]);
+  });
+
   it('stops a machine with emergencyStop: the device obeys, reports it, and its twin shows it', async () => {
     const equipment = DEFAULT_PLANT.equipment.find((e) => e.id === 'robotic-arm-002')!;
     const running = fleetOn(stack, [equipment], { rate: 20, run: 'run-stop' });

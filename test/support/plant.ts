@@ -24,10 +24,13 @@ export interface Msg {
   enqueued?: number;
 }
 
-/** Bodies and trigger metadata as the Functions host hands them to a cardinality-many trigger. */
+/** A message body as the device sends it: text as it is, anything else as its JSON. */
+export const bytesOf = (body: unknown): Buffer => Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+
+/** Bodies and trigger metadata as the Functions host hands them to the telemetry trigger (cardinality many, binary: each body's bytes). */
 export function batch(messages: Msg[], partition = '0', firstSequence = 0): { bodies: unknown[]; meta: BatchMetadata } {
   return {
-    bodies: messages.map((m) => (typeof m.body === 'string' ? m.body : JSON.stringify(m.body))),
+    bodies: messages.map((m) => bytesOf(m.body)),
     meta: {
       partitionContext: { PartitionId: partition },
       systemPropertiesArray: messages.map((m) => ({

@@ -17,7 +17,7 @@ beforeAll(async () => {
 const byName = (name: string) => registrations.find((r) => r.name === name);
 
 describe('the Function App the host indexes', () => {
-  it('reads telemetry from the Event Hub in batches, with app-setting names and a retry policy that never runs out (the host checkpoints past a batch whose policy has)', () => {
+  it('reads telemetry from the Event Hub in batches of bytes (the host binds a batch as JSON otherwise, and one body that is not fails it all), with app-setting names and a retry policy that never runs out (the host checkpoints past a batch whose policy has)', () => {
     const ingest = byName('telemetryIngest');
     expect(trigger(ingest)).toMatchObject({
       type: 'eventHubTrigger',
@@ -26,6 +26,7 @@ describe('the Function App the host indexes', () => {
       eventHubName: '%EVENTHUB_NAME%',
       consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
       cardinality: 'many',
+      dataType: 'binary',
     });
     expect(ingest?.retryOptions).toMatchObject({ strategy: 'exponentialBackoff', maxRetryCount: -1 });
   });

@@ -38,7 +38,9 @@ await foreach (var e in consumer.ReadEventsFromPartitionAsync(partition, start, 
     if (e.Data is null) continue;
     last = e;
     e.Data.SystemProperties.TryGetValue("iothub-connection-device-id", out var device);
-    read.Add(new { sequenceNumber = e.Data.SequenceNumber, offset = e.Data.OffsetString, partitionKey = e.Data.PartitionKey, enqueued = e.Data.EnqueuedTime, body = e.Data.EventBody.ToString(), device });
+    // The names a function's systemPropertiesArray carries: the host hands SystemProperties on.
+    var systemProperties = e.Data.SystemProperties.ToDictionary(p => p.Key, p => p.Value?.ToString());
+    read.Add(new { sequenceNumber = e.Data.SequenceNumber, offset = e.Data.OffsetString, partitionKey = e.Data.PartitionKey, enqueued = e.Data.EnqueuedTime, body = Convert.ToBase64String(e.Data.EventBody.ToArray()), device, systemProperties });
     if (read.Count >= count) break;
 }
 
