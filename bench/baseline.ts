@@ -13,7 +13,7 @@ export async function baselineBatch(batch: Batch, catalog: TelemetryCatalog, twi
   const sys = batch.meta.systemPropertiesArray!;
   for (let i = 0; i < batch.bodies.length; i++) {
     const deviceId = sys[i]!['iothub-connection-device-id'] as string;
-    const { timestamp, seq, ...values } = JSON.parse(batch.bodies[i]!) as Record<string, unknown>;
+    const { timestamp, seq, ...values } = JSON.parse(batch.bodies[i]!.toString('utf8')) as Record<string, unknown>;
     const modelId = models.get(deviceId)!;
     const kind = catalog.forTwinModel(modelId)!;
     if (!kind.validate(values).ok) continue;

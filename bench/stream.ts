@@ -22,7 +22,8 @@ export interface StreamOptions {
 }
 
 export interface Batch {
-  bodies: string[];
+  /** Each event's bytes, as the host hands the telemetry trigger (`dataType: 'binary'`). */
+  bodies: Buffer[];
   meta: BatchMetadata;
 }
 
@@ -56,7 +57,7 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
   // Each partition's next sequence number, when the host's batches are made (Event Hubs numbers a partition's events one by one).
   const sequences: number[] = [];
   for (let b = 0; b * o.batchSeconds < o.seconds; b++) {
-    const bodies: string[] = [];
+    const bodies: Buffer[] = [];
     const sys: Record<string, unknown>[] = [];
     const enq: string[] = [];
     for (let k = 0; k < perBatch; k++) {
@@ -70,7 +71,7 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
           d % 2 === 0
             ? { timestamp: new Date(time).toISOString(), seq: tick, temperature: r3((hot ? 96 : 65) + gauss() * 2), vibration: r3(0.5 + gauss() * 0.05), pressure: r3(6 + gauss() * 0.2), status: 'running' }
             : { timestamp: new Date(time).toISOString(), seq: tick, speed: r3(1.5 + gauss() * 0.05), load: r3(250 + gauss() * 10), motorTemperature: r3((hot ? 99 : 60) + gauss() * 2), status: 'running' };
-        bodies.push(JSON.stringify(body));
+        bodies.push(Buffer.from(JSON.stringify(body)));
         sys.push({ 'iothub-connection-device-id': id, 'message-id': `${id}-${tick}` });
         enq.push(new Date(time + 50).toISOString());
         seq++;
@@ -85,7 +86,7 @@ export function* generateStream(o: StreamOptions, start: number): Generator<Batc
 }
 
 /** One window's events (device after device, tick after tick) cut as the Functions host cuts them. */
-function* hostBatches(host: { partitions: number; maxBatch: number }, devices: number, bodies: string[], sys: Record<string, unknown>[], enq: string[], next: number[]): Generator<Batch> {
+function* hostBatches(host: { partitions: number; maxBatch: number }, devices: number, bodies: Buffer[], sys: Record<string, unknown>[], enq: string[], next: number[]): Generator<Batch> {
   const byPartition = Array.from({ length: host.partitions }, () => [] as number[]);
   for (let i = 0; i < bodies.length; i++) byPartition[(i % devices) % host.partitions]!.push(i);
   const queues = byPartition.map((events, p) => ({ p, events, at: 0 }));
