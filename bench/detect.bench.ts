@@ -153,7 +153,7 @@ for (let t = 0; t < SHIFT_S; t++) {
 const alarmsPer10 = cards / (SHIFT_S / 600);
 console.log(`shift: ${line.length} healthy machines, 8 h at 1/s with 5 % injected spikes: ${cards} Teams incidents, ${lowIncidents} low-priority incidents recorded without a card, ${chattering} chattering`);
 const shiftPerformance = alarmPerformance(shiftEvents, start, start + SHIFT_S * 1000);
-console.log(`shift alarm performance (ISA-18.2, GET /api/alarms/performance): ${shiftPerformance.alarms} alarms, ${fmt(shiftPerformance.per10Min, 3)} per 10 min (${shiftPerformance.verdicts.rate}), busiest 10 min ${shiftPerformance.peak.alarms}, flood periods ${shiftPerformance.flood.periods}/${shiftPerformance.flood.of}, chattering ${shiftPerformance.chattering.episodes}, withheld ${JSON.stringify(shiftPerformance.withheld)}`);
+console.log(`shift alarm performance (ISA-18.2, GET /api/alarms/performance): ${shiftPerformance.alarms} alarms, ${fmt(shiftPerformance.per10Min, 3)} per 10 min (${shiftPerformance.verdicts.rate}), busiest 10 min ${shiftPerformance.peak.alarms}, flood periods ${shiftPerformance.flood.periods}/${shiftPerformance.flood.of}, hours over 30 ${shiftPerformance.busyHours.hours}/${shiftPerformance.busyHours.of}, chattering ${shiftPerformance.chattering.episodes}, withheld ${JSON.stringify(shiftPerformance.withheld)}`);
 console.log(`whole run ${fmt((performance.now() - t0) / 1000, 1)} s`);
 console.log(
   `detect nab_dev=${fmt(nabSwept, 2)} nab_dev_fixed=${fmt(nabFixed, 2)} f1=${fmt(fleet.f1)} recall=${fmt(fleet.recall)} median_lead_time_pct=${fmt(fleet.medianLeadTimePct, 1)} false_incidents_per_device_week=${fmt(fleet.falseAlarmsPerDeviceWeek)} alarms_per_10min=${fmt(alarmsPer10, 3)} chattering=${chattering} baseline_zscore_nab_dev=${fmt(zscoreNab, 2)}`,

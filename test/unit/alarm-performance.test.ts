@@ -23,7 +23,20 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     const p = alarmPerformance(week, T0, T0 + 7 * DAY);
     expect(p).toMatchObject({ events: 14, alarms: 7, perDay: 1, peak: { alarms: 1, at: new Date(T0 + 600 * MIN).toISOString() }, flood: { periods: 0, of: 1008, share: 0 } });
     expect(p.per10Min).toBeCloseTo(7 / 1008, 3);
-    expect(p.verdicts).toEqual({ rate: 'acceptable', peak: 'ok', flood: 'ok', chattering: 'ok', stale: 'ok' });
+    expect(p.busyHours).toEqual({ hours: 0, of: 168, share: 0 });
+    expect(p.verdicts).toEqual({ rate: 'acceptable', peak: 'ok', flood: 'ok', busyHours: 'ok', chattering: 'ok', stale: 'ok' });
+  });
+
+  it('a busy hour: 31 alarms within a clock hour, none ten in ten minutes, make it one of more than 30 (ISA-18.2 asks for under 1 % of hours)', () => {
+    const spread = Array.from({ length: 31 }, (_, i) => ev(60 + i * 1.9, `conveyor-00${i % 3}`, 'raised'));
+    const p = alarmPerformance(spread, T0, T0 + DAY);
+    expect(p.peak.alarms).toBeLessThanOrEqual(10);
+    expect(p.busyHours).toEqual({ hours: 1, of: 24, share: 0.0417 });
+    expect(p.verdicts).toMatchObject({ peak: 'ok', flood: 'ok', busyHours: 'over' });
+    // Thirty is the most an hour may hold; over four days one busy hour in 96 is still too many, over five one in 120 is not.
+    expect(alarmPerformance(spread.slice(1), T0, T0 + DAY).busyHours.hours).toBe(0);
+    expect(alarmPerformance(spread, T0, T0 + 4 * DAY).verdicts.busyHours).toBe('over');
+    expect(alarmPerformance(spread, T0, T0 + 5 * DAY).verdicts.busyHours).toBe('ok');
   });
 
   it('a flood: twelve alarms within ten minutes make that period a flood, and the peak says when', () => {
@@ -108,15 +121,16 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
 describe('alarm system performance against a count by hand (property)', () => {
   it('agrees with counting every 10-minute period, every minute of raises and every source one by one', () => {
     const record = fc.record({
-      minute: fc.double({ min: -30, max: 24 * 60 + 30, noNaN: true }),
+      // Half within the first hour, so that busy hours (more than 30 alarms) come up.
+      minute: fc.oneof(fc.double({ min: -30, max: 24 * 60 + 30, noNaN: true }), fc.double({ min: 0, max: 60, noNaN: true })),
       deviceId: fc.constantFrom('arm-1', 'arm-2', 'conveyor-1'),
       event: fc.constantFrom('raised', 'escalated', 'cleared'),
       priority: fc.constantFrom('low', 'warning', 'critical'),
-      notified: fc.constantFrom('yes', 'no', 'low', 'flood', 'shelved'),
+      notified: fc.oneof(fc.constant('yes'), fc.constantFrom('yes', 'no', 'low', 'flood', 'shelved')),
       incident: fc.integer({ min: 0, max: 5 }),
     });
     fc.assert(
-      fc.property(fc.array(record, { maxLength: 80 }), fc.integer({ min: 1, max: 24 * 60 }), (rows, minutes) => {
+      fc.property(fc.array(record, { maxLength: 160 }), fc.integer({ min: 1, max: 24 * 60 }), (rows, minutes) => {
         const events = rows.map((r) => ({ time: T0 + Math.round(r.minute * MIN), incidentId: `${r.deviceId}#${r.incident}`, deviceId: r.deviceId, event: r.event, priority: r.priority, notified: r.notified }));
         const to = T0 + minutes * MIN;
         const p = alarmPerformance(events, T0, to);
@@ -137,6 +151,14 @@ describe('alarm system performance against a count by hand (property)', () => {
         }
         expect(p.peak.alarms).toBe(peak);
         expect(p.flood).toMatchObject({ periods: flooded, of: periods });
+        // And every clock hour, with more than 30 alarms.
+        let busy = 0;
+        let hours = 0;
+        for (let start = Math.floor(T0 / HOUR) * HOUR; start < to; start += HOUR) {
+          hours++;
+          if (alarms.filter((a) => a.time >= start && a.time < start + HOUR).length > 30) busy++;
+        }
+        expect(p.busyHours).toMatchObject({ hours: busy, of: hours });
         // Sources: counts per machine, the largest first.
         const bySource = ['arm-1', 'arm-2', 'conveyor-1'].map((d) => alarms.filter((a) => a.deviceId === d).length).filter((n) => n > 0).sort((a, b) => b - a);
         expect(p.topSources.map((s) => s.alarms)).toEqual(bySource);

@@ -41,7 +41,10 @@ export const alarmEventRecord = (r: AlarmEventSource): AlarmEventRecord => ({
 });
 
 const TEN_MINUTES = 600_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
+/** ISA-18.2: an hour with more than 30 alarms is one an operator could not have answered well. */
+export const BUSY_HOUR_ALARMS = 30;
 /** EEMUA 191 and ISA-18.2: more than 10 alarms in 10 minutes for one operator is a flood. */
 export const FLOOD_ALARMS = 10;
 /** Chattering: raised three or more times within a minute (ISA-18.2's chattering alarm). */
@@ -55,9 +58,10 @@ const TOP_SOURCES = 10;
  * The standards' targets for one operating position (ISA-18.2's recommended performance metrics,
  * EEMUA 191's benchmarks): an average of about 1 alarm per 10 minutes is very likely acceptable
  * and 2 the most that is manageable (150 and 300 a day); at most 10 in any 10 minutes; less than
- * about 1 % of 10-minute periods in flood; no chattering; fewer than 5 stale alarms.
+ * about 1 % of 10-minute periods in flood and of hours with more than 30 alarms; no chattering;
+ * fewer than 5 stale alarms.
  */
-export const TARGETS = Object.freeze({ acceptablePer10Min: 1, manageablePer10Min: 2, max10Min: FLOOD_ALARMS, floodShare: 0.01, chattering: 0, staleBelow: 5 });
+export const TARGETS = Object.freeze({ acceptablePer10Min: 1, manageablePer10Min: 2, max10Min: FLOOD_ALARMS, floodShare: 0.01, busyHourShare: 0.01, chattering: 0, staleBelow: 5 });
 
 export interface AlarmPerformance {
   from: string;
@@ -72,6 +76,8 @@ export interface AlarmPerformance {
   peak: { alarms: number; at: string | null };
   /** 10-minute periods with more than 10 alarms, of all the period's. */
   flood: { periods: number; of: number; share: number };
+  /** Clock hours with more than 30 alarms, of all the period's. */
+  busyHours: { hours: number; of: number; share: number };
   /** Alarms by priority. */
   priorities: { warning: number; critical: number };
   /** Raises and escalations recorded without a card: held back by flood suppression, shelved, or low priority. */
@@ -87,6 +93,7 @@ export interface AlarmPerformance {
     rate: 'acceptable' | 'manageable' | 'over';
     peak: 'ok' | 'over';
     flood: 'ok' | 'over';
+    busyHours: 'ok' | 'over';
     chattering: 'ok' | 'over';
     stale: 'ok' | 'over';
   };
@@ -117,6 +124,16 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
     if (n > peak.alarms) peak = { alarms: n, at: new Date(p * TEN_MINUTES).toISOString() };
     if (n > FLOOD_ALARMS) floodPeriods++;
   }
+
+  const firstHour = Math.floor(from / HOUR);
+  const hours = Math.floor((to - 1) / HOUR) - firstHour + 1;
+  const perHour = new Map<number, number>();
+  for (const a of alarms) {
+    const h = Math.floor(a.time / HOUR);
+    perHour.set(h, (perHour.get(h) ?? 0) + 1);
+  }
+  let busyHours = 0;
+  for (const n of perHour.values()) if (n > BUSY_HOUR_ALARMS) busyHours++;
 
   const bySource = new Map<string, number>();
   for (const a of alarms) bySource.set(a.deviceId, (bySource.get(a.deviceId) ?? 0) + 1);
@@ -172,6 +189,7 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
     perDay: round(alarms.length / (span / DAY), 1),
     peak,
     flood: { periods: floodPeriods, of: periods, share: round(floodPeriods / periods, 4) },
+    busyHours: { hours: busyHours, of: hours, share: round(busyHours / hours, 4) },
     priorities: { warning: alarms.filter((a) => a.priority === 'warning').length, critical: alarms.filter((a) => a.priority === 'critical').length },
     withheld,
     topSources,
@@ -181,6 +199,7 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
       rate: per10Min <= TARGETS.acceptablePer10Min ? 'acceptable' : per10Min <= TARGETS.manageablePer10Min ? 'manageable' : 'over',
       peak: peak.alarms <= TARGETS.max10Min ? 'ok' : 'over',
       flood: floodPeriods / periods < TARGETS.floodShare ? 'ok' : 'over',
+      busyHours: busyHours / hours < TARGETS.busyHourShare ? 'ok' : 'over',
       chattering: episodes <= TARGETS.chattering ? 'ok' : 'over',
       stale: stale.length < TARGETS.staleBelow ? 'ok' : 'over',
     },
