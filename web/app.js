@@ -426,17 +426,30 @@
   // ---- alarm system performance -----------------------------------------------------------------
   // The alarm load measured as the standards measure it, so that it is reviewed rather than guessed.
   const VERDICT_TEXT = { acceptable: 'very likely acceptable', manageable: 'manageable at most', over: 'over target', ok: 'within target' };
+  /** The lines to choose from, as the plant has them now; the choice kept while it still exists. */
+  function renderPerformanceLines() {
+    const select = $('performance-line');
+    const lines = plant.factories.flatMap((f) => f.lines.map((l) => l.$dtId));
+    const have = [...select.options].slice(1).map((o) => o.value);
+    if (have.join('\n') === lines.join('\n')) return;
+    const chosen = select.value;
+    select.replaceChildren(el('option', { value: '' }, 'Whole plant'), ...lines.map((id) => el('option', { value: id }, id)));
+    select.value = lines.includes(chosen) ? chosen : '';
+  }
   async function loadPerformance() {
     const span = Number($('performance-period').value);
+    const line = $('performance-line').value;
     const to = new Date();
-    const p = await api(`/alarms/performance?from=${new Date(to.getTime() - span).toISOString()}&to=${to.toISOString()}`);
+    const p = await api(`/alarms/performance?from=${new Date(to.getTime() - span).toISOString()}&to=${to.toISOString()}${line ? `&line=${encodeURIComponent(line)}` : ''}`);
     const pct = (x) => `${(x * 100).toLocaleString(undefined, { maximumFractionDigits: 1 })} %`;
     const row = (key, metric, value, target, verdict) => el('tr', { 'data-metric': key, 'data-verdict': verdict ?? '' },
       el('th', { scope: 'row' }, metric), el('td', { class: 'value' }, value), el('td', {}, target), el('td', {}, verdict ? VERDICT_TEXT[verdict] ?? verdict : ''));
     const table = $('performance-table');
     table.dataset.alarms = String(p.alarms);
+    table.dataset.line = p.line ?? '';
+    const scope = p.line ? `${p.line} (${p.equipment.length} machines)` : 'The whole plant';
     table.replaceChildren(
-      el('caption', {}, `${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
+      el('caption', {}, `${scope}, ${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
       el('thead', {}, el('tr', {}, ...['Measure', 'Value', 'Target (one operator)', ''].map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {},
         row('alarms', 'Alarms', `${p.alarms.toLocaleString()} (${fmt(p.perDay)} a day)`, 'about 150 a day, 300 at most', null),
@@ -444,13 +457,14 @@
         row('rate', 'Average per 10 minutes', p.per10Min > 0 && p.per10Min < 0.1 ? String(Number(p.per10Min.toPrecision(2))) : fmt(p.per10Min), `≤ ${p.targets.acceptablePer10Min} very likely acceptable, ≤ ${p.targets.manageablePer10Min} manageable`, p.verdicts.rate),
         row('peak', 'Busiest 10 minutes', p.peak.at ? `${p.peak.alarms} at ${new Date(p.peak.at).toLocaleString()}` : '0', `≤ ${p.targets.max10Min}`, p.verdicts.peak),
         row('flood', '10-minute periods in flood (more than 10 alarms)', `${p.flood.periods} of ${p.flood.of.toLocaleString()} (${pct(p.flood.share)})`, `< ${pct(p.targets.floodShare)}`, p.verdicts.flood),
+        row('busyHours', 'Hours with more than 30 alarms', `${p.busyHours.hours} of ${p.busyHours.of.toLocaleString()} (${pct(p.busyHours.share)})`, `< ${pct(p.targets.busyHourShare)}`, p.verdicts.busyHours),
         row('chattering', 'Chattering (raised 3 times within a minute)', p.chattering.episodes ? `${p.chattering.episodes}: ${p.chattering.devices.join(', ')}` : '0', '0', p.verdicts.chattering),
         row('stale', 'Stale (standing over 24 hours)', p.stale.length ? `${p.stale.length}: ${p.stale.map((s) => s.deviceId).join(', ')}` : '0', `fewer than ${p.targets.staleBelow}`, p.verdicts.stale),
         row('priorities', 'By priority', `warning ${p.priorities.warning}, critical ${p.priorities.critical}`, 'most at the lower priority', null),
         row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}`, '', null),
         row('sources', 'Most frequent sources', p.topSources.length ? p.topSources.slice(0, 5).map((s) => `${s.deviceId} ${s.alarms} (${pct(s.share)})`).join(', ') : 'none', 'a few sources carrying most of the load are the first to fix', null)));
   }
-  $('performance-period').addEventListener('change', () => loadPerformance().catch((error) => setStatus(`Alarm performance: ${error.message}`)));
+  for (const id of ['performance-period', 'performance-line']) $(id).addEventListener('change', () => loadPerformance().catch((error) => setStatus(`Alarm performance: ${error.message}`)));
 
   // ---- live updates -----------------------------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }
@@ -461,6 +475,7 @@
       plant = await api('/plant');
       loadKept();
       renderPlant();
+      renderPerformanceLines();
       renderEquipment();
       // Refused readings change slowly and their query scans a week: every sixth refresh (30 s); the
       // alarm performance reads a week of alarm events: every twelfth (a minute).

@@ -137,6 +137,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.selectOption('#performance-period', '86400000');
     const url = new URL((await asked).url());
     expect(Date.parse(url.searchParams.get('to')!) - Date.parse(url.searchParams.get('from')!)).toBe(86_400_000);
+    // One operator's area: the failing machine's line holds its alarms, the other line none.
+    const lineOf = (id: string) => DEFAULT_PLANT.equipment.find((e) => e.id === id)!.line;
+    const other = DEFAULT_PLANT.lines.find((l) => l.id !== lineOf(failing))!.id;
+    expect(await page.$$eval('#performance-line option', (os) => os.map((o) => (o as unknown as { value: string }).value))).toEqual(['', ...DEFAULT_PLANT.lines.map((l) => l.id)]);
+    await page.selectOption('#performance-line', lineOf(failing));
+    await page.waitForSelector(`#performance-table[data-line="${lineOf(failing)}"]`);
+    expect(Number(await page.getAttribute('#performance-table', 'data-alarms'))).toBeGreaterThan(0);
+    await page.locator('#performance').screenshot({ path: join(results, 'dashboard-performance.png') });
+    expect(await page.textContent('#performance-table caption')).toMatch(new RegExp(`^${lineOf(failing)} \\(\\d+ machines\\)`));
+    await page.selectOption('#performance-line', other);
+    await page.waitForSelector(`#performance-table[data-line="${other}"]`);
+    expect(await page.getAttribute('#performance-table', 'data-alarms')).toBe('0');
+    expect(await page.getAttribute('#performance-table tr[data-metric="busyHours"]', 'data-verdict')).toBe('ok');
   });
 
   it('says on the incident what was done about it automatically: a stop held back, then one sent', async () => {

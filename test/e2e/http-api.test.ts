@@ -152,6 +152,28 @@ describe('the HTTP API', () => {
     expect((await call('/api/alarms/performance', { key: null })).status).toBe(401);
   });
 
+  it("measures one production line's alarm load, its operator's, from its equipment in the twin graph, and refuses what is no line", async () => {
+    const to = new Date().toISOString();
+    const from = new Date(Date.parse(to) - 86_400_000).toISOString();
+    const plant = (await call(`/api/alarms/performance?from=${from}&to=${to}`)).body;
+    const byLine = new Map<string, string[]>();
+    for (const e of DEFAULT_PLANT.equipment) byLine.set(e.line, [...(byLine.get(e.line) ?? []), e.id]);
+    let alarms = 0;
+    for (const [line, ids] of byLine) {
+      const { status, body } = await call(`/api/alarms/performance?from=${from}&to=${to}&line=${line}`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ line, equipment: [...ids].sort(), from, to });
+      expect(body.topSources.every((s: { deviceId: string }) => ids.includes(s.deviceId))).toBe(true);
+      alarms += body.alarms;
+    }
+    // The lines' alarms are the plant's, each counted on its own line.
+    expect(plant.alarms).toBeGreaterThan(0);
+    expect(alarms).toBe(plant.alarms);
+    expect(plant.line).toBeNull();
+    expect((await call(`/api/alarms/performance?line=${DEFAULT_PLANT.equipment[0]!.id}`)).body).toMatchObject({ status: 400, detail: expect.stringContaining('is not a production line') });
+    expect((await call('/api/alarms/performance?line=no-such-line')).status).toBe(404);
+  });
+
   it('shelves an equipment\'s notifications on its twin, unshelves them, and refuses bad requests', async () => {
     const id = DEFAULT_PLANT.equipment[0]!.id;
     const shelved = await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 60, reason: 'sensor swap' }) });
