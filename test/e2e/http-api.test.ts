@@ -174,6 +174,18 @@ describe('the HTTP API', () => {
     expect((await call('/api/alarms/performance?line=no-such-line')).status).toBe(404);
   });
 
+  it('counts as stale an incident that has stood since before the period, as its twin holds it, with no event in the period', async () => {
+    // A machine no device of this test drives: its twin says an incident has been open for nine days.
+    const quiet = DEFAULT_PLANT.equipment.at(-1)!.id;
+    const raisedAt = Date.now() - 9 * 86_400_000;
+    await stack.services.twins.patch(quiet, [{ op: 'add', path: '/alarmState', value: JSON.stringify({ id: `${quiet}|old`, p: 'warning', n: 'warning', r: raisedAt }) }]);
+    const { body } = await call(`/api/alarms/performance?line=${DEFAULT_PLANT.equipment.at(-1)!.line}`);
+    expect(body.stale).toEqual([{ incidentId: `${quiet}|old`, deviceId: quiet, since: new Date(raisedAt).toISOString() }]);
+    expect(body.verdicts.stale).toBe('ok');
+    await stack.services.twins.patch(quiet, [{ op: 'remove', path: '/alarmState' }]);
+    expect((await call('/api/alarms/performance')).body.stale).toEqual([]);
+  });
+
   it('shelves an equipment\'s notifications on its twin, unshelves them, and refuses bad requests', async () => {
     const id = DEFAULT_PLANT.equipment[0]!.id;
     const shelved = await call(`/api/equipment/${id}/shelve`, { method: 'POST', body: JSON.stringify({ by: 'Dana', minutes: 60, reason: 'sensor swap' }) });

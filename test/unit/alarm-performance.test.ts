@@ -90,6 +90,27 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(alarmPerformance(five, T0, T0 + 2 * DAY).verdicts.stale).toBe('over');
   });
 
+  it('stale also from what stands now: an incident raised before the period and quiet since is stale, a low or young one is not, a cleared one never', () => {
+    const end = T0 + 7 * DAY;
+    const standing = [
+      { incidentId: 'arm-1#old', deviceId: 'arm-1', raisedAt: T0 - DAY, priority: 'warning' },
+      { incidentId: 'arm-2#low', deviceId: 'arm-2', raisedAt: T0 - DAY, priority: 'low' },
+      { incidentId: 'arm-3#young', deviceId: 'arm-3', raisedAt: end - HOUR, priority: 'critical' },
+      // Escalated in the period, raised long before it: stale since its raise.
+      { incidentId: 'arm-4#esc', deviceId: 'arm-4', raisedAt: T0 - 2 * DAY, priority: 'critical' },
+    ];
+    const events = [ev(6 * 1440, 'arm-4', 'escalated', 'critical', 'yes', 'arm-4#esc')];
+    const p = alarmPerformance(events, T0, end, standing);
+    expect(p.stale).toEqual([
+      { incidentId: 'arm-4#esc', deviceId: 'arm-4', since: new Date(T0 - 2 * DAY).toISOString() },
+      { incidentId: 'arm-1#old', deviceId: 'arm-1', since: new Date(T0 - DAY).toISOString() },
+    ]);
+    // Without what stands now, the period's events alone see none of them (the escalation is under a day before the end).
+    expect(alarmPerformance(events, T0, end).stale).toEqual([]);
+    // An incident the period's events show cleared is over, whatever a stale twin still says.
+    expect(alarmPerformance([ev(100, 'arm-1', 'cleared', 'warning', 'yes', 'arm-1#old')], T0, end, standing.slice(0, 1)).stale).toEqual([]);
+  });
+
   it('ranks the sources of most alarms, with their share of all', () => {
     const events = [
       ...Array.from({ length: 6 }, (_, i) => ev(i * 30, 'conveyor-002', 'raised')),
@@ -179,8 +200,10 @@ describe('alarm system performance against a count by hand (property)', () => {
 });
 
 describe('GET /api/alarms/performance', () => {
-  const ask = (events: AlarmEventRecord[], query: string) => {
-    const api = createPlantApi({ twins: {} as never, store: storeWithReads({ alarmEvents: async () => events }), logger: silentLogger, maxBodyBytes: 1024, maxPageSize: 100, warningThreshold: 0.5, now: () => T0 + DAY });
+  /** The twins' standing incidents (alarmState), as an ADT query for them answers. */
+  const twinsWith = (rows: Record<string, unknown>[]) => ({ query: async (q: string) => ({ items: q.includes('IS_DEFINED(T.alarmState)') ? rows : [], continuationToken: undefined }) }) as never;
+  const ask = (events: AlarmEventRecord[], query: string, standing: Record<string, unknown>[] = []) => {
+    const api = createPlantApi({ twins: twinsWith(standing), store: storeWithReads({ alarmEvents: async () => events }), logger: silentLogger, maxBodyBytes: 1024, maxPageSize: 100, warningThreshold: 0.5, now: () => T0 + DAY });
     return api.alarmPerformance({ method: 'GET', url: `http://localhost/api/alarms/performance${query}`, headers: new Headers(), params: {}, text: async () => '' });
   };
 
@@ -195,6 +218,13 @@ describe('GET /api/alarms/performance', () => {
     // Even when every event read shares the period's first millisecond.
     const still = Array.from({ length: MAX_ALARM_EVENTS }, () => ev(-6 * 24 * 60, 'arm-1', 'raised', 'warning', 'low'));
     expect((await ask(still, '')).status).toBe(200);
+  });
+
+  it('counts what the twins say stands now as stale when the period ends now, and not for a period that ended before', async () => {
+    const standing = [{ $dtId: 'arm-1', alarmState: JSON.stringify({ id: 'arm-1#7', p: 'critical', n: 'critical', r: T0 - 8 * DAY }) }, { $dtId: 'arm-2', alarmState: JSON.stringify({ ci: 'arm-2#1', c: T0 }) }, { $dtId: 'arm-3', alarmState: 'not json' }];
+    expect(((await ask([], '', standing)).jsonBody as { stale: unknown[] }).stale).toEqual([{ incidentId: 'arm-1#7', deviceId: 'arm-1', since: new Date(T0 - 8 * DAY).toISOString() }]);
+    const before = await ask([], `?from=${new Date(T0 - 3 * DAY).toISOString()}&to=${new Date(T0 - DAY).toISOString()}`, standing);
+    expect((before.jsonBody as { stale: unknown[] }).stale).toEqual([]);
   });
 
   it('defaults to the 7 days before now, and answers bad periods with a problem', async () => {

@@ -86,7 +86,7 @@ export interface AlarmPerformance {
   topSources: { deviceId: string; alarms: number; share: number }[];
   /** Equipment raised three or more times within a minute, and how often that happened. */
   chattering: { devices: string[]; episodes: number };
-  /** Incidents at warning or above standing for more than 24 hours at the period's end (as its events tell: raised in the period, not cleared). */
+  /** Incidents at warning or above standing for more than 24 hours at the period's end: as its events tell (raised in it, not cleared) and, for a period ending now, as the twins tell (open now). */
   stale: { incidentId: string; deviceId: string; since: string }[];
   /** Against the standards' targets. */
   verdicts: {
@@ -102,8 +102,20 @@ export interface AlarmPerformance {
 const isAlarm = (e: AlarmEventRecord) => e.notified === 'yes' && (e.event === 'raised' || e.event === 'escalated');
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** The figures for [from, to) from its events (any order; those outside the period are ignored). */
-export function alarmPerformance(records: readonly AlarmEventRecord[], from: number, to: number): AlarmPerformance {
+/** An incident open now, as its equipment's twin holds it (alarmState). */
+export interface StandingIncident {
+  incidentId: string;
+  deviceId: string;
+  raisedAt: number;
+  priority: string;
+}
+
+/**
+ * The figures for [from, to) from its events (any order; those outside the period are ignored).
+ * `standing`, for a period that ends now: the incidents open now, so that one raised before the
+ * period and quiet since (no event in it) is counted stale too.
+ */
+export function alarmPerformance(records: readonly AlarmEventRecord[], from: number, to: number, standing: readonly StandingIncident[] = []): AlarmPerformance {
   if (!(to > from)) throw new RangeError('the period must end after it begins');
   const events = records.filter((e) => e.time >= from && e.time < to).sort((a, b) => a.time - b.time);
   const alarms = events.filter(isAlarm);
@@ -166,6 +178,16 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
       seen.last = e;
       seen.high ||= high;
     } else incidents.set(e.incidentId, { deviceId: e.deviceId, first: e.time, last: e, high });
+  }
+  // What the twins say is open now: raised before the period (its raise then not among the events), or quiet in it.
+  for (const s of standing) {
+    const seen = incidents.get(s.incidentId);
+    const high = s.priority === 'warning' || s.priority === 'critical';
+    if (!seen) incidents.set(s.incidentId, { deviceId: s.deviceId, first: s.raisedAt, last: { time: s.raisedAt, incidentId: s.incidentId, deviceId: s.deviceId, event: 'raised', priority: s.priority, notified: '' }, high });
+    else if (seen.last.event !== 'cleared') {
+      seen.first = Math.min(seen.first, s.raisedAt);
+      seen.high ||= high;
+    }
   }
   const stale = [...incidents]
     .filter(([, i]) => i.high && i.last.event !== 'cleared' && to - i.first > STALE_MS)

@@ -15,7 +15,8 @@ import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
 import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
 import { dict } from '../own-properties.ts';
-import { alarmPerformance, TARGETS } from '../alerts/alarm-performance.ts';
+import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alarm-performance.ts';
+import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -109,6 +110,8 @@ export const limitQuery = sinceQuery.pick({ limit: true });
 export const periodQuery = z.object({ from: isoTime('from').optional(), to: isoTime('to').optional() });
 /** The alarm performance's `?from&to&line`: one production line's figures, or the plant's. */
 export const performanceQuery = periodQuery.extend({ line: twinId.optional() });
+/** A period ending this close to now (a browser's clock may be off) ends now: what stands now is read from the twins. */
+const CLOCK_SLACK_MS = 5 * 60_000;
 /** Lifecycle events read for one period's figures at most: far beyond a month at the standards' worst (300 alarms a day). */
 export const MAX_ALARM_EVENTS = 100_000;
 /** `all=true`: the kept batches refused for what the message itself is are tried too. */
@@ -236,6 +239,17 @@ export function createPlantApi(deps: PlantApiDeps) {
     return new Set(rows.map((r) => String((r.E as Record<string, unknown>).$dtId)));
   };
 
+  /** The incidents open now, as the equipment twins hold them (alarmState). */
+  const standingIncidents = async (): Promise<StandingIncident[]> => {
+    const rows = await queryAll('SELECT T.$dtId, T.alarmState FROM DIGITALTWINS T WHERE IS_DEFINED(T.alarmState)');
+    const out: StandingIncident[] = [];
+    for (const row of rows) {
+      const state = reviveAlarmState(typeof row.alarmState === 'string' ? row.alarmState : undefined);
+      if (state.id !== undefined && state.p !== undefined && state.r !== undefined) out.push({ incidentId: state.id, deviceId: String(row.$dtId), raisedAt: state.r, priority: state.p });
+    }
+    return out;
+  };
+
   return {
     /** GET /api/plant → factories → lines → equipment, with each equipment's health and latest readings */
     plant: guarded(async () => {
@@ -308,8 +322,10 @@ export function createPlantApi(deps: PlantApiDeps) {
       const truncated = read.length >= MAX_ALARM_EVENTS;
       const end = truncated ? Math.max(read[read.length - 1]!.time, from + 1) : to;
       const events = read.filter((e) => (!truncated || e.time < end) && (!equipment || equipment.has(e.deviceId)));
+      // A period that ends now (give or take a browser's clock) also knows what stands now, from the twins.
+      const standing = end >= now() - CLOCK_SLACK_MS ? (await standingIncidents()).filter((i) => !equipment || equipment.has(i.deviceId)) : [];
       const scope = equipment ? { line: q.line, equipment: [...equipment].sort() } : { line: null };
-      return json(200, { ...alarmPerformance(events, from, end), ...scope, truncated, targets: TARGETS });
+      return json(200, { ...alarmPerformance(events, from, end, standing), ...scope, truncated, targets: TARGETS });
     }),
 
     /** POST /api/alerts/{id}/ack {by, note?} */
