@@ -5,6 +5,12 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * A Retry-After beyond maxDelayMs: 'cap' retries after maxDelayMs anyway (the default); 'stop'
+   * gives up at once, for a caller with somewhere to keep the work (the alert outbox) rather than
+   * hold its batch up with retries the far end said not to make.
+   */
+  longRetryAfter?: 'cap' | 'stop';
 }
 
 export const defaultRetryPolicy: RetryPolicy = { retries: 4, baseDelayMs: 200, maxDelayMs: 10_000 };
@@ -36,6 +42,7 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, policy: 
       return await op(attempt);
     } catch (error) {
       if (!isAppError(error) || !error.retryable || attempt >= policy.retries) throw error;
+      if (policy.longRetryAfter === 'stop' && error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxDelayMs) throw error;
       const delay = backoffDelay(attempt, policy, error, random);
       hooks.onRetry?.(attempt + 1, delay, error);
       await sleep(delay);

@@ -28,6 +28,18 @@ describe('retries with backoff', () => {
     expect(sleeps).toEqual([1_500, 2_000]);
   });
 
+  it("gives up at once when the server asks for longer than the policy waits and the caller keeps the work elsewhere ('stop')", async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    const op = async () => {
+      calls++;
+      if (calls === 1) throw transient(1_500);
+      throw transient(60_000);
+    };
+    await expect(withRetry(op, { ...policy, longRetryAfter: 'stop' }, { sleep: async (ms) => void sleeps.push(ms) })).rejects.toMatchObject({ retryable: true, retryAfterMs: 60_000 });
+    expect([calls, sleeps]).toEqual([2, [1_500]]);
+  });
+
   it('gives up after the last retry and throws the failure', async () => {
     let calls = 0;
     await expect(withRetry(async () => { calls++; throw transient(); }, policy, { sleep: async () => {} })).rejects.toThrow('busy');

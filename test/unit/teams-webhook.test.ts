@@ -89,6 +89,13 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(down.requests).toHaveLength(4);
   });
 
+  it('keeps no batch waiting on Teams down for longer than it would wait: one try, the error retryable, so the card is kept', async () => {
+    const s = await startServer((_q, r) => reply(r, 503, 'down for maintenance', { 'retry-after': '600' }));
+    servers.push(s);
+    await expect(new TeamsWebhook({ url: s.url }).send(alert)).rejects.toMatchObject({ code: 'teams.http503', retryable: true, retryAfterMs: 600_000 });
+    expect(s.requests).toHaveLength(1);
+  });
+
   it('does not retry a webhook that refuses the message', async () => {
     const s = await startServer((_q, r) => reply(r, 400, 'bad card'));
     servers.push(s);

@@ -11,6 +11,8 @@ export interface TeamsWebhookOptions {
   fetch?: typeof fetch;
 }
 
+const TEAMS_RETRY: RetryPolicy = { ...defaultRetryPolicy, longRetryAfter: 'stop' };
+
 export class TeamsWebhook implements AlertSink {
   private readonly fetch: typeof fetch;
   constructor(private readonly options: TeamsWebhookOptions) {
@@ -40,6 +42,7 @@ export class TeamsWebhook implements AlertSink {
       }
       const text = await response.text();
       if (!response.ok) throw httpError('teams', response.status, text, response.headers.get('retry-after'));
-    }, this.options.retry ?? defaultRetryPolicy);
+      // Teams down for longer than we would wait: the card is kept (the outbox) now, not after retries that hold the batch up.
+    }, this.options.retry ?? TEAMS_RETRY);
   }
 }
