@@ -1,7 +1,9 @@
 /**
  * The local stand-in for the Functions host's HTTP side: serves the API routes (HTTP_ROUTES, the
  * same handlers the HTTP functions call) under /api, and captures Teams webhook posts at
- * /local/teams-webhook so alerts are visible without a Teams tenant.
+ * /local/teams-webhook so alerts are visible without a Teams tenant. POST
+ * /local/teams-webhook/outage {"seconds": n} makes that capture answer 503 for n seconds, as Teams
+ * down would: the cards are kept and sent when it is back (0 ends it).
  */
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,6 +26,8 @@ export interface HttpHost {
   url: string;
   port: number;
   alerts: CapturedAlert[];
+  /** Until when (ms) the Teams capture plays an outage; 0 when it takes cards. */
+  teamsDownUntil(): number;
   close(): Promise<void>;
 }
 
@@ -75,6 +79,7 @@ const MAX_ALERTS_FILE = 10 * 1024 * 1024;
 
 export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost> {
   const alerts: CapturedAlert[] = [];
+  let teamsDownUntil = 0;
   if (options.alertsFile) mkdirSync(dirname(options.alertsFile), { recursive: true });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -90,6 +95,21 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       // sends its own Host, and a cross-site form cannot send JSON without a preflight we never answer.
       if (!LOCAL_HOST.test(req.headers.host ?? '')) return refuse(req, res, 403, 'Forbidden', '/local/ answers requests addressed to localhost only');
       if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return refuse(req, res, 415, 'Unsupported media type', 'send application/json');
+    }
+    if (url.pathname === '/local/teams-webhook/outage' && req.method === 'POST') {
+      let seconds: unknown;
+      try {
+        seconds = (JSON.parse(await readBody(req, 4096)) as { seconds?: unknown } | null)?.seconds;
+      } catch {
+        seconds = undefined;
+      }
+      if (!Number.isInteger(seconds) || (seconds as number) < 0 || (seconds as number) > 86_400) return write(res, { status: 400, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Bad request', status: 400, detail: 'send {"seconds": n}, a whole number of seconds from 0 (Teams back now) to 86400' } });
+      teamsDownUntil = seconds === 0 ? 0 : Date.now() + (seconds as number) * 1000;
+      return write(res, { status: 200, headers: { 'content-type': 'application/json' }, jsonBody: { downUntil: teamsDownUntil ? new Date(teamsDownUntil).toISOString() : null } });
+    }
+    if (url.pathname === '/local/teams-webhook' && req.method === 'POST' && Date.now() < teamsDownUntil) {
+      // As Teams down answers: the sender keeps the card and tries again after Retry-After.
+      return refuse(req, res, 503, 'Service unavailable', 'the local Teams webhook is playing an outage (POST /local/teams-webhook/outage)', { 'retry-after': String(Math.ceil((teamsDownUntil - Date.now()) / 1000)) });
     }
     if (url.pathname === '/local/teams-webhook' && req.method === 'POST') {
       const text = await readBody(req, MAX_BODY);
@@ -164,6 +184,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
     url: `http://localhost:${port}`,
     port,
     alerts,
+    teamsDownUntil: () => (Date.now() < teamsDownUntil ? teamsDownUntil : 0),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -281,6 +281,30 @@ describe('the HTTP API', () => {
     expect(models).toContain('dtmi:manufacturing:RoboticArm;1');
   });
 
+  it('plays a Teams outage on the local webhook: cards are kept while it answers 503, the alert list says so, and they go out, late, once it is back', async () => {
+    const outage = (body: unknown) => fetch(`${stack.apiUrl}/local/teams-webhook/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const bad of [{ seconds: -1 }, { minutes: 5 }, { seconds: 1.5 }, null]) expect((await outage(bad)).status, JSON.stringify(bad)).toBe(400);
+    const down = await outage({ seconds: 600 });
+    expect(down.status).toBe(200);
+    expect(Date.parse(((await down.json()) as { downUntil: string }).downUntil)).toBeGreaterThan(Date.now() + 590_000);
+    expect(((await (await fetch(`${stack.apiUrl}/local/status`)).json()) as { teamsDownUntil: string | null }).teamsDownUntil).not.toBeNull();
+    const posted = stack.http.alerts.length;
+    // A machine no other test drives wears out while Teams is down.
+    const machine = DEFAULT_PLANT.equipment[3]!;
+    const fleet = fleetOn(stack, [machine], { rate: 20, messagesPerDevice: 30, anomalyRate: 0, degradation: { onsetSeconds: 0.2, failureSeconds: 3 }, run: 'run-teams-down' });
+    await fleet.start();
+    await fleet.whenDone();
+    await until('its card kept for Teams', async () => ((await call('/api/alerts')).body.undelivered?.waiting ?? 0) > 0, { timeoutMs: 30_000 });
+    expect(stack.http.alerts.length).toBe(posted);
+    expect((await call('/api/alerts')).body.undelivered.error.code).toBe('teams.http503');
+    // Back: the next round sends what was kept, marked late, and nothing waits.
+    expect(((await (await outage({ seconds: 0 })).json()) as { downUntil: null }).downUntil).toBeNull();
+    expect(await stack.services.deliverKeptAlerts()).toMatchObject({ waiting: 0 });
+    const sent = stack.http.alerts.slice(posted).map((a) => JSON.stringify(a.message));
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((m) => m.includes(machine.id) && (m.includes('Delivered late') || m.includes('Missed while Teams was not taking cards')))).toBe(true);
+  });
+
   it('serves the dashboard and its chart library, and nothing outside it', async () => {
     const page = await call('/', { key: null });
     expect(page.type).toContain('text/html');
