@@ -123,7 +123,8 @@ export function encodingOf(b: Uint8Array): BodyEncoding {
 
 /** The text of bytes in an encoding, a byte order mark dropped; the caller has checked the length is whole units. */
 function bytesToText(b: Uint8Array, encoding: BodyEncoding): string {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  // The host's bodies are Buffers already: no view made for them (this runs for every event).
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   switch (encoding) {
     case 'utf-8': {
       const bom = buf.byteLength >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
