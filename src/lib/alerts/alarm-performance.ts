@@ -102,6 +102,19 @@ export interface AlarmPerformance {
 const isAlarm = (e: AlarmEventRecord) => e.notified === 'yes' && (e.event === 'raised' || e.event === 'escalated');
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/**
+ * Alarms per clock-aligned period of `length` ms (by the period's number since the epoch), and how
+ * many periods [from, to) touches, the first and last possibly partial (as a historian counts them).
+ */
+function perClockPeriod(alarms: readonly AlarmEventRecord[], from: number, to: number, length: number): { periods: number; counts: Map<number, number> } {
+  const counts = new Map<number, number>();
+  for (const a of alarms) {
+    const p = Math.floor(a.time / length);
+    counts.set(p, (counts.get(p) ?? 0) + 1);
+  }
+  return { periods: Math.floor((to - 1) / length) - Math.floor(from / length) + 1, counts };
+}
+
 /** An incident open now, as its equipment's twin holds it (alarmState). */
 export interface StandingIncident {
   incidentId: string;
@@ -121,31 +134,19 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
   const alarms = events.filter(isAlarm);
   const span = to - from;
 
-  // Clock-aligned 10-minute periods, the first and last possibly partial (as a historian counts them).
-  const firstPeriod = Math.floor(from / TEN_MINUTES);
-  const periods = Math.floor((to - 1) / TEN_MINUTES) - firstPeriod + 1;
-  const perPeriod = new Map<number, number>();
-  for (const a of alarms) {
-    const p = Math.floor(a.time / TEN_MINUTES);
-    perPeriod.set(p, (perPeriod.get(p) ?? 0) + 1);
-  }
+  const tenMinutes = perClockPeriod(alarms, from, to, TEN_MINUTES);
+  const periods = tenMinutes.periods;
   let peak = { alarms: 0, at: null as string | null };
   let floodPeriods = 0;
-  for (const [p, n] of perPeriod) {
+  for (const [p, n] of tenMinutes.counts) {
     // Alarms are in time order, so the periods are too: the first of equally busy ones is the peak.
     if (n > peak.alarms) peak = { alarms: n, at: new Date(p * TEN_MINUTES).toISOString() };
     if (n > FLOOD_ALARMS) floodPeriods++;
   }
-
-  const firstHour = Math.floor(from / HOUR);
-  const hours = Math.floor((to - 1) / HOUR) - firstHour + 1;
-  const perHour = new Map<number, number>();
-  for (const a of alarms) {
-    const h = Math.floor(a.time / HOUR);
-    perHour.set(h, (perHour.get(h) ?? 0) + 1);
-  }
+  const perHour = perClockPeriod(alarms, from, to, HOUR);
+  const hours = perHour.periods;
   let busyHours = 0;
-  for (const n of perHour.values()) if (n > BUSY_HOUR_ALARMS) busyHours++;
+  for (const n of perHour.counts.values()) if (n > BUSY_HOUR_ALARMS) busyHours++;
 
   const bySource = new Map<string, number>();
   for (const a of alarms) bySource.set(a.deviceId, (bySource.get(a.deviceId) ?? 0) + 1);
