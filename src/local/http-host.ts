@@ -103,7 +103,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
       } catch {
         seconds = undefined;
       }
-      if (!Number.isInteger(seconds) || (seconds as number) < 0 || (seconds as number) > 86_400) return write(res, { status: 400, headers: { 'content-type': 'application/problem+json' }, jsonBody: { type: 'about:blank', title: 'Bad request', status: 400, detail: 'send {"seconds": n}, a whole number of seconds from 0 (Teams back now) to 86400' } });
+      if (!Number.isInteger(seconds) || (seconds as number) < 0 || (seconds as number) > 86_400) return refuse(req, res, 400, 'Bad request', 'send {"seconds": n}, a whole number of seconds from 0 (Teams back now) to 86400');
       teamsDownUntil = seconds === 0 ? 0 : Date.now() + (seconds as number) * 1000;
       return write(res, { status: 200, headers: { 'content-type': 'application/json' }, jsonBody: { downUntil: teamsDownUntil ? new Date(teamsDownUntil).toISOString() : null } });
     }
