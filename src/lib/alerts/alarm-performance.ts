@@ -171,27 +171,28 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
   }
 
   // Stale: open at the end (its last event not a clear), at warning or above, raised more than 24 h before the end.
-  const incidents = new Map<string, { deviceId: string; first: number; last: AlarmEventRecord; high: boolean }>();
+  const incidents = new Map<string, { deviceId: string; first: number; open: boolean; high: boolean }>();
   for (const e of events) {
     const seen = incidents.get(e.incidentId);
-    const high = e.event !== 'cleared' && (e.priority === 'warning' || e.priority === 'critical');
+    const open = e.event !== 'cleared';
+    const high = open && (e.priority === 'warning' || e.priority === 'critical');
     if (seen) {
-      seen.last = e;
+      seen.open = open;
       seen.high ||= high;
-    } else incidents.set(e.incidentId, { deviceId: e.deviceId, first: e.time, last: e, high });
+    } else incidents.set(e.incidentId, { deviceId: e.deviceId, first: e.time, open, high });
   }
   // What the twins say is open now: raised before the period (its raise then not among the events), or quiet in it.
   for (const s of standing) {
     const seen = incidents.get(s.incidentId);
     const high = s.priority === 'warning' || s.priority === 'critical';
-    if (!seen) incidents.set(s.incidentId, { deviceId: s.deviceId, first: s.raisedAt, last: { time: s.raisedAt, incidentId: s.incidentId, deviceId: s.deviceId, event: 'raised', priority: s.priority, notified: '' }, high });
-    else if (seen.last.event !== 'cleared') {
+    if (!seen) incidents.set(s.incidentId, { deviceId: s.deviceId, first: s.raisedAt, open: true, high });
+    else if (seen.open) {
       seen.first = Math.min(seen.first, s.raisedAt);
       seen.high ||= high;
     }
   }
   const stale = [...incidents]
-    .filter(([, i]) => i.high && i.last.event !== 'cleared' && to - i.first > STALE_MS)
+    .filter(([, i]) => i.high && i.open && to - i.first > STALE_MS)
     .map(([incidentId, i]) => ({ incidentId, deviceId: i.deviceId, since: new Date(i.first).toISOString() }));
 
   const withheld = { flood: 0, shelved: 0, low: 0 };
