@@ -95,7 +95,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     deadLetteredBatches: await keptBatches(services?.deadLetters),
     refusedKeptBatches: await keptBatches(services?.refused),
     alerts: http.alerts.length,
-    teamsDownUntil: http.teamsDownUntil() ? new Date(http.teamsDownUntil()).toISOString() : null,
+    teamsDownUntil: http.teamsDownUntil(),
     ...(await options.status?.()),
   });
   const apiKey = options.apiKey ?? process.env.API_KEY ?? localApiKey(dataDir);

@@ -26,8 +26,8 @@ export interface HttpHost {
   url: string;
   port: number;
   alerts: CapturedAlert[];
-  /** Until when (ms) the Teams capture plays an outage; 0 when it takes cards. */
-  teamsDownUntil(): number;
+  /** Until when (ISO) the Teams capture plays an outage; null when it takes cards. */
+  teamsDownUntil(): string | null;
   close(): Promise<void>;
 }
 
@@ -184,7 +184,7 @@ export async function startHttpHost(options: HttpHostOptions): Promise<HttpHost>
     url: `http://localhost:${port}`,
     port,
     alerts,
-    teamsDownUntil: () => (Date.now() < teamsDownUntil ? teamsDownUntil : 0),
+    teamsDownUntil: () => (Date.now() < teamsDownUntil ? new Date(teamsDownUntil).toISOString() : null),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

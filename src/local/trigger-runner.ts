@@ -170,8 +170,8 @@ function triggerMetadata(events: ReceivedEventData[], options: TriggerRunnerOpti
     partitionKeyArray: events.map((e) => e.partitionKey ?? null),
     propertiesArray: events.map((e) => e.properties ?? {}),
     systemPropertiesArray: events.map((e) => ({
+      // The message id among them: the SDK fills systemProperties.messageId from the same AMQP field as e.messageId.
       ...hostSystemProperties(e),
-      ...(e.messageId === undefined ? {} : { 'message-id': e.messageId }),
       'x-opt-sequence-number': e.sequenceNumber,
       'x-opt-offset': e.offset,
       'x-opt-enqueued-time': e.enqueuedTimeUtc.toISOString(),
