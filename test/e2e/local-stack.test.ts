@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
@@ -103,7 +104,7 @@ describe('the local stack, end to end', () => {
     expect(await stack.store.count('DeadLetters')).toBe(1);
   });
 
-  it("stores a .NET device's UTF-16 message (content encoding utf-16, as IoT Hub routes it), not a dead letter", async () => {
+  it("stores a .NET device's UTF-16 message and a metered device's gzip-compressed one (as IoT Hub routes them), not dead letters", async () => {
     const { Client, Message } = deviceSdk;
     const client = Client.fromConnectionString(stack.hub.registry.connectionString('conveyor-002', stack.hub.hostName), mqttTransport.Mqtt);
     await client.setOptions({ ca: stack.hub.caPem });
@@ -113,8 +114,17 @@ describe('the local stack, end to end', () => {
     message.contentEncoding = 'utf-16';
     message.contentType = 'application/json';
     await client.sendEvent(message);
+    // Two readings in one compressed message, as a device on a metered link batches them.
+    const readings = [1.4, 1.5].map((speed, i) => ({ timestamp: new Date(Date.now() - 1000 + i * 500).toISOString(), speed, load: 212, motorTemperature: 54, vibration: 0.3, status: 'running' }));
+    const compressed = new Message(gzipSync(JSON.stringify(readings)));
+    compressed.messageId = 'gzip-1';
+    // No content encoding declared (this SDK types it as utf-8, utf-16 or utf-32 only): the bytes say gzip.
+    compressed.contentType = 'application/json';
+    await client.sendEvent(compressed);
     await client.close();
-    await until('the UTF-16 reading stored', async () => (await stack.store.rows('EquipmentTelemetry')).some((r) => r.MessageId === 'conveyor-002|m:utf16-1'));
+    const stored = async () => (await stack.store.rows('EquipmentTelemetry')).filter((r) => r.DeviceId === 'conveyor-002' && /\|m:(utf16|gzip)-1/.test(String(r.MessageId)));
+    await until('the UTF-16 and gzip readings stored', async () => (await stored()).length === 3);
+    expect((await stored()).map((r) => (r.Readings as { speed: number }).speed).sort()).toEqual([1.3, 1.4, 1.5]);
     const row = (await stack.store.rows('EquipmentTelemetry')).find((r) => r.MessageId === 'conveyor-002|m:utf16-1');
     expect(row).toMatchObject({ DeviceId: 'conveyor-002', Readings: expect.objectContaining({ speed: 1.3, load: 210, status: 'running' }) });
     expect((await stack.store.rows('DeadLetters')).filter((d) => d.DeviceId === 'conveyor-002')).toEqual([]);
