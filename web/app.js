@@ -436,6 +436,20 @@
     select.replaceChildren(el('option', { value: '' }, 'Whole plant'), ...lines.map((id) => el('option', { value: id }, id)));
     select.value = lines.includes(chosen) ? chosen : '';
   }
+  /** Seconds as a person reads a wait: 45 s, 3 min 10 s, 2 h 5 min. */
+  function duration(seconds) {
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    const minutes = Math.round(s / 60);
+    return minutes < 120 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+  function responseText(r) {
+    if (r.incidents === 0) return 'no incident carded';
+    const ack = `${r.acknowledged} of ${r.incidents} acknowledged${r.ackSeconds.median === null ? '' : `, after ${duration(r.ackSeconds.median)} (median; 90 % within ${duration(r.ackSeconds.p90)})`}`;
+    const cleared = `${r.cleared} cleared${r.clearedMinutes.median === null ? '' : `, after ${duration(r.clearedMinutes.median * 60)} (median)`}`;
+    return `${ack}; ${cleared}`;
+  }
   async function loadPerformance() {
     const span = Number($('performance-period').value);
     const line = $('performance-line').value;
@@ -462,6 +476,7 @@
         row('stale', 'Stale (standing over 24 hours)', p.stale.length ? `${p.stale.length}: ${p.stale.map((s) => s.deviceId).join(', ')}` : '0', `fewer than ${p.targets.staleBelow}`, p.verdicts.stale),
         row('priorities', 'By priority', `warning ${p.priorities.warning}, critical ${p.priorities.critical}`, 'most at the lower priority', null),
         row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}`, '', null),
+        row('response', 'Answered', responseText(p.response), 'every alarm acknowledged: one left unanswered is one nobody read', null),
         row('sources', 'Most frequent sources', p.topSources.length ? p.topSources.slice(0, 5).map((s) => `${s.deviceId} ${s.alarms} (${pct(s.share)})`).join(', ') : 'none', 'a few sources carrying most of the load are the first to fix', null)));
   }
   for (const id of ['performance-period', 'performance-line']) $(id).addEventListener('change', () => loadPerformance().catch((error) => setStatus(`Alarm performance: ${error.message}`)));

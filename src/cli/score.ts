@@ -14,7 +14,8 @@ const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-
 Adds an anomaly_score column in [0,1] to every row of FILE.csv, scoring each row only with the
 rows before it. FILE.csv needs a timestamp column (called timestamp, datetime, time, date or ts,
 or named with --time: ISO 8601, 31.01.2026 10:00, 01/31/2026 10:00 AM or 31/01/2026 10:00, epoch
-s/ms; without a zone, UTC) and numeric columns. Days written with slashes are read in the order
+s/ms; without a zone, UTC) and numeric columns; UTF-8 or UTF-16 (Excel's Unicode text), gzipped or
+not, told from the bytes. Days written with slashes are read in the order
 the first rows show (month first when none tells; --dates says). Comma, semicolon, tab and bar
 delimiters are recognised from the header (or Excel's sep= line), and a decimal comma where the
 delimiter is not a comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a

@@ -132,6 +132,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.textContent('#performance-table tr[data-metric="rate"]')).toContain('very likely acceptable');
     expect(await page.getAttribute('#performance-table tr[data-metric="flood"]', 'data-verdict')).toBe('ok');
     expect(await page.textContent('#performance-table tr[data-metric="sources"]')).toContain(failing);
+    // The incident acknowledged on this page above is the period's one, answered.
+    expect(await page.textContent('#performance-table tr[data-metric="response"] td.value')).toMatch(/^1 of 1 acknowledged, after \d+ (s|min \d+ s) \(median; 90 % within /);
     // Another period is read when chosen.
     const asked = page.waitForRequest((r) => r.url().includes('/api/alarms/performance?'));
     await page.selectOption('#performance-period', '86400000');

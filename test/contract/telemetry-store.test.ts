@@ -197,15 +197,17 @@ describe('the telemetry store contract', () => {
     }
   });
 
-  it("reads the incidents' lifecycle events of a period oldest first, the first `limit`, a replay once", async () => {
+  it("reads the incidents' lifecycle events of a period oldest first, the first `limit`, a replay once, each with its incident's acknowledgement", async () => {
     const alarms = await DuckDbTelemetryStore.open(':memory:');
     try {
       const step = (s: number, id: string, event: string, priority: string, notified: string) => ({ Timestamp: at(s), IncidentId: id, DeviceId: id.split('#')[0]!, Event: event, Priority: priority, Notified: notified, Detail: '' });
       const rows = [step(4, 'conveyor-002#1', 'raised', 'warning', 'yes'), step(1, 'arm-1#1', 'raised', 'low', 'low'), step(9, 'conveyor-002#1', 'cleared', 'warning', 'yes'), step(6, 'arm-2#1', 'raised', 'critical', 'flood')];
       await alarms.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: rows });
       await alarms.write({ telemetry: [], anomalies: [], deadLetters: [], alarmEvents: rows.slice(0, 2) });
+      // Acknowledged after the period read: the acknowledgement still comes with its events.
+      await alarms.write({ telemetry: [], anomalies: [], deadLetters: [], acks: [{ AlertId: 'conveyor-002#1', AckedAt: at(12), AckedBy: 'Dana', Note: '' }] });
       expect(await alarms.alarmEvents(Date.parse(at(2)), Date.parse(at(9)), 10)).toEqual([
-        { time: Date.parse(at(4)), incidentId: 'conveyor-002#1', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes' },
+        { time: Date.parse(at(4)), incidentId: 'conveyor-002#1', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes', ackedAt: Date.parse(at(12)) },
         { time: Date.parse(at(6)), incidentId: 'arm-2#1', deviceId: 'arm-2', event: 'raised', priority: 'critical', notified: 'flood' },
       ]);
       expect((await alarms.alarmEvents(Date.parse(at(0)), Date.parse(at(10)), 2)).map((e) => e.incidentId)).toEqual(['arm-1#1', 'conveyor-002#1']);

@@ -111,6 +111,35 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(alarmPerformance([ev(100, 'arm-1', 'cleared', 'warning', 'yes', 'arm-1#old')], T0, end, standing.slice(0, 1)).stale).toEqual([]);
   });
 
+  it('how people answered: acknowledged after the first card (an acknowledgement before it counts as at once), cleared after it, the unanswered counted', () => {
+    const acked = (e: AlarmEventRecord, minutes: number): AlarmEventRecord => ({ ...e, ackedAt: T0 + minutes * MIN });
+    const events = [
+      // Raised as a low record at 0, carded at 5 on escalation, acknowledged at 6, cleared at 35.
+      acked(ev(0, 'arm-1', 'raised', 'low', 'low', 'a'), 6),
+      acked(ev(5, 'arm-1', 'escalated', 'warning', 'yes', 'a'), 6),
+      acked(ev(35, 'arm-1', 'cleared', 'warning', 'yes', 'a'), 6),
+      // Carded at 10, acknowledged a day later (after the period: it still counts), never cleared.
+      acked(ev(10, 'arm-2', 'raised', 'warning', 'yes', 'b'), 1450),
+      acked(ev(11, 'arm-2', 'escalated', 'critical', 'yes', 'b'), 1450),
+      // Acknowledged on the dashboard before its card, cleared at 22.
+      acked(ev(20, 'arm-3', 'raised', 'warning', 'yes', 'c'), 19),
+      acked(ev(22, 'arm-3', 'cleared', 'warning', 'yes', 'c'), 19),
+      // Carded, never answered.
+      ev(30, 'arm-4', 'raised', 'critical', 'yes', 'd'),
+      // Never carded: not an alarm, not counted however it was answered.
+      acked(ev(40, 'arm-5', 'raised', 'low', 'low', 'e'), 41),
+    ];
+    expect(alarmPerformance(events, T0, T0 + HOUR).response).toEqual({
+      incidents: 4,
+      acknowledged: 3,
+      // 0 s, 60 s and 1440 min: the median the middle one, the 90th the slowest.
+      ackSeconds: { median: 60, p90: 86_400 },
+      cleared: 2,
+      clearedMinutes: { median: 2, p90: 30 },
+    });
+    expect(alarmPerformance([ev(3, 'arm-1', 'raised', 'low', 'low')], T0, T0 + HOUR).response).toEqual({ incidents: 0, acknowledged: 0, ackSeconds: { median: null, p90: null }, cleared: 0, clearedMinutes: { median: null, p90: null } });
+  });
+
   it('ranks the sources of most alarms, with their share of all', () => {
     const events = [
       ...Array.from({ length: 6 }, (_, i) => ev(i * 30, 'conveyor-002', 'raised')),

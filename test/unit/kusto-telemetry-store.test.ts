@@ -125,18 +125,23 @@ describe('the Data Explorer telemetry store', () => {
   });
 
   it("reads the incidents' lifecycle events of a period through the deduplicating view, the period and limit as query parameters", async () => {
-    const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string']];
+    const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string'], ['AckedAt', 'datetime']];
     const s = await clusterAnswering(columns, [
-      ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes'],
-      ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes'],
+      ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes', '2026-11-25T10:03:10Z'],
+      ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes', '2026-11-25T10:03:10Z'],
+      // Not acknowledged: the outer join's empty datetime.
+      ['2026-11-25T11:00:00Z', 'arm-1|m:2', 'arm-1', 'raised', 'critical', 'yes', null],
     ]);
     const events = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(Date.parse('2026-11-25T00:00:00Z'), Date.parse('2026-11-26T00:00:00Z'), 500);
+    const acked = Date.parse('2026-11-25T10:03:10Z');
     expect(events).toEqual([
-      { time: Date.parse('2026-11-25T10:01:00Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes' },
-      { time: Date.parse('2026-11-25T10:09:30Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'cleared', priority: 'warning', notified: 'yes' },
+      { time: Date.parse('2026-11-25T10:01:00Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes', ackedAt: acked },
+      { time: Date.parse('2026-11-25T10:09:30Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'cleared', priority: 'warning', notified: 'yes', ackedAt: acked },
+      { time: Date.parse('2026-11-25T11:00:00Z'), incidentId: 'arm-1|m:2', deviceId: 'arm-1', event: 'raised', priority: 'critical', notified: 'yes' },
     ]);
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
     expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
+    expect(q.csl).toContain("materialized_view('AlertAcksDeduped')");
     expect(q.properties.Parameters).toEqual({ fromTime: 'datetime(2026-11-25T00:00:00.000Z)', toTime: 'datetime(2026-11-26T00:00:00.000Z)', maxRows: 'long(500)' });
   });
 

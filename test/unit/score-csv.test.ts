@@ -8,6 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { propertyRuns } from '../support/property-runs.ts';
 import { parseTimestamp, scoreCsv, sniffDelimiter, type ScoreCsvOptions } from '../../src/lib/anomaly/score-csv.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
@@ -232,6 +235,37 @@ describe('scoring a CSV', () => {
     await expect(score('timestamp,x\n', { groupBy: 'device' })).rejects.toThrow("--group-by 'device' is not a column");
   });
 
+  it("reads a historian's export as it comes: gzipped, UTF-16 in either byte order with or without a mark, in chunks cut anywhere", async () => {
+    const csv = signal(150, 120).replaceAll('shift A, cell 2', 'Schicht Ä, Zelle 2 — 70 °C');
+    const plain = await score(csv);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('utf-8', 'utf-16le', 'utf-16be'), fc.boolean(), fc.boolean(), fc.array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 8 }), async (encoding, mark, gzip, cuts) => {
+        const text = mark ? `\uFEFF${csv}` : csv;
+        const encoded = encoding === 'utf-8' ? Buffer.from(text) : encoding === 'utf-16le' ? Buffer.from(text, 'utf16le') : Buffer.from(text, 'utf16le').swap16();
+        const bytes = gzip ? gzipSync(encoded) : encoded;
+        // Cut where the sizes fall, then the rest in one: a character or the gzip header may be split.
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (const n of cuts) if (at < bytes.length) chunks.push(bytes.subarray(at, (at += n)));
+        if (at < bytes.length) chunks.push(bytes.subarray(at));
+        const out = new PassThrough();
+        const written: Buffer[] = [];
+        out.on('data', (c: Buffer) => written.push(c));
+        const result = await scoreCsv(Readable.from(chunks), out);
+        expect(result).toEqual(plain.result);
+        expect(Buffer.concat(written).toString('utf8').trimEnd().split('\n')).toEqual(plain.lines);
+      }),
+      propertyRuns(1618, 40),
+    );
+  });
+
+  it('says a gzipped file that does not inflate is so, and closes it', async () => {
+    const broken = gzipSync(signal(50, 40)).subarray(0, 200);
+    const input = Readable.from([broken]);
+    await expect(scoreCsv(input, new PassThrough())).rejects.toMatchObject({ code: 'csv.badGzip', message: expect.stringMatching(/^the file is gzip but does not inflate: /) });
+    expect(input.destroyed).toBe(true);
+  });
+
   it('from the command line: writes the output only on success', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'score-'));
     writeFileSync(join(dir, 'in.csv'), signal(120, 100));
@@ -250,9 +284,10 @@ describe('scoring a CSV', () => {
 
   it('from the command line: a file given on its own is scored to stdout', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'score-'));
-    writeFileSync(join(dir, 'in.csv'), signal(120, 100));
+    // Gzipped, as an archived log comes: told from its bytes.
+    writeFileSync(join(dir, 'in.csv.gz'), gzipSync(signal(120, 100)));
     const run = promisify(execFile);
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', join(dir, 'in.csv'), '--quiet']);
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', join(dir, 'in.csv.gz'), '--quiet']);
     const lines = stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(121);
     expect(lines[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');

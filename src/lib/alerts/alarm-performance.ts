@@ -19,9 +19,11 @@ export interface AlarmEventRecord {
   event: string;
   priority: string;
   notified: string;
+  /** When the incident was first acknowledged (AlertAcks), if it has been, whenever that was. */
+  ackedAt?: number;
 }
 
-/** An AlarmEvents row as a store reads it back (its columns). */
+/** An AlarmEvents row as a store reads it back (its columns), with its incident's first acknowledgement. */
 export interface AlarmEventSource {
   Timestamp: string;
   IncidentId: string;
@@ -29,16 +31,15 @@ export interface AlarmEventSource {
   Event: string;
   Priority: string;
   Notified: string | null;
+  AckedAt?: string | null;
 }
 
-export const alarmEventRecord = (r: AlarmEventSource): AlarmEventRecord => ({
-  time: Date.parse(r.Timestamp),
-  incidentId: r.IncidentId,
-  deviceId: r.DeviceId,
-  event: r.Event,
-  priority: r.Priority,
-  notified: r.Notified ?? '',
-});
+export function alarmEventRecord(r: AlarmEventSource): AlarmEventRecord {
+  const record: AlarmEventRecord = { time: Date.parse(r.Timestamp), incidentId: r.IncidentId, deviceId: r.DeviceId, event: r.Event, priority: r.Priority, notified: r.Notified ?? '' };
+  const ackedAt = r.AckedAt ? Date.parse(r.AckedAt) : NaN;
+  if (!Number.isNaN(ackedAt)) record.ackedAt = ackedAt;
+  return record;
+}
 
 const TEN_MINUTES = 600_000;
 const HOUR = 3_600_000;
@@ -86,6 +87,19 @@ export interface AlarmPerformance {
   topSources: { deviceId: string; alarms: number; share: number }[];
   /** Equipment raised three or more times within a minute, and how often that happened. */
   chattering: { devices: string[]; episodes: number };
+  /**
+   * How people answered the period's alarms: of the incidents annunciated in it, how many were
+   * acknowledged (at any time since) and how long after their first card, and how many cleared in
+   * the period and how long after it. The standards set no target for these; a review reads them
+   * beside the load (alarms left unacknowledged are alarms people stopped reading).
+   */
+  response: {
+    incidents: number;
+    acknowledged: number;
+    ackSeconds: { median: number | null; p90: number | null };
+    cleared: number;
+    clearedMinutes: { median: number | null; p90: number | null };
+  };
   /** Incidents at warning or above standing for more than 24 hours at the period's end: as its events tell (raised in it, not cleared) and, for a period ending now, as the twins tell (open now). */
   stale: { incidentId: string; deviceId: string; since: string }[];
   /** Against the standards' targets. */
@@ -114,6 +128,40 @@ function perClockPeriod(alarms: readonly AlarmEventRecord[], from: number, to: n
   }
   return { periods: Math.floor((to - 1) / length) - Math.floor(from / length) + 1, counts };
 }
+
+/** The q-quantile of ascending `sorted` (nearest rank), or null when there is none. */
+function quantile(sorted: readonly number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Of the incidents annunciated in the period (alarms in time order): acknowledged and cleared, and how long after the first card. */
+function responseTo(alarms: readonly AlarmEventRecord[], events: readonly AlarmEventRecord[]): AlarmPerformance['response'] {
+  const firstCard = new Map<string, AlarmEventRecord>();
+  for (const a of alarms) if (!firstCard.has(a.incidentId)) firstCard.set(a.incidentId, a);
+  const ack: number[] = [];
+  const clear: number[] = [];
+  for (const a of firstCard.values()) {
+    // Acknowledged before its card (from the dashboard, while it was a low record): answered at once.
+    if (a.ackedAt !== undefined) ack.push(Math.max(0, a.ackedAt - a.time) / 1000);
+  }
+  const cleared = new Set<string>();
+  for (const e of events) {
+    const card = firstCard.get(e.incidentId);
+    if (e.event !== 'cleared' || !card || e.time < card.time || cleared.has(e.incidentId)) continue;
+    cleared.add(e.incidentId);
+    clear.push((e.time - card.time) / 60_000);
+  }
+  ack.sort((x, y) => x - y);
+  clear.sort((x, y) => x - y);
+  return {
+    incidents: firstCard.size,
+    acknowledged: ack.length,
+    ackSeconds: { median: roundOrNull(quantile(ack, 0.5), 1), p90: roundOrNull(quantile(ack, 0.9), 1) },
+    cleared: clear.length,
+    clearedMinutes: { median: roundOrNull(quantile(clear, 0.5), 1), p90: roundOrNull(quantile(clear, 0.9), 1) },
+  };
+}
+const roundOrNull = (x: number | null, digits: number) => (x === null ? null : round(x, digits));
 
 /** An incident open now, as its equipment's twin holds it (alarmState). */
 export interface StandingIncident {
@@ -218,6 +266,7 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
     withheld,
     topSources,
     chattering: { devices: [...chattering].sort(), episodes },
+    response: responseTo(alarms, events),
     stale,
     verdicts: {
       rate: per10Min <= TARGETS.acceptablePer10Min ? 'acceptable' : per10Min <= TARGETS.manageablePer10Min ? 'manageable' : 'over',

@@ -19,6 +19,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.ts';
 import { dict } from '../own-properties.ts';
+import { csvText } from './csv-text.ts';
 import { StreamingDetector } from './streaming-detector.ts';
 import { emptyDetectorState, type DetectorState } from './detector-state.ts';
 import { dateOrderOf, readTime, type DateOrder } from '../telemetry/time.ts';
@@ -178,7 +179,7 @@ const SNIFF_LINES = 50;
  * the order of days): the chunks come out exactly as they went in. Read up to 64 KB, not one chunk,
  * so that how the bytes were cut (a pipe's small chunks, a header longer than the first) changes nothing.
  */
-async function headOf(input: Readable): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
+async function headOf(input: AsyncIterable<unknown>): Promise<{ head: string; chunks: AsyncIterable<unknown> }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<unknown>;
   const read: unknown[] = [];
   let size = 0;
@@ -213,7 +214,7 @@ async function headOf(input: Readable): Promise<{ head: string; chunks: AsyncIte
 export async function scoreCsv(input: Readable, output: Writable, options: ScoreCsvOptions = {}): Promise<ScoreCsvResult> {
   const detector = options.detector ?? (options.plantEnvelopes ? new StreamingDetector() : new StreamingDetector({}, {}));
   const states = new Map<string, DetectorState>();
-  const { head, chunks } = await headOf(input);
+  const { head, chunks } = await headOf(csvText(input));
   const lines = head.replace(/^\uFEFF/, '').split(/\r?\n/);
   // The last line of the head may be cut short: only whole lines are looked at.
   if (lines.length > 1) lines.pop();

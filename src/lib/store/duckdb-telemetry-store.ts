@@ -269,8 +269,10 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
 
   async alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]> {
     const rows = await this.query<AlarmEventSource>(
-      `SELECT strftime("Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", "IncidentId", "DeviceId", "Event", "Priority", "Notified" FROM "AlarmEvents"
-       WHERE "Timestamp" >= $1::TIMESTAMP AND "Timestamp" < $2::TIMESTAMP ORDER BY "Timestamp", "IncidentId", "Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
+      `SELECT strftime(e."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", e."IncidentId", e."DeviceId", e."Event", e."Priority", e."Notified",
+              strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt"
+       FROM "AlarmEvents" e LEFT JOIN (SELECT "AlertId", min("AckedAt") AS "AckedAt" FROM "AlertAcks" GROUP BY "AlertId") a ON a."AlertId" = e."IncidentId"
+       WHERE e."Timestamp" >= $1::TIMESTAMP AND e."Timestamp" < $2::TIMESTAMP ORDER BY e."Timestamp", e."IncidentId", e."Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
       [new Date(from).toISOString(), new Date(to).toISOString()],
     );
     return rows.map(alarmEventRecord);

@@ -71,7 +71,9 @@ materialized_view('DeadLettersDeduped')
 materialized_view('AlarmEventsDeduped')
 | where Timestamp >= fromTime and Timestamp < toTime
 | top maxRows by Timestamp asc
-| project Timestamp, IncidentId, DeviceId, Event, Priority, Notified`,
+| join kind=leftouter (materialized_view('AlertAcksDeduped') | project IncidentId = AlertId, AckedAt) on IncidentId
+| project Timestamp, IncidentId, DeviceId, Event, Priority, Notified, AckedAt
+| order by Timestamp asc`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
 } as const;
