@@ -101,6 +101,30 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(deadLetters[2]!.body).toBe('temperature=71.2;speed=1.2');
   });
 
+  it('accounts for every event of any bytes, compressed, truncated or not: a reading or a reason, never a throw (property)', () => {
+    const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b));
+    const json = fc.json({ maxDepth: 2 }).map((j) => Buffer.from(j));
+    const body = fc.oneof(
+      bytes,
+      json,
+      fc.tuple(fc.oneof(bytes, json), fc.constantFrom('gzip', 'zlib'), fc.nat({ max: 400 })).map(([b, format, cut]) => {
+        const packed = format === 'gzip' ? gzipSync(b) : deflateSync(b);
+        return packed.subarray(0, cut === 0 ? packed.length : Math.min(packed.length, cut));
+      }),
+      // The headers alone, then anything.
+      fc.tuple(fc.constantFrom([0x1f, 0x8b], [0x78, 0x9c], [0x38, 0x30], [0x08, 0x1d]), bytes).map(([head, rest]) => Buffer.concat([Buffer.from(head), rest])),
+    );
+    fc.assert(
+      fc.property(fc.array(body, { minLength: 1, maxLength: 6 }), (bodies) => {
+        const { readings, deadLetters } = decodeBatch(bodies, { systemPropertiesArray: bodies.map(() => ({ 'iothub-connection-device-id': 'c' })) }, opts);
+        const accounted = new Set([...readings.map((r) => r.event), ...deadLetters.map((d) => d.event)]);
+        expect([...accounted].sort((a, b) => a - b)).toEqual(bodies.map((_, i) => i));
+        for (const d of deadLetters) expect(d.detail.length).toBeGreaterThan(0);
+      }),
+      propertyRuns(1619, 300),
+    );
+  });
+
   it('says why a body in another encoding or none is refused, and keeps an excerpt one can read', () => {
     const meta = (declared?: string) => ({ systemPropertiesArray: [{ 'iothub-connection-device-id': 'c', ...(declared ? { 'content-encoding': declared } : {}) }] });
     const odd = Buffer.concat([Buffer.from('{"speed":1}', 'utf16le'), Buffer.from([0x20])]);
