@@ -476,7 +476,7 @@
         row('stale', 'Stale (standing over 24 hours)', p.stale.length ? `${p.stale.length}: ${p.stale.map((s) => s.deviceId).join(', ')}` : '0', `fewer than ${p.targets.staleBelow}`, p.verdicts.stale),
         row('priorities', 'By priority', `warning ${p.priorities.warning}, critical ${p.priorities.critical}`, 'most at the lower priority', null),
         row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}`, '', null),
-        row('response', 'Answered', responseText(p.response), 'every alarm acknowledged: one left unanswered is one nobody read', null),
+        row('response', 'Answered', responseText(p.response), 'no standard target: an alarm left unacknowledged is one nobody read', null),
         row('sources', 'Most frequent sources', p.topSources.length ? p.topSources.slice(0, 5).map((s) => `${s.deviceId} ${s.alarms} (${pct(s.share)})`).join(', ') : 'none', 'a few sources carrying most of the load are the first to fix', null)));
   }
   for (const id of ['performance-period', 'performance-line']) $(id).addEventListener('change', () => loadPerformance().catch((error) => setStatus(`Alarm performance: ${error.message}`)));
