@@ -186,9 +186,9 @@ function inflated(b: Uint8Array): { bytes: Buffer; format: string } | { refused:
     return { bytes, format };
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE') return { reason: 'body.tooLarge', refused: `${format} body inflates beyond ${MAX_INFLATED_BYTES} bytes (four times IoT Hub's largest message)` };
     // A 2 KB window's header begins with '8', as a JSON number does ("80…"): what does not inflate is read as text.
     if (zlib && b[0] === 0x38) return undefined;
-    if (e.code === 'ERR_BUFFER_TOO_LARGE') return { reason: 'body.tooLarge', refused: `${format} body inflates beyond ${MAX_INFLATED_BYTES} bytes (four times IoT Hub's largest message)` };
     return { reason: 'body.notJson', refused: `body is ${format} but does not inflate: ${e.message}` };
   }
 }
