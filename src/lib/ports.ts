@@ -154,8 +154,8 @@ export interface TelemetryReadPort {
   acknowledge(ack: AlertAckRow): Promise<AckOutcome>;
   /** Dead letters received at or after `since` by device and reason, the most recently refused first. */
   deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]>;
-  /** The incidents' lifecycle events (AlarmEvents) in [from, to), oldest first, the first `limit`. */
-  alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]>;
+  /** The incidents' lifecycle events (AlarmEvents) in [from, to), oldest first, the first `limit`; of `devices` only when given (none: none). */
+  alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]>;
 }
 
 export interface ScoreInput {

@@ -211,6 +211,9 @@ describe('the telemetry store contract', () => {
         { time: Date.parse(at(6)), incidentId: 'arm-2#1', deviceId: 'arm-2', event: 'raised', priority: 'critical', notified: 'flood' },
       ]);
       expect((await alarms.alarmEvents(Date.parse(at(0)), Date.parse(at(10)), 2)).map((e) => e.incidentId)).toEqual(['arm-1#1', 'conveyor-002#1']);
+      // One line's equipment only, its limit its own; a line without equipment has no events.
+      expect((await alarms.alarmEvents(Date.parse(at(0)), Date.parse(at(10)), 2, ['arm-2', 'conveyor-002'])).map((e) => `${e.incidentId} ${e.event}`)).toEqual(['conveyor-002#1 raised', 'arm-2#1 raised']);
+      expect(await alarms.alarmEvents(Date.parse(at(0)), Date.parse(at(10)), 10, [])).toEqual([]);
     } finally {
       await alarms.close();
     }

@@ -142,7 +142,14 @@ describe('the Data Explorer telemetry store', () => {
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
     expect(q.csl).toContain("materialized_view('AlarmEventsDeduped')");
     expect(q.csl).toContain("materialized_view('AlertAcksDeduped')");
-    expect(q.properties.Parameters).toEqual({ fromTime: 'datetime(2026-11-25T00:00:00.000Z)', toTime: 'datetime(2026-11-26T00:00:00.000Z)', maxRows: 'long(500)' });
+    expect(q.properties.Parameters).toEqual({ fromTime: 'datetime(2026-11-25T00:00:00.000Z)', toTime: 'datetime(2026-11-26T00:00:00.000Z)', maxRows: 'long(500)', allDevices: 'bool(true)', devices: 'dynamic([])' });
+    // One line's equipment: its devices as a dynamic array; a line without equipment asks nothing.
+    await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(Date.parse('2026-11-25T00:00:00Z'), Date.parse('2026-11-26T00:00:00Z'), 500, ['conveyor-002', 'arm-1']);
+    const queries = () => s.requests.filter((r) => r.url.startsWith('/v2/rest/query'));
+    expect(JSON.parse(queries().at(-1)!.body).properties.Parameters).toMatchObject({ allDevices: 'bool(false)', devices: 'dynamic(["conveyor-002","arm-1"])' });
+    const asked = queries().length;
+    expect(await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(0, 1, 500, [])).toEqual([]);
+    expect(queries()).toHaveLength(asked);
   });
 
   it('turns a throttled ingestion into a retryable error after its retries', async () => {

@@ -318,7 +318,8 @@ export function createPlantApi(deps: PlantApiDeps) {
       const { from, to } = periodOf(q, 7 * 86_400_000);
       const equipment = q.line === undefined ? undefined : await lineEquipment(q.line);
       const inScope = (deviceId: string) => !equipment || equipment.has(deviceId);
-      const read = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS);
+      // A line's events are read as such, so the plant's load cannot crowd them out of the events read.
+      const read = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS, equipment && [...equipment]);
       // More events than read: the figures end where the reading stopped, and say so.
       const truncated = read.length >= MAX_ALARM_EVENTS;
       const end = truncated ? Math.max(read[read.length - 1]!.time, from + 1) : to;

@@ -267,13 +267,15 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     return rows.map((r) => ({ deviceId: r.DeviceId, reason: r.Reason, count: r.Count, lastAt: r.LastAt, detail: r.Detail, body: r.Body }));
   }
 
-  async alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]> {
+  async alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]> {
+    if (devices?.length === 0) return [];
     const rows = await this.query<AlarmEventSource>(
       `SELECT strftime(e."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", e."IncidentId", e."DeviceId", e."Event", e."Priority", e."Notified",
               strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt"
        FROM "AlarmEvents" e LEFT JOIN (SELECT "AlertId", min("AckedAt") AS "AckedAt" FROM "AlertAcks" GROUP BY "AlertId") a ON a."AlertId" = e."IncidentId"
-       WHERE e."Timestamp" >= $1::TIMESTAMP AND e."Timestamp" < $2::TIMESTAMP ORDER BY e."Timestamp", e."IncidentId", e."Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
-      [new Date(from).toISOString(), new Date(to).toISOString()],
+       WHERE e."Timestamp" >= $1::TIMESTAMP AND e."Timestamp" < $2::TIMESTAMP${devices ? ` AND list_contains(from_json($3, '["VARCHAR"]'), e."DeviceId")` : ''}
+       ORDER BY e."Timestamp", e."IncidentId", e."Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])],
     );
     return rows.map(alarmEventRecord);
   }

@@ -24,6 +24,8 @@ const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
 export const kqlDatetime = (ms: number) => `datetime(${new Date(ms).toISOString()})`;
 /** An integer as a long query parameter: a KQL literal. */
 export const kqlLong = (n: number) => `long(${Math.trunc(n)})`;
+/** Strings as a dynamic array query parameter: JSON is the literal's own syntax. */
+export const kqlDynamic = (values: readonly string[]) => `dynamic(${JSON.stringify(values)})`;
 
 /**
  * Every query this adapter sends. Exported so that a test checks each one with Kusto's own
@@ -67,9 +69,10 @@ materialized_view('DeadLettersDeduped')
 | top maxRows by ReceivedAt desc
 | project DeviceId, Reason, Count, LastAt = ReceivedAt, Detail, Body`,
   /** Oldest first, so that a period with more than maxRows events is cut at its end, not its start. */
-  alarmEvents: `declare query_parameters(fromTime:datetime, toTime:datetime, maxRows:long);
+  alarmEvents: `declare query_parameters(fromTime:datetime, toTime:datetime, maxRows:long, allDevices:bool, devices:dynamic);
 materialized_view('AlarmEventsDeduped')
 | where Timestamp >= fromTime and Timestamp < toTime
+| where allDevices or DeviceId in (devices)
 | top maxRows by Timestamp asc
 | join kind=leftouter (materialized_view('AlertAcksDeduped') | project IncidentId = AlertId, AckedAt) on IncidentId
 | project Timestamp, IncidentId, DeviceId, Event, Priority, Notified, AckedAt
@@ -173,8 +176,9 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
     return rows.map((r) => ({ deviceId: r.DeviceId || null, reason: r.Reason, count: Number(r.Count), lastAt: new Date(r.LastAt).toISOString(), detail: r.Detail ?? '', body: r.Body ?? '' }));
   }
 
-  async alarmEvents(from: number, to: number, limit: number): Promise<AlarmEventRecord[]> {
-    const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))) });
+  async alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]> {
+    if (devices?.length === 0) return [];
+    const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
     return rows.map(alarmEventRecord);
   }
 
