@@ -5,6 +5,7 @@
  * is stored once, what is refused again stays kept, and nothing is lost on the way. Through the
  * Storage SDK against Azurite, the app composed from its settings.
  */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ContainerClient } from '@azure/storage-blob';
@@ -120,21 +121,22 @@ describe('readings the pipeline refuses', () => {
     expect(await names(container)).toEqual(['0/00000000000000000000-00000000000000000000.json', '0/00000000000000000001-00000000000000000001.json', '0/00000000000000000002-00000000000000000002.json']);
   });
 
-  it('refused by an older version for what it could not read (a body with a byte order mark) are taken in when asked for all, junk staying kept', async () => {
+  it('refused by an older version for what it could not read (a body with a byte order mark, a gzipped one) are taken in when asked for all, junk staying kept', async () => {
     const { store, container, services } = await app();
     const json = JSON.stringify({ timestamp: iso(t0), temperature: 61 });
-    const older = eventBatch([reading('robotic-arm-001', 0), reading('robotic-arm-001', 1)], '1', 40);
-    // As a version that read no byte order mark kept them: the events as the trigger handed them over, refused as not JSON.
+    const older = eventBatch([reading('robotic-arm-001', 0), reading('robotic-arm-001', 1), reading('robotic-arm-001', 2)], '1', 40);
+    // As a version that read no byte order mark and no gzip kept them: the events as the trigger handed them over, refused as not JSON.
     older.bodies[0] = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
     older.bodies[1] = '{"temperature": 6';
+    older.bodies[2] = gzipSync(JSON.stringify({ timestamp: iso(t0 + 1000), temperature: 62 }));
     for (let i = 0; i < older.bodies.length; i++) {
       await container.put({ ...pickEvents(older.bodies, older.meta as Record<string, unknown>, [i]), failedAt: new Date(t0).toISOString(), attempts: 1, error: { code: 'body.notJson', message: 'body is not JSON' } });
       expect(await names(container)).toHaveLength(i + 1);
     }
     const readmit = async (query: string) => (await services.plantApi.readmitRefused(post(`/api/telemetry/dead-letters/readmit${query}`))).jsonBody;
-    expect(await readmit('')).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 2 });
-    expect(await readmit('?all=true')).toEqual({ tried: 2, stored: 1, stillRefused: 1, readmitted: 1, failed: 0, passedBy: 0 });
-    expect([...store.telemetry.values()].map((r) => r.Readings)).toEqual([{ temperature: 61 }]);
+    expect(await readmit('')).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 3 });
+    expect(await readmit('?all=true')).toEqual({ tried: 3, stored: 2, stillRefused: 1, readmitted: 2, failed: 0, passedBy: 0 });
+    expect([...store.telemetry.values()].map((r) => r.Readings)).toEqual([{ temperature: 61 }, { temperature: 62 }]);
     const [left] = await names(container);
     expect((await container.get(left!))!.bodies).toEqual(['{"temperature": 6']);
     expect((await services.plantApi.readmitRefused(post('/api/telemetry/dead-letters/readmit?all=yes'))).status).toBe(400);
