@@ -61,8 +61,11 @@ export const noRedelivery = (): RedeliveryResult => ({ tried: 0, redelivered: 0,
  */
 export async function redeliverBatches(deps: RedeliveryDeps): Promise<RedeliveryResult> {
   const result = noRedelivery();
+  // Parts kept anew by this round: a listing that pages may come to them later in the round, and they just failed.
+  const keptThisRound = new Set<string>();
   for await (const name of deps.deadLetters.names()) {
     if (result.redelivered + result.narrowed >= deps.limit) break;
+    if (keptThisRound.has(name)) continue;
     try {
       const batch = await deps.deadLetters.get(name);
       if (!batch) continue; // another instance handled it meanwhile
@@ -79,6 +82,7 @@ export async function redeliverBatches(deps: RedeliveryDeps): Promise<Redelivery
         // redelivers the rest once more, which the pipeline takes as the replay it is.
         const kept = await deps.deadLetters.put({ ...failing.batch, failedAt: new Date().toISOString(), error: { code: codeOf(failing.error), message: failing.error.message } });
         if (kept !== name) await deps.deadLetters.remove(name);
+        keptThisRound.add(kept);
         result.narrowed++;
         deps.logger.log('warn', 'dead-lettered batch redelivered but for the readings that still fail, kept alone', { deadLetter: name, keptAs: kept, events: batch.bodies.length, delivered, keptEvents: failing.batch.bodies.length, code: codeOf(failing.error), error: failing.error.message });
         continue;

@@ -112,8 +112,11 @@ export async function readmitRefused(deps: ReadmissionDeps, options: Readmission
   const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 };
   // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
   deps.pipeline.forgetUnknownDevices();
+  // Kept anew by this round under another name: a listing that pages may come to them later in the round.
+  const keptThisRound = new Set<string>();
   for await (const { name, error: refusedFor } of deps.refused.summaries()) {
     if (result.tried >= deps.limit) break;
+    if (keptThisRound.has(name)) continue;
     if (!options.all && refusedFor && REFUSED_FOR_GOOD.has(refusedFor.code)) {
       result.passedBy++;
       continue;
@@ -126,6 +129,7 @@ export async function readmitRefused(deps: ReadmissionDeps, options: Readmission
       result.stored += outcome.stored;
       // Kept anew under another name (a batch without sequence numbers is named at random): the old blob goes.
       if (outcome.refusedKept !== name) await deps.refused.remove(name);
+      if (outcome.refusedKept !== undefined) keptThisRound.add(outcome.refusedKept);
       if (outcome.refusedKept !== undefined && outcome.stored === 0) {
         result.stillRefused++;
         continue;
