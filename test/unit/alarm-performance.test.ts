@@ -180,8 +180,13 @@ describe('alarm system performance against a count by hand (property)', () => {
       incident: fc.integer({ min: 0, max: 5 }),
     });
     fc.assert(
-      fc.property(fc.array(record, { maxLength: 160 }), fc.integer({ min: 1, max: 24 * 60 }), (rows, minutes) => {
-        const events = rows.map((r) => ({ time: T0 + Math.round(r.minute * MIN), incidentId: `${r.deviceId}#${r.incident}`, deviceId: r.deviceId, event: r.event, priority: r.priority, notified: r.notified }));
+      // When each incident (device × number) was acknowledged, if it was: one time per incident, as the store joins it.
+      fc.property(fc.array(record, { maxLength: 160 }), fc.integer({ min: 1, max: 24 * 60 }), fc.array(fc.option(fc.double({ min: -30, max: 26 * 60, noNaN: true })), { minLength: 18, maxLength: 18 }), (rows, minutes, acks) => {
+        const ackOf = (deviceId: string, incident: number) => acks[['arm-1', 'arm-2', 'conveyor-1'].indexOf(deviceId) * 6 + incident];
+        const events: AlarmEventRecord[] = rows.map((r) => {
+          const ack = ackOf(r.deviceId, r.incident);
+          return { time: T0 + Math.round(r.minute * MIN), incidentId: `${r.deviceId}#${r.incident}`, deviceId: r.deviceId, event: r.event, priority: r.priority, notified: r.notified, ...(ack === null || ack === undefined ? {} : { ackedAt: T0 + Math.round(ack * MIN) }) };
+        });
         const to = T0 + minutes * MIN;
         const p = alarmPerformance(events, T0, to);
         const inside = events.filter((e) => e.time >= T0 && e.time < to);
@@ -214,11 +219,26 @@ describe('alarm system performance against a count by hand (property)', () => {
         expect(p.topSources.map((s) => s.alarms)).toEqual(bySource);
         // Chattering: some machine raised three times within a minute, as a window slid over its raises says.
         const chatters = ['arm-1', 'arm-2', 'conveyor-1'].filter((d) => {
-          const raises = alarms.filter((a) => a.deviceId === d && a.event === 'raised').map((a) => a.time);
+          // In time order: the events come in any order, and a window slides forward.
+          const raises = alarms.filter((a) => a.deviceId === d && a.event === 'raised').map((a) => a.time).sort((x, y) => x - y);
           return raises.some((t, i) => raises.filter((u, j) => j >= i && u - t <= MIN).length >= 3);
         });
         expect(p.chattering.devices).toEqual(chatters);
         expect(p.chattering.episodes > 0).toBe(chatters.length > 0);
+        // Answered: each carded incident once, acknowledged if its incident was, never before its first card.
+        const carded = new Map<string, AlarmEventRecord>();
+        for (const a of [...alarms].sort((x, y) => x.time - y.time)) if (!carded.has(a.incidentId)) carded.set(a.incidentId, a);
+        const waits = [...carded.values()].filter((a) => a.ackedAt !== undefined).map((a) => Math.max(0, a.ackedAt! - a.time) / 1000);
+        expect(p.response).toMatchObject({ incidents: carded.size, acknowledged: waits.length });
+        // Nearest rank: the wait that at least half (nine tenths) of the acknowledged ones did not exceed.
+        const rank = (q: number) => {
+          const sorted = [...waits].sort((x, y) => x - y);
+          const at = sorted.find((w) => sorted.filter((v) => v <= w).length >= q * sorted.length);
+          return at === undefined ? null : Math.round(at * 10) / 10;
+        };
+        expect(p.response.ackSeconds).toEqual({ median: rank(0.5), p90: rank(0.9) });
+        const clearedAfterCard = [...carded.keys()].filter((id) => inside.some((e) => e.incidentId === id && e.event === 'cleared' && e.time >= carded.get(id)!.time));
+        expect(p.response.cleared).toBe(clearedAfterCard.length);
         // Withheld: raises and escalations that notified nobody, by why.
         const quiet = inside.filter((e) => e.event !== 'cleared' && e.notified !== 'yes');
         expect(p.withheld).toEqual({ flood: quiet.filter((e) => e.notified === 'flood').length, shelved: quiet.filter((e) => e.notified === 'shelved').length, low: quiet.filter((e) => e.notified === 'low').length });
