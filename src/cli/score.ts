@@ -1,10 +1,12 @@
 /**
- * npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by deviceId] [--time COLUMN] [--dates day-first|month-first] [--ignore a,b] [--plant]
+ * npm run score -- [--in] FILE.csv [--out OUT.csv[.gz]] [--group-by deviceId] [--time COLUMN] [--dates day-first|month-first] [--ignore a,b] [--plant]
  * Runs the streaming detector over a CSV (a timestamp column and numeric columns) and writes
  * the same rows with an `anomaly_score` column. With --out, the output appears only when scoring
  * succeeded; without it the rows go to stdout as they are scored.
  */
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { progressBar } from './progress.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { scoreCsv, type ScoreCsvOptions } from '../lib/anomaly/score-csv.ts';
@@ -21,7 +23,8 @@ delimiters are recognised from the header (or Excel's sep= line), and a decimal 
 delimiter is not a comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
 device id) separately; --ignore leaves columns (labels, say) out of the scoring; --plant applies the
 plant's operating envelopes to columns named as its sensors (temperature, pressure, ...: telemetry
-exported from this plant). Without --out the scored rows are written to stdout.`;
+exported from this plant). Without --out the scored rows are written to stdout; an OUT ending in
+.gz is written gzipped.`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseCommandLine(USAGE, {
@@ -60,7 +63,13 @@ async function main(): Promise<number> {
     const bar = progressBar(`scoring ${file}`, statSync(file).size, { quiet: values.quiet ?? false });
     // Polled: the scorer reads the stream through its async iterator, which a 'data' listener would race.
     const progress = setInterval(() => bar.update(input.bytesRead), 250);
-    const result = await scoreCsv(input, toStdout ? process.stdout : createWriteStream(partial), options).finally(() => clearInterval(progress));
+    // OUT.csv.gz is written gzipped, as an archived log is kept.
+    const target = toStdout ? undefined : createWriteStream(partial);
+    const gzip = target && values.out!.endsWith('.gz') ? createGzip() : undefined;
+    const written = gzip ? pipeline(gzip, target!) : undefined;
+    written?.catch(() => {}); // scoring's own failure is what is reported
+    const result = await scoreCsv(input, gzip ?? target ?? process.stdout, options).finally(() => clearInterval(progress));
+    await written;
     bar.finish();
     if (!toStdout) renameSync(partial, values.out!);
     const seconds = (performance.now() - started) / 1000;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { propertyRuns } from '../support/property-runs.ts';
 import { parseTimestamp, scoreCsv, sniffDelimiter, type ScoreCsvOptions } from '../../src/lib/anomaly/score-csv.ts';
@@ -275,11 +275,18 @@ describe('scoring a CSV', () => {
     expect(ok.stderr).toContain('scored 120 of 120 rows');
     expect(ok.stderr).toContain("times from 'timestamp'");
     expect(readFileSync(join(dir, 'out.csv'), 'utf8').split('\n')[0]).toBe('timestamp,temperature,vibration,note,anomaly_score');
+    // An output named .gz is written gzipped: the same rows.
+    await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'in.csv'), '--out', join(dir, 'out.csv.gz'), '--quiet']);
+    expect(gunzipSync(readFileSync(join(dir, 'out.csv.gz'))).toString('utf8')).toBe(readFileSync(join(dir, 'out.csv'), 'utf8'));
     const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'bad.csv'), '--out', join(dir, 'bad-out.csv')]).catch((e: { code: number; stderr: string }) => e);
     expect((bad as { code: number }).code).toBe(1);
     expect((bad as { stderr: string }).stderr).toContain('needs a timestamp column');
     expect(existsSync(join(dir, 'bad-out.csv'))).toBe(false);
     expect(existsSync(join(dir, 'bad-out.csv.partial'))).toBe(false);
+    const badGz = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', '--in', join(dir, 'bad.csv'), '--out', join(dir, 'bad-out.csv.gz')]).catch((e: { code: number }) => e);
+    expect((badGz as { code: number }).code).toBe(1);
+    expect(existsSync(join(dir, 'bad-out.csv.gz'))).toBe(false);
+    expect(existsSync(join(dir, 'bad-out.csv.gz.partial'))).toBe(false);
   });
 
   it('from the command line: a file given on its own is scored to stdout', async () => {
