@@ -259,11 +259,16 @@ describe('scoring a CSV', () => {
     );
   });
 
-  it('says a gzipped file that does not inflate is so, and closes it', async () => {
+  it('says a gzipped file that does not inflate is so, and a UTF-32 one that it is not read, and closes them', async () => {
     const broken = gzipSync(signal(50, 40)).subarray(0, 200);
     const input = Readable.from([broken]);
     await expect(scoreCsv(input, new PassThrough())).rejects.toMatchObject({ code: 'csv.badGzip', message: expect.stringMatching(/^the file is gzip but does not inflate: /) });
     expect(input.destroyed).toBe(true);
+    const utf32 = Buffer.alloc(44);
+    [...'timestamp,x'].forEach((c, i) => utf32.writeUInt32LE(c.codePointAt(0)!, i * 4));
+    const wide = Readable.from([utf32]);
+    await expect(scoreCsv(wide, new PassThrough())).rejects.toMatchObject({ code: 'csv.encoding', message: 'the file looks like UTF-32LE text, which is not read: save it as UTF-8 or UTF-16' });
+    expect(wide.destroyed).toBe(true);
   });
 
   it('from the command line: writes the output only on success', async () => {

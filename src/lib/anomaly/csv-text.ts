@@ -1,21 +1,13 @@
 /**
  * A CSV file's bytes as the text the scorer reads. Exports from plant historians and SCADA
  * systems are not always plain UTF-8: Excel's "Unicode text" and several HMI exports are UTF-16,
- * and archived logs are gzipped. Both are told from the first bytes (gzip's magic number; a UTF-16
- * byte order mark, or the zero bytes ASCII text has in UTF-16), never from the file's name.
+ * and archived logs are gzipped. Both are told from the first bytes as a telemetry body's are
+ * (gzip's magic number; a byte order mark, or where the zero bytes fall), never from the file's name.
  */
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../errors.ts';
-
-const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-
-function utf16Of(b: Buffer): 'utf-16le' | 'utf-16be' | undefined {
-  if (b.length < 2) return undefined;
-  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] !== 0 && b[1] === 0)) return 'utf-16le';
-  if ((b[0] === 0xfe && b[1] === 0xff) || (b[0] === 0 && b[1] !== 0)) return 'utf-16be';
-  return undefined;
-}
+import { encodingOf, isGzip } from '../telemetry/decode.ts';
 
 /** The chunks of `input`, gunzipped and decoded from UTF-16 when they are so; UTF-8 and text chunks pass as they are. */
 export async function* csvText(input: AsyncIterable<unknown>): AsyncGenerator<Buffer | string> {
@@ -59,13 +51,15 @@ export async function* csvText(input: AsyncIterable<unknown>): AsyncGenerator<Bu
       }
       return;
     }
-    const utf16 = utf16Of(start);
-    if (!utf16) {
+    // Told as a telemetry body is: a byte order mark, else where the zero bytes fall.
+    const encoding = encodingOf(start);
+    if (encoding === 'utf-8') {
       yield* rest();
       return;
     }
+    if (encoding === 'utf-32le' || encoding === 'utf-32be') throw new AppError('csv.encoding', `the file looks like ${encoding.toUpperCase()} text, which is not read: save it as UTF-8 or UTF-16`, { status: 400 });
     // TextDecoder keeps a character cut between two chunks for the next, and drops the byte order mark.
-    const decoder = new TextDecoder(utf16);
+    const decoder = new TextDecoder(encoding);
     for await (const chunk of rest()) {
       const text = decoder.decode(chunk, { stream: true });
       if (text) yield text;

@@ -169,6 +169,9 @@ function jsonText(body: string | Uint8Array): string | { notText: string } {
   return bytesToText(body, encoding);
 }
 
+/** gzip's magic number (RFC 1952), which no text begins with. */
+export const isGzip = (b: Uint8Array): boolean => b.byteLength >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
 /**
  * A compressed body inflated, told from its bytes (gzip's magic number, or a zlib header, which no
  * JSON text begins with): devices on metered links compress their messages, IoT Hub routes them
@@ -176,7 +179,7 @@ function jsonText(body: string | Uint8Array): string | { notText: string } {
  * deflate has no header to tell it by and stays unread. Undefined when the body is not compressed.
  */
 function inflated(b: Uint8Array): { bytes: Buffer; format: string } | { refused: string; reason: string } | undefined {
-  const gzip = b.byteLength >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+  const gzip = isGzip(b);
   // zlib: deflate (CM 8) with a window of at most 32 KB, header checksum a multiple of 31 (RFC 1950).
   const zlib = !gzip && b.byteLength >= 2 && (b[0]! & 0x0f) === 8 && b[0]! >> 4 <= 7 && ((b[0]! << 8) | b[1]!) % 31 === 0;
   if (!gzip && !zlib) return undefined;
