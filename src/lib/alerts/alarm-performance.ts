@@ -129,9 +129,11 @@ function perClockPeriod(alarms: readonly AlarmEventRecord[], from: number, to: n
   return { periods: Math.floor((to - 1) / length) - Math.floor(from / length) + 1, counts };
 }
 
-/** The q-quantile of ascending `sorted` (nearest rank), or null when there is none. */
-function quantile(sorted: readonly number[], q: number): number | null {
-  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+/** The median and 90th percentile of `values` (nearest rank, to a tenth), null when there are none. */
+function medianAndP90(values: number[]): { median: number | null; p90: number | null } {
+  values.sort((x, y) => x - y);
+  const at = (q: number) => (values.length === 0 ? null : round(values[Math.max(0, Math.ceil(q * values.length) - 1)]!, 1));
+  return { median: at(0.5), p90: at(0.9) };
 }
 
 /** Of the incidents annunciated in the period (alarms in time order): acknowledged and cleared, and how long after the first card. */
@@ -151,17 +153,8 @@ function responseTo(alarms: readonly AlarmEventRecord[], events: readonly AlarmE
     cleared.add(e.incidentId);
     clear.push((e.time - card.time) / 60_000);
   }
-  ack.sort((x, y) => x - y);
-  clear.sort((x, y) => x - y);
-  return {
-    incidents: firstCard.size,
-    acknowledged: ack.length,
-    ackSeconds: { median: roundOrNull(quantile(ack, 0.5), 1), p90: roundOrNull(quantile(ack, 0.9), 1) },
-    cleared: clear.length,
-    clearedMinutes: { median: roundOrNull(quantile(clear, 0.5), 1), p90: roundOrNull(quantile(clear, 0.9), 1) },
-  };
+  return { incidents: firstCard.size, acknowledged: ack.length, ackSeconds: medianAndP90(ack), cleared: clear.length, clearedMinutes: medianAndP90(clear) };
 }
-const roundOrNull = (x: number | null, digits: number) => (x === null ? null : round(x, digits));
 
 /** An incident open now, as its equipment's twin holds it (alarmState). */
 export interface StandingIncident {
