@@ -317,17 +317,15 @@ export function createPlantApi(deps: PlantApiDeps) {
       const q = parse(performanceQuery, queryParams(req), 'query');
       const { from, to } = periodOf(q, 7 * 86_400_000);
       const equipment = q.line === undefined ? undefined : await lineEquipment(q.line);
-      const inScope = (deviceId: string) => !equipment || equipment.has(deviceId);
       // A line's events are read as such, so the plant's load cannot crowd them out of the events read.
       const read = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS, equipment && [...equipment]);
-      // More events than read: the figures end where the reading stopped, and say so.
+      // More events than read: the figures end where the reading stopped (alarmPerformance reads [from, end) only), and say so.
       const truncated = read.length >= MAX_ALARM_EVENTS;
       const end = truncated ? Math.max(read[read.length - 1]!.time, from + 1) : to;
-      const events = read.filter((e) => (!truncated || e.time < end) && inScope(e.deviceId));
       // A period that ends now (give or take a browser's clock) also knows what stands now, from the twins.
-      const standing = end >= now() - CLOCK_SLACK_MS ? (await standingIncidents()).filter((i) => inScope(i.deviceId)) : [];
+      const standing = end >= now() - CLOCK_SLACK_MS ? (await standingIncidents()).filter((i) => !equipment || equipment.has(i.deviceId)) : [];
       const scope = equipment ? { line: q.line, equipment: [...equipment].sort() } : { line: null };
-      return json(200, { ...alarmPerformance(events, from, end, standing), ...scope, truncated, targets: TARGETS });
+      return json(200, { ...alarmPerformance(read, from, end, standing), ...scope, truncated, targets: TARGETS });
     }),
 
     /** POST /api/alerts/{id}/ack {by, note?} */
