@@ -2,7 +2,9 @@
  * The Kusto adapter on the wire: what azure-kusto-ingest and azure-kusto-data send to a cluster,
  * checked against a loopback server that answers like Data Explorer's REST endpoints.
  */
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
 import { KustoTelemetryStore } from '../../src/lib/store/kusto-telemetry-store.ts';
 import { TABLES, kustoTableScript } from '../../src/lib/store/tables.ts';
 import type { StoreBatch } from '../../src/lib/ports.ts';
@@ -150,6 +152,32 @@ describe('the Data Explorer telemetry store', () => {
     const asked = queries().length;
     expect(await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alarmEvents(0, 1, 500, [])).toEqual([]);
     expect(queries()).toHaveLength(asked);
+  });
+
+  it("keeps every ingestion under the cluster's 4 MB counted in bytes, so a batch of a protobuf device's refused bodies is stored, not refused for its size", async () => {
+    // A device that sends protobuf: every body is refused as not JSON, and its excerpt is replacement
+    // characters, 3 bytes of UTF-8 each; a thousand of them are about 2 million characters but 6 MB.
+    const bodies = Array.from({ length: 1000 }, (_, i) => Buffer.from(Array.from({ length: 4096 }, (_, k) => 0x80 | ((i * 31 + k * 7) & 0x7f))));
+    const { deadLetters, readings } = decodeBatch(bodies, { systemPropertiesArray: bodies.map(() => ({ 'iothub-connection-device-id': 'robotic-arm-001' })) }, { now: Date.parse('2026-11-25T10:00:00Z'), maxClockSkewMs: 60_000 });
+    expect(readings).toEqual([]);
+    const rows = deadLetters.map((d) => ({ ReceivedAt: '2026-11-25T10:00:00.000Z', Reason: d.reason, Detail: d.detail, DeviceId: d.deviceId ?? null, MessageId: null, PartitionId: null, SequenceNumber: null, EnqueuedTime: null, Body: d.body }));
+    expect(Buffer.byteLength(rows.map((r) => JSON.stringify(r)).join('\n'))).toBeGreaterThan(4 * 1024 * 1024);
+    // Data Explorer refuses a streaming ingestion of more than 4 MB of data.
+    const sizes: number[] = [];
+    const s = await startServer((req, res) => {
+      if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
+      const data = gunzipSync(req.raw);
+      sizes.push(data.byteLength);
+      if (data.byteLength > 4 * 1024 * 1024) return reply(res, 413, { error: { message: 'Request body too large' } });
+      reply(res, 200, { Tables: [] });
+    });
+    servers.push(s);
+    const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry', retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+    await store.write({ telemetry: [], anomalies: [], deadLetters: rows });
+    expect(sizes.length).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4 * 1024 * 1024);
+    const stored = s.requests.filter((r) => r.url.startsWith('/v1/rest/ingest/')).flatMap((r) => gunzipSync(r.raw).toString('utf8').trim().split('\n'));
+    expect(stored).toHaveLength(1000);
   });
 
   it('turns a throttled ingestion into a retryable error after its retries', async () => {

@@ -17,8 +17,13 @@ import { conditionOfDetail, figuresOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
-/** Streaming ingestion takes at most 4 MB per request; stay under it with room for overhead. */
-const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
+/**
+ * Streaming ingestion takes at most 4 MB of data per request (counted before the SDK gzips it, as
+ * its own managed client counts it); stay under it with room for overhead. Counted in UTF-8 bytes:
+ * a refused binary body's excerpt is replacement characters, three bytes each, so a batch of them
+ * counted in characters made a 6 MB request that the cluster refused whole.
+ */
+export const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
 
 /** A time as Data Explorer takes a datetime query parameter: a KQL literal. */
 export const kqlDatetime = (ms: number) => `datetime(${new Date(ms).toISOString()})`;
@@ -219,13 +224,14 @@ function* chunks(rows: readonly object[]): Generator<Buffer> {
   let size = 0;
   for (const row of rows) {
     const line = JSON.stringify(row) + '\n';
-    if (size + line.length > MAX_CHUNK_BYTES && parts.length > 0) {
+    const bytes = Buffer.byteLength(line);
+    if (size + bytes > MAX_CHUNK_BYTES && parts.length > 0) {
       yield Buffer.from(parts.join(''));
       parts = [];
       size = 0;
     }
     parts.push(line);
-    size += line.length;
+    size += bytes;
   }
   if (parts.length > 0) yield Buffer.from(parts.join(''));
 }
