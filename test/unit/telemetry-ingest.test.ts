@@ -224,6 +224,31 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ status: 'running', healthStatus: 'normal' });
   });
 
+  it("raises, keeps and clears an incident of a device whose own message ids run to thousands of characters: its twin is patched throughout, and another instance carries the incident on", async () => {
+    for (const length of [5_000, 600]) {
+      const h = plant();
+      // The body's own messageId: the hub bounds its message-id property (128 characters), not what a body says.
+      const long = (values: (i: number) => Record<string, unknown>, from: number, n: number, tag: string) =>
+        Array.from({ length: n }, (_, i) => ({ device: 'robotic-arm-001', body: { timestamp: iso(t0 + (from + i) * 1000), messageId: `${tag}${i}-${'x'.repeat(length)}`, ...values(i) } }));
+      await h.send(long(calm, 0, 60, 'n'));
+      const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6 });
+      const raised = await h.send(long(hot, 60, 10, 'h'));
+      expect(raised.twinErrors).toBe(0);
+      expect(h.alerts.sent.map((a) => a.incident.event)).toEqual(['raised']);
+      const incident = h.alerts.sent[0]!.incident.id;
+      expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'critical', temperature: 98 });
+      // The partition moves: the next instance reads the incident from the twin and goes on with it.
+      const next = harness({ twins: h.twins, sequences: h.sequences });
+      await next.send(long(hot, 70, 20, 'g'));
+      expect(next.alerts.sent).toEqual([]);
+      await next.send(long(calm, 90, 80, 'c'));
+      expect(next.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['cleared', incident]]);
+      expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
+      // The same message delivered again is still a replay.
+      expect((await next.send(long(calm, 90, 5, 'c'))).duplicates).toBe(5);
+    }
+  });
+
   it('escalates a warning incident to critical with one more card, for the same incident', async () => {
     const h = plant();
     await h.send(seconds(0, 60, calm, 'n'));

@@ -4,6 +4,7 @@
  * body claims. Nothing here throws for bad input: each bad event becomes a dead letter.
  * This runs for every event, so it allocates little and creates no closures per event.
  */
+import { createHash } from 'node:crypto';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { DeadLetter, Reading } from './reading.ts';
 import { readTime, utcIsoTime } from './time.ts';
@@ -17,6 +18,17 @@ export const MAX_BODY_BYTES = 256 * 1024;
  */
 export const MAX_INFLATED_BYTES = 4 * MAX_BODY_BYTES;
 const BODY_EXCERPT = 2048;
+/**
+ * IoT Hub's bound on a message id (its `message-id` system property). A body's own `messageId` has
+ * none: one of 5,000 characters made an incident id (the device, then the reading's key) that put the
+ * twin's `alarmState` past ADT's 4 KB, so every patch of the twin was refused while the incident
+ * stood (its live values, health and detector state frozen), and one of 600 made an id past the 512
+ * characters a state read back from the twin keeps, so the next instance raised the incident again.
+ * A longer id is keyed by its SHA-256: the same message still makes the same key, so replays are
+ * still told.
+ */
+export const MAX_MESSAGE_ID = 128;
+const keyOfMessageId = (mid: string) => (mid.length <= MAX_MESSAGE_ID ? mid : `sha256:${createHash('sha256').update(mid).digest('base64url')}`);
 const EARLIEST = Date.UTC(2000, 0, 1);
 
 export interface BatchMetadata {
@@ -337,7 +349,7 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   // one flat string (the host's batches: scavenge pauses 3.3-4.0 s → 2.2-2.5 s a bench run).
   const key =
     mid !== undefined
-      ? [deviceId, '|m:', mid, inArray ? `#${index}` : '', timed ? '@' : '', timed ? time : ''].join('')
+      ? [deviceId, '|m:', keyOfMessageId(mid), inArray ? `#${index}` : '', timed ? '@' : '', timed ? time : ''].join('')
       : seq !== undefined
         ? [deviceId, '|s:', seq as number, timed ? '@' : '', timed ? time : ''].join('')
         : [deviceId, '|t:', time].join('');
