@@ -475,7 +475,7 @@
         row('chattering', 'Chattering (raised 3 times within a minute)', p.chattering.episodes ? `${p.chattering.episodes}: ${p.chattering.devices.join(', ')}` : '0', '0', p.verdicts.chattering),
         row('stale', 'Stale (standing over 24 hours)', p.stale.length ? `${p.stale.length}: ${p.stale.map((s) => s.deviceId).join(', ')}` : '0', `fewer than ${p.targets.staleBelow}`, p.verdicts.stale),
         row('priorities', 'By priority', `warning ${p.priorities.warning}, critical ${p.priorities.critical}`, 'most at the lower priority', null),
-        row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}`, '', null),
+        row('withheld', 'Recorded, nobody told', `flood suppression ${p.withheld.flood}, shelved ${p.withheld.shelved}, low ${p.withheld.low}, came in late ${p.withheld.late ?? 0}`, '', null),
         row('response', 'Answered', responseText(p.response), 'no standard target: an alarm left unacknowledged is one nobody read', null),
         row('sources', 'Most frequent sources', p.topSources.length ? p.topSources.slice(0, 5).map((s) => `${s.deviceId} ${s.alarms} (${pct(s.share)})`).join(', ') : 'none', 'a few sources carrying most of the load are the first to fix', null)));
   }

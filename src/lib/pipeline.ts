@@ -216,12 +216,16 @@ export class TelemetryPipeline {
 
   /** Runs the batch's readings of one equipment through `state` (mutated); `peek` counts nothing toward flood suppression. */
   private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
+    const { lateMs } = this.alarms.settings;
+    const now = this.now();
     return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
       line,
       idOf: (i) => incidentIdOf(deviceId, work, i),
       shelvedUntil: work.state.shelvedUntil,
       peek,
       ...(admitted ? { admitted } : {}),
+      // Late by the hub's clock, not the device's: a device whose clock runs slow is still alarmed on.
+      late: (i) => now - Date.parse(work.watched[i]!.reading.enqueuedIso) >= lateMs,
     });
   }
 
@@ -661,7 +665,8 @@ export class TelemetryPipeline {
           Notified: notifiedOf(e),
           Detail: stepDetail(e.kind === 'cleared' ? undefined : work.watched[e.index], e.reopened),
         });
-        if (e.kind === 'raised' && e.priority !== 'low') raisedBy.set(work.watched[e.index]!.reading, e);
+        // A raise told late names the reading that raised it already, not a second one (the incident would be listed twice).
+        if (e.kind === 'raised' && e.priority !== 'low' && !e.delayed) raisedBy.set(work.watched[e.index]!.reading, e);
       }
       for (const { reading, score } of work.scored) {
         const timestamp = reading.timeIso;
@@ -807,7 +812,7 @@ export class TelemetryPipeline {
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
       line: await this.lineOf(reading.deviceId),
-      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened },
+      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
       condition: conditionOf(decision.trigger.alarm?.kind),
     };

@@ -15,9 +15,9 @@ const quiet = (time: number): AlarmEvidence => ({ time, evidence: 0.1, anomalySc
 const unusual = (time: number, run: number, extra: Partial<AlarmEvidence> = {}): AlarmEvidence => ({ ...quiet(time), evidence: 0.7, anomalyScore: run === 1 ? 0.7 : 0, sustained: run, sensorsUnusual: 1, ...extra });
 
 /** Feeds one reading a second through the lifecycle, returning every event. */
-function feed(lifecycle: AlarmLifecycle, state: AlarmState, readings: AlarmEvidence[], context: { line?: string; shelvedUntil?: number } = {}): AlarmEvent[] {
+function feed(lifecycle: AlarmLifecycle, state: AlarmState, readings: AlarmEvidence[], context: { line?: string; shelvedUntil?: number; late?: boolean } = {}): AlarmEvent[] {
   const events: AlarmEvent[] = [];
-  for (const r of readings) events.push(...lifecycle.evaluate(state, [r], { line: context.line ?? 'line-1', idOf: () => `arm-1|${r.time}`, shelvedUntil: context.shelvedUntil }));
+  for (const r of readings) events.push(...lifecycle.evaluate(state, [r], { line: context.line ?? 'line-1', idOf: () => `arm-1|${r.time}`, shelvedUntil: context.shelvedUntil, late: () => context.late === true }));
   return events;
 }
 
@@ -214,6 +214,65 @@ describe('the alarm lifecycle', () => {
     const cleared = feed(first, back, [...seconds(0, 10, (t, i) => unusual(t, i + 1)), ...seconds(10, 80, quiet)]).find((e) => e.kind === 'cleared')!;
     expect(back.id).toBeUndefined();
     expect(lifecycle.raiseForStop(back, T0 + 95 * SEC, 0, idOf(T0 + 95 * SEC))).toMatchObject({ kind: 'raised', priority: 'critical', reopened: true, incidentId: cleared.incidentId });
+  });
+
+  it('records what late readings raise and tells nobody: an incident raised and over within a backlog stays a record', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    // Hours of readings handled at once after the function was down: a condition that came and went.
+    const backlog = feed(lifecycle, state, [...seconds(0, 10, (t, i) => unusual(t, i + 1)), ...seconds(10, 20, (t, i) => unusual(t, 11 + i, { evidence: 0.9, sensorsUnusual: 2 })), ...seconds(30, 120, quiet)], { late: true });
+    expect(backlog.map((e) => [e.kind, e.priority, e.notify, e.quiet])).toEqual([
+      ['raised', 'low', false, 'low'],
+      ['raised', 'warning', false, 'late'],
+      ['escalated', 'critical', false, 'late'],
+      ['cleared', 'critical', false, 'low'],
+    ]);
+    expect(state).toEqual({});
+    // Readings in time afterwards find nothing standing, and take no flood place.
+    expect(feed(lifecycle, state, seconds(200, 30, quiet))).toEqual([]);
+  });
+
+  it('tells an incident raised on late readings once, when a reading in time shows it still stands, as standing since its raise', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    feed(lifecycle, state, seconds(0, 10, (t, i) => unusual(t, i + 1)), { late: true });
+    expect(state).toMatchObject({ p: 'warning', l: 1, r: T0 + 4 * SEC });
+    expect(state.n).toBeUndefined();
+    // The state travels on the twin: another instance tells it.
+    const moved = reviveAlarmState(JSON.stringify(state));
+    expect(moved).toEqual(state);
+    const now = feed(lifecycle, moved, seconds(10, 5, (t, i) => unusual(t, 11 + i)));
+    expect(now.map((e) => [e.kind, e.priority, e.notify, e.delayed, e.time])).toEqual([['raised', 'warning', true, true, T0 + 10 * SEC]]);
+    expect(moved).toMatchObject({ id: state.id, n: 'warning', r: T0 + 4 * SEC });
+    expect(moved.l).toBeUndefined();
+    // Then as any incident: it clears once, and people are told, since they were told it stood.
+    expect(feed(lifecycle, moved, seconds(15, 80, quiet)).map((e) => [e.kind, e.notify])).toEqual([['cleared', true]]);
+  });
+
+  it('tells an escalation that late readings held back as an escalation, and lets the flood window judge a standing raise told late', () => {
+    // Told at warning before the backlog; critical within it; still critical after.
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    feed(lifecycle, state, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    const held = feed(lifecycle, state, seconds(10, 10, (t, i) => unusual(t, 11 + i, { evidence: 0.9, sensorsUnusual: 2 })), { late: true });
+    expect(held.map((e) => [e.kind, e.priority, e.quiet])).toEqual([['escalated', 'critical', 'late']]);
+    const told = feed(lifecycle, state, seconds(20, 3, (t, i) => unusual(t, 21 + i, { evidence: 0.9, sensorsUnusual: 2 })));
+    expect(told.map((e) => [e.kind, e.priority, e.notify, e.delayed])).toEqual([['escalated', 'critical', true, true]]);
+    // An automated stop in time tells it (the stop's card): nothing is told again after it.
+    const stopped: AlarmState = {};
+    feed(lifecycle, stopped, seconds(0, 10, (t, i) => unusual(t, i + 1)), { late: true });
+    expect(lifecycle.raiseForStop(stopped, T0 + 30 * SEC, 0, 'arm-1|stop')).toMatchObject({ kind: 'escalated', priority: 'critical', notify: true, firstNotice: true });
+    expect(feed(lifecycle, stopped, seconds(31, 5, (t, i) => unusual(t, 11 + i, { evidence: 0.9, sensorsUnusual: 2 })))).toEqual([]);
+    // A lone outlier in time is not the condition standing: nothing told on it.
+    const quietly: AlarmState = {};
+    feed(lifecycle, quietly, seconds(0, 10, (t, i) => unusual(t, i + 1)), { late: true });
+    expect(feed(lifecycle, quietly, [unusual(T0 + 100 * SEC, 1)])).toEqual([]);
+    // Another incident took the line's one place: one told late is judged by the window like any new one.
+    const busy = new AlarmLifecycle({ thresholds, floodLimit: 1 });
+    feed(busy, {}, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    const late: AlarmState = {};
+    feed(busy, late, seconds(10, 10, (t, i) => unusual(t, i + 1)), { late: true });
+    expect(feed(busy, late, seconds(20, 2, (t, i) => unusual(t, 11 + i))).map((e) => [e.kind, e.notify, e.quiet])).toEqual([['raised', false, 'flood']]);
   });
 
   it('continues an incident from its stored state, and ignores a malformed one', () => {

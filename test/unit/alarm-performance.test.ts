@@ -71,7 +71,7 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
       ev(5, 'arm-2', 'cleared', 'critical', 'shelved'),
     ];
     const p = alarmPerformance(events, T0, T0 + HOUR);
-    expect(p).toMatchObject({ events: 6, alarms: 1, withheld: { flood: 1, shelved: 1, low: 1 }, topSources: [{ deviceId: 'arm-3', alarms: 1, share: 1 }] });
+    expect(p).toMatchObject({ events: 6, alarms: 1, withheld: { flood: 1, shelved: 1, low: 1, late: 0 }, topSources: [{ deviceId: 'arm-3', alarms: 1, share: 1 }] });
   });
 
   it('stale: an incident at warning or above, raised over a day before the end and not cleared, is stale; cleared or low ones are not', () => {
@@ -176,7 +176,7 @@ describe('alarm system performance against a count by hand (property)', () => {
       deviceId: fc.constantFrom('arm-1', 'arm-2', 'conveyor-1'),
       event: fc.constantFrom('raised', 'escalated', 'cleared'),
       priority: fc.constantFrom('low', 'warning', 'critical'),
-      notified: fc.oneof(fc.constant('yes'), fc.constantFrom('yes', 'no', 'low', 'flood', 'shelved')),
+      notified: fc.oneof(fc.constant('yes'), fc.constantFrom('yes', 'no', 'low', 'flood', 'shelved', 'late')),
       incident: fc.integer({ min: 0, max: 5 }),
     });
     fc.assert(
@@ -241,7 +241,7 @@ describe('alarm system performance against a count by hand (property)', () => {
         expect(p.response.cleared).toBe(clearedAfterCard.length);
         // Withheld: raises and escalations that notified nobody, by why.
         const quiet = inside.filter((e) => e.event !== 'cleared' && e.notified !== 'yes');
-        expect(p.withheld).toEqual({ flood: quiet.filter((e) => e.notified === 'flood').length, shelved: quiet.filter((e) => e.notified === 'shelved').length, low: quiet.filter((e) => e.notified === 'low').length });
+        expect(p.withheld).toEqual({ flood: quiet.filter((e) => e.notified === 'flood').length, shelved: quiet.filter((e) => e.notified === 'shelved').length, low: quiet.filter((e) => e.notified === 'low').length, late: quiet.filter((e) => e.notified === 'late').length });
       }),
       propertyRuns(8231, 300),
     );

@@ -8,6 +8,7 @@ import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
 import { figuresOfDetail } from '../../src/lib/alerts/conditions.ts';
+import { alertCard } from '../../src/lib/alerts/adaptive-card.ts';
 
 const t0 = Date.now() - 60_000;
 const arm = (dt: number, values: Record<string, unknown>, messageId?: string) => ({
@@ -247,6 +248,38 @@ describe('telemetryIngest: a batch from the plant', () => {
       // The same message delivered again is still a replay.
       expect((await next.send(long(calm, 90, 5, 'c'))).duplicates).toBe(5);
     }
+  });
+
+  it('after a backlog (the function down for hours) records what the old readings raised and tells nobody; one still standing on readings in time is told once, as standing since then', async () => {
+    const h = plant();
+    const hoursAgo = Date.now() - 3 * 3_600_000;
+    // As IoT Hub received them three hours ago, handled only now.
+    const backlog = (from: number, n: number, values: (i: number) => Record<string, unknown>, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({ device: 'robotic-arm-001', messageId: `${tag}${i}`, enqueued: hoursAgo + (from + i) * 1000 + 80, body: { timestamp: iso(hoursAgo + (from + i) * 1000), ...values(i) } }));
+    const hot = (i: number) => ({ temperature: 97 + (i % 2), vibration: 0.5, pressure: 6 });
+    await h.send(backlog(0, 60, calm, 'n'));
+    await h.send(backlog(60, 10, hot, 'h'));
+    await h.send(backlog(70, 80, calm, 'c'));
+    // It came and went three hours ago: a record (the incident, its steps, who was told: nobody, it came in late), no card.
+    expect(h.alerts.sent).toEqual([]);
+    const steps = h.store.storedAlarmEvents;
+    expect(steps.map((e) => [e.Event, e.Priority, e.Notified])).toEqual([['raised', 'low', 'low'], ['raised', 'warning', 'late'], ['escalated', 'critical', 'late'], ['cleared', 'critical', 'low']]);
+    expect([...h.store.anomalies.values()].filter((f) => f.AlertId !== null).map((f) => f.AlertId)).toEqual([steps[1]!.IncidentId]);
+    expect(h.twins.props('robotic-arm-001').healthStatus).toBe('normal');
+
+    // Hot at the backlog's end, and still hot in readings that come in time: told once, raised when the backlog says.
+    await h.send(backlog(150, 10, hot, 'x'));
+    expect(h.alerts.sent).toEqual([]);
+    const inTime = Array.from({ length: 3 }, (_, i) => arm(60_000 - 3_000 + i * 1000, hot(i), `now${i}`));
+    await h.send(inTime);
+    expect(h.alerts.sent.map((a) => [a.incident.event, a.severity, a.incident.delayed])).toEqual([['raised', 'critical', true]]);
+    const told = h.alerts.sent[0]!;
+    expect(told.incident.raisedAt).toBeLessThan(hoursAgo + 160_000);
+    expect(JSON.stringify(alertCard(told))).toContain('its readings reached us late');
+    // The incident is still listed once: the reading that raised it carries it, not the one it was told on.
+    expect([...h.store.anomalies.values()].filter((f) => f.AlertId === told.incident.id)).toHaveLength(1);
+    await h.send(inTime.map((m, i) => arm(60_000 + i * 1000, hot(i), `more${i}`)));
+    expect(h.alerts.sent).toHaveLength(1);
   });
 
   it('escalates a warning incident to critical with one more card, for the same incident', async () => {

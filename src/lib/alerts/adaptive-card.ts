@@ -72,7 +72,9 @@ export function alertCard(alert: Alert): Record<string, unknown> {
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
   const since = localTime(alert.incident.raisedAt);
   const subtitle =
-    step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
+    alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
+    : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
+    : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
     : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
     : undefined;

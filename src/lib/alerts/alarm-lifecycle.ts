@@ -20,6 +20,11 @@
  * - Notifications: one card when an incident is raised (warning or critical), one when it
  *   escalates to critical, one when it clears; none while an operator has the equipment shelved
  *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
+ * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
+ *   backlog after the function was down or held up, say) is recorded and told to nobody; an
+ *   incident that still stands when readings come in time again is told then, once, as standing
+ *   since it was raised. One raised and over within a backlog stays a record: a card telling the
+ *   channel to stop a machine that recovered hours ago is noise.
  *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
  *   suppression); the rest are still recorded.
  *
@@ -45,6 +50,8 @@ export interface AlarmSettings {
   reopenMs: number;
   floodLimit: number;
   floodWindowMs: number;
+  /** A reading handled this long after the hub received it is late: what it raises is recorded, and told only if it still stands on readings in time. */
+  lateMs: number;
 }
 
 export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>> = Object.freeze({
@@ -55,6 +62,7 @@ export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>>
   reopenMs: 10 * 60_000,
   floodLimit: 3,
   floodWindowMs: 10 * 60_000,
+  lateMs: 10 * 60_000,
 });
 
 /** What the lifecycle reads of one scored reading. */
@@ -83,6 +91,8 @@ export interface AlarmState {
   r?: number;
   /** Set while the open incident is one that had cleared moments before. */
   o?: 1;
+  /** Set while the open incident stands at a priority nobody was told of because its readings came late. */
+  l?: 1;
   /** Quiet since (time) and quiet readings, while an open incident's evidence is below the deadband. */
   q?: number;
   qn?: number;
@@ -98,8 +108,8 @@ export interface AlarmEvent {
   time: number;
   /** Whether people are told (a Teams card). */
   notify: boolean;
-  /** Why not, when not: shelved, flood suppression, or below what needs telling (low priority, or told already). */
-  quiet?: 'shelved' | 'flood' | 'low';
+  /** Why not, when not: shelved, flood suppression, below what needs telling (low priority, or told already), or its readings came late. */
+  quiet?: 'shelved' | 'flood' | 'low' | 'late';
   /** A raise of an incident that had cleared moments before (same id). */
   reopened?: boolean;
   /**
@@ -107,6 +117,8 @@ export interface AlarmEvent {
    * suppression): to those told, it is new.
    */
   firstNotice?: true;
+  /** A step held back because its readings came late, told now that a reading in time shows the incident still stands (it was raised at the state's `r`). */
+  delayed?: true;
   /** Index of the reading that caused it, in the evaluated list. */
   index: number;
 }
@@ -136,6 +148,7 @@ export function reviveAlarmState(json: string | undefined): AlarmState {
     set('q', num(o.q));
     set('qn', num(o.qn));
     if (o.o === 1) out.o = 1;
+    if (o.l === 1) out.l = 1;
     set('ci', str(o.ci));
     set('c', num(o.c));
     return out;
@@ -173,9 +186,10 @@ export class AlarmLifecycle {
    * incident after the reading that raised it; while `shelvedUntil` is ahead nobody is told.
    * `peek` asks what would happen without counting toward flood suppression; `admitted` gives the
    * verdict of a flood window shared with other instances on a new incident (undefined: this
-   * instance's own window decides).
+   * instance's own window decides); `late` tells a reading that reached us `lateMs` or more after
+   * the hub received it (asked only of a reading that would tell someone).
    */
-  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent[] {
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined; late?: (index: number) => boolean }): AlarmEvent[] {
     const cfg = this.settings;
     const events: AlarmEvent[] = [];
     for (let i = 0; i < readings.length; i++) {
@@ -194,11 +208,15 @@ export class AlarmLifecycle {
         let quiet: AlarmEvent['quiet'];
         if (shelved) quiet = 'shelved';
         else if (state.n && RANK[state.n] >= RANK[priority]) quiet = 'low';
+        else if (context.late?.(i)) quiet = 'late';
         else if (this.stepKind(state) === 'raised') {
           const id = this.idAfterStep(state, context.idOf(i));
           if (!(context.admitted?.(id) ?? this.admit(context.line, e.time, id, context.peek))) quiet = 'flood';
         }
         events.push(this.stepUp(state, priority, e.time, i, context.idOf(i), quiet));
+      } else if (state.l && priority && priority !== 'low' && !shelved && !context.late?.(i)) {
+        // Raised (or made critical) on late readings and still standing on one in time: told now, once.
+        events.push(this.tellStanding(state, e.time, i, context));
       }
       // Count down to clearing: below the deadband for the off-delay, in readings and in time. A
       // lone outlier (not sustained) does not hold the condition open, or noisy equipment would
@@ -220,7 +238,7 @@ export class AlarmLifecycle {
           state.ci = state.id;
           state.c = e.time;
         }
-        for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o'] as const) delete state[k];
+        for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o', 'l'] as const) delete state[k];
       }
     }
     return events;
@@ -254,6 +272,21 @@ export class AlarmLifecycle {
     state.r = time;
     delete state.p;
     delete state.n;
+    delete state.l;
+  }
+
+  /**
+   * The open incident's step that late readings held back, told at reading `index` (in time): its
+   * raise when nobody was told of it at all (a new incident to the line, so the flood window has
+   * its say), else its escalation.
+   */
+  private tellStanding(state: AlarmState, time: number, index: number, context: { line: string; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent {
+    const kind: AlarmEventKind = state.n === undefined ? 'raised' : 'escalated';
+    const id = state.id!;
+    const quiet = kind === 'raised' && !(context.admitted?.(id) ?? this.admit(context.line, time, id, context.peek)) ? 'flood' : undefined;
+    delete state.l;
+    if (!quiet) state.n = state.p;
+    return { kind, incidentId: id, priority: state.p!, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), delayed: true, index };
   }
 
   /** The incident's first step to warning or above is its raise (one that began as a lone outlier included); later steps up are escalations. */
@@ -276,7 +309,10 @@ export class AlarmLifecycle {
     }
     state.p = priority;
     const firstNotice = !quiet && kind === 'escalated' && state.n === undefined;
-    if (!quiet) state.n = priority;
+    if (!quiet) {
+      state.n = priority;
+      delete state.l;
+    } else if (quiet === 'late') state.l = 1;
     return { kind, incidentId: state.id, priority, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index };
   }
 

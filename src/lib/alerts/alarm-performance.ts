@@ -82,7 +82,7 @@ export interface AlarmPerformance {
   /** Alarms by priority. */
   priorities: { warning: number; critical: number };
   /** Raises and escalations recorded without a card: held back by flood suppression, shelved, or low priority. */
-  withheld: { flood: number; shelved: number; low: number };
+  withheld: { flood: number; shelved: number; low: number; late: number };
   /** The sources of most alarms, with their share of all. */
   topSources: { deviceId: string; alarms: number; share: number }[];
   /** Equipment raised three or more times within a minute, and how often that happened. */
@@ -236,12 +236,13 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
     .filter(([, i]) => i.high && i.open && to - i.first > STALE_MS)
     .map(([incidentId, i]) => ({ incidentId, deviceId: i.deviceId, since: new Date(i.first).toISOString() }));
 
-  const withheld = { flood: 0, shelved: 0, low: 0 };
+  const withheld = { flood: 0, shelved: 0, low: 0, late: 0 };
   for (const e of events) {
     if (e.event === 'cleared' || e.notified === 'yes') continue;
     if (e.notified === 'flood') withheld.flood++;
     else if (e.notified === 'shelved') withheld.shelved++;
     else if (e.notified === 'low') withheld.low++;
+    else if (e.notified === 'late') withheld.late++;
   }
 
   const per10Min = alarms.length / (span / TEN_MINUTES);
