@@ -63,6 +63,17 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(result).toMatchObject({ readings: 5, duplicates: 2, stored: 3 });
   });
 
+  it('stores every reading of a device that stamps them to the second and numbers none, however many a second; a replay of them is still dropped', async () => {
+    const h = plant();
+    // A gateway's readings: no message id (the device SDKs set none), no seq, whole seconds.
+    const second = new Date(Math.floor(t0 / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    const readings = [70, 70.5, 71, 71.5].map((temperature) => ({ device: 'robotic-arm-001', body: { timestamp: second, temperature, vibration: 0.5, pressure: 6 } }));
+    expect(await h.send(readings)).toMatchObject({ readings: 4, duplicates: 0, stored: 4 });
+    // IoT Hub's routing delivers them again: the same readings, not new ones.
+    expect(await h.send([...readings, readings[1]!])).toMatchObject({ readings: 5, duplicates: 5, stored: 0 });
+    expect(h.store.telemetry.size).toBe(4);
+  });
+
   it('never moves a twin backwards when an older reading arrives late', async () => {
     const h = plant();
     await h.send([arm(5_000, { temperature: 80, status: 'running' })]);

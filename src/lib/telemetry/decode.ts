@@ -29,6 +29,13 @@ const BODY_EXCERPT = 2048;
  */
 export const MAX_MESSAGE_ID = 128;
 const keyOfMessageId = (mid: string) => (mid.length <= MAX_MESSAGE_ID ? mid : `sha256:${createHash('sha256').update(mid).digest('base64url')}`);
+/**
+ * What a reading that neither the hub nor the device numbered says: a replay carries the same values,
+ * another reading of the same instant other ones. Devices that stamp their readings to the second
+ * (most PLCs and gateways) and set no message id (the device SDKs set none) sent several readings a
+ * second, and every one after the first was dropped as a replay of it.
+ */
+const fingerprint = (values: Record<string, unknown>) => createHash('sha256').update(JSON.stringify(values)).digest('base64url').slice(0, 16);
 const EARLIEST = Date.UTC(2000, 0, 1);
 
 export interface BatchMetadata {
@@ -352,7 +359,7 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
       ? [deviceId, '|m:', keyOfMessageId(mid), inArray ? `#${index}` : '', timed ? '@' : '', timed ? time : ''].join('')
       : seq !== undefined
         ? [deviceId, '|s:', seq as number, timed ? '@' : '', timed ? time : ''].join('')
-        : [deviceId, '|t:', time].join('');
+        : [deviceId, '|t:', time, '#', fingerprint(values)].join('');
   // Not a UTC ISO string: written from the time just read (what isoOf would parse again).
   const timeIso = !Number.isNaN(isoTime) ? (rawTime as string) : new Date(time).toISOString();
   readings.push(new ReadingOf(deviceId, key, mid, seq as number | undefined, time, timeIso, env.enqueuedRaw === undefined ? timeIso : isoOf(env.enqueuedRaw, time), values, env.partitionId, env.sequenceNumber, env.event));
