@@ -214,6 +214,13 @@ describe('decoding what the Event Hub trigger hands over', () => {
     expect(decodeBatch(bodies, meta, { now, maxClockSkewMs: 0 }).readings[0]!.timeIso).toBe('2024-02-29T10:00:00Z');
   });
 
+  it('reads epoch milliseconds written as text, as gateways that send every value as a string send them', () => {
+    const { bodies, meta } = batch([{ device: 'd', body: { timestamp: String(now - 1000), temperature: 1 } }, { device: 'd', body: { timestamp: ` ${now - 500} `, temperature: 2 } }]);
+    const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
+    expect(deadLetters).toEqual([]);
+    expect(readings.map((r) => [r.time, r.timeIso])).toEqual([[now - 1000, iso(now - 1000)], [now - 500, iso(now - 500)]]);
+  });
+
   it('falls back to the enqueued time when the device sends no timestamp', () => {
     const { bodies, meta } = batch([{ device: 'd', body: { load: 3 }, enqueued: now - 5 }]);
     expect(decodeBatch(bodies, meta, opts).readings[0]!.time).toBe(now - 5);
@@ -230,6 +237,7 @@ describe('decoding what the Event Hub trigger hands over', () => {
     { name: 'a day that does not exist (V8 would read it as 1 March)', body: { timestamp: '2024-02-30T10:00:00Z', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
     { name: 'an hour that does not exist', body: { timestamp: '2026-11-25T24:30:00+01:00', temperature: 1 }, reason: 'envelope.badTimestamp', detail: /not an ISO 8601/ },
     { name: 'a time in epoch seconds (said to be, since it reads as 1970)', body: { timestamp: Math.floor(now / 1000), temperature: 1 }, reason: 'envelope.badTimestamp', detail: /^timestamp 1970-.* is before 2000 \(epoch seconds\? send epoch milliseconds/ },
+    { name: 'a time in epoch seconds written as text', body: { timestamp: String(Math.floor(now / 1000)), temperature: 1 }, reason: 'envelope.badTimestamp', detail: /^timestamp 1970-.* is before 2000 \(epoch seconds\? send epoch milliseconds/ },
     { name: 'a time before 2000 that is no epoch seconds either', body: { timestamp: 86_400_000, temperature: 1 }, reason: 'envelope.badTimestamp', detail: /^timestamp 1970-01-02T00:00:00.000Z is before 2000$/ },
     { name: 'a telemetry name that would set the prototype', body: '{"timestamp": "2026-11-25T09:59:00Z", "__proto__": {"x": 1}, "temperature": 1}', reason: 'telemetry.badName', detail: /__proto__/ },
     { name: 'a timestamp in the future', body: { timestamp: iso(now + 3_600_000), temperature: 1 }, reason: 'envelope.futureTimestamp', detail: /in the future/ },

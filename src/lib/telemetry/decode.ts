@@ -58,9 +58,15 @@ export interface Decoded {
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
 
+/** Epoch milliseconds written as a string ("1764999000000"): gateways that send every value as text send their times so too. */
+const EPOCH_TEXT = /^\s*\d{1,16}(\.\d+)?\s*$/;
+/** A time given as a number, or as a number written out: what is read as epoch milliseconds. */
+const epochOf = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && EPOCH_TEXT.test(v) ? Number(v) : undefined);
+
 function toTime(v: unknown): number | undefined {
+  const epoch = epochOf(v);
+  if (epoch !== undefined) return Number.isFinite(epoch) ? epoch : undefined;
   if (typeof v === 'string') return v.length > 0 ? readTime(v) : undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v instanceof Date) return v.getTime();
   return undefined;
 }
@@ -320,7 +326,8 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   }
   if (time < EARLIEST) {
     // Epoch seconds are the usual slip (a Unix clock's time() sent as is): say so, since the time read is then in 1970.
-    const seconds = typeof rawTime === 'number' && rawTime * 1000 >= EARLIEST && rawTime * 1000 <= now + options.maxClockSkewMs ? ' (epoch seconds? send epoch milliseconds or an ISO 8601 time)' : '';
+    const epoch = epochOf(rawTime);
+    const seconds = epoch !== undefined && epoch * 1000 >= EARLIEST && epoch * 1000 <= now + options.maxClockSkewMs ? ' (epoch seconds? send epoch milliseconds or an ISO 8601 time)' : '';
     reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000${seconds}`, now);
     return;
   }
