@@ -1,7 +1,8 @@
 /**
  * Whatever the evidence and wherever automated stops fall in it, the lifecycle keeps one incident
  * at a time: people hear of a new incident only when none at warning or above is open, an incident
- * a stop touched is critical and told, and what it tells is never repeated at the same priority.
+ * a stop touched is critical and told, and what it tells is never repeated at the same priority;
+ * late readings tell of nothing new, and what they left untold is told on the next reading in time.
  * fast-check, fixed seed and bounded runs, so a failure reproduces.
  */
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,8 @@ const step = fc.record({
   fault: fc.constantFrom(false, false, false, false, false, false, true),
   gap: fc.constantFrom(1, 1, 1, 30, 400),
   stop: fc.boolean(),
+  /** Handled long after the hub had it (a backlog): what it raises is recorded, not told. */
+  late: fc.constantFrom(false, false, true),
 });
 
 describe('the alarm lifecycle, for any evidence and any automated stops', () => {
@@ -37,18 +40,25 @@ describe('the alarm lifecycle, for any evidence and any automated stops', () => 
           time += s.gap * 1000;
           const reading: AlarmEvidence = { time, evidence: s.evidence, anomalyScore: s.anomalyScore, sustained: s.evidence >= 0.5 ? s.run : 0, sensorsUnusual: s.sensors, driftScore: 0, envelopeScore: 0, failureProbability: s.failure, fault: s.fault };
           const openBefore = state.p === 'warning' || state.p === 'critical';
-          const events = lifecycle.evaluate(state, [reading], { line: 'line-1', idOf: () => `arm-1|${i}` });
+          const events = lifecycle.evaluate(state, [reading], { line: 'line-1', idOf: () => `arm-1|${i}`, late: () => s.late });
+          // A late reading tells of no raise or escalation; a clear of what people were told of, it tells.
+          for (const e of events) if (e.notify && e.kind !== 'cleared') expect(s.late, `told on a late reading (reading ${i})`).toBe(false);
+          // What stands untold because it came late is told on the first reading in time that bears a warning or more.
+          const untold = state.l === 1;
           if (s.stop) {
             const raise = lifecycle.raiseForStop(state, time, 0, `arm-1|${i}`);
             if (raise) events.push(raise);
             expect(state).toMatchObject({ p: 'critical', n: 'critical' });
             expect(raise === undefined || raise.notify).toBe(true);
           }
+          if (untold && !s.late && lifecycle.priorityOf(reading) !== undefined && lifecycle.priorityOf(reading) !== 'low') expect(state.l, `still untold after a reading in time (reading ${i})`).toBeUndefined();
           let open = openBefore;
           for (const e of events) {
-            if (e.kind === 'raised' && e.priority !== 'low' && e.notify && !e.reopened) {
+            if (e.kind === 'raised' && e.priority !== 'low' && e.notify && !e.reopened && !e.delayed) {
               expect(open, `a new incident told while another was open (reading ${i})`).toBe(false);
             }
+            // Told late: the open incident itself, raised on late readings, its first notice.
+            if (e.delayed) expect([e.incidentId, [...told].some((k) => k.startsWith(`${e.incidentId}|`) && e.kind === 'raised')]).toEqual([state.id ?? e.incidentId, false]);
             if (e.notify && e.kind !== 'cleared') {
               const key = `${e.incidentId}|${e.priority}`;
               expect(told.has(key), `told twice: ${key}`).toBe(false);
