@@ -2,7 +2,7 @@
  * Arms that run hot now and then, in batches cut anywhere, sometimes delivered twice and sometimes
  * failed by a far end (the host retries), through the pipeline with its automated stop on: one arm;
  * a line of four with an operator's shelf; one arm whose partition moves between two instances.
- * Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
+ * Some runs come late (a backlog). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
  * for the at-least-once repeat of a batch that failed after its cards), every card names an
  * incident the alarm events know, a clear follows what was told, a flood tells at most three new
  * incidents, and a stop is sent at most within the hourly limit, once per machine, and only inside
@@ -23,7 +23,7 @@ const autoStop = AUTO_STOP;
 /** Runs of readings, normal or hot, half a second apart; cut into batches; some batches delivered twice. */
 const scenario = fc.record({
   /** A run may follow a pause of 70 s (long enough for an incident to clear). */
-  runs: fc.array(fc.record({ hot: fc.boolean(), length: fc.integer({ min: 1, max: 12 }), pause: fc.constantFrom(0, 0, 0, 70_000) }), { minLength: 1, maxLength: 14 }),
+  runs: fc.array(fc.record({ hot: fc.boolean(), length: fc.integer({ min: 1, max: 12 }), pause: fc.constantFrom(0, 0, 0, 70_000), late: fc.constantFrom(false, false, false, true) }), { minLength: 1, maxLength: 14 }),
   cuts: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 40 }),
   replays: fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
   /** The device does not take the first stop (offline). */
@@ -64,14 +64,15 @@ function clearFaults(h: ReturnType<typeof harness>): void {
 }
 
 /** One arm's readings, half a second apart, hot or not run by run; a pause moves the clock on, up to 3.5 minutes past now (within the clock skew a reading may have). */
-function armReadings(runs: readonly { hot: boolean; length: number; pause: number }[]) {
+function armReadings(runs: readonly { hot: boolean; length: number; pause: number; late?: boolean }[]) {
   let time = Date.now() - 90_000;
   const readings: (Msg & { body: { timestamp: string; temperature: number; status: string } })[] = [];
   for (const run of runs) {
     time += Math.min(run.pause, Math.max(0, 210_000 - (time - Date.now())));
     for (let k = 0; k < run.length; k++) {
       const n = readings.length;
-      readings.push({ device: 'robotic-arm-001', body: { timestamp: iso(time), temperature: run.hot ? 97 : 62 + (n % 5) * 0.3, status: 'running' }, messageId: `m-${n}` });
+      // A late run: IoT Hub had it twenty minutes before it is handled (a backlog).
+      readings.push({ device: 'robotic-arm-001', body: { timestamp: iso(time), temperature: run.hot ? 97 : 62 + (n % 5) * 0.3, status: 'running' }, messageId: `m-${n}`, ...(run.late ? { enqueued: Date.now() - 20 * 60_000 } : {}) });
       time += 500;
     }
   }
@@ -103,6 +104,9 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         const events = h.store.storedAlarmEvents;
         const known = new Set(events.map((e) => e.IncidentId));
         for (const card of h.alerts.sent) expect(known.has(card.incident.id), `a card for an incident the alarm events do not know: ${card.incident.id}`).toBe(true);
+        // A raise or escalation is told on a reading in time (or with a stop's card); what late ones raised is told, if at all, on one in time.
+        const lateAt = new Set(readings.filter((r) => r.enqueued !== undefined).map((r) => Date.parse(r.body.timestamp)));
+        for (const card of h.alerts.sent) if (card.incident.event !== 'cleared' && !card.action) expect(lateAt.has(card.time), `told on a late reading: ${stepOf(card)}`).toBe(false);
 
         expect(commands.calls.length, 'more than one stop sent').toBeLessThanOrEqual(1);
         for (const action of h.store.actions.values()) {
