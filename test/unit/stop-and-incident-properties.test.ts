@@ -4,7 +4,8 @@
  * a line of four with an operator's shelf; one arm whose partition moves between two instances.
  * Some runs come late (a backlog). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
  * for the at-least-once repeat of a batch that failed after its cards), every card names an
- * incident the alarm events know, a clear follows what was told, a flood tells at most three new
+ * incident the alarm events know, nothing but a clear or a stop is told on a late reading, a clear
+ * follows what was told, a flood tells at most three new
  * incidents, and a stop is sent at most within the hourly limit, once per machine, and only inside
  * an incident people were told of as critical. fast-check, fixed seeds and bounded runs, so a
  * failure reproduces.
