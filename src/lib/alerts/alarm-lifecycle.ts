@@ -20,13 +20,13 @@
  * - Notifications: one card when an incident is raised (warning or critical), one when it
  *   escalates to critical, one when it clears; none while an operator has the equipment shelved
  *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
+ *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
+ *   suppression); the rest are still recorded.
  * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
  *   backlog after the function was down or held up, say) is recorded and told to nobody; an
  *   incident that still stands when readings come in time again is told then, once, as standing
  *   since it was raised. One raised and over within a backlog stays a record: a card telling the
  *   channel to stop a machine that recovered hours ago is noise.
- *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
- *   suppression); the rest are still recorded.
  *
  * The per-equipment state is a small JSON value kept on the twin (`alarmState`), so any instance
  * continues the incident. The flood window is this instance's own unless the caller hands over

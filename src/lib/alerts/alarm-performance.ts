@@ -81,7 +81,7 @@ export interface AlarmPerformance {
   busyHours: { hours: number; of: number; share: number };
   /** Alarms by priority. */
   priorities: { warning: number; critical: number };
-  /** Raises and escalations recorded without a card: held back by flood suppression, shelved, or low priority. */
+  /** Raises and escalations recorded without a card: held back by flood suppression, shelved, low priority, or on readings that came late. */
   withheld: { flood: number; shelved: number; low: number; late: number };
   /** The sources of most alarms, with their share of all. */
   topSources: { deviceId: string; alarms: number; share: number }[];

@@ -23,7 +23,7 @@ import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '
  * a refused binary body's excerpt is replacement characters, three bytes each, so a batch of them
  * counted in characters made a 6 MB request that the cluster refused whole.
  */
-export const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
+const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
 
 /** A time as Data Explorer takes a datetime query parameter: a KQL literal. */
 export const kqlDatetime = (ms: number) => `datetime(${new Date(ms).toISOString()})`;
