@@ -60,6 +60,9 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(JSON.stringify(cleared)).toContain('Cleared: the incident raised {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}} is over.');
     expect(JSON.stringify(cleared)).not.toContain('Stop the equipment');
     expect(text({ incident: { id: 'x', event: 'raised', raisedAt, reopened: true } })).toContain('the same incident, reopened');
+    // The first card of an incident that stood untold a while (a flood held it back, or it came in late) says since when.
+    expect(text({ incident: { id: 'x', event: 'raised', raisedAt } })).toContain('Standing since {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}}: this is the first card about it.');
+    expect(text({ incident: { id: 'x', event: 'raised', raisedAt: alert.time - 5_000 } })).not.toContain('Standing since');
     expect(text({ action: { name: 'emergencyStop', outcome: 'executed', detail: 'failure probability 95 %' } })).toContain('stopped automatically (emergencyStop)');
     expect(text({ action: { name: 'emergencyStop', outcome: 'failed', detail: 'device.offline' } })).toContain('FAILED: stop the equipment by hand now');
     expect(text({ action: { name: 'emergencyStop', outcome: 'blocked', detail: 'rate limit' } })).toContain('held back by the stop rate limit');

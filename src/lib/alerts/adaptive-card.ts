@@ -77,6 +77,8 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
     : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
+    // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
+    : step === 'raised' && alert.incident.raisedAt < alert.time - 60_000 ? `Standing since ${since}: this is the first card about it.`
     : undefined;
   const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
