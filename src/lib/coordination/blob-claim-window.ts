@@ -6,12 +6,12 @@
  * the ETag it read (or only if it does not exist yet), so two instances claiming the last place
  * at once cannot both get it: the loser reads again and finds the window full.
  */
-import { createHash } from 'node:crypto';
 import { ContainerClient, RestError } from '@azure/storage-blob';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { ClaimWindowPort } from '../ports.ts';
 import { jsonOrUndefined } from '../json-text.ts';
+import { boundedId } from '../bounded-id.ts';
 
 /** Containers of the windows the app keeps. */
 export const FLOOD_CONTAINER = 'alarm-flood-windows';
@@ -41,7 +41,7 @@ export class BlobClaimWindow implements ClaimWindowPort {
     const { container, limit, windowMs } = this.options;
     // An id comes from what a device sent (its message id): a long one is kept as its digest, so
     // the blob stays small and every claim written is one the next read accepts.
-    const id = claimId.length > MAX_ID ? `sha256:${createHash('sha256').update(claimId).digest('base64url')}` : claimId;
+    const id = boundedId(claimId, MAX_ID);
     this.ready ??= container.createIfNotExists().catch((error: unknown) => {
       this.ready = undefined; // tried again with the next claim
       throw error;
