@@ -211,7 +211,7 @@ export class AlarmLifecycle {
         else if (context.late?.(i)) quiet = 'late';
         else if (this.stepKind(state) === 'raised') {
           const id = this.idAfterStep(state, context.idOf(i));
-          if (!(context.admitted?.(id) ?? this.admit(context.line, e.time, id, context.peek))) quiet = 'flood';
+          if (!this.mayNotify(context, id, e.time)) quiet = 'flood';
         }
         events.push(this.stepUp(state, priority, e.time, i, context.idOf(i), quiet));
       } else if (state.l && priority && priority !== 'low' && !shelved && !context.late?.(i)) {
@@ -283,10 +283,15 @@ export class AlarmLifecycle {
   private tellStanding(state: AlarmState, time: number, index: number, context: { line: string; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent {
     const kind: AlarmEventKind = state.n === undefined ? 'raised' : 'escalated';
     const id = state.id!;
-    const quiet = kind === 'raised' && !(context.admitted?.(id) ?? this.admit(context.line, time, id, context.peek)) ? 'flood' : undefined;
+    const quiet = kind === 'raised' && !this.mayNotify(context, id, time) ? 'flood' : undefined;
     delete state.l;
     if (!quiet) state.n = state.p;
     return { kind, incidentId: id, priority: state.p!, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), delayed: true, index };
+  }
+
+  /** Whether a new incident may notify: the shared window's verdict when the caller has one, else this instance's own window. */
+  private mayNotify(context: { line: string; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined }, id: string, time: number): boolean {
+    return context.admitted?.(id) ?? this.admit(context.line, time, id, context.peek);
   }
 
   /** The incident's first step to warning or above is its raise (one that began as a lone outlier included); later steps up are escalations. */
