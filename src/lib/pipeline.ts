@@ -118,6 +118,8 @@ interface DeviceWork {
    * an incident is about the equipment now, and old readings must not raise, escalate or clear one.
    */
   history: boolean;
+  /** When the batch was taken in: a reading the hub received `lateMs` before it is late, in every pass over the batch alike. */
+  now: number;
   /** The alarm lifecycle after this batch (committed to memory once the batch succeeds), and what happened. */
   alarm?: { state: AlarmState; events: AlarmEvent[] };
 }
@@ -217,7 +219,7 @@ export class TelemetryPipeline {
   /** Runs the batch's readings of one equipment through `state` (mutated); `peek` counts nothing toward flood suppression. */
   private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
     const { lateMs } = this.alarms.settings;
-    const now = this.now();
+    const { now } = work;
     return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
       line,
       idOf: (i) => incidentIdOf(deviceId, work, i),
@@ -414,7 +416,7 @@ export class TelemetryPipeline {
         }
         continue;
       }
-      const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history };
+      const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history, now };
       let entry: DetectorEntry | undefined;
       for (const reading of readings) {
         const check = kind.validate(reading.values);
