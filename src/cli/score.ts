@@ -19,8 +19,9 @@ or named with --time: ISO 8601, 31.01.2026 10:00, 01/31/2026 10:00 AM or 31/01/2
 s/ms; without a zone, UTC) and numeric columns; UTF-8 or UTF-16 (Excel's Unicode text), gzipped or
 not, told from the bytes. Days written with slashes are read in the order
 the first rows show (month first when none tells; --dates says). Comma, semicolon, tab and bar
-delimiters are recognised from the header (or Excel's sep= line), and a decimal comma where the
-delimiter is not a comma. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
+delimiters are recognised from the header (or Excel's sep= line), a decimal comma where the
+delimiter is not a comma, and numbers grouped in thousands (1,234.5 1.234,5 12 345); values that are
+not numbers (nor NaN, NA, null, -) are counted by column at the end. A 'status' column is used when present; --group-by scores each value of COLUMN (e.g. a
 device id) separately; --ignore leaves columns (labels, say) out of the scoring; --plant applies the
 plant's operating envelopes to columns named as its sensors (temperature, pressure, ...: telemetry
 exported from this plant). Without --out the scored rows are written to stdout; an OUT ending in
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
     if (result.binaryColumns.length) console.error(`column(s) ${result.binaryColumns.join(', ')} held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore ${result.binaryColumns.join(',')}`);
     const slash = result.slashDates;
     if (slash) console.error(`days written with slashes read ${slash.order === 'day-first' ? 'day first (01/02 is 1 February)' : 'month first (01/02 is 2 January)'}${slash.from === 'option' ? '' : slash.from === 'data' ? ', as the first rows show' : `: the first rows do not tell; --dates ${slash.order === 'day-first' ? 'month-first' : 'day-first'} if they are not`}`);
+    for (const u of result.unreadValues) console.error(`column ${u.column}: ${u.count} value(s) not read as numbers and left out of their rows' scores, e.g. line ${u.line}: ${JSON.stringify(u.text)}`);
     if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
     if (slash?.otherOrder) console.error(`${slash.otherOrder} of them would be read ${slash.order === 'day-first' ? 'month first: --dates month-first' : 'day first: --dates day-first'}`);
     return 0;

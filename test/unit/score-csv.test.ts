@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { propertyRuns } from '../support/property-runs.ts';
-import { parseTimestamp, scoreCsv, sniffDelimiter, type ScoreCsvOptions } from '../../src/lib/anomaly/score-csv.ts';
+import { parseTimestamp, readNumber, scoreCsv, sniffDelimiter, type ScoreCsvOptions } from '../../src/lib/anomaly/score-csv.ts';
 import { rng } from '../../src/simulator/scenarios.ts';
 
 async function score(csv: string, options: ScoreCsvOptions = {}) {
@@ -173,6 +173,44 @@ describe('scoring a CSV', () => {
     expect(result).toMatchObject({ delimiter: ';', timeColumn: 'Zeit', numericColumns: ['Druck, bar', 'Temperatur, C'], scored: 120 });
     expect(lines[0]).toBe('Zeit;Druck, bar;Temperatur, C;anomaly_score');
     expect(lines[1]).toMatch(/^2020-03-09 10:00:00;12,5;20,5;0\.\d{6}$/);
+  });
+
+  it('reads numbers as spreadsheets write them, grouped in thousands, as the same data written plainly', async () => {
+    const r = rng(5);
+    const values = Array.from({ length: 400 }, (_, i) => Math.round(1000 + 40 * (r() - 0.5) + (i === 300 ? 5000 : 0)));
+    const time = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+    const plain = await score(['timestamp,requests', ...values.map((v, i) => `${time(i)},${v}`)].join('\n'));
+    const grouped = await score(['timestamp,requests', ...values.map((v, i) => `${time(i)},"${v.toLocaleString('en-US')}"`)].join('\n'));
+    const scores = (lines: string[]) => lines.slice(1).map((l) => l.slice(l.lastIndexOf(',') + 1));
+    expect(scores(grouped.lines)).toEqual(scores(plain.lines));
+    expect(Math.max(...scores(grouped.lines).slice(300, 302).map(Number))).toBeGreaterThanOrEqual(0.5);
+    expect(grouped.result.unreadValues).toEqual([]);
+  });
+
+  it('reads grouped thousands in every convention, and leaves a lone group to the decimal separator', () => {
+    expect(readNumber('1,234,567.5', false)).toBe(1234567.5);
+    expect(readNumber('-1,234', false)).toBe(-1234);
+    expect(readNumber('1.234,5', true)).toBe(1234.5);
+    expect(readNumber('1.234.567', true)).toBe(1234567);
+    expect(readNumber('12\u00a0345,5', true)).toBe(12345.5);
+    expect(readNumber('12 345.5', false)).toBe(12345.5);
+    expect(readNumber("12'345.5", false)).toBe(12345.5);
+    // A lone group is a decimal number: 1.234 where the point is decimal, 1,234 where the comma is.
+    expect(readNumber('1.234', true)).toBe(1.234);
+    expect(readNumber('1,234', true)).toBe(1.234);
+    expect(readNumber('1,234.5', true)).toBe(1234.5);
+    expect(readNumber('1,23,4', false)).toBeUndefined();
+    expect(readNumber('#DIV/0!', false)).toBeUndefined();
+  });
+
+  it("says which values of a numeric column it could not read, and takes an export's markers of a missing value as missing", async () => {
+    const rows = ['timestamp,flow,temp'];
+    for (let i = 0; i < 300; i++) rows.push(`${new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString()},${i % 100 === 9 ? '#DIV/0!' : i % 50 === 7 ? 'NaN' : 100 + (i % 7)},${i === 3 ? 'n/a' : i === 4 ? '-' : 20}`);
+    const { result, lines } = await score(`${rows.join('\n')}\n`);
+    expect(result.unreadValues).toEqual([{ column: 'flow', count: 3, line: 11, text: '#DIV/0!' }]);
+    expect(lines[10]).toMatch(/,#DIV\/0!,20,\d\.\d{6}$/);
+    // A column of text only is not a reading: nothing said about it.
+    expect((await score(signal(200, 150))).result.unreadValues).toEqual([]);
   });
 
   it('scores the columns it is told to leave out not at all, and reads the times from the column it is given', async () => {

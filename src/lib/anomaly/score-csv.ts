@@ -4,7 +4,8 @@
  * numeric columns; every row is written back unchanged with an `anomaly_score` column in [0, 1]
  * added. Streams, so the file's size does not matter. Files as exported elsewhere are read as they
  * come: the delimiter (comma, semicolon, tab or bar) is taken from the header line or Excel's
- * `sep=` line, a decimal comma is read where the delimiter is not a comma, days written with
+ * `sep=` line, a decimal comma is read where the delimiter is not a comma (and thousands grouped as
+ * spreadsheets write them), days written with
  * slashes in the order the first rows show, and the timestamp column may be called timestamp,
  * datetime, time, date or ts (or be named with `timeColumn`). Nothing is assumed from the other columns' names unless
  * `plantEnvelopes` says the file is this plant's telemetry. A `status` column, when present, is
@@ -59,6 +60,11 @@ export interface ScoreCsvResult {
   slashDates?: { order: DateOrder; from: 'option' | 'data' | 'default'; otherOrder: number };
   /** Scored columns that held only 0 and 1 (a switch, or labels kept beside the data: worth an --ignore then). */
   binaryColumns: string[];
+  /**
+   * Scored columns with fields that are not numbers (nor written as missing: NaN, NA, null, -, …),
+   * left out of their rows' scoring: how many, and the first (its line, 1 = the header, and text).
+   */
+  unreadValues: { column: string; count: number; line: number; text: string }[];
 }
 
 /** Names a timestamp column goes by, looked for in this order, case aside. */
@@ -67,6 +73,33 @@ const TIME_NAMES = ['timestamp', 'datetime', 'date_time', 'date time', 'time_sta
 const SNIFF_ORDER = ['\t', ',', ';', '|'];
 /** 12,5 or -0,25: a number written with a decimal comma (read only where the delimiter is not a comma). */
 const DECIMAL_COMMA = /^[+-]?\d*,\d+$/;
+/**
+ * Digits grouped in thousands, as a spreadsheet writes a formatted cell: 1,234,567.5 (commas), 1.234,5
+ * (dots, a decimal comma), 12 345,5 (a space or Excel's no-break spaces) and 12'345.5 (Swiss). A
+ * lone 1.234 or 1,234 is not read as grouped: it is a decimal number in one convention or the other.
+ */
+const GROUPED_COMMAS = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+const GROUPED_DOTS = /^[+-]?\d{1,3}(?:\.\d{3})+,\d+$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$/;
+const GROUPED_SPACES = /^[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?$/;
+const GROUPED_APOSTROPHES = /^[+-]?\d{1,3}(?:['\u2019]\d{3})+(?:\.\d+)?$/;
+/** What exports write for a value not there (pandas, R, Excel, SQL): missing, not unreadable. */
+const MISSING = /^(?:nan|na|n\/a|#n\/a|null|none|nil|-|--|\?)$/i;
+
+/**
+ * A field as a number, written as spreadsheets and historians export numbers, or undefined. A decimal
+ * comma only where the delimiter is not a comma (there, 1,234 is 1.234; in a comma-delimited file a
+ * quoted "1,234" can only be grouped thousands).
+ */
+export function readNumber(text: string, decimalComma: boolean): number | undefined {
+  let value: number;
+  if (decimalComma && DECIMAL_COMMA.test(text)) value = Number(text.replace(',', '.'));
+  else if (GROUPED_COMMAS.test(text)) value = Number(text.replaceAll(',', ''));
+  else if (decimalComma && GROUPED_DOTS.test(text)) value = Number(text.replaceAll('.', '').replace(',', '.'));
+  else if (GROUPED_SPACES.test(text)) value = Number(text.replace(/[ \u00a0\u202f]/g, '').replace(',', '.'));
+  else if (GROUPED_APOSTROPHES.test(text)) value = Number(text.replace(/['\u2019]/g, ''));
+  else value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
 
 /** Excel's first line naming the delimiter (`sep=;`), which it reads and writes. */
 const SEP_LINE = /^sep=(.)$/i;
@@ -226,7 +259,7 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   const seenOrder = toldOrder ?? dateOrderOfHead(lines, delimiter, options.timeColumn);
   const order: DateOrder = seenOrder ?? 'month-first';
   const other: DateOrder = order === 'day-first' ? 'month-first' : 'day-first';
-  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter, binaryColumns: [] };
+  const result: ScoreCsvResult = { rows: 0, scored: 0, unreadable: [], unreadableCount: 0, numericColumns: [], timeColumn: '', delimiter, binaryColumns: [], unreadValues: [] };
   let skip: boolean[] = [];
   const numeric = new Set<string>();
   /** Numeric columns seen with a value other than 0 or 1. */
@@ -235,6 +268,8 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   let timeIndex = -1;
   let statusIndex = -1;
   let groupIndex = -1;
+  /** By column: fields neither a number nor written as missing, and the first of them. */
+  const unread: ({ count: number; line: number; text: string } | undefined)[] = [];
 
   const score = new Transform({
     objectMode: true,
@@ -276,11 +311,15 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
         if (i === timeIndex || i === statusIndex || i === groupIndex || skip[i]) continue;
         const text = (record[i] ?? '').trim();
         if (text === '') continue;
-        const value = decimalComma && DECIMAL_COMMA.test(text) ? Number(text.replace(',', '.')) : Number(text);
-        if (Number.isFinite(value)) {
+        const value = readNumber(text, decimalComma);
+        if (value !== undefined) {
           features[header[i]!] = value;
           numeric.add(header[i]!);
           if (value !== 0 && value !== 1) notBinary.add(header[i]!);
+        } else if (!MISSING.test(text)) {
+          // Said at the end for the columns that do hold numbers: a value read as missing in silence is a reading lost.
+          const seen = (unread[i] ??= { count: 0, line: result.rows + 1, text });
+          seen.count++;
         }
       }
       const key = groupIndex >= 0 ? (record[groupIndex] ?? '') : '';
@@ -301,5 +340,6 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
   if (result.rows > 0 && numeric.size === 0) throw new AppError('csv.noNumericColumns', 'no column holds numbers: nothing to score', { status: 400 });
   result.numericColumns = [...numeric];
   result.binaryColumns = result.numericColumns.filter((c) => !notBinary.has(c));
+  result.unreadValues = unread.flatMap((u, i) => (u && numeric.has(header![i]!) ? [{ column: header![i]!, ...u }] : []));
   return result;
 }
