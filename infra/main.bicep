@@ -76,6 +76,7 @@ module monitoring 'modules/monitoring.bicep' = {
     keptBatchAlertName: '${abbrs.scheduledQueryRule}kept-batches-${resourceToken}'
     heldUpAlertName: '${abbrs.scheduledQueryRule}ingest-held-up-${resourceToken}'
     refusedAlertName: '${abbrs.scheduledQueryRule}readings-refused-${resourceToken}'
+    notMeasuredAlertName: '${abbrs.scheduledQueryRule}sensors-not-measured-${resourceToken}'
     teamsAlertName: '${abbrs.scheduledQueryRule}teams-undelivered-${resourceToken}'
     opsEmail: opsEmail
   }

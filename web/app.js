@@ -98,11 +98,33 @@
     if (!eq) return;
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
-    $('readings').replaceChildren(...facts.map(([k, v]) => el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k }, factText(k, v)))));
+    const since = lastMeasured(eq);
+    $('readings').replaceChildren(...facts.map(([k, v]) => {
+      const at = since(k);
+      const stale = at === undefined ? null : el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`);
+      return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), stale));
+    }));
     const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
     $('shelve-state').textContent = shelved ? `Notifications shelved until ${new Date(eq.shelvedUntil).toLocaleTimeString()} by ${eq.shelvedBy || 'someone'}.` : 'Notifications on.';
     $('shelve-toggle').textContent = shelved ? 'Unshelve' : 'Shelve alarms 1 h';
     $('shelve-toggle').onclick = () => shelve(eq.$dtId, shelved ? 0 : 60);
+  }
+
+  /**
+   * When a sensor was last measured, where the twin's telemetry has moved on without it: the
+   * pipeline patches each value with ADT's sourceTime (when it was measured), and a value sent as
+   * null (a probe that stopped answering) leaves the last one measured. A minute behind the twin's
+   * lastTelemetryTime (the device's own clock, as sourceTime is) is said beside the value.
+   */
+  const STALE_MS = 60_000;
+  function lastMeasured(eq) {
+    const meta = eq.$metadata && typeof eq.$metadata === 'object' ? eq.$metadata : {};
+    const newest = typeof eq.lastTelemetryTime === 'string' ? Date.parse(eq.lastTelemetryTime) : NaN;
+    return (k) => {
+      const m = Object.hasOwn(meta, k) ? meta[k] : undefined;
+      const at = m && typeof m.sourceTime === 'string' ? Date.parse(m.sourceTime) : NaN;
+      return newest - at > STALE_MS ? at : undefined;
+    };
   }
 
   /** Charts by key, each drawn into its own box. */

@@ -1,6 +1,6 @@
 // Log Analytics and Application Insights (Entra ID auth only: the app publishes with its identity),
 // and the alerts that tell operators when the telemetry function keeps a batch it cannot handle, is
-// held up, or refuses readings.
+// held up, refuses readings, or takes in readings with a sensor not measured.
 param location string
 param tags object
 param logAnalyticsName string
@@ -9,6 +9,7 @@ param actionGroupName string
 param keptBatchAlertName string
 param heldUpAlertName string
 param refusedAlertName string
+param notMeasuredAlertName string
 param teamsAlertName string
 @description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
 param opsEmail string
@@ -50,6 +51,9 @@ var ingestFunction = 'telemetryIngest'
 // REFUSED_LOG): no twin for the device, a reading its model does not allow, a body that is not
 // JSON. They are kept whole, not taken in, until someone mends the cause and takes them in again.
 var refusedMessage = 'telemetry readings refused'
+// What the pipeline logs (as a warning) when readings carry a value sent as null (src/lib/pipeline.ts,
+// NOT_MEASURED_LOG): taken in with their other values, the sensors named by device.
+var notMeasuredMessage = 'telemetry values not measured'
 // The timer that sends alert cards kept while Teams did not take them (src/lib/alerts/alert-delivery.ts,
 // ALERT_DELIVERY_FUNCTION) fails its invocation, every minute, while any card still waits.
 var alertDeliveryFunction = 'alertDelivery'
@@ -145,6 +149,36 @@ resource refusedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
       allOf: [
         {
           query: 'traces | where severityLevel >= 2 and message startswith "${refusedMessage}"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: opsActionGroups }
+  }
+}
+
+// Sensors not measured: an instrument to mend (a probe, its wiring, the gateway's tag), its machine
+// watched meanwhile on its other sensors only. A warning, stateful like the refused readings' rule.
+resource notMeasuredAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: notMeasuredAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Sensors not measured'
+    description: 'Devices send readings with a sensor\'s value as null (not measured: a probe that does not answer, a gateway tag of bad quality). The readings are taken in with their other values, so the machine is still watched, but not on that sensor: its envelope and its share of the detector are blind until it is mended. The log line names each device and sensor; the dashboard shows since when the sensor was last measured.'
+    severity: 2
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where severityLevel >= 2 and message startswith "${notMeasuredMessage}"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

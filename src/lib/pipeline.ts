@@ -15,7 +15,7 @@ import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import { keepRefused } from './refused-readings.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import { measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
-import type { EquipmentKind, TelemetryCatalog } from './telemetry/catalog.ts';
+import { notMeasuredIn, type EquipmentKind, type TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './anomaly/streaming-detector.ts';
 import { reviveDetectorState, storeDetectorState, type DetectorState } from './anomaly/detector-state.ts';
@@ -72,6 +72,8 @@ export interface BatchResult {
   anomalies: number;
   /** Readings no newer than their twin: stored, but they move nothing. */
   stale: number;
+  /** Readings taken in with a value not measured (null): their other values count, the sensor is named in a warning. */
+  notMeasured?: number;
   twinsPatched: number;
   twinsDeferred: number;
   twinErrors: number;
@@ -142,6 +144,12 @@ const MAX_ETAG_RETRIES = 3;
 export const REFUSED_LOG = 'telemetry readings refused';
 /** Devices named in that line: enough to know where to look, never a batch's worth of ids. */
 const REFUSED_DEVICES_LOGGED = 10;
+/**
+ * What the pipeline logs (as a warning) when readings of a batch carry values not measured (null):
+ * taken in with the rest of their values, the sensor named, since a sensor that stops measuring is
+ * an instrument to mend. An Azure Monitor rule (infra/modules/monitoring.bicep) alerts on it.
+ */
+export const NOT_MEASURED_LOG = 'telemetry values not measured';
 
 export class TelemetryPipeline {
   private readonly cache: TwinStateCache;
@@ -400,6 +408,9 @@ export class TelemetryPipeline {
     //    back in input order. ScoreInputs (a copy of each reading's numbers) are made only for it.
     const useEndpoint = this.deps.scorer.wantsInputs;
     const inputs: ScoreInput[] = [];
+    /** Readings with a value not measured, and up to REFUSED_DEVICES_LOGGED devices with the names of those values. */
+    let notMeasured = 0;
+    const unmeasured = new Map<string, Set<string>>();
     /** Readings in arrival order, each with its place among the endpoint's inputs (-1: not sent). */
     const detected: { work: DeviceWork; reading: Reading; detection: Detection; input: number }[] = [];
     for (const [deviceId, readings] of readingsByDevice) {
@@ -424,6 +435,14 @@ export class TelemetryPipeline {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
           this.recent.forget(deviceId, reading.key);
           continue;
+        }
+        if (check.notMeasured) {
+          notMeasured++;
+          if (unmeasured.size < REFUSED_DEVICES_LOGGED || unmeasured.has(deviceId)) {
+            const names = unmeasured.get(deviceId) ?? new Set<string>();
+            for (const name of notMeasuredIn(reading.values)) names.add(name);
+            unmeasured.set(deviceId, names);
+          }
         }
         if (!entry) {
           entry = this.detectorEntryOf(state);
@@ -603,6 +622,7 @@ export class TelemetryPipeline {
       stored: written ? written.telemetryStored : batch.telemetry.length,
       anomalies: batch.anomalies.length,
       stale: twinOutcome.stale,
+      ...(notMeasured ? { notMeasured } : {}),
       twinsPatched: twinOutcome.patched,
       twinsDeferred: twinOutcome.deferred,
       twinErrors: twinOutcome.errors,
@@ -617,6 +637,11 @@ export class TelemetryPipeline {
       const devices = new Set<string>();
       for (const d of deadLetters) if (d.deviceId !== undefined && devices.size < REFUSED_DEVICES_LOGGED) devices.add(d.deviceId);
       logger.log('warn', REFUSED_LOG, { count: deadLetters.length, reasons: JSON.stringify(reasons), devices: JSON.stringify([...devices]), keptAs: refusedKept, redelivered: history });
+    }
+    if (notMeasured) {
+      // As JSON: an IoT Hub device id may hold a comma.
+      const sensors = Object.fromEntries([...unmeasured].map(([d, names]) => [d, [...names]]));
+      logger.log('warn', NOT_MEASURED_LOG, { count: notMeasured, sensors: JSON.stringify(sensors), redelivered: history });
     }
     return result;
   }

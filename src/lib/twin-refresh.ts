@@ -44,7 +44,11 @@ export async function refreshTwins(deps: TwinRefreshDeps): Promise<RefreshResult
       if (!props || !kind) return;
       const ops: JsonPatchOp[] = [];
       for (const name of kind.telemetryNames) {
-        if (props.has(name) && l.readings[name] !== undefined) ops.push({ op: 'add', path: `/${name}`, value: l.readings[name] });
+        // A value not measured (null) leaves the one last measured, as the pipeline does.
+        if (props.has(name) && l.readings[name] !== undefined && l.readings[name] !== null) {
+          ops.push({ op: 'add', path: `/${name}`, value: l.readings[name] });
+          ops.push({ op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(l.time).toISOString() });
+        }
       }
       ops.push({ op: 'add', path: '/lastTelemetryTime', value: new Date(l.time).toISOString() });
       try {

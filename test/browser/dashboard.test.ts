@@ -14,6 +14,8 @@ import { projectRoot } from '../../src/lib/paths.ts';
 import { until } from '../support/until.ts';
 import { fleetOn, startTestStack, type TestStack } from '../support/local-stack.ts';
 import { ContainerClient } from '@azure/storage-blob';
+import deviceSdk from 'azure-iot-device';
+import mqttTransport from 'azure-iot-device-mqtt';
 import { ALERT_OUTBOX_CONTAINER, BlobAlertOutbox } from '../../src/lib/alerts/blob-alert-outbox.ts';
 import type { Alert } from '../../src/lib/ports.ts';
 
@@ -87,6 +89,27 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await label('cycleCount')).toEqual(['Cycle count', 'cycleCount']);
     expect(await page.textContent('[data-reading="failureProbability"]')).toMatch(/^\d+ %$/);
     await page.screenshot({ path: join(results, 'dashboard.png'), fullPage: true });
+  });
+
+  it('says since when a sensor has not been measured, when its probe stops answering (the gateway sends null)', async () => {
+    const machine = DEFAULT_PLANT.equipment.find((e) => e.id !== failing && e.kind === 'RoboticArm')!.id;
+    const { Client, Message } = deviceSdk;
+    const client = Client.fromConnectionString(stack.hub.registry.connectionString(machine, stack.hub.hostName), mqttTransport.Mqtt);
+    await client.setOptions({ ca: stack.hub.caPem });
+    await client.open();
+    // Measured, then 90 s later (the device's clock) the temperature tag comes as null while the rest still reads.
+    const measured = Date.now() + 10_000;
+    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured).toISOString(), temperature: 66.5, vibration: 0.3, pressure: 5.9, status: 'running' })));
+    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured + 90_000).toISOString(), temperature: null, vibration: 0.31, pressure: 6, status: 'running' })));
+    await client.close();
+    await until('the twin moved on without the temperature', async () => (await stack.adt.graph.getTwin(machine)).lastTelemetryTime === new Date(measured + 90_000).toISOString());
+    await page.click(`[data-twin="${machine}"]`);
+    await page.waitForSelector('[data-reading="temperature"][data-last-measured]', { timeout: 15_000 });
+    // The last value measured stays, with when it was measured; the sensors still measured say nothing more.
+    expect(await page.getAttribute('[data-reading="temperature"]', 'data-last-measured')).toBe(new Date(measured).toISOString());
+    expect(await page.textContent('[data-reading="temperature"]')).toMatch(/^66\.50 °Clast measured /);
+    expect(await page.textContent('[data-reading="pressure"]')).toBe('6 bar');
+    expect(await page.$('[data-reading="pressure"][data-last-measured]')).toBeNull();
   });
 
   it('lists the failing machine\'s incident with its state, acknowledges it, and shelves the machine', async () => {

@@ -87,6 +87,13 @@ export class InMemoryTwins implements TwinsPort {
     if (missing) throw new AppError('twins.validationFailed', `Digital Twins: ${missing.path} is not on the twin, so it cannot be removed`, { status: 400 });
     attempt.outcome = 'ok';
     for (const op of ops) {
+      // A property's sourceTime lives in the twin's $metadata, as the service keeps it.
+      const source = /^\/\$metadata\/([^/]+)\/sourceTime$/.exec(op.path);
+      if (source) {
+        const meta = (t.body.$metadata ??= {}) as Record<string, Record<string, unknown>>;
+        meta[source[1]!] = { ...meta[source[1]!], sourceTime: op.value };
+        continue;
+      }
       const name = op.path.slice(1);
       if (op.op === 'remove') delete t.body[name];
       else t.body[name] = op.value;

@@ -16,7 +16,7 @@ import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER 
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
 import { ALERT_DELIVERY_FUNCTION } from '../../src/lib/alerts/alert-delivery.ts';
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
-import { REFUSED_LOG } from '../../src/lib/pipeline.ts';
+import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -243,6 +243,15 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain('severityLevel >= 2');
     expect(criterion!.query).toContain("variables('refusedMessage')");
     expect(variables.refusedMessage).toBe(REFUSED_LOG);
+    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
+  });
+
+  it('warns operators when sensors stop being measured: a rule on the warning the pipeline logs for values sent as null', () => {
+    const { props, criterion, variables } = appInsightsRule('notMeasuredAlertName');
+    expect(props).toMatchObject({ severity: 2, autoMitigate: true });
+    expect(criterion!.query).toContain('severityLevel >= 2');
+    expect(criterion!.query).toContain("variables('notMeasuredMessage')");
+    expect(variables.notMeasuredMessage).toBe(NOT_MEASURED_LOG);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
-import { REFUSED_LOG } from '../../src/lib/pipeline.ts';
+import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
 import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
 import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
@@ -42,6 +42,27 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('conveyor-belt-001')).toMatchObject({ speed: 1.6, load: 210 });
     expect(h.store.telemetry.size).toBe(5);
     expect([...h.store.telemetry.values()][0]).toMatchObject({ DeviceId: 'robotic-arm-001', ModelId: ARM, Readings: { temperature: 70, vibration: 0.4, pressure: 6, status: 'running' } });
+  });
+
+  it('takes in a reading with a sensor not measured (null): the machine stays watched, the twin keeps the last value measured, the sensor is named', async () => {
+    const h = plant();
+    await h.send([arm(0, { temperature: 70, vibration: 0.4, pressure: 6, status: 'running' })]);
+    // The temperature probe stops answering; the gateway sends its tag as null. Then the controller faults.
+    const result = await h.send([
+      arm(1000, { temperature: null, vibration: 0.5, pressure: 6.1 }),
+      arm(2000, { temperature: null, vibration: 3, pressure: 6.2, status: 'fault' }),
+    ]);
+    expect(result).toMatchObject({ stored: 2, deadLettered: 0, notMeasured: 2 });
+    expect([...h.store.telemetry.values()].at(-1)).toMatchObject({ Readings: { temperature: null, vibration: 3 } });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 70, vibration: 3, pressure: 6.2, status: 'fault', lastTelemetryTime: iso(t0 + 2000) });
+    expect(h.logged.filter((l) => l.message === NOT_MEASURED_LOG)).toEqual([
+      { level: 'warn', message: NOT_MEASURED_LOG, fields: { count: 2, sensors: JSON.stringify({ 'robotic-arm-001': ['temperature'] }), redelivered: false } },
+    ]);
+    // The fault is still an incident, its card saying what was not measured rather than "null".
+    expect(h.alerts.sent).toHaveLength(1);
+    const facts = JSON.stringify(alertCard(h.alerts.sent[0]!));
+    expect(facts).toContain('{"title":"temperature","value":"not measured"}');
+    expect(facts).not.toContain('null °C');
   });
 
   it('makes a replayed batch a no-op: no new rows, no twin moved, no second alert', async () => {

@@ -16,8 +16,19 @@ describe('the twin refresh sweep', () => {
 
     const deps = { catalog: plantCatalog(), twins: h.twins, store: h.store, logger: silentLogger, lookbackMs: 600_000, concurrency: 4 };
     expect(await refreshTwins(deps)).toEqual({ devices: 1, patched: 1, upToDate: 0, errors: 0 });
-    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 73, pressure: 6.5, lastTelemetryTime: iso(t0 + 3_000) });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 73, pressure: 6.5, lastTelemetryTime: iso(t0 + 3_000), $metadata: { temperature: { sourceTime: iso(t0 + 3_000) } } });
     // A second sweep finds nothing to do.
     expect(await refreshTwins(deps)).toEqual({ devices: 1, patched: 0, upToDate: 1, errors: 0 });
+  });
+
+  it('leaves a value not measured (null) in the newest stored reading at the last one measured', async () => {
+    const h = harness();
+    h.twins.add('robotic-arm-001', ARM);
+    const t0 = Date.now() - 30_000;
+    await h.send([{ device: 'robotic-arm-001', body: { timestamp: iso(t0), temperature: 70, status: 'running' } }]);
+    expect((await h.send([{ device: 'robotic-arm-001', body: { timestamp: iso(t0 + 3_000), temperature: null, pressure: 6.5 } }])).twinsDeferred).toBe(1);
+    const deps = { catalog: plantCatalog(), twins: h.twins, store: h.store, logger: silentLogger, lookbackMs: 600_000, concurrency: 4 };
+    expect(await refreshTwins(deps)).toMatchObject({ patched: 1, errors: 0 });
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ temperature: 70, pressure: 6.5, lastTelemetryTime: iso(t0 + 3_000), $metadata: { temperature: { sourceTime: iso(t0) } } });
   });
 });

@@ -26,6 +26,18 @@ describe('one patch per twin per batch', () => {
     expect(update.ops.filter((o) => o.path === '/temperature')).toHaveLength(1);
   });
 
+  it('says when each value was measured (ADT sourceTime), and leaves a value sent as null (not measured) at the last one measured', () => {
+    const scored = [reading(0, { temperature: 70, vibration: 0.3 }), reading(1000, { temperature: 71, vibration: 0.4 }), reading(2000, { temperature: null, vibration: 0.5 })];
+    const update = planTwinUpdate(state(), freshReadings(state(), scored), options)!;
+    expect(valueOf(update.ops, '/temperature')).toBe(71);
+    expect(valueOf(update.ops, '/$metadata/temperature/sourceTime')).toBe(new Date(t0 + 1000).toISOString());
+    expect(valueOf(update.ops, '/vibration')).toBe(0.5);
+    expect(valueOf(update.ops, '/$metadata/vibration/sourceTime')).toBe(new Date(t0 + 2000).toISOString());
+    // Only where a value goes out: nothing measured, nothing said.
+    const blind = planTwinUpdate(state(), freshReadings(state(), [reading(0, { temperature: null, vibration: 0.3 })]), options)!;
+    expect(blind.ops.some((o) => o.path.includes('temperature'))).toBe(false);
+  });
+
   it('never writes a reading older than what the twin holds', () => {
     const twin = state({ lastTelemetryTime: t0 + 5000 });
     const scored = [reading(1000, { temperature: 99 }), reading(5000, { temperature: 98 })];

@@ -9,6 +9,7 @@ import { unitSymbol } from '../telemetry/units.ts';
 const MAX_FACTS = 12;
 
 function formatValue(value: unknown, unit: string | undefined): string {
+  if (value === null) return 'not measured';
   const text = typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value);
   return unit ? `${text} ${unit}` : text;
 }

@@ -16,7 +16,23 @@ export interface EquipmentKind {
   /** Measurements (double/float telemetry) the streaming detector watches; counters are left out. */
   measuredTelemetry: readonly string[];
   units: Readonly<Record<string, string | undefined>>;
-  validate(values: Record<string, unknown>): { ok: true } | { ok: false; message: string };
+  /**
+   * Whether the values are what the device model allows. A `null` for a declared telemetry is "not
+   * measured" (a gateway's bad-quality tag, a sensor that did not answer): allowed, and said
+   * (`notMeasured`), so that one dead sensor does not refuse the machine's other readings.
+   */
+  validate(values: Record<string, unknown>): Validity;
+}
+
+export type Validity = { ok: true; notMeasured?: true } | { ok: false; message: string };
+const VALID: Validity = { ok: true };
+const VALID_NOT_MEASURED: Validity = { ok: true, notMeasured: true };
+
+/** The names of a reading's values sent as `null`: not measured. */
+export function notMeasuredIn(values: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k in values) if (Object.hasOwn(values, k) && values[k] === null) out.push(k);
+  return out;
 }
 
 type Check = (v: unknown) => boolean;
@@ -52,7 +68,7 @@ const NUMERIC_PRIMITIVES = new Set(['double', 'float', 'decimal', 'integer', 'lo
 
 function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   const telemetry = [...device.telemetry.values()];
-  const shape = z.strictObject(Object.fromEntries(telemetry.map((t) => [t.name, zodFor(t.schema).optional()])));
+  const shape = z.strictObject(Object.fromEntries(telemetry.map((t) => [t.name, zodFor(t.schema).nullable().optional()])));
   const names = telemetry.map((t) => t.name);
   const checks = new Map<string, Check>();
   let allFast = true;
@@ -61,15 +77,20 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     if (check) checks.set(t.name, check);
     else allFast = false;
   }
-  const fastAccept = (values: Record<string, unknown>): boolean => {
-    if (!allFast) return false;
+  /** The validity when every value passes its fast check (or is null), else undefined: zod decides. */
+  const fastAccept = (values: Record<string, unknown>): Validity | undefined => {
+    if (!allFast) return undefined;
+    let unmeasured = false;
     for (const k in values) {
       // Own keys only: what a polluted prototype adds is not a reading's (and is not fast-accepted).
-      if (!Object.hasOwn(values, k)) return false;
+      if (!Object.hasOwn(values, k)) return undefined;
       const check = checks.get(k);
-      if (!check || !check(values[k])) return false;
+      if (!check) return undefined;
+      const v = values[k];
+      if (v === null) unmeasured = true;
+      else if (!check(v)) return undefined;
     }
-    return true;
+    return unmeasured ? VALID_NOT_MEASURED : VALID;
   };
   return {
     twinModelId: twin.id,
@@ -80,9 +101,10 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     measuredTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && (t.schema.name === 'double' || t.schema.name === 'float')).map((t) => t.name),
     units: Object.fromEntries(telemetry.map((t) => [t.name, t.unit])),
     validate(values) {
-      if (fastAccept(values)) return { ok: true };
+      const fast = fastAccept(values);
+      if (fast) return fast;
       const result = shape.safeParse(values);
-      if (result.success) return { ok: true };
+      if (result.success) return notMeasuredIn(values).length ? VALID_NOT_MEASURED : VALID;
       const message = result.error.issues
         .slice(0, 5)
         .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map((k) => `'${k}'`).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}`))

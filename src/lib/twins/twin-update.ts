@@ -113,9 +113,20 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     : undefined;
   if (!reason) return undefined;
 
-  // Newest value per telemetry: later readings overwrite earlier ones (fresh is oldest first).
+  // Newest value per telemetry: later readings overwrite earlier ones (fresh is oldest first). A value
+  // not measured (null) moves nothing: the twin keeps the last one measured, and ADT's metadata of
+  // the property says since when.
   const latest: Record<string, unknown> = {};
-  for (const s of fresh) for (const name in s.reading.values) latest[name] = s.reading.values[name];
+  /** When each of those was measured: the property's sourceTime on the twin. */
+  const measuredAt: Record<string, number> = {};
+  for (const s of fresh) {
+    const values = s.reading.values;
+    for (const name in values) {
+      if (values[name] === null) continue;
+      latest[name] = values[name];
+      measuredAt[name] = s.reading.time;
+    }
+  }
 
   const ops: JsonPatchOp[] = [];
   const set = (name: string, value: unknown) => {
@@ -124,7 +135,12 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   let omitted: string[] | undefined;
   for (const name in latest) {
     if (oversizedString(latest[name])) (omitted ??= []).push(name);
-    else set(name, latest[name]);
+    else if (options.properties.has(name)) {
+      set(name, latest[name]);
+      // ADT's own record of when a value was observed at its source: a sensor that stopped being
+      // measured shows as one whose sourceTime falls behind lastTelemetryTime (the dashboard says so).
+      ops.push({ op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(measuredAt[name]!).toISOString() });
+    }
   }
   set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
   if (judged) {
