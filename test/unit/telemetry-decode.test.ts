@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { propertyRuns } from '../support/property-runs.ts';
 import { decodeBatch, MAX_INFLATED_BYTES } from '../../src/lib/telemetry/decode.ts';
+import { nonFiniteAsNull } from '../../src/lib/telemetry/non-finite.ts';
 import { utcIsoTime } from '../../src/lib/telemetry/time.ts';
 import { batch, iso } from '../support/plant.ts';
 
@@ -219,6 +220,44 @@ describe('decoding what the Event Hub trigger hands over', () => {
     const { readings, deadLetters } = decodeBatch(bodies, meta, opts);
     expect(deadLetters).toEqual([]);
     expect(readings.map((r) => [r.time, r.timeIso])).toEqual([[now - 1000, iso(now - 1000)], [now - 500, iso(now - 500)]]);
+  });
+
+  it("reads the NaN and Infinity Python's json module writes as values not measured (null), and nothing inside a string", () => {
+    const text = (values: string) => Buffer.from(`{"timestamp":"${iso(now - 1000)}",${values}}`);
+    const meta = { systemPropertiesArray: [0, 1, 2, 3].map(() => ({ 'iothub-connection-device-id': 'gw' })) };
+    const { readings, deadLetters } = decodeBatch(
+      [text('"temperature": NaN, "vibration": 0.3, "note": "NaN, Infinity \\" -Infinity"'), text('"pressure": Infinity, "load": -Infinity'), text('"temperature": NaNa'), text('"temperature": nan')],
+      meta,
+      opts,
+    );
+    expect(readings.map((r) => r.values)).toEqual([{ temperature: null, vibration: 0.3, note: 'NaN, Infinity " -Infinity' }, { pressure: null, load: null }]);
+    // Not a token Python writes: refused as before, with JSON.parse's own words.
+    expect(deadLetters.map((d) => [d.reason, d.body])).toEqual([['body.notJson', expect.stringContaining('NaNa')], ['body.notJson', expect.stringContaining('nan')]]);
+    expect(deadLetters[0]!.detail).toMatch(/^body is not JSON \(read as UTF-8\): /);
+  });
+
+  it("leaves JSON alone, strings that say NaN or Infinity included, and turns Python's tokens among any JSON values into null (property)", () => {
+    const word = fc.constantFrom('NaN', 'Infinity', '-Infinity', '"', '\\', 'a', ' ', '\n');
+    const text = fc.array(word, { maxLength: 8 }).map((w) => w.join(''));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.double(), fc.constantFrom(NaN, Infinity, -Infinity), text, fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(text, tie('v'), { maxKeys: 4 })),
+    })).v;
+    // What Python's json.dumps writes: JSON, but a float that is not finite as its bare token.
+    const python = (v: unknown): string =>
+      typeof v === 'number' ? (Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : JSON.stringify(v))
+      : Array.isArray(v) ? `[${v.map(python).join(', ')}]`
+      : v !== null && typeof v === 'object' ? `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${python(x)}`).join(', ')}}`
+      : JSON.stringify(v);
+    fc.assert(
+      fc.property(value, (v) => {
+        const written = python(v);
+        const read = nonFiniteAsNull(written);
+        // JSON (as JSON.stringify writes every value, a non-finite number as null) is never touched; Python's text reads as it.
+        expect(nonFiniteAsNull(JSON.stringify(v))).toBeUndefined();
+        expect(JSON.parse(read ?? written)).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+      propertyRuns(4101, 300),
+    );
   });
 
   it('falls back to the enqueued time when the device sends no timestamp', () => {

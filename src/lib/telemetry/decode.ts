@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { DeadLetter, Reading } from './reading.ts';
 import { readTime, utcIsoTime } from './time.ts';
+import { jsonOrUndefined } from '../json-text.ts';
+import { nonFiniteAsNull } from './non-finite.ts';
 import { boundedId } from '../bounded-id.ts';
 
 /** IoT Hub's largest device-to-cloud message; anything bigger did not come from a hub. */
@@ -279,12 +281,18 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
       try {
         parsed = JSON.parse(text);
       } catch (error) {
-        const declared = declaredEncoding(sys);
-        const encoding = typeof content === 'string' ? undefined : encodingOf(content);
-        // Say what was read and what the device declared: the usual cause is a body in an encoding it did not declare, or one that is not text at all (Avro, protobuf…).
-        const read = encoding === undefined ? '' : ` (read as ${compressed === undefined ? '' : `${compressed.format}-compressed `}${encoding.toUpperCase()}${declared === undefined ? '' : `; the message declares content encoding '${declared}'`})`;
-        reject(deadLetters, env, content, 'body.notJson', `body is not JSON${read}: ${(error as Error).message}`, now);
-        continue;
+        // Python's NaN and Infinity: values not measured (null), the rest of the reading read as sent.
+        const lenient = nonFiniteAsNull(text);
+        const reread = lenient === undefined ? undefined : jsonOrUndefined(lenient);
+        if (reread !== undefined) parsed = reread;
+        else {
+          const declared = declaredEncoding(sys);
+          const encoding = typeof content === 'string' ? undefined : encodingOf(content);
+          // Say what was read and what the device declared: the usual cause is a body in an encoding it did not declare, or one that is not text at all (Avro, protobuf…).
+          const read = encoding === undefined ? '' : ` (read as ${compressed === undefined ? '' : `${compressed.format}-compressed `}${encoding.toUpperCase()}${declared === undefined ? '' : `; the message declares content encoding '${declared}'`})`;
+          reject(deadLetters, env, content, 'body.notJson', `body is not JSON${read}: ${(error as Error).message}`, now);
+          continue;
+        }
       }
     }
 
