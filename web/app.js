@@ -100,7 +100,8 @@
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
     const since = lastMeasured(eq);
     $('readings').replaceChildren(...facts.map(([k, v]) => {
-      const at = since(k);
+      // Numbers only: a status is reported when it changes, so an old one is no dead sensor.
+      const at = typeof v === 'number' ? since(k) : undefined;
       const stale = at === undefined ? null : el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`);
       return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), stale));
     }));
