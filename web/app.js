@@ -61,11 +61,14 @@
         const machines = el('ul', { role: 'group' });
         for (const eq of line.equipment) {
           const id = eq.$dtId;
+          // A dead sensor shows on the plant too, not only once its machine is opened.
+          const since = lastMeasured(eq);
+          const blind = Object.keys(eq).filter((k) => typeof eq[k] === 'number' && since(k) !== undefined);
           machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
-            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'aria-pressed': id === selected, onclick: () => select(id) },
+            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
               el('span', {}, id),
-              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}`))));
+              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}`))));
         }
         lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
       }
@@ -114,10 +117,11 @@
   /**
    * When a sensor was last measured, where the twin's telemetry has moved on without it: the
    * pipeline patches each value with ADT's sourceTime (when it was measured), and a value sent as
-   * null (a probe that stopped answering) leaves the last one measured. A minute behind the twin's
-   * lastTelemetryTime (the device's own clock, as sourceTime is) is said beside the value.
+   * null (a probe that stopped answering) leaves the last one measured. Two minutes behind the twin's
+   * lastTelemetryTime (the device's own clock, as sourceTime is) is said beside the value: long
+   * enough for a counter a device sends once a minute.
    */
-  const STALE_MS = 60_000;
+  const STALE_MS = 120_000;
   function lastMeasured(eq) {
     const meta = eq.$metadata && typeof eq.$metadata === 'object' ? eq.$metadata : {};
     const newest = typeof eq.lastTelemetryTime === 'string' ? Date.parse(eq.lastTelemetryTime) : NaN;

@@ -97,12 +97,12 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     const client = Client.fromConnectionString(stack.hub.registry.connectionString(machine, stack.hub.hostName), mqttTransport.Mqtt);
     await client.setOptions({ ca: stack.hub.caPem });
     await client.open();
-    // Measured, then 90 s later (the device's clock) the temperature tag comes as null while the rest still reads.
+    // Measured, then 150 s later (the device's clock) the temperature tag comes as null while the rest still reads.
     const measured = Date.now() + 10_000;
-    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured).toISOString(), temperature: 66.5, vibration: 0.3, pressure: 5.9, status: 'running' })));
-    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured + 90_000).toISOString(), temperature: null, vibration: 0.31, pressure: 6, status: 'running' })));
+    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured).toISOString(), temperature: 66.5, vibration: 0.3, pressure: 5.9, cycleCount: 5000, status: 'running' })));
+    await client.sendEvent(new Message(JSON.stringify({ timestamp: new Date(measured + 150_000).toISOString(), temperature: null, vibration: 0.31, pressure: 6, cycleCount: 5001, status: 'running' })));
     await client.close();
-    await until('the twin moved on without the temperature', async () => (await stack.adt.graph.getTwin(machine)).lastTelemetryTime === new Date(measured + 90_000).toISOString());
+    await until('the twin moved on without the temperature', async () => (await stack.adt.graph.getTwin(machine)).lastTelemetryTime === new Date(measured + 150_000).toISOString());
     await page.click(`[data-twin="${machine}"]`);
     await page.waitForSelector('[data-reading="temperature"][data-last-measured]', { timeout: 15_000 });
     // The last value measured stays, with when it was measured; the sensors still measured say nothing more.
@@ -110,6 +110,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.textContent('[data-reading="temperature"]')).toMatch(/^66\.50 °Clast measured /);
     expect(await page.textContent('[data-reading="pressure"]')).toBe('6 bar');
     expect(await page.$('[data-reading="pressure"][data-last-measured]')).toBeNull();
+    // And on the plant, without opening the machine; the others say nothing of it.
+    expect(await page.getAttribute(`[data-twin="${machine}"]`, 'data-not-measured')).toBe('temperature');
+    expect(await page.textContent(`[data-twin="${machine}"] .meta`)).toMatch(/not measured: Temperature$/);
+    expect(await page.$$eval('[data-not-measured]', (els) => els.length)).toBe(1);
   });
 
   it('lists the failing machine\'s incident with its state, acknowledges it, and shelves the machine', async () => {
