@@ -16,7 +16,7 @@ const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-
 Adds an anomaly_score column in [0,1] to every row of FILE.csv, scoring each row only with the
 rows before it. FILE.csv needs a timestamp column (called timestamp, datetime, time, date or ts,
 or named with --time: ISO 8601, 31.01.2026 10:00, 01/31/2026 10:00 AM or 31/01/2026 10:00, epoch
-s/ms; without a zone, UTC) and numeric columns; UTF-8 or UTF-16 (Excel's Unicode text), gzipped or
+s/ms, or Excel's serial days (45997.5); without a zone, UTC) and numeric columns; UTF-8 or UTF-16 (Excel's Unicode text), gzipped or
 not, told from the bytes. Days written with slashes are read in the order
 the first rows show (month first when none tells; --dates says). Comma, semicolon, tab and bar
 delimiters are recognised from the header (or Excel's sep= line), a decimal comma where the
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
     const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
     console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
     if (result.binaryColumns.length) console.error(`column(s) ${result.binaryColumns.join(', ')} held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore ${result.binaryColumns.join(',')}`);
+    if (result.excelSerialTimes) console.error("times read as Excel's serial days (days since 1899-12-30, the time of day as the fraction): the time column holds dates formatted as numbers");
     const slash = result.slashDates;
     if (slash) console.error(`days written with slashes read ${slash.order === 'day-first' ? 'day first (01/02 is 1 February)' : 'month first (01/02 is 2 January)'}${slash.from === 'option' ? '' : slash.from === 'data' ? ', as the first rows show' : `: the first rows do not tell; --dates ${slash.order === 'day-first' ? 'month-first' : 'day-first'} if they are not`}`);
     for (const u of result.unreadValues) console.error(`column ${u.column}: ${u.count} value(s) not read as numbers and left out of their rows' scores, e.g. line ${u.line}: ${JSON.stringify(u.text)}`);

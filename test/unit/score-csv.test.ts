@@ -80,6 +80,22 @@ describe('scoring a CSV', () => {
     expect(parseTimestamp('2024-02-30 10:00:00')).toBeUndefined();
   });
 
+  it("reads a time column of Excel's serial days (dates formatted as numbers) as the same times written in ISO 8601, and says so", async () => {
+    const r = rng(9);
+    const values = Array.from({ length: 400 }, (_, i) => (20 + (r() - 0.5) + (i === 300 ? 8 : 0)).toFixed(2));
+    const start = Date.UTC(2025, 11, 6, 8);
+    const iso = await score(['timestamp,temp', ...values.map((v, i) => `${new Date(start + i * 60_000).toISOString()},${v}`)].join('\n'));
+    // Excel's serial of 2025-12-06 08:00 is 45,997.333…; a minute is 1/1440 of a day, written to six decimals as Excel does.
+    const serial = await score(['timestamp,temp', ...values.map((v, i) => `${((start + i * 60_000) / 86_400_000 + 25_569).toFixed(6)},${v}`)].join('\n'));
+    const scores = (lines: string[]) => lines.slice(1).map((l) => l.slice(l.lastIndexOf(',') + 1));
+    expect(scores(serial.lines)).toEqual(scores(iso.lines));
+    expect(serial.result).toMatchObject({ scored: 400, unreadableCount: 0, excelSerialTimes: true });
+    expect(parseTimestamp('46002.5', undefined, true)).toBe(Date.UTC(2025, 11, 11, 12));
+    // Seconds counted from a test rig's start are read as seconds, as before.
+    const rig = await score(['time,temp', ...values.map((v, i) => `${i},${v}`)].join('\n'));
+    expect(rig.result).toMatchObject({ scored: 400, excelSerialTimes: false });
+  });
+
   it('keeps rows with an unreadable timestamp, unscored, and says which', async () => {
     const { result, lines } = await score('timestamp,x\n2026-01-01T00:00:00Z,1\nsoon,2\n2026-01-01T00:02:00Z,3\n');
     expect(lines[2]).toBe('soon,2,');

@@ -60,6 +60,8 @@ export interface ScoreCsvResult {
   slashDates?: { order: DateOrder; from: 'option' | 'data' | 'default'; otherOrder: number };
   /** Scored columns that held only 0 and 1 (a switch, or labels kept beside the data: worth an --ignore then). */
   binaryColumns: string[];
+  /** Whether the time column's numbers were read as Excel's serial days (its first number was one of 2000-2099) rather than epoch seconds or milliseconds; undefined: it held none. */
+  excelSerialTimes?: boolean;
   /**
    * Scored columns with fields that are not numbers (nor written as missing: NaN, NA, null, -, …),
    * left out of their rows' scoring: how many, and the first (its line, 1 = the header, and text).
@@ -144,12 +146,26 @@ function dateOrderOfHead(lines: readonly string[], delimiter: string, timeColumn
 /** The farthest from 1970 a Date reaches, in ms either way. */
 const MAX_TIME = 8.64e15;
 
-/** ISO 8601 (no zone: UTC; a day that does not exist: none), days with dots or slashes, another form with readTime, or epoch seconds / milliseconds (told apart by size). */
-export function parseTimestamp(text: string, order?: DateOrder): number | undefined {
+/**
+ * How a spreadsheet stores a date: days since 1899-12-30, the time of day as the fraction. Excel
+ * writes them so to a CSV when the time column is formatted as a number. 36526 to 73050 are the
+ * years 2000 to 2099, which as epoch seconds would be the first hours of 1970: no log's time.
+ */
+const EXCEL_EPOCH_DAYS = 25_569;
+const isExcelSerial = (n: number) => n >= 36_526 && n < 73_051;
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * ISO 8601 (no zone: UTC; a day that does not exist: none), days with dots or slashes, another form
+ * with readTime, or a number: epoch seconds or milliseconds (told apart by size), or with `excel`
+ * Excel's serial days.
+ */
+export function parseTimestamp(text: string, order?: DateOrder, excel = false): number | undefined {
   const t = text.trim();
   if (t === '') return undefined;
-  if (/^-?\d+(\.\d+)?$/.test(t)) {
+  if (NUMBER.test(t)) {
     const n = Number(t);
+    if (excel) return isExcelSerial(n) ? Math.round((n - EXCEL_EPOCH_DAYS) * 86_400_000) : undefined;
     const ms = Math.abs(n) < 1e11 ? n * 1000 : n;
     // Beyond it a number is not a time: it has no hour of the day for the daily profile.
     return Math.abs(ms) <= MAX_TIME ? ms : undefined;
@@ -295,7 +311,9 @@ export async function scoreCsv(input: Readable, output: Writable, options: Score
       }
       result.rows++;
       const text = record[timeIndex] ?? '';
-      const time = parseTimestamp(text, order);
+      // The first number in the time column says whether the file's numbers are Excel's serial days.
+      if (result.excelSerialTimes === undefined && NUMBER.test(text.trim())) result.excelSerialTimes = isExcelSerial(Number(text));
+      const time = parseTimestamp(text, order, result.excelSerialTimes);
       // Asked once per row at most, and only while it can still matter: before the first slash date, or of an unreadable row.
       const slashed = (!result.slashDates || time === undefined) && SLASH_DAY.test(text);
       if (slashed) result.slashDates ??= { order, from: toldOrder ? 'option' : seenOrder ? 'data' : 'default', otherOrder: 0 };
