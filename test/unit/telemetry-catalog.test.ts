@@ -28,7 +28,8 @@ describe('telemetry validators derived from the DTDL models', () => {
   const invalid: { name: string; model: string; values: Record<string, unknown>; message: RegExp }[] = [
     { name: 'telemetry the model does not declare', model: ARM, values: { temperature: 1, humidity: 3 }, message: /unknown telemetry 'humidity'/ },
     { name: 'a conveyor reading sent by an arm', model: ARM, values: { speed: 1 }, message: /unknown telemetry 'speed'/ },
-    { name: 'a string where a double belongs', model: ARM, values: { temperature: '71' }, message: /temperature: .*number/i },
+    { name: 'a string where a double belongs', model: ARM, values: { temperature: '71' }, message: /temperature: .*number.* \(a number sent as text: send 71, not "71"\)/i },
+    { name: 'a name in another case (a .NET device serialising PascalCase)', model: ARM, values: { Temperature: 71 }, message: /unknown telemetry 'Temperature' \(names are case-sensitive: 'temperature'\?\)/ },
     { name: 'a fraction where a long belongs', model: ARM, values: { cycleCount: 1.5 }, message: /cycleCount: .*int/i },
     { name: 'a status outside the enum', model: CONVEYOR, values: { status: 'exploded' }, message: /status: .*(running|option)/i },
     { name: 'a value not measured beside one the model does not allow', model: CONVEYOR, values: { load: null, speed: 'fast' }, message: /speed/ },

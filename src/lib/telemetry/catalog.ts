@@ -77,6 +77,19 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     if (check) checks.set(t.name, check);
     else allFast = false;
   }
+  // The two slips devices make most, named in the refusal: a .NET device serialises its properties
+  // PascalCase by default (Temperature), and some gateways send every value as text ("71.2").
+  const unknownName = (k: string) => {
+    const meant = names.find((n) => n.toLowerCase() === k.toLowerCase());
+    return meant === undefined ? `'${k}'` : `'${k}' (names are case-sensitive: '${meant}'?)`;
+  };
+  const numericNames = telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name);
+  const numeric = new Set(numericNames);
+  const asText = (path: readonly PropertyKey[], values: Record<string, unknown>): string => {
+    const name = path.length === 1 ? String(path[0]) : undefined;
+    const v = name !== undefined && numeric.has(name) && Object.hasOwn(values, name) ? values[name] : undefined;
+    return typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? ` (a number sent as text: send ${Number(v)}, not ${JSON.stringify(v)})` : '';
+  };
   /** The validity when every value passes its fast check (or is null), else undefined: zod decides. */
   const fastAccept = (values: Record<string, unknown>): Validity | undefined => {
     if (!allFast) return undefined;
@@ -97,7 +110,7 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     deviceModelId: device.id,
     displayName: twin.displayName ?? twin.id,
     telemetryNames: names,
-    numericTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name),
+    numericTelemetry: numericNames,
     measuredTelemetry: telemetry.filter((t) => t.schema.kind === 'primitive' && (t.schema.name === 'double' || t.schema.name === 'float')).map((t) => t.name),
     units: Object.fromEntries(telemetry.map((t) => [t.name, t.unit])),
     validate(values) {
@@ -107,7 +120,7 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
       if (result.success) return notMeasuredIn(values).length ? VALID_NOT_MEASURED : VALID;
       const message = result.error.issues
         .slice(0, 5)
-        .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map((k) => `'${k}'`).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}`))
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map(unknownName).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}${asText(i.path, values)}`))
         .join('; ');
       return { ok: false, message };
     },
