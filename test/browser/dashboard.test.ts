@@ -114,6 +114,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.getAttribute(`[data-twin="${machine}"]`, 'data-not-measured')).toBe('temperature');
     expect(await page.textContent(`[data-twin="${machine}"] .meta`)).toMatch(/not measured: Temperature$/);
     expect(await page.$$eval('[data-not-measured]', (els) => els.length)).toBe(1);
+    await page.screenshot({ path: join(results, 'dashboard-not-measured.png'), fullPage: true });
   });
 
   it('lists the failing machine\'s incident with its state, acknowledges it, and shelves the machine', async () => {
