@@ -62,7 +62,7 @@ const asString = (v: unknown): string | undefined => (typeof v === 'string' && v
 
 /** Epoch milliseconds written as a string ("1764999000000"): gateways that send every value as text send their times so too. */
 const EPOCH_TEXT = /^\s*\d{1,16}(\.\d+)?\s*$/;
-/** A time given as a number, or as a number written out: what is read as epoch milliseconds. */
+/** A time given as a number, or as a number written out: epoch milliseconds (or seconds, where as milliseconds it would be before 2000). */
 const epochOf = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && EPOCH_TEXT.test(v) ? Number(v) : undefined);
 
 function toTime(v: unknown): number | undefined {
@@ -323,9 +323,9 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   const rawTime = body.timestamp ?? env.creationRaw ?? env.enqueuedRaw;
   // The common case, a device's UTC ISO string, is read once and stored as it came.
   const isoTime = typeof rawTime === 'string' ? utcIsoTime(rawTime) : NaN;
-  const time = !Number.isNaN(isoTime) ? isoTime : rawTime === undefined ? now : toTime(rawTime);
+  let time = !Number.isNaN(isoTime) ? isoTime : rawTime === undefined ? now : toTime(rawTime);
   if (time === undefined) {
-    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${JSON.stringify(body.timestamp)} is not an ISO 8601 time or epoch milliseconds`, now);
+    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${JSON.stringify(body.timestamp)} is not an ISO 8601 time or epoch milliseconds or seconds`, now);
     return;
   }
   if (time > now + options.maxClockSkewMs) {
@@ -333,11 +333,20 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
     return;
   }
   if (time < EARLIEST) {
-    // Epoch seconds are the usual slip (a Unix clock's time() sent as is): say so, since the time read is then in 1970.
+    // Epoch seconds (a Unix clock's time(), Python's time.time() with its fraction) read as
+    // milliseconds fall in 1970; as seconds they are a time since 2000 and not ahead of the clock.
+    // No time since 2000 is both, so they are read as what they can only be.
     const epoch = epochOf(rawTime);
-    const seconds = epoch !== undefined && epoch * 1000 >= EARLIEST && epoch * 1000 <= now + options.maxClockSkewMs ? ' (epoch seconds? send epoch milliseconds or an ISO 8601 time)' : '';
-    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000${seconds}`, now);
-    return;
+    const seconds = epoch === undefined ? undefined : Math.round(epoch * 1000);
+    if (seconds === undefined || !(seconds >= EARLIEST)) {
+      reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${new Date(time).toISOString()} is before 2000`, now);
+      return;
+    }
+    if (seconds > now + options.maxClockSkewMs) {
+      reject(deadLetters, env, item, 'envelope.futureTimestamp', `${where}timestamp ${new Date(seconds).toISOString()} (read as epoch seconds) is in the future (device clock?)`, now);
+      return;
+    }
+    time = seconds;
   }
   const seq = body.seq;
   if (seq !== undefined && (!Number.isSafeInteger(seq) || (seq as number) < 0)) {
