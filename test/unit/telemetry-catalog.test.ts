@@ -32,6 +32,7 @@ describe('telemetry validators derived from the DTDL models', () => {
     { name: 'a name in another case (a .NET device serialising PascalCase)', model: ARM, values: { Temperature: 71 }, message: /unknown telemetry 'Temperature' \(names are case-sensitive: 'temperature'\?\)/ },
     { name: 'a fraction where a long belongs', model: ARM, values: { cycleCount: 1.5 }, message: /cycleCount: .*int/i },
     { name: 'a status outside the enum', model: CONVEYOR, values: { status: 'exploded' }, message: /status: .*(running|option)/i },
+    { name: 'a status in another case (a controller writing Running)', model: CONVEYOR, values: { status: 'Running' }, message: /status: .* \(values are case-sensitive: 'running'\?\)/ },
     { name: 'a value not measured beside one the model does not allow', model: CONVEYOR, values: { load: null, speed: 'fast' }, message: /speed/ },
   ];
   it.each(invalid)('rejects $name with the offending field named', ({ model, values, message }) => {

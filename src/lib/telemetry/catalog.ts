@@ -77,18 +77,24 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     if (check) checks.set(t.name, check);
     else allFast = false;
   }
-  // The two slips devices make most, named in the refusal: a .NET device serialises its properties
-  // PascalCase by default (Temperature), and some gateways send every value as text ("71.2").
+  // The slips devices make most, named in the refusal: a .NET device serialises its properties
+  // PascalCase by default (Temperature), a controller writes its states capitalised (Running), and
+  // some gateways send every value as text ("71.2").
+  const sameButCase = (given: string, known: readonly string[]) => known.find((n) => n !== given && n.toLowerCase() === given.toLowerCase());
   const unknownName = (k: string) => {
-    const meant = names.find((n) => n.toLowerCase() === k.toLowerCase());
+    const meant = sameButCase(k, names);
     return meant === undefined ? `'${k}'` : `'${k}' (names are case-sensitive: '${meant}'?)`;
   };
   const numericNames = telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name);
   const numeric = new Set(numericNames);
-  const asText = (path: readonly PropertyKey[], values: Record<string, unknown>): string => {
+  const enumValues = new Map(telemetry.flatMap((t) => (t.schema.kind === 'enum' ? [[t.name, t.schema.values.map((v) => String(v.value))] as const] : [])));
+  const hintFor = (path: readonly PropertyKey[], values: Record<string, unknown>): string => {
     const name = path.length === 1 ? String(path[0]) : undefined;
-    const v = name !== undefined && numeric.has(name) && Object.hasOwn(values, name) ? values[name] : undefined;
-    return typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? ` (a number sent as text: send ${Number(v)}, not ${JSON.stringify(v)})` : '';
+    const v = name !== undefined && Object.hasOwn(values, name) ? values[name] : undefined;
+    if (typeof v !== 'string') return '';
+    if (numeric.has(name!) && v.trim() !== '' && Number.isFinite(Number(v))) return ` (a number sent as text: send ${Number(v)}, not ${JSON.stringify(v)})`;
+    const meant = sameButCase(v, enumValues.get(name!) ?? []);
+    return meant === undefined ? '' : ` (values are case-sensitive: '${meant}'?)`;
   };
   /** The validity when every value passes its fast check (or is null), else undefined: zod decides. */
   const fastAccept = (values: Record<string, unknown>): Validity | undefined => {
@@ -120,7 +126,7 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
       if (result.success) return notMeasuredIn(values).length ? VALID_NOT_MEASURED : VALID;
       const message = result.error.issues
         .slice(0, 5)
-        .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map(unknownName).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}${asText(i.path, values)}`))
+        .map((i) => (i.code === 'unrecognized_keys' ? `unknown telemetry ${i.keys.map(unknownName).join(', ')} for ${device.id} (known: ${names.join(', ')})` : `${i.path.join('.') || '(reading)'}: ${i.message}${hintFor(i.path, values)}`))
         .join('; ');
       return { ok: false, message };
     },
