@@ -4,6 +4,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { propertyRuns } from '../support/property-runs.ts';
 import { decodeBatch, MAX_INFLATED_BYTES } from '../../src/lib/telemetry/decode.ts';
 import { nonFiniteAsNull } from '../../src/lib/telemetry/non-finite.ts';
+import { ENVELOPE_FIELDS } from '../../src/lib/telemetry/reading.ts';
 import { utcIsoTime } from '../../src/lib/telemetry/time.ts';
 import { batch, iso } from '../support/plant.ts';
 
@@ -313,6 +314,8 @@ describe('decoding what the Event Hub trigger hands over', () => {
     }
     const { bodies, meta } = batch([{ device: 'd', body: { timestamp: iso(now), seq: 1, deviceId: 'd', messageId: 'm', speed: 2 } }]);
     expect(decodeBatch(bodies, meta, opts).readings[0]!.values).toEqual({ speed: 2 });
+    // The same fields a refusal's hint knows (a .NET device's 'Timestamp': did you mean 'timestamp'?).
+    expect([...ENVELOPE_FIELDS].sort()).toEqual(['deviceId', 'messageId', 'seq', 'timestamp']);
   });
 
   it('refuses each name that would reach an object\'s prototype', () => {

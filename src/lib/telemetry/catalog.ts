@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { deviceModelIdFor, zodFor, type ModelSet, type Schema, type InterfaceDef } from '../dtdl/index.ts';
+import { ENVELOPE_FIELDS } from './reading.ts';
 
 export interface EquipmentKind {
   twinModelId: string;
@@ -81,8 +82,9 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   // PascalCase by default (Temperature), a controller writes its states capitalised (Running), and
   // some gateways send every value as text ("71.2").
   const sameButCase = (given: string, known: readonly string[]) => known.find((n) => n !== given && n.toLowerCase() === given.toLowerCase());
+  const known = [...names, ...ENVELOPE_FIELDS];
   const unknownName = (k: string) => {
-    const meant = sameButCase(k, names);
+    const meant = sameButCase(k, known);
     return meant === undefined ? `'${k}'` : `'${k}' (names are case-sensitive: '${meant}'?)`;
   };
   const numericNames = telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name);

@@ -358,6 +358,7 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   // Own keys only (never what a polluted prototype would add), and no name that would set one.
   for (const k in body) {
     if (!Object.hasOwn(body, k)) continue;
+    // ENVELOPE_FIELDS, compared one by one: this runs for every value of every reading.
     if (k === 'timestamp' || k === 'seq' || k === 'deviceId' || k === 'messageId') continue;
     if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
       reject(deadLetters, env, item, 'telemetry.badName', `${where}'${k}' is not a telemetry name`, now);
