@@ -3,7 +3,7 @@
  * that has a device model, a zod schema of the telemetry that device may send.
  */
 import { z } from 'zod';
-import { deviceModelIdFor, zodFor, type ModelSet, type Schema, type InterfaceDef } from '../dtdl/index.ts';
+import { deviceModelIdFor, zodFor, type ModelSet, type Schema, type InterfaceDef, type TelemetryDef } from '../dtdl/index.ts';
 import { ENVELOPE_FIELDS } from './reading.ts';
 
 export interface EquipmentKind {
@@ -67,6 +67,34 @@ function fastCheck(schema: Schema): Check | undefined {
 
 const NUMERIC_PRIMITIVES = new Set(['double', 'float', 'decimal', 'integer', 'long', 'short', 'byte', 'unsignedByte', 'unsignedShort', 'unsignedInteger', 'unsignedLong']);
 
+/**
+ * The slips devices make most, named in a refusal: a .NET device serialises its properties
+ * PascalCase by default (Temperature, Timestamp), a controller writes its states capitalised
+ * (Running), and some gateways send every value as text ("71.2").
+ */
+function refusalHints(telemetry: readonly TelemetryDef[], numericNames: readonly string[]) {
+  const sameButCase = (given: string, known: readonly string[]) => known.find((n) => n !== given && n.toLowerCase() === given.toLowerCase());
+  const known = [...telemetry.map((t) => t.name), ...ENVELOPE_FIELDS];
+  const numeric = new Set(numericNames);
+  const enumValues = new Map(telemetry.flatMap((t) => (t.schema.kind === 'enum' ? [[t.name, t.schema.values.map((v) => String(v.value))] as const] : [])));
+  return {
+    /** An unknown name as the refusal quotes it, with the name it was likely meant to be. */
+    unknownName(k: string): string {
+      const meant = sameButCase(k, known);
+      return meant === undefined ? `'${k}'` : `'${k}' (names are case-sensitive: '${meant}'?)`;
+    },
+    /** What to add to a refused value's reason, when the slip is one of those. */
+    hintFor(path: readonly PropertyKey[], values: Record<string, unknown>): string {
+      const name = path.length === 1 ? String(path[0]) : undefined;
+      const v = name !== undefined && Object.hasOwn(values, name) ? values[name] : undefined;
+      if (typeof v !== 'string') return '';
+      if (numeric.has(name!) && v.trim() !== '' && Number.isFinite(Number(v))) return ` (a number sent as text: send ${Number(v)}, not ${JSON.stringify(v)})`;
+      const meant = sameButCase(v, enumValues.get(name!) ?? []);
+      return meant === undefined ? '' : ` (values are case-sensitive: '${meant}'?)`;
+    },
+  };
+}
+
 function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
   const telemetry = [...device.telemetry.values()];
   const shape = z.strictObject(Object.fromEntries(telemetry.map((t) => [t.name, zodFor(t.schema).nullable().optional()])));
@@ -78,26 +106,8 @@ function compileKind(twin: InterfaceDef, device: InterfaceDef): EquipmentKind {
     if (check) checks.set(t.name, check);
     else allFast = false;
   }
-  // The slips devices make most, named in the refusal: a .NET device serialises its properties
-  // PascalCase by default (Temperature), a controller writes its states capitalised (Running), and
-  // some gateways send every value as text ("71.2").
-  const sameButCase = (given: string, known: readonly string[]) => known.find((n) => n !== given && n.toLowerCase() === given.toLowerCase());
-  const known = [...names, ...ENVELOPE_FIELDS];
-  const unknownName = (k: string) => {
-    const meant = sameButCase(k, known);
-    return meant === undefined ? `'${k}'` : `'${k}' (names are case-sensitive: '${meant}'?)`;
-  };
   const numericNames = telemetry.filter((t) => t.schema.kind === 'primitive' && NUMERIC_PRIMITIVES.has(t.schema.name)).map((t) => t.name);
-  const numeric = new Set(numericNames);
-  const enumValues = new Map(telemetry.flatMap((t) => (t.schema.kind === 'enum' ? [[t.name, t.schema.values.map((v) => String(v.value))] as const] : [])));
-  const hintFor = (path: readonly PropertyKey[], values: Record<string, unknown>): string => {
-    const name = path.length === 1 ? String(path[0]) : undefined;
-    const v = name !== undefined && Object.hasOwn(values, name) ? values[name] : undefined;
-    if (typeof v !== 'string') return '';
-    if (numeric.has(name!) && v.trim() !== '' && Number.isFinite(Number(v))) return ` (a number sent as text: send ${Number(v)}, not ${JSON.stringify(v)})`;
-    const meant = sameButCase(v, enumValues.get(name!) ?? []);
-    return meant === undefined ? '' : ` (values are case-sensitive: '${meant}'?)`;
-  };
+  const { unknownName, hintFor } = refusalHints(telemetry, numericNames);
   /** The validity when every value passes its fast check (or is null), else undefined: zod decides. */
   const fastAccept = (values: Record<string, unknown>): Validity | undefined => {
     if (!allFast) return undefined;
