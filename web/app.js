@@ -62,8 +62,7 @@
         for (const eq of line.equipment) {
           const id = eq.$dtId;
           // A dead sensor shows on the plant too, not only once its machine is opened.
-          const since = lastMeasured(eq);
-          const blind = Object.keys(eq).filter((k) => typeof eq[k] === 'number' && since(k) !== undefined);
+          const blind = [...notMeasuredSince(eq).keys()];
           machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
             el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
@@ -101,12 +100,11 @@
     if (!eq) return;
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
-    const since = lastMeasured(eq);
+    const stale = notMeasuredSince(eq);
     $('readings').replaceChildren(...facts.map(([k, v]) => {
-      // Numbers only: a status is reported when it changes, so an old one is no dead sensor.
-      const at = typeof v === 'number' ? since(k) : undefined;
-      const stale = at === undefined ? null : el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`);
-      return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), stale));
+      const at = stale.get(k);
+      const since = at === undefined ? null : el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`);
+      return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), since));
     }));
     const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
     $('shelve-state').textContent = shelved ? `Notifications shelved until ${new Date(eq.shelvedUntil).toLocaleTimeString()} by ${eq.shelvedBy || 'someone'}.` : 'Notifications on.';
@@ -122,14 +120,18 @@
    * enough for a counter a device sends once a minute.
    */
   const STALE_MS = 120_000;
-  function lastMeasured(eq) {
+  /** The twin's values so behind, by name, with when each was last measured. */
+  function notMeasuredSince(eq) {
     const meta = eq.$metadata && typeof eq.$metadata === 'object' ? eq.$metadata : {};
     const newest = typeof eq.lastTelemetryTime === 'string' ? Date.parse(eq.lastTelemetryTime) : NaN;
-    return (k) => {
-      const m = Object.hasOwn(meta, k) ? meta[k] : undefined;
-      const at = m && typeof m.sourceTime === 'string' ? Date.parse(m.sourceTime) : NaN;
-      return newest - at > STALE_MS ? at : undefined;
-    };
+    const out = new Map();
+    for (const [k, v] of Object.entries(eq)) {
+      // Numbers only: a status is reported when it changes, so an old one is no dead sensor.
+      if (typeof v !== 'number' || !Object.hasOwn(meta, k)) continue;
+      const at = meta[k] && typeof meta[k].sourceTime === 'string' ? Date.parse(meta[k].sourceTime) : NaN;
+      if (newest - at > STALE_MS) out.set(k, at);
+    }
+    return out;
   }
 
   /** Charts by key, each drawn into its own box. */

@@ -9,6 +9,7 @@ import type { Logger } from './log.ts';
 import type { JsonPatchOp, TelemetryStorePort, TwinsPort } from './ports.ts';
 import { forEachLimited } from './bounded-set.ts';
 import type { TelemetryCatalog } from './telemetry/catalog.ts';
+import { measuredValueOps } from './twins/twin-update.ts';
 
 export interface TwinRefreshDeps {
   catalog: TelemetryCatalog;
@@ -45,10 +46,7 @@ export async function refreshTwins(deps: TwinRefreshDeps): Promise<RefreshResult
       const ops: JsonPatchOp[] = [];
       for (const name of kind.telemetryNames) {
         // A value not measured (null) leaves the one last measured, as the pipeline does.
-        if (props.has(name) && l.readings[name] !== undefined && l.readings[name] !== null) {
-          ops.push({ op: 'add', path: `/${name}`, value: l.readings[name] });
-          ops.push({ op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(l.time).toISOString() });
-        }
+        if (props.has(name) && l.readings[name] !== undefined && l.readings[name] !== null) ops.push(...measuredValueOps(name, l.readings[name], l.time));
       }
       ops.push({ op: 'add', path: '/lastTelemetryTime', value: new Date(l.time).toISOString() });
       try {

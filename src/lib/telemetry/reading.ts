@@ -1,7 +1,7 @@
-/** One telemetry reading after decoding: what every later step of the pipeline works on. */
 /** A body's fields that are about the reading, not telemetry: its time, its number, who sent it, its id. */
 export const ENVELOPE_FIELDS: readonly string[] = ['timestamp', 'seq', 'deviceId', 'messageId'];
 
+/** One telemetry reading after decoding: what every later step of the pipeline works on. */
 export interface Reading {
   deviceId: string;
   /** Dedupe identity: the device's message id, else its sequence number, else its source time. */

@@ -86,6 +86,18 @@ export function inTimeOrder(scored: readonly ScoredReading[], since = -Infinity)
   return ordered ? fresh : fresh.sort((a, b) => a.reading.time - b.reading.time);
 }
 
+/**
+ * A telemetry value as a patch writes it onto its twin: the property, and when it was measured
+ * (ADT's own sourceTime), so a sensor that stopped being measured shows as one whose sourceTime
+ * falls behind lastTelemetryTime (the dashboard says so).
+ */
+export function measuredValueOps(name: string, value: unknown, time: number): JsonPatchOp[] {
+  return [
+    { op: 'add', path: `/${name}`, value },
+    { op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(time).toISOString() },
+  ];
+}
+
 /** Returns the patch to send now, or undefined when nothing is due (or nothing is newer). */
 export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[], options: PlanOptions): TwinUpdate | undefined {
   const newest = fresh[fresh.length - 1];
@@ -135,12 +147,7 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
   let omitted: string[] | undefined;
   for (const name in latest) {
     if (oversizedString(latest[name])) (omitted ??= []).push(name);
-    else if (options.properties.has(name)) {
-      set(name, latest[name]);
-      // ADT's own record of when a value was observed at its source: a sensor that stopped being
-      // measured shows as one whose sourceTime falls behind lastTelemetryTime (the dashboard says so).
-      ops.push({ op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(measuredAt[name]!).toISOString() });
-    }
+    else if (options.properties.has(name)) ops.push(...measuredValueOps(name, latest[name], measuredAt[name]!));
   }
   set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
   if (judged) {
