@@ -236,22 +236,16 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(azdParameters.opsEmail!.value).toBe('${OPS_EMAIL=}');
   });
 
-  it('warns operators when readings are refused: a rule on the very warning the pipeline logs, one alert while it lasts', () => {
-    const { props, criterion, variables } = appInsightsRule('refusedAlertName');
-    // A warning, not a page (the readings are kept, nothing is lost meanwhile), and stateful.
+  // Warnings, not pages (the readings are kept, or taken in without one value: nothing is lost meanwhile), and stateful.
+  it.each([
+    { when: 'readings are refused', rule: 'refusedAlertName', variable: 'refusedMessage', logged: REFUSED_LOG },
+    { when: 'sensors stop being measured (values sent as null)', rule: 'notMeasuredAlertName', variable: 'notMeasuredMessage', logged: NOT_MEASURED_LOG },
+  ])('warns operators when $when: a rule on the very warning the pipeline logs, one alert while it lasts', ({ rule, variable, logged }) => {
+    const { props, criterion, variables } = appInsightsRule(rule);
     expect(props).toMatchObject({ severity: 2, autoMitigate: true });
     expect(criterion!.query).toContain('severityLevel >= 2');
-    expect(criterion!.query).toContain("variables('refusedMessage')");
-    expect(variables.refusedMessage).toBe(REFUSED_LOG);
-    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
-  });
-
-  it('warns operators when sensors stop being measured: a rule on the warning the pipeline logs for values sent as null', () => {
-    const { props, criterion, variables } = appInsightsRule('notMeasuredAlertName');
-    expect(props).toMatchObject({ severity: 2, autoMitigate: true });
-    expect(criterion!.query).toContain('severityLevel >= 2');
-    expect(criterion!.query).toContain("variables('notMeasuredMessage')");
-    expect(variables.notMeasuredMessage).toBe(NOT_MEASURED_LOG);
+    expect(criterion!.query).toContain(`variables('${variable}')`);
+    expect(variables[variable]).toBe(logged);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
 
