@@ -13,6 +13,7 @@ import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import { keepRefused } from './refused-readings.ts';
+import { jsonExcerpt } from './json-text.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import { measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
 import { notMeasuredIn, type EquipmentKind, type TelemetryCatalog } from './telemetry/catalog.ts';
@@ -742,7 +743,7 @@ export class TelemetryPipeline {
           const result = await this.deps.commands.invoke(deviceId, 'emergencyStop', { reason: verdict.reason, incidentId: verdict.incidentId, failureProbability: verdict.trigger.score.failureProbability }, 10);
           if (result.status < 200 || result.status >= 300) {
             outcome = 'failed';
-            detail = `device answered ${result.status}: ${JSON.stringify(result.payload).slice(0, 200)}; ${verdict.reason}`;
+            detail = `device answered ${result.status}: ${jsonExcerpt(result.payload, 200)}; ${verdict.reason}`;
           }
         } catch (error) {
           outcome = 'failed';

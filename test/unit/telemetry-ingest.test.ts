@@ -65,6 +65,26 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(facts).not.toContain('null °C');
   });
 
+  it('refuses a reading whose value nests thousands deep (it fits in 256 KB), with or without a message id, and takes in the rest of the batch', async () => {
+    const h = plant();
+    const deep = '['.repeat(5_000) + ']'.repeat(5_000);
+    const result = await h.send([
+      { device: 'robotic-arm-001', body: `{"timestamp":"${iso(t0)}","temperature":70,"vibration":${deep}}` },
+      { device: 'robotic-arm-001', body: `{"timestamp":"${iso(t0 + 500)}","temperature":70,"shape":${deep}}`, messageId: 'deep-1' },
+      // Nested as deep where the decoder quotes what it refuses: the device id and the time.
+      { device: 'robotic-arm-001', body: `{"deviceId":${deep},"temperature":70}` },
+      { device: 'robotic-arm-001', body: `{"timestamp":${deep},"temperature":70}` },
+      arm(1000, { temperature: 71, vibration: 0.4 }),
+    ]);
+    expect(result).toMatchObject({ stored: 1, deadLettered: 4, deadLetterReasons: { 'telemetry.tooDeep': 2, 'envelope.deviceMismatch': 1, 'envelope.badTimestamp': 1 } });
+    expect(h.store.deadLetters.map((d) => d.Detail)).toEqual([
+      expect.stringMatching(/'vibration' nests deeper than 32 levels/),
+      expect.stringMatching(/'shape' nests deeper than 32 levels/),
+      expect.stringMatching(/^body says deviceId .* but IoT Hub authenticated robotic-arm-001$/),
+      expect.stringMatching(/^timestamp .* is not an ISO 8601 time/),
+    ]);
+  });
+
   it('makes a replayed batch a no-op: no new rows, no twin moved, no second alert', async () => {
     const h = plant();
     // A controller fault raises a critical incident at once.
@@ -684,6 +704,14 @@ describe('telemetryIngest: predictions that stop a machine', () => {
         expect(h.alerts.sent[0]!.action).toMatchObject({ name: 'emergencyStop', outcome: 'failed' });
       } else expect(h.twins.props('robotic-arm-001').lastEmergencyStopTime).toBe(iso(t0 + 1000));
     }
+  });
+
+  it('records a refused stop whose answer nests thousands deep (a broken or hostile device) as failed, without failing the batch', async () => {
+    const h = stopping();
+    h.commands.answerNext.push({ status: 500, payload: JSON.parse('['.repeat(10_000) + ']'.repeat(10_000)) });
+    const result = await h.send(hot(0, 3));
+    expect(result.stops.failed).toBe(1);
+    expect([...h.store.actions.values()][0]!.Detail).toMatch(/^device answered 500: .*; failure probability 95 %/);
   });
 
   it('tries a stop the device refused again with the next readings, ten seconds on, and records both', async () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import type { DeadLetter, Reading } from './reading.ts';
 import { readTime, utcIsoTime } from './time.ts';
-import { jsonOrUndefined } from '../json-text.ts';
+import { jsonExcerpt, jsonOrUndefined } from '../json-text.ts';
 import { nonFiniteAsNull } from './non-finite.ts';
 import { boundedId } from '../bounded-id.ts';
 
@@ -86,14 +86,28 @@ function excerpt(body: unknown): string {
     const head = body.subarray(0, BODY_EXCERPT * 4);
     const encoding = encodingOf(body);
     text = bytesToText(head.subarray(0, head.byteLength - (head.byteLength % UNIT[encoding])), encoding);
-  } else {
-    try {
-      text = JSON.stringify(body) ?? String(body);
-    } catch {
-      text = String(body);
-    }
-  }
+  } else return jsonExcerpt(body, BODY_EXCERPT);
   return text.slice(0, BODY_EXCERPT);
+}
+
+/**
+ * How deep a value may nest (an object in an array in …). DTDL schemas nest a few levels; JSON.parse
+ * reads any depth, but JSON.stringify recurses, and the reading's key, its stored row and a dead
+ * letter's excerpt are all made with it: a value nested thousands deep (it fits in 256 KB) threw
+ * there and failed its whole batch, every retry, so it is refused here, before anything else sees it.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
+/** Whether `v` nests objects or arrays more than `levels` deep; recurses at most `levels` calls. */
+function deeperThan(v: unknown, levels: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (levels === 0) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (deeperThan(v[i], levels - 1)) return true;
+    return false;
+  }
+  for (const k in v) if (Object.hasOwn(v, k) && deeperThan((v as Record<string, unknown>)[k], levels - 1)) return true;
+  return false;
 }
 
 /** The per-message facts a reading or a dead letter carries. */
@@ -317,7 +331,7 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   const body = item as Record<string, unknown>;
   const deviceId = env.deviceId!;
   if (body.deviceId !== undefined && body.deviceId !== deviceId) {
-    reject(deadLetters, env, item, 'envelope.deviceMismatch', `${where}body says deviceId ${JSON.stringify(body.deviceId)} but IoT Hub authenticated ${deviceId}`, now);
+    reject(deadLetters, env, item, 'envelope.deviceMismatch', `${where}body says deviceId ${jsonExcerpt(body.deviceId, 200)} but IoT Hub authenticated ${deviceId}`, now);
     return;
   }
   const rawTime = body.timestamp ?? env.creationRaw ?? env.enqueuedRaw;
@@ -325,7 +339,7 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
   const isoTime = typeof rawTime === 'string' ? utcIsoTime(rawTime) : NaN;
   let time = !Number.isNaN(isoTime) ? isoTime : rawTime === undefined ? now : toTime(rawTime);
   if (time === undefined) {
-    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${JSON.stringify(body.timestamp)} is not an ISO 8601 time or epoch milliseconds or seconds`, now);
+    reject(deadLetters, env, item, 'envelope.badTimestamp', `${where}timestamp ${jsonExcerpt(body.timestamp, 200)} is not an ISO 8601 time or epoch milliseconds or seconds`, now);
     return;
   }
   if (time > now + options.maxClockSkewMs) {
@@ -362,6 +376,10 @@ function decodeReading(item: unknown, index: number, inArray: boolean, env: Enve
     if (k === 'timestamp' || k === 'seq' || k === 'deviceId' || k === 'messageId') continue;
     if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
       reject(deadLetters, env, item, 'telemetry.badName', `${where}'${k}' is not a telemetry name`, now);
+      return;
+    }
+    if (deeperThan(body[k], MAX_VALUE_DEPTH)) {
+      reject(deadLetters, env, item, 'telemetry.tooDeep', `${where}'${k}' nests deeper than ${MAX_VALUE_DEPTH} levels`, now);
       return;
     }
     values[k] = body[k];
