@@ -124,6 +124,26 @@ describe('twins', () => {
     expect(events.some((e) => e.type === 'Microsoft.DigitalTwins.Twin.Update' && e.subject === 'robotic-arm-002')).toBe(true);
   });
 
+  it('records when a value was measured as ADT documents it: replace on $metadata/<name>/sourceTime, with or without one before', async () => {
+    const measured = '2026-01-20T02:03:00.094Z';
+    const id = 'robotic-arm-measured';
+    await client.upsertDigitalTwin(id, JSON.stringify({ $metadata: { $model: ARM }, equipmentId: id, temperature: 60 }));
+    await client.updateDigitalTwin(id, [
+      { op: 'replace', path: '/temperature', value: 72 },
+      { op: 'replace', path: '/$metadata/temperature/sourceTime', value: measured },
+    ]);
+    // a property the twin did not have yet, added with its sourceTime in one patch
+    await client.updateDigitalTwin(id, [
+      { op: 'add', path: '/vibration', value: 2.5 },
+      { op: 'replace', path: '/$metadata/vibration/sourceTime', value: measured },
+    ]);
+    const twin = (await client.getDigitalTwin(id)).body as Record<string, any>;
+    expect(twin).toMatchObject({ temperature: 72, vibration: 2.5, $metadata: { temperature: { sourceTime: measured, lastUpdateTime: expect.any(String) }, vibration: { sourceTime: measured } } });
+    await expect(client.updateDigitalTwin(id, [{ op: 'replace', path: '/$metadata/temperature/sourceTime', value: 'yesterday' }])).rejects.toMatchObject({ statusCode: 400 });
+    await expect(client.updateDigitalTwin(id, [{ op: 'remove', path: '/$metadata/temperature/sourceTime' }])).rejects.toMatchObject({ statusCode: 400 });
+    await client.deleteDigitalTwin(id);
+  });
+
   it('refuses to delete a twin that still has relationships', async () => {
     await expect(client.deleteDigitalTwin('robotic-arm-003')).rejects.toMatchObject({ statusCode: 400 });
   });

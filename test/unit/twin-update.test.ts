@@ -33,6 +33,8 @@ describe('one patch per twin per batch', () => {
     expect(valueOf(update.ops, '/$metadata/temperature/sourceTime')).toBe(new Date(t0 + 1000).toISOString());
     expect(valueOf(update.ops, '/vibration')).toBe(0.5);
     expect(valueOf(update.ops, '/$metadata/vibration/sourceTime')).toBe(new Date(t0 + 2000).toISOString());
+    // set as ADT's documentation and the SDK's live tests do: `replace`
+    expect(update.ops.filter((o) => o.path.endsWith('/sourceTime')).map((o) => o.op)).toEqual(['replace', 'replace']);
     // Only where a value goes out: nothing measured, nothing said.
     const blind = planTwinUpdate(state(), freshReadings(state(), [reading(0, { temperature: null, vibration: 0.3 })]), options)!;
     expect(blind.ops.some((o) => o.path.includes('temperature'))).toBe(false);

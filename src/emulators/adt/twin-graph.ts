@@ -274,13 +274,16 @@ export class TwinGraph implements QueryGraph {
       }
     }
     // sourceTime may be patched for a property added in the same patch: make room for it first.
+    // ADT's own examples set it with `replace` whether or not the property had one: taken as a set.
     const base = structuredClone(existing);
     const meta = base.$metadata as Doc;
-    for (const op of ops) {
+    const applied = ops.map((op) => {
       const segs = pointer(op.path);
-      if (segs[0] === '$metadata' && segs[2] === 'sourceTime' && !isObject(meta[segs[1]!])) meta[segs[1]!] = {};
-    }
-    const patched = applyPatch(base, ops);
+      if (segs[0] !== '$metadata' || segs[2] !== 'sourceTime') return op;
+      if (!isObject(meta[segs[1]!])) meta[segs[1]!] = {};
+      return op.op === 'replace' ? { ...op, op: 'add' as const } : op;
+    });
+    const patched = applyPatch(base, applied);
     const modelId = (patched.$metadata as Doc).$model;
     const def = this.interfaceOf(modelId, modelId !== (existing.$metadata as Doc).$model);
     const content = contentOf(patched);

@@ -94,7 +94,8 @@ export function inTimeOrder(scored: readonly ScoredReading[], since = -Infinity)
 export function measuredValueOps(name: string, value: unknown, time: number): JsonPatchOp[] {
   return [
     { op: 'add', path: `/${name}`, value },
-    { op: 'add', path: `/$metadata/${name}/sourceTime`, value: new Date(time).toISOString() },
+    // `replace`, as ADT's documentation and the SDK's own live tests set it (no example uses `add`).
+    { op: 'replace', path: `/$metadata/${name}/sourceTime`, value: new Date(time).toISOString() },
   ];
 }
 
