@@ -71,7 +71,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
     thresholds: { warning: config.ANOMALY_WARNING_THRESHOLD, critical: config.ANOMALY_CRITICAL_THRESHOLD },
     twinPatchIntervalMs: config.TWIN_PATCH_INTERVAL_MS,
     twinPatchConcurrency: config.TWIN_PATCH_CONCURRENCY,
-    alarms: { sustainReadings: config.ALARM_ON_DELAY_READINGS, offDelayMs: config.ALARM_OFF_DELAY_MS, floodLimit: config.ALARM_FLOOD_LIMIT, lateMs: config.ALARM_LATE_MS },
+    alarms: { sustainReadings: config.ALARM_ON_DELAY_READINGS, offDelayMs: config.ALARM_OFF_DELAY_MS, floodLimit: config.ALARM_FLOOD_LIMIT, lateMs: config.ALARM_LATE_MS, blindAfterMs: config.ALARM_BLIND_AFTER_MS },
     maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
     dashboardUrl: config.DASHBOARD_URL,
     autoStop: {

@@ -22,7 +22,7 @@ import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './an
 import { reviveDetectorState, storeDetectorState, type DetectorState } from './anomaly/detector-state.ts';
 import { DetectorJournal } from './anomaly/detector-journal.ts';
 import { conditionOf, eventDetail } from './alerts/conditions.ts';
-import { AlarmLifecycle, alarmEvidence, bearsOnAlarms, notifiedOf, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alerts/alarm-lifecycle.ts';
+import { AlarmLifecycle, OUT_OF_SERVICE, alarmEvidence, bearsOnAlarms, notifiedOf, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState, type Blindness } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
@@ -125,6 +125,8 @@ interface DeviceWork {
   now: number;
   /** The alarm lifecycle after this batch (committed to memory once the batch succeeds), and what happened. */
   alarm?: { state: AlarmState; events: AlarmEvent[] };
+  /** Some reading of the batch stated a value as not measured (null). */
+  notMeasured?: true;
 }
 
 /** A Teams card to send: one lifecycle step of an incident. */
@@ -229,8 +231,10 @@ export class TelemetryPipeline {
   private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
     const { lateMs } = this.alarms.settings;
     const { now } = work;
+    const blind = blindnessOf(work, state);
     return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
       line,
+      ...(blind ? { blind } : {}),
       idOf: (i) => incidentIdOf(deviceId, work, i),
       shelvedUntil: work.state.shelvedUntil,
       peek,
@@ -297,7 +301,7 @@ export class TelemetryPipeline {
   /** The readings newer than the twin (to patch), and all the batch's in time order (for the alarms and the stop policy). */
   private watch(work: DeviceWork): void {
     work.fresh = freshReadings(work.state, work.scored);
-    work.watched = work.history ? [] : withEvidence(work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored), work.kind.measuredTelemetry);
+    work.watched = work.history ? [] : withEvidence(work.fresh.length === work.scored.length ? work.fresh : inTimeOrder(work.scored), work.kind.measuredTelemetry, work.notMeasured === true);
   }
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
@@ -439,6 +443,7 @@ export class TelemetryPipeline {
         }
         if (check.notMeasured) {
           notMeasured++;
+          work.notMeasured = true;
           if (unmeasured.size < REFUSED_DEVICES_LOGGED || unmeasured.has(deviceId)) {
             const names = unmeasured.get(deviceId) ?? new Set<string>();
             for (const name of notMeasuredIn(reading.values)) names.add(name);
@@ -691,7 +696,7 @@ export class TelemetryPipeline {
           Event: e.kind,
           Priority: e.priority,
           Notified: notifiedOf(e),
-          Detail: stepDetail(e.kind === 'cleared' ? undefined : work.watched[e.index], e.reopened),
+          Detail: stepDetail(e.kind === 'cleared' ? undefined : work.watched[e.index], e),
         });
         // A raise told late names the reading that raised it already, not a second one (the incident would be listed twice).
         if (e.kind === 'raised' && e.priority !== 'low' && !e.delayed) raisedBy.set(work.watched[e.index]!.reading, e);
@@ -842,7 +847,8 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
-      condition: conditionOf(decision.trigger.alarm?.kind),
+      condition: decision.event.blind ? 'notMeasured' : conditionOf(decision.trigger.alarm?.kind),
+      ...(decision.event.blind ? { notMeasured: decision.event.blind } : {}),
     };
   }
 
@@ -958,14 +964,63 @@ function storedDetectorState(twin: TwinState): DetectorState {
 }
 
 /** The readings the alarm lifecycle and the stop policy watch (`list` itself when all of them): those that bear on alarms. */
-function withEvidence(list: ScoredReading[], measured: readonly string[]): ScoredReading[] {
+function withEvidence(list: ScoredReading[], measured: readonly string[], notMeasured: boolean): ScoredReading[] {
   let out: ScoredReading[] | undefined;
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
-    if (bearsOnAlarms(s.alarm!, measuresAny(s.reading, measured), statusOf(s.reading))) out?.push(s);
+    // A reading that says a sensor is not measured bears on the diagnostic alarm, even if it measured nothing else.
+    if (bearsOnAlarms(s.alarm!, measuresAny(s.reading, measured) || (notMeasured && statesNotMeasured(s.reading, measured)), statusOf(s.reading))) out?.push(s);
     else out ??= list.slice(0, i);
   }
   return out ?? list;
+}
+
+function statesNotMeasured(reading: Reading, names: readonly string[]): boolean {
+  for (const name of names) if (reading.values[name] === null) return true;
+  return false;
+}
+
+/**
+ * The sensors the equipment's watched readings state as not measured (null), reading by reading
+ * from what its incident state remembers (`b`), which is left as of the last one. A sensor measures
+ * again with a number; a machine out of service (stopped, idle, in maintenance) is not watched on
+ * its sensors, so it forgets them. Undefined (nothing to say) unless some sensor is or was not measured.
+ */
+function blindnessOf(work: DeviceWork, state: AlarmState): ((index: number) => Blindness | undefined) | undefined {
+  if (!state.b && !work.notMeasured) return undefined;
+  const names = work.kind.measuredTelemetry;
+  let b = state.b;
+  let status = work.state.status;
+  const out: (Blindness | undefined)[] = [];
+  for (const { reading } of work.watched) {
+    status = statusOf(reading) ?? status;
+    if (status !== undefined && OUT_OF_SERVICE.has(status)) {
+      b = undefined;
+      out.push(undefined);
+      continue;
+    }
+    let measured = false;
+    for (const name of names) {
+      const v = reading.values[name];
+      if (typeof v === 'number') {
+        measured = true;
+        if (b && Object.hasOwn(b, name)) {
+          // A new record, never the one the state holds: a peek runs on a shallow copy of it.
+          const { [name]: _, ...rest } = b;
+          b = Object.keys(rest).length ? rest : undefined;
+        }
+      } else if (v === null && !(b && Object.hasOwn(b, name))) b = { ...b, [name]: reading.time };
+    }
+    if (!b) {
+      out.push(measured ? undefined : { sensors: [], since: reading.time, measuredNothing: true });
+      continue;
+    }
+    const sensors = Object.keys(b).sort((x, y) => b![x]! - b![y]! || (x < y ? -1 : 1));
+    out.push({ sensors, since: b[sensors[0]!]!, measuredNothing: !measured });
+  }
+  if (b) state.b = b;
+  else delete state.b;
+  return (i) => out[i];
 }
 
 /** The controller's status, when the reading carries one as text. */
@@ -1018,7 +1073,7 @@ function incidentIdOf(deviceId: string, work: DeviceWork, index: number): string
 }
 
 /** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
-function stepDetail(trigger: ScoredReading | undefined, reopened: boolean | undefined): string {
-  if (!trigger) return eventDetail(undefined, reopened);
-  return eventDetail(conditionOf(trigger.alarm?.kind), reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null });
+function stepDetail(trigger: ScoredReading | undefined, e: AlarmEvent): string {
+  if (!trigger) return eventDetail(undefined, e.reopened);
+  return eventDetail(e.blind ? 'notMeasured' : conditionOf(trigger.alarm?.kind), e.reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null }, e.blind?.sensors.slice(0, 8));
 }

@@ -123,6 +123,8 @@ export interface AlertRecord {
   acknowledged: { at: string; by: string; note: string } | null;
   /** What the detector saw in the reading behind its latest raise or escalation (null: nothing stood out, or recorded before conditions were). */
   condition: Condition | null;
+  /** The sensors not measured, when that step was a diagnostic alarm (condition `notMeasured`); null otherwise. */
+  notMeasured: string[] | null;
   /** That reading's scores (`anomalyScore` and `failureProbability` above are the raising reading's; null: recorded before steps carried them). */
   latest: StepFigures | null;
   /** The automated action (emergencyStop) taken on the equipment during it, whatever its outcome; null: none. */
@@ -207,6 +209,8 @@ export interface Alert {
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */
   condition?: Condition | undefined;
+  /** The sensors not measured and since when (ms), on a card of a diagnostic alarm (condition `notMeasured`). */
+  notMeasured?: { sensors: readonly string[]; since: number } | undefined;
   /** Set on a card that waited because Teams did not take it: when it was kept (ms). */
   late?: { keptAt: number } | undefined;
 }

@@ -132,6 +132,18 @@ describe('the telemetry store contract', () => {
     expect(await incident()).toMatchObject({ state: 'cleared', latest: { anomalyScore: 0.8123, failureProbability: 0.79 } });
   });
 
+  it('lists a diagnostic alarm with the sensors that stopped measuring', async () => {
+    await store.write({
+      telemetry: [],
+      anomalies: [{ Timestamp: at(20), DeviceId: 'arm-2', MessageId: 'arm-2|m:20', Severity: 'warning', AnomalyScore: 0.05, FailureProbability: null, Contributions: {}, ModelVersion: 'envelope-1', AlertId: 'arm-2:warning:20' }],
+      deadLetters: [],
+      alarmEvents: [{ Timestamp: at(20), IncidentId: 'arm-2:warning:20', DeviceId: 'arm-2', Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=notMeasured sensors=temperature,pressure score=0.05' }],
+    });
+    const diagnostic = (await store.alerts(Date.parse(at(0)), 10)).find((a) => a.alertId === 'arm-2:warning:20');
+    expect(diagnostic).toMatchObject({ condition: 'notMeasured', notMeasured: ['temperature', 'pressure'], state: 'active' });
+    expect((await store.alerts(Date.parse(at(0)), 10)).find((a) => a.alertId === 'arm-1:critical:1')!.notMeasured).toBeNull();
+  });
+
   it('records when each row was written, as ingestion_time() does, also in a file made before that column', async () => {
     const now = Date.now();
     const fresh = await DuckDbTelemetryStore.open(':memory:');

@@ -173,7 +173,7 @@ describe('an incident at the edges of its windows', () => {
 });
 
 describe('a stored alarm state read from a twin', () => {
-  const full = { id: 'arm-1|1', p: 'warning', n: 'critical', r: 1, o: 1, q: 2, qn: 3, ci: 'arm-1|0', c: 4 } as const;
+  const full = { id: 'arm-1|1', p: 'warning', n: 'critical', r: 1, o: 1, q: 2, qn: 3, ci: 'arm-1|0', c: 4, b: { temperature: 5, pressure: 6 } } as const;
 
   it('keeps every field it knows, exactly', () => {
     expect(reviveAlarmState(JSON.stringify(full))).toStrictEqual(full);
@@ -185,6 +185,16 @@ describe('a stored alarm state read from a twin', () => {
     const bad = { id: 7, p: 'severe', n: '', r: '1', q: 1e999, qn: null, o: true, ci: 'x'.repeat(513), c: [4] };
     expect(reviveAlarmState(JSON.stringify(bad).replace('"q":null', '"q":1e999'))).toStrictEqual({});
     expect(reviveAlarmState(JSON.stringify({ id: 'x'.repeat(512) }))).toStrictEqual({ id: 'x'.repeat(512) });
+  });
+
+  it('keeps of the sensors not measured only names with times, at most 32 of them', () => {
+    for (const b of [[1], 'temperature', { temperature: 'x' }, { ['x'.repeat(65)]: 1 }, {}]) expect(reviveAlarmState(JSON.stringify({ b }))).toStrictEqual({});
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`s${i}`, i]));
+    expect(Object.keys(reviveAlarmState(JSON.stringify({ b: many })).b!)).toHaveLength(32);
+    // A key an attacker chose is kept as a plain own key, never as the record's prototype.
+    const revived = reviveAlarmState('{"b":{"__proto__":{"polluted":1},"temperature":3,"constructor":4}}');
+    expect(revived.b).toStrictEqual(Object.defineProperty({ temperature: 3 }, 'constructor', { value: 4, enumerable: true, writable: true, configurable: true }));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('starts afresh from a value that is not an object', () => {

@@ -24,6 +24,34 @@ function feed(lifecycle: AlarmLifecycle, state: AlarmState, readings: AlarmEvide
 const seconds = (from: number, count: number, make: (time: number, i: number) => AlarmEvidence) => Array.from({ length: count }, (_, i) => make(T0 + (from + i) * SEC, i));
 
 describe('the alarm lifecycle', () => {
+  it('raises a sensor not measured for five minutes as a diagnostic alarm: warning, no more on its own, cleared a minute after it measures again', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const blindFrom = T0 + 10 * SEC;
+    const blind = (time: number) => (time >= blindFrom && time < T0 + 400 * SEC ? { sensors: ['temperature'], since: blindFrom, measuredNothing: false } : undefined);
+    const events: AlarmEvent[] = [];
+    for (const r of seconds(0, 600, quiet)) events.push(...lifecycle.evaluate(state, [r], { line: 'line-1', idOf: () => `arm-1|${r.time}`, blind: () => blind(r.time) }));
+    expect(events.map((e) => [e.kind, e.priority, e.notify, (e.time - T0) / SEC])).toEqual([
+      ['raised', 'warning', true, 310],
+      ['cleared', 'warning', true, 460],
+    ]);
+    expect(events[0]!.blind).toEqual({ sensors: ['temperature'], since: blindFrom });
+  });
+
+  it('neither clears an incident nor raises one on readings that measured nothing', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const raised = feed(lifecycle, state, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    expect(raised.filter((e) => e.notify).map((e) => e.kind)).toEqual(['raised']);
+    // Four minutes of every sensor null (a gateway that lost the PLC): nothing judged, nothing cleared.
+    const dark = seconds(10, 240, quiet);
+    const during = dark.flatMap((r) => lifecycle.evaluate(state, [r], { line: 'line-1', idOf: () => `arm-1|${r.time}`, blind: () => ({ sensors: ['temperature', 'vibration'], since: T0 + 10 * SEC, measuredNothing: true }) }));
+    expect(during).toEqual([]);
+    expect(state.p).toBe('warning');
+    // Measured and normal again: cleared after the off-delay.
+    expect(feed(lifecycle, state, seconds(250, 120, quiet)).map((e) => e.kind)).toEqual(['cleared']);
+  });
+
   it('records a lone outlier as a low-priority incident that tells nobody and clears by itself', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};

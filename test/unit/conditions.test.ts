@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONDITIONS, conditionOf, conditionOfDetail, eventDetail, figuresOfDetail } from '../../src/lib/alerts/conditions.ts';
+import { CONDITIONS, conditionOf, conditionOfDetail, eventDetail, figuresOfDetail, sensorsOfDetail } from '../../src/lib/alerts/conditions.ts';
 
 describe("an incident step's condition, written to AlarmEvents and read back", () => {
   it('writes the condition and the reopening as tokens of the Detail, and reads every condition back', () => {
@@ -31,6 +31,16 @@ describe("an incident step's condition, written to AlarmEvents and read back", (
     expect(eventDetail(undefined, false, { anomalyScore: 1, failureProbability: null })).toBe('score=1');
     expect(figuresOfDetail('score=1')).toEqual({ anomalyScore: 1, failureProbability: null });
     expect(figuresOfDetail(eventDetail('envelope', false, { anomalyScore: 0, failureProbability: 0 }))).toEqual({ anomalyScore: 0, failureProbability: 0 });
+  });
+
+  it('names the sensors of a diagnostic alarm (not measured) and reads them back, only as DTDL names, at most eight', () => {
+    const detail = eventDetail('notMeasured', false, { anomalyScore: 0.1, failureProbability: null }, ['temperature', 'pressure']);
+    expect(detail).toBe('condition=notMeasured sensors=temperature,pressure score=0.1');
+    expect([conditionOfDetail(detail), sensorsOfDetail(detail), figuresOfDetail(detail)]).toEqual(['notMeasured', ['temperature', 'pressure'], { anomalyScore: 0.1, failureProbability: null }]);
+    expect(eventDetail('drift', false, undefined, [])).toBe('condition=drift');
+    for (const bad of ['', null, 'sensors=', 'sensors=a;b', 'sensors=a,,b', 'sensors=<b>', `sensors=${'x'.repeat(65)}`, `sensors=${Array.from({ length: 9 }, (_, i) => `s${i}`).join(',')}`, 'xsensors=a']) {
+      expect(sensorsOfDetail(bad), String(bad)).toBeUndefined();
+    }
   });
 
   it('reads no scores from a Detail written before steps carried them, or from untrusted text that is not a plain fraction', () => {

@@ -2,7 +2,7 @@
  * Arms that run hot now and then, in batches cut anywhere, sometimes delivered twice and sometimes
  * failed by a far end (the host retries), through the pipeline with its automated stop on: one arm;
  * a line of four with an operator's shelf; one arm whose partition moves between two instances.
- * Some runs come late (a backlog), some blind (the probe sends null). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
+ * Some runs come late (a backlog), some blind (the probe sends null; long enough, a diagnostic alarm). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
  * for the at-least-once repeat of a batch that failed after its cards), every card names an
  * incident the alarm events know, nothing but a clear or a stop is told on a late reading, a clear
  * follows what was told, a flood tells at most three new
@@ -20,6 +20,8 @@ import { ARM, LINE, iso, type Msg } from '../support/plant.ts';
 
 const model = HOT_FAILURE_MODEL;
 const autoStop = AUTO_STOP;
+/** A blind run of three seconds or more is a diagnostic alarm here (five minutes in the product), so blind runs raise incidents too. */
+const alarms = { blindAfterMs: 3_000 };
 
 /** Runs of readings, normal or hot, half a second apart; cut into batches; some batches delivered twice. */
 const scenario = fc.record({
@@ -87,7 +89,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
       fc.asyncProperty(scenario, async ({ runs, cuts, replays, stopFails, faults }) => {
         const commands = new CapturedCommands();
         if (stopFails) commands.failNext.push(new Error('device offline'));
-        const h = harness({ endpoint: model, commands, settings: { autoStop } });
+        const h = harness({ endpoint: model, commands, settings: { autoStop, alarms } });
         h.twins.add('production-line-a', LINE);
         h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
         h.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
@@ -151,7 +153,7 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
     await fc.assert(
       fc.asyncProperty(line, async ({ runs, cuts, replays, shelf, faults }) => {
         const commands = new CapturedCommands();
-        const h = harness({ endpoint: model, commands, settings: { autoStop } });
+        const h = harness({ endpoint: model, commands, settings: { autoStop, alarms } });
         h.twins.add('production-line-a', LINE);
         for (const arm of arms) {
           h.twins.add(arm, ARM, { equipmentId: arm });
@@ -214,8 +216,8 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
     await fc.assert(
       fc.asyncProperty(handover, async ({ runs, cuts, owner, replays, faults }) => {
         const commands = new CapturedCommands();
-        const a = harness({ endpoint: model, commands, settings: { autoStop } });
-        const b = harness({ endpoint: model, commands, settings: { autoStop }, twins: a.twins, sequences: a.sequences });
+        const a = harness({ endpoint: model, commands, settings: { autoStop, alarms } });
+        const b = harness({ endpoint: model, commands, settings: { autoStop, alarms }, twins: a.twins, sequences: a.sequences });
         a.twins.add('production-line-a', LINE);
         a.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
         a.twins.relate('production-line-a', 'robotic-arm-001', 'contains');

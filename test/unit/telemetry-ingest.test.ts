@@ -65,6 +65,45 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(facts).not.toContain('null °C');
   });
 
+  it('tells the line once when a probe has not measured for five minutes (a diagnostic alarm), and that it is over once it measures again', async () => {
+    const h = plant();
+    const start = Date.now() - 20 * 60_000;
+    const at = (s: number, temperature: number | null, status?: string) => ({
+      device: 'robotic-arm-001',
+      body: { timestamp: iso(start + s * 1000), temperature, vibration: 0.4 + 0.01 * (s % 3), pressure: 6 + 0.01 * (s % 5), ...(status ? { status } : {}) },
+    });
+    // A minute's readings a batch, every 10 s: two minutes measured, seven blind, three measured again.
+    const minute = (m: number, temperature: (s: number) => number | null) => h.send(Array.from({ length: 6 }, (_, k) => at(m * 60 + k * 10, temperature(m * 60 + k * 10), m === 0 && k === 0 ? 'running' : undefined)));
+    for (let m = 0; m < 2; m++) await minute(m, (s) => 70 + 0.1 * (s % 4));
+    for (let m = 2; m < 9; m++) await minute(m, () => null);
+    expect(h.alerts.sent).toHaveLength(1);
+    const [raised] = h.alerts.sent;
+    expect(raised).toMatchObject({ severity: 'warning', condition: 'notMeasured', notMeasured: { sensors: ['temperature'], since: start + 120_000 }, incident: { event: 'raised' } });
+    // Raised on the first reading five minutes into the blindness, not before.
+    expect(raised!.time).toBe(start + 420_000);
+    const card = JSON.stringify(alertCard(raised!));
+    expect(card).toContain('a sensor has stopped measuring');
+    expect(card).toContain('{"title":"Driven by","value":"temperature"}');
+    expect(card).toContain('Check the sensors named above');
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
+    expect(h.store.storedAlarmEvents.map((e) => [e.Event, e.Priority, e.Notified, e.Detail.split(' ').slice(0, 2).join(' ')])).toEqual([['raised', 'warning', 'yes', 'condition=notMeasured sensors=temperature']]);
+    for (let m = 9; m < 12; m++) await minute(m, (s) => 70 + 0.1 * (s % 4));
+    expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', raised!.incident.id], ['cleared', raised!.incident.id]]);
+    expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
+  });
+
+  it('raises nothing for sensors not measured while the machine is out of service, nor for a glitch shorter than five minutes', async () => {
+    const h = plant();
+    const start = Date.now() - 20 * 60_000;
+    const at = (s: number, temperature: number | null, status?: string) => ({ device: 'robotic-arm-001', body: { timestamp: iso(start + s * 1000), temperature, vibration: null, pressure: null, ...(status ? { status } : {}) } });
+    // In maintenance for ten minutes with its probes unplugged: the status said once, then nulls only.
+    await h.send(Array.from({ length: 60 }, (_, k) => at(k * 10, null, k === 0 ? 'maintenance' : undefined)));
+    // Back running: the temperature probe answers again after four minutes of nothing measured.
+    await h.send([at(600, null, 'running'), ...Array.from({ length: 24 }, (_, k) => at(610 + k * 10, null)), ...Array.from({ length: 12 }, (_, k) => ({ device: 'robotic-arm-001', body: { timestamp: iso(start + (850 + k * 10) * 1000), temperature: 70, vibration: 0.4, pressure: 6 } }))]);
+    expect(h.alerts.sent).toEqual([]);
+    expect(h.store.storedAlarmEvents).toEqual([]);
+  });
+
   it('refuses a reading whose value nests thousands deep (it fits in 256 KB), with or without a message id, and takes in the rest of the batch', async () => {
     const h = plant();
     const deep = '['.repeat(5_000) + ']'.repeat(5_000);

@@ -58,7 +58,8 @@ export function summaryCard(summary: AlertSummary): Record<string, unknown> {
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
   const step = alert.incident.event;
-  const topSensors = driversOf(alert.contributions);
+  // A diagnostic alarm is about the sensors that stopped measuring, not those that carried evidence.
+  const topSensors = alert.notMeasured ? [...alert.notMeasured.sensors] : driversOf(alert.contributions);
   const readingFacts = Object.entries(alert.readings)
     .slice(0, MAX_FACTS)
     .map(([name, value]) => ({ title: name, value: formatValue(value, unitSymbol(Object.hasOwn(alert.units, name) ? alert.units[name] : undefined)) }));
@@ -69,6 +70,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
+    : alert.notMeasured ? `Check the sensors named above (the probe, its wiring, the gateway's tag): not measured since ${localTime(alert.notMeasured.since)}, so the machine is not watched on them until they measure again.`
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
   const since = localTime(alert.incident.raisedAt);

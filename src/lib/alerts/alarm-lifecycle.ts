@@ -22,6 +22,10 @@
  *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
  *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
  *   suppression); the rest are still recorded.
+ * - A sensor that stops measuring (its readings state its value as null) for `blindAfterMs` is
+ *   a diagnostic alarm (ISA-18.2's instrument malfunction) at `warning`: until it measures again
+ *   the machine is not watched on it. It holds the equipment's incident open as other evidence
+ *   does; a reading that measured nothing at all neither raises nor clears anything else.
  * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
  *   backlog after the function was down or held up, say) is recorded and told to nobody; an
  *   incident that still stands when readings come in time again is told then, once, as standing
@@ -52,6 +56,8 @@ export interface AlarmSettings {
   floodWindowMs: number;
   /** A reading handled this long after the hub received it is late: what it raises is recorded, and told only if it still stands on readings in time. */
   lateMs: number;
+  /** A sensor stated not measured for this long raises a diagnostic alarm (warning). */
+  blindAfterMs: number;
 }
 
 export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>> = Object.freeze({
@@ -63,7 +69,18 @@ export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>>
   floodLimit: 3,
   floodWindowMs: 10 * 60_000,
   lateMs: 10 * 60_000,
+  // Longer than a read that timed out once or a gateway's restart; short enough that a machine is
+  // not left unwatched on a sensor for a shift without anyone told.
+  blindAfterMs: 5 * 60_000,
 });
+
+/** The sensors of an equipment its readings state as not measured (null), as of one reading: the longest since `since`. */
+export interface Blindness {
+  sensors: readonly string[];
+  since: number;
+  /** The reading measured nothing at all: it neither raises nor clears anything but this. */
+  measuredNothing: boolean;
+}
 
 /** What the lifecycle reads of one scored reading. */
 export interface AlarmEvidence {
@@ -99,6 +116,8 @@ export interface AlarmState {
   /** Last cleared incident that was notified: id and when. */
   ci?: string;
   c?: number;
+  /** Sensors stated not measured (null) and since when (reading time), until they measure again. */
+  b?: Record<string, number>;
 }
 
 export interface AlarmEvent {
@@ -119,6 +138,8 @@ export interface AlarmEvent {
   firstNotice?: true;
   /** A step held back because its readings came late, told now that a reading in time shows the incident still stands (it was raised at the state's `r`). */
   delayed?: true;
+  /** A step taken because sensors stopped measuring (a diagnostic alarm): which, and since when. */
+  blind?: { sensors: readonly string[]; since: number };
   /** Index of the reading that caused it, in the evaluated list. */
   index: number;
 }
@@ -151,10 +172,24 @@ export function reviveAlarmState(json: string | undefined): AlarmState {
     if (o.l === 1) out.l = 1;
     set('ci', str(o.ci));
     set('c', num(o.c));
+    const blind = blindOf(o.b);
+    if (blind) out.b = blind;
     return out;
   } catch {
     return {};
   }
+}
+
+/** The not-measured sensors as stored: a small record of finite times under short own keys, anything else dropped. */
+function blindOf(x: unknown): Record<string, number> | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;
+  const out: Record<string, number> = {};
+  let n = 0;
+  for (const [name, since] of Object.entries(x)) {
+    if (name.length > 64 || typeof since !== 'number' || !Number.isFinite(since) || ++n > 32) continue;
+    Object.defineProperty(out, name, { value: since, enumerable: true, writable: true, configurable: true });
+  }
+  return n ? out : undefined;
 }
 
 export class AlarmLifecycle {
@@ -189,12 +224,16 @@ export class AlarmLifecycle {
    * instance's own window decides); `late` tells a reading that reached us `lateMs` or more after
    * the hub received it (asked only of a reading that would tell someone).
    */
-  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined; late?: (index: number) => boolean }): AlarmEvent[] {
+  evaluate(state: AlarmState, readings: readonly AlarmEvidence[], context: { line: string; idOf: (index: number) => string; shelvedUntil?: number | undefined; peek?: boolean; admitted?: (incidentId: string) => boolean | undefined; late?: (index: number) => boolean; blind?: (index: number) => Blindness | undefined }): AlarmEvent[] {
     const cfg = this.settings;
     const events: AlarmEvent[] = [];
     for (let i = 0; i < readings.length; i++) {
       const e = readings[i]!;
-      const priority = this.priorityOf(e);
+      const blind = context.blind?.(i);
+      let priority = this.priorityOf(e);
+      // A sensor not measured for long is a diagnostic alarm: at least warning, never more on its own.
+      const diagnostic = blind !== undefined && blind.sensors.length > 0 && e.time - blind.since >= cfg.blindAfterMs && (priority === undefined || priority === 'low');
+      if (diagnostic) priority = 'warning';
       const shelved = context.shelvedUntil !== undefined && e.time < context.shelvedUntil;
       if (!state.id) {
         if (!priority) continue;
@@ -213,7 +252,9 @@ export class AlarmLifecycle {
           const id = this.idAfterStep(state, context.idOf(i));
           if (!this.mayNotify(context, id, e.time)) quiet = 'flood';
         }
-        events.push(this.stepUp(state, priority, e.time, i, context.idOf(i), quiet));
+        const step = this.stepUp(state, priority, e.time, i, context.idOf(i), quiet);
+        if (diagnostic) step.blind = { sensors: blind.sensors, since: blind.since };
+        events.push(step);
       } else if (state.l && priority && priority !== 'low' && !shelved && !context.late?.(i)) {
         // Raised (or made critical) on late readings and still standing on one in time: told now, once.
         events.push(this.tellStanding(state, e.time, i, context));
@@ -226,6 +267,8 @@ export class AlarmLifecycle {
         delete state.qn;
         continue;
       }
+      // Nothing measured says nothing of a return to normal.
+      if (blind?.measuredNothing) continue;
       state.q ??= e.time;
       state.qn = (state.qn ?? 0) + 1;
       if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
@@ -339,7 +382,7 @@ export class AlarmLifecycle {
 }
 
 /** Statuses that say the equipment is out of service, measured or not: its incident clears with them, as designed suppression has it. */
-const OUT_OF_SERVICE: ReadonlySet<string> = new Set(['stopped', 'idle', 'maintenance']);
+export const OUT_OF_SERVICE: ReadonlySet<string> = new Set(['stopped', 'idle', 'maintenance']);
 
 /**
  * Whether a reading takes part in the lifecycle. One that measures nothing and scores nothing (a

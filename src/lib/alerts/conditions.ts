@@ -5,7 +5,8 @@
  */
 import type { DetectionKind } from '../anomaly/streaming-detector.ts';
 
-export type Condition = Exclude<DetectionKind, 'normal'>;
+/** What the detector saw, or `notMeasured`: sensors stopped measuring (a diagnostic alarm, raised by the lifecycle). */
+export type Condition = Exclude<DetectionKind, 'normal'> | 'notMeasured';
 
 /** Each condition as the person on shift reads it. */
 export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
@@ -20,6 +21,7 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   stuck: 'a sensor stuck on one value',
   envelope: 'outside its operating envelope',
   fault: 'the controller reports a fault',
+  notMeasured: 'a sensor has stopped measuring: the machine is not watched on it',
 });
 
 /** The sensors that carried the evidence, largest share first: the three the card and the dashboard name. */
@@ -44,13 +46,15 @@ export interface StepFigures {
 
 /**
  * An AlarmEvents row's Detail: space-separated tokens, each when it applies: `condition=<kind>`,
- * `reopened`, and the reading's `score=` and `failure=` (so the dashboard can show an incident as it
- * stood at its latest raise or escalation, not only as it was raised, without a schema change).
+ * `reopened`, the sensors not measured of a diagnostic alarm (`sensors=a,b`), and the reading's
+ * `score=` and `failure=` (so the dashboard can show an incident as it stood at its latest raise or
+ * escalation, not only as it was raised, without a schema change).
  */
-export function eventDetail(condition: Condition | undefined, reopened: boolean | undefined, figures?: StepFigures): string {
+export function eventDetail(condition: Condition | undefined, reopened: boolean | undefined, figures?: StepFigures, sensors?: readonly string[]): string {
   return [
     condition ? `condition=${condition}` : '',
     reopened ? 'reopened' : '',
+    sensors?.length ? `sensors=${sensors.join(',')}` : '',
     figures ? `score=${fourPlaces(figures.anomalyScore)}` : '',
     figures && figures.failureProbability !== null ? `failure=${fourPlaces(figures.failureProbability)}` : '',
   ].filter(Boolean).join(' ');
@@ -71,6 +75,12 @@ function fractionOf(detail: string, name: keyof typeof FRACTION_TOKENS): number 
 export function figuresOfDetail(detail: string | null | undefined): StepFigures | undefined {
   const anomalyScore = fractionOf(detail ?? '', 'score');
   return anomalyScore === undefined ? undefined : { anomalyScore, failureProbability: fractionOf(detail ?? '', 'failure') ?? null };
+}
+
+/** The sensors a diagnostic alarm's Detail names (DTDL names: letters, digits, underscores), at most eight. */
+export function sensorsOfDetail(detail: string | null | undefined): string[] | undefined {
+  const list = /(?:^|\s)sensors=(\w{1,64}(?:,\w{1,64}){0,7})(?=\s|$)/.exec(detail ?? '')?.[1];
+  return list === undefined ? undefined : list.split(',');
 }
 
 /** The condition a Detail names, if it names one we know (the table is read back as untrusted text). */

@@ -304,7 +304,7 @@ export function createPlantApi(deps: PlantApiDeps) {
       const limit = pageLimit(q.limit);
       const [alerts, undelivered] = await Promise.all([deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit), undeliveredOf(deps.alertOutbox)]);
       // The condition in words and the sensors that drove it, as the Teams card puts them: what the dashboard shows.
-      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: driversOf(a.contributions) }));
+      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: a.notMeasured ?? driversOf(a.contributions) }));
       // Cards Teams has not taken yet: while any wait, operators learn of incidents here only.
       return json(200, { items, undelivered });
     }),
