@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import type { PlantEquipment } from '../lib/plant/plant.ts';
-import { newState, sample, seedOf, type DegradationPlan, type ScenarioState, type ShiftPlan } from './scenarios.ts';
+import { newState, sample, seedOf, withProbeFailure, type DegradationPlan, type ProbeFailure, type ScenarioState, type ShiftPlan } from './scenarios.ts';
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttTransport;
@@ -19,6 +19,7 @@ export interface FleetDevice {
   equipment: PlantEquipment;
   connectionString: string;
   degradation?: DegradationPlan;
+  probeFailure?: ProbeFailure;
 }
 
 export interface FleetOptions {
@@ -93,6 +94,12 @@ export class Fleet {
             onset: new Date(this.startedAt + d.degradation!.onsetSeconds * 1000).toISOString(),
             failure: new Date(this.startedAt + d.degradation!.failureSeconds * 1000).toISOString(),
           })),
+          probeFailures: options.devices.filter((d) => d.probeFailure).map(({ equipment, probeFailure: p }) => ({
+            deviceId: equipment.id,
+            sensor: p!.sensor,
+            from: new Date(this.startedAt + p!.fromSeconds * 1000).toISOString(),
+            ...(p!.toSeconds !== undefined ? { to: new Date(this.startedAt + p!.toSeconds * 1000).toISOString() } : {}),
+          })),
         },
         null,
         2,
@@ -152,7 +159,7 @@ export class Fleet {
       return;
     }
     const t = (Date.now() - this.startedAt) / 1000;
-    const s = sample(r.state, t);
+    const s = withProbeFailure(sample(r.state, t), r.device.probeFailure, t);
     if (s.body.status === 'fault') {
       // A failed machine reports its fault once and goes quiet.
       if (r.failedReported) return;

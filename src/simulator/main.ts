@@ -5,23 +5,28 @@
  * lines), with robotic-arm-003 wearing out (--degrade-onset / --degrade-failure seconds).
  * With --devices N: a fleet of N arms and conveyors (registered if missing).
  * With --shift RUN/REST: every device runs RUN seconds, then stops (and says so) for REST, in turn.
+ * With --probe-failure DEVICE:SENSOR@FROM[-TO]: that device sends that sensor as null (not measured) from FROM seconds (until TO).
  * The ground truth of the run is written to <data>/simulator/runs/<time>/.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { numberOption, parseCommandLine, shiftOption } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, probeFailureOption, shiftOption } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
+import { probeFailureProblem, type ProbeFailure } from './scenarios.ts';
 
 const USAGE = `usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
                          [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
-                         [--shift RUN/REST] [--data .data] [--hub localhost:8883]
+                         [--shift RUN/REST] [--probe-failure DEVICE:SENSOR@FROM[-TO]]...
+                         [--data .data] [--hub localhost:8883]
 
 Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
 (seconds). With --devices N: a fleet of N arms and conveyors (register them by starting the stack
 with that plant). With --shift RUN/REST (seconds, e.g. 240/120): every device runs, then stops and
-reports status 'stopped' (cooling at rest, warming again after each start), in turn.
+reports status 'stopped' (cooling at rest, warming again after each start), in turn. With
+--probe-failure (repeatable), e.g. conveyor-002:motorTemperature@60-600, that probe stops answering
+from 60 s to 600 s after the start: its value is sent as null (not measured).
 Ground truth goes to <data>/simulator/runs/<time>/.
 `;
 
@@ -37,6 +42,7 @@ const { values } = parseCommandLine(USAGE, {
     'degrade-onset': { type: 'string', default: '120' },
     'degrade-failure': { type: 'string', default: '600' },
     shift: { type: 'string' },
+    'probe-failure': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -53,6 +59,16 @@ const seconds = values.seconds ? number('seconds', { min: 0 }) : undefined;
 const messagesPerDevice = values['messages-per-device'] ? number('messages-per-device', { min: 1, integer: true }) : undefined;
 const shift = values.shift !== undefined ? shiftOption(USAGE, 'shift', values.shift) : undefined;
 const plant = values.devices ? fleetPlant(number('devices', { min: 1, integer: true })) : DEFAULT_PLANT;
+const probeFailures = new Map<string, ProbeFailure>();
+for (const text of values['probe-failure'] ?? []) {
+  const { deviceId, ...failure } = probeFailureOption(USAGE, 'probe-failure', text);
+  const problem = probeFailureProblem(plant.equipment, deviceId, failure.sensor);
+  if (problem) {
+    process.stderr.write(`--probe-failure ${text}: ${problem}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  probeFailures.set(deviceId, failure);
+}
 const caFile = join(values.data, 'iothub', 'tls', 'ca.pem');
 if (!existsSync(caFile)) {
   process.stderr.write(`no local IoT Hub in ${values.data} (no ${caFile}): start the stack first (npm start), or pass its --data\n`);
@@ -68,6 +84,7 @@ const fleet = new Fleet({
     equipment,
     connectionString: registry.connectionString(equipment.id, values.hub),
     ...(!values.devices && equipment.id === 'robotic-arm-003' ? { degradation } : {}),
+    ...(probeFailures.has(equipment.id) ? { probeFailure: probeFailures.get(equipment.id)! } : {}),
   })),
   caPem,
   rate,

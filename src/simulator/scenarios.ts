@@ -4,9 +4,10 @@
  * (normal readings, 5 % injected anomalies); a quality station; degradation to failure, where
  * sensors drift from normal to past their limits between a known onset and failure time; and, on
  * request, shifts: the equipment stops (and says so) between runs, cools at rest and warms again
- * after each start, as a plant's machines do between shifts and over breaks.
+ * after each start, as a plant's machines do between shifts and over breaks; and, on request, a
+ * probe that stops answering (its value sent as null), as a broken thermocouple does.
  */
-import type { EquipmentKind } from '../lib/plant/plant.ts';
+import type { EquipmentKind, PlantEquipment } from '../lib/plant/plant.ts';
 
 export type Rng = () => number;
 
@@ -51,6 +52,33 @@ export interface DegradationPlan {
 export interface ShiftPlan {
   runSeconds: number;
   restSeconds: number;
+}
+
+/** A probe that stops answering: from `fromSeconds` after the device's start (until `toSeconds`, if given) its gateway sends the sensor as null. */
+export interface ProbeFailure {
+  sensor: string;
+  fromSeconds: number;
+  toSeconds?: number;
+}
+
+/** The sensors a kind's samples carry as numbers: what a probe failure may name. */
+export function sensorsOf(kind: EquipmentKind): string[] {
+  const { body } = sample(newState(kind, 1), 0);
+  return Object.keys(body).filter((k) => typeof body[k] === 'number');
+}
+
+/** Why a probe failure cannot happen in this plant (no such device, or it sends no such sensor), or undefined when it can. */
+export function probeFailureProblem(equipment: readonly PlantEquipment[], deviceId: string, sensor: string): string | undefined {
+  const device = equipment.find((e) => e.id === deviceId);
+  if (!device) return `no device '${deviceId}' in the plant`;
+  const sensors = sensorsOf(device.kind);
+  return sensors.includes(sensor) ? undefined : `${deviceId} sends ${sensors.join(', ')}, not '${sensor}'`;
+}
+
+/** The sample as the gateway sends it while `failure` stands at `t` (seconds after the start): the sensor as null, not measured. */
+export function withProbeFailure(s: Sample, failure: ProbeFailure | undefined, t: number): Sample {
+  if (!failure || t < failure.fromSeconds || (failure.toSeconds !== undefined && t >= failure.toSeconds) || !Object.hasOwn(s.body, failure.sensor)) return s;
+  return { ...s, body: { ...s.body, [failure.sensor]: null } };
 }
 
 export interface ScenarioState {

@@ -61,6 +61,9 @@ describe('a mistyped option', () => {
       ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--anomaly-rate', '2'], "--anomaly-rate must be a number from 0 to 1, not '2'"],
       ['src/local/main.ts', ['--shift', '240'], "--shift must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '240'"],
       ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--shift', '240/0'], "--shift must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '240/0'"],
+      ['src/local/main.ts', ['--probe-failure', 'conveyor-002:motorTemperature@600-60'], "--probe-failure must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not 'conveyor-002:motorTemperature@600-60'"],
+      ['src/local/main.ts', ['--probe-failure', 'conveyor-002:temperature@60'], "--probe-failure conveyor-002:temperature@60: conveyor-002 sends speed, load, motorTemperature, vibration, not 'temperature'"],
+      ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--probe-failure', 'press-9:temperature@60'], '--probe-failure press-9:temperature@60: no device \'press-9\' in the plant'],
     ];
     const outcomes = await Promise.all(
       cases.map(([entry, args]) => run(process.execPath, ['--import', 'tsx', entry, ...args], { timeout: 60_000 }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e)),
