@@ -298,6 +298,32 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     }
   });
 
+  it('tells of a probe not measured for five minutes as a diagnostic alarm: a card on Teams, and the incident listed with the sensor named', async () => {
+    const machine = DEFAULT_PLANT.equipment.find((e) => e.kind === 'Conveyor' && e.id !== 'conveyor-001')!.id;
+    const { Client, Message } = deviceSdk;
+    const client = Client.fromConnectionString(stack.hub.registry.connectionString(machine, stack.hub.hostName), mqttTransport.Mqtt);
+    await client.setOptions({ ca: stack.hub.caPem });
+    await client.open();
+    // Its motor temperature measured, then sent as null for five and a half minutes (the device's clock: sent now, a gateway's backlog).
+    const start = Date.now() - 400_000;
+    const reading = (dt: number, motorTemperature: number | null) => new Message(JSON.stringify({ timestamp: new Date(start + dt).toISOString(), speed: 1.5, load: 240, motorTemperature, vibration: 0.2, status: 'running' }));
+    const cards = stack.http.alerts.length;
+    for (const [dt, value] of [[0, 61], [10_000, null], [200_000, null], [340_000, null]] as const) await client.sendEvent(reading(dt, value));
+    await client.close();
+    await until('a card about the probe reached Teams', async () => stack.http.alerts.slice(cards).some((c) => JSON.stringify(c.message).includes(machine)));
+    const card = JSON.stringify(stack.http.alerts.slice(cards).find((c) => JSON.stringify(c.message).includes(machine))!.message);
+    expect(card).toContain('a sensor has stopped measuring');
+    expect(card).toContain('{"title":"Driven by","value":"motorTemperature"}');
+    // The dashboard lists it (read every few seconds, and on opening the page) with what it is about.
+    await page.reload();
+    const item = `#alert-list li[data-device="${machine}"]`;
+    await page.waitForSelector(item, { timeout: 15_000 });
+    expect(await page.getAttribute(`${item} .condition`, 'data-condition')).toBe('notMeasured');
+    expect(await page.getAttribute(`${item} .drivers`, 'data-drivers')).toBe('motorTemperature');
+    expect(await page.getAttribute(item, 'data-state')).toBe('active');
+    await page.locator(item).screenshot({ path: join(results, 'dashboard-diagnostic.png') });
+  });
+
   it('runs a twin query from the console and pages its rows', async () => {
     await page.fill('#query-text', "SELECT T.$dtId, T.healthStatus FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:manufacturing:Equipment;1')");
     await page.click('#query-form button[type="submit"]');
