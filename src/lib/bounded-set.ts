@@ -29,6 +29,29 @@ export class BoundedSet<T> {
   }
 }
 
+/** A map that remembers at least the last `capacity / 2` and at most `capacity` keys, as BoundedSet does. */
+export class BoundedMap<K, V> {
+  private current = new Map<K, V>();
+  private previous = new Map<K, V>();
+  private readonly generation: number;
+
+  constructor(capacity: number) {
+    this.generation = Math.max(1, Math.floor(capacity / 2));
+  }
+
+  get(key: K): V | undefined {
+    return this.current.get(key) ?? this.previous.get(key);
+  }
+
+  set(key: K, value: V): void {
+    if (!this.current.has(key) && this.current.size >= this.generation) {
+      this.previous = this.current;
+      this.current = new Map<K, V>();
+    }
+    this.current.set(key, value);
+  }
+}
+
 /** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;

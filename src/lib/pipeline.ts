@@ -539,7 +539,12 @@ export class TelemetryPipeline {
       if (stop && stop.kind !== 'dry-run') {
         const at = work.watched.lastIndexOf(stop.trigger);
         const raise = this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at));
-        if (raise) events.push(raise);
+        // The stop's step told supersedes one of the same kind the lifecycle took quietly at the same
+        // reading (late readings made the incident critical there): AlarmEvents keeps one row per
+        // incident, step and time, and it must say that people were told.
+        const quietTwin = raise ? events.findIndex((e) => e.incidentId === raise.incidentId && e.kind === raise.kind && e.time === raise.time) : -1;
+        if (raise && quietTwin >= 0) events[quietTwin] = raise;
+        else if (raise) events.push(raise);
       }
       const decisions = this.cardsOf(work, events);
       if (stop) {
@@ -547,7 +552,7 @@ export class TelemetryPipeline {
         // A stop sent (or refused by the rate limit) always reaches people: once. A replay of the
         // stop's batch (`recorded`) tells again only if that batch's cards may not have gone out: its
         // twin patch, which comes after them, records their time.
-        const told = stop.kind === 'recorded' && work.state.lastAlertTime !== undefined && work.state.lastAlertTime >= stop.trigger.reading.time;
+        const told = (stop.kind === 'recorded' || stop.replay !== undefined) && work.state.lastAlertTime !== undefined && work.state.lastAlertTime >= stop.trigger.reading.time;
         if (!decisions.length && stop.kind !== 'dry-run' && !told) {
           const incidentId = state.id ?? stop.incidentId;
           decisions.push({ id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger, event: { kind: 'escalated', incidentId, priority: 'critical', time: stop.trigger.reading.time, notify: true, index: -1 } });
@@ -580,7 +585,7 @@ export class TelemetryPipeline {
       await forEachLimited([...stops], 8, async ([deviceId, verdict]) => {
         const action = await this.act(deviceId, verdict, byDevice.get(deviceId)!);
         actions.set(deviceId, action);
-        if (verdict.kind === 'recorded') return; // sent before the retry: counted then
+        if (verdict.kind === 'recorded' || verdict.replay) return; // acted on before the retry: counted then
         stopOutcome[action.outcome === 'executed' ? 'executed' : action.outcome === 'dry-run' ? 'dryRun' : action.outcome === 'blocked' ? 'blocked' : 'failed']++;
       });
       // A second, rare write: the outcome of a stop is known only after it was sent.
@@ -736,10 +741,11 @@ export class TelemetryPipeline {
 
   /** Sends (or not) one emergencyStop, and queues its MaintenanceActions row. */
   private async act(deviceId: string, given: StopVerdict, work: DeviceWork): Promise<NonNullable<Alert['action']>> {
-    const verdict = await this.withinSharedStopLimit(given);
-    let outcome: string = verdict.kind === 'stop' || verdict.kind === 'recorded' ? 'executed' : verdict.kind;
-    let detail = verdict.kind === 'recorded' ? `${verdict.reason} (sent before this batch was retried; not sent again)` : verdict.reason;
-    if (verdict.kind === 'stop') {
+    // A host retry of a batch whose verdict was acted on: the same outcome, nothing sent or claimed again.
+    const verdict = given.replay ? given : await this.withinSharedStopLimit(given);
+    let outcome: string = verdict.replay?.outcome ?? (verdict.kind === 'stop' || verdict.kind === 'recorded' ? 'executed' : verdict.kind);
+    let detail = verdict.replay?.detail ?? (verdict.kind === 'recorded' ? `${verdict.reason} (sent before this batch was retried; not sent again)` : verdict.reason);
+    if (verdict.kind === 'stop' && !verdict.replay) {
       if (!this.deps.commands) {
         outcome = 'failed';
         detail = `no IoT Hub configured to send emergencyStop; ${verdict.reason}`;
@@ -756,8 +762,8 @@ export class TelemetryPipeline {
         }
       }
     }
-    if (outcome === 'executed' && verdict.kind === 'stop') await this.recordStopOnTwin(deviceId, verdict, work);
-    this.stopPolicy!.record(verdict, this.now(), outcome === 'failed');
+    if (outcome === 'executed' && verdict.kind === 'stop' && !verdict.replay) await this.recordStopOnTwin(deviceId, verdict, work);
+    this.stopPolicy!.record(verdict, this.now(), outcome === 'failed', { outcome, detail });
     const { reading, score } = verdict.trigger;
     this.unwrittenActions.push({ Timestamp: reading.timeIso, DeviceId: deviceId, IncidentId: verdict.incidentId, Action: 'emergencyStop', Outcome: outcome, Detail: detail, FailureProbability: score.failureProbability ?? null, AnomalyScore: score.anomalyScore, ModelVersion: score.modelVersion });
     this.deps.logger.log(outcome === 'executed' || outcome === 'dry-run' ? 'warn' : 'error', `emergencyStop ${outcome}`, { deviceId, incidentId: verdict.incidentId, detail });

@@ -44,6 +44,19 @@ describe('the automated emergencyStop', () => {
     expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 40), T + 41_000)).toBeUndefined();
   });
 
+  it('gives a host retry of the batch the verdict it acted on, with its outcome, and counts nothing again', () => {
+    const policy = new StopPolicy({ ...settings, maxPerHour: 1 }, thresholds);
+    const first = policy.decide(twin(), run(3, 0.99), T + 3_000)!;
+    policy.record(first, T + 3_000, true, { outcome: 'failed', detail: 'error: device offline' });
+    // The same readings again (the batch failed later, at its twin patch): the same stop, failed as it was, not sent again.
+    const retry = policy.decide(twin(), run(3, 0.99), T + 4_000)!;
+    expect(retry).toMatchObject({ kind: 'stop', incidentId: first.incidentId, replay: { outcome: 'failed', detail: 'error: device offline' } });
+    policy.record(retry, T + 4_000);
+    // Recording the replay counted nothing: the failed stop is still retried later, within the limit of one.
+    expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 20), T + 21_000)).toMatchObject({ kind: 'stop' });
+    expect(policy.decide(twin({ healthStatus: 'critical' }), run(1, 0.99, 20), T + 21_000)!.replay).toBeUndefined();
+  });
+
   it('needs the failure model: an anomaly score alone never stops a machine', () => {
     expect(new StopPolicy(settings, thresholds).decide(twin(), run(5, undefined), T)).toBeUndefined();
   });

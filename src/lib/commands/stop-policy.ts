@@ -11,7 +11,7 @@
  *   stop machines for conditions long gone);
  * - `mode`: off, dry-run (decide and record, send nothing) or on.
  */
-import { BoundedSet } from '../bounded-set.ts';
+import { BoundedMap } from '../bounded-set.ts';
 import type { TwinState } from '../ports.ts';
 import { healthOf, type ScoredReading, type Thresholds } from '../twins/twin-update.ts';
 
@@ -35,6 +35,12 @@ export interface StopVerdict {
   incidentId: string;
   trigger: ScoredReading;
   reason: string;
+  /**
+   * Set on a host retry of a batch whose verdict was acted on already (a stop that failed, a block,
+   * a dry run): the same verdict, so that the retry raises, tells and records what the first
+   * attempt did, with the outcome it had; nothing is sent or counted again.
+   */
+  replay?: { outcome: string; detail: string };
 }
 
 /** The window `maxPerHour` counts over (the shared plant-wide window too). */
@@ -56,8 +62,8 @@ export class StopPolicy {
   private readonly lastBlocked = new Map<string, number>();
   /** When a stop last failed per device: retried, but not on every batch. */
   private readonly lastFailed = new Map<string, number>();
-  /** Incidents already decided here (a host retry of the batch must not act twice). */
-  private readonly decided = new BoundedSet<string>(10_000);
+  /** Incidents already decided here, with what came of them (a host retry of the batch must not act twice, and must say the same). */
+  private readonly decided = new BoundedMap<string, { kind: StopVerdict['kind']; outcome: string; detail: string }>(10_000);
 
   constructor(private readonly settings: StopSettings, private readonly thresholds: Thresholds) {}
 
@@ -89,7 +95,8 @@ export class StopPolicy {
     if (s.mode === 'on' && last === newest.reading.time) return { kind: 'recorded', incidentId, trigger: newest, reason };
     if (newest.reading.time - last < s.incidentMs) return undefined;
 
-    if (this.decided.has(incidentId)) return undefined;
+    const acted = this.decided.get(incidentId);
+    if (acted) return { kind: acted.kind, incidentId, trigger: newest, reason, replay: { outcome: acted.outcome, detail: acted.detail } };
     if (now - (this.lastFailed.get(state.id) ?? -Infinity) < RETRY_FAILED_MS) return undefined;
     for (const [id, at] of this.claims) if (at <= now - STOP_RATE_WINDOW_MS) this.claims.delete(id);
     if (!this.claims.has(incidentId) && this.claims.size >= s.maxPerHour) {
@@ -106,8 +113,9 @@ export class StopPolicy {
    * limit or the incident window, so the next qualifying readings try again, at most every
    * `RETRY_FAILED_MS`.
    */
-  record(verdict: StopVerdict, now: number, failed = false): void {
-    this.decided.add(verdict.incidentId);
+  record(verdict: StopVerdict, now: number, failed = false, acted: { outcome: string; detail: string } = { outcome: failed ? 'failed' : verdict.kind, detail: verdict.reason }): void {
+    if (verdict.replay) return;
+    this.decided.set(verdict.incidentId, { kind: verdict.kind, ...acted });
     const deviceId = verdict.trigger.reading.deviceId;
     if (failed) {
       this.claims.delete(verdict.incidentId);
