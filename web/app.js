@@ -61,13 +61,14 @@
         const machines = el('ul', { role: 'group' });
         for (const eq of line.equipment) {
           const id = eq.$dtId;
-          // A dead sensor shows on the plant too, not only once its machine is opened.
+          // A dead sensor, or a machine gone silent, shows on the plant too, not only once its machine is opened.
           const blind = [...notMeasuredSince(eq).keys()];
+          const silent = silentFor(eq);
           machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
-            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'aria-pressed': id === selected, onclick: () => select(id) },
+            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'data-silent': silent === undefined ? undefined : String(Math.floor(silent / 60_000)), 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
               el('span', {}, id),
-              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}`))));
+              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}${silent === undefined ? '' : ` · ${silentText(silent)}`}`))));
         }
         lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
       }
@@ -101,9 +102,12 @@
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
     const stale = notMeasuredSince(eq);
+    const silent = silentFor(eq);
     $('readings').replaceChildren(...facts.map(([k, v]) => {
       const at = stale.get(k);
-      const since = at === undefined ? null : el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`);
+      const since = at !== undefined ? el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`)
+        : k === 'lastTelemetryTime' && silent !== undefined ? el('span', { class: 'stale', 'data-silent': String(Math.floor(silent / 60_000)) }, silentText(silent))
+        : null;
       return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), since));
     }));
     const shelved = eq.shelvedUntil && Date.parse(eq.shelvedUntil) > Date.now();
@@ -132,6 +136,28 @@
       if (newest - at > STALE_MS) out.set(k, at);
     }
     return out;
+  }
+
+  /**
+   * How long the service has heard nothing from a machine in service: since Digital Twins last
+   * wrote its lastTelemetryTime (the property's $metadata lastUpdateTime: the service's clock, not
+   * the device's, so a device clock set wrong does not make it look silent). Ten minutes, far past
+   * the patch interval and the refresh sweep's minute: only a machine that stopped sending (its
+   * gateway down, its network cut) shows. A machine stopped, idle, in maintenance or stopped by an
+   * emergencyStop is expected to be quiet.
+   */
+  const SILENT_MS = 10 * 60_000;
+  const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
+  function silentFor(eq) {
+    if (AT_REST.has(eq.status)) return undefined;
+    const meta = eq.$metadata && typeof eq.$metadata === 'object' && eq.$metadata.lastTelemetryTime;
+    const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
+    const gap = Date.now() - at;
+    return gap > SILENT_MS ? gap : undefined;
+  }
+  function silentText(ms) {
+    const minutes = Math.floor(ms / 60_000);
+    return minutes < 120 ? `no telemetry for ${minutes} min` : `no telemetry for ${Math.floor(minutes / 60)} h`;
   }
 
   /** Charts by key, each drawn into its own box. */

@@ -344,6 +344,33 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.id)).toBe('equipment');
   });
 
+  it('says which machines in service have sent nothing for ten minutes, by the service\'s clock', async () => {
+    // Nothing is silent yet: every machine reported within the last minutes.
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(0);
+    // A quarter of an hour later (the page's clock), no machine has sent anything since.
+    await page.clock.setFixedTime(Date.now() + 15 * 60_000);
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    const nodes = await page.$$eval('[data-twin]', (els) => els.map((e) => [e.getAttribute('data-twin'), e.getAttribute('data-silent'), e.querySelector('.meta')?.textContent ?? '']));
+    const statuses = new Map([...(await stack.services.twins.getStates(DEFAULT_PLANT.equipment.map((e) => e.id))).entries()].map(([id, s]) => [id, s.status]));
+    for (const [id, silent, meta] of nodes) {
+      const atRest = ['stopped', 'idle', 'maintenance', 'emergencyStopped'].includes(statuses.get(id!) ?? '');
+      // Those at rest are expected to be quiet; the others say for how long they have been.
+      expect(silent === null, `${id} (${statuses.get(id!)})`).toBe(atRest);
+      if (!atRest) {
+        expect(Number(silent)).toBeGreaterThanOrEqual(14);
+        expect(meta).toMatch(/ · no telemetry for 1\d min$/);
+      }
+    }
+    expect(nodes.some(([, silent]) => silent !== null)).toBe(true);
+    await page.click('[data-twin="conveyor-001"]');
+    await page.waitForSelector('[data-reading="lastTelemetryTime"] [data-silent]');
+    expect(await page.textContent('[data-reading="lastTelemetryTime"] [data-silent]')).toMatch(/^no telemetry for 1\d min$/);
+    await page.screenshot({ path: join(results, 'dashboard-silent.png'), fullPage: true });
+  });
+
   it('fits a tablet screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 768, height: 1024 });
     await page.waitForTimeout(300);
