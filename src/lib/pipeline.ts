@@ -532,8 +532,12 @@ export class TelemetryPipeline {
       // Critical before the newest reading: an incident this very reading made critical (an envelope
       // breach of one hot reading) does not also confirm its stop, which then needs its own run.
       const madeCritical = events.findLast((e) => e.kind !== 'cleared' && e.priority === 'critical');
-      const criticalBefore = state.p === 'critical' && (madeCritical === undefined || madeCritical.index < work.watched.length - 1);
-      const stop = this.stopPolicy?.decide(work.state, work.watched, now, criticalBefore);
+      // The stop policy judges the readings that measured something: one that measured nothing (its
+      // probes not answering, watched for the diagnostic alarm only) says nothing of a failure now.
+      const judged = work.notMeasured ? work.watched.filter((s) => !measuredNothing(s, work.kind.measuredTelemetry)) : work.watched;
+      const newestJudged = judged.length === work.watched.length ? judged.length - 1 : work.watched.lastIndexOf(judged[judged.length - 1]!);
+      const criticalBefore = state.p === 'critical' && (madeCritical === undefined || madeCritical.index < newestJudged);
+      const stop = this.stopPolicy?.decide(work.state, judged, now, criticalBefore);
       // A stop (sent, or refused by the rate limit) belongs to a critical incident: raised with it
       // when the evidence alone has not raised one yet.
       if (stop && stop.kind !== 'dry-run') {
@@ -979,6 +983,11 @@ function withEvidence(list: ScoredReading[], measured: readonly string[], notMea
     else out ??= list.slice(0, i);
   }
   return out ?? list;
+}
+
+/** A watched reading there only for the diagnostic alarm: it measured nothing and scored nothing, and bears on alarms by its nulls alone. */
+function measuredNothing(s: ScoredReading, measured: readonly string[]): boolean {
+  return !bearsOnAlarms(s.alarm!, measuresAny(s.reading, measured), statusOf(s.reading));
 }
 
 function statesNotMeasured(reading: Reading, names: readonly string[]): boolean {

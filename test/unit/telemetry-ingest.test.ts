@@ -613,6 +613,22 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(1);
   });
 
+  it('stops a machine three hot readings confirmed even when its probe then stops answering in the same batch (a thermocouple burnt out)', async () => {
+    const h = stopping();
+    const result = await h.send([...hot(0, 3), arm(1_500, { temperature: null, vibration: null, pressure: null, status: 'running' }, 'blind-1500')]);
+    expect(result.stops).toEqual({ executed: 1, failed: 0, dryRun: 0, blocked: 0 });
+    expect(h.commands.calls).toHaveLength(1);
+    // A warning incident open, one hot reading makes it critical, then nothing measured in the same
+    // batch: that one reading still confirms no stop (the reading after it measured nothing).
+    const other = stopping();
+    const spells = `${'.'.repeat(31)}HHH.HHH.`;
+    const reading = (n: number) => arm(n * 500, spells[n] === 'H' || n >= spells.length ? { temperature: 97, status: 'running' } : { temperature: 62 + (n % 5) * 0.3, status: 'running' }, `r-${n}`);
+    for (let n = 0; n < spells.length; n++) await other.send([reading(n)]);
+    await other.send([reading(spells.length), arm((spells.length + 1) * 500, { temperature: null, vibration: null, pressure: null, status: 'running' }, 'blind-after')]);
+    expect(other.store.storedAlarmEvents.filter((e) => e.Timestamp === iso(t0 + spells.length * 500)).map((e) => [e.Event, e.Priority])).toEqual([['escalated', 'critical']]);
+    expect(other.commands.calls).toHaveLength(0);
+  });
+
   it('does not stop a machine on the one hot reading that made its incident critical; the next, the incident critical by then, does', async () => {
     const h = stopping();
     // Normal running, two short hot spells, then one hot reading while a warning incident is open.
