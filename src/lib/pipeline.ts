@@ -506,7 +506,8 @@ export class TelemetryPipeline {
     const recheck = new Set<string>();
     for (const [deviceId, work] of byDevice) {
       this.watch(work);
-      const above = work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low');
+      // Sensors not measured may raise a diagnostic alarm whatever the evidence: it needs the line and the re-read too.
+      const above = work.notMeasured === true || this.alarmStateOf(work.state).b !== undefined || work.watched.some((s) => (this.alarms.priorityOf(s.alarm!) ?? 'low') !== 'low');
       if (above) needLine.add(deviceId);
       if ((above || this.alarmStateOf(work.state).id !== undefined) && !suspects.has(deviceId) && this.wouldTell(deviceId, work)) recheck.add(deviceId);
     }

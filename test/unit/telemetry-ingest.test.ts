@@ -92,6 +92,26 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
   });
 
+  it("tells at most three of a line's machines whose probes all stop answering at once (a gateway lost its PLC), and none that an operator shelved meanwhile", async () => {
+    const h = harness();
+    h.twins.add('production-line-a', LINE);
+    const arms = ['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003', 'robotic-arm-004', 'robotic-arm-005'];
+    for (const id of arms) {
+      h.twins.add(id, ARM, { equipmentId: id });
+      h.twins.relate('production-line-a', id, 'contains');
+    }
+    const start = Date.now() - 20 * 60_000;
+    const at = (id: string, s: number, temperature: number | null) => ({ device: id, body: { timestamp: iso(start + s * 1000), temperature, vibration: 0.4, pressure: 6, ...(s === 0 ? { status: 'running' } : {}) } });
+    await h.send(arms.map((id) => at(id, 0, 70)));
+    for (const s of [10, 60, 120, 180, 240, 300]) await h.send(arms.map((id) => at(id, s, null)));
+    expect(h.alerts.sent).toEqual([]);
+    // An operator shelves the fifth machine after the pipeline last read its twin; five minutes blind come with the next batch.
+    await h.twins.patch('robotic-arm-005', [{ op: 'add', path: '/shelvedUntil', value: iso(Date.now() + 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'Dana' }]);
+    await h.send(arms.map((id) => at(id, 360, null)));
+    expect(h.alerts.sent.map((a) => [a.deviceId, a.condition])).toEqual(arms.slice(0, 3).map((id) => [id, 'notMeasured']));
+    expect(h.store.storedAlarmEvents.filter((e) => e.Event === 'raised').map((e) => [e.DeviceId, e.Notified])).toEqual([...arms.slice(0, 3).map((id) => [id, 'yes']), ['robotic-arm-004', 'flood'], ['robotic-arm-005', 'shelved']]);
+  });
+
   it('raises nothing for sensors not measured while the machine is out of service, nor for a glitch shorter than five minutes', async () => {
     const h = plant();
     const start = Date.now() - 20 * 60_000;
