@@ -65,7 +65,7 @@
           const blind = [...notMeasuredSince(eq).keys()];
           const silent = silentFor(eq);
           machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
-            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'data-silent': silent === undefined ? undefined : String(Math.floor(silent / 60_000)), 'aria-pressed': id === selected, onclick: () => select(id) },
+            el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'data-silent': silent === undefined ? undefined : String(silent), 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
               el('span', {}, id),
               el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}${silent === undefined ? '' : ` · ${silentText(silent)}`}`))));
@@ -106,7 +106,7 @@
     $('readings').replaceChildren(...facts.map(([k, v]) => {
       const at = stale.get(k);
       const since = at !== undefined ? el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`)
-        : k === 'lastTelemetryTime' && silent !== undefined ? el('span', { class: 'stale', 'data-silent': String(Math.floor(silent / 60_000)) }, silentText(silent))
+        : k === 'lastTelemetryTime' && silent !== undefined ? el('span', { class: 'stale', 'data-silent': String(silent) }, silentText(silent))
         : null;
       return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), since));
     }));
@@ -139,7 +139,7 @@
   }
 
   /**
-   * How long the service has heard nothing from a machine in service: since Digital Twins last
+   * How long, in whole minutes, the service has heard nothing from a machine in service: since Digital Twins last
    * wrote its lastTelemetryTime (the property's $metadata lastUpdateTime: the service's clock, not
    * the device's, so a device clock set wrong does not make it look silent). Ten minutes, far past
    * the patch interval and the refresh sweep's minute: only a machine that stopped sending (its
@@ -153,10 +153,10 @@
     const meta = eq.$metadata && typeof eq.$metadata === 'object' && eq.$metadata.lastTelemetryTime;
     const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
     const gap = Date.now() - at;
-    return gap > SILENT_MS ? gap : undefined;
+    return gap > SILENT_MS ? Math.floor(gap / 60_000) : undefined;
   }
-  function silentText(ms) {
-    const minutes = Math.floor(ms / 60_000);
+  /** Whole minutes silent, as the page says them. */
+  function silentText(minutes) {
     return minutes < 120 ? `no telemetry for ${minutes} min` : `no telemetry for ${Math.floor(minutes / 60)} h`;
   }
 

@@ -33,11 +33,18 @@ export function shiftOption(usage: string, name: string, text: string): { runSec
   refuse(usage, `--${name} must be RUN/REST, two numbers of seconds above 0 (e.g. 240/120), not '${text}'`);
 }
 
-/** A `DEVICE:SENSOR@FROM` or `DEVICE:SENSOR@FROM-TO` option (seconds after the start): a probe that stops answering. */
-export function probeFailureOption(usage: string, name: string, text: string): { deviceId: string; sensor: string; fromSeconds: number; toSeconds?: number } {
+/**
+ * A `DEVICE:SENSOR@FROM` or `DEVICE:SENSOR@FROM-TO` option (seconds after the start): a probe that
+ * stops answering. `problemOf` says why the plant cannot have it (no such device or sensor), if so.
+ */
+export function probeFailureOption(usage: string, name: string, text: string, problemOf: (deviceId: string, sensor: string) => string | undefined): { deviceId: string; sensor: string; fromSeconds: number; toSeconds?: number } {
   const m = /^([\w.-]+):(\w+)@(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(text.trim());
-  if (m && (m[4] === undefined || Number(m[4]) > Number(m[3]))) return { deviceId: m[1]!, sensor: m[2]!, fromSeconds: Number(m[3]), ...(m[4] !== undefined ? { toSeconds: Number(m[4]) } : {}) };
-  refuse(usage, `--${name} must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not '${text}'`);
+  if (!m || (m[4] !== undefined && Number(m[4]) <= Number(m[3]))) {
+    refuse(usage, `--${name} must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not '${text}'`);
+  }
+  const problem = problemOf(m[1]!, m[2]!);
+  if (problem) refuse(usage, `--${name} ${text}: ${problem}`);
+  return { deviceId: m[1]!, sensor: m[2]!, fromSeconds: Number(m[3]), ...(m[4] !== undefined ? { toSeconds: Number(m[4]) } : {}) };
 }
 
 /** A TCP port option's value (0 for a free one). */

@@ -21,7 +21,7 @@ import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './anomaly/streaming-detector.ts';
 import { reviveDetectorState, storeDetectorState, type DetectorState } from './anomaly/detector-state.ts';
 import { DetectorJournal } from './anomaly/detector-journal.ts';
-import { conditionOf, eventDetail } from './alerts/conditions.ts';
+import { conditionOf, eventDetail, type Condition } from './alerts/conditions.ts';
 import { AlarmLifecycle, OUT_OF_SERVICE, alarmEvidence, bearsOnAlarms, notifiedOf, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState, type Blindness } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
@@ -858,7 +858,7 @@ export class TelemetryPipeline {
       line: await this.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
-      condition: decision.event.blind ? 'notMeasured' : conditionOf(decision.trigger.alarm?.kind),
+      condition: conditionOfStep(decision.event, decision.trigger),
       ...(decision.event.blind ? { notMeasured: decision.event.blind } : {}),
     };
   }
@@ -1088,8 +1088,13 @@ function incidentIdOf(deviceId: string, work: DeviceWork, index: number): string
   return `${deviceId}|${work.watched[index]!.reading.key}`;
 }
 
+/** What a raise or an escalation is about: sensors not measured (a diagnostic alarm), else what the detector saw in the reading behind it. */
+function conditionOfStep(e: AlarmEvent, trigger: ScoredReading): Condition | undefined {
+  return e.blind ? 'notMeasured' : conditionOf(trigger.alarm?.kind);
+}
+
 /** A step's Detail: for a raise or an escalation, what the detector saw in the reading behind it, and its scores (a clear has none). */
 function stepDetail(trigger: ScoredReading | undefined, e: AlarmEvent): string {
   if (!trigger) return eventDetail(undefined, e.reopened);
-  return eventDetail(e.blind ? 'notMeasured' : conditionOf(trigger.alarm?.kind), e.reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null }, e.blind?.sensors.slice(0, 8));
+  return eventDetail(conditionOfStep(e, trigger), e.reopened, { anomalyScore: trigger.score.anomalyScore, failureProbability: trigger.score.failureProbability ?? null }, e.blind?.sensors.slice(0, 8));
 }

@@ -58,14 +58,7 @@ const dataDir = values.data;
 // Checked here too, so that a mistyped rate stops npm start before any service starts.
 numberOption(USAGE, 'rate', values.rate, { above: 0 });
 if (values.shift !== undefined) shiftOption(USAGE, 'shift', values.shift);
-for (const text of values['probe-failure'] ?? []) {
-  const { deviceId, sensor } = probeFailureOption(USAGE, 'probe-failure', text);
-  const problem = probeFailureProblem(DEFAULT_PLANT.equipment, deviceId, sensor);
-  if (problem) {
-    process.stderr.write(`--probe-failure ${text}: ${problem}\n${USAGE}\n`);
-    process.exit(2);
-  }
-}
+for (const text of values['probe-failure'] ?? []) probeFailureOption(USAGE, 'probe-failure', text, (id, sensor) => probeFailureProblem(DEFAULT_PLANT.equipment, id, sensor));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 

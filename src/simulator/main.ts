@@ -61,12 +61,7 @@ const shift = values.shift !== undefined ? shiftOption(USAGE, 'shift', values.sh
 const plant = values.devices ? fleetPlant(number('devices', { min: 1, integer: true })) : DEFAULT_PLANT;
 const probeFailures = new Map<string, ProbeFailure>();
 for (const text of values['probe-failure'] ?? []) {
-  const { deviceId, ...failure } = probeFailureOption(USAGE, 'probe-failure', text);
-  const problem = probeFailureProblem(plant.equipment, deviceId, failure.sensor);
-  if (problem) {
-    process.stderr.write(`--probe-failure ${text}: ${problem}\n${USAGE}\n`);
-    process.exit(2);
-  }
+  const { deviceId, ...failure } = probeFailureOption(USAGE, 'probe-failure', text, (id, sensor) => probeFailureProblem(plant.equipment, id, sensor));
   probeFailures.set(deviceId, failure);
 }
 const caFile = join(values.data, 'iothub', 'tls', 'ca.pem');

@@ -59,7 +59,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
   const step = alert.incident.event;
   // A diagnostic alarm is about the sensors that stopped measuring, not those that carried evidence.
-  const topSensors = alert.notMeasured ? [...alert.notMeasured.sensors] : driversOf(alert.contributions);
+  const topSensors: readonly string[] = alert.notMeasured?.sensors ?? driversOf(alert.contributions);
   const readingFacts = Object.entries(alert.readings)
     .slice(0, MAX_FACTS)
     .map(([name, value]) => ({ title: name, value: formatValue(value, unitSymbol(Object.hasOwn(alert.units, name) ? alert.units[name] : undefined)) }));

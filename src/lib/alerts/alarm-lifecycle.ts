@@ -37,6 +37,7 @@
  * the verdicts of a window all instances share (`admitted`: see `ClaimWindowPort`).
  */
 import type { Thresholds } from '../twins/twin-update.ts';
+import { defineOwn } from '../own-properties.ts';
 import type { Detection, DetectionKind } from '../anomaly/streaming-detector.ts';
 
 export type AlarmPriority = 'low' | 'warning' | 'critical';
@@ -187,7 +188,7 @@ function blindOf(x: unknown): Record<string, number> | undefined {
   let n = 0;
   for (const [name, since] of Object.entries(x)) {
     if (name.length > 64 || typeof since !== 'number' || !Number.isFinite(since) || ++n > 32) continue;
-    Object.defineProperty(out, name, { value: since, enumerable: true, writable: true, configurable: true });
+    defineOwn(out, name, since);
   }
   return n ? out : undefined;
 }
