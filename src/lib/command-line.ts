@@ -38,13 +38,32 @@ export function shiftOption(usage: string, name: string, text: string): { runSec
  * stops answering. `problemOf` says why the plant cannot have it (no such device or sensor), if so.
  */
 export function probeFailureOption(usage: string, name: string, text: string, problemOf: (deviceId: string, sensor: string) => string | undefined): { deviceId: string; sensor: string; fromSeconds: number; toSeconds?: number } {
-  const m = /^([\w.-]+):(\w+)@(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(text.trim());
-  if (!m || (m[4] !== undefined && Number(m[4]) <= Number(m[3]))) {
-    refuse(usage, `--${name} must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not '${text}'`);
-  }
+  const m = /^([\w.-]+):(\w+)@(.+)$/.exec(text.trim());
+  const span = m && secondsSpan(m[3]!);
+  if (!m || !span) refuse(usage, `--${name} must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not '${text}'`);
   const problem = problemOf(m[1]!, m[2]!);
   if (problem) refuse(usage, `--${name} ${text}: ${problem}`);
-  return { deviceId: m[1]!, sensor: m[2]!, fromSeconds: Number(m[3]), ...(m[4] !== undefined ? { toSeconds: Number(m[4]) } : {}) };
+  return { deviceId: m[1]!, sensor: m[2]!, ...span };
+}
+
+/**
+ * A `DEVICE@FROM` or `DEVICE@FROM-TO` option (seconds after the start): a device that sends
+ * nothing then. `problemOf` says why the plant cannot have it (no such device), if so.
+ */
+export function silenceOption(usage: string, name: string, text: string, problemOf: (deviceId: string) => string | undefined): { deviceId: string; fromSeconds: number; toSeconds?: number } {
+  const m = /^([\w.-]+)@(.+)$/.exec(text.trim());
+  const span = m && secondsSpan(m[2]!);
+  if (!m || !span) refuse(usage, `--${name} must be DEVICE@FROM or DEVICE@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002@60-900), not '${text}'`);
+  const problem = problemOf(m[1]!);
+  if (problem) refuse(usage, `--${name} ${text}: ${problem}`);
+  return { deviceId: m[1]!, ...span };
+}
+
+/** `FROM` or `FROM-TO`, seconds after the start, TO after FROM; undefined when the text is neither. */
+function secondsSpan(text: string): { fromSeconds: number; toSeconds?: number } | undefined {
+  const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(text);
+  if (!m || (m[2] !== undefined && Number(m[2]) <= Number(m[1]))) return undefined;
+  return { fromSeconds: Number(m[1]), ...(m[2] !== undefined ? { toSeconds: Number(m[2]) } : {}) };
 }
 
 /** A TCP port option's value (0 for a free one). */

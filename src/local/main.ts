@@ -15,7 +15,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { numberOption, parseCommandLine, portOption, probeFailureOption, shiftOption } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, portOption, probeFailureOption, shiftOption, silenceOption } from '../lib/command-line.ts';
 import { latestModelFile } from '../lib/anomaly/failure-model.ts';
 import { projectRoot } from '../lib/paths.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../lib/plant/plant.ts';
@@ -24,11 +24,12 @@ import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
 import { startAzurite } from './azurite.ts';
 import { seedLocalPlant } from './seed-local.ts';
-import { probeFailureProblem } from '../simulator/scenarios.ts';
+import { probeFailureProblem, silenceProblem } from '../simulator/scenarios.ts';
 import { freePorts } from './free-ports.ts';
 import { exitOnSignal, readyLine, spawnService, stopService } from './service-process.ts';
 
 const USAGE = `usage: npm start -- [--no-simulator] [--rate 1] [--shift RUN/REST] [--probe-failure DEVICE:SENSOR@FROM[-TO]]...
+                 [--silence DEVICE@FROM[-TO]]...
                  [--data .data] [--api-port 7071] [--adt-port 7443]
                  [--iothub-port 8883] [--ml-port 7080] [--eventhubs-port 5672] [--azurite-port 10000]
                  [--no-functions] [--json]   (a port of 0 picks a free one)`;
@@ -44,6 +45,8 @@ const { values } = parseCommandLine(USAGE, {
     shift: { type: 'string' },
     /** A simulated probe stops answering (its value sent as null) from FROM seconds after the start (until TO). */
     'probe-failure': { type: 'string', multiple: true },
+    /** A simulated device sends nothing (its gateway lost its network) from FROM seconds after the start (until TO). */
+    silence: { type: 'string', multiple: true },
     'api-port': { type: 'string', default: '7071' },
     'adt-port': { type: 'string', default: '7443' },
     'iothub-port': { type: 'string', default: '8883' },
@@ -59,6 +62,7 @@ const dataDir = values.data;
 numberOption(USAGE, 'rate', values.rate, { above: 0 });
 if (values.shift !== undefined) shiftOption(USAGE, 'shift', values.shift);
 for (const text of values['probe-failure'] ?? []) probeFailureOption(USAGE, 'probe-failure', text, (id, sensor) => probeFailureProblem(DEFAULT_PLANT.equipment, id, sensor));
+for (const text of values.silence ?? []) silenceOption(USAGE, 'silence', text, (id) => silenceProblem(DEFAULT_PLANT.equipment, id));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -182,7 +186,7 @@ if (values['no-functions']) {
 
 let simulator: ChildProcess | undefined;
 if (!values['no-simulator'] && functionsInfo) {
-  simulator = spawnService(here('../simulator/main.ts'), ['--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate, ...(values.shift !== undefined ? ['--shift', values.shift] : []), ...(values['probe-failure'] ?? []).flatMap((p) => ['--probe-failure', p])], { stdout: 'inherit' });
+  simulator = spawnService(here('../simulator/main.ts'), ['--data', dataDir, '--hub', hubInfo.hostName, '--rate', values.rate, ...(values.shift !== undefined ? ['--shift', values.shift] : []), ...(values['probe-failure'] ?? []).flatMap((p) => ['--probe-failure', p]), ...(values.silence ?? []).flatMap((s) => ['--silence', s])], { stdout: 'inherit' });
 }
 
 const adtCa = join(dataDir, 'adt', 'tls', 'ca.pem');
@@ -217,7 +221,7 @@ if (values.json) {
       `  service string  npm run iothub -- service-string --data ${dataDir} --host ${hubInfo.hostName}   (iothubowner; kept in ${join(dataDir, 'iothub', 'registry.json')}, mode 0600)`,
       `  telemetry       ${dataDir}/telemetry.duckdb (DuckDB, the Data Explorer tables)`,
       `  seeded          ${seeded.modelsCreated} models, ${seeded.twinsCreated} twins, ${seeded.relationshipsCreated} relationships, ${seeded.devicesCreated} devices (0 = already there)`,
-      `  simulator       ${simulator ? `${values.rate} msg/s per device${values.shift !== undefined ? `, running and stopped in turn (${values.shift} s)` : ''}${values['probe-failure']?.length ? `, probes failing: ${values['probe-failure'].join(' ')}` : ''}` : 'off'}`,
+      `  simulator       ${simulator ? `${values.rate} msg/s per device${values.shift !== undefined ? `, running and stopped in turn (${values.shift} s)` : ''}${values['probe-failure']?.length ? `, probes failing: ${values['probe-failure'].join(' ')}` : ''}${values.silence?.length ? `, silent: ${values.silence.join(' ')}` : ''}` : 'off'}`,
       'Ctrl-C stops everything; the next start resumes from the checkpoints.',
       '',
     ].join('\n'),

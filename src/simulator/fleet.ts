@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import type { PlantEquipment } from '../lib/plant/plant.ts';
-import { newState, sample, seedOf, withProbeFailure, type DegradationPlan, type ProbeFailure, type ScenarioState, type ShiftPlan } from './scenarios.ts';
+import { isSilent, newState, sample, seedOf, withProbeFailure, type DegradationPlan, type ProbeFailure, type ScenarioState, type ShiftPlan, type Silence } from './scenarios.ts';
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttTransport;
@@ -20,6 +20,8 @@ export interface FleetDevice {
   connectionString: string;
   degradation?: DegradationPlan;
   probeFailure?: ProbeFailure;
+  /** Sends nothing for a while (its gateway lost its network or its power). */
+  silence?: Silence;
 }
 
 export interface FleetOptions {
@@ -100,6 +102,11 @@ export class Fleet {
             from: new Date(this.startedAt + p!.fromSeconds * 1000).toISOString(),
             ...(p!.toSeconds !== undefined ? { to: new Date(this.startedAt + p!.toSeconds * 1000).toISOString() } : {}),
           })),
+          silences: options.devices.filter((d) => d.silence).map(({ equipment, silence: s }) => ({
+            deviceId: equipment.id,
+            from: new Date(this.startedAt + s!.fromSeconds * 1000).toISOString(),
+            ...(s!.toSeconds !== undefined ? { to: new Date(this.startedAt + s!.toSeconds * 1000).toISOString() } : {}),
+          })),
         },
         null,
         2,
@@ -159,6 +166,8 @@ export class Fleet {
       return;
     }
     const t = (Date.now() - this.startedAt) / 1000;
+    // Its readings are not taken meanwhile: none is sent later either.
+    if (isSilent(r.device.silence, t)) return;
     const s = withProbeFailure(sample(r.state, t), r.device.probeFailure, t);
     if (s.body.status === 'fault') {
       // A failed machine reports its fault once and goes quiet.

@@ -6,19 +6,20 @@
  * With --devices N: a fleet of N arms and conveyors (registered if missing).
  * With --shift RUN/REST: every device runs RUN seconds, then stops (and says so) for REST, in turn.
  * With --probe-failure DEVICE:SENSOR@FROM[-TO]: that device sends that sensor as null (not measured) from FROM seconds (until TO).
+ * With --silence DEVICE@FROM[-TO]: that device sends nothing from FROM seconds (until TO).
  * The ground truth of the run is written to <data>/simulator/runs/<time>/.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { numberOption, parseCommandLine, probeFailureOption, shiftOption } from '../lib/command-line.ts';
+import { numberOption, parseCommandLine, probeFailureOption, shiftOption, silenceOption } from '../lib/command-line.ts';
 import { DeviceRegistry } from '../emulators/iothub/registry.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND, fleetPlant } from '../lib/plant/plant.ts';
 import { Fleet } from './fleet.ts';
-import { probeFailureProblem, type ProbeFailure } from './scenarios.ts';
+import { probeFailureProblem, silenceProblem, type ProbeFailure, type Silence } from './scenarios.ts';
 
 const USAGE = `usage: npm run simulate -- [--devices N] [--rate R] [--seconds S | --messages-per-device M]
                          [--anomaly-rate 0.05] [--degrade-onset 120] [--degrade-failure 600]
-                         [--shift RUN/REST] [--probe-failure DEVICE:SENSOR@FROM[-TO]]...
+                         [--shift RUN/REST] [--probe-failure DEVICE:SENSOR@FROM[-TO]]... [--silence DEVICE@FROM[-TO]]...
                          [--data .data] [--hub localhost:8883]
 
 Without --devices: the default plant, robotic-arm-003 wearing out between the two --degrade times
@@ -26,7 +27,9 @@ Without --devices: the default plant, robotic-arm-003 wearing out between the tw
 with that plant). With --shift RUN/REST (seconds, e.g. 240/120): every device runs, then stops and
 reports status 'stopped' (cooling at rest, warming again after each start), in turn. With
 --probe-failure (repeatable), e.g. conveyor-002:motorTemperature@60-600, that probe stops answering
-from 60 s to 600 s after the start: its value is sent as null (not measured).
+from 60 s to 600 s after the start: its value is sent as null (not measured). With --silence
+(repeatable), e.g. conveyor-002@60-900, that device sends nothing from 60 s to 900 s (its gateway
+lost its network or its power; nothing is sent later for that time either).
 Ground truth goes to <data>/simulator/runs/<time>/.
 `;
 
@@ -43,6 +46,7 @@ const { values } = parseCommandLine(USAGE, {
     'degrade-failure': { type: 'string', default: '600' },
     shift: { type: 'string' },
     'probe-failure': { type: 'string', multiple: true },
+    silence: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -64,6 +68,11 @@ for (const text of values['probe-failure'] ?? []) {
   const { deviceId, ...failure } = probeFailureOption(USAGE, 'probe-failure', text, (id, sensor) => probeFailureProblem(plant.equipment, id, sensor));
   probeFailures.set(deviceId, failure);
 }
+const silences = new Map<string, Silence>();
+for (const text of values.silence ?? []) {
+  const { deviceId, ...silence } = silenceOption(USAGE, 'silence', text, (id) => silenceProblem(plant.equipment, id));
+  silences.set(deviceId, silence);
+}
 const caFile = join(values.data, 'iothub', 'tls', 'ca.pem');
 if (!existsSync(caFile)) {
   process.stderr.write(`no local IoT Hub in ${values.data} (no ${caFile}): start the stack first (npm start), or pass its --data\n`);
@@ -80,6 +89,7 @@ const fleet = new Fleet({
     connectionString: registry.connectionString(equipment.id, values.hub),
     ...(!values.devices && equipment.id === 'robotic-arm-003' ? { degradation } : {}),
     ...(probeFailures.has(equipment.id) ? { probeFailure: probeFailures.get(equipment.id)! } : {}),
+    ...(silences.has(equipment.id) ? { silence: silences.get(equipment.id)! } : {}),
   })),
   caPem,
   rate,

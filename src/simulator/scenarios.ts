@@ -61,6 +61,20 @@ export interface ProbeFailure {
   toSeconds?: number;
 }
 
+/** A device that sends nothing (its gateway lost its network or its power): from `fromSeconds` after its start, until `toSeconds` if given. */
+export interface Silence {
+  fromSeconds: number;
+  toSeconds?: number;
+}
+
+/** Whether `silence` stands at `t` (seconds after the start). */
+export const isSilent = (silence: Silence | undefined, t: number): boolean => silence !== undefined && t >= silence.fromSeconds && (silence.toSeconds === undefined || t < silence.toSeconds);
+
+/** Why a device cannot fall silent in this plant (it has no such device), or undefined when it can. */
+export function silenceProblem(equipment: readonly PlantEquipment[], deviceId: string): string | undefined {
+  return equipment.some((e) => e.id === deviceId) ? undefined : `no device '${deviceId}' in the plant`;
+}
+
 /** The sensors a kind's samples carry as numbers: what a probe failure may name. */
 export function sensorsOf(kind: EquipmentKind): string[] {
   const { body } = sample(newState(kind, 1), 0);
@@ -70,7 +84,7 @@ export function sensorsOf(kind: EquipmentKind): string[] {
 /** Why a probe failure cannot happen in this plant (no such device, or it sends no such sensor), or undefined when it can. */
 export function probeFailureProblem(equipment: readonly PlantEquipment[], deviceId: string, sensor: string): string | undefined {
   const device = equipment.find((e) => e.id === deviceId);
-  if (!device) return `no device '${deviceId}' in the plant`;
+  if (!device) return silenceProblem(equipment, deviceId);
   const sensors = sensorsOf(device.kind);
   return sensors.includes(sensor) ? undefined : `${deviceId} sends ${sensors.join(', ')}, not '${sensor}'`;
 }

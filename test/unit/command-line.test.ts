@@ -64,6 +64,8 @@ describe('a mistyped option', () => {
       ['src/local/main.ts', ['--probe-failure', 'conveyor-002:motorTemperature@600-60'], "--probe-failure must be DEVICE:SENSOR@FROM or DEVICE:SENSOR@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002:motorTemperature@60-600), not 'conveyor-002:motorTemperature@600-60'"],
       ['src/local/main.ts', ['--probe-failure', 'conveyor-002:temperature@60'], "--probe-failure conveyor-002:temperature@60: conveyor-002 sends speed, load, motorTemperature, vibration, not 'temperature'"],
       ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--probe-failure', 'press-9:temperature@60'], '--probe-failure press-9:temperature@60: no device \'press-9\' in the plant'],
+      ['src/local/main.ts', ['--silence', 'conveyor-002:60-900'], "--silence must be DEVICE@FROM or DEVICE@FROM-TO, seconds after the start, TO after FROM (e.g. conveyor-002@60-900), not 'conveyor-002:60-900'"],
+      ['src/simulator/main.ts', ['--data', join(tmpdir(), 'no-such-stack'), '--silence', 'press-9@60'], '--silence press-9@60: no device \'press-9\' in the plant'],
     ];
     const outcomes = await Promise.all(
       cases.map(([entry, args]) => run(process.execPath, ['--import', 'tsx', entry, ...args], { timeout: 60_000 }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e)),
