@@ -77,6 +77,7 @@ module monitoring 'modules/monitoring.bicep' = {
     heldUpAlertName: '${abbrs.scheduledQueryRule}ingest-held-up-${resourceToken}'
     refusedAlertName: '${abbrs.scheduledQueryRule}readings-refused-${resourceToken}'
     notMeasuredAlertName: '${abbrs.scheduledQueryRule}sensors-not-measured-${resourceToken}'
+    plantSilentAlertName: '${abbrs.scheduledQueryRule}plant-silent-${resourceToken}'
     teamsAlertName: '${abbrs.scheduledQueryRule}teams-undelivered-${resourceToken}'
     opsEmail: opsEmail
   }

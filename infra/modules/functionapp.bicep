@@ -102,6 +102,7 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     ALARM_FLOOD_LIMIT: '3'
     ALARM_LATE_MS: '600000'
     ALARM_BLIND_AFTER_MS: '300000'
+    ALARM_SILENT_AFTER_MS: '600000'
     // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
     AUTO_STOP_MODE: 'dry-run'
     AUTO_STOP_MIN_PROBABILITY: '0.9'

@@ -1,6 +1,6 @@
 // Log Analytics and Application Insights (Entra ID auth only: the app publishes with its identity),
 // and the alerts that tell operators when the telemetry function keeps a batch it cannot handle, is
-// held up, refuses readings, or takes in readings with a sensor not measured.
+// held up, refuses readings, takes in readings with a sensor not measured, or hears from no machine at all.
 param location string
 param tags object
 param logAnalyticsName string
@@ -10,6 +10,7 @@ param keptBatchAlertName string
 param heldUpAlertName string
 param refusedAlertName string
 param notMeasuredAlertName string
+param plantSilentAlertName string
 param teamsAlertName string
 @description('Emailed when a telemetry batch is kept after its retries. Empty: the alert still fires in Azure Monitor, nobody is emailed.')
 param opsEmail string
@@ -54,6 +55,10 @@ var refusedMessage = 'telemetry readings refused'
 // What the pipeline logs (as a warning) when readings carry a value sent as null (src/lib/pipeline.ts,
 // NOT_MEASURED_LOG): taken in with their other values, the sensors named by device.
 var notMeasuredMessage = 'telemetry values not measured'
+// What the communication watch logs (as an error) when no machine in service has been heard from
+// lately and some have been silent past the alarm's delay (src/lib/alerts/communication-watch.ts,
+// PLANT_SILENT_LOG): a common cause, so no machine is raised on its own in Teams.
+var plantSilentMessage = 'no telemetry from any equipment'
 // The timer that sends alert cards kept while Teams did not take them (src/lib/alerts/alert-delivery.ts,
 // ALERT_DELIVERY_FUNCTION) fails its invocation, every minute, while any card still waits.
 var alertDeliveryFunction = 'alertDelivery'
@@ -179,6 +184,36 @@ resource notMeasuredAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pre
       allOf: [
         {
           query: 'traces | where severityLevel >= 2 and message startswith "${notMeasuredMessage}"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: { actionGroups: opsActionGroups }
+  }
+}
+
+// The whole plant silent: nothing watches any machine (the plant's uplink, IoT Hub's route, or
+// telemetryIngest held up). A page, stateful: one alert while it lasts.
+resource plantSilentAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: plantSilentAlertName
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'No telemetry from any equipment'
+    description: 'No machine in service has been heard from for minutes, and some have been silent past the communication-loss delay (ALARM_SILENT_AFTER_MS): a common cause, so no machine is raised in Teams on its own and nothing watches the plant meanwhile. Check the plant\'s uplink, the IoT Hub route to the Event Hub (its own alert), and whether telemetryIngest is held up (its own alert). Readings a device buffered are taken in once it sends again.'
+    severity: 1
+    enabled: true
+    scopes: [ applicationInsights.id ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where severityLevel >= 3 and message startswith "${plantSilentMessage}"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -30,6 +30,7 @@ import { readmitRefused, REFUSED_CONTAINER, type ReadmissionOptions } from './re
 import { noRedelivery, redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
+import { CommunicationWatch } from './alerts/communication-watch.ts';
 import { AppError } from './errors.ts';
 import type { AlertSink, BatchDeadLetterPort, CommandsPort, ClaimWindowPort, TelemetryReadPort, TelemetryStorePort, TwinsPort } from './ports.ts';
 import { createPlantApi, type PlantApi } from './http/plant-api.ts';
@@ -44,6 +45,8 @@ export interface Services {
   twinApi: ReturnType<typeof createTwinApi>;
   plantApi: PlantApi;
   refreshTwins: () => ReturnType<typeof refreshTwins>;
+  /** The communication-loss sweep: equipment in service silent too long raises its incident. */
+  watchCommunication: CommunicationWatch['run'];
   /** Where batches are kept after their retries: the app's storage account, when it has one. */
   deadLetters: BatchDeadLetterPort | undefined;
   /** Where refused events are kept whole, to be taken in again; undefined without a storage account. */
@@ -71,7 +74,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
     thresholds: { warning: config.ANOMALY_WARNING_THRESHOLD, critical: config.ANOMALY_CRITICAL_THRESHOLD },
     twinPatchIntervalMs: config.TWIN_PATCH_INTERVAL_MS,
     twinPatchConcurrency: config.TWIN_PATCH_CONCURRENCY,
-    alarms: { sustainReadings: config.ALARM_ON_DELAY_READINGS, offDelayMs: config.ALARM_OFF_DELAY_MS, floodLimit: config.ALARM_FLOOD_LIMIT, lateMs: config.ALARM_LATE_MS, blindAfterMs: config.ALARM_BLIND_AFTER_MS },
+    alarms: { sustainReadings: config.ALARM_ON_DELAY_READINGS, offDelayMs: config.ALARM_OFF_DELAY_MS, floodLimit: config.ALARM_FLOOD_LIMIT, lateMs: config.ALARM_LATE_MS, blindAfterMs: config.ALARM_BLIND_AFTER_MS, silentAfterMs: config.ALARM_SILENT_AFTER_MS },
     maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
     dashboardUrl: config.DASHBOARD_URL,
     autoStop: {
@@ -154,6 +157,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const deadLetters = container && new BlobBatchDeadLetters(container(BATCH_DEAD_LETTER_CONTAINER));
   const refused = container && new BlobBatchDeadLetters(container(REFUSED_CONTAINER));
   if (!deadLetters) logger.log('warn', 'no storage account (AzureWebJobsStorage): a batch that keeps failing is retried for as long as it fails, never dead-lettered');
+  const settings = pipelineSettings(config);
   const pipeline = new TelemetryPipeline({
     catalog,
     twins,
@@ -162,10 +166,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     alerts,
     ...(commands ? { commands } : {}),
     ...(windows ?? {}),
-    settings: pipelineSettings(config),
+    settings,
     logger,
     ...(refused ? { refused } : {}),
   });
+  const communication = new CommunicationWatch({ catalog, twins, store, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000) });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {
@@ -182,6 +187,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
+    watchCommunication: (logger) => communication.run(logger),
     redeliverBatches: redeliver,
     deliverKeptAlerts: () => (alerts ? alerts.deliverKept() : Promise.resolve(noAlertRound())),
   };

@@ -63,6 +63,8 @@ const schema = z
     ALARM_LATE_MS: ms(10 * 60_000),
     /** A sensor its readings state as not measured (null) this long, the machine in service, is a diagnostic alarm (warning). */
     ALARM_BLIND_AFTER_MS: ms(5 * 60_000),
+    /** Equipment in service that has sent nothing this long is a communication-loss alarm (warning), raised by the communicationWatch timer. */
+    ALARM_SILENT_AFTER_MS: ms(10 * 60_000),
     /** A twin gets its latest readings at most this often, unless its status or health changes. */
     TWIN_PATCH_INTERVAL_MS: ms(15_000),
     TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),

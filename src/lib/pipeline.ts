@@ -401,8 +401,14 @@ export class TelemetryPipeline {
     // A twin this instance may not know as it is (another instance had its partition meanwhile, or
     // this is its first batch here) is read by id, so that the detector, the incident and the stop
     // guard continue from what the other instance left; once per gap, not per batch.
+    // So is one whose readings resume after a silence as long as the communication-loss delay: the
+    // communication watch may have raised its incident on the twin meanwhile. By the readings' own
+    // times, so a backlog caught up after an outage of ours reads no twin again.
     const suspects = new Set<string>();
-    for (const id of readingsByDevice.keys()) if (this.gaps.suspect(id, partition)) suspects.add(id);
+    const { silentAfterMs } = this.alarms.settings;
+    for (const [id, readings] of readingsByDevice) {
+      if (this.gaps.suspect(id, partition) || readings[0]!.time - (this.cache.peek(id)?.lastTelemetryTime ?? Infinity) >= silentAfterMs) suspects.add(id);
+    }
     const states = readingsByDevice.size ? await this.cache.resolve([...readingsByDevice.keys()], (id) => suspects.has(id)) : new Map<string, TwinState>();
     for (const id of suspects) if (states.has(id)) this.gaps.check(id, partition);
     lap('twinStatesMs');

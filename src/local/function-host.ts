@@ -157,6 +157,9 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     // The twinRefresh timer function's schedule (every minute).
     const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
     refresh.unref();
+    // The communicationWatch timer function's schedule (every minute).
+    const watch = setInterval(() => void services!.watchCommunication().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), 60_000);
+    watch.unref();
     // The batchRedelivery timer function's schedule (every five minutes).
     // A round that leaves batches failing fails as the function's invocation does (roundFailure).
     const redeliver = async () => {
@@ -185,6 +188,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
       close: () =>
         (closing ??= (async () => {
           clearInterval(refresh);
+          clearInterval(watch);
           clearInterval(redelivery);
           clearInterval(alertRounds);
           await started.stop();

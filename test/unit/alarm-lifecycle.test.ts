@@ -303,6 +303,41 @@ describe('the alarm lifecycle', () => {
     expect(feed(busy, late, seconds(20, 2, (t, i) => unusual(t, 11 + i))).map((e) => [e.kind, e.notify, e.quiet])).toEqual([['raised', false, 'flood']]);
   });
 
+  it('raises a machine silent for ten minutes (a communication loss) to warning once, at the moment the silence became an alarm, and clears it on the readings that come again', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    const since = T0;
+    const context = { line: 'line-1', id: `arm-1|silent-${since}` };
+    expect(lifecycle.raiseForSilence(state, since + 599 * SEC, since, context)).toBeUndefined();
+    expect(state).toEqual({});
+    const raised = lifecycle.raiseForSilence(state, since + 660 * SEC, since, context);
+    expect(raised).toMatchObject({ kind: 'raised', priority: 'warning', notify: true, time: since + 600 * SEC, incidentId: context.id, silent: { since }, index: -1 });
+    // The next sweep, the machine still silent: told already.
+    expect(lifecycle.raiseForSilence(state, since + 720 * SEC, since, context)).toBeUndefined();
+    // Readings again, normal: cleared after the off-delay, told to those told it began.
+    const events = feed(lifecycle, state, seconds(800, 70, quiet));
+    expect(events.map((e) => [e.kind, e.incidentId, e.notify])).toEqual([['cleared', context.id, true]]);
+  });
+
+  it('a silence tells nobody while shelved, nor beyond the flood limit, nor when the incident stands at warning or above already; a lone outlier before it is its own record', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 1 });
+    const at = T0 + 700 * SEC;
+    const shelved: AlarmState = {};
+    expect(lifecycle.raiseForSilence(shelved, at, T0, { line: 'line-1', id: 'arm-1|s', shelvedUntil: at })).toMatchObject({ kind: 'raised', notify: false, quiet: 'shelved' });
+    expect(lifecycle.raiseForSilence({}, at, T0, { line: 'line-1', id: 'arm-2|s' })).toMatchObject({ notify: true });
+    expect(lifecycle.raiseForSilence({}, at, T0, { line: 'line-1', id: 'arm-3|s' })).toMatchObject({ notify: false, quiet: 'flood' });
+    // The shared window's verdict, when there is one, decides instead.
+    expect(lifecycle.raiseForSilence({}, at, T0, { line: 'line-1', id: 'arm-4|s', admitted: () => true })).toMatchObject({ notify: true });
+    const critical: AlarmState = { id: 'arm-5|x', p: 'critical', n: 'critical', r: T0 };
+    expect(lifecycle.raiseForSilence(critical, at, T0, { line: 'line-2', id: 'arm-5|s' })).toBeUndefined();
+    expect(critical).toEqual({ id: 'arm-5|x', p: 'critical', n: 'critical', r: T0 });
+    // An outlier recorded just before the silence: the silence is an incident of its own.
+    const low: AlarmState = {};
+    feed(lifecycle, low, [unusual(T0, 1)], { line: 'line-3' });
+    expect(low).toMatchObject({ p: 'low' });
+    expect(lifecycle.raiseForSilence(low, at, T0, { line: 'line-3', id: 'arm-6|s' })).toMatchObject({ kind: 'raised', incidentId: 'arm-6|s', notify: true });
+  });
+
   it('continues an incident from its stored state, and ignores a malformed one', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};

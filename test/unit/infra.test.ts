@@ -17,6 +17,7 @@ import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
 import { ALERT_DELIVERY_FUNCTION } from '../../src/lib/alerts/alert-delivery.ts';
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
 import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
+import { PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -246,6 +247,15 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain('severityLevel >= 2');
     expect(criterion!.query).toContain(`variables('${variable}')`);
     expect(variables[variable]).toBe(logged);
+    expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
+  });
+
+  it('pages operators when no machine is heard from at all: a rule on the very error the communication watch logs, one alert while it lasts', () => {
+    const { props, criterion, variables } = appInsightsRule('plantSilentAlertName');
+    expect(props).toMatchObject({ severity: 1, autoMitigate: true, evaluationFrequency: 'PT5M' });
+    expect(criterion!.query).toContain('severityLevel >= 3');
+    expect(criterion!.query).toContain("variables('plantSilentMessage')");
+    expect(variables.plantSilentMessage).toBe(PLANT_SILENT_LOG);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
   });
 

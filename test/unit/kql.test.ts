@@ -68,7 +68,7 @@ describe('KQL checked by the Kusto language service', () => {
       // A query written in place, or named by a variable.
       for (const m of bicep.matchAll(/^\s*query: (?:'(.*)'|(\w+))$/gm)) queries.push(resolve(m[1] ?? vars.get(m[2]!)!));
     }
-    expect(queries).toHaveLength(6);
+    expect(queries).toHaveLength(7);
     const S = K.Symbols;
     for (const [success, query] of ['string', 'bool'].flatMap((type) => queries.map((q) => [type, q] as const))) {
       const tables = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('monitor', [

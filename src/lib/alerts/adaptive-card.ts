@@ -70,6 +70,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
+    : alert.silent ? `Nothing has been heard from this machine since ${localTime(alert.silent.since)}: check its gateway, network and power. It is not watched until it sends again; the readings above are the last it sent.`
     : alert.notMeasured ? `Check the sensors named above (the probe, its wiring, the gateway's tag): not measured since ${localTime(alert.notMeasured.since)}, so the machine is not watched on them until they measure again.`
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
@@ -104,7 +105,8 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       {
         type: 'FactSet',
         facts: [
-          { title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) },
+          // A silence has no reading to score.
+          ...(alert.silent ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
           ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
@@ -114,7 +116,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           { title: 'Model', value: alert.modelVersion },
         ],
       },
-      { type: 'TextBlock', text: 'Readings', weight: 'Bolder', spacing: 'Medium' },
+      { type: 'TextBlock', text: alert.silent ? 'Last readings' : 'Readings', weight: 'Bolder', spacing: 'Medium' },
       { type: 'FactSet', facts: readingFacts },
       { type: 'TextBlock', text: action, wrap: true },
       { type: 'TextBlock', text: `Incident ${alert.incident.id}`, isSubtle: true, size: 'Small', wrap: true },

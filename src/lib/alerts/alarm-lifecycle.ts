@@ -26,6 +26,10 @@
  *   a diagnostic alarm (ISA-18.2's instrument malfunction) at `warning`: until it measures again
  *   the machine is not watched on it. It holds the equipment's incident open as other evidence
  *   does; a reading that measured nothing at all neither raises nor clears anything else.
+ * - Equipment in service that has sent nothing at all for `silentAfterMs` (a gateway, its network
+ *   or its power lost) is a communication-loss alarm at `warning`, raised by a sweep, not by a
+ *   reading (`raiseForSilence`): nothing watches the machine meanwhile. Readings that come again
+ *   clear it as any incident clears, on their evidence.
  * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
  *   backlog after the function was down or held up, say) is recorded and told to nobody; an
  *   incident that still stands when readings come in time again is told then, once, as standing
@@ -59,6 +63,8 @@ export interface AlarmSettings {
   lateMs: number;
   /** A sensor stated not measured for this long raises a diagnostic alarm (warning). */
   blindAfterMs: number;
+  /** Equipment in service that has sent nothing for this long raises a communication-loss alarm (warning). */
+  silentAfterMs: number;
 }
 
 export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>> = Object.freeze({
@@ -73,6 +79,10 @@ export const DEFAULT_ALARM_SETTINGS: Readonly<Omit<AlarmSettings, 'thresholds'>>
   // Longer than a read that timed out once or a gateway's restart; short enough that a machine is
   // not left unwatched on a sensor for a shift without anyone told.
   blindAfterMs: 5 * 60_000,
+  // Twice the diagnostic's delay: a probe's death is told in its readings, a silence only by the
+  // sweep's clock against the last patch of the twin, which may trail the last reading by a patch
+  // interval and a sweep.
+  silentAfterMs: 10 * 60_000,
 });
 
 /** The sensors of an equipment its readings state as not measured (null), as of one reading: the longest since `since`. */
@@ -141,7 +151,9 @@ export interface AlarmEvent {
   delayed?: true;
   /** A step taken because sensors stopped measuring (a diagnostic alarm): which, and since when. */
   blind?: { sensors: readonly string[]; since: number };
-  /** Index of the reading that caused it, in the evaluated list. */
+  /** A step taken because the equipment sent nothing at all (a communication-loss alarm): heard from last when. */
+  silent?: { since: number };
+  /** Index of the reading that caused it, in the evaluated list (-1: no reading did, see `silent`). */
   index: number;
 }
 
@@ -305,6 +317,29 @@ export class AlarmLifecycle {
     delete state.q;
     delete state.qn;
     return this.stepUp(state, 'critical', time, index, id, undefined);
+  }
+
+  /**
+   * Equipment in service last heard from at `since` and silent at `time`: once `silentAfterMs` have
+   * passed, its incident is raised (or escalated) to warning, at `since + silentAfterMs`, the moment
+   * the silence became an alarm, so a sweep run again after a failure names it and its card alike.
+   * `id` names a new incident. Undefined when the silence is shorter, or the open incident stands
+   * at warning or above already (nobody needs telling twice that the machine is not watched).
+   */
+  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
+    const at = since + this.settings.silentAfterMs;
+    if (time < at || (state.p !== undefined && state.p !== 'low')) return undefined;
+    if (!state.id) this.open(state, at, context.id);
+    // The silence holds the incident open: no quiet readings are counting toward its clearing.
+    delete state.q;
+    delete state.qn;
+    let quiet: AlarmEvent['quiet'];
+    if (context.shelvedUntil !== undefined && at < context.shelvedUntil) quiet = 'shelved';
+    else if (state.n && RANK[state.n] >= RANK.warning) quiet = 'low';
+    else if (this.stepKind(state) === 'raised' && !this.mayNotify(context, this.idAfterStep(state, context.id), at)) quiet = 'flood';
+    const step = this.stepUp(state, 'warning', at, -1, context.id, quiet);
+    step.silent = { since };
+    return step;
   }
 
   /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */

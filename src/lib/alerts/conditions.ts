@@ -5,8 +5,11 @@
  */
 import type { DetectionKind } from '../anomaly/streaming-detector.ts';
 
-/** What the detector saw, or `notMeasured`: sensors stopped measuring (a diagnostic alarm, raised by the lifecycle). */
-export type Condition = Exclude<DetectionKind, 'normal'> | 'notMeasured';
+/**
+ * What the detector saw, or what the lifecycle raised without it: `notMeasured`, sensors stopped
+ * measuring (a diagnostic alarm); `silent`, the equipment sent nothing at all (communication loss).
+ */
+export type Condition = Exclude<DetectionKind, 'normal'> | 'notMeasured' | 'silent';
 
 /** Each condition as the person on shift reads it. */
 export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
@@ -22,6 +25,7 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   envelope: 'outside its operating envelope',
   fault: 'the controller reports a fault',
   notMeasured: 'a sensor has stopped measuring: the machine is not watched on it',
+  silent: 'no telemetry: the machine is not watched at all',
 });
 
 /** The sensors that carried the evidence, largest share first: the three the card and the dashboard name. */

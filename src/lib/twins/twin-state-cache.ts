@@ -64,6 +64,11 @@ export class TwinStateCache {
     return s;
   }
 
+  /** The state held for `id`, if any, without reading anything. */
+  peek(id: string): TwinState | undefined {
+    return this.states.get(id);
+  }
+
   remember(state: TwinState): void {
     if (this.states.size >= MAX_ENTRIES && !this.states.has(state.id)) this.states.clear();
     this.states.set(state.id, state);

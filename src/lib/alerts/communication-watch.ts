@@ -1,0 +1,228 @@
+/**
+ * The communication-loss alarm: equipment in service that has sent nothing at all for
+ * `silentAfterMs` (its gateway, network or power lost) is not watched, and readings cannot say so,
+ * since there are none. This sweep, run by a timer, finds such equipment by Digital Twins' own
+ * clock (when the twin's `lastTelemetryTime` was last written, i.e. when the last reading was taken
+ * in, not the device's clock) and raises its incident to warning through the alarm lifecycle, as
+ * the pipeline raises one on readings: flood suppression per line, shelving, one card, an
+ * AlarmEvents row, the flag the dashboard lists and acknowledges, the twin's health. The readings
+ * that come again clear it in the pipeline, on their evidence, as any incident clears.
+ *
+ * When no equipment in service has been heard from lately (`recentMs`) while some is silent, the cause is common (the plant's uplink,
+ * IoT Hub's route, or telemetryIngest held up), not each machine: ISA-18.2 wants one alarm for it,
+ * not a card per machine blaming its gateway. The sweep then raises nothing and logs
+ * `PLANT_SILENT_LOG` as an error, on which Azure Monitor pages operations (infra/modules/monitoring.bicep).
+ *
+ * Each step is written before the next: the rows (idempotent: named after the silence), the card,
+ * then the twin with If-Match. A sweep that fails after the card raises the same incident again
+ * next time under the same names, so nothing is recorded twice; its card is not posted twice by
+ * this instance (another one may: Teams cards are at least once).
+ */
+import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings } from './alarm-lifecycle.ts';
+import { eventDetail } from './conditions.ts';
+import { BoundedSet, forEachLimited } from '../bounded-set.ts';
+import { isAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryStorePort, TwinsPort } from '../ports.ts';
+import type { TelemetryCatalog } from '../telemetry/catalog.ts';
+import { toTwinState } from '../twins/adt-twins.ts';
+import type { Thresholds } from '../twins/twin-update.ts';
+
+export interface CommunicationWatchDeps {
+  catalog: TelemetryCatalog;
+  twins: TwinsPort;
+  store: Pick<TelemetryStorePort, 'write'>;
+  alerts?: AlertSink | undefined;
+  /** The flood window all instances share, when there is one (else this sweep's own). */
+  floods?: ClaimWindowPort | undefined;
+  settings: { thresholds: Thresholds; alarms?: Partial<AlarmSettings> | undefined; dashboardUrl: string | undefined };
+  logger: Logger;
+  concurrency: number;
+  /**
+   * Equipment heard from within this long shows that telemetry flows (default three minutes, at
+   * most the alarm's delay): longer than the twin's write may trail a reading (a patch interval and
+   * a twin refresh), shorter than the delay, so that the machines of a plant gone silent at once,
+   * which cross the delay a little apart, are seen together.
+   */
+  recentMs?: number;
+  now?: () => number;
+}
+
+export interface CommunicationWatchResult {
+  /** Equipment that has sent telemetry, silent or not. */
+  equipment: number;
+  /** In service and silent for the alarm's delay or longer. */
+  silent: number;
+  /** Incidents raised (or made warning) for a silence this sweep, and of them those told in a card. */
+  raised: number;
+  told: number;
+  errors: number;
+  /** No machine in service heard from lately (two or more in service) and some silent: a common cause, logged, no machine raised. */
+  plantSilent?: true;
+}
+
+/** What the sweep logs (as an error) when no equipment in service has been heard from for the delay. */
+export const PLANT_SILENT_LOG = 'no telemetry from any equipment';
+
+/** What a card and its rows call the watch, where a reading's would name its model. */
+export const COMMUNICATION_WATCH_VERSION = 'communication-watch';
+
+const QUERY = 'SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED(T.lastTelemetryTime)';
+
+export class CommunicationWatch {
+  private readonly lifecycle: AlarmLifecycle;
+  private readonly now: () => number;
+  /** Cards this instance posted: a sweep after a failed twin patch raises the same incident, not a second card. */
+  private readonly cardsSent = new BoundedSet<string>(10_000);
+  private readonly lines = new Map<string, string | undefined>();
+
+  constructor(private readonly deps: CommunicationWatchDeps) {
+    this.lifecycle = new AlarmLifecycle({ ...deps.settings.alarms, thresholds: deps.settings.thresholds });
+    this.now = deps.now ?? Date.now;
+  }
+
+  get silentAfterMs(): number {
+    return this.lifecycle.settings.silentAfterMs;
+  }
+
+  /** One sweep; `logger`: where its lines go (the timer's invocation, so they land in Application Insights with it). */
+  async run(logger: Logger = this.deps.logger): Promise<CommunicationWatchResult> {
+    const now = this.now();
+    const result: CommunicationWatchResult = { equipment: 0, silent: 0, raised: 0, told: 0, errors: 0 };
+    const silent: Record<string, unknown>[] = [];
+    let heard = 0;
+    let inService = 0;
+    const recentMs = Math.min(this.deps.recentMs ?? 3 * 60_000, this.silentAfterMs);
+    let token: string | undefined;
+    do {
+      const page = await this.deps.twins.query(QUERY, token);
+      for (const twin of page.items) {
+        result.equipment++;
+        const since = heardFromAt(twin);
+        const status = typeof twin.status === 'string' ? twin.status : undefined;
+        if (since === undefined || (status !== undefined && OUT_OF_SERVICE.has(status))) continue;
+        inService++;
+        if (now - since < recentMs) heard++;
+        if (now - since < this.silentAfterMs) continue;
+        const state = reviveAlarmState(typeof twin.alarmState === 'string' ? twin.alarmState : undefined);
+        result.silent++;
+        // Told already (or standing at warning or above on other evidence): nothing to raise.
+        if (state.p === 'warning' || state.p === 'critical') continue;
+        silent.push(twin);
+      }
+      token = page.continuationToken;
+    } while (token);
+    if (heard === 0 && inService >= 2 && result.silent >= 1) {
+      logger.log('error', PLANT_SILENT_LOG, { silent: result.silent, minutes: Math.round(this.silentAfterMs / 60_000), cause: "the plant's uplink, IoT Hub's route to the Event Hub, or telemetryIngest held up: no machine was raised on its own" });
+      return { ...result, plantSilent: true };
+    }
+    // In the order the silences became alarms, so that a line's flood window keeps the first ones.
+    silent.sort((a, b) => heardFromAt(a)! - heardFromAt(b)!);
+    const lines = new Map<string, string>();
+    await forEachLimited(silent, this.deps.concurrency, async (twin) => void lines.set(String(twin.$dtId), (await this.lineOf(String(twin.$dtId))) ?? String(twin.$dtId)));
+    for (const twin of silent) {
+      try {
+        const event = await this.raise(twin, lines.get(String(twin.$dtId))!, now, logger);
+        if (!event) continue;
+        result.raised++;
+        if (event.notify) result.told++;
+      } catch (error) {
+        result.errors++;
+        logger.log('error', 'communication-loss alarm not raised (tried again next sweep)', { deviceId: String(twin.$dtId), error: (error as Error).message });
+      }
+    }
+    return result;
+  }
+
+  private async raise(twin: Record<string, unknown>, line: string, now: number, logger: Logger): Promise<AlarmEvent | undefined> {
+    const deviceId = String(twin.$dtId);
+    const since = heardFromAt(twin)!;
+    const current = toTwinState(twin);
+    const state = reviveAlarmState(current.alarmState);
+    const id = `${deviceId}|silent-${since}`;
+    const floods = this.deps.floods;
+    let admitted: ((incidentId: string) => boolean | undefined) | undefined;
+    if (floods) {
+      // The shared window's verdict on this incident, asked only if it would be told (a peek on a copy says).
+      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, shelvedUntil: current.shelvedUntil, admitted: () => true });
+      if (peek?.notify && peek.kind === 'raised') {
+        const verdict = await floods.claim(line, peek.incidentId, peek.time).catch((error: Error) => {
+          logger.log('warn', "the shared flood window cannot be reached: this sweep's own window decides", { line, error: error.message });
+          return undefined;
+        });
+        admitted = () => verdict;
+      }
+    }
+    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
+    if (!event) return undefined;
+    const kind = this.deps.catalog.forTwinModel(current.modelId);
+    const at = new Date(event.time).toISOString();
+    // The rows first: the flag is what the dashboard lists as the incident (and acknowledges).
+    await this.deps.store.write({
+      telemetry: [],
+      deadLetters: [],
+      anomalies: event.kind === 'raised' ? [{ Timestamp: at, DeviceId: deviceId, MessageId: `silent-${since}`, Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: COMMUNICATION_WATCH_VERSION, AlertId: event.incidentId }] : [],
+      alarmEvents: [{ Timestamp: at, IncidentId: event.incidentId, DeviceId: deviceId, Event: event.kind, Priority: event.priority, Notified: notifiedOf(event), Detail: eventDetail('silent', event.reopened) }],
+    });
+    const cardId = `${event.incidentId}|${event.kind}|${event.time}`;
+    if (event.notify && this.deps.alerts && !this.cardsSent.has(cardId)) {
+      const readings: Record<string, unknown> = {};
+      for (const name of kind?.telemetryNames ?? []) if (Object.hasOwn(twin, name)) readings[name] = twin[name];
+      await this.deps.alerts.send({
+        id: cardId,
+        deviceId,
+        modelId: current.modelId,
+        equipmentType: kind?.displayName ?? current.modelId,
+        severity: 'warning',
+        time: event.time,
+        anomalyScore: 0,
+        failureProbability: undefined,
+        readings,
+        units: { ...kind?.units },
+        contributions: {},
+        modelVersion: COMMUNICATION_WATCH_VERSION,
+        dashboardUrl: this.deps.settings.dashboardUrl,
+        line: line === deviceId ? undefined : line,
+        incident: { id: event.incidentId, event: event.kind, raisedAt: state.r ?? event.time, reopened: event.reopened },
+        condition: 'silent',
+        silent: { since },
+      });
+      this.cardsSent.add(cardId);
+    }
+    const ops: JsonPatchOp[] = [
+      { op: 'add', path: '/alarmState', value: JSON.stringify(state) },
+      { op: 'add', path: '/healthStatus', value: 'warning' },
+      ...(event.notify ? [{ op: 'add' as const, path: '/lastAlertTime', value: at }] : []),
+    ];
+    try {
+      await this.deps.twins.patch(deviceId, ops, current.etag);
+    } catch (error) {
+      // Readings came (or an operator wrote) since the query: the next sweep judges the twin as it is now.
+      if (isAppError(error) && error.code === 'twin.etagMismatch') return undefined;
+      throw error;
+    }
+    return event;
+  }
+
+  private async lineOf(deviceId: string): Promise<string | undefined> {
+    if (this.lines.has(deviceId)) return this.lines.get(deviceId);
+    try {
+      const incoming = await this.deps.twins.listIncomingRelationships(deviceId);
+      const line = incoming.find((r) => r.$relationshipName === 'contains')?.$sourceId;
+      this.lines.set(deviceId, typeof line === 'string' ? line : undefined);
+      return this.lines.get(deviceId);
+    } catch {
+      return undefined; // alone in its flood window this time; looked up again next sweep
+    }
+  }
+}
+
+/** When Digital Twins last took a reading of the equipment in: its clock's time of the twin's `lastTelemetryTime` write. */
+function heardFromAt(twin: Record<string, unknown>): number | undefined {
+  const meta = twin.$metadata;
+  if (typeof meta !== 'object' || meta === null || !Object.hasOwn(meta, 'lastTelemetryTime')) return undefined;
+  const entry = (meta as Record<string, unknown>).lastTelemetryTime;
+  const text = typeof entry === 'object' && entry !== null && Object.hasOwn(entry, 'lastUpdateTime') ? (entry as Record<string, unknown>).lastUpdateTime : undefined;
+  const time = typeof text === 'string' ? Date.parse(text) : NaN;
+  return Number.isFinite(time) ? time : undefined;
+}

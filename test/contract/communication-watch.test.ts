@@ -1,0 +1,137 @@
+/**
+ * A machine that stops sending altogether: the communication watch finds it by Digital Twins' own
+ * clock (the emulator's, through @azure/digital-twins-core), raises one incident, and the
+ * pipeline clears it once readings come again. The store is DuckDB, as `npm start` runs it, so the
+ * incident is read back as the dashboard lists it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import azureFunctions from '@azure/functions';
+import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
+import { AdtTwins, StaticTokenCredential } from '../../src/lib/twins/adt-twins.ts';
+import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
+import { DuckDbTelemetryStore } from '../../src/lib/store/duckdb-telemetry-store.ts';
+import { TelemetryPipeline } from '../../src/lib/pipeline.ts';
+import { createTelemetryIngest } from '../../src/lib/telemetry-ingest.ts';
+import { ResilientScorer } from '../../src/lib/anomaly/resilient-scorer.ts';
+import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { alertCard } from '../../src/lib/alerts/adaptive-card.ts';
+import { silentLogger } from '../../src/lib/log.ts';
+import { CapturedAlerts, defaultSettings } from '../support/pipeline-harness.ts';
+import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.ts';
+
+const { InvocationContext } = azureFunctions;
+const MINUTE = 60_000;
+const ARMS = ['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003', 'robotic-arm-004', 'robotic-arm-005', 'robotic-arm-006'];
+
+let adt: AdtEmulator;
+let twins: AdtTwins;
+
+// A plant of its own for each story: the watch sweeps every twin there is.
+beforeEach(async () => {
+  adt = await startAdtEmulator({ memory: true, token: 'secret' });
+  twins = new AdtTwins({ endpoint: adt.url, credential: new StaticTokenCredential('secret'), caPem: adt.caPem, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+  const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+  await client.createModels(readModelDocuments());
+  await client.upsertDigitalTwin('production-line-a', JSON.stringify({ $metadata: { $model: LINE }, name: 'Line A' }));
+  for (const [i, id] of ARMS.entries()) {
+    await client.upsertDigitalTwin(id, JSON.stringify({ $metadata: { $model: ARM }, equipmentId: id }));
+    await client.upsertRelationship('production-line-a', `contains-${id}`, { $targetId: id, $relationshipName: 'contains', position: i });
+  }
+});
+afterEach(async () => adt?.close());
+
+/** The pipeline and the watch as one Function App runs them, on a clock the test moves (`shift` ms ahead of the real one). */
+async function plant(alarms: { silentAfterMs?: number } = {}) {
+  const store = await DuckDbTelemetryStore.open(':memory:');
+  const alerts = new CapturedAlerts();
+  const clock = { shift: 0 };
+  const now = () => Date.now() + clock.shift;
+  const catalog = plantCatalog();
+  const pipeline = new TelemetryPipeline({ catalog, twins, store, scorer: new ResilientScorer(undefined, silentLogger), alerts, settings: defaultSettings, logger: silentLogger, now });
+  const ingest = createTelemetryIngest(pipeline);
+  let sequence = 0;
+  const send = (messages: Msg[]) => {
+    const { bodies, meta } = batch(messages, '0', sequence);
+    sequence += messages.length;
+    return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
+  };
+  const logged: { level: string; message: string }[] = [];
+  const watch = new CommunicationWatch({ catalog, twins, store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
+  /** `count` readings of each machine named, ten seconds apart from `at` (ms on the test's clock), all normal; the first says it runs. */
+  const readings = (ids: readonly string[], at: number, count: number, status = 'running') =>
+    send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * 10_000, body: { timestamp: iso(at + k * 10_000), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
+  return { store, alerts, clock, now, send, readings, watch, logged };
+}
+
+describe('a machine that stops sending altogether', () => {
+  it('raises one warning incident ten minutes after it was last heard from, tells its line, and the readings that come again clear it', async () => {
+    const p = await plant();
+    const start = Date.now() - 3 * MINUTE;
+    await p.readings(['robotic-arm-001'], start, 18);
+    const heardFrom = Date.now();
+    expect(p.alerts.sent).toEqual([]);
+
+    // Nine minutes on: not yet.
+    p.clock.shift = 9 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    // Eleven minutes on: one incident, told once.
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1, errors: 0 });
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 0, told: 0 });
+    expect(p.alerts.sent).toHaveLength(1);
+    const [raised] = p.alerts.sent;
+    expect(raised).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'warning', condition: 'silent', line: 'production-line-a', incident: { event: 'raised' } });
+    // By Digital Twins' clock: the silence began when the last reading reached the twin, and became an alarm ten minutes later.
+    expect(raised!.silent!.since).toBeGreaterThanOrEqual(heardFrom - 5_000);
+    expect(raised!.silent!.since).toBeLessThanOrEqual(heardFrom);
+    expect(raised!.time).toBe(raised!.silent!.since + 10 * MINUTE);
+    const card = JSON.stringify(alertCard(raised!));
+    expect(card).toContain('no telemetry: the machine is not watched at all');
+    expect(card).toContain('check its gateway, network and power');
+    expect(card).not.toContain('Anomaly score');
+    expect(card).toContain('"text":"Last readings"');
+    expect(card).toMatch(/\{"title":"temperature","value":"70(\.\d+)? °C"\}/);
+    const twin = await twins.getTwin('robotic-arm-001');
+    expect(twin).toMatchObject({ healthStatus: 'warning', lastAlertTime: iso(raised!.time) });
+    // Listed as an incident on the dashboard, with its condition, and recorded as a lifecycle step.
+    const listed = await p.store.alerts(start - MINUTE, 50);
+    expect(listed.map((a) => [a.alertId, a.priority, a.state, a.condition])).toEqual([[raised!.incident.id, 'warning', 'active', 'silent']]);
+
+    // Readings again, a minute and a half of them: the incident clears on them, told once.
+    p.clock.shift = 14 * MINUTE;
+    await p.readings(['robotic-arm-001'], Date.now() + 12 * MINUTE, 10);
+    expect(p.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', raised!.incident.id], ['cleared', raised!.incident.id]]);
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
+    expect((await p.store.alerts(start - MINUTE, 50))[0]).toMatchObject({ state: 'cleared' });
+  });
+
+  it("tells at most three of a line's machines gone silent at once (its gateway lost) while another still sends, none shelved by an operator, and none stopped", async () => {
+    // Silent after a second and a half here, so that the machine still sending is heard by Digital Twins' clock.
+    const p = await plant({ silentAfterMs: 1_500 });
+    const start = Date.now() - 2 * MINUTE;
+    await p.readings(ARMS.slice(1, 5), start, 6);
+    await p.readings(['robotic-arm-006'], start, 6, 'stopped');
+    await twins.patch('robotic-arm-005', [{ op: 'add', path: '/shelvedUntil', value: iso(Date.now() + 3 * 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'Dana' }]);
+    await new Promise((r) => setTimeout(r, 1_600));
+    await p.readings(['robotic-arm-001'], Date.now() - 60_000, 6);
+    expect(await p.watch.run()).toMatchObject({ silent: 4, raised: 4, told: 3, errors: 0 });
+    expect(p.alerts.sent.map((a) => a.deviceId).sort()).toEqual(['robotic-arm-002', 'robotic-arm-003', 'robotic-arm-004']);
+    const steps = (await p.store.alarmEvents(start, Date.now() + 20 * MINUTE, 50)).map((e) => [e.deviceId, e.event, e.notified]).sort();
+    expect(steps).toEqual([
+      ['robotic-arm-002', 'raised', 'yes'],
+      ['robotic-arm-003', 'raised', 'yes'],
+      ['robotic-arm-004', 'raised', 'yes'],
+      ['robotic-arm-005', 'raised', 'shelved'],
+    ]);
+  });
+
+  it('raises no machine when the whole plant has gone silent (a common cause: its uplink, the route, or our ingestion), and says so as an error for operations', async () => {
+    const p = await plant();
+    await p.readings(ARMS.slice(0, 3), Date.now() - 2 * MINUTE, 6);
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 3, raised: 0, told: 0, plantSilent: true });
+    expect(p.alerts.sent).toEqual([]);
+    expect(p.logged).toEqual([{ level: 'error', message: PLANT_SILENT_LOG }]);
+    expect(await p.store.alarmEvents(Date.now() - MINUTE, Date.now() + 30 * MINUTE, 50)).toEqual([]);
+  });
+});
