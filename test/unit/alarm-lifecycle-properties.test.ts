@@ -2,7 +2,8 @@
  * Whatever the evidence and wherever automated stops fall in it, the lifecycle keeps one incident
  * at a time: people hear of a new incident only when none at warning or above is open, an incident
  * a stop touched is critical and told, and what it tells is never repeated at the same priority;
- * late readings tell of nothing new, and what they left untold is told on the next reading in time.
+ * late readings tell of nothing new, and what they left untold is told on the next reading in time;
+ * a silence leaves an incident standing at warning or above, raised once.
  * fast-check, fixed seed and bounded runs, so a failure reproduces.
  */
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ const step = fc.record({
   stop: fc.boolean(),
   /** Handled long after the hub had it (a backlog): what it raises is recorded, not told. */
   late: fc.constantFrom(false, false, true),
+  /** Then nothing for eleven minutes, swept for a communication loss meanwhile. */
+  silent: fc.constantFrom(false, false, false, false, false, true),
 });
 
 describe('the alarm lifecycle, for any evidence and any automated stops', () => {
@@ -50,6 +53,14 @@ describe('the alarm lifecycle, for any evidence and any automated stops', () => 
             if (raise) events.push(raise);
             expect(state).toMatchObject({ p: 'critical', n: 'critical' });
             expect(raise === undefined || raise.notify).toBe(true);
+          }
+          if (s.silent) {
+            const silence = lifecycle.raiseForSilence(state, time + 660_000, time, { line: 'line-1', id: `arm-1|silent-${i}` });
+            if (silence) events.push(silence);
+            // Whatever stood before, the machine's incident now stands at warning or above.
+            expect(state.p === 'warning' || state.p === 'critical', `a silence left no incident (reading ${i})`).toBe(true);
+            expect(lifecycle.raiseForSilence(state, time + 720_000, time, { line: 'line-1', id: `arm-1|silent-${i}` }), 'a silence raised twice').toBeUndefined();
+            time += 660_000;
           }
           if (untold && !s.late && lifecycle.priorityOf(reading) !== undefined && lifecycle.priorityOf(reading) !== 'low') expect(state.l, `still untold after a reading in time (reading ${i})`).toBeUndefined();
           let open = openBefore;
