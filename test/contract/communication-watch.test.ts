@@ -18,6 +18,8 @@ import { alertCard } from '../../src/lib/alerts/adaptive-card.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { CapturedAlerts, defaultSettings } from '../support/pipeline-harness.ts';
 import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.ts';
+import { AppError } from '../../src/lib/errors.ts';
+import type { TwinsPort } from '../../src/lib/ports.ts';
 
 const { InvocationContext } = azureFunctions;
 const MINUTE = 60_000;
@@ -41,7 +43,7 @@ beforeEach(async () => {
 afterEach(async () => adt?.close());
 
 /** The pipeline and the watch as one Function App runs them, on a clock the test moves (`shift` ms ahead of the real one). */
-async function plant(alarms: { silentAfterMs?: number } = {}) {
+async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins) {
   const store = await DuckDbTelemetryStore.open(':memory:');
   const alerts = new CapturedAlerts();
   const clock = { shift: 0 };
@@ -56,7 +58,7 @@ async function plant(alarms: { silentAfterMs?: number } = {}) {
     return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
   };
   const logged: { level: string; message: string }[] = [];
-  const watch = new CommunicationWatch({ catalog, twins, store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
+  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
   /** `count` readings of each machine named, ten seconds apart from `at` (ms on the test's clock), all normal; the first says it runs. */
   const readings = (ids: readonly string[], at: number, count: number, status = 'running') =>
     send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * 10_000, body: { timestamp: iso(at + k * 10_000), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
@@ -133,5 +135,23 @@ describe('a machine that stops sending altogether', () => {
     expect(p.alerts.sent).toEqual([]);
     expect(p.logged).toEqual([{ level: 'error', message: PLANT_SILENT_LOG }]);
     expect(await p.store.alarmEvents(Date.now() - MINUTE, Date.now() + 30 * MINUTE, 50)).toEqual([]);
+  });
+
+  it('a sweep that failed after its card (Digital Twins refused the write) raises the same incident next time: one card, one row, and the twin then shows it', async () => {
+    let refuse = 1;
+    const flaky: TwinsPort = Object.assign(Object.create(twins) as TwinsPort, {
+      patch: (id: string, ops: Parameters<TwinsPort['patch']>[1], ifMatch?: string) => (refuse-- > 0 ? Promise.reject(new AppError('twins.unavailable', 'Digital Twins: 503', { status: 503, retryable: true })) : twins.patch(id, ops, ifMatch)),
+    });
+    const p = await plant({}, flaky);
+    await p.readings(['robotic-arm-001'], Date.now() - 2 * MINUTE, 6);
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ raised: 0, errors: 1 });
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
+    p.clock.shift = 12 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ raised: 1, errors: 0 });
+    expect(p.alerts.sent).toHaveLength(1);
+    expect((await p.store.alarmEvents(Date.now() - MINUTE, Date.now() + 30 * MINUTE, 50)).map((e) => [e.event, e.notified])).toEqual([['raised', 'yes']]);
+    expect((await p.store.alerts(Date.now() - MINUTE, 50)).map((a) => a.alertId)).toEqual([p.alerts.sent[0]!.incident.id]);
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
   });
 });
