@@ -62,6 +62,8 @@ export interface FunctionHostOptions {
   loadBalancing?: TriggerRunnerOptions['loadBalancing'];
   /** How often kept alert cards are tried (the alertDelivery timer's minute; tests lengthen it to run rounds themselves). */
   alertDeliveryMs?: number;
+  /** How often the communication watch sweeps (the communicationWatch timer's minute; tests shorten it). */
+  communicationWatchMs?: number;
   /** More for /local/status (what the other services say about themselves). */
   status?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
@@ -158,7 +160,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
     refresh.unref();
     // The communicationWatch timer function's schedule (every minute).
-    const watch = setInterval(() => void services!.watchCommunication().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), 60_000);
+    const watch = setInterval(() => void services!.watchCommunication().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), options.communicationWatchMs ?? 60_000);
     watch.unref();
     // The batchRedelivery timer function's schedule (every five minutes).
     // A round that leaves batches failing fails as the function's invocation does (roundFailure).

@@ -20,7 +20,7 @@ import { startFunctionHost, type FunctionHost, type FunctionHostOptions } from '
 import { watchRetention } from './retention.ts';
 
 /** The function host's own options (API key, plant, settings, batches, retry, balancing) pass through. */
-export interface LocalStackOptions extends Pick<FunctionHostOptions, 'apiKey' | 'plant' | 'env' | 'batch' | 'retry' | 'loadBalancing' | 'alertDeliveryMs'> {
+export interface LocalStackOptions extends Pick<FunctionHostOptions, 'apiKey' | 'plant' | 'env' | 'batch' | 'retry' | 'loadBalancing' | 'alertDeliveryMs' | 'communicationWatchMs'> {
   dataDir?: string;
   /** 0 picks free ports (tests). Defaults: API 7071, ADT 7443, IoT Hub 8883, ML scoring 7080, Event Hubs 5672, Azurite blobs 10000. */
   ports?: { api?: number; adt?: number; iothub?: number; ml?: number; eventHubs?: number; azurite?: number };

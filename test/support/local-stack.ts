@@ -10,7 +10,7 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { jsonLogger } from '../../src/lib/log.ts';
 import type { PlantEquipment } from '../../src/lib/plant/plant.ts';
 import { Fleet, type FleetOptions } from '../../src/simulator/fleet.ts';
-import type { DegradationPlan } from '../../src/simulator/scenarios.ts';
+import type { DegradationPlan, Silence } from '../../src/simulator/scenarios.ts';
 
 export interface TestStack extends LocalStack {
   /** The stack's data folder; simulator runs go beside its own data. */
@@ -46,11 +46,11 @@ export async function startTestStack(name: string, options: LocalStackOptions = 
 export function fleetOn(
   stack: TestStack,
   equipment: PlantEquipment[],
-  options: Omit<FleetOptions, 'devices' | 'caPem' | 'runDir'> & { run?: string; degradation?: DegradationPlan },
+  options: Omit<FleetOptions, 'devices' | 'caPem' | 'runDir'> & { run?: string; degradation?: DegradationPlan; silences?: Readonly<Record<string, Silence>> },
 ): Fleet {
-  const { run = 'run', degradation, ...rest } = options;
+  const { run = 'run', degradation, silences = {}, ...rest } = options;
   return new Fleet({
-    devices: equipment.map((e) => ({ equipment: e, connectionString: stack.hub.registry.connectionString(e.id, stack.hub.hostName), degradation })),
+    devices: equipment.map((e) => ({ equipment: e, connectionString: stack.hub.registry.connectionString(e.id, stack.hub.hostName), degradation, ...(Object.hasOwn(silences, e.id) ? { silence: silences[e.id]! } : {}) })),
     caPem: stack.hub.caPem,
     runDir: join(stack.dir, run),
     ...rest,
