@@ -335,7 +335,6 @@ export class AlarmLifecycle {
     delete state.qn;
     let quiet: AlarmEvent['quiet'];
     if (context.shelvedUntil !== undefined && at < context.shelvedUntil) quiet = 'shelved';
-    else if (state.n && RANK[state.n] >= RANK.warning) quiet = 'low';
     else if (this.stepKind(state) === 'raised' && !this.mayNotify(context, this.idAfterStep(state, context.id), at)) quiet = 'flood';
     const step = this.stepUp(state, 'warning', at, -1, context.id, quiet);
     step.silent = { since };
