@@ -862,7 +862,7 @@ export class TelemetryPipeline {
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
       line: await this.lineOf(reading.deviceId),
-      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
+      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: decision.event.raisedAt ?? work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
       condition: conditionOfStep(decision.event, decision.trigger),
       ...(decision.event.blind ? { notMeasured: decision.event.blind } : {}),

@@ -103,6 +103,7 @@ describe('a machine that stops sending altogether', () => {
     p.clock.shift = 14 * MINUTE;
     await p.readings(['robotic-arm-001'], Date.now() + 12 * MINUTE, 10);
     expect(p.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', raised!.incident.id], ['cleared', raised!.incident.id]]);
+    expect(p.alerts.sent[1]!.incident.raisedAt).toBe(raised!.time);
     expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
     expect((await p.store.alerts(start - MINUTE, 50))[0]).toMatchObject({ state: 'cleared' });
   });

@@ -58,7 +58,7 @@ describe('an incident at the edges of its windows', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};
     const events = run(lifecycle, state, [reading({ anomalyScore: 0.7 }), reading({ anomalyScore: 0.7 }, T0 + SEC)]);
-    expect(events).toEqual([{ kind: 'raised', incidentId: `arm-1|${T0}`, priority: 'low', time: T0, notify: false, quiet: 'low', index: 0 }]);
+    expect(events).toEqual([{ kind: 'raised', incidentId: `arm-1|${T0}`, priority: 'low', time: T0, notify: false, quiet: 'low', raisedAt: T0, index: 0 }]);
     expect(state.p).toBe('low');
   });
 
@@ -84,7 +84,8 @@ describe('an incident at the edges of its windows', () => {
     expect(events).toEqual([]);
     expect(state.qn).toBe(offDelayReadings - 1);
     const cleared = run(lifecycle, state, quietReadings.slice(-1));
-    expect(cleared).toEqual([{ kind: 'cleared', incidentId: `arm-1|${T0}`, priority: 'warning', time: quietReadings.at(-1)!.time, notify: true, index: 0 }]);
+    // The clear says when its incident was raised: the state, cleared, no longer does.
+    expect(cleared).toEqual([{ kind: 'cleared', incidentId: `arm-1|${T0}`, priority: 'warning', time: quietReadings.at(-1)!.time, notify: true, raisedAt: T0, index: 0 }]);
     expect(state).toEqual({ ci: `arm-1|${T0}`, c: quietReadings.at(-1)!.time });
   });
 
@@ -150,7 +151,7 @@ describe('an incident at the edges of its windows', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = { ci: 'old', c: T0 };
     expect(run(lifecycle, state, [reading({ anomalyScore: 0.7 }, T0 + SEC)])).toEqual([
-      { kind: 'raised', incidentId: 'old', priority: 'low', time: T0 + SEC, notify: false, quiet: 'low', reopened: true, index: 0 },
+      { kind: 'raised', incidentId: 'old', priority: 'low', time: T0 + SEC, notify: false, quiet: 'low', reopened: true, raisedAt: T0 + SEC, index: 0 },
     ]);
   });
 

@@ -65,6 +65,8 @@ describe('the alarm lifecycle, for any evidence and any automated stops', () => 
           if (untold && !s.late && lifecycle.priorityOf(reading) !== undefined && lifecycle.priorityOf(reading) !== 'low') expect(state.l, `still untold after a reading in time (reading ${i})`).toBeUndefined();
           let open = openBefore;
           for (const e of events) {
+            // Every step says when its incident was raised, never after the step.
+            expect(e.raisedAt !== undefined && e.raisedAt <= e.time, `step without its raise time (reading ${i})`).toBe(true);
             if (e.kind === 'raised' && e.priority !== 'low' && e.notify && !e.reopened && !e.delayed) {
               expect(open, `a new incident told while another was open (reading ${i})`).toBe(false);
             }

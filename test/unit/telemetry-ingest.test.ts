@@ -89,6 +89,8 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.store.storedAlarmEvents.map((e) => [e.Event, e.Priority, e.Notified, e.Detail.split(' ').slice(0, 2).join(' ')])).toEqual([['raised', 'warning', 'yes', 'condition=notMeasured sensors=temperature']]);
     for (let m = 9; m < 12; m++) await minute(m, (s) => 70 + 0.1 * (s % 4));
     expect(h.alerts.sent.map((a) => [a.incident.event, a.incident.id])).toEqual([['raised', raised!.incident.id], ['cleared', raised!.incident.id]]);
+    // The clear's card says when the incident was raised (it said the clear's own time: the state, cleared, had forgotten).
+    expect(h.alerts.sent[1]!.incident.raisedAt).toBe(start + 420_000);
     expect(h.twins.props('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
   });
 

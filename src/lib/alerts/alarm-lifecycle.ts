@@ -153,6 +153,8 @@ export interface AlarmEvent {
   blind?: { sensors: readonly string[]; since: number };
   /** A step taken because the equipment sent nothing at all (a communication-loss alarm): heard from last when. */
   silent?: { since: number };
+  /** When its incident was raised (the state's `r` as the step was taken: a clear's card says it, the state no longer does). */
+  raisedAt?: number;
   /** Index of the reading that caused it, in the evaluated list (-1: no reading did, see `silent`). */
   index: number;
 }
@@ -253,7 +255,7 @@ export class AlarmLifecycle {
         this.open(state, e.time, context.idOf(i));
         if (priority === 'low') {
           state.p = 'low';
-          events.push({ kind: 'raised', incidentId: state.id!, priority, time: e.time, notify: false, quiet: 'low', ...(state.o ? { reopened: true } : {}), index: i });
+          events.push({ kind: 'raised', incidentId: state.id!, priority, time: e.time, notify: false, quiet: 'low', ...(state.o ? { reopened: true } : {}), raisedAt: state.r!, index: i });
         }
       }
       if (priority && priority !== 'low' && RANK[priority] > (state.p ? RANK[state.p] : 0)) {
@@ -287,7 +289,7 @@ export class AlarmLifecycle {
       if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
         // Those who were told it began are told it ended.
         const notify = state.n !== undefined && !shelved;
-        events.push({ kind: 'cleared', incidentId: state.id!, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), index: i });
+        events.push({ kind: 'cleared', incidentId: state.id!, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), ...(state.r !== undefined ? { raisedAt: state.r } : {}), index: i });
         // Only an incident someone was told of reopens: to an operator, a condition after one that
         // was only recorded is new.
         if (state.n !== undefined) {
@@ -364,7 +366,7 @@ export class AlarmLifecycle {
     const quiet = kind === 'raised' && !this.mayNotify(context, id, time) ? 'flood' : undefined;
     delete state.l;
     if (!quiet) state.n = state.p;
-    return { kind, incidentId: id, priority: state.p!, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), delayed: true, index };
+    return { kind, incidentId: id, priority: state.p!, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), delayed: true, ...(state.r !== undefined ? { raisedAt: state.r } : {}), index };
   }
 
   /** Whether a new incident may notify: the shared window's verdict when the caller has one, else this instance's own window. */
@@ -396,7 +398,7 @@ export class AlarmLifecycle {
       state.n = priority;
       delete state.l;
     } else if (quiet === 'late') state.l = 1;
-    return { kind, incidentId: state.id, priority, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), index };
+    return { kind, incidentId: state.id, priority, time, notify: !quiet, ...(quiet ? { quiet } : {}), ...(state.o ? { reopened: true } : {}), ...(firstNotice ? { firstNotice } : {}), ...(state.r !== undefined ? { raisedAt: state.r } : {}), index };
   }
 
   /**

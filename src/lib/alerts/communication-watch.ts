@@ -183,7 +183,7 @@ export class CommunicationWatch {
         modelVersion: COMMUNICATION_WATCH_VERSION,
         dashboardUrl: this.deps.settings.dashboardUrl,
         line: line === deviceId ? undefined : line,
-        incident: { id: event.incidentId, event: event.kind, raisedAt: state.r ?? event.time, reopened: event.reopened },
+        incident: { id: event.incidentId, event: event.kind, raisedAt: event.raisedAt ?? event.time, reopened: event.reopened },
         condition: 'silent',
         silent: { since },
       });
