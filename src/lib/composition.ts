@@ -184,7 +184,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deadLetters,
     refused,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
-    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, silentAfterMs: config.ALARM_SILENT_AFTER_MS, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     watchCommunication: (logger) => communication.run(logger),

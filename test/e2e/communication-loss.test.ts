@@ -34,6 +34,9 @@ describe('a machine that goes off the network', () => {
     expect(raised).toHaveLength(1);
     expect(raised[0]).toContain('Warning: Conveyor conveyor-002 on production-line-b');
     expect(raised[0]).toContain('check its gateway, network and power');
+    // The dashboard calls a machine silent from the same delay on.
+    const plant = await fetch(`${stack.apiUrl}/api/plant`, { headers: { 'x-functions-key': 'silence-key' } }).then((r) => r.json() as Promise<{ silentAfterMs: number }>);
+    expect(plant.silentAfterMs).toBe(6_000);
     const listed = await fetch(`${stack.apiUrl}/api/alerts`, { headers: { 'x-functions-key': 'silence-key' } }).then((r) => r.json() as Promise<{ items: { deviceId: string; condition: string; state: string }[] }>);
     expect(listed.items.filter((a) => a.deviceId === 'conveyor-002').map((a) => [a.condition, a.state])).toEqual([['silent', 'active']]);
     await until('the clear told', async () => cards().some((c) => c.includes('CLEARED') && c.includes('conveyor-002')), { timeoutMs: 40_000 });

@@ -68,6 +68,8 @@ export const PLANT_SILENT_LOG = 'no telemetry from any equipment';
 export const COMMUNICATION_WATCH_VERSION = 'communication-watch';
 
 const QUERY = 'SELECT * FROM DIGITALTWINS T WHERE IS_DEFINED(T.lastTelemetryTime)';
+/** Statuses of a machine expected to be quiet: out of service, or stopped by an emergencyStop (it says so once and stops sending). */
+const AT_REST: ReadonlySet<string> = new Set([...OUT_OF_SERVICE, 'emergencyStopped']);
 
 export class CommunicationWatch {
   private readonly lifecycle: AlarmLifecycle;
@@ -100,7 +102,7 @@ export class CommunicationWatch {
         result.equipment++;
         const since = heardFromAt(twin);
         const status = typeof twin.status === 'string' ? twin.status : undefined;
-        if (since === undefined || (status !== undefined && OUT_OF_SERVICE.has(status))) continue;
+        if (since === undefined || (status !== undefined && AT_REST.has(status))) continue;
         inService++;
         if (now - since < recentMs) heard++;
         if (now - since < this.silentAfterMs) continue;

@@ -25,6 +25,8 @@ export interface PlantApiDeps {
   maxBodyBytes: number;
   maxPageSize: number;
   warningThreshold: number;
+  /** How long a machine in service may send nothing before it is a communication-loss alarm: the dashboard calls it silent from then on. */
+  silentAfterMs?: number;
   /** The measured telemetry (not counters) of a twin model, for the charts. */
   measuredOf?: (modelId: string) => readonly string[] | undefined;
   /** A twin model's telemetry units as its DTDL names them (degreeCelsius, bar…), for labels. */
@@ -266,7 +268,7 @@ export function createPlantApi(deps: PlantApiDeps) {
             .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => publicTwin(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
         });
       }
-      return json(200, { factories: out, generatedAt: new Date(now()).toISOString() });
+      return json(200, { factories: out, generatedAt: new Date(now()).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}) });
     }),
 
     /** GET /api/equipment/{id}/history?from&to&bucket → buckets with avg/min/max per reading, scores and anomaly counts */
