@@ -170,7 +170,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     logger,
     ...(refused ? { refused } : {}),
   });
-  const communication = new CommunicationWatch({ catalog, twins, store, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000) });
+  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000) });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {

@@ -211,8 +211,12 @@ export interface Alert {
   condition?: Condition | undefined;
   /** The sensors not measured and since when (ms), on a card of a diagnostic alarm (condition `notMeasured`). */
   notMeasured?: { sensors: readonly string[]; since: number } | undefined;
-  /** When the equipment was last heard from (ms), on a card of a communication-loss alarm (condition `silent`); its readings are the last the twin holds. */
-  silent?: { since: number } | undefined;
+  /**
+   * When the equipment was last heard from (ms), on a card of a communication-loss alarm (condition
+   * `silent`); its readings are the last the twin holds. `refused`: its readings do arrive, but are
+   * refused (how many lately, the latest's reason and detail).
+   */
+  silent?: { since: number; refused?: { count: number; reason: string; detail: string } } | undefined;
   /** Set on a card that waited because Teams did not take it: when it was kept (ms). */
   late?: { keptAt: number } | undefined;
 }

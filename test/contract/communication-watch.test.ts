@@ -58,7 +58,7 @@ async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsP
     return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
   };
   const logged: { level: string; message: string }[] = [];
-  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
+  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
   /** `count` readings of each machine named, ten seconds apart from `at` (ms on the test's clock), all normal; the first says it runs. */
   const readings = (ids: readonly string[], at: number, count: number, status = 'running') =>
     send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * 10_000, body: { timestamp: iso(at + k * 10_000), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
@@ -88,7 +88,7 @@ describe('a machine that stops sending altogether', () => {
     expect(raised!.silent!.since).toBeLessThanOrEqual(heardFrom);
     expect(raised!.time).toBe(raised!.silent!.since + 10 * MINUTE);
     const card = JSON.stringify(alertCard(raised!));
-    expect(card).toContain('no telemetry: the machine is not watched at all');
+    expect(card).toContain('no telemetry taken in: the machine is not watched at all');
     expect(card).toContain('check its gateway, network and power');
     expect(card).not.toContain('Anomaly score');
     expect(card).toContain('"text":"Last readings"');
@@ -154,5 +154,23 @@ describe('a machine that stops sending altogether', () => {
     expect((await p.store.alarmEvents(Date.now() - MINUTE, Date.now() + 30 * MINUTE, 50)).map((e) => [e.event, e.notified])).toEqual([['raised', 'yes']]);
     expect((await p.store.alerts(Date.now() - MINUTE, 50)).map((a) => a.alertId)).toEqual([p.alerts.sent[0]!.incident.id]);
     expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
+  });
+
+  it('says of a machine whose readings arrive but are refused (a firmware that changed what it sends) that they are refused, not that its gateway is down', async () => {
+    const p = await plant();
+    const start = Date.now() - 2 * MINUTE;
+    await p.readings(['robotic-arm-001'], start, 6);
+    // From a minute on, its firmware sends the temperature as text: every reading refused.
+    p.clock.shift = 10 * MINUTE;
+    const refused = await p.send(Array.from({ length: 5 }, (_, k) => ({ device: 'robotic-arm-001', body: { timestamp: iso(Date.now() + 10 * MINUTE + k * 1_000), temperature: '70.2 C', vibration: 0.4, pressure: 6 } })));
+    expect(refused).toMatchObject({ deadLettered: 5 });
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    const [card] = p.alerts.sent;
+    expect(card!.silent).toMatchObject({ refused: { count: 5, reason: 'telemetry.invalid' } });
+    const text = JSON.stringify(alertCard(card!));
+    expect(text).toContain('Readings from this machine arrive but are refused (5 lately, telemetry.invalid:');
+    expect(text).toContain('See Readings refused on the dashboard');
+    expect(text).not.toContain('check its gateway');
   });
 });

@@ -29,7 +29,7 @@ afterAll(async () => {
 describe('a machine that goes off the network', () => {
   it('is one incident, told to Teams and listed, while its neighbour sends on; it clears once the machine sends again', async () => {
     const cards = () => stack.http.alerts.map((a) => JSON.stringify(a));
-    await until('the silence told', async () => cards().some((c) => c.includes('no telemetry: the machine is not watched at all')), { timeoutMs: 40_000 });
+    await until('the silence told', async () => cards().some((c) => c.includes('no telemetry taken in: the machine is not watched at all')), { timeoutMs: 40_000 });
     const raised = cards().filter((c) => c.includes('conveyor-002'));
     expect(raised).toHaveLength(1);
     expect(raised[0]).toContain('Warning: Conveyor conveyor-002 on production-line-b');

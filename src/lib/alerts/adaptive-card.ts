@@ -70,6 +70,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
+    : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
     : alert.silent ? `Nothing has been heard from this machine since ${localTime(alert.silent.since)}: check its gateway, network and power. It is not watched until it sends again; the readings above are the last it sent.`
     : alert.notMeasured ? `Check the sensors named above (the probe, its wiring, the gateway's tag): not measured since ${localTime(alert.notMeasured.since)}, so the machine is not watched on them until they measure again.`
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';

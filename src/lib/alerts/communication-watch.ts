@@ -23,7 +23,7 @@ import { eventDetail } from './conditions.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryStorePort, TwinsPort } from '../ports.ts';
+import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
@@ -32,6 +32,8 @@ export interface CommunicationWatchDeps {
   catalog: TelemetryCatalog;
   twins: TwinsPort;
   store: Pick<TelemetryStorePort, 'write'>;
+  /** The readings refused lately, by device (DeadLetters): a machine silent to its twin whose readings arrive but are refused is told so. */
+  refused?: Pick<TelemetryReadPort, 'deadLetterGroups'> | undefined;
   alerts?: AlertSink | undefined;
   /** The flood window all instances share, when there is one (else this sweep's own). */
   floods?: ClaimWindowPort | undefined;
@@ -120,11 +122,12 @@ export class CommunicationWatch {
     }
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => heardFromAt(a)! - heardFromAt(b)!);
+    const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
     const lines = new Map<string, string>();
     await forEachLimited(silent, this.deps.concurrency, async (twin) => void lines.set(String(twin.$dtId), (await this.lineOf(String(twin.$dtId))) ?? String(twin.$dtId)));
     for (const twin of silent) {
       try {
-        const event = await this.raise(twin, lines.get(String(twin.$dtId))!, now, logger);
+        const event = await this.raise(twin, lines.get(String(twin.$dtId))!, now, logger, refused.get(String(twin.$dtId)));
         if (!event) continue;
         result.raised++;
         if (event.notify) result.told++;
@@ -136,7 +139,30 @@ export class CommunicationWatch {
     return result;
   }
 
-  private async raise(twin: Record<string, unknown>, line: string, now: number, logger: Logger): Promise<AlarmEvent | undefined> {
+  /**
+   * Readings refused since the delay began, by device: such a machine is not silent, its readings
+   * are refused (a firmware that changed what it sends, say), and its card must say so rather than
+   * send someone to its gateway. Unknown when the store cannot say: the card then says what it knows.
+   */
+  private async refusedLately(now: number, logger: Logger): Promise<Map<string, Refused>> {
+    const out = new Map<string, Refused>();
+    try {
+      for (const g of (await this.deps.refused?.deadLetterGroups(now - this.silentAfterMs, 1_000)) ?? []) {
+        if (g.deviceId === null) continue;
+        const seen = out.get(g.deviceId);
+        if (!seen) out.set(g.deviceId, { count: g.count, reason: g.reason, detail: g.detail, lastAt: g.lastAt });
+        else {
+          seen.count += g.count;
+          if (g.lastAt > seen.lastAt) Object.assign(seen, { reason: g.reason, detail: g.detail, lastAt: g.lastAt });
+        }
+      }
+    } catch (error) {
+      logger.log('warn', 'readings refused lately unknown: silent machines are told as silent', { error: (error as Error).message });
+    }
+    return out;
+  }
+
+  private async raise(twin: Record<string, unknown>, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = String(twin.$dtId);
     const since = heardFromAt(twin)!;
     const current = toTwinState(twin);
@@ -187,7 +213,7 @@ export class CommunicationWatch {
         line: line === deviceId ? undefined : line,
         incident: { id: event.incidentId, event: event.kind, raisedAt: event.raisedAt ?? event.time, reopened: event.reopened },
         condition: 'silent',
-        silent: { since },
+        silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}) },
       });
       this.cardsSent.add(cardId);
     }
@@ -217,6 +243,14 @@ export class CommunicationWatch {
       return undefined; // alone in its flood window this time; looked up again next sweep
     }
   }
+}
+
+/** A device's readings refused lately: how many, and the latest's reason and detail. */
+interface Refused {
+  count: number;
+  reason: string;
+  detail: string;
+  lastAt: string;
 }
 
 /** When Digital Twins last took a reading of the equipment in: its clock's time of the twin's `lastTelemetryTime` write. */

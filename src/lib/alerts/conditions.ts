@@ -25,7 +25,7 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = Object.freeze({
   envelope: 'outside its operating envelope',
   fault: 'the controller reports a fault',
   notMeasured: 'a sensor has stopped measuring: the machine is not watched on it',
-  silent: 'no telemetry: the machine is not watched at all',
+  silent: 'no telemetry taken in: the machine is not watched at all',
 });
 
 /** The sensors that carried the evidence, largest share first: the three the card and the dashboard name. */
