@@ -228,20 +228,40 @@ export class TelemetryPipeline {
   }
 
   /** Runs the batch's readings of one equipment through `state` (mutated); `peek` counts nothing toward flood suppression. */
-  private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined): AlarmEvent[] {
+  private evaluateAlarms(deviceId: string, work: DeviceWork, state: AlarmState, line: string, peek = false, admitted?: (incidentId: string) => boolean | undefined, part?: BatchPart): AlarmEvent[] {
     const { lateMs } = this.alarms.settings;
     const { now } = work;
-    const blind = blindnessOf(work, state);
-    return this.alarms.evaluate(state, work.watched.map((s) => s.alarm!), {
+    const from = part?.from ?? 0;
+    const blind = part ? part.blind : blindnessOf(work, state);
+    const watched = part ? work.watched.slice(from, part.to) : work.watched;
+    const events = this.alarms.evaluate(state, watched.map((s) => s.alarm!), {
       line,
-      ...(blind ? { blind } : {}),
-      idOf: (i) => incidentIdOf(deviceId, work, i),
+      ...(blind ? { blind: (i) => blind(i + from) } : {}),
+      idOf: (i) => incidentIdOf(deviceId, work, i + from),
       shelvedUntil: work.state.shelvedUntil,
       peek,
       ...(admitted ? { admitted } : {}),
       // Late by the hub's clock, not the device's: a device whose clock runs slow is still alarmed on.
-      late: (i) => now - Date.parse(work.watched[i]!.reading.enqueuedIso) >= lateMs,
+      late: (i) => now - Date.parse(watched[i]!.reading.enqueuedIso) >= lateMs,
     });
+    if (from) for (const e of events) e.index += from;
+    return events;
+  }
+
+  /**
+   * The batch's steps taken again as if it had been cut right after the stop's reading (`at`): the
+   * readings up to it, the stop, then the rest. A step the batch took after that reading was taken
+   * without the stop (a diagnostic raise on a later reading opened a new incident after the lone
+   * outliers the stop was confirmed on, and the stop then escalated that later incident at an
+   * earlier time). `state` is reset to `before` first.
+   */
+  private alarmsAroundStop(deviceId: string, work: DeviceWork, state: AlarmState, before: AlarmState, line: string, at: number, admitted: ((incidentId: string) => boolean | undefined) | undefined): AlarmEvent[] {
+    for (const k of Object.keys(state) as (keyof AlarmState)[]) delete state[k];
+    Object.assign(state, before);
+    const blind = blindnessOf(work, state);
+    const events = this.evaluateAlarms(deviceId, work, state, line, false, admitted, { from: 0, to: at + 1, blind });
+    withStopStep(events, this.alarms.raiseForStop(state, work.watched[at]!.reading.time, at, incidentIdOf(deviceId, work, at)));
+    return [...events, ...this.evaluateAlarms(deviceId, work, state, line, false, admitted, { from: at + 1, to: work.watched.length, blind })];
   }
 
   /**
@@ -532,10 +552,11 @@ export class TelemetryPipeline {
     const floodVerdicts = await this.claimFloodPlaces(byDevice, needLine, lines);
     const admitted = floodVerdicts.size ? (incidentId: string) => floodVerdicts.get(incidentId) : undefined;
     for (const [deviceId, work] of byDevice) {
-      // AlarmState is flat: a shallow copy is a copy.
-      const state = { ...this.alarmStateOf(work.state) };
-      const events = this.evaluateAlarms(deviceId, work, state, lines.get(deviceId) ?? deviceId, false, admitted);
-      work.alarm = { state, events };
+      // AlarmState is flat: a shallow copy is a copy (its not-measured record is replaced, never changed).
+      const before = this.alarmStateOf(work.state);
+      const state = { ...before };
+      const line = lines.get(deviceId) ?? deviceId;
+      let events = this.evaluateAlarms(deviceId, work, state, line, false, admitted);
       // Critical before the newest reading: an incident this very reading made critical (an envelope
       // breach of one hot reading) does not also confirm its stop, which then needs its own run.
       const madeCritical = events.findLast((e) => e.kind !== 'cleared' && e.priority === 'critical');
@@ -549,14 +570,10 @@ export class TelemetryPipeline {
       // when the evidence alone has not raised one yet.
       if (stop && stop.kind !== 'dry-run') {
         const at = work.watched.lastIndexOf(stop.trigger);
-        const raise = this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at));
-        // The stop's step told supersedes one of the same kind the lifecycle took quietly at the same
-        // reading (late readings made the incident critical there): AlarmEvents keeps one row per
-        // incident, step and time, and it must say that people were told.
-        const quietTwin = raise ? events.findIndex((e) => e.incidentId === raise.incidentId && e.kind === raise.kind && e.time === raise.time) : -1;
-        if (raise && quietTwin >= 0) events[quietTwin] = raise;
-        else if (raise) events.push(raise);
+        if (events.some((e) => e.index > at)) events = this.alarmsAroundStop(deviceId, work, state, before, line, at, admitted);
+        else withStopStep(events, this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at)));
       }
+      work.alarm = { state, events };
       const decisions = this.cardsOf(work, events);
       if (stop) {
         stops.set(deviceId, stop);
@@ -963,6 +980,25 @@ export class TelemetryPipeline {
       measured: work.kind.measuredTelemetry,
     });
   }
+}
+
+/**
+ * The stop's step (if it took one) among the batch's: it supersedes one of the same kind the
+ * lifecycle took quietly at the same reading (late readings made the incident critical there):
+ * AlarmEvents keeps one row per incident, step and time, and it must say that people were told.
+ */
+function withStopStep(events: AlarmEvent[], raise: AlarmEvent | undefined): void {
+  if (!raise) return;
+  const quietTwin = events.findIndex((e) => e.incidentId === raise.incidentId && e.kind === raise.kind && e.time === raise.time);
+  if (quietTwin >= 0) events[quietTwin] = raise;
+  else events.push(raise);
+}
+
+/** Part of a batch's watched readings, [from, to), and what the whole batch says of its sensors not measured. */
+interface BatchPart {
+  from: number;
+  to: number;
+  blind: ((index: number) => Blindness | undefined) | undefined;
 }
 
 /** What besides fresh readings makes a twin's patch due at once: a card sent, an emergencyStop executed. */

@@ -141,7 +141,13 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         // Found by a hunting run (seed 11100): a diagnostic warning told, then late hot readings make
         // it critical quietly at the very reading the stop is decided on; the stop's told step and
         // the quiet one shared an AlarmEvents key, and the row kept said nobody was told.
-        examples: [[{ runs: [{ hot: false, length: 7, pause: 0, late: false, blind: true }, { hot: true, length: 5, pause: 0, late: true, blind: false }], cuts: [2, 2, 8, 1], replays: [false], stopFails: true, faults: ['twins' as Fault] }]],
+        // And (seed 11800): three hot readings, then the probe dead for a minute, in one batch: the
+        // diagnostic raise on the last reading opened a new incident after the lone outliers, and the
+        // stop, confirmed on the third, escalated that later incident at an earlier time.
+        examples: [
+          [{ runs: [{ hot: false, length: 7, pause: 0, late: false, blind: true }, { hot: true, length: 5, pause: 0, late: true, blind: false }], cuts: [2, 2, 8, 1], replays: [false], stopFails: true, faults: ['twins' as Fault] }],
+          [{ runs: [{ hot: true, length: 3, pause: 0, late: false, blind: false }, { hot: false, length: 1, pause: 0, late: false, blind: true }, { hot: false, length: 1, pause: 70_000, late: false, blind: true }], cuts: [5], replays: [false], stopFails: false, faults: ['none' as Fault] }],
+        ],
       },
     );
   }, 120_000);
