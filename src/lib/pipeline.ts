@@ -25,6 +25,7 @@ import { conditionOf, eventDetail, type Condition } from './alerts/conditions.ts
 import { AlarmLifecycle, OUT_OF_SERVICE, alarmEvidence, bearsOnAlarms, notifiedOf, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState, type Blindness } from './alerts/alarm-lifecycle.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
+import { EquipmentLines } from './twins/equipment-lines.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
 import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
@@ -179,12 +180,13 @@ export class TelemetryPipeline {
   private unwrittenActions: MaintenanceActionRow[] = [];
   /** The minute each shared window was last said to be unreachable (said once a minute). */
   private readonly windowDown = new Map<'flood' | 'stop', number>();
-  /** Line of each equipment, for alert cards (looked up once, on the first alert). */
-  private readonly lines = new Map<string, string | undefined>();
+  /** Line of each equipment, for flood suppression and alert cards (looked up once, on the first alarm). */
+  private readonly lines: EquipmentLines;
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
     this.cache = new TwinStateCache(deps.twins, this.now);
+    this.lines = new EquipmentLines(deps.twins);
     this.alarms = new AlarmLifecycle({ ...deps.settings.alarms, thresholds: deps.settings.thresholds });
     // Replays are dropped before scoring and a failed batch's learning is rolled back, so every
     // reading scored here is new: learn from a late one too (else one reading dated minutes ahead
@@ -539,7 +541,7 @@ export class TelemetryPipeline {
     }
     // The line groups equipment for flood suppression and is named on the card.
     await forEachLimited([...new Set([...needLine, ...recheck])], 8, async (deviceId) => {
-      const [line, twin] = await Promise.all([needLine.has(deviceId) ? this.lineOf(deviceId) : undefined, recheck.has(deviceId) ? this.cache.reload(deviceId) : undefined]);
+      const [line, twin] = await Promise.all([needLine.has(deviceId) ? this.lines.lineOf(deviceId) : undefined, recheck.has(deviceId) ? this.cache.reload(deviceId) : undefined]);
       if (needLine.has(deviceId)) lines.set(deviceId, line ?? deviceId);
       if (!twin) return;
       this.gaps.check(deviceId, partition);
@@ -849,19 +851,6 @@ export class TelemetryPipeline {
     }
   }
 
-  private async lineOf(deviceId: string): Promise<string | undefined> {
-    if (this.lines.has(deviceId)) return this.lines.get(deviceId);
-    let line: string | undefined;
-    try {
-      const incoming = await this.deps.twins.listIncomingRelationships(deviceId);
-      line = incoming.find((r) => r.$relationshipName === 'contains')?.$sourceId as string | undefined;
-    } catch {
-      return undefined; // the card goes out without it; looked up again next time
-    }
-    this.lines.set(deviceId, line);
-    return line;
-  }
-
   private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
     return {
@@ -878,7 +867,7 @@ export class TelemetryPipeline {
       contributions: score.contributions,
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
-      line: await this.lineOf(reading.deviceId),
+      line: await this.lines.lineOf(reading.deviceId),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: decision.event.raisedAt ?? work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
       condition: conditionOfStep(decision.event, decision.trigger),

@@ -26,6 +26,7 @@ import type { Logger } from '../log.ts';
 import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
+import { EquipmentLines } from '../twins/equipment-lines.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
 
 export interface CommunicationWatchDeps {
@@ -78,11 +79,12 @@ export class CommunicationWatch {
   private readonly now: () => number;
   /** Cards this instance posted: a sweep after a failed twin patch raises the same incident, not a second card. */
   private readonly cardsSent = new BoundedSet<string>(10_000);
-  private readonly lines = new Map<string, string | undefined>();
+  private readonly lines: EquipmentLines;
 
   constructor(private readonly deps: CommunicationWatchDeps) {
     this.lifecycle = new AlarmLifecycle({ ...deps.settings.alarms, thresholds: deps.settings.thresholds });
     this.now = deps.now ?? Date.now;
+    this.lines = new EquipmentLines(deps.twins);
   }
 
   get silentAfterMs(): number {
@@ -124,7 +126,7 @@ export class CommunicationWatch {
     silent.sort((a, b) => heardFromAt(a)! - heardFromAt(b)!);
     const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
     const lines = new Map<string, string>();
-    await forEachLimited(silent, this.deps.concurrency, async (twin) => void lines.set(String(twin.$dtId), (await this.lineOf(String(twin.$dtId))) ?? String(twin.$dtId)));
+    await forEachLimited(silent, this.deps.concurrency, async (twin) => void lines.set(String(twin.$dtId), (await this.lines.lineOf(String(twin.$dtId))) ?? String(twin.$dtId)));
     for (const twin of silent) {
       try {
         const event = await this.raise(twin, lines.get(String(twin.$dtId))!, now, logger, refused.get(String(twin.$dtId)));
@@ -230,18 +232,6 @@ export class CommunicationWatch {
       throw error;
     }
     return event;
-  }
-
-  private async lineOf(deviceId: string): Promise<string | undefined> {
-    if (this.lines.has(deviceId)) return this.lines.get(deviceId);
-    try {
-      const incoming = await this.deps.twins.listIncomingRelationships(deviceId);
-      const line = incoming.find((r) => r.$relationshipName === 'contains')?.$sourceId;
-      this.lines.set(deviceId, typeof line === 'string' ? line : undefined);
-      return this.lines.get(deviceId);
-    } catch {
-      return undefined; // alone in its flood window this time; looked up again next sweep
-    }
   }
 }
 
