@@ -22,6 +22,8 @@ export class InMemoryTwins implements TwinsPort {
   reads = 0;
   /** Benchmarks switch the patch log off: they only count, and a million entries would skew memory. */
   constructor(private readonly logPatches = true) {}
+  /** The service's clock, which stamps each property written with its lastUpdateTime (a test moves it with its readings). */
+  now: () => number = Date.now;
   /** Errors to throw on the next calls of an operation, in order. */
   readonly failNext: Partial<Record<'patch' | 'getStates' | 'query', AppError[]>> = {};
 
@@ -95,8 +97,14 @@ export class InMemoryTwins implements TwinsPort {
         continue;
       }
       const name = op.path.slice(1);
-      if (op.op === 'remove') delete t.body[name];
-      else t.body[name] = op.value;
+      const meta = (t.body.$metadata ??= {}) as Record<string, Record<string, unknown>>;
+      if (op.op === 'remove') {
+        delete t.body[name];
+        delete meta[name];
+      } else {
+        t.body[name] = op.value;
+        meta[name] = { ...meta[name], lastUpdateTime: new Date(this.now()).toISOString() };
+      }
     }
     t.etag++;
     this.patchCount++;
@@ -110,14 +118,16 @@ export class InMemoryTwins implements TwinsPort {
     return { ...t.body, $etag: this.etagOf(t) };
   }
 
-  /** Answers the one query shape the API tests use; anything else is refused the way ADT refuses it. */
+  /** Answers the query shapes the API tests and the communication watch use; anything else is refused the way ADT refuses it. */
   async query(query: string, continuationToken?: string): Promise<QueryPage> {
     this.fail('query');
     if (/^SELECT COUNT\(\) FROM DIGITALTWINS$/i.test(query)) return { items: [{ COUNT: this.twins.size }], continuationToken: undefined };
-    if (!/^SELECT \* FROM DIGITALTWINS$/i.test(query)) {
+    // The communication watch's: every twin that has taken in telemetry.
+    const withTelemetry = /^SELECT \* FROM DIGITALTWINS T WHERE IS_DEFINED\(T\.lastTelemetryTime\)$/i.test(query);
+    if (!withTelemetry && !/^SELECT \* FROM DIGITALTWINS$/i.test(query)) {
       throw new AppError('twins.badRequest', `Digital Twins: Invalid query: ${query.slice(0, 40)}`, { status: 400 });
     }
-    const all = [...this.twins.values()].map((t) => ({ ...t.body, $etag: this.etagOf(t) }));
+    const all = [...this.twins.values()].filter((t) => !withTelemetry || Object.hasOwn(t.body, 'lastTelemetryTime')).map((t) => ({ ...t.body, $etag: this.etagOf(t) }));
     const start = continuationToken ? Number(continuationToken) : 0;
     const page = all.slice(start, start + 2);
     return { items: page, continuationToken: start + 2 < all.length ? String(start + 2) : undefined };

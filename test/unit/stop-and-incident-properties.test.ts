@@ -2,7 +2,8 @@
  * Arms that run hot now and then, in batches cut anywhere, sometimes delivered twice and sometimes
  * failed by a far end (the host retries), through the pipeline with its automated stop on: one arm;
  * a line of four with an operator's shelf; one arm whose partition moves between two instances.
- * Some runs come late (a backlog), some blind (the probe sends null; long enough, a diagnostic alarm). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
+ * Some runs come late (a backlog), some blind (the probe sends null; long enough, a diagnostic alarm),
+ * and the communication watch sweeps between batches (a pause is a silence to it). Whatever the sequence: every reading is stored once, no step of an incident is told twice (but
  * for the at-least-once repeat of a batch that failed after its cards), every card names an
  * incident the alarm events know, nothing but a clear or a stop is told on a late reading, a clear
  * follows what was told, a flood tells at most three new
@@ -15,13 +16,19 @@ import fc from 'fast-check';
 import { propertyRuns } from '../support/property-runs.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import type { Alert } from '../../src/lib/ports.ts';
-import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
-import { ARM, LINE, iso, type Msg } from '../support/plant.ts';
+import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, defaultSettings, harness } from '../support/pipeline-harness.ts';
+import { ARM, LINE, iso, plantCatalog, type Msg } from '../support/plant.ts';
+import { CommunicationWatch } from '../../src/lib/alerts/communication-watch.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 
 const model = HOT_FAILURE_MODEL;
 const autoStop = AUTO_STOP;
-/** A blind run of three seconds or more is a diagnostic alarm here (five minutes in the product), so blind runs raise incidents too. */
-const alarms = { blindAfterMs: 3_000 };
+/**
+ * A blind run of three seconds or more is a diagnostic alarm here (five minutes in the product), so
+ * blind runs raise incidents too; a pause of a minute is a silence the communication watch raises
+ * (ten in the product).
+ */
+const alarms = { blindAfterMs: 3_000, silentAfterMs: 60_000 };
 
 /** Runs of readings, normal or hot, half a second apart; cut into batches; some batches delivered twice. */
 const scenario = fc.record({
@@ -34,6 +41,8 @@ const scenario = fc.record({
   stopFails: fc.boolean(),
   /** A far end that fails once while a batch is handled, so the host retries the batch. */
   faults: fc.array(fc.constantFrom<Fault>('none', 'none', 'none', 'store', 'twins', 'teams'), { minLength: 1, maxLength: 40 }),
+  /** Before which batches the communication watch sweeps (on Digital Twins' clock, which follows the readings here). */
+  sweeps: fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
 });
 
 type Fault = 'none' | 'store' | 'twins' | 'teams';
@@ -86,18 +95,27 @@ function armReadings(runs: readonly { hot: boolean; length: number; pause: numbe
 describe('the automated stop and the incidents, for any run of hot readings', () => {
   it('stores every reading once, tells each step once, and stops only inside an incident told as critical', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ runs, cuts, replays, stopFails, faults }) => {
+      fc.asyncProperty(scenario, async ({ runs, cuts, replays, stopFails, faults, sweeps }) => {
         const commands = new CapturedCommands();
         if (stopFails) commands.failNext.push(new Error('device offline'));
         const h = harness({ endpoint: model, commands, settings: { autoStop, alarms } });
         h.twins.add('production-line-a', LINE);
         h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
         h.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
+        // Digital Twins' clock follows the readings: a pause between runs is a silence to it.
+        let clock = Date.now();
+        h.twins.now = () => clock;
+        const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: { ...defaultSettings, alarms }, logger: silentLogger, concurrency: 2, now: () => clock });
         const readings = armReadings(runs);
         let at = 0;
         for (let b = 0; at < readings.length; b++) {
           const batch = readings.slice(at, at + cuts[b % cuts.length]!);
           at += batch.length;
+          if (sweeps[b % sweeps.length]) {
+            clock = Date.parse(batch[0]!.body.timestamp);
+            await watch.run();
+          }
+          clock = Date.parse(batch.at(-1)!.body.timestamp);
           await sendWithRetries(h, batch, faults[b % faults.length]!);
           if (replays[b % replays.length]) await h.send(batch);
         }
@@ -145,8 +163,8 @@ describe('the automated stop and the incidents, for any run of hot readings', ()
         // diagnostic raise on the last reading opened a new incident after the lone outliers, and the
         // stop, confirmed on the third, escalated that later incident at an earlier time.
         examples: [
-          [{ runs: [{ hot: false, length: 7, pause: 0, late: false, blind: true }, { hot: true, length: 5, pause: 0, late: true, blind: false }], cuts: [2, 2, 8, 1], replays: [false], stopFails: true, faults: ['twins' as Fault] }],
-          [{ runs: [{ hot: true, length: 3, pause: 0, late: false, blind: false }, { hot: false, length: 1, pause: 0, late: false, blind: true }, { hot: false, length: 1, pause: 70_000, late: false, blind: true }], cuts: [5], replays: [false], stopFails: false, faults: ['none' as Fault] }],
+          [{ runs: [{ hot: false, length: 7, pause: 0, late: false, blind: true }, { hot: true, length: 5, pause: 0, late: true, blind: false }], cuts: [2, 2, 8, 1], replays: [false], stopFails: true, faults: ['twins' as Fault], sweeps: [false] }],
+          [{ runs: [{ hot: true, length: 3, pause: 0, late: false, blind: false }, { hot: false, length: 1, pause: 0, late: false, blind: true }, { hot: false, length: 1, pause: 70_000, late: false, blind: true }], cuts: [5], replays: [false], stopFails: false, faults: ['none' as Fault], sweeps: [false] }],
         ],
       },
     );
