@@ -250,21 +250,6 @@ export class TelemetryPipeline {
     return events;
   }
 
-  /**
-   * The batch's steps taken again as if it had been cut right after the stop's reading (`at`): the
-   * readings up to it, the stop, then the rest. A step the batch took after that reading was taken
-   * without the stop (a diagnostic raise on a later reading opened a new incident after the lone
-   * outliers the stop was confirmed on, and the stop then escalated that later incident at an
-   * earlier time). `state` is reset to `before` first.
-   */
-  private alarmsAroundStop(deviceId: string, work: DeviceWork, state: AlarmState, before: AlarmState, line: string, at: number, admitted: ((incidentId: string) => boolean | undefined) | undefined): AlarmEvent[] {
-    for (const k of Object.keys(state) as (keyof AlarmState)[]) delete state[k];
-    Object.assign(state, before);
-    const blind = blindnessOf(work, state);
-    const events = this.evaluateAlarms(deviceId, work, state, line, false, admitted, { from: 0, to: at + 1, blind });
-    withStopStep(events, this.alarms.raiseForStop(state, work.watched[at]!.reading.time, at, incidentIdOf(deviceId, work, at)));
-    return [...events, ...this.evaluateAlarms(deviceId, work, state, line, false, admitted, { from: at + 1, to: work.watched.length, blind })];
-  }
 
   /**
    * The shared flood window's verdicts on the incidents this batch would raise and tell (found by
@@ -556,7 +541,7 @@ export class TelemetryPipeline {
     for (const [deviceId, work] of byDevice) {
       // AlarmState is flat: a shallow copy is a copy (its not-measured record is replaced, never changed).
       const before = this.alarmStateOf(work.state);
-      const state = { ...before };
+      let state = { ...before };
       const line = lines.get(deviceId) ?? deviceId;
       let events = this.evaluateAlarms(deviceId, work, state, line, false, admitted);
       // Critical before the newest reading: an incident this very reading made critical (an envelope
@@ -572,8 +557,19 @@ export class TelemetryPipeline {
       // when the evidence alone has not raised one yet.
       if (stop && stop.kind !== 'dry-run') {
         const at = work.watched.lastIndexOf(stop.trigger);
-        if (events.some((e) => e.index > at)) events = this.alarmsAroundStop(deviceId, work, state, before, line, at, admitted);
-        else withStopStep(events, this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at)));
+        // Steps the batch took on readings after the stop's were taken without it (a diagnostic
+        // raise on a later reading opened a new incident after the lone outliers the stop was
+        // confirmed on, and the stop then escalated that later incident at an earlier time): the
+        // batch is taken again as if cut right after the stop's reading, the rest after the stop.
+        let rest: BatchPart | undefined;
+        if (events.some((e) => e.index > at)) {
+          state = { ...before };
+          const blind = blindnessOf(work, state);
+          events = this.evaluateAlarms(deviceId, work, state, line, false, admitted, { from: 0, to: at + 1, blind });
+          rest = { from: at + 1, to: work.watched.length, blind };
+        }
+        withStopStep(events, this.alarms.raiseForStop(state, stop.trigger.reading.time, at, incidentIdOf(deviceId, work, at)));
+        if (rest) events.push(...this.evaluateAlarms(deviceId, work, state, line, false, admitted, rest));
       }
       work.alarm = { state, events };
       const decisions = this.cardsOf(work, events);
