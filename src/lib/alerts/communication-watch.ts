@@ -18,12 +18,12 @@
  * next time under the same names, so nothing is recorded twice; its card is not posted twice by
  * this instance (another one may: Teams cards are at least once).
  */
-import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings } from './alarm-lifecycle.ts';
+import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alarm-lifecycle.ts';
 import { eventDetail } from './conditions.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinsPort } from '../ports.ts';
+import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import { EquipmentLines } from '../twins/equipment-lines.ts';
@@ -95,7 +95,7 @@ export class CommunicationWatch {
   async run(logger: Logger = this.deps.logger): Promise<CommunicationWatchResult> {
     const now = this.now();
     const result: CommunicationWatchResult = { equipment: 0, silent: 0, raised: 0, told: 0, errors: 0 };
-    const silent: Record<string, unknown>[] = [];
+    const silent: Silent[] = [];
     let heard = 0;
     let inService = 0;
     const recentMs = Math.min(this.deps.recentMs ?? 3 * 60_000, this.silentAfterMs);
@@ -110,11 +110,12 @@ export class CommunicationWatch {
         inService++;
         if (now - since < recentMs) heard++;
         if (now - since < this.silentAfterMs) continue;
-        const state = reviveAlarmState(typeof twin.alarmState === 'string' ? twin.alarmState : undefined);
+        const current = toTwinState(twin);
+        const state = reviveAlarmState(current.alarmState);
         result.silent++;
         // Told already (or standing at warning or above on other evidence): nothing to raise.
         if (state.p === 'warning' || state.p === 'critical') continue;
-        silent.push(twin);
+        silent.push({ twin, current, state, since });
       }
       token = page.continuationToken;
     } while (token);
@@ -123,19 +124,20 @@ export class CommunicationWatch {
       return { ...result, plantSilent: true };
     }
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
-    silent.sort((a, b) => heardFromAt(a)! - heardFromAt(b)!);
+    silent.sort((a, b) => a.since - b.since);
     const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
     const lines = new Map<string, string>();
-    await forEachLimited(silent, this.deps.concurrency, async (twin) => void lines.set(String(twin.$dtId), (await this.lines.lineOf(String(twin.$dtId))) ?? String(twin.$dtId)));
-    for (const twin of silent) {
+    await forEachLimited(silent, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
+    for (const machine of silent) {
+      const deviceId = machine.current.id;
       try {
-        const event = await this.raise(twin, lines.get(String(twin.$dtId))!, now, logger, refused.get(String(twin.$dtId)));
+        const event = await this.raise(machine, lines.get(deviceId)!, now, logger, refused.get(deviceId));
         if (!event) continue;
         result.raised++;
         if (event.notify) result.told++;
       } catch (error) {
         result.errors++;
-        logger.log('error', 'communication-loss alarm not raised (tried again next sweep)', { deviceId: String(twin.$dtId), error: (error as Error).message });
+        logger.log('error', 'communication-loss alarm not raised (tried again next sweep)', { deviceId, error: (error as Error).message });
       }
     }
     return result;
@@ -164,11 +166,8 @@ export class CommunicationWatch {
     return out;
   }
 
-  private async raise(twin: Record<string, unknown>, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
-    const deviceId = String(twin.$dtId);
-    const since = heardFromAt(twin)!;
-    const current = toTwinState(twin);
-    const state = reviveAlarmState(current.alarmState);
+  private async raise({ twin, current, state, since }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
+    const deviceId = current.id;
     const id = `${deviceId}|silent-${since}`;
     const floods = this.deps.floods;
     let admitted: ((incidentId: string) => boolean | undefined) | undefined;
@@ -233,6 +232,14 @@ export class CommunicationWatch {
     }
     return event;
   }
+}
+
+/** A machine in service silent past the delay, with no incident at warning or above: its twin as queried, as read, its incident state, and when it was last heard from. */
+interface Silent {
+  twin: Record<string, unknown>;
+  current: TwinState;
+  state: AlarmState;
+  since: number;
 }
 
 /** A device's readings refused lately: how many, and the latest's reason and detail. */
