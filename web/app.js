@@ -142,19 +142,19 @@
    * How long, in whole minutes, the service has heard nothing from a machine in service: since Digital Twins last
    * wrote its lastTelemetryTime (the property's $metadata lastUpdateTime: the service's clock, not
    * the device's, so a device clock set wrong does not make it look silent). From the delay of the
-   * communication-loss alarm on (the plant API says it; ten minutes unless set otherwise), far past
-   * the patch interval and the refresh sweep's minute: only a machine that stopped sending (its
-   * gateway down, its network cut) shows. A machine stopped, idle, in maintenance or stopped by an
-   * emergencyStop is expected to be quiet.
+   * communication-loss alarm on (the plant API says it; ten minutes unless set otherwise, or the
+   * machine's own when it reports more slowly), far past the patch interval and the refresh sweep's
+   * minute: only a machine that stopped sending (its gateway down, its network cut) shows. A machine
+   * stopped, idle, in maintenance or stopped by an emergencyStop is expected to be quiet.
    */
-  const silentAfterMs = () => (typeof plant.silentAfterMs === 'number' && plant.silentAfterMs > 0 ? plant.silentAfterMs : 10 * 60_000);
+  const silentAfterMs = (eq) => (typeof eq.silentAfterMs === 'number' && eq.silentAfterMs > 0 ? eq.silentAfterMs : typeof plant.silentAfterMs === 'number' && plant.silentAfterMs > 0 ? plant.silentAfterMs : 10 * 60_000);
   const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
   function silentFor(eq) {
     if (AT_REST.has(eq.status)) return undefined;
     const meta = eq.$metadata && typeof eq.$metadata === 'object' && eq.$metadata.lastTelemetryTime;
     const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
     const gap = Date.now() - at;
-    return gap > silentAfterMs() ? Math.floor(gap / 60_000) : undefined;
+    return gap > silentAfterMs(eq) ? Math.floor(gap / 60_000) : undefined;
   }
   /** Whole minutes silent, as the page says them. */
   function silentText(minutes) {

@@ -369,6 +369,19 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.waitForSelector('[data-reading="lastTelemetryTime"] [data-silent]');
     expect(await page.textContent('[data-reading="lastTelemetryTime"] [data-silent]')).toMatch(/^no telemetry for 1\d min$/);
     await page.screenshot({ path: join(results, 'dashboard-silent.png'), fullPage: true });
+    // A machine that reports every five minutes has twenty before it is silent (the plant API gives it its own delay): not silent at fifteen.
+    const slow = nodes.find(([, silent]) => silent !== null)![0]!;
+    await page.route('**/api/plant', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; silentAfterMs?: number }[] }[] }[] };
+      for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) if (e.$dtId === slow) e.silentAfterMs = 20 * 60_000;
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    expect(await page.getAttribute(`[data-twin="${slow}"]`, 'data-silent')).toBeNull();
+    expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(nodes.filter(([, silent]) => silent !== null).length - 1);
+    await page.unroute('**/api/plant');
   });
 
   it('fits a tablet screen without sideways scrolling', async () => {

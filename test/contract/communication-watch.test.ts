@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/lib/log.ts';
 import { CapturedAlerts, defaultSettings } from '../support/pipeline-harness.ts';
 import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.ts';
 import { AppError } from '../../src/lib/errors.ts';
+import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import type { TwinsPort } from '../../src/lib/ports.ts';
 
 const { InvocationContext } = azureFunctions;
@@ -59,9 +60,9 @@ async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsP
   };
   const logged: { level: string; message: string }[] = [];
   const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
-  /** `count` readings of each machine named, ten seconds apart from `at` (ms on the test's clock), all normal; the first says it runs. */
-  const readings = (ids: readonly string[], at: number, count: number, status = 'running') =>
-    send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * 10_000, body: { timestamp: iso(at + k * 10_000), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
+  /** `count` readings of each machine named, `everyMs` (ten seconds) apart from `at` (ms on the test's clock), all normal; the first says it runs. */
+  const readings = (ids: readonly string[], at: number, count: number, status = 'running', everyMs = 10_000) =>
+    send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * everyMs, body: { timestamp: iso(at + k * everyMs), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
   return { store, alerts, clock, now, send, readings, watch, logged };
 }
 
@@ -109,11 +110,12 @@ describe('a machine that stops sending altogether', () => {
   });
 
   it("tells at most three of a line's machines gone silent at once (its gateway lost) while another still sends, none shelved by an operator, and none stopped", async () => {
-    // Silent after a second and a half here, so that the machine still sending is heard by Digital Twins' clock.
+    // Silent after a second and a half here, so that the machine still sending is heard by Digital Twins' clock
+    // (its machines reporting every 300 ms: at their usual ten seconds, each would have forty to miss three readings).
     const p = await plant({ silentAfterMs: 1_500 });
     const start = Date.now() - 2 * MINUTE;
-    await p.readings(ARMS.slice(1, 5), start, 6);
-    await p.readings(['robotic-arm-006'], start, 6, 'stopped');
+    await p.readings(ARMS.slice(1, 5), start, 6, 'running', 300);
+    await p.readings(['robotic-arm-006'], start, 6, 'stopped', 300);
     await twins.patch('robotic-arm-005', [{ op: 'add', path: '/shelvedUntil', value: iso(Date.now() + 3 * 3_600_000) }, { op: 'add', path: '/shelvedBy', value: 'Dana' }]);
     await new Promise((r) => setTimeout(r, 1_600));
     await p.readings(['robotic-arm-001'], Date.now() - 60_000, 6);
@@ -126,6 +128,45 @@ describe('a machine that stops sending altogether', () => {
       ['robotic-arm-004', 'raised', 'yes'],
       ['robotic-arm-005', 'raised', 'shelved'],
     ]);
+  });
+
+  it('gives a machine that reports every five minutes three missed readings before it is silent (twenty minutes, not the plant\'s ten), and the plant listing says so', async () => {
+    const p = await plant();
+    const start = Date.now() - 40 * MINUTE;
+    await p.send(Array.from({ length: 9 }, (_, k) => ({ device: 'robotic-arm-002', body: { timestamp: iso(start + k * 5 * MINUTE), temperature: 70 + 0.1 * (k % 4), vibration: 0.4, pressure: 6, ...(k === 0 ? { status: 'running' } : {}) } })));
+    // One message lost and the next late: under the plant's delay this was a card.
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    p.clock.shift = 19 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    p.clock.shift = 21 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    const [card] = p.alerts.sent;
+    expect(card!.time).toBe(card!.silent!.since + 20 * MINUTE);
+    // The dashboard calls it silent from its own delay on.
+    const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+    await client.upsertDigitalTwin('factory-01', JSON.stringify({ $metadata: { $model: 'dtmi:manufacturing:Factory;1' }, name: 'Plant' }));
+    await client.upsertRelationship('factory-01', 'contains-production-line-a', { $targetId: 'production-line-a', $relationshipName: 'contains' });
+    const api = createPlantApi({ twins, store: p.store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: 10 * MINUTE });
+    const listed = (await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { silentAfterMs: number; factories: { lines: { equipment: { $dtId: string; silentAfterMs?: number }[] }[] }[] };
+    expect(listed.silentAfterMs).toBe(10 * MINUTE);
+    const equipment = listed.factories[0]!.lines[0]!.equipment;
+    expect(equipment.find((e) => e.$dtId === 'robotic-arm-002')!.silentAfterMs).toBe(20 * MINUTE);
+    expect(equipment.filter((e) => e.silentAfterMs !== undefined).map((e) => e.$dtId)).toEqual(['robotic-arm-002']);
+  });
+
+  it('counts a slow reporter heard within its own interval as telemetry flowing: a machine silent beside it is raised, not taken for the whole plant', async () => {
+    // Scaled down: the plant's delay three seconds, both machines reporting every two (so silent after eight).
+    const p = await plant({ silentAfterMs: 3_000 });
+    const everyTwo = (device: string, from: number) => p.send(Array.from({ length: 6 }, (_, k) => ({ device, body: { timestamp: iso(from + k * 2_000), temperature: 70 + 0.1 * (k % 4), vibration: 0.4, pressure: 6, ...(k === 0 ? { status: 'running' } : {}) } })));
+    await everyTwo('robotic-arm-001', Date.now() - 12_000);
+    await new Promise((r) => setTimeout(r, 4_000));
+    await everyTwo('robotic-arm-002', Date.now() - 12_000);
+    // arm-001 quiet some 8.5 s, past its delay; arm-002 4.5 s, past the plant's three but within its own two plus three.
+    p.clock.shift = 4_500;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1 });
+    expect(p.alerts.sent.map((a) => a.deviceId)).toEqual(['robotic-arm-001']);
+    expect(p.logged).toEqual([]);
   });
 
   it('raises no machine when the whole plant has gone silent (a common cause: its uplink, the route, or our ingestion), and says so as an error for operations', async () => {

@@ -319,6 +319,16 @@ describe('the alarm lifecycle', () => {
     expect(events.map((e) => [e.kind, e.incidentId, e.notify])).toEqual([['cleared', context.id, true]]);
   });
 
+  it("waits for a slow reporter's own delay when it is longer than the plant's, never less", () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const context = { line: 'line-1', id: 'arm-1|silent', delayMs: 1_200 * SEC };
+    expect(lifecycle.raiseForSilence({}, T0 + 1_199 * SEC, T0, context)).toBeUndefined();
+    expect(lifecycle.raiseForSilence({}, T0 + 1_260 * SEC, T0, context)).toMatchObject({ kind: 'raised', time: T0 + 1_200 * SEC });
+    // A shorter one is the plant's ten minutes still.
+    expect(lifecycle.raiseForSilence({}, T0 + 300 * SEC, T0, { ...context, delayMs: 60 * SEC })).toBeUndefined();
+    expect(lifecycle.raiseForSilence({}, T0 + 700 * SEC, T0, { ...context, delayMs: 60 * SEC })).toMatchObject({ time: T0 + 600 * SEC });
+  });
+
   it('a silence tells nobody while shelved, nor beyond the flood limit, nor when the incident stands at warning or above already; a lone outlier before it is its own record', () => {
     const lifecycle = new AlarmLifecycle({ thresholds, floodLimit: 1 });
     const at = T0 + 700 * SEC;

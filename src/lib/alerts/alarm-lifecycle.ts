@@ -322,14 +322,15 @@ export class AlarmLifecycle {
   }
 
   /**
-   * Equipment in service last heard from at `since` and silent at `time`: once `silentAfterMs` have
-   * passed, its incident is raised (or escalated) to warning, at `since + silentAfterMs`, the moment
+   * Equipment in service last heard from at `since` and silent at `time`: once `silentAfterMs` (or the
+   * machine's own `delayMs`, when it reports more slowly) have passed, its incident is raised (or
+   * escalated) to warning, at `since` plus that delay, the moment
    * the silence became an alarm, so a sweep run again after a failure names it and its card alike.
    * `id` names a new incident. Undefined when the silence is shorter, or the open incident stands
    * at warning or above already (nobody needs telling twice that the machine is not watched).
    */
-  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
-    const at = since + this.settings.silentAfterMs;
+  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; delayMs?: number; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
+    const at = since + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
     if (time < at || (state.p !== undefined && state.p !== 'low')) return undefined;
     if (!state.id) this.open(state, at, context.id);
     // The silence holds the incident open: no quiet readings are counting toward its clearing.

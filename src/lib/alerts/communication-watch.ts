@@ -1,6 +1,7 @@
 /**
  * The communication-loss alarm: equipment in service that has sent nothing at all for
- * `silentAfterMs` (its gateway, network or power lost) is not watched, and readings cannot say so,
+ * `silentAfterMs` (or, when it reports more slowly, while three of its readings in a row are missing:
+ * `silenceDelayMs`) is not watched (its gateway, network or power lost), and readings cannot say so,
  * since there are none. This sweep, run by a timer, finds such equipment by Digital Twins' own
  * clock (when the twin's `lastTelemetryTime` was last written, i.e. when the last reading was taken
  * in, not the device's clock) and raises its incident to warning through the alarm lifecycle, as
@@ -8,7 +9,8 @@
  * AlarmEvents row, the flag the dashboard lists and acknowledges, the twin's health. The readings
  * that come again clear it in the pipeline, on their evidence, as any incident clears.
  *
- * When no equipment in service has been heard from lately (`recentMs`) while some is silent, the cause is common (the plant's uplink,
+ * When no equipment in service has been heard from lately (`recentMs`, plus its usual interval for a
+ * machine that reports more slowly) while some is silent, the cause is common (the plant's uplink,
  * IoT Hub's route, or telemetryIngest held up), not each machine: ISA-18.2 wants one alarm for it,
  * not a card per machine blaming its gateway. The sweep then raises nothing and logs
  * `PLANT_SILENT_LOG` as an error, on which Azure Monitor pages operations (infra/modules/monitoring.bicep).
@@ -20,6 +22,7 @@
  */
 import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alarm-lifecycle.ts';
 import { eventDetail } from './conditions.ts';
+import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -108,14 +111,21 @@ export class CommunicationWatch {
         const status = typeof twin.status === 'string' ? twin.status : undefined;
         if (since === undefined || (status !== undefined && AT_REST.has(status))) continue;
         inService++;
-        if (now - since < recentMs) heard++;
-        if (now - since < this.silentAfterMs) continue;
+        const quiet = now - since;
+        if (quiet < recentMs) {
+          heard++;
+          continue;
+        }
+        // Quiet for a while: what counts as lately and as silent for this machine depends on how often it reports.
+        const { delayMs, usualMs } = silenceDelayMs(twin, this.silentAfterMs);
+        if (quiet < Math.min(delayMs, recentMs + usualMs)) heard++;
+        if (quiet < delayMs) continue;
         const current = toTwinState(twin);
         const state = reviveAlarmState(current.alarmState);
         result.silent++;
         // Told already (or standing at warning or above on other evidence): nothing to raise.
         if (state.p === 'warning' || state.p === 'critical') continue;
-        silent.push({ twin, current, state, since });
+        silent.push({ twin, current, state, since, delayMs });
       }
       token = page.continuationToken;
     } while (token);
@@ -166,14 +176,14 @@ export class CommunicationWatch {
     return out;
   }
 
-  private async raise({ twin, current, state, since }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
+  private async raise({ twin, current, state, since, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = current.id;
     const id = `${deviceId}|silent-${since}`;
     const floods = this.deps.floods;
     let admitted: ((incidentId: string) => boolean | undefined) | undefined;
     if (floods) {
       // The shared window's verdict on this incident, asked only if it would be told (a peek on a copy says).
-      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, shelvedUntil: current.shelvedUntil, admitted: () => true });
+      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, delayMs, shelvedUntil: current.shelvedUntil, admitted: () => true });
       if (peek?.notify && peek.kind === 'raised') {
         const verdict = await floods.claim(line, peek.incidentId, peek.time).catch((error: Error) => {
           logger.log('warn', "the shared flood window cannot be reached: this sweep's own window decides", { line, error: error.message });
@@ -182,7 +192,7 @@ export class CommunicationWatch {
         admitted = () => verdict;
       }
     }
-    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
+    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
     const kind = this.deps.catalog.forTwinModel(current.modelId);
     const at = new Date(event.time).toISOString();
@@ -234,12 +244,30 @@ export class CommunicationWatch {
   }
 }
 
-/** A machine in service silent past the delay, with no incident at warning or above: its twin as queried, as read, its incident state, and when it was last heard from. */
+/** A machine in service silent past its delay, with no incident at warning or above: its twin as queried, as read, its incident state, when it was last heard from, and its delay. */
 interface Silent {
   twin: Record<string, unknown>;
   current: TwinState;
   state: AlarmState;
   since: number;
+  delayMs: number;
+}
+
+/** Readings in a row a machine that reports more slowly than the plant's delay allows for may miss before its silence is an alarm. */
+export const SILENT_MISSED_READINGS = 3;
+/** The longest usual interval taken from a twin: a state patched to say that a machine reports once a year cannot put its alarm off for years. */
+const MAX_USUAL_INTERVAL_MS = 86_400_000;
+
+/**
+ * How long the twin's machine may send nothing before it is a communication-loss alarm: the plant's
+ * delay (`baseMs`), or, for a machine that reports more slowly (a reading every five minutes, which
+ * a ten-minute delay would call silent after one message lost), as long as `SILENT_MISSED_READINGS`
+ * of its readings missed in a row after the last: its usual interval, learnt by its detector and
+ * stored on the twin with its state, is `usualMs` (0 when the twin holds none).
+ */
+export function silenceDelayMs(twin: Record<string, unknown>, baseMs: number): { delayMs: number; usualMs: number } {
+  const usualMs = Math.min(MAX_USUAL_INTERVAL_MS, storedUsualIntervalMs(Object.hasOwn(twin, 'detectorState') ? twin.detectorState : undefined));
+  return { delayMs: Math.max(baseMs, (SILENT_MISSED_READINGS + 1) * usualMs), usualMs };
 }
 
 /** A device's readings refused lately: how many, and the latest's reason and detail. */

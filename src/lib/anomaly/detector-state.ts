@@ -375,6 +375,23 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
 }
 
 /**
+ * The usual interval between readings (ms) that a state stored on a twin holds, read without
+ * reviving the rest (the communication watch asks it of every twin it finds quiet); 0 when the text
+ * is no stored state or holds none (a state stored before start-ups were learnt, or after one reading).
+ */
+export function storedUsualIntervalMs(text: unknown): number {
+  if (typeof text !== 'string') return 0;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 0;
+  }
+  const iv = isRecord(value) && value.version === 4 ? unpackNumbers(value.z, 15)?.[14] : undefined;
+  return iv !== undefined && iv > 0 ? iv : 0;
+}
+
+/**
  * Reads a stored state, or starts afresh when it is missing, from another version or malformed.
  * Stored state comes from a twin anyone may patch: it is rebuilt from its own numeric fields
  * into fresh objects, never trusted as is. Versions 2 and 3 (plain JSON of the state) are read too.

@@ -17,6 +17,7 @@ import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
 import { dict } from '../own-properties.ts';
 import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alarm-performance.ts';
 import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
+import { silenceDelayMs } from '../alerts/communication-watch.ts';
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -252,6 +253,13 @@ export function createPlantApi(deps: PlantApiDeps) {
     return out;
   };
 
+  /** An equipment twin as the plant lists it: with its own delay before it counts as silent, when it reports more slowly than the plant's delay allows for. */
+  const equipmentOf = (twin: Record<string, unknown>): Record<string, unknown> => {
+    const base = deps.silentAfterMs;
+    const own = base === undefined ? undefined : silenceDelayMs(twin, base).delayMs;
+    return { ...publicTwin(twin), ...(own !== undefined && own > base! ? { silentAfterMs: own } : {}) };
+  };
+
   return {
     /** GET /api/plant → factories → lines → equipment, with each equipment's health and latest readings */
     plant: guarded(async () => {
@@ -265,7 +273,7 @@ export function createPlantApi(deps: PlantApiDeps) {
           ...publicTwin(f),
           lines: lines
             .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId)))
-            .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => publicTwin(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
+            .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => equipmentOf(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
         });
       }
       return json(200, { factories: out, generatedAt: new Date(now()).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}) });

@@ -1,0 +1,61 @@
+/**
+ * How long a machine may send nothing before the communication watch calls it silent: the plant's
+ * delay, or, for a machine that reports more slowly, three of its own readings missed in a row. Its
+ * usual interval is what its detector learnt and stored on the twin.
+ */
+import { describe, expect, it } from 'vitest';
+import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
+import { emptyDetectorState, storeDetectorState, storedUsualIntervalMs } from '../../src/lib/anomaly/detector-state.ts';
+import { silenceDelayMs, SILENT_MISSED_READINGS } from '../../src/lib/alerts/communication-watch.ts';
+
+const SEC = 1_000;
+const MIN = 60 * SEC;
+const PLANT_DELAY = 10 * MIN;
+const T0 = Date.UTC(2026, 11, 1);
+
+/** The twin of a machine that sent `count` readings `everyMs` apart, as the pipeline stores its detector's state. */
+function twinReporting(everyMs: number, count = 50): Record<string, unknown> {
+  const detector = new StreamingDetector();
+  const state = emptyDetectorState();
+  for (let i = 0; i < count; i++) detector.step(state, T0 + i * everyMs, { temperature: 65 + (i % 3), vibration: 0.5 + 0.01 * (i % 4) }, 'running');
+  return { $dtId: 'conveyor-009', detectorState: storeDetectorState(state)!.json };
+}
+
+describe("a machine's delay before it is silent", () => {
+  it('is the plant’s ten minutes for a machine that reports every second or every minute', () => {
+    expect(silenceDelayMs(twinReporting(SEC), PLANT_DELAY)).toEqual({ delayMs: PLANT_DELAY, usualMs: SEC });
+    expect(silenceDelayMs(twinReporting(MIN), PLANT_DELAY)).toEqual({ delayMs: PLANT_DELAY, usualMs: MIN });
+  });
+
+  it('is three missed readings for one that reports every five minutes (a ten-minute delay would call one lost message a silence), and more for one every quarter hour', () => {
+    expect(SILENT_MISSED_READINGS).toBe(3);
+    expect(silenceDelayMs(twinReporting(5 * MIN), PLANT_DELAY)).toEqual({ delayMs: 20 * MIN, usualMs: 5 * MIN });
+    expect(silenceDelayMs(twinReporting(15 * MIN), PLANT_DELAY).delayMs).toBe(60 * MIN);
+    // A plant that set a longer delay keeps it.
+    expect(silenceDelayMs(twinReporting(5 * MIN), 30 * MIN).delayMs).toBe(30 * MIN);
+  });
+
+  it('follows the stream when its rate changes, within a hundred readings: a machine set to report every five minutes after days at one a minute', () => {
+    const detector = new StreamingDetector();
+    const state = emptyDetectorState();
+    for (let i = 0; i < 2_000; i++) detector.step(state, T0 + i * MIN, { temperature: 65 + (i % 3) }, 'running');
+    const usualAfter = (readings: number, from: number) => {
+      for (let i = from; i < readings; i++) detector.step(state, T0 + 2_000 * MIN + i * 5 * MIN, { temperature: 65 + (i % 3) }, 'running');
+      return storedUsualIntervalMs(storeDetectorState(state)!.json);
+    };
+    // The usual interval is a running median: a few long gaps hardly move it.
+    expect(usualAfter(10, 0)).toBeLessThan(1.3 * MIN);
+    expect(usualAfter(100, 10)).toBeGreaterThan(4.5 * MIN);
+  });
+
+  it('is the plant’s for a twin with no state, a foreign or malformed one, and at most four days for one patched to say it reports once a year', () => {
+    for (const detectorState of [undefined, '', 'not json', '{"version":3}', '{"version":4,"z":"AAAA"}', 42, { version: 4 }]) {
+      expect(silenceDelayMs({ $dtId: 'x', ...(detectorState === undefined ? {} : { detectorState }) }, PLANT_DELAY), String(detectorState)).toEqual({ delayMs: PLANT_DELAY, usualMs: 0 });
+    }
+    const yearly = twinReporting(365 * 24 * 60 * MIN, 5);
+    expect(silenceDelayMs(yearly, PLANT_DELAY).delayMs).toBe(4 * 24 * 60 * MIN);
+    // Inherited, not own: a prototype's state is not the twin's.
+    const inherited = Object.create(twinReporting(5 * MIN)) as Record<string, unknown>;
+    expect(silenceDelayMs(inherited, PLANT_DELAY).delayMs).toBe(PLANT_DELAY);
+  });
+});
