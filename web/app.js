@@ -147,7 +147,8 @@
    * minute: only a machine that stopped sending (its gateway down, its network cut) shows. A machine
    * stopped, idle, in maintenance or stopped by an emergencyStop is expected to be quiet.
    */
-  const silentAfterMs = (eq) => (typeof eq.silentAfterMs === 'number' && eq.silentAfterMs > 0 ? eq.silentAfterMs : typeof plant.silentAfterMs === 'number' && plant.silentAfterMs > 0 ? plant.silentAfterMs : 10 * 60_000);
+  const positive = (ms) => (typeof ms === 'number' && ms > 0 ? ms : undefined);
+  const silentAfterMs = (eq) => positive(eq.silentAfterMs) ?? positive(plant.silentAfterMs) ?? 10 * 60_000;
   const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
   function silentFor(eq) {
     if (AT_REST.has(eq.status)) return undefined;

@@ -250,7 +250,6 @@ export class TelemetryPipeline {
     return events;
   }
 
-
   /**
    * The shared flood window's verdicts on the incidents this batch would raise and tell (found by
    * a peek that lets every one through), claimed line by line in reading order. A line whose

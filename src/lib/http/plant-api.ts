@@ -256,8 +256,9 @@ export function createPlantApi(deps: PlantApiDeps) {
   /** An equipment twin as the plant lists it: with its own delay before it counts as silent, when it reports more slowly than the plant's delay allows for. */
   const equipmentOf = (twin: Record<string, unknown>): Record<string, unknown> => {
     const base = deps.silentAfterMs;
-    const own = base === undefined ? undefined : silenceDelayMs(twin, base).delayMs;
-    return { ...publicTwin(twin), ...(own !== undefined && own > base! ? { silentAfterMs: own } : {}) };
+    if (base === undefined) return publicTwin(twin);
+    const { delayMs } = silenceDelayMs(twin, base);
+    return delayMs > base ? { ...publicTwin(twin), silentAfterMs: delayMs } : publicTwin(twin);
   };
 
   return {
