@@ -29,7 +29,7 @@ import { AlarmLifecycle, alarmEvidence, notifiedOf, type AlarmState } from '../s
 import { FailureModel, latestModelFile } from '../src/lib/anomaly/failure-model.ts';
 import { projectRoot } from '../src/lib/paths.ts';
 import { join } from 'node:path';
-import { corpusAvailable, realSeriesAsSensors, relatedSeriesAsSensors, scoreCorpus } from './nab-dev.ts';
+import { corpusAvailable, realSeriesAsSensors, realSeriesThroughAlarms, relatedSeriesAsSensors, scoreCorpus } from './nab-dev.ts';
 import { scoreMultivariate } from './multivariate.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '60' }, days: { type: 'string', default: '14' }, seed: { type: 'string', default: '7' }, verbose: { type: 'boolean', default: false } } });
@@ -110,6 +110,10 @@ if (corpusAvailable()) {
   console.log(`real series as sensors: three at a time, ${real.rows} rows outside labelled windows: ${fmt(real.flaggedPct, 2)} % flagged, ${fmt(real.deviationPct, 2)} % as a deviation`);
   const related = await relatedSeriesAsSensors(new StreamingDetector(), THRESHOLDS.warning);
   console.log(`related real series as a machine's two sensors (traffic stations, ad exchanges): ${related.rows} rows outside labelled windows: ${fmt(related.flaggedPct, 2)} % flagged`);
+  const alarmsOnReal = await realSeriesThroughAlarms(new StreamingDetector(), new AlarmLifecycle({ thresholds: THRESHOLDS }), probability);
+  console.log(
+    `real series through the alarms (each a one-sensor machine, the failure model, the lifecycle): ${fmt(alarmsOnReal.deviceWeeks, 1)} device-weeks, ${alarmsOnReal.told} Teams incidents outside labelled windows (${fmt(alarmsOnReal.toldPerDeviceWeek, 2)} per device-week), ${alarmsOnReal.critical} critical; told in ${alarmsOnReal.windowsTold} of ${alarmsOnReal.windows} labelled windows`,
+  );
 } else console.log('nab_dev: ../shared/data/nab-dev not found; corpus figures are NaN');
 
 // 4. Anomalies of minutes on several sensors, row by row.

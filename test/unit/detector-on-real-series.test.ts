@@ -7,7 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
-import { corpusAvailable, realSeriesAsSensors, relatedSeriesAsSensors } from '../../bench/nab-dev.ts';
+import { AlarmLifecycle } from '../../src/lib/alerts/alarm-lifecycle.ts';
+import { FailureModel, latestModelFile } from '../../src/lib/anomaly/failure-model.ts';
+import { projectRoot } from '../../src/lib/paths.ts';
+import { corpusAvailable, realSeriesAsSensors, realSeriesThroughAlarms, relatedSeriesAsSensors } from '../../bench/nab-dev.ts';
+import { join } from 'node:path';
 
 describe('the detector on real series streamed as one machine', () => {
   it('flags few rows outside the labelled windows, and fewer still as several sensors off together', async () => {
@@ -23,5 +27,16 @@ describe('the detector on real series streamed as one machine', () => {
     const related = await relatedSeriesAsSensors(new StreamingDetector());
     expect(related.rows).toBeGreaterThan(6_000);
     expect(related.flaggedPct).toBeLessThan(0.5);
+  });
+
+  it('tells an operator of less than one incident a device-week outside the labelled windows of real series, none critical, and of some labelled anomalies', async () => {
+    // Each real series as a one-sensor machine, through the failure model `npm start` serves and the alarm lifecycle.
+    const model = FailureModel.load(latestModelFile(join(projectRoot(), 'models'))!);
+    const alarms = await realSeriesThroughAlarms(new StreamingDetector(), new AlarmLifecycle({ thresholds: { warning: 0.5, critical: 0.8 } }), (d) => model.predict(d.features));
+    expect(alarms.deviceWeeks).toBeGreaterThan(100);
+    expect(alarms.toldPerDeviceWeek).toBeLessThan(1);
+    expect(alarms.critical).toBe(0);
+    expect(alarms.windows).toBeGreaterThan(70);
+    expect(alarms.windowsTold).toBeGreaterThanOrEqual(alarms.windows / 4);
   });
 });
