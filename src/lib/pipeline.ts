@@ -224,7 +224,11 @@ export class TelemetryPipeline {
     if (!detector || !before || twin.detectorState === detector.stored) return;
     const theirs = storedDetectorState(twin);
     if (theirs.t <= before.t) return;
-    for (const { reading } of inTimeOrder(work.scored)) this.detect(theirs, reading, work.kind);
+    const ordered = inTimeOrder(work.scored);
+    for (let at = 0; at < ordered.length; at++) {
+      const { reading } = ordered[at]!;
+      this.detect(theirs, reading, work.kind, at === ordered.length - 1 || ordered[at + 1]!.reading.event !== reading.event);
+    }
     detector.state = theirs;
     detector.stored = twin.detectorState;
   }
@@ -311,8 +315,8 @@ export class TelemetryPipeline {
   }
 
   /** One reading through the detector; it reads the measured telemetry in place (anything not a finite number is skipped). */
-  private detect(state: DetectorState, reading: Reading, kind: EquipmentKind): Detection {
-    return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, statusOf(reading), kind.measuredTelemetry);
+  private detect(state: DetectorState, reading: Reading, kind: EquipmentKind, endsMessage: boolean): Detection {
+    return this.detector.step(state, reading.time, reading.values as Record<string, number | null | undefined>, statusOf(reading), kind.measuredTelemetry, endsMessage);
   }
 
   /**
@@ -446,7 +450,8 @@ export class TelemetryPipeline {
       }
       const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history, now };
       let entry: DetectorEntry | undefined;
-      for (const reading of readings) {
+      for (let at = 0; at < readings.length; at++) {
+        const reading = readings[at]!;
         const check = kind.validate(reading.values);
         if (!check.ok) {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
@@ -466,8 +471,10 @@ export class TelemetryPipeline {
           entry = this.detectorEntryOf(state);
           detectorBefore.set(deviceId, { mark: entry.journal.begin(entry.state, kind.measuredTelemetry), t: entry.state.t });
         }
-        const d = this.detect(entry.state, reading, kind);
-        entry.journal.record(reading.time, reading.values, statusOf(reading));
+        // A device's readings of one message are together and in the message's order: the last ends it.
+        const endsMessage = at === readings.length - 1 || readings[at + 1]!.event !== reading.event;
+        const d = this.detect(entry.state, reading, kind, endsMessage);
+        entry.journal.record(reading.time, reading.values, statusOf(reading), endsMessage);
         if (useEndpoint) {
           // A reading that measures nothing (a status change, a counter) is not the failure model's to judge.
           let input = -1;

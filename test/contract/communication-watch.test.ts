@@ -155,6 +155,25 @@ describe('a machine that stops sending altogether', () => {
     expect(equipment.filter((e) => e.silentAfterMs !== undefined).map((e) => e.$dtId)).toEqual(['robotic-arm-002']);
   });
 
+  it('gives a logger that uploads a quarter hour of readings at once three missed uploads before it is silent, not the plant\'s ten minutes between two of them', async () => {
+    const p = await plant();
+    const start = Date.now() - 40 * MINUTE;
+    // Fifteen readings a minute apart in one message (an array), twice.
+    const upload = (u: number) => p.send([{ device: 'robotic-arm-002', body: Array.from({ length: 15 }, (_, k) => ({ timestamp: iso(start + (15 * u + k) * MINUTE), temperature: 70 + 0.1 * (k % 4), vibration: 0.4, pressure: 6, ...(u === 0 && k === 0 ? { status: 'running' } : {}) })) }]);
+    await upload(0);
+    await upload(1);
+    // Between two uploads: under the plant's delay (its readings a minute apart) this was a card every quarter hour.
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    p.clock.shift = 50 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    p.clock.shift = 65 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    const [card] = p.alerts.sent;
+    expect(card!.time - card!.silent!.since).toBeGreaterThanOrEqual(4 * 14 * MINUTE);
+    expect(card!.time - card!.silent!.since).toBeLessThanOrEqual(4 * 15.5 * MINUTE);
+  });
+
   it('counts a slow reporter heard within its own interval as telemetry flowing: a machine silent beside it is raised, not taken for the whole plant', async () => {
     // Scaled down: the plant's delay three seconds, both machines reporting every two (so silent after eight).
     const p = await plant({ silentAfterMs: 3_000 });

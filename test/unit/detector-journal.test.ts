@@ -1,7 +1,7 @@
 /**
  * The detector journal: a device's detector rolled back to where a failed batch began is exactly
  * the state it had then, however the readings since looked (statuses, maintenance, values missing
- * or not numbers, a sensor that appears later) and however many checkpoints were taken meanwhile.
+ * or not numbers, a sensor that appears later, several in one message) and however many checkpoints were taken meanwhile.
  */
 import { describe, expect, it } from 'vitest';
 import { DetectorJournal } from '../../src/lib/anomaly/detector-journal.ts';
@@ -15,21 +15,22 @@ const NAMES = ['temperature', 'vibration', 'pressure'];
 const STATUSES = ['running', 'running', 'running', 'running', 'idle', 'fault', 'maintenance', undefined, 'warming up'];
 
 /** Reading `i` of a machine whose readings are now and then odd. */
-function reading(r: () => number, i: number): { time: number; values: Record<string, unknown>; status: string | undefined } {
+function reading(r: () => number, i: number): { time: number; values: Record<string, unknown>; status: string | undefined; endsMessage: boolean } {
   const status = STATUSES[Math.floor(r() * STATUSES.length)];
   const values: Record<string, unknown> = { temperature: 65 + 5 * r(), vibration: 0.5 + r() / 10, status };
   // Pressure is fitted later in the run, and its gauge sometimes sends nothing or text.
   if (i > 40) values.pressure = r() < 0.1 ? (r() < 0.5 ? null : 'n/a') : 6 + r();
   // Now and then a reading from a clock that went back.
-  return { time: T0 + i * 1000 - (r() < 0.05 ? 30_000 : 0), values, status };
+  // Some come several to a message (a logger's array): only the last of those ends it.
+  return { time: T0 + i * 1000 - (r() < 0.05 ? 30_000 : 0), values, status, endsMessage: r() < 0.6 };
 }
 
 /** Feeds batches to a device as the pipeline does: begin, then step and record each reading. */
 function feed(journal: DetectorJournal, state: DetectorState, batch: ReturnType<typeof reading>[]): number {
   const mark = journal.begin(state, NAMES);
-  for (const { time, values, status } of batch) {
-    detector.step(state, time, values as Record<string, number>, status, NAMES);
-    journal.record(time, values, status);
+  for (const { time, values, status, endsMessage } of batch) {
+    detector.step(state, time, values as Record<string, number>, status, NAMES, endsMessage);
+    journal.record(time, values, status, endsMessage);
   }
   return mark;
 }
@@ -50,7 +51,7 @@ describe('the detector journal', () => {
         state = journal.rollback(detector, mark)!;
         expect(state).toEqual(before);
         const again = copyDetectorState(state);
-        for (const { time, values, status } of batch) detector.step(again, time, values as Record<string, number>, status, NAMES);
+        for (const { time, values, status, endsMessage } of batch) detector.step(again, time, values as Record<string, number>, status, NAMES, endsMessage);
         feed(journal, state, batch);
         expect(state).toEqual(again);
       }

@@ -1,7 +1,8 @@
 /**
  * How long a machine may send nothing before the communication watch calls it silent: the plant's
- * delay, or, for a machine that reports more slowly, three of its own readings missed in a row. Its
- * usual interval is what its detector learnt and stored on the twin.
+ * delay, or, for a machine that reports more slowly, three of its own readings missed in a row (three
+ * uploads, for a logger that uploads its readings in arrays). Its usual interval is what its detector
+ * learnt and stored on the twin.
  */
 import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
@@ -33,6 +34,36 @@ describe("a machine's delay before it is silent", () => {
     expect(silenceDelayMs(twinReporting(15 * MIN), PLANT_DELAY).delayMs).toBe(60 * MIN);
     // A plant that set a longer delay keeps it.
     expect(silenceDelayMs(twinReporting(5 * MIN), 30 * MIN).delayMs).toBe(30 * MIN);
+  });
+
+  it('is three missed uploads for a logger that uploads its readings in arrays, from its first upload on', () => {
+    // Fifteen readings a minute apart, uploaded at once every fifteen minutes: nothing is missing between uploads.
+    const detector = new StreamingDetector();
+    const state = emptyDetectorState();
+    const upload = (u: number) => {
+      for (let i = 0; i < 15; i++) detector.step(state, T0 + (u * 15 + i) * MIN, { temperature: 65 + (i % 3), vibration: 0.5 }, 'running', ['temperature', 'vibration'], i === 14);
+      return silenceDelayMs({ $dtId: 'logger-1', detectorState: storeDetectorState(state)!.json }, PLANT_DELAY);
+    };
+    // The first upload spans fourteen minutes: already more than the plant's ten.
+    expect(upload(0).delayMs).toBe(4 * 14 * MIN);
+    for (let u = 1; u < 40; u++) upload(u);
+    const { delayMs, usualMs } = upload(40);
+    expect(usualMs).toBeGreaterThan(14.5 * MIN);
+    expect(usualMs).toBeLessThan(15.5 * MIN);
+    expect(delayMs).toBe(4 * usualMs);
+    // The same readings each sent alone: the plant's delay, as before.
+    expect(silenceDelayMs(twinReporting(MIN, 600), PLANT_DELAY)).toEqual({ delayMs: PLANT_DELAY, usualMs: MIN });
+  });
+
+  it('is hardly moved by a device that sends a backlog of two hours as one array once', () => {
+    const detector = new StreamingDetector();
+    const state = emptyDetectorState();
+    let t = T0;
+    for (let i = 0; i < 300; i++, t += MIN) detector.step(state, t, { temperature: 65 + (i % 3) }, 'running');
+    // Offline for two hours, then everything it buffered in one message.
+    for (let i = 0; i < 120; i++, t += MIN) detector.step(state, t, { temperature: 65 + (i % 3) }, 'running', ['temperature'], i === 119);
+    for (let i = 0; i < 30; i++, t += MIN) detector.step(state, t, { temperature: 65 + (i % 3) }, 'running');
+    expect(silenceDelayMs({ $dtId: 'x', detectorState: storeDetectorState(state)!.json }, PLANT_DELAY).delayMs).toBe(PLANT_DELAY);
   });
 
   it('follows the stream when its rate changes, within a hundred readings: a machine set to report every five minutes after days at one a minute', () => {

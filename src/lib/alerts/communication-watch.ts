@@ -263,7 +263,9 @@ const MAX_USUAL_INTERVAL_MS = 86_400_000;
  * delay (`baseMs`), or, for a machine that reports more slowly (a reading every five minutes, which
  * a ten-minute delay would call silent after one message lost), as long as `SILENT_MISSED_READINGS`
  * of its readings missed in a row after the last: its usual interval, learnt by its detector and
- * stored on the twin with its state, is `usualMs` (0 when the twin holds none).
+ * stored on the twin with its state, is `usualMs` (0 when the twin holds none). For a logger that
+ * uploads its readings in arrays it is the interval between its messages (fifteen minutes of one
+ * reading a minute at once: one hour), since between uploads nothing is missing.
  */
 export function silenceDelayMs(twin: Record<string, unknown>, baseMs: number): { delayMs: number; usualMs: number } {
   const usualMs = Math.min(MAX_USUAL_INTERVAL_MS, storedUsualIntervalMs(Object.hasOwn(twin, 'detectorState') ? twin.detectorState : undefined));

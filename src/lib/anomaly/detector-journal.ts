@@ -6,7 +6,7 @@
  * cost of a batch that carries one or two readings per device, as the Functions host's batches do.
  *
  * A checkpoint is one copy of the state; every reading scored since is appended as plain numbers
- * (time, status, one value per sensor); a rollback copies the checkpoint back and replays the
+ * (time, status, whether it ended its message, one value per sensor); a rollback copies the checkpoint back and replays the
  * readings before the failed batch. The detector is deterministic, so the replayed state is the
  * one the batch started from, to the last bit. A new checkpoint is taken at a batch's start once
  * `maxReadings` are journalled, or when the device's state is another object (read from the twin,
@@ -19,13 +19,15 @@ import { dict } from '../own-properties.ts';
 /** Statuses by code: 0 none, 1 running, then whatever else this device has reported since the checkpoint. */
 const NONE = 0;
 const RUNNING = 1;
+/** Numbers a reading takes before its values: time, status, whether it ended its message. */
+const FIXED = 3;
 
 export class DetectorJournal {
   /** The state the journal describes (checkpoint plus readings); another one starts it afresh. */
   private state: DetectorState | undefined;
   private checkpoint: DetectorState | undefined;
   private names: readonly string[] = [];
-  /** Per reading: time, status code, then one value per name (NaN where the reading has no number). */
+  /** Per reading: time, status code, 1 when it ended its message (else 0), then one value per name (NaN where the reading has no number). */
   private data = new Float64Array(0);
   private count = 0;
   private readonly statuses: string[] = [];
@@ -45,9 +47,9 @@ export class DetectorJournal {
   }
 
   /** A reading the detector just learnt from `state` (as begun): what a replay feeds it again. */
-  record(time: number, values: Readonly<Record<string, unknown>>, status: string | undefined): void {
+  record(time: number, values: Readonly<Record<string, unknown>>, status: string | undefined, endsMessage = true): void {
     const names = this.names;
-    const width = 2 + names.length;
+    const width = FIXED + names.length;
     let at = this.count * width;
     if (at + width > this.data.length) {
       const grown = new Float64Array(Math.max(2 * this.data.length, 16 * width));
@@ -57,6 +59,7 @@ export class DetectorJournal {
     const data = this.data;
     data[at++] = time;
     data[at++] = this.codeOf(status);
+    data[at++] = endsMessage ? 1 : 0;
     for (let i = 0; i < names.length; i++) {
       const x = values[names[i]!];
       // The detector skips anything that is not a finite number: NaN replays as the same skip.
@@ -75,12 +78,12 @@ export class DetectorJournal {
     // Written over the state the journal describes when it has the same sensors (nothing allocated).
     const state = copyDetectorState(this.checkpoint, this.state);
     const names = this.names;
-    const width = 2 + names.length;
+    const width = FIXED + names.length;
     for (let r = 0; r < mark; r++) {
       const at = r * width;
       const features = dict<number>();
-      for (let i = 0; i < names.length; i++) features[names[i]!] = this.data[at + 2 + i]!;
-      detector.step(state, this.data[at]!, features, this.statusOf(this.data[at + 1]!), names);
+      for (let i = 0; i < names.length; i++) features[names[i]!] = this.data[at + FIXED + i]!;
+      detector.step(state, this.data[at]!, features, this.statusOf(this.data[at + 1]!), names, this.data[at + 2] === 1);
     }
     this.state = state;
     this.count = mark;

@@ -96,10 +96,18 @@ export interface DetectorState {
   sl: number;
   /** The stream's usual interval between readings (ms, a running median; 0 before a second reading). */
   iv: number;
+  /**
+   * Its messages: the time of the newest reading of the last message (the first reading's until one
+   * ends), and the usual interval between messages (ms, a running median; 0 before one is seen). A
+   * device that sends each reading alone has it equal to `iv`; a logger that uploads its readings in
+   * arrays, say fifteen minutes of one a minute at once, has fifteen minutes where `iv` has one.
+   */
+  ut: number;
+  uv: number;
 }
 
 export function emptyDetectorState(): DetectorState {
-  return { version: 3, t: 0, rt: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0 };
+  return { version: 3, t: 0, rt: 0, s: dict(), p: dict(), h: { e: 0, m: 0, v: 0, n: 0 }, u: 0, y: 0, a: 0, an: 0, w: 0, k: 0, d: 0, su: 0, sl: 0, iv: 0, ut: 0, uv: 0 };
 }
 
 /**
@@ -109,7 +117,7 @@ export function emptyDetectorState(): DetectorState {
  */
 export function copyDetectorState(state: DetectorState, into?: DetectorState): DetectorState {
   if (into && into !== state && copyInto(state, into)) return into;
-  const out: DetectorState = { version: 3, t: state.t, rt: state.rt, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d, su: state.su, sl: state.sl, iv: state.iv };
+  const out: DetectorState = { version: 3, t: state.t, rt: state.rt, s: dict(), p: dict(), h: { ...state.h }, u: state.u, y: state.y, a: state.a, an: state.an, w: state.w, k: state.k, d: state.d, su: state.su, sl: state.sl, iv: state.iv, ut: state.ut, uv: state.uv };
   for (const name in state.s) {
     const s = state.s[name]!;
     out.s[name] = { ...s, q: s.q.clone(), y: s.y.clone() };
@@ -176,6 +184,8 @@ function copyInto(state: DetectorState, into: DetectorState): boolean {
   into.su = state.su;
   into.sl = state.sl;
   into.iv = state.iv;
+  into.ut = state.ut;
+  into.uv = state.uv;
   into.rt = state.rt;
   return true;
 }
@@ -320,7 +330,7 @@ function storedJson(state: DetectorState, shed: number, minCorrelation: number, 
     }
   }
   const h = state.h;
-  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w, state.y, state.su, state.sl, state.iv]), s, p });
+  return JSON.stringify({ version: 4, z: packNumbers([state.t, h.e, h.m, h.v, h.n, state.u, state.a, state.an, state.k, state.d, state.w, state.y, state.su, state.sl, state.iv, state.ut, state.uv]), s, p });
 }
 
 /**
@@ -350,11 +360,11 @@ export function storeDetectorState(state: DetectorState, minCorrelation = DEFAUL
 
 /** A state stored by storeDetectorState (version 4): numbers packed, sensors as [numbers, pattern memory?, daily profile?]. */
 function revivePacked(value: Record<string, unknown>, fresh: DetectorState): DetectorState {
-  // Fifteen numbers; twelve before start-ups were learnt, eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
-  const top = unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
+  // Seventeen numbers; fifteen before messages were timed, twelve before start-ups were learnt, eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
+  const top = unpackNumbers(value.z, 17) ?? unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
-  const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?];
-  const out: DetectorState = { version: 3, t, rt: t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv) };
+  const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0, ut = 0, uv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?, number?, number?];
+  const out: DetectorState = { version: 3, t, rt: t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv), ut, uv: Math.max(0, uv) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
@@ -375,9 +385,11 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
 }
 
 /**
- * The usual interval between readings (ms) that a state stored on a twin holds, read without
- * reviving the rest (the communication watch asks it of every twin it finds quiet); 0 when the text
- * is no stored state or holds none (a state stored before start-ups were learnt, or after one reading).
+ * How often a state stored on a twin says its device is usually heard from (ms): the usual interval
+ * between its readings or between its messages, whichever is longer (a logger uploading arrays of
+ * readings is heard from once an upload). Read without reviving the rest (the communication watch
+ * asks it of every twin it finds quiet); 0 when the text is no stored state or holds none (a state
+ * stored before start-ups were learnt, or after one reading).
  */
 export function storedUsualIntervalMs(text: unknown): number {
   if (typeof text !== 'string') return 0;
@@ -387,8 +399,10 @@ export function storedUsualIntervalMs(text: unknown): number {
   } catch {
     return 0;
   }
-  const iv = isRecord(value) && value.version === 4 ? unpackNumbers(value.z, 15)?.[14] : undefined;
-  return iv !== undefined && iv > 0 ? iv : 0;
+  if (!isRecord(value) || value.version !== 4) return 0;
+  const top = unpackNumbers(value.z, 17) ?? unpackNumbers(value.z, 15);
+  const usual = top ? Math.max(top[14]!, top[16] ?? 0) : 0;
+  return usual > 0 ? usual : 0;
 }
 
 /**
@@ -409,7 +423,7 @@ export function reviveDetectorState(value: unknown): DetectorState {
   // A state stored before the equipment deviation existed starts it at 0; a patched one is capped,
   // so it cannot hold the equipment flagged for more than a couple of hundred readings.
   const d = v3 ? storedDeviation(value.d) : 0;
-  const out: DetectorState = { version: 3, t: value.t, rt: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d, su: 0, sl: 0, iv: 0 };
+  const out: DetectorState = { version: 3, t: value.t, rt: value.t, s: dict(), p: dict(), h: { e: h.e, m: h.m, v: h.v, n: h.n }, u: v3 ? value.u : 0, y: 0, a: v3 ? (value.a as number) : 0, an: v3 ? (value.an as number) : 0, w: 0, k: value.k, d, su: 0, sl: 0, iv: 0, ut: 0, uv: 0 };
   for (const name of Object.keys(value.s)) {
     const s = value.s[name];
     if (!isRecord(s) || !SENSOR_KEYS.every((k) => storable(s[k]))) return fresh;

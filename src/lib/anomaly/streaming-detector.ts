@@ -204,9 +204,11 @@ export class StreamingDetector {
   /**
    * Scores one reading against `state`, then folds it into `state` (mutated in place). A reading
    * older than the state's newest is scored but not learnt, so a replay cannot rewind the state.
-   * `names` picks the sensors to read (default: every own key of `features`).
+   * `names` picks the sensors to read (default: every own key of `features`). `endsMessage`: the
+   * reading is the last of the message it came in (false for the others of a message that carries
+   * several, an array a logger uploads): how often the device is heard from is learnt from these.
    */
-  step(state: DetectorState, time: number, features: Readonly<Record<string, number | null | undefined>>, status?: string, names: readonly string[] = Object.keys(features)): Detection {
+  step(state: DetectorState, time: number, features: Readonly<Record<string, number | null | undefined>>, status?: string, names: readonly string[] = Object.keys(features), endsMessage = true): Detection {
     const cfg = this.settings;
     const running = status === undefined || status === 'running';
     // Out of service (stopped, idle): its sensors read what a machine at rest reads, so nothing is
@@ -267,12 +269,15 @@ export class StreamingDetector {
     // mark, so one far from the stream's (patched on the twin) cannot make every reading a start-up
     // for thousands of readings: a few dozen at most; a night's silence stretches it for a few minutes.
     if (dt > 0) {
-      if (state.iv > 0) {
-        const ratio = dt / state.iv;
-        if (running && state.su === 0 && ratio >= cfg.levelReadings) state.su = 1;
-        if (ratio > 1) state.iv *= Math.max(1.02, Math.sqrt(ratio / cfg.levelReadings));
-        else if (ratio < 1) state.iv /= Math.max(1.02, Math.sqrt(1 / (ratio * cfg.levelReadings)));
-      } else state.iv = dt;
+      if (running && state.su === 0 && state.iv > 0 && dt / state.iv >= cfg.levelReadings) state.su = 1;
+      state.iv = usualInterval(state.iv, dt, cfg.levelReadings);
+    }
+    // How often its messages come, the same way, from the newest reading of each (the first reading
+    // of all opens the first message): what the communication watch waits for.
+    if (state.ut === 0) state.ut = time;
+    if (endsMessage && time > state.ut) {
+      state.uv = usualInterval(state.uv, time - state.ut, cfg.levelReadings);
+      state.ut = time;
     }
     // Back in service after a rest, a machine warms up, a pressure builds: that start-up is judged
     // the same way until every sensor is back near its baseline, for up to `startupFactor` times the
@@ -682,4 +687,17 @@ export class StreamingDetector {
     for (const [name, w] of weights.sort((a, b) => (a[0] === lead ? -1 : b[0] === lead ? 1 : b[1] - a[1]))) defineOwn(out, name, total > 0 ? w / total : 1);
     return out;
   }
+}
+
+/**
+ * A running median of intervals (ms) taking `dt`: ±2 % a step, so a gap hardly moves it; one
+ * `levelReadings` times or more off moves it at least halfway (in log terms) to that mark, so one
+ * far from the stream's (a stored state patched to 1e-300) is the stream's again within a few dozen.
+ */
+function usualInterval(usual: number, dt: number, levelReadings: number): number {
+  if (!(usual > 0)) return dt;
+  const ratio = dt / usual;
+  if (ratio > 1) return usual * Math.max(1.02, Math.sqrt(ratio / levelReadings));
+  if (ratio < 1) return usual / Math.max(1.02, Math.sqrt(1 / (ratio * levelReadings)));
+  return usual;
 }
