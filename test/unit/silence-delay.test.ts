@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
-import { emptyDetectorState, storeDetectorState, storedUsualIntervalMs } from '../../src/lib/anomaly/detector-state.ts';
+import { emptyDetectorState, reviveDetectorState, storeDetectorState, storedUsualIntervalMs } from '../../src/lib/anomaly/detector-state.ts';
 import { silenceDelayMs, SILENT_MISSED_READINGS } from '../../src/lib/alerts/communication-watch.ts';
 
 const SEC = 1_000;
@@ -64,6 +64,28 @@ describe("a machine's delay before it is silent", () => {
     for (let i = 0; i < 120; i++, t += MIN) detector.step(state, t, { temperature: 65 + (i % 3) }, 'running', ['temperature'], i === 119);
     for (let i = 0; i < 30; i++, t += MIN) detector.step(state, t, { temperature: 65 + (i % 3) }, 'running');
     expect(silenceDelayMs({ $dtId: 'x', detectorState: storeDetectorState(state)!.json }, PLANT_DELAY).delayMs).toBe(PLANT_DELAY);
+  });
+
+  it('learns a logger\'s uploads again on a twin patched to say its last message ended far in the future', () => {
+    const detector = new StreamingDetector();
+    const names = ['temperature'];
+    const upload = (state: ReturnType<typeof emptyDetectorState>, u: number) => {
+      for (let i = 0; i < 15; i++) detector.step(state, T0 + (u * 15 + i) * MIN, { temperature: 65 + (i % 3) }, 'running', names, i === 14);
+    };
+    const state = emptyDetectorState();
+    for (let u = 0; u < 3; u++) upload(state, u);
+    // The seventeen packed numbers; the sixteenth is when the last message ended.
+    const stored = JSON.parse(storeDetectorState(state)!.json) as { z: string };
+    const z = Buffer.from(stored.z, 'base64url');
+    expect(z.length).toBe(17 * 8);
+    z.writeDoubleLE(1e15, 15 * 8);
+    z.writeDoubleLE(24 * 60 * MIN, 16 * 8);
+    const patched = reviveDetectorState({ ...stored, z: z.toString('base64url') });
+    // Frozen at a day for good before; now halved within a few uploads, then back to its own.
+    for (let u = 3; u < 8; u++) upload(patched, u);
+    expect(storedUsualIntervalMs(storeDetectorState(patched)!.json)).toBeLessThan(12 * 60 * MIN);
+    for (let u = 8; u < 250; u++) upload(patched, u);
+    expect(storedUsualIntervalMs(storeDetectorState(patched)!.json)).toBeLessThan(16 * MIN);
   });
 
   it('follows the stream when its rate changes, within a hundred readings: a machine set to report every five minutes after days at one a minute', () => {

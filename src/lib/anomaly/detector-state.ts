@@ -363,8 +363,9 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   // Seventeen numbers; fifteen before messages were timed, twelve before start-ups were learnt, eleven before the daily profile's refractory level was kept, ten before the hold-off was (none then).
   const top = unpackNumbers(value.z, 17) ?? unpackNumbers(value.z, 15) ?? unpackNumbers(value.z, 12) ?? unpackNumbers(value.z, 11) ?? unpackNumbers(value.z, 10);
   if (!top || !isRecord(value.s) || !isRecord(value.p)) return fresh;
+  // When the last message ended is a reading's time, never after the newest: a twin patched to say otherwise would stop its messages being timed.
   const [t, e, m, v, n, u, a, an, k, d, w = 0, y = 0, su = 0, sl = 0, iv = 0, ut = 0, uv = 0] = top as [number, number, number, number, number, number, number, number, number, number, number?, number?, number?, number?, number?, number?, number?];
-  const out: DetectorState = { version: 3, t, rt: t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv), ut, uv: Math.max(0, uv) };
+  const out: DetectorState = { version: 3, t, rt: t, s: dict(), p: dict(), h: { e, m, v, n }, u, y: storedDeviation(y), a, an, w: storedCount(w, MAX_HOLD_OFF), k, d: storedDeviation(d), su: storedCount(su, MAX_EXCURSIONS), sl: storedCount(sl, MAX_EXCURSIONS), iv: Math.max(0, iv), ut: Math.min(ut, t), uv: Math.max(0, uv) };
   for (const name of Object.keys(value.s)) {
     const entry = value.s[name];
     // [numbers], [numbers, pattern memory] or [numbers, pattern memory, daily profile]: an entry without numbers fails to unpack below.
