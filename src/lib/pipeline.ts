@@ -15,7 +15,7 @@ import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
 import { keepRefused } from './refused-readings.ts';
 import { jsonExcerpt } from './json-text.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
-import { measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
+import { endsItsMessage, measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
 import { notMeasuredIn, type EquipmentKind, type TelemetryCatalog } from './telemetry/catalog.ts';
 import type { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { StreamingDetector, STREAMING_MODEL_VERSION, type Detection } from './anomaly/streaming-detector.ts';
@@ -224,11 +224,8 @@ export class TelemetryPipeline {
     if (!detector || !before || twin.detectorState === detector.stored) return;
     const theirs = storedDetectorState(twin);
     if (theirs.t <= before.t) return;
-    const ordered = inTimeOrder(work.scored);
-    for (let at = 0; at < ordered.length; at++) {
-      const { reading } = ordered[at]!;
-      this.detect(theirs, reading, work.kind, at === ordered.length - 1 || ordered[at + 1]!.reading.event !== reading.event);
-    }
+    const ordered = inTimeOrder(work.scored).map((s) => s.reading);
+    for (let at = 0; at < ordered.length; at++) this.detect(theirs, ordered[at]!, work.kind, endsItsMessage(ordered, at));
     detector.state = theirs;
     detector.stored = twin.detectorState;
   }
@@ -471,8 +468,7 @@ export class TelemetryPipeline {
           entry = this.detectorEntryOf(state);
           detectorBefore.set(deviceId, { mark: entry.journal.begin(entry.state, kind.measuredTelemetry), t: entry.state.t });
         }
-        // A device's readings of one message are together and in the message's order: the last ends it.
-        const endsMessage = at === readings.length - 1 || readings[at + 1]!.event !== reading.event;
+        const endsMessage = endsItsMessage(readings, at);
         const d = this.detect(entry.state, reading, kind, endsMessage);
         entry.journal.record(reading.time, reading.values, statusOf(reading), endsMessage);
         if (useEndpoint) {

@@ -22,6 +22,14 @@ export interface Reading {
   event: number;
 }
 
+/**
+ * Whether `readings[at]` is the last of the message it came in, in a list of one device's readings
+ * where a message's readings are together (a logger's array: only its last ends it).
+ */
+export function endsItsMessage(readings: readonly Pick<Reading, 'event'>[], at: number): boolean {
+  return at === readings.length - 1 || readings[at + 1]!.event !== readings[at]!.event;
+}
+
 /** Whether a reading carries a number for any of `names` (the telemetry its equipment measures), rather than only a status or nothing usable. */
 export function measuresAny(reading: Reading, names: readonly string[]): boolean {
   for (const name of names) {
