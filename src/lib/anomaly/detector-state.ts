@@ -385,6 +385,10 @@ function revivePacked(value: Record<string, unknown>, fresh: DetectorState): Det
   return out;
 }
 
+/** Where the usual intervals between readings (`iv`) and between messages (`uv`) are among a stored state's packed numbers (storedJson's order). */
+const Z_READING_INTERVAL = 14;
+const Z_MESSAGE_INTERVAL = 16;
+
 /**
  * How often a state stored on a twin says its device is usually heard from (ms): the usual interval
  * between its readings or between its messages, whichever is longer (a logger uploading arrays of
@@ -402,7 +406,7 @@ export function storedUsualIntervalMs(text: unknown): number {
   }
   if (!isRecord(value) || value.version !== 4) return 0;
   const top = unpackNumbers(value.z, 17) ?? unpackNumbers(value.z, 15);
-  const usual = top ? Math.max(top[14]!, top[16] ?? 0) : 0;
+  const usual = top ? Math.max(top[Z_READING_INTERVAL]!, top[Z_MESSAGE_INTERVAL] ?? 0) : 0;
   return usual > 0 ? usual : 0;
 }
 
