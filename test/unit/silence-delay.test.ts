@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
-import { emptyDetectorState, reviveDetectorState, storeDetectorState, storedUsualIntervalMs } from '../../src/lib/anomaly/detector-state.ts';
+import { emptyDetectorState, reviveDetectorState, storeDetectorState, storedUsualIntervalMs, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { silenceDelayMs, SILENT_MISSED_READINGS } from '../../src/lib/alerts/communication-watch.ts';
 
 const SEC = 1_000;
@@ -20,6 +20,11 @@ function twinReporting(everyMs: number, count = 50): Record<string, unknown> {
   const state = emptyDetectorState();
   for (let i = 0; i < count; i++) detector.step(state, T0 + i * everyMs, { temperature: 65 + (i % 3), vibration: 0.5 + 0.01 * (i % 4) }, 'running');
   return { $dtId: 'conveyor-009', detectorState: storeDetectorState(state)!.json };
+}
+
+/** Upload `u` of a logger: fifteen readings a minute apart in one message (only the last ends it). */
+function upload(detector: StreamingDetector, state: DetectorState, u: number): void {
+  for (let i = 0; i < 15; i++) detector.step(state, T0 + (u * 15 + i) * MIN, { temperature: 65 + (i % 3), vibration: 0.5 }, 'running', ['temperature', 'vibration'], i === 14);
 }
 
 describe("a machine's delay before it is silent", () => {
@@ -40,14 +45,14 @@ describe("a machine's delay before it is silent", () => {
     // Fifteen readings a minute apart, uploaded at once every fifteen minutes: nothing is missing between uploads.
     const detector = new StreamingDetector();
     const state = emptyDetectorState();
-    const upload = (u: number) => {
-      for (let i = 0; i < 15; i++) detector.step(state, T0 + (u * 15 + i) * MIN, { temperature: 65 + (i % 3), vibration: 0.5 }, 'running', ['temperature', 'vibration'], i === 14);
+    const delayAfter = (u: number) => {
+      upload(detector, state, u);
       return silenceDelayMs({ $dtId: 'logger-1', detectorState: storeDetectorState(state)!.json }, PLANT_DELAY);
     };
     // The first upload spans fourteen minutes: already more than the plant's ten.
-    expect(upload(0).delayMs).toBe(4 * 14 * MIN);
-    for (let u = 1; u < 40; u++) upload(u);
-    const { delayMs, usualMs } = upload(40);
+    expect(delayAfter(0).delayMs).toBe(4 * 14 * MIN);
+    for (let u = 1; u < 40; u++) upload(detector, state, u);
+    const { delayMs, usualMs } = delayAfter(40);
     expect(usualMs).toBeGreaterThan(14.5 * MIN);
     expect(usualMs).toBeLessThan(15.5 * MIN);
     expect(delayMs).toBe(4 * usualMs);
@@ -68,12 +73,8 @@ describe("a machine's delay before it is silent", () => {
 
   it('learns a logger\'s uploads again on a twin patched to say its last message ended far in the future', () => {
     const detector = new StreamingDetector();
-    const names = ['temperature'];
-    const upload = (state: ReturnType<typeof emptyDetectorState>, u: number) => {
-      for (let i = 0; i < 15; i++) detector.step(state, T0 + (u * 15 + i) * MIN, { temperature: 65 + (i % 3) }, 'running', names, i === 14);
-    };
     const state = emptyDetectorState();
-    for (let u = 0; u < 3; u++) upload(state, u);
+    for (let u = 0; u < 3; u++) upload(detector, state, u);
     // The seventeen packed numbers; the sixteenth is when the last message ended.
     const stored = JSON.parse(storeDetectorState(state)!.json) as { z: string };
     const z = Buffer.from(stored.z, 'base64url');
@@ -82,9 +83,9 @@ describe("a machine's delay before it is silent", () => {
     z.writeDoubleLE(24 * 60 * MIN, 16 * 8);
     const patched = reviveDetectorState({ ...stored, z: z.toString('base64url') });
     // Frozen at a day for good before; now halved within a few uploads, then back to its own.
-    for (let u = 3; u < 8; u++) upload(patched, u);
+    for (let u = 3; u < 8; u++) upload(detector, patched, u);
     expect(storedUsualIntervalMs(storeDetectorState(patched)!.json)).toBeLessThan(12 * 60 * MIN);
-    for (let u = 8; u < 250; u++) upload(patched, u);
+    for (let u = 8; u < 250; u++) upload(detector, patched, u);
     expect(storedUsualIntervalMs(storeDetectorState(patched)!.json)).toBeLessThan(16 * MIN);
   });
 
