@@ -447,9 +447,12 @@ export class TelemetryPipeline {
       }
       const work: DeviceWork = { state, kind, scored: [], fresh: [], watched: [], history, now };
       let entry: DetectorEntry | undefined;
+      // All validated first: a message's end is its last reading taken in, which a refused one after it does not hide.
+      const checks = readings.map((reading) => kind.validate(reading.values));
+      const taken = (index: number) => checks[index]!.ok;
       for (let at = 0; at < readings.length; at++) {
         const reading = readings[at]!;
-        const check = kind.validate(reading.values);
+        const check = checks[at]!;
         if (!check.ok) {
           deadLetters.push(deadLetterOf(reading, 'telemetry.invalid', check.message, now));
           this.recent.forget(deviceId, reading.key);
@@ -468,7 +471,7 @@ export class TelemetryPipeline {
           entry = this.detectorEntryOf(state);
           detectorBefore.set(deviceId, { mark: entry.journal.begin(entry.state, kind.measuredTelemetry), t: entry.state.t });
         }
-        const endsMessage = endsItsMessage(readings, at);
+        const endsMessage = endsItsMessage(readings, at, taken);
         const d = this.detect(entry.state, reading, kind, endsMessage);
         entry.journal.record(reading.time, reading.values, statusOf(reading), endsMessage);
         if (useEndpoint) {

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { StreamingDetector } from '../../src/lib/anomaly/streaming-detector.ts';
 import { emptyDetectorState, reviveDetectorState, storeDetectorState, storedUsualIntervalMs, type DetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { silenceDelayMs, SILENT_MISSED_READINGS } from '../../src/lib/alerts/communication-watch.ts';
+import { harness } from '../support/pipeline-harness.ts';
+import { ARM, iso } from '../support/plant.ts';
 
 const SEC = 1_000;
 const MIN = 60 * SEC;
@@ -111,5 +113,23 @@ describe("a machine's delay before it is silent", () => {
     // Inherited, not own: a prototype's state is not the twin's.
     const inherited = Object.create(twinReporting(5 * MIN)) as Record<string, unknown>;
     expect(silenceDelayMs(inherited, PLANT_DELAY).delayMs).toBe(PLANT_DELAY);
+  });
+});
+
+describe('a logger whose uploads reach the pipeline', () => {
+  it('is timed by its uploads even when the last reading of each is refused: the reading taken in before it ends the message', async () => {
+    const h = harness({ settings: { twinPatchIntervalMs: 0 } });
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    const start = Date.now() - 12 * 60 * MIN;
+    // Fifteen readings a minute apart in one message every quarter hour; its firmware writes the last one's temperature as text.
+    for (let u = 0; u < 40; u++) {
+      const body = Array.from({ length: 15 }, (_, k) => ({ timestamp: iso(start + (15 * u + k) * MIN), temperature: k === 14 ? '70.2 C' : 70 + 0.1 * (k % 4), vibration: 0.4, pressure: 6, ...(u === 0 && k === 0 ? { status: 'running' } : {}) }));
+      expect(await h.send([{ device: 'robotic-arm-001', body }])).toMatchObject({ deadLettered: 1 });
+    }
+    // Untimed, its usual interval was the readings' minute, and so its delay the plant's ten minutes: a card between two uploads.
+    const { delayMs, usualMs } = silenceDelayMs(h.twins.props('robotic-arm-001'), PLANT_DELAY);
+    expect(usualMs).toBeGreaterThan(14.5 * MIN);
+    expect(usualMs).toBeLessThan(15.5 * MIN);
+    expect(delayMs).toBe(4 * usualMs);
   });
 });

@@ -24,10 +24,16 @@ export interface Reading {
 
 /**
  * Whether `readings[at]` is the last of the message it came in, in a list of one device's readings
- * where a message's readings are together (a logger's array: only its last ends it).
+ * where a message's readings are together (a logger's array: only its last ends it). Readings that
+ * `taken` says were refused do not count: when a message's last reading is refused, the one taken
+ * in before it ends the message, so that the message is still timed.
  */
-export function endsItsMessage(readings: readonly Pick<Reading, 'event'>[], at: number): boolean {
-  return at === readings.length - 1 || readings[at + 1]!.event !== readings[at]!.event;
+export function endsItsMessage(readings: readonly Pick<Reading, 'event'>[], at: number, taken?: (index: number) => boolean): boolean {
+  const event = readings[at]!.event;
+  for (let next = at + 1; next < readings.length && readings[next]!.event === event; next++) {
+    if (!taken || taken(next)) return false;
+  }
+  return true;
 }
 
 /** Whether a reading carries a number for any of `names` (the telemetry its equipment measures), rather than only a status or nothing usable. */
