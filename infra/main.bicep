@@ -54,6 +54,12 @@ param iotHubUnits string = '2'
 @allowed([ 'true', 'false' ])
 param mlModelDeployed string = 'false'
 
+@description('The plant\'s working hours on its wall clock, e.g. "Mon-Fri 06:00-22:00; Sat 06:00-14:00" (azd env PLANT_WORKING_HOURS): outside them a machine that sends nothing is not a communication-loss alarm, and the plant gone quiet pages nobody. Empty: always working.')
+param plantWorkingHours string = ''
+
+@description('IANA time zone of the plant\'s wall clock for plantWorkingHours, e.g. Europe/Berlin (azd env PLANT_TIME_ZONE).')
+param plantTimeZone string = 'UTC'
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, purpose: 'predictive-maintenance-digital-twins', workload: 'manufacturing-twins' }
@@ -218,6 +224,8 @@ module functionApp 'modules/functionapp.bicep' = {
     mlKeySecretUri: machineLearning.outputs.keySecretUri
     teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
     iotHubHostName: iotHub.outputs.hostName
+    plantWorkingHours: plantWorkingHours
+    plantTimeZone: plantTimeZone
   }
 }
 

@@ -72,7 +72,7 @@
         }
         lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
       }
-      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), lines));
+      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}): a machine that sends nothing is not alarmed`) : undefined, lines));
     }
     $('plant-graph').replaceChildren(plant.factories.length ? tree : el('p', {}, 'No factory twins yet.'));
   }
@@ -150,12 +150,16 @@
   const positive = (ms) => (typeof ms === 'number' && ms > 0 ? ms : undefined);
   const silentAfterMs = (eq) => positive(eq.silentAfterMs) ?? positive(plant.silentAfterMs) ?? 10 * 60_000;
   const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
+  /** Outside the plant's working hours (when it has some, PLANT_WORKING_HOURS): its machines are expected to be quiet, as the alarm has it. */
+  const offShift = () => Boolean(plant.workingHours && plant.workingHours.working === false);
   function silentFor(eq) {
-    if (AT_REST.has(eq.status)) return undefined;
+    if (AT_REST.has(eq.status) || offShift()) return undefined;
     const meta = eq.$metadata && typeof eq.$metadata === 'object' && eq.$metadata.lastTelemetryTime;
     const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
+    // On shift, a silence counts from the shift's start at the earliest (the machine was off before it), as the alarm's does; the text says the whole gap.
+    const shiftBegan = plant.workingHours && typeof plant.workingHours.since === 'string' ? Date.parse(plant.workingHours.since) : -Infinity;
     const gap = Date.now() - at;
-    return gap > silentAfterMs(eq) ? Math.floor(gap / 60_000) : undefined;
+    return Date.now() - Math.max(at, shiftBegan) > silentAfterMs(eq) ? Math.floor(gap / 60_000) : undefined;
   }
   /** Whole minutes silent, as the page says them. */
   function silentText(minutes) {

@@ -25,6 +25,9 @@ param mlModelDeployed bool
 param mlKeySecretUri string
 param teamsWebhookSecretUri string
 param iotHubHostName string
+@description('The plant\'s working hours (PLANT_WORKING_HOURS; empty: always working) and the IANA time zone they are read in.')
+param plantWorkingHours string
+param plantTimeZone string
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: planName
@@ -103,6 +106,8 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     ALARM_LATE_MS: '600000'
     ALARM_BLIND_AFTER_MS: '300000'
     ALARM_SILENT_AFTER_MS: '600000'
+    PLANT_WORKING_HOURS: plantWorkingHours
+    PLANT_TIME_ZONE: plantTimeZone
     // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
     AUTO_STOP_MODE: 'dry-run'
     AUTO_STOP_MIN_PROBABILITY: '0.9'

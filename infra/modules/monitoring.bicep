@@ -204,7 +204,7 @@ resource plantSilentAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pre
   tags: tags
   properties: {
     displayName: 'No telemetry from any equipment'
-    description: 'No machine in service has been heard from for minutes, and some have been silent past the communication-loss delay (ALARM_SILENT_AFTER_MS): a common cause, so no machine is raised in Teams on its own and nothing watches the plant meanwhile. Check the plant\'s uplink, the IoT Hub route to the Event Hub (its own alert), and whether telemetryIngest is held up (its own alert). Readings a device buffered are taken in once it sends again.'
+    description: 'No machine in service has been heard from for minutes, and some have been silent past the communication-loss delay (ALARM_SILENT_AFTER_MS): a common cause, so no machine is raised in Teams on its own and nothing watches the plant meanwhile. Check the plant\'s uplink, the IoT Hub route to the Event Hub (its own alert), and whether telemetryIngest is held up (its own alert). Readings a device buffered are taken in once it sends again. Outside the plant\'s working hours (PLANT_WORKING_HOURS, when set) the plant is expected to be quiet and this is not raised.'
     severity: 1
     enabled: true
     scopes: [ applicationInsights.id ]

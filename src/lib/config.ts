@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { WorkingHours, WorkingHoursError } from './plant/working-hours.ts';
 
 const url = (what: string) => z.url({ message: `must be a URL (${what})` });
 const ms = (def: number) => z.coerce.number().int().min(0).default(def);
@@ -65,6 +66,14 @@ const schema = z
     ALARM_BLIND_AFTER_MS: ms(5 * 60_000),
     /** Equipment in service that has sent nothing this long is a communication-loss alarm (warning), raised by the communicationWatch timer. */
     ALARM_SILENT_AFTER_MS: ms(10 * 60_000),
+    /**
+     * The plant's working hours on its wall clock ("Mon-Fri 06:00-22:00; Sat 06:00-14:00"), in
+     * PLANT_TIME_ZONE: outside them a machine that sends nothing is expected to be off (no
+     * communication-loss alarm, no page for the whole plant gone quiet). Unset: always working.
+     */
+    PLANT_WORKING_HOURS: z.string().trim().min(1).optional(),
+    /** IANA time zone of the plant's wall clock (Europe/Berlin, America/Chicago…), for PLANT_WORKING_HOURS. */
+    PLANT_TIME_ZONE: z.string().trim().min(1).default('UTC'),
     /** A twin gets its latest readings at most this often, unless its status or health changes. */
     TWIN_PATCH_INTERVAL_MS: ms(15_000),
     TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
@@ -85,7 +94,20 @@ const schema = z
   .refine((c) => c.ANOMALY_WARNING_THRESHOLD <= c.ANOMALY_CRITICAL_THRESHOLD, {
     message: 'must not exceed ANOMALY_CRITICAL_THRESHOLD',
     path: ['ANOMALY_WARNING_THRESHOLD'],
+  })
+  .superRefine((c, ctx) => {
+    try {
+      WorkingHours.parse(c.PLANT_WORKING_HOURS ?? 'Mon 00:00-24:00', c.PLANT_TIME_ZONE);
+    } catch (error) {
+      if (!(error instanceof WorkingHoursError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message, path: [error.part === 'timeZone' ? 'PLANT_TIME_ZONE' : 'PLANT_WORKING_HOURS'] });
+    }
   });
+
+/** The plant's working hours the settings give, or undefined when it always works. */
+export function workingHoursOf(config: Pick<Config, 'PLANT_WORKING_HOURS' | 'PLANT_TIME_ZONE'>): WorkingHours | undefined {
+  return config.PLANT_WORKING_HOURS === undefined ? undefined : WorkingHours.parse(config.PLANT_WORKING_HOURS, config.PLANT_TIME_ZONE);
+}
 
 export type Config = z.infer<typeof schema> & {
   /**

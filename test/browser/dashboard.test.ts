@@ -382,6 +382,21 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.getAttribute(`[data-twin="${slow}"]`, 'data-silent')).toBeNull();
     expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(nodes.filter(([, silent]) => silent !== null).length - 1);
     await page.unroute('**/api/plant');
+
+    // A plant with working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is
+    // expected to be off; on a shift begun five minutes ago, none has been silent long enough yet.
+    const shiftBegan = new Date(Date.now() + 10 * 60_000).toISOString();
+    for (const workingHours of [{ hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', working: false }, { hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', working: true, since: shiftBegan }]) {
+      await page.route('**/api/plant', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, json: { ...((await response.json()) as object), workingHours } });
+      });
+      await page.reload();
+      await page.waitForSelector('[data-twin]');
+      expect(await page.$$eval('[data-silent]', (els) => els.length), JSON.stringify(workingHours)).toBe(0);
+      expect(await page.$$eval('[data-testid="off-shift"]', (els) => els.map((e) => e.textContent))).toEqual(workingHours.working ? [] : [' · off shift (working hours Mon-Fri 06:00-22:00, Europe/Berlin): a machine that sends nothing is not alarmed']);
+      await page.unroute('**/api/plant');
+    }
   });
 
   it('fits a tablet screen without sideways scrolling', async () => {

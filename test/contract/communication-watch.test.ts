@@ -21,6 +21,7 @@ import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.
 import { AppError } from '../../src/lib/errors.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import type { TwinsPort } from '../../src/lib/ports.ts';
+import { WorkingHours } from '../../src/lib/plant/working-hours.ts';
 
 const { InvocationContext } = azureFunctions;
 const MINUTE = 60_000;
@@ -44,7 +45,7 @@ beforeEach(async () => {
 afterEach(async () => adt?.close());
 
 /** The pipeline and the watch as one Function App runs them, on a clock the test moves (`shift` ms ahead of the real one). */
-async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins) {
+async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins, workingHours?: WorkingHours) {
   const store = await DuckDbTelemetryStore.open(':memory:');
   const alerts = new CapturedAlerts();
   const clock = { shift: 0 };
@@ -59,7 +60,7 @@ async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsP
     return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
   };
   const logged: { level: string; message: string }[] = [];
-  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now });
+  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now, workingHours });
   /** `count` readings of each machine named, `everyMs` (ten seconds) apart from `at` (ms on the test's clock), all normal; the first says it runs. */
   const readings = (ids: readonly string[], at: number, count: number, status = 'running', everyMs = 10_000) =>
     send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * everyMs, body: { timestamp: iso(at + k * everyMs), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
@@ -161,6 +162,33 @@ describe('a machine that stops sending altogether', () => {
     const equipment = listed.factories[0]!.lines[0]!.equipment;
     expect(equipment.find((e) => e.$dtId === 'robotic-arm-002')!.silentAfterMs).toBe(20 * MINUTE);
     expect(equipment.filter((e) => e.silentAfterMs !== undefined).map((e) => e.$dtId)).toEqual(['robotic-arm-002']);
+  });
+
+  it('stands aside outside the plant\'s working hours, and the plant listing says whether it works now and since when', async () => {
+    const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+    // The listing's clock held at one instant, so that no midnight can pass between its two answers.
+    const instant = Date.now();
+    const today = new Date(instant).getUTCDay();
+    // A plant that works only the day after tomorrow (UTC), and one that works all of today.
+    const offNow = WorkingHours.parse(`${DAYS[(today + 2) % 7]} 00:00-24:00`);
+    const onNow = WorkingHours.parse(`${DAYS[today]} 00:00-24:00`);
+    const p = await plant({}, twins, offNow);
+    await p.readings(['robotic-arm-001', 'robotic-arm-002'], Date.now() - 2 * MINUTE, 6);
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toEqual({ equipment: 0, silent: 0, raised: 0, told: 0, errors: 0, offShift: true });
+    expect(p.alerts.sent).toEqual([]);
+    expect(p.logged).toEqual([]);
+    const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+    await client.upsertDigitalTwin('factory-01', JSON.stringify({ $metadata: { $model: 'dtmi:manufacturing:Factory;1' }, name: 'Plant' }));
+    await client.upsertRelationship('factory-01', 'contains-production-line-a', { $targetId: 'production-line-a', $relationshipName: 'contains' });
+    const listed = async (workingHours: WorkingHours) => {
+      const api = createPlantApi({ twins, store: p.store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: 10 * MINUTE, workingHours, now: () => instant });
+      return ((await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { workingHours: unknown }).workingHours;
+    };
+    expect(await listed(offNow)).toEqual({ hours: `${DAYS[(today + 2) % 7]} 00:00-24:00`, timeZone: 'UTC', working: false });
+    const midnight = new Date(instant);
+    midnight.setUTCHours(0, 0, 0, 0);
+    expect(await listed(onNow)).toEqual({ hours: `${DAYS[today]} 00:00-24:00`, timeZone: 'UTC', working: true, since: midnight.toISOString() });
   });
 
   it('gives a logger that uploads a quarter hour of readings at once three missed uploads before it is silent, not the plant\'s ten minutes between two of them', async () => {

@@ -329,8 +329,9 @@ export class AlarmLifecycle {
    * `id` names a new incident. Undefined when the silence is shorter, or the open incident stands
    * at warning or above already (nobody needs telling twice that the machine is not watched).
    */
-  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; delayMs?: number; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
-    const at = since + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
+    // The silence counts from its start, or from the working period's when that began later (the plant was off before it).
+    const at = Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
     if (time < at || (state.p !== undefined && state.p !== 'low')) return undefined;
     if (!state.id) this.open(state, at, context.id);
     // The silence holds the incident open: no quiet readings are counting toward its clearing.

@@ -31,6 +31,7 @@ import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import { EquipmentLines } from '../twins/equipment-lines.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
+import type { WorkingHours } from '../plant/working-hours.ts';
 
 export interface CommunicationWatchDeps {
   catalog: TelemetryCatalog;
@@ -51,6 +52,8 @@ export interface CommunicationWatchDeps {
    * which cross the delay a little apart, are seen together.
    */
   recentMs?: number;
+  /** The plant's working hours: outside them silence is expected (nothing raised, nothing logged), and within them it counts from the period's start at the earliest. Absent: always working. */
+  workingHours?: WorkingHours | undefined;
   now?: () => number;
 }
 
@@ -65,6 +68,8 @@ export interface CommunicationWatchResult {
   errors: number;
   /** No machine in service heard from lately (two or more in service) and some silent: a common cause, logged, no machine raised. */
   plantSilent?: true;
+  /** Outside the plant's working hours: nothing was read or raised. */
+  offShift?: true;
 }
 
 /** What the sweep logs (as an error) when no equipment in service has been heard from for the delay. */
@@ -102,6 +107,11 @@ export class CommunicationWatch {
     let heard = 0;
     let inService = 0;
     const recentMs = Math.min(this.deps.recentMs ?? 3 * 60_000, this.silentAfterMs);
+    // Off shift, the plant's machines (and often its uplink) are expected to be quiet: designed suppression.
+    const hours = this.deps.workingHours;
+    if (hours && !hours.working(now)) return { ...result, offShift: true };
+    // On shift, a silence counts from the working period's start at the earliest: the machines off overnight have the delay to start sending.
+    const shiftBegan = hours?.periodStart(now) ?? -Infinity;
     let token: string | undefined;
     do {
       const page = await this.deps.twins.query(QUERY, token);
@@ -119,13 +129,13 @@ export class CommunicationWatch {
         // Quiet for a while: what counts as lately and as silent for this machine depends on how often it reports.
         const { delayMs, usualMs } = silenceDelayMs(twin, this.silentAfterMs);
         if (quiet < Math.min(delayMs, recentMs + usualMs)) heard++;
-        if (quiet < delayMs) continue;
+        if (now - Math.max(since, shiftBegan) < delayMs) continue;
         const current = toTwinState(twin);
         const state = reviveAlarmState(current.alarmState);
         result.silent++;
         // Told already (or standing at warning or above on other evidence): nothing to raise.
         if (state.p === 'warning' || state.p === 'critical') continue;
-        silent.push({ twin, current, state, since, delayMs });
+        silent.push({ twin, current, state, since, countsFrom: Math.max(since, shiftBegan), delayMs });
       }
       token = page.continuationToken;
     } while (token);
@@ -176,14 +186,14 @@ export class CommunicationWatch {
     return out;
   }
 
-  private async raise({ twin, current, state, since, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
+  private async raise({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = current.id;
     const id = `${deviceId}|silent-${since}`;
     const floods = this.deps.floods;
     let admitted: ((incidentId: string) => boolean | undefined) | undefined;
     if (floods) {
       // The shared window's verdict on this incident, asked only if it would be told (a peek on a copy says).
-      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, delayMs, shelvedUntil: current.shelvedUntil, admitted: () => true });
+      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, admitted: () => true });
       if (peek?.notify && peek.kind === 'raised') {
         const verdict = await floods.claim(line, peek.incidentId, peek.time).catch((error: Error) => {
           logger.log('warn', "the shared flood window cannot be reached: this sweep's own window decides", { line, error: error.message });
@@ -192,7 +202,7 @@ export class CommunicationWatch {
         admitted = () => verdict;
       }
     }
-    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
+    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
     const kind = this.deps.catalog.forTwinModel(current.modelId);
     const at = new Date(event.time).toISOString();
@@ -250,6 +260,8 @@ interface Silent {
   current: TwinState;
   state: AlarmState;
   since: number;
+  /** When the silence began to count: `since`, or the working period's start when later. */
+  countsFrom: number;
   delayMs: number;
 }
 

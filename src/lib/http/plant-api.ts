@@ -18,6 +18,13 @@ import { dict } from '../own-properties.ts';
 import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alarm-performance.ts';
 import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
 import { silenceDelayMs } from '../alerts/communication-watch.ts';
+import type { WorkingHours } from '../plant/working-hours.ts';
+
+/** The plant's working hours as the plant lists them: the hours, their zone, whether it works now and, if so, since when. */
+function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; working: boolean; since?: string } {
+  const since = hours.periodStart(at);
+  return { hours: hours.text, timeZone: hours.timeZone, working: since !== undefined, ...(since !== undefined && Number.isFinite(since) ? { since: new Date(since).toISOString() } : {}) };
+}
 
 export interface PlantApiDeps {
   twins: TwinsPort;
@@ -28,6 +35,8 @@ export interface PlantApiDeps {
   warningThreshold: number;
   /** How long a machine in service may send nothing before it is a communication-loss alarm: the dashboard calls it silent from then on. */
   silentAfterMs?: number;
+  /** The plant's working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is expected quiet, and on shift its silence counts from the shift's start. */
+  workingHours?: WorkingHours | undefined;
   /** The measured telemetry (not counters) of a twin model, for the charts. */
   measuredOf?: (modelId: string) => readonly string[] | undefined;
   /** A twin model's telemetry units as its DTDL names them (degreeCelsius, bar…), for labels. */
@@ -277,7 +286,8 @@ export function createPlantApi(deps: PlantApiDeps) {
             .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => equipmentOf(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
         });
       }
-      return json(200, { factories: out, generatedAt: new Date(now()).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}) });
+      const at = now();
+      return json(200, { factories: out, generatedAt: new Date(at).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}), ...(deps.workingHours ? { workingHours: workingHoursNow(deps.workingHours, at) } : {}) });
     }),
 
     /** GET /api/equipment/{id}/history?from&to&bucket → buckets with avg/min/max per reading, scores and anomaly counts */

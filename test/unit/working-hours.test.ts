@@ -1,0 +1,150 @@
+/**
+ * A plant's working hours (PLANT_WORKING_HOURS): a plant that powers its machines down at night
+ * without each saying `stopped` is not a communication-loss alarm every night, nor a page for
+ * operations; on the next shift a machine still silent is raised ten minutes after the shift began.
+ */
+import { describe, expect, it } from 'vitest';
+import { WorkingHours, WorkingHoursError } from '../../src/lib/plant/working-hours.ts';
+import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { loadConfig, workingHoursOf } from '../../src/lib/config.ts';
+import { defaultSettings, harness } from '../support/pipeline-harness.ts';
+import { ARM, LINE, iso, plantCatalog } from '../support/plant.ts';
+
+const MIN = 60_000;
+const at = (text: string) => Date.parse(text);
+
+describe('working hours on the plant’s wall clock', () => {
+  const berlin = WorkingHours.parse('Mon-Fri 06:00-22:00; Sat 06:00-14:00', 'Europe/Berlin');
+
+  it('follows the clock on the wall through daylight saving', () => {
+    // 7 December 2026 is a Monday; Berlin is UTC+1 in winter, UTC+2 in summer.
+    expect(berlin.working(at('2026-12-07T04:59:00Z'))).toBe(false);
+    expect(berlin.working(at('2026-12-07T05:00:00Z'))).toBe(true);
+    expect(berlin.working(at('2026-12-07T20:59:59Z'))).toBe(true);
+    expect(berlin.working(at('2026-12-07T21:00:00Z'))).toBe(false);
+    expect(berlin.working(at('2026-07-06T04:00:00Z'))).toBe(true);
+    expect(berlin.working(at('2026-07-06T03:59:00Z'))).toBe(false);
+    // Saturday's short day, and no Sunday.
+    expect(berlin.working(at('2026-12-12T12:59:00Z'))).toBe(true);
+    expect(berlin.working(at('2026-12-12T13:00:00Z'))).toBe(false);
+    expect(berlin.working(at('2026-12-13T10:00:00Z'))).toBe(false);
+  });
+
+  it('says when the working period began, across midnight for a night shift', () => {
+    expect(berlin.periodStart(at('2026-12-07T10:17:30Z'))).toBe(at('2026-12-07T05:00:00Z'));
+    expect(berlin.periodStart(at('2026-12-07T22:00:00Z'))).toBeUndefined();
+    const nights = WorkingHours.parse('Mon-Fri 22:00-06:00');
+    // Friday's night shift ends on Saturday morning; Sunday's is not worked.
+    expect(nights.working(at('2026-12-12T05:59:00Z'))).toBe(true);
+    expect(nights.working(at('2026-12-12T06:00:00Z'))).toBe(false);
+    expect(nights.working(at('2026-12-07T03:00:00Z'))).toBe(false);
+    expect(nights.periodStart(at('2026-12-08T03:00:00Z'))).toBe(at('2026-12-07T22:00:00Z'));
+    expect(WorkingHours.parse('Mon-Sun 00:00-24:00').periodStart(at('2026-12-08T03:00:00Z'))).toBe(-Infinity);
+    expect(WorkingHours.parse('monday, Wednesday-Fri 6:00 - 14:30').working(at('2026-12-09T14:29:00Z'))).toBe(true);
+  });
+
+  it('refuses what it cannot read, saying what', () => {
+    const refusal = (text: string, zone?: string) => {
+      try {
+        WorkingHours.parse(text, zone);
+      } catch (error) {
+        expect(error).toBeInstanceOf(WorkingHoursError);
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refusal('Mon-Fri')).toMatch(/not days and a time span/);
+    expect(refusal('Mon-Fri 06:00-06:00')).toMatch(/same time/);
+    expect(refusal('Funday 06:00-10:00')).toMatch(/'Funday' .* is not a day/);
+    expect(refusal('Mon 24:00-06:00')).toMatch(/24:00 only ends one/);
+    expect(refusal('Mon 06:60-07:00')).toMatch(/not a time of day/);
+    expect(refusal(' ; ')).toMatch(/no working hours/);
+    expect(refusal('Mon 06:00-07:00', 'Mars/Olympus')).toMatch(/not an IANA time zone/);
+  });
+
+  it('is an app setting, refused at start-up with the setting named when it cannot be read', () => {
+    const base = { DIGITAL_TWINS_URL: 'https://adt.example', DUCKDB_PATH: ':memory:' };
+    expect(workingHoursOf(loadConfig(base))).toBeUndefined();
+    expect(workingHoursOf(loadConfig({ ...base, PLANT_WORKING_HOURS: 'Mon-Fri 06:00-22:00', PLANT_TIME_ZONE: 'Europe/Berlin' }))?.working(at('2026-12-07T05:30:00Z'))).toBe(true);
+    expect(() => loadConfig({ ...base, PLANT_WORKING_HOURS: 'weekdays 6-22' })).toThrow(/PLANT_WORKING_HOURS: 'weekdays 6-22' is not days and a time span/);
+    expect(() => loadConfig({ ...base, PLANT_WORKING_HOURS: 'Mon 06:00-07:00', PLANT_TIME_ZONE: 'Berlin' })).toThrow(/PLANT_TIME_ZONE: 'Berlin' is not an IANA time zone/);
+  });
+});
+
+describe('a plant that powers its machines down at night without saying so', () => {
+  const ARMS = ['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003'];
+
+  /** Three arms of one line that ran Monday evening (Berlin) until 21:58, then lost power; Digital Twins' clock follows the test's. */
+  async function plant(workingHours: WorkingHours | undefined) {
+    let clock = at('2026-12-07T20:40:00Z');
+    const h = harness({ now: () => clock });
+    h.twins.now = () => clock;
+    h.twins.add('production-line-a', LINE);
+    for (const id of ARMS) {
+      h.twins.add(id, ARM, { equipmentId: id });
+      h.twins.relate('production-line-a', id, 'contains');
+    }
+    const logged: string[] = [];
+    const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours });
+    /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
+    const run = async (ids: readonly string[], until: number) => {
+      for (let t = until - 50_000; t <= until; t += 10_000) {
+        clock = t;
+        await h.send(ids.map((device, d) => ({ device, body: { timestamp: iso(t), temperature: 70 + 0.1 * ((t / 10_000 + d) % 4), vibration: 0.4, pressure: 6, status: 'running' } })));
+      }
+    };
+    /** Sweeps every ten minutes from `from` to `to` (inclusive); returns what each found. */
+    const sweeps = async (from: number, to: number) => {
+      const results = [];
+      for (clock = from; clock <= to; clock += 10 * MIN) results.push(await watch.run());
+      return results;
+    };
+    const moveTo = (t: number) => void (clock = t);
+    return { h, watch, logged, run, sweeps, moveTo };
+  }
+
+  const hours = WorkingHours.parse('Mon-Fri 06:00-22:00', 'Europe/Berlin');
+
+  it('raises nothing and pages nobody at night; next morning only the machine still silent ten minutes into the shift is raised', async () => {
+    const p = await plant(hours);
+    await p.run(ARMS, at('2026-12-07T20:58:00Z'));
+    // Off shift from 21:00 UTC (22:00 in Berlin) until 05:00 UTC: every sweep stands aside.
+    const night = await p.sweeps(at('2026-12-07T21:01:00Z'), at('2026-12-08T04:59:00Z'));
+    expect(night.length).toBeGreaterThan(40);
+    expect(night.every((r) => r.offShift === true && r.raised === 0)).toBe(true);
+    expect(p.logged).toEqual([]);
+    expect(p.h.alerts.sent).toEqual([]);
+
+    // 06:00 in Berlin: two arms come back within minutes, the third does not.
+    await p.run(ARMS.slice(0, 2), at('2026-12-08T05:03:00Z'));
+    p.moveTo(at('2026-12-08T05:09:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    await p.run(ARMS.slice(0, 2), at('2026-12-08T05:10:00Z'));
+    p.moveTo(at('2026-12-08T05:10:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    const [card] = p.h.alerts.sent;
+    expect(card).toMatchObject({ deviceId: 'robotic-arm-003', condition: 'silent', time: at('2026-12-08T05:10:00Z'), silent: { since: expect.any(Number) } });
+    // Its card says when it was last heard from: Monday evening, not the shift's start.
+    expect(card!.silent!.since).toBeLessThan(at('2026-12-07T21:00:00Z'));
+    expect(p.logged).toEqual([]);
+  });
+
+  it('pages operations once, ten minutes into the shift, when no machine is back (the uplink, not each machine)', async () => {
+    const p = await plant(hours);
+    await p.run(ARMS, at('2026-12-07T20:58:00Z'));
+    await p.sweeps(at('2026-12-07T21:01:00Z'), at('2026-12-08T05:01:00Z'));
+    expect(p.logged).toEqual([]);
+    p.moveTo(at('2026-12-08T05:11:00Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 3, raised: 0, plantSilent: true });
+    expect(p.logged).toEqual([`error ${PLANT_SILENT_LOG}`]);
+    expect(p.h.alerts.sent).toEqual([]);
+  });
+
+  it('without working hours, the same night pages operations as soon as the delay has passed', async () => {
+    const p = await plant(undefined);
+    await p.run(ARMS, at('2026-12-07T20:58:00Z'));
+    await p.sweeps(at('2026-12-07T21:01:00Z'), at('2026-12-07T21:11:00Z'));
+    expect(p.logged).toEqual([`error ${PLANT_SILENT_LOG}`]);
+  });
+
+});
