@@ -60,6 +60,9 @@ param plantWorkingHours string = ''
 @description('IANA time zone of the plant\'s wall clock for plantWorkingHours, e.g. Europe/Berlin (azd env PLANT_TIME_ZONE).')
 param plantTimeZone string = 'UTC'
 
+@description('Days the plant is closed on its calendar, e.g. "2026-12-24..2027-01-01; 2027-04-02" (azd env PLANT_HOLIDAYS): no shift begins on them. Empty: none.')
+param plantHolidays string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, purpose: 'predictive-maintenance-digital-twins', workload: 'manufacturing-twins' }
@@ -226,6 +229,7 @@ module functionApp 'modules/functionapp.bicep' = {
     iotHubHostName: iotHub.outputs.hostName
     plantWorkingHours: plantWorkingHours
     plantTimeZone: plantTimeZone
+    plantHolidays: plantHolidays
   }
 }
 

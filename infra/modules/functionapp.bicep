@@ -25,9 +25,10 @@ param mlModelDeployed bool
 param mlKeySecretUri string
 param teamsWebhookSecretUri string
 param iotHubHostName string
-@description('The plant\'s working hours (PLANT_WORKING_HOURS; empty: always working) and the IANA time zone they are read in.')
+@description('The plant\'s working hours (PLANT_WORKING_HOURS; empty: always working), the IANA time zone they are read in, and the days it is closed.')
 param plantWorkingHours string
 param plantTimeZone string
+param plantHolidays string
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: planName
@@ -108,6 +109,7 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     ALARM_SILENT_AFTER_MS: '600000'
     PLANT_WORKING_HOURS: plantWorkingHours
     PLANT_TIME_ZONE: plantTimeZone
+    PLANT_HOLIDAYS: plantHolidays
     // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
     AUTO_STOP_MODE: 'dry-run'
     AUTO_STOP_MIN_PROBABILITY: '0.9'

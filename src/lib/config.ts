@@ -74,6 +74,8 @@ const schema = z
     PLANT_WORKING_HOURS: z.string().trim().min(1).optional(),
     /** IANA time zone of the plant's wall clock (Europe/Berlin, America/Chicago…), for PLANT_WORKING_HOURS. */
     PLANT_TIME_ZONE: z.string().trim().min(1).default('UTC'),
+    /** Days the plant is closed on its calendar ("2026-12-24..2027-01-01; 2027-04-02"): no shift begins on them. */
+    PLANT_HOLIDAYS: z.string().trim().min(1).optional(),
     /** A twin gets its latest readings at most this often, unless its status or health changes. */
     TWIN_PATCH_INTERVAL_MS: ms(15_000),
     TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
@@ -97,16 +99,21 @@ const schema = z
   })
   .superRefine((c, ctx) => {
     try {
-      WorkingHours.parse(c.PLANT_WORKING_HOURS ?? 'Mon 00:00-24:00', c.PLANT_TIME_ZONE);
+      WorkingHours.parse(c.PLANT_WORKING_HOURS ?? ALWAYS, c.PLANT_TIME_ZONE, c.PLANT_HOLIDAYS);
     } catch (error) {
       if (!(error instanceof WorkingHoursError)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.message, path: [error.part === 'timeZone' ? 'PLANT_TIME_ZONE' : 'PLANT_WORKING_HOURS'] });
+      const setting = { hours: 'PLANT_WORKING_HOURS', timeZone: 'PLANT_TIME_ZONE', holidays: 'PLANT_HOLIDAYS' }[error.part];
+      ctx.addIssue({ code: 'custom', message: error.message, path: [setting] });
     }
   });
 
-/** The plant's working hours the settings give, or undefined when it always works. */
-export function workingHoursOf(config: Pick<Config, 'PLANT_WORKING_HOURS' | 'PLANT_TIME_ZONE'>): WorkingHours | undefined {
-  return config.PLANT_WORKING_HOURS === undefined ? undefined : WorkingHours.parse(config.PLANT_WORKING_HOURS, config.PLANT_TIME_ZONE);
+/** A plant without working hours works all week. */
+const ALWAYS = 'Mon-Sun 00:00-24:00';
+
+/** The plant's working hours and holidays the settings give (holidays alone: every other day is worked whole), or undefined when it always works. */
+export function workingHoursOf(config: Pick<Config, 'PLANT_WORKING_HOURS' | 'PLANT_TIME_ZONE' | 'PLANT_HOLIDAYS'>): WorkingHours | undefined {
+  if (config.PLANT_WORKING_HOURS === undefined && config.PLANT_HOLIDAYS === undefined) return undefined;
+  return WorkingHours.parse(config.PLANT_WORKING_HOURS ?? ALWAYS, config.PLANT_TIME_ZONE, config.PLANT_HOLIDAYS);
 }
 
 export type Config = z.infer<typeof schema> & {

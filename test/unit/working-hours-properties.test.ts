@@ -18,13 +18,19 @@ const spanText = (s: { first: number; last: number; from: number; to: number }) 
 /** Instants over some years, on any second. */
 const instant = fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2030, 0, 1) });
 
-/** The calendar read directly: whether a UTC schedule works at `at`. */
-function worksUtc(spans: readonly { first: number; last: number; from: number; to: number }[], at: number): boolean {
+/** The calendar read directly: whether a UTC schedule works at `at`, closed on the `holidays` (YYYY-MM-DD). */
+function worksUtc(spans: readonly { first: number; last: number; from: number; to: number }[], at: number, holidays: ReadonlySet<string> = new Set()): boolean {
   const d = new Date(at);
   const day = (d.getUTCDay() + 6) % 7;
   const minute = d.getUTCHours() * 60 + d.getUTCMinutes();
+  const today = d.toISOString().slice(0, 10);
+  const yesterday = new Date(at - 86_400_000).toISOString().slice(0, 10);
   const includes = (s: { first: number; last: number }, x: number) => (s.first <= s.last ? x >= s.first && x <= s.last : x >= s.first || x <= s.last);
-  return spans.some((s) => (s.to > s.from ? includes(s, day) && minute >= s.from && minute < s.to : (includes(s, day) && minute >= s.from) || (includes(s, (day + 6) % 7) && minute < s.to)));
+  return spans.some((s) =>
+    s.to > s.from
+      ? !holidays.has(today) && includes(s, day) && minute >= s.from && minute < s.to
+      : (!holidays.has(today) && includes(s, day) && minute >= s.from) || (!holidays.has(yesterday) && includes(s, (day + 6) % 7) && minute < s.to),
+  );
 }
 
 describe('working hours, for any text and any instant', () => {
@@ -42,11 +48,13 @@ describe('working hours, for any text and any instant', () => {
     );
   });
 
-  it('agrees with the calendar on a UTC schedule', () => {
+  it('agrees with the calendar on a UTC schedule, holidays and all', () => {
     fc.assert(
-      fc.property(fc.array(span, { minLength: 1, maxLength: 4 }), fc.array(instant, { minLength: 1, maxLength: 20 }), (spans, instants) => {
-        const hours = WorkingHours.parse(spans.map(spanText).join('; '));
-        for (const at of instants) expect(hours.working(at), `${spans.map(spanText).join('; ')} at ${new Date(at).toISOString()}`).toBe(worksUtc(spans, at));
+      fc.property(fc.array(span, { minLength: 1, maxLength: 4 }), fc.array(instant, { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: -2, max: 2 }), { maxLength: 3 }), (spans, instants, offsets) => {
+        // Holidays near the instants: the day before, of or after one of them.
+        const holidays = new Set(offsets.map((o, i) => new Date(instants[i % instants.length]! + o * 86_400_000).toISOString().slice(0, 10)));
+        const hours = WorkingHours.parse(spans.map(spanText).join('; '), 'UTC', [...holidays].join('; '));
+        for (const at of instants) expect(hours.working(at), `${spans.map(spanText).join('; ')} closed ${[...holidays].join(', ')} at ${new Date(at).toISOString()}`).toBe(worksUtc(spans, at, holidays));
       }),
       propertyRuns(812, 300),
     );

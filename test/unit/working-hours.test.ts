@@ -43,6 +43,35 @@ describe('working hours on the plant’s wall clock', () => {
     expect(WorkingHours.parse('monday, Wednesday-Fri 6:00 - 14:30').working(at('2026-12-09T14:29:00Z'))).toBe(true);
   });
 
+  it('is closed on the plant\'s holidays: no shift begins on one, and the night shift begun the evening before runs its course', () => {
+    const christmas = WorkingHours.parse('Mon-Fri 06:00-14:00; Mon-Fri 22:00-06:00', 'Europe/Berlin', '2026-12-24..2026-12-26; 2027-01-01');
+    expect(christmas.holidays).toBe('2026-12-24..2026-12-26; 2027-01-01');
+    // Wednesday 23 December, its night shift into Thursday the 24th, which is closed (Berlin is UTC+1).
+    expect(christmas.working(at('2026-12-23T10:00:00Z'))).toBe(true);
+    expect(christmas.working(at('2026-12-24T04:59:00Z'))).toBe(true);
+    expect(christmas.working(at('2026-12-24T05:00:00Z'))).toBe(false);
+    expect(christmas.working(at('2026-12-24T10:00:00Z'))).toBe(false);
+    expect(christmas.working(at('2026-12-24T21:30:00Z'))).toBe(false);
+    // Friday the 25th closed too; back on Monday the 28th.
+    expect(christmas.working(at('2026-12-25T10:00:00Z'))).toBe(false);
+    expect(christmas.working(at('2026-12-28T05:00:00Z'))).toBe(true);
+    expect(christmas.working(at('2027-01-01T10:00:00Z'))).toBe(false);
+    expect(christmas.periodStart(at('2026-12-28T06:00:00Z'))).toBe(at('2026-12-28T05:00:00Z'));
+    const refusal = (holidays: string) => {
+      try {
+        WorkingHours.parse('Mon-Fri 06:00-14:00', 'UTC', holidays);
+      } catch (error) {
+        expect((error as WorkingHoursError).part).toBe('holidays');
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refusal('2027-02-30')).toMatch(/not a date/);
+    expect(refusal('24.12.2026')).toMatch(/not a date/);
+    expect(refusal('2027-01-02..2026-12-24')).toMatch(/ends before it begins/);
+    expect(refusal('2026-01-01..2062-01-01')).toMatch(/more than a year/);
+  });
+
   it('refuses what it cannot read, saying what', () => {
     const refusal = (text: string, zone?: string) => {
       try {
@@ -68,6 +97,10 @@ describe('working hours on the plant’s wall clock', () => {
     expect(workingHoursOf(loadConfig({ ...base, PLANT_WORKING_HOURS: 'Mon-Fri 06:00-22:00', PLANT_TIME_ZONE: 'Europe/Berlin' }))?.working(at('2026-12-07T05:30:00Z'))).toBe(true);
     expect(() => loadConfig({ ...base, PLANT_WORKING_HOURS: 'weekdays 6-22' })).toThrow(/PLANT_WORKING_HOURS: 'weekdays 6-22' is not days and a time span/);
     expect(() => loadConfig({ ...base, PLANT_WORKING_HOURS: 'Mon 06:00-07:00', PLANT_TIME_ZONE: 'Berlin' })).toThrow(/PLANT_TIME_ZONE: 'Berlin' is not an IANA time zone/);
+    expect(() => loadConfig({ ...base, PLANT_HOLIDAYS: '2026-12-32' })).toThrow(/PLANT_HOLIDAYS: '2026-12-32' in '2026-12-32' is not a date/);
+    // Holidays alone: a plant that works round the clock but closes for them.
+    const closed = workingHoursOf(loadConfig({ ...base, PLANT_HOLIDAYS: '2026-12-25' }))!;
+    expect([closed.working(at('2026-12-24T23:59:00Z')), closed.working(at('2026-12-25T12:00:00Z')), closed.working(at('2026-12-26T00:00:00Z'))]).toEqual([true, false, true]);
   });
 });
 

@@ -20,10 +20,10 @@ import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
 import { silenceDelayMs } from '../alerts/communication-watch.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
 
-/** The plant's working hours as the plant lists them: the hours, their zone, whether it works now and, if so, since when. */
-function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; working: boolean; since?: string } {
+/** The plant's working hours as the plant lists them: the hours, their zone, the days closed, whether it works now and, if so, since when. */
+function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; holidays?: string; working: boolean; since?: string } {
   const since = hours.periodStart(at);
-  return { hours: hours.text, timeZone: hours.timeZone, working: since !== undefined, ...(since !== undefined && Number.isFinite(since) ? { since: new Date(since).toISOString() } : {}) };
+  return { hours: hours.text, timeZone: hours.timeZone, ...(hours.holidays ? { holidays: hours.holidays } : {}), working: since !== undefined, ...(since !== undefined && Number.isFinite(since) ? { since: new Date(since).toISOString() } : {}) };
 }
 
 export interface PlantApiDeps {

@@ -12,7 +12,7 @@
  * ranged (`Mon-Fri`, `Fri-Mon`); a span that ends before it starts runs past midnight and belongs to
  * the day it starts (`Mon-Fri 22:00-06:00`: Friday's night shift ends Saturday at six); `24:00`
  * ends a day. Read minute by minute in the plant's IANA time zone, so daylight saving moves the
- * hours with the clock on the wall.
+ * hours with the clock on the wall. Holidays and shutdowns close whole days of the plant's calendar.
  */
 const DAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const MINUTE = 60_000;
@@ -21,30 +21,41 @@ const WEEK_MINUTES = 7 * DAY_MINUTES;
 
 /** Working hours that cannot be read, with what is wrong in them: the hours' text, or the time zone. */
 export class WorkingHoursError extends Error {
-  constructor(message: string, readonly part: 'hours' | 'timeZone' = 'hours') {
+  constructor(message: string, readonly part: 'hours' | 'timeZone' | 'holidays' = 'hours') {
     super(message);
   }
 }
 
 export class WorkingHours {
-  /** One flag per minute of the week, Monday 00:00 first, on the plant's wall clock. */
-  private readonly minutes: Uint8Array;
-  private readonly clock: Intl.DateTimeFormat;
+  private constructor(
+    readonly text: string,
+    readonly timeZone: string,
+    /** The days the plant is closed, as written (empty: none). */
+    readonly holidays: string,
+    /** One flag per minute of the week, Monday 00:00 first, on the plant's wall clock: worked by a span that began that day… */
+    private readonly own: Uint8Array,
+    /** …or by one that began the day before and ran past midnight. */
+    private readonly carry: Uint8Array,
+    /** Days closed, as days since 1970-01-01 on the plant's calendar. */
+    private readonly closed: ReadonlySet<number>,
+    private readonly clock: Intl.DateTimeFormat,
+  ) {}
 
-  private constructor(readonly text: string, readonly timeZone: string, minutes: Uint8Array, clock: Intl.DateTimeFormat) {
-    this.minutes = minutes;
-    this.clock = clock;
-  }
-
-  /** The working hours `text` says, in `timeZone` (IANA, e.g. Europe/Berlin); throws WorkingHoursError on anything it cannot read. */
-  static parse(text: string, timeZone = 'UTC'): WorkingHours {
+  /**
+   * The working hours `text` says, in `timeZone` (IANA, e.g. Europe/Berlin), closed on `holidays`
+   * (`2026-12-24..2027-01-01; 2027-04-02`: days on the plant's calendar, a shift that begins on one
+   * is not worked, one that began the evening before runs its course); throws WorkingHoursError on
+   * anything it cannot read.
+   */
+  static parse(text: string, timeZone = 'UTC', holidays = ''): WorkingHours {
     let clock: Intl.DateTimeFormat;
     try {
-      clock = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' });
+      clock = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' });
     } catch {
       throw new WorkingHoursError(`'${timeZone}' is not an IANA time zone (e.g. Europe/Berlin, America/Chicago, UTC)`, 'timeZone');
     }
-    const minutes = new Uint8Array(WEEK_MINUTES);
+    const own = new Uint8Array(WEEK_MINUTES);
+    const carry = new Uint8Array(WEEK_MINUTES);
     const spans = text.split(';').map((s) => s.trim()).filter(Boolean);
     if (spans.length === 0) throw new WorkingHoursError('no working hours given (e.g. "Mon-Fri 06:00-22:00; Sat 06:00-14:00")');
     for (const span of spans) {
@@ -55,18 +66,22 @@ export class WorkingHours {
       const to = minuteOf(m[4]!, m[5]!, span, true);
       if (from === to) throw new WorkingHoursError(`'${span}' starts and ends at the same time (a whole day is 00:00-24:00)`);
       for (const day of days) {
-        const start = day * DAY_MINUTES + from;
+        const start = day * DAY_MINUTES;
+        own.fill(1, start + from, start + (to > from ? to : DAY_MINUTES));
         // Past midnight: on into the next day (Sunday's into Monday's, the week wraps).
-        const length = to > from ? to - from : DAY_MINUTES - from + to;
-        for (let k = 0; k < length; k++) minutes[(start + k) % WEEK_MINUTES] = 1;
+        if (to < from) carry.fill(1, ((day + 1) % 7) * DAY_MINUTES, ((day + 1) % 7) * DAY_MINUTES + to);
       }
     }
-    return new WorkingHours(spans.join('; '), timeZone, minutes, clock);
+    const closed = closedDays(holidays);
+    return new WorkingHours(spans.join('; '), timeZone, closed.text, own, carry, closed.days, clock);
   }
 
   /** Whether `at` (epoch ms) falls in the working hours. */
   working(at: number): boolean {
-    return this.minutes[this.minuteOfWeek(at)] === 1;
+    const { date, minute } = this.local(at);
+    // 1970-01-01 was a Thursday: day 3 of a week that begins on Monday.
+    const m = (((date + 3) % 7) + 7) % 7 * DAY_MINUTES + minute;
+    return (this.own[m] === 1 && !this.closed.has(date)) || (this.carry[m] === 1 && !this.closed.has(date - 1));
   }
 
   /**
@@ -83,17 +98,49 @@ export class WorkingHours {
     return -Infinity;
   }
 
-  private minuteOfWeek(at: number): number {
-    let day = 0;
-    let hour = 0;
+  /** The plant's calendar day (days since 1970-01-01) and minute of the day at `at`. */
+  private local(at: number): { date: number; minute: number } {
+    let year = 1970;
+    let month = 1;
+    let day = 1;
     let minute = 0;
     for (const part of this.clock.formatToParts(at)) {
-      if (part.type === 'weekday') day = DAY_NAMES.indexOf(part.value.toLowerCase() as (typeof DAY_NAMES)[number]);
-      else if (part.type === 'hour') hour = Number(part.value);
-      else if (part.type === 'minute') minute = Number(part.value);
+      if (part.type === 'year') year = Number(part.value);
+      else if (part.type === 'month') month = Number(part.value);
+      else if (part.type === 'day') day = Number(part.value);
+      else if (part.type === 'hour') minute += Number(part.value) * 60;
+      else if (part.type === 'minute') minute += Number(part.value);
     }
-    return day * DAY_MINUTES + hour * 60 + minute;
+    return { date: Date.UTC(year, month - 1, day) / DAY_MS, minute };
   }
+}
+
+const DAY_MS = 86_400_000;
+/** The longest closure one range may give: a year (a typo such as 2026..2062 is refused, not a plant shut for decades). */
+const MAX_CLOSURE_DAYS = 366;
+
+/** The days closed that `text` lists (`2026-12-24..2027-01-01; 2027-04-02`, commas also separate), as days since 1970-01-01. */
+function closedDays(text: string): { text: string; days: Set<number> } {
+  const days = new Set<number>();
+  const items = text.split(/[;,]/).map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    const [a, b, extra] = item.split('..').map((s) => s.trim());
+    if (extra !== undefined) throw new WorkingHoursError(`'${item}' is not a day or a range of days (2026-12-24..2027-01-01)`, 'holidays');
+    const first = dateOf(a!, item);
+    const last = b === undefined ? first : dateOf(b, item);
+    if (last < first) throw new WorkingHoursError(`'${item}' ends before it begins`, 'holidays');
+    if (last - first >= MAX_CLOSURE_DAYS) throw new WorkingHoursError(`'${item}' closes the plant for more than a year`, 'holidays');
+    for (let d = first; d <= last; d++) days.add(d);
+  }
+  return { text: items.join('; '), days };
+}
+
+function dateOf(text: string, item: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  // A day that does not exist (2027-02-30) comes back as another one.
+  if (!m || new Date(ms).toISOString().slice(0, 10) !== text) throw new WorkingHoursError(`'${text}' in '${item}' is not a date (YYYY-MM-DD)`, 'holidays');
+  return ms / DAY_MS;
 }
 
 function daysOf(text: string, span: string): number[] {
