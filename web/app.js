@@ -72,7 +72,7 @@
         }
         lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
       }
-      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}): a machine that sends nothing is not alarmed`) : undefined, lines));
+      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}${plant.workingHours.holidays ? `; closed ${plant.workingHours.holidays}` : ''}): a machine that sends nothing is not alarmed`) : undefined, lines));
     }
     $('plant-graph').replaceChildren(plant.factories.length ? tree : el('p', {}, 'No factory twins yet.'));
   }

@@ -386,7 +386,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     // A plant with working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is
     // expected to be off; on a shift begun five minutes ago, none has been silent long enough yet.
     const shiftBegan = new Date(Date.now() + 10 * 60_000).toISOString();
-    for (const workingHours of [{ hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', working: false }, { hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', working: true, since: shiftBegan }]) {
+    for (const workingHours of [{ hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', holidays: '2026-12-24..2026-12-26', working: false }, { hours: 'Mon-Fri 06:00-22:00', timeZone: 'Europe/Berlin', working: true, since: shiftBegan }]) {
       await page.route('**/api/plant', async (route) => {
         const response = await route.fetch();
         await route.fulfill({ response, json: { ...((await response.json()) as object), workingHours } });
@@ -394,7 +394,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
       await page.reload();
       await page.waitForSelector('[data-twin]');
       expect(await page.$$eval('[data-silent]', (els) => els.length), JSON.stringify(workingHours)).toBe(0);
-      expect(await page.$$eval('[data-testid="off-shift"]', (els) => els.map((e) => e.textContent))).toEqual(workingHours.working ? [] : [' · off shift (working hours Mon-Fri 06:00-22:00, Europe/Berlin): a machine that sends nothing is not alarmed']);
+      expect(await page.$$eval('[data-testid="off-shift"]', (els) => els.map((e) => e.textContent))).toEqual(workingHours.working ? [] : [' · off shift (working hours Mon-Fri 06:00-22:00, Europe/Berlin; closed 2026-12-24..2026-12-26): a machine that sends nothing is not alarmed']);
       await page.unroute('**/api/plant');
     }
   });
