@@ -160,7 +160,9 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
     refresh.unref();
     // The communicationWatch timer function's schedule (every minute).
-    const watch = setInterval(() => void services!.watchCommunication().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), options.communicationWatchMs ?? 60_000);
+    // Each sweep's result is logged, as the Azure timer function logs it (offShift, raised, plantSilent…).
+    const sweep = async () => logger.log('info', 'communication watch', { ...(await services!.watchCommunication()) });
+    const watch = setInterval(() => void sweep().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), options.communicationWatchMs ?? 60_000);
     watch.unref();
     // The batchRedelivery timer function's schedule (every five minutes).
     // A round that leaves batches failing fails as the function's invocation does (roundFailure).
