@@ -158,8 +158,8 @@
     const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
     // On shift, a silence counts from the shift's start at the earliest (the machine was off before it), as the alarm's does; the text says the whole gap.
     const shiftBegan = plant.workingHours && typeof plant.workingHours.since === 'string' ? Date.parse(plant.workingHours.since) : -Infinity;
-    const gap = Date.now() - at;
-    return Date.now() - Math.max(at, shiftBegan) > silentAfterMs(eq) ? Math.floor(gap / 60_000) : undefined;
+    const now = Date.now();
+    return now - Math.max(at, shiftBegan) > silentAfterMs(eq) ? Math.floor((now - at) / 60_000) : undefined;
   }
   /** Whole minutes silent, as the page says them. */
   function silentText(minutes) {

@@ -129,13 +129,14 @@ export class CommunicationWatch {
         // Quiet for a while: what counts as lately and as silent for this machine depends on how often it reports.
         const { delayMs, usualMs } = silenceDelayMs(twin, this.silentAfterMs);
         if (quiet < Math.min(delayMs, recentMs + usualMs)) heard++;
-        if (now - Math.max(since, shiftBegan) < delayMs) continue;
+        const countsFrom = Math.max(since, shiftBegan);
+        if (now - countsFrom < delayMs) continue;
         const current = toTwinState(twin);
         const state = reviveAlarmState(current.alarmState);
         result.silent++;
         // Told already (or standing at warning or above on other evidence): nothing to raise.
         if (state.p === 'warning' || state.p === 'critical') continue;
-        silent.push({ twin, current, state, since, countsFrom: Math.max(since, shiftBegan), delayMs });
+        silent.push({ twin, current, state, since, countsFrom, delayMs });
       }
       token = page.continuationToken;
     } while (token);

@@ -14,7 +14,8 @@
  * ends a day. Read minute by minute in the plant's IANA time zone, so daylight saving moves the
  * hours with the clock on the wall. Holidays and shutdowns close whole days of the plant's calendar.
  */
-const DAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+/** The days of a week that begins on Monday; a day is written as its name or any start of it of three letters or more. */
+const DAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const MINUTE = 60_000;
 const DAY_MINUTES = 1_440;
 const WEEK_MINUTES = 7 * DAY_MINUTES;
@@ -159,12 +160,10 @@ function daysOf(text: string, span: string): number[] {
 }
 
 function dayOf(name: string, span: string): number {
-  const m = /^([a-z]{3})[a-z]*$/i.exec(name);
-  const day = m ? DAY_NAMES.indexOf(m[1]!.toLowerCase() as (typeof DAY_NAMES)[number]) : -1;
-  if (day < 0 || (m![0].length > 3 && !FULL_NAMES[day]!.startsWith(m![0].toLowerCase()))) throw new WorkingHoursError(`'${name}' in '${span}' is not a day (Mon, Tue, … Sun)`);
+  const day = name.length >= 3 ? DAY_NAMES.findIndex((full) => full.startsWith(name.toLowerCase())) : -1;
+  if (day < 0) throw new WorkingHoursError(`'${name}' in '${span}' is not a day (Mon, Tue, … Sun)`);
   return day;
 }
-const FULL_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 
 function minuteOf(hours: string, minutes: string, span: string, end: boolean): number {
   const h = Number(hours);
