@@ -127,10 +127,14 @@ export class InMemoryTwins implements TwinsPort {
     if (/^SELECT COUNT\(\) FROM DIGITALTWINS$/i.test(query)) return { items: [{ COUNT: this.twins.size }], continuationToken: undefined };
     // The communication watch's: every twin that has taken in telemetry.
     const withTelemetry = /^SELECT \* FROM DIGITALTWINS T WHERE IS_DEFINED\(T\.lastTelemetryTime\)$/i.test(query);
-    if (!withTelemetry && !/^SELECT \* FROM DIGITALTWINS$/i.test(query)) {
+    // The production lines' statuses it reads (a model's own twins; no model here extends another).
+    const ofModel = /^SELECT \* FROM DIGITALTWINS T WHERE IS_OF_MODEL\(T, '([^']+)'\)$/i.exec(query)?.[1];
+    if (!withTelemetry && ofModel === undefined && !/^SELECT \* FROM DIGITALTWINS$/i.test(query)) {
       throw new AppError('twins.badRequest', `Digital Twins: Invalid query: ${query.slice(0, 40)}`, { status: 400 });
     }
-    const all = [...this.twins.values()].filter((t) => !withTelemetry || Object.hasOwn(t.body, 'lastTelemetryTime')).map((t) => ({ ...t.body, $etag: this.etagOf(t) }));
+    const all = [...this.twins.values()]
+      .filter((t) => (!withTelemetry || Object.hasOwn(t.body, 'lastTelemetryTime')) && (ofModel === undefined || (t.body.$metadata as { $model?: string }).$model === ofModel))
+      .map((t) => ({ ...t.body, $etag: this.etagOf(t) }));
     const start = continuationToken ? Number(continuationToken) : 0;
     const page = all.slice(start, start + 2);
     return { items: page, continuationToken: start + 2 < all.length ? String(start + 2) : undefined };

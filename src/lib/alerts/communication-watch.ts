@@ -9,6 +9,10 @@
  * AlarmEvents row, the flag the dashboard lists and acknowledges, the twin's health. The readings
  * that come again clear it in the pipeline, on their evidence, as any incident clears.
  *
+ * A machine on a line stopped, in changeover or in maintenance (the line twin's `lineStatus`) is
+ * expected quiet, as the whole plant is off shift; on a line set running again its silence counts
+ * from then.
+ *
  * When no equipment in service has been heard from lately (`recentMs`, plus its usual interval for a
  * machine that reports more slowly) while some is silent, the cause is common (the plant's uplink,
  * IoT Hub's route, or telemetryIngest held up), not each machine: ISA-18.2 wants one alarm for it,
@@ -32,6 +36,7 @@ import { toTwinState } from '../twins/adt-twins.ts';
 import { EquipmentLines } from '../twins/equipment-lines.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
+import { lineAtRest, readLineStatuses, runningSince, type LineStatus } from '../plant/line-status.ts';
 
 export interface CommunicationWatchDeps {
   catalog: TelemetryCatalog;
@@ -70,6 +75,8 @@ export interface CommunicationWatchResult {
   plantSilent?: true;
   /** Outside the plant's working hours: nothing was read or raised. */
   offShift?: true;
+  /** In service and past the delay, but on a line stopped, in changeover or in maintenance: expected quiet, not silent. */
+  onLinesAtRest?: number;
 }
 
 /** What the sweep logs (as an error) when no equipment in service has been heard from for the delay. */
@@ -112,6 +119,7 @@ export class CommunicationWatch {
     if (hours && !hours.working(now)) return { ...result, offShift: true };
     // On shift, a silence counts from the working period's start at the earliest: the machines off overnight have the delay to start sending.
     const shiftBegan = hours?.periodStart(now) ?? -Infinity;
+    const pastDelay: Silent[] = [];
     let token: string | undefined;
     do {
       const page = await this.deps.twins.query(QUERY, token);
@@ -132,14 +140,29 @@ export class CommunicationWatch {
         const countsFrom = Math.max(since, shiftBegan);
         if (now - countsFrom < delayMs) continue;
         const current = toTwinState(twin);
-        const state = reviveAlarmState(current.alarmState);
-        result.silent++;
-        // Told already (or standing at warning or above on other evidence): nothing to raise.
-        if (state.p === 'warning' || state.p === 'critical') continue;
-        silent.push({ twin, current, state, since, countsFrom, delayMs });
+        pastDelay.push({ twin, current, state: reviveAlarmState(current.alarmState), since, countsFrom, delayMs });
       }
       token = page.continuationToken;
     } while (token);
+    // The lines of the machines past their delay, and the lines' statuses: a line not running is expected quiet.
+    const lines = new Map<string, string>();
+    const statuses = pastDelay.length ? await readLineStatuses(this.deps.twins) : new Map<string, LineStatus>();
+    await forEachLimited(pastDelay, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
+    for (const machine of pastDelay) {
+      const line = statuses.get(lines.get(machine.current.id)!);
+      if (lineAtRest(line)) {
+        inService--;
+        result.onLinesAtRest = (result.onLinesAtRest ?? 0) + 1;
+        continue;
+      }
+      // A line set running again: its machines have the delay from then to start sending.
+      machine.countsFrom = Math.max(machine.countsFrom, runningSince(line));
+      if (now - machine.countsFrom < machine.delayMs) continue;
+      result.silent++;
+      // Told already (or standing at warning or above on other evidence): nothing to raise.
+      if (machine.state.p === 'warning' || machine.state.p === 'critical') continue;
+      silent.push(machine);
+    }
     if (heard === 0 && inService >= 2 && result.silent >= 1) {
       logger.log('error', PLANT_SILENT_LOG, { silent: result.silent, minutes: Math.round(this.silentAfterMs / 60_000), cause: "the plant's uplink, IoT Hub's route to the Event Hub, or telemetryIngest held up: no machine was raised on its own" });
       return { ...result, plantSilent: true };
@@ -147,8 +170,6 @@ export class CommunicationWatch {
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => a.since - b.since);
     const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
-    const lines = new Map<string, string>();
-    await forEachLimited(silent, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
     for (const machine of silent) {
       const deviceId = machine.current.id;
       try {
@@ -261,7 +282,7 @@ interface Silent {
   current: TwinState;
   state: AlarmState;
   since: number;
-  /** When the silence began to count: `since`, or the working period's start when later. */
+  /** When the silence began to count: `since`, or the working period's start or the line's set running, when later. */
   countsFrom: number;
   delayMs: number;
 }

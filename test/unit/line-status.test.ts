@@ -1,0 +1,128 @@
+/**
+ * A production line's status (its twin's `lineStatus`): a line stopped, in changeover or in
+ * maintenance may have its machines powered down, so their silence is no communication-loss alarm
+ * and no page for operations; once it is set running again, a machine still silent is raised when
+ * the alarm's delay has passed since then.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { LINE_STATUSES, lineAtRest, lineStatusOf, runningSince } from '../../src/lib/plant/line-status.ts';
+import { lineStatusBody } from '../../src/lib/http/plant-api.ts';
+import { defaultSettings, harness } from '../support/pipeline-harness.ts';
+import { ARM, LINE, iso, plantCatalog } from '../support/plant.ts';
+
+const MIN = 60_000;
+const at = (text: string) => Date.parse(text);
+
+describe("a line's status as its twin holds it", () => {
+  it('takes exactly the statuses the line model declares', () => {
+    const model = JSON.parse(readFileSync(new URL('../../dtdl/production-line.json', import.meta.url), 'utf8')) as { contents: { name: string; schema: { enumValues?: { enumValue: string }[] } }[] };
+    const declared = model.contents.find((c) => c.name === 'lineStatus')!.schema.enumValues!.map((v) => v.enumValue);
+    expect([...LINE_STATUSES].sort()).toEqual([...declared].sort());
+    expect(lineStatusBody.safeParse({ status: 'maintenance', by: 'Dana' }).success).toBe(true);
+    expect(lineStatusBody.safeParse({ status: 'paused', by: 'Dana' }).error?.issues[0]?.message).toBe('one of running, stopped, changeover, maintenance');
+    expect(lineStatusBody.safeParse({ status: 'stopped', by: ' ' }).error?.issues[0]?.message).toBe('who sets it');
+  });
+
+  it('is running when never set, and knows since when by the service clock', () => {
+    const never = lineStatusOf({ $dtId: 'line', name: 'A' });
+    expect([never, lineAtRest(never), runningSince(never)]).toEqual([{ status: undefined, since: undefined }, false, -Infinity]);
+    const running = lineStatusOf({ lineStatus: 'running', $metadata: { lineStatus: { lastUpdateTime: '2026-12-07T06:00:00Z' } } });
+    expect([lineAtRest(running), runningSince(running)]).toEqual([false, at('2026-12-07T06:00:00Z')]);
+    for (const status of ['stopped', 'changeover', 'maintenance']) expect(lineAtRest(lineStatusOf({ lineStatus: status }))).toBe(true);
+    // Whatever else a twin says is watched, as a running line is; an inherited `lineStatus` is not the twin's.
+    expect(lineAtRest(lineStatusOf({ lineStatus: 'paused' }))).toBe(false);
+    expect(lineStatusOf(Object.create({ lineStatus: 'stopped' }) as Record<string, unknown>).status).toBeUndefined();
+    expect(runningSince(lineStatusOf({ lineStatus: 'running', $metadata: { lineStatus: { lastUpdateTime: 'soon' } } }))).toBe(-Infinity);
+  });
+});
+
+describe('a line taken down for maintenance, its machines powered off without each saying so', () => {
+  const LINE_A = ['robotic-arm-001', 'robotic-arm-002'];
+  const LINE_B = ['robotic-arm-003'];
+
+  /** Two lines, their arms running until 08:00 UTC; Digital Twins' clock follows the test's. */
+  async function plant() {
+    let clock = at('2026-12-07T07:55:00Z');
+    const h = harness({ now: () => clock });
+    h.twins.now = () => clock;
+    for (const [line, arms] of [['production-line-a', LINE_A], ['production-line-b', LINE_B]] as const) {
+      h.twins.add(line, LINE);
+      for (const id of arms) {
+        h.twins.add(id, ARM, { equipmentId: id });
+        h.twins.relate(line, id, 'contains');
+      }
+    }
+    const logged: string[] = [];
+    const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock });
+    /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
+    const run = async (ids: readonly string[], until: number) => {
+      for (let t = until - 50_000; t <= until; t += 10_000) {
+        clock = t;
+        await h.send(ids.map((device, d) => ({ device, body: { timestamp: iso(t), temperature: 70 + 0.1 * ((t / 10_000 + d) % 4), vibration: 0.4, pressure: 6, status: 'running' } })));
+      }
+    };
+    /** What the plant (or the API) writes on the line's twin, at `when`. */
+    const setLine = (line: string, status: string, when: number) => {
+      clock = when;
+      return h.twins.patch(line, [{ op: 'add', path: '/lineStatus', value: status }]);
+    };
+    const sweepAt = (when: number) => {
+      clock = when;
+      return watch.run();
+    };
+    return { h, logged, run, setLine, sweepAt };
+  }
+
+  it('raises nothing for the line in maintenance while the other line is watched as always; set running again, its machine still silent is raised ten minutes later', async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.setLine('production-line-a', 'maintenance', at('2026-12-07T08:01:00Z'));
+    // Line B keeps sending; line A's arms are off all morning.
+    const morning = [];
+    for (let t = at('2026-12-07T08:05:00Z'); t <= at('2026-12-07T11:55:00Z'); t += 10 * MIN) {
+      await p.run(LINE_B, t);
+      morning.push(await p.sweepAt(t + 30_000));
+    }
+    expect(morning.every((r) => r.silent === 0 && r.raised === 0)).toBe(true);
+    // From ten minutes after they went quiet, both are past the delay and expected quiet.
+    expect(morning.map((r) => r.onLinesAtRest ?? 0)).toEqual([0, ...Array(23).fill(2)]);
+    expect(p.h.alerts.sent).toEqual([]);
+
+    // Back to running at noon: one arm comes back within minutes, the other does not.
+    await p.setLine('production-line-a', 'running', at('2026-12-07T12:00:00Z'));
+    await p.run([...LINE_B, 'robotic-arm-001'], at('2026-12-07T12:04:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T12:09:30Z'))).toMatchObject({ silent: 0, raised: 0 });
+    await p.run(LINE_B, at('2026-12-07T12:10:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T12:10:30Z'))).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    const [card] = p.h.alerts.sent;
+    expect(card).toMatchObject({ deviceId: 'robotic-arm-002', condition: 'silent', line: 'production-line-a', time: at('2026-12-07T12:10:00Z') });
+    // Its card says when it was last heard from: before the maintenance, not when the line ran again.
+    expect(card!.silent!.since).toBeGreaterThan(at('2026-12-07T07:59:00Z'));
+    expect(card!.silent!.since).toBeLessThanOrEqual(at('2026-12-07T08:00:00Z'));
+    expect(p.logged).toEqual([]);
+  });
+
+  it('without the line status, the same morning raises both arms of line A ten minutes after they went quiet', async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.run(LINE_B, at('2026-12-07T08:10:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:10:30Z'))).toMatchObject({ silent: 2, raised: 2, told: 2 });
+  });
+
+  it('pages nobody when every line is stopped, and pages operations when the lines that run have all gone quiet', async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.setLine('production-line-a', 'stopped', at('2026-12-07T08:00:30Z'));
+    await p.setLine('production-line-b', 'changeover', at('2026-12-07T08:00:40Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:30:00Z'))).toMatchObject({ silent: 0, raised: 0, onLinesAtRest: 3 });
+    expect(p.logged).toEqual([]);
+    // Both lines run again and nothing comes from anywhere: the uplink, not each machine.
+    await p.setLine('production-line-b', 'running', at('2026-12-07T08:31:00Z'));
+    await p.setLine('production-line-a', 'running', at('2026-12-07T08:31:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:42:00Z'))).toMatchObject({ silent: 3, raised: 0, plantSilent: true });
+    expect(p.logged).toEqual([`error ${PLANT_SILENT_LOG}`]);
+    expect(p.h.alerts.sent).toEqual([]);
+  });
+});
