@@ -191,6 +191,58 @@ describe('a machine that stops sending altogether', () => {
     expect(await listed(onNow)).toEqual({ hours: `${DAYS[today]} 00:00-24:00`, timeZone: 'UTC', working: true, since: midnight.toISOString() });
   });
 
+  it("takes a line's status set through the API: in maintenance its machines' silence raises nothing, and set running they have the delay from then; the plant lists the status", async () => {
+    // Silent after a second and a half here (readings every 300 ms), so that a machine still sending is heard by Digital Twins' clock.
+    const p = await plant({ silentAfterMs: 1_500 });
+    const start = Date.now() - 2 * MINUTE;
+    await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003'], start, 6, 'running', 300);
+    const logged: [string, Record<string, unknown> | undefined][] = [];
+    const api = createPlantApi({ twins, store: p.store, logger: { log: (_level, message, fields) => void logged.push([message, fields]) }, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: 1_500 });
+    const setStatus = async (id: string, body: unknown) => {
+      const res = await api.lineStatus({ method: 'POST', url: `http://localhost/api/lines/${id}/status`, headers: new Headers({ 'content-type': 'application/json' }), params: { id }, text: async () => JSON.stringify(body) });
+      return [res.status, res.jsonBody as Record<string, unknown>] as const;
+    };
+    // Line B keeps sending: arm-003 moves there.
+    const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+    await client.upsertDigitalTwin('production-line-b', JSON.stringify({ $metadata: { $model: LINE }, name: 'Line B' }));
+    await client.deleteRelationship('production-line-a', 'contains-robotic-arm-003');
+    await client.upsertRelationship('production-line-b', 'contains-robotic-arm-003', { $targetId: 'robotic-arm-003', $relationshipName: 'contains' });
+    const lineB = () => p.readings(['robotic-arm-003'], Date.now() - 60_000, 3, 'running', 300);
+
+    expect(await setStatus('production-line-a', { status: 'maintenance', by: 'Dana', reason: 'retooling for the new gearbox' })).toEqual([200, { lineId: 'production-line-a', lineStatus: 'maintenance', was: null, changed: true, by: 'Dana' }]);
+    expect(logged).toEqual([['line status set', { lineId: 'production-line-a', status: 'maintenance', was: 'unset', by: 'Dana', reason: 'retooling for the new gearbox' }]]);
+    // The status it has already: nothing written, so its time (when a silence would count from) stands.
+    const before = await twins.getTwin('production-line-a');
+    expect(await setStatus('production-line-a', { status: 'maintenance', by: 'Sam' })).toEqual([200, { lineId: 'production-line-a', lineStatus: 'maintenance', was: 'maintenance', changed: false, by: 'Sam' }]);
+    expect((await twins.getTwin('production-line-a')).$etag).toBe(before.$etag);
+    // What is not a line's status, a twin that is no line, and no twin at all.
+    const [badStatus, problem] = await setStatus('production-line-a', { status: 'paused', by: 'Dana' });
+    expect([badStatus, problem.detail]).toEqual([400, 'status: one of running, stopped, changeover, maintenance']);
+    expect((await setStatus('robotic-arm-001', { status: 'stopped', by: 'Dana' }))[0]).toBe(400);
+    expect((await setStatus('line-z', { status: 'stopped', by: 'Dana' }))[0]).toBe(404);
+
+    await new Promise((r) => setTimeout(r, 1_600));
+    await lineB();
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0, onLinesAtRest: 2 });
+
+    // Running again: by Digital Twins' clock the line runs from now, so its arms have the delay from now.
+    expect(await setStatus('production-line-a', { status: 'running', by: 'Dana' })).toEqual([200, { lineId: 'production-line-a', lineStatus: 'running', was: 'maintenance', changed: true, by: 'Dana' }]);
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    expect(p.alerts.sent).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_600));
+    await lineB();
+    expect(await p.watch.run()).toMatchObject({ silent: 2, raised: 2, told: 2 });
+    expect(p.alerts.sent.map((a) => a.deviceId).sort()).toEqual(['robotic-arm-001', 'robotic-arm-002']);
+    expect(p.logged).toEqual([]);
+
+    await client.upsertDigitalTwin('factory-01', JSON.stringify({ $metadata: { $model: 'dtmi:manufacturing:Factory;1' }, name: 'Plant' }));
+    await client.upsertRelationship('factory-01', 'contains-production-line-a', { $targetId: 'production-line-a', $relationshipName: 'contains' });
+    const listed = (await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { factories: { lines: { lineStatus?: string; $metadata: { lineStatus?: { lastUpdateTime: string } } }[] }[] };
+    const line = listed.factories[0]!.lines[0]!;
+    expect(line.lineStatus).toBe('running');
+    expect(Date.parse(line.$metadata.lineStatus!.lastUpdateTime)).toBeGreaterThan(Date.now() - MINUTE);
+  });
+
   it('gives a logger that uploads a quarter hour of readings at once three missed uploads before it is silent, not the plant\'s ten minutes between two of them', async () => {
     const p = await plant();
     const start = Date.now() - 40 * MINUTE;

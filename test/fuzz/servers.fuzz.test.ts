@@ -204,7 +204,7 @@ describe('the HTTP API of the local host, fuzzed', () => {
     });
 
   it('answers every request, good key or bad, with no 5xx and no prototype property', async () => {
-    const route = fc.constantFrom('/api/twins/query', '/api/twins/robotic-arm-001', '/api/twins/%2e%2e', '/api/twins/x/relationships', '/api/plant', '/api/equipment/robotic-arm-001/history', '/api/alerts', '/api/alarms/performance', '/api/alerts/a-1/ack', '/api/equipment/robotic-arm-001/shelve', '/api/models', '/api/telemetry/kept', '/api/telemetry/kept/redeliver', '/api/telemetry/dead-letters', '/api/telemetry/dead-letters/readmit', '/api/health', '/api/openapi.json', '/api/dashboard/app.js', '/x.json', '/__proto__', '//', '/local/status', '/local/teams-webhook/outage');
+    const route = fc.constantFrom('/api/twins/query', '/api/twins/robotic-arm-001', '/api/twins/%2e%2e', '/api/twins/x/relationships', '/api/plant', '/api/equipment/robotic-arm-001/history', '/api/alerts', '/api/alarms/performance', '/api/alerts/a-1/ack', '/api/equipment/robotic-arm-001/shelve', '/api/lines/production-line-a/status', '/api/lines/robotic-arm-001/status', '/api/models', '/api/telemetry/kept', '/api/telemetry/kept/redeliver', '/api/telemetry/dead-letters', '/api/telemetry/dead-letters/readmit', '/api/health', '/api/openapi.json', '/api/dashboard/app.js', '/x.json', '/__proto__', '//', '/local/status', '/local/teams-webhook/outage');
     const query = fc.dictionary(fc.oneof(dangerousKey, fc.constantFrom('from', 'to', 'limit', 'since', 'top', 'code', 'line')), fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String)), { maxKeys: 3 });
     const headerValue = fc.string({ maxLength: 20 }).filter((v) => /^[\x20-\x7e]*$/.test(v));
     await fc.assert(

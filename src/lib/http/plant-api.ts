@@ -19,6 +19,7 @@ import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alar
 import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
 import { silenceDelayMs } from '../alerts/communication-watch.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
+import { LINE_MODEL, LINE_STATUSES, lineStatusOf } from '../plant/line-status.ts';
 
 /** The plant's working hours as the plant lists them: the hours, their zone, the days closed, whether it works now and, if so, since when. */
 function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; holidays?: string; working: boolean; since?: string } {
@@ -99,7 +100,6 @@ async function keptWholeOf(kept: Pick<BatchDeadLetterPort, 'summaries'> | undefi
 }
 
 const FACTORY = 'dtmi:manufacturing:Factory;1';
-const LINE = 'dtmi:manufacturing:ProductionLine;1';
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
 const INTERNAL = new Set(['detectorState', 'alarmState']);
 const MAX_RANGE_MS = 31 * 86_400_000;
@@ -131,14 +131,24 @@ export const readmitQuery = z.object({
   all: z.enum(['true', 'false'], { message: 'all must be true or false' }).default('false').transform((v) => v === 'true'),
 });
 export const ackBody = z.strictObject({
-  by: z.string().trim().min(1, 'by: who acknowledges').max(100),
+  by: z.string().trim().min(1, 'who acknowledges').max(100),
   note: z.string().max(500).default(''),
 });
 
 /** Shelving (ISA-18.2): notifications off for a while, by someone, for a reason; 0 minutes unshelves. */
 export const shelveBody = z.strictObject({
-  by: z.string().trim().min(1, 'by: who shelves').max(100),
+  by: z.string().trim().min(1, 'who shelves').max(100),
   minutes: z.number().int().min(0).max(7 * 24 * 60),
+  reason: z.string().max(500).default(''),
+});
+
+/**
+ * A line's status, set by whoever runs it: stopped, in changeover or in maintenance, its machines'
+ * silence is expected (ISA-18.2's designed suppression by the line's state); who set it and why go to the log.
+ */
+export const lineStatusBody = z.strictObject({
+  status: z.enum(LINE_STATUSES, { message: `one of ${LINE_STATUSES.join(', ')}` }),
+  by: z.string().trim().min(1, 'who sets it').max(100),
   reason: z.string().max(500).default(''),
 });
 
@@ -241,14 +251,19 @@ export function createPlantApi(deps: PlantApiDeps) {
    * to judge (flood suppression is per line too). 404 for no such twin, 400 for a twin that is no line.
    */
   const lineEquipment = async (line: string): Promise<Set<string>> => {
-    const id = adtString(line);
-    const found = await queryAll(`SELECT L FROM DIGITALTWINS L WHERE L.$dtId = ${id} AND IS_OF_MODEL(L, '${LINE}')`);
+    await lineTwin(line);
+    const rows = await queryAll(`SELECT E FROM DIGITALTWINS L JOIN E RELATED L.contains WHERE L.$dtId = ${adtString(line)}`);
+    return new Set(rows.map((r) => String((r.E as Record<string, unknown>).$dtId)));
+  };
+
+  /** A production line's twin: 404 for no such twin, 400 for a twin that is no line. */
+  const lineTwin = async (line: string): Promise<Record<string, unknown>> => {
+    const found = await queryAll(`SELECT L FROM DIGITALTWINS L WHERE L.$dtId = ${adtString(line)} AND IS_OF_MODEL(L, '${LINE_MODEL}')`);
     if (found.length === 0) {
       await deps.twins.getTwin(line); // 404 when there is no such twin
       throw new AppError('request.invalid', `'${line}' is not a production line`, { status: 400 });
     }
-    const rows = await queryAll(`SELECT E FROM DIGITALTWINS L JOIN E RELATED L.contains WHERE L.$dtId = ${id}`);
-    return new Set(rows.map((r) => String((r.E as Record<string, unknown>).$dtId)));
+    return found[0]!.L as Record<string, unknown>;
   };
 
   /** The incidents open now, as the equipment twins hold them (alarmState). */
@@ -377,6 +392,25 @@ export function createPlantApi(deps: PlantApiDeps) {
       ]);
       deps.logger.log('info', body.minutes ? 'alarms shelved' : 'alarms unshelved', { deviceId: id, until: new Date(until).toISOString(), by });
       return json(200, { equipmentId: id, shelvedUntil: body.minutes ? new Date(until).toISOString() : null, shelvedBy: by });
+    }),
+
+    /**
+     * POST /api/lines/{id}/status {status, by, reason?}: the line's status on its twin. While it is
+     * stopped, in changeover or in maintenance its machines' silence raises nothing, and once it is
+     * set running again a silence counts from then; readings are judged as always. Setting the
+     * status the line has already changes nothing (its silence does not count afresh).
+     */
+    lineStatus: guarded(async (req) => {
+      const id = parse(twinId, req.params.id, 'id');
+      const body = parse(lineStatusBody, await readJson(req, deps.maxBodyBytes), 'body');
+      const before = lineStatusOf(await lineTwin(id));
+      const was = before.status ?? null;
+      const changed = before.status !== body.status;
+      if (changed) {
+        await deps.twins.patch(id, [{ op: 'add', path: '/lineStatus', value: body.status }]);
+        deps.logger.log('info', 'line status set', { lineId: id, status: body.status, was: was ?? 'unset', by: body.by, reason: body.reason });
+      }
+      return json(200, { lineId: id, lineStatus: body.status, was, changed, by: body.by });
     }),
 
     /**

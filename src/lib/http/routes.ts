@@ -28,6 +28,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { name: 'alarmPerformance', methods: ['GET'], route: 'alarms/performance', authLevel: 'function', handle: (s, r) => s.plantApi.alarmPerformance(r) },
   { name: 'alertAck', methods: ['POST'], route: 'alerts/{id}/ack', authLevel: 'function', handle: (s, r) => s.plantApi.acknowledge(r) },
   { name: 'equipmentShelve', methods: ['POST'], route: 'equipment/{id}/shelve', authLevel: 'function', handle: (s, r) => s.plantApi.shelve(r) },
+  { name: 'lineStatus', methods: ['POST'], route: 'lines/{id}/status', authLevel: 'function', handle: (s, r) => s.plantApi.lineStatus(r) },
   { name: 'deadLetterList', methods: ['GET'], route: 'telemetry/dead-letters', authLevel: 'function', handle: (s, r) => s.plantApi.deadLetters(r) },
   { name: 'deadLetterReadmit', methods: ['POST'], route: 'telemetry/dead-letters/readmit', authLevel: 'function', handle: (s, r) => s.plantApi.readmitRefused(r) },
   { name: 'keptBatchList', methods: ['GET'], route: 'telemetry/kept', authLevel: 'function', handle: (s, r) => s.plantApi.keptBatches(r) },
