@@ -54,6 +54,8 @@
   let plant = { factories: [] };
 
   function renderPlant() {
+    // Not while a line's status is being chosen: the poll would close the list under the pointer.
+    if (document.activeElement && document.activeElement.matches('select[data-line-status]')) return;
     const tree = el('ul', { class: 'tree', role: 'tree', 'aria-label': 'Factory, lines and equipment' });
     for (const f of plant.factories) {
       const lines = el('ul', { role: 'group' });
@@ -63,14 +65,20 @@
           const id = eq.$dtId;
           // A dead sensor, or a machine gone silent, shows on the plant too, not only once its machine is opened.
           const blind = [...notMeasuredSince(eq).keys()];
-          const silent = silentFor(eq);
+          const silent = silentFor(eq, line);
           machines.append(el('li', { role: 'treeitem', 'aria-selected': id === selected },
             el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'data-silent': silent === undefined ? undefined : String(silent), 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
               el('span', {}, id),
               el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}${silent === undefined ? '' : ` · ${silentText(silent)}`}`))));
         }
-        lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, line.name || line.$dtId), machines));
+        const status = LINE_STATUSES.includes(line.lineStatus) ? line.lineStatus : 'running';
+        lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true', 'data-line': line.$dtId },
+          el('span', { class: 'node' }, line.name || line.$dtId), ' ',
+          el('select', { class: 'line-status', 'data-line-status': line.$dtId, 'aria-label': `Status of ${line.name || line.$dtId}`, onchange: (e) => setLineStatus(line.$dtId, e.target.value) },
+            LINE_STATUSES.map((s) => el('option', { value: s, selected: s === status }, s))),
+          LINE_AT_REST.has(status) ? el('span', { class: 'meta', 'data-testid': 'line-at-rest' }, ` · ${status}: a machine that sends nothing is not alarmed`) : undefined,
+          machines));
       }
       tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}${plant.workingHours.holidays ? `; closed ${plant.workingHours.holidays}` : ''}): a machine that sends nothing is not alarmed`) : undefined, lines));
     }
@@ -80,6 +88,25 @@
   function findEquipment(id) {
     for (const f of plant.factories) for (const l of f.lines) for (const e of l.equipment) if (e.$dtId === id) return { ...e, line: l.$dtId };
     return undefined;
+  }
+  function findLine(id) {
+    for (const f of plant.factories) for (const l of f.lines) if (l.$dtId === id) return l;
+    return undefined;
+  }
+
+  /** A line's status, as whoever runs it sets it: stopped, in changeover or in maintenance, its machines may be quiet. */
+  async function setLineStatus(lineId, status) {
+    const by = user('Set the line status');
+    if (by) {
+      try {
+        await api(`/lines/${encodeURIComponent(lineId)}/status`, { method: 'POST', body: JSON.stringify({ status, by }) });
+        setStatus(`${lineId}: ${status}`);
+      } catch (error) {
+        setStatus(`Line status: ${error.message}`);
+      }
+    }
+    document.activeElement.blur();
+    await refresh();
   }
 
   function select(id) {
@@ -102,7 +129,7 @@
     $('equipment-title').textContent = `${eq.$dtId} (${eq.equipmentType || 'equipment'}, ${eq.line})`;
     const facts = Object.entries(eq).filter(([k, v]) => !SKIP.has(k) && typeof v !== 'object');
     const stale = notMeasuredSince(eq);
-    const silent = silentFor(eq);
+    const silent = silentFor(eq, findLine(eq.line));
     $('readings').replaceChildren(...facts.map(([k, v]) => {
       const at = stale.get(k);
       const since = at !== undefined ? el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`)
@@ -152,14 +179,23 @@
   const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
   /** Outside the plant's working hours (when it has some, PLANT_WORKING_HOURS): its machines are expected to be quiet, as the alarm has it. */
   const offShift = () => Boolean(plant.workingHours && plant.workingHours.working === false);
-  function silentFor(eq) {
-    if (AT_REST.has(eq.status) || offShift()) return undefined;
-    const meta = eq.$metadata && typeof eq.$metadata === 'object' && eq.$metadata.lastTelemetryTime;
-    const at = meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
+  /** A line stopped, in changeover or in maintenance (its twin's lineStatus): its machines are expected to be quiet, as the alarm has it. */
+  const LINE_STATUSES = ['running', 'stopped', 'changeover', 'maintenance'];
+  const LINE_AT_REST = new Set(['stopped', 'changeover', 'maintenance']);
+  /** When Digital Twins took a property of the twin in (its $metadata lastUpdateTime), or NaN. */
+  function updatedAt(twin, name) {
+    const meta = twin && twin.$metadata && typeof twin.$metadata === 'object' && twin.$metadata[name];
+    return meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
+  }
+  function silentFor(eq, line) {
+    if (AT_REST.has(eq.status) || offShift() || (line && LINE_AT_REST.has(line.lineStatus))) return undefined;
+    const at = updatedAt(eq, 'lastTelemetryTime');
     // On shift, a silence counts from the shift's start at the earliest (the machine was off before it), as the alarm's does; the text says the whole gap.
     const shiftBegan = plant.workingHours && typeof plant.workingHours.since === 'string' ? Date.parse(plant.workingHours.since) : -Infinity;
+    // And from when its line was set running again, likewise.
+    const lineBegan = line && line.lineStatus === 'running' ? updatedAt(line, 'lineStatus') : NaN;
     const now = Date.now();
-    return now - Math.max(at, shiftBegan) > silentAfterMs(eq) ? Math.floor((now - at) / 60_000) : undefined;
+    return now - Math.max(at, shiftBegan, Number.isNaN(lineBegan) ? -Infinity : lineBegan) > silentAfterMs(eq) ? Math.floor((now - at) / 60_000) : undefined;
   }
   /** Whole minutes silent, as the page says them. */
   function silentText(minutes) {

@@ -399,6 +399,45 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     }
   });
 
+  it("takes a line's status from its list: in maintenance none of its machines is called silent, and set running they count from then", async () => {
+    const lineB = DEFAULT_PLANT.lines[1]!.id;
+    const onB = DEFAULT_PLANT.equipment.filter((e) => e.line === lineB).map((e) => e.id);
+    const silentOnB = () => page.$$eval('[data-twin]', (els, ids) => els.filter((e) => ids.includes(e.getAttribute('data-twin')!) && e.hasAttribute('data-silent')).length, onB);
+    // A quarter of an hour on (the page's clock), nothing has come from any machine since.
+    await page.clock.setFixedTime(Date.now() + 15 * 60_000);
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    expect(await silentOnB()).toBeGreaterThan(0);
+    const silentElsewhere = (await page.$$eval('[data-silent]', (els) => els.length)) - (await silentOnB());
+
+    await page.selectOption(`[data-line-status="${lineB}"]`, 'maintenance');
+    await page.waitForSelector(`[data-line="${lineB}"] [data-testid="line-at-rest"]`);
+    expect((await stack.services.twins.getTwin(lineB)).lineStatus).toBe('maintenance');
+    expect(await page.textContent(`[data-line="${lineB}"] [data-testid="line-at-rest"]`)).toBe(' · maintenance: a machine that sends nothing is not alarmed');
+    expect(await silentOnB()).toBe(0);
+    expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(silentElsewhere);
+    await page.screenshot({ path: join(results, 'dashboard-line-maintenance.png'), fullPage: true });
+
+    // Running again (by Digital Twins' clock, now): a quarter of an hour on, its machines are silent again...
+    await page.selectOption(`[data-line-status="${lineB}"]`, 'running');
+    await until('line B running', async () => (await stack.services.twins.getTwin(lineB)).lineStatus === 'running');
+    await page.waitForFunction((id) => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector(`[data-line="${id}"] [data-testid="line-at-rest"]`), lineB);
+    expect(await silentOnB()).toBeGreaterThan(0);
+    // ...but not on a page ten minutes on, when the line has run for only five of them.
+    const ranSince = new Date(Date.now() + 10 * 60_000).toISOString();
+    await page.route('**/api/plant', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { factories: { lines: { $dtId: string; $metadata: Record<string, unknown> }[] }[] };
+      for (const l of body.factories.flatMap((f) => f.lines)) if (l.$dtId === lineB) l.$metadata = { ...l.$metadata, lineStatus: { lastUpdateTime: ranSince } };
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    expect(await silentOnB()).toBe(0);
+    expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(silentElsewhere);
+    await page.unroute('**/api/plant');
+  });
+
   it('fits a tablet screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 768, height: 1024 });
     await page.waitForTimeout(300);
