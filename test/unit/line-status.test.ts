@@ -5,7 +5,7 @@
  * the alarm's delay has passed since then.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
 import { LINE_STATUSES, lineAtRest, lineStatusOf, runningSince } from '../../src/lib/plant/line-status.ts';
 import { lineStatusBody } from '../../src/lib/http/plant-api.ts';
@@ -109,6 +109,16 @@ describe('a line taken down for maintenance, its machines powered off without ea
     await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
     await p.run(LINE_B, at('2026-12-07T08:10:00Z'));
     expect(await p.sweepAt(at('2026-12-07T08:10:30Z'))).toMatchObject({ silent: 2, raised: 2, told: 2 });
+  });
+
+  it("reads no machine's line when the whole plant has gone quiet and no line's status bears on it: one page, not a read per machine", async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    // Set running long before: the silences began after it.
+    await p.setLine('production-line-a', 'running', at('2026-12-07T07:58:00Z'));
+    const lookups = vi.spyOn(p.h.twins, 'listIncomingRelationships');
+    expect(await p.sweepAt(at('2026-12-07T08:11:00Z'))).toMatchObject({ silent: 3, raised: 0, plantSilent: true });
+    expect(lookups).not.toHaveBeenCalled();
   });
 
   it('pages nobody when every line is stopped, and pages operations when the lines that run have all gone quiet', async () => {

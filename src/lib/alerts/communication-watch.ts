@@ -144,12 +144,15 @@ export class CommunicationWatch {
       }
       token = page.continuationToken;
     } while (token);
-    // The lines of the machines past their delay, and the lines' statuses: a line not running is expected quiet.
+    // The lines' statuses: a line not running is expected quiet. Its machines' lines are looked up only
+    // when some line's status bears on them (at rest, or set running since a silence began to count); else only those raised.
     const lines = new Map<string, string>();
+    const lookUp = (machines: readonly Silent[]) => forEachLimited(machines, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
     const statuses = pastDelay.length ? await readLineStatuses(this.deps.twins) : new Map<string, LineStatus>();
-    await forEachLimited(pastDelay, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
+    const earliest = pastDelay.reduce((first, m) => Math.min(first, m.countsFrom), Infinity);
+    if ([...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
     for (const machine of pastDelay) {
-      const line = statuses.get(lines.get(machine.current.id)!);
+      const line = statuses.get(lines.get(machine.current.id) ?? '');
       if (lineAtRest(line)) {
         inService--;
         result.onLinesAtRest = (result.onLinesAtRest ?? 0) + 1;
@@ -170,6 +173,7 @@ export class CommunicationWatch {
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => a.since - b.since);
     const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
+    await lookUp(silent.filter((m) => !lines.has(m.current.id)));
     for (const machine of silent) {
       const deviceId = machine.current.id;
       try {
