@@ -33,6 +33,7 @@ import type { Logger } from '../log.ts';
 import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
+import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
 import { EquipmentLines } from '../twins/equipment-lines.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
@@ -125,7 +126,8 @@ export class CommunicationWatch {
       const page = await this.deps.twins.query(QUERY, token);
       for (const twin of page.items) {
         result.equipment++;
-        const since = heardFromAt(twin);
+        // Heard from when Digital Twins last took a reading in: its own clock of the `lastTelemetryTime` write, not the device's.
+        const since = propertyUpdatedAt(twin, 'lastTelemetryTime');
         const status = typeof twin.status === 'string' ? twin.status : undefined;
         if (since === undefined || (status !== undefined && AT_REST.has(status))) continue;
         inService++;
@@ -316,14 +318,4 @@ interface Refused {
   reason: string;
   detail: string;
   lastAt: string;
-}
-
-/** When Digital Twins last took a reading of the equipment in: its clock's time of the twin's `lastTelemetryTime` write. */
-function heardFromAt(twin: Record<string, unknown>): number | undefined {
-  const meta = twin.$metadata;
-  if (typeof meta !== 'object' || meta === null || !Object.hasOwn(meta, 'lastTelemetryTime')) return undefined;
-  const entry = (meta as Record<string, unknown>).lastTelemetryTime;
-  const text = typeof entry === 'object' && entry !== null && Object.hasOwn(entry, 'lastUpdateTime') ? (entry as Record<string, unknown>).lastUpdateTime : undefined;
-  const time = typeof text === 'string' ? Date.parse(text) : NaN;
-  return Number.isFinite(time) ? time : undefined;
 }

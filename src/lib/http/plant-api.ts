@@ -20,6 +20,7 @@ import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
 import { silenceDelayMs } from '../alerts/communication-watch.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
 import { LINE_MODEL, LINE_STATUSES, lineStatusOf } from '../plant/line-status.ts';
+import { modelOf } from '../plant/plant.ts';
 
 /** The plant's working hours as the plant lists them: the hours, their zone, the days closed, whether it works now and, if so, since when. */
 function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; holidays?: string; working: boolean; since?: string } {
@@ -99,7 +100,7 @@ async function keptWholeOf(kept: Pick<BatchDeadLetterPort, 'summaries'> | undefi
   }
 }
 
-const FACTORY = 'dtmi:manufacturing:Factory;1';
+const FACTORY = modelOf('Factory');
 /** Twin properties that are the pipeline's bookkeeping, not something to show. */
 const INTERNAL = new Set(['detectorState', 'alarmState']);
 const MAX_RANGE_MS = 31 * 86_400_000;

@@ -9,6 +9,7 @@
  */
 import type { TwinsPort } from '../ports.ts';
 import { modelOf } from './plant.ts';
+import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
 
 /** The statuses the line model declares (a test holds this list to the DTDL's enum). */
 export const LINE_STATUSES = ['running', 'stopped', 'changeover', 'maintenance'] as const;
@@ -25,11 +26,7 @@ export interface LineStatus {
 /** The line's status as its twin holds it: a line whose status was never set is running. */
 export function lineStatusOf(twin: Record<string, unknown>): LineStatus {
   const status = Object.hasOwn(twin, 'lineStatus') && typeof twin.lineStatus === 'string' ? twin.lineStatus : undefined;
-  const meta = twin.$metadata;
-  const entry = typeof meta === 'object' && meta !== null && Object.hasOwn(meta, 'lineStatus') ? (meta as Record<string, unknown>).lineStatus : undefined;
-  const text = typeof entry === 'object' && entry !== null && Object.hasOwn(entry, 'lastUpdateTime') ? (entry as Record<string, unknown>).lastUpdateTime : undefined;
-  const since = typeof text === 'string' ? Date.parse(text) : NaN;
-  return { status, since: Number.isFinite(since) ? since : undefined };
+  return { status, since: propertyUpdatedAt(twin, 'lineStatus') };
 }
 
 /** Stopped, in changeover or in maintenance: its machines may be quiet. An unknown status counts as running (watched). */
