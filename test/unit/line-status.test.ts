@@ -6,11 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
 import { LINE_STATUSES, lineAtRest, lineStatusOf, runningSince } from '../../src/lib/plant/line-status.ts';
 import { lineStatusBody } from '../../src/lib/http/plant-api.ts';
-import { defaultSettings, harness } from '../support/pipeline-harness.ts';
-import { ARM, LINE, iso, plantCatalog } from '../support/plant.ts';
+import { watchedPlant } from '../support/watched-plant.ts';
 
 const MIN = 60_000;
 const at = (text: string) => Date.parse(text);
@@ -44,35 +43,17 @@ describe('a line taken down for maintenance, its machines powered off without ea
 
   /** Two lines, their arms running until 08:00 UTC; Digital Twins' clock follows the test's. */
   async function plant() {
-    let clock = at('2026-12-07T07:55:00Z');
-    const h = harness({ now: () => clock });
-    h.twins.now = () => clock;
-    for (const [line, arms] of [['production-line-a', LINE_A], ['production-line-b', LINE_B]] as const) {
-      h.twins.add(line, LINE);
-      for (const id of arms) {
-        h.twins.add(id, ARM, { equipmentId: id });
-        h.twins.relate(line, id, 'contains');
-      }
-    }
-    const logged: string[] = [];
-    const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock });
-    /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
-    const run = async (ids: readonly string[], until: number) => {
-      for (let t = until - 50_000; t <= until; t += 10_000) {
-        clock = t;
-        await h.send(ids.map((device, d) => ({ device, body: { timestamp: iso(t), temperature: 70 + 0.1 * ((t / 10_000 + d) % 4), vibration: 0.4, pressure: 6, status: 'running' } })));
-      }
-    };
+    const p = watchedPlant({ 'production-line-a': LINE_A, 'production-line-b': LINE_B }, at('2026-12-07T07:55:00Z'));
     /** What the plant (or the API) writes on the line's twin, at `when`. */
     const setLine = (line: string, status: string, when: number) => {
-      clock = when;
-      return h.twins.patch(line, [{ op: 'add', path: '/lineStatus', value: status }]);
+      p.moveTo(when);
+      return p.h.twins.patch(line, [{ op: 'add', path: '/lineStatus', value: status }]);
     };
     const sweepAt = (when: number) => {
-      clock = when;
-      return watch.run();
+      p.moveTo(when);
+      return p.watch.run();
     };
-    return { h, logged, run, setLine, sweepAt };
+    return { ...p, setLine, sweepAt };
   }
 
   it('raises nothing for the line in maintenance while the other line is watched as always; set running again, its machine still silent is raised ten minutes later', async () => {

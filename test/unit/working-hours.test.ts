@@ -5,10 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WorkingHours, WorkingHoursError } from '../../src/lib/plant/working-hours.ts';
-import { CommunicationWatch, PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
 import { loadConfig, workingHoursOf } from '../../src/lib/config.ts';
-import { defaultSettings, harness } from '../support/pipeline-harness.ts';
-import { ARM, LINE, iso, plantCatalog } from '../support/plant.ts';
+import { watchedPlant } from '../support/watched-plant.ts';
 
 const MIN = 60_000;
 const at = (text: string) => Date.parse(text);
@@ -109,31 +108,17 @@ describe('a plant that powers its machines down at night without saying so', () 
 
   /** Three arms of one line that ran Monday evening (Berlin) until 21:58, then lost power; Digital Twins' clock follows the test's. */
   async function plant(workingHours: WorkingHours | undefined) {
-    let clock = at('2026-12-07T20:40:00Z');
-    const h = harness({ now: () => clock });
-    h.twins.now = () => clock;
-    h.twins.add('production-line-a', LINE);
-    for (const id of ARMS) {
-      h.twins.add(id, ARM, { equipmentId: id });
-      h.twins.relate('production-line-a', id, 'contains');
-    }
-    const logged: string[] = [];
-    const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours });
-    /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
-    const run = async (ids: readonly string[], until: number) => {
-      for (let t = until - 50_000; t <= until; t += 10_000) {
-        clock = t;
-        await h.send(ids.map((device, d) => ({ device, body: { timestamp: iso(t), temperature: 70 + 0.1 * ((t / 10_000 + d) % 4), vibration: 0.4, pressure: 6, status: 'running' } })));
-      }
-    };
+    const p = watchedPlant({ 'production-line-a': ARMS }, at('2026-12-07T20:40:00Z'), workingHours);
     /** Sweeps every ten minutes from `from` to `to` (inclusive); returns what each found. */
     const sweeps = async (from: number, to: number) => {
       const results = [];
-      for (clock = from; clock <= to; clock += 10 * MIN) results.push(await watch.run());
+      for (let t = from; t <= to; t += 10 * MIN) {
+        p.moveTo(t);
+        results.push(await p.watch.run());
+      }
       return results;
     };
-    const moveTo = (t: number) => void (clock = t);
-    return { h, watch, logged, run, sweeps, moveTo };
+    return { ...p, sweeps };
   }
 
   const hours = WorkingHours.parse('Mon-Fri 06:00-22:00', 'Europe/Berlin');
