@@ -217,6 +217,8 @@ export interface Alert {
    * refused (how many lately, the latest's reason and detail).
    */
   silent?: { since: number; refused?: { count: number; reason: string; detail: string } } | undefined;
+  /** On a clear's card when the incident cleared because the equipment's line was set at rest (stopped, changeover, maintenance): the status, and when it was set (ms, when known). */
+  lineAtRest?: { status: string; since: number | undefined } | undefined;
   /** Set on a card that waited because Teams did not take it: when it was kept (ms). */
   late?: { keptAt: number } | undefined;
 }

@@ -191,7 +191,7 @@ describe('a machine that stops sending altogether', () => {
     expect(await listed(onNow)).toEqual({ hours: `${DAYS[today]} 00:00-24:00`, timeZone: 'UTC', working: true, since: midnight.toISOString() });
   });
 
-  it("takes a line's status set through the API: in maintenance its machines' silence raises nothing, and set running they have the delay from then; the plant lists the status", async () => {
+  it("takes a line's status set through the API: in maintenance its machines' silence raises nothing, and set running they have the delay from then; the plant lists the status; set to maintenance again, their incidents clear", async () => {
     // Silent after a second and a half here (readings every 300 ms), so that a machine still sending is heard by Digital Twins' clock.
     const p = await plant({ silentAfterMs: 1_500 });
     const start = Date.now() - 2 * MINUTE;
@@ -241,6 +241,17 @@ describe('a machine that stops sending altogether', () => {
     const line = listed.factories[0]!.lines[0]!;
     expect(line.lineStatus).toBe('running');
     expect(Date.parse(line.$metadata.lineStatus!.lastUpdateTime)).toBeGreaterThan(Date.now() - MINUTE);
+
+    // Found powered off for maintenance after all: set so, their incidents clear, one card each, and the dashboard lists them cleared.
+    expect((await setStatus('production-line-a', { status: 'maintenance', by: 'Dana', reason: 'arms powered off' }))[1]).toMatchObject({ changed: true });
+    await lineB();
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0, onLinesAtRest: 2, clearedAtRest: 2 });
+    expect(p.alerts.sent.slice(2).map((a) => [a.incident.event, a.lineAtRest?.status]).sort()).toEqual([['cleared', 'maintenance'], ['cleared', 'maintenance']]);
+    const incidents = await p.store.alerts(start - MINUTE, 50);
+    expect(incidents.map((a) => [a.deviceId, a.state]).sort()).toEqual([['robotic-arm-001', 'cleared'], ['robotic-arm-002', 'cleared']]);
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
+    expect(await p.watch.run()).toMatchObject({ onLinesAtRest: 2, errors: 0 });
+    expect(p.alerts.sent).toHaveLength(4);
   });
 
   it('gives a logger that uploads a quarter hour of readings at once three missed uploads before it is silent, not the plant\'s ten minutes between two of them', async () => {

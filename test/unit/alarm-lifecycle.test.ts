@@ -348,6 +348,25 @@ describe('the alarm lifecycle', () => {
     expect(lifecycle.raiseForSilence(low, at, T0, { line: 'line-3', id: 'arm-6|s' })).toMatchObject({ kind: 'raised', incidentId: 'arm-6|s', notify: true });
   });
 
+  it("clears the open incident of a machine whose line is set at rest, telling those told it began (unless shelved); with none open, nothing happens", () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    lifecycle.raiseForSilence(state, T0 + 700 * SEC, T0, { line: 'line-1', id: 'arm-1|silent' });
+    const cleared = lifecycle.clearAtRest(state, T0 + 900 * SEC, undefined);
+    expect(cleared).toMatchObject({ kind: 'cleared', incidentId: 'arm-1|silent', priority: 'warning', notify: true, time: T0 + 900 * SEC, raisedAt: T0 + 600 * SEC, index: -1 });
+    // Cleared as any told incident clears: it may reopen if the silence is back soon.
+    expect(state).toEqual({ ci: 'arm-1|silent', c: T0 + 900 * SEC });
+    expect(lifecycle.clearAtRest(state, T0 + 960 * SEC, undefined)).toBeUndefined();
+    // Shelved: recorded, nobody told; never before the incident was raised.
+    const shelved: AlarmState = { id: 'arm-2|x', p: 'critical', n: 'critical', r: T0 + 100 * SEC };
+    expect(lifecycle.clearAtRest(shelved, T0, T0 + 3_600 * SEC)).toMatchObject({ kind: 'cleared', priority: 'critical', notify: false, quiet: 'shelved', time: T0 + 100 * SEC });
+    // A lone outlier's record clears quietly.
+    const low: AlarmState = {};
+    feed(lifecycle, low, [unusual(T0, 1)]);
+    expect(lifecycle.clearAtRest(low, T0 + 700 * SEC, undefined)).toMatchObject({ kind: 'cleared', priority: 'low', notify: false, quiet: 'low' });
+    expect(low).toEqual({});
+  });
+
   it('continues an incident from its stored state, and ignores a malformed one', () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};

@@ -85,6 +85,55 @@ describe('a line taken down for maintenance, its machines powered off without ea
     expect(p.logged).toEqual([]);
   });
 
+  it('clears the silence raised before the line was set to maintenance, with one card each saying so; running again and still silent, a new incident', async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.run(LINE_B, at('2026-12-07T08:10:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:10:30Z'))).toMatchObject({ silent: 2, raised: 2, told: 2 });
+    // The shift lead finds line A's arms powered off for maintenance and says so.
+    await p.setLine('production-line-a', 'maintenance', at('2026-12-07T08:20:00Z'));
+    await p.run(LINE_B, at('2026-12-07T08:20:10Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:20:30Z'))).toMatchObject({ silent: 0, raised: 0, onLinesAtRest: 2, clearedAtRest: 2 });
+    const clears = p.h.alerts.sent.slice(2);
+    expect(clears.map((c) => [c.deviceId, c.incident.event, c.time, c.lineAtRest])).toEqual(
+      LINE_A.map((id) => [id, 'cleared', at('2026-12-07T08:20:00Z'), { status: 'maintenance', since: at('2026-12-07T08:20:00Z') }]),
+    );
+    expect(clears.map((c) => c.incident.id)).toEqual(p.h.alerts.sent.slice(0, 2).map((c) => c.incident.id));
+    for (const id of LINE_A) expect(p.h.twins.props(id)).toMatchObject({ healthStatus: 'normal' });
+    expect(p.h.store.storedAlarmEvents.filter((r) => r.Event === 'cleared').map((r) => [r.DeviceId, r.Detail, r.Notified])).toEqual(LINE_A.map((id) => [id, 'lineAtRest=maintenance', 'yes']));
+    // The next sweeps find nothing open: no second card.
+    await p.run(LINE_B, at('2026-12-07T08:21:10Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:21:30Z'))).toMatchObject({ onLinesAtRest: 2, raised: 0 });
+    expect(p.h.alerts.sent).toHaveLength(4);
+    // Running again at nine and still nothing from either arm: each raised anew ten minutes later.
+    await p.setLine('production-line-a', 'running', at('2026-12-07T09:00:00Z'));
+    await p.run(LINE_B, at('2026-12-07T09:10:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T09:10:30Z'))).toMatchObject({ silent: 2, raised: 2, told: 2 });
+    const again = p.h.alerts.sent.slice(4);
+    expect(again.map((c) => [c.incident.event, c.time])).toEqual(LINE_A.map(() => ['raised', at('2026-12-07T09:10:00Z')]));
+    expect(again.map((c) => c.incident.reopened)).toEqual([undefined, undefined]);
+    expect(p.logged.filter((l) => l.startsWith('error'))).toEqual([]);
+  });
+
+  it('clears an incident raised on readings when its machine falls quiet on a line set to maintenance, once past the delay', async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    // An open incident on robotic-arm-001 (raised on its readings before it went quiet).
+    p.h.twins.props('robotic-arm-001').alarmState = JSON.stringify({ id: 'robotic-arm-001|m1', p: 'critical', n: 'critical', r: at('2026-12-07T07:59:00Z') });
+    await p.setLine('production-line-a', 'maintenance', at('2026-12-07T08:01:00Z'));
+    await p.run(LINE_B, at('2026-12-07T08:05:00Z'));
+    // Not yet past its delay: it may be about to send.
+    expect(await p.sweepAt(at('2026-12-07T08:05:30Z'))).toMatchObject({ raised: 0 });
+    expect(p.h.alerts.sent).toEqual([]);
+    await p.run(LINE_B, at('2026-12-07T08:10:00Z'));
+    expect(await p.sweepAt(at('2026-12-07T08:10:30Z'))).toMatchObject({ onLinesAtRest: 2, clearedAtRest: 1 });
+    const [card] = p.h.alerts.sent;
+    expect(card).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'critical', incident: { id: 'robotic-arm-001|m1', event: 'cleared' }, lineAtRest: { status: 'maintenance' } });
+    // When its silence passed the delay (its twin last took a reading in just before 08:00), after the line was set so.
+    expect(card!.time).toBeGreaterThan(at('2026-12-07T08:09:00Z'));
+    expect(card!.time).toBeLessThanOrEqual(at('2026-12-07T08:10:00Z'));
+  });
+
   it('without the line status, the same morning raises both arms of line A ten minutes after they went quiet', async () => {
     const p = await plant();
     await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));

@@ -80,6 +80,21 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(facts({ condition: 'drift', incident: { id: 'x', event: 'cleared', raisedAt: alert.time } }).some((f) => f.title === 'Condition')).toBe(false);
   });
 
+  it("tells a clear by the line's status as such: the line's state and since when, no score, what to check before the line restarts", async () => {
+    const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
+    const raisedAt = Date.parse('2026-11-25T09:45:00Z');
+    const since = Date.parse('2026-11-25T10:00:00Z');
+    const card = alertCard({ ...alert, severity: 'warning', line: 'production-line-a', anomalyScore: 0, failureProbability: undefined, incident: { id: 'x', event: 'cleared', raisedAt }, lineAtRest: { status: 'maintenance', since } });
+    const text = JSON.stringify(card);
+    expect(text).toContain('CLEARED: Robotic arm robotic-arm-001 on production-line-a');
+    expect(text).toContain('Cleared: the incident raised {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}} is over, its line set to maintenance at {{DATE(2026-11-25T10:00:00Z, SHORT)}} {{TIME(2026-11-25T10:00:00Z)}}.');
+    expect(text).toContain('Check it before the line restarts.');
+    expect(text).not.toContain('back to normal');
+    expect(text).not.toContain('Anomaly score');
+    expect(text).toContain('{"title":"Line","value":"production-line-a (maintenance)"}');
+    expect(text).toContain('Last readings');
+  });
+
   it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {
     let n = 0;
     const flaky = await startServer((_q, r) => (n++ < 2 ? reply(r, 429, 'busy', { 'retry-after': '0' }) : reply(r, 200, '')));

@@ -68,6 +68,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
     : stop?.outcome === 'failed' ? 'The automatic emergencyStop FAILED: stop the equipment by hand now and dispatch maintenance.'
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
+    : step === 'cleared' && alert.lineAtRest ? `Its line is ${alert.lineAtRest.status}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
@@ -80,6 +81,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
     : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
+    : step === 'cleared' && alert.lineAtRest ? `Cleared: the incident raised ${since} is over, its line set to ${alert.lineAtRest.status}${alert.lineAtRest.since === undefined ? '' : ` at ${localTime(alert.lineAtRest.since)}`}.`
     : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
     // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
@@ -106,10 +108,10 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       {
         type: 'FactSet',
         facts: [
-          // A silence has no reading to score.
-          ...(alert.silent ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
+          // A silence, or a clear by the line's status, has no reading to score.
+          ...(alert.silent || alert.lineAtRest ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
-          ...(alert.line ? [{ title: 'Line', value: alert.line }] : []),
+          ...(alert.line ? [{ title: 'Line', value: alert.lineAtRest ? `${alert.line} (${alert.lineAtRest.status})` : alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
           { title: 'Time', value: utcTime(alert.time) },
           ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITIONS[alert.condition] }] : []),
@@ -117,7 +119,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           { title: 'Model', value: alert.modelVersion },
         ],
       },
-      { type: 'TextBlock', text: alert.silent ? 'Last readings' : 'Readings', weight: 'Bolder', spacing: 'Medium' },
+      { type: 'TextBlock', text: alert.silent || alert.lineAtRest ? 'Last readings' : 'Readings', weight: 'Bolder', spacing: 'Medium' },
       { type: 'FactSet', facts: readingFacts },
       { type: 'TextBlock', text: action, wrap: true },
       { type: 'TextBlock', text: `Incident ${alert.incident.id}`, isSubtle: true, size: 'Small', wrap: true },

@@ -29,7 +29,8 @@
  * - Equipment in service that has sent nothing at all for `silentAfterMs` (a gateway, its network
  *   or its power lost) is a communication-loss alarm at `warning`, raised by a sweep, not by a
  *   reading (`raiseForSilence`): nothing watches the machine meanwhile. Readings that come again
- *   clear it as any incident clears, on their evidence.
+ *   clear it as any incident clears, on their evidence; its line set stopped, in changeover or in
+ *   maintenance clears it without them (`clearAtRest`).
  * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
  *   backlog after the function was down or held up, say) is recorded and told to nobody; an
  *   incident that still stands when readings come in time again is told then, once, as standing
@@ -286,20 +287,34 @@ export class AlarmLifecycle {
       if (blind?.measuredNothing) continue;
       state.q ??= e.time;
       state.qn = (state.qn ?? 0) + 1;
-      if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) {
-        // Those who were told it began are told it ended.
-        const notify = state.n !== undefined && !shelved;
-        events.push({ kind: 'cleared', incidentId: state.id!, priority: state.p ?? 'low', time: e.time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), ...(state.r !== undefined ? { raisedAt: state.r } : {}), index: i });
-        // Only an incident someone was told of reopens: to an operator, a condition after one that
-        // was only recorded is new.
-        if (state.n !== undefined) {
-          state.ci = state.id;
-          state.c = e.time;
-        }
-        for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o', 'l'] as const) delete state[k];
-      }
+      if (state.qn >= cfg.offDelayReadings && e.time - state.q >= cfg.offDelayMs) events.push(this.clear(state, e.time, i, shelved));
     }
     return events;
+  }
+
+  /**
+   * The open incident of equipment that is expected quiet now (its production line stopped, in
+   * changeover or in maintenance) and has sent nothing past its silence delay clears at `time`:
+   * designed suppression by the line's state, as a machine reporting itself in maintenance clears
+   * its own. Nothing it sent can clear it, since it sends nothing. Undefined when no incident is open.
+   */
+  clearAtRest(state: AlarmState, time: number, shelvedUntil: number | undefined): AlarmEvent | undefined {
+    if (!state.id) return undefined;
+    return this.clear(state, Math.max(time, state.r ?? time), -1, shelvedUntil !== undefined && time < shelvedUntil);
+  }
+
+  /** The open incident clears at `time` (reading `index`): those who were told it began are told it ended, unless it is shelved. */
+  private clear(state: AlarmState, time: number, index: number, shelved: boolean): AlarmEvent {
+    const notify = state.n !== undefined && !shelved;
+    const event: AlarmEvent = { kind: 'cleared', incidentId: state.id!, priority: state.p ?? 'low', time, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), ...(state.r !== undefined ? { raisedAt: state.r } : {}), index };
+    // Only an incident someone was told of reopens: to an operator, a condition after one that
+    // was only recorded is new.
+    if (state.n !== undefined) {
+      state.ci = state.id;
+      state.c = time;
+    }
+    for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o', 'l'] as const) delete state[k];
+    return event;
   }
 
   /**

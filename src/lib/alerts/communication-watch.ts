@@ -11,7 +11,9 @@
  *
  * A machine on a line stopped, in changeover or in maintenance (the line twin's `lineStatus`) is
  * expected quiet, as the whole plant is off shift; on a line set running again its silence counts
- * from then.
+ * from then. An incident still open on such a machine once it is past its delay (raised for its
+ * silence before the line was set at rest, or on readings before it went quiet) clears: it sends
+ * nothing that could clear it, and would stand for as long as the line rests.
  *
  * When no equipment in service has been heard from lately (`recentMs`, plus its usual interval for a
  * machine that reports more slowly) while some is silent, the cause is common (the plant's uplink,
@@ -30,7 +32,7 @@ import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
+import type { Alert, AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
@@ -78,6 +80,8 @@ export interface CommunicationWatchResult {
   offShift?: true;
   /** In service and past the delay, but on a line stopped, in changeover or in maintenance: expected quiet, not silent. */
   onLinesAtRest?: number;
+  /** Of those, the incidents that were open and cleared this sweep. */
+  clearedAtRest?: number;
 }
 
 /** What the sweep logs (as an error) when no equipment in service has been heard from for the delay. */
@@ -153,11 +157,13 @@ export class CommunicationWatch {
     const statuses = pastDelay.length ? await readLineStatuses(this.deps.twins) : new Map<string, LineStatus>();
     const earliest = pastDelay.reduce((first, m) => Math.min(first, m.countsFrom), Infinity);
     if ([...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
+    const resting: { machine: Silent; line: LineStatus }[] = [];
     for (const machine of pastDelay) {
       const line = statuses.get(lines.get(machine.current.id) ?? '');
       if (lineAtRest(line)) {
         inService--;
         result.onLinesAtRest = (result.onLinesAtRest ?? 0) + 1;
+        if (machine.state.id) resting.push({ machine, line: line! });
         continue;
       }
       // A line set running again: its machines have the delay from then to start sending.
@@ -167,6 +173,14 @@ export class CommunicationWatch {
       // Told already (or standing at warning or above on other evidence): nothing to raise.
       if (machine.state.p === 'warning' || machine.state.p === 'critical') continue;
       silent.push(machine);
+    }
+    for (const { machine, line } of resting) {
+      try {
+        if (await this.clearAtRest(machine, lines.get(machine.current.id)!, line, logger)) result.clearedAtRest = (result.clearedAtRest ?? 0) + 1;
+      } catch (error) {
+        result.errors++;
+        logger.log('error', 'incident of a machine on a line at rest not cleared (tried again next sweep)', { deviceId: machine.current.id, error: (error as Error).message });
+      }
     }
     if (heard === 0 && inService >= 2 && result.silent >= 1) {
       logger.log('error', PLANT_SILENT_LOG, { silent: result.silent, minutes: Math.round(this.silentAfterMs / 60_000), cause: "the plant's uplink, IoT Hub's route to the Event Hub, or telemetryIngest held up: no machine was raised on its own" });
@@ -232,25 +246,50 @@ export class CommunicationWatch {
     }
     const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
+    const told = await this.record({ twin, current, state }, line, event, {
+      detail: eventDetail('silent', event.reopened),
+      health: 'warning',
+      card: { severity: 'warning', condition: 'silent', silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}) } },
+    });
+    return told ? event : undefined;
+  }
+
+  /** The open incident of a machine past its delay on a line at rest clears (`AlarmLifecycle.clearAtRest`), when the line was set so or when the machine's delay passed, whichever is later. */
+  private async clearAtRest({ twin, current, state, countsFrom, delayMs }: Silent, line: string, status: LineStatus, logger: Logger): Promise<AlarmEvent | undefined> {
+    const event = this.lifecycle.clearAtRest(state, Math.max(status.since ?? this.now(), countsFrom + delayMs), current.shelvedUntil);
+    if (!event) return undefined;
+    const at = status.status ?? 'at rest';
+    const told = await this.record({ twin, current, state }, line, event, { detail: `lineAtRest=${at}`, health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
+    if (told) logger.log('info', 'incident cleared: its line is at rest', { deviceId: current.id, incidentId: event.incidentId, line, lineStatus: at });
+    return told ? event : undefined;
+  }
+
+  /**
+   * One step of a machine's incident, each part written before the next: its rows (a raise's flag
+   * is what the dashboard lists and acknowledges), its card when people are told, then the twin
+   * with If-Match. False when the twin changed since the sweep read it: the next sweep judges it as it is then.
+   */
+  private async record({ twin, current, state }: Pick<Silent, 'twin' | 'current' | 'state'>, line: string, event: AlarmEvent, how: { detail: string; health: 'warning' | 'normal'; card: Pick<Alert, 'severity' | 'condition' | 'silent' | 'lineAtRest'> }): Promise<boolean> {
+    const deviceId = current.id;
     const kind = this.deps.catalog.forTwinModel(current.modelId);
     const at = new Date(event.time).toISOString();
-    // The rows first: the flag is what the dashboard lists as the incident (and acknowledges).
+    const silent = how.card.silent;
     await this.deps.store.write({
       telemetry: [],
       deadLetters: [],
-      anomalies: event.kind === 'raised' ? [{ Timestamp: at, DeviceId: deviceId, MessageId: `silent-${since}`, Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: COMMUNICATION_WATCH_VERSION, AlertId: event.incidentId }] : [],
-      alarmEvents: [{ Timestamp: at, IncidentId: event.incidentId, DeviceId: deviceId, Event: event.kind, Priority: event.priority, Notified: notifiedOf(event), Detail: eventDetail('silent', event.reopened) }],
+      anomalies: event.kind === 'raised' && silent ? [{ Timestamp: at, DeviceId: deviceId, MessageId: `silent-${silent.since}`, Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: COMMUNICATION_WATCH_VERSION, AlertId: event.incidentId }] : [],
+      alarmEvents: [{ Timestamp: at, IncidentId: event.incidentId, DeviceId: deviceId, Event: event.kind, Priority: event.priority, Notified: notifiedOf(event), Detail: how.detail }],
     });
     const cardId = `${event.incidentId}|${event.kind}|${event.time}`;
     if (event.notify && this.deps.alerts && !this.cardsSent.has(cardId)) {
       const readings: Record<string, unknown> = {};
       for (const name of kind?.telemetryNames ?? []) if (Object.hasOwn(twin, name)) readings[name] = twin[name];
       await this.deps.alerts.send({
+        ...how.card,
         id: cardId,
         deviceId,
         modelId: current.modelId,
         equipmentType: kind?.displayName ?? current.modelId,
-        severity: 'warning',
         time: event.time,
         anomalyScore: 0,
         failureProbability: undefined,
@@ -261,24 +300,22 @@ export class CommunicationWatch {
         dashboardUrl: this.deps.settings.dashboardUrl,
         line: line === deviceId ? undefined : line,
         incident: { id: event.incidentId, event: event.kind, raisedAt: event.raisedAt ?? event.time, reopened: event.reopened },
-        condition: 'silent',
-        silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}) },
       });
       this.cardsSent.add(cardId);
     }
     const ops: JsonPatchOp[] = [
       { op: 'add', path: '/alarmState', value: JSON.stringify(state) },
-      { op: 'add', path: '/healthStatus', value: 'warning' },
+      { op: 'add', path: '/healthStatus', value: how.health },
       ...(event.notify ? [{ op: 'add' as const, path: '/lastAlertTime', value: at }] : []),
     ];
     try {
       await this.deps.twins.patch(deviceId, ops, current.etag);
     } catch (error) {
       // Readings came (or an operator wrote) since the query: the next sweep judges the twin as it is now.
-      if (isAppError(error) && error.code === 'twin.etagMismatch') return undefined;
+      if (isAppError(error) && error.code === 'twin.etagMismatch') return false;
       throw error;
     }
-    return event;
+    return true;
   }
 }
 
