@@ -26,6 +26,7 @@ import { AlarmLifecycle, OUT_OF_SERVICE, alarmEvidence, bearsOnAlarms, notifiedO
 import { BoundedSet } from './bounded-set.ts';
 import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { EquipmentLines } from './twins/equipment-lines.ts';
+import { lineAtRest, lineStatusOf } from './plant/line-status.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
 import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
@@ -854,6 +855,8 @@ export class TelemetryPipeline {
 
   private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
     const { reading, score } = decision.trigger;
+    const line = await this.lines.lineOf(reading.deviceId);
+    const rest = line !== undefined && decision.event.kind !== 'cleared' ? await this.lineAtRest(line) : undefined;
     return {
       id: decision.id,
       deviceId: reading.deviceId,
@@ -868,12 +871,23 @@ export class TelemetryPipeline {
       contributions: score.contributions,
       modelVersion: score.modelVersion,
       dashboardUrl: this.deps.settings.dashboardUrl,
-      line: await this.lines.lineOf(reading.deviceId),
+      line,
+      ...(rest ? { lineAtRest: rest } : {}),
       incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: decision.event.raisedAt ?? work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
       action,
       condition: conditionOfStep(decision.event, decision.trigger),
       ...(decision.event.blind ? { notMeasured: decision.event.blind } : {}),
     };
+  }
+
+  /** The line's status when it is at rest, for a card (one read per card: cards are few); undefined when running or unreadable now, the card then says nothing of it. */
+  private async lineAtRest(line: string): Promise<Alert['lineAtRest']> {
+    try {
+      const status = lineStatusOf(await this.deps.twins.getTwin(line));
+      return lineAtRest(status) ? { status: status.status!, since: status.since } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private propertiesOf(kind: EquipmentKind): ReadonlySet<string> {

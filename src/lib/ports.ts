@@ -217,7 +217,12 @@ export interface Alert {
    * refused (how many lately, the latest's reason and detail).
    */
   silent?: { since: number; refused?: { count: number; reason: string; detail: string } } | undefined;
-  /** On a clear's card when the incident cleared because the equipment's line was set at rest (stopped, changeover, maintenance): the status, and when it was set (ms, when known). */
+  /**
+   * The equipment's line was at rest (stopped, in changeover, in maintenance) at this step: the
+   * status, and when it was set (ms, when known). On a clear's card the reason it cleared (the
+   * machine quiet on such a line); on a raise or escalation, what the reader should know (a machine
+   * run while its line is in maintenance is likely being tested by the crew on it).
+   */
   lineAtRest?: { status: string; since: number | undefined } | undefined;
   /** Set on a card that waited because Teams did not take it: when it was kept (ms). */
   late?: { keptAt: number } | undefined;

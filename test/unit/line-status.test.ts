@@ -134,6 +134,20 @@ describe('a line taken down for maintenance, its machines powered off without ea
     expect(card!.time).toBeLessThanOrEqual(at('2026-12-07T08:10:00Z'));
   });
 
+  it("judges a machine test-run during maintenance on its readings as always, its card saying that its line is in maintenance; a running line's card says nothing of it", async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.setLine('production-line-a', 'maintenance', at('2026-12-07T08:01:00Z'));
+    const fault = (device: string, t: number) => p.h.send([{ device, enqueued: t, body: { timestamp: new Date(t).toISOString(), temperature: 70, vibration: 0.4, pressure: 6, status: 'fault' } }]);
+    p.moveTo(at('2026-12-07T08:30:00Z'));
+    await fault('robotic-arm-001', at('2026-12-07T08:30:00Z'));
+    await fault('robotic-arm-003', at('2026-12-07T08:30:00Z'));
+    const cards = new Map(p.h.alerts.sent.map((c) => [c.deviceId, c]));
+    expect(cards.get('robotic-arm-001')).toMatchObject({ severity: 'critical', incident: { event: 'raised' }, line: 'production-line-a', lineAtRest: { status: 'maintenance', since: at('2026-12-07T08:01:00Z') } });
+    expect(cards.get('robotic-arm-003')).toMatchObject({ severity: 'critical', line: 'production-line-b' });
+    expect(cards.get('robotic-arm-003')!.lineAtRest).toBeUndefined();
+  });
+
   it('without the line status, the same morning raises both arms of line A ten minutes after they went quiet', async () => {
     const p = await plant();
     await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));

@@ -95,6 +95,15 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(text).toContain('Last readings');
   });
 
+  it("says on a raise that the machine's line is in maintenance (likely a test run), its score and advice as always", async () => {
+    const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
+    const text = JSON.stringify(alertCard({ ...alert, line: 'production-line-a', lineAtRest: { status: 'maintenance', since: Date.parse('2026-11-25T09:00:00Z') } }));
+    expect(text).toContain('Its line is maintenance (set {{DATE(2026-11-25T09:00:00Z, SHORT)}} {{TIME(2026-11-25T09:00:00Z)}}): the machine may be running for a test; tell the crew working on the line.');
+    expect(text).toContain('Anomaly score');
+    expect(text).toContain('Stop the equipment safely');
+    expect(text).toContain('"text":"Readings"');
+  });
+
   it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {
     let n = 0;
     const flaky = await startServer((_q, r) => (n++ < 2 ? reply(r, 429, 'busy', { 'retry-after': '0' }) : reply(r, 200, '')));

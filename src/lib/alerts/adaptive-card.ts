@@ -87,6 +87,8 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
     : step === 'raised' && alert.incident.raisedAt < alert.time - 60_000 ? `Standing since ${since}: this is the first card about it.`
     : undefined;
+  // Cleared by the communication watch because the machine is quiet on a line at rest: no reading behind it.
+  const restCleared = step === 'cleared' && alert.lineAtRest !== undefined;
   const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
     type: 'AdaptiveCard',
@@ -103,13 +105,15 @@ export function alertCard(alert: Alert): Record<string, unknown> {
         wrap: true,
       },
       ...(subtitle ? [{ type: 'TextBlock', text: subtitle, wrap: true, weight: 'Bolder' }] : []),
+      // Raised while its line rests: likely a test run by the crew working on the line, who should hear of it first.
+      ...(alert.lineAtRest && step !== 'cleared' ? [{ type: 'TextBlock', text: `Its line is ${alert.lineAtRest.status}${alert.lineAtRest.since === undefined ? '' : ` (set ${localTime(alert.lineAtRest.since)})`}: the machine may be running for a test; tell the crew working on the line.`, wrap: true }] : []),
       // A card that waited for Teams says so, so nobody takes an old incident for a new one.
       ...(alert.late ? [{ type: 'TextBlock', text: `Delivered late: Teams did not take this card at ${localTime(alert.late.keptAt)}; it was kept and sent once Teams answered again.`, wrap: true, color: 'Warning' }] : []),
       {
         type: 'FactSet',
         facts: [
           // A silence, or a clear by the line's status, has no reading to score.
-          ...(alert.silent || alert.lineAtRest ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
+          ...(alert.silent || restCleared ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
           ...(alert.line ? [{ title: 'Line', value: alert.lineAtRest ? `${alert.line} (${alert.lineAtRest.status})` : alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
@@ -119,7 +123,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           { title: 'Model', value: alert.modelVersion },
         ],
       },
-      { type: 'TextBlock', text: alert.silent || alert.lineAtRest ? 'Last readings' : 'Readings', weight: 'Bolder', spacing: 'Medium' },
+      { type: 'TextBlock', text: alert.silent || restCleared ? 'Last readings' : 'Readings', weight: 'Bolder', spacing: 'Medium' },
       { type: 'FactSet', facts: readingFacts },
       { type: 'TextBlock', text: action, wrap: true },
       { type: 'TextBlock', text: `Incident ${alert.incident.id}`, isSubtle: true, size: 'Small', wrap: true },
