@@ -332,7 +332,8 @@
     $('alert-list').replaceChildren(...(items.length ? items.map((a) => {
       const acked = a.acknowledged;
       const drivers = a.drivers ?? [];
-      const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}` : 'active';
+      // Cleared by the line's status rather than by readings: the machine is quiet on a line at rest.
+      const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}${a.clearedAtRest ? ` (its line in ${a.clearedAtRest})` : ''}` : 'active';
       return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
         el('span', { class: 'state' }, state), ' ',

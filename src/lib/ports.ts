@@ -116,6 +116,8 @@ export interface AlertRecord {
   priority: string;
   state: 'active' | 'cleared';
   clearedAt: string | null;
+  /** Cleared because the machine fell quiet on a line at rest: the line's status then (stopped, changeover, maintenance); else null. */
+  clearedAtRest: string | null;
   anomalyScore: number;
   failureProbability: number | null;
   contributions: Record<string, number>;

@@ -399,7 +399,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     }
   });
 
-  it("takes a line's status from its list: in maintenance none of its machines is called silent, and set running they count from then", async () => {
+  it("takes a line's status from its list: in maintenance none of its machines is called silent, and set running they count from then; an incident its status cleared says so", async () => {
     const lineB = DEFAULT_PLANT.lines[1]!.id;
     const onB = DEFAULT_PLANT.equipment.filter((e) => e.line === lineB).map((e) => e.id);
     const silentOnB = () => page.$$eval('[data-twin]', (els, ids) => els.filter((e) => ids.includes(e.getAttribute('data-twin')!) && e.hasAttribute('data-silent')).length, onB);
@@ -436,6 +436,24 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await silentOnB()).toBe(0);
     expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(silentElsewhere);
     await page.unroute('**/api/plant');
+
+    // A silence raised on one of its machines before the line was set to maintenance, cleared by the watch for it: listed as cleared by the line.
+    const machine = onB[0]!;
+    const incident = `${machine}|silent-browser`;
+    const iso = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    await stack.store.write({
+      telemetry: [],
+      deadLetters: [],
+      anomalies: [{ Timestamp: iso(5), DeviceId: machine, MessageId: 'silent-browser', Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: 'communication-watch', AlertId: incident }],
+      alarmEvents: [
+        { Timestamp: iso(5), IncidentId: incident, DeviceId: machine, Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=silent' },
+        { Timestamp: iso(1), IncidentId: incident, DeviceId: machine, Event: 'cleared', Priority: 'warning', Notified: 'yes', Detail: 'lineAtRest=maintenance' },
+      ],
+    });
+    await page.reload();
+    await page.waitForSelector(`#alert-list li[data-alert="${incident}"]`);
+    expect(await page.getAttribute(`#alert-list li[data-alert="${incident}"]`, 'data-state')).toBe('cleared');
+    expect(await page.textContent(`#alert-list li[data-alert="${incident}"] .state`)).toMatch(/^cleared .+ \(its line in maintenance\)$/);
   });
 
   it('fits a tablet screen without sideways scrolling', async () => {

@@ -248,7 +248,7 @@ describe('a machine that stops sending altogether', () => {
     expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0, onLinesAtRest: 2, clearedAtRest: 2 });
     expect(p.alerts.sent.slice(2).map((a) => [a.incident.event, a.lineAtRest?.status]).sort()).toEqual([['cleared', 'maintenance'], ['cleared', 'maintenance']]);
     const incidents = await p.store.alerts(start - MINUTE, 50);
-    expect(incidents.map((a) => [a.deviceId, a.state]).sort()).toEqual([['robotic-arm-001', 'cleared'], ['robotic-arm-002', 'cleared']]);
+    expect(incidents.map((a) => [a.deviceId, a.state, a.clearedAtRest]).sort()).toEqual([['robotic-arm-001', 'cleared', 'maintenance'], ['robotic-arm-002', 'cleared', 'maintenance']]);
     expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
     expect(await p.watch.run()).toMatchObject({ onLinesAtRest: 2, errors: 0 });
     expect(p.alerts.sent).toHaveLength(4);

@@ -110,7 +110,7 @@ describe('the telemetry store contract', () => {
 
   it('lists an incident with its priority, whether it has cleared, and its acknowledgement', async () => {
     const [incident] = await store.alerts(Date.parse(at(0)), 10);
-    expect(incident).toMatchObject({ alertId: 'arm-1:critical:1', deviceId: 'arm-1', priority: 'critical', state: 'cleared', clearedAt: at(5), acknowledged: { by: 'Dana' }, condition: 'envelope' });
+    expect(incident).toMatchObject({ alertId: 'arm-1:critical:1', deviceId: 'arm-1', priority: 'critical', state: 'cleared', clearedAt: at(5), clearedAtRest: null, acknowledged: { by: 'Dana' }, condition: 'envelope' });
     // The equipment was stopped automatically while it stood (the stop's row keys itself, not the incident).
     expect(incident!.action).toEqual({ name: 'emergencyStop', outcome: 'executed', time: at(2), detail: 'failure probability 95 %' });
     // Reopened after it cleared: active again, for what the detector saw this time.

@@ -81,7 +81,7 @@ describe('the Data Explorer telemetry store', () => {
   });
 
   it('lists incidents through the deduplicating views, with the condition and the scores of their latest raise or escalation, and what was done about them', async () => {
-    const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string']];
+    const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string'], ['ClearDetail', 'string']];
     const actionColumns = [['Timestamp', 'datetime'], ['DeviceId', 'string'], ['Action', 'string'], ['Outcome', 'string'], ['Detail', 'string']];
     const s = await startServer((req, res) => {
       if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
@@ -92,15 +92,16 @@ describe('the Data Explorer telemetry store', () => {
         ]));
       }
       reply(res, 200, primaryResult(columns, [
-        ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883'],
-        ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift'],
+        ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883', null],
+        ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift', 'lineAtRest=maintenance'],
       ]));
     });
     servers.push(s);
     const alerts = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).alerts(Date.parse('2026-11-25T00:00:00Z'), 50);
     expect(alerts[0]).toMatchObject({ alertId: 'arm-1|i1', priority: 'critical', state: 'active', anomalyScore: 0.52, failureProbability: 0.09, condition: 'envelope', latest: { anomalyScore: 0.8368, failureProbability: 0.7883 } });
     // A step written before steps carried scores: none to show.
-    expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', condition: 'drift', latest: null });
+    expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', clearedAtRest: 'maintenance', condition: 'drift', latest: null });
+    expect(alerts[0]!.clearedAtRest).toBeNull();
     // What was done about each, from the deduplicated MaintenanceActions: a stop that failed during the
     // active one; none for the other, whose stop came after it cleared.
     expect(alerts[0]!.action).toEqual({ name: 'emergencyStop', outcome: 'failed', time: '2026-11-25T10:20:00.000Z', detail: 'device answered 504: {}; failure probability 92 % (≥ 90 %)' });

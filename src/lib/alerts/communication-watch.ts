@@ -27,7 +27,7 @@
  * this instance (another one may: Teams cards are at least once).
  */
 import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alarm-lifecycle.ts';
-import { eventDetail } from './conditions.ts';
+import { eventDetail, lineAtRestDetail } from './conditions.ts';
 import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
@@ -259,7 +259,7 @@ export class CommunicationWatch {
     const event = this.lifecycle.clearAtRest(state, Math.max(status.since ?? this.now(), countsFrom + delayMs), current.shelvedUntil);
     if (!event) return undefined;
     const at = status.status ?? 'at rest';
-    const told = await this.record({ twin, current, state }, line, event, { detail: `lineAtRest=${at}`, health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
+    const told = await this.record({ twin, current, state }, line, event, { detail: lineAtRestDetail(at), health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
     if (told) logger.log('info', 'incident cleared: its line is at rest', { deviceId: current.id, incidentId: event.incidentId, line, lineStatus: at });
     return told ? event : undefined;
   }

@@ -87,6 +87,14 @@ export function sensorsOfDetail(detail: string | null | undefined): string[] | u
   return list === undefined ? undefined : list.split(',');
 }
 
+/** A clear's Detail when its incident cleared because the machine fell quiet on a line at rest (`status`: the line's). */
+export const lineAtRestDetail = (status: string): string => `lineAtRest=${status}`;
+
+/** The line's status a clear's Detail names (stopped, changeover, maintenance), if it names one (read back as untrusted text). */
+export function lineAtRestOfDetail(detail: string | null | undefined): string | undefined {
+  return /(?:^|\s)lineAtRest=(stopped|changeover|maintenance)(?=\s|$)/.exec(detail ?? '')?.[1];
+}
+
 /** The condition a Detail names, if it names one we know (the table is read back as untrusted text). */
 export function conditionOfDetail(detail: string | null | undefined): Condition | undefined {
   const name = /(?:^|\s)condition=(\w+)/.exec(detail ?? '')?.[1];

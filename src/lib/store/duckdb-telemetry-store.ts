@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
-import { conditionOfDetail, figuresOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
@@ -222,13 +222,14 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; ClearedAt: string | null; Detail: string | null }>(
+    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null }>(
       `SELECT f."AlertId", f."DeviceId", strftime(f."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", f."Severity", f."AnomalyScore", f."FailureProbability", f."Contributions", f."ModelVersion",
               strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt", a."AckedBy", a."Note",
               (SELECT e."Priority" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" <> 'cleared' ORDER BY CASE e."Priority" WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END DESC LIMIT 1) AS "Priority",
               (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" <> 'cleared' ORDER BY e."Timestamp" DESC LIMIT 1) AS "Detail",
               (SELECT strftime(max(e."Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared'
-                 AND e."Timestamp" >= (SELECT max(r."Timestamp") FROM "AlarmEvents" r WHERE r."IncidentId" = f."AlertId" AND r."Event" = 'raised')) AS "ClearedAt"
+                 AND e."Timestamp" >= (SELECT max(r."Timestamp") FROM "AlarmEvents" r WHERE r."IncidentId" = f."AlertId" AND r."Event" = 'raised')) AS "ClearedAt",
+              (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared' ORDER BY e."Timestamp" DESC LIMIT 1) AS "ClearDetail"
        FROM "AnomalyFlags" f LEFT JOIN "AlertAcks" a ON a."AlertId" = f."AlertId"
        WHERE f."AlertId" IS NOT NULL AND f."Timestamp" >= $1::TIMESTAMP ORDER BY f."Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
       [new Date(since).toISOString()],
@@ -245,6 +246,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       priority: r.Priority ?? r.Severity,
       state: r.ClearedAt ? ('cleared' as const) : ('active' as const),
       clearedAt: r.ClearedAt,
+      clearedAtRest: (r.ClearedAt && lineAtRestOfDetail(r.ClearDetail)) || null,
       anomalyScore: r.AnomalyScore,
       failureProbability: r.FailureProbability,
       contributions: JSON.parse(r.Contributions) as Record<string, number>,

@@ -13,7 +13,7 @@ import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
 import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
-import { conditionOfDetail, figuresOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
@@ -60,7 +60,11 @@ materialized_view('AnomalyFlagsDeduped')
     | where Event != 'cleared'
     | summarize arg_max(Timestamp, Detail) by AlertId = IncidentId
     | project AlertId, Detail) on AlertId
-| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail
+| join kind=leftouter (materialized_view('AlarmEventsDeduped')
+    | where Event == 'cleared'
+    | summarize arg_max(Timestamp, Detail) by AlertId = IncidentId
+    | project AlertId, ClearDetail = Detail) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail, ClearDetail
 | order by Timestamp desc`,
   /** The automated actions incidents are matched to (src/lib/alerts/incident-actions.ts). */
   actions: `declare query_parameters(since:datetime);
@@ -150,29 +154,33 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null; Detail: string | null }>(
+    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null }>(
       KQL.alerts,
       { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) },
     );
     const actions = rows.length === 0 ? [] : await this.read<ActionRow>(KQL.actions, { since: kqlDatetime(since) });
-    const incidents = rows.map((r) => ({
-      alertId: r.AlertId,
-      deviceId: r.DeviceId,
-      time: new Date(r.Timestamp).toISOString(),
-      severity: r.Severity,
-      priority: r.Priority ?? r.Severity,
+    const incidents = rows.map((r) => {
       // Cleared when its last clear is not older than its last raise (a reopened incident is active again).
-      state: r.ClearedAt && (!r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt)) ? ('cleared' as const) : ('active' as const),
-      clearedAt: r.ClearedAt && (!r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt)) ? new Date(r.ClearedAt).toISOString() : null,
-      anomalyScore: r.AnomalyScore,
-      failureProbability: r.FailureProbability,
-      contributions: r.Contributions ?? {},
-      modelVersion: r.ModelVersion,
-      acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
-      condition: conditionOfDetail(r.Detail) ?? null,
-      notMeasured: sensorsOfDetail(r.Detail) ?? null,
-      latest: figuresOfDetail(r.Detail) ?? null,
-    }));
+      const cleared = r.ClearedAt ? !r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt) : false;
+      return {
+        alertId: r.AlertId,
+        deviceId: r.DeviceId,
+        time: new Date(r.Timestamp).toISOString(),
+        severity: r.Severity,
+        priority: r.Priority ?? r.Severity,
+        state: cleared ? ('cleared' as const) : ('active' as const),
+        clearedAt: cleared && r.ClearedAt ? new Date(r.ClearedAt).toISOString() : null,
+        clearedAtRest: (cleared && lineAtRestOfDetail(r.ClearDetail)) || null,
+        anomalyScore: r.AnomalyScore,
+        failureProbability: r.FailureProbability,
+        contributions: r.Contributions ?? {},
+        modelVersion: r.ModelVersion,
+        acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
+        condition: conditionOfDetail(r.Detail) ?? null,
+        notMeasured: sensorsOfDetail(r.Detail) ?? null,
+        latest: figuresOfDetail(r.Detail) ?? null,
+      };
+    });
     return withActions(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
   }
 
