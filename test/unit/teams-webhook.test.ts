@@ -88,7 +88,7 @@ describe('alerts to a Teams Workflows webhook', () => {
     const text = JSON.stringify(card);
     expect(text).toContain('CLEARED: Robotic arm robotic-arm-001 on production-line-a');
     expect(text).toContain('Cleared: the incident raised {{DATE(2026-11-25T09:45:00Z, SHORT)}} {{TIME(2026-11-25T09:45:00Z)}} is over, its line set to maintenance at {{DATE(2026-11-25T10:00:00Z, SHORT)}} {{TIME(2026-11-25T10:00:00Z)}}.');
-    expect(text).toContain('Check it before the line restarts.');
+    expect(text).toContain('Its line is in maintenance: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.');
     expect(text).not.toContain('back to normal');
     expect(text).not.toContain('Anomaly score');
     expect(text).toContain('{"title":"Line","value":"production-line-a (maintenance)"}');
@@ -98,7 +98,7 @@ describe('alerts to a Teams Workflows webhook', () => {
   it("says on a raise that the machine's line is in maintenance (likely a test run), its score and advice as always", async () => {
     const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
     const text = JSON.stringify(alertCard({ ...alert, line: 'production-line-a', lineAtRest: { status: 'maintenance', since: Date.parse('2026-11-25T09:00:00Z') } }));
-    expect(text).toContain('Its line is maintenance (set {{DATE(2026-11-25T09:00:00Z, SHORT)}} {{TIME(2026-11-25T09:00:00Z)}}): the machine may be running for a test; tell the crew working on the line.');
+    expect(text).toContain('Its line is in maintenance (set {{DATE(2026-11-25T09:00:00Z, SHORT)}} {{TIME(2026-11-25T09:00:00Z)}}): the machine may be running for a test; tell the crew working on the line.');
     expect(text).toContain('Anomaly score');
     expect(text).toContain('Stop the equipment safely');
     expect(text).toContain('"text":"Readings"');

@@ -23,6 +23,9 @@ function localTime(ms: number): string {
 /** A time in a fact (a plain value, not localised by every host): UTC, to the second, readable. */
 const utcTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
+/** A line's status after "its line is": stopped, in changeover, in maintenance. */
+const restingAs = (status: string) => (status === 'stopped' ? status : `in ${status}`);
+
 /** The Workflows webhook's envelope around an Adaptive Card. */
 const message = (card: Record<string, unknown>) => ({
   type: 'message',
@@ -68,7 +71,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
     : stop?.outcome === 'failed' ? 'The automatic emergencyStop FAILED: stop the equipment by hand now and dispatch maintenance.'
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
-    : step === 'cleared' && alert.lineAtRest ? `Its line is ${alert.lineAtRest.status}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
+    : step === 'cleared' && alert.lineAtRest ? `Its line is ${restingAs(alert.lineAtRest.status)}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
@@ -106,7 +109,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       },
       ...(subtitle ? [{ type: 'TextBlock', text: subtitle, wrap: true, weight: 'Bolder' }] : []),
       // Raised while its line rests: likely a test run by the crew working on the line, who should hear of it first.
-      ...(alert.lineAtRest && step !== 'cleared' ? [{ type: 'TextBlock', text: `Its line is ${alert.lineAtRest.status}${alert.lineAtRest.since === undefined ? '' : ` (set ${localTime(alert.lineAtRest.since)})`}: the machine may be running for a test; tell the crew working on the line.`, wrap: true }] : []),
+      ...(alert.lineAtRest && step !== 'cleared' ? [{ type: 'TextBlock', text: `Its line is ${restingAs(alert.lineAtRest.status)}${alert.lineAtRest.since === undefined ? '' : ` (set ${localTime(alert.lineAtRest.since)})`}: the machine may be running for a test; tell the crew working on the line.`, wrap: true }] : []),
       // A card that waited for Teams says so, so nobody takes an old incident for a new one.
       ...(alert.late ? [{ type: 'TextBlock', text: `Delivered late: Teams did not take this card at ${localTime(alert.late.keptAt)}; it was kept and sent once Teams answered again.`, wrap: true, color: 'Warning' }] : []),
       {
