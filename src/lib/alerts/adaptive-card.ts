@@ -67,11 +67,14 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     .slice(0, MAX_FACTS)
     .map(([name, value]) => ({ title: name, value: formatValue(value, unitSymbol(Object.hasOwn(alert.units, name) ? alert.units[name] : undefined)) }));
   const stop = alert.action;
+  // Cleared by the communication watch because the machine is quiet on a line at rest: no reading behind it.
+  const rest = alert.lineAtRest;
+  const restCleared = step === 'cleared' && rest !== undefined;
   const action =
     stop?.outcome === 'executed' ? 'The equipment was stopped automatically (emergencyStop). Dispatch maintenance; check the sensors named above before restarting.'
     : stop?.outcome === 'failed' ? 'The automatic emergencyStop FAILED: stop the equipment by hand now and dispatch maintenance.'
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
-    : step === 'cleared' && alert.lineAtRest ? `Its line is ${restingAs(alert.lineAtRest.status)}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
+    : restCleared ? `Its line is ${restingAs(rest.status)}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
@@ -84,14 +87,12 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
     : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
-    : step === 'cleared' && alert.lineAtRest ? `Cleared: the incident raised ${since} is over, its line set to ${alert.lineAtRest.status}${alert.lineAtRest.since === undefined ? '' : ` at ${localTime(alert.lineAtRest.since)}`}.`
+    : restCleared ? `Cleared: the incident raised ${since} is over, its line set to ${rest.status}${rest.since === undefined ? '' : ` at ${localTime(rest.since)}`}.`
     : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
     // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
     : step === 'raised' && alert.incident.raisedAt < alert.time - 60_000 ? `Standing since ${since}: this is the first card about it.`
     : undefined;
-  // Cleared by the communication watch because the machine is quiet on a line at rest: no reading behind it.
-  const restCleared = step === 'cleared' && alert.lineAtRest !== undefined;
   const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
     type: 'AdaptiveCard',
@@ -109,7 +110,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
       },
       ...(subtitle ? [{ type: 'TextBlock', text: subtitle, wrap: true, weight: 'Bolder' }] : []),
       // Raised while its line rests: likely a test run by the crew working on the line, who should hear of it first.
-      ...(alert.lineAtRest && step !== 'cleared' ? [{ type: 'TextBlock', text: `Its line is ${restingAs(alert.lineAtRest.status)}${alert.lineAtRest.since === undefined ? '' : ` (set ${localTime(alert.lineAtRest.since)})`}: the machine may be running for a test; tell the crew working on the line.`, wrap: true }] : []),
+      ...(rest && step !== 'cleared' ? [{ type: 'TextBlock', text: `Its line is ${restingAs(rest.status)}${rest.since === undefined ? '' : ` (set ${localTime(rest.since)})`}: the machine may be running for a test; tell the crew working on the line.`, wrap: true }] : []),
       // A card that waited for Teams says so, so nobody takes an old incident for a new one.
       ...(alert.late ? [{ type: 'TextBlock', text: `Delivered late: Teams did not take this card at ${localTime(alert.late.keptAt)}; it was kept and sent once Teams answered again.`, wrap: true, color: 'Warning' }] : []),
       {
@@ -118,7 +119,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
           // A silence, or a clear by the line's status, has no reading to score.
           ...(alert.silent || restCleared ? [] : [{ title: 'Anomaly score', value: alert.anomalyScore.toFixed(2) }]),
           ...(alert.failureProbability === undefined ? [] : [{ title: 'Failure probability', value: `${Math.round(alert.failureProbability * 100)} %` }]),
-          ...(alert.line ? [{ title: 'Line', value: alert.lineAtRest ? `${alert.line} (${alert.lineAtRest.status})` : alert.line }] : []),
+          ...(alert.line ? [{ title: 'Line', value: rest ? `${alert.line} (${rest.status})` : alert.line }] : []),
           ...(stop ? [{ title: 'emergencyStop', value: `${stop.outcome}: ${stop.detail}` }] : []),
           { title: 'Time', value: utcTime(alert.time) },
           ...(alert.condition && step !== 'cleared' ? [{ title: 'Condition', value: CONDITIONS[alert.condition] }] : []),

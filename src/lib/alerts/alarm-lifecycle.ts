@@ -300,7 +300,8 @@ export class AlarmLifecycle {
    */
   clearAtRest(state: AlarmState, time: number, shelvedUntil: number | undefined): AlarmEvent | undefined {
     if (!state.id) return undefined;
-    return this.clear(state, Math.max(time, state.r ?? time), -1, shelvedUntil !== undefined && time < shelvedUntil);
+    const at = Math.max(time, state.r ?? time);
+    return this.clear(state, at, -1, shelvedUntil !== undefined && at < shelvedUntil);
   }
 
   /** The open incident clears at `time` (reading `index`): those who were told it began are told it ended, unless it is shelved. */

@@ -258,7 +258,8 @@ export class CommunicationWatch {
   private async clearAtRest({ twin, current, state, countsFrom, delayMs }: Silent, line: string, status: LineStatus, logger: Logger): Promise<AlarmEvent | undefined> {
     const event = this.lifecycle.clearAtRest(state, Math.max(status.since ?? this.now(), countsFrom + delayMs), current.shelvedUntil);
     if (!event) return undefined;
-    const at = status.status ?? 'at rest';
+    // At rest: stopped, in changeover or in maintenance, never unset.
+    const at = status.status!;
     const told = await this.record({ twin, current, state }, line, event, { detail: lineAtRestDetail(at), health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
     if (told) logger.log('info', 'incident cleared: its line is at rest', { deviceId: current.id, incidentId: event.incidentId, line, lineStatus: at });
     return told ? event : undefined;
