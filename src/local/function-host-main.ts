@@ -17,6 +17,7 @@ import { startFunctionHost } from './function-host.ts';
 import { LOCAL_ML_KEY } from '../emulators/ml/server.ts';
 import { exitOnSignal } from './service-process.ts';
 import { fleetPlant } from '../lib/plant/plant.ts';
+import { isAppError } from '../lib/errors.ts';
 
 const USAGE = 'usage: tsx src/local/function-host-main.ts --eventhubs <connection string> [--data .data] [--adt https://localhost:7443] [--iothub localhost:8883] [--storage <connection string>] [--ml <url>] [--ml-key <k>] [--api-port 7071] [--fleet N]';
 const { values } = parseCommandLine(USAGE, {
@@ -52,6 +53,11 @@ const host = await startFunctionHost({
     storage: values.storage,
     ml: values.ml ? { scoringUri: values.ml, key: values['ml-key'] } : undefined,
   },
+}).catch((error: unknown) => {
+  // A failure the product names (a plant Digital Twins refuses, say) is told as itself, not as a stack.
+  if (!isAppError(error)) throw error;
+  process.stderr.write(`functions could not start: ${error.message}\n`);
+  process.exit(1);
 });
 process.stdout.write(`${JSON.stringify({ apiUrl: host.apiUrl, apiKey: host.apiKey, seeded: host.seeded })}\n`);
 

@@ -162,6 +162,15 @@ const hub = new Service('iothub', here('./hub-process.ts'), ['--data', dataDir, 
 services.push(hub);
 const hubInfo = (await hub.start()) as { hostName: string; caFile: string; eventHubs: string; pid: number };
 
+/** A run that cannot go on ends as Ctrl-C would end it, saying why, without a stack. */
+async function endRun(why: string): Promise<never> {
+  say(`npm start: ${why}; stopping`);
+  stopping = true;
+  for (const s of [...services].reverse()) await s.stop();
+  await azurite.close();
+  process.exit(1);
+}
+
 let functionsInfo: { apiUrl: string; apiKey: string; seeded: Record<string, number>; pid: number } | undefined;
 if (values['no-functions']) {
   // The function host seeds the plant when it runs; `func start` does not, so it is done here.
@@ -172,7 +181,7 @@ if (values['no-functions']) {
     },
     DEFAULT_PLANT,
     jsonLogger('seed', 'warn'),
-  );
+  ).catch((error: Error) => endRun(`the plant could not be seeded: ${error.message}`));
 } else {
   const functions = new Service(
     'functions',
@@ -181,7 +190,8 @@ if (values['no-functions']) {
     { json: true },
   );
   services.push(functions);
-  functionsInfo = (await functions.start()) as typeof functionsInfo;
+  // Its reason is what it printed, above.
+  functionsInfo = (await functions.start().catch((error: Error) => endRun(error.message))) as typeof functionsInfo;
 }
 
 let simulator: ChildProcess | undefined;

@@ -59,6 +59,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const settingsFor = (other: AdtEmulator) => ({ DIGITAL_TWINS_URL: other.url, IOTHUB_CONNECTION_STRING: env.IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE: env.IOTHUB_CA_FILE });
+const writeCa = (other: AdtEmulator) => {
+  const file = join(dir, `adt-ca-${other.url.split(':').pop()}.pem`);
+  writeFileSync(file, other.caPem);
+  return file;
+};
+
 describe('post-provision hook', () => {
   it('uploads the models, creates the plant and registers its devices', async () => {
     const first = await postProvision();
@@ -110,6 +117,39 @@ describe('post-provision hook', () => {
     expect(denied.code).toBe(1);
     expect(denied.stderr).toMatch(/access is still refused \(HTTP 401\).*Azure Digital Twins Data Owner.*azd hooks run postprovision/);
     expect(adt.graph.counts).toEqual(before);
+  });
+
+  it('refuses, before creating anything, a Digital Twins that holds one of its models as an earlier version wrote it', async () => {
+    // An instance seeded before the alarm lifecycle: Equipment;1 without alarmState. Seeding on would
+    // leave it so, and every batch's patch of alarmState would fail at run time.
+    const older = await startAdtEmulator({ memory: true, token: 'provision-token', port: 0 });
+    try {
+      const models = readModelDocuments().map((m) => structuredClone(m) as { '@id': string; contents?: { name?: string }[] });
+      const equipment = models.find((m) => m['@id'] === 'dtmi:manufacturing:Equipment;1')!;
+      equipment.contents = equipment.contents!.filter((c) => c.name !== 'alarmState');
+      await older.graph.createModels(models);
+      const lines: string[] = [];
+      const seeding = seed({ ...settingsFor(older), DIGITAL_TWINS_CA_FILE: writeCa(older) }, { credential: new StaticTokenCredential('provision-token'), logger: { log: (_l, m) => lines.push(m) } });
+      await expect(seeding).rejects.toThrow(/holds dtmi:manufacturing:Equipment;1 with a definition other than dtdl\/'s .*cannot change in place.*fresh data folder/);
+      expect(older.graph.counts.twins).toBe(0);
+    } finally {
+      await older.close();
+    }
+  });
+
+  it('takes its models back in another order of keys and items as the same models', async () => {
+    const reordered = await startAdtEmulator({ memory: true, token: 'provision-token', port: 0 });
+    try {
+      // Every object's keys and every list but @context (whose first item DTDL fixes) the other way round.
+      const reverse = (v: unknown): unknown =>
+        Array.isArray(v) ? v.map(reverse).reverse() : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, k === '@context' ? x : reverse(x)])) : v;
+      await reordered.graph.createModels(readModelDocuments().map(reverse));
+      const result = await seed({ ...settingsFor(reordered), DIGITAL_TWINS_CA_FILE: writeCa(reordered) }, { credential: new StaticTokenCredential('provision-token'), logger: { log: () => {} } });
+      expect(result.modelsCreated).toBe(0);
+      expect(result.twinsCreated).toBe(1 + DEFAULT_PLANT.lines.length + DEFAULT_PLANT.equipment.length);
+    } finally {
+      await reordered.close();
+    }
   });
 
   it('waits, with backoff, while its roles are still applying, then seeds', async () => {

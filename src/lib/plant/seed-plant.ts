@@ -4,6 +4,8 @@
  * (a twin's live properties are not reset), so it runs on every start and after every provision.
  */
 import type { DigitalTwinsClient } from '@azure/digital-twins-core';
+import { sameModel } from '../dtdl/same-model.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { forEachLimited } from '../bounded-set.ts';
 import { modelOf, type PlantDescription } from './plant.ts';
@@ -37,9 +39,12 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
   const concurrency = options.concurrency ?? 8;
   const result: SeedResult = { modelsCreated: 0, twinsCreated: 0, relationshipsCreated: 0, devicesCreated: 0 };
 
-  const existingModels = new Set<string>();
-  for await (const m of client.listModels()) existingModels.add(m.id);
-  const missing = options.models.filter((m) => !existingModels.has((m as { '@id': string })['@id'])) as object[];
+  const existing = new Map<string, unknown>();
+  for await (const m of client.listModels(undefined, true)) existing.set(m.id, m.model);
+  const idOf = (m: unknown) => (m as { '@id': string })['@id'];
+  const drifted = options.models.filter((m) => existing.has(idOf(m)) && !sameModel(existing.get(idOf(m)), m)).map(idOf);
+  if (drifted.length) throw modelDrift(drifted);
+  const missing = options.models.filter((m) => !existing.has(idOf(m))) as object[];
   if (missing.length) {
     await client.createModels(missing);
     result.modelsCreated = missing.length;
@@ -83,4 +88,20 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
   }
   options.logger?.log('info', 'plant seeded', { ...result, twins: twins.length, relationships: rels.length, devices: plant.equipment.length });
   return result;
+}
+
+/**
+ * Refused before anything is created: Digital Twins holds models under this version's ids with
+ * other definitions (uploaded by an earlier version). A model cannot change in place (an id is
+ * uploaded once, and seeding skips the ids that exist), so such a plant would keep the old
+ * definitions and the pipeline's patches of what changed would fail twin by twin at run time.
+ */
+function modelDrift(ids: readonly string[]): AppError {
+  return new AppError(
+    'dtdl.modelChanged',
+    `Digital Twins holds ${ids.join(', ')} with ${ids.length === 1 ? 'a definition' : 'definitions'} other than dtdl/'s (uploaded by an earlier version). ` +
+      'A model cannot change in place. Against the local emulators start with a fresh data folder (npm start -- --data <new folder>, or delete its adt folder); ' +
+      'an Azure instance needs the changed models under new versions and its twins moved to them, which this version does not do.',
+    { status: 409, detail: { models: ids } },
+  );
 }
