@@ -634,12 +634,15 @@ export class TelemetryPipeline {
     let alertsKept = 0;
     if (this.deps.alerts) {
       const sink = this.deps.alerts;
+      // A line's status is read once for the batch's cards on it (a failed read too: with Digital Twins failing, one wait for its retries, not one a card).
+      const lineReads = new Map<string, Promise<Alert['lineAtRest']>>();
+      const restOf = (line: string) => lineReads.get(line) ?? lineReads.set(line, this.lineAtRest(line)).get(line)!;
       // Cards of different devices are independent: post a few at a time; one device's in order.
       await forEachLimited([...cards], 8, async ([deviceId, decisions]) => {
         for (const decision of decisions) {
           if (this.cardsSent.has(decision.id)) continue;
           // Kept for later (Teams not taking cards) is handed over: it goes out once Teams does.
-          if ((await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId)))) === 'deferred') alertsKept++;
+          if ((await sink.send(await this.alertOf(decision, byDevice.get(deviceId)!, actions.get(deviceId), restOf))) === 'deferred') alertsKept++;
           else alertsSent++;
           this.cardsSent.add(decision.id);
         }
@@ -853,10 +856,10 @@ export class TelemetryPipeline {
     }
   }
 
-  private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action']): Promise<Alert> {
+  private async alertOf(decision: CardDecision, work: DeviceWork, action: Alert['action'], restOf: (line: string) => Promise<Alert['lineAtRest']>): Promise<Alert> {
     const { reading, score } = decision.trigger;
     const line = await this.lines.lineOf(reading.deviceId);
-    const rest = line !== undefined && decision.event.kind !== 'cleared' ? await this.lineAtRest(line) : undefined;
+    const rest = line !== undefined && decision.event.kind !== 'cleared' ? await restOf(line) : undefined;
     return {
       id: decision.id,
       deviceId: reading.deviceId,
@@ -880,7 +883,7 @@ export class TelemetryPipeline {
     };
   }
 
-  /** The line's status when it is at rest, for a card (one read per card: cards are few); undefined when running or unreadable now, the card then says nothing of it. */
+  /** The line's status when it is at rest, for a batch's cards on it; undefined when running or unreadable now, its cards then say nothing of it. */
   private async lineAtRest(line: string): Promise<Alert['lineAtRest']> {
     try {
       const status = lineStatusOf(await this.deps.twins.getTwin(line));

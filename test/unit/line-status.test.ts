@@ -148,6 +148,27 @@ describe('a line taken down for maintenance, its machines powered off without ea
     expect(cards.get('robotic-arm-003')!.lineAtRest).toBeUndefined();
   });
 
+  it("reads a line's status once for a batch's cards on it, and sends them without it when Digital Twins cannot say", async () => {
+    const p = await plant();
+    await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
+    await p.setLine('production-line-a', 'maintenance', at('2026-12-07T08:01:00Z'));
+    const reads = vi.spyOn(p.h.twins, 'getTwin');
+    const faults = (t: number) => p.h.send(LINE_A.map((device) => ({ device, enqueued: t, body: { timestamp: new Date(t).toISOString(), temperature: 70, vibration: 0.4, pressure: 6, status: 'fault' } })));
+    p.moveTo(at('2026-12-07T08:30:00Z'));
+    await faults(at('2026-12-07T08:30:00Z'));
+    expect(p.h.alerts.sent.map((c) => [c.deviceId, c.lineAtRest?.status])).toEqual(LINE_A.map((id) => [id, 'maintenance']));
+    expect(reads.mock.calls.filter(([id]) => id === 'production-line-a')).toHaveLength(1);
+    // Unreadable now: one attempt for the batch, and its cards go out saying nothing of the line's rest.
+    reads.mockClear();
+    reads.mockRejectedValue(new Error('Digital Twins unavailable'));
+    for (const id of LINE_A) p.h.twins.props(id).alarmState = JSON.stringify({});
+    p.moveTo(at('2026-12-07T09:30:00Z'));
+    await faults(at('2026-12-07T09:30:00Z'));
+    const later = p.h.alerts.sent.slice(LINE_A.length);
+    expect(later.map((c) => [c.deviceId, c.incident.event, c.lineAtRest])).toEqual(LINE_A.map((id) => [id, 'raised', undefined]));
+    expect(reads.mock.calls.filter(([id]) => id === 'production-line-a')).toHaveLength(1);
+  });
+
   it('without the line status, the same morning raises both arms of line A ten minutes after they went quiet', async () => {
     const p = await plant();
     await p.run([...LINE_A, ...LINE_B], at('2026-12-07T08:00:00Z'));
