@@ -18,6 +18,7 @@ import { iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { postProvision as seed } from '../../scripts/post-provision.ts';
+import { seedPlant } from '../../src/lib/plant/seed-plant.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -134,6 +135,35 @@ describe('post-provision hook', () => {
       expect(older.graph.counts.twins).toBe(0);
     } finally {
       await older.close();
+    }
+  });
+
+  it('upgrades an instance to new versions of the models: its twins move to them, their values and relationships kept, the old versions decommissioned', async () => {
+    const instance = await startAdtEmulator({ memory: true, token: 'provision-token', port: 0 });
+    try {
+      const client = digitalTwinsClient({ endpoint: instance.url, credential: new StaticTokenCredential('provision-token'), caPem: instance.caPem });
+      await seedPlant({ client, models: readModelDocuments(), plant: DEFAULT_PLANT });
+      await client.updateDigitalTwin('robotic-arm-001', [{ op: 'add', path: '/status', value: 'running' }, { op: 'add', path: '/alarmState', value: '{"id":"robotic-arm-001|1"}' }]);
+      // The next version: every model at ;2 (so those extending or targeting Equipment follow it), Equipment with one property more.
+      const v2 = JSON.parse(JSON.stringify(readModelDocuments()).replace(/(dtmi:manufacturing:[A-Za-z:]+);1"/g, '$1;2"')) as { '@id': string; contents: object[] }[];
+      v2.find((m) => m['@id'] === 'dtmi:manufacturing:Equipment;2')!.contents.push({ '@type': 'Property', name: 'serviceIntervalHours', schema: 'double' });
+
+      const upgrade = await seedPlant({ client, models: v2, plant: DEFAULT_PLANT });
+      const twinCount = 1 + DEFAULT_PLANT.lines.length + DEFAULT_PLANT.equipment.length;
+      expect(upgrade).toMatchObject({ modelsCreated: v2.length, twinsCreated: 0, twinsMoved: twinCount, modelsDecommissioned: v2.length, relationshipsCreated: 0 });
+      const arm = (await client.getDigitalTwin('robotic-arm-001')).body as Record<string, unknown> & { $metadata: { $model: string } };
+      expect(arm).toMatchObject({ $metadata: { $model: 'dtmi:manufacturing:RoboticArm;2' }, status: 'running', alarmState: '{"id":"robotic-arm-001|1"}' });
+      // What the new version added can be written now; the graph is as it was.
+      await client.updateDigitalTwin('robotic-arm-001', [{ op: 'add', path: '/serviceIntervalHours', value: 500 }]);
+      const rows: Record<string, unknown>[] = [];
+      for await (const row of client.queryTwins("SELECT eq.$dtId AS eq FROM DIGITALTWINS line JOIN eq RELATED line.contains WHERE line.$dtId = 'production-line-a' AND IS_OF_MODEL(eq, 'dtmi:manufacturing:Equipment;2')")) rows.push(row);
+      expect(rows.map((r) => r.eq).sort()).toEqual(DEFAULT_PLANT.equipment.filter((e) => e.line === 'production-line-a').map((e) => e.id).sort());
+      const old = await client.getModel('dtmi:manufacturing:RoboticArm;1');
+      expect(old.decommissioned).toBe(true);
+      // Seeding again: nothing left to move or decommission.
+      expect(await seedPlant({ client, models: v2, plant: DEFAULT_PLANT })).toMatchObject({ modelsCreated: 0, twinsMoved: 0, modelsDecommissioned: 0 });
+    } finally {
+      await instance.close();
     }
   });
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { modelDigest, sameModel } from '../../src/lib/dtdl/same-model.ts';
+import { modelOf, type EquipmentKind } from '../../src/lib/plant/plant.ts';
 
 /** Every published model id and the first 16 hex digits of its definition's digest. */
 const PUBLISHED: Readonly<Record<string, string>> = {
@@ -33,6 +34,16 @@ describe('published DTDL models', () => {
   it('are all recorded, so that the next change of any of them is caught', () => {
     const unrecorded = models.filter((m) => !Object.hasOwn(PUBLISHED, m['@id'])).map((m) => `'${m['@id']}': '${modelDigest(m).slice(0, 16)}'`);
     expect(unrecorded, 'record these in PUBLISHED').toEqual([]);
+  });
+
+  it('give the plant its twins\' models at their newest versions (the ids the code queries and seeds with)', () => {
+    const ids = new Set(models.map((m) => m['@id']));
+    for (const kind of ['Factory', 'ProductionLine', 'RoboticArm', 'Conveyor', 'QualityStation'] satisfies (EquipmentKind | 'Factory' | 'ProductionLine')[]) {
+      const id = modelOf(kind);
+      expect(ids.has(id), id).toBe(true);
+      const newer = [...ids].filter((other) => other.startsWith(`${id.slice(0, id.lastIndexOf(';'))};`) && Number(other.split(';')[1]) > Number(id.split(';')[1]));
+      expect(newer, `modelOf('${kind}') is ${id}`).toEqual([]);
+    }
   });
 
   it('are told apart by what they say, not by how their JSON is ordered', () => {

@@ -12,7 +12,11 @@ import { modelOf, type PlantDescription } from './plant.ts';
 
 export interface SeedResult {
   modelsCreated: number;
+  /** Our models' earlier versions, superseded by this upload's. */
+  modelsDecommissioned?: number;
   twinsCreated: number;
+  /** Twins that were on an earlier version of their model, moved to this upload's (their values kept). */
+  twinsMoved?: number;
   relationshipsCreated: number;
   devicesCreated: number;
 }
@@ -40,7 +44,11 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
   const result: SeedResult = { modelsCreated: 0, twinsCreated: 0, relationshipsCreated: 0, devicesCreated: 0 };
 
   const existing = new Map<string, unknown>();
-  for await (const m of client.listModels(undefined, true)) existing.set(m.id, m.model);
+  const decommissioned = new Set<string>();
+  for await (const m of client.listModels(undefined, true)) {
+    existing.set(m.id, m.model);
+    if (m.decommissioned) decommissioned.add(m.id);
+  }
   const idOf = (m: unknown) => (m as { '@id': string })['@id'];
   const drifted = options.models.filter((m) => existing.has(idOf(m)) && !sameModel(existing.get(idOf(m)), m)).map(idOf);
   if (drifted.length) throw modelDrift(drifted);
@@ -50,11 +58,15 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
     result.modelsCreated = missing.length;
   }
 
+  // Each twin on the newest version of its model this upload has (an instance seeded by an earlier version keeps its twins, moved below).
+  const newest = newestVersions(options.models.map(idOf));
+  const modelFor = (kind: Parameters<typeof modelOf>[0]) => newest.get(unversioned(modelOf(kind))) ?? modelOf(kind);
   const twins: [string, Record<string, unknown>][] = [
-    [plant.factory.id, { $metadata: { $model: modelOf('Factory') }, name: plant.factory.name, location: plant.factory.location, timeZone: plant.factory.timeZone }],
-    ...plant.lines.map((l): [string, Record<string, unknown>] => [l.id, { $metadata: { $model: modelOf('ProductionLine') }, name: l.name, product: l.product, targetUnitsPerHour: l.targetUnitsPerHour }]),
-    ...plant.equipment.map((e): [string, Record<string, unknown>] => [e.id, { $metadata: { $model: modelOf(e.kind) }, equipmentId: e.id, equipmentType: e.kind, status: 'idle', healthStatus: 'unknown' }]),
+    [plant.factory.id, { $metadata: { $model: modelFor('Factory') }, name: plant.factory.name, location: plant.factory.location, timeZone: plant.factory.timeZone }],
+    ...plant.lines.map((l): [string, Record<string, unknown>] => [l.id, { $metadata: { $model: modelFor('ProductionLine') }, name: l.name, product: l.product, targetUnitsPerHour: l.targetUnitsPerHour }]),
+    ...plant.equipment.map((e): [string, Record<string, unknown>] => [e.id, { $metadata: { $model: modelFor(e.kind) }, equipmentId: e.id, equipmentType: e.kind, status: 'idle', healthStatus: 'unknown' }]),
   ];
+  const kept: [string, string][] = [];
   await forEachLimited(twins, concurrency, async ([id, body]) => {
     try {
       // If-None-Match: * creates the twin only when it is absent, in one call.
@@ -62,8 +74,13 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
       result.twinsCreated++;
     } catch (error) {
       if (status(error) !== 412) throw error;
+      kept.push([id, (body.$metadata as { $model: string }).$model]);
     }
   });
+  result.twinsMoved = await moveToNewestModels(client, kept, concurrency);
+  // Our earlier versions, their twins moved: no new twin is made of them again (a decommissioned model stays readable).
+  const superseded = [...existing.keys()].filter((id) => !decommissioned.has(id) && newest.has(unversioned(id)) && newest.get(unversioned(id)) !== id && versionOf(id) < versionOf(newest.get(unversioned(id))!));
+  result.modelsDecommissioned = await decommission(client, superseded, options.logger);
 
   const rels: [string, string, Record<string, unknown>][] = [
     ...plant.lines.map((l): [string, string, Record<string, unknown>] => [plant.factory.id, `contains-${l.id}`, { $targetId: l.id, $relationshipName: 'contains' }]),
@@ -101,7 +118,69 @@ function modelDrift(ids: readonly string[]): AppError {
     'dtdl.modelChanged',
     `Digital Twins holds ${ids.join(', ')} with ${ids.length === 1 ? 'a definition' : 'definitions'} other than dtdl/'s (uploaded by an earlier version). ` +
       'A model cannot change in place. Against the local emulators start with a fresh data folder (npm start -- --data <new folder>, or delete its adt folder); ' +
-      'an Azure instance needs the changed models under new versions and its twins moved to them, which this version does not do.',
+      'in Azure, a changed model ships under a new version (dtmi:…;2), to which seeding moves the twins, so this instance was seeded by a build that changed a model in place: seed it with the build that made it, or start a new instance.',
     { status: 409, detail: { models: ids } },
   );
+}
+
+const unversioned = (id: string) => id.slice(0, id.lastIndexOf(';'));
+const versionOf = (id: string) => Number(id.slice(id.lastIndexOf(';') + 1));
+
+/** The newest version of each model id among `ids`, by its id without the version. */
+function newestVersions(ids: readonly string[]): Map<string, string> {
+  const newest = new Map<string, string>();
+  for (const id of ids) {
+    const held = newest.get(unversioned(id));
+    if (held === undefined || versionOf(id) > versionOf(held)) newest.set(unversioned(id), id);
+  }
+  return newest;
+}
+
+/**
+ * Twins that existed before this seeding, moved to the model this version gives them when they are
+ * on an earlier version of it (Digital Twins changes a twin's model in place when its values fit the
+ * new one: what they hold is kept). A twin on another model altogether is left as it is: not ours to change.
+ */
+async function moveToNewestModels(client: DigitalTwinsClient, twins: readonly [string, string][], concurrency: number): Promise<number> {
+  if (!twins.length) return 0;
+  const want = new Map(twins);
+  const moves: [string, string][] = [];
+  for await (const row of client.queryTwins('SELECT T.$dtId, T.$metadata.$model FROM DIGITALTWINS T')) {
+    const { $dtId: id, $model: model } = row as { $dtId?: unknown; $model?: unknown };
+    const target = typeof id === 'string' ? want.get(id) : undefined;
+    if (target === undefined || typeof model !== 'string' || model === target) continue;
+    if (unversioned(model) === unversioned(target) && versionOf(model) < versionOf(target)) moves.push([id as string, target]);
+  }
+  await forEachLimited(moves, concurrency, async ([id, target]) => {
+    await client.updateDigitalTwin(id, [{ op: 'replace', path: '/$metadata/$model', value: target }]);
+  });
+  return moves.length;
+}
+
+/**
+ * Decommissions models, in whatever order Digital Twins takes them: it refuses (409) one that refers
+ * to models not yet decommissioned, so a refused one is tried again after the others. Housekeeping:
+ * what stays refused is logged, not thrown (a model in use keeps working decommissioned or not).
+ */
+async function decommission(client: DigitalTwinsClient, ids: readonly string[], logger: Logger | undefined): Promise<number> {
+  let pending = [...ids];
+  let done = 0;
+  while (pending.length) {
+    const refused: string[] = [];
+    for (const id of pending) {
+      try {
+        await client.decomissionModel(id);
+        done++;
+      } catch (error) {
+        if (status(error) !== 409) throw error;
+        refused.push(id);
+      }
+    }
+    if (refused.length === pending.length) {
+      logger?.log('warn', 'earlier model versions left in service: Digital Twins refused to decommission them', { models: refused.join(', ') });
+      break;
+    }
+    pending = refused;
+  }
+  return done;
 }
