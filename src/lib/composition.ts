@@ -15,7 +15,7 @@ import { KustoTelemetryStore } from './store/kusto-telemetry-store.ts';
 import { MlEndpointClient } from './anomaly/ml-endpoint-client.ts';
 import { ResilientScorer } from './anomaly/resilient-scorer.ts';
 import { FAILURE_FEATURES } from './anomaly/streaming-detector.ts';
-import { IotHubDirectMethods } from './commands/iothub-service.ts';
+import { IotHubDeviceConnections, IotHubDirectMethods, type IotHubServiceOptions } from './commands/iothub-service.ts';
 import { STOP_RATE_WINDOW_MS } from './commands/stop-policy.ts';
 import { TeamsWebhook } from './alerts/teams-webhook.ts';
 import { AlertDelivery, noAlertRound, type AlertRound } from './alerts/alert-delivery.ts';
@@ -88,10 +88,10 @@ export function pipelineSettings(config: Config): PipelineSettings {
   };
 }
 
-/** IoT Hub's direct methods: by managed identity in Azure, by connection string to the local hub. */
-function iotHubCommands(config: Config, credential: TokenCredential): CommandsPort | undefined {
-  if (config.IOTHUB_CONNECTION_STRING) return new IotHubDirectMethods({ connectionString: config.IOTHUB_CONNECTION_STRING, caPem: readCa(config.IOTHUB_CA_FILE) });
-  if (config.IOTHUB_HOSTNAME) return new IotHubDirectMethods({ hostName: config.IOTHUB_HOSTNAME, credential });
+/** IoT Hub's service side: by managed identity in Azure, by connection string to the local hub; none configured, undefined. */
+function iotHubService(config: Config, credential: TokenCredential): IotHubServiceOptions | undefined {
+  if (config.IOTHUB_CONNECTION_STRING) return { connectionString: config.IOTHUB_CONNECTION_STRING, caPem: readCa(config.IOTHUB_CA_FILE) };
+  if (config.IOTHUB_HOSTNAME) return { hostName: config.IOTHUB_HOSTNAME, credential };
   return undefined;
 }
 
@@ -148,7 +148,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   }
   if (!endpoint) logger.log('warn', 'ML_ENDPOINT_URL is not set: scoring with the streaming detector alone (no failure probability)');
   if (!teams) logger.log('warn', 'TEAMS_WEBHOOK_URL is not set: alerts are recorded on twins and in AnomalyFlags but not posted');
-  const commands = overrides.commands ?? iotHubCommands(config, credential);
+  const hub = iotHubService(config, credential);
+  const commands = overrides.commands ?? (hub ? new IotHubDirectMethods(hub) : undefined);
   const container = appContainer(config, credential);
   // Cards Teams does not take wait in the storage account, rather than holding telemetry up.
   const outbox = teams && container ? new BlobAlertOutbox(container(ALERT_OUTBOX_CONTAINER)) : undefined;
@@ -171,7 +172,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ...(refused ? { refused } : {}),
   });
   const workingHours = workingHoursOf(config);
-  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours });
+  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {

@@ -218,7 +218,7 @@ export interface Alert {
    * `silent`); its readings are the last the twin holds. `refused`: its readings do arrive, but are
    * refused (how many lately, the latest's reason and detail).
    */
-  silent?: { since: number; refused?: { count: number; reason: string; detail: string } } | undefined;
+  silent?: { since: number; refused?: { count: number; reason: string; detail: string }; connection?: DeviceConnection } | undefined;
   /**
    * The equipment's line was at rest (stopped, in changeover, in maintenance) at this step: the
    * status, and when it was set (ms, when known). On a clear's card the reason it cleared (the
@@ -233,6 +233,25 @@ export interface Alert {
 export interface MethodResult {
   status: number;
   payload: unknown;
+}
+
+/**
+ * What IoT Hub's registry says of a device: its identity `enabled`, `disabled` (it cannot connect)
+ * or `unregistered` (none); whether IoT Hub counts it connected and since when its state last changed,
+ * and when it was last active (ms; absent where IoT Hub has no time: never connected). IoT Hub notices
+ * a link that dropped without a goodbye only after the device's keep-alive, minutes at most.
+ */
+export interface DeviceConnection {
+  identity: 'enabled' | 'disabled' | 'unregistered';
+  connected?: boolean;
+  since?: number;
+  lastActivity?: number;
+}
+
+/** Devices' connections as IoT Hub's registry tells them (looked up for the few machines found silent). */
+export interface DeviceConnectionsPort {
+  /** Each device's connection; a device whose lookup failed is left out. */
+  connectionsOf(deviceIds: readonly string[]): Promise<Map<string, DeviceConnection>>;
 }
 
 /** Direct methods on equipment (IoT Hub in Azure and locally). */

@@ -6,6 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import azureFunctions from '@azure/functions';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAdtEmulator, type AdtEmulator } from '../../src/emulators/adt/server.ts';
 import { AdtTwins, StaticTokenCredential } from '../../src/lib/twins/adt-twins.ts';
 import { readModelDocuments } from '../../src/lib/dtdl/index.ts';
@@ -20,7 +23,13 @@ import { CapturedAlerts, defaultSettings } from '../support/pipeline-harness.ts'
 import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
-import type { TwinsPort } from '../../src/lib/ports.ts';
+import type { DeviceConnectionsPort, TwinsPort } from '../../src/lib/ports.ts';
+import { startIotHub } from '../../src/emulators/iothub/server.ts';
+import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { IotHubDeviceConnections } from '../../src/lib/commands/iothub-service.ts';
+import deviceSdk from 'azure-iot-device';
+import mqttTransport from 'azure-iot-device-mqtt';
+import iotCommon from 'azure-iot-common';
 import { WorkingHours } from '../../src/lib/plant/working-hours.ts';
 
 const { InvocationContext } = azureFunctions;
@@ -45,7 +54,7 @@ beforeEach(async () => {
 afterEach(async () => adt?.close());
 
 /** The pipeline and the watch as one Function App runs them, on a clock the test moves (`shift` ms ahead of the real one). */
-async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins, workingHours?: WorkingHours) {
+async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins, workingHours?: WorkingHours, connections?: DeviceConnectionsPort) {
   const store = await DuckDbTelemetryStore.open(':memory:');
   const alerts = new CapturedAlerts();
   const clock = { shift: 0 };
@@ -60,7 +69,7 @@ async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsP
     return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
   };
   const logged: { level: string; message: string }[] = [];
-  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now, workingHours });
+  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, connections, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now, workingHours });
   /** `count` readings of each machine named, `everyMs` (ten seconds) apart from `at` (ms on the test's clock), all normal; the first says it runs. */
   const readings = (ids: readonly string[], at: number, count: number, status = 'running', everyMs = 10_000) =>
     send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * everyMs, body: { timestamp: iso(at + k * everyMs), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
@@ -325,5 +334,54 @@ describe('a machine that stops sending altogether', () => {
     expect(text).toContain('Readings from this machine arrive but are refused (5 lately, telemetry.invalid:');
     expect(text).toContain('See Readings refused on the dashboard');
     expect(text).not.toContain('check its gateway');
+  });
+
+  it("says where to look from what IoT Hub knows of each silent machine's device: disconnected, connected and idle, or disabled", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'watch-hub-'));
+    const log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+    const hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
+    try {
+      for (const id of ['robotic-arm-001', 'robotic-arm-002']) hub.registry.add(id);
+      hub.registry.add('robotic-arm-003', { status: 'disabled' });
+      // Two devices come online and send (azure-iot-device over MQTT); the first then loses its link.
+      const devices = await Promise.all(
+        ['robotic-arm-001', 'robotic-arm-002'].map(async (id) => {
+          const device = deviceSdk.Client.fromConnectionString(hub.registry.connectionString(id, hub.hostName), mqttTransport.Mqtt);
+          device.setRetryPolicy(new iotCommon.NoRetry());
+          await device.setOptions({ ca: hub.caPem });
+          await device.open();
+          await device.sendEvent(new deviceSdk.Message('{}'));
+          return device;
+        }),
+      );
+      await devices[0]!.close();
+      const connections = new IotHubDeviceConnections({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+      // Silent after a second and a half, as above, so that robotic-arm-004, still sending, shows telemetry flows.
+      const p = await plant({ silentAfterMs: 1_500 }, twins, undefined, connections);
+      await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003'], Date.now() - 2 * MINUTE, 6, 'running', 300);
+      await new Promise((r) => setTimeout(r, 1_600));
+      await p.readings(['robotic-arm-004'], Date.now() - 60_000, 6);
+      expect(await p.watch.run()).toMatchObject({ silent: 3, raised: 3, told: 3 });
+      const cards = new Map(p.alerts.sent.map((c) => [c.deviceId, JSON.stringify(alertCard(c))]));
+      expect(p.alerts.sent.find((c) => c.deviceId === 'robotic-arm-001')!.silent!.connection).toMatchObject({ identity: 'enabled', connected: false });
+      expect(cards.get('robotic-arm-001')).toMatch(/and IoT Hub saw its device disconnect at \{\{DATE\(.*: check its gateway, network and power\./);
+      expect(cards.get('robotic-arm-002')).toMatch(/yet IoT Hub counts its device as connected since \{\{DATE\(.*: it is online and sends nothing\. Check its controller/);
+      expect(cards.get('robotic-arm-003')).toContain('its IoT Hub identity is disabled, so it cannot connect');
+      await devices[1]!.close();
+    } finally {
+      await hub.close();
+      log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("tells a silent machine's card without IoT Hub's word when its registry cannot be read, and logs why", async () => {
+    const p = await plant({}, twins, undefined, { connectionsOf: async () => Promise.reject(new AppError('iothub.registry', "IoT Hub's registry could not be read: unreachable")) });
+    await p.readings(['robotic-arm-001'], Date.now() - 2 * MINUTE, 6);
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1, errors: 0 });
+    expect(JSON.stringify(alertCard(p.alerts.sent[0]!))).toContain('since {{DATE(');
+    expect(JSON.stringify(alertCard(p.alerts.sent[0]!))).toContain(': check its gateway, network and power.');
+    expect(p.logged).toContainEqual({ level: 'warn', message: "devices' connections unknown: silent machines are told without them" });
   });
 });

@@ -13,7 +13,7 @@ import iotCommon from 'azure-iot-common';
 import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
 import { makeSas } from '../../src/emulators/sas.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
-import { IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
+import { IotHubDeviceConnections, IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { compileCondition } from '../../src/emulators/iothub/routing.ts';
 import { DeviceRegistry } from '../../src/emulators/iothub/registry.ts';
 import { until } from '../support/until.ts';
@@ -172,6 +172,41 @@ describe('a device on the local IoT Hub', () => {
     const { DeviceRegistry } = await import('../../src/emulators/iothub/registry.ts');
     expect(new DeviceRegistry(join(dir, 'hub', 'registry.json')).list().map((d) => d.deviceId).sort()).toEqual(['conveyor-001', 'quality-station-001', 'robotic-arm-001']);
     await expect(registry.get('nope')).rejects.toThrow();
+  });
+});
+
+describe("a device's connection, as IoT Hub's registry tells it (IotHubDeviceConnections)", () => {
+  it('is connected since it connected and active when it sent; disconnected since it closed; a disabled or unknown identity says so', async () => {
+    hub.registry.add('conveyor-002');
+    hub.registry.add('quality-station-009', { status: 'disabled' });
+    const connections = new IotHubDeviceConnections({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+    // Never connected: IoT Hub has no time for it.
+    expect((await connections.connectionsOf(['conveyor-002'])).get('conveyor-002')).toEqual({ identity: 'enabled', connected: false });
+
+    const opened = Date.now();
+    const device = await connect(hub.registry.connectionString('conveyor-002', hub.hostName));
+    await new Promise((r) => setTimeout(r, 50));
+    const sent = Date.now();
+    await device.sendEvent(new Message(JSON.stringify({ speed: 1 })));
+    const online = (await connections.connectionsOf(['conveyor-002'])).get('conveyor-002')!;
+    expect(online).toMatchObject({ identity: 'enabled', connected: true });
+    expect(online.since).toBeGreaterThanOrEqual(opened - 1000);
+    expect(online.since).toBeLessThan(sent);
+    expect(online.lastActivity).toBeGreaterThanOrEqual(sent - 1000);
+
+    await device.close();
+    const closed = Date.now();
+    await until('IoT Hub to see it disconnect', async () => (await connections.connectionsOf(['conveyor-002'])).get('conveyor-002')!.connected === false);
+    const all = await connections.connectionsOf(['conveyor-002', 'quality-station-009', 'no-such-device']);
+    expect(all.get('conveyor-002')).toMatchObject({ identity: 'enabled', connected: false, lastActivity: online.lastActivity });
+    expect(all.get('conveyor-002')!.since).toBeGreaterThanOrEqual(closed - 1000);
+    expect(all.get('quality-station-009')).toEqual({ identity: 'disabled', connected: false });
+    expect(all.get('no-such-device')).toEqual({ identity: 'unregistered' });
+  });
+
+  it('cannot be told when the registry cannot be read: one error for the lookup, not a guess', async () => {
+    const wrong = hub.registry.serviceConnectionString(hub.hostName).replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.from('not the key').toString('base64')}`);
+    await expect(new IotHubDeviceConnections({ connectionString: wrong, caPem: hub.caPem }).connectionsOf(['robotic-arm-001'])).rejects.toThrow(/registry could not be read/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TeamsWebhook } from '../../src/lib/alerts/teams-webhook.ts';
-import type { Alert } from '../../src/lib/ports.ts';
+import type { Alert, DeviceConnection } from '../../src/lib/ports.ts';
 import { reply, startServer } from '../support/http-server.ts';
 
 const alert: Alert = {
@@ -102,6 +102,26 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(text).toContain('Anomaly score');
     expect(text).toContain('Stop the equipment safely');
     expect(text).toContain('"text":"Readings"');
+  });
+
+  it("sends someone to the right place for a silent machine, from what IoT Hub says of its device", async () => {
+    const { alertCard } = await import('../../src/lib/alerts/adaptive-card.ts');
+    const since = Date.parse('2026-11-25T09:50:00Z');
+    const at = (iso: string) => `{{DATE(${iso}, SHORT)}} {{TIME(${iso})}}`;
+    const silentCard = (connection?: DeviceConnection) =>
+      JSON.stringify(alertCard({ ...alert, severity: 'warning', anomalyScore: 0, failureProbability: undefined, condition: 'silent', silent: { since, ...(connection ? { connection } : {}) } }));
+    const heard = `Nothing has been heard from this machine since ${at('2026-11-25T09:50:00Z')}`;
+    expect(silentCard()).toContain(`${heard}: check its gateway, network and power. It is not watched until it sends again`);
+    expect(silentCard({ identity: 'enabled', connected: false, since: Date.parse('2026-11-25T09:49:30Z') })).toContain(`${heard}, and IoT Hub saw its device disconnect at ${at('2026-11-25T09:49:30Z')}: check its gateway, network and power.`);
+    expect(silentCard({ identity: 'enabled', connected: false })).toContain(`${heard}, and IoT Hub saw its device disconnect: check its gateway`);
+    const online = silentCard({ identity: 'enabled', connected: true, since: Date.parse('2026-11-25T06:00:00Z'), lastActivity: Date.parse('2026-11-25T09:50:00Z') });
+    expect(online).toContain(`${heard}, yet IoT Hub counts its device as connected since ${at('2026-11-25T06:00:00Z')}: it is online and sends nothing. Check its controller and what it should send.`);
+    expect(online).not.toContain('gateway');
+    // Still talking to IoT Hub well after its last reading reached us: what it sends is lost on the way, or not telemetry.
+    const talking = silentCard({ identity: 'enabled', connected: true, since: Date.parse('2026-11-25T06:00:00Z'), lastActivity: Date.parse('2026-11-25T09:58:00Z') });
+    expect(talking).toContain(`and active at ${at('2026-11-25T09:58:00Z')}: what it sends does not reach us. Check what it sends and IoT Hub's routes.`);
+    expect(silentCard({ identity: 'disabled', connected: false })).toContain(`${heard}: its IoT Hub identity is disabled, so it cannot connect.`);
+    expect(silentCard({ identity: 'unregistered' })).toContain(`${heard}: IoT Hub has no identity for its device (deleted?), so it cannot connect. Register it again.`);
   });
 
   it('retries when Teams throttles, and fails after its retries when Teams stays down', async () => {

@@ -84,6 +84,8 @@ export class HubError extends Error {
   }
 }
 
+/** What IoT Hub reports for a time that never was (a device never connected). */
+const NEVER = '0001-01-01T00:00:00Z';
 const DEFAULT_ROUTES: Route[] = [{ name: 'telemetry-to-eventhub', endpoint: 'events', condition: 'true' }];
 const PROPERTY_KEYS: Record<string, string> = {
   '$.mid': 'message-id',
@@ -217,6 +219,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     }
     // Checked against the registry when it connected and once a second since (registryWatch).
     const device = registry.peek(client.id) as DeviceIdentity;
+    const seen = connections.get(client.id);
+    if (seen) seen.lastActivity = new Date().toISOString();
     const properties: Record<string, string> = {};
     const systemProperties: Record<string, unknown> = {
       'iothub-connection-device-id': client.id,
@@ -244,6 +248,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   // A device deleted or disabled in the registry — through the service API or by another process
   // editing its file (the iothub CLI) — is disconnected, as IoT Hub does. Looked at once a second,
   // not on every message.
+  /** When each device's connection state last changed and when it was last active (connected or sent), as the registry reports them; in memory, as a restarted hub has seen no one. */
+  const connections = new Map<string, { stateUpdated: string; lastActivity: string }>();
   const registryWatch = setInterval(() => {
     registry.list();
     const now = Date.now();
@@ -256,11 +262,15 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     clients.get(client.id)?.close();
     clients.set(client.id, client);
     stats.connected = clients.size;
+    const now = new Date().toISOString();
+    connections.set(client.id, { stateUpdated: now, lastActivity: now });
   });
   broker.on('clientDisconnect', (client) => {
     if (clients.get(client.id) === client) {
       clients.delete(client.id);
       methodSubscribers.delete(client.id);
+      const seen = connections.get(client.id);
+      if (seen) seen.stateUpdated = new Date().toISOString();
     }
     stats.connected = clients.size;
   });
@@ -295,9 +305,9 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     connectionState: clients.has(d.deviceId) ? 'Connected' : 'Disconnected',
     status: d.status,
     statusReason: null,
-    connectionStateUpdatedTime: d.createdAt,
+    connectionStateUpdatedTime: connections.get(d.deviceId)?.stateUpdated ?? NEVER,
     statusUpdatedTime: d.createdAt,
-    lastActivityTime: d.createdAt,
+    lastActivityTime: connections.get(d.deviceId)?.lastActivity ?? NEVER,
     cloudToDeviceMessageCount: 0,
     authentication: { symmetricKey: { primaryKey: d.primaryKey, secondaryKey: d.secondaryKey }, x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null }, type: 'sas' },
     capabilities: { iotEdge: false },

@@ -2,7 +2,7 @@
  * The Teams message for an alert: an Adaptive Card inside the Workflows webhook envelope
  * ({"type":"message","attachments":[…]}). Teams drops cards over ~28 KB, so readings are capped.
  */
-import type { Alert, AlertSummary } from '../ports.ts';
+import type { Alert, AlertSummary, DeviceConnection } from '../ports.ts';
 import { CONDITIONS, driversOf } from './conditions.ts';
 import { unitSymbol } from '../telemetry/units.ts';
 
@@ -22,6 +22,20 @@ function localTime(ms: number): string {
 
 /** A time in a fact (a plain value, not localised by every host): UTC, to the second, readable. */
 const utcTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+/** Where to look for a silent machine, from what IoT Hub says of its device: a sentence's end and the next sentence. */
+function silentCause(c: DeviceConnection | undefined, heardAt: number): string {
+  if (c?.identity === 'unregistered') return ": IoT Hub has no identity for its device (deleted?), so it cannot connect. Register it again.";
+  if (c?.identity === 'disabled') return ': its IoT Hub identity is disabled, so it cannot connect. Enable it again if that was not meant.';
+  if (c?.connected === false) return `, and IoT Hub saw its device disconnect${c.since === undefined ? '' : ` at ${localTime(c.since)}`}: check its gateway, network and power.`;
+  if (c?.connected) {
+    const connected = `, yet IoT Hub counts its device as connected${c.since === undefined ? '' : ` since ${localTime(c.since)}`}`;
+    // Active well after its last reading taken in: it talks to IoT Hub, and what it sends does not reach us.
+    if (c.lastActivity !== undefined && c.lastActivity > heardAt + 60_000) return `${connected} and active at ${localTime(c.lastActivity)}: what it sends does not reach us. Check what it sends and IoT Hub's routes.`;
+    return `${connected}: it is online and sends nothing. Check its controller and what it should send.`;
+  }
+  return ': check its gateway, network and power.';
+}
 
 /** A line's status after "its line is": stopped, in changeover, in maintenance. */
 const restingAs = (status: string) => (status === 'stopped' ? status : `in ${status}`);
@@ -78,7 +92,7 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
     : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
-    : alert.silent ? `Nothing has been heard from this machine since ${localTime(alert.silent.since)}: check its gateway, network and power. It is not watched until it sends again; the readings above are the last it sent.`
+    : alert.silent ? `Nothing has been heard from this machine since ${localTime(alert.silent.since)}${silentCause(alert.silent.connection, alert.silent.since)} It is not watched until it sends again; the readings above are the last it sent.`
     : alert.notMeasured ? `Check the sensors named above (the probe, its wiring, the gateway's tag): not measured since ${localTime(alert.notMeasured.since)}, so the machine is not watched on them until they measure again.`
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).

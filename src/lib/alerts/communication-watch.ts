@@ -32,7 +32,7 @@ import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Alert, AlertSink, ClaimWindowPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
+import type { Alert, AlertSink, ClaimWindowPort, DeviceConnection, DeviceConnectionsPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
@@ -47,6 +47,8 @@ export interface CommunicationWatchDeps {
   store: Pick<TelemetryStorePort, 'write'>;
   /** The readings refused lately, by device (DeadLetters): a machine silent to its twin whose readings arrive but are refused is told so. */
   refused?: Pick<TelemetryReadPort, 'deadLetterGroups'> | undefined;
+  /** IoT Hub's registry: whether a silent machine's device is connected, disconnected, disabled or gone, for its card. */
+  connections?: DeviceConnectionsPort | undefined;
   alerts?: AlertSink | undefined;
   /** The flood window all instances share, when there is one (else this sweep's own). */
   floods?: ClaimWindowPort | undefined;
@@ -189,11 +191,12 @@ export class CommunicationWatch {
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => a.since - b.since);
     const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
+    const connections = await this.connectionsOf(silent, logger);
     await lookUp(silent.filter((m) => !lines.has(m.current.id)));
     for (const machine of silent) {
       const deviceId = machine.current.id;
       try {
-        const event = await this.raise(machine, lines.get(deviceId)!, now, logger, refused.get(deviceId));
+        const event = await this.raise(machine, lines.get(deviceId)!, now, logger, refused.get(deviceId), connections.get(deviceId));
         if (!event) continue;
         result.raised++;
         if (event.notify) result.told++;
@@ -228,7 +231,22 @@ export class CommunicationWatch {
     return out;
   }
 
-  private async raise({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined): Promise<AlarmEvent | undefined> {
+  /**
+   * What IoT Hub says of the silent machines' devices (connected, disconnected, disabled, gone), so
+   * that the card sends someone to the right place. Unknown when the registry cannot be read: the
+   * cards then say what they know.
+   */
+  private async connectionsOf(silent: readonly Silent[], logger: Logger): Promise<Map<string, DeviceConnection>> {
+    if (!silent.length || !this.deps.connections) return new Map();
+    try {
+      return await this.deps.connections.connectionsOf(silent.map((m) => m.current.id));
+    } catch (error) {
+      logger.log('warn', "devices' connections unknown: silent machines are told without them", { error: (error as Error).message });
+      return new Map();
+    }
+  }
+
+  private async raise({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = current.id;
     const id = `${deviceId}|silent-${since}`;
     const floods = this.deps.floods;
@@ -249,7 +267,7 @@ export class CommunicationWatch {
     const told = await this.record({ twin, current, state }, line, event, {
       detail: eventDetail('silent', event.reopened),
       health: 'warning',
-      card: { severity: 'warning', condition: 'silent', silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}) } },
+      card: { severity: 'warning', condition: 'silent', silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}), ...(connection ? { connection } : {}) } },
     });
     return told ? event : undefined;
   }
