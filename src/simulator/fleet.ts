@@ -60,6 +60,11 @@ interface Running {
   inFlight: number;
   stopped: boolean;
   failedReported: boolean;
+  /** Off the network for a silence (its gateway without power): disconnected from the hub, connected again after it. */
+  offline: boolean;
+  /** The disconnect or reconnect under way, so that the next waits for it. */
+  link: Promise<void>;
+  reconnecting?: boolean;
 }
 
 export class Fleet {
@@ -132,18 +137,27 @@ export class Fleet {
   }
 
   private async open(device: FleetDevice): Promise<void> {
-    const client = Client.fromConnectionString(device.connectionString, Mqtt);
-    await client.setOptions({ ca: this.options.caPem });
-    await client.open();
     const r: Running = {
       device,
-      client,
+      client: undefined as unknown as DeviceClient,
       state: newState(device.equipment.kind, seedOf(device.equipment.id), this.options.anomalyRate ?? 0.05, device.degradation, this.options.shift),
       seq: 0,
       inFlight: 0,
       stopped: false,
       failedReported: false,
+      offline: false,
+      link: Promise.resolve(),
     };
+    r.client = await this.connect(r);
+    this.running.push(r);
+  }
+
+  /** A device client connected to the hub, answering emergencyStop for `r`. */
+  private async connect(r: Running): Promise<DeviceClient> {
+    const device = r.device;
+    const client = Client.fromConnectionString(device.connectionString, Mqtt);
+    await client.setOptions({ ca: this.options.caPem });
+    await client.open();
     client.onDeviceMethod('emergencyStop', (request, response) => {
       const first = !r.stopped;
       r.stopped = true;
@@ -154,7 +168,30 @@ export class Fleet {
       }
       void response.send(200, { accepted: true, status: 'emergencyStopped' });
     });
-    this.running.push(r);
+    return client;
+  }
+
+  /** Its gateway loses power: what is in flight is acknowledged or fails, then the link goes (IoT Hub sees the device disconnect). */
+  private goOffline(r: Running): void {
+    r.offline = true;
+    r.link = r.link.then(async () => {
+      const deadline = Date.now() + 10_000;
+      while (r.inFlight > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      await r.client.close().catch(() => undefined);
+    });
+  }
+
+  /** Power back: a new connection (answering emergencyStop again); it sends once connected. */
+  private comeBack(r: Running): void {
+    r.link = r.link.then(async () => {
+      if (r.stopped) return;
+      try {
+        r.client = await this.connect(r);
+        r.offline = false;
+      } catch (error) {
+        this.options.log?.(`simulator: ${r.device.equipment.id} could not reconnect (tried again next tick): ${(error as Error).message}`);
+      }
+    });
   }
 
   private tick(r: Running): void {
@@ -166,8 +203,17 @@ export class Fleet {
       return;
     }
     const t = (Date.now() - this.startedAt) / 1000;
-    // Its readings are not taken meanwhile: none is sent later either.
-    if (isSilent(r.device.silence, t)) return;
+    // Off the network: its readings are not taken meanwhile, and none is sent later either.
+    const silent = isSilent(r.device.silence, t);
+    if (silent && !r.offline) this.goOffline(r);
+    if (r.offline) {
+      if (!silent && !r.reconnecting) {
+        r.reconnecting = true;
+        this.comeBack(r);
+        void r.link.then(() => void (r.reconnecting = false));
+      }
+      return;
+    }
     const s = withProbeFailure(sample(r.state, t), r.device.probeFailure, t);
     if (s.body.status === 'fault') {
       // A failed machine reports its fault once and goes quiet.
@@ -217,7 +263,10 @@ export class Fleet {
     // device SDK resends with backoff, which on a busy machine takes more than a few seconds.
     const deadline = Date.now() + 60_000;
     while (this.running.some((r) => r.inFlight > 0) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-    await Promise.all(this.running.map((r) => r.client.close().catch(() => undefined)));
+    await Promise.all(this.running.map(async (r) => {
+      await r.link;
+      await r.client.close().catch(() => undefined);
+    }));
     this.finish();
   }
 }

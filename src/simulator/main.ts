@@ -6,7 +6,7 @@
  * With --devices N: a fleet of N arms and conveyors (registered if missing).
  * With --shift RUN/REST: every device runs RUN seconds, then stops (and says so) for REST, in turn.
  * With --probe-failure DEVICE:SENSOR@FROM[-TO]: that device sends that sensor as null (not measured) from FROM seconds (until TO).
- * With --silence DEVICE@FROM[-TO]: that device sends nothing from FROM seconds (until TO).
+ * With --silence DEVICE@FROM[-TO]: that device goes off the network (disconnects, sends nothing) from FROM seconds (until TO).
  * The ground truth of the run is written to <data>/simulator/runs/<time>/.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,8 +28,9 @@ with that plant). With --shift RUN/REST (seconds, e.g. 240/120): every device ru
 reports status 'stopped' (cooling at rest, warming again after each start), in turn. With
 --probe-failure (repeatable), e.g. conveyor-002:motorTemperature@60-600, that probe stops answering
 from 60 s to 600 s after the start: its value is sent as null (not measured). With --silence
-(repeatable), e.g. conveyor-002@60-900, that device sends nothing from 60 s to 900 s (its gateway
-lost its network or its power; nothing is sent later for that time either).
+(repeatable), e.g. conveyor-002@60-900, that device is off the network from 60 s to 900 s (its
+gateway lost its network or its power: it disconnects from the hub, and nothing is sent later for
+that time either; it connects again after).
 Ground truth goes to <data>/simulator/runs/<time>/.
 `;
 

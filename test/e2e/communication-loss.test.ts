@@ -33,7 +33,8 @@ describe('a machine that goes off the network', () => {
     const raised = cards().filter((c) => c.includes('conveyor-002'));
     expect(raised).toHaveLength(1);
     expect(raised[0]).toContain('Warning: Conveyor conveyor-002 on production-line-b');
-    expect(raised[0]).toContain('check its gateway, network and power');
+    // Its gateway went off the network: IoT Hub saw the device disconnect, and the card says so.
+    expect(raised[0]).toMatch(/and IoT Hub saw its device disconnect at \{\{DATE\(.*: check its gateway, network and power/);
     // The dashboard calls a machine silent from the same delay on.
     const plant = await fetch(`${stack.apiUrl}/api/plant`, { headers: { 'x-functions-key': 'silence-key' } }).then((r) => r.json() as Promise<{ silentAfterMs: number }>);
     expect(plant.silentAfterMs).toBe(6_000);
