@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new Error(`POST_PROVISION_WAIT_SECONDS must be a number of seconds, got '${process.env.POST_PROVISION_WAIT_SECONDS}'`);
   const result = await postProvision(readSettings(process.env), { plant, logger: jsonLogger('post-provision'), accessWait: { ...DEFAULT_ACCESS_WAIT, maxWaitMs: waitSeconds * 1000 } });
   console.log(`post-provision: ${result.modelsCreated} models, ${result.twinsCreated} twins, ${result.relationshipsCreated} relationships, ${result.devicesCreated} devices created (the rest already existed)`);
-  if (result.twinsMoved || result.modelsDecommissioned) console.log(`post-provision: ${result.twinsMoved ?? 0} twins moved to their models' new versions, ${result.modelsDecommissioned ?? 0} earlier versions decommissioned`);
+  if (result.twinsMoved || result.modelsDecommissioned) console.log(`post-provision: ${result.twinsMoved} twins moved to their models' new versions, ${result.modelsDecommissioned} earlier versions decommissioned`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -144,13 +144,16 @@ describe('post-provision hook', () => {
       const client = digitalTwinsClient({ endpoint: instance.url, credential: new StaticTokenCredential('provision-token'), caPem: instance.caPem });
       await seedPlant({ client, models: readModelDocuments(), plant: DEFAULT_PLANT });
       await client.updateDigitalTwin('robotic-arm-001', [{ op: 'add', path: '/status', value: 'running' }, { op: 'add', path: '/alarmState', value: '{"id":"robotic-arm-001|1"}' }]);
+      // A twin of ours outside this plant (a fleet's, seeded with --fleet): the new version reads none of the old, so it moves too.
+      await client.upsertDigitalTwin('fleet-arm-0001', JSON.stringify({ $metadata: { $model: 'dtmi:manufacturing:RoboticArm;1' }, equipmentId: 'fleet-arm-0001' }));
       // The next version: every model at ;2 (so those extending or targeting Equipment follow it), Equipment with one property more.
       const v2 = JSON.parse(JSON.stringify(readModelDocuments()).replace(/(dtmi:manufacturing:[A-Za-z:]+);1"/g, '$1;2"')) as { '@id': string; contents: object[] }[];
       v2.find((m) => m['@id'] === 'dtmi:manufacturing:Equipment;2')!.contents.push({ '@type': 'Property', name: 'serviceIntervalHours', schema: 'double' });
 
       const upgrade = await seedPlant({ client, models: v2, plant: DEFAULT_PLANT });
       const twinCount = 1 + DEFAULT_PLANT.lines.length + DEFAULT_PLANT.equipment.length;
-      expect(upgrade).toMatchObject({ modelsCreated: v2.length, twinsCreated: 0, twinsMoved: twinCount, modelsDecommissioned: v2.length, relationshipsCreated: 0 });
+      expect(upgrade).toMatchObject({ modelsCreated: v2.length, twinsCreated: 0, twinsMoved: twinCount + 1, modelsDecommissioned: v2.length, relationshipsCreated: 0 });
+      expect(((await client.getDigitalTwin('fleet-arm-0001')).body as { $metadata: { $model: string } }).$metadata.$model).toBe('dtmi:manufacturing:RoboticArm;2');
       const arm = (await client.getDigitalTwin('robotic-arm-001')).body as Record<string, unknown> & { $metadata: { $model: string } };
       expect(arm).toMatchObject({ $metadata: { $model: 'dtmi:manufacturing:RoboticArm;2' }, status: 'running', alarmState: '{"id":"robotic-arm-001|1"}' });
       // What the new version added can be written now; the graph is as it was.

@@ -13,10 +13,10 @@ import { modelOf, type PlantDescription } from './plant.ts';
 export interface SeedResult {
   modelsCreated: number;
   /** Our models' earlier versions, superseded by this upload's. */
-  modelsDecommissioned?: number;
+  modelsDecommissioned: number;
   twinsCreated: number;
   /** Twins that were on an earlier version of their model, moved to this upload's (their values kept). */
-  twinsMoved?: number;
+  twinsMoved: number;
   relationshipsCreated: number;
   devicesCreated: number;
 }
@@ -41,7 +41,7 @@ const exists = async (read: () => Promise<unknown>) => {
 export async function seedPlant(options: { client: DigitalTwinsClient; models: unknown[]; plant: PlantDescription; registry?: DeviceRegistryPort; logger?: Logger; concurrency?: number }): Promise<SeedResult> {
   const { client, plant } = options;
   const concurrency = options.concurrency ?? 8;
-  const result: SeedResult = { modelsCreated: 0, twinsCreated: 0, relationshipsCreated: 0, devicesCreated: 0 };
+  const result: SeedResult = { modelsCreated: 0, modelsDecommissioned: 0, twinsCreated: 0, twinsMoved: 0, relationshipsCreated: 0, devicesCreated: 0 };
 
   const existing = new Map<string, unknown>();
   const decommissioned = new Set<string>();
@@ -66,7 +66,6 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
     ...plant.lines.map((l): [string, Record<string, unknown>] => [l.id, { $metadata: { $model: modelFor('ProductionLine') }, name: l.name, product: l.product, targetUnitsPerHour: l.targetUnitsPerHour }]),
     ...plant.equipment.map((e): [string, Record<string, unknown>] => [e.id, { $metadata: { $model: modelFor(e.kind) }, equipmentId: e.id, equipmentType: e.kind, status: 'idle', healthStatus: 'unknown' }]),
   ];
-  const kept: [string, string][] = [];
   await forEachLimited(twins, concurrency, async ([id, body]) => {
     try {
       // If-None-Match: * creates the twin only when it is absent, in one call.
@@ -74,13 +73,16 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
       result.twinsCreated++;
     } catch (error) {
       if (status(error) !== 412) throw error;
-      kept.push([id, (body.$metadata as { $model: string }).$model]);
     }
   });
-  result.twinsMoved = await moveToNewestModels(client, kept, concurrency);
-  // Our earlier versions, their twins moved: no new twin is made of them again (a decommissioned model stays readable).
-  const superseded = [...existing.keys()].filter((id) => !decommissioned.has(id) && newest.has(unversioned(id)) && newest.get(unversioned(id)) !== id && versionOf(id) < versionOf(newest.get(unversioned(id))!));
-  result.modelsDecommissioned = await decommission(client, superseded, options.logger);
+  // Our models' earlier versions the instance holds: every twin on one moves to the newest (this plant's or not,
+  // a fleet's say: this version reads none of the old), then no new twin is made of them (a decommissioned model stays readable).
+  // Once all are decommissioned their twins have moved (no twin can be made of one since), so a later seeding skips this.
+  const superseded = [...existing.keys()].filter((id) => newest.has(unversioned(id)) && versionOf(id) < versionOf(newest.get(unversioned(id))!));
+  if (superseded.some((id) => !decommissioned.has(id))) {
+    result.twinsMoved = await moveToNewestModels(client, newest, concurrency);
+    result.modelsDecommissioned = await decommission(client, superseded.filter((id) => !decommissioned.has(id)), options.logger);
+  }
 
   const rels: [string, string, Record<string, unknown>][] = [
     ...plant.lines.map((l): [string, string, Record<string, unknown>] => [plant.factory.id, `contains-${l.id}`, { $targetId: l.id, $relationshipName: 'contains' }]),
@@ -117,8 +119,9 @@ function modelDrift(ids: readonly string[]): AppError {
   return new AppError(
     'dtdl.modelChanged',
     `Digital Twins holds ${ids.join(', ')} with ${ids.length === 1 ? 'a definition' : 'definitions'} other than dtdl/'s (uploaded by an earlier version). ` +
-      'A model cannot change in place. Against the local emulators start with a fresh data folder (npm start -- --data <new folder>, or delete its adt folder); ' +
-      'in Azure, a changed model ships under a new version (dtmi:…;2), to which seeding moves the twins, so this instance was seeded by a build that changed a model in place: seed it with the build that made it, or start a new instance.',
+      'A model cannot change in place: a change ships as a new version (dtmi:…;2), to which seeding moves the twins. ' +
+      'Locally, start with a fresh data folder (npm start -- --data <new folder>, or delete its adt folder). ' +
+      'In Azure, a build that changed a model in place seeded this instance: delete its twins and that model and run `azd hooks run postprovision` again, or provision a new instance.',
     { status: 409, detail: { models: ids } },
   );
 }
@@ -137,19 +140,17 @@ function newestVersions(ids: readonly string[]): Map<string, string> {
 }
 
 /**
- * Twins that existed before this seeding, moved to the model this version gives them when they are
- * on an earlier version of it (Digital Twins changes a twin's model in place when its values fit the
- * new one: what they hold is kept). A twin on another model altogether is left as it is: not ours to change.
+ * Every twin on an earlier version of one of `newest`'s models, moved to the newest (Digital Twins
+ * changes a twin's model in place when its values fit the new one: what it holds is kept). A twin
+ * on another model altogether is left as it is: not ours to change.
  */
-async function moveToNewestModels(client: DigitalTwinsClient, twins: readonly [string, string][], concurrency: number): Promise<number> {
-  if (!twins.length) return 0;
-  const want = new Map(twins);
+async function moveToNewestModels(client: DigitalTwinsClient, newest: ReadonlyMap<string, string>, concurrency: number): Promise<number> {
   const moves: [string, string][] = [];
   for await (const row of client.queryTwins('SELECT T.$dtId, T.$metadata.$model FROM DIGITALTWINS T')) {
     const { $dtId: id, $model: model } = row as { $dtId?: unknown; $model?: unknown };
-    const target = typeof id === 'string' ? want.get(id) : undefined;
-    if (target === undefined || typeof model !== 'string' || model === target) continue;
-    if (unversioned(model) === unversioned(target) && versionOf(model) < versionOf(target)) moves.push([id as string, target]);
+    if (typeof id !== 'string' || typeof model !== 'string') continue;
+    const target = newest.get(unversioned(model));
+    if (target !== undefined && versionOf(model) < versionOf(target)) moves.push([id, target]);
   }
   await forEachLimited(moves, concurrency, async ([id, target]) => {
     await client.updateDigitalTwin(id, [{ op: 'replace', path: '/$metadata/$model', value: target }]);
