@@ -64,7 +64,7 @@ interface Running {
   offline: boolean;
   /** The disconnect or reconnect under way, so that the next waits for it. */
   link: Promise<void>;
-  reconnecting?: boolean;
+  reconnecting: boolean;
 }
 
 export class Fleet {
@@ -139,36 +139,38 @@ export class Fleet {
   private async open(device: FleetDevice): Promise<void> {
     const r: Running = {
       device,
-      client: undefined as unknown as DeviceClient,
+      // The stop handler reads `r` only once a call comes, after this is built.
+      client: await this.connect(device, (request, response) => this.emergencyStop(r, request, response)),
       state: newState(device.equipment.kind, seedOf(device.equipment.id), this.options.anomalyRate ?? 0.05, device.degradation, this.options.shift),
       seq: 0,
       inFlight: 0,
       stopped: false,
       failedReported: false,
       offline: false,
+      reconnecting: false,
       link: Promise.resolve(),
     };
-    r.client = await this.connect(r);
     this.running.push(r);
   }
 
-  /** A device client connected to the hub, answering emergencyStop for `r`. */
-  private async connect(r: Running): Promise<DeviceClient> {
-    const device = r.device;
+  /** A device client connected to the hub, answering emergencyStop. */
+  private async connect(device: FleetDevice, onStop: Parameters<DeviceClient['onDeviceMethod']>[1]): Promise<DeviceClient> {
     const client = Client.fromConnectionString(device.connectionString, Mqtt);
     await client.setOptions({ ca: this.options.caPem });
     await client.open();
-    client.onDeviceMethod('emergencyStop', (request, response) => {
-      const first = !r.stopped;
-      r.stopped = true;
-      if (first) {
-        this.stats.stoppedByCommand.push(device.equipment.id);
-        this.options.log?.(`simulator: ${device.equipment.id} stopped by emergencyStop (${JSON.stringify(request.payload)})`);
-        this.send(r, { status: 'emergencyStopped' }, false);
-      }
-      void response.send(200, { accepted: true, status: 'emergencyStopped' });
-    });
+    client.onDeviceMethod('emergencyStop', onStop);
     return client;
+  }
+
+  private emergencyStop(r: Running, request: { payload: unknown }, response: { send(status: number, payload: unknown): Promise<void> }): void {
+    const first = !r.stopped;
+    r.stopped = true;
+    if (first) {
+      this.stats.stoppedByCommand.push(r.device.equipment.id);
+      this.options.log?.(`simulator: ${r.device.equipment.id} stopped by emergencyStop (${JSON.stringify(request.payload)})`);
+      this.send(r, { status: 'emergencyStopped' }, false);
+    }
+    void response.send(200, { accepted: true, status: 'emergencyStopped' });
   }
 
   /** Its gateway loses power: what is in flight is acknowledged or fails, then the link goes (IoT Hub sees the device disconnect). */
@@ -183,13 +185,18 @@ export class Fleet {
 
   /** Power back: a new connection (answering emergencyStop again); it sends once connected. */
   private comeBack(r: Running): void {
+    if (r.reconnecting) return;
+    r.reconnecting = true;
     r.link = r.link.then(async () => {
-      if (r.stopped) return;
       try {
-        r.client = await this.connect(r);
-        r.offline = false;
+        if (!r.stopped) {
+          r.client = await this.connect(r.device, (request, response) => this.emergencyStop(r, request, response));
+          r.offline = false;
+        }
       } catch (error) {
         this.options.log?.(`simulator: ${r.device.equipment.id} could not reconnect (tried again next tick): ${(error as Error).message}`);
+      } finally {
+        r.reconnecting = false;
       }
     });
   }
@@ -207,11 +214,7 @@ export class Fleet {
     const silent = isSilent(r.device.silence, t);
     if (silent && !r.offline) this.goOffline(r);
     if (r.offline) {
-      if (!silent && !r.reconnecting) {
-        r.reconnecting = true;
-        this.comeBack(r);
-        void r.link.then(() => void (r.reconnecting = false));
-      }
+      if (!silent) this.comeBack(r);
       return;
     }
     const s = withProbeFailure(sample(r.state, t), r.device.probeFailure, t);
