@@ -5,7 +5,7 @@
  */
 import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 import type { AlarmEventRecord } from './alerts/alarm-performance.ts';
-import type { Condition, StepFigures } from './alerts/conditions.ts';
+import type { Condition, DeviceLink, StepFigures } from './alerts/conditions.ts';
 import type { IncidentAction } from './alerts/incident-actions.ts';
 
 export interface TwinState {
@@ -127,6 +127,8 @@ export interface AlertRecord {
   condition: Condition | null;
   /** The sensors not measured, when that step was a diagnostic alarm (condition `notMeasured`); null otherwise. */
   notMeasured: string[] | null;
+  /** Of a communication-loss incident, what IoT Hub said of its device when it was raised; null otherwise, or when IoT Hub could not say. */
+  deviceLink: DeviceLink | null;
   /** That reading's scores (`anomalyScore` and `failureProbability` above are the raising reading's; null: recorded before steps carried them). */
   latest: StepFigures | null;
   /** The automated action (emergencyStop) taken on the equipment during it, whatever its outcome; null: none. */

@@ -190,6 +190,15 @@ describe('alert cards while Teams does not take them', () => {
     expect(teams.posts - posts).toBe(REFUSED_IN_A_ROW + 1);
   });
 
+  it("keeps a silent machine's card whole, what IoT Hub said of its device with it", async () => {
+    const { delivery } = await deliveryAlone('alerts-outbox-silent');
+    const silent: Alert = { ...card('robotic-arm-021', t0), severity: 'warning', anomalyScore: 0, condition: 'silent', silent: { since: t0 - 600_000, connection: { identity: 'enabled', connected: false, since: t0 - 630_000 } } };
+    expect(await delivery.send(silent)).toBe('deferred');
+    teams.answer = 202;
+    expect(await delivery.deliverKept()).toMatchObject({ sent: 1, waiting: 0 });
+    expect(JSON.stringify(teams.cards.at(-1))).toContain(`and IoT Hub saw its device disconnect at {{DATE(${new Date(t0 - 630_000).toISOString().slice(0, 19)}Z, SHORT)}}`);
+  });
+
   it('of an incident with several cards waiting, the newest alone goes out: it tells the incident\'s state, and says when it was raised', async () => {
     const { delivery } = await deliveryAlone('alerts-outbox-fold');
     const step = (device: string, event: 'raised' | 'escalated' | 'cleared', at: number): Alert => ({ ...card(device, t0), id: `${device}|${event}|${at}`, severity: event === 'raised' ? 'warning' : 'critical', time: at, incident: { id: `${device}|${t0}`, event, raisedAt: t0 } });

@@ -367,6 +367,17 @@ describe('a machine that stops sending altogether', () => {
       expect(cards.get('robotic-arm-001')).toMatch(/and IoT Hub saw its device disconnect at \{\{DATE\(.*: check its gateway, network and power\./);
       expect(cards.get('robotic-arm-002')).toMatch(/yet IoT Hub counts its device as connected since \{\{DATE\(.*: it is online and sends nothing\. Check its controller/);
       expect(cards.get('robotic-arm-003')).toContain('its IoT Hub identity is disabled, so it cannot connect');
+      // The incident list says it too (from the raise's AlarmEvents Detail), in the words the dashboard shows.
+      const listed = await p.store.alerts(Date.now() - 10 * MINUTE, 50);
+      expect(listed.map((a) => [a.deviceId, a.condition, a.deviceLink]).sort()).toEqual([
+        ['robotic-arm-001', 'silent', 'disconnected'],
+        ['robotic-arm-002', 'silent', 'connected'],
+        ['robotic-arm-003', 'silent', 'disabled'],
+      ]);
+      const api = createPlantApi({ twins, store: p.store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: 1_500 });
+      const response = await api.alerts({ method: 'GET', url: 'http://localhost/api/alerts', headers: new Headers(), params: {}, text: async () => '' });
+      const items = (response.jsonBody as { items: { deviceId: string; conditionText: string }[] }).items;
+      expect(items.find((a) => a.deviceId === 'robotic-arm-001')!.conditionText).toBe('no telemetry taken in: the machine is not watched at all; IoT Hub saw its device disconnect');
       await devices[1]!.close();
     } finally {
       await hub.close();

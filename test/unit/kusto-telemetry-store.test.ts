@@ -94,6 +94,8 @@ describe('the Data Explorer telemetry store', () => {
       reply(res, 200, primaryResult(columns, [
         ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883', null],
         ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift', 'lineAtRest=maintenance'],
+        ['conv-2|silent-1', 'conveyor-002', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=disconnected', null],
+        ['conv-3|silent-1', 'conveyor-003', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=__proto__', null],
       ]));
     });
     servers.push(s);
@@ -102,6 +104,9 @@ describe('the Data Explorer telemetry store', () => {
     // A step written before steps carried scores: none to show.
     expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', clearedAtRest: 'maintenance', condition: 'drift', latest: null });
     expect(alerts[0]!.clearedAtRest).toBeNull();
+    // A silent machine's incident says what IoT Hub said of its device; a token naming anything else reads as nothing.
+    expect(alerts.slice(2).map((a) => [a.condition, a.deviceLink])).toEqual([['silent', 'disconnected'], ['silent', null]]);
+    expect(alerts[0]!.deviceLink).toBeNull();
     // What was done about each, from the deduplicated MaintenanceActions: a stop that failed during the
     // active one; none for the other, whose stop came after it cleared.
     expect(alerts[0]!.action).toEqual({ name: 'emergencyStop', outcome: 'failed', time: '2026-11-25T10:20:00.000Z', detail: 'device answered 504: {}; failure probability 92 % (≥ 90 %)' });

@@ -28,7 +28,13 @@ const alertSchema = z.looseObject({
   modelVersion: z.string(),
   incident: z.looseObject({ id: z.string(), event: z.enum(['raised', 'escalated', 'cleared']), raisedAt: z.number() }),
   notMeasured: z.object({ sensors: z.array(z.string()), since: z.number() }).optional(),
-  silent: z.object({ since: z.number(), refused: z.object({ count: z.number(), reason: z.string(), detail: z.string() }).optional() }).optional(),
+  silent: z
+    .object({
+      since: z.number(),
+      refused: z.object({ count: z.number(), reason: z.string(), detail: z.string() }).optional(),
+      connection: z.object({ identity: z.enum(['enabled', 'disabled', 'unregistered']), connected: z.boolean().optional(), since: z.number().optional(), lastActivity: z.number().optional() }).optional(),
+    })
+    .optional(),
 });
 const documentSchema = z.object({
   version: z.literal(1),

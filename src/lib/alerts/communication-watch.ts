@@ -27,7 +27,7 @@
  * this instance (another one may: Teams cards are at least once).
  */
 import { AlarmLifecycle, notifiedOf, OUT_OF_SERVICE, reviveAlarmState, type AlarmEvent, type AlarmSettings, type AlarmState } from './alarm-lifecycle.ts';
-import { eventDetail, lineAtRestDetail } from './conditions.ts';
+import { deviceLinkDetail, deviceLinkOf, eventDetail, lineAtRestDetail } from './conditions.ts';
 import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
@@ -264,8 +264,9 @@ export class CommunicationWatch {
     }
     const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
+    const link = deviceLinkOf(connection);
     const told = await this.record({ twin, current, state }, line, event, {
-      detail: eventDetail('silent', event.reopened),
+      detail: [eventDetail('silent', event.reopened), ...(link ? [deviceLinkDetail(link)] : [])].join(' '),
       health: 'warning',
       card: { severity: 'warning', condition: 'silent', silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}), ...(connection ? { connection } : {}) } },
     });

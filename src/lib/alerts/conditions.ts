@@ -95,6 +95,30 @@ export function lineAtRestOfDetail(detail: string | null | undefined): string | 
   return /(?:^|\s)lineAtRest=(stopped|changeover|maintenance)(?=\s|$)/.exec(detail ?? '')?.[1];
 }
 
+/** What IoT Hub said of a silent machine's device when its incident was raised, as a raise's Detail token. */
+export type DeviceLink = 'disconnected' | 'connected' | 'disabled' | 'unregistered';
+
+export function deviceLinkOf(c: { identity: 'enabled' | 'disabled' | 'unregistered'; connected?: boolean } | undefined): DeviceLink | undefined {
+  if (!c) return undefined;
+  if (c.identity !== 'enabled') return c.identity;
+  return c.connected === undefined ? undefined : c.connected ? 'connected' : 'disconnected';
+}
+
+export const deviceLinkDetail = (link: DeviceLink): string => `device=${link}`;
+
+/** The device's link a Detail names, if it names one (read back as untrusted text). */
+export function deviceLinkOfDetail(detail: string | null | undefined): DeviceLink | undefined {
+  return /(?:^|\s)device=(disconnected|connected|disabled|unregistered)(?=\s|$)/.exec(detail ?? '')?.[1] as DeviceLink | undefined;
+}
+
+/** How the incident list says it, after the condition's own words. */
+export const DEVICE_LINKS: Readonly<Record<DeviceLink, string>> = Object.freeze({
+  disconnected: 'IoT Hub saw its device disconnect',
+  connected: 'IoT Hub counts its device as connected: online and sending nothing',
+  disabled: 'its IoT Hub identity is disabled',
+  unregistered: 'IoT Hub has no identity for its device',
+});
+
 /** The condition a Detail names, if it names one we know (the table is read back as untrusted text). */
 export function conditionOfDetail(detail: string | null | undefined): Condition | undefined {
   const name = /(?:^|\s)condition=(\w+)/.exec(detail ?? '')?.[1];

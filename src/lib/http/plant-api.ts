@@ -13,7 +13,7 @@ import type { AlertOutboxPort, BatchDeadLetterPort, KeptBatchSummary, TelemetryP
 import type { ApiRequest } from './twin-api.ts';
 import { guardedBy, json, parse, readJson, twinId } from './request.ts';
 import { adtString } from '../twins/query-text.ts';
-import { CONDITIONS, driversOf } from '../alerts/conditions.ts';
+import { CONDITIONS, DEVICE_LINKS, driversOf } from '../alerts/conditions.ts';
 import { dict } from '../own-properties.ts';
 import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alarm-performance.ts';
 import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
@@ -341,7 +341,7 @@ export function createPlantApi(deps: PlantApiDeps) {
       const limit = pageLimit(q.limit);
       const [alerts, undelivered] = await Promise.all([deps.store.alerts(q.since ?? now() - 7 * 86_400_000, limit), undeliveredOf(deps.alertOutbox)]);
       // The condition in words and the sensors that drove it, as the Teams card puts them: what the dashboard shows.
-      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? CONDITIONS[a.condition] : null, drivers: a.notMeasured ?? driversOf(a.contributions) }));
+      const items = alerts.map((a) => ({ ...a, conditionText: a.condition ? `${CONDITIONS[a.condition]}${a.deviceLink ? `; ${DEVICE_LINKS[a.deviceLink]}` : ''}` : null, drivers: a.notMeasured ?? driversOf(a.contributions) }));
       // Cards Teams has not taken yet: while any wait, operators learn of incidents here only.
       return json(200, { items, undelivered });
     }),

@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
-import { conditionOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, deviceLinkOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
@@ -254,6 +254,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       acknowledged: r.AckedAt ? { at: r.AckedAt, by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
       condition: conditionOfDetail(r.Detail) ?? null,
       notMeasured: sensorsOfDetail(r.Detail) ?? null,
+      deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
       latest: figuresOfDetail(r.Detail) ?? null,
     }));
     return withActions(incidents, actions);

@@ -13,7 +13,7 @@ import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
 import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
-import { conditionOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
+import { conditionOfDetail, deviceLinkOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
 
@@ -178,6 +178,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
         acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
         condition: conditionOfDetail(r.Detail) ?? null,
         notMeasured: sensorsOfDetail(r.Detail) ?? null,
+      deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
         latest: figuresOfDetail(r.Detail) ?? null,
       };
     });
