@@ -333,7 +333,7 @@
       const acked = a.acknowledged;
       const drivers = a.drivers ?? [];
       // Cleared by the line's status rather than by readings: the machine is quiet on a line at rest.
-      const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}${a.clearedAtRest ? ` (its line in ${a.clearedAtRest})` : ''}` : 'active';
+      const state = a.state === 'cleared' ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}${a.clearedAtRest ? ` (its line ${a.clearedAtRest === 'stopped' ? 'stopped' : `in ${a.clearedAtRest}`})` : ''}` : 'active';
       return el('li', { class: `${a.priority} ${a.state}${acked ? ' acknowledged' : ''}`, 'data-alert': a.alertId, 'data-device': a.deviceId, 'data-state': a.state },
         el('strong', {}, `${a.priority.toUpperCase()} ${a.deviceId}`), ' ',
         el('span', { class: 'state' }, state), ' ',

@@ -438,22 +438,28 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.unroute('**/api/plant');
 
     // A silence raised on one of its machines before the line was set to maintenance, cleared by the watch for it: listed as cleared by the line.
-    const machine = onB[0]!;
+    // IoT Hub had seen its device disconnect, which the incident's condition says; another, on a line stopped, says so in plain words.
+    const [machine, other] = [onB[0]!, onB[1]!];
     const incident = `${machine}|silent-browser`;
+    const stopped = `${other}|silent-browser`;
     const iso = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
     await stack.store.write({
       telemetry: [],
       deadLetters: [],
-      anomalies: [{ Timestamp: iso(5), DeviceId: machine, MessageId: 'silent-browser', Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: 'communication-watch', AlertId: incident }],
+      anomalies: [machine, other].map((m) => ({ Timestamp: iso(5), DeviceId: m, MessageId: 'silent-browser', Severity: 'warning', AnomalyScore: 0, FailureProbability: null, Contributions: {}, ModelVersion: 'communication-watch', AlertId: `${m}|silent-browser` })),
       alarmEvents: [
-        { Timestamp: iso(5), IncidentId: incident, DeviceId: machine, Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=silent' },
+        { Timestamp: iso(5), IncidentId: incident, DeviceId: machine, Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=silent device=disconnected' },
         { Timestamp: iso(1), IncidentId: incident, DeviceId: machine, Event: 'cleared', Priority: 'warning', Notified: 'yes', Detail: 'lineAtRest=maintenance' },
+        { Timestamp: iso(5), IncidentId: stopped, DeviceId: other, Event: 'raised', Priority: 'warning', Notified: 'yes', Detail: 'condition=silent' },
+        { Timestamp: iso(1), IncidentId: stopped, DeviceId: other, Event: 'cleared', Priority: 'warning', Notified: 'yes', Detail: 'lineAtRest=stopped' },
       ],
     });
     await page.reload();
     await page.waitForSelector(`#alert-list li[data-alert="${incident}"]`);
     expect(await page.getAttribute(`#alert-list li[data-alert="${incident}"]`, 'data-state')).toBe('cleared');
     expect(await page.textContent(`#alert-list li[data-alert="${incident}"] .state`)).toMatch(/^cleared .+ \(its line in maintenance\)$/);
+    expect(await page.textContent(`#alert-list li[data-alert="${incident}"] .condition`)).toBe('no telemetry taken in: the machine is not watched at all; IoT Hub saw its device disconnect');
+    expect(await page.textContent(`#alert-list li[data-alert="${stopped}"] .state`)).toMatch(/^cleared .+ \(its line stopped\)$/);
   });
 
   it('fits a tablet screen without sideways scrolling', async () => {
