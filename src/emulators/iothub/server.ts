@@ -245,11 +245,12 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     stats.messagesRouted++;
   }
 
+  /** When each device's connection state last changed and when it was last active (connected or sent), as the registry reports them; in memory, as a restarted hub has seen no one. */
+  const connections = new Map<string, { stateUpdated: string; lastActivity: string }>();
+
   // A device deleted or disabled in the registry — through the service API or by another process
   // editing its file (the iothub CLI) — is disconnected, as IoT Hub does. Looked at once a second,
   // not on every message.
-  /** When each device's connection state last changed and when it was last active (connected or sent), as the registry reports them; in memory, as a restarted hub has seen no one. */
-  const connections = new Map<string, { stateUpdated: string; lastActivity: string }>();
   const registryWatch = setInterval(() => {
     registry.list();
     const now = Date.now();

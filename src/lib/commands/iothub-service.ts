@@ -114,9 +114,8 @@ export class IotHubDeviceConnections implements DeviceConnectionsPort {
           ...timeOf('lastActivity', d.lastActivityTime),
         });
       } catch (error) {
-        const e = error as Error & { response?: { statusCode?: number } };
-        if (e.name === 'DeviceNotFoundError' || e.response?.statusCode === 404) out.set(deviceId, { identity: 'unregistered' });
-        else failures.push(e);
+        if (isDeviceNotFound(error)) out.set(deviceId, { identity: 'unregistered' });
+        else failures.push(error as Error);
       }
     });
     // None could be read: say why (the caller tells the cards without it); some: those are left out.
@@ -131,11 +130,15 @@ function timeOf<K extends string>(key: K, value: unknown): Partial<Record<K, num
   return Number.isFinite(t) && t > Date.UTC(2000, 0, 1) ? ({ [key]: t } as Record<K, number>) : {};
 }
 
+/** azure-iothub's answer for a device the hub does not know (or, for a direct method, one not online). */
+const hubStatus = (error: unknown) => (error as { response?: { statusCode?: number } } | undefined)?.response?.statusCode;
+const isDeviceNotFound = (error: unknown) => (error as Error | undefined)?.name === 'DeviceNotFoundError' || hubStatus(error) === 404;
+
 function translateHubError(error: unknown, deviceId: string, methodName: string): AppError {
   const name = (error as Error)?.name ?? '';
-  const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+  const status = hubStatus(error);
   const message = `${methodName} on ${deviceId}: ${(error as Error)?.message ?? String(error)}`;
-  if (name === 'DeviceNotFoundError' || status === 404) return new AppError('device.offline', message, { status: 404, retryable: true, cause: error });
+  if (isDeviceNotFound(error)) return new AppError('device.offline', message, { status: 404, retryable: true, cause: error });
   if (name === 'GatewayTimeoutError' || status === 504) return new AppError('device.timeout', message, { status: 504, retryable: true, cause: error });
   if (name === 'UnauthorizedError' || status === 401) return new AppError('iothub.unauthorized', message, { status: 502, cause: error });
   return new AppError('iothub.error', message, { status: 502, retryable: true, cause: error });

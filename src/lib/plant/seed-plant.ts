@@ -78,10 +78,10 @@ export async function seedPlant(options: { client: DigitalTwinsClient; models: u
   // Our models' earlier versions the instance holds: every twin on one moves to the newest (this plant's or not,
   // a fleet's say: this version reads none of the old), then no new twin is made of them (a decommissioned model stays readable).
   // Once all are decommissioned their twins have moved (no twin can be made of one since), so a later seeding skips this.
-  const superseded = [...existing.keys()].filter((id) => newest.has(unversioned(id)) && versionOf(id) < versionOf(newest.get(unversioned(id))!));
-  if (superseded.some((id) => !decommissioned.has(id))) {
+  const toRetire = [...existing.keys()].filter((id) => !decommissioned.has(id) && newest.has(unversioned(id)) && versionOf(id) < versionOf(newest.get(unversioned(id))!));
+  if (toRetire.length) {
     result.twinsMoved = await moveToNewestModels(client, newest, concurrency);
-    result.modelsDecommissioned = await decommission(client, superseded.filter((id) => !decommissioned.has(id)), options.logger);
+    result.modelsDecommissioned = await decommission(client, toRetire, options.logger);
   }
 
   const rels: [string, string, Record<string, unknown>][] = [

@@ -178,7 +178,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
         acknowledged: r.AckedAt ? { at: new Date(r.AckedAt).toISOString(), by: r.AckedBy ?? '', note: r.Note ?? '' } : null,
         condition: conditionOfDetail(r.Detail) ?? null,
         notMeasured: sensorsOfDetail(r.Detail) ?? null,
-      deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
+        deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
         latest: figuresOfDetail(r.Detail) ?? null,
       };
     });
