@@ -26,7 +26,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { TelemetryPipeline, type PipelineSettings } from './pipeline.ts';
 import { createTelemetryIngest } from './telemetry-ingest.ts';
 import { BlobBatchDeadLetters, BATCH_DEAD_LETTER_CONTAINER } from './store/blob-batch-dead-letters.ts';
-import { readmitRefused, REFUSED_CONTAINER, type ReadmissionOptions } from './refused-readings.ts';
+import { noReadmission, readmitNowDescribed, readmitRefused, REFUSED_CONTAINER, type ReadmissionOptions, type ReadmissionResult } from './refused-readings.ts';
 import { noRedelivery, redeliverBatches, type RedeliveryResult } from './batch-redelivery.ts';
 import { createTwinApi } from './http/twin-api.ts';
 import { refreshTwins } from './twin-refresh.ts';
@@ -53,6 +53,8 @@ export interface Services {
   refused: BatchDeadLetterPort | undefined;
   /** Hands dead-lettered batches back to the pipeline (none kept without a storage account). */
   redeliverBatches: () => Promise<RedeliveryResult>;
+  /** Takes in the refused readings of twins whose model this build describes and the one that refused them did not (none kept without a storage account). */
+  readmitNowDescribed: () => Promise<ReadmissionResult>;
   /** Sends the alert cards kept while Teams did not take them, oldest first (none kept without a storage account). */
   deliverKeptAlerts: () => Promise<AlertRound>;
   logger: Logger;
@@ -191,6 +193,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     watchCommunication: (logger) => communication.run(logger),
     redeliverBatches: redeliver,
+    readmitNowDescribed: async () => (refused ? readmitNowDescribed({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_ROUND }, (model) => catalog.forTwinModel(model) !== undefined) : noReadmission()),
     deliverKeptAlerts: () => (alerts ? alerts.deliverKept() : Promise.resolve(noAlertRound())),
   };
 }
@@ -214,6 +217,11 @@ function sharedWindows(config: Config, container: (name: string) => ContainerCli
 const REDELIVERY_BATCHES_PER_ROUND = 20;
 /** Kept batches of refused readings taken through per readmission call (each a batch's refused events, usually a few). */
 const READMISSION_BATCHES_PER_CALL = 100;
+/**
+ * Kept batches the refusedReadmission timer takes through per round: after an upgrade, those its
+ * deploy's minutes refused whole (up to host.json's maxEventBatchSize events each).
+ */
+const READMISSION_BATCHES_PER_ROUND = 500;
 
 let shared: Promise<Services> | undefined;
 

@@ -12,7 +12,7 @@ import { StopPolicy, type StopSettings, type StopVerdict } from './commands/stop
 import { forEachLimited } from './bounded-set.ts';
 import { RecentKeys } from './telemetry/recent-keys.ts';
 import { decodeBatch, type BatchMetadata } from './telemetry/decode.ts';
-import { keepRefused } from './refused-readings.ts';
+import { keepRefused, UNDESCRIBED_MODEL } from './refused-readings.ts';
 import { jsonExcerpt } from './json-text.ts';
 import { PartitionGaps } from './telemetry/partition-gaps.ts';
 import { endsItsMessage, measuresAny, type DeadLetter, type Reading } from './telemetry/reading.ts';
@@ -438,9 +438,11 @@ export class TelemetryPipeline {
       if (!state || !kind) {
         const [reason, detail] = !state
           ? ['device.unknown', `no digital twin with id '${deviceId}': register the device's twin before it sends`]
-          : ['device.noTelemetryModel', `twin '${deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`];
+          : [UNDESCRIBED_MODEL, `twin '${deviceId}' has model ${state.modelId}, which has no device model describing its telemetry`];
         for (const reading of readings) {
-          deadLetters.push(deadLetterOf(reading, reason, detail, now));
+          const deadLetter = deadLetterOf(reading, reason, detail, now);
+          if (state) deadLetter.model = state.modelId;
+          deadLetters.push(deadLetter);
           // Not remembered as seen: taken in again once its twin exists, it must not be dropped as a replay.
           this.recent.forget(deviceId, reading.key);
         }

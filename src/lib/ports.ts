@@ -331,6 +331,8 @@ export interface DeadLetteredBatch {
   error: { code: string; message: string };
   bodies: readonly unknown[];
   triggerMetadata: Record<string, unknown>;
+  /** Refused readings only: the twins' models that the build which refused them describes no telemetry of (a later build may). */
+  undescribedModels?: readonly string[];
 }
 
 /**
@@ -350,6 +352,8 @@ export interface KeptBatchSummary {
   /** When the blob was last written (kept, or a part of it kept alone). */
   keptAt: string | undefined;
   bytes: number | undefined;
+  /** Refused readings only: the twins' models their build described no telemetry of (see DeadLetteredBatch). */
+  undescribedModels?: string[];
 }
 
 /** Where such batches are kept (a blob container in the app's own storage account). */

@@ -11,7 +11,7 @@
 import { AppError, isAppError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { defineOwn } from './own-properties.ts';
-import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
+import type { BatchDeadLetterPort, DeadLetteredBatch, KeptBatchSummary } from './ports.ts';
 import type { BatchResult } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter } from './telemetry/reading.ts';
@@ -61,6 +61,7 @@ export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bod
     ...pickEvents(bodies, meta as Record<string, unknown>, refusedIndices(deadLetters)),
     failedAt: new Date(now).toISOString(),
     attempts: 1,
+    ...undescribed(deadLetters),
     error: {
       code: counts.length === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
       message: `${deadLetters.length} reading(s) refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
@@ -71,6 +72,13 @@ export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bod
   } catch (error) {
     throw new AppError('refused.unkept', `the refused readings could not be kept whole in the storage account: ${(error as Error).message}`, { status: 503, retryable: true, cause: error });
   }
+}
+
+/** The twins' models the refused readings' build describes no telemetry of, each once, when any. */
+function undescribed(deadLetters: readonly DeadLetter[]): Pick<DeadLetteredBatch, 'undescribedModels'> {
+  const models = new Set<string>();
+  for (const d of deadLetters) if (d.model !== undefined) models.add(d.model);
+  return models.size ? { undescribedModels: [...models].sort() } : {};
 }
 
 export interface ReadmissionResult {
@@ -84,7 +92,7 @@ export interface ReadmissionResult {
   readmitted: number;
   /** Blobs that are no batch this app kept, or that failed to go through: left. */
   failed: number;
-  /** Kept batches passed by, every event in them refused for what the message itself is (REFUSED_FOR_GOOD); none with `all`. */
+  /** Kept batches passed by without downloading them: refused for what the message itself is (REFUSED_FOR_GOOD; none with `all`), or, in the timer's round, for no model this build describes. */
   passedBy: number;
 }
 
@@ -102,22 +110,58 @@ export interface ReadmissionDeps {
 }
 
 /**
- * One round: each kept batch (but those refused for good, unless `all`) through the pipeline as a late delivery
+ * One round of the operator's readmission: each kept batch (but those refused for good, unless `all`) through the pipeline as a late delivery
  * (stored, scored and flagged, never raising or clearing an incident). The pipeline keeps what it
  * refuses again under the name of exactly those events, so a batch refused whole again is the same
  * blob; any other is removed once its refused part is kept anew. A far end that is down stops the
  * round.
  */
-export async function readmitRefused(deps: ReadmissionDeps, options: ReadmissionOptions = {}): Promise<ReadmissionResult> {
-  const result: ReadmissionResult = { tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 };
+export function readmitRefused(deps: ReadmissionDeps, options: ReadmissionOptions = {}): Promise<ReadmissionResult> {
+  return readmit(deps, ({ error }) => options.all === true || !(error && REFUSED_FOR_GOOD.has(error.code)));
+}
+
+/** Why the readings of a twin whose model the build does not describe are refused. */
+export const UNDESCRIBED_MODEL = 'device.noTelemetryModel';
+
+/**
+ * One round of the `refusedReadmission` timer: the kept batches refused because their twins' model
+ * was one the build that refused them describes no telemetry of, once this build describes it (a
+ * model version seeded before the build that reads it is deployed, as `azd up` does), taken in
+ * without anyone asking. A batch is tried when a model it names is described now, or, kept by a
+ * version that did not name the models, when it was refused for that reason alone; the rest are
+ * passed by without downloading them, so a device on a model no build describes costs a listing.
+ */
+export function readmitNowDescribed(deps: ReadmissionDeps, describes: (model: string) => boolean): Promise<ReadmissionResult> {
+  return readmit(deps, ({ undescribedModels, error }) => (undescribedModels ? undescribedModels.some(describes) : error?.code === UNDESCRIBED_MODEL));
+}
+
+export const REFUSED_READMISSION_FUNCTION = 'refusedReadmission';
+
+/**
+ * A timer round that left kept batches it could not take through (a blob that is no kept batch, a
+ * far end down): its invocation fails on it, so that the failure is a failed request someone sees,
+ * not only a log line. Readings refused again are not a failure: they stay kept, as they were.
+ */
+export function readmissionFailure(result: ReadmissionResult): AppError | undefined {
+  if (result.failed === 0) return undefined;
+  return new AppError('refused.notReadmitted', `${result.failed} kept batch(es) of refused readings could not be taken through: their readings stay kept until the next round (see the warnings above, or GET /api/telemetry/dead-letters)`, { status: 500 });
+}
+
+/** A round that handled nothing (also what an app without a storage account reports). */
+export const noReadmission = (): ReadmissionResult => ({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 0 });
+
+/** Each kept batch `wanted` says (told from its listing) through the pipeline; the others passed by. */
+async function readmit(deps: ReadmissionDeps, wanted: (summary: KeptBatchSummary) => boolean): Promise<ReadmissionResult> {
+  const result = noReadmission();
   // A device refused for having no twin is remembered so for a minute; the operator may have registered it just now.
   deps.pipeline.forgetUnknownDevices();
   // Kept anew by this round under another name: a listing that pages may come to them later in the round.
   const keptThisRound = new Set<string>();
-  for await (const { name, error: refusedFor } of deps.refused.summaries()) {
+  for await (const summary of deps.refused.summaries()) {
+    const { name } = summary;
     if (result.tried >= deps.limit) break;
     if (keptThisRound.has(name)) continue;
-    if (!options.all && refusedFor && REFUSED_FOR_GOOD.has(refusedFor.code)) {
+    if (!wanted(summary)) {
       result.passedBy++;
       continue;
     }

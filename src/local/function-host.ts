@@ -22,6 +22,7 @@ import type { BatchDeadLetterPort } from '../lib/ports.ts';
 import { tally } from '../lib/http/plant-api.ts';
 import { roundFailure } from '../lib/batch-redelivery.ts';
 import { alertRoundFailure } from '../lib/alerts/alert-delivery.ts';
+import { readmissionFailure } from '../lib/refused-readings.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 
@@ -172,6 +173,15 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     };
     const redelivery = setInterval(() => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
     redelivery.unref();
+    // The refusedReadmission timer function's schedule (every five minutes): readings refused for a model this build now describes.
+    const readmitDescribed = async () => {
+      const result = await services!.readmitNowDescribed();
+      if (result.tried || result.failed) logger.log('info', 'refused readings of models this build describes taken in', { ...result });
+      const failure = readmissionFailure(result);
+      if (failure) throw failure;
+    };
+    const readmission = setInterval(() => void readmitDescribed().catch((e: Error) => logger.log('error', 'readmission of refused readings failed', { error: e.message })), 300_000);
+    readmission.unref();
     // The alertDelivery timer function's schedule (every minute): cards kept while Teams did not take them.
     const deliverAlerts = async () => {
       const failure = alertRoundFailure(await services!.deliverKeptAlerts());
@@ -194,6 +204,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
           clearInterval(refresh);
           clearInterval(watch);
           clearInterval(redelivery);
+          clearInterval(readmission);
           clearInterval(alertRounds);
           await started.stop();
           await http.close();

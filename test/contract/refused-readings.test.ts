@@ -6,6 +6,9 @@
  * Storage SDK against Azurite, the app composed from its settings.
  */
 import { gzipSync } from 'node:zlib';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { relisting } from '../support/relisting.ts';
 import fc from 'fast-check';
@@ -25,6 +28,7 @@ import { storeWithReads } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, batch as eventBatch, bytesOf, iso, type Msg } from '../support/plant.ts';
 import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
+import { readModelFiles } from '../../src/lib/dtdl/index.ts';
 
 const azurite = azuriteForFile('refused');
 const t0 = Date.now() - 60_000;
@@ -160,6 +164,48 @@ describe('readings the pipeline refuses', () => {
     const paging: typeof container = Object.assign(Object.create(container) as typeof container, { summaries: () => relisting(() => container.summaries(), (s) => s.name) });
     expect(await readmitRefused({ refused: paging, pipeline: h.pipeline, logger: silentLogger, limit: 10 })).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0, passedBy: 0 });
     expect(await names(container)).toHaveLength(1);
+  });
+
+  it('of twins moved to a model version the running build does not describe (an upgrade before its deploy) are taken in by the build that describes it, on its timer, no one asking', async () => {
+    const { twins, store, container, services: older, send } = await app();
+    // Seeding moved robotic-arm-002 to RoboticArm;2 (post-provision, before the deploy); the running build knows ;1 only.
+    const V2 = 'dtmi:manufacturing:RoboticArm;2';
+    twins.add('robotic-arm-002', V2, { equipmentId: 'robotic-arm-002' });
+    const msgs = [reading('robotic-arm-002', 0), reading('robotic-arm-001', 1), reading('robotic-arm-002', 2), reading('robotic-arm-009', 3)];
+    expect(await send(msgs, '0', 100)).toMatchObject({ stored: 1, deadLettered: 3, deadLetterReasons: { 'device.noTelemetryModel': 2, 'device.unknown': 1 } });
+    const [name] = await names(container);
+    const summary = async () => { for await (const s of container.summaries()) return s; };
+    expect(await summary()).toMatchObject({ name, undescribedModels: [V2], error: { code: 'telemetry.refused' } });
+    // The running build's round leaves it: it still describes no ;2, and downloads nothing to learn so.
+    expect(await older.readmitNowDescribed()).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 1 });
+
+    // The build with the new versions starts (its dtdl/ at ;2): its timer's round takes them in.
+    const dir = mkdtempSync(join(tmpdir(), 'models-v2-'));
+    try {
+      for (const file of readModelFiles()) {
+        const text = JSON.stringify(file.documents.length === 1 ? file.documents[0] : file.documents).replace(/(dtmi:manufacturing:[A-Za-z:]+);1"/g, '$1;2"');
+        writeFileSync(join(dir, file.file.replaceAll('/', '-')), text);
+      }
+      const newer = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' }), { twins, store, logger: silentLogger, modelsDir: dir });
+      expect(await newer.readmitNowDescribed()).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect([...store.telemetry.values()].filter((r) => r.DeviceId === 'robotic-arm-002').map((r) => r.Readings.temperature).sort()).toEqual([60, 62]);
+    // The reading of a device with no twin stays kept, named by itself, and no model is named on it: no timer takes it again.
+    const left = await summary();
+    expect(left).toMatchObject({ name: '0/00000000000000000103-00000000000000000103.json', error: { code: 'device.unknown' } });
+    expect(left).not.toHaveProperty('undescribedModels');
+  });
+
+  it('refused by a version that did not name the undescribed models are tried once by the timer, then named', async () => {
+    const { twins, container, services } = await app();
+    const older = eventBatch([reading('robotic-arm-004', 0)], '3', 7);
+    await container.put({ ...older, triggerMetadata: older.meta as Record<string, unknown>, failedAt: new Date(t0).toISOString(), attempts: 1, error: { code: 'device.noTelemetryModel', message: "twin 'robotic-arm-004' has model dtmi:manufacturing:RoboticArm;9, which has no device model describing its telemetry" } });
+    twins.add('robotic-arm-004', 'dtmi:manufacturing:RoboticArm;9', { equipmentId: 'robotic-arm-004' });
+    expect(await services.readmitNowDescribed()).toEqual({ tried: 1, stored: 0, stillRefused: 1, readmitted: 0, failed: 0, passedBy: 0 });
+    expect(await services.readmitNowDescribed()).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 1 });
+    for await (const s of container.summaries()) expect(s.undescribedModels).toEqual(['dtmi:manufacturing:RoboticArm;9']);
   });
 
   it('are still listed when the storage account cannot be read: how many are kept whole is then unknown, not an error', async () => {

@@ -52,11 +52,12 @@ describe('the Function App the host indexes', () => {
     expect(registered).toEqual(HTTP_ROUTES.map((r) => `${r.name} ${r.methods.join(',')} ${r.route} ${r.authLevel}`).sort());
   });
 
-  it('refreshes held-back twins, watches for equipment gone silent, redelivers dead-lettered batches and sends alert cards kept while Teams did not take them on timers, and validates settings when the app starts', () => {
+  it('refreshes held-back twins, watches for equipment gone silent, redelivers dead-lettered batches, takes in readings refused for a model this build now describes and sends alert cards kept while Teams did not take them on timers, and validates settings when the app starts', () => {
     expect(trigger(byName('twinRefresh'))).toMatchObject({ type: 'timerTrigger', schedule: '0 */1 * * * *' });
     expect(trigger(byName('communicationWatch'))).toMatchObject({ type: 'timerTrigger', schedule: '30 */1 * * * *' });
     expect(trigger(byName('batchRedelivery'))).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });
     expect(trigger(byName('alertDelivery'))).toMatchObject({ type: 'timerTrigger', schedule: '0 */1 * * * *' });
+    expect(trigger(byName('refusedReadmission'))).toMatchObject({ type: 'timerTrigger', schedule: '30 */5 * * * *' });
     expect(hooks).toContain('appStart');
   });
 });

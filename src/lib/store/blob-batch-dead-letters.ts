@@ -54,6 +54,9 @@ export function batchName(meta: Record<string, unknown>): string {
 /** Characters of the error message a listing carries (the blob holds it whole). */
 const SUMMARY_MESSAGE = 500;
 
+/** Model ids a listing carries at most (a DTMI is at most 128 characters; a batch names a few). */
+const UNDESCRIBED_MODELS = 16;
+
 /** What a listing tells of a batch, as blob metadata. */
 function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
   const metadata: Record<string, string> = {
@@ -62,6 +65,7 @@ function summaryMetadata(batch: DeadLetteredBatch): Record<string, string> {
     attempts: String(batch.attempts),
     errorcode: metadataValue(batch.error.code),
     errormessage: metadataValue(batch.error.message, SUMMARY_MESSAGE),
+    undescribedmodels: metadataValue((batch.undescribedModels ?? []).slice(0, UNDESCRIBED_MODELS).join(' '), UNDESCRIBED_MODELS * 128),
   };
   // No empty values: not every version of the service keeps a metadata entry without one.
   for (const key of Object.keys(metadata)) if (metadata[key] === '') delete metadata[key];
@@ -106,6 +110,7 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
       const { metadata, properties } = blob;
       const code = metadataText(metadata, 'errorcode');
       const message = metadataText(metadata, 'errormessage');
+      const models = metadataText(metadata, 'undescribedmodels');
       yield {
         name: blob.name,
         ...nameParts(blob.name),
@@ -115,6 +120,7 @@ export class BlobBatchDeadLetters implements BatchDeadLetterPort {
         error: code !== undefined || message !== undefined ? { code: code ?? '', message: message ?? '' } : undefined,
         keptAt: properties.lastModified?.toISOString(),
         bytes: properties.contentLength,
+        ...(models ? { undescribedModels: models.split(' ') } : {}),
       };
     }
   }

@@ -55,6 +55,8 @@ export interface DeadLetter {
   enqueuedTime: number | undefined;
   /** Which event of the batch it came in, so that the event itself can be kept whole. */
   event: number;
+  /** Refused as `device.noTelemetryModel`: the twin's model, which this build describes no telemetry of. */
+  model?: string;
   /** The body as received, cut to a few KB: enough to diagnose, never a whole payload in logs. */
   body: string;
   receivedAt: number;
