@@ -7,6 +7,7 @@ import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, Mainten
 import type { AlarmEventRecord } from './alerts/alarm-performance.ts';
 import type { Condition, DeviceLink, StepFigures } from './alerts/conditions.ts';
 import type { IncidentAction } from './alerts/incident-actions.ts';
+import type { AlarmEventKind } from './alerts/alarm-lifecycle.ts';
 
 export interface TwinState {
   id: string;
@@ -208,7 +209,7 @@ export interface Alert {
   /** The production line the equipment is on, when the twin graph says. */
   line?: string | undefined;
   /** The incident this card is about, and which step of its lifecycle. */
-  incident: { id: string; event: 'raised' | 'escalated' | 'cleared'; raisedAt: number; reopened?: boolean | undefined; /** Told only now: it was raised (or made critical) on readings that reached us late, and still stands. */ delayed?: boolean };
+  incident: { id: string; event: AlarmEventKind; raisedAt: number; reopened?: boolean | undefined; /** Told only now: it was raised (or made critical) on readings that reached us late, and still stands. */ delayed?: boolean };
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */

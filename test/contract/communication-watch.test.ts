@@ -155,6 +155,45 @@ describe('a machine that stops sending altogether', () => {
     ]);
   });
 
+  it('tells those told of a machine\'s incident, once, that it then fell silent (a degrading machine gone quiet may have failed): its priority and health unchanged, the incident listed as silent', async () => {
+    // Silent after a second and a half, as above, so that robotic-arm-003, still sending, shows telemetry flows.
+    const p = await plant({ silentAfterMs: 1_500 });
+    const start = Date.now() - MINUTE;
+    // robotic-arm-001 runs hot (above its normal band, below its limit): a warning incident. robotic-arm-002's controller reports a fault: critical.
+    const hot = (device: string, k: number, body: Record<string, unknown>) => ({ device, enqueued: start + k * 300, body: { timestamp: iso(start + k * 300), temperature: 70, vibration: 0.4, pressure: 6, ...(k === 0 ? { status: 'running' } : {}), ...body } });
+    await p.send([...Array.from({ length: 18 }, (_, k) => hot('robotic-arm-001', k, k >= 6 ? { temperature: 84 } : {})), ...Array.from({ length: 18 }, (_, k) => hot('robotic-arm-002', k, k >= 6 ? { status: 'fault' } : {}))]);
+    expect(p.alerts.sent.map((a) => [a.deviceId, a.incident.event, a.severity])).toEqual([['robotic-arm-001', 'raised', 'warning'], ['robotic-arm-002', 'raised', 'critical']]);
+    const [warned, critical] = p.alerts.sent;
+    const scores = new Map((await p.store.alerts(start - MINUTE, 50)).map((a) => [a.deviceId, a.latest]));
+    expect(scores.get('robotic-arm-001')).toMatchObject({ anomalyScore: expect.any(Number) });
+
+    await new Promise((r) => setTimeout(r, 1_600));
+    await p.readings(['robotic-arm-003'], Date.now() - 60_000, 6);
+    expect(await p.watch.run()).toMatchObject({ silent: 2, raised: 0, fellSilent: 2, told: 2, errors: 0 });
+    expect(await p.watch.run()).toMatchObject({ silent: 2, raised: 0, told: 0 });
+    const fell = p.alerts.sent.slice(2);
+    expect(fell.map((a) => [a.deviceId, a.incident.event, a.incident.id, a.severity, a.condition])).toEqual([
+      ['robotic-arm-001', 'silent', warned!.incident.id, 'warning', 'silent'],
+      ['robotic-arm-002', 'silent', critical!.incident.id, 'critical', 'silent'],
+    ]);
+    const [warningCard, criticalCard] = fell.map((a) => JSON.stringify(alertCard(a)));
+    expect(warningCard).toContain('SILENT during a Warning incident: Robotic arm robotic-arm-001 on production-line-a');
+    expect(warningCard).toContain('Gone silent during the incident raised');
+    expect(warningCard).toContain('Check the machine in person: it may have failed. Nothing has been heard from this machine since');
+    expect(criticalCard).toContain('SILENT during a CRITICAL incident');
+    expect(criticalCard).toContain('Its incident is critical: check the machine in person now');
+    // The twins keep their health; the incidents stand at their priority, listed with the silence as their latest condition.
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
+    expect(await twins.getTwin('robotic-arm-002')).toMatchObject({ healthStatus: 'critical' });
+    const listed = await p.store.alerts(start - MINUTE, 50);
+    // Shown with the scores of their raise still: a silence has none.
+    expect(listed.map((a) => [a.deviceId, a.latest])).toEqual(listed.map((a) => [a.deviceId, scores.get(a.deviceId)]));
+    expect(listed.map((a) => [a.deviceId, a.alertId, a.priority, a.state, a.condition]).sort()).toEqual([
+      ['robotic-arm-001', warned!.incident.id, 'warning', 'active', 'silent'],
+      ['robotic-arm-002', critical!.incident.id, 'critical', 'active', 'silent'],
+    ]);
+  });
+
   it('gives a machine that reports every five minutes three missed readings before it is silent (twenty minutes, not the plant\'s ten), and the plant listing says so', async () => {
     const p = await plant();
     const start = Date.now() - 40 * MINUTE;

@@ -348,6 +348,46 @@ describe('the alarm lifecycle', () => {
     expect(lifecycle.raiseForSilence(low, at, T0, { line: 'line-3', id: 'arm-6|s' })).toMatchObject({ kind: 'raised', incidentId: 'arm-6|s', notify: true });
   });
 
+  it('tells those told of a warning incident once that its machine fell silent, its priority unchanged; a new incident may be told again', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const state: AlarmState = {};
+    feed(lifecycle, state, seconds(0, 10, (t, i) => unusual(t, i + 1)));
+    expect(state).toMatchObject({ p: 'warning', n: 'warning' });
+    const since = T0 + 10 * SEC;
+    const context = { silenceId: `arm-1|silent-${since}` };
+    expect(lifecycle.fallSilent(state, since + 599 * SEC, since, context)).toBeUndefined();
+    const fell = lifecycle.fallSilent(state, since + 660 * SEC, since, context);
+    expect(fell).toMatchObject({ kind: 'silent', incidentId: state.id, priority: 'warning', notify: true, time: since + 600 * SEC, silent: { since }, raisedAt: state.r, index: -1 });
+    expect(state).toMatchObject({ p: 'warning', n: 'warning', s: since });
+    // The next sweep, still silent: recorded already. Nor does it raise a silence of its own.
+    expect(lifecycle.fallSilent(state, since + 720 * SEC, since, context)).toBeUndefined();
+    expect(lifecycle.raiseForSilence(state, since + 720 * SEC, since, { line: 'line-1', id: context.silenceId })).toBeUndefined();
+    // Kept on the twin with the incident; gone once it clears, so the next incident's silence is news again.
+    expect(reviveAlarmState(JSON.stringify(state)).s).toBe(since);
+    expect(feed(lifecycle, state, seconds(800, 70, quiet)).map((e) => e.kind)).toEqual(['cleared']);
+    expect(state.s).toBeUndefined();
+    feed(lifecycle, state, seconds(2000, 10, (t, i) => unusual(t, i + 1)));
+    expect(lifecycle.fallSilent(state, T0 + 2700 * SEC, T0 + 2010 * SEC, {})).toMatchObject({ kind: 'silent', notify: true });
+  });
+
+  it('records a silence in a critical incident at critical, and tells nobody of one shelved or never told; a low or a silence incident is not one to tell of', () => {
+    const lifecycle = new AlarmLifecycle({ thresholds });
+    const at = T0 + 700 * SEC;
+    expect(lifecycle.fallSilent({ id: 'arm-1|x', p: 'critical', n: 'critical', r: T0 }, at, T0, {})).toMatchObject({ kind: 'silent', priority: 'critical', notify: true });
+    expect(lifecycle.fallSilent({ id: 'arm-2|x', p: 'warning', n: 'warning', r: T0 }, at, T0, { shelvedUntil: at })).toMatchObject({ notify: false, quiet: 'shelved' });
+    // Raised to warning on readings, its raise held back by flood suppression: nobody to tell.
+    expect(lifecycle.fallSilent({ id: 'arm-3|x', p: 'warning', r: T0 }, at, T0, {})).toMatchObject({ notify: false, quiet: 'low' });
+    expect(lifecycle.fallSilent({ id: 'arm-4|x', p: 'low', r: T0 }, at, T0, {})).toBeUndefined();
+    expect(lifecycle.fallSilent({}, at, T0, {})).toBeUndefined();
+    // Raised for this very silence (by a version that did not note it): not told twice.
+    const silenced: AlarmState = {};
+    lifecycle.raiseForSilence(silenced, at, T0, { line: 'line-1', id: 'arm-5|silent' });
+    expect(lifecycle.fallSilent(silenced, at, T0, {})).toBeUndefined();
+    const older: AlarmState = { id: 'arm-6|silent-1', p: 'warning', n: 'warning', r: T0 + 600 * SEC };
+    expect(lifecycle.fallSilent(older, at, T0, { silenceId: 'arm-6|silent-1' })).toBeUndefined();
+    expect(older.s).toBe(T0);
+  });
+
   it("clears the open incident of a machine whose line is set at rest, telling those told it began (unless shelved); with none open, nothing happens", () => {
     const lifecycle = new AlarmLifecycle({ thresholds });
     const state: AlarmState = {};

@@ -81,7 +81,7 @@ describe('the Data Explorer telemetry store', () => {
   });
 
   it('lists incidents through the deduplicating views, with the condition and the scores of their latest raise or escalation, and what was done about them', async () => {
-    const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string'], ['ClearDetail', 'string']];
+    const columns = [['AlertId', 'string'], ['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Severity', 'string'], ['AnomalyScore', 'real'], ['FailureProbability', 'real'], ['Contributions', 'dynamic'], ['ModelVersion', 'string'], ['AckedAt', 'datetime'], ['AckedBy', 'string'], ['Note', 'string'], ['Priority', 'string'], ['RaisedAt', 'datetime'], ['ClearedAt', 'datetime'], ['Detail', 'string'], ['ClearDetail', 'string'], ['StepDetail', 'string']];
     const actionColumns = [['Timestamp', 'datetime'], ['DeviceId', 'string'], ['Action', 'string'], ['Outcome', 'string'], ['Detail', 'string']];
     const s = await startServer((req, res) => {
       if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
@@ -92,10 +92,12 @@ describe('the Data Explorer telemetry store', () => {
         ]));
       }
       reply(res, 200, primaryResult(columns, [
-        ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883', null],
-        ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift', 'lineAtRest=maintenance'],
-        ['conv-2|silent-1', 'conveyor-002', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=disconnected', null],
-        ['conv-3|silent-1', 'conveyor-003', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=__proto__', null],
+        ['arm-1|i1', 'robotic-arm-001', '2026-11-25T10:00:00Z', 'warning', 0.52, 0.09, { vibration: 1 }, 'streaming-10+failure-lr-v4', null, null, null, 'critical', '2026-11-25T10:00:00Z', null, 'condition=envelope score=0.8368 failure=0.7883', null, null],
+        ['arm-2|i1', 'robotic-arm-002', '2026-11-25T09:00:00Z', 'warning', 0.6, null, { temperature: 1 }, 'streaming-9', null, null, null, 'warning', '2026-11-25T09:00:00Z', '2026-11-25T09:30:00Z', 'condition=drift', 'lineAtRest=maintenance', null],
+        ['conv-2|silent-1', 'conveyor-002', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=disconnected', null, null],
+        ['conv-3|silent-1', 'conveyor-003', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=__proto__', null, null],
+        // Fell silent during its incident: the silence is its latest condition, its scores those of its escalation.
+        ['arm-4|i1', 'robotic-arm-004', '2026-11-25T07:00:00Z', 'warning', 0.55, null, { load: 1 }, 'streaming-10', null, null, null, 'critical', '2026-11-25T07:00:00Z', null, 'condition=silent device=connected', null, 'condition=drift score=0.91'],
       ]));
     });
     servers.push(s);
@@ -105,7 +107,8 @@ describe('the Data Explorer telemetry store', () => {
     expect(alerts[1]).toMatchObject({ state: 'cleared', clearedAt: '2026-11-25T09:30:00.000Z', clearedAtRest: 'maintenance', condition: 'drift', latest: null });
     expect(alerts[0]!.clearedAtRest).toBeNull();
     // A silent machine's incident says what IoT Hub said of its device; a token naming anything else reads as nothing.
-    expect(alerts.slice(2).map((a) => [a.condition, a.deviceLink])).toEqual([['silent', 'disconnected'], ['silent', null]]);
+    expect(alerts.slice(2, 4).map((a) => [a.condition, a.deviceLink])).toEqual([['silent', 'disconnected'], ['silent', null]]);
+    expect(alerts[4]).toMatchObject({ condition: 'silent', deviceLink: 'connected', priority: 'critical', latest: { anomalyScore: 0.91, failureProbability: null } });
     expect(alerts[0]!.deviceLink).toBeNull();
     // What was done about each, from the deduplicated MaintenanceActions: a stop that failed during the
     // active one; none for the other, whose stop came after it cleared.

@@ -37,6 +37,12 @@ function silentCause(c: DeviceConnection | undefined, heardAt: number): string {
   return ': check its gateway, network and power.';
 }
 
+/** What a silent machine's card asks: mend what refuses its readings, or look where IoT Hub points. */
+function silentAction(silent: NonNullable<Alert['silent']>): string {
+  if (silent.refused) return `Readings from this machine arrive but are refused (${silent.refused.count} lately, ${silent.refused.reason}: ${silent.refused.detail}); nothing has been taken in since ${localTime(silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`;
+  return `Nothing has been heard from this machine since ${localTime(silent.since)}${silentCause(silent.connection, silent.since)} It is not watched until it sends again; the readings above are the last it sent.`;
+}
+
 /** A line's status after "its line is": stopped, in changeover, in maintenance. */
 const restingAs = (status: string) => (status === 'stopped' ? status : `in ${status}`);
 
@@ -90,9 +96,10 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : stop?.outcome === 'blocked' ? 'An automatic stop was due but held back by the stop rate limit: decide now whether to stop the equipment.'
     : restCleared ? `Its line is ${restingAs(rest.status)}: the machine is not expected to send, so its silence is not alarmed until the line runs again. Check it before the line restarts.`
     : step === 'cleared' ? 'The readings are back to normal. Close the incident once maintenance has checked the equipment.'
+    // Its incident stood on its readings when it fell silent: the silence may be the failure itself.
+    : step === 'silent' && alert.silent ? `${critical ? 'Its incident is critical: check the machine in person now, and stop it safely if it still runs.' : 'Check the machine in person: it may have failed.'} ${silentAction(alert.silent)}`
     : critical ? 'Stop the equipment safely and dispatch maintenance now; check the sensors named above first.'
-    : alert.silent?.refused ? `Readings from this machine arrive but are refused (${alert.silent.refused.count} lately, ${alert.silent.refused.reason}: ${alert.silent.refused.detail}); nothing has been taken in since ${localTime(alert.silent.since)}, so it is not watched. See Readings refused on the dashboard: mend the device or its model, then take them in again.`
-    : alert.silent ? `Nothing has been heard from this machine since ${localTime(alert.silent.since)}${silentCause(alert.silent.connection, alert.silent.since)} It is not watched until it sends again; the readings above are the last it sent.`
+    : alert.silent ? silentAction(alert.silent)
     : alert.notMeasured ? `Check the sensors named above (the probe, its wiring, the gateway's tag): not measured since ${localTime(alert.notMeasured.since)}, so the machine is not watched on them until they measure again.`
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
@@ -101,13 +108,14 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
     : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
+    : step === 'silent' ? `Gone silent during the incident raised ${since}: nothing watches the machine now.`
     : restCleared ? `Cleared: the incident raised ${since} is over, its line set to ${rest.status}${rest.since === undefined ? '' : ` at ${localTime(rest.since)}`}.`
     : step === 'cleared' ? `Cleared: the incident raised ${since} is over.`
     : alert.incident.reopened ? 'The condition is back minutes after it cleared (the same incident, reopened).'
     // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
     : step === 'raised' && alert.incident.raisedAt < alert.time - 60_000 ? `Standing since ${since}: this is the first card about it.`
     : undefined;
-  const heading = step === 'cleared' ? 'CLEARED' : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
+  const heading = step === 'cleared' ? 'CLEARED' : step === 'silent' ? `SILENT during a ${critical ? 'CRITICAL' : 'Warning'} incident` : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',

@@ -18,7 +18,7 @@
  *   chatter; a condition that comes back within `reopenMs` of a notified incident's clearing
  *   reopens that incident rather than raising a new one.
  * - Notifications: one card when an incident is raised (warning or critical), one when it
- *   escalates to critical, one when it clears; none while an operator has the equipment shelved
+ *   escalates to critical, one when its equipment falls silent, one when it clears; none while an operator has the equipment shelved
  *   (the twin's `shelvedUntil`: recorded as usual, nobody told).
  *   Per production line at most `floodLimit` new incidents notify within `floodWindowMs` (flood
  *   suppression); the rest are still recorded.
@@ -30,7 +30,9 @@
  *   or its power lost) is a communication-loss alarm at `warning`, raised by a sweep, not by a
  *   reading (`raiseForSilence`): nothing watches the machine meanwhile. Readings that come again
  *   clear it as any incident clears, on their evidence; its line set stopped, in changeover or in
- *   maintenance clears it without them (`clearAtRest`).
+ *   maintenance clears it without them (`clearAtRest`). Equipment whose incident stands at warning
+ *   or above when it falls silent keeps that incident, which records the silence once
+ *   (`fallSilent`, a `silent` step told to those told of the incident).
  * - Alarms are about the equipment now. A step taken on readings that reached us late (`late`: a
  *   backlog after the function was down or held up, say) is recorded and told to nobody; an
  *   incident that still stands when readings come in time again is told then, once, as standing
@@ -46,7 +48,8 @@ import { defineOwn } from '../own-properties.ts';
 import type { Detection, DetectionKind } from '../anomaly/streaming-detector.ts';
 
 export type AlarmPriority = 'low' | 'warning' | 'critical';
-export type AlarmEventKind = 'raised' | 'escalated' | 'cleared';
+/** `silent`: the equipment of an open incident sent nothing past its delay (told once an incident, its priority unchanged). */
+export type AlarmEventKind = 'raised' | 'escalated' | 'silent' | 'cleared';
 
 export interface AlarmSettings {
   thresholds: Thresholds;
@@ -130,6 +133,8 @@ export interface AlarmState {
   c?: number;
   /** Sensors stated not measured (null) and since when (reading time), until they measure again. */
   b?: Record<string, number>;
+  /** The open incident's equipment fell silent (heard from last at this time) and that was recorded: once an incident. */
+  s?: number;
 }
 
 export interface AlarmEvent {
@@ -188,6 +193,7 @@ export function reviveAlarmState(json: string | undefined): AlarmState {
     if (o.l === 1) out.l = 1;
     set('ci', str(o.ci));
     set('c', num(o.c));
+    set('s', num(o.s));
     const blind = blindOf(o.b);
     if (blind) out.b = blind;
     return out;
@@ -314,7 +320,7 @@ export class AlarmLifecycle {
       state.ci = state.id;
       state.c = time;
     }
-    for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o', 'l'] as const) delete state[k];
+    for (const k of ['id', 'p', 'n', 'r', 'q', 'qn', 'o', 'l', 's'] as const) delete state[k];
     return event;
   }
 
@@ -358,7 +364,29 @@ export class AlarmLifecycle {
     else if (this.stepKind(state) === 'raised' && !this.mayNotify(context, this.idAfterStep(state, context.id), at)) quiet = 'flood';
     const step = this.stepUp(state, 'warning', at, -1, context.id, quiet);
     step.silent = { since };
+    // The incident is about this silence: it is not told again as one its equipment fell into.
+    state.s = since;
     return step;
+  }
+
+  /**
+   * Equipment whose incident stands at warning or above (raised on its readings) and that has sent
+   * nothing since `since`, past its delay as `raiseForSilence` counts it: the incident is not
+   * raised again, but people told of it learn that nothing watches the machine now (a degrading
+   * machine gone quiet may have failed, or its controller with it). Recorded, and told unless
+   * shelved, once an incident, at its priority; undefined when the silence is shorter, no incident
+   * stands at warning or above, or this incident's silence was recorded already (or raised it).
+   */
+  fallSilent(state: AlarmState, time: number, since: number, context: { delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; silenceId?: string }): AlarmEvent | undefined {
+    const at = Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+    if (time < at || !state.id || (state.p !== 'warning' && state.p !== 'critical') || state.s !== undefined) return undefined;
+    state.s = since;
+    // An incident raised for this very silence by a version that did not record `s`.
+    if (state.id === context.silenceId) return undefined;
+    const shelved = context.shelvedUntil !== undefined && at < context.shelvedUntil;
+    // Told only to those told of the incident: one held back (flood, late readings) stays a record.
+    const notify = !shelved && state.n !== undefined;
+    return { kind: 'silent', incidentId: state.id, priority: state.p, time: at, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), silent: { since }, ...(state.r !== undefined ? { raisedAt: state.r } : {}), index: -1 };
   }
 
   /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */
@@ -371,6 +399,7 @@ export class AlarmLifecycle {
     delete state.p;
     delete state.n;
     delete state.l;
+    delete state.s;
   }
 
   /**

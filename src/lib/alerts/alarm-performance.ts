@@ -113,7 +113,7 @@ export interface AlarmPerformance {
   };
 }
 
-const isAlarm = (e: AlarmEventRecord) => e.notified === 'yes' && (e.event === 'raised' || e.event === 'escalated');
+const isAlarm = (e: AlarmEventRecord) => e.notified === 'yes' && (e.event === 'raised' || e.event === 'escalated' || e.event === 'silent');
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**

@@ -26,7 +26,7 @@ const alertSchema = z.looseObject({
   units: z.record(z.string(), z.string().optional()),
   contributions: z.record(z.string(), z.number()),
   modelVersion: z.string(),
-  incident: z.looseObject({ id: z.string(), event: z.enum(['raised', 'escalated', 'cleared']), raisedAt: z.number() }),
+  incident: z.looseObject({ id: z.string(), event: z.enum(['raised', 'escalated', 'silent', 'cleared']), raisedAt: z.number() }),
   notMeasured: z.object({ sensors: z.array(z.string()), since: z.number() }).optional(),
   silent: z
     .object({

@@ -21,6 +21,11 @@
  * not a card per machine blaming its gateway. The sweep then raises nothing and logs
  * `PLANT_SILENT_LOG` as an error, on which Azure Monitor pages operations (infra/modules/monitoring.bicep).
  *
+ * A machine whose incident stands at warning or above on its readings when it falls silent is not
+ * raised again, but its silence is news (a degrading machine gone quiet may have failed): the
+ * incident records it once (`AlarmLifecycle.fallSilent`), and those told of the incident get one
+ * card, its priority and the twin's health unchanged.
+ *
  * Each step is written before the next: the rows (idempotent: named after the silence), the card,
  * then the twin with If-Match. A sweep that fails after the card raises the same incident again
  * next time under the same names, so nothing is recorded twice; its card is not posted twice by
@@ -75,6 +80,8 @@ export interface CommunicationWatchResult {
   /** Incidents raised (or made warning) for a silence this sweep, and of them those told in a card. */
   raised: number;
   told: number;
+  /** Incidents standing at warning or above on readings whose machine fell silent, recorded this sweep (told with `told`). */
+  fellSilent?: number;
   errors: number;
   /** No machine in service heard from lately (two or more in service) and some silent: a common cause, logged, no machine raised. */
   plantSilent?: true;
@@ -160,6 +167,7 @@ export class CommunicationWatch {
     const earliest = pastDelay.reduce((first, m) => Math.min(first, m.countsFrom), Infinity);
     if ([...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
     const resting: { machine: Silent; line: LineStatus }[] = [];
+    const fallen: Silent[] = [];
     for (const machine of pastDelay) {
       const line = statuses.get(lines.get(machine.current.id) ?? '');
       if (lineAtRest(line)) {
@@ -172,8 +180,11 @@ export class CommunicationWatch {
       machine.countsFrom = Math.max(machine.countsFrom, runningSince(line));
       if (now - machine.countsFrom < machine.delayMs) continue;
       result.silent++;
-      // Told already (or standing at warning or above on other evidence): nothing to raise.
-      if (machine.state.p === 'warning' || machine.state.p === 'critical') continue;
+      // Standing at warning or above on other evidence: nothing to raise, but its silence is news once.
+      if (machine.state.p === 'warning' || machine.state.p === 'critical') {
+        if (machine.state.s === undefined) fallen.push(machine);
+        continue;
+      }
       silent.push(machine);
     }
     for (const { machine, line } of resting) {
@@ -190,9 +201,9 @@ export class CommunicationWatch {
     }
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => a.since - b.since);
-    const refused = silent.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
-    const connections = await this.connectionsOf(silent, logger);
-    await lookUp(silent.filter((m) => !lines.has(m.current.id)));
+    const refused = silent.length || fallen.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
+    const connections = await this.connectionsOf([...silent, ...fallen], logger);
+    await lookUp([...silent, ...fallen].filter((m) => !lines.has(m.current.id)));
     for (const machine of silent) {
       const deviceId = machine.current.id;
       try {
@@ -203,6 +214,18 @@ export class CommunicationWatch {
       } catch (error) {
         result.errors++;
         logger.log('error', 'communication-loss alarm not raised (tried again next sweep)', { deviceId, error: (error as Error).message });
+      }
+    }
+    for (const machine of fallen) {
+      const deviceId = machine.current.id;
+      try {
+        const event = await this.fallSilent(machine, lines.get(deviceId)!, now, refused.get(deviceId), connections.get(deviceId));
+        if (!event) continue;
+        result.fellSilent = (result.fellSilent ?? 0) + 1;
+        if (event.notify) result.told++;
+      } catch (error) {
+        result.errors++;
+        logger.log('error', "an incident's machine gone silent not recorded (tried again next sweep)", { deviceId, error: (error as Error).message });
       }
     }
     return result;
@@ -268,7 +291,19 @@ export class CommunicationWatch {
     const told = await this.record({ twin, current, state }, line, event, {
       detail: [eventDetail('silent', event.reopened), ...(link ? [deviceLinkDetail(link)] : [])].join(' '),
       health: 'warning',
-      card: { severity: 'warning', condition: 'silent', silent: { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}), ...(connection ? { connection } : {}) } },
+      card: { severity: 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
+    });
+    return told ? event : undefined;
+  }
+
+  /** The incident standing on a machine's readings when it fell silent: recorded once, told to those told of the incident, its priority and health unchanged. */
+  private async fallSilent({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
+    const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, shelvedUntil: current.shelvedUntil, silenceId: `${current.id}|silent-${since}` });
+    if (!event) return undefined;
+    const link = deviceLinkOf(connection);
+    const told = await this.record({ twin, current, state }, line, event, {
+      detail: [eventDetail('silent', undefined), ...(link ? [deviceLinkDetail(link)] : [])].join(' '),
+      card: { severity: event.priority === 'critical' ? 'critical' : 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
     });
     return told ? event : undefined;
   }
@@ -289,7 +324,7 @@ export class CommunicationWatch {
    * is what the dashboard lists and acknowledges), its card when people are told, then the twin
    * with If-Match. False when the twin changed since the sweep read it: the next sweep judges it as it is then.
    */
-  private async record({ twin, current, state }: Pick<Silent, 'twin' | 'current' | 'state'>, line: string, event: AlarmEvent, how: { detail: string; health: 'warning' | 'normal'; card: Pick<Alert, 'severity' | 'condition' | 'silent' | 'lineAtRest'> }): Promise<boolean> {
+  private async record({ twin, current, state }: Pick<Silent, 'twin' | 'current' | 'state'>, line: string, event: AlarmEvent, how: { detail: string; health?: 'warning' | 'normal'; card: Pick<Alert, 'severity' | 'condition' | 'silent' | 'lineAtRest'> }): Promise<boolean> {
     const deviceId = current.id;
     const kind = this.deps.catalog.forTwinModel(current.modelId);
     const at = new Date(event.time).toISOString();
@@ -325,7 +360,7 @@ export class CommunicationWatch {
     }
     const ops: JsonPatchOp[] = [
       { op: 'add', path: '/alarmState', value: JSON.stringify(state) },
-      { op: 'add', path: '/healthStatus', value: how.health },
+      ...(how.health ? [{ op: 'add' as const, path: '/healthStatus', value: how.health }] : []),
       ...(event.notify ? [{ op: 'add' as const, path: '/lastAlertTime', value: at }] : []),
     ];
     try {
@@ -348,6 +383,11 @@ interface Silent {
   /** When the silence began to count: `since`, or the working period's start or the line's set running, when later. */
   countsFrom: number;
   delayMs: number;
+}
+
+/** What a silent machine's card says of it: since when, the readings refused meanwhile, what IoT Hub says of its device. */
+function silentOf(since: number, refused: Refused | undefined, connection: DeviceConnection | undefined): NonNullable<Alert['silent']> {
+  return { since, ...(refused ? { refused: { count: refused.count, reason: refused.reason, detail: refused.detail.slice(0, 300) } } : {}), ...(connection ? { connection } : {}) };
 }
 
 /** Readings in a row a machine that reports more slowly than the plant's delay allows for may miss before its silence is an alarm. */

@@ -222,14 +222,15 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null }>(
+    const rows = await this.query<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: string; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null; StepDetail: string | null }>(
       `SELECT f."AlertId", f."DeviceId", strftime(f."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", f."Severity", f."AnomalyScore", f."FailureProbability", f."Contributions", f."ModelVersion",
               strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt", a."AckedBy", a."Note",
               (SELECT e."Priority" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" <> 'cleared' ORDER BY CASE e."Priority" WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END DESC LIMIT 1) AS "Priority",
               (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" <> 'cleared' ORDER BY e."Timestamp" DESC LIMIT 1) AS "Detail",
               (SELECT strftime(max(e."Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared'
                  AND e."Timestamp" >= (SELECT max(r."Timestamp") FROM "AlarmEvents" r WHERE r."IncidentId" = f."AlertId" AND r."Event" = 'raised')) AS "ClearedAt",
-              (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared' ORDER BY e."Timestamp" DESC LIMIT 1) AS "ClearDetail"
+              (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" = 'cleared' ORDER BY e."Timestamp" DESC LIMIT 1) AS "ClearDetail",
+              (SELECT e."Detail" FROM "AlarmEvents" e WHERE e."IncidentId" = f."AlertId" AND e."Event" IN ('raised', 'escalated') ORDER BY e."Timestamp" DESC LIMIT 1) AS "StepDetail"
        FROM "AnomalyFlags" f LEFT JOIN "AlertAcks" a ON a."AlertId" = f."AlertId"
        WHERE f."AlertId" IS NOT NULL AND f."Timestamp" >= $1::TIMESTAMP ORDER BY f."Timestamp" DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
       [new Date(since).toISOString()],
@@ -255,7 +256,8 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       condition: conditionOfDetail(r.Detail) ?? null,
       notMeasured: sensorsOfDetail(r.Detail) ?? null,
       deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
-      latest: figuresOfDetail(r.Detail) ?? null,
+      // The scores of its latest raise or escalation (a silence recorded since carries none).
+      latest: figuresOfDetail(r.StepDetail ?? r.Detail) ?? null,
     }));
     return withActions(incidents, actions);
   }

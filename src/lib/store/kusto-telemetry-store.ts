@@ -64,7 +64,11 @@ materialized_view('AnomalyFlagsDeduped')
     | where Event == 'cleared'
     | summarize arg_max(Timestamp, Detail) by AlertId = IncidentId
     | project AlertId, ClearDetail = Detail) on AlertId
-| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail, ClearDetail
+| join kind=leftouter (materialized_view('AlarmEventsDeduped')
+    | where Event in ('raised', 'escalated')
+    | summarize arg_max(Timestamp, Detail) by AlertId = IncidentId
+    | project AlertId, StepDetail = Detail) on AlertId
+| project AlertId, DeviceId, Timestamp, Severity, AnomalyScore, FailureProbability, Contributions, ModelVersion, AckedAt, AckedBy, Note, Priority, RaisedAt, ClearedAt, Detail, ClearDetail, StepDetail
 | order by Timestamp desc`,
   /** The automated actions incidents are matched to (src/lib/alerts/incident-actions.ts). */
   actions: `declare query_parameters(since:datetime);
@@ -154,7 +158,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async alerts(since: number, limit: number): Promise<AlertRecord[]> {
-    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null }>(
+    const rows = await this.read<{ AlertId: string; DeviceId: string; Timestamp: string; Severity: string; AnomalyScore: number; FailureProbability: number | null; Contributions: Record<string, number>; ModelVersion: string; AckedAt: string | null; AckedBy: string | null; Note: string | null; Priority: string | null; RaisedAt: string | null; ClearedAt: string | null; Detail: string | null; ClearDetail: string | null; StepDetail?: string | null }>(
       KQL.alerts,
       { since: kqlDatetime(since), maxRows: kqlLong(Math.max(1, Math.floor(limit))) },
     );
@@ -179,7 +183,8 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
         condition: conditionOfDetail(r.Detail) ?? null,
         notMeasured: sensorsOfDetail(r.Detail) ?? null,
         deviceLink: deviceLinkOfDetail(r.Detail) ?? null,
-        latest: figuresOfDetail(r.Detail) ?? null,
+        // The scores of its latest raise or escalation (a silence recorded since carries none).
+        latest: figuresOfDetail(r.StepDetail ?? r.Detail) ?? null,
       };
     });
     return withActions(incidents, actions.map((a) => ({ ...a, Timestamp: new Date(a.Timestamp).toISOString() })));
