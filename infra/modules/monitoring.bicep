@@ -52,6 +52,9 @@ var ingestFunction = 'telemetryIngest'
 // REFUSED_LOG): no twin for the device, a reading its model does not allow, a body that is not
 // JSON. They are kept whole, not taken in, until someone mends the cause and takes them in again.
 var refusedMessage = 'telemetry readings refused'
+// The timer that takes in readings refused for a model the build now describes (src/lib/refused-readings.ts,
+// REFUSED_READMISSION_FUNCTION) fails its invocation when kept batches could not be taken through.
+var readmissionFunction = 'refusedReadmission'
 // What the pipeline logs (as a warning) when readings carry a value sent as null (src/lib/pipeline.ts,
 // NOT_MEASURED_LOG): taken in with their other values, the sensors named by device.
 var notMeasuredMessage = 'telemetry values not measured'
@@ -144,7 +147,7 @@ resource refusedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
   tags: tags
   properties: {
     displayName: 'Telemetry readings refused'
-    description: 'telemetryIngest refused readings (no digital twin for the device, a reading its model does not allow, a body that is not JSON, a timestamp far ahead). They are in Data Explorer\'s DeadLetters with why, and kept whole in the storage account (telemetry-refused); the log line names the devices. Mend the cause (register the twin, correct the device), then take them in again: the dashboard\'s Readings refused, or POST /api/telemetry/dead-letters/readmit.'
+    description: 'telemetryIngest refused readings (no digital twin for the device, a reading its model does not allow, a body that is not JSON, a timestamp far ahead). They are in Data Explorer\'s DeadLetters with why, and kept whole in the storage account (telemetry-refused); the log line names the devices. Mend the cause (register the twin, correct the device), then take them in again: the dashboard\'s Readings refused, or POST /api/telemetry/dead-letters/readmit. Those refused for a model version deployed since are taken in by the refusedReadmission timer; its failed rounds fire this rule too.'
     severity: 2
     enabled: true
     scopes: [ applicationInsights.id ]
@@ -153,7 +156,7 @@ resource refusedAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview
     criteria: {
       allOf: [
         {
-          query: 'traces | where severityLevel >= 2 and message startswith "${refusedMessage}"'
+          query: 'union (traces | where severityLevel >= 2 and message startswith "${refusedMessage}"), (requests | where name == "${readmissionFunction}" and tobool(success) == false)'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

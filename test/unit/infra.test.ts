@@ -14,6 +14,7 @@ import { BicepCompiler, moduleDeployment, moduleResources, resourcesOfType, type
 import { configSchema } from '../../src/lib/config.ts';
 import { DEAD_LETTERED_LOG, TELEMETRY_INGEST_FUNCTION, TELEMETRY_INGEST_TRIGGER } from '../../src/lib/telemetry-ingest.ts';
 import { BATCH_REDELIVERY_FUNCTION } from '../../src/lib/batch-redelivery.ts';
+import { REFUSED_READMISSION_FUNCTION } from '../../src/lib/refused-readings.ts';
 import { ALERT_DELIVERY_FUNCTION } from '../../src/lib/alerts/alert-delivery.ts';
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
 import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
@@ -248,6 +249,13 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(criterion!.query).toContain(`variables('${variable}')`);
     expect(variables[variable]).toBe(logged);
     expect(props.actions.actionGroups).toBe("[variables('opsActionGroups')]");
+  });
+
+  it('warns operators, with the refused readings, when the timer that takes in those of a model deployed since leaves some it could not take through', () => {
+    const { criterion, variables } = appInsightsRule('refusedAlertName');
+    expect(criterion!.query).toContain("variables('readmissionFunction')");
+    expect(criterion!.query).toContain('tobool(success) == false');
+    expect(variables.readmissionFunction).toBe(REFUSED_READMISSION_FUNCTION);
   });
 
   it('pages operators when no machine is heard from at all: a rule on the very error the communication watch logs, one alert while it lasts', () => {
