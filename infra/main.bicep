@@ -63,6 +63,9 @@ param plantTimeZone string = 'UTC'
 @description('Days the plant is closed on its calendar, e.g. "2026-12-24..2027-01-01; 2027-04-02" (azd env PLANT_HOLIDAYS): no shift begins on them. Empty: none.')
 param plantHolidays string = ''
 
+@description('Lines that keep other hours than the plant\'s, e.g. "production-line-b=Mon-Fri 06:00-14:00 | production-line-c=Mon-Sun 00:00-24:00" (azd env LINE_WORKING_HOURS): a line named works its own hours, on the plant\'s clock and calendar. Empty: every line works the plant\'s.')
+param lineWorkingHours string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, purpose: 'predictive-maintenance-digital-twins', workload: 'manufacturing-twins' }
@@ -230,6 +233,7 @@ module functionApp 'modules/functionapp.bicep' = {
     plantWorkingHours: plantWorkingHours
     plantTimeZone: plantTimeZone
     plantHolidays: plantHolidays
+    lineWorkingHours: lineWorkingHours
   }
 }
 

@@ -78,9 +78,10 @@
           el('select', { class: 'line-status', 'data-line-status': line.$dtId, 'aria-label': `Status of ${line.name || line.$dtId}`, onchange: (e) => setLineStatus(line.$dtId, e.target.value) },
             LINE_STATUSES.map((s) => el('option', { value: s, selected: s === status }, s))),
           LINE_AT_REST.has(status) ? el('span', { class: 'meta', 'data-testid': 'line-at-rest' }, ` · ${status}: a machine that sends nothing is not alarmed`) : undefined,
+          line.workingHours ? el('span', { class: 'meta', 'data-testid': 'line-hours' }, ` · ${line.workingHours.working ? 'on' : 'off'} shift (its own hours ${line.workingHours.hours})${line.workingHours.working ? '' : ': a machine that sends nothing is not alarmed'}`) : undefined,
           machines));
       }
-      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}${plant.workingHours.holidays ? `; closed ${plant.workingHours.holidays}` : ''}): a machine that sends nothing is not alarmed`) : undefined, lines));
+      tree.append(el('li', { class: 'factory', role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'node' }, f.name || f.$dtId), offShift() ? el('span', { class: 'meta', 'data-testid': 'off-shift' }, ` · off shift (working hours ${plant.workingHours.hours}, ${plant.workingHours.timeZone}${plant.workingHours.holidays ? `; closed ${plant.workingHours.holidays}` : ''}): a machine that sends nothing is not alarmed${f.lines.some((l) => l.workingHours) ? ' (on the lines that keep their own hours, by those)' : ''}`) : undefined, lines));
     }
     $('plant-graph').replaceChildren(plant.factories.length ? tree : el('p', {}, 'No factory twins yet.'));
   }
@@ -177,8 +178,9 @@
   const positive = (ms) => (typeof ms === 'number' && ms > 0 ? ms : undefined);
   const silentAfterMs = (eq) => positive(eq.silentAfterMs) ?? positive(plant.silentAfterMs) ?? 10 * 60_000;
   const AT_REST = new Set(['stopped', 'idle', 'maintenance', 'emergencyStopped']);
-  /** Outside the plant's working hours (when it has some, PLANT_WORKING_HOURS): its machines are expected to be quiet, as the alarm has it. */
-  const offShift = () => Boolean(plant.workingHours && plant.workingHours.working === false);
+  /** Outside the plant's working hours (when it has some, PLANT_WORKING_HOURS), or its line's own (LINE_WORKING_HOURS): its machines are expected to be quiet, as the alarm has it. */
+  const hoursOf = (line) => (line && line.workingHours) || plant.workingHours;
+  const offShift = (line) => Boolean(hoursOf(line) && hoursOf(line).working === false);
   /** A line stopped, in changeover or in maintenance (its twin's lineStatus): its machines are expected to be quiet, as the alarm has it. */
   const LINE_STATUSES = ['running', 'stopped', 'changeover', 'maintenance'];
   const LINE_AT_REST = new Set(['stopped', 'changeover', 'maintenance']);
@@ -188,10 +190,10 @@
     return meta && typeof meta.lastUpdateTime === 'string' ? Date.parse(meta.lastUpdateTime) : NaN;
   }
   function silentFor(eq, line) {
-    if (AT_REST.has(eq.status) || offShift() || (line && LINE_AT_REST.has(line.lineStatus))) return undefined;
+    if (AT_REST.has(eq.status) || offShift(line) || (line && LINE_AT_REST.has(line.lineStatus))) return undefined;
     const at = updatedAt(eq, 'lastTelemetryTime');
     // On shift, a silence counts from the shift's start at the earliest (the machine was off before it), as the alarm's does; the text says the whole gap.
-    const shiftBegan = plant.workingHours && typeof plant.workingHours.since === 'string' ? Date.parse(plant.workingHours.since) : -Infinity;
+    const shiftBegan = hoursOf(line) && typeof hoursOf(line).since === 'string' ? Date.parse(hoursOf(line).since) : -Infinity;
     // And from when its line was set running again, likewise.
     const lineBegan = line && line.lineStatus === 'running' ? updatedAt(line, 'lineStatus') : NaN;
     const now = Date.now();

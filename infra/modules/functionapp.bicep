@@ -29,6 +29,8 @@ param iotHubHostName string
 param plantWorkingHours string
 param plantTimeZone string
 param plantHolidays string
+@description('Lines that keep their own working hours (LINE_WORKING_HOURS; empty: none).')
+param lineWorkingHours string
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: planName
@@ -110,6 +112,7 @@ resource settings 'Microsoft.Web/sites/config@2023-12-01' = {
     PLANT_WORKING_HOURS: plantWorkingHours
     PLANT_TIME_ZONE: plantTimeZone
     PLANT_HOLIDAYS: plantHolidays
+    LINE_WORKING_HOURS: lineWorkingHours
     // Automated emergencyStop starts as a dry run: decisions are recorded, nothing is sent.
     AUTO_STOP_MODE: 'dry-run'
     AUTO_STOP_MIN_PROBABILITY: '0.9'

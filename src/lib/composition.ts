@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { loadConfig, workingHoursOf, type Config } from './config.ts';
+import { lineHoursOf, loadConfig, workingHoursOf, type Config } from './config.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import { projectRoot } from './paths.ts';
 import { loadPlantModels } from './dtdl/index.ts';
@@ -174,7 +174,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     ...(refused ? { refused } : {}),
   });
   const workingHours = workingHoursOf(config);
-  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours });
+  const lineHours = lineHoursOf(config);
+  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours, lineHours });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {
@@ -188,7 +189,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deadLetters,
     refused,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
-    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, silentAfterMs: config.ALARM_SILENT_AFTER_MS, workingHours, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, silentAfterMs: config.ALARM_SILENT_AFTER_MS, workingHours, lineHours, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     watchCommunication: (logger) => communication.run(logger),

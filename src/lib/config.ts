@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { AppError } from './errors.ts';
-import { WorkingHours, WorkingHoursError } from './plant/working-hours.ts';
+import { parseLineHours, WorkingHours, WorkingHoursError } from './plant/working-hours.ts';
 
 const url = (what: string) => z.url({ message: `must be a URL (${what})` });
 const ms = (def: number) => z.coerce.number().int().min(0).default(def);
@@ -76,6 +76,12 @@ const schema = z
     PLANT_TIME_ZONE: z.string().trim().min(1).default('UTC'),
     /** Days the plant is closed on its calendar ("2026-12-24..2027-01-01; 2027-04-02"): no shift begins on them. */
     PLANT_HOLIDAYS: z.string().trim().min(1).optional(),
+    /**
+     * Lines that keep other hours than the plant's ("production-line-b=Mon-Fri 06:00-14:00 |
+     * production-line-c=Mon-Sun 00:00-24:00"), on its clock and calendar: a line named works its
+     * own hours whatever PLANT_WORKING_HOURS says.
+     */
+    LINE_WORKING_HOURS: z.string().trim().min(1).optional(),
     /** A twin gets its latest readings at most this often, unless its status or health changes. */
     TWIN_PATCH_INTERVAL_MS: ms(15_000),
     TWIN_PATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
@@ -102,8 +108,15 @@ const schema = z
       WorkingHours.parse(c.PLANT_WORKING_HOURS ?? ALWAYS, c.PLANT_TIME_ZONE, c.PLANT_HOLIDAYS);
     } catch (error) {
       if (!(error instanceof WorkingHoursError)) throw error;
-      const setting = { hours: 'PLANT_WORKING_HOURS', timeZone: 'PLANT_TIME_ZONE', holidays: 'PLANT_HOLIDAYS' }[error.part];
+      const setting = { hours: 'PLANT_WORKING_HOURS', timeZone: 'PLANT_TIME_ZONE', holidays: 'PLANT_HOLIDAYS', lines: 'LINE_WORKING_HOURS' }[error.part];
       ctx.addIssue({ code: 'custom', message: error.message, path: [setting] });
+      return;
+    }
+    try {
+      parseLineHours(c.LINE_WORKING_HOURS ?? '', c.PLANT_TIME_ZONE, c.PLANT_HOLIDAYS);
+    } catch (error) {
+      if (!(error instanceof WorkingHoursError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message, path: ['LINE_WORKING_HOURS'] });
     }
   });
 
@@ -114,6 +127,11 @@ const ALWAYS = 'Mon-Sun 00:00-24:00';
 export function workingHoursOf(config: Pick<Config, 'PLANT_WORKING_HOURS' | 'PLANT_TIME_ZONE' | 'PLANT_HOLIDAYS'>): WorkingHours | undefined {
   if (config.PLANT_WORKING_HOURS === undefined && config.PLANT_HOLIDAYS === undefined) return undefined;
   return WorkingHours.parse(config.PLANT_WORKING_HOURS ?? ALWAYS, config.PLANT_TIME_ZONE, config.PLANT_HOLIDAYS);
+}
+
+/** The lines that keep their own working hours (LINE_WORKING_HOURS), by twin id; empty when none do. */
+export function lineHoursOf(config: Pick<Config, 'LINE_WORKING_HOURS' | 'PLANT_TIME_ZONE' | 'PLANT_HOLIDAYS'>): Map<string, WorkingHours> {
+  return parseLineHours(config.LINE_WORKING_HOURS ?? '', config.PLANT_TIME_ZONE, config.PLANT_HOLIDAYS);
 }
 
 export type Config = z.infer<typeof schema> & {

@@ -397,6 +397,24 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
       expect(await page.$$eval('[data-testid="off-shift"]', (els) => els.map((e) => e.textContent))).toEqual(workingHours.working ? [] : [' · off shift (working hours Mon-Fri 06:00-22:00, Europe/Berlin; closed 2026-12-24..2026-12-26): a machine that sends nothing is not alarmed']);
       await page.unroute('**/api/plant');
     }
+
+    // A line that keeps its own hours (LINE_WORKING_HOURS), off its shift while the plant works: its
+    // machines are not called silent, the others are as before, and the line says why.
+    const silentBefore = nodes.filter(([, silent]) => silent !== null).map(([id]) => id);
+    const lineOf = (id: string) => DEFAULT_PLANT.equipment.find((e) => e.id === id)!.line;
+    const offLine = lineOf(silentBefore[0]!);
+    await page.route('**/api/plant', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { factories: { lines: { $dtId: string; workingHours?: unknown }[] }[] };
+      for (const l of body.factories.flatMap((f) => f.lines)) if (l.$dtId === offLine) l.workingHours = { hours: 'Mon-Fri 06:00-14:00', timeZone: 'Europe/Berlin', working: false };
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    const silentNow = await page.$$eval('[data-silent]', (els) => els.map((e) => e.getAttribute('data-twin')!));
+    expect(silentNow.sort()).toEqual(silentBefore.filter((id) => lineOf(id) !== offLine).sort());
+    expect(await page.$$eval('[data-testid="line-hours"]', (els) => els.map((e) => e.textContent))).toEqual([' · off shift (its own hours Mon-Fri 06:00-14:00): a machine that sends nothing is not alarmed']);
+    await page.unroute('**/api/plant');
   });
 
   it("takes a line's status from its list: in maintenance none of its machines is called silent, and set running they count from then; an incident its status cleared says so", async () => {

@@ -237,6 +237,10 @@ describe('a machine that stops sending altogether', () => {
     const midnight = new Date(instant);
     midnight.setUTCHours(0, 0, 0, 0);
     expect(await listed(onNow)).toEqual({ hours: `${DAYS[today]} 00:00-24:00`, timeZone: 'UTC', working: true, since: midnight.toISOString() });
+    // A line that keeps its own hours (LINE_WORKING_HOURS) is listed with them.
+    const api = createPlantApi({ twins, store: p.store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, workingHours: onNow, lineHours: new Map([['production-line-a', offNow]]), now: () => instant });
+    const plantListed = (await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { factories: { lines: { $dtId: string; workingHours?: unknown }[] }[] };
+    expect(plantListed.factories[0]!.lines.map((l) => [l.$dtId, l.workingHours])).toEqual([['production-line-a', { hours: `${DAYS[(today + 2) % 7]} 00:00-24:00`, timeZone: 'UTC', working: false }]]);
   });
 
   it("takes a line's status set through the API: in maintenance its machines' silence raises nothing, and set running they have the delay from then; the plant lists the status; set to maintenance again, their incidents clear", async () => {

@@ -8,7 +8,7 @@ import { defaultSettings, harness } from './pipeline-harness.ts';
 import { ARM, LINE, iso, plantCatalog } from './plant.ts';
 
 /** `lines`: each line's twin id and its arms; `start`: the clock's first reading (epoch ms). */
-export function watchedPlant(lines: Record<string, readonly string[]>, start: number, workingHours?: WorkingHours) {
+export function watchedPlant(lines: Record<string, readonly string[]>, start: number, workingHours?: WorkingHours, lineHours?: ReadonlyMap<string, WorkingHours>) {
   let clock = start;
   const h = harness({ now: () => clock });
   h.twins.now = () => clock;
@@ -20,7 +20,7 @@ export function watchedPlant(lines: Record<string, readonly string[]>, start: nu
     }
   }
   const logged: string[] = [];
-  const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours });
+  const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours, lineHours });
   /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
   const run = async (ids: readonly string[], until: number) => {
     for (let t = until - 50_000; t <= until; t += 10_000) {

@@ -4,9 +4,9 @@
  * operations; on the next shift a machine still silent is raised ten minutes after the shift began.
  */
 import { describe, expect, it } from 'vitest';
-import { WorkingHours, WorkingHoursError } from '../../src/lib/plant/working-hours.ts';
+import { parseLineHours, WorkingHours, WorkingHoursError } from '../../src/lib/plant/working-hours.ts';
 import { PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
-import { loadConfig, workingHoursOf } from '../../src/lib/config.ts';
+import { lineHoursOf, loadConfig, workingHoursOf } from '../../src/lib/config.ts';
 import { watchedPlant } from '../support/watched-plant.ts';
 
 const MIN = 60_000;
@@ -165,4 +165,65 @@ describe('a plant that powers its machines down at night without saying so', () 
     expect(p.logged).toEqual([`error ${PLANT_SILENT_LOG}`]);
   });
 
+});
+
+describe('lines that keep hours of their own (LINE_WORKING_HOURS)', () => {
+  const plantHours = WorkingHours.parse('Mon-Fri 06:00-22:00', 'Europe/Berlin');
+  // Line B works one shift; line C round the clock; line A the plant's two.
+  const lineHours = parseLineHours('production-line-b=Mon-Fri 06:00-14:00 | production-line-c=Mon-Sun 00:00-24:00', 'Europe/Berlin');
+  const LINES = { 'production-line-a': ['arm-a1', 'arm-a2'], 'production-line-b': ['arm-b1'], 'production-line-c': ['arm-c1'] };
+
+  it('are read on the plant’s clock, each line named once, and refused at start-up with the setting named', () => {
+    expect([...lineHours.keys()]).toEqual(['production-line-b', 'production-line-c']);
+    expect(lineHours.get('production-line-b')!.working(at('2026-12-07T12:59:00Z'))).toBe(true);
+    expect(lineHours.get('production-line-b')!.working(at('2026-12-07T13:00:00Z'))).toBe(false);
+    const refused = (text: string) => {
+      try {
+        parseLineHours(text);
+        return 'accepted';
+      } catch (error) {
+        return `${(error as WorkingHoursError).part}: ${(error as Error).message}`;
+      }
+    };
+    expect(refused('Mon-Fri 06:00-14:00')).toMatch(/^lines: 'Mon-Fri 06:00-14:00' is not a line's twin id, '=' and its hours/);
+    expect(refused('line-b=Mon-Fri 06:00-14:00 | line-b=Sat 06:00-10:00')).toMatch(/^lines: line-b is given its hours twice/);
+    expect(refused('line-b=weekdays')).toMatch(/^lines: line-b: 'weekdays' is not days and a time span/);
+    expect(refused(' | ')).toBe('accepted');
+    const base = { DIGITAL_TWINS_URL: 'https://adt.example', DUCKDB_PATH: ':memory:' };
+    expect(lineHoursOf(loadConfig(base)).size).toBe(0);
+    expect(lineHoursOf(loadConfig({ ...base, LINE_WORKING_HOURS: 'production-line-b=Mon-Fri 06:00-14:00', PLANT_TIME_ZONE: 'Europe/Berlin' })).get('production-line-b')!.working(at('2026-12-07T12:30:00Z'))).toBe(true);
+    expect(() => loadConfig({ ...base, LINE_WORKING_HOURS: 'production-line-b=Mon-Fri 6-14' })).toThrow(/LINE_WORKING_HOURS: production-line-b: 'Mon-Fri 6-14' is not days and a time span/);
+  });
+
+  it('raise nothing for a one-shift line gone quiet after its shift while the plant works on, raise the round-the-clock line’s machine at night, and judge the one-shift line again from its next shift', async () => {
+    const p = watchedPlant(LINES, at('2026-12-07T11:40:00Z'), plantHours, lineHours);
+    // Monday: every line runs; line B's shift ends at 14:00 in Berlin (13:00 UTC) and its arm with it.
+    await p.run(['arm-a1', 'arm-a2', 'arm-b1', 'arm-c1'], at('2026-12-07T12:58:00Z'));
+    await p.run(['arm-a1', 'arm-a2', 'arm-c1'], at('2026-12-07T13:20:00Z'));
+    p.moveTo(at('2026-12-07T13:20:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0, offShiftLines: 1 });
+
+    // 22:00 in Berlin: the plant's shift ends and line A's arms stop; line C works on, and its arm falls silent at 23:58.
+    await p.run(['arm-a1', 'arm-a2', 'arm-c1'], at('2026-12-07T20:58:00Z'));
+    await p.run(['arm-c1'], at('2026-12-07T22:58:00Z'));
+    p.moveTo(at('2026-12-07T23:10:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1, offShiftLines: 3 });
+    expect(p.h.alerts.sent.map((a) => a.deviceId)).toEqual(['arm-c1']);
+    expect(p.logged).toEqual([]);
+
+    // Tuesday 06:00 in Berlin: lines A and B start; line B's arm does not, and is raised ten minutes into its shift.
+    await p.run(['arm-a1', 'arm-a2', 'arm-c1'], at('2026-12-08T05:10:00Z'));
+    p.moveTo(at('2026-12-08T05:10:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    expect(p.h.alerts.sent.map((a) => a.deviceId)).toEqual(['arm-c1', 'arm-b1']);
+  });
+
+  it('without them, the one-shift line’s arm gone quiet after its shift is raised as the plant’s hours say', async () => {
+    const p = watchedPlant(LINES, at('2026-12-07T11:40:00Z'), plantHours);
+    await p.run(['arm-a1', 'arm-a2', 'arm-b1', 'arm-c1'], at('2026-12-07T12:58:00Z'));
+    await p.run(['arm-a1', 'arm-a2', 'arm-c1'], at('2026-12-07T13:20:00Z'));
+    p.moveTo(at('2026-12-07T13:20:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1 });
+    expect(p.h.alerts.sent.map((a) => a.deviceId)).toEqual(['arm-b1']);
+  });
 });

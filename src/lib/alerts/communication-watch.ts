@@ -15,6 +15,10 @@
  * silence before the line was set at rest, or on readings before it went quiet) clears: it sends
  * nothing that could clear it, and would stand for as long as the line rests.
  *
+ * Off the plant's working hours silence is expected too (designed suppression), and on a line that
+ * keeps its own (`lineHours`), off that line's: each machine past its delay is then judged by its
+ * line's hours once its line is known.
+ *
  * When no equipment in service has been heard from lately (`recentMs`, plus its usual interval for a
  * machine that reports more slowly) while some is silent, the cause is common (the plant's uplink,
  * IoT Hub's route, or telemetryIngest held up), not each machine: ISA-18.2 wants one alarm for it,
@@ -69,6 +73,8 @@ export interface CommunicationWatchDeps {
   recentMs?: number;
   /** The plant's working hours: outside them silence is expected (nothing raised, nothing logged), and within them it counts from the period's start at the earliest. Absent: always working. */
   workingHours?: WorkingHours | undefined;
+  /** Lines that keep their own working hours (by twin id): their machines follow those instead of the plant's. */
+  lineHours?: ReadonlyMap<string, WorkingHours> | undefined;
   now?: () => number;
 }
 
@@ -85,8 +91,10 @@ export interface CommunicationWatchResult {
   errors: number;
   /** No machine in service heard from lately (two or more in service) and some silent: a common cause, logged, no machine raised. */
   plantSilent?: true;
-  /** Outside the plant's working hours: nothing was read or raised. */
+  /** Outside the plant's working hours, and every line's that keeps its own: nothing was read or raised. */
   offShift?: true;
+  /** Past their delay, but on a line that keeps its own hours (or the plant's, while another line works) and is off shift: expected quiet. */
+  offShiftLines?: number;
   /** In service and past the delay, but on a line stopped, in changeover or in maintenance: expected quiet, not silent. */
   onLinesAtRest?: number;
   /** Of those, the incidents that were open and cleared this sweep. */
@@ -130,9 +138,11 @@ export class CommunicationWatch {
     const recentMs = Math.min(this.deps.recentMs ?? 3 * 60_000, this.silentAfterMs);
     // Off shift, the plant's machines (and often its uplink) are expected to be quiet: designed suppression.
     const hours = this.deps.workingHours;
-    if (hours && !hours.working(now)) return { ...result, offShift: true };
+    const lineHours = this.deps.lineHours ?? new Map<string, WorkingHours>();
+    if (hours && !hours.working(now) && ![...lineHours.values()].some((h) => h.working(now))) return { ...result, offShift: true };
     // On shift, a silence counts from the working period's start at the earliest: the machines off overnight have the delay to start sending.
-    const shiftBegan = hours?.periodStart(now) ?? -Infinity;
+    // When lines keep hours of their own, a machine's shift is its line's, judged once its line is known.
+    const shiftBegan = lineHours.size ? -Infinity : (hours?.periodStart(now) ?? -Infinity);
     const pastDelay: Silent[] = [];
     let token: string | undefined;
     do {
@@ -165,11 +175,23 @@ export class CommunicationWatch {
     const lookUp = (machines: readonly Silent[]) => forEachLimited(machines, this.deps.concurrency, async ({ current: { id } }) => void lines.set(id, (await this.lines.lineOf(id)) ?? id));
     const statuses = pastDelay.length ? await readLineStatuses(this.deps.twins) : new Map<string, LineStatus>();
     const earliest = pastDelay.reduce((first, m) => Math.min(first, m.countsFrom), Infinity);
-    if ([...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
+    if (lineHours.size || [...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
     const resting: { machine: Silent; line: LineStatus }[] = [];
     const fallen: Silent[] = [];
     for (const machine of pastDelay) {
-      const line = statuses.get(lines.get(machine.current.id) ?? '');
+      const lineId = lines.get(machine.current.id) ?? '';
+      if (lineHours.size) {
+        // Its line's hours, or the plant's: off shift it is expected quiet; on shift its silence counts from the shift's start.
+        const own = lineHours.get(lineId) ?? hours;
+        if (own && !own.working(now)) {
+          inService--;
+          result.offShiftLines = (result.offShiftLines ?? 0) + 1;
+          continue;
+        }
+        machine.countsFrom = Math.max(machine.countsFrom, own?.periodStart(now) ?? -Infinity);
+        if (now - machine.countsFrom < machine.delayMs) continue;
+      }
+      const line = statuses.get(lineId);
       if (lineAtRest(line)) {
         inService--;
         result.onLinesAtRest = (result.onLinesAtRest ?? 0) + 1;

@@ -39,6 +39,8 @@ export interface PlantApiDeps {
   silentAfterMs?: number;
   /** The plant's working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is expected quiet, and on shift its silence counts from the shift's start. */
   workingHours?: WorkingHours | undefined;
+  /** Lines that keep their own working hours (LINE_WORKING_HOURS), by twin id: listed with each. */
+  lineHours?: ReadonlyMap<string, WorkingHours> | undefined;
   /** The measured telemetry (not counters) of a twin model, for the charts. */
   measuredOf?: (modelId: string) => readonly string[] | undefined;
   /** A twin model's telemetry units as its DTDL names them (degreeCelsius, bar…), for labels. */
@@ -289,6 +291,8 @@ export function createPlantApi(deps: PlantApiDeps) {
   return {
     /** GET /api/plant → factories → lines → equipment, with each equipment's health and latest readings */
     plant: guarded(async () => {
+      const at = now();
+      const hoursOf = (line: unknown) => (typeof line === 'string' ? deps.lineHours?.get(line) : undefined);
       const factories = await queryAll(`SELECT F FROM DIGITALTWINS F WHERE IS_OF_MODEL(F, '${FACTORY}')`);
       const out = [];
       for (const { F: f } of factories as { F: Record<string, unknown> }[]) {
@@ -299,10 +303,9 @@ export function createPlantApi(deps: PlantApiDeps) {
           ...publicTwin(f),
           lines: lines
             .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId)))
-            .map((l) => ({ ...publicTwin(l), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => equipmentOf(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
+            .map((l) => ({ ...publicTwin(l), ...(hoursOf(l.$dtId) ? { workingHours: workingHoursNow(hoursOf(l.$dtId)!, at) } : {}), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => equipmentOf(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
         });
       }
-      const at = now();
       return json(200, { factories: out, generatedAt: new Date(at).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}), ...(deps.workingHours ? { workingHours: workingHoursNow(deps.workingHours, at) } : {}) });
     }),
 

@@ -22,7 +22,7 @@ const WEEK_MINUTES = 7 * DAY_MINUTES;
 
 /** Working hours that cannot be read, with what is wrong in them: the hours' text, or the time zone. */
 export class WorkingHoursError extends Error {
-  constructor(message: string, readonly part: 'hours' | 'timeZone' | 'holidays' = 'hours') {
+  constructor(message: string, readonly part: 'hours' | 'timeZone' | 'holidays' | 'lines' = 'hours') {
     super(message);
   }
 }
@@ -114,6 +114,32 @@ export class WorkingHours {
     }
     return { date: Date.UTC(year, month - 1, day) / DAY_MS, minute };
   }
+}
+
+/** A line's twin id as a line's working hours name it (what Digital Twins allows, less the separators). */
+const LINE_ID = /^[A-Za-z0-9_.:~-]{1,128}$/;
+
+/**
+ * The working hours of lines that keep their own (`production-line-b=Mon-Fri 06:00-14:00 |
+ * production-line-c=Mon-Sun 00:00-24:00`: a line's twin id, `=`, its hours as the plant's are
+ * written; lines separated by `|`), on the plant's clock and calendar; a line not named keeps the
+ * plant's. Throws WorkingHoursError (part `lines`) on anything it cannot read.
+ */
+export function parseLineHours(text: string, timeZone = 'UTC', holidays = ''): Map<string, WorkingHours> {
+  const out = new Map<string, WorkingHours>();
+  for (const entry of text.split('|').map((s) => s.trim()).filter(Boolean)) {
+    const at = entry.indexOf('=');
+    const line = at < 0 ? '' : entry.slice(0, at).trim();
+    if (!LINE_ID.test(line)) throw new WorkingHoursError(`'${entry}' is not a line's twin id, '=' and its hours (e.g. "production-line-b=Mon-Fri 06:00-14:00")`, 'lines');
+    if (out.has(line)) throw new WorkingHoursError(`${line} is given its hours twice`, 'lines');
+    try {
+      out.set(line, WorkingHours.parse(entry.slice(at + 1), timeZone, holidays));
+    } catch (error) {
+      if (error instanceof WorkingHoursError && error.part === 'hours') throw new WorkingHoursError(`${line}: ${error.message}`, 'lines');
+      throw error;
+    }
+  }
+  return out;
 }
 
 const DAY_MS = 86_400_000;
