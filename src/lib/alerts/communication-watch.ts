@@ -178,17 +178,24 @@ export class CommunicationWatch {
     if (lineHours.size || [...statuses.values()].some((l) => lineAtRest(l) || runningSince(l) > earliest)) await lookUp(pastDelay);
     const resting: { machine: Silent; line: LineStatus }[] = [];
     const fallen: Silent[] = [];
+    // When each set of hours' shift began (undefined: off shift now; -Infinity: always working), found once a sweep: a period's start is a walk back minute by minute.
+    const shifts = new Map<WorkingHours, number | undefined>();
+    const shiftOf = (own: WorkingHours | undefined) => {
+      if (!own) return -Infinity;
+      if (!shifts.has(own)) shifts.set(own, own.periodStart(now));
+      return shifts.get(own);
+    };
     for (const machine of pastDelay) {
       const lineId = lines.get(machine.current.id) ?? '';
       if (lineHours.size) {
         // Its line's hours, or the plant's: off shift it is expected quiet; on shift its silence counts from the shift's start.
-        const own = lineHours.get(lineId) ?? hours;
-        if (own && !own.working(now)) {
+        const began = shiftOf(lineHours.get(lineId) ?? hours);
+        if (began === undefined) {
           inService--;
           result.offShiftLines = (result.offShiftLines ?? 0) + 1;
           continue;
         }
-        machine.countsFrom = Math.max(machine.countsFrom, own?.periodStart(now) ?? -Infinity);
+        machine.countsFrom = Math.max(machine.countsFrom, began);
         if (now - machine.countsFrom < machine.delayMs) continue;
       }
       const line = statuses.get(lineId);
