@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { relisting } from '../support/relisting.ts';
 import fc from 'fast-check';
 import { ContainerClient } from '@azure/storage-blob';
@@ -17,7 +17,7 @@ import azureFunctions from '@azure/functions';
 import { propertyRuns } from '../support/property-runs.ts';
 import { azuriteForFile } from '../support/azurite.ts';
 import { BlobBatchDeadLetters } from '../../src/lib/store/blob-batch-dead-letters.ts';
-import { REFUSED_CONTAINER, pickEvents, readmitRefused, refusedIndices } from '../../src/lib/refused-readings.ts';
+import { REFUSED_CONTAINER, pickEvents, readmitNowDescribed, readmitRefused, refusedIndices } from '../../src/lib/refused-readings.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 import { loadConfig } from '../../src/lib/config.ts';
@@ -28,9 +28,23 @@ import { storeWithReads } from '../support/in-memory-store.ts';
 import { InMemoryTwins } from '../support/in-memory-twins.ts';
 import { ARM, LINE, batch as eventBatch, bytesOf, iso, type Msg } from '../support/plant.ts';
 import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
-import { readModelFiles } from '../../src/lib/dtdl/index.ts';
+import { loadPlantModels, readModelFiles } from '../../src/lib/dtdl/index.ts';
+import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
 
 const azurite = azuriteForFile('refused');
+
+/** dtdl/ as the next release ships it: every model of ours at `;2` (as an upgrade's seeding moves the twins to). */
+let nextVersion: string | undefined;
+function nextVersionModels(): string {
+  if (nextVersion) return nextVersion;
+  nextVersion = mkdtempSync(join(tmpdir(), 'models-v2-'));
+  for (const file of readModelFiles()) {
+    const text = JSON.stringify(file.documents.length === 1 ? file.documents[0] : file.documents).replace(/(dtmi:manufacturing:[A-Za-z:]+);1"/g, '$1;2"');
+    writeFileSync(join(nextVersion, file.file.replaceAll('/', '-')), text);
+  }
+  return nextVersion;
+}
+afterAll(() => nextVersion && rmSync(nextVersion, { recursive: true, force: true }));
 const t0 = Date.now() - 60_000;
 const reading = (device: string, i: number, body: Record<string, unknown> = {}): Msg => ({ device, body: { timestamp: iso(t0 + i * 1000), temperature: 60 + i, ...body } });
 const get = (path: string) => ({ method: 'GET', url: `http://localhost${path}`, headers: new Headers(), params: {}, text: async () => '' });
@@ -180,17 +194,8 @@ describe('readings the pipeline refuses', () => {
     expect(await older.readmitNowDescribed()).toEqual({ tried: 0, stored: 0, stillRefused: 0, readmitted: 0, failed: 0, passedBy: 1 });
 
     // The build with the new versions starts (its dtdl/ at ;2): its timer's round takes them in.
-    const dir = mkdtempSync(join(tmpdir(), 'models-v2-'));
-    try {
-      for (const file of readModelFiles()) {
-        const text = JSON.stringify(file.documents.length === 1 ? file.documents[0] : file.documents).replace(/(dtmi:manufacturing:[A-Za-z:]+);1"/g, '$1;2"');
-        writeFileSync(join(dir, file.file.replaceAll('/', '-')), text);
-      }
-      const newer = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' }), { twins, store, logger: silentLogger, modelsDir: dir });
-      expect(await newer.readmitNowDescribed()).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const newer = await createServices(loadConfig({ DIGITAL_TWINS_URL: 'https://twins.invalid', DUCKDB_PATH: 'unused', AzureWebJobsStorage: azurite().connectionString, LOG_LEVEL: 'error' }), { twins, store, logger: silentLogger, modelsDir: nextVersionModels() });
+    expect(await newer.readmitNowDescribed()).toEqual({ tried: 1, stored: 2, stillRefused: 0, readmitted: 1, failed: 0, passedBy: 0 });
     expect([...store.telemetry.values()].filter((r) => r.DeviceId === 'robotic-arm-002').map((r) => r.Readings.temperature).sort()).toEqual([60, 62]);
     // The reading of a device with no twin stays kept, named by itself, and no model is named on it: no timer takes it again.
     const left = await summary();
@@ -270,6 +275,42 @@ describe('taking refused readings in again', () => {
         },
       ),
       propertyRuns(4302, 15),
+    );
+  }, 120_000);
+});
+
+describe('taking in, after an upgrade, what the build before it refused', () => {
+  let runs = 0;
+  it('loses none and stores none twice: the new build takes in every reading it can, once, and keeps the rest whole (property)', async () => {
+    const next = new TelemetryCatalog(await loadPlantModels(nextVersionModels()));
+    await fc.assert(
+      fc.asyncProperty(
+        // Each reading: its device (0 and 1 have twins, moved to ;2 before the deploy; 2 has none), and whether its temperature is text (invalid for good).
+        fc.array(fc.record({ device: fc.nat(2), invalid: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(2), { maxLength: 3 }),
+        async (plan, cuts) => {
+          const container = new BlobBatchDeadLetters(new ContainerClient(azurite().connectionString, `${REFUSED_CONTAINER}-u${++runs}`));
+          // The build still running, which describes ;1 only, meets twins seeded onto ;2.
+          const older = harness({ refused: container });
+          for (const d of [0, 1]) older.twins.add(`arm-${d}`, 'dtmi:manufacturing:RoboticArm;2', { equipmentId: `arm-${d}` });
+          const msgs = plan.map((p, i) => reading(`arm-${p.device}`, i, p.invalid ? { temperature: 'hot' } : {}));
+          const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c * 4, msgs.length)), msgs.length])].sort((a, b) => a - b);
+          for (let b = 1; b < bounds.length; b++) if (bounds[b]! > bounds[b - 1]!) await older.send(msgs.slice(bounds[b - 1], bounds[b]), '0');
+          expect(older.store.telemetry.size).toBe(0);
+          // The deployed build, on the same twins and store, runs its timer's round twice.
+          const newer = harness({ refused: container, twins: older.twins, catalog: next });
+          const deps = { refused: container, pipeline: newer.pipeline, logger: silentLogger, limit: 100 };
+          const describes = (model: string) => next.forTwinModel(model) !== undefined;
+          await readmitNowDescribed(deps, describes);
+          expect((await readmitNowDescribed(deps, describes)).tried).toBe(0);
+          const accepted = (i: number) => !plan[i]!.invalid && plan[i]!.device !== 2;
+          expect([...newer.store.telemetry.values()].map((r) => r.Readings.temperature).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [60 + i] : [])).sort());
+          const kept: unknown[] = [];
+          for await (const name of container.names()) kept.push(...(await container.get(name))!.bodies);
+          expect(kept.map((b) => JSON.parse(b as string).timestamp).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [] : [iso(t0 + i * 1000)])).sort());
+        },
+      ),
+      propertyRuns(4303, 15),
     );
   }, 120_000);
 });
