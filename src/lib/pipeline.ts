@@ -77,6 +77,8 @@ export interface BatchResult {
   stale: number;
   /** Readings taken in with a value not measured (null): their other values count, the sensor is named in a warning. */
   notMeasured?: number;
+  /** Events IoT Hub emitted itself (connection state, lifecycle, twin changes) that a route sent here: no readings, passed by. */
+  notTelemetry?: number;
   twinsPatched: number;
   twinsDeferred: number;
   twinErrors: number;
@@ -155,6 +157,13 @@ const REFUSED_DEVICES_LOGGED = 10;
  * an instrument to mend. An Azure Monitor rule (infra/modules/monitoring.bicep) alerts on it.
  */
 export const NOT_MEASURED_LOG = 'telemetry values not measured';
+
+/**
+ * What the pipeline logs (info) for a batch holding events IoT Hub emitted itself (a route that
+ * sends connection-state, lifecycle or twin-change events to this Event Hub): passed by, with
+ * their count by source. Not a warning: nothing a device sent was refused.
+ */
+export const NOT_TELEMETRY_LOG = "IoT Hub's own events passed by";
 
 export class TelemetryPipeline {
   private readonly cache: TwinStateCache;
@@ -382,6 +391,10 @@ export class TelemetryPipeline {
     try {
       const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, { bodies, meta }, now, detectorBefore, partition, options.redelivered === true);
       this.gaps.end(meta);
+      if (decoded.notTelemetry) {
+        result.notTelemetry = Object.values(decoded.notTelemetry).reduce((a, b) => a + b, 0);
+        this.deps.logger.log('info', NOT_TELEMETRY_LOG, { count: result.notTelemetry, sources: JSON.stringify(decoded.notTelemetry) });
+      }
       return result;
     } catch (error) {
       for (const [deviceId, list] of readingsByDevice) for (const r of list) this.recent.forget(deviceId, r.key);

@@ -77,6 +77,7 @@ export function createTelemetryIngest(pipeline: TelemetryPipeline, options: Inge
         anomalies: result.anomalies,
         alertsSent: result.alertsSent,
         ...(result.alertsKept ? { alertsKept: result.alertsKept } : {}),
+        ...(result.notTelemetry ? { notTelemetry: result.notTelemetry } : {}),
         scoredBy: result.scoredBy,
         ...result.timings,
       });

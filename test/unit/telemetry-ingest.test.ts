@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/lib/errors.ts';
 import type { ScoreInput, ScoreResult, ScorerPort } from '../../src/lib/ports.ts';
-import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
+import { NOT_MEASURED_LOG, NOT_TELEMETRY_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
+import { decodeBatch } from '../../src/lib/telemetry/decode.ts';
 import { AUTO_STOP, CapturedCommands, HOT_FAILURE_MODEL, harness } from '../support/pipeline-harness.ts';
-import { ARM, CONVEYOR, LINE, iso } from '../support/plant.ts';
+import { ARM, CONVEYOR, LINE, batch, iso } from '../support/plant.ts';
 import { reviveDetectorState } from '../../src/lib/anomaly/detector-state.ts';
 import { checkBindings, parseModels, readModelDocuments } from '../../src/lib/dtdl/index.ts';
 import { TelemetryCatalog } from '../../src/lib/telemetry/catalog.ts';
@@ -204,6 +205,33 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(h.logged.filter((l) => l.message === REFUSED_LOG)).toEqual([
       { level: 'warn', message: REFUSED_LOG, fields: { count: 5, reasons: JSON.stringify(result.deadLetterReasons), devices: JSON.stringify(['conveyor-belt-001', 'stranger-9', 'robotic-arm-001', 'production-line-b']), keptAs: undefined, redelivered: false } },
     ]);
+  });
+
+  it("passes by the events IoT Hub emits itself when a route sends them here (connection state, lifecycle, twin changes): nothing refused, nothing kept, said once", async () => {
+    const kept: unknown[] = [];
+    const h = plant({ refused: { put: async (b) => { kept.push(b); return 'kept'; } } });
+    const { bodies, meta } = batch([
+      arm(0, { temperature: 70 }),
+      // As the non-telemetry event schemas give them: a connection's sequence number, a twin's change, a device created.
+      { device: 'robotic-arm-001', body: { sequenceNumber: '000000000000000001D4132452F67CE200000002000000000000000000000001' } },
+      { device: 'robotic-arm-001', body: { version: 3, properties: { reported: { firmware: '2.1' } } } },
+      { device: 'robotic-arm-009', body: { deviceId: 'robotic-arm-009', etag: 'AAAAAAAAAAE=', status: 'enabled' } },
+      { device: 'robotic-arm-001', body: { sequenceNumber: '000000000000000001D4132452F67CE200000002000000000000000000000002' } },
+      arm(1_000, { temperature: 71 }),
+    ], '0', 0);
+    const sources = [undefined, 'deviceConnectionStateEvents', 'twinChangeEvents', 'deviceLifecycleEvents', 'deviceConnectionStateEvents', 'Telemetry'];
+    sources.forEach((source, i) => source && (meta.systemPropertiesArray![i]!['iothub-message-source'] = source));
+    const result = await h.pipeline.processBatch(bodies, meta);
+    expect(result).toMatchObject({ events: 6, stored: 2, deadLettered: 0, notTelemetry: 4 });
+    expect(h.store.deadLetters).toEqual([]);
+    expect(kept).toEqual([]);
+    expect(h.logged.filter((l) => l.message === NOT_TELEMETRY_LOG)).toEqual([
+      { level: 'info', message: NOT_TELEMETRY_LOG, fields: { count: 4, sources: JSON.stringify({ deviceConnectionStateEvents: 2, twinChangeEvents: 1, deviceLifecycleEvents: 1 }) } },
+    ]);
+    expect(h.logged.some((l) => l.message === REFUSED_LOG)).toBe(false);
+    // A source named anything at all is counted under its own name, never on the counter's prototype.
+    meta.systemPropertiesArray![1]!['iothub-message-source'] = '__proto__';
+    expect(decodeBatch(bodies, meta, { now: Date.now(), maxClockSkewMs: 300_000 }).notTelemetry).toEqual(JSON.parse('{"__proto__":1,"twinChangeEvents":1,"deviceLifecycleEvents":1,"deviceConnectionStateEvents":1}'));
   });
 
   it('names at most ten devices in the refusal warning, however many a batch refuses, each as sent (commas and all)', async () => {

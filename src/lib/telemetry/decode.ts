@@ -11,6 +11,7 @@ import { readTime, utcIsoTime } from './time.ts';
 import { jsonExcerpt, jsonOrUndefined } from '../json-text.ts';
 import { nonFiniteAsNull } from './non-finite.ts';
 import { boundedId } from '../bounded-id.ts';
+import { defineOwn } from '../own-properties.ts';
 
 /** IoT Hub's largest device-to-cloud message; anything bigger did not come from a hub. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -56,6 +57,22 @@ export interface DecodeOptions {
 export interface Decoded {
   readings: Reading[];
   deadLetters: DeadLetter[];
+  /** IoT Hub's own events routed here (connection state, lifecycle, twin changes), by their `iothub-message-source`: no readings, passed by. */
+  notTelemetry?: Record<string, number>;
+}
+
+/**
+ * Whether an event is one IoT Hub emits itself rather than a device message: its
+ * `iothub-message-source` names another source than `Telemetry` (deviceConnectionStateEvents,
+ * deviceLifecycleEvents, twinChangeEvents, digitalTwinChangeEvents…, when a route sends them to this
+ * Event Hub). Such an event carries no reading; refused, each would be a dead letter, a kept blob
+ * and a "readings refused" alert for what no device sent. An event without the property is a
+ * device's (IoT Hub sets it on routed device messages; an older hub or another path may not).
+ */
+export function nonTelemetrySource(sys: Record<string, unknown> | undefined): string | undefined {
+  const source = sys?.['iothub-message-source'];
+  if (typeof source !== 'string' || source === '' || source.toLowerCase() === 'telemetry') return undefined;
+  return source.slice(0, 64);
 }
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
@@ -248,6 +265,7 @@ function declaredEncoding(sys: Record<string, unknown> | undefined): string | un
 export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, options: DecodeOptions): Decoded {
   const readings: Reading[] = [];
   const deadLetters: DeadLetter[] = [];
+  let notTelemetry: Record<string, number> | undefined;
   const partitionId = meta.partitionContext?.PartitionId ?? meta.partitionContext?.partitionId;
   const { now } = options;
   const sysArray = meta.systemPropertiesArray;
@@ -266,6 +284,12 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
     env.enqueuedRaw = enqueuedArray?.[i] ?? sys?.['iothub-enqueuedtime'] ?? sys?.['x-opt-enqueued-time'];
     env.creationRaw = sys?.['iothub-creation-time-utc'];
     const body = bodies[i];
+    const source = nonTelemetrySource(sys);
+    if (source !== undefined) {
+      notTelemetry ??= {};
+      defineOwn(notTelemetry, source, (Object.hasOwn(notTelemetry, source) ? notTelemetry[source]! : 0) + 1);
+      continue;
+    }
     if (!env.deviceId) {
       reject(deadLetters, env, body, 'envelope.noDevice', 'no iothub-connection-device-id system property: the event did not come through IoT Hub', now);
       continue;
@@ -318,7 +342,7 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
       decodeReading(parsed, 0, false, env, options, readings, deadLetters);
     }
   }
-  return { readings, deadLetters };
+  return { readings, deadLetters, ...(notTelemetry ? { notTelemetry } : {}) };
 }
 
 function decodeReading(item: unknown, index: number, inArray: boolean, env: Envelope, options: DecodeOptions, readings: Reading[], deadLetters: DeadLetter[]): void {
