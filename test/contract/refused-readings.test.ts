@@ -245,6 +245,21 @@ describe('readings the pipeline refuses', () => {
   });
 });
 
+/** The readings `plan` says (arm-<device>, a temperature that is text when invalid), sent in batches cut where `cuts` says. */
+async function sendPlan(h: ReturnType<typeof harness>, plan: readonly { device: number; invalid: boolean }[], cuts: readonly number[]): Promise<void> {
+  const msgs = plan.map((p, i) => reading(`arm-${p.device}`, i, p.invalid ? { temperature: 'hot' } : {}));
+  const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c * 4, msgs.length)), msgs.length])].sort((a, b) => a - b);
+  for (let b = 1; b < bounds.length; b++) if (bounds[b]! > bounds[b - 1]!) await h.send(msgs.slice(bounds[b - 1], bounds[b]), '0');
+}
+
+/** Every reading of `plan` that `accepted` says can be taken is stored, once; every other one is still kept whole, once. */
+async function expectNoneLost(h: ReturnType<typeof harness>, container: BlobBatchDeadLetters, plan: readonly unknown[], accepted: (i: number) => boolean): Promise<void> {
+  expect([...h.store.telemetry.values()].map((r) => r.Readings.temperature).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [60 + i] : [])).sort());
+  const kept: unknown[] = [];
+  for await (const name of container.names()) kept.push(...(await container.get(name))!.bodies);
+  expect(kept.map((b) => JSON.parse(b as string).timestamp).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [] : [iso(t0 + i * 1000)])).sort());
+}
+
 describe('taking refused readings in again', () => {
   let runs = 0;
   it('loses none and stores none twice, whichever readings were refused and whichever causes were mended (property)', async () => {
@@ -259,19 +274,11 @@ describe('taking refused readings in again', () => {
           const h = harness({ refused: container });
           h.twins.add('production-line-a', LINE);
           h.twins.add('arm-0', ARM, { equipmentId: 'arm-0' });
-          const msgs = plan.map((p, i) => reading(`arm-${p.device}`, i, p.invalid ? { temperature: 'hot' } : {}));
-          // Sent in batches cut where `cuts` says.
-          const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c * 4, msgs.length)), msgs.length])].sort((a, b) => a - b);
-          for (let b = 1; b < bounds.length; b++) if (bounds[b]! > bounds[b - 1]!) await h.send(msgs.slice(bounds[b - 1], bounds[b]), '0');
+          await sendPlan(h, plan, cuts);
           const mended = mendBoth ? [1, 2] : [1];
           for (const d of mended) h.twins.add(`arm-${d}`, ARM, { equipmentId: `arm-${d}` });
           await readmitRefused({ refused: container, pipeline: h.pipeline, logger: silentLogger, limit: 100 });
-          const accepted = (i: number) => !plan[i]!.invalid && (plan[i]!.device === 0 || mended.includes(plan[i]!.device));
-          // Every reading that can be taken is stored, once; every other one is still kept whole, once.
-          expect([...h.store.telemetry.values()].map((r) => r.Readings.temperature).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [60 + i] : [])).sort());
-          const kept: unknown[] = [];
-          for await (const name of container.names()) kept.push(...(await container.get(name))!.bodies);
-          expect(kept.map((b) => JSON.parse(b as string).timestamp).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [] : [iso(t0 + i * 1000)])).sort());
+          await expectNoneLost(h, container, plan, (i) => !plan[i]!.invalid && (plan[i]!.device === 0 || mended.includes(plan[i]!.device)));
         },
       ),
       propertyRuns(4302, 15),
@@ -293,9 +300,7 @@ describe('taking in, after an upgrade, what the build before it refused', () => 
           // The build still running, which describes ;1 only, meets twins seeded onto ;2.
           const older = harness({ refused: container });
           for (const d of [0, 1]) older.twins.add(`arm-${d}`, 'dtmi:manufacturing:RoboticArm;2', { equipmentId: `arm-${d}` });
-          const msgs = plan.map((p, i) => reading(`arm-${p.device}`, i, p.invalid ? { temperature: 'hot' } : {}));
-          const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c * 4, msgs.length)), msgs.length])].sort((a, b) => a - b);
-          for (let b = 1; b < bounds.length; b++) if (bounds[b]! > bounds[b - 1]!) await older.send(msgs.slice(bounds[b - 1], bounds[b]), '0');
+          await sendPlan(older, plan, cuts);
           expect(older.store.telemetry.size).toBe(0);
           // The deployed build, on the same twins and store, runs its timer's round twice.
           const newer = harness({ refused: container, twins: older.twins, catalog: next });
@@ -303,11 +308,7 @@ describe('taking in, after an upgrade, what the build before it refused', () => 
           const describes = (model: string) => next.forTwinModel(model) !== undefined;
           await readmitNowDescribed(deps, describes);
           expect((await readmitNowDescribed(deps, describes)).tried).toBe(0);
-          const accepted = (i: number) => !plan[i]!.invalid && plan[i]!.device !== 2;
-          expect([...newer.store.telemetry.values()].map((r) => r.Readings.temperature).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [60 + i] : [])).sort());
-          const kept: unknown[] = [];
-          for await (const name of container.names()) kept.push(...(await container.get(name))!.bodies);
-          expect(kept.map((b) => JSON.parse(b as string).timestamp).sort()).toEqual(plan.flatMap((_, i) => (accepted(i) ? [] : [iso(t0 + i * 1000)])).sort());
+          await expectNoneLost(newer, container, plan, (i) => !plan[i]!.invalid && plan[i]!.device !== 2);
         },
       ),
       propertyRuns(4303, 15),
