@@ -352,8 +352,7 @@ export class AlarmLifecycle {
    * at warning or above already (nobody needs telling twice that the machine is not watched).
    */
   raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
-    // The silence counts from its start, or from the working period's when that began later (the plant was off before it).
-    const at = Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+    const at = this.silentAt(since, context);
     if (time < at || (state.p !== undefined && state.p !== 'low')) return undefined;
     if (!state.id) this.open(state, at, context.id);
     // The silence holds the incident open: no quiet readings are counting toward its clearing.
@@ -378,7 +377,7 @@ export class AlarmLifecycle {
    * stands at warning or above, or this incident's silence was recorded already (or raised it).
    */
   fallSilent(state: AlarmState, time: number, since: number, context: { delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; silenceId?: string }): AlarmEvent | undefined {
-    const at = Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+    const at = this.silentAt(since, context);
     if (time < at || !state.id || (state.p !== 'warning' && state.p !== 'critical') || state.s !== undefined) return undefined;
     state.s = since;
     // An incident raised for this very silence by a version that did not record `s`.
@@ -387,6 +386,11 @@ export class AlarmLifecycle {
     // Told only to those told of the incident: one held back (flood, late readings) stays a record.
     const notify = !shelved && state.n !== undefined;
     return { kind: 'silent', incidentId: state.id, priority: state.p, time: at, notify, ...(notify ? {} : { quiet: shelved ? 'shelved' : 'low' }), silent: { since }, ...(state.r !== undefined ? { raisedAt: state.r } : {}), index: -1 };
+  }
+
+  /** When a silence since `since` became an alarm: it counts from its start, or from the working period's when that began later (the plant was off before it). */
+  private silentAt(since: number, context: { delayMs?: number; countsFrom?: number | undefined }): number {
+    return Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
   }
 
   /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */

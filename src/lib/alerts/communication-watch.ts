@@ -300,7 +300,7 @@ export class CommunicationWatch {
 
   private async raise({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = current.id;
-    const id = `${deviceId}|silent-${since}`;
+    const id = silenceIncidentId(deviceId, since);
     const floods = this.deps.floods;
     let admitted: ((incidentId: string) => boolean | undefined) | undefined;
     if (floods) {
@@ -316,9 +316,8 @@ export class CommunicationWatch {
     }
     const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
-    const link = deviceLinkOf(connection);
     const told = await this.record({ twin, current, state }, line, event, {
-      detail: [eventDetail('silent', event.reopened), ...(link ? [deviceLinkDetail(link)] : [])].join(' '),
+      detail: silenceDetail(event.reopened, connection),
       health: 'warning',
       card: { severity: 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
     });
@@ -327,11 +326,10 @@ export class CommunicationWatch {
 
   /** The incident standing on a machine's readings when it fell silent: recorded once, told to those told of the incident, its priority and health unchanged. */
   private async fallSilent({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
-    const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, shelvedUntil: current.shelvedUntil, silenceId: `${current.id}|silent-${since}` });
+    const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, shelvedUntil: current.shelvedUntil, silenceId: silenceIncidentId(current.id, since) });
     if (!event) return undefined;
-    const link = deviceLinkOf(connection);
     const told = await this.record({ twin, current, state }, line, event, {
-      detail: [eventDetail('silent', undefined), ...(link ? [deviceLinkDetail(link)] : [])].join(' '),
+      detail: silenceDetail(undefined, connection),
       card: { severity: event.priority === 'critical' ? 'critical' : 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
     });
     return told ? event : undefined;
@@ -412,6 +410,15 @@ interface Silent {
   /** When the silence began to count: `since`, or the working period's start or the line's set running, when later. */
   countsFrom: number;
   delayMs: number;
+}
+
+/** The incident a silence since `since` raises (the name its rows and card are known by, so a sweep run again after a failure names it alike). */
+const silenceIncidentId = (deviceId: string, since: number) => `${deviceId}|silent-${since}`;
+
+/** A silence step's AlarmEvents Detail: its condition, and what IoT Hub said of the device when it knew. */
+function silenceDetail(reopened: boolean | undefined, connection: DeviceConnection | undefined): string {
+  const link = deviceLinkOf(connection);
+  return [eventDetail('silent', reopened), ...(link ? [deviceLinkDetail(link)] : [])].join(' ');
 }
 
 /** What a silent machine's card says of it: since when, the readings refused meanwhile, what IoT Hub says of its device. */

@@ -4,6 +4,7 @@
  * Detail carries it, so no table changes shape for it).
  */
 import type { DetectionKind } from '../anomaly/streaming-detector.ts';
+import type { DeviceConnection } from '../ports.ts';
 
 /**
  * What the detector saw, or what the lifecycle raised without it: `notMeasured`, sensors stopped
@@ -98,7 +99,7 @@ export function lineAtRestOfDetail(detail: string | null | undefined): string | 
 /** What IoT Hub said of a silent machine's device when its incident was raised, as a raise's Detail token. */
 export type DeviceLink = 'disconnected' | 'connected' | 'disabled' | 'unregistered';
 
-export function deviceLinkOf(c: { identity: 'enabled' | 'disabled' | 'unregistered'; connected?: boolean } | undefined): DeviceLink | undefined {
+export function deviceLinkOf(c: Pick<DeviceConnection, 'identity' | 'connected'> | undefined): DeviceLink | undefined {
   if (!c) return undefined;
   if (c.identity !== 'enabled') return c.identity;
   return c.connected === undefined ? undefined : c.connected ? 'connected' : 'disconnected';

@@ -69,7 +69,7 @@ export interface Decoded {
  * and a "readings refused" alert for what no device sent. An event without the property is a
  * device's (IoT Hub sets it on routed device messages; an older hub or another path may not).
  */
-export function nonTelemetrySource(sys: Record<string, unknown> | undefined): string | undefined {
+function nonTelemetrySource(sys: Record<string, unknown> | undefined): string | undefined {
   const source = sys?.['iothub-message-source'];
   if (typeof source !== 'string' || source === '' || source.toLowerCase() === 'telemetry') return undefined;
   return source.slice(0, 64);
