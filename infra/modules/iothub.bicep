@@ -82,6 +82,16 @@ resource hub 'Microsoft.Devices/IotHubs@2023-06-30' = {
           endpointNames: [ 'telemetry-eventhub' ]
           isEnabled: true
         }
+        // Devices' connects and disconnects, for the communication watch: Microsoft's advice is these
+        // events, not the registry's connectionState, at run time. The pipeline stores them
+        // (DeviceConnections) and reads no reading from them.
+        {
+          name: 'connection-state-to-eventhub'
+          source: 'DeviceConnectionStateEvents'
+          condition: 'true'
+          endpointNames: [ 'telemetry-eventhub' ]
+          isEnabled: true
+        }
       ]
       fallbackRoute: {
         name: '$fallback'

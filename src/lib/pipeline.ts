@@ -28,7 +28,7 @@ import { TwinStateCache } from './twins/twin-state-cache.ts';
 import { EquipmentLines } from './twins/equipment-lines.ts';
 import { lineAtRest, lineStatusOf } from './plant/line-status.ts';
 import { freshReadings, healthOf, inTimeOrder, planTwinUpdate, type HealthStatus, type ScoredReading, type Thresholds, type TwinUpdate } from './twins/twin-update.ts';
-import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, DeviceConnectionRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 
 export interface PipelineSettings {
   thresholds: Thresholds;
@@ -79,6 +79,8 @@ export interface BatchResult {
   notMeasured?: number;
   /** Events IoT Hub emitted itself (connection state, lifecycle, twin changes) that a route sent here: no readings, passed by. */
   notTelemetry?: number;
+  /** Of those, IoT Hub's connection state events stored (DeviceConnections) for the communication watch. */
+  connectionEvents?: number;
   twinsPatched: number;
   twinsDeferred: number;
   twinErrors: number;
@@ -389,11 +391,12 @@ export class TelemetryPipeline {
     const detectorBefore = new Map<string, DetectorBefore>();
     const partition = this.gaps.begin(meta);
     try {
-      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, { bodies, meta }, now, detectorBefore, partition, options.redelivered === true);
+      const result = await this.handle(readingsByDevice, decoded.readings.length, duplicates, deadLetters, { bodies, meta, connections: decoded.connections }, now, detectorBefore, partition, options.redelivered === true);
       this.gaps.end(meta);
       if (decoded.notTelemetry) {
         result.notTelemetry = Object.values(decoded.notTelemetry).reduce((a, b) => a + b, 0);
-        this.deps.logger.log('info', NOT_TELEMETRY_LOG, { count: result.notTelemetry, sources: JSON.stringify(decoded.notTelemetry) });
+        if (decoded.connections) result.connectionEvents = decoded.connections.length;
+        this.deps.logger.log('info', NOT_TELEMETRY_LOG, { count: result.notTelemetry, sources: JSON.stringify(decoded.notTelemetry), ...(decoded.connections ? { connectionEventsStored: decoded.connections.length } : {}) });
       }
       return result;
     } catch (error) {
@@ -409,7 +412,7 @@ export class TelemetryPipeline {
     }
   }
 
-  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], source: { bodies: readonly unknown[]; meta: BatchMetadata }, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string, history: boolean): Promise<BatchResult> {
+  private async handle(readingsByDevice: Map<string, Reading[]>, readingCount: number, duplicates: number, deadLetters: DeadLetter[], source: { bodies: readonly unknown[]; meta: BatchMetadata; connections?: DeviceConnectionRow[] | undefined }, now: number, detectorBefore: Map<string, DetectorBefore>, partition: string, history: boolean): Promise<BatchResult> {
     const { logger } = this.deps;
     const timings = { twinStatesMs: 0, scoreMs: 0, alarmsMs: 0, storeMs: 0, stopsMs: 0, alertsMs: 0, twinPatchesMs: 0 };
     let mark = performance.now();
@@ -610,8 +613,9 @@ export class TelemetryPipeline {
 
     lap('alarmsMs');
 
-    // 5. Store: telemetry rows, anomaly flags and dead letters in one call.
+    // 5. Store: telemetry rows, anomaly flags, dead letters and IoT Hub's connection events in one call.
     const batch = this.storeBatch(byDevice, deadLetters);
+    if (source.connections) batch.connections = source.connections;
     // Refused readings by reason: for the kept blob, the result and the log line alike.
     const reasons: Record<string, number> = {};
     for (const d of deadLetters) reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;

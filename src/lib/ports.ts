@@ -3,7 +3,7 @@
  * SDK or the service's HTTP contract inside); tests and benchmarks may put an in-memory far end
  * behind the same interface.
  */
-import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
+import type { AlarmEventRow, AlertAckRow, AnomalyFlagRow, DeadLetterRow, DeviceConnectionRow, MaintenanceActionRow, TelemetryRow } from './store/rows.ts';
 import type { AlarmEventRecord } from './alerts/alarm-performance.ts';
 import type { Condition, DeviceLink, StepFigures } from './alerts/conditions.ts';
 import type { IncidentAction } from './alerts/incident-actions.ts';
@@ -73,6 +73,8 @@ export interface StoreBatch {
   acks?: AlertAckRow[];
   /** Incident lifecycle steps. */
   alarmEvents?: AlarmEventRow[];
+  /** IoT Hub's connection state events routed with the telemetry. */
+  connections?: DeviceConnectionRow[];
 }
 
 export interface LatestReading {
@@ -163,6 +165,14 @@ export interface TelemetryReadPort {
   deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]>;
   /** The incidents' lifecycle events (AlarmEvents) in [from, to), oldest first, the first `limit`; of `devices` only when given (none: none). */
   alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]>;
+  /** Each device's latest connection state event (by IoT Hub's sequence number), of `devices` only; a device with none is left out. */
+  latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>>;
+}
+
+/** What IoT Hub's latest connection state event said of a device, and when (ms). */
+export interface ConnectionEvent {
+  connected: boolean;
+  at: number;
 }
 
 export interface ScoreInput {

@@ -15,6 +15,7 @@ import { makeSas } from '../../src/emulators/sas.ts';
 import { EventLog } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDeviceConnections, IotHubDirectMethods, iotHubRegistry } from '../../src/lib/commands/iothub-service.ts';
 import { compileCondition } from '../../src/emulators/iothub/routing.ts';
+import { connectionRowOf } from '../../src/lib/telemetry/connection-state.ts';
 import { DeviceRegistry } from '../../src/emulators/iothub/registry.ts';
 import { until } from '../support/until.ts';
 import mqtt from 'mqtt';
@@ -36,7 +37,10 @@ async function connect(connectionString: string) {
   await client.open();
   return client;
 }
-const allEvents = () => log.partitionIds.flatMap((p) => log.read(p, 0, 10_000));
+const everyEvent = () => log.partitionIds.flatMap((p) => log.read(p, 0, 10_000));
+/** What the devices sent, without the connection state events the hub routes beside them. */
+const telemetryEvents = () => everyEvent().filter((e) => e.systemProperties?.['iothub-message-source'] === 'Telemetry');
+const connectionEvents = (deviceId: string) => everyEvent().filter((e) => e.partitionKey === deviceId && e.systemProperties?.['iothub-message-source'] === 'deviceConnectionStateEvents');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iothub-'));
@@ -72,7 +76,7 @@ describe('a device on the local IoT Hub', () => {
       message.properties.add('scenario', 'normal');
       await arm.sendEvent(message);
     }
-    const events = allEvents().filter((e) => e.partitionKey === 'robotic-arm-001');
+    const events = telemetryEvents().filter((e) => e.partitionKey === 'robotic-arm-001');
     expect(events.map((e) => JSON.parse(e.body.toString()).temperature)).toEqual([60, 61, 62]);
     expect(events[0]!.systemProperties).toMatchObject({
       'iothub-connection-device-id': 'robotic-arm-001',
@@ -92,7 +96,7 @@ describe('a device on the local IoT Hub', () => {
     message.messageId = 'odd-names';
     for (const [k, v] of [['constructor', 'c'], ['toString', 't'], ['__proto__', 'p'], ['scenario', 'normal']] as const) message.properties.add(k, v);
     await arm.sendEvent(message);
-    const [event] = allEvents().filter((e) => e.systemProperties['message-id'] === 'odd-names');
+    const [event] = telemetryEvents().filter((e) => e.systemProperties['message-id'] === 'odd-names');
     // Built from entries: a literal's __proto__ would set its prototype.
     expect(event!.properties).toEqual(Object.fromEntries([['constructor', 'c'], ['toString', 't'], ['__proto__', 'p'], ['scenario', 'normal']]));
     expect(Object.keys(event!.systemProperties).filter((k) => k.includes('[native code]') || k.startsWith('[object'))).toEqual([]);
@@ -115,12 +119,12 @@ describe('a device on the local IoT Hub', () => {
 
   it('refuses a device publishing as another device, and counts it', async () => {
     const before = hub.stats.refusedMessages.notAllowed;
-    const eventsBefore = allEvents().length;
+    const eventsBefore = telemetryEvents().length;
     const arm = await rawDevice('robotic-arm-001');
     arm.publish('devices/conveyor-001/messages/events/', JSON.stringify({ speed: 0, status: 'running' }), { qos: 0 });
     await until('the hub to refuse it', () => hub.stats.refusedMessages.notAllowed === before + 1);
     arm.end(true);
-    expect(allEvents().length).toBe(eventsBefore);
+    expect(telemetryEvents().length).toBe(eventsBefore);
   });
 
   it('disconnects a device when its SAS token expires, as IoT Hub does', async () => {
@@ -210,6 +214,48 @@ describe("a device's connection, as IoT Hub's registry tells it (IotHubDeviceCon
   });
 });
 
+describe("a device's connection, as IoT Hub's connection state events tell it", () => {
+  it('routes a connect and a disconnect beside the telemetry, each with its kind, time and a growing sequence number, which the pipeline reads as rows', async () => {
+    hub.registry.add('conveyor-003');
+    const opened = Date.now();
+    const device = await connect(hub.registry.connectionString('conveyor-003', hub.hostName));
+    await device.sendEvent(new Message(JSON.stringify({ speed: 1 })));
+    await device.close();
+    await until('the disconnect to be routed', async () => connectionEvents('conveyor-003').length === 2);
+    const [connected, disconnected] = connectionEvents('conveyor-003');
+    expect(connected!.properties).toMatchObject({ deviceId: 'conveyor-003', opType: 'deviceConnected', 'iothub-message-schema': 'deviceConnectionStateNotification' });
+    expect(disconnected!.properties).toMatchObject({ deviceId: 'conveyor-003', opType: 'deviceDisconnected' });
+    expect(connected!.systemProperties).toMatchObject({ 'iothub-connection-device-id': 'conveyor-003', 'iothub-message-source': 'deviceConnectionStateEvents', 'content-type': 'application/json' });
+    const rows = [connected!, disconnected!].map((e) => connectionRowOf(e.systemProperties, e.properties, e.body, undefined)!);
+    expect(rows.map((r) => r.State)).toEqual(['connected', 'disconnected']);
+    expect(rows[0]!.SequenceNumber < rows[1]!.SequenceNumber).toBe(true);
+    expect(Date.parse(rows[0]!.Timestamp)).toBeGreaterThanOrEqual(opened - 1000);
+    expect(Date.parse(rows[1]!.Timestamp)).toBeGreaterThanOrEqual(Date.parse(rows[0]!.Timestamp));
+    // The telemetry between them is the device's own, as before.
+    expect(telemetryEvents().filter((e) => e.partitionKey === 'conveyor-003').map((e) => e.body.toString())).toEqual(['{"speed":1}']);
+  });
+
+  it('routes none where no route takes them, and refuses a route on a source it does not know', async () => {
+    const quiet = EventLog.open(join(dir, 'quiet-log'), { partitions: 1 });
+    const bare = await startIotHub({ memory: true, port: 0, endpoints: { events: quiet }, routes: [{ name: 'telemetry-only', endpoint: 'events', condition: 'true' }] });
+    try {
+      bare.registry.add('arm-x');
+      const client = DeviceClient.fromConnectionString(bare.registry.connectionString('arm-x', bare.hostName), Mqtt);
+      client.setRetryPolicy(new NoRetry());
+      await client.setOptions({ ca: bare.caPem });
+      await client.open();
+      await client.sendEvent(new Message('{"temperature":1}'));
+      await client.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(quiet.read('0', 0, 100).map((e) => e.systemProperties?.['iothub-message-source'])).toEqual(['Telemetry']);
+    } finally {
+      await bare.close();
+      quiet.close();
+    }
+    await expect(startIotHub({ memory: true, port: 0, endpoints: { events: log }, routes: [{ name: 'twins', endpoint: 'events', condition: 'true', source: 'TwinChangeEvents' as 'DeviceMessages' }] })).rejects.toThrow(/source 'TwinChangeEvents' is not one the local hub routes/);
+  });
+});
+
 describe('the local IoT Hub refuses', () => {
   it('unknown devices, wrong keys and expired tokens, and counts them', async () => {
     const before = structuredClone(hub.stats.refusedConnections);
@@ -264,8 +310,8 @@ describe('the local IoT Hub refuses', () => {
     const arm = await rawDevice('edge-sender');
     const body = Buffer.alloc(64 * 1024, 0x61);
     await new Promise<void>((resolve, reject) => arm.publish('devices/edge-sender/messages/events/', body, { qos: 1 }, (e) => (e ? reject(e) : resolve())));
-    await until('the event to be stored', () => allEvents().some((e) => e.partitionKey === 'edge-sender'));
-    expect(allEvents().find((e) => e.partitionKey === 'edge-sender')!.body.length).toBe(64 * 1024);
+    await until('the event to be stored', () => telemetryEvents().some((e) => e.partitionKey === 'edge-sender'));
+    expect(telemetryEvents().find((e) => e.partitionKey === 'edge-sender')!.body.length).toBe(64 * 1024);
     arm.end(true);
   });
 
@@ -278,7 +324,7 @@ describe('the local IoT Hub refuses', () => {
     await client.close().catch(() => undefined);
     const again = await connect(cs);
     await again.sendEvent(new Message(JSON.stringify({ ok: true })));
-    expect(allEvents().filter((e) => e.partitionKey === 'big-sender').map((e) => e.body.toString())).toEqual(['{"ok":true}']);
+    expect(telemetryEvents().filter((e) => e.partitionKey === 'big-sender').map((e) => e.body.toString())).toEqual(['{"ok":true}']);
   });
 
   it('a CONNECT declaring 200 MiB, cut off at its header before any of it is buffered', async () => {
@@ -330,7 +376,7 @@ describe('the local IoT Hub refuses', () => {
     await until('both to be disconnected', () => !hub.isConnected('leaver') && !hub.isConnected('sleeper'), { timeoutMs: 5_000 });
     await expect(leaver.sendEvent(new Message('{"late":true}'))).rejects.toThrow();
     await expect(connect(hub.registry.connectionString('sleeper', hub.hostName))).rejects.toThrow();
-    expect(allEvents().filter((e) => e.partitionKey === 'leaver' || e.partitionKey === 'sleeper')).toEqual([]);
+    expect(telemetryEvents().filter((e) => e.partitionKey === 'leaver' || e.partitionKey === 'sleeper')).toEqual([]);
     await sleeper.close().catch(() => undefined);
   });
 

@@ -23,6 +23,8 @@ const reading = (device: string, s: number, temperature: number) => ({
   Timestamp: at(s), DeviceId: device, ModelId: 'dtmi:manufacturing:RoboticArm;1', MessageId: `${device}|m:${s}`, EnqueuedTime: at(s),
   Readings: { temperature, status: 'running' }, AnomalyScore: temperature > 90 ? 0.9 : 0.1, FailureProbability: temperature > 90 ? 0.4 : null, ModelVersion: 'envelope-1',
 });
+/** IoT Hub's sequence numbers as the decoder writes them: 64 hexadecimal digits. */
+const seq = (n: number) => n.toString(16).toUpperCase().padStart(64, '0');
 const batch: StoreBatch = {
   telemetry: [reading('arm-1', 1, 70), reading('arm-1', 2, 95), reading('arm-2', 1, 60)],
   anomalies: [{ Timestamp: at(2), DeviceId: 'arm-1', MessageId: 'arm-1|m:2', Severity: 'critical', AnomalyScore: 0.9, FailureProbability: 0.4, Contributions: { temperature: 1 }, ModelVersion: 'envelope-1', AlertId: 'arm-1:critical:1' }],
@@ -34,6 +36,10 @@ const batch: StoreBatch = {
   alarmEvents: [
     { Timestamp: at(2), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'raised', Priority: 'critical', Notified: 'yes', Detail: 'condition=envelope' },
     { Timestamp: at(5), IncidentId: 'arm-1:critical:1', DeviceId: 'arm-1', Event: 'cleared', Priority: 'critical', Notified: 'yes', Detail: '' },
+  ],
+  connections: [
+    { Timestamp: at(0), DeviceId: 'arm-1', State: 'connected', SequenceNumber: seq(1), EnqueuedTime: at(0) },
+    { Timestamp: at(8), DeviceId: 'arm-1', State: 'disconnected', SequenceNumber: seq(2), EnqueuedTime: at(8) },
   ],
   actions: [{ Timestamp: at(2), DeviceId: 'arm-1', IncidentId: 'arm-1|stop|arm-1|m:2', Action: 'emergencyStop', Outcome: 'executed', Detail: 'failure probability 95 %', FailureProbability: 0.95, AnomalyScore: 0.9, ModelVersion: 'streaming-2+failure-lr-v1' }],
 };
@@ -95,6 +101,15 @@ describe('the telemetry store contract', () => {
     const letters = (await store.rows('DeadLetters')).filter((r) => r.Reason === 'store.rejected');
     expect(letters).toEqual([expect.objectContaining({ DeviceId: 'arm-7', MessageId: 'arm-7|m:bad', Detail: expect.stringContaining('EquipmentTelemetry refused the row'), Body: expect.stringContaining('2024-02-30') })]);
     await store.close();
+  });
+
+  it("answers each device's latest connection event by IoT Hub's sequence number, not by its time or its arrival", async () => {
+    // A reconnect whose event carries an earlier time (another IoT Hub node's clock) and arrives before a late disconnect.
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], connections: [{ Timestamp: at(7), DeviceId: 'arm-2', State: 'connected', SequenceNumber: seq(0xa0), EnqueuedTime: null }] });
+    await store.write({ telemetry: [], anomalies: [], deadLetters: [], connections: [{ Timestamp: at(9), DeviceId: 'arm-2', State: 'disconnected', SequenceNumber: seq(0x9f), EnqueuedTime: null }] });
+    const latest = await store.latestConnections(['arm-1', 'arm-2', 'arm-9']);
+    expect(Object.fromEntries(latest)).toEqual({ 'arm-1': { connected: false, at: Date.parse(at(8)) }, 'arm-2': { connected: true, at: Date.parse(at(7)) } });
+    expect(await store.latestConnections([])).toEqual(new Map());
   });
 
   it('answers the newest reading of each device seen since a time', async () => {

@@ -56,10 +56,17 @@ describe('npm run start:services', () => {
     const consumer = new EventHubConsumerClient('$Default', ready.eventHubs);
     const got: ReceivedEventData[] = [];
     const sub = consumer.subscribe({ processEvents: async (events) => void got.push(...events), processError: async () => {} }, { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 0.2 });
-    await until('the device\'s event', () => got.length > 0, { timeoutMs: 20_000 });
+    const bySource = (source: string) => got.filter((e) => e.systemProperties?.['iothub-message-source'] === source);
+    await until("the device's event and its disconnect", () => bySource('Telemetry').length > 0 && bySource('deviceConnectionStateEvents').length === 2, { timeoutMs: 20_000 });
     await sub.close();
     await consumer.close();
-    expect(got[0]!.body).toMatchObject({ temperature: 61.5 });
-    expect(got[0]!.systemProperties).toMatchObject({ 'iothub-connection-device-id': 'robotic-arm-001' });
+    const [reading] = bySource('Telemetry');
+    expect(reading!.body).toMatchObject({ temperature: 61.5 });
+    expect(reading!.systemProperties).toMatchObject({ 'iothub-connection-device-id': 'robotic-arm-001' });
+    // Its connect and disconnect too, as IoT Hub's second route sends them: the kind an application property, the order in the body.
+    expect(bySource('deviceConnectionStateEvents').map((e) => [e.properties?.opType, e.systemProperties?.['iothub-connection-device-id'], typeof (e.body as { sequenceNumber?: unknown }).sequenceNumber])).toEqual([
+      ['deviceConnected', 'robotic-arm-001', 'string'],
+      ['deviceDisconnected', 'robotic-arm-001', 'string'],
+    ]);
   });
 });

@@ -2,8 +2,8 @@
  * An in-memory far end for the telemetry store: keyed rows, so a replay adds nothing, the way
  * readers see Data Explorer through its deduplicating views.
  */
-import type { LatestReading, StoreBatch, TelemetryReadPort, TelemetryStorePort } from '../../src/lib/ports.ts';
-import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
+import type { ConnectionEvent, LatestReading, StoreBatch, TelemetryReadPort, TelemetryStorePort } from '../../src/lib/ports.ts';
+import type { AlarmEventRow, AnomalyFlagRow, DeadLetterRow, DeviceConnectionRow, MaintenanceActionRow, TelemetryRow } from '../../src/lib/store/rows.ts';
 import type { AppError } from '../../src/lib/errors.ts';
 
 export class InMemoryStore implements TelemetryStorePort {
@@ -12,6 +12,7 @@ export class InMemoryStore implements TelemetryStorePort {
   readonly deadLetters: DeadLetterRow[] = [];
   readonly actions = new Map<string, MaintenanceActionRow>();
   private readonly alarmEventRows = new Map<string, AlarmEventRow>();
+  readonly connections = new Map<string, DeviceConnectionRow>();
   writes = 0;
   /** Errors for the next writes, in order; an undefined entry lets that write through. */
   failNext: (AppError | undefined)[] = [];
@@ -25,6 +26,17 @@ export class InMemoryStore implements TelemetryStorePort {
     this.deadLetters.push(...batch.deadLetters);
     for (const r of batch.actions ?? []) this.actions.set(`${r.DeviceId}|${r.IncidentId}|${r.Action}`, r);
     for (const r of batch.alarmEvents ?? []) this.alarmEventRows.set(`${r.IncidentId}|${r.Event}|${r.Timestamp}`, r);
+    for (const r of batch.connections ?? []) this.connections.set(`${r.DeviceId}|${r.SequenceNumber}`, r);
+  }
+
+  /** Each device's connection event with the highest sequence number. */
+  async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
+    const latest = new Map<string, DeviceConnectionRow>();
+    for (const r of this.connections.values()) {
+      const cur = latest.get(r.DeviceId);
+      if (devices.includes(r.DeviceId) && (!cur || r.SequenceNumber > cur.SequenceNumber)) latest.set(r.DeviceId, r);
+    }
+    return new Map([...latest].map(([id, r]) => [id, { connected: r.State === 'connected', at: Date.parse(r.Timestamp) }]));
   }
 
   /** Incident lifecycle steps as a reader sees them (keyed, so a replay adds nothing), oldest first. */

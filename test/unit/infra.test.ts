@@ -19,6 +19,7 @@ import { ALERT_DELIVERY_FUNCTION } from '../../src/lib/alerts/alert-delivery.ts'
 import { REFUSED_CONTAINER } from '../../src/lib/refused-readings.ts';
 import { NOT_MEASURED_LOG, REFUSED_LOG } from '../../src/lib/pipeline.ts';
 import { PLANT_SILENT_LOG } from '../../src/lib/alerts/communication-watch.ts';
+import { DEFAULT_ROUTES } from '../../src/emulators/iothub/server.ts';
 import { DEFAULT_PLANT, DEFAULT_READINGS_PER_SECOND } from '../../src/lib/plant/plant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -168,6 +169,13 @@ describe.skipIf(!compiler)('infra/ compiled by the Bicep CLI', () => {
     expect(heldUp.properties.actions.actionGroups).toBe("[variables('opsActionGroups')]");
     const variables = (moduleDeployment(main, 'monitoring')!.properties!.template as unknown as { variables: Record<string, string> }).variables;
     expect(variables.ingestFunction).toBe(TELEMETRY_INGEST_FUNCTION);
+  });
+
+  it("routes the devices' telemetry and their connection state events to the Event Hub the pipeline reads, as the local hub does", () => {
+    const hub = resourcesOfType(moduleResources(main, 'iothub'), 'Microsoft.Devices/IotHubs')[0] as unknown as { properties: { routing: { routes: { name: string; source: string; condition: string; endpointNames: string[]; isEnabled: boolean }[] } } };
+    const routes = hub.properties.routing.routes;
+    expect(routes.map((r) => [r.name, r.source])).toEqual(DEFAULT_ROUTES.map((r) => [r.name, r.source ?? 'DeviceMessages']));
+    for (const r of routes) expect(r).toMatchObject({ condition: 'true', endpointNames: ['telemetry-eventhub'], isEnabled: true });
   });
 
   it('alerts operators before telemetry is refused at the IoT Hub (80 % of its daily quota), when its route turns unhealthy, and when the hub drops any', () => {

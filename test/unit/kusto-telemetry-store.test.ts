@@ -135,6 +135,28 @@ describe('the Data Explorer telemetry store', () => {
     expect(q.properties.Parameters).toEqual({ since: 'datetime(2026-11-25T00:00:00.000Z)', maxRows: 'long(20)' });
   });
 
+  it("reads each device's latest connection event through the deduplicating view, by IoT Hub's sequence number, the devices as a query parameter", async () => {
+    const columns = [['DeviceId', 'string'], ['State', 'string'], ['Timestamp', 'datetime']];
+    const s = await clusterAnswering(columns, [
+      ['robotic-arm-003', 'disconnected', '2026-11-25T10:47:26Z'],
+      ['conveyor-001', 'connected', '2026-11-25T06:00:02Z'],
+    ]);
+    const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' });
+    const latest = await store.latestConnections(['robotic-arm-003', 'conveyor-001', "it's-quoted"]);
+    expect(Object.fromEntries(latest)).toEqual({
+      'robotic-arm-003': { connected: false, at: Date.parse('2026-11-25T10:47:26Z') },
+      'conveyor-001': { connected: true, at: Date.parse('2026-11-25T06:00:02Z') },
+    });
+    const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
+    expect(q.csl).toContain("materialized_view('DeviceConnectionsDeduped')");
+    expect(q.csl).toContain('arg_max(SequenceNumber, State, Timestamp) by DeviceId');
+    expect(q.properties.Parameters).toEqual({ devices: `dynamic(${JSON.stringify(['robotic-arm-003', 'conveyor-001', "it's-quoted"])})` });
+    // No devices: no query at all.
+    const before = s.requests.length;
+    expect(await store.latestConnections([])).toEqual(new Map());
+    expect(s.requests.length).toBe(before);
+  });
+
   it("reads the incidents' lifecycle events of a period through the deduplicating view, the period and limit as query parameters", async () => {
     const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string'], ['AckedAt', 'datetime']];
     const s = await clusterAnswering(columns, [

@@ -234,6 +234,41 @@ describe('telemetryIngest: a batch from the plant', () => {
     expect(decodeBatch(bodies, meta, { now: Date.now(), maxClockSkewMs: 300_000 }).notTelemetry).toEqual(JSON.parse('{"__proto__":1,"twinChangeEvents":1,"deviceLifecycleEvents":1,"deviceConnectionStateEvents":1}'));
   });
 
+  it("stores IoT Hub's connection events beside the batch's rows, for the communication watch; one without its kind, sequence number or device is passed by, never refused", async () => {
+    const h = plant();
+    const seq = (n: number) => `00000000000000000000000000000000000000000000000001D4132452F67C${n.toString(16).toUpperCase().padStart(2, '0')}`;
+    const { bodies, meta } = batch([
+      { device: 'robotic-arm-001', body: { sequenceNumber: seq(1) } },
+      arm(0, { temperature: 70 }),
+      { device: 'robotic-arm-001', body: { sequenceNumber: seq(2) } },
+      { device: 'robotic-arm-001', body: { sequenceNumber: seq(3) } },
+      { device: 'robotic-arm-001', body: { sequenceNumber: 'not hexadecimal' } },
+      { device: '', body: { sequenceNumber: seq(4) } },
+    ], '0', 0);
+    const ops = ['deviceConnected', undefined, 'deviceDisconnected', 'toString', 'deviceConnected', 'deviceConnected'];
+    ops.forEach((op, i) => {
+      if (i === 1) return;
+      meta.systemPropertiesArray![i]!['iothub-message-source'] = 'deviceConnectionStateEvents';
+      (meta.propertiesArray ??= bodies.map(() => ({})))[i] = { ...(op ? { opType: op } : {}), operationTimestamp: new Date(Date.UTC(2026, 11, 7, 9, 0, i)).toISOString() };
+    });
+    const result = await h.pipeline.processBatch(bodies, meta);
+    expect(result).toMatchObject({ events: 6, stored: 1, deadLettered: 0, notTelemetry: 5, connectionEvents: 2 });
+    expect([...h.store.connections.values()]).toEqual([
+      { Timestamp: '2026-12-07T09:00:00.000Z', DeviceId: 'robotic-arm-001', State: 'connected', SequenceNumber: seq(1), EnqueuedTime: expect.any(String) },
+      { Timestamp: '2026-12-07T09:00:02.000Z', DeviceId: 'robotic-arm-001', State: 'disconnected', SequenceNumber: seq(2), EnqueuedTime: expect.any(String) },
+    ]);
+    expect(Object.fromEntries(await h.store.latestConnections(['robotic-arm-001']))).toEqual({ 'robotic-arm-001': { connected: false, at: Date.UTC(2026, 11, 7, 9, 0, 2) } });
+    // A store that fails the batch fails its connection events with it: the host's retry stores them.
+    h.store.failNext.push(Object.assign(new Error('503'), { code: 'store.unavailable' }) as never);
+    const again = batch([{ device: 'conveyor-belt-001', body: { sequenceNumber: seq(9) } }], '0', 6);
+    again.meta.systemPropertiesArray![0]!['iothub-message-source'] = 'deviceConnectionStateEvents';
+    again.meta.propertiesArray = [{ opType: 'deviceDisconnected', operationTimestamp: '2026-12-07T09:01:00Z' }];
+    await expect(h.pipeline.processBatch(again.bodies, again.meta)).rejects.toThrow('503');
+    expect(h.store.connections.size).toBe(2);
+    await h.pipeline.processBatch(again.bodies, again.meta);
+    expect(h.store.connections.size).toBe(3);
+  });
+
   it('names at most ten devices in the refusal warning, however many a batch refuses, each as sent (commas and all)', async () => {
     const h = plant();
     const strangers = Array.from({ length: 25 }, (_, i) => ({ device: `stranger,${i}`, body: { temperature: 1 } }));

@@ -1,5 +1,6 @@
 /**
- * IoT Hub message routing, the part the local stack needs: routes on device telemetry with a
+ * IoT Hub message routing, the part the local stack needs: routes on device telemetry
+ * (`DeviceMessages`) and on devices' connection state events (`DeviceConnectionStateEvents`) with a
  * condition over message properties — `true`, `false`, comparisons (= != <> < > <= >=) of an
  * application property or a system property ($connectionDeviceId, $contentType,
  * $contentEncoding, $messageId) with a string, number or boolean, joined by AND / OR / NOT and
@@ -13,7 +14,11 @@ export interface Route {
   endpoint: string;
   condition: string;
   enabled?: boolean;
+  /** What the route carries (IoT Hub's routing sources); default `DeviceMessages`. */
+  source?: RouteSource;
 }
+
+export type RouteSource = 'DeviceMessages' | 'DeviceConnectionStateEvents';
 
 export interface RoutedMessage {
   deviceId: string;
@@ -124,12 +129,17 @@ export function compileCondition(text: string): Cond {
 }
 
 export interface CompiledRoute extends Route {
+  source: RouteSource;
   matches: (m: RoutedMessage) => boolean;
 }
 
+const SOURCES: readonly RouteSource[] = ['DeviceMessages', 'DeviceConnectionStateEvents'];
+
 export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
   return routes.map((r) => {
+    const source = r.source ?? 'DeviceMessages';
+    if (!SOURCES.includes(source)) throw new RouteConditionError(`route ${r.name}: source '${String(source)}' is not one the local hub routes (${SOURCES.join(', ')})`);
     const cond = compileCondition(r.condition);
-    return { ...r, matches: (m) => r.enabled !== false && cond(m) === true };
+    return { ...r, source, matches: (m) => r.enabled !== false && cond(m) === true };
   });
 }

@@ -13,6 +13,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
 import { guardPackets } from './packet-guard.ts';
@@ -86,7 +87,11 @@ export class HubError extends Error {
 
 /** What IoT Hub reports for a time that never was (a device never connected). */
 const NEVER = '0001-01-01T00:00:00Z';
-const DEFAULT_ROUTES: Route[] = [{ name: 'telemetry-to-eventhub', endpoint: 'events', condition: 'true' }];
+/** The recipe's routes (infra/modules/iothub.bicep): device telemetry, and devices' connection state events, to `events`. */
+export const DEFAULT_ROUTES: readonly Route[] = [
+  { name: 'telemetry-to-eventhub', endpoint: 'events', condition: 'true' },
+  { name: 'connection-state-to-eventhub', source: 'DeviceConnectionStateEvents', endpoint: 'events', condition: 'true' },
+];
 const PROPERTY_KEYS: Record<string, string> = {
   '$.mid': 'message-id',
   '$.cid': 'correlation-id',
@@ -236,7 +241,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       else if (!k.startsWith('$.')) defineOwn(properties, k, v);
     }
     const message = { deviceId: client.id, properties, systemProperties };
-    const targets = routes.filter((r) => r.matches(message));
+    const targets = routes.filter((r) => r.source === 'DeviceMessages' && r.matches(message));
     if (targets.length === 0) {
       stats.messagesUnrouted++;
       return;
@@ -259,12 +264,41 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     }
   }, 1000).unref();
 
+  /**
+   * IoT Hub's connection state events, as a route on `DeviceConnectionStateEvents` receives them:
+   * `opType` and `operationTimestamp` among the application properties, the source among the system
+   * ones, and a sequence number in the body that orders a device's events (hexadecimal, growing).
+   */
+  let sequence = 0n;
+  function connectionEvent(deviceId: string, opType: 'deviceConnected' | 'deviceDisconnected'): void {
+    const at = new Date();
+    sequence = sequence + 1n > BigInt(at.getTime()) * 10_000n ? sequence + 1n : BigInt(at.getTime()) * 10_000n;
+    const hubName = hostName.split(/[.:]/)[0] ?? 'localhost';
+    const properties: Record<string, string> = { hubName, deviceId, opType, 'iothub-message-schema': 'deviceConnectionStateNotification', operationTimestamp: at.toISOString() };
+    const systemProperties: Record<string, unknown> = {
+      'iothub-connection-device-id': deviceId,
+      'iothub-enqueuedtime': at.toISOString(),
+      'iothub-message-source': 'deviceConnectionStateEvents',
+      'content-type': 'application/json',
+      'content-encoding': 'utf-8',
+      'correlation-id': randomUUID(),
+      'user-id': hubName,
+    };
+    const message = { deviceId, properties, systemProperties };
+    const body = Buffer.from(JSON.stringify({ sequenceNumber: sequence.toString(16).toUpperCase().padStart(64, '0') }));
+    for (const r of routes) {
+      if (r.source !== 'DeviceConnectionStateEvents' || !r.matches(message)) continue;
+      options.endpoints[r.endpoint]!.append({ partitionKey: deviceId, body, properties, systemProperties }).catch((error: Error) => log(`iothub: ${deviceId}'s ${opType} event not routed to ${r.endpoint}: ${error.message}`));
+    }
+  }
+
   broker.on('client', (client) => {
     clients.get(client.id)?.close();
     clients.set(client.id, client);
     stats.connected = clients.size;
     const now = new Date().toISOString();
     connections.set(client.id, { stateUpdated: now, lastActivity: now });
+    connectionEvent(client.id, 'deviceConnected');
   });
   broker.on('clientDisconnect', (client) => {
     if (clients.get(client.id) === client) {
@@ -272,6 +306,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       methodSubscribers.delete(client.id);
       const seen = connections.get(client.id);
       if (seen) seen.stateUpdated = new Date().toISOString();
+      connectionEvent(client.id, 'deviceDisconnected');
     }
     stats.connected = clients.size;
   });

@@ -7,12 +7,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
+import type { AckOutcome, AlertRecord, ConnectionEvent, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort, WriteOutcome } from '../ports.ts';
 import type { AlertAckRow, DeadLetterRow } from './rows.ts';
 import { TABLES, table, type KustoType, type TableDef } from './tables.ts';
 import { conditionOfDetail, deviceLinkOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
+import { connectionEvents } from '../telemetry/connection-state.ts';
 
 const SQL_TYPE: Record<KustoType, string> = { datetime: 'TIMESTAMP', string: 'VARCHAR', real: 'DOUBLE', long: 'BIGINT', dynamic: 'JSON' };
 
@@ -87,7 +88,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
    * of failing the rest.
    */
   write(batch: StoreBatch): Promise<WriteOutcome> {
-    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) + (batch.alarmEvents?.length ?? 0) === 0) return Promise.resolve({ telemetryStored: 0, rejected: 0 });
+    if (batch.telemetry.length + batch.anomalies.length + batch.deadLetters.length + (batch.actions?.length ?? 0) + (batch.acks?.length ?? 0) + (batch.alarmEvents?.length ?? 0) + (batch.connections?.length ?? 0) === 0) return Promise.resolve({ telemetryStored: 0, rejected: 0 });
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.draining) void this.drain();
@@ -128,6 +129,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
         if (batch.actions?.length) await this.writeTable(table('MaintenanceActions'), batch.actions);
         if (batch.acks?.length) await this.writeTable(table('AlertAcks'), batch.acks);
         if (batch.alarmEvents?.length) await this.writeTable(table('AlarmEvents'), batch.alarmEvents);
+        if (batch.connections?.length) await this.writeTable(table('DeviceConnections'), batch.connections);
         outcomes.push({ telemetryStored, rejected: 0 });
       }
       await this.db.run('COMMIT');
@@ -172,6 +174,7 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
         actions: await keep(table('MaintenanceActions'), batch.actions),
         acks: await keep(table('AlertAcks'), batch.acks),
         alarmEvents: await keep(table('AlarmEvents'), batch.alarmEvents),
+        connections: await keep(table('DeviceConnections'), batch.connections),
       };
       if (refused.length === 0) throw failure;
       cleaned.deadLetters = [...cleaned.deadLetters, ...refused];
@@ -284,6 +287,16 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
       [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])],
     );
     return rows.map(alarmEventRecord);
+  }
+
+  async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
+    if (devices.length === 0) return new Map();
+    const rows = await this.query<{ DeviceId: string; State: string; Timestamp: string }>(
+      `SELECT "DeviceId", arg_max("State", "SequenceNumber") AS "State", strftime(arg_max("Timestamp", "SequenceNumber"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp"
+       FROM "DeviceConnections" WHERE list_contains(from_json($1, '["VARCHAR"]'), "DeviceId") GROUP BY "DeviceId"`,
+      [JSON.stringify(devices)],
+    );
+    return connectionEvents(rows);
   }
 
   async acknowledge(ack: AlertAckRow): Promise<AckOutcome> {

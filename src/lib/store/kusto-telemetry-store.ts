@@ -10,12 +10,13 @@ import { DataFormat, IngestionProperties, StreamingIngestClient } from 'azure-ku
 import type { TokenCredential } from '@azure/identity';
 import { AppError, isTransientStatus, parseRetryAfter } from '../errors.ts';
 import { withRetry, type RetryPolicy, defaultRetryPolicy } from '../retry.ts';
-import type { AckOutcome, AlertRecord, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
+import type { AckOutcome, AlertRecord, ConnectionEvent, DeadLetterGroup, LatestReading, StoreBatch, TelemetryPoint, TelemetryReadPort, TelemetryStorePort } from '../ports.ts';
 import type { AlertAckRow } from './rows.ts';
 import { table, type TableDef } from './tables.ts';
 import { conditionOfDetail, deviceLinkOfDetail, figuresOfDetail, lineAtRestOfDetail, sensorsOfDetail } from '../alerts/conditions.ts';
 import { withActions, type ActionRow } from '../alerts/incident-actions.ts';
 import { alarmEventRecord, type AlarmEventRecord, type AlarmEventSource } from '../alerts/alarm-performance.ts';
+import { connectionEvents } from '../telemetry/connection-state.ts';
 
 /**
  * Streaming ingestion takes at most 4 MB of data per request (counted before the SDK gzips it, as
@@ -90,6 +91,12 @@ materialized_view('AlarmEventsDeduped')
 | join kind=leftouter (materialized_view('AlertAcksDeduped') | project IncidentId = AlertId, AckedAt) on IncidentId
 | project Timestamp, IncidentId, DeviceId, Event, Priority, Notified, AckedAt
 | order by Timestamp asc`,
+  /** By IoT Hub's sequence number, padded to one width when written, so that the text orders as the number. */
+  latestConnections: `declare query_parameters(devices:dynamic);
+materialized_view('DeviceConnectionsDeduped')
+| where DeviceId in (devices)
+| summarize arg_max(SequenceNumber, State, Timestamp) by DeviceId
+| project DeviceId, State, Timestamp`,
   acknowledge: `declare query_parameters(alert:string);
 print FlagCount = toscalar(AnomalyFlags | where AlertId == alert | count), AckCount = toscalar(AlertAcks | where AlertId == alert | count)`,
 } as const;
@@ -128,6 +135,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
       this.writeTable(table('MaintenanceActions'), batch.actions ?? []),
       this.writeTable(table('AlertAcks'), batch.acks ?? []),
       this.writeTable(table('AlarmEvents'), batch.alarmEvents ?? []),
+      this.writeTable(table('DeviceConnections'), batch.connections ?? []),
     ]);
   }
 
@@ -200,6 +208,12 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
     if (devices?.length === 0) return [];
     const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
     return rows.map(alarmEventRecord);
+  }
+
+  async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
+    if (devices.length === 0) return new Map();
+    const rows = await this.read<{ DeviceId: string; State: string; Timestamp: string }>(KQL.latestConnections, { devices: kqlDynamic(devices) });
+    return connectionEvents(rows.map((r) => ({ ...r, Timestamp: new Date(r.Timestamp).toISOString() })));
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */

@@ -53,6 +53,17 @@ export interface AlarmEventRow {
   Detail: string;
 }
 
+/** One of IoT Hub's connection state events for a device. */
+export interface DeviceConnectionRow {
+  /** When IoT Hub saw the device connect or disconnect (its `operationTimestamp`). */
+  Timestamp: string;
+  DeviceId: string;
+  State: 'connected' | 'disconnected';
+  /** IoT Hub's order of the device's connection events: hexadecimal digits of a fixed width. */
+  SequenceNumber: string;
+  EnqueuedTime: string | null;
+}
+
 export interface AlertAckRow {
   AlertId: string;
   AckedAt: string;

@@ -5,7 +5,7 @@
 export type KustoType = 'datetime' | 'string' | 'real' | 'long' | 'dynamic';
 
 export interface TableDef {
-  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions' | 'AlertAcks' | 'AlarmEvents';
+  name: 'EquipmentTelemetry' | 'AnomalyFlags' | 'DeadLetters' | 'MaintenanceActions' | 'AlertAcks' | 'AlarmEvents' | 'DeviceConnections';
   mapping: string;
   columns: readonly (readonly [name: string, type: KustoType])[];
   /** Columns that identify a row: a replayed row with the same key is the same row. */
@@ -72,6 +72,14 @@ export const TABLES: readonly TableDef[] = [
       ['Priority', 'string'], ['Notified', 'string'], ['Detail', 'string'],
     ],
     key: ['IncidentId', 'Event', 'Timestamp'],
+  },
+  {
+    name: 'DeviceConnections',
+    mapping: 'DeviceConnections_json',
+    // IoT Hub's own connection state events (connected, disconnected), ordered per device by IoT Hub's
+    // sequence number (hexadecimal digits of a fixed width), not by their times.
+    columns: [['Timestamp', 'datetime'], ['DeviceId', 'string'], ['State', 'string'], ['SequenceNumber', 'string'], ['EnqueuedTime', 'datetime']],
+    key: ['DeviceId', 'SequenceNumber'],
   },
 ];
 

@@ -12,6 +12,8 @@ import { jsonExcerpt, jsonOrUndefined } from '../json-text.ts';
 import { nonFiniteAsNull } from './non-finite.ts';
 import { boundedId } from '../bounded-id.ts';
 import { defineOwn } from '../own-properties.ts';
+import { CONNECTION_STATE_SOURCE, connectionRowOf } from './connection-state.ts';
+import type { DeviceConnectionRow } from '../store/rows.ts';
 
 /** IoT Hub's largest device-to-cloud message; anything bigger did not come from a hub. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -59,6 +61,8 @@ export interface Decoded {
   deadLetters: DeadLetter[];
   /** IoT Hub's own events routed here (connection state, lifecycle, twin changes), by their `iothub-message-source`: no readings, passed by. */
   notTelemetry?: Record<string, number>;
+  /** Of those, the device connection state events that can be stored (device, kind, sequence number and time all given). */
+  connections?: DeviceConnectionRow[];
 }
 
 /**
@@ -266,6 +270,7 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
   const readings: Reading[] = [];
   const deadLetters: DeadLetter[] = [];
   let notTelemetry: Record<string, number> | undefined;
+  let connections: DeviceConnectionRow[] | undefined;
   const partitionId = meta.partitionContext?.PartitionId ?? meta.partitionContext?.partitionId;
   const { now } = options;
   const sysArray = meta.systemPropertiesArray;
@@ -288,6 +293,8 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
     if (source !== undefined) {
       notTelemetry ??= {};
       defineOwn(notTelemetry, source, (Object.hasOwn(notTelemetry, source) ? notTelemetry[source]! : 0) + 1);
+      const connection = source.toLowerCase() === CONNECTION_STATE_SOURCE.toLowerCase() ? connectionRowOf(sys, meta.propertiesArray?.[i], body, env.enqueuedRaw) : undefined;
+      if (connection) (connections ??= []).push(connection);
       continue;
     }
     if (!env.deviceId) {
@@ -342,7 +349,7 @@ export function decodeBatch(bodies: readonly unknown[], meta: BatchMetadata, opt
       decodeReading(parsed, 0, false, env, options, readings, deadLetters);
     }
   }
-  return { readings, deadLetters, ...(notTelemetry ? { notTelemetry } : {}) };
+  return { readings, deadLetters, ...(notTelemetry ? { notTelemetry } : {}), ...(connections ? { connections } : {}) };
 }
 
 function decodeReading(item: unknown, index: number, inArray: boolean, env: Envelope, options: DecodeOptions, readings: Reading[], deadLetters: DeadLetter[]): void {
