@@ -175,7 +175,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const workingHours = workingHoursOf(config);
   const lineHours = lineHoursOf(config);
-  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours, lineHours });
+  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, connectionEvents: readsOf(store), alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours, lineHours });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {

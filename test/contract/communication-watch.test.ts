@@ -25,12 +25,13 @@ import { AppError } from '../../src/lib/errors.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import type { DeviceConnectionsPort, TwinsPort } from '../../src/lib/ports.ts';
 import { startIotHub } from '../../src/emulators/iothub/server.ts';
-import { EventLog } from '../../src/emulators/event-log/event-log.ts';
+import { EventLog, type EventRecord } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDeviceConnections } from '../../src/lib/commands/iothub-service.ts';
 import deviceSdk from 'azure-iot-device';
 import mqttTransport from 'azure-iot-device-mqtt';
 import iotCommon from 'azure-iot-common';
 import { WorkingHours } from '../../src/lib/plant/working-hours.ts';
+import { until } from '../support/until.ts';
 
 const { InvocationContext } = azureFunctions;
 const MINUTE = 60_000;
@@ -54,7 +55,7 @@ beforeEach(async () => {
 afterEach(async () => adt?.close());
 
 /** The pipeline and the watch as one Function App runs them, on a clock the test moves (`shift` ms ahead of the real one). */
-async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins, workingHours?: WorkingHours, connections?: DeviceConnectionsPort) {
+async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsPort = twins, workingHours?: WorkingHours, connections?: DeviceConnectionsPort, watchOptions: { recentMs?: number; connectionEvents?: boolean } = {}) {
   const store = await DuckDbTelemetryStore.open(':memory:');
   const alerts = new CapturedAlerts();
   const clock = { shift: 0 };
@@ -69,11 +70,20 @@ async function plant(alarms: { silentAfterMs?: number } = {}, watchTwins: TwinsP
     return ingest(bodies, new InvocationContext({ invocationId: `inv-${sequence}`, functionName: 'telemetryIngest', triggerMetadata: meta as Record<string, unknown>, logHandler: () => {} }));
   };
   const logged: { level: string; message: string }[] = [];
-  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, connections, alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now, workingHours });
+  const watch = new CommunicationWatch({ catalog, twins: watchTwins, store, refused: store, connections, ...(watchOptions.connectionEvents ? { connectionEvents: store } : {}), ...(watchOptions.recentMs ? { recentMs: watchOptions.recentMs } : {}), alerts, settings: { ...defaultSettings, alarms }, logger: { log: (level, message) => void logged.push({ level, message }) }, concurrency: 4, now, workingHours });
+  /** Events as the hub routed them to the Event Hub, handed to the trigger as the Functions host would (bodies as bytes, both property sets). */
+  const deliver = (events: readonly EventRecord[]) =>
+    ingest(events.map((e) => e.body), new InvocationContext({ invocationId: `inv-hub-${sequence++}`, functionName: 'telemetryIngest', logHandler: () => {}, triggerMetadata: {
+      partitionContext: { PartitionId: '1' },
+      systemPropertiesArray: events.map((e) => e.systemProperties),
+      propertiesArray: events.map((e) => e.properties),
+      enqueuedTimeUtcArray: events.map((e) => new Date(e.enqueuedTime).toISOString()),
+      sequenceNumberArray: events.map((e) => e.sequenceNumber),
+    } }));
   /** `count` readings of each machine named, `everyMs` (ten seconds) apart from `at` (ms on the test's clock), all normal; the first says it runs. */
   const readings = (ids: readonly string[], at: number, count: number, status = 'running', everyMs = 10_000) =>
     send(ids.flatMap((device, d) => Array.from({ length: count }, (_, k) => ({ device, enqueued: at + k * everyMs, body: { timestamp: iso(at + k * everyMs), temperature: 70 + 0.1 * ((k + d) % 4), vibration: 0.4 + 0.01 * (k % 3), pressure: 6 + 0.01 * (k % 5), ...(k === 0 ? { status } : {}) } }))));
-  return { store, alerts, clock, now, send, readings, watch, logged };
+  return { store, alerts, clock, now, send, deliver, readings, watch, logged };
 }
 
 /**
@@ -422,6 +432,53 @@ describe('a machine that stops sending altogether', () => {
       const items = (response.jsonBody as { items: { deviceId: string; conditionText: string }[] }).items;
       expect(items.find((a) => a.deviceId === 'robotic-arm-001')!.conditionText).toBe('no telemetry taken in: the machine is not watched at all; IoT Hub saw its device disconnect');
       await devices[1]!.close();
+    } finally {
+      await hub.close();
+      log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hears a machine's link drop from IoT Hub's connection events: raised once it has been quiet for `recentMs`, not the whole delay, while one connected and quiet waits for the delay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'watch-events-'));
+    const log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+    // The recipe's routes: telemetry, and devices' connection state events, to the Event Hub.
+    const hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
+    try {
+      for (const id of ['robotic-arm-001', 'robotic-arm-002']) hub.registry.add(id);
+      const devices = await Promise.all(
+        ['robotic-arm-001', 'robotic-arm-002'].map(async (id) => {
+          const device = deviceSdk.Client.fromConnectionString(hub.registry.connectionString(id, hub.hostName), mqttTransport.Mqtt);
+          device.setRetryPolicy(new iotCommon.NoRetry());
+          await device.setOptions({ ca: hub.caPem });
+          await device.open();
+          return device;
+        }),
+      );
+      // robotic-arm-001 loses its link; robotic-arm-002 stays connected and goes quiet all the same.
+      await devices[0]!.close();
+      const routed = () => log.partitionIds.flatMap((id) => log.read(id, 0, 100)).filter((e) => e.systemProperties['iothub-message-source'] === 'deviceConnectionStateEvents');
+      await until('both connects and the disconnect routed', async () => routed().length === 3);
+      const registry = new IotHubDeviceConnections({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
+      // A delay of a minute; quiet for two seconds is not "lately" (a reading every 300 ms).
+      const p = await plant({ silentAfterMs: MINUTE }, twins, undefined, registry, { recentMs: 2_000, connectionEvents: true });
+      // The events come through the trigger as the hub routed them, the disconnect last.
+      const events = routed();
+      expect(await p.deliver(events)).toMatchObject({ events: 3, stored: 0, deadLettered: 0, notTelemetry: 3, connectionEvents: 3 });
+      const disconnectedAt = Date.parse(String(events.find((e) => e.properties.opType === 'deviceDisconnected')!.properties.operationTimestamp));
+      await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-004'], Date.now() - 60_000, 6, 'running', 300);
+      await new Promise((r) => setTimeout(r, 2_300));
+      await p.readings(['robotic-arm-004'], Date.now() - 5_000, 6, 'running', 300);
+      const swept = await p.watch.run();
+      expect(swept).toMatchObject({ silent: 1, raised: 1, told: 1, offNetwork: 1, errors: 0 });
+      expect(p.alerts.sent.map((c) => c.deviceId)).toEqual(['robotic-arm-001']);
+      const [card] = p.alerts.sent;
+      // What the event said, and when: not the registry's late state.
+      expect(card!.silent!.connection).toEqual({ identity: 'enabled', connected: false, since: disconnectedAt, lastActivity: expect.any(Number) });
+      expect(JSON.stringify(alertCard(card!))).toMatch(/and IoT Hub saw its device disconnect at \{\{DATE\(.*: check its gateway, network and power/);
+      // Without the events the same sweep would have waited for the whole delay.
+      const blind = new CommunicationWatch({ catalog: plantCatalog(), twins, store: p.store, connections: registry, settings: { ...defaultSettings, alarms: { silentAfterMs: MINUTE } }, logger: silentLogger, concurrency: 4, now: p.now, recentMs: 2_000 });
+      expect(await blind.run()).toMatchObject({ silent: 0, raised: 0 });
     } finally {
       await hub.close();
       log.close();

@@ -20,7 +20,7 @@ export function watchedPlant(lines: Record<string, readonly string[]>, start: nu
     }
   }
   const logged: string[] = [];
-  const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours, lineHours });
+  const watch = new CommunicationWatch({ catalog: plantCatalog(), twins: h.twins, store: h.store, connectionEvents: h.store, alerts: h.alerts, settings: defaultSettings, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, concurrency: 2, now: () => clock, workingHours, lineHours });
   /** A minute of readings of each arm named, ten seconds apart, ending at `until`. */
   const run = async (ids: readonly string[], until: number) => {
     for (let t = until - 50_000; t <= until; t += 10_000) {
@@ -29,5 +29,9 @@ export function watchedPlant(lines: Record<string, readonly string[]>, start: nu
     }
   };
   const moveTo = (t: number) => void (clock = t);
-  return { h, watch, logged, run, moveTo };
+  let sequence = 0;
+  /** IoT Hub's connection event for a device at `time`, as the pipeline stores it. */
+  const connection = (deviceId: string, state: 'connected' | 'disconnected', time: number) =>
+    h.store.write({ telemetry: [], anomalies: [], deadLetters: [], connections: [{ Timestamp: iso(time), DeviceId: deviceId, State: state, SequenceNumber: (++sequence).toString(16).padStart(64, '0'), EnqueuedTime: iso(time) }] });
+  return { h, watch, logged, run, moveTo, connection };
 }

@@ -327,6 +327,11 @@ describe('the alarm lifecycle', () => {
     // A shorter one is the plant's ten minutes still.
     expect(lifecycle.raiseForSilence({}, T0 + 300 * SEC, T0, { ...context, delayMs: 60 * SEC })).toBeUndefined();
     expect(lifecycle.raiseForSilence({}, T0 + 700 * SEC, T0, { ...context, delayMs: 60 * SEC })).toMatchObject({ time: T0 + 600 * SEC });
+    // Unless IoT Hub saw its device disconnect: then its own delay stands, and so does a falling silent.
+    expect(lifecycle.raiseForSilence({}, T0 + 59 * SEC, T0, { ...context, delayMs: 60 * SEC, offNetwork: true })).toBeUndefined();
+    expect(lifecycle.raiseForSilence({}, T0 + 70 * SEC, T0, { ...context, delayMs: 60 * SEC, offNetwork: true })).toMatchObject({ kind: 'raised', time: T0 + 60 * SEC });
+    const standing: AlarmState = { id: 'arm-1|1', p: 'warning', n: 'warning', r: T0 - 60 * SEC };
+    expect(lifecycle.fallSilent(standing, T0 + 70 * SEC, T0, { delayMs: 60 * SEC, offNetwork: true })).toMatchObject({ kind: 'silent', time: T0 + 60 * SEC });
   });
 
   it('a silence tells nobody while shelved, nor beyond the flood limit, nor when the incident stands at warning or above already; a lone outlier before it is its own record', () => {

@@ -147,6 +147,40 @@ describe('a plant that powers its machines down at night without saying so', () 
     expect(p.logged).toEqual([]);
   });
 
+  it("gives a machine whose device IoT Hub saw disconnect overnight the shift's whole delay to come back; one that disconnects during the shift is raised three minutes after", async () => {
+    const p = await plant(hours);
+    await p.run(ARMS, at('2026-12-07T20:58:00Z'));
+    // Powered down at 22:00 in Berlin: IoT Hub sees every device go.
+    for (const id of ARMS) await p.connection(id, 'disconnected', at('2026-12-07T21:00:05Z'));
+    await p.sweeps(at('2026-12-07T21:01:00Z'), at('2026-12-08T04:51:00Z'));
+    /** Two arms at work, a minute of readings at a time, until `until` (minutes past 05:00 UTC). */
+    const work = async (ids: readonly string[], from: number, until: number) => {
+      for (let m = from; m <= until; m++) await p.run(ids, at('2026-12-08T05:00:00Z') + m * MIN);
+    };
+    // Two arms come back at the shift's start; the third is still off the network five minutes in: not yet.
+    for (const id of ARMS.slice(0, 2)) await p.connection(id, 'connected', at('2026-12-08T05:02:00Z'));
+    await work(ARMS.slice(0, 2), 3, 5);
+    p.moveTo(at('2026-12-08T05:05:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 0, raised: 0 });
+    // Ten minutes in, it is raised, as a machine silent since before the shift always was.
+    await work(ARMS.slice(0, 2), 6, 10);
+    p.moveTo(at('2026-12-08T05:10:30Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
+    expect(p.h.alerts.sent.map((a) => [a.deviceId, new Date(a.time).toISOString()])).toEqual([['robotic-arm-003', '2026-12-08T05:10:00.000Z']]);
+    // 06:45 in Berlin: robotic-arm-001's gateway drops off the network; robotic-arm-002 sends on.
+    await work(ARMS.slice(0, 2), 11, 45);
+    await p.connection('robotic-arm-001', 'disconnected', at('2026-12-08T05:45:02Z'));
+    await work(ARMS.slice(1, 2), 46, 48);
+    p.moveTo(at('2026-12-08T05:47:00Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 0 });
+    p.moveTo(at('2026-12-08T05:48:10Z'));
+    expect(await p.watch.run()).toMatchObject({ silent: 2, raised: 1, told: 1, offNetwork: 1 });
+    const [, gone] = p.h.alerts.sent;
+    expect(gone).toMatchObject({ deviceId: 'robotic-arm-001', silent: { connection: { connected: false, since: at('2026-12-08T05:45:02Z') } } });
+    // Three minutes after its last reading reached its twin, not ten.
+    expect(gone!.time - gone!.silent!.since).toBe(3 * MIN);
+  });
+
   it('pages operations once, ten minutes into the shift, when no machine is back (the uplink, not each machine)', async () => {
     const p = await plant(hours);
     await p.run(ARMS, at('2026-12-07T20:58:00Z'));

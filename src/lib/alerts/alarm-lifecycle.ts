@@ -48,6 +48,15 @@ import { defineOwn } from '../own-properties.ts';
 import type { Detection, DetectionKind } from '../anomaly/streaming-detector.ts';
 
 export type AlarmPriority = 'low' | 'warning' | 'critical';
+
+/** How long a machine's silence must last to be an alarm, counted from `countsFrom` (or its last reading). */
+export interface SilenceContext {
+  /** Its own delay: taken when longer than the plant's (a slow reporter), or whatever it is when `offNetwork`. */
+  delayMs?: number;
+  countsFrom?: number | undefined;
+  /** IoT Hub's connection events say its device disconnected: nothing can come before it reconnects. */
+  offNetwork?: boolean | undefined;
+}
 /** `silent`: the equipment of an open incident sent nothing past its delay (told once an incident, its priority unchanged). */
 export type AlarmEventKind = 'raised' | 'escalated' | 'silent' | 'cleared';
 
@@ -345,13 +354,13 @@ export class AlarmLifecycle {
 
   /**
    * Equipment in service last heard from at `since` and silent at `time`: once `silentAfterMs` (or the
-   * machine's own `delayMs`, when it reports more slowly) have passed, its incident is raised (or
+   * machine's own `delayMs`, when it reports more slowly, or when `offNetwork`) have passed, its incident is raised (or
    * escalated) to warning, at `since` plus that delay, the moment
    * the silence became an alarm, so a sweep run again after a failure names it and its card alike.
    * `id` names a new incident. Undefined when the silence is shorter, or the open incident stands
    * at warning or above already (nobody needs telling twice that the machine is not watched).
    */
-  raiseForSilence(state: AlarmState, time: number, since: number, context: { line: string; id: string; delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
+  raiseForSilence(state: AlarmState, time: number, since: number, context: SilenceContext & { line: string; id: string; shelvedUntil?: number | undefined; admitted?: (incidentId: string) => boolean | undefined }): AlarmEvent | undefined {
     const at = this.silentAt(since, context);
     if (time < at || (state.p !== undefined && state.p !== 'low')) return undefined;
     if (!state.id) this.open(state, at, context.id);
@@ -376,7 +385,7 @@ export class AlarmLifecycle {
    * shelved, once an incident, at its priority; undefined when the silence is shorter, no incident
    * stands at warning or above, or this incident's silence was recorded already (or raised it).
    */
-  fallSilent(state: AlarmState, time: number, since: number, context: { delayMs?: number; countsFrom?: number | undefined; shelvedUntil?: number | undefined; silenceId?: string }): AlarmEvent | undefined {
+  fallSilent(state: AlarmState, time: number, since: number, context: SilenceContext & { shelvedUntil?: number | undefined; silenceId?: string }): AlarmEvent | undefined {
     const at = this.silentAt(since, context);
     if (time < at || !state.id || (state.p !== 'warning' && state.p !== 'critical') || state.s !== undefined) return undefined;
     state.s = since;
@@ -389,8 +398,10 @@ export class AlarmLifecycle {
   }
 
   /** When a silence since `since` became an alarm: it counts from its start, or from the working period's when that began later (the plant was off before it). */
-  private silentAt(since: number, context: { delayMs?: number; countsFrom?: number | undefined }): number {
-    return Math.max(since, context.countsFrom ?? since) + Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+  private silentAt(since: number, context: SilenceContext): number {
+    // Its device seen to disconnect (IoT Hub's events), a machine's own delay stands even when shorter than the plant's.
+    const delay = context.offNetwork && context.delayMs !== undefined ? context.delayMs : Math.max(this.settings.silentAfterMs, context.delayMs ?? 0);
+    return Math.max(since, context.countsFrom ?? since) + delay;
   }
 
   /** Opens an incident: the one that cleared moments before when the condition is back soon, else a new one. */

@@ -41,7 +41,7 @@ import { storedUsualIntervalMs } from '../anomaly/detector-state.ts';
 import { BoundedSet, forEachLimited } from '../bounded-set.ts';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Alert, AlertSink, ClaimWindowPort, DeviceConnection, DeviceConnectionsPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
+import type { Alert, AlertSink, ClaimWindowPort, ConnectionEvent, DeviceConnection, DeviceConnectionsPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
 import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
@@ -56,8 +56,10 @@ export interface CommunicationWatchDeps {
   store: Pick<TelemetryStorePort, 'write'>;
   /** The readings refused lately, by device (DeadLetters): a machine silent to its twin whose readings arrive but are refused is told so. */
   refused?: Pick<TelemetryReadPort, 'deadLetterGroups'> | undefined;
-  /** IoT Hub's registry: whether a silent machine's device is connected, disconnected, disabled or gone, for its card. */
+  /** IoT Hub's registry: whether a silent machine's device identity is enabled, disabled or gone (and, without connection events, connected), for its card. */
   connections?: DeviceConnectionsPort | undefined;
+  /** IoT Hub's connection state events as stored (DeviceConnections): a machine whose device it saw disconnect is raised after `recentMs`, not the delay. */
+  connectionEvents?: Pick<TelemetryReadPort, 'latestConnections'> | undefined;
   alerts?: AlertSink | undefined;
   /** The flood window all instances share, when there is one (else this sweep's own). */
   floods?: ClaimWindowPort | undefined;
@@ -86,6 +88,8 @@ export interface CommunicationWatchResult {
   /** Incidents raised (or made warning) for a silence this sweep, and of them those told in a card. */
   raised: number;
   told: number;
+  /** Of the silent, those judged after the shorter delay because IoT Hub's events say their device disconnected. */
+  offNetwork?: number;
   /** Incidents standing at warning or above on readings whose machine fell silent, recorded this sweep (told with `told`). */
   fellSilent?: number;
   errors: number;
@@ -143,7 +147,7 @@ export class CommunicationWatch {
     // On shift, a silence counts from the working period's start at the earliest: the machines off overnight have the delay to start sending.
     // When lines keep hours of their own, a machine's shift is its line's, judged once its line is known.
     const shiftBegan = lineHours.size ? -Infinity : (hours?.periodStart(now) ?? -Infinity);
-    const pastDelay: Silent[] = [];
+    let pastDelay: Silent[] = [];
     let token: string | undefined;
     do {
       const page = await this.deps.twins.query(QUERY, token);
@@ -163,12 +167,29 @@ export class CommunicationWatch {
         const { delayMs, usualMs } = silenceDelayMs(twin, this.silentAfterMs);
         if (quiet < Math.min(delayMs, recentMs + usualMs)) heard++;
         const countsFrom = Math.max(since, shiftBegan);
-        if (now - countsFrom < delayMs) continue;
+        // Its device off the network by IoT Hub's own events, a machine has the shorter delay (below): a candidate from then.
+        const offDelayMs = this.deps.connectionEvents ? silenceDelayMs(twin, recentMs).delayMs : delayMs;
+        if (now - countsFrom < Math.min(delayMs, offDelayMs)) continue;
         const current = toTwinState(twin);
-        pastDelay.push({ twin, current, state: reviveAlarmState(current.alarmState), since, countsFrom, delayMs });
+        pastDelay.push({ twin, current, state: reviveAlarmState(current.alarmState), since, startedAt: shiftBegan, countsFrom, delayMs, fullDelayMs: delayMs, offDelayMs });
       }
       token = page.continuationToken;
     } while (token);
+    // IoT Hub's latest connection event for each (one read): a machine whose device it saw disconnect
+    // while watched is judged after `recentMs` (or its usual readings missed), not the whole delay
+    // (`due`); the others wait for the delay as before. Its card says what the event said.
+    const events = await this.connectionEventsOf(pastDelay, logger);
+    for (const machine of pastDelay) {
+      const event = events.get(machine.current.id);
+      if (event?.connected === false) machine.offAt = event.at;
+    }
+    const due = (machine: Silent) => {
+      // Off the network since before its shift began or its line was set running, it has the whole delay to come back, as the others.
+      machine.offNetwork = machine.offAt !== undefined && machine.offAt >= machine.startedAt ? true : undefined;
+      machine.delayMs = machine.offNetwork ? machine.offDelayMs : machine.fullDelayMs;
+      return now - machine.countsFrom >= machine.delayMs;
+    };
+    pastDelay = pastDelay.filter(due);
     // The lines' statuses: a line not running is expected quiet. Its machines' lines are looked up only
     // when some line's status bears on them (at rest, or set running since a silence began to count); else only those raised.
     const lines = new Map<string, string>();
@@ -195,8 +216,9 @@ export class CommunicationWatch {
           result.offShiftLines = (result.offShiftLines ?? 0) + 1;
           continue;
         }
+        machine.startedAt = Math.max(machine.startedAt, began);
         machine.countsFrom = Math.max(machine.countsFrom, began);
-        if (now - machine.countsFrom < machine.delayMs) continue;
+        if (!due(machine)) continue;
       }
       const line = statuses.get(lineId);
       if (lineAtRest(line)) {
@@ -206,8 +228,9 @@ export class CommunicationWatch {
         continue;
       }
       // A line set running again: its machines have the delay from then to start sending.
-      machine.countsFrom = Math.max(machine.countsFrom, runningSince(line));
-      if (now - machine.countsFrom < machine.delayMs) continue;
+      machine.startedAt = Math.max(machine.startedAt, runningSince(line));
+      machine.countsFrom = Math.max(machine.countsFrom, machine.startedAt);
+      if (!due(machine)) continue;
       result.silent++;
       // Standing at warning or above on other evidence: nothing to raise, but its silence is news once.
       if (machine.state.p === 'warning' || machine.state.p === 'critical') {
@@ -231,7 +254,9 @@ export class CommunicationWatch {
     // In the order the silences became alarms, so that a line's flood window keeps the first ones.
     silent.sort((a, b) => a.since - b.since);
     const refused = silent.length || fallen.length ? await this.refusedLately(now, logger) : new Map<string, Refused>();
-    const connections = await this.connectionsOf([...silent, ...fallen], logger);
+    const connections = await this.connectionsOf([...silent, ...fallen], events, logger);
+    const offNetwork = [...silent, ...fallen].filter((m) => m.offNetwork).length;
+    if (offNetwork) result.offNetwork = offNetwork;
     await lookUp([...silent, ...fallen].filter((m) => !lines.has(m.current.id)));
     for (const machine of silent) {
       const deviceId = machine.current.id;
@@ -288,24 +313,44 @@ export class CommunicationWatch {
    * that the card sends someone to the right place. Unknown when the registry cannot be read: the
    * cards then say what they know.
    */
-  private async connectionsOf(silent: readonly Silent[], logger: Logger): Promise<Map<string, DeviceConnection>> {
-    if (!silent.length || !this.deps.connections) return new Map();
+  private async connectionsOf(silent: readonly Silent[], events: ReadonlyMap<string, ConnectionEvent>, logger: Logger): Promise<Map<string, DeviceConnection>> {
+    if (!silent.length) return new Map();
+    let registry = new Map<string, DeviceConnection>();
     try {
-      return await this.deps.connections.connectionsOf(silent.map((m) => m.current.id));
+      if (this.deps.connections) registry = await this.deps.connections.connectionsOf(silent.map((m) => m.current.id));
     } catch (error) {
       logger.log('warn', "devices' connections unknown: silent machines are told without them", { error: (error as Error).message });
+    }
+    // The registry says whether the identity is enabled; whether the device is connected, its
+    // connection events say (the registry's state is late, and MQTT and AMQP only), when there are any.
+    for (const { current: { id } } of silent) {
+      const event = events.get(id);
+      const known = registry.get(id);
+      if (!event || (known && known.identity !== 'enabled')) continue;
+      registry.set(id, { ...known, identity: 'enabled', connected: event.connected, since: event.at });
+    }
+    return registry;
+  }
+
+  /** IoT Hub's latest connection event of each machine's device, where the store has one; none when it cannot be read (the delay then stands). */
+  private async connectionEventsOf(machines: readonly Silent[], logger: Logger): Promise<Map<string, ConnectionEvent>> {
+    if (!machines.length || !this.deps.connectionEvents) return new Map();
+    try {
+      return await this.deps.connectionEvents.latestConnections(machines.map((m) => m.current.id));
+    } catch (error) {
+      logger.log('warn', "devices' connection events unknown: silent machines wait for the whole delay", { error: (error as Error).message });
       return new Map();
     }
   }
 
-  private async raise({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
+  private async raise({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
     const deviceId = current.id;
     const id = silenceIncidentId(deviceId, since);
     const floods = this.deps.floods;
     let admitted: ((incidentId: string) => boolean | undefined) | undefined;
     if (floods) {
       // The shared window's verdict on this incident, asked only if it would be told (a peek on a copy says).
-      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, admitted: () => true });
+      const peek = this.lifecycle.raiseForSilence({ ...state }, now, since, { line, id, delayMs, countsFrom, offNetwork, shelvedUntil: current.shelvedUntil, admitted: () => true });
       if (peek?.notify && peek.kind === 'raised') {
         const verdict = await floods.claim(line, peek.incidentId, peek.time).catch((error: Error) => {
           logger.log('warn', "the shared flood window cannot be reached: this sweep's own window decides", { line, error: error.message });
@@ -314,7 +359,7 @@ export class CommunicationWatch {
         admitted = () => verdict;
       }
     }
-    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
+    const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, offNetwork, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
     if (!event) return undefined;
     const told = await this.record({ twin, current, state }, line, event, {
       detail: silenceDetail(event.reopened, connection),
@@ -325,8 +370,8 @@ export class CommunicationWatch {
   }
 
   /** The incident standing on a machine's readings when it fell silent: recorded once, told to those told of the incident, its priority and health unchanged. */
-  private async fallSilent({ twin, current, state, since, countsFrom, delayMs }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
-    const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, shelvedUntil: current.shelvedUntil, silenceId: silenceIncidentId(current.id, since) });
+  private async fallSilent({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
+    const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, offNetwork, shelvedUntil: current.shelvedUntil, silenceId: silenceIncidentId(current.id, since) });
     if (!event) return undefined;
     const told = await this.record({ twin, current, state }, line, event, {
       detail: silenceDetail(undefined, connection),
@@ -409,7 +454,17 @@ interface Silent {
   since: number;
   /** When the silence began to count: `since`, or the working period's start or the line's set running, when later. */
   countsFrom: number;
+  /** When its shift began or its line was set running, the later (-Infinity: neither bears on it). */
+  startedAt: number;
+  /** The delay its silence is judged by: `fullDelayMs`, or `offDelayMs` when `offNetwork`. */
   delayMs: number;
+  fullDelayMs: number;
+  /** The delay when IoT Hub's events say its device disconnected: `recentMs`, or its usual readings missed when it reports more slowly. */
+  offDelayMs: number;
+  /** When IoT Hub's latest connection event says its device disconnected. */
+  offAt?: number;
+  /** Judged after `offDelayMs`: its device disconnected while it was watched (since `startedAt`). */
+  offNetwork?: true | undefined;
 }
 
 /** The incident a silence since `since` raises (the name its rows and card are known by, so a sweep run again after a failure names it alike). */
