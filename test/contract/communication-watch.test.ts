@@ -24,7 +24,7 @@ import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.
 import { AppError } from '../../src/lib/errors.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
 import type { DeviceConnectionsPort, TwinsPort } from '../../src/lib/ports.ts';
-import { startIotHub } from '../../src/emulators/iothub/server.ts';
+import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
 import { EventLog, type EventRecord } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDeviceConnections } from '../../src/lib/commands/iothub-service.ts';
 import deviceSdk from 'azure-iot-device';
@@ -99,6 +99,31 @@ async function sweepsUntilRaised(p: Awaited<ReturnType<typeof plant>>, quiet: re
   expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1, told: 1 });
   const [card] = p.alerts.sent;
   return card!.time - card!.silent!.since;
+}
+
+/** A local IoT Hub (the recipe's routes, to an event log) for one story, and devices online on it over MQTT (azure-iot-device). */
+async function onLocalHub(story: (hub: IotHub, log: EventLog, online: (ids: readonly string[], send?: boolean) => Promise<InstanceType<typeof deviceSdk.Client>[]>) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'watch-hub-'));
+  const log = EventLog.open(join(dir, 'log'), { partitions: 2 });
+  const hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
+  const online = (ids: readonly string[], send = false) =>
+    Promise.all(
+      ids.map(async (id) => {
+        const device = deviceSdk.Client.fromConnectionString(hub.registry.connectionString(id, hub.hostName), mqttTransport.Mqtt);
+        device.setRetryPolicy(new iotCommon.NoRetry());
+        await device.setOptions({ ca: hub.caPem });
+        await device.open();
+        if (send) await device.sendEvent(new deviceSdk.Message('{}'));
+        return device;
+      }),
+    );
+  try {
+    await story(hub, log, online);
+  } finally {
+    await hub.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('a machine that stops sending altogether', () => {
@@ -390,23 +415,11 @@ describe('a machine that stops sending altogether', () => {
   });
 
   it("says where to look from what IoT Hub knows of each silent machine's device: disconnected, connected and idle, or disabled", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'watch-hub-'));
-    const log = EventLog.open(join(dir, 'log'), { partitions: 2 });
-    const hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
-    try {
+    await onLocalHub(async (hub, _log, online) => {
       for (const id of ['robotic-arm-001', 'robotic-arm-002']) hub.registry.add(id);
       hub.registry.add('robotic-arm-003', { status: 'disabled' });
-      // Two devices come online and send (azure-iot-device over MQTT); the first then loses its link.
-      const devices = await Promise.all(
-        ['robotic-arm-001', 'robotic-arm-002'].map(async (id) => {
-          const device = deviceSdk.Client.fromConnectionString(hub.registry.connectionString(id, hub.hostName), mqttTransport.Mqtt);
-          device.setRetryPolicy(new iotCommon.NoRetry());
-          await device.setOptions({ ca: hub.caPem });
-          await device.open();
-          await device.sendEvent(new deviceSdk.Message('{}'));
-          return device;
-        }),
-      );
+      // Two devices come online and send; the first then loses its link.
+      const devices = await online(['robotic-arm-001', 'robotic-arm-002'], true);
       await devices[0]!.close();
       const connections = new IotHubDeviceConnections({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
       // Silent after a second and a half, as above, so that robotic-arm-004, still sending, shows telemetry flows.
@@ -432,29 +445,14 @@ describe('a machine that stops sending altogether', () => {
       const items = (response.jsonBody as { items: { deviceId: string; conditionText: string }[] }).items;
       expect(items.find((a) => a.deviceId === 'robotic-arm-001')!.conditionText).toBe('no telemetry taken in: the machine is not watched at all; IoT Hub saw its device disconnect');
       await devices[1]!.close();
-    } finally {
-      await hub.close();
-      log.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("hears a machine's link drop from IoT Hub's connection events: raised once it has been quiet for `recentMs`, not the whole delay, while one connected and quiet waits for the delay", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'watch-events-'));
-    const log = EventLog.open(join(dir, 'log'), { partitions: 2 });
     // The recipe's routes: telemetry, and devices' connection state events, to the Event Hub.
-    const hub = await startIotHub({ memory: true, port: 0, endpoints: { events: log } });
-    try {
+    await onLocalHub(async (hub, log, online) => {
       for (const id of ['robotic-arm-001', 'robotic-arm-002']) hub.registry.add(id);
-      const devices = await Promise.all(
-        ['robotic-arm-001', 'robotic-arm-002'].map(async (id) => {
-          const device = deviceSdk.Client.fromConnectionString(hub.registry.connectionString(id, hub.hostName), mqttTransport.Mqtt);
-          device.setRetryPolicy(new iotCommon.NoRetry());
-          await device.setOptions({ ca: hub.caPem });
-          await device.open();
-          return device;
-        }),
-      );
+      const devices = await online(['robotic-arm-001', 'robotic-arm-002']);
       // robotic-arm-001 loses its link; robotic-arm-002 stays connected and goes quiet all the same.
       await devices[0]!.close();
       const routed = () => log.partitionIds.flatMap((id) => log.read(id, 0, 100)).filter((e) => e.systemProperties['iothub-message-source'] === 'deviceConnectionStateEvents');
@@ -479,11 +477,7 @@ describe('a machine that stops sending altogether', () => {
       // Without the events the same sweep would have waited for the whole delay.
       const blind = new CommunicationWatch({ catalog: plantCatalog(), twins, store: p.store, connections: registry, settings: { ...defaultSettings, alarms: { silentAfterMs: MINUTE } }, logger: silentLogger, concurrency: 4, now: p.now, recentMs: 2_000 });
       expect(await blind.run()).toMatchObject({ silent: 0, raised: 0 });
-    } finally {
-      await hub.close();
-      log.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("tells a silent machine's card without IoT Hub's word when its registry cannot be read, and logs why", async () => {
