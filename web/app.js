@@ -70,7 +70,7 @@
             el('button', { class: 'equipment-node', 'data-twin': id, 'data-health': health(eq.healthStatus), 'data-not-measured': blind.length ? blind.join(',') : undefined, 'data-silent': silent === undefined ? undefined : String(silent), 'aria-pressed': id === selected, onclick: () => select(id) },
               el('span', { class: `dot ${health(eq.healthStatus)}`, 'aria-hidden': 'true' }),
               el('span', {}, id),
-              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}${silent === undefined ? '' : ` · ${silentText(silent)}`}`))));
+              el('span', { class: 'meta' }, `${eq.status || '—'} · ${health(eq.healthStatus)}${blind.length ? ` · not measured: ${blind.map(labelOf).join(', ')}` : ''}${silent === undefined ? '' : ` · ${silentText(silent, eq)}`}`))));
         }
         const status = LINE_STATUSES.includes(line.lineStatus) ? line.lineStatus : 'running';
         lines.append(el('li', { class: 'line', role: 'treeitem', 'aria-expanded': 'true', 'data-line': line.$dtId },
@@ -121,7 +121,7 @@
   }
 
   // ---- one machine ------------------------------------------------------------------------------
-  const SKIP = new Set(['$dtId', '$etag', '$metadata', 'equipmentId', 'line']);
+  const SKIP = new Set(['$dtId', '$etag', '$metadata', 'equipmentId', 'line', 'offNetworkAfterMs']);
   function renderEquipment() {
     const eq = selected && findEquipment(selected);
     $('equipment-hint').hidden = Boolean(eq);
@@ -134,7 +134,7 @@
     $('readings').replaceChildren(...facts.map(([k, v]) => {
       const at = stale.get(k);
       const since = at !== undefined ? el('span', { class: 'stale' }, `last measured ${new Date(at).toLocaleString()}`)
-        : k === 'lastTelemetryTime' && silent !== undefined ? el('span', { class: 'stale', 'data-silent': String(silent) }, silentText(silent))
+        : k === 'lastTelemetryTime' && silent !== undefined ? el('span', { class: 'stale', 'data-silent': String(silent) }, silentText(silent, eq))
         : null;
       return el('div', {}, el('dt', { title: k }, labelOf(k)), el('dd', { 'data-reading': k, 'data-last-measured': at === undefined ? undefined : new Date(at).toISOString() }, factText(k, v), since));
     }));
@@ -197,11 +197,18 @@
     // And from when its line was set running again, likewise.
     const lineBegan = line && line.lineStatus === 'running' ? updatedAt(line, 'lineStatus') : NaN;
     const now = Date.now();
-    return now - Math.max(at, shiftBegan, Number.isNaN(lineBegan) ? -Infinity : lineBegan) > silentAfterMs(eq) ? Math.floor((now - at) / 60_000) : undefined;
+    const began = Math.max(shiftBegan, Number.isNaN(lineBegan) ? -Infinity : lineBegan);
+    return now - Math.max(at, began) > (offNetwork(eq, began) ? eq.offNetworkAfterMs : silentAfterMs(eq)) ? Math.floor((now - at) / 60_000) : undefined;
   }
-  /** Whole minutes silent, as the page says them. */
-  function silentText(minutes) {
-    return minutes < 120 ? `no telemetry for ${minutes} min` : `no telemetry for ${Math.floor(minutes / 60)} h`;
+  /** IoT Hub saw its device disconnect after its shift or its line began (the plant API lists when): the alarm's shorter delay is its. */
+  function offNetwork(eq, began) {
+    const at = typeof eq.disconnectedAt === 'string' ? Date.parse(eq.disconnectedAt) : NaN;
+    return !Number.isNaN(at) && at >= began && positive(eq.offNetworkAfterMs) !== undefined;
+  }
+  /** Whole minutes silent, as the page says them, and whether IoT Hub saw the device go. */
+  function silentText(minutes, eq) {
+    const gone = eq && typeof eq.disconnectedAt === 'string' ? ', off the network' : '';
+    return minutes < 120 ? `no telemetry for ${minutes} min${gone}` : `no telemetry for ${Math.floor(minutes / 60)} h${gone}`;
   }
 
   /** Charts by key, each drawn into its own box. */

@@ -175,7 +175,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const workingHours = workingHoursOf(config);
   const lineHours = lineHoursOf(config);
-  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, connectionEvents: readsOf(store), alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs: Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), workingHours, lineHours });
+  // Heard from lately: longer than a twin's write may trail a reading (a patch interval and the refresh sweep), at most the alarm's delay.
+  const recentMs = Math.min(Math.max(3 * 60_000, 2 * config.TWIN_PATCH_INTERVAL_MS + 60_000), config.ALARM_SILENT_AFTER_MS);
+  const communication = new CommunicationWatch({ catalog, twins, store, refused: readsOf(store), connections: hub ? new IotHubDeviceConnections(hub) : undefined, connectionEvents: readsOf(store), alerts, floods: windows?.floods, settings, logger, concurrency: config.TWIN_PATCH_CONCURRENCY, recentMs, workingHours, lineHours });
   const redeliver = async () => (deadLetters ? redeliverBatches({ deadLetters, pipeline, logger, limit: REDELIVERY_BATCHES_PER_ROUND }) : noRedelivery());
   const readmit = refused && ((options: ReadmissionOptions) => readmitRefused({ refused, pipeline, logger, limit: READMISSION_BATCHES_PER_CALL }, options));
   return {
@@ -189,7 +191,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deadLetters,
     refused,
     twinApi: createTwinApi({ twins, logger, maxBodyBytes: config.API_MAX_BODY_BYTES, version: packageVersion(), unresolvedKeyVaultReferences: config.unresolvedKeyVaultReferences }),
-    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, silentAfterMs: config.ALARM_SILENT_AFTER_MS, workingHours, lineHours, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
+    plantApi: createPlantApi({ twins, store: readsOf(store), logger, maxBodyBytes: config.API_MAX_BODY_BYTES, maxPageSize: config.API_MAX_PAGE_SIZE, warningThreshold: config.ANOMALY_WARNING_THRESHOLD, silentAfterMs: config.ALARM_SILENT_AFTER_MS, offNetworkAfterMs: recentMs, workingHours, lineHours, measuredOf: (m) => catalog.forTwinModel(m)?.measuredTelemetry, unitsOf: (m) => catalog.forTwinModel(m)?.units, ...(deadLetters ? { keptBatches: deadLetters, redeliver } : {}), ...(refused && readmit ? { refusedKept: refused, readmit } : {}), ...(outbox ? { alertOutbox: outbox } : {}) }),
     refreshTwins: () =>
       refreshTwins({ catalog, twins, store, logger, lookbackMs: Math.max(10 * 60_000, 4 * config.TWIN_PATCH_INTERVAL_MS), concurrency: config.TWIN_PATCH_CONCURRENCY }),
     watchCommunication: (logger) => communication.run(logger),

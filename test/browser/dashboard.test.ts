@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Route } from 'playwright-core';
 import { DEFAULT_PLANT } from '../../src/lib/plant/plant.ts';
 import { projectRoot } from '../../src/lib/paths.ts';
 import { until } from '../support/until.ts';
@@ -345,6 +345,21 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
   });
 
   it('says which machines in service have sent nothing for ten minutes, by the service\'s clock', async () => {
+    // The simulated devices closed their connections when their run ended: IoT Hub's connection
+    // events went through the trigger to the store, and the plant API lists each as disconnected.
+    type Listed = { factories: { lines: { equipment: { $dtId: string; disconnectedAt?: string; offNetworkAfterMs?: number }[] }[] }[] };
+    const listed = (await (await fetch(`${stack.apiUrl}/api/plant`, { headers: { 'x-functions-key': stack.apiKey } })).json()) as Listed;
+    const equipment = listed.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment));
+    expect(equipment.map((e) => e.$dtId).sort()).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
+    for (const e of equipment) expect(e, e.$dtId).toMatchObject({ disconnectedAt: expect.stringMatching(/^20\d\d-/), offNetworkAfterMs: 3 * 60_000 });
+    // Here they are taken as still connected, to see the ten-minute delay alone (below: one off the network).
+    const connected = async (route: Route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as Listed;
+      for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) delete e.disconnectedAt;
+      await route.fulfill({ response, json: body });
+    };
+    await page.route('**/api/plant', connected);
     // Nothing is silent yet: every machine reported within the last minutes.
     await page.reload();
     await page.waitForSelector('[data-twin]');
@@ -371,10 +386,14 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.screenshot({ path: join(results, 'dashboard-silent.png'), fullPage: true });
     // A machine that reports every five minutes has twenty before it is silent (the plant API gives it its own delay): not silent at fifteen.
     const slow = nodes.find(([, silent]) => silent !== null)![0]!;
+    await page.unroute('**/api/plant');
     await page.route('**/api/plant', async (route) => {
       const response = await route.fetch();
-      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; silentAfterMs?: number }[] }[] }[] };
-      for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) if (e.$dtId === slow) e.silentAfterMs = 20 * 60_000;
+      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; silentAfterMs?: number; disconnectedAt?: string }[] }[] }[] };
+      for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) {
+        delete e.disconnectedAt;
+        if (e.$dtId === slow) e.silentAfterMs = 20 * 60_000;
+      }
       await route.fulfill({ response, json: body });
     });
     await page.reload();
@@ -382,6 +401,27 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     expect(await page.getAttribute(`[data-twin="${slow}"]`, 'data-silent')).toBeNull();
     expect(await page.$$eval('[data-silent]', (els) => els.length)).toBe(nodes.filter(([, silent]) => silent !== null).length - 1);
     await page.unroute('**/api/plant');
+
+    // Four minutes after the last readings: nothing is silent by the ten minutes, but a machine whose
+    // device IoT Hub saw disconnect (the plant API lists when, and its three minutes) is, and says so.
+    await page.clock.setFixedTime(Date.now() + 4 * 60_000);
+    const gone = slow;
+    await page.route('**/api/plant', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; disconnectedAt?: string; offNetworkAfterMs?: number }[] }[] }[] };
+      for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) {
+        delete e.disconnectedAt;
+        if (e.$dtId === gone) Object.assign(e, { disconnectedAt: new Date(Date.now() - 60_000).toISOString(), offNetworkAfterMs: 3 * 60_000 });
+      }
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await page.waitForSelector('[data-twin]');
+    expect(await page.$$eval('[data-twin][data-silent]', (els) => els.map((e) => e.getAttribute('data-twin')))).toEqual([gone]);
+    expect(await page.textContent(`[data-twin="${gone}"] .meta`)).toMatch(/ · no telemetry for [34] min, off the network$/);
+    await page.unroute('**/api/plant');
+    await page.clock.setFixedTime(Date.now() + 15 * 60_000);
+    await page.route('**/api/plant', connected);
 
     // A plant with working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is
     // expected to be off; on a shift begun five minutes ago, none has been silent long enough yet.

@@ -23,7 +23,8 @@ import { CapturedAlerts, defaultSettings } from '../support/pipeline-harness.ts'
 import { ARM, LINE, batch, iso, plantCatalog, type Msg } from '../support/plant.ts';
 import { AppError } from '../../src/lib/errors.ts';
 import { createPlantApi } from '../../src/lib/http/plant-api.ts';
-import type { DeviceConnectionsPort, TwinsPort } from '../../src/lib/ports.ts';
+import type { DeviceConnectionsPort, TelemetryReadPort, TwinsPort } from '../../src/lib/ports.ts';
+import { modelOf } from '../../src/lib/plant/plant.ts';
 import { startIotHub, type IotHub } from '../../src/emulators/iothub/server.ts';
 import { EventLog, type EventRecord } from '../../src/emulators/event-log/event-log.ts';
 import { IotHubDeviceConnections } from '../../src/lib/commands/iothub-service.ts';
@@ -477,6 +478,22 @@ describe('a machine that stops sending altogether', () => {
       // Without the events the same sweep would have waited for the whole delay.
       const blind = new CommunicationWatch({ catalog: plantCatalog(), twins, store: p.store, connections: registry, settings: { ...defaultSettings, alarms: { silentAfterMs: MINUTE } }, logger: silentLogger, concurrency: 4, now: p.now, recentMs: 2_000 });
       expect(await blind.run()).toMatchObject({ silent: 0, raised: 0 });
+      // The plant API lists the machine off the network, with the alarm's shorter delay, for the dashboard; a store that cannot say leaves it out.
+      const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+      await client.upsertDigitalTwin('plant-1', JSON.stringify({ $metadata: { $model: modelOf('Factory') }, name: 'Plant 1' }));
+      await client.upsertRelationship('plant-1', 'contains-line-a', { $targetId: 'production-line-a', $relationshipName: 'contains' });
+      const listing = async (store: TelemetryReadPort) => {
+        const logged: string[] = [];
+        const api = createPlantApi({ twins, store, logger: { log: (level, message) => void logged.push(`${level} ${message}`) }, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: MINUTE, offNetworkAfterMs: 2_000 });
+        const body = (await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { factories: { lines: { equipment: Record<string, unknown>[] }[] }[] };
+        return { equipment: new Map(body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment)).map((e) => [e.$dtId, e])), logged };
+      };
+      const { equipment } = await listing(p.store);
+      expect(equipment.get('robotic-arm-001')).toMatchObject({ disconnectedAt: new Date(disconnectedAt).toISOString(), offNetworkAfterMs: 2_000 });
+      expect(equipment.get('robotic-arm-002')).not.toHaveProperty('disconnectedAt');
+      const unreadable = await listing(Object.assign(Object.create(p.store) as TelemetryReadPort, { latestConnections: () => Promise.reject(new Error('cluster unreachable')) }));
+      expect(unreadable.equipment.get('robotic-arm-001')).not.toHaveProperty('disconnectedAt');
+      expect(unreadable.logged).toEqual(["warn devices' connection events unknown: the plant is listed without them"]);
     });
   });
 

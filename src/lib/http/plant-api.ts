@@ -37,6 +37,8 @@ export interface PlantApiDeps {
   warningThreshold: number;
   /** How long a machine in service may send nothing before it is a communication-loss alarm: the dashboard calls it silent from then on. */
   silentAfterMs?: number;
+  /** How long a machine whose device IoT Hub saw disconnect may send nothing before it is that alarm (the communication watch's `recentMs`): listed with such a machine. */
+  offNetworkAfterMs?: number;
   /** The plant's working hours (PLANT_WORKING_HOURS): off shift, a machine that sends nothing is expected quiet, and on shift its silence counts from the shift's start. */
   workingHours?: WorkingHours | undefined;
   /** Lines that keep their own working hours (LINE_WORKING_HOURS), by twin id: listed with each. */
@@ -280,12 +282,35 @@ export function createPlantApi(deps: PlantApiDeps) {
     return out;
   };
 
-  /** An equipment twin as the plant lists it: with its own delay before it counts as silent, when it reports more slowly than the plant's delay allows for. */
-  const equipmentOf = (twin: Record<string, unknown>): Record<string, unknown> => {
+  /**
+   * An equipment twin as the plant lists it: with its own delay before it counts as silent, when it
+   * reports more slowly than the plant's delay allows for; and, when IoT Hub's latest connection
+   * event says its device disconnected, when, and the shorter delay the alarm then has.
+   */
+  const equipmentOf = (twin: Record<string, unknown>, disconnectedAt: number | undefined): Record<string, unknown> => {
     const base = deps.silentAfterMs;
-    if (base === undefined) return publicTwin(twin);
-    const { delayMs } = silenceDelayMs(twin, base);
-    return delayMs > base ? { ...publicTwin(twin), silentAfterMs: delayMs } : publicTwin(twin);
+    const listed = publicTwin(twin);
+    if (base !== undefined) {
+      const { delayMs } = silenceDelayMs(twin, base);
+      if (delayMs > base) listed.silentAfterMs = delayMs;
+    }
+    if (disconnectedAt !== undefined) {
+      listed.disconnectedAt = new Date(disconnectedAt).toISOString();
+      if (deps.offNetworkAfterMs !== undefined) listed.offNetworkAfterMs = silenceDelayMs(twin, deps.offNetworkAfterMs).delayMs;
+    }
+    return listed;
+  };
+
+  /** The devices IoT Hub's latest connection events say are disconnected, and since when (one read); none when the store cannot say. */
+  const disconnected = async (ids: readonly string[]): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    if (!ids.length) return out;
+    try {
+      for (const [id, event] of await deps.store.latestConnections(ids)) if (!event.connected) out.set(id, event.at);
+    } catch (error) {
+      deps.logger.log('warn', "devices' connection events unknown: the plant is listed without them", { error: (error as Error).message });
+    }
+    return out;
   };
 
   return {
@@ -294,18 +319,28 @@ export function createPlantApi(deps: PlantApiDeps) {
       const at = now();
       const hoursOf = (line: unknown) => (typeof line === 'string' ? deps.lineHours?.get(line) : undefined);
       const factories = await queryAll(`SELECT F FROM DIGITALTWINS F WHERE IS_OF_MODEL(F, '${FACTORY}')`);
-      const out = [];
+      const read = [];
       for (const { F: f } of factories as { F: Record<string, unknown> }[]) {
         const id = adtString(String(f.$dtId));
         const lines = (await queryAll(`SELECT L FROM DIGITALTWINS F JOIN L RELATED F.contains WHERE F.$dtId = ${id}`)).map((r) => r.L as Record<string, unknown>);
         const pairs = await queryAll(`SELECT L.$dtId AS line, E FROM DIGITALTWINS F JOIN L RELATED F.contains JOIN E RELATED L.contains WHERE F.$dtId = ${id}`);
-        out.push({
-          ...publicTwin(f),
-          lines: lines
-            .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId)))
-            .map((l) => ({ ...publicTwin(l), ...(hoursOf(l.$dtId) ? { workingHours: workingHoursNow(hoursOf(l.$dtId)!, at) } : {}), equipment: pairs.filter((p) => p.line === l.$dtId).map((p) => equipmentOf(p.E as Record<string, unknown>)).sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))) })),
-        });
+        read.push({ f, lines, pairs });
       }
+      const offline = await disconnected(read.flatMap(({ pairs }) => pairs.map((p) => String((p.E as Record<string, unknown>).$dtId))));
+      const out = read.map(({ f, lines, pairs }) => ({
+        ...publicTwin(f),
+        lines: lines
+          .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId)))
+          .map((l) => ({
+            ...publicTwin(l),
+            ...(hoursOf(l.$dtId) ? { workingHours: workingHoursNow(hoursOf(l.$dtId)!, at) } : {}),
+            equipment: pairs
+              .filter((p) => p.line === l.$dtId)
+              .map((p) => p.E as Record<string, unknown>)
+              .map((e) => equipmentOf(e, offline.get(String(e.$dtId))))
+              .sort((a, b) => String(a.$dtId).localeCompare(String(b.$dtId))),
+          })),
+      }));
       return json(200, { factories: out, generatedAt: new Date(at).toISOString(), ...(deps.silentAfterMs !== undefined ? { silentAfterMs: deps.silentAfterMs } : {}), ...(deps.workingHours ? { workingHours: workingHoursNow(deps.workingHours, at) } : {}) });
     }),
 
