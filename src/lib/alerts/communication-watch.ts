@@ -168,7 +168,7 @@ export class CommunicationWatch {
         if (quiet < Math.min(delayMs, recentMs + usualMs)) heard++;
         const countsFrom = Math.max(since, shiftBegan);
         // Its device off the network by IoT Hub's own events, a machine has the shorter delay (below): a candidate from then.
-        const offDelayMs = this.deps.connectionEvents ? silenceDelayMs(twin, recentMs).delayMs : delayMs;
+        const offDelayMs = this.deps.connectionEvents ? delayAfterMissed(usualMs, recentMs) : delayMs;
         if (now - countsFrom < Math.min(delayMs, offDelayMs)) continue;
         const current = toTwinState(twin);
         pastDelay.push({ twin, current, state: reviveAlarmState(current.alarmState), since, startedAt: shiftBegan, countsFrom, delayMs, fullDelayMs: delayMs, offDelayMs });
@@ -496,9 +496,15 @@ const MAX_USUAL_INTERVAL_MS = 86_400_000;
  * reading a minute at once: one hour), since between uploads nothing is missing.
  */
 export function silenceDelayMs(twin: Record<string, unknown>, baseMs: number): { delayMs: number; usualMs: number } {
-  const usualMs = Math.min(MAX_USUAL_INTERVAL_MS, storedUsualIntervalMs(Object.hasOwn(twin, 'detectorState') ? twin.detectorState : undefined));
-  return { delayMs: Math.max(baseMs, (SILENT_MISSED_READINGS + 1) * usualMs), usualMs };
+  const usualMs = usualIntervalMs(twin);
+  return { delayMs: delayAfterMissed(usualMs, baseMs), usualMs };
 }
+
+/** A machine's usual interval as its detector stored it on the twin (0 when the twin holds none), at most a day. */
+export const usualIntervalMs = (twin: Record<string, unknown>): number => Math.min(MAX_USUAL_INTERVAL_MS, storedUsualIntervalMs(Object.hasOwn(twin, 'detectorState') ? twin.detectorState : undefined));
+
+/** The delay of a machine whose usual interval is `usualMs` against a base delay (the plant's, or the shorter one off the network): whichever is longer. */
+export const delayAfterMissed = (usualMs: number, baseMs: number): number => Math.max(baseMs, (SILENT_MISSED_READINGS + 1) * usualMs);
 
 /** A device's readings refused lately: how many, and the latest's reason and detail. */
 interface Refused {

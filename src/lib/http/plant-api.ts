@@ -17,7 +17,7 @@ import { CONDITIONS, DEVICE_LINKS, driversOf } from '../alerts/conditions.ts';
 import { dict } from '../own-properties.ts';
 import { alarmPerformance, TARGETS, type StandingIncident } from '../alerts/alarm-performance.ts';
 import { reviveAlarmState } from '../alerts/alarm-lifecycle.ts';
-import { silenceDelayMs } from '../alerts/communication-watch.ts';
+import { delayAfterMissed, usualIntervalMs } from '../alerts/communication-watch.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
 import { LINE_MODEL, LINE_STATUSES, lineStatusOf } from '../plant/line-status.ts';
 import { modelOf } from '../plant/plant.ts';
@@ -290,13 +290,16 @@ export function createPlantApi(deps: PlantApiDeps) {
   const equipmentOf = (twin: Record<string, unknown>, disconnectedAt: number | undefined): Record<string, unknown> => {
     const base = deps.silentAfterMs;
     const listed = publicTwin(twin);
+    // Its usual interval, read from its stored detector state once (and only when a delay needs it).
+    let usualMs: number | undefined;
+    const usual = () => (usualMs ??= usualIntervalMs(twin));
     if (base !== undefined) {
-      const { delayMs } = silenceDelayMs(twin, base);
+      const delayMs = delayAfterMissed(usual(), base);
       if (delayMs > base) listed.silentAfterMs = delayMs;
     }
     if (disconnectedAt !== undefined) {
       listed.disconnectedAt = new Date(disconnectedAt).toISOString();
-      if (deps.offNetworkAfterMs !== undefined) listed.offNetworkAfterMs = silenceDelayMs(twin, deps.offNetworkAfterMs).delayMs;
+      if (deps.offNetworkAfterMs !== undefined) listed.offNetworkAfterMs = delayAfterMissed(usual(), deps.offNetworkAfterMs);
     }
     return listed;
   };
