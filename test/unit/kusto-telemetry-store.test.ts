@@ -98,6 +98,8 @@ describe('the Data Explorer telemetry store', () => {
         ['conv-3|silent-1', 'conveyor-003', '2026-11-25T08:00:00Z', 'warning', 0, null, {}, 'communication-watch', null, null, null, 'warning', '2026-11-25T08:00:00Z', null, 'condition=silent device=__proto__', null, null],
         // Fell silent during its incident: the silence is its latest condition, its scores those of its escalation.
         ['arm-4|i1', 'robotic-arm-004', '2026-11-25T07:00:00Z', 'warning', 0.55, null, { load: 1 }, 'streaming-10', null, null, null, 'critical', '2026-11-25T07:00:00Z', null, 'condition=silent device=connected', null, 'condition=drift score=0.91'],
+        // Cleared, then raised again half a second later, within the same second.
+        ['arm-5|i1', 'robotic-arm-005', '2026-11-25T06:00:00Z', 'warning', 0.6, null, { load: 1 }, 'streaming-10', null, null, null, 'warning', '2026-11-25T06:00:00.700Z', '2026-11-25T06:00:00.200Z', 'condition=drift', null, null],
       ]));
     });
     servers.push(s);
@@ -110,6 +112,8 @@ describe('the Data Explorer telemetry store', () => {
     expect(alerts.slice(2, 4).map((a) => [a.condition, a.deviceLink])).toEqual([['silent', 'disconnected'], ['silent', null]]);
     expect(alerts[4]).toMatchObject({ condition: 'silent', deviceLink: 'connected', priority: 'critical', latest: { anomalyScore: 0.91, failureProbability: null } });
     expect(alerts[0]!.deviceLink).toBeNull();
+    // Reopened after its clear, to the millisecond (the SDK hands Dates; read through their strings, the two were one second).
+    expect(alerts[5]).toMatchObject({ alertId: 'arm-5|i1', state: 'active', clearedAt: null });
     // What was done about each, from the deduplicated MaintenanceActions: a stop that failed during the
     // active one; none for the other, whose stop came after it cleared.
     expect(alerts[0]!.action).toEqual({ name: 'emergencyStop', outcome: 'failed', time: '2026-11-25T10:20:00.000Z', detail: 'device answered 504: {}; failure probability 92 % (≥ 90 %)' });
@@ -161,7 +165,7 @@ describe('the Data Explorer telemetry store', () => {
     const columns = [['Timestamp', 'datetime'], ['IncidentId', 'string'], ['DeviceId', 'string'], ['Event', 'string'], ['Priority', 'string'], ['Notified', 'string'], ['AckedAt', 'datetime']];
     const s = await clusterAnswering(columns, [
       ['2026-11-25T10:01:00Z', 'conveyor-002|m:7', 'conveyor-002', 'raised', 'warning', 'yes', '2026-11-25T10:03:10Z'],
-      ['2026-11-25T10:09:30Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes', '2026-11-25T10:03:10Z'],
+      ['2026-11-25T10:09:30.450Z', 'conveyor-002|m:7', 'conveyor-002', 'cleared', 'warning', 'yes', '2026-11-25T10:03:10Z'],
       // Not acknowledged: the outer join's empty datetime.
       ['2026-11-25T11:00:00Z', 'arm-1|m:2', 'arm-1', 'raised', 'critical', 'yes', null],
     ]);
@@ -169,7 +173,8 @@ describe('the Data Explorer telemetry store', () => {
     const acked = Date.parse('2026-11-25T10:03:10Z');
     expect(events).toEqual([
       { time: Date.parse('2026-11-25T10:01:00Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'raised', priority: 'warning', notified: 'yes', ackedAt: acked },
-      { time: Date.parse('2026-11-25T10:09:30Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'cleared', priority: 'warning', notified: 'yes', ackedAt: acked },
+      // To the millisecond (the SDK hands Dates).
+      { time: Date.parse('2026-11-25T10:09:30.450Z'), incidentId: 'conveyor-002|m:7', deviceId: 'conveyor-002', event: 'cleared', priority: 'warning', notified: 'yes', ackedAt: acked },
       { time: Date.parse('2026-11-25T11:00:00Z'), incidentId: 'arm-1|m:2', deviceId: 'arm-1', event: 'raised', priority: 'critical', notified: 'yes' },
     ]);
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);

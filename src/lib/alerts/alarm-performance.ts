@@ -25,18 +25,20 @@ export interface AlarmEventRecord {
 
 /** An AlarmEvents row as a store reads it back (its columns), with its incident's first acknowledgement. */
 export interface AlarmEventSource {
-  Timestamp: string;
+  /** An ISO string (DuckDB) or a Date (Data Explorer's SDK). */
+  Timestamp: string | Date;
   IncidentId: string;
   DeviceId: string;
   Event: string;
   Priority: string;
   Notified: string | null;
-  AckedAt?: string | null;
+  AckedAt?: string | Date | null;
 }
 
 export function alarmEventRecord(r: AlarmEventSource): AlarmEventRecord {
-  const record: AlarmEventRecord = { time: Date.parse(r.Timestamp), incidentId: r.IncidentId, deviceId: r.DeviceId, event: r.Event, priority: r.Priority, notified: r.Notified ?? '' };
-  const ackedAt = r.AckedAt ? Date.parse(r.AckedAt) : NaN;
+  // new Date(…), not Date.parse: Data Explorer's SDK hands datetimes as Dates, whose strings drop the milliseconds.
+  const record: AlarmEventRecord = { time: new Date(r.Timestamp).getTime(), incidentId: r.IncidentId, deviceId: r.DeviceId, event: r.Event, priority: r.Priority, notified: r.Notified ?? '' };
+  const ackedAt = r.AckedAt ? new Date(r.AckedAt).getTime() : NaN;
   if (!Number.isNaN(ackedAt)) record.ackedAt = ackedAt;
   return record;
 }

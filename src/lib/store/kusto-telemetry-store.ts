@@ -28,6 +28,8 @@ const MAX_CHUNK_BYTES = 3.5 * 1024 * 1024;
 
 /** A time as Data Explorer takes a datetime query parameter: a KQL literal. */
 export const kqlDatetime = (ms: number) => `datetime(${new Date(ms).toISOString()})`;
+/** A datetime cell in epoch ms: the SDK hands a Date, whose Date.parse (through its string) would drop the milliseconds. */
+const msOf = (cell: string | Date) => new Date(cell).getTime();
 /** An integer as a long query parameter: a KQL literal. */
 export const kqlLong = (n: number) => `long(${Math.trunc(n)})`;
 /** Strings as a dynamic array query parameter: JSON is the literal's own syntax. */
@@ -173,7 +175,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
     const actions = rows.length === 0 ? [] : await this.read<ActionRow>(KQL.actions, { since: kqlDatetime(since) });
     const incidents = rows.map((r) => {
       // Cleared when its last clear is not older than its last raise (a reopened incident is active again).
-      const cleared = r.ClearedAt ? !r.RaisedAt || Date.parse(r.ClearedAt) >= Date.parse(r.RaisedAt) : false;
+      const cleared = r.ClearedAt ? !r.RaisedAt || msOf(r.ClearedAt) >= msOf(r.RaisedAt) : false;
       return {
         alertId: r.AlertId,
         deviceId: r.DeviceId,
