@@ -81,6 +81,8 @@ export interface LatestReading {
   deviceId: string;
   time: number;
   readings: Record<string, unknown>;
+  /** When IoT Hub took it in (epoch ms), when the store knows. */
+  enqueuedTime?: number | undefined;
 }
 
 /** What a store can say about a write it completed. */

@@ -48,7 +48,8 @@ export async function refreshTwins(deps: TwinRefreshDeps): Promise<RefreshResult
         // A value not measured (null) leaves the one last measured, as the pipeline does.
         if (props.has(name) && l.readings[name] !== undefined && l.readings[name] !== null) ops.push(...measuredValueOps(name, l.readings[name], l.time));
       }
-      ops.push({ op: 'add', path: '/lastTelemetryTime', value: new Date(l.time).toISOString() });
+      // With when IoT Hub took it in, as the pipeline writes it: the silence counts from then, not from this sweep (heardAt).
+      ops.push(...(l.enqueuedTime === undefined ? [{ op: 'add' as const, path: '/lastTelemetryTime', value: new Date(l.time).toISOString() }] : measuredValueOps('lastTelemetryTime', new Date(l.time).toISOString(), l.enqueuedTime)));
       try {
         await deps.twins.patch(l.deviceId, ops, state.etag);
         result.patched++;

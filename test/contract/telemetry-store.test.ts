@@ -20,7 +20,7 @@ import { reply, startServer } from '../support/http-server.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 10, 0, s)).toISOString();
 const reading = (device: string, s: number, temperature: number) => ({
-  Timestamp: at(s), DeviceId: device, ModelId: 'dtmi:manufacturing:RoboticArm;1', MessageId: `${device}|m:${s}`, EnqueuedTime: at(s),
+  Timestamp: at(s), DeviceId: device, ModelId: 'dtmi:manufacturing:RoboticArm;1', MessageId: `${device}|m:${s}`, EnqueuedTime: at(s + 1),
   Readings: { temperature, status: 'running' }, AnomalyScore: temperature > 90 ? 0.9 : 0.1, FailureProbability: temperature > 90 ? 0.4 : null, ModelVersion: 'envelope-1',
 });
 /** IoT Hub's sequence numbers as the decoder writes them: 64 hexadecimal digits. */
@@ -112,9 +112,9 @@ describe('the telemetry store contract', () => {
     expect(await store.latestConnections([])).toEqual(new Map());
   });
 
-  it('answers the newest reading of each device seen since a time', async () => {
+  it('answers the newest reading of each device seen since a time, and when IoT Hub took it in', async () => {
     const latest = await store.latestReadings(Date.parse(at(2)));
-    expect(latest).toEqual([{ deviceId: 'arm-1', time: Date.parse(at(3)), readings: { temperature: 72, status: 'running' } }]);
+    expect(latest).toEqual([{ deviceId: 'arm-1', time: Date.parse(at(3)), readings: { temperature: 72, status: 'running' }, enqueuedTime: Date.parse(at(4)) }]);
     expect((await store.latestReadings(0)).map((l) => l.deviceId).sort()).toEqual(['arm-1', 'arm-2']);
   });
 

@@ -50,7 +50,7 @@ export class InMemoryStore implements TelemetryStorePort {
       const time = Date.parse(r.Timestamp);
       if (time < since) continue;
       const cur = latest.get(r.DeviceId);
-      if (!cur || time > cur.time) latest.set(r.DeviceId, { deviceId: r.DeviceId, time, readings: r.Readings });
+      if (!cur || time > cur.time) latest.set(r.DeviceId, { deviceId: r.DeviceId, time, readings: r.Readings, enqueuedTime: Date.parse(r.EnqueuedTime) });
     }
     return [...latest.values()];
   }

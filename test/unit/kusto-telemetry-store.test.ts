@@ -41,7 +41,7 @@ async function cluster(status = 200) {
     if (req.url.startsWith('/v1/rest/auth/metadata')) return reply(res, 404, {});
     if (req.url.startsWith('/v1/rest/ingest/')) return reply(res, status, status === 200 ? { Tables: [] } : { error: { message: 'throttled' } }, status === 429 ? { 'retry-after': '0' } : {});
     if (req.url.startsWith('/v2/rest/query')) {
-      return reply(res, 200, primaryResult([['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Readings', 'dynamic']], [['robotic-arm-001', '2026-11-25T10:00:00Z', { temperature: 71 }]]));
+      return reply(res, 200, primaryResult([['DeviceId', 'string'], ['Timestamp', 'datetime'], ['Readings', 'dynamic'], ['EnqueuedTime', 'datetime']], [['robotic-arm-001', '2026-11-25T10:00:00.25Z', { temperature: 71 }, '2026-11-25T10:00:01.5Z']]));
     }
     reply(res, 404, {});
   });
@@ -60,13 +60,14 @@ describe('the Data Explorer telemetry store', () => {
     ]);
   });
 
-  it('reads the newest reading per device back through a KQL query', async () => {
+  it('reads the newest reading per device, and when IoT Hub took it in, back through a KQL query', async () => {
     const s = await cluster();
     const latest = await new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' }).latestReadings(Date.parse('2026-11-25T09:00:00Z'));
-    expect(latest).toEqual([{ deviceId: 'robotic-arm-001', time: Date.parse('2026-11-25T10:00:00Z'), readings: { temperature: 71 } }]);
+    // To the millisecond (the SDK hands Dates: read through their strings, they lose it).
+    expect(latest).toEqual([{ deviceId: 'robotic-arm-001', time: Date.parse('2026-11-25T10:00:00.25Z'), readings: { temperature: 71 }, enqueuedTime: Date.parse('2026-11-25T10:00:01.5Z') }]);
     const q = JSON.parse(s.requests.find((r) => r.url.startsWith('/v2/rest/query'))!.body);
     expect(q.db).toBe('telemetry');
-    expect(q.csl).toContain('summarize arg_max(Timestamp, Readings) by DeviceId');
+    expect(q.csl).toContain('summarize arg_max(Timestamp, Readings, EnqueuedTime) by DeviceId');
   });
 
   it("reads an equipment's history through the deduplicating view, with the id as a query parameter", async () => {

@@ -34,10 +34,18 @@ describe('one patch per twin per batch', () => {
     expect(valueOf(update.ops, '/vibration')).toBe(0.5);
     expect(valueOf(update.ops, '/$metadata/vibration/sourceTime')).toBe(new Date(t0 + 2000).toISOString());
     // set as ADT's documentation and the SDK's live tests do: `replace`
-    expect(update.ops.filter((o) => o.path.endsWith('/sourceTime')).map((o) => o.op)).toEqual(['replace', 'replace']);
+    expect(update.ops.filter((o) => o.path.endsWith('/sourceTime') && !o.path.includes('lastTelemetryTime')).map((o) => o.op)).toEqual(['replace', 'replace']);
     // Only where a value goes out: nothing measured, nothing said.
     const blind = planTwinUpdate(state(), freshReadings(state(), [reading(0, { temperature: null, vibration: 0.3 })]), options)!;
     expect(blind.ops.some((o) => o.path.includes('temperature'))).toBe(false);
+  });
+
+  it("says when IoT Hub took the newest reading in, as lastTelemetryTime's sourceTime: a silence counts from then, whatever the device's clock says", () => {
+    const late = reading(2000, { temperature: 72 });
+    late.reading.enqueuedIso = new Date(t0 + 2600).toISOString();
+    const update = planTwinUpdate(state(), freshReadings(state(), [reading(0, { temperature: 70 }), late]), options)!;
+    expect(valueOf(update.ops, '/lastTelemetryTime')).toBe(new Date(t0 + 2000).toISOString());
+    expect(update.ops.find((o) => o.path === '/$metadata/lastTelemetryTime/sourceTime')).toEqual({ op: 'replace', path: '/$metadata/lastTelemetryTime/sourceTime', value: new Date(t0 + 2600).toISOString() });
   });
 
   it('never writes a reading older than what the twin holds', () => {

@@ -206,12 +206,13 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {
-    const rows = await this.query<{ DeviceId: string; Timestamp: string; Readings: string }>(
-      `SELECT "DeviceId", strftime(max("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", arg_max("Readings", "Timestamp") AS "Readings"
+    const rows = await this.query<{ DeviceId: string; Timestamp: string; Readings: string; EnqueuedTime: string | null }>(
+      `SELECT "DeviceId", strftime(max("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", arg_max("Readings", "Timestamp") AS "Readings",
+              strftime(arg_max("EnqueuedTime", "Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "EnqueuedTime"
        FROM "EquipmentTelemetry" GROUP BY "DeviceId" HAVING max("Timestamp") >= $1::TIMESTAMP`,
       [new Date(since).toISOString()],
     );
-    return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: JSON.parse(r.Readings) as Record<string, unknown> }));
+    return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: JSON.parse(r.Readings) as Record<string, unknown>, ...(r.EnqueuedTime ? { enqueuedTime: Date.parse(r.EnqueuedTime) } : {}) }));
   }
 
   /** A device's readings in [from, to), oldest first, at most `limit`. */

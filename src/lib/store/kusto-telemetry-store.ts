@@ -43,7 +43,7 @@ export const KQL = {
   latestReadings: `declare query_parameters(since:datetime);
 EquipmentTelemetry
 | where Timestamp >= since
-| summarize arg_max(Timestamp, Readings) by DeviceId`,
+| summarize arg_max(Timestamp, Readings, EnqueuedTime) by DeviceId`,
   history: `declare query_parameters(device:string, fromTime:datetime, toTime:datetime, maxRows:long);
 materialized_view('EquipmentTelemetryDeduped')
 | where DeviceId == device and Timestamp >= fromTime and Timestamp < toTime
@@ -142,8 +142,8 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
   }
 
   async latestReadings(since: number): Promise<LatestReading[]> {
-    const rows = await this.read<{ DeviceId: string; Timestamp: string; Readings: Record<string, unknown> }>(KQL.latestReadings, { since: kqlDatetime(since) });
-    return rows.map((r) => ({ deviceId: r.DeviceId, time: Date.parse(r.Timestamp), readings: r.Readings }));
+    const rows = await this.read<{ DeviceId: string; Timestamp: string; Readings: Record<string, unknown>; EnqueuedTime: string | null }>(KQL.latestReadings, { since: kqlDatetime(since) });
+    return rows.map((r) => ({ deviceId: r.DeviceId, time: msOf(r.Timestamp), readings: r.Readings, ...(r.EnqueuedTime ? { enqueuedTime: msOf(r.EnqueuedTime) } : {}) }));
   }
 
   /**

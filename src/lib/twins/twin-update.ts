@@ -150,7 +150,8 @@ export function planTwinUpdate(state: TwinState, fresh: readonly ScoredReading[]
     if (oversizedString(latest[name])) (omitted ??= []).push(name);
     else if (options.properties.has(name)) ops.push(...measuredValueOps(name, latest[name], measuredAt[name]!));
   }
-  set('lastTelemetryTime', new Date(newest.reading.time).toISOString());
+  // With when the service took the reading in (IoT Hub's enqueued time) as its sourceTime: silence counts from then (heardAt).
+  if (options.properties.has('lastTelemetryTime')) ops.push(...measuredValueOps('lastTelemetryTime', new Date(newest.reading.time).toISOString(), Date.parse(newest.reading.enqueuedIso)));
   if (judged) {
     set('anomalyScore', round(judged.score.anomalyScore));
     set('failureProbability', judged.score.failureProbability === undefined ? undefined : round(judged.score.failureProbability));
