@@ -121,7 +121,7 @@
   }
 
   // ---- one machine ------------------------------------------------------------------------------
-  const SKIP = new Set(['$dtId', '$etag', '$metadata', 'equipmentId', 'line', 'offNetworkAfterMs']);
+  const SKIP = new Set(['$dtId', '$etag', '$metadata', 'equipmentId', 'line', 'offNetworkAfterMs', 'heardAt']);
   function renderEquipment() {
     const eq = selected && findEquipment(selected);
     $('equipment-hint').hidden = Boolean(eq);
@@ -167,9 +167,10 @@
   }
 
   /**
-   * How long, in whole minutes, the service has heard nothing from a machine in service: since Digital Twins last
-   * wrote its lastTelemetryTime (the property's $metadata lastUpdateTime: the service's clock, not
-   * the device's, so a device clock set wrong does not make it look silent). From the delay of the
+   * How long, in whole minutes, the service has heard nothing from a machine in service: since the plant API's
+   * heardAt (when IoT Hub took its newest reading in, or when it reached the twin if it came late: the
+   * service's clock, not the device's, so a device clock set wrong does not make it look silent), as
+   * the alarm counts it; a listing without one, since its lastTelemetryTime was written. From the delay of the
    * communication-loss alarm on (the plant API says it; ten minutes unless set otherwise, or the
    * machine's own when it reports more slowly), far past the patch interval and the refresh sweep's
    * minute: only a machine that stopped sending (its gateway down, its network cut) shows. A machine
@@ -191,7 +192,8 @@
   }
   function silentFor(eq, line) {
     if (AT_REST.has(eq.status) || offShift(line) || (line && LINE_AT_REST.has(line.lineStatus))) return undefined;
-    const at = updatedAt(eq, 'lastTelemetryTime');
+    const heard = typeof eq.heardAt === 'string' ? Date.parse(eq.heardAt) : NaN;
+    const at = Number.isNaN(heard) ? updatedAt(eq, 'lastTelemetryTime') : heard;
     // On shift, a silence counts from the shift's start at the earliest (the machine was off before it), as the alarm's does; the text says the whole gap.
     const shiftBegan = hoursOf(line) && typeof hoursOf(line).since === 'string' ? Date.parse(hoursOf(line).since) : -Infinity;
     // And from when its line was set running again, likewise.

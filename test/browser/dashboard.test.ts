@@ -351,7 +351,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     const listed = (await (await fetch(`${stack.apiUrl}/api/plant`, { headers: { 'x-functions-key': stack.apiKey } })).json()) as Listed;
     const equipment = listed.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment));
     expect(equipment.map((e) => e.$dtId).sort()).toEqual(DEFAULT_PLANT.equipment.map((e) => e.id).sort());
-    for (const e of equipment) expect(e, e.$dtId).toMatchObject({ disconnectedAt: expect.stringMatching(/^20\d\d-/), offNetworkAfterMs: 3 * 60_000 });
+    // Each with when the service last heard from it (IoT Hub's time of its newest reading), as the alarm counts.
+    for (const e of equipment) expect(e, e.$dtId).toMatchObject({ disconnectedAt: expect.stringMatching(/^20\d\d-/), offNetworkAfterMs: 3 * 60_000, heardAt: expect.stringMatching(/^20\d\d-/) });
     // Here they are taken as still connected, to see the ten-minute delay alone (below: one off the network).
     const connected = async (route: Route) => {
       const response = await route.fetch();
@@ -403,22 +404,28 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     await page.unroute('**/api/plant');
 
     // Four minutes after the last readings: nothing is silent by the ten minutes, but a machine whose
-    // device IoT Hub saw disconnect (the plant API lists when, and its three minutes) is, and says so.
+    // device IoT Hub saw disconnect (the plant API lists when, and its three minutes) is, and says so;
+    // and so is one whose last reading IoT Hub took in seven minutes before those (the plant API's
+    // heardAt), though its twin was written with the others.
     await page.clock.setFixedTime(Date.now() + 4 * 60_000);
     const gone = slow;
+    const heardLong = nodes.filter(([id, silent]) => silent !== null && id !== gone)[0]?.[0];
+    expect(heardLong).toBeDefined();
     await page.route('**/api/plant', async (route) => {
       const response = await route.fetch();
-      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; disconnectedAt?: string; offNetworkAfterMs?: number }[] }[] }[] };
+      const body = (await response.json()) as { factories: { lines: { equipment: { $dtId: string; disconnectedAt?: string; offNetworkAfterMs?: number; heardAt?: string }[] }[] }[] };
       for (const e of body.factories.flatMap((f) => f.lines.flatMap((l) => l.equipment))) {
         delete e.disconnectedAt;
         if (e.$dtId === gone) Object.assign(e, { disconnectedAt: new Date(Date.now() - 60_000).toISOString(), offNetworkAfterMs: 3 * 60_000 });
+        if (e.$dtId === heardLong) e.heardAt = new Date(Date.parse(e.heardAt!) - 7 * 60_000).toISOString();
       }
       await route.fulfill({ response, json: body });
     });
     await page.reload();
     await page.waitForSelector('[data-twin]');
-    expect(await page.$$eval('[data-twin][data-silent]', (els) => els.map((e) => e.getAttribute('data-twin')))).toEqual([gone]);
+    expect((await page.$$eval('[data-twin][data-silent]', (els) => els.map((e) => e.getAttribute('data-twin')))).sort()).toEqual([gone, heardLong].sort());
     expect(await page.textContent(`[data-twin="${gone}"] .meta`)).toMatch(/ · no telemetry for [34] min, off the network$/);
+    expect(await page.textContent(`[data-twin="${heardLong}"] .meta`)).toMatch(/ · no telemetry for 1[01] min$/);
     await page.unroute('**/api/plant');
     await page.clock.setFixedTime(Date.now() + 15 * 60_000);
     await page.route('**/api/plant', connected);

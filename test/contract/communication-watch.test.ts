@@ -33,6 +33,8 @@ import mqttTransport from 'azure-iot-device-mqtt';
 import iotCommon from 'azure-iot-common';
 import { WorkingHours } from '../../src/lib/plant/working-hours.ts';
 import { until } from '../support/until.ts';
+import { refreshTwins } from '../../src/lib/twin-refresh.ts';
+import { propertyUpdatedAt } from '../../src/lib/twins/twin-metadata.ts';
 
 const { InvocationContext } = azureFunctions;
 const MINUTE = 60_000;
@@ -132,7 +134,8 @@ describe('a machine that stops sending altogether', () => {
     const p = await plant();
     const start = Date.now() - 3 * MINUTE;
     await p.readings(['robotic-arm-001'], start, 18);
-    const heardFrom = Date.now();
+    // IoT Hub took the last of them in 170 s after the first.
+    const heardFrom = start + 170_000;
     expect(p.alerts.sent).toEqual([]);
 
     // Nine minutes on: not yet.
@@ -145,9 +148,8 @@ describe('a machine that stops sending altogether', () => {
     expect(p.alerts.sent).toHaveLength(1);
     const [raised] = p.alerts.sent;
     expect(raised).toMatchObject({ deviceId: 'robotic-arm-001', severity: 'warning', condition: 'silent', line: 'production-line-a', incident: { event: 'raised' } });
-    // By Digital Twins' clock: the silence began when the last reading reached the twin, and became an alarm ten minutes later.
-    expect(raised!.silent!.since).toBeGreaterThanOrEqual(heardFrom - 5_000);
-    expect(raised!.silent!.since).toBeLessThanOrEqual(heardFrom);
+    // By the service's clock: the silence began when IoT Hub took the last reading in, and became an alarm ten minutes later.
+    expect(raised!.silent!.since).toBe(heardFrom);
     expect(raised!.time).toBe(raised!.silent!.since + 10 * MINUTE);
     const card = JSON.stringify(alertCard(raised!));
     expect(card).toContain('no telemetry taken in: the machine is not watched at all');
@@ -168,6 +170,46 @@ describe('a machine that stops sending altogether', () => {
     expect(p.alerts.sent[1]!.incident.raisedAt).toBe(raised!.time);
     expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
     expect((await p.store.alerts(start - MINUTE, 50))[0]).toMatchObject({ state: 'cleared' });
+  });
+
+  it('counts a silence from when IoT Hub took the last reading in, though a patch interval held it back and the refresh wrote it to the twin later; the plant lists that time', async () => {
+    const p = await plant();
+    const first = Date.now() - 20_000;
+    await p.readings(['robotic-arm-001'], first, 1);
+    // Ten seconds on, inside the patch interval: stored, and held back from the twin.
+    const last = first + 10_000;
+    const takenIn = last + 400;
+    await p.send([{ device: 'robotic-arm-001', enqueued: takenIn, body: { timestamp: iso(last), temperature: 70.2, vibration: 0.4, pressure: 6 } }]);
+    expect((await twins.getTwin('robotic-arm-001')).lastTelemetryTime).toBe(iso(first));
+    // The refresh sweep writes it, seconds (up to a minute) after IoT Hub took it in.
+    expect(await refreshTwins({ catalog: plantCatalog(), twins, store: p.store, logger: silentLogger, lookbackMs: 10 * MINUTE, concurrency: 4 })).toMatchObject({ patched: 1 });
+    const twin = await twins.getTwin('robotic-arm-001');
+    expect(twin.lastTelemetryTime).toBe(iso(last));
+    expect(propertyUpdatedAt(twin, 'lastTelemetryTime')).toBeGreaterThan(takenIn + 5_000);
+
+    p.clock.shift = 10 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 1 });
+    const [card] = p.alerts.sent;
+    expect(card!.silent!.since).toBe(takenIn);
+    expect(card!.time).toBe(takenIn + 10 * MINUTE);
+    // The dashboard counts from the same time.
+    const client = (twins as unknown as { client: import('@azure/digital-twins-core').DigitalTwinsClient }).client;
+    await client.upsertDigitalTwin('factory-01', JSON.stringify({ $metadata: { $model: modelOf('Factory') }, name: 'Plant' }));
+    await client.upsertRelationship('factory-01', 'contains-production-line-a', { $targetId: 'production-line-a', $relationshipName: 'contains' });
+    const api = createPlantApi({ twins, store: p.store, logger: silentLogger, maxBodyBytes: 4096, maxPageSize: 50, warningThreshold: 0.5, silentAfterMs: 10 * MINUTE });
+    const listed = (await api.plant({ method: 'GET', url: 'http://localhost/api/plant', headers: new Headers(), params: {}, text: async () => '' })).jsonBody as { factories: { lines: { equipment: Record<string, unknown>[] }[] }[] };
+    const equipment = listed.factories[0]!.lines[0]!.equipment;
+    expect(equipment.find((e) => e.$dtId === 'robotic-arm-001')!.heardAt).toBe(iso(takenIn));
+    expect(equipment.filter((e) => e.heardAt !== undefined).map((e) => e.$dtId)).toEqual(['robotic-arm-001']);
+  });
+
+  it('counts a backlog taken in late from when it reached the twin: readings IoT Hub took in half an hour ago, worked off now, are no silence of half an hour', async () => {
+    const p = await plant();
+    await p.readings(['robotic-arm-001'], Date.now() - 30 * MINUTE, 6);
+    const reached = propertyUpdatedAt(await twins.getTwin('robotic-arm-001'), 'lastTelemetryTime')!;
+    expect(reached).toBeGreaterThan(Date.now() - MINUTE);
+    expect(await sweepsUntilRaised(p, [0, 9], 11)).toBe(10 * MINUTE);
+    expect(p.alerts.sent[0]!.silent!.since).toBe(reached);
   });
 
   it("tells at most three of a line's machines gone silent at once (its gateway lost) while another still sends, none shelved by an operator, and none stopped", async () => {
@@ -295,7 +337,7 @@ describe('a machine that stops sending altogether', () => {
     await client.upsertDigitalTwin('production-line-b', JSON.stringify({ $metadata: { $model: LINE }, name: 'Line B' }));
     await client.deleteRelationship('production-line-a', 'contains-robotic-arm-003');
     await client.upsertRelationship('production-line-b', 'contains-robotic-arm-003', { $targetId: 'robotic-arm-003', $relationshipName: 'contains' });
-    const lineB = () => p.readings(['robotic-arm-003'], Date.now() - 60_000, 3, 'running', 300);
+    const lineB = () => p.readings(['robotic-arm-003'], Date.now() - 600, 3, 'running', 300);
 
     expect(await setStatus('production-line-a', { status: 'maintenance', by: 'Dana', reason: 'retooling for the new gearbox' })).toEqual([200, { lineId: 'production-line-a', lineStatus: 'maintenance', was: null, changed: true, by: 'Dana' }]);
     expect(logged).toEqual([['line status set', { lineId: 'production-line-a', status: 'maintenance', was: 'unset', by: 'Dana', reason: 'retooling for the new gearbox' }]]);
@@ -425,9 +467,9 @@ describe('a machine that stops sending altogether', () => {
       const connections = new IotHubDeviceConnections({ connectionString: hub.registry.serviceConnectionString(hub.hostName), caPem: hub.caPem });
       // Silent after a second and a half, as above, so that robotic-arm-004, still sending, shows telemetry flows.
       const p = await plant({ silentAfterMs: 1_500 }, twins, undefined, connections);
-      await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003'], Date.now() - 2 * MINUTE, 6, 'running', 300);
+      await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-003'], Date.now() - 1_500, 6, 'running', 300);
       await new Promise((r) => setTimeout(r, 1_600));
-      await p.readings(['robotic-arm-004'], Date.now() - 60_000, 6);
+      await p.readings(['robotic-arm-004'], Date.now() - 50_000, 6);
       expect(await p.watch.run()).toMatchObject({ silent: 3, raised: 3, told: 3 });
       const cards = new Map(p.alerts.sent.map((c) => [c.deviceId, JSON.stringify(alertCard(c))]));
       expect(p.alerts.sent.find((c) => c.deviceId === 'robotic-arm-001')!.silent!.connection).toMatchObject({ identity: 'enabled', connected: false });
@@ -465,9 +507,11 @@ describe('a machine that stops sending altogether', () => {
       const events = routed();
       expect(await p.deliver(events)).toMatchObject({ events: 3, stored: 0, deadLettered: 0, notTelemetry: 3, connectionEvents: 3 });
       const disconnectedAt = Date.parse(String(events.find((e) => e.properties.opType === 'deviceDisconnected')!.properties.operationTimestamp));
-      await p.readings(['robotic-arm-001', 'robotic-arm-002', 'robotic-arm-004'], Date.now() - 60_000, 6, 'running', 300);
+      await p.readings(['robotic-arm-001', 'robotic-arm-002'], Date.now() - 1_500, 6, 'running', 300);
+      // robotic-arm-004 keeps sending: its next readings come a patch interval on, so they are written to its twin at once.
+      await p.readings(['robotic-arm-004'], Date.now() - 60_000, 6, 'running', 300);
       await new Promise((r) => setTimeout(r, 2_300));
-      await p.readings(['robotic-arm-004'], Date.now() - 5_000, 6, 'running', 300);
+      await p.readings(['robotic-arm-004'], Date.now() - 1_500, 6, 'running', 300);
       const swept = await p.watch.run();
       expect(swept).toMatchObject({ silent: 1, raised: 1, told: 1, offNetwork: 1, errors: 0 });
       expect(p.alerts.sent.map((c) => c.deviceId)).toEqual(['robotic-arm-001']);

@@ -2,9 +2,9 @@
  * The communication-loss alarm: equipment in service that has sent nothing at all for
  * `silentAfterMs` (or, when it reports more slowly, while three of its readings in a row are missing:
  * `silenceDelayMs`) is not watched (its gateway, network or power lost), and readings cannot say so,
- * since there are none. This sweep, run by a timer, finds such equipment by Digital Twins' own
- * clock (when the twin's `lastTelemetryTime` was last written, i.e. when the last reading was taken
- * in, not the device's clock) and raises its incident to warning through the alarm lifecycle, as
+ * since there are none. This sweep, run by a timer, finds such equipment by the service's clock
+ * (when IoT Hub took its newest reading in, the sourceTime written with the twin's `lastTelemetryTime`,
+ * or when that was written for a reading that came late: `heardAt`; never the device's clock) and raises its incident to warning through the alarm lifecycle, as
  * the pipeline raises one on readings: flood suppression per line, shelving, one card, an
  * AlarmEvents row, the flag the dashboard lists and acknowledges, the twin's health. The readings
  * that come again clear it in the pipeline, on their evidence, as any incident clears.
@@ -44,7 +44,7 @@ import type { Logger } from '../log.ts';
 import type { Alert, AlertSink, ClaimWindowPort, ConnectionEvent, DeviceConnection, DeviceConnectionsPort, JsonPatchOp, TelemetryReadPort, TelemetryStorePort, TwinState, TwinsPort } from '../ports.ts';
 import type { TelemetryCatalog } from '../telemetry/catalog.ts';
 import { toTwinState } from '../twins/adt-twins.ts';
-import { propertyUpdatedAt } from '../twins/twin-metadata.ts';
+import { heardAt } from '../twins/twin-metadata.ts';
 import { EquipmentLines } from '../twins/equipment-lines.ts';
 import type { Thresholds } from '../twins/twin-update.ts';
 import type { WorkingHours } from '../plant/working-hours.ts';
@@ -153,8 +153,8 @@ export class CommunicationWatch {
       const page = await this.deps.twins.query(QUERY, token);
       for (const twin of page.items) {
         result.equipment++;
-        // Heard from when Digital Twins last took a reading in: its own clock of the `lastTelemetryTime` write, not the device's.
-        const since = propertyUpdatedAt(twin, 'lastTelemetryTime');
+        // Heard from when IoT Hub took its newest reading in (or, for one that came late, when it reached the twin): never the device's clock.
+        const since = heardAt(twin);
         const status = typeof twin.status === 'string' ? twin.status : undefined;
         if (since === undefined || (status !== undefined && AT_REST.has(status))) continue;
         inService++;

@@ -21,6 +21,7 @@ import { delayAfterMissed, usualIntervalMs } from '../alerts/communication-watch
 import type { WorkingHours } from '../plant/working-hours.ts';
 import { LINE_MODEL, LINE_STATUSES, lineStatusOf } from '../plant/line-status.ts';
 import { modelOf } from '../plant/plant.ts';
+import { heardAt } from '../twins/twin-metadata.ts';
 
 /** The plant's working hours as the plant lists them: the hours, their zone, the days closed, whether it works now and, if so, since when. */
 function workingHoursNow(hours: WorkingHours, at: number): { hours: string; timeZone: string; holidays?: string; working: boolean; since?: string } {
@@ -283,13 +284,16 @@ export function createPlantApi(deps: PlantApiDeps) {
   };
 
   /**
-   * An equipment twin as the plant lists it: with its own delay before it counts as silent, when it
+   * An equipment twin as the plant lists it: with when the service last heard from it (`heardAt`, as
+   * the communication-loss alarm counts a silence); its own delay before it counts as silent, when it
    * reports more slowly than the plant's delay allows for; and, when IoT Hub's latest connection
    * event says its device disconnected, when, and the shorter delay the alarm then has.
    */
   const equipmentOf = (twin: Record<string, unknown>, disconnectedAt: number | undefined): Record<string, unknown> => {
     const base = deps.silentAfterMs;
     const listed = publicTwin(twin);
+    const heard = heardAt(twin);
+    if (heard !== undefined) listed.heardAt = new Date(heard).toISOString();
     // Its usual interval, read from its stored detector state once (and only when a delay needs it).
     let usualMs: number | undefined;
     const usual = () => (usualMs ??= usualIntervalMs(twin));
