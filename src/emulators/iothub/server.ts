@@ -19,7 +19,7 @@ import { ensureTlsMaterial, makeTlsMaterial } from '../local-tls.ts';
 import { guardPackets } from './packet-guard.ts';
 import { DeviceRegistry, RegistryError, type DeviceIdentity } from './registry.ts';
 import { verifySas } from '../sas.ts';
-import { compileRoutes, type Route } from './routing.ts';
+import { compileRoutes, type Route, type RoutedMessage, type RouteSource } from './routing.ts';
 import type { EventInput } from '../event-log/event-log.ts';
 import { defineOwn, ownValue } from '../../lib/own-properties.ts';
 
@@ -128,6 +128,8 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
   const tls = options.memory ? { ...makeTlsMaterial(), caFile: undefined } : ensureTlsMaterial(join(dataDir, 'tls'));
   const registry = new DeviceRegistry(options.memory ? undefined : join(dataDir, 'registry.json'));
   const routes = compileRoutes(options.routes ?? DEFAULT_ROUTES);
+  /** The routes on `source` that take the message. */
+  const routedTo = (source: RouteSource, message: RoutedMessage) => routes.filter((r) => r.source === source && r.matches(message));
   for (const r of routes) if (!options.endpoints[r.endpoint]) throw new Error(`route ${r.name} writes to endpoint '${r.endpoint}', which is not configured`);
   const maxBytes = options.maxMessageBytes ?? 256 * 1024;
   const log = options.log ?? (() => {});
@@ -241,7 +243,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
       else if (!k.startsWith('$.')) defineOwn(properties, k, v);
     }
     const message = { deviceId: client.id, properties, systemProperties };
-    const targets = routes.filter((r) => r.source === 'DeviceMessages' && r.matches(message));
+    const targets = routedTo('DeviceMessages', message);
     if (targets.length === 0) {
       stats.messagesUnrouted++;
       return;
@@ -286,8 +288,7 @@ export async function startIotHub(options: IotHubOptions): Promise<IotHub> {
     };
     const message = { deviceId, properties, systemProperties };
     const body = Buffer.from(JSON.stringify({ sequenceNumber: sequence.toString(16).toUpperCase().padStart(64, '0') }));
-    for (const r of routes) {
-      if (r.source !== 'DeviceConnectionStateEvents' || !r.matches(message)) continue;
+    for (const r of routedTo('DeviceConnectionStateEvents', message)) {
       options.endpoints[r.endpoint]!.append({ partitionKey: deviceId, body, properties, systemProperties }).catch((error: Error) => log(`iothub: ${deviceId}'s ${opType} event not routed to ${r.endpoint}: ${error.message}`));
     }
   }

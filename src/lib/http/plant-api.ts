@@ -294,16 +294,15 @@ export function createPlantApi(deps: PlantApiDeps) {
     const listed = publicTwin(twin);
     const heard = heardAt(twin);
     if (heard !== undefined) listed.heardAt = new Date(heard).toISOString();
-    // Its usual interval, read from its stored detector state once (and only when a delay needs it).
-    let usualMs: number | undefined;
-    const usual = () => (usualMs ??= usualIntervalMs(twin));
+    // Its usual interval, read from its stored detector state once for both delays.
+    const usualMs = usualIntervalMs(twin);
     if (base !== undefined) {
-      const delayMs = delayAfterMissed(usual(), base);
+      const delayMs = delayAfterMissed(usualMs, base);
       if (delayMs > base) listed.silentAfterMs = delayMs;
     }
     if (disconnectedAt !== undefined) {
       listed.disconnectedAt = new Date(disconnectedAt).toISOString();
-      if (deps.offNetworkAfterMs !== undefined) listed.offNetworkAfterMs = delayAfterMissed(usual(), deps.offNetworkAfterMs);
+      if (deps.offNetworkAfterMs !== undefined) listed.offNetworkAfterMs = delayAfterMissed(usualMs, deps.offNetworkAfterMs);
     }
     return listed;
   };

@@ -214,8 +214,7 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
 
   async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
     if (devices.length === 0) return new Map();
-    const rows = await this.read<{ DeviceId: string; State: string; Timestamp: string }>(KQL.latestConnections, { devices: kqlDynamic(devices) });
-    return connectionEvents(rows.map((r) => ({ ...r, Timestamp: new Date(r.Timestamp).toISOString() })));
+    return connectionEvents(await this.read<{ DeviceId: string; State: string; Timestamp: string | Date }>(KQL.latestConnections, { devices: kqlDynamic(devices) }));
   }
 
   /** Data Explorer has no unique keys: two acknowledgements racing both land, and the view keeps one. */

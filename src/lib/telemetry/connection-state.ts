@@ -7,6 +7,7 @@
  * (`operationTimestamp`), and carries IoT Hub's `sequenceNumber` in its body: events can arrive out
  * of order, and the sequence number, not the time, says which is the device's latest.
  */
+import { jsonOrUndefined } from '../json-text.ts';
 import { ownValue } from '../own-properties.ts';
 import type { ConnectionEvent } from '../ports.ts';
 import type { DeviceConnectionRow } from '../store/rows.ts';
@@ -21,13 +22,7 @@ const STATES: Readonly<Record<string, DeviceConnectionRow['State']>> = { devicec
 const MAX_DEVICE_ID = 128;
 
 function bodyObject(body: unknown): Record<string, unknown> | undefined {
-  let value = body;
-  try {
-    if (body instanceof Uint8Array) value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-    else if (typeof body === 'string') value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const value = body instanceof Uint8Array ? jsonOrUndefined(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) : typeof body === 'string' ? jsonOrUndefined(body) : body;
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
@@ -66,11 +61,11 @@ export function connectionRowOf(
   };
 }
 
-/** A store's latest rows per device, as the watch reads them. */
-export function connectionEvents(rows: readonly { DeviceId: string; State: string; Timestamp: string }[]): Map<string, ConnectionEvent> {
+/** A store's latest rows per device, as the watch reads them; a time as DuckDB gives it (ISO text) or Data Explorer's SDK (a Date). */
+export function connectionEvents(rows: readonly { DeviceId: string; State: string; Timestamp: string | Date }[]): Map<string, ConnectionEvent> {
   const latest = new Map<string, ConnectionEvent>();
   for (const r of rows) {
-    const at = Date.parse(r.Timestamp);
+    const at = new Date(r.Timestamp).getTime();
     if (Number.isFinite(at)) latest.set(r.DeviceId, { connected: r.State === 'connected', at });
   }
   return latest;
