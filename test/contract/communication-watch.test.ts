@@ -439,6 +439,29 @@ describe('a machine that stops sending altogether', () => {
     expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
   });
 
+  it('a sweep whose twin changed between its read and its write (the refresh caught it up) says so after its card, and the next sweep records the same incident on the twin: one card, one row', async () => {
+    let cutIn = 1;
+    const racing: TwinsPort = Object.assign(Object.create(twins) as TwinsPort, {
+      // Another writer lands first: the watch's If-Match then names a twin that is no more.
+      patch: async (id: string, ops: Parameters<TwinsPort['patch']>[1], ifMatch?: string) => {
+        if (cutIn-- > 0) await twins.patch(id, [{ op: 'replace', path: '/equipmentId', value: id }]);
+        return twins.patch(id, ops, ifMatch);
+      },
+    });
+    const p = await plant({}, racing);
+    await p.readings(['robotic-arm-001'], Date.now() - 2 * MINUTE, 6);
+    p.clock.shift = 11 * MINUTE;
+    expect(await p.watch.run()).toMatchObject({ silent: 1, raised: 0, told: 1, changedMeanwhile: 1, errors: 0 });
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'normal' });
+    p.clock.shift = 12 * MINUTE;
+    const again = await p.watch.run();
+    expect(again).toMatchObject({ silent: 1, raised: 1, told: 0, errors: 0 });
+    expect(again.changedMeanwhile).toBeUndefined();
+    expect(p.alerts.sent).toHaveLength(1);
+    expect((await p.store.alarmEvents(Date.now() - MINUTE, Date.now() + 30 * MINUTE, 50)).map((e) => [e.event, e.notified])).toEqual([['raised', 'yes']]);
+    expect(await twins.getTwin('robotic-arm-001')).toMatchObject({ healthStatus: 'warning' });
+  });
+
   it('says of a machine whose readings arrive but are refused (a firmware that changed what it sends) that they are refused, not that its gateway is down', async () => {
     const p = await plant();
     const start = Date.now() - 2 * MINUTE;

@@ -85,14 +85,21 @@ export interface CommunicationWatchResult {
   equipment: number;
   /** In service and silent for the alarm's delay or longer. */
   silent: number;
-  /** Incidents raised (or made warning) for a silence this sweep, and of them those told in a card. */
+  /** Incidents raised (or made warning) for a silence this sweep. */
   raised: number;
+  /** Cards this sweep handed to delivery (raises, silences and clears at rest alike). */
   told: number;
   /** Of the silent, those judged after the shorter delay because IoT Hub's events say their device disconnected. */
   offNetwork?: number;
   /** Incidents standing at warning or above on readings whose machine fell silent, recorded this sweep (told with `told`). */
   fellSilent?: number;
   errors: number;
+  /**
+   * Steps recorded (rows, and their card when people are told) whose twin changed between the
+   * sweep's read and its write (readings came, the refresh caught the twin up, an operator wrote):
+   * the twin is left as it is and the next sweep judges it again, naming the same incident and card.
+   */
+  changedMeanwhile?: number;
   /** No machine in service heard from lately (two or more in service) and some silent: a common cause, logged, no machine raised. */
   plantSilent?: true;
   /** Outside the plant's working hours, and every line's that keeps its own: nothing was read or raised. */
@@ -241,7 +248,7 @@ export class CommunicationWatch {
     }
     for (const { machine, line } of resting) {
       try {
-        if (await this.clearAtRest(machine, lines.get(machine.current.id)!, line, logger)) result.clearedAtRest = (result.clearedAtRest ?? 0) + 1;
+        if (await this.clearAtRest(machine, lines.get(machine.current.id)!, line, logger, result)) result.clearedAtRest = (result.clearedAtRest ?? 0) + 1;
       } catch (error) {
         result.errors++;
         logger.log('error', 'incident of a machine on a line at rest not cleared (tried again next sweep)', { deviceId: machine.current.id, error: (error as Error).message });
@@ -261,10 +268,7 @@ export class CommunicationWatch {
     for (const machine of silent) {
       const deviceId = machine.current.id;
       try {
-        const event = await this.raise(machine, lines.get(deviceId)!, now, logger, refused.get(deviceId), connections.get(deviceId));
-        if (!event) continue;
-        result.raised++;
-        if (event.notify) result.told++;
+        if (await this.raise(machine, lines.get(deviceId)!, now, logger, refused.get(deviceId), connections.get(deviceId), result)) result.raised++;
       } catch (error) {
         result.errors++;
         logger.log('error', 'communication-loss alarm not raised (tried again next sweep)', { deviceId, error: (error as Error).message });
@@ -273,10 +277,7 @@ export class CommunicationWatch {
     for (const machine of fallen) {
       const deviceId = machine.current.id;
       try {
-        const event = await this.fallSilent(machine, lines.get(deviceId)!, now, refused.get(deviceId), connections.get(deviceId));
-        if (!event) continue;
-        result.fellSilent = (result.fellSilent ?? 0) + 1;
-        if (event.notify) result.told++;
+        if (await this.fallSilent(machine, lines.get(deviceId)!, now, refused.get(deviceId), connections.get(deviceId), result)) result.fellSilent = (result.fellSilent ?? 0) + 1;
       } catch (error) {
         result.errors++;
         logger.log('error', "an incident's machine gone silent not recorded (tried again next sweep)", { deviceId, error: (error as Error).message });
@@ -343,7 +344,7 @@ export class CommunicationWatch {
     }
   }
 
-  private async raise({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
+  private async raise({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, logger: Logger, refused: Refused | undefined, connection: DeviceConnection | undefined, tally: CommunicationWatchResult): Promise<boolean> {
     const deviceId = current.id;
     const id = silenceIncidentId(deviceId, since);
     const floods = this.deps.floods;
@@ -360,43 +361,42 @@ export class CommunicationWatch {
       }
     }
     const event = this.lifecycle.raiseForSilence(state, now, since, { line, id, delayMs, countsFrom, offNetwork, shelvedUntil: current.shelvedUntil, ...(admitted ? { admitted } : {}) });
-    if (!event) return undefined;
-    const told = await this.record({ twin, current, state }, line, event, {
+    if (!event) return false;
+    return this.record({ twin, current, state }, line, event, tally, {
       detail: silenceDetail(event.reopened, connection),
       health: 'warning',
       card: { severity: 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
     });
-    return told ? event : undefined;
   }
 
   /** The incident standing on a machine's readings when it fell silent: recorded once, told to those told of the incident, its priority and health unchanged. */
-  private async fallSilent({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined): Promise<AlarmEvent | undefined> {
+  private async fallSilent({ twin, current, state, since, countsFrom, delayMs, offNetwork }: Silent, line: string, now: number, refused: Refused | undefined, connection: DeviceConnection | undefined, tally: CommunicationWatchResult): Promise<boolean> {
     const event = this.lifecycle.fallSilent(state, now, since, { delayMs, countsFrom, offNetwork, shelvedUntil: current.shelvedUntil, silenceId: silenceIncidentId(current.id, since) });
-    if (!event) return undefined;
-    const told = await this.record({ twin, current, state }, line, event, {
+    if (!event) return false;
+    return this.record({ twin, current, state }, line, event, tally, {
       detail: silenceDetail(undefined, connection),
       card: { severity: event.priority === 'critical' ? 'critical' : 'warning', condition: 'silent', silent: silentOf(since, refused, connection) },
     });
-    return told ? event : undefined;
   }
 
   /** The open incident of a machine past its delay on a line at rest clears (`AlarmLifecycle.clearAtRest`), when the line was set so or when the machine's delay passed, whichever is later. */
-  private async clearAtRest({ twin, current, state, countsFrom, delayMs }: Silent, line: string, status: LineStatus, logger: Logger): Promise<AlarmEvent | undefined> {
+  private async clearAtRest({ twin, current, state, countsFrom, delayMs }: Silent, line: string, status: LineStatus, logger: Logger, tally: CommunicationWatchResult): Promise<boolean> {
     const event = this.lifecycle.clearAtRest(state, Math.max(status.since ?? this.now(), countsFrom + delayMs), current.shelvedUntil);
-    if (!event) return undefined;
+    if (!event) return false;
     // At rest: stopped, in changeover or in maintenance, never unset.
     const at = status.status!;
-    const told = await this.record({ twin, current, state }, line, event, { detail: lineAtRestDetail(at), health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
-    if (told) logger.log('info', 'incident cleared: its line is at rest', { deviceId: current.id, incidentId: event.incidentId, line, lineStatus: at });
-    return told ? event : undefined;
+    const landed = await this.record({ twin, current, state }, line, event, tally, { detail: lineAtRestDetail(at), health: 'normal', card: { severity: event.priority === 'critical' ? 'critical' : 'warning', lineAtRest: { status: at, since: status.since } } });
+    if (landed) logger.log('info', 'incident cleared: its line is at rest', { deviceId: current.id, incidentId: event.incidentId, line, lineStatus: at });
+    return landed;
   }
 
   /**
    * One step of a machine's incident, each part written before the next: its rows (a raise's flag
    * is what the dashboard lists and acknowledges), its card when people are told, then the twin
-   * with If-Match. False when the twin changed since the sweep read it: the next sweep judges it as it is then.
+   * with If-Match. False when the twin changed since the sweep read it: the next sweep judges it as
+   * it is then. `tally` counts the cards handed over and the twins found changed.
    */
-  private async record({ twin, current, state }: Pick<Silent, 'twin' | 'current' | 'state'>, line: string, event: AlarmEvent, how: { detail: string; health?: 'warning' | 'normal'; card: Pick<Alert, 'severity' | 'condition' | 'silent' | 'lineAtRest'> }): Promise<boolean> {
+  private async record({ twin, current, state }: Pick<Silent, 'twin' | 'current' | 'state'>, line: string, event: AlarmEvent, tally: CommunicationWatchResult, how: { detail: string; health?: 'warning' | 'normal'; card: Pick<Alert, 'severity' | 'condition' | 'silent' | 'lineAtRest'> }): Promise<boolean> {
     const deviceId = current.id;
     const kind = this.deps.catalog.forTwinModel(current.modelId);
     const at = new Date(event.time).toISOString();
@@ -429,6 +429,7 @@ export class CommunicationWatch {
         incident: { id: event.incidentId, event: event.kind, raisedAt: event.raisedAt ?? event.time, reopened: event.reopened },
       });
       this.cardsSent.add(cardId);
+      tally.told++;
     }
     const ops: JsonPatchOp[] = [
       { op: 'add', path: '/alarmState', value: JSON.stringify(state) },
@@ -439,7 +440,10 @@ export class CommunicationWatch {
       await this.deps.twins.patch(deviceId, ops, current.etag);
     } catch (error) {
       // Readings came (or an operator wrote) since the query: the next sweep judges the twin as it is now.
-      if (isAppError(error) && error.code === 'twin.etagMismatch') return false;
+      if (isAppError(error) && error.code === 'twin.etagMismatch') {
+        tally.changedMeanwhile = (tally.changedMeanwhile ?? 0) + 1;
+        return false;
+      }
       throw error;
     }
     return true;
