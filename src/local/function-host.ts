@@ -25,6 +25,7 @@ import { alertRoundFailure } from '../lib/alerts/alert-delivery.ts';
 import { readmissionFailure } from '../lib/refused-readings.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
+import { onSchedule } from './schedule.ts';
 
 /** The API key kept in the data folder: made once, so bookmarks with ?code= keep working. */
 export function localApiKey(dataDir: string): string {
@@ -158,37 +159,33 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     });
     await runner.start();
     // The twinRefresh timer function's schedule (every minute).
-    const refresh = setInterval(() => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })), 60_000);
-    refresh.unref();
-    // The communicationWatch timer function's schedule (every minute).
+    const refresh = onSchedule(60_000, 0, () => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })));
+    // The communicationWatch timer function's schedule (every minute, half a minute after the refresh).
     // Each sweep's result is logged, as the Azure timer function logs it (offShift, raised, plantSilent…).
     const sweep = async () => logger.log('info', 'communication watch', { ...(await services!.watchCommunication()) });
-    const watch = setInterval(() => void sweep().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), options.communicationWatchMs ?? 60_000);
-    watch.unref();
+    const watchMs = options.communicationWatchMs ?? 60_000;
+    const watch = onSchedule(watchMs, watchMs / 2, () => void sweep().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })));
     // The batchRedelivery timer function's schedule (every five minutes).
     // A round that leaves batches failing fails as the function's invocation does (roundFailure).
     const redeliver = async () => {
       const failure = roundFailure(await services!.redeliverBatches());
       if (failure) throw failure;
     };
-    const redelivery = setInterval(() => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })), 300_000);
-    redelivery.unref();
-    // The refusedReadmission timer function's schedule (every five minutes): readings refused for a model this build now describes.
+    const redelivery = onSchedule(300_000, 0, () => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })));
+    // The refusedReadmission timer function's schedule (every five minutes, on the half minute): readings refused for a model this build now describes.
     const readmitDescribed = async () => {
       const result = await services!.readmitNowDescribed();
       if (result.tried || result.failed) logger.log('info', 'refused readings of models this build describes taken in', { ...result });
       const failure = readmissionFailure(result);
       if (failure) throw failure;
     };
-    const readmission = setInterval(() => void readmitDescribed().catch((e: Error) => logger.log('error', 'readmission of refused readings failed', { error: e.message })), 300_000);
-    readmission.unref();
+    const readmission = onSchedule(300_000, 30_000, () => void readmitDescribed().catch((e: Error) => logger.log('error', 'readmission of refused readings failed', { error: e.message })));
     // The alertDelivery timer function's schedule (every minute): cards kept while Teams did not take them.
     const deliverAlerts = async () => {
       const failure = alertRoundFailure(await services!.deliverKeptAlerts());
       if (failure) throw failure;
     };
-    const alertRounds = setInterval(() => void deliverAlerts().catch((e: Error) => logger.log('error', 'kept alert card delivery failed', { error: e.message })), options.alertDeliveryMs ?? 60_000);
-    alertRounds.unref();
+    const alertRounds = onSchedule(options.alertDeliveryMs ?? 60_000, 0, () => void deliverAlerts().catch((e: Error) => logger.log('error', 'kept alert card delivery failed', { error: e.message })));
     const started = runner;
     let closing: Promise<void> | undefined;
     return {
@@ -201,11 +198,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
       seeded,
       close: () =>
         (closing ??= (async () => {
-          clearInterval(refresh);
-          clearInterval(watch);
-          clearInterval(redelivery);
-          clearInterval(readmission);
-          clearInterval(alertRounds);
+          for (const timer of [refresh, watch, redelivery, readmission, alertRounds]) timer.stop();
           await started.stop();
           await http.close();
           await store.close();
