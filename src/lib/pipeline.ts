@@ -605,7 +605,7 @@ export class TelemetryPipeline {
         const told = (stop.kind === 'recorded' || stop.replay !== undefined) && work.state.lastAlertTime !== undefined && work.state.lastAlertTime >= stop.trigger.reading.time;
         if (!decisions.length && stop.kind !== 'dry-run' && !told) {
           const incidentId = state.id ?? stop.incidentId;
-          decisions.push({ id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger, event: { kind: 'escalated', incidentId, priority: 'critical', time: stop.trigger.reading.time, notify: true, index: -1 } });
+          decisions.push({ id: `${stop.incidentId}|alert`, severity: 'critical', trigger: stop.trigger, event: { kind: 'escalated', incidentId, priority: 'critical', time: stop.trigger.reading.time, notify: true, stopOnly: true, index: -1 } });
         }
       }
       if (decisions.length) cards.set(deviceId, decisions);
@@ -895,7 +895,7 @@ export class TelemetryPipeline {
       dashboardUrl: this.deps.settings.dashboardUrl,
       line,
       ...(rest ? { lineAtRest: rest } : {}),
-      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: decision.event.raisedAt ?? work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}) },
+      incident: { id: decision.event.incidentId, event: decision.event.kind, raisedAt: decision.event.raisedAt ?? work.alarm?.state.r ?? decision.event.time, reopened: decision.event.reopened, ...(decision.event.delayed ? { delayed: true } : {}), ...(decision.event.stopOnly ? { stopOnly: true } : {}) },
       action,
       condition: conditionOfStep(decision.event, decision.trigger),
       ...(decision.event.blind ? { notMeasured: decision.event.blind } : {}),

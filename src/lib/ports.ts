@@ -221,7 +221,7 @@ export interface Alert {
   /** The production line the equipment is on, when the twin graph says. */
   line?: string | undefined;
   /** The incident this card is about, and which step of its lifecycle. */
-  incident: { id: string; event: AlarmEventKind; raisedAt: number; reopened?: boolean | undefined; /** Told only now: it was raised (or made critical) on readings that reached us late, and still stands. */ delayed?: boolean };
+  incident: { id: string; event: AlarmEventKind; raisedAt: number; reopened?: boolean | undefined; /** Told only now: it was raised (or made critical) on readings that reached us late, and still stands. */ delayed?: boolean; /** The card of an automatic stop during an incident told as critical already (see `action`): not a new alarm. */ stopOnly?: boolean };
   /** What the pipeline did about it: an emergencyStop executed, failed, dry-run or blocked. */
   action?: { name: 'emergencyStop'; outcome: string; detail: string } | undefined;
   /** What the detector saw in the reading that raised or escalated it (absent when nothing stood out, e.g. a failure prediction alone). */

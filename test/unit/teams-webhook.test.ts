@@ -66,6 +66,14 @@ describe('alerts to a Teams Workflows webhook', () => {
     expect(text({ action: { name: 'emergencyStop', outcome: 'executed', detail: 'failure probability 95 %' } })).toContain('stopped automatically (emergencyStop)');
     expect(text({ action: { name: 'emergencyStop', outcome: 'failed', detail: 'device.offline' } })).toContain('FAILED: stop the equipment by hand now');
     expect(text({ action: { name: 'emergencyStop', outcome: 'blocked', detail: 'rate limit' } })).toContain('held back by the stop rate limit');
+    // A stop that escalated its incident is an escalation; a stop during an incident told as critical already is headed by what it did.
+    const escalatedBy = (outcome: string, stopOnly?: boolean) => text({ action: { name: 'emergencyStop', outcome, detail: 'failure probability 95 %' }, incident: { id: 'x', event: 'escalated', raisedAt, ...(stopOnly ? { stopOnly } : {}) } });
+    expect(escalatedBy('executed')).toContain('ESCALATED CRITICAL: Robotic arm robotic-arm-001');
+    expect(escalatedBy('executed', true)).toContain('STOPPED AUTOMATICALLY during a CRITICAL incident: Robotic arm robotic-arm-001');
+    expect(escalatedBy('failed', true)).toContain('AUTOMATIC STOP FAILED during a CRITICAL incident');
+    expect(escalatedBy('blocked', true)).toContain('AUTOMATIC STOP HELD BACK during a CRITICAL incident');
+    expect(escalatedBy('failed', true)).toContain('FAILED: stop the equipment by hand now');
+    expect(escalatedBy('executed', true)).not.toContain('got worse');
   });
 
   it('says what the detector saw, in words, while the incident is open; nothing of it once it cleared', async () => {

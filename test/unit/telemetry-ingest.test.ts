@@ -698,6 +698,43 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(1);
   });
 
+  it('tells a stop during an incident people were told of as critical already by what the stop did, not as a second escalation, and counts no second alarm', async () => {
+    const commands = new CapturedCommands();
+    // Warm enough for a critical failure probability, not for the stop's 90 %; then hot.
+    const endpoint: ScorerPort = {
+      async score(inputs) {
+        return inputs.map((i): ScoreResult => {
+          const t = i.features.temperature ?? 0;
+          return t >= 95 ? { anomalyScore: 0.9, failureProbability: 0.95, contributions: { temperature: 1 }, modelVersion: 'fp-1' }
+            : t >= 85 ? { anomalyScore: 0.85, failureProbability: 0.85, contributions: { temperature: 1 }, modelVersion: 'fp-1' }
+            : { anomalyScore: 0, failureProbability: 0.01, contributions: {}, modelVersion: 'fp-1' };
+        });
+      },
+    };
+    const h = harness({ endpoint, commands, settings: { autoStop } });
+    h.twins.add('production-line-a', LINE);
+    h.twins.add('robotic-arm-001', ARM, { equipmentId: 'robotic-arm-001' });
+    h.twins.relate('production-line-a', 'robotic-arm-001', 'contains');
+    const warm = Array.from({ length: 8 }, (_, i) => arm(i * 500, { temperature: 90, status: 'running' }, `warm-${i}`));
+    await h.send(warm);
+    expect(commands.calls).toEqual([]);
+    expect(h.alerts.sent.map((a) => [a.severity, a.incident.event, a.incident.stopOnly])).toEqual([['critical', 'raised', undefined]]);
+    const incident = h.alerts.sent[0]!.incident.id;
+
+    await h.send(hot(4_000, 3));
+    expect(commands.calls).toHaveLength(1);
+    expect(h.alerts.sent).toHaveLength(2);
+    const stopCard = h.alerts.sent[1]!;
+    expect(stopCard).toMatchObject({ severity: 'critical', incident: { id: incident, stopOnly: true }, action: { outcome: 'executed' } });
+    const text = JSON.stringify(alertCard(stopCard));
+    expect(text).toContain('STOPPED AUTOMATICALLY during a CRITICAL incident: Robotic arm robotic-arm-001 on production-line-a');
+    expect(text).toContain('told as critical before: this card says what the automatic stop did');
+    expect(text).not.toContain('ESCALATED');
+    // One alarm for the alarm-load figures: the incident's raise; the stop is a MaintenanceActions row.
+    expect(h.store.storedAlarmEvents.filter((r) => r.IncidentId === incident).map((r) => r.Event)).toEqual(['raised']);
+    expect([...h.store.actions.values()]).toEqual([expect.objectContaining({ DeviceId: 'robotic-arm-001', Action: 'emergencyStop', Outcome: 'executed' })]);
+  });
+
   it('stops a machine three hot readings confirmed even when its probe then stops answering in the same batch (a thermocouple burnt out)', async () => {
     const h = stopping();
     const result = await h.send([...hot(0, 3), arm(1_500, { temperature: null, vibration: null, pressure: null, status: 'running' }, 'blind-1500')]);

@@ -78,6 +78,10 @@ export function summaryCard(summary: AlertSummary): Record<string, unknown> {
   });
 }
 
+/** A stop's own card is headed by its outcome (a dry run has none: it tells nobody). */
+const stopHeadingOf = (outcome: string): string | undefined =>
+  outcome === 'executed' ? 'STOPPED AUTOMATICALLY' : outcome === 'failed' ? 'AUTOMATIC STOP FAILED' : outcome === 'blocked' ? 'AUTOMATIC STOP HELD BACK' : undefined;
+
 export function alertCard(alert: Alert): Record<string, unknown> {
   const critical = alert.severity === 'critical';
   const step = alert.incident.event;
@@ -104,8 +108,12 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     : 'Inspect the equipment at the next opportunity and watch the trend on the dashboard.';
   // Teams writes these in the reader's own time zone and language (Adaptive Cards' DATE and TIME, in text blocks).
   const since = localTime(alert.incident.raisedAt);
+  // The stop's own card, during an incident people were told of as critical already: headed by
+  // what the stop did, so it is not read as a second escalation of the same incident.
+  const stopHeading = alert.incident.stopOnly && stop ? stopHeadingOf(stop.outcome) : undefined;
   const subtitle =
-    alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
+    stopHeading ? `During the incident raised ${since}, told as critical before: this card says what the automatic stop did.`
+    : alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
     : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
     : step === 'silent' ? `Gone silent during the incident raised ${since}: nothing watches the machine now.`
@@ -115,7 +123,11 @@ export function alertCard(alert: Alert): Record<string, unknown> {
     // The first card of an incident that stood untold (held back by flood suppression, or raised on late readings) says since when.
     : step === 'raised' && alert.incident.raisedAt < alert.time - 60_000 ? `Standing since ${since}: this is the first card about it.`
     : undefined;
-  const heading = step === 'cleared' ? 'CLEARED' : step === 'silent' ? `SILENT during a ${critical ? 'CRITICAL' : 'Warning'} incident` : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
+  const heading =
+    step === 'cleared' ? 'CLEARED'
+    : step === 'silent' ? `SILENT during a ${critical ? 'CRITICAL' : 'Warning'} incident`
+    : stopHeading ? `${stopHeading} during a CRITICAL incident`
+    : `${step === 'escalated' ? 'ESCALATED ' : ''}${critical ? 'CRITICAL' : 'Warning'}`;
   const card = {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',

@@ -170,7 +170,12 @@ export interface AlarmEvent {
   silent?: { since: number };
   /** When its incident was raised (the state's `r` as the step was taken: a clear's card says it, the state no longer does). */
   raisedAt?: number;
-  /** Index of the reading that caused it, in the evaluated list (-1: no reading did, see `silent`). */
+  /**
+   * A card of an automatic stop alone: the incident was told as critical already, so the stop is
+   * no lifecycle step (no AlarmEvents row, not an alarm) and its card says what the stop did.
+   */
+  stopOnly?: true;
+  /** Index of the reading that caused it, in the evaluated list (-1: no reading did, see `silent` and `stopOnly`). */
   index: number;
 }
 
