@@ -64,7 +64,7 @@ export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bod
     ...undescribed(deadLetters),
     error: {
       code: counts.length === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
-      message: `${deadLetters.length} reading(s) refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
+      message: `${deadLetters.length} ${deadLetters.length === 1 ? 'reading' : 'readings'} refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
     },
   };
   try {

@@ -139,9 +139,9 @@ describe('the automated emergencyStop', () => {
     it('needs the newest reading to qualify, and counts the run back from it', () => {
       expect(new StopPolicy(settings, thresholds).decide(twin(), [...run(3, 0.95), reading(3, 0.5)], T)).toBeUndefined();
       expect(new StopPolicy(settings, thresholds).decide(twin(), [reading(0, 0.95), reading(1, 0.5), reading(2, 0.95), reading(3, 0.95)], T)).toBeUndefined();
-      expect(new StopPolicy(settings, thresholds).decide(twin({ healthStatus: 'critical' }), [reading(0, 0.5), reading(1, 0.95)], T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 1 reading(s) of a critical incident');
-      expect(new StopPolicy(settings, thresholds).decide(twin(), run(4, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 4 reading(s)');
-      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 3 reading(s)');
+      expect(new StopPolicy(settings, thresholds).decide(twin({ healthStatus: 'critical' }), [reading(0, 0.5), reading(1, 0.95)], T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 1 reading of a critical incident');
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(4, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 4 readings');
+      expect(new StopPolicy(settings, thresholds).decide(twin(), run(3, 0.95), T)!.reason).toBe('failure probability 95 % (≥ 90 %), critical for 3 readings');
     });
 
     it("trusts the newest reading's status over the twin's, and the twin's when the reading has none", () => {

@@ -762,7 +762,7 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(h.commands.calls).toHaveLength(0);
     await h.send([reading(spells.length)]);
     expect(h.commands.calls).toHaveLength(1);
-    expect([...h.store.actions.values()][0]).toMatchObject({ Timestamp: iso(t0 + spells.length * 500), Detail: expect.stringContaining('critical for 1 reading(s) of a critical incident') });
+    expect([...h.store.actions.values()][0]).toMatchObject({ Timestamp: iso(t0 + spells.length * 500), Detail: expect.stringContaining('critical for 1 reading of a critical incident') });
   });
 
   it('an instance that gets a partition back does not stop a machine another instance stopped since', async () => {
