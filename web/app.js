@@ -406,7 +406,7 @@
       const cols = [...new Set(page.items.flatMap((r) => Object.keys(r)))];
       const cell = (v) => (v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : fmt(v));
       $('query-results').replaceChildren(
-        el('caption', {}, `${page.items.length} row(s)${nextToken ? ', more on the next page' : ''}`),
+        el('caption', {}, `${plural(page.items.length, 'row', 'rows')}${nextToken ? ', more on the next page' : ''}`),
         el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c)))),
         el('tbody', {}, ...page.items.map((r) => el('tr', {}, ...cols.map((c) => el('td', {}, cell(r[c])))))));
     } catch (error) {
@@ -497,7 +497,7 @@
     table.dataset.groups = String(items.length);
     if (!items.length) return table.replaceChildren(el('caption', {}, 'No reading refused in the last 7 days.'));
     table.replaceChildren(
-      el('caption', {}, `${items.length} device and reason pair(s), the most recently refused first`),
+      el('caption', {}, `${plural(items.length, 'device and reason pair', 'device and reason pairs')}, the most recently refused first`),
       el('thead', {}, el('tr', {}, ...['Device', 'Reason', 'Count', 'Latest', 'Why', 'Latest body'].map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {}, ...items.map((g) => el('tr', { 'data-refused': `${g.deviceId ?? ''}|${g.reason}` },
         el('td', {}, g.deviceId ?? '(no device)'),
@@ -518,7 +518,7 @@
     button.disabled = true;
     try {
       const r = await api(`/telemetry/dead-letters/readmit${all ? '?all=true' : ''}`, { method: 'POST' });
-      const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${r.stillRefused} kept batch(es) still refused${r.failed ? `, ${r.failed} failed` : ''}${r.passedBy ? `; ${r.passedBy} not JSON or the like, kept as evidence` : ''}`;
+      const outcome = `Refused readings taken in again: ${plural(r.stored, 'reading', 'readings')} stored; ${plural(r.stillRefused, 'kept batch', 'kept batches')} still refused${r.failed ? `, ${r.failed} failed` : ''}${r.passedBy ? `; ${r.passedBy} not JSON or the like, kept as evidence` : ''}`;
       button.dataset.outcome = outcome;
       $('refused-readmit-all').hidden = all || !r.passedBy;
       setStatus(outcome);

@@ -10,6 +10,7 @@ import { createGzip } from 'node:zlib';
 import { progressBar } from './progress.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { scoreCsv, type ScoreCsvOptions } from '../lib/anomaly/score-csv.ts';
+import { counted } from '../lib/words.ts';
 
 const USAGE = `usage: npm run score -- [--in] FILE.csv [--out OUT.csv] [--group-by COLUMN] [--time COLUMN] [--dates day-first|month-first] [--ignore COLUMN,...] [--plant] [--quiet]
 
@@ -76,12 +77,12 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
     console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
-    if (result.binaryColumns.length) console.error(`column(s) ${result.binaryColumns.join(', ')} held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore ${result.binaryColumns.join(',')}`);
+    if (result.binaryColumns.length) console.error(`${result.binaryColumns.length === 1 ? 'column' : 'columns'} ${result.binaryColumns.join(', ')} held only 0 and 1 and ${result.binaryColumns.length === 1 ? 'was' : 'were'} scored as readings; if ${result.binaryColumns.length === 1 ? 'it is a label' : 'they are labels'}, leave ${result.binaryColumns.length === 1 ? 'it' : 'them'} out with --ignore ${result.binaryColumns.join(',')}`);
     if (result.excelSerialTimes) console.error("times read as Excel's serial days (days since 1899-12-30, the time of day as the fraction): the time column holds dates formatted as numbers");
     const slash = result.slashDates;
     if (slash) console.error(`days written with slashes read ${slash.order === 'day-first' ? 'day first (01/02 is 1 February)' : 'month first (01/02 is 2 January)'}${slash.from === 'option' ? '' : slash.from === 'data' ? ', as the first rows show' : `: the first rows do not tell; --dates ${slash.order === 'day-first' ? 'month-first' : 'day-first'} if they are not`}`);
-    for (const u of result.unreadValues) console.error(`column ${u.column}: ${u.count} value(s) not read as numbers and left out of their rows' scores, e.g. line ${u.line}: ${JSON.stringify(u.text)}`);
-    if (result.unreadableCount) console.error(`${result.unreadableCount} row(s) with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
+    for (const u of result.unreadValues) console.error(`column ${u.column}: ${counted(u.count, 'value')} not read as numbers and left out of their rows' scores, e.g. line ${u.line}: ${JSON.stringify(u.text)}`);
+    if (result.unreadableCount) console.error(`${counted(result.unreadableCount, 'row')} with an unreadable timestamp kept without a score, e.g. lines ${result.unreadable.join(', ')}`);
     if (slash?.otherOrder) console.error(`${slash.otherOrder} of them would be read ${slash.order === 'day-first' ? 'month first: --dates month-first' : 'day first: --dates day-first'}`);
     return 0;
   } catch (error) {

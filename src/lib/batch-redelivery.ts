@@ -15,6 +15,7 @@ import type { BatchDeadLetterPort, DeadLetteredBatch } from './ports.ts';
 import type { TelemetryPipeline } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
 import { pickEvents } from './refused-readings.ts';
+import { counted } from './words.ts';
 
 /** The error code of a kept blob that is not a batch this app wrote (BatchDeadLetterPort.get throws it). */
 export const UNREADABLE = 'deadLetters.unreadable';
@@ -47,7 +48,7 @@ export const BATCH_REDELIVERY_FUNCTION = 'batchRedelivery';
  */
 export function roundFailure(result: RedeliveryResult): AppError | undefined {
   if (result.failed === 0 && result.unreadable === 0) return undefined;
-  const parts = [result.failed ? `${result.failed} kept batch(es) still fail` : '', result.unreadable ? `${result.unreadable} blob(s) in the container are no batch this app kept` : ''].filter(Boolean);
+  const parts = [result.failed ? `${counted(result.failed, 'kept batch', 'kept batches')} still ${result.failed === 1 ? 'fails' : 'fail'}` : '', result.unreadable ? `${counted(result.unreadable, 'blob')} in the container ${result.unreadable === 1 ? 'is' : 'are'} no batch this app kept` : ''].filter(Boolean);
   return new AppError('deadLetters.stillKept', `${parts.join('; ')}: their readings are not stored until someone mends why (see the warnings above, or GET /api/telemetry/kept)`, { status: 500 });
 }
 

@@ -15,6 +15,7 @@ import type { BatchDeadLetterPort, DeadLetteredBatch, KeptBatchSummary } from '.
 import type { BatchResult } from './pipeline.ts';
 import type { BatchMetadata } from './telemetry/decode.ts';
 import type { DeadLetter } from './telemetry/reading.ts';
+import { counted } from './words.ts';
 
 /** The container of the app's storage account that keeps refused events whole. */
 export const REFUSED_CONTAINER = 'telemetry-refused';
@@ -64,7 +65,7 @@ export async function keepRefused(refused: Pick<BatchDeadLetterPort, 'put'>, bod
     ...undescribed(deadLetters),
     error: {
       code: counts.length === 1 ? deadLetters[0]!.reason : 'telemetry.refused',
-      message: `${deadLetters.length} ${deadLetters.length === 1 ? 'reading' : 'readings'} refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
+      message: `${counted(deadLetters.length, 'reading')} refused (${counts.map(([r, n]) => `${r} ×${n}`).join(', ')}); the first: ${deadLetters[0]!.detail}`,
     },
   };
   try {
@@ -144,7 +145,7 @@ export const REFUSED_READMISSION_FUNCTION = 'refusedReadmission';
  */
 export function readmissionFailure(result: ReadmissionResult): AppError | undefined {
   if (result.failed === 0) return undefined;
-  return new AppError('refused.notReadmitted', `${result.failed} kept batch(es) of refused readings could not be taken through: their readings stay kept until the next round (see the warnings above, or GET /api/telemetry/dead-letters)`, { status: 500 });
+  return new AppError('refused.notReadmitted', `${counted(result.failed, 'kept batch', 'kept batches')} of refused readings could not be taken through: their readings stay kept until the next round (see the warnings above, or GET /api/telemetry/dead-letters)`, { status: 500 });
 }
 
 /** A round that handled nothing (also what an app without a storage account reports). */

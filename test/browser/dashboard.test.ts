@@ -267,7 +267,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
       expect(await page.textContent('#refused-kept-summary')).toContain('1 refused reading is kept whole');
       await page.click('#refused-readmit');
       await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('refused-readmit')?.dataset.outcome !== undefined);
-      expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batch(es) still refused');
+      expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batches still refused');
       await page.waitForSelector('#refused-kept[hidden]', { state: 'attached' });
       expect((await stack.store.rows('EquipmentTelemetry')).some((r) => String(r.MessageId).startsWith('robotic-arm-002|m:late-1@'))).toBe(true);
       expect(await page.isHidden('#refused-readmit-all')).toBe(true);
@@ -287,10 +287,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
       expect(await page.isHidden('#refused-readmit-all')).toBe(true);
       await page.click('#refused-readmit');
       await page.waitForSelector('#refused-readmit-all:not([hidden])', { timeout: 15_000 });
-      expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 0 readings stored; 0 kept batch(es) still refused; 1 not JSON or the like, kept as evidence');
+      expect(await page.getAttribute('#refused-readmit', 'data-outcome')).toBe('Refused readings taken in again: 0 readings stored; 0 kept batches still refused; 1 not JSON or the like, kept as evidence');
       await page.click('#refused-readmit-all');
       await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('refused-readmit-all')?.dataset.outcome !== undefined);
-      expect(await page.getAttribute('#refused-readmit-all', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batch(es) still refused');
+      expect(await page.getAttribute('#refused-readmit-all', 'data-outcome')).toBe('Refused readings taken in again: 1 reading stored; 0 kept batches still refused');
       await page.waitForSelector('#refused-readmit-all[hidden]', { state: 'attached' });
       expect((await stack.store.rows('EquipmentTelemetry')).some((r) => String(r.MessageId).startsWith('robotic-arm-002|m:bom-1@'))).toBe(true);
     } finally {

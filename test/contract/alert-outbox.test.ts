@@ -152,7 +152,7 @@ describe('alert cards while Teams does not take them', () => {
     await send([fault('robotic-arm-001', 0)], 0);
     const round = await services.deliverKeptAlerts();
     expect(round).toMatchObject({ sent: 0, waiting: 1, error: { code: 'teams.http500' } });
-    expect(alertRoundFailure(round)?.message).toMatch(/^1 alert card\(s\) waiting for Teams since .*teams\.http500/);
+    expect(alertRoundFailure(round)?.message).toMatch(/^1 alert card waiting for Teams since .*teams\.http500/);
     // Once Teams answers, a new card goes straight out: nothing waits any more.
     teams.answer = 202;
     expect((await services.deliverKeptAlerts()).sent).toBe(1);
@@ -179,7 +179,7 @@ describe('alert cards while Teams does not take them', () => {
     teams.answer = 202;
     const withJunk = await delivery.deliverKept();
     expect(withJunk).toMatchObject({ sent: 1, unreadable: 1, waiting: 0 });
-    expect(alertRoundFailure(withJunk)?.message).toContain('1 blob(s) in the alerts outbox were no card this app kept');
+    expect(alertRoundFailure(withJunk)?.message).toContain('1 blob in the alerts outbox was no card this app kept');
     expect(teams.received.map((r) => r.heading)).toEqual([expect.stringContaining('robotic-arm-008'), expect.stringContaining('robotic-arm-011')]);
     // Every card refused for good (the webhook gone): none set aside, all wait, and a round goes past a few only.
     teams.answer = 503;

@@ -362,6 +362,6 @@ describe('scoring a CSV', () => {
     expect(stderr).not.toContain('held only 0 and 1');
     writeFileSync(join(dir, 'labelled.csv'), 'timestamp,x,anomaly\n' + Array.from({ length: 40 }, (_, i) => `${1767225600 + i * 60},${i % 7},${i > 30 ? 1 : 0}`).join('\n') + '\n');
     const labelled = await run(process.execPath, ['--import', 'tsx', 'src/cli/score.ts', join(dir, 'labelled.csv'), '--quiet']);
-    expect(labelled.stderr).toContain('column(s) anomaly held only 0 and 1 and were scored as readings; if they are labels, leave them out with --ignore anomaly');
+    expect(labelled.stderr).toContain('column anomaly held only 0 and 1 and was scored as readings; if it is a label, leave it out with --ignore anomaly');
   });
 });

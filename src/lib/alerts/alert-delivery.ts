@@ -14,6 +14,7 @@
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Alert, AlertOutboxPort, AlertSink, WaitingAlert } from '../ports.ts';
+import { counted } from '../words.ts';
 
 /** The timer function that sends kept cards (src/functions/alert-delivery.ts); infra/'s alert rule counts its failed invocations. */
 export const ALERT_DELIVERY_FUNCTION = 'alertDelivery';
@@ -58,7 +59,10 @@ const summaryOf = (error: unknown) => (isAppError(error) ? { code: error.code, m
 export function alertRoundFailure(round: AlertRound): AppError | undefined {
   if (round.waiting === 0 && round.unreadable === 0) return undefined;
   const why = round.error ? `: Teams does not take them (${round.error.code}: ${round.error.message.slice(0, 300)})` : '';
-  const parts = [round.waiting ? `${round.waiting} alert card(s) waiting for Teams since ${round.oldest}${why}` : '', round.unreadable ? `${round.unreadable} blob(s) in the alerts outbox were no card this app kept (set aside under refused/)` : ''].filter(Boolean);
+  const parts = [
+    round.waiting ? `${counted(round.waiting, 'alert card')} waiting for Teams since ${round.oldest}${why}` : '',
+    round.unreadable ? `${counted(round.unreadable, 'blob')} in the alerts outbox ${round.unreadable === 1 ? 'was' : 'were'} no card this app kept (set aside under refused/)` : '',
+  ].filter(Boolean);
   return new AppError('alerts.waiting', `${parts.join('; ')}. Operators are not being told of incidents: check the Teams webhook (TEAMS_WEBHOOK_URL); the dashboard shows the incidents meanwhile.`, { status: 503 });
 }
 

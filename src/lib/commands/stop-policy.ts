@@ -14,6 +14,7 @@
 import { BoundedMap } from '../bounded-set.ts';
 import type { TwinState } from '../ports.ts';
 import { healthOf, type ScoredReading, type Thresholds } from '../twins/twin-update.ts';
+import { counted } from '../words.ts';
 
 export interface StopSettings {
   mode: 'off' | 'dry-run' | 'on';
@@ -91,7 +92,7 @@ export class StopPolicy {
     const last = Math.max(state.lastEmergencyStopTime ?? -Infinity, this.lastStop.get(state.id) ?? -Infinity);
     const incidentId = `${state.id}|stop|${newest.reading.key}`;
     const p = newest.score.failureProbability!;
-    const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${run} ${run === 1 ? 'reading' : 'readings'}${run < s.confirmReadings ? ' of a critical incident' : ''}`;
+    const reason = `failure probability ${(p * 100).toFixed(0)} % (≥ ${(s.minProbability * 100).toFixed(0)} %), critical for ${counted(run, 'reading')}${run < s.confirmReadings ? ' of a critical incident' : ''}`;
     if (s.mode === 'on' && last === newest.reading.time) return { kind: 'recorded', incidentId, trigger: newest, reason };
     if (newest.reading.time - last < s.incidentMs) return undefined;
 
