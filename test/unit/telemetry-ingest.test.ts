@@ -728,7 +728,8 @@ describe('telemetryIngest: predictions that stop a machine', () => {
     expect(stopCard).toMatchObject({ severity: 'critical', incident: { id: incident, stopOnly: true }, action: { outcome: 'executed' } });
     const text = JSON.stringify(alertCard(stopCard));
     expect(text).toContain('STOPPED AUTOMATICALLY during a CRITICAL incident: Robotic arm robotic-arm-001 on production-line-a');
-    expect(text).toContain('told as critical before: this card says what the automatic stop did');
+    expect(text).toContain('During the critical incident raised {{DATE(');
+    expect(text).toContain('this card says what the automatic stop did');
     expect(text).not.toContain('ESCALATED');
     // One alarm for the alarm-load figures: the incident's raise; the stop is a MaintenanceActions row.
     expect(h.store.storedAlarmEvents.filter((r) => r.IncidentId === incident).map((r) => r.Event)).toEqual(['raised']);

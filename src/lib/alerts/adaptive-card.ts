@@ -112,7 +112,8 @@ export function alertCard(alert: Alert): Record<string, unknown> {
   // what the stop did, so it is not read as a second escalation of the same incident.
   const stopHeading = alert.incident.stopOnly && stop ? stopHeadingOf(stop.outcome) : undefined;
   const subtitle =
-    stopHeading ? `During the incident raised ${since}, told as critical before: this card says what the automatic stop did.`
+    // Not "told before": kept while Teams was down, an incident's newest card may go out alone.
+    stopHeading ? `During the critical incident raised ${since}: this card says what the automatic stop did.`
     : alert.incident.delayed && step === 'raised' ? `Standing since ${since}: its readings reached us late (telemetry was held up), so it is told only now.`
     : alert.incident.delayed && step === 'escalated' ? `Escalated while telemetry was held up: the incident raised ${since} got worse and still stands. Escalate to the maintenance lead.`
     : step === 'escalated' ? `Escalated: the incident raised ${since} got worse. Escalate to the maintenance lead.`
