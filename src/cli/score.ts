@@ -77,7 +77,10 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     const read = `times from '${result.timeColumn}'${result.delimiter === ',' ? '' : `, delimiter ${JSON.stringify(result.delimiter)}`}`;
     console.error(`scored ${result.scored} of ${result.rows} rows (columns: ${result.numericColumns.join(', ')}; ${read}) in ${seconds.toFixed(1)} s → ${toStdout ? 'stdout' : values.out}`);
-    if (result.binaryColumns.length) console.error(`${result.binaryColumns.length === 1 ? 'column' : 'columns'} ${result.binaryColumns.join(', ')} held only 0 and 1 and ${result.binaryColumns.length === 1 ? 'was' : 'were'} scored as readings; if ${result.binaryColumns.length === 1 ? 'it is a label' : 'they are labels'}, leave ${result.binaryColumns.length === 1 ? 'it' : 'them'} out with --ignore ${result.binaryColumns.join(',')}`);
+    if (result.binaryColumns.length) {
+      const one = result.binaryColumns.length === 1;
+      console.error(`${one ? 'column' : 'columns'} ${result.binaryColumns.join(', ')} held only 0 and 1 and ${one ? 'was' : 'were'} scored as readings; if ${one ? 'it is a label' : 'they are labels'}, leave ${one ? 'it' : 'them'} out with --ignore ${result.binaryColumns.join(',')}`);
+    }
     if (result.excelSerialTimes) console.error("times read as Excel's serial days (days since 1899-12-30, the time of day as the fraction): the time column holds dates formatted as numbers");
     const slash = result.slashDates;
     if (slash) console.error(`days written with slashes read ${slash.order === 'day-first' ? 'day first (01/02 is 1 February)' : 'month first (01/02 is 2 January)'}${slash.from === 'option' ? '' : slash.from === 'data' ? ', as the first rows show' : `: the first rows do not tell; --dates ${slash.order === 'day-first' ? 'month-first' : 'day-first'} if they are not`}`);
