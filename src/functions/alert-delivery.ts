@@ -2,6 +2,7 @@
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
 import { ALERT_DELIVERY_FUNCTION, alertRoundFailure } from '../lib/alerts/alert-delivery.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 const { app } = azureFunctions;
 
@@ -12,4 +13,4 @@ export async function alertDelivery(_timer: Timer, context: InvocationContext): 
   if (failure) throw failure;
 }
 
-app.timer(ALERT_DELIVERY_FUNCTION, { schedule: '0 */1 * * * *', handler: alertDelivery });
+app.timer(ALERT_DELIVERY_FUNCTION, { schedule: TIMER_SCHEDULES.alertDelivery, handler: alertDelivery });

@@ -2,6 +2,7 @@
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
 import { BATCH_REDELIVERY_FUNCTION, roundFailure } from '../lib/batch-redelivery.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 const { app } = azureFunctions;
 
@@ -12,4 +13,4 @@ export async function batchRedelivery(_timer: Timer, context: InvocationContext)
   if (failure) throw failure;
 }
 
-app.timer(BATCH_REDELIVERY_FUNCTION, { schedule: '0 */5 * * * *', handler: batchRedelivery });
+app.timer(BATCH_REDELIVERY_FUNCTION, { schedule: TIMER_SCHEDULES.batchRedelivery, handler: batchRedelivery });

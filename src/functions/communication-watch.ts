@@ -2,6 +2,7 @@
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
 import { contextLogger } from '../lib/log.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 const { app } = azureFunctions;
 
@@ -13,4 +14,4 @@ export async function communicationWatch(_timer: Timer, context: InvocationConte
   context.info('communication watch', JSON.stringify(result));
 }
 
-app.timer(COMMUNICATION_WATCH_FUNCTION, { schedule: '30 */1 * * * *', handler: communicationWatch });
+app.timer(COMMUNICATION_WATCH_FUNCTION, { schedule: TIMER_SCHEDULES.communicationWatch, handler: communicationWatch });

@@ -2,6 +2,7 @@
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
 import { readmissionFailure, REFUSED_READMISSION_FUNCTION } from '../lib/refused-readings.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 const { app } = azureFunctions;
 
@@ -13,4 +14,4 @@ export async function refusedReadmission(_timer: Timer, context: InvocationConte
 }
 
 // Offset from batchRedelivery's minute mark: both read the app's storage account.
-app.timer(REFUSED_READMISSION_FUNCTION, { schedule: '30 */5 * * * *', handler: refusedReadmission });
+app.timer(REFUSED_READMISSION_FUNCTION, { schedule: TIMER_SCHEDULES.refusedReadmission, handler: refusedReadmission });

@@ -1,6 +1,7 @@
 // @azure/functions is CommonJS without named ESM exports: take `app` from its default export.
 import azureFunctions, { type InvocationContext, type Timer } from '@azure/functions';
 import { services } from '../lib/composition.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 const { app } = azureFunctions;
 
@@ -9,4 +10,4 @@ export async function twinRefresh(_timer: Timer, context: InvocationContext): Pr
   context.info('twin refresh', JSON.stringify(result));
 }
 
-app.timer('twinRefresh', { schedule: '0 */1 * * * *', handler: twinRefresh });
+app.timer('twinRefresh', { schedule: TIMER_SCHEDULES.twinRefresh, handler: twinRefresh });

@@ -26,6 +26,7 @@ import { readmissionFailure } from '../lib/refused-readings.ts';
 import { TriggerRunner, readHostBatchSettings, retryPolicyOf, type BatchSettings, type RetryPolicy, type TriggerRunnerOptions } from './trigger-runner.ts';
 import { startHttpHost, type HttpHost } from './http-host.ts';
 import { onSchedule } from './schedule.ts';
+import { TIMER_SCHEDULES } from '../lib/timer-schedules.ts';
 
 /** The API key kept in the data folder: made once, so bookmarks with ?code= keep working. */
 export function localApiKey(dataDir: string): string {
@@ -158,34 +159,31 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
       logger,
     });
     await runner.start();
-    // The twinRefresh timer function's schedule (every minute).
-    const refresh = onSchedule(60_000, 0, () => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })));
-    // The communicationWatch timer function's schedule (every minute, half a minute after the refresh).
+    // The timer functions, each on its Azure schedule (TIMER_SCHEDULES).
+    const refresh = onSchedule(TIMER_SCHEDULES.twinRefresh, () => void services!.refreshTwins().catch((e: Error) => logger.log('error', 'twin refresh failed', { error: e.message })));
     // Each sweep's result is logged, as the Azure timer function logs it (offShift, raised, plantSilent…).
     const sweep = async () => logger.log('info', 'communication watch', { ...(await services!.watchCommunication()) });
-    const watchMs = options.communicationWatchMs ?? 60_000;
-    const watch = onSchedule(watchMs, watchMs / 2, () => void sweep().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })));
-    // The batchRedelivery timer function's schedule (every five minutes).
+    const watch = onSchedule(TIMER_SCHEDULES.communicationWatch, () => void sweep().catch((e: Error) => logger.log('error', 'communication watch failed', { error: e.message })), options.communicationWatchMs);
     // A round that leaves batches failing fails as the function's invocation does (roundFailure).
     const redeliver = async () => {
       const failure = roundFailure(await services!.redeliverBatches());
       if (failure) throw failure;
     };
-    const redelivery = onSchedule(300_000, 0, () => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })));
-    // The refusedReadmission timer function's schedule (every five minutes, on the half minute): readings refused for a model this build now describes.
+    const redelivery = onSchedule(TIMER_SCHEDULES.batchRedelivery, () => void redeliver().catch((e: Error) => logger.log('error', 'dead-lettered batch redelivery failed', { error: e.message })));
+    // Readings refused for a model this build now describes.
     const readmitDescribed = async () => {
       const result = await services!.readmitNowDescribed();
       if (result.tried || result.failed) logger.log('info', 'refused readings of models this build describes taken in', { ...result });
       const failure = readmissionFailure(result);
       if (failure) throw failure;
     };
-    const readmission = onSchedule(300_000, 30_000, () => void readmitDescribed().catch((e: Error) => logger.log('error', 'readmission of refused readings failed', { error: e.message })));
-    // The alertDelivery timer function's schedule (every minute): cards kept while Teams did not take them.
+    const readmission = onSchedule(TIMER_SCHEDULES.refusedReadmission, () => void readmitDescribed().catch((e: Error) => logger.log('error', 'readmission of refused readings failed', { error: e.message })));
+    // Cards kept while Teams did not take them.
     const deliverAlerts = async () => {
       const failure = alertRoundFailure(await services!.deliverKeptAlerts());
       if (failure) throw failure;
     };
-    const alertRounds = onSchedule(options.alertDeliveryMs ?? 60_000, 0, () => void deliverAlerts().catch((e: Error) => logger.log('error', 'kept alert card delivery failed', { error: e.message })));
+    const alertRounds = onSchedule(TIMER_SCHEDULES.alertDelivery, () => void deliverAlerts().catch((e: Error) => logger.log('error', 'kept alert card delivery failed', { error: e.message })), options.alertDeliveryMs);
     const started = runner;
     let closing: Promise<void> | undefined;
     return {

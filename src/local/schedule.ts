@@ -1,16 +1,22 @@
 /**
- * A timer function's schedule run locally: every `periodMs`, the first time `phaseMs` after start
- * (a whole period when 0), as the seconds field of its cron offsets it in Azure. The communication
- * watch runs half a minute after the twin refresh there; run on the same tick here, a sweep raced
- * the refresh for the twin it had just read. Unref'd: a timer does not keep the process alive.
+ * A timer function's schedule run locally as its cron runs it in Azure: every M minutes at second
+ * S of the minute is every M minutes, the first time S seconds after start (a whole period when S
+ * is 0). `periodMs` shortens the period (tests), the phase keeping its share of it. Only that form,
+ * the one the schedules use: another is refused at start-up rather than run on some other beat.
+ * Unref'd: a timer does not keep the process alive.
  */
-export function onSchedule(periodMs: number, phaseMs: number, run: () => void): { stop(): void } {
+export function onSchedule(schedule: string, run: () => void, periodMs?: number): { stop(): void } {
+  const every = /^(\d{1,2}) \*\/(\d{1,2}) \* \* \* \*$/.exec(schedule);
+  if (!every || Number(every[1]) > 59 || Number(every[2]) === 0) throw new RangeError(`the local host runs schedules of the form 'S */M * * * *', not '${schedule}'`);
+  const cronPeriodMs = Number(every[2]) * 60_000;
+  const period = periodMs ?? cronPeriodMs;
+  const phase = (Number(every[1]) * 1000 * period) / cronPeriodMs;
   let interval: ReturnType<typeof setInterval> | undefined;
   const first = setTimeout(() => {
-    interval = setInterval(run, periodMs);
+    interval = setInterval(run, period);
     interval.unref();
     run();
-  }, phaseMs || periodMs);
+  }, phase || period);
   first.unref();
   return {
     stop: () => {
