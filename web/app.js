@@ -572,7 +572,8 @@
     table.dataset.line = p.line ?? '';
     const scope = p.line ? `${p.line} (${p.equipment.length} machines)` : 'The whole plant';
     table.replaceChildren(
-      el('caption', {}, `${scope}, ${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
+      // A plant first heard from within the period is rated from then: say so, with how long that is.
+      el('caption', {}, `${scope}, ${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.ratedFrom && p.ratedFrom !== p.from ? `, rated over the ${duration((Date.parse(p.to) - Date.parse(p.ratedFrom)) / 1000)} since its first reading` : ''}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
       el('thead', {}, el('tr', {}, ...['Measure', 'Value', 'Target (one operator)', ''].map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {},
         row('alarms', 'Alarms', `${p.alarms.toLocaleString()} (${fmt(p.perDay)} a day)`, 'about 150 a day, 300 at most', null),

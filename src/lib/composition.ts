@@ -114,11 +114,11 @@ async function telemetryStore(config: Config, credential: TokenCredential): Prom
 
 /** The read side of a store; a store without one (a test's) answers that history is not kept. */
 function readsOf(store: TelemetryStorePort): TelemetryReadPort {
-  if ('history' in store && 'alerts' in store && 'acknowledge' in store && 'deadLetterGroups' in store && 'alarmEvents' in store && 'latestConnections' in store) return store as TelemetryStorePort & TelemetryReadPort;
+  if ('history' in store && 'alerts' in store && 'acknowledge' in store && 'deadLetterGroups' in store && 'alarmEvents' in store && 'firstReadingAt' in store && 'latestConnections' in store) return store as TelemetryStorePort & TelemetryReadPort;
   const none = async (): Promise<never> => {
     throw new AppError('store.noReads', 'this telemetry store keeps no history to read', { status: 501 });
   };
-  return { history: none, alerts: none, acknowledge: none, deadLetterGroups: none, alarmEvents: none, latestConnections: none };
+  return { history: none, alerts: none, acknowledge: none, deadLetterGroups: none, alarmEvents: none, firstReadingAt: none, latestConnections: none };
 }
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {

@@ -167,6 +167,8 @@ export interface TelemetryReadPort {
   deadLetterGroups(since: number, limit: number): Promise<DeadLetterGroup[]>;
   /** The incidents' lifecycle events (AlarmEvents) in [from, to), oldest first, the first `limit`; of `devices` only when given (none: none). */
   alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]>;
+  /** When the first reading of [from, to) was taken (ms), of `devices` only when given (none: none); null when there is none. */
+  firstReadingAt(from: number, to: number, devices?: readonly string[]): Promise<number | null>;
   /** Each device's latest connection state event (by IoT Hub's sequence number), of `devices` only; a device with none is left out. */
   latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>>;
 }

@@ -245,4 +245,22 @@ describe('the telemetry store contract', () => {
       await alarms.close();
     }
   });
+
+  it('says when the first reading of a period was taken, of the whole plant or of some equipment: when the plant began to be watched there', async () => {
+    const watched = await DuckDbTelemetryStore.open(':memory:');
+    try {
+      await watched.write({ telemetry: [reading('arm-2', 7, 60), reading('arm-1', 3, 70), reading('arm-1', 5, 71), reading('conveyor-1', 1, 20)], anomalies: [], deadLetters: [] });
+      expect(await watched.firstReadingAt(Date.parse(at(0)), Date.parse(at(10)))).toBe(Date.parse(at(1)));
+      // The period's own first, not the table's.
+      expect(await watched.firstReadingAt(Date.parse(at(2)), Date.parse(at(10)))).toBe(Date.parse(at(3)));
+      expect(await watched.firstReadingAt(Date.parse(at(0)), Date.parse(at(10)), ['arm-2', 'arm-1'])).toBe(Date.parse(at(3)));
+      expect(await watched.firstReadingAt(Date.parse(at(4)), Date.parse(at(10)), ['arm-2'])).toBe(Date.parse(at(7)));
+      // Nothing heard in the period, or of no equipment: none.
+      expect(await watched.firstReadingAt(Date.parse(at(8)), Date.parse(at(10)))).toBeNull();
+      expect(await watched.firstReadingAt(Date.parse(at(0)), Date.parse(at(10)), [])).toBeNull();
+      expect(await watched.firstReadingAt(Date.parse(at(0)), Date.parse(at(10)), ['press-9'])).toBeNull();
+    } finally {
+      await watched.close();
+    }
+  });
 });

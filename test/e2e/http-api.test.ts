@@ -138,6 +138,9 @@ describe('the HTTP API', () => {
     const { status, body } = await call('/api/alarms/performance');
     expect(status).toBe(200);
     expect(Date.parse(body.to) - Date.parse(body.from)).toBe(7 * 86_400_000);
+    // Rated from the plant's first reading stored, minutes ago, not over the week before it.
+    expect(Date.parse(body.ratedFrom)).toBeGreaterThan(Date.now() - 3_600_000);
+    expect(Date.parse(body.ratedFrom)).toBeLessThan(Date.parse(body.to));
     // Every raise reached Teams or was held back by the line's flood suppression.
     expect(body.alarms).toBeGreaterThan(0);
     expect(body.priorities.warning + body.priorities.critical).toBe(body.alarms);
@@ -145,7 +148,7 @@ describe('the HTTP API', () => {
     expect(body).toMatchObject({ truncated: false, targets: { acceptablePer10Min: 1, max10Min: 10 }, verdicts: { chattering: 'ok', stale: 'ok' } });
     // A period before anything happened.
     const before = await call('/api/alarms/performance?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z');
-    expect(before.body).toMatchObject({ alarms: 0, events: 0, perDay: 0, verdicts: { rate: 'acceptable' } });
+    expect(before.body).toMatchObject({ alarms: 0, events: 0, perDay: 0, ratedFrom: '2026-01-01T00:00:00.000Z', verdicts: { rate: 'acceptable' } });
     expect((await call('/api/alarms/performance?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).body.code).toBe('request.invalid');
     expect((await call('/api/alarms/performance?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z')).body.detail).toContain('over 31 days');
     expect((await call('/api/alarms/performance?from=yesterday')).status).toBe(400);

@@ -64,5 +64,5 @@ export function storeWithReads(reads: Partial<TelemetryReadPort>): InMemoryStore
   const unread = async (): Promise<never> => {
     throw new Error('not read here');
   };
-  return Object.assign(new InMemoryStore(), { history: unread, alerts: unread, acknowledge: unread, deadLetterGroups: unread, alarmEvents: unread }, reads);
+  return Object.assign(new InMemoryStore(), { history: unread, alerts: unread, acknowledge: unread, deadLetterGroups: unread, alarmEvents: unread, firstReadingAt: unread }, reads);
 }

@@ -160,6 +160,24 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(alarmPerformance(every(4), T0, T0 + 10 * HOUR)).toMatchObject({ per10Min: 2.5, perDay: 360, verdicts: { rate: 'over' } });
   });
 
+  it('rates a plant first heard from ten minutes ago over those ten minutes, not the week asked', () => {
+    const end = T0 + 7 * DAY;
+    const watching = end - 10 * MIN;
+    const two = [ev(7 * 1440 - 6, 'robotic-arm-003', 'raised', 'warning', 'yes', 'a3'), ev(7 * 1440 - 2, 'robotic-arm-003', 'escalated', 'critical', 'yes', 'a3')];
+    // Over the week: 0.3 a day, "acceptable"; over the ten minutes watched: 2 in 10 minutes, manageable at most.
+    expect(alarmPerformance(two, T0, end)).toMatchObject({ ratedFrom: new Date(T0).toISOString(), perDay: 0.3, verdicts: { rate: 'acceptable' } });
+    const p = alarmPerformance(two, T0, end, [], watching);
+    expect(p).toMatchObject({ from: new Date(T0).toISOString(), ratedFrom: new Date(watching).toISOString(), alarms: 2, per10Min: 2, perDay: 288, verdicts: { rate: 'manageable' } });
+    // The 10-minute periods and hours counted are those since (clock-aligned, the first partial).
+    expect(p.flood.of).toBe(1);
+    expect(p.busyHours.of).toBe(1);
+    // A silence is raised without a reading: rated from it when it came first.
+    const silent = [ev(7 * 1440 - 30, 'conveyor-002', 'silent', 'warning', 'yes', 's1'), ...two];
+    expect(alarmPerformance(silent, T0, end, [], watching).ratedFrom).toBe(new Date(end - 30 * MIN).toISOString());
+    // Heard from a minute ago: one alarm is not ten a minute; a rate is over 10 minutes at least.
+    expect(alarmPerformance(two.slice(1), T0, end, [], end - MIN)).toMatchObject({ per10Min: 1, verdicts: { rate: 'acceptable' } });
+  });
+
   it('reads only the period asked, and refuses one that ends before it begins', () => {
     const p = alarmPerformance([ev(-5, 'a', 'raised'), ev(5, 'b', 'raised'), ev(60, 'c', 'raised')], T0, T0 + HOUR);
     expect(p.topSources.map((s) => s.deviceId)).toEqual(['b']);
@@ -181,16 +199,23 @@ describe('alarm system performance against a count by hand (property)', () => {
     });
     fc.assert(
       // When each incident (device × number) was acknowledged, if it was: one time per incident, as the store joins it.
-      fc.property(fc.array(record, { maxLength: 160 }), fc.integer({ min: 1, max: 24 * 60 }), fc.array(fc.option(fc.double({ min: -30, max: 26 * 60, noNaN: true })), { minLength: 18, maxLength: 18 }), (rows, minutes, acks) => {
+      // The period's first reading, if the plant was heard from in it (or, asked wrongly, outside it).
+      fc.property(fc.array(record, { maxLength: 160 }), fc.integer({ min: 1, max: 24 * 60 }), fc.array(fc.option(fc.double({ min: -30, max: 26 * 60, noNaN: true })), { minLength: 18, maxLength: 18 }), fc.option(fc.integer({ min: -30, max: 25 * 60 })), (rows, minutes, acks, firstMinute) => {
         const ackOf = (deviceId: string, incident: number) => acks[['arm-1', 'arm-2', 'conveyor-1'].indexOf(deviceId) * 6 + incident];
         const events: AlarmEventRecord[] = rows.map((r) => {
           const ack = ackOf(r.deviceId, r.incident);
           return { time: T0 + Math.round(r.minute * MIN), incidentId: `${r.deviceId}#${r.incident}`, deviceId: r.deviceId, event: r.event, priority: r.priority, notified: r.notified, ...(ack === null || ack === undefined ? {} : { ackedAt: T0 + Math.round(ack * MIN) }) };
         });
         const to = T0 + minutes * MIN;
-        const p = alarmPerformance(events, T0, to);
+        const firstReading = firstMinute === null ? undefined : T0 + firstMinute * MIN;
+        const p = alarmPerformance(events, T0, to, [], firstReading);
         const inside = events.filter((e) => e.time >= T0 && e.time < to);
         const alarms = inside.filter((e) => e.notified === 'yes' && e.event !== 'cleared');
+        // Rated from the first reading or the first event, whichever came first, if that is inside the period.
+        const heard = Math.min(firstReading ?? T0, ...inside.map((e) => e.time));
+        const rated = heard > T0 && heard < to ? heard : T0;
+        expect(p.ratedFrom).toBe(new Date(rated).toISOString());
+        expect(p.per10Min).toBeCloseTo(alarms.length / (Math.max(to - rated, Math.min(10 * MIN, to - T0)) / (10 * MIN)), 3);
         expect(p.events).toBe(inside.length);
         expect(p.alarms).toBe(alarms.length);
         expect(p.priorities.warning + p.priorities.critical).toBe(alarms.filter((a) => a.priority !== 'low').length);
@@ -198,7 +223,7 @@ describe('alarm system performance against a count by hand (property)', () => {
         let peak = 0;
         let flooded = 0;
         let periods = 0;
-        for (let start = Math.floor(T0 / (10 * MIN)) * 10 * MIN; start < to; start += 10 * MIN) {
+        for (let start = Math.floor(rated / (10 * MIN)) * 10 * MIN; start < to; start += 10 * MIN) {
           periods++;
           const n = alarms.filter((a) => a.time >= start && a.time < start + 10 * MIN).length;
           peak = Math.max(peak, n);
@@ -209,7 +234,7 @@ describe('alarm system performance against a count by hand (property)', () => {
         // And every clock hour, with more than 30 alarms.
         let busy = 0;
         let hours = 0;
-        for (let start = Math.floor(T0 / HOUR) * HOUR; start < to; start += HOUR) {
+        for (let start = Math.floor(rated / HOUR) * HOUR; start < to; start += HOUR) {
           hours++;
           if (alarms.filter((a) => a.time >= start && a.time < start + HOUR).length > 30) busy++;
         }
@@ -251,8 +276,10 @@ describe('alarm system performance against a count by hand (property)', () => {
 describe('GET /api/alarms/performance', () => {
   /** The twins' standing incidents (alarmState), as an ADT query for them answers. */
   const twinsWith = (rows: Record<string, unknown>[]) => ({ query: async (q: string) => ({ items: q.includes('IS_DEFINED(T.alarmState)') ? rows : [], continuationToken: undefined }) }) as never;
-  const ask = (events: AlarmEventRecord[], query: string, standing: Record<string, unknown>[] = []) => {
-    const api = createPlantApi({ twins: twinsWith(standing), store: storeWithReads({ alarmEvents: async () => events }), logger: silentLogger, maxBodyBytes: 1024, maxPageSize: 100, warningThreshold: 0.5, now: () => T0 + DAY });
+  const asked: unknown[][] = [];
+  const ask = (events: AlarmEventRecord[], query: string, standing: Record<string, unknown>[] = [], firstReading: number | null = null) => {
+    const firstReadingAt = async (...args: unknown[]) => (asked.push(args), firstReading);
+    const api = createPlantApi({ twins: twinsWith(standing), store: storeWithReads({ alarmEvents: async () => events, firstReadingAt }), logger: silentLogger, maxBodyBytes: 1024, maxPageSize: 100, warningThreshold: 0.5, now: () => T0 + DAY });
     return api.alarmPerformance({ method: 'GET', url: `http://localhost/api/alarms/performance${query}`, headers: new Headers(), params: {}, text: async () => '' });
   };
 
@@ -274,6 +301,16 @@ describe('GET /api/alarms/performance', () => {
     expect(((await ask([], '', standing)).jsonBody as { stale: unknown[] }).stale).toEqual([{ incidentId: 'arm-1#7', deviceId: 'arm-1', since: new Date(T0 - 8 * DAY).toISOString() }]);
     const before = await ask([], `?from=${new Date(T0 - 3 * DAY).toISOString()}&to=${new Date(T0 - DAY).toISOString()}`, standing);
     expect((before.jsonBody as { stale: unknown[] }).stale).toEqual([]);
+  });
+
+  it('rates the alarms from when the plant was first heard from in the period, as the store says', async () => {
+    const two = [ev(24 * 60 - 6, 'robotic-arm-003', 'raised', 'warning', 'yes', 'a3'), ev(24 * 60 - 2, 'robotic-arm-003', 'escalated', 'critical', 'yes', 'a3')];
+    const res = await ask(two, '', [], T0 + DAY - 10 * MIN);
+    expect(res.jsonBody).toMatchObject({ from: new Date(T0 - 6 * DAY).toISOString(), ratedFrom: new Date(T0 + DAY - 10 * MIN).toISOString(), per10Min: 2, verdicts: { rate: 'manageable' } });
+    // Asked of the whole plant, over the period asked.
+    expect(asked.at(-1)).toEqual([T0 - 6 * DAY, T0 + DAY, undefined]);
+    // Never heard from in the period: rated over all of it.
+    expect((await ask(two, '')).jsonBody).toMatchObject({ ratedFrom: new Date(T0 - 6 * DAY).toISOString(), verdicts: { rate: 'acceptable' } });
   });
 
   it('defaults to the 7 days before now, and answers bad periods with a problem', async () => {

@@ -191,6 +191,25 @@ describe('the Data Explorer telemetry store', () => {
     expect(queries()).toHaveLength(asked);
   });
 
+  it('reads when the first reading of a period was taken, the period and the equipment as query parameters', async () => {
+    const s = await clusterAnswering([['First', 'datetime']], [['2026-11-25T10:00:07.125Z']]);
+    const store = new KustoTelemetryStore({ clusterUrl: s.url, database: 'telemetry' });
+    // To the millisecond (the SDK hands a Date).
+    expect(await store.firstReadingAt(Date.parse('2026-11-25T00:00:00Z'), Date.parse('2026-11-26T00:00:00Z'))).toBe(Date.parse('2026-11-25T10:00:07.125Z'));
+    const queries = () => s.requests.filter((r) => r.url.startsWith('/v2/rest/query'));
+    const q = JSON.parse(queries().at(-1)!.body);
+    expect(q.csl).toContain('min(Timestamp)');
+    expect(q.properties.Parameters).toEqual({ fromTime: 'datetime(2026-11-25T00:00:00.000Z)', toTime: 'datetime(2026-11-26T00:00:00.000Z)', allDevices: 'bool(true)', devices: 'dynamic([])' });
+    await store.firstReadingAt(0, 1, ['conveyor-002']);
+    expect(JSON.parse(queries().at(-1)!.body).properties.Parameters).toMatchObject({ allDevices: 'bool(false)', devices: 'dynamic(["conveyor-002"])' });
+    const asked = queries().length;
+    expect(await store.firstReadingAt(0, 1, [])).toBeNull();
+    expect(queries()).toHaveLength(asked);
+    // Nothing in the period: min() over no rows is one row with an empty cell.
+    const empty = await clusterAnswering([['First', 'datetime']], [[null]]);
+    expect(await new KustoTelemetryStore({ clusterUrl: empty.url, database: 'telemetry' }).firstReadingAt(0, 1)).toBeNull();
+  });
+
   it("keeps every ingestion under the cluster's 4 MB counted in bytes, so a batch of a protobuf device's refused bodies is stored, not refused for its size", async () => {
     // A device that sends protobuf: every body is refused as not JSON, and its excerpt is replacement
     // characters, 3 bytes of UTF-8 each; a thousand of them are about 2 million characters but 6 MB.

@@ -69,6 +69,12 @@ export const TARGETS = Object.freeze({ acceptablePer10Min: 1, manageablePer10Min
 export interface AlarmPerformance {
   from: string;
   to: string;
+  /**
+   * Where the rates and the periods counted begin: the period's first reading (or its first event,
+   * if earlier), when that is later than `from`. A plant first heard from ten minutes ago had ten
+   * minutes, not seven days, in which to raise its alarms.
+   */
+  ratedFrom: string;
   /** Lifecycle events read (all kinds and priorities). */
   events: number;
   /** Annunciated alarms (raised or escalated, with a card). */
@@ -169,15 +175,20 @@ export interface StandingIncident {
 /**
  * The figures for [from, to) from its events (any order; those outside the period are ignored).
  * `standing`, for a period that ends now: the incidents open now, so that one raised before the
- * period and quiet since (no event in it) is counted stale too.
+ * period and quiet since (no event in it) is counted stale too. `firstReading`: when the plant (or
+ * the line) was first heard from in the period, if it was; the rates are over the time since, never
+ * less than 10 minutes of it (one reading's alarm is not a rate).
  */
-export function alarmPerformance(records: readonly AlarmEventRecord[], from: number, to: number, standing: readonly StandingIncident[] = []): AlarmPerformance {
+export function alarmPerformance(records: readonly AlarmEventRecord[], from: number, to: number, standing: readonly StandingIncident[] = [], firstReading?: number): AlarmPerformance {
   if (!(to > from)) throw new RangeError('the period must end after it begins');
   const events = records.filter((e) => e.time >= from && e.time < to).sort((a, b) => a.time - b.time);
   const alarms = events.filter(isAlarm);
-  const span = to - from;
+  // A silence is raised without a reading: its event may come before the first one.
+  const heardFrom = Math.min(firstReading ?? from, events[0]?.time ?? to);
+  const ratedFrom = heardFrom > from && heardFrom < to ? heardFrom : from;
+  const span = Math.max(to - ratedFrom, Math.min(TEN_MINUTES, to - from));
 
-  const tenMinutes = perClockPeriod(alarms, from, to, TEN_MINUTES);
+  const tenMinutes = perClockPeriod(alarms, ratedFrom, to, TEN_MINUTES);
   const periods = tenMinutes.periods;
   let peak = { alarms: 0, at: null as string | null };
   let floodPeriods = 0;
@@ -186,7 +197,7 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
     if (n > peak.alarms) peak = { alarms: n, at: new Date(p * TEN_MINUTES).toISOString() };
     if (n > FLOOD_ALARMS) floodPeriods++;
   }
-  const perHour = perClockPeriod(alarms, from, to, HOUR);
+  const perHour = perClockPeriod(alarms, ratedFrom, to, HOUR);
   const hours = perHour.periods;
   let busyHours = 0;
   for (const n of perHour.counts.values()) if (n > BUSY_HOUR_ALARMS) busyHours++;
@@ -251,6 +262,7 @@ export function alarmPerformance(records: readonly AlarmEventRecord[], from: num
   return {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
+    ratedFrom: new Date(ratedFrom).toISOString(),
     events: events.length,
     alarms: alarms.length,
     per10Min: round(per10Min),

@@ -399,14 +399,15 @@ export function createPlantApi(deps: PlantApiDeps) {
       const { from, to } = periodOf(q, 7 * 86_400_000);
       const equipment = q.line === undefined ? undefined : await lineEquipment(q.line);
       // A line's events are read as such, so the plant's load cannot crowd them out of the events read.
-      const read = await deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS, equipment && [...equipment]);
+      const devices = equipment && [...equipment];
+      const [read, firstReading] = await Promise.all([deps.store.alarmEvents(from, to, MAX_ALARM_EVENTS, devices), deps.store.firstReadingAt(from, to, devices)]);
       // More events than read: the figures end where the reading stopped (alarmPerformance reads [from, end) only), and say so.
       const truncated = read.length >= MAX_ALARM_EVENTS;
       const end = truncated ? Math.max(read[read.length - 1]!.time, from + 1) : to;
       // A period that ends now (give or take a browser's clock) also knows what stands now, from the twins.
       const standing = end >= now() - CLOCK_SLACK_MS ? (await standingIncidents()).filter((i) => !equipment || equipment.has(i.deviceId)) : [];
       const scope = equipment ? { line: q.line, equipment: [...equipment].sort() } : { line: null };
-      return json(200, { ...alarmPerformance(read, from, end, standing), ...scope, truncated, targets: TARGETS });
+      return json(200, { ...alarmPerformance(read, from, end, standing, firstReading ?? undefined), ...scope, truncated, targets: TARGETS });
     }),
 
     /** POST /api/alerts/{id}/ack {by, note?} */

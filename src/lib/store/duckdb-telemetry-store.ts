@@ -290,6 +290,16 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
     return rows.map(alarmEventRecord);
   }
 
+  async firstReadingAt(from: number, to: number, devices?: readonly string[]): Promise<number | null> {
+    if (devices?.length === 0) return null;
+    const [row] = await this.query<{ First: string | null }>(
+      `SELECT strftime(min("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "First" FROM "EquipmentTelemetry"
+       WHERE "Timestamp" >= $1::TIMESTAMP AND "Timestamp" < $2::TIMESTAMP${devices ? ` AND list_contains(from_json($3, '["VARCHAR"]'), "DeviceId")` : ''}`,
+      [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])],
+    );
+    return row?.First ? Date.parse(row.First) : null;
+  }
+
   async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
     if (devices.length === 0) return new Map();
     const rows = await this.query<{ DeviceId: string; State: string; Timestamp: string }>(

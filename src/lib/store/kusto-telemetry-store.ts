@@ -93,6 +93,12 @@ materialized_view('AlarmEventsDeduped')
 | join kind=leftouter (materialized_view('AlertAcksDeduped') | project IncidentId = AlertId, AckedAt) on IncidentId
 | project Timestamp, IncidentId, DeviceId, Event, Priority, Notified, AckedAt
 | order by Timestamp asc`,
+  /** Any copy of the first reading will do: the table itself, no deduplicating view. */
+  firstReading: `declare query_parameters(fromTime:datetime, toTime:datetime, allDevices:bool, devices:dynamic);
+EquipmentTelemetry
+| where Timestamp >= fromTime and Timestamp < toTime
+| where allDevices or DeviceId in (devices)
+| summarize First = min(Timestamp)`,
   /** By IoT Hub's sequence number, padded to one width when written, so that the text orders as the number. */
   latestConnections: `declare query_parameters(devices:dynamic);
 materialized_view('DeviceConnectionsDeduped')
@@ -210,6 +216,13 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
     if (devices?.length === 0) return [];
     const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
     return rows.map(alarmEventRecord);
+  }
+
+  async firstReadingAt(from: number, to: number, devices?: readonly string[]): Promise<number | null> {
+    if (devices?.length === 0) return null;
+    // Over no rows, min() is one row with an empty First.
+    const [row] = await this.read<{ First: string | Date | null }>(KQL.firstReading, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
+    return row?.First ? msOf(row.First) : null;
   }
 
   async latestConnections(devices: readonly string[]): Promise<Map<string, ConnectionEvent>> {
