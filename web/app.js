@@ -559,6 +559,12 @@
     const cleared = `${r.cleared} cleared${r.clearedMinutes.median === null ? '' : `, after ${duration(r.clearedMinutes.median * 60)} (median)`}`;
     return `${ack}; ${cleared}`;
   }
+  /** A plant first heard from within the period is rated from then: say so, and how long before the end that was. */
+  function ratedText(p) {
+    if (!p.ratedFrom || p.ratedFrom === p.from) return '';
+    const watched = (Date.parse(p.to) - Date.parse(p.ratedFrom)) / 1000;
+    return `, rated from its first reading, ${duration(watched)} before${watched < 600 ? ' (as 10 minutes, the least a rate is taken over)' : ''}`;
+  }
   async function loadPerformance() {
     const span = Number($('performance-period').value);
     const line = $('performance-line').value;
@@ -572,8 +578,7 @@
     table.dataset.line = p.line ?? '';
     const scope = p.line ? `${p.line} (${p.equipment.length} machines)` : 'The whole plant';
     table.replaceChildren(
-      // A plant first heard from within the period is rated from then: say so, with how long that is.
-      el('caption', {}, `${scope}, ${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${p.ratedFrom && p.ratedFrom !== p.from ? `, rated over the ${duration((Date.parse(p.to) - Date.parse(p.ratedFrom)) / 1000)} since its first reading` : ''}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
+      el('caption', {}, `${scope}, ${new Date(p.from).toLocaleString()} to ${new Date(p.to).toLocaleString()}${ratedText(p)}${p.truncated ? ' (more events than are read: figures up to the last read)' : ''}`),
       el('thead', {}, el('tr', {}, ...['Measure', 'Value', 'Target (one operator)', ''].map((c) => el('th', { scope: 'col' }, c)))),
       el('tbody', {},
         row('alarms', 'Alarms', `${p.alarms.toLocaleString()} (${fmt(p.perDay)} a day)`, 'about 150 a day, 300 at most', null),

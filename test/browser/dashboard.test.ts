@@ -159,7 +159,7 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     // minutes a rate takes at least (a week would make any handful "acceptable"), and the caption says so.
     expect(Date.parse(performance.ratedFrom)).toBeGreaterThan(Date.parse(performance.from));
     expect(performance.per10Min).toBe(performance.alarms);
-    expect(await page.textContent('#performance-table caption')).toMatch(/, rated over the \d+ (s|min \d+ s) since its first reading$/);
+    expect(await page.textContent('#performance-table caption')).toMatch(/, rated from its first reading, \d+ (s|min \d+ s) before \(as 10 minutes, the least a rate is taken over\)$/);
     // Said in the standards' words: 1 per 10 minutes very likely acceptable, 2 manageable at most, more over.
     const [verdict, words] = performance.alarms <= 1 ? ['acceptable', 'very likely acceptable'] : performance.alarms <= 2 ? ['manageable', 'manageable at most'] : ['over', 'over target'];
     expect(await page.getAttribute('#performance-table tr[data-metric="rate"]', 'data-verdict')).toBe(verdict);
