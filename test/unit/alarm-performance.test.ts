@@ -50,6 +50,13 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(p.verdicts).toMatchObject({ peak: 'over', flood: 'over', rate: 'acceptable' });
     // Ten in ten minutes is the most the standards accept, not a flood.
     expect(alarmPerformance(burst.slice(0, 10), T0, T0 + 6 * HOUR).verdicts).toMatchObject({ peak: 'ok', flood: 'ok' });
+    // The target is under 1 % of periods: one flood in 100 periods is at it, so over; one in 200 is within.
+    expect(alarmPerformance(burst, T0, T0 + 1000 * MIN)).toMatchObject({ flood: { periods: 1, of: 100, share: 0.01 }, verdicts: { flood: 'over' } });
+    expect(alarmPerformance(burst, T0, T0 + 2000 * MIN)).toMatchObject({ flood: { periods: 1, of: 200 }, verdicts: { flood: 'ok' } });
+    // Likewise hours with more than 30 alarms: one in 100 hours is over, one in 101 within.
+    const busy = Array.from({ length: 31 }, (_, i) => ev(i, 'conveyor-001', 'raised'));
+    expect(alarmPerformance(busy, T0, T0 + 100 * HOUR).verdicts.busyHours).toBe('over');
+    expect(alarmPerformance(busy, T0, T0 + 101 * HOUR).verdicts.busyHours).toBe('ok');
   });
 
   it('chattering: raised three times within a minute is; three raises over three minutes are not', () => {
@@ -59,6 +66,12 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(p.chattering).toEqual({ devices: ['conveyor-001'], episodes: 1 });
     expect(p.verdicts.chattering).toBe('over');
     expect(alarmPerformance(slow, T0, T0 + DAY).chattering).toEqual({ devices: [], episodes: 0 });
+    // Within a minute counts the minute itself; six raises in it are two episodes (each takes three raises).
+    expect(alarmPerformance([ev(0, 'arm-1', 'raised'), ev(0.5, 'arm-1', 'raised'), ev(1, 'arm-1', 'raised')], T0, T0 + DAY).chattering.episodes).toBe(1);
+    const six = Array.from({ length: 6 }, (_, i) => ev(i / 10, 'arm-1', 'raised'));
+    expect(alarmPerformance(six, T0, T0 + DAY).chattering).toEqual({ devices: ['arm-1'], episodes: 2 });
+    // The chattering machines are listed by name, whichever chattered first.
+    expect(alarmPerformance([...six.map((e) => ({ ...e, deviceId: 'conveyor-9' })), ...chatter.map((e) => ({ ...e, time: e.time + HOUR }))], T0, T0 + DAY).chattering.devices).toEqual(['conveyor-001', 'conveyor-9']);
   });
 
   it('counts only what reached people: clears, low records and withheld raises are not alarms, and say why they were withheld', () => {
@@ -86,6 +99,9 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     const p = alarmPerformance(events, T0, T0 + 25 * HOUR);
     expect(p.stale).toEqual([{ incidentId: 'standing', deviceId: 'arm-1', since: new Date(T0).toISOString() }]);
     expect(p.verdicts.stale).toBe('ok');
+    // Raised critical, or raised low and escalated to warning: stale as well.
+    const critical = [ev(0, 'arm-5', 'raised', 'critical', 'yes', 'crit'), ev(5, 'arm-6', 'raised', 'low', 'low', 'grew'), ev(60, 'arm-6', 'escalated', 'warning', 'yes', 'grew')];
+    expect(alarmPerformance(critical, T0, T0 + 25 * HOUR).stale.map((s) => s.incidentId)).toEqual(['crit', 'grew']);
     const five = Array.from({ length: 5 }, (_, i) => ev(i, `arm-${i}`, 'raised', 'warning', 'yes', `s${i}`));
     expect(alarmPerformance(five, T0, T0 + 2 * DAY).verdicts.stale).toBe('over');
   });
@@ -107,6 +123,8 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     ]);
     // Without what stands now, the period's events alone see none of them (the escalation is under a day before the end).
     expect(alarmPerformance(events, T0, end).stale).toEqual([]);
+    // Raised low in the period, standing at warning on its twin now (its escalation not among the events read): stale.
+    expect(alarmPerformance([ev(0, 'arm-5', 'raised', 'low', 'low', 'arm-5#grew')], T0, end, [{ incidentId: 'arm-5#grew', deviceId: 'arm-5', raisedAt: T0, priority: 'warning' }]).stale.map((x) => x.incidentId)).toEqual(['arm-5#grew']);
     // An incident the period's events show cleared is over, whatever a stale twin still says.
     expect(alarmPerformance([ev(100, 'arm-1', 'cleared', 'warning', 'yes', 'arm-1#old')], T0, end, standing.slice(0, 1)).stale).toEqual([]);
   });
@@ -146,6 +164,13 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
       ...Array.from({ length: 3 }, (_, i) => ev(i * 30 + 5, 'robotic-arm-003', 'raised')),
       ev(400, 'quality-station-001', 'raised'),
     ];
+    // Ranked by count, whichever came first; equal counts by name.
+    const ranked = alarmPerformance([...events].reverse(), T0, T0 + DAY).topSources.map((s) => s.deviceId);
+    expect(ranked).toEqual(['conveyor-002', 'robotic-arm-003', 'quality-station-001']);
+    expect(alarmPerformance([ev(1, 'b-2', 'raised'), ev(2, 'a-1', 'raised')], T0, T0 + DAY).topSources.map((s) => s.deviceId)).toEqual(['a-1', 'b-2']);
+    // The ten most frequent, no more.
+    const eleven = Array.from({ length: 11 }, (_, i) => ev(i * 20, `press-${String(i).padStart(2, '0')}`, 'raised'));
+    expect(alarmPerformance(eleven, T0, T0 + DAY).topSources.map((s) => s.deviceId)).toEqual(eleven.slice(0, 10).map((e) => e.deviceId));
     expect(alarmPerformance(events, T0, T0 + DAY).topSources).toEqual([
       { deviceId: 'conveyor-002', alarms: 6, share: 0.6 },
       { deviceId: 'robotic-arm-003', alarms: 3, share: 0.3 },
@@ -173,7 +198,8 @@ describe('alarm system performance (ISA-18.2, EEMUA 191)', () => {
     expect(p.busyHours.of).toBe(1);
     // A silence is raised without a reading: rated from it when it came first.
     const silent = [ev(7 * 1440 - 30, 'conveyor-002', 'silent', 'warning', 'yes', 's1'), ...two];
-    expect(alarmPerformance(silent, T0, end, [], watching).ratedFrom).toBe(new Date(end - 30 * MIN).toISOString());
+    // (A silence told on Teams is an alarm like any other.)
+    expect(alarmPerformance(silent, T0, end, [], watching)).toMatchObject({ ratedFrom: new Date(end - 30 * MIN).toISOString(), alarms: 3, per10Min: 1 });
     // Heard from a minute ago: one alarm is not ten a minute; a rate is over 10 minutes at least.
     expect(alarmPerformance(two.slice(1), T0, end, [], end - MIN)).toMatchObject({ per10Min: 1, verdicts: { rate: 'acceptable' } });
   });
