@@ -33,6 +33,7 @@ export default {
     'src/emulators/adt/json-patch.ts',
     'src/lib/alerts/alarm-lifecycle.ts', // one card per incident, no chattering, shelving
     'src/lib/commands/stop-policy.ts', // stop interlocks
+    'src/lib/alerts/alarm-performance.ts', // the alarm load as ISA-18.2 and EEMUA 191 measure it
   ],
   incremental: true,
   incrementalFile: '.stryker/incremental.json',
