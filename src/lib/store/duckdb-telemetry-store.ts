@@ -44,6 +44,12 @@ function selectList(def: TableDef): string {
     .join(', ');
 }
 
+/** A read over [from, to) of every device, or of `devices` only: its WHERE condition on `alias`'s columns, and its parameters ($1 to $3). */
+function periodOfDevices(from: number, to: number, devices: readonly string[] | undefined, alias = ''): { where: string; params: string[] } {
+  const where = `${alias}"Timestamp" >= $1::TIMESTAMP AND ${alias}"Timestamp" < $2::TIMESTAMP${devices ? ` AND list_contains(from_json($3, '["VARCHAR"]'), ${alias}"DeviceId")` : ''}`;
+  return { where, params: [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])] };
+}
+
 export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPort {
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -279,24 +285,22 @@ export class DuckDbTelemetryStore implements TelemetryStorePort, TelemetryReadPo
 
   async alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]> {
     if (devices?.length === 0) return [];
+    const scope = periodOfDevices(from, to, devices, 'e.');
     const rows = await this.query<AlarmEventSource>(
       `SELECT strftime(e."Timestamp", '%Y-%m-%dT%H:%M:%S.%gZ') AS "Timestamp", e."IncidentId", e."DeviceId", e."Event", e."Priority", e."Notified",
               strftime(a."AckedAt", '%Y-%m-%dT%H:%M:%S.%gZ') AS "AckedAt"
        FROM "AlarmEvents" e LEFT JOIN (SELECT "AlertId", min("AckedAt") AS "AckedAt" FROM "AlertAcks" GROUP BY "AlertId") a ON a."AlertId" = e."IncidentId"
-       WHERE e."Timestamp" >= $1::TIMESTAMP AND e."Timestamp" < $2::TIMESTAMP${devices ? ` AND list_contains(from_json($3, '["VARCHAR"]'), e."DeviceId")` : ''}
+       WHERE ${scope.where}
        ORDER BY e."Timestamp", e."IncidentId", e."Event" LIMIT ${Math.max(1, Math.floor(limit))}`,
-      [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])],
+      scope.params,
     );
     return rows.map(alarmEventRecord);
   }
 
   async firstReadingAt(from: number, to: number, devices?: readonly string[]): Promise<number | null> {
     if (devices?.length === 0) return null;
-    const [row] = await this.query<{ First: string | null }>(
-      `SELECT strftime(min("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "First" FROM "EquipmentTelemetry"
-       WHERE "Timestamp" >= $1::TIMESTAMP AND "Timestamp" < $2::TIMESTAMP${devices ? ` AND list_contains(from_json($3, '["VARCHAR"]'), "DeviceId")` : ''}`,
-      [new Date(from).toISOString(), new Date(to).toISOString(), ...(devices ? [JSON.stringify(devices)] : [])],
-    );
+    const scope = periodOfDevices(from, to, devices);
+    const [row] = await this.query<{ First: string | null }>(`SELECT strftime(min("Timestamp"), '%Y-%m-%dT%H:%M:%S.%gZ') AS "First" FROM "EquipmentTelemetry" WHERE ${scope.where}`, scope.params);
     return row?.First ? Date.parse(row.First) : null;
   }
 

@@ -34,6 +34,8 @@ const msOf = (cell: string | Date) => new Date(cell).getTime();
 export const kqlLong = (n: number) => `long(${Math.trunc(n)})`;
 /** Strings as a dynamic array query parameter: JSON is the literal's own syntax. */
 export const kqlDynamic = (values: readonly string[]) => `dynamic(${JSON.stringify(values)})`;
+/** The parameters of a read over [from, to) of every device, or of `devices` only (the queries' `allDevices or DeviceId in (devices)`). */
+const periodOfDevices = (from: number, to: number, devices: readonly string[] | undefined) => ({ fromTime: kqlDatetime(from), toTime: kqlDatetime(to), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
 
 /**
  * Every query this adapter sends. Exported so that a test checks each one with Kusto's own
@@ -214,14 +216,14 @@ export class KustoTelemetryStore implements TelemetryStorePort, TelemetryReadPor
 
   async alarmEvents(from: number, to: number, limit: number, devices?: readonly string[]): Promise<AlarmEventRecord[]> {
     if (devices?.length === 0) return [];
-    const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), maxRows: kqlLong(Math.max(1, Math.floor(limit))), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
+    const rows = await this.read<AlarmEventSource>(KQL.alarmEvents, { ...periodOfDevices(from, to, devices), maxRows: kqlLong(Math.max(1, Math.floor(limit))) });
     return rows.map(alarmEventRecord);
   }
 
   async firstReadingAt(from: number, to: number, devices?: readonly string[]): Promise<number | null> {
     if (devices?.length === 0) return null;
     // Over no rows, min() is one row with an empty First.
-    const [row] = await this.read<{ First: string | Date | null }>(KQL.firstReading, { fromTime: kqlDatetime(from), toTime: kqlDatetime(to), allDevices: `bool(${devices === undefined})`, devices: kqlDynamic(devices ?? []) });
+    const [row] = await this.read<{ First: string | Date | null }>(KQL.firstReading, periodOfDevices(from, to, devices));
     return row?.First ? msOf(row.First) : null;
   }
 
